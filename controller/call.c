@@ -1,0 +1,119 @@
+/* SYSCALL: marshal arguments, run, copy out buffers back. */
+#include <errno.h>
+#include <string.h>
+
+#include "libtether.h"
+
+static int tl_call_pack_arg(struct tether *t, msgpack_packer *pk,
+			    const struct tether_arg *a, unsigned i)
+{
+	size_t n;
+
+	switch (a->kind) {
+	case TETHER_ARG_INT:
+		msgpack_pack_int64(pk, (int64_t)a->value);
+		return 0;
+	case TETHER_ARG_IN:
+		if (a->size && !a->in)
+			break;
+		msgpack_pack_bin(pk, a->size);
+		msgpack_pack_bin_body(pk, a->in, a->size);
+		return 0;
+	case TETHER_ARG_OUT:
+		if (a->size && !a->out)
+			break;
+		msgpack_pack_array(pk, 2);
+		msgpack_pack_unsigned_int(pk, TETHER_ARGTAG_OUT);
+		msgpack_pack_uint64(pk, a->size);
+		return 0;
+	case TETHER_ARG_INOUT:
+		if (!a->out || a->cap < a->size || (a->size && !a->in))
+			break;
+		msgpack_pack_array(pk, 3);
+		msgpack_pack_unsigned_int(pk, TETHER_ARGTAG_INOUT);
+		msgpack_pack_bin(pk, a->size);
+		msgpack_pack_bin_body(pk, a->in, a->size);
+		msgpack_pack_uint64(pk, a->cap);
+		return 0;
+	case TETHER_ARG_STR:
+		if (!a->in)
+			break;
+		n = strlen(a->in);
+		msgpack_pack_str(pk, n);
+		msgpack_pack_str_body(pk, a->in, n);
+		return 0;
+	}
+	return tl_fail(t, EINVAL, "argument %u: bad kind, pointer or size", i);
+}
+
+/* [ret, outs]: copy each out buffer back, no more than its capacity. */
+static int tl_call_unpack(struct tether *t, struct tether_call *c,
+			  const msgpack_object *body)
+{
+	size_t nb, no;
+	const msgpack_object *b = tp_obj_array(body, &nb);
+	const msgpack_object *outs;
+	int64_t ret;
+
+	if (!b || nb != 2 || tp_obj_i64(&b[0], &ret) < 0 ||
+	    !(outs = tp_obj_array(&b[1], &no)) || no != c->nargs)
+		return tl_fail(t, EPROTO, "malformed SYSCALL reply");
+	c->ret = (long)ret;
+	for (unsigned i = 0; i < c->nargs; i++) {
+		struct tether_arg *a = &c->args[i];
+		size_t cap = a->kind == TETHER_ARG_INOUT ? a->cap : a->size;
+		const void *p;
+		size_t n;
+
+		a->returned = 0;
+		if (a->kind != TETHER_ARG_OUT && a->kind != TETHER_ARG_INOUT)
+			continue;
+		if (tp_obj_bin(&outs[i], &p, &n) < 0 || n > cap)
+			return tl_fail(t, EPROTO, "bad out buffer %u in reply",
+				       i);
+		memcpy(a->out, p, n);
+		a->returned = n;
+	}
+	return 0;
+}
+
+TETHER_API int tether_call(struct tether *t, struct tether_call *c)
+{
+	struct tp_msg m;
+	struct tp_in in;
+	uint64_t id = tl_next_id(t);
+	int rc = 0;
+
+	if (c->nargs > TETHER_NARGS_MAX)
+		return tl_fail(t, E2BIG, "%u arguments; at most 6", c->nargs);
+	tp_msg_init(&m);
+	tp_msg_request(&m, id, TETHER_OP_SYSCALL);
+	msgpack_pack_array(&m.pk, c->flags ? 3 : 2);
+	msgpack_pack_int64(&m.pk, c->nr);
+	msgpack_pack_array(&m.pk, c->nargs);
+	for (unsigned i = 0; i < c->nargs && rc == 0; i++)
+		rc = tl_call_pack_arg(t, &m.pk, &c->args[i], i);
+	if (c->flags)
+		msgpack_pack_unsigned_int(&m.pk, c->flags);
+	if (rc == 0 && (rc = tl_rpc(t, &m, id, &in)) == 0) {
+		rc = tl_call_unpack(t, c, in.body);
+		tp_in_destroy(&in);
+	}
+	tp_msg_destroy(&m);
+	return rc;
+}
+
+TETHER_API long tether_syscall(struct tether *t, long nr, unsigned nargs,
+			       struct tether_arg *args)
+{
+	struct tether_call c = { .nr = nr, .nargs = nargs };
+	int rc;
+
+	if (nargs > TETHER_NARGS_MAX)
+		return -E2BIG;
+	memcpy(c.args, args, nargs * sizeof(*args));
+	if ((rc = tether_call(t, &c)) < 0)
+		return rc;
+	memcpy(args, c.args, nargs * sizeof(*args));
+	return c.ret;
+}

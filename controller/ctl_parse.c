@@ -1,0 +1,477 @@
+/*
+ * Parse `tetherctl call NAME ARG...` into a tether_call.
+ *
+ * Argument grammar (strace-like; a contract, see tetherctl(1)):
+ *   42  0x2a  052  -1           integer, sign-extended to 64 bits
+ *   O_RDONLY|O_CREAT|0x40       constants and numbers OR-ed together
+ *   "text\n"                    NUL-terminated string (C escapes)
+ *   'bytes'  x:deadbeef         in buffer
+ *   @N                          out buffer of N bytes (decimal)
+ *   @N:'bytes'  @N:x:HEX        in/out buffer: capacity N, pre-filled
+ * C escapes: \n \t \r \a \b \f \v \e \\ \' \" \? \xH[H] \N[N[N]] (octal).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <seccomp.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "tether_proto.h"
+
+_Static_assert(CTL_BUF_MAX <= TETHER_BUF_MAX, "buffers beyond the wire limit");
+
+/* Where error messages go, and which argument we are at (for them). */
+struct pctx {
+	char *err;
+	size_t errsz;
+	int argi;			/* 1-based; 0 while at the name */
+};
+
+static int perr(struct pctx *p, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Write "argument N: <message>" to err and hand rc back. */
+static int perr(struct pctx *p, int rc, const char *fmt, ...)
+{
+	va_list ap;
+	int n = 0;
+
+	if (!p->err || !p->errsz)
+		return rc;
+	if (p->argi > 0)
+		n = snprintf(p->err, p->errsz, "argument %d: ", p->argi);
+	if (n < 0 || (size_t)n >= p->errsz)
+		return rc;
+	va_start(ap, fmt);
+	vsnprintf(p->err + n, p->errsz - (size_t)n, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* One numeric term of an expression, ending at '|' or NUL.  strtoull
+ * alone would accept spaces, '+' and a second '-', so check first. */
+static int parse_number(struct pctx *p, const char *tok, const char *s,
+			const char **end, uint64_t *v, bool *neg)
+{
+	unsigned long long u;
+	bool minus = *s == '-';
+	char *e;
+
+	if (minus)
+		s++;
+	if (!is_digit(*s))
+		return perr(p, -EINVAL, "bad number in \"%s\"", tok);
+	errno = 0;
+	u = strtoull(s, &e, 0);
+	if (*e != '\0' && *e != '|')
+		return perr(p, -EINVAL, "bad number in \"%s\"", tok);
+	if (errno == ERANGE || (minus && u > (1ULL << 63)))
+		return perr(p, -EINVAL, "number out of range in \"%s\"", tok);
+	*v = minus ? 0 - (uint64_t)u : (uint64_t)u;
+	*neg = minus && u;
+	*end = e;
+	return 0;
+}
+
+/* NAME|NAME|number...: OR of the terms.  A lone negative term keeps
+ * the value signed, so JSON shows AT_FDCWD as -100. */
+static int parse_expr(struct pctx *p, const char *tok, uint64_t *val,
+		      bool *sgn, bool *sym)
+{
+	/* initialised only because gcc cannot see that perr() != 0 */
+	const char *s = tok, *e = tok;
+	uint64_t acc = 0, v = 0;
+	bool neg = false, any_neg = false;
+	int64_t k;
+	int rc;
+
+	*sym = false;
+	for (;;) {
+		if (*s == '-' || is_digit(*s)) {
+			rc = parse_number(p, tok, s, &e, &v, &neg);
+			if (rc)
+				return rc;
+		} else if (*s == '_' || (*s >= 'A' && *s <= 'Z') ||
+			   (*s >= 'a' && *s <= 'z')) {
+			e = s + strcspn(s, "|");
+			if (ctl_const_lookup(s, (size_t)(e - s), &k))
+				return perr(p, -EINVAL, "unknown symbol \"%.*s\"",
+					    (int)(e - s), s);
+			v = (uint64_t)k;
+			neg = k < 0;
+			*sym = true;
+		} else if (*s == '|' || *s == '\0') {
+			return perr(p, -EINVAL, "empty term in \"%s\"", tok);
+		} else {
+			return perr(p, -EINVAL, "cannot parse \"%s\"", tok);
+		}
+		acc |= v;
+		any_neg |= neg;
+		if (*e == '\0')
+			break;
+		s = e + 1;
+	}
+	*val = acc;
+	*sgn = any_neg && (int64_t)acc < 0;
+	return 0;
+}
+
+/* A \x or octal escape's digits at s[*i..n); the value, or -1. */
+static int escape_num(const char *s, size_t n, size_t *i, char kind)
+{
+	int val = 0, d, k;
+
+	if (kind == 'x') {
+		for (k = 0; k < 2 && *i < n && (d = hexval(s[*i])) >= 0; k++)
+			val = val * 16 + d, (*i)++;
+		return k ? val : -1;
+	}
+	val = kind - '0';
+	for (k = 1; k < 3 && *i < n && s[*i] >= '0' && s[*i] <= '7'; k++)
+		val = val * 8 + (s[(*i)++] - '0');
+	return val <= 0xff ? val : -1;
+}
+
+/* Decode the C escapes of s[0..n) into out (room for n bytes).  q is
+ * the quote around s: unescaped inside, it means a malformed token. */
+static int unescape(struct pctx *p, const char *s, size_t n, char q,
+		    unsigned char *out, size_t *outn)
+{
+	static const char from[] = "ntrabfve\\'\"?";
+	static const char to[] = "\n\t\r\a\b\f\v\033\\'\"?";
+	size_t i = 0, o = 0;
+	const char *m;
+	int val;
+	char c;
+
+	while (i < n) {
+		c = s[i++];
+		if (c == q)
+			return perr(p, -EINVAL, "unescaped %c inside quotes", q);
+		if (c != '\\') {
+			out[o++] = (unsigned char)c;
+			continue;
+		}
+		if (i == n)
+			return perr(p, -EINVAL, "backslash at end of quotes");
+		c = s[i++];
+		if (c != '\0' && (m = strchr(from, c))) {
+			out[o++] = (unsigned char)to[m - from];
+			continue;
+		}
+		if (c == 'x' || (c >= '0' && c <= '7')) {
+			val = escape_num(s, n, &i, c);
+			if (val < 0)
+				return perr(p, -EINVAL, "bad escape \\%c", c);
+			out[o++] = (unsigned char)val;
+			continue;
+		}
+		if (c > ' ' && c < 0x7f)
+			return perr(p, -EINVAL, "unknown escape \\%c", c);
+		return perr(p, -EINVAL, "unknown escape: backslash, byte 0x%02x",
+			    (unsigned char)c);
+	}
+	*outn = o;
+	return 0;
+}
+
+/* tok is q...q: its decoded bytes in a new buffer, NUL-terminated. */
+static int parse_quoted(struct pctx *p, const char *tok, char q,
+			unsigned char **buf, size_t *n)
+{
+	size_t len = strlen(tok);
+	int rc;
+
+	if (len < 2 || tok[len - 1] != q)
+		return perr(p, -EINVAL, "unterminated %c in %s", q, tok);
+	*buf = malloc(len - 1);
+	if (!*buf)
+		return perr(p, -ENOMEM, "out of memory");
+	rc = unescape(p, tok + 1, len - 2, q, *buf, n);
+	if (rc) {
+		free(*buf);
+		*buf = NULL;
+		return rc;
+	}
+	(*buf)[*n] = '\0';
+	return 0;
+}
+
+/* HEX digits, an even number of them, into a new buffer. */
+static int parse_hex(struct pctx *p, const char *s, unsigned char **buf,
+		     size_t *n)
+{
+	size_t len = strlen(s), i;
+	int hi, lo;
+
+	if (len % 2)
+		return perr(p, -EINVAL, "odd number of hex digits");
+	*buf = malloc(len / 2 + 1);
+	if (!*buf)
+		return perr(p, -ENOMEM, "out of memory");
+	for (i = 0; i < len; i += 2) {
+		hi = hexval(s[i]);
+		lo = hexval(s[i + 1]);
+		if (hi < 0 || lo < 0) {
+			free(*buf);
+			*buf = NULL;
+			return perr(p, -EINVAL, "bad hex digit in \"%s\"", s);
+		}
+		(*buf)[i / 2] = (unsigned char)(hi << 4 | lo);
+	}
+	*n = len / 2;
+	return 0;
+}
+
+/* 'bytes' or x:HEX. */
+static int parse_bytes(struct pctx *p, const char *s, unsigned char **buf,
+		       size_t *n)
+{
+	int rc;
+
+	if (s[0] == '\'')
+		rc = parse_quoted(p, s, '\'', buf, n);
+	else if (s[0] == 'x' && s[1] == ':')
+		rc = parse_hex(p, s + 2, buf, n);
+	else
+		return perr(p, -EINVAL, "expected 'bytes' or x:HEX, not %s", s);
+	if (!rc && *n > CTL_BUF_MAX) {
+		free(*buf);
+		*buf = NULL;
+		return perr(p, -E2BIG, "%zu bytes, at most %u", *n, CTL_BUF_MAX);
+	}
+	return rc;
+}
+
+/* "string": no NUL inside (it could not reach the server as one). */
+static int parse_str(struct pctx *p, const char *tok, struct tether_arg *a,
+		     void **bufp)
+{
+	unsigned char *buf;
+	size_t n;
+	int rc;
+
+	rc = parse_quoted(p, tok, '"', &buf, &n);
+	if (rc)
+		return rc;
+	*bufp = buf;
+	if (memchr(buf, '\0', n))
+		return perr(p, -EINVAL, "string contains a NUL byte");
+	if (n > TETHER_STR_MAX)
+		return perr(p, -E2BIG, "string of %zu bytes, at most %u", n,
+			    TETHER_STR_MAX);
+	*a = TETHER_STR((char *)buf);
+	return 0;
+}
+
+/* @N or @N:BYTES.  N is decimal only: "@0644" meaning 420 would
+ * surprise; the digits saturate so a long N is E2BIG, not a wrap. */
+static int parse_at(struct pctx *p, const char *tok, struct tether_arg *a,
+		    void **bufp, int *disp)
+{
+	const char *s = tok + 1;
+	unsigned char *in = NULL, *buf;
+	size_t cap = 0, n = 0;
+	int rc;
+
+	if (!is_digit(*s))
+		return perr(p, -EINVAL, "expected a size after @ in %s", tok);
+	for (; is_digit(*s); s++)
+		if (cap <= CTL_BUF_MAX)
+			cap = cap * 10 + (size_t)(*s - '0');
+	if (*s != '\0' && *s != ':')
+		return perr(p, -EINVAL, "bad size in %s", tok);
+	if (cap > CTL_BUF_MAX)
+		return perr(p, -E2BIG, "buffer %s larger than %u bytes", tok,
+			    CTL_BUF_MAX);
+	if (*s == ':') {
+		rc = parse_bytes(p, s + 1, &in, &n);
+		if (rc)
+			return rc;
+		if (n > cap) {
+			free(in);
+			return perr(p, -EINVAL, "%zu bytes do not fit in @%zu",
+				    n, cap);
+		}
+	}
+	/* zeroed: an out buffer never shows stale heap, even if misused */
+	buf = calloc(cap ? cap : 1, 1);
+	if (!buf) {
+		free(in);
+		return perr(p, -ENOMEM, "out of memory");
+	}
+	*bufp = buf;
+	if (in) {
+		memcpy(buf, in, n);
+		free(in);
+		*a = TETHER_INOUT(buf, n, cap);
+		*disp = CTL_DISP_INOUT;
+	} else {
+		*a = TETHER_OUT(buf, cap);
+		*disp = CTL_DISP_OUT;
+	}
+	return 0;
+}
+
+/* Argument i from its token; what it allocates hangs off cs at once, so
+ * the caller's cleanup frees it on any failure. */
+static int parse_arg(struct pctx *p, const char *tok,
+		     struct ctl_callspec *cs, int i)
+{
+	struct tether_arg *a = &cs->call.args[i];
+	unsigned char *buf;
+	uint64_t v = 0;
+	bool sym;
+	size_t n;
+	int rc;
+
+	cs->text[i] = strdup(tok);
+	if (!cs->text[i])
+		return perr(p, -ENOMEM, "out of memory");
+	if (tok[0] == '"') {
+		cs->disp[i] = CTL_DISP_STR;
+		return parse_str(p, tok, a, &cs->bufs[i]);
+	}
+	if (tok[0] == '@')
+		return parse_at(p, tok, a, &cs->bufs[i], &cs->disp[i]);
+	if (tok[0] == '\'' || (tok[0] == 'x' && tok[1] == ':')) {
+		rc = parse_bytes(p, tok, &buf, &n);
+		if (rc)
+			return rc;
+		cs->bufs[i] = buf;
+		*a = TETHER_IN(buf, n);
+		cs->disp[i] = CTL_DISP_IN;
+		return 0;
+	}
+	rc = parse_expr(p, tok, &v, &cs->sgn[i], &sym);
+	if (rc)
+		return rc;
+	*a = TETHER_INT(v);
+	cs->disp[i] = sym ? CTL_DISP_SYM : CTL_DISP_INT;
+	return 0;
+}
+
+/* A name libseccomp knows for this architecture, or a number. */
+static int parse_name(struct pctx *p, const char *s, struct ctl_callspec *cs)
+{
+	unsigned long long u;
+	char *e, *known;
+	int nr;
+
+	if (is_digit(s[0])) {
+		errno = 0;
+		u = strtoull(s, &e, 10);
+		if (*e || errno || u > INT_MAX)
+			return perr(p, -ENOSYS, "unknown syscall \"%s\"", s);
+		cs->call.nr = (long)u;
+		/* print "getpid()" rather than "39()" when we can */
+		known = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE,
+							 (int)u);
+		snprintf(cs->name, sizeof(cs->name), "%s", known ? known : s);
+		free(known);
+		return 0;
+	}
+	if (strlen(s) >= sizeof(cs->name))
+		return perr(p, -ENOSYS, "unknown syscall \"%s\"", s);
+	/* negative: unknown, or a pseudo-number for another arch's call */
+	nr = seccomp_syscall_resolve_name(s);
+	if (nr < 0)
+		return perr(p, -ENOSYS, "unknown syscall \"%s\"", s);
+	cs->call.nr = nr;
+	snprintf(cs->name, sizeof(cs->name), "%s", s);
+	return 0;
+}
+
+/* The server takes at most TETHER_BUF_MAX buffer bytes per call; say so
+ * here rather than after connecting.  An in/out buffer counts once, at
+ * its capacity, so we never refuse what the server would take. */
+static int check_total(struct pctx *p, const struct ctl_callspec *cs)
+{
+	const struct tether_arg *a;
+	size_t total = 0;
+	unsigned i;
+
+	for (i = 0; i < cs->call.nargs; i++) {
+		a = &cs->call.args[i];
+		if (a->kind == TETHER_ARG_IN || a->kind == TETHER_ARG_OUT)
+			total += a->size;
+		else if (a->kind == TETHER_ARG_INOUT)
+			total += a->cap;
+	}
+	if (total > TETHER_BUF_MAX)
+		return perr(p, -E2BIG, "buffers total %zu bytes, at most %u",
+			    total, TETHER_BUF_MAX);
+	return 0;
+}
+
+int ctl_call_parse(int argc, char *const argv[], struct ctl_callspec *cs,
+		   char *err, size_t errsz)
+{
+	struct pctx p = { .err = err, .errsz = errsz };
+	int i, rc;
+
+	memset(cs, 0, sizeof(*cs));
+	if (err && errsz)
+		err[0] = '\0';
+	if (argc < 1 || !argv || !argv[0])
+		return perr(&p, -EINVAL, "missing syscall name");
+	rc = parse_name(&p, argv[0], cs);
+	if (rc)
+		goto fail;
+	if (argc - 1 > (int)TETHER_NARGS_MAX) {
+		rc = perr(&p, -E2BIG, "%d arguments, at most %u", argc - 1,
+			  TETHER_NARGS_MAX);
+		goto fail;
+	}
+	for (i = 1; i < argc; i++) {
+		p.argi = i;
+		if (!argv[i]) {
+			rc = perr(&p, -EINVAL, "missing");
+			goto fail;
+		}
+		rc = parse_arg(&p, argv[i], cs, i - 1);
+		if (rc)
+			goto fail;
+		cs->call.nargs++;
+	}
+	p.argi = 0;
+	rc = check_total(&p, cs);
+	if (rc)
+		goto fail;
+	return 0;
+fail:
+	ctl_callspec_free(cs);
+	return rc;
+}
+
+void ctl_callspec_free(struct ctl_callspec *cs)
+{
+	int i;
+
+	if (!cs)
+		return;
+	for (i = 0; i < 6; i++) {
+		free(cs->bufs[i]);
+		free(cs->text[i]);
+	}
+	memset(cs, 0, sizeof(*cs));
+}

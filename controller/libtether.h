@@ -1,0 +1,43 @@
+/*
+ * libtether internals.  tl_ functions are hidden; only tether_* is
+ * exported (see TETHER_API).
+ */
+#ifndef LIBTETHER_H
+#define LIBTETHER_H
+
+#include "proto.h"
+#include "tether.h"
+
+#define TETHER_API __attribute__((visibility("default")))
+
+struct tether {
+	int sfd;			/* syscall socket, our end */
+	int dfd;			/* data socket, our end */
+	uint64_t next_id;
+	pid_t child;			/* tetherd we started, or 0 */
+	struct tether_status info;	/* from the handshake */
+	struct tp_rbuf in;
+	char err[256];
+};
+
+/* handle.c */
+struct tether *tl_alloc(void);
+void tl_free(struct tether *t);
+int tl_fail(struct tether *t, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Failures with no handle to hold their text (connect, start) leave it
+ * here, per thread; tether_last_error(NULL) reads it. */
+void tl_set_orphan_error(const char *text);
+void tl_status_from_map(struct tether_status *st, const msgpack_object *map);
+
+/* rpc.c: send one request and wait for its reply.  On success the reply
+ * is in *in (destroy it); a server error becomes -err with its text in
+ * t->err. */
+int tl_rpc(struct tether *t, struct tp_msg *req, uint64_t id,
+	   struct tp_in *in);
+uint64_t tl_next_id(struct tether *t);
+
+/* reconnect.c */
+int tl_connect(struct tether *t, const char *socket_path, unsigned flags);
+
+#endif

@@ -1,0 +1,150 @@
+/*
+ * libtether: drive a persistent tetherd syscall server.
+ *
+ * Every function returning int returns 0 (or a non-negative count) on
+ * success and a negative errno on failure; libtether(3) lists the codes.
+ * A syscall's own failure is not a library failure: tether_call() returns
+ * 0 and leaves the syscall's -errno in call->ret.
+ */
+#ifndef TETHER_H
+#define TETHER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct tether;
+
+/* ---- starting and connecting ------------------------------------- */
+
+struct tether_start_opts {
+	const char *socket_path;	/* NULL: tether_default_socket() */
+	const char *tetherd;		/* NULL: $TETHERD, else installed path */
+	const char *log_path;		/* NULL: server logs to our stderr */
+	const char *const *extra_args;	/* more tetherd options, NULL-ended */
+};
+
+/* Launch tetherd as our child (dies with us until made persistent),
+ * wait until it listens, and attach to it. */
+int tether_start(const struct tether_start_opts *opts, struct tether **out);
+
+#define TETHER_CONNECT_TAKEOVER 0x1u	/* replace an attached controller */
+#define TETHER_CONNECT_OBSERVE 0x2u	/* read-only, alongside a controller */
+
+/* Attach to a running server: make the syscall and data socket pairs,
+ * pass the server's ends over the listening socket with SCM_RIGHTS. */
+int tether_connect(const char *socket_path, unsigned flags,
+		   struct tether **out);
+
+/* Detach and free.  The server, its fds and children stay. */
+void tether_disconnect(struct tether *t);
+
+/* setsid() and clear PDEATHSIG in the server: it now outlives us. */
+int tether_make_persistent(struct tether *t);
+
+/* Ask the server to exit; the handle is still to be disconnected. */
+int tether_shutdown(struct tether *t);
+
+int tether_default_socket(char *buf, size_t size);
+
+/* The server's explanation of the last failure on this handle, or "". */
+const char *tether_last_error(const struct tether *t);
+
+/* ---- what the handshake learned, and status ---------------------- */
+
+struct tether_status {
+	pid_t pid;
+	uint64_t generation;		/* increases on every attach */
+	bool persistent;
+	bool attached;			/* a controller is attached */
+	pid_t controller_pid;		/* that controller, or 0 */
+	int64_t controller_since;	/* when it attached (epoch seconds) */
+	uint64_t uptime_ms;
+	unsigned nfds;			/* fds in the server, internal excluded */
+	unsigned ninternal;		/* the server's own fds */
+	unsigned nlabels;
+	int syscall_fd;			/* our connection's fds in the server */
+	int data_fd;
+	bool observer;			/* this handle is read-only */
+};
+
+/* What the server said when we attached. */
+const struct tether_status *tether_info(const struct tether *t);
+int tether_status(struct tether *t, struct tether_status *st);
+
+/* The data socket, for bulk transfers (later protocol versions). */
+int tether_data_fd(const struct tether *t);
+
+/* ---- syscalls ----------------------------------------------------- */
+
+enum tether_arg_kind {
+	TETHER_ARG_INT = 0,		/* value */
+	TETHER_ARG_IN,			/* in[0..size) copied to the server */
+	TETHER_ARG_OUT,			/* server allocates size bytes */
+	TETHER_ARG_INOUT,		/* in[0..size) there, out[0..cap) back */
+	TETHER_ARG_STR,			/* NUL-terminated string at in */
+};
+
+struct tether_arg {
+	enum tether_arg_kind kind;
+	uint64_t value;
+	const void *in;
+	void *out;
+	size_t size;			/* IN/INOUT: bytes sent; OUT: capacity */
+	size_t cap;			/* INOUT: capacity of out, >= size */
+	size_t returned;		/* OUT/INOUT: bytes the server sent back */
+};
+
+#define TETHER_INT(v) \
+	((struct tether_arg){ .kind = TETHER_ARG_INT, .value = (uint64_t)(v) })
+#define TETHER_IN(p, n) \
+	((struct tether_arg){ .kind = TETHER_ARG_IN, .in = (p), .size = (n) })
+#define TETHER_OUT(p, n) \
+	((struct tether_arg){ .kind = TETHER_ARG_OUT, .out = (p), .size = (n) })
+#define TETHER_INOUT(p, n, c) \
+	((struct tether_arg){ .kind = TETHER_ARG_INOUT, .in = (p), \
+			      .out = (p), .size = (n), .cap = (c) })
+#define TETHER_STR(s) \
+	((struct tether_arg){ .kind = TETHER_ARG_STR, .in = (s) })
+
+#define TETHER_CALL_TRIM 0x1u		/* trim the first out buffer to ret */
+#define TETHER_CALL_NOTRIM 0x2u		/* return out buffers whole */
+
+struct tether_call {
+	long nr;			/* syscall number (this architecture) */
+	unsigned nargs;			/* <= 6 */
+	struct tether_arg args[6];
+	unsigned flags;
+	long ret;			/* the syscall's result or -errno */
+};
+
+/* Run one syscall in the server.  0 when the server ran it (its result,
+ * success or -errno, is in call->ret); a negative errno when the request
+ * never ran (protocol, transport or policy error). */
+int tether_call(struct tether *t, struct tether_call *call);
+
+/* Convenience: the syscall's result, or the library's -errno. */
+long tether_syscall(struct tether *t, long nr, unsigned nargs,
+		    struct tether_arg *args);
+
+/* Typed helpers.  Results as the syscall's, or -errno. */
+long tether_getpid(struct tether *t);
+int tether_openat(struct tether *t, int dirfd, const char *path, int flags,
+		  mode_t mode);
+ssize_t tether_read(struct tether *t, int fd, void *buf, size_t count);
+ssize_t tether_write(struct tether *t, int fd, const void *buf, size_t count);
+int tether_close(struct tether *t, int fd);
+int tether_pipe2(struct tether *t, int fds[2], int flags);
+int tether_dup3(struct tether *t, int oldfd, int newfd, int flags);
+off_t tether_lseek(struct tether *t, int fd, off_t off, int whence);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,97 @@
+/*
+ * proto: framing and msgpack codec shared by tetherd and libtether.
+ * Functions are prefixed tp_ and return 0 or a negative errno.
+ */
+#ifndef TETHER_PROTO_INTERNAL_H
+#define TETHER_PROTO_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <msgpack.h>
+
+#include "tether_proto.h"
+
+/* Most msgpack objects one frame may decode to: bounds the unpacker's
+ * zone, since every container allocates its element array up front. */
+#define TP_OBJS_MAX 70000u
+
+/* frame.c: a growable input buffer that yields whole frames. */
+struct tp_rbuf {
+	unsigned char *buf;
+	size_t len;			/* bytes held */
+	size_t cap;
+};
+
+void tp_rbuf_free(struct tp_rbuf *rb);
+/* Read once from fd (non-blocking or not).  Returns bytes read, 0 on EOF,
+ * or -errno (-EAGAIN when nothing is there). */
+ssize_t tp_rbuf_fill(struct tp_rbuf *rb, int fd);
+/* A whole frame at the head: 1 and its payload, 0 if incomplete,
+ * -EMSGSIZE if its header announces more than TETHER_FRAME_MAX. */
+int tp_rbuf_frame(const struct tp_rbuf *rb, const unsigned char **payload,
+		  size_t *len);
+void tp_rbuf_consume(struct tp_rbuf *rb, size_t payload_len);
+
+/* precheck.c: walk raw msgpack bytes and refuse anything whose declared
+ * sizes exceed the bytes present, that nests too deep, holds too many
+ * objects or uses ext types, before msgpack-c allocates for it. */
+int tp_precheck(const unsigned char *p, size_t len);
+
+/* codec.c: building frames. */
+struct tp_msg {
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+};
+
+void tp_msg_init(struct tp_msg *m);
+void tp_msg_destroy(struct tp_msg *m);
+/* Start [id, op, <body>] or [id, err, <body>]; the caller packs the body. */
+void tp_msg_request(struct tp_msg *m, uint64_t id, unsigned op);
+void tp_msg_reply(struct tp_msg *m, uint64_t id, int err);
+/* Patch the length prefix.  -EMSGSIZE if the payload outgrew the limit
+ * (the message then must not be sent), -ENOMEM if packing ran out. */
+int tp_msg_finish(struct tp_msg *m);
+const void *tp_msg_data(const struct tp_msg *m);
+size_t tp_msg_size(const struct tp_msg *m);
+/* A reply [id, err, message] in one go. */
+int tp_msg_error(struct tp_msg *m, uint64_t id, int err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+void tp_pack_str(msgpack_packer *pk, const char *s);
+void tp_pack_kv_str(msgpack_packer *pk, const char *k, const char *v);
+void tp_pack_kv_int(msgpack_packer *pk, const char *k, int64_t v);
+void tp_pack_kv_bool(msgpack_packer *pk, const char *k, bool v);
+
+/* codec.c: decoding one frame's payload into [a, b, body]. */
+struct tp_in {
+	msgpack_unpacked u;
+	uint64_t id;
+	int64_t code;			/* op of a request, err of a reply */
+	const msgpack_object *body;
+	bool have_id;			/* id was readable even if shape was not */
+};
+
+/* 0, -EBADMSG when the bytes are not one well-formed msgpack value
+ * (the connection must be dropped), -EPROTO when they are but the
+ * envelope is wrong (an error reply can still name have_id/id). */
+int tp_decode(const unsigned char *payload, size_t len, struct tp_in *in);
+void tp_in_destroy(struct tp_in *in);
+
+/* codec.c: typed access to decoded objects; -EINVAL on a type mismatch. */
+int tp_obj_u64(const msgpack_object *o, uint64_t *v);
+int tp_obj_i64(const msgpack_object *o, int64_t *v);
+/* Any integer as a 64-bit register value (negative ones sign-extended). */
+int tp_obj_reg(const msgpack_object *o, uint64_t *v);
+int tp_obj_str(const msgpack_object *o, const char **p, size_t *n);
+int tp_obj_bin(const msgpack_object *o, const void **p, size_t *n);
+const msgpack_object *tp_obj_array(const msgpack_object *o, size_t *n);
+const msgpack_object *tp_map_get(const msgpack_object *map, const char *key);
+
+/* paths.c: where a socket lives when nobody says. */
+int tp_default_socket_path(char *buf, size_t size);
+
+/* io.c: EINTR-retrying whole-buffer I/O for blocking fds. */
+int tp_write_all(int fd, const void *buf, size_t len);
+int tp_read_all(int fd, void *buf, size_t len);
+
+#endif

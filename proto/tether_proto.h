@@ -1,0 +1,56 @@
+/*
+ * tether wire protocol: the constants both ends agree on.
+ *
+ * Every message is a frame: a 4-byte big-endian payload length followed by
+ * one msgpack value.  Requests are [id, op, body], replies [id, err, body].
+ * man/tether-protocol.7 is the normative description; keep the two in step.
+ */
+#ifndef TETHER_PROTO_H
+#define TETHER_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TETHER_PROTO_VERSION 1
+
+/* Hard limits.  Every size read off the wire is checked against these
+ * before anything is allocated. */
+#define TETHER_FRAME_HDR 4u
+#define TETHER_FRAME_MAX (2u << 20)	/* payload bytes of one frame */
+#define TETHER_BUF_MAX (1u << 20)	/* in+out buffer bytes of one call */
+#define TETHER_STR_MAX 4096u		/* string argument, without NUL */
+#define TETHER_NARGS_MAX 6u
+#define TETHER_LABEL_MAX 255u
+#define TETHER_KEEP_MAX 65536u		/* fds in one GC keep list */
+#define TETHER_DEPTH_MAX 8u		/* msgpack nesting accepted */
+
+/* Operations (the "op" field of a request). */
+enum tether_op {
+	TETHER_OP_HELLO = 1,		/* handshake on the listening socket */
+	TETHER_OP_SYSCALL = 2,
+	TETHER_OP_PERSIST = 3,		/* make persistent */
+	TETHER_OP_STATUS = 4,
+	TETHER_OP_SHUTDOWN = 5,
+	TETHER_OP_LIST_FDS = 6,
+	TETHER_OP_LABEL = 7,
+	TETHER_OP_UNLABEL = 8,
+	TETHER_OP_GC = 9,
+	TETHER_OP_MAX_
+};
+
+/* HELLO flags. */
+#define TETHER_HELLO_TAKEOVER 0x1u	/* replace an attached controller */
+#define TETHER_HELLO_OBSERVE 0x2u	/* read-only observer connection */
+
+/* Argument tags: an argument is a msgpack integer, a bin (in buffer), a
+ * str (NUL-terminated string) or an array [tag, ...] below. */
+enum tether_arg_tag {
+	TETHER_ARGTAG_OUT = 1,		/* [1, size] */
+	TETHER_ARGTAG_INOUT = 2,	/* [2, bin, size] */
+};
+
+/* SYSCALL request flags (third element of the body, optional). */
+#define TETHER_CALL_TRIM 0x1u		/* trim first out buffer to ret */
+#define TETHER_CALL_NOTRIM 0x2u		/* never trim, whatever the table says */
+
+#endif

@@ -1,0 +1,305 @@
+/*
+ * One attached peer: frames in from its syscall socket, replies out
+ * through a queue, so a controller that stops reading never blocks the
+ * server.  Its two sockets are internal fds, closed here when it ends.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "tetherd.h"
+
+static void td_conn_arm_in(struct td_conn *c)
+{
+	struct io_uring_sqe *sqe = td_sqe(c->srv);
+
+	if (!sqe) {
+		td_conn_close(c, "submission queue full");
+		return;
+	}
+	io_uring_prep_poll_multishot(sqe, c->sfd, POLLIN | POLLRDHUP);
+	io_uring_sqe_set_data(sqe, &c->ev_in);
+	c->inflight++;
+}
+
+static void td_conn_arm_out(struct td_conn *c)
+{
+	struct io_uring_sqe *sqe;
+
+	if (c->out_armed)
+		return;
+	if (!(sqe = td_sqe(c->srv))) {
+		td_conn_close(c, "submission queue full");
+		return;
+	}
+	io_uring_prep_poll_add(sqe, c->sfd, POLLOUT);
+	io_uring_sqe_set_data(sqe, &c->ev_out);
+	c->out_armed = true;
+	c->inflight++;
+}
+
+struct td_conn *td_conn_new(struct td_server *srv, int sfd, int dfd)
+{
+	struct td_conn *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->srv = srv;
+	c->sfd = sfd;
+	c->dfd = dfd;
+	c->since = time(NULL);
+	c->ev_in.kind = TD_EV_CONN_IN;
+	c->ev_out.kind = TD_EV_CONN_OUT;
+	c->ev_in.obj = c->ev_out.obj = c;
+	c->next = srv->conns;
+	srv->conns = c;
+	td_conn_arm_in(c);
+	return c;
+}
+
+static void td_conn_free(struct td_conn *c)
+{
+	struct td_conn **pp = &c->srv->conns;
+
+	while (*pp && *pp != c)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = c->next;
+	tp_rbuf_free(&c->in);
+	free(c->out.buf);
+	free(c);
+}
+
+void td_conn_put(struct td_conn *c)
+{
+	if (c->inflight)
+		c->inflight--;
+	if (c->closing && !c->inflight)
+		td_conn_free(c);
+}
+
+static void td_conn_cancel(struct td_conn *c, struct td_event *ev)
+{
+	struct io_uring_sqe *sqe = td_sqe(c->srv);
+
+	if (!sqe)
+		return;
+	io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)ev, 0);
+	io_uring_sqe_set_data(sqe, NULL);
+}
+
+void td_conn_close(struct td_conn *c, const char *why)
+{
+	struct td_server *srv = c->srv;
+
+	if (c->closing)
+		return;
+	c->closing = true;
+	td_log("%s pid %d (generation %llu) detached: %s",
+	       c->observer ? "observer" : "controller", (int)c->peer_pid,
+	       (unsigned long long)c->generation, why);
+	if (srv->controller == c)
+		srv->controller = NULL;
+	if (c->observer)
+		srv->nobservers--;
+	/* Cancel before closing: the ring holds its own file references,
+	 * a closed fd would not end the polls. */
+	td_conn_cancel(c, &c->ev_in);
+	if (c->out_armed)
+		td_conn_cancel(c, &c->ev_out);
+	shutdown(c->sfd, SHUT_RDWR);
+	shutdown(c->dfd, SHUT_RDWR);
+	td_ifd_close(c->sfd);
+	td_ifd_close(c->dfd);
+	c->sfd = c->dfd = -1;
+	if (!c->inflight)
+		td_conn_free(c);
+}
+
+/* Send what is queued; arm POLLOUT for the rest. */
+static void td_conn_flush(struct td_conn *c)
+{
+	struct td_outq *q = &c->out;
+
+	while (q->head < q->len) {
+		ssize_t n = send(c->sfd, q->buf + q->head, q->len - q->head,
+				 MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			td_conn_arm_out(c);
+			return;
+		}
+		if (n < 0) {
+			td_conn_close(c, strerror(errno));
+			return;
+		}
+		q->head += (size_t)n;
+	}
+	q->head = q->len = 0;
+	if (q->cap > TD_OUTQ_HIGH) {
+		free(q->buf);
+		q->buf = NULL;
+		q->cap = 0;
+	}
+	if (c->srv->stopping)
+		td_conn_close(c, "server shutting down");
+}
+
+int td_conn_queue(struct td_conn *c, struct tp_msg *m)
+{
+	struct td_outq *q = &c->out;
+	size_t n = tp_msg_size(m);
+
+	if (c->closing)
+		return -EPIPE;
+	if (q->head && q->head == q->len)
+		q->head = q->len = 0;
+	if (q->len + n > q->cap) {
+		size_t cap = q->cap ? q->cap : 4096;
+		char *nb;
+
+		while (cap < q->len + n)
+			cap *= 2;
+		if (!(nb = realloc(q->buf, cap))) {
+			td_conn_close(c, "out of memory for replies");
+			return -ENOMEM;
+		}
+		q->buf = nb;
+		q->cap = cap;
+	}
+	memcpy(q->buf + q->len, tp_msg_data(m), n);
+	q->len += n;
+	if (!c->out_armed)
+		td_conn_flush(c);
+	return 0;
+}
+
+void td_conn_notice(struct td_conn *c, int err, const char *fmt, ...)
+{
+	struct tp_msg m;
+	char text[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	tp_msg_init(&m);
+	if (tp_msg_error(&m, 0, err, "%s", text) == 0)
+		td_conn_queue(c, &m);
+	tp_msg_destroy(&m);
+}
+
+/* Drop the rest of a frame too large to hold, then carry on. */
+static int td_conn_skip(struct td_conn *c)
+{
+	char sink[65536];
+
+	while (c->skip) {
+		size_t want = c->skip < sizeof(sink) ? c->skip : sizeof(sink);
+		ssize_t n = recv(c->sfd, sink, want, MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -ECONNRESET;
+		c->skip -= (uint64_t)n;
+	}
+	return 0;
+}
+
+static void td_conn_oversized(struct td_conn *c)
+{
+	const unsigned char *h = c->in.buf;
+	uint32_t plen = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 |
+			(uint32_t)h[2] << 8 | h[3];
+	size_t have = c->in.len - TETHER_FRAME_HDR;
+
+	td_log("controller pid %d: frame of %u bytes refused (limit %u)",
+	       (int)c->peer_pid, plen, TETHER_FRAME_MAX);
+	td_conn_notice(c, E2BIG, "frame of %u bytes exceeds the limit of %u",
+		       plen, TETHER_FRAME_MAX);
+	if (have > plen)
+		have = plen;
+	c->skip = plen - have;
+	memmove(c->in.buf, c->in.buf + TETHER_FRAME_HDR + have,
+		c->in.len - TETHER_FRAME_HDR - have);
+	c->in.len -= TETHER_FRAME_HDR + have;
+}
+
+/* Handle every whole frame, reading until the socket is empty or the
+ * reply queue is too long (then POLLOUT resumes us). */
+static void td_conn_pump(struct td_conn *c)
+{
+	const unsigned char *payload;
+	size_t len;
+	ssize_t n;
+	int rc;
+
+	while (!c->closing && c->out.len - c->out.head < TD_OUTQ_HIGH) {
+		if (c->skip && (rc = td_conn_skip(c)) < 0) {
+			if (rc != -EAGAIN)
+				td_conn_close(c, strerror(-rc));
+			return;
+		}
+		rc = tp_rbuf_frame(&c->in, &payload, &len);
+		if (rc == -EMSGSIZE) {
+			td_conn_oversized(c);
+			continue;
+		}
+		if (rc > 0) {
+			td_dispatch(c, payload, len);
+			if (!c->closing)
+				tp_rbuf_consume(&c->in, len);
+			continue;
+		}
+		n = tp_rbuf_fill(&c->in, c->sfd);
+		if (n == -EMSGSIZE) {
+			td_conn_oversized(c);
+			continue;
+		}
+		if (n == -EAGAIN)
+			return;
+		if (n <= 0) {
+			td_conn_close(c, n == 0 ? "end of file"
+						: strerror((int)-n));
+			return;
+		}
+	}
+}
+
+/* The handlers hold a reference of their own: a frame may close the
+ * connection, and the memory must outlive the pump that handled it. */
+void td_conn_event_in(struct td_conn *c, int res, bool more)
+{
+	if (!more)
+		c->inflight--;
+	c->inflight++;
+	if (!c->closing && res < 0 && res != -ECANCELED)
+		td_conn_close(c, strerror(-res));
+	if (!c->closing)
+		td_conn_pump(c);
+	if (!more && !c->closing)
+		td_conn_arm_in(c);
+	td_conn_put(c);
+}
+
+void td_conn_event_out(struct td_conn *c, int res)
+{
+	c->out_armed = false;
+	if (!c->closing && res < 0 && res != -ECANCELED)
+		td_conn_close(c, strerror(-res));
+	if (!c->closing)
+		td_conn_flush(c);
+	if (!c->closing)
+		td_conn_pump(c);
+	td_conn_put(c);
+}

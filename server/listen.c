@@ -1,0 +1,202 @@
+/*
+ * The listening socket: a 0700 directory, a 0600 SOCK_SEQPACKET socket
+ * (one handshake message is one packet, fds and all), and an flock on
+ * PATH.lock so a second server on the same path is refused and a stale
+ * socket of a dead one can be replaced safely.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "tetherd.h"
+
+/* mkdir -p the socket's directory; what we create is 0700.  An existing
+ * directory must be ours: a socket in someone else's directory can be
+ * swapped under us. */
+static int td_listen_mkdir(const char *dir, char *err, size_t errsz)
+{
+	char buf[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct stat st;
+	size_t n = strlen(dir);
+
+	if (n >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, dir, n + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+			goto fail;
+		*p = '/';
+	}
+	if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+		goto fail;
+	if (lstat(buf, &st) < 0)
+		goto fail;
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errsz, "%s is not a directory", buf);
+		return -ENOTDIR;
+	}
+	if (st.st_uid != getuid()) {
+		snprintf(err, errsz, "%s belongs to uid %u, not to us (uid %u)",
+			 buf, (unsigned)st.st_uid, (unsigned)getuid());
+		return -EACCES;
+	}
+	if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {
+		snprintf(err, errsz, "%s is world-writable", buf);
+		return -EACCES;
+	}
+	return 0;
+fail:
+	snprintf(err, errsz, "cannot create %s: %s", buf, strerror(errno));
+	return -errno;
+}
+
+static int td_listen_addr(const char *path, struct sockaddr_un *sa)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa->sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa->sun_path, path);
+	return 0;
+}
+
+/* Take PATH.lock, or say who holds it. */
+static int td_listen_lock(struct td_server *srv, char *err, size_t errsz)
+{
+	char pid[32] = "";
+	int fd, n, rc;
+
+	if ((size_t)snprintf(srv->lock_path, sizeof(srv->lock_path), "%s.lock",
+			     srv->socket_path) >= sizeof(srv->lock_path))
+		return -ENAMETOOLONG;
+	fd = open(srv->lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+		  0600);
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(err, errsz, "cannot open %s: %s", srv->lock_path,
+			 strerror(errno));
+		return rc;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		rc = errno == EWOULDBLOCK ? -EADDRINUSE : -errno;
+		n = (int)pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		snprintf(err, errsz, "another tetherd (pid %s) is serving %s",
+			 *pid ? pid : "?", srv->socket_path);
+		close(fd);
+		return rc;
+	}
+	n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)n, 0) != n)
+		td_log("cannot record pid in %s: %s", srv->lock_path,
+		       strerror(errno));
+	return fd;
+}
+
+/* With the lock held, a socket file left behind is stale, unless
+ * something still answers on it (a server that predates the lock). */
+static int td_listen_clear_stale(const char *path, char *err, size_t errsz)
+{
+	struct sockaddr_un sa;
+	struct stat st;
+	int fd, rc;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errsz, "%s exists and is not a socket", path);
+		return -EEXIST;
+	}
+	if ((rc = td_listen_addr(path, &sa)) < 0)
+		return rc;
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	if (rc == 0) {
+		snprintf(err, errsz, "a server is still listening on %s",
+			 path);
+		return -EADDRINUSE;
+	}
+	td_log("replacing stale socket %s", path);
+	if (unlink(path) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+int td_listen_open(struct td_server *srv, char *err, size_t errsz)
+{
+	struct sockaddr_un sa;
+	struct stat st;
+	char dir[sizeof(sa.sun_path)];
+	char *slash;
+	mode_t old;
+	int fd = -1, rc;
+
+	if ((rc = td_listen_addr(srv->socket_path, &sa)) < 0) {
+		snprintf(err, errsz, "socket path too long (max %zu bytes)",
+			 sizeof(sa.sun_path) - 1);
+		return rc;
+	}
+	strcpy(dir, srv->socket_path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if ((rc = td_listen_mkdir(dir, err, errsz)) < 0)
+			return rc;
+	}
+	if ((rc = td_listen_lock(srv, err, errsz)) < 0)
+		return rc;
+	if ((srv->lock_fd = td_ifd_adopt(rc)) < 0)
+		return srv->lock_fd;
+	if ((rc = td_listen_clear_stale(srv->socket_path, err, errsz)) < 0)
+		return rc;
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	old = umask(0177);
+	rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (rc < 0 || listen(fd, 64) < 0 || lstat(srv->socket_path, &st) < 0)
+		goto fail;
+	srv->socket_ino = st.st_ino;
+	srv->listen_fd = td_ifd_adopt(fd);
+	return srv->listen_fd < 0 ? srv->listen_fd : 0;
+fail:
+	rc = -errno;
+	snprintf(err, errsz, "cannot listen on %s: %s", srv->socket_path,
+		 strerror(errno));
+	close(fd);
+	return rc;
+}
+
+/* Remove the socket only if it is still ours: a successor may already
+ * have replaced it. */
+void td_listen_close(struct td_server *srv)
+{
+	struct stat st;
+
+	if (srv->listen_fd >= 0) {
+		if (lstat(srv->socket_path, &st) == 0 &&
+		    st.st_ino == srv->socket_ino)
+			unlink(srv->socket_path);
+		td_ifd_close(srv->listen_fd);
+		srv->listen_fd = -1;
+	}
+	if (srv->lock_fd >= 0) {
+		td_ifd_close(srv->lock_fd);
+		srv->lock_fd = -1;
+	}
+}

@@ -1,0 +1,231 @@
+/*
+ * The event loop: one io_uring carries accepts, handshakes, controller
+ * socket readiness and signals.  Later work (async syscalls, child
+ * events, log draining) joins the same ring.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "tetherd.h"
+
+uint64_t td_uptime_ms(const struct td_server *srv)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)(now.tv_sec - srv->started.tv_sec) * 1000 +
+	       (uint64_t)((now.tv_nsec - srv->started.tv_nsec) / 1000000);
+}
+
+/* An SQE, submitting what is queued if the ring is full. */
+struct io_uring_sqe *td_sqe(struct td_server *srv)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&srv->ring);
+
+	if (!sqe) {
+		io_uring_submit(&srv->ring);
+		sqe = io_uring_get_sqe(&srv->ring);
+	}
+	return sqe;
+}
+
+void td_arm_accept(struct td_server *srv)
+{
+	struct io_uring_sqe *sqe;
+
+	if (srv->accept_armed || srv->stopping || srv->listen_fd < 0)
+		return;
+	if (!(sqe = td_sqe(srv)))
+		return;
+	io_uring_prep_multishot_accept(sqe, srv->listen_fd, NULL, NULL,
+				       SOCK_CLOEXEC | SOCK_NONBLOCK);
+	io_uring_sqe_set_data(sqe, &srv->ev_accept);
+	srv->accept_armed = true;
+}
+
+static void td_arm_signal(struct td_server *srv)
+{
+	struct io_uring_sqe *sqe = td_sqe(srv);
+
+	if (!sqe)
+		return;
+	io_uring_prep_poll_multishot(sqe, srv->signal_fd, POLLIN);
+	io_uring_sqe_set_data(sqe, &srv->ev_signal);
+}
+
+int td_loop_init(struct td_server *srv)
+{
+	struct io_uring_params p;
+	sigset_t mask;
+	int fd, rc;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGQUIT);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if ((srv->signal_fd = td_ifd_adopt(fd < 0 ? -errno : fd)) < 0)
+		return srv->signal_fd;
+
+	/* One thread submits; the kernel may skip cross-thread work. */
+	memset(&p, 0, sizeof(p));
+	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN;
+	rc = io_uring_queue_init_params(256, &srv->ring, &p);
+	if (rc == -EINVAL) {
+		memset(&p, 0, sizeof(p));
+		rc = io_uring_queue_init_params(256, &srv->ring, &p);
+	}
+	if (rc < 0)
+		return rc;
+	/* The ring's fd is ours, not the controller's: move it up. */
+	fd = td_ifd_adopt(fcntl(srv->ring.ring_fd, F_DUPFD_CLOEXEC, 0));
+	if (fd < 0)
+		return fd;
+	close(srv->ring.ring_fd);
+	srv->ring.ring_fd = srv->ring.enter_ring_fd = fd;
+
+	srv->ev_accept.kind = TD_EV_ACCEPT;
+	srv->ev_accept_retry.kind = TD_EV_ACCEPT_RETRY;
+	srv->ev_signal.kind = TD_EV_SIGNAL;
+	srv->ev_deadline.kind = TD_EV_DEADLINE;
+	srv->ev_accept.obj = srv->ev_accept_retry.obj = srv;
+	srv->ev_signal.obj = srv->ev_deadline.obj = srv;
+	td_arm_accept(srv);
+	td_arm_signal(srv);
+	return 0;
+}
+
+/* Begin a graceful stop: no new peers, flush what is queued, exit by a
+ * deadline even if a peer never reads. */
+static void td_loop_stop(struct td_server *srv, const char *why)
+{
+	struct io_uring_sqe *sqe;
+
+	if (srv->stopping)
+		return;
+	td_log("shutting down: %s", why);
+	srv->stopping = true;
+	td_reconnect_closeall(srv);
+	td_listen_close(srv);
+	for (struct td_conn *c = srv->conns, *next; c; c = next) {
+		next = c->next;
+		if (c->out.head == c->out.len)
+			td_conn_close(c, "server shutting down");
+	}
+	srv->deadline_ts.tv_sec = TD_SHUTDOWN_DEADLINE_S;
+	if ((sqe = td_sqe(srv))) {
+		io_uring_prep_timeout(sqe, &srv->deadline_ts, 0, 0);
+		io_uring_sqe_set_data(sqe, &srv->ev_deadline);
+	}
+}
+
+static void td_loop_signal(struct td_server *srv, int res, bool more)
+{
+	struct signalfd_siginfo si;
+
+	while (read(srv->signal_fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			td_log("SIGHUP ignored (pid %u)", si.ssi_pid);
+			continue;
+		}
+		td_loop_stop(srv, strsignal((int)si.ssi_signo));
+	}
+	if (res < 0 && res != -ECANCELED)
+		td_log("signalfd poll: %s", strerror(-res));
+	if (!more && !srv->stopping)
+		td_arm_signal(srv);
+}
+
+static void td_loop_accept(struct td_server *srv, int res, bool more)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!more)
+		srv->accept_armed = false;
+	if (res >= 0) {
+		td_reconnect_accepted(srv, res);
+	} else if (res == -EMFILE || res == -ENFILE || res == -ENOBUFS ||
+		   res == -ENOMEM) {
+		/* Out of fds: back off instead of spinning. */
+		td_log("accept: %s; retrying in 100 ms", strerror(-res));
+		if (!srv->accept_armed && (sqe = td_sqe(srv))) {
+			srv->retry_ts.tv_nsec = 100000000;
+			io_uring_prep_timeout(sqe, &srv->retry_ts, 0, 0);
+			io_uring_sqe_set_data(sqe, &srv->ev_accept_retry);
+			srv->accept_armed = true;
+		}
+		return;
+	} else if (res != -EAGAIN && res != -EINTR && res != -ECONNABORTED &&
+		   res != -ECANCELED) {
+		td_log("accept: %s", strerror(-res));
+	}
+	td_arm_accept(srv);
+}
+
+static void td_loop_cqe(struct td_server *srv, struct io_uring_cqe *cqe)
+{
+	struct td_event *ev = io_uring_cqe_get_data(cqe);
+	bool more = cqe->flags & IORING_CQE_F_MORE;
+
+	if (!ev)
+		return;		/* linked timeouts and cancels */
+	switch (ev->kind) {
+	case TD_EV_ACCEPT:
+		td_loop_accept(srv, cqe->res, more);
+		break;
+	case TD_EV_ACCEPT_RETRY:
+		srv->accept_armed = false;
+		td_arm_accept(srv);
+		break;
+	case TD_EV_HANDSHAKE:
+		td_reconnect_event(ev->obj, cqe->res);
+		break;
+	case TD_EV_CONN_IN:
+		td_conn_event_in(ev->obj, cqe->res, more);
+		break;
+	case TD_EV_CONN_OUT:
+		td_conn_event_out(ev->obj, cqe->res);
+		break;
+	case TD_EV_SIGNAL:
+		td_loop_signal(srv, cqe->res, more);
+		break;
+	case TD_EV_DEADLINE:
+		td_log("shutdown deadline passed; dropping %s",
+		       srv->conns ? "unread replies" : "nothing");
+		for (struct td_conn *c = srv->conns, *next; c; c = next) {
+			next = c->next;
+			td_conn_close(c, "shutdown deadline");
+		}
+		break;
+	}
+}
+
+int td_loop_run(struct td_server *srv)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, n;
+	int rc;
+
+	while (!srv->stopping || srv->conns) {
+		rc = io_uring_submit_and_wait(&srv->ring, 1);
+		if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
+			td_log("io_uring_submit_and_wait: %s", strerror(-rc));
+			return rc;
+		}
+		n = 0;
+		io_uring_for_each_cqe(&srv->ring, head, cqe) {
+			td_loop_cqe(srv, cqe);
+			n++;
+		}
+		io_uring_cq_advance(&srv->ring, n);
+	}
+	return 0;
+}

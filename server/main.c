@@ -1,0 +1,223 @@
+/*
+ * tetherd: a persistent, reconnectable syscall server.
+ * Starts, listens, reports readiness, then serves until told to stop.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "tetherd.h"
+
+struct td_opts {
+	const char *socket_path;
+	const char *log_path;
+	int ready_fd;
+};
+
+static void td_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: tetherd [--socket PATH] [--log FILE] "
+		"[--allow-uid UID[,UID...]]...\n"
+		"Serve marshalled syscalls on a Unix socket (see tetherd(8)).\n"
+		"  -s, --socket PATH     listening socket (default: per-user "
+		"runtime dir)\n"
+		"  -l, --log FILE        log there instead of stderr\n"
+		"  -u, --allow-uid LIST  also admit these uids\n"
+		"      --ready-fd N      write READY <pid> or ERROR <errno> "
+		"<text> to fd N\n"
+		"  -h, --help            this text\n"
+		"  -V, --version         print the version\n");
+}
+
+static int td_add_uids(struct td_server *srv, const char *list)
+{
+	char *copy = strdup(list), *tok, *save = NULL, *end;
+	int rc = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (tok = strtok_r(copy, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		unsigned long v;
+		uid_t *nu;
+
+		errno = 0;
+		v = strtoul(tok, &end, 10);
+		if (errno || *end || end == tok || v >= (uid_t)-1) {
+			rc = -EINVAL;
+			break;
+		}
+		nu = realloc(srv->allow_uids,
+			     (srv->nallow_uids + 1) * sizeof(uid_t));
+		if (!nu) {
+			rc = -ENOMEM;
+			break;
+		}
+		srv->allow_uids = nu;
+		srv->allow_uids[srv->nallow_uids++] = (uid_t)v;
+	}
+	free(copy);
+	return rc;
+}
+
+static int td_parse(int argc, char **argv, struct td_opts *o,
+		    struct td_server *srv)
+{
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "log", required_argument, NULL, 'l' },
+		{ "allow-uid", required_argument, NULL, 'u' },
+		{ "ready-fd", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "s:l:u:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			o->socket_path = optarg;
+			break;
+		case 'l':
+			o->log_path = optarg;
+			break;
+		case 'u':
+			if (td_add_uids(srv, optarg) < 0) {
+				fprintf(stderr, "tetherd: bad uid list '%s'\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'r':
+			o->ready_fd = atoi(optarg);
+			break;
+		case 'h':
+			td_usage(stdout);
+			exit(0);
+		case 'V':
+			printf("tetherd %s (protocol %d)\n", PACKAGE_VERSION,
+			       TETHER_PROTO_VERSION);
+			exit(0);
+		default:
+			td_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		td_usage(stderr);
+		return 2;
+	}
+	return 0;
+}
+
+/* fds 0-2 must be taken, or the first controller open() would land on
+ * stdin/stdout/stderr of a process that logs to them. */
+static int td_std_fds(void)
+{
+	for (int fd = 0; fd < 3; fd++) {
+		int nfd;
+
+		if (fcntl(fd, F_GETFD) >= 0)
+			continue;
+		nfd = open("/dev/null", O_RDWR);
+		if (nfd < 0)
+			return -errno;
+		if (nfd != fd)
+			return -EBADF;
+	}
+	return 0;
+}
+
+static void td_ready(int fd, int err, const char *text)
+{
+	if (fd < 0)
+		return;
+	if (err)
+		dprintf(fd, "ERROR %d %s\n", err, text);
+	else
+		dprintf(fd, "READY %d\n", (int)getpid());
+	close(fd);
+}
+
+static int td_start(struct td_server *srv, struct td_opts *o, char *err,
+		    size_t errsz)
+{
+	int rc, sig = 0;
+
+	if ((rc = td_std_fds()) < 0) {
+		snprintf(err, errsz, "cannot open /dev/null: %s",
+			 strerror(-rc));
+		return rc;
+	}
+	if ((rc = td_ifd_init()) < 0) {
+		snprintf(err, errsz, "fd limit: %s", strerror(-rc));
+		return rc;
+	}
+	if ((rc = td_listen_open(srv, err, errsz)) < 0)
+		return rc;
+	/* After the socket: the log usually lives in its directory. */
+	if (o->log_path && (rc = td_log_open(o->log_path)) < 0) {
+		snprintf(err, errsz, "cannot open log %s: %s", o->log_path,
+			 strerror(-rc));
+		return rc;
+	}
+	if ((rc = td_loop_init(srv)) < 0) {
+		snprintf(err, errsz, "io_uring: %s", strerror(-rc));
+		return rc;
+	}
+	/* Started by a controller (PDEATHSIG set): not persistent yet. */
+	prctl(PR_GET_PDEATHSIG, &sig);
+	srv->persistent = sig == 0;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct td_server srv;
+	struct td_opts o = { .ready_fd = -1 };
+	char path[4096], err[512] = "";
+	int rc;
+
+	memset(&srv, 0, sizeof(srv));
+	srv.listen_fd = srv.lock_fd = srv.signal_fd = -1;
+	if ((rc = td_parse(argc, argv, &o, &srv)) != 0)
+		return rc;
+	if (!o.socket_path) {
+		if (tp_default_socket_path(path, sizeof(path)) < 0) {
+			fprintf(stderr, "tetherd: cannot build a socket path\n");
+			return 1;
+		}
+		o.socket_path = path;
+	}
+	srv.socket_path = o.socket_path;
+	srv.pid = getpid();
+	srv.uid = getuid();
+	srv.hs_ts.tv_sec = TD_HANDSHAKE_TIMEOUT_S;
+	clock_gettime(CLOCK_MONOTONIC, &srv.started);
+
+	if ((rc = td_start(&srv, &o, err, sizeof(err))) < 0) {
+		td_log("cannot start: %s", err[0] ? err : strerror(-rc));
+		td_ready(o.ready_fd, -rc, err[0] ? err : strerror(-rc));
+		td_listen_close(&srv);
+		free(srv.allow_uids);
+		return 1;
+	}
+	td_log("listening on %s (protocol %d, %s)", srv.socket_path,
+	       TETHER_PROTO_VERSION,
+	       srv.persistent ? "persistent" : "dies with its controller");
+	td_ready(o.ready_fd, 0, NULL);
+	rc = td_loop_run(&srv);
+	td_listen_close(&srv);
+	io_uring_queue_exit(&srv.ring);
+	td_log("exiting");
+	free(srv.allow_uids);
+	return rc < 0 ? 1 : 0;
+}

@@ -1,0 +1,176 @@
+/*
+ * Request dispatch: one handler per op, from a table.  A handler packs
+ * its success body through r->pk or returns td_req_fail(); the frame
+ * that carries either is built here.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tetherd.h"
+
+int td_req_fail(struct td_req *r, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->err, sizeof(r->err), fmt, ap);
+	va_end(ap);
+	return -err;
+}
+
+/* fds in our table, the server's own excluded. */
+unsigned td_count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	unsigned n = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		int fd;
+
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		fd = atoi(de->d_name);
+		if (fd != dirfd(d) && !td_ifd_is(fd))
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static int td_do_hello(struct td_req *r)
+{
+	return td_req_fail(r, EPROTO,
+			   "HELLO belongs on the listening socket, with fds");
+}
+
+static int td_do_persist(struct td_req *r)
+{
+	int rc = td_persist(r->srv);
+
+	if (rc < 0)
+		return td_req_fail(r, -rc, "make persistent: %s",
+				   strerror(-rc));
+	msgpack_pack_map(r->pk, 2);
+	tp_pack_kv_bool(r->pk, "persistent", true);
+	tp_pack_kv_int(r->pk, "sid", getsid(0));
+	return 0;
+}
+
+static int td_do_status(struct td_req *r)
+{
+	struct td_server *srv = r->srv;
+	struct td_conn *ctl = srv->controller;
+
+	msgpack_pack_map(r->pk, 14);
+	tp_pack_kv_int(r->pk, "version", TETHER_PROTO_VERSION);
+	tp_pack_kv_int(r->pk, "pid", srv->pid);
+	tp_pack_kv_int(r->pk, "generation", (int64_t)srv->generation);
+	tp_pack_kv_bool(r->pk, "persistent", srv->persistent);
+	tp_pack_kv_bool(r->pk, "attached", ctl != NULL);
+	tp_pack_kv_int(r->pk, "controller_pid", ctl ? ctl->peer_pid : 0);
+	tp_pack_kv_int(r->pk, "controller_since", ctl ? ctl->since : 0);
+	tp_pack_kv_int(r->pk, "uptime_ms", (int64_t)td_uptime_ms(srv));
+	tp_pack_kv_int(r->pk, "nfds", td_count_fds());
+	tp_pack_kv_int(r->pk, "ninternal", td_ifd_count());
+	tp_pack_kv_int(r->pk, "nlabels", srv->nlabels);
+	tp_pack_kv_int(r->pk, "nobservers", srv->nobservers);
+	tp_pack_kv_bool(r->pk, "observer", r->conn->observer);
+	tp_pack_kv_str(r->pk, "socket", srv->socket_path);
+	return 0;
+}
+
+static int td_do_shutdown(struct td_req *r)
+{
+	td_log("shutdown requested by pid %d", (int)r->conn->peer_pid);
+	kill(getpid(), SIGTERM);	/* handled by the loop, in order */
+	msgpack_pack_nil(r->pk);
+	return 0;
+}
+
+struct td_op {
+	const char *name;
+	int (*fn)(struct td_req *r);
+	bool readonly;			/* allowed on observer connections */
+};
+
+static const struct td_op td_ops[TETHER_OP_MAX_] = {
+	[TETHER_OP_HELLO] = { "HELLO", td_do_hello, true },
+	[TETHER_OP_SYSCALL] = { "SYSCALL", td_do_syscall, false },
+	[TETHER_OP_PERSIST] = { "PERSIST", td_do_persist, false },
+	[TETHER_OP_STATUS] = { "STATUS", td_do_status, true },
+	[TETHER_OP_SHUTDOWN] = { "SHUTDOWN", td_do_shutdown, false },
+};
+
+static const struct td_op *td_op_find(int64_t op)
+{
+	if (op <= 0 || op >= TETHER_OP_MAX_ || !td_ops[op].fn)
+		return NULL;
+	return &td_ops[op];
+}
+
+static void td_dispatch_op(struct td_conn *c, const struct tp_in *in,
+			   struct tp_msg *m)
+{
+	const struct td_op *op = td_op_find(in->code);
+	struct td_req r = { .conn = c, .srv = c->srv, .id = in->id,
+			    .body = in->body, .pk = &m->pk };
+	struct td_conn *ctl = c->srv->controller;
+	int rc;
+
+	if (!op) {
+		tp_msg_error(m, in->id, EOPNOTSUPP, "unknown op %lld",
+			     (long long)in->code);
+		return;
+	}
+	if (c->observer && !op->readonly) {
+		tp_msg_error(m, in->id, EBUSY,
+			     "%s refused: read-only observer connection "
+			     "(attached by pid %d)", op->name,
+			     ctl ? (int)ctl->peer_pid : 0);
+		return;
+	}
+	tp_msg_reply(m, in->id, 0);
+	rc = op->fn(&r);
+	if (rc == 0 && (rc = tp_msg_finish(m)) == 0)
+		return;
+	if (rc == -EMSGSIZE && !r.err[0])
+		snprintf(r.err, sizeof(r.err), "reply exceeds %u bytes",
+			 TETHER_FRAME_MAX);
+	tp_msg_destroy(m);
+	tp_msg_init(m);
+	tp_msg_error(m, in->id, -rc, "%s", r.err[0] ? r.err : strerror(-rc));
+}
+
+void td_dispatch(struct td_conn *c, const unsigned char *payload, size_t len)
+{
+	struct tp_in in;
+	struct tp_msg m;
+	int rc = tp_decode(payload, len, &in);
+
+	if (rc == -EBADMSG) {
+		tp_in_destroy(&in);
+		td_log("pid %d sent a frame that is not msgpack; dropping it",
+		       (int)c->peer_pid);
+		td_conn_close(c, "unparseable frame");
+		return;
+	}
+	tp_msg_init(&m);
+	if (rc < 0)
+		tp_msg_error(&m, in.have_id ? in.id : 0, EPROTO,
+			     "malformed request: expected [id, op, body]");
+	else
+		td_dispatch_op(c, &in, &m);
+	td_conn_queue(c, &m);
+	tp_msg_destroy(&m);
+	tp_in_destroy(&in);
+}

@@ -1,0 +1,188 @@
+/*
+ * tetherd internals.  One process, one thread, one io_uring.
+ * Functions return 0 or a negative errno unless they say otherwise.
+ */
+#ifndef TETHERD_H
+#define TETHERD_H
+
+#include <liburing.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "proto.h"
+
+#define TD_MAX_OBSERVERS 32
+#define TD_MAX_HANDSHAKES 16
+#define TD_HANDSHAKE_TIMEOUT_S 5
+#define TD_OUTQ_HIGH (4u << 20)		/* stop reading a peer past this */
+#define TD_NOFILE_WANT 65536		/* soft RLIMIT_NOFILE we ask for */
+#define TD_IFD_RESERVE 256		/* top fd numbers kept for ourselves */
+#define TD_SHUTDOWN_DEADLINE_S 5
+
+/* What a completion's user_data points at. */
+enum td_ev_kind {
+	TD_EV_ACCEPT = 1,
+	TD_EV_ACCEPT_RETRY,
+	TD_EV_HANDSHAKE,
+	TD_EV_CONN_IN,
+	TD_EV_CONN_OUT,
+	TD_EV_SIGNAL,
+	TD_EV_DEADLINE,
+};
+
+struct td_event {
+	enum td_ev_kind kind;
+	void *obj;
+};
+
+/* Output queue of one connection: frames waiting for the socket. */
+struct td_outq {
+	char *buf;
+	size_t head;			/* first unsent byte */
+	size_t len;			/* end of queued bytes */
+	size_t cap;
+};
+
+struct td_server;
+
+/* An attached controller or observer: the syscall and data sockets it
+ * handed over.  Both are internal fds, closed by us when it ends. */
+struct td_conn {
+	struct td_conn *next;
+	struct td_server *srv;
+	int sfd;
+	int dfd;
+	pid_t peer_pid;
+	uid_t peer_uid;
+	uint64_t generation;
+	time_t since;
+	bool observer;
+	bool closing;
+	bool out_armed;
+	unsigned inflight;		/* ring requests that point at us */
+	uint64_t skip;			/* bytes of an oversized frame to drop */
+	struct td_event ev_in;
+	struct td_event ev_out;
+	struct tp_rbuf in;
+	struct td_outq out;
+};
+
+/* A connection to the listening socket that has not said HELLO yet. */
+struct td_handshake {
+	struct td_handshake *next;
+	struct td_server *srv;
+	int fd;
+	pid_t peer_pid;
+	uid_t peer_uid;
+	bool done;
+	struct td_event ev;
+};
+
+struct td_label;
+
+struct td_server {
+	struct io_uring ring;
+	const char *socket_path;
+	char lock_path[4096];
+	int listen_fd;
+	int lock_fd;
+	int signal_fd;
+	ino_t socket_ino;
+	pid_t pid;
+	uid_t uid;
+	bool persistent;
+	bool stopping;
+	bool accept_armed;
+	uint64_t generation;
+	struct timespec started;
+	struct td_conn *controller;	/* the attached one, or NULL */
+	struct td_conn *conns;		/* all, including observers */
+	unsigned nobservers;
+	struct td_handshake *handshakes;
+	unsigned nhandshakes;
+	uid_t *allow_uids;
+	size_t nallow_uids;
+	struct td_label *labels;
+	unsigned nlabels;
+	struct td_event ev_accept;
+	struct td_event ev_accept_retry;
+	struct td_event ev_signal;
+	struct td_event ev_deadline;
+	struct __kernel_timespec retry_ts;
+	struct __kernel_timespec hs_ts;
+	struct __kernel_timespec deadline_ts;
+};
+
+/* log.c */
+int td_log_open(const char *path);
+void td_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ifd.c: the server's own fds live high in the table and are recorded,
+ * so controller syscalls and GC never touch them. */
+int td_ifd_init(void);
+int td_ifd_adopt(int fd);		/* move fd up; returns the new fd */
+void td_ifd_close(int fd);
+bool td_ifd_is(int fd);
+unsigned td_ifd_count(void);
+/* Sorted copy of the internal fds; returns how many (<= max). */
+unsigned td_ifd_list(int *out, unsigned max);
+/* close_range(first, last) around the internal fds. */
+int td_ifd_close_range(unsigned first, unsigned last, unsigned flags);
+
+/* listen.c */
+int td_listen_open(struct td_server *srv, char *err, size_t errsz);
+void td_listen_close(struct td_server *srv);
+
+/* loop.c */
+int td_loop_init(struct td_server *srv);
+int td_loop_run(struct td_server *srv);
+struct io_uring_sqe *td_sqe(struct td_server *srv);
+void td_arm_accept(struct td_server *srv);
+uint64_t td_uptime_ms(const struct td_server *srv);
+
+/* reconnect.c: accepted connections, the HELLO handshake, attach and
+ * take-over. */
+void td_reconnect_accepted(struct td_server *srv, int fd);
+void td_reconnect_event(struct td_handshake *hs, int res);
+void td_reconnect_closeall(struct td_server *srv);
+bool td_peer_allowed(const struct td_server *srv, uid_t uid);
+
+/* conn.c */
+struct td_conn *td_conn_new(struct td_server *srv, int sfd, int dfd);
+void td_conn_event_in(struct td_conn *c, int res, bool more);
+void td_conn_event_out(struct td_conn *c, int res);
+int td_conn_queue(struct td_conn *c, struct tp_msg *m);
+void td_conn_notice(struct td_conn *c, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void td_conn_close(struct td_conn *c, const char *why);
+void td_conn_put(struct td_conn *c);	/* drop one inflight reference */
+
+/* ops.c: one handler per op. */
+struct td_req {
+	struct td_conn *conn;
+	struct td_server *srv;
+	uint64_t id;
+	const msgpack_object *body;
+	msgpack_packer *pk;		/* where the success body goes */
+	char err[256];
+};
+
+int td_req_fail(struct td_req *r, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void td_dispatch(struct td_conn *c, const unsigned char *payload, size_t len);
+unsigned td_count_fds(void);
+
+/* syscall.c */
+int td_do_syscall(struct td_req *r);
+
+/* fdguard.c: which arguments of a syscall are fds. */
+unsigned td_fdguard_mask(long nr);
+bool td_fdguard_refused(long nr, const char **why);
+bool td_fdguard_trims(long nr);
+
+/* persist.c */
+int td_persist(struct td_server *srv);
+
+#endif
