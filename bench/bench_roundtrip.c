@@ -9,7 +9,9 @@
  * only reported, never judged: the exit status says whether something
  * broke, not whether tether was fast.
  */
-#define _GNU_SOURCE
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -4,10 +4,18 @@
 
 #include "libtether.h"
 
-/* A request whose body is empty; the reply body is handed to fn. */
-static int tl_simple(struct tether *t, unsigned op,
-		     void (*fn)(struct tether *, const msgpack_object *, void *),
-		     void *arg)
+static void tl_pack_empty(msgpack_packer *pk, const void *arg)
+{
+	(void)arg;
+	msgpack_pack_array(pk, 0);
+}
+
+int tl_request(struct tether *t, unsigned op,
+	       void (*pack)(msgpack_packer *pk, const void *arg),
+	       const void *parg,
+	       int (*fn)(struct tether *t, const msgpack_object *body,
+			 void *arg),
+	       void *arg)
 {
 	struct tp_msg m;
 	struct tp_in in;
@@ -16,19 +24,19 @@ static int tl_simple(struct tether *t, unsigned op,
 
 	tp_msg_init(&m);
 	tp_msg_request(&m, id, op);
-	msgpack_pack_array(&m.pk, 0);
+	(pack ? pack : tl_pack_empty)(&m.pk, parg);
 	rc = tl_rpc(t, &m, id, &in);
 	tp_msg_destroy(&m);
 	if (rc < 0)
 		return rc;
 	if (fn)
-		fn(t, in.body, arg);
+		rc = fn(t, in.body, arg);
 	tp_in_destroy(&in);
-	return 0;
+	return rc;
 }
 
-static void tl_got_status(struct tether *t, const msgpack_object *body,
-			  void *arg)
+static int tl_got_status(struct tether *t, const msgpack_object *body,
+			 void *arg)
 {
 	struct tether_status *st = arg;
 
@@ -36,16 +44,17 @@ static void tl_got_status(struct tether *t, const msgpack_object *body,
 	tl_status_from_map(st, body);
 	/* Keep our own view current too. */
 	t->info.persistent = st->persistent;
+	return 0;
 }
 
 TETHER_API int tether_status(struct tether *t, struct tether_status *st)
 {
-	return tl_simple(t, TETHER_OP_STATUS, tl_got_status, st);
+	return tl_request(t, TETHER_OP_STATUS, NULL, NULL, tl_got_status, st);
 }
 
 TETHER_API int tether_make_persistent(struct tether *t)
 {
-	int rc = tl_simple(t, TETHER_OP_PERSIST, NULL, NULL);
+	int rc = tl_request(t, TETHER_OP_PERSIST, NULL, NULL, NULL, NULL);
 
 	if (rc == 0)
 		t->info.persistent = true;
@@ -54,7 +63,7 @@ TETHER_API int tether_make_persistent(struct tether *t)
 
 TETHER_API int tether_shutdown(struct tether *t)
 {
-	int rc = tl_simple(t, TETHER_OP_SHUTDOWN, NULL, NULL);
+	int rc = tl_request(t, TETHER_OP_SHUTDOWN, NULL, NULL, NULL, NULL);
 
 	/* A server we started is our child: reap it as it goes. */
 	if (rc == 0 && t->child > 0) {

@@ -15,28 +15,28 @@
 
 /* How ctl_call_print shows argument i. */
 enum ctl_disp {
-	CTL_DISP_INT = 0,		/* a plain number: its token as typed */
-	CTL_DISP_SYM,			/* an expression with symbols: token */
-	CTL_DISP_HEX,			/* value in hex (no token needed) */
-	CTL_DISP_STR,			/* "string", re-escaped */
-	CTL_DISP_IN,			/* 'bytes' sent */
-	CTL_DISP_OUT,			/* "bytes" returned */
-	CTL_DISP_INOUT,			/* "bytes" returned into a pre-filled buf */
+	CTL_DISP_INT = 0,	/* a plain number: its token as typed */
+	CTL_DISP_SYM,		/* with symbols: its token as typed */
+	CTL_DISP_HEX,		/* the value in hex; needs no token */
+	CTL_DISP_STR,		/* "string", re-escaped */
+	CTL_DISP_IN,		/* 'bytes' sent */
+	CTL_DISP_OUT,		/* "bytes" returned */
+	CTL_DISP_INOUT,		/* "bytes" returned, buffer pre-filled */
 };
 
-/* Most bytes of one buffer argument, and of one call's buffers. */
+/* Most bytes of one buffer argument (@N, 'bytes', x:HEX). */
 #define CTL_BUF_MAX (1u << 20)
 /* Buffer bytes ctl_call_print shows before "...". */
 #define CTL_PRINT_MAX 256u
 
 /* One parsed `call NAME ARG...`.  Everything it points to is its own. */
 struct ctl_callspec {
-	char name[64];			/* syscall name (resolved if typed as nr) */
-	struct tether_call call;	/* nr, nargs, args[], flags filled */
-	void *bufs[6];			/* arg i's buffer: in copy or out space */
-	int disp[6];			/* enum ctl_disp */
-	char *text[6];			/* the original token of arg i */
-	bool sgn[6];			/* INT/SYM/HEX value is a signed number */
+	char name[64];		/* as typed; a number becomes its name */
+	struct tether_call call;	/* nr, nargs, args[], flags (0) */
+	void *bufs[6];		/* arg i's buffer: in copy or out space */
+	int disp[6];		/* enum ctl_disp */
+	char *text[6];		/* the original token of arg i */
+	bool sgn[6];		/* INT/SYM/HEX: print value signed */
 };
 
 /* ctl_parse.c */
@@ -71,5 +71,50 @@ void ctl_print_bytes(FILE *f, const void *p, size_t n, char q);
  * -ENOMEM.  Free with ctl_split_free. */
 int ctl_split_line(const char *line, char ***argv_out, int *argc_out);
 void ctl_split_free(char **argv, int argc);
+
+/* ---- the verbs (tetherctl.c, ctl_fds.c, ctl_attach.c) ---------------- */
+
+#define CTL_EX_OK 0
+#define CTL_EX_FAILED 1		/* the syscall or request failed */
+#define CTL_EX_USAGE 2
+#define CTL_EX_UNREACHABLE 3	/* cannot reach (or lost) the server */
+
+struct ctl {
+	const char *socket_path;
+	char socket_buf[4096];
+	bool json;
+	bool takeover;
+	bool interactive;	/* inside attach */
+};
+
+/* How a verb needs the server. */
+enum ctl_conn {
+	CTL_CONN_NONE,		/* start: makes its own */
+	CTL_CONN_OBSERVE,	/* looks only: a read-only observer */
+	CTL_CONN_CONTROL,	/* executes or changes: the controller */
+};
+
+struct ctl_verb {
+	const char *name;
+	int (*fn)(struct ctl *g, struct tether *t, int argc, char **argv);
+	enum ctl_conn conn;
+	const char *usage;
+};
+
+void ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+const char *ctl_why(const struct tether *t, int rc);
+/* Exit status for a failed library call: lost connection or failure. */
+int ctl_status_of(int rc);
+const struct ctl_verb *ctl_verb_find(const char *name);
+int ctl_verb_call(struct ctl *g, struct tether *t, int argc, char **argv);
+
+/* ctl_fds.c */
+int ctl_fds(struct ctl *g, struct tether *t, int argc, char **argv);
+int ctl_label(struct ctl *g, struct tether *t, int argc, char **argv);
+int ctl_unlabel(struct ctl *g, struct tether *t, int argc, char **argv);
+int ctl_gc(struct ctl *g, struct tether *t, int argc, char **argv);
+
+/* ctl_attach.c */
+int ctl_attach(struct ctl *g, struct tether *t, int argc, char **argv);
 
 #endif

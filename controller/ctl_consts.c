@@ -3,7 +3,9 @@
  * Values come from the system headers, so they are what this
  * architecture's kernel expects.
  */
-#define _GNU_SOURCE
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>

@@ -1,16 +1,20 @@
 /*
  * Parse `tetherctl call NAME ARG...` into a tether_call.
  *
- * Argument grammar (strace-like; a contract, see tetherctl(1)):
- *   42  0x2a  052  -1           integer, sign-extended to 64 bits
+ * Argument grammar (strace-like; a contract: keep tetherctl(1) in step):
+ *   42  0x2a  0644  -1          integer, sign-extended to 64 bits
  *   O_RDONLY|O_CREAT|0x40       constants and numbers OR-ed together
- *   "text\n"                    NUL-terminated string (C escapes)
+ *   "text\n"                    string, no NUL, <= TETHER_STR_MAX bytes
  *   'bytes'  x:deadbeef         in buffer
  *   @N                          out buffer of N bytes (decimal)
  *   @N:'bytes'  @N:x:HEX        in/out buffer: capacity N, pre-filled
- * C escapes: \n \t \r \a \b \f \v \e \\ \' \" \? \xH[H] \N[N[N]] (octal).
+ * Buffers hold at most CTL_BUF_MAX bytes each, TETHER_BUF_MAX in all.
+ * Escapes in quotes: \n \t \r \a \b \f \v \e \\ \' \" \? , \x with one
+ * or two hex digits, \ with one to three octal digits (\0 is NUL).
  */
-#define _GNU_SOURCE
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
 #include <errno.h>
 #include <limits.h>
 #include <seccomp.h>
@@ -114,7 +118,8 @@ static int parse_expr(struct pctx *p, const char *tok, uint64_t *val,
 			   (*s >= 'a' && *s <= 'z')) {
 			e = s + strcspn(s, "|");
 			if (ctl_const_lookup(s, (size_t)(e - s), &k))
-				return perr(p, -EINVAL, "unknown symbol \"%.*s\"",
+				return perr(p, -EINVAL,
+					    "unknown symbol \"%.*s\"",
 					    (int)(e - s), s);
 			v = (uint64_t)k;
 			neg = k < 0;
@@ -141,8 +146,10 @@ static int escape_num(const char *s, size_t n, size_t *i, char kind)
 	int val = 0, d, k;
 
 	if (kind == 'x') {
-		for (k = 0; k < 2 && *i < n && (d = hexval(s[*i])) >= 0; k++)
-			val = val * 16 + d, (*i)++;
+		for (k = 0; k < 2 && *i < n && (d = hexval(s[*i])) >= 0; k++) {
+			val = val * 16 + d;
+			(*i)++;
+		}
 		return k ? val : -1;
 	}
 	val = kind - '0';
@@ -166,7 +173,8 @@ static int unescape(struct pctx *p, const char *s, size_t n, char q,
 	while (i < n) {
 		c = s[i++];
 		if (c == q)
-			return perr(p, -EINVAL, "unescaped %c inside quotes", q);
+			return perr(p, -EINVAL, "unescaped %c inside quotes",
+				    q);
 		if (c != '\\') {
 			out[o++] = (unsigned char)c;
 			continue;
@@ -187,8 +195,8 @@ static int unescape(struct pctx *p, const char *s, size_t n, char q,
 		}
 		if (c > ' ' && c < 0x7f)
 			return perr(p, -EINVAL, "unknown escape \\%c", c);
-		return perr(p, -EINVAL, "unknown escape: backslash, byte 0x%02x",
-			    (unsigned char)c);
+		return perr(p, -EINVAL, "unknown escape: backslash, "
+			    "byte 0x%02x", (unsigned char)c);
 	}
 	*outn = o;
 	return 0;
@@ -257,7 +265,8 @@ static int parse_bytes(struct pctx *p, const char *s, unsigned char **buf,
 	if (!rc && *n > CTL_BUF_MAX) {
 		free(*buf);
 		*buf = NULL;
-		return perr(p, -E2BIG, "%zu bytes, at most %u", *n, CTL_BUF_MAX);
+		return perr(p, -E2BIG, "%zu bytes, at most %u", *n,
+			    CTL_BUF_MAX);
 	}
 	return rc;
 }

@@ -2,7 +2,9 @@
  * Show a call's result: strace-like for people, one JSON object per line
  * for scripts.
  */
-#define _GNU_SOURCE
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>

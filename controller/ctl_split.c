@@ -10,7 +10,9 @@
  * the word (it cannot start a quote or end the word).  A '#' at the start
  * of a word comments out the rest of the line.
  */
-#define _GNU_SOURCE
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -31,7 +33,7 @@ static int word_end(const char *s, const char **end)
 
 	for (; *s; s++) {
 		if (*s == '\\') {
-			/* a trailing backslash inside quotes leaves them open */
+			/* a backslash at the very end escapes nothing */
 			if (!s[1])
 				break;
 			s++;
@@ -84,6 +86,8 @@ int ctl_split_line(const char *line, char ***argv_out, int *argc_out)
 
 	*argv_out = NULL;
 	*argc_out = 0;
+	if (!line)
+		return -EINVAL;
 	/* an empty line still yields a NULL-terminated, freeable argv */
 	argv = calloc(1, sizeof(*argv));
 	if (!argv)

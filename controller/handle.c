@@ -29,6 +29,7 @@ void tl_free(struct tether *t)
 	if (t->dfd >= 0)
 		close(t->dfd);
 	tp_rbuf_free(&t->in);
+	free(t->held);
 	free(t);
 }
 

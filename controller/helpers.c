@@ -4,6 +4,16 @@
 
 #include "libtether.h"
 
+/* A new fd from the server is ours: hold it. */
+static int tl_held_result(struct tether *t, long fd)
+{
+	int rc;
+
+	if (fd >= 0 && (rc = tether_fd_hold(t, (int)fd)) < 0)
+		return rc;
+	return (int)fd;
+}
+
 TETHER_API long tether_getpid(struct tether *t)
 {
 	return tether_syscall(t, SYS_getpid, 0, NULL);
@@ -15,7 +25,7 @@ TETHER_API int tether_openat(struct tether *t, int dirfd, const char *path,
 	struct tether_arg a[4] = { TETHER_INT(dirfd), TETHER_STR(path),
 				   TETHER_INT(flags), TETHER_INT(mode) };
 
-	return (int)tether_syscall(t, SYS_openat, 4, a);
+	return tl_held_result(t, tether_syscall(t, SYS_openat, 4, a));
 }
 
 TETHER_API ssize_t tether_read(struct tether *t, int fd, void *buf,
@@ -39,8 +49,12 @@ TETHER_API ssize_t tether_write(struct tether *t, int fd, const void *buf,
 TETHER_API int tether_close(struct tether *t, int fd)
 {
 	struct tether_arg a[1] = { TETHER_INT(fd) };
+	long rc = tether_syscall(t, SYS_close, 1, a);
 
-	return (int)tether_syscall(t, SYS_close, 1, a);
+	/* Linux closes the fd even when close() reports EINTR. */
+	if (rc == 0 || rc == -EINTR)
+		tether_fd_release(t, fd);
+	return (int)rc;
 }
 
 TETHER_API int tether_pipe2(struct tether *t, int fds[2], int flags)
@@ -51,6 +65,8 @@ TETHER_API int tether_pipe2(struct tether *t, int fds[2], int flags)
 
 	if (rc == 0 && a[0].returned != 2 * sizeof(int))
 		return -EPROTO;
+	if (rc == 0 && (rc = tether_fd_hold(t, fds[0])) == 0)
+		rc = tether_fd_hold(t, fds[1]);
 	return (int)rc;
 }
 
@@ -59,7 +75,7 @@ TETHER_API int tether_dup3(struct tether *t, int oldfd, int newfd, int flags)
 	struct tether_arg a[3] = { TETHER_INT(oldfd), TETHER_INT(newfd),
 				   TETHER_INT(flags) };
 
-	return (int)tether_syscall(t, SYS_dup3, 3, a);
+	return tl_held_result(t, tether_syscall(t, SYS_dup3, 3, a));
 }
 
 TETHER_API off_t tether_lseek(struct tether *t, int fd, off_t off, int whence)

@@ -17,6 +17,9 @@ struct tether {
 	pid_t child;			/* tetherd we started, or 0 */
 	struct tether_status info;	/* from the handshake */
 	struct tp_rbuf in;
+	int *held;			/* sorted fds we own in the server */
+	size_t nheld;
+	size_t capheld;
 	char err[256];
 };
 
@@ -36,6 +39,14 @@ void tl_status_from_map(struct tether_status *st, const msgpack_object *map);
 int tl_rpc(struct tether *t, struct tp_msg *req, uint64_t id,
 	   struct tp_in *in);
 uint64_t tl_next_id(struct tether *t);
+
+/* admin.c: a request with a prepared body; reply body to fn. */
+int tl_request(struct tether *t, unsigned op,
+	       void (*pack)(msgpack_packer *pk, const void *arg),
+	       const void *parg,
+	       int (*fn)(struct tether *t, const msgpack_object *body,
+			 void *arg),
+	       void *arg);
 
 /* reconnect.c */
 int tl_connect(struct tether *t, const char *socket_path, unsigned flags);

@@ -143,6 +143,53 @@ int tether_pipe2(struct tether *t, int fds[2], int flags);
 int tether_dup3(struct tether *t, int oldfd, int newfd, int flags);
 off_t tether_lseek(struct tether *t, int fd, off_t off, int whence);
 
+/* ---- what the server holds: fds, labels, garbage collection ------- */
+
+struct tether_fdinfo {
+	int fd;
+	char kind[16];			/* regular, directory, pipe, socket, ... */
+	char target[1025];		/* the /proc/self/fd link */
+	int flags;			/* F_GETFL */
+	bool cloexec;
+	bool internal;			/* the server's own fd */
+	char label[256];		/* "" when unlabeled */
+	char family[16];		/* sockets: unix, inet, inet6, ... */
+	char socktype[16];		/* sockets: stream, dgram, seqpacket */
+	char role[32];			/* internal fds: listen, io_uring, ... */
+};
+
+/* Every fd of the server; *internal gets the server's own (may be NULL).
+ * Free both arrays with free(). */
+int tether_list_fds(struct tether *t, struct tether_fdinfo **fds,
+		    size_t *nfds, struct tether_fdinfo **internal,
+		    size_t *ninternal);
+int tether_label(struct tether *t, int fd, const char *name);
+int tether_unlabel(struct tether *t, const char *name);
+/* The fd a label names now, or -ENOENT. */
+int tether_fd_by_label(struct tether *t, const char *name);
+
+#define TETHER_GC_DRY_RUN 0x1u		/* report, close nothing */
+
+/* Close every fd that is not internal, not 0-2, not labeled and not in
+ * keep[].  *closed (free()) lists what was (or would be) closed. */
+int tether_gc(struct tether *t, const int *keep, size_t nkeep,
+	      unsigned flags, int **closed, size_t *nclosed);
+/* The same, keeping every fd this handle holds. */
+int tether_gc_held(struct tether *t, unsigned flags, int **closed,
+		   size_t *nclosed);
+
+/* The handle table: fds this controller owns in the server.  The typed
+ * helpers hold the fds they create and release the ones they close. */
+int tether_fd_hold(struct tether *t, int fd);
+int tether_fd_release(struct tether *t, int fd);
+bool tether_fd_held(const struct tether *t, int fd);
+size_t tether_fds_held(const struct tether *t, int *out, size_t max);
+
+/* Attach after a crash: tether_connect(), then hold every labeled fd,
+ * the handles a restarted controller can re-derive. */
+int tether_reconnect(const char *socket_path, unsigned flags,
+		     struct tether **out);
+
 #ifdef __cplusplus
 }
 #endif

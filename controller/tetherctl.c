@@ -1,5 +1,6 @@
 /*
- * tetherctl: drive a tetherd from the shell.
+ * tetherctl: drive a tetherd from the shell.  Every invocation is a
+ * reconnect: it attaches, does its work, detaches.
  * Exit status: 0 success, 1 the syscall or request failed, 2 usage,
  * 3 cannot reach the server.
  */
@@ -15,29 +16,8 @@
 
 #include "config.h"
 #include "ctl.h"
-#include "tether.h"
 
-#define EX_OK 0
-#define EX_FAILED 1
-#define EX_USAGE 2
-#define EX_UNREACHABLE 3
-
-struct ctl {
-	const char *socket_path;
-	char socket_buf[4096];
-	bool json;
-	bool takeover;
-};
-
-struct ctl_verb {
-	const char *name;
-	int (*fn)(struct ctl *g, int argc, char **argv);
-	const char *usage;
-};
-
-static void ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void ctl_err(const char *fmt, ...)
+void ctl_err(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -49,33 +29,25 @@ static void ctl_err(const char *fmt, ...)
 }
 
 /* The server's own words when it gave any, else strerror. */
-static const char *ctl_why(const struct tether *t, int rc)
+const char *ctl_why(const struct tether *t, int rc)
 {
 	const char *s = tether_last_error(t);
 
 	return s && *s ? s : strerror(-rc);
 }
 
-/* Attach as the controller (or as a read-only observer for the verbs
- * that only look).  Prints why not and returns NULL. */
-static struct tether *ctl_connect(struct ctl *g, bool observe)
+int ctl_status_of(int rc)
 {
-	struct tether *t;
-	unsigned flags = observe ? TETHER_CONNECT_OBSERVE
-				 : g->takeover ? TETHER_CONNECT_TAKEOVER : 0;
-	int rc = tether_connect(g->socket_path, flags, &t);
-
-	if (rc < 0) {
-		ctl_err("%s: %s%s", g->socket_path, ctl_why(NULL, rc),
-			rc == -EBUSY ? " (use --take-over to replace it)" : "");
-		return NULL;
-	}
-	return t;
+	return rc == -ECONNRESET || rc == -EPIPE || rc == -ENOTCONN ||
+			       rc == -ECONNABORTED
+		       ? CTL_EX_UNREACHABLE
+		       : CTL_EX_FAILED;
 }
 
 /* ---- start ------------------------------------------------------------ */
 
-static int ctl_start(struct ctl *g, int argc, char **argv)
+static int ctl_start(struct ctl *g, struct tether *unused, int argc,
+		     char **argv)
 {
 	static const struct option opts[] = {
 		{ "log", required_argument, NULL, 'l' },
@@ -87,6 +59,7 @@ static int ctl_start(struct ctl *g, int argc, char **argv)
 	struct tether *t;
 	int c, rc;
 
+	(void)unused;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+l:", opts, NULL)) != -1) {
 		if (c == 'l')
@@ -94,7 +67,7 @@ static int ctl_start(struct ctl *g, int argc, char **argv)
 		else if (c == 'd')
 			so.tetherd = optarg;
 		else
-			return EX_USAGE;
+			return CTL_EX_USAGE;
 	}
 	/* Anything after the options goes to tetherd (e.g. --allow-uid). */
 	so.extra_args = (const char *const *)argv + optind;
@@ -108,31 +81,30 @@ static int ctl_start(struct ctl *g, int argc, char **argv)
 	}
 	if ((rc = tether_start(&so, &t)) < 0) {
 		ctl_err("start: %s", ctl_why(NULL, rc));
-		return EX_FAILED;
+		return CTL_EX_FAILED;
 	}
 	if ((rc = tether_make_persistent(t)) < 0) {
 		ctl_err("make persistent: %s", ctl_why(t, rc));
 		tether_disconnect(t);
-		return EX_FAILED;
+		return CTL_EX_FAILED;
 	}
-	if (g->json)
-		printf("{\"pid\":%d,\"socket\":", (int)tether_info(t)->pid);
 	if (g->json) {
+		printf("{\"pid\":%d,\"socket\":", (int)tether_info(t)->pid);
 		ctl_json_string(stdout, g->socket_path, strlen(g->socket_path));
 		printf("}\n");
 	} else {
 		printf("%d\n", (int)tether_info(t)->pid);
 	}
 	tether_disconnect(t);
-	return EX_OK;
+	return CTL_EX_OK;
 }
 
 /* ---- status --------------------------------------------------------- */
 
-static void ctl_status_text(const struct ctl *g, const struct tether_status *st,
-			    time_t since)
+static void ctl_status_text(const struct ctl *g, const struct tether_status *st)
 {
 	char when[32] = "?";
+	time_t since = (time_t)st->controller_since;
 	struct tm tm;
 
 	printf("pid          %d\n", (int)st->pid);
@@ -152,129 +124,131 @@ static void ctl_status_text(const struct ctl *g, const struct tether_status *st,
 	printf("labels       %u\n", st->nlabels);
 }
 
-static int ctl_status(struct ctl *g, int argc, char **argv)
+static int ctl_status(struct ctl *g, struct tether *t, int argc, char **argv)
 {
 	struct tether_status st;
-	struct tether *t;
 	int rc;
 
 	(void)argv;
 	if (argc > 1)
-		return EX_USAGE;
-	if (!(t = ctl_connect(g, true)))
-		return EX_UNREACHABLE;
-	rc = tether_status(t, &st);
-	if (rc < 0) {
+		return CTL_EX_USAGE;
+	if ((rc = tether_status(t, &st)) < 0) {
 		ctl_err("status: %s", ctl_why(t, rc));
-		tether_disconnect(t);
-		return EX_FAILED;
+		return ctl_status_of(rc);
 	}
-	if (g->json) {
-		printf("{\"pid\":%d,\"socket\":", (int)st.pid);
-		ctl_json_string(stdout, g->socket_path, strlen(g->socket_path));
-		printf(",\"persistent\":%s,\"generation\":%llu,"
-		       "\"attached\":%s,\"controller_pid\":%d,"
-		       "\"uptime_ms\":%llu,\"fds\":%u,\"internal_fds\":%u,"
-		       "\"labels\":%u}\n",
-		       st.persistent ? "true" : "false",
-		       (unsigned long long)st.generation,
-		       st.attached ? "true" : "false", (int)st.controller_pid,
-		       (unsigned long long)st.uptime_ms, st.nfds, st.ninternal,
-		       st.nlabels);
-	} else {
-		ctl_status_text(g, &st, (time_t)st.controller_since);
+	if (!g->json) {
+		ctl_status_text(g, &st);
+		return CTL_EX_OK;
 	}
-	tether_disconnect(t);
-	return EX_OK;
+	printf("{\"pid\":%d,\"socket\":", (int)st.pid);
+	ctl_json_string(stdout, g->socket_path, strlen(g->socket_path));
+	printf(",\"persistent\":%s,\"generation\":%llu,\"attached\":%s,"
+	       "\"controller_pid\":%d,\"controller_since\":%lld,"
+	       "\"uptime_ms\":%llu,\"fds\":%u,\"internal_fds\":%u,"
+	       "\"labels\":%u}\n",
+	       st.persistent ? "true" : "false",
+	       (unsigned long long)st.generation, st.attached ? "true" : "false",
+	       (int)st.controller_pid, (long long)st.controller_since,
+	       (unsigned long long)st.uptime_ms, st.nfds, st.ninternal,
+	       st.nlabels);
+	return CTL_EX_OK;
 }
 
 /* ---- call ------------------------------------------------------------- */
 
-/* Run one parsed call on an attached handle and print it. */
-static int ctl_run_call(struct ctl *g, struct tether *t,
-			struct ctl_callspec *cs)
-{
-	int rc = tether_call(t, &cs->call);
-
-	if (rc < 0) {
-		ctl_err("%s: %s", cs->name, ctl_why(t, rc));
-		return rc == -ECONNRESET || rc == -EPIPE ? EX_UNREACHABLE
-							 : EX_FAILED;
-	}
-	if (g->json)
-		ctl_call_print_json(stdout, cs);
-	else
-		ctl_call_print(stdout, cs);
-	fflush(stdout);
-	return cs->call.ret < 0 ? EX_FAILED : EX_OK;
-}
-
-static int ctl_call(struct ctl *g, int argc, char **argv)
+static int ctl_call(struct ctl *g, struct tether *t, int argc, char **argv)
 {
 	struct ctl_callspec cs;
-	struct tether *t;
 	char err[256];
 	int rc;
 
 	if (argc < 2)
-		return EX_USAGE;
+		return CTL_EX_USAGE;
 	if (ctl_call_parse(argc - 1, argv + 1, &cs, err, sizeof(err)) < 0) {
 		ctl_err("call: %s", err);
-		return EX_USAGE;
+		return CTL_EX_USAGE;
 	}
-	if (!(t = ctl_connect(g, false))) {
-		ctl_callspec_free(&cs);
-		return EX_UNREACHABLE;
+	if ((rc = tether_call(t, &cs.call)) < 0) {
+		ctl_err("%s: %s", cs.name, ctl_why(t, rc));
+		rc = ctl_status_of(rc);
+	} else {
+		if (g->json)
+			ctl_call_print_json(stdout, &cs);
+		else
+			ctl_call_print(stdout, &cs);
+		rc = cs.call.ret < 0 ? CTL_EX_FAILED : CTL_EX_OK;
 	}
-	rc = ctl_run_call(g, t, &cs);
+	fflush(stdout);
 	ctl_callspec_free(&cs);
-	tether_disconnect(t);
 	return rc;
 }
 
 /* ---- shutdown --------------------------------------------------------- */
 
-static int ctl_shutdown(struct ctl *g, int argc, char **argv)
+static int ctl_shutdown(struct ctl *g, struct tether *t, int argc, char **argv)
 {
-	struct tether *t;
-	pid_t pid;
+	pid_t pid = tether_info(t)->pid;
 	int rc;
 
 	(void)argv;
 	if (argc > 1)
-		return EX_USAGE;
-	if (!(t = ctl_connect(g, false)))
-		return EX_UNREACHABLE;
-	pid = tether_info(t)->pid;
-	rc = tether_shutdown(t);
-	if (rc < 0)
+		return CTL_EX_USAGE;
+	if ((rc = tether_shutdown(t)) < 0) {
 		ctl_err("shutdown: %s", ctl_why(t, rc));
-	tether_disconnect(t);
-	if (rc < 0)
-		return EX_FAILED;
+		return ctl_status_of(rc);
+	}
 	/* Return once it is gone, so scripts can start a new one at once. */
 	for (int i = 0; i < 1000 && kill(pid, 0) == 0; i++) {
 		struct timespec ts = { 0, 10000000 };
 
 		nanosleep(&ts, NULL);
 	}
-	if (!g->json)
-		printf("tetherd pid %d stopped\n", (int)pid);
-	else
+	if (g->json)
 		printf("{\"pid\":%d,\"stopped\":true}\n", (int)pid);
-	return EX_OK;
+	else
+		printf("tetherd pid %d stopped\n", (int)pid);
+	return CTL_EX_OK;
 }
 
-/* ---- main -------------------------------------------------------------- */
+/* ---- verbs and main ------------------------------------------------- */
 
 static const struct ctl_verb ctl_verbs[] = {
-	{ "start", ctl_start, "start [--log FILE|-] [--tetherd PATH] "
-			      "[TETHERD-OPTIONS...]" },
-	{ "status", ctl_status, "status" },
-	{ "call", ctl_call, "call NAME [ARG...]" },
-	{ "shutdown", ctl_shutdown, "shutdown" },
-	{ NULL, NULL, NULL },
+	{ "start", ctl_start, CTL_CONN_NONE,
+	  "start [--log FILE|-] [--tetherd PATH] [TETHERD-OPTIONS...]" },
+	{ "status", ctl_status, CTL_CONN_OBSERVE, "status" },
+	{ "call", ctl_call, CTL_CONN_CONTROL, "call NAME [ARG...]" },
+	{ "fds", ctl_fds, CTL_CONN_OBSERVE, "fds" },
+	{ "label", ctl_label, CTL_CONN_CONTROL, "label FD NAME" },
+	{ "unlabel", ctl_unlabel, CTL_CONN_CONTROL, "unlabel NAME" },
+	{ "gc", ctl_gc, CTL_CONN_CONTROL, "gc [--keep FD,...] [--dry-run]" },
+	{ "attach", ctl_attach, CTL_CONN_CONTROL, "attach" },
+	{ "shutdown", ctl_shutdown, CTL_CONN_CONTROL, "shutdown" },
+	{ NULL, NULL, CTL_CONN_NONE, NULL },
 };
+
+const struct ctl_verb *ctl_verb_find(const char *name)
+{
+	for (const struct ctl_verb *v = ctl_verbs; v->name; v++)
+		if (!strcmp(v->name, name))
+			return v;
+	return NULL;
+}
+
+/* Run verb argv[0] on t; print its usage when it says so. */
+int ctl_verb_call(struct ctl *g, struct tether *t, int argc, char **argv)
+{
+	const struct ctl_verb *v = ctl_verb_find(argv[0]);
+	int rc;
+
+	if (!v) {
+		ctl_err("unknown verb '%s'", argv[0]);
+		return CTL_EX_USAGE;
+	}
+	rc = v->fn(g, t, argc, argv);
+	if (rc == CTL_EX_USAGE)
+		fprintf(stderr, "usage: tetherctl %s\n", v->usage);
+	return rc;
+}
 
 static void ctl_usage(FILE *f)
 {
@@ -287,6 +261,27 @@ static void ctl_usage(FILE *f)
 		   "reach the server.  See tetherctl(1).\n");
 }
 
+/* Attach the way the verb needs, run it, detach. */
+static int ctl_run(struct ctl *g, const struct ctl_verb *v, int argc,
+		   char **argv)
+{
+	struct tether *t = NULL;
+	unsigned flags = v->conn == CTL_CONN_OBSERVE ? TETHER_CONNECT_OBSERVE
+			 : g->takeover		    ? TETHER_CONNECT_TAKEOVER
+						    : 0;
+	int rc;
+
+	if (v->conn != CTL_CONN_NONE &&
+	    (rc = tether_connect(g->socket_path, flags, &t)) < 0) {
+		ctl_err("%s: %s%s", g->socket_path, ctl_why(NULL, rc),
+			rc == -EBUSY ? " (--take-over replaces it)" : "");
+		return CTL_EX_UNREACHABLE;
+	}
+	rc = ctl_verb_call(g, t, argc, argv);
+	tether_disconnect(t);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -297,8 +292,9 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const struct ctl_verb *v;
 	struct ctl g = { 0 };
-	int c, rc;
+	int c;
 
 	while ((c = getopt_long(argc, argv, "+s:jhV", opts, NULL)) != -1) {
 		switch (c) {
@@ -313,36 +309,31 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			ctl_usage(stdout);
-			return EX_OK;
+			return CTL_EX_OK;
 		case 'V':
 			printf("tetherctl %s\n", PACKAGE_VERSION);
-			return EX_OK;
+			return CTL_EX_OK;
 		default:
 			ctl_usage(stderr);
-			return EX_USAGE;
+			return CTL_EX_USAGE;
 		}
 	}
 	if (optind >= argc) {
 		ctl_usage(stderr);
-		return EX_USAGE;
+		return CTL_EX_USAGE;
 	}
 	if (!g.socket_path) {
 		if (tether_default_socket(g.socket_buf, sizeof(g.socket_buf)) < 0) {
 			ctl_err("cannot build the default socket path");
-			return EX_USAGE;
+			return CTL_EX_USAGE;
 		}
 		g.socket_path = g.socket_buf;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	for (const struct ctl_verb *v = ctl_verbs; v->name; v++) {
-		if (strcmp(v->name, argv[optind]))
-			continue;
-		rc = v->fn(&g, argc - optind, argv + optind);
-		if (rc == EX_USAGE)
-			fprintf(stderr, "usage: tetherctl %s\n", v->usage);
-		return rc;
+	if (!(v = ctl_verb_find(argv[optind]))) {
+		ctl_err("unknown verb '%s'", argv[optind]);
+		ctl_usage(stderr);
+		return CTL_EX_USAGE;
 	}
-	ctl_err("unknown verb '%s'", argv[optind]);
-	ctl_usage(stderr);
-	return EX_USAGE;
+	return ctl_run(&g, v, argc - optind, argv + optind);
 }

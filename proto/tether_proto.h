@@ -38,6 +38,9 @@ enum tether_op {
 	TETHER_OP_MAX_
 };
 
+/* GC flags (second element of the body). */
+#define TETHER_GC_DRY_RUN 0x1u
+
 /* HELLO flags. */
 #define TETHER_HELLO_TAKEOVER 0x1u	/* replace an attached controller */
 #define TETHER_HELLO_OBSERVE 0x2u	/* read-only observer connection */

@@ -15,6 +15,7 @@
 
 static int td_ifd_floor = -1;
 static int td_ifds[TD_IFD_RESERVE];
+static const char *td_ifd_roles[TD_IFD_RESERVE];
 static unsigned td_nifds;
 
 int td_ifd_init(void)
@@ -45,7 +46,20 @@ static int td_ifd_cmp(const void *a, const void *b)
 	return *(const int *)a - *(const int *)b;
 }
 
-int td_ifd_adopt(int fd)
+/* Keep td_ifds sorted (for bsearch and close_range runs), roles along. */
+static void td_ifd_insert(int fd, const char *role)
+{
+	unsigned i = td_nifds++;
+
+	for (; i > 0 && td_ifds[i - 1] > fd; i--) {
+		td_ifds[i] = td_ifds[i - 1];
+		td_ifd_roles[i] = td_ifd_roles[i - 1];
+	}
+	td_ifds[i] = fd;
+	td_ifd_roles[i] = role;
+}
+
+int td_ifd_adopt(int fd, const char *role)
 {
 	int nfd;
 
@@ -63,8 +77,7 @@ int td_ifd_adopt(int fd)
 		return err;
 	}
 	close(fd);
-	td_ifds[td_nifds++] = nfd;
-	qsort(td_ifds, td_nifds, sizeof(int), td_ifd_cmp);
+	td_ifd_insert(nfd, role);
 	return nfd;
 }
 
@@ -73,8 +86,11 @@ void td_ifd_close(int fd)
 	for (unsigned i = 0; i < td_nifds; i++) {
 		if (td_ifds[i] != fd)
 			continue;
-		td_ifds[i] = td_ifds[--td_nifds];
-		qsort(td_ifds, td_nifds, sizeof(int), td_ifd_cmp);
+		td_nifds--;
+		for (; i < td_nifds; i++) {
+			td_ifds[i] = td_ifds[i + 1];
+			td_ifd_roles[i] = td_ifd_roles[i + 1];
+		}
 		close(fd);
 		return;
 	}
@@ -98,6 +114,13 @@ unsigned td_ifd_list(int *out, unsigned max)
 	for (unsigned i = 0; i < n; i++)
 		out[i] = td_ifds[i];
 	return n;
+}
+
+const char *td_ifd_role(int fd)
+{
+	const int *p = bsearch(&fd, td_ifds, td_nifds, sizeof(int), td_ifd_cmp);
+
+	return p ? td_ifd_roles[p - td_ifds] : NULL;
 }
 
 int td_ifd_close_range(unsigned first, unsigned last, unsigned flags)

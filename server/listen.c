@@ -159,7 +159,7 @@ int td_listen_open(struct td_server *srv, char *err, size_t errsz)
 	}
 	if ((rc = td_listen_lock(srv, err, errsz)) < 0)
 		return rc;
-	if ((srv->lock_fd = td_ifd_adopt(rc)) < 0)
+	if ((srv->lock_fd = td_ifd_adopt(rc, "lock")) < 0)
 		return srv->lock_fd;
 	if ((rc = td_listen_clear_stale(srv->socket_path, err, errsz)) < 0)
 		return rc;
@@ -172,7 +172,7 @@ int td_listen_open(struct td_server *srv, char *err, size_t errsz)
 	if (rc < 0 || listen(fd, 64) < 0 || lstat(srv->socket_path, &st) < 0)
 		goto fail;
 	srv->socket_ino = st.st_ino;
-	srv->listen_fd = td_ifd_adopt(fd);
+	srv->listen_fd = td_ifd_adopt(fd, "listen");
 	return srv->listen_fd < 0 ? srv->listen_fd : 0;
 fail:
 	rc = -errno;

@@ -72,7 +72,7 @@ int td_loop_init(struct td_server *srv)
 		return -errno;
 	signal(SIGPIPE, SIG_IGN);
 	fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	if ((srv->signal_fd = td_ifd_adopt(fd < 0 ? -errno : fd)) < 0)
+	if ((srv->signal_fd = td_ifd_adopt(fd < 0 ? -errno : fd, "signalfd")) < 0)
 		return srv->signal_fd;
 
 	/* One thread submits; the kernel may skip cross-thread work. */
@@ -86,7 +86,7 @@ int td_loop_init(struct td_server *srv)
 	if (rc < 0)
 		return rc;
 	/* The ring's fd is ours, not the controller's: move it up. */
-	fd = td_ifd_adopt(fcntl(srv->ring.ring_fd, F_DUPFD_CLOEXEC, 0));
+	fd = td_ifd_adopt(fcntl(srv->ring.ring_fd, F_DUPFD_CLOEXEC, 0), "io_uring");
 	if (fd < 0)
 		return fd;
 	close(srv->ring.ring_fd);

@@ -217,6 +217,7 @@ int main(int argc, char **argv)
 	rc = td_loop_run(&srv);
 	td_listen_close(&srv);
 	io_uring_queue_exit(&srv.ring);
+	td_labels_free(&srv);
 	td_log("exiting");
 	free(srv.allow_uids);
 	return rc < 0 ? 1 : 0;

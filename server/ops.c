@@ -71,6 +71,7 @@ static int td_do_status(struct td_req *r)
 	struct td_server *srv = r->srv;
 	struct td_conn *ctl = srv->controller;
 
+	td_labels_validate(srv);
 	msgpack_pack_map(r->pk, 14);
 	tp_pack_kv_int(r->pk, "version", TETHER_PROTO_VERSION);
 	tp_pack_kv_int(r->pk, "pid", srv->pid);
@@ -109,6 +110,10 @@ static const struct td_op td_ops[TETHER_OP_MAX_] = {
 	[TETHER_OP_PERSIST] = { "PERSIST", td_do_persist, false },
 	[TETHER_OP_STATUS] = { "STATUS", td_do_status, true },
 	[TETHER_OP_SHUTDOWN] = { "SHUTDOWN", td_do_shutdown, false },
+	[TETHER_OP_LIST_FDS] = { "LIST_FDS", td_do_list_fds, true },
+	[TETHER_OP_LABEL] = { "LABEL", td_do_label, false },
+	[TETHER_OP_UNLABEL] = { "UNLABEL", td_do_unlabel, false },
+	[TETHER_OP_GC] = { "GC", td_do_gc, false },
 };
 
 static const struct td_op *td_op_find(int64_t op)

@@ -25,6 +25,7 @@ struct td_hello {
 	uint64_t version;
 	uint64_t flags;
 	int64_t pid;
+	uint64_t expect_gen;		/* take over only this generation */
 	int fds[TD_SCM_MAX_FD];
 	unsigned nfds;
 	char err[256];
@@ -82,7 +83,7 @@ void td_reconnect_accepted(struct td_server *srv, int fd)
 	struct td_handshake *hs;
 	char text[160];
 
-	if ((fd = td_ifd_adopt(fd)) < 0) {
+	if ((fd = td_ifd_adopt(fd, "handshake")) < 0) {
 		td_log("accepted connection: %s", strerror(-fd));
 		return;
 	}
@@ -212,11 +213,13 @@ static int td_hello_parse(const unsigned char *buf, size_t n,
 		rc = td_hello_fail(h, EPROTO, "expected HELLO (op %d), got op "
 				   "%lld", TETHER_OP_HELLO,
 				   (long long)in.code);
-	else if (!b || nb != 3 || tp_obj_u64(&b[0], &h->version) < 0 ||
+	else if (!b || nb < 3 || nb > 4 ||
+		 tp_obj_u64(&b[0], &h->version) < 0 ||
 		 tp_obj_u64(&b[1], &h->flags) < 0 ||
-		 tp_obj_i64(&b[2], &h->pid) < 0)
-		rc = td_hello_fail(h, EPROTO,
-				   "HELLO body is [version, flags, pid]");
+		 tp_obj_i64(&b[2], &h->pid) < 0 ||
+		 (nb == 4 && tp_obj_u64(&b[3], &h->expect_gen) < 0))
+		rc = td_hello_fail(h, EPROTO, "HELLO body is [version, flags, "
+				   "pid] or [version, flags, pid, generation]");
 	else if (h->version != TETHER_PROTO_VERSION)
 		rc = td_hello_fail(h, EPROTONOSUPPORT,
 				   "protocol version %llu not supported "
@@ -231,7 +234,7 @@ static int td_hello_parse(const unsigned char *buf, size_t n,
 static int td_hello_admit(struct td_server *srv, struct td_hello *h)
 {
 	struct td_conn *cur = srv->controller;
-	char when[32];
+	char when[32] = "?";
 	struct tm tm;
 
 	if (srv->stopping)
@@ -243,10 +246,22 @@ static int td_hello_admit(struct td_server *srv, struct td_hello *h)
 		return srv->nobservers < TD_MAX_OBSERVERS
 			       ? 0
 			       : td_hello_fail(h, EAGAIN, "too many observers");
+	if (cur) {
+		gmtime_r(&cur->since, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	}
+	/* Take-over names the generation it means to replace: of two
+	 * racing take-overs of the same controller, exactly one wins. */
+	if (h->expect_gen && h->expect_gen != srv->generation)
+		return td_hello_fail(h, EBUSY, "generation is %llu, not %llu: "
+				     "another controller attached meanwhile "
+				     "(now %s pid %d)",
+				     (unsigned long long)srv->generation,
+				     (unsigned long long)h->expect_gen,
+				     cur ? "attached by" : "detached, last",
+				     cur ? (int)cur->peer_pid : 0);
 	if (!cur || (h->flags & TETHER_HELLO_TAKEOVER))
 		return 0;
-	gmtime_r(&cur->since, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	return td_hello_fail(h, EBUSY, "attached by pid %d since %s",
 			     (int)cur->peer_pid, when);
 }
@@ -256,6 +271,7 @@ static void td_hello_answer(struct td_server *srv, int fd, uint64_t id,
 {
 	struct tp_msg m;
 
+	td_labels_validate(srv);
 	tp_msg_init(&m);
 	tp_msg_reply(&m, id, 0);
 	msgpack_pack_map(&m.pk, 12);
@@ -317,8 +333,8 @@ static int td_reconnect_hello(struct td_handshake *hs, struct td_hello *h)
 	if ((rc = td_hello_admit(srv, h)) < 0)
 		return rc;
 
-	sfd = td_ifd_adopt(h->fds[0]);
-	dfd = td_ifd_adopt(h->fds[1]);
+	sfd = td_ifd_adopt(h->fds[0], "syscall socket");
+	dfd = td_ifd_adopt(h->fds[1], "data socket");
 	h->fds[0] = h->fds[1] = -1;
 	if (sfd < 0 || dfd < 0 || fcntl(sfd, F_SETFL, O_NONBLOCK) < 0 ||
 	    !(c = td_conn_new(srv, sfd, dfd))) {

@@ -220,7 +220,9 @@ static void td_call_reply(struct td_req *r, const struct td_call *c, long ret)
 int td_do_syscall(struct td_req *r)
 {
 	struct td_call c;
+	uint64_t regs[TETHER_NARGS_MAX];
 	const char *why;
+	long ret;
 	int rc;
 
 	memset(&c, 0, sizeof(c));
@@ -230,7 +232,11 @@ int td_do_syscall(struct td_req *r)
 		rc = td_req_fail(r, EPERM, "syscall %ld %s", c.nr, why);
 		goto out;
 	}
-	td_call_reply(r, &c, td_call_run(&c));
+	ret = td_call_run(&c);
+	for (unsigned i = 0; i < TETHER_NARGS_MAX; i++)
+		regs[i] = c.a[i].reg;
+	td_labels_syscall_done(r->srv, c.nr, regs, ret);
+	td_call_reply(r, &c, ret);
 out:
 	td_call_free(&c);
 	return rc;

@@ -122,9 +122,12 @@ void td_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* ifd.c: the server's own fds live high in the table and are recorded,
  * so controller syscalls and GC never touch them. */
 int td_ifd_init(void);
-int td_ifd_adopt(int fd);		/* move fd up; returns the new fd */
+/* Move fd up and record it with a role (a static string); returns the
+ * new fd.  Closes fd on failure. */
+int td_ifd_adopt(int fd, const char *role);
 void td_ifd_close(int fd);
 bool td_ifd_is(int fd);
+const char *td_ifd_role(int fd);	/* NULL if not internal */
 unsigned td_ifd_count(void);
 /* Sorted copy of the internal fds; returns how many (<= max). */
 unsigned td_ifd_list(int *out, unsigned max);
@@ -181,6 +184,22 @@ int td_do_syscall(struct td_req *r);
 unsigned td_fdguard_mask(long nr);
 bool td_fdguard_refused(long nr, const char **why);
 bool td_fdguard_trims(long nr);
+
+/* labels.c */
+void td_labels_validate(struct td_server *srv);
+const char *td_label_of(const struct td_server *srv, int fd);
+void td_labels_syscall_done(struct td_server *srv, long nr,
+			    const uint64_t *regs, long ret);
+void td_labels_free(struct td_server *srv);
+int td_do_label(struct td_req *r);
+int td_do_unlabel(struct td_req *r);
+
+/* fds.c */
+int td_fds_scan(int **out, size_t *n);	/* sorted, /proc/self/fd */
+int td_do_list_fds(struct td_req *r);
+
+/* gc.c */
+int td_do_gc(struct td_req *r);
 
 /* persist.c */
 int td_persist(struct td_server *srv);

@@ -2,7 +2,9 @@
  * tetherctl's `call` argument parser, result printer and line splitter.
  * No server: results are filled in by hand as libtether would.
  */
-#define _GNU_SOURCE
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -195,8 +197,9 @@ Test(parse_name, unknown)
 	parse_fails("39x", -ENOSYS, "unknown syscall");
 	parse_fails("99999999999999999999", -ENOSYS, "unknown syscall");
 	parse_fails("\"read\"", -ENOSYS, "unknown syscall");
-	parse_fails("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-		    "aaaaaaaaaa", -ENOSYS, "unknown syscall");
+	/* longer than the name field */
+	parse_fails("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		    "aaaaaaaaaaaaaaaaaaa", -ENOSYS, "unknown syscall");
 }
 
 Test(parse_name, missing)
@@ -698,7 +701,8 @@ Test(print, ints_as_typed)
 	parse_ok("openat -100 \"a\\tb\" O_WRONLY|O_CREAT|0x40 0644", &cs);
 	cs.call.ret = 3;
 	expect_print(&cs, false,
-		     "openat(-100, \"a\\tb\", O_WRONLY|O_CREAT|0x40, 0644) = 3\n");
+		     "openat(-100, \"a\\tb\", O_WRONLY|O_CREAT|0x40, 0644)"
+		     " = 3\n");
 	ctl_callspec_free(&cs);
 }
 
@@ -900,13 +904,15 @@ Test(json, buffers)
 	fill_out(&cs, 4, "outs", 4);
 	cs.call.ret = 3;
 	expect_print(&cs, true,
-		     "{\"syscall\":\"sendto\",\"nr\":44,\"ret\":3,\"errno\":null,"
-		     "\"errno_num\":null,\"error\":null,\"args\":[3,"
+		     "{\"syscall\":\"sendto\",\"nr\":44,\"ret\":3,"
+		     "\"errno\":null,\"errno_num\":null,\"error\":null,"
+		     "\"args\":[3,"
 		     "{\"in\":\"a\\u0080\\\"\",\"hex\":\"618022\",\"size\":3},"
 		     "\"p\\u00c3\\u00a9\","
 		     "{\"out\":\"\\u0000\\u0001\\u0002\",\"returned\":3,"
 		     "\"size\":3},"
-		     "{\"out\":\"outs\",\"returned\":4,\"size\":8,\"in_size\":2}"
+		     "{\"out\":\"outs\",\"returned\":4,\"size\":8,"
+		     "\"in_size\":2}"
 		     "],\"outs\":[\"\\u0000\\u0001\\u0002\",\"outs\"],"
 		     "\"outs_hex\":[\"000102\",\"6f757473\"]}\n");
 	ctl_callspec_free(&cs);
@@ -1048,7 +1054,8 @@ Test(split, many_words)
 	int argc, i;
 
 	for (i = 0; i < 1000; i++)
-		n += (size_t)snprintf(line + n, sizeof(line) - n, "%d ", i % 10);
+		n += (size_t)snprintf(line + n, sizeof(line) - n, "%d ",
+				      i % 10);
 	cr_assert_eq(ctl_split_line(line, &argv, &argc), 0);
 	cr_assert_eq(argc, 1000);
 	for (i = 0; i < argc; i++)

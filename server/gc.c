@@ -1,0 +1,132 @@
+/*
+ * GC: close what nobody owns.  Kept: the server's own fds, 0-2 (its
+ * stdio, where it logs), labeled fds, and the caller's keep list.
+ * Everything else goes, in close_range runs.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tetherd.h"
+
+static int td_int_cmp(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+static bool td_gc_kept(const struct td_server *srv, int fd, const int *keep,
+		       size_t nkeep)
+{
+	return fd <= 2 || td_ifd_is(fd) || td_label_of(srv, fd) ||
+	       bsearch(&fd, keep, nkeep, sizeof(int), td_int_cmp);
+}
+
+static int td_gc_keep_list(struct td_req *r, const msgpack_object *o,
+			   int **keep, size_t *nkeep)
+{
+	size_t n;
+	const msgpack_object *v = tp_obj_array(o, &n);
+	int64_t fd;
+
+	*keep = NULL;
+	*nkeep = 0;
+	if (!v)
+		return td_req_fail(r, EPROTO, "GC keep list is not an array");
+	if (n > TETHER_KEEP_MAX)
+		return td_req_fail(r, E2BIG, "keep list of %zu fds (max %u)",
+				   n, TETHER_KEEP_MAX);
+	if (!n)
+		return 0;
+	if (!(*keep = malloc(n * sizeof(int))))
+		return td_req_fail(r, ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		if (tp_obj_i64(&v[i], &fd) < 0 || fd < 0 || fd > INT32_MAX) {
+			free(*keep);
+			*keep = NULL;
+			return td_req_fail(r, EINVAL, "keep list entry %zu is "
+					   "not an fd", i);
+		}
+		(*keep)[i] = (int)fd;
+	}
+	qsort(*keep, n, sizeof(int), td_int_cmp);
+	*nkeep = n;
+	return 0;
+}
+
+/* Close runs of condemned fds between kept ones; closed numbers that
+ * were never open inside a run cost nothing. */
+static int td_gc_close(const int *fds, const bool *doomed, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+
+		if (!doomed[i]) {
+			i++;
+			continue;
+		}
+		while (j + 1 < n && doomed[j + 1])
+			j++;
+		if (syscall(SYS_close_range, (unsigned)fds[i],
+			    (unsigned)fds[j], 0) < 0)
+			return -errno;
+		i = j + 1;
+	}
+	return 0;
+}
+
+/* GC [keep, flags]: {"closed": [...], "kept": N, "dry_run": bool}. */
+int td_do_gc(struct td_req *r)
+{
+	size_t nb, n, nkeep, nclosed = 0;
+	const msgpack_object *b = tp_obj_array(r->body, &nb);
+	uint64_t flags = 0;
+	int *fds = NULL, *keep = NULL, rc;
+	bool *doomed = NULL;
+	struct timespec t0, t1;
+
+	if (!b || nb < 1 || nb > 2 || (nb == 2 && tp_obj_u64(&b[1], &flags) < 0))
+		return td_req_fail(r, EPROTO, "GC body is [keep] or "
+				   "[keep, flags]");
+	if ((rc = td_gc_keep_list(r, &b[0], &keep, &nkeep)) < 0)
+		return rc;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	td_labels_validate(r->srv);
+	if ((rc = td_fds_scan(&fds, &n)) < 0) {
+		rc = td_req_fail(r, -rc, "reading /proc/self/fd");
+		goto out;
+	}
+	if (n && !(doomed = calloc(n, sizeof(bool)))) {
+		rc = td_req_fail(r, ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!td_gc_kept(r->srv, fds[i], keep, nkeep)) {
+			doomed[i] = true;
+			nclosed++;
+		}
+	if (!(flags & TETHER_GC_DRY_RUN) && (rc = td_gc_close(fds, doomed, n)) < 0) {
+		rc = td_req_fail(r, -rc, "close_range: %s", strerror(-rc));
+		goto out;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	msgpack_pack_map(r->pk, 4);
+	tp_pack_str(r->pk, "closed");
+	msgpack_pack_array(r->pk, nclosed);
+	for (size_t i = 0; i < n; i++)
+		if (doomed[i])
+			msgpack_pack_int(r->pk, fds[i]);
+	tp_pack_kv_int(r->pk, "kept", (int64_t)(n - nclosed));
+	tp_pack_kv_bool(r->pk, "dry_run", flags & TETHER_GC_DRY_RUN);
+	tp_pack_kv_int(r->pk, "usec", (t1.tv_sec - t0.tv_sec) * 1000000 +
+					     (t1.tv_nsec - t0.tv_nsec) / 1000);
+	if (!(flags & TETHER_GC_DRY_RUN))
+		td_log("gc closed %zu fds, kept %zu", nclosed, n - nclosed);
+out:
+	free(fds);
+	free(keep);
+	free(doomed);
+	return rc;
+}
