@@ -114,6 +114,17 @@ int ctl_label(struct ctl *g, struct tether *t, int argc, char **argv);
 int ctl_unlabel(struct ctl *g, struct tether *t, int argc, char **argv);
 int ctl_gc(struct ctl *g, struct tether *t, int argc, char **argv);
 
+/* ctl_workers.c */
+int ctl_spawn(struct ctl *g, struct tether *t, int argc, char **argv);
+int ctl_ps(struct ctl *g, struct tether *t, int argc, char **argv);
+int ctl_wait(struct ctl *g, struct tether *t, int argc, char **argv);
+int ctl_kill(struct ctl *g, struct tether *t, int argc, char **argv);
+int ctl_stop(struct ctl *g, struct tether *t, int argc, char **argv);
+int ctl_ack(struct ctl *g, struct tether *t, int argc, char **argv);
+int ctl_logs(struct ctl *g, struct tether *t, int argc, char **argv);
+const char *ctl_signal_name(int sig, char *buf, size_t size);
+int ctl_signal_parse(const char *s, int *sig);
+
 /* ctl_attach.c */
 int ctl_attach(struct ctl *g, struct tether *t, int argc, char **argv);
 

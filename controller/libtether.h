@@ -17,6 +17,7 @@ struct tether {
 	pid_t child;			/* tetherd we started, or 0 */
 	struct tether_status info;	/* from the handshake */
 	struct tp_rbuf in;
+	size_t consumed_pending;	/* bytes of the last frame, still referenced */
 	int *held;			/* sorted fds we own in the server */
 	size_t nheld;
 	size_t capheld;
@@ -39,6 +40,8 @@ void tl_status_from_map(struct tether_status *st, const msgpack_object *map);
 int tl_rpc(struct tether *t, struct tp_msg *req, uint64_t id,
 	   struct tp_in *in);
 uint64_t tl_next_id(struct tether *t);
+/* The next frame of a streamed reply to id (LOGS). */
+int tl_rpc_more(struct tether *t, uint64_t id, struct tp_in *in);
 
 /* admin.c: a request with a prepared body; reply body to fn. */
 int tl_request(struct tether *t, unsigned op,

@@ -17,6 +17,12 @@ static int tl_rpc_recv(struct tether *t, struct tp_in *in)
 	ssize_t n;
 	int rc;
 
+	/* The previous frame's objects pointed into the buffer; they are
+	 * destroyed by now, so its bytes can go. */
+	if (t->consumed_pending) {
+		tp_rbuf_consume(&t->in, t->consumed_pending - TETHER_FRAME_HDR);
+		t->consumed_pending = 0;
+	}
 	for (;;) {
 		rc = tp_rbuf_frame(&t->in, &p, &len);
 		if (rc < 0)
@@ -31,8 +37,10 @@ static int tl_rpc_recv(struct tether *t, struct tp_in *in)
 			return tl_fail(t, (int)-n, "receiving: %s",
 				       strerror((int)-n));
 	}
+	/* msgpack-c's str and bin objects point into p: keep the frame
+	 * until the caller is done with them. */
 	rc = tp_decode(p, len, in);
-	tp_rbuf_consume(&t->in, len);
+	t->consumed_pending = TETHER_FRAME_HDR + len;
 	if (rc < 0) {
 		tp_in_destroy(in);
 		return tl_fail(t, EPROTO, "malformed reply from server");
@@ -40,25 +48,17 @@ static int tl_rpc_recv(struct tether *t, struct tp_in *in)
 	return 0;
 }
 
-int tl_rpc(struct tether *t, struct tp_msg *req, uint64_t id,
-	   struct tp_in *in)
+/* Wait for the reply to id; id 0 is the server speaking unasked, a
+ * notice of an error that ends or concerns the whole connection. */
+static int tl_rpc_wait(struct tether *t, uint64_t id, struct tp_in *in)
 {
 	const char *text;
 	size_t n;
 	int rc;
 
-	if (t->sfd < 0)
-		return tl_fail(t, ENOTCONN, "not connected");
-	t->err[0] = '\0';
-	if ((rc = tp_msg_finish(req)) < 0)
-		return tl_fail(t, -rc, "request too large for one frame");
-	if ((rc = tp_write_all(t->sfd, tp_msg_data(req), tp_msg_size(req))) < 0)
-		return tl_fail(t, -rc, "sending: %s", strerror(-rc));
 	for (;;) {
 		if ((rc = tl_rpc_recv(t, in)) < 0)
 			return rc;
-		/* id 0 is the server speaking unasked: a notice of an
-		 * error that ends or concerns the whole connection. */
 		if (in->id == id || in->id == 0)
 			break;
 		tp_in_destroy(in);
@@ -73,4 +73,24 @@ int tl_rpc(struct tether *t, struct tp_msg *req, uint64_t id,
 	tl_fail(t, rc, "%.*s", (int)n, text);
 	tp_in_destroy(in);
 	return -rc;
+}
+
+int tl_rpc_more(struct tether *t, uint64_t id, struct tp_in *in)
+{
+	return tl_rpc_wait(t, id, in);
+}
+
+int tl_rpc(struct tether *t, struct tp_msg *req, uint64_t id,
+	   struct tp_in *in)
+{
+	int rc;
+
+	if (t->sfd < 0)
+		return tl_fail(t, ENOTCONN, "not connected");
+	t->err[0] = '\0';
+	if ((rc = tp_msg_finish(req)) < 0)
+		return tl_fail(t, -rc, "request too large for one frame");
+	if ((rc = tp_write_all(t->sfd, tp_msg_data(req), tp_msg_size(req))) < 0)
+		return tl_fail(t, -rc, "sending: %s", strerror(-rc));
+	return tl_rpc_wait(t, id, in);
 }

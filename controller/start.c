@@ -37,10 +37,14 @@ static const char *tl_tetherd_path(const struct tether_start_opts *o)
 static void tl_start_child(const char *exe, char *const argv[], int ready,
 			   pid_t parent)
 {
+	sigset_t none;
 	int null;
 
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
 		_exit(127);
+	/* The server starts with no signal of ours blocked. */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	/* Our stdout must not be held open by a server that outlives us. */
 	null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null >= 0) {
@@ -136,6 +140,17 @@ TETHER_API int tether_start(const struct tether_start_opts *opts,
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
 		rc = tl_fail(t, errno, "pipe: %s", strerror(errno));
 		goto fail;
+	}
+	/* The child points 0 and 1 at /dev/null: keep the pipe clear. */
+	if (pfd[1] < 3) {
+		int fd = fcntl(pfd[1], F_DUPFD_CLOEXEC, 3);
+
+		close(pfd[1]);
+		pfd[1] = fd;
+		if (fd < 0) {
+			rc = tl_fail(t, errno, "fcntl: %s", strerror(errno));
+			goto fail;
+		}
 	}
 	snprintf(ready, sizeof(ready), "%d", pfd[1]);
 	if (tl_start_argv(opts, path, exe, ready, argv) < 0) {

@@ -190,6 +190,85 @@ size_t tether_fds_held(const struct tether *t, int *out, size_t max);
 int tether_reconnect(const char *socket_path, unsigned flags,
 		     struct tether **out);
 
+/* ---- workers ------------------------------------------------------ */
+
+struct tether_rlimit {
+	int resource;			/* RLIMIT_* */
+	uint64_t soft;
+	uint64_t hard;
+};
+
+struct tether_spawn {
+	const char *const *argv;	/* NULL-ended; argv[0] searched in PATH */
+	const char *const *env;		/* "K=V", NULL-ended; added to the
+					 * allow-listed PATH HOME LANG ... */
+	bool clear_env;			/* start from nothing but env */
+	const char *cwd;
+	const char *label;		/* a name that survives reconnects */
+	bool capture;			/* stdout+stderr into a server log */
+	uint64_t log_max;		/* rotate past this many bytes (0: 64 MiB) */
+	const int (*fds)[2];		/* [child_fd, server_fd] pairs */
+	size_t nfds;
+	bool setsid;			/* new session (else new process group) */
+	const char *user;		/* name or uid: uid, gid, all groups */
+	const char *cgroup;		/* cgroup v2 directory to join */
+	const struct tether_rlimit *rlimits;
+	size_t nrlimits;
+};
+
+enum tether_wstate {
+	TETHER_W_RUNNING,
+	TETHER_W_STOPPED,
+	TETHER_W_EXITED,
+	TETHER_W_KILLED,
+};
+
+struct tether_worker {
+	pid_t pid;
+	char label[256];
+	char **argv;			/* NULL-ended (ps only) */
+	enum tether_wstate state;
+	int exit_code;			/* TETHER_W_EXITED */
+	int signal;			/* TETHER_W_KILLED or _STOPPED */
+	bool core;
+	int64_t started_ms;		/* epoch milliseconds */
+	int64_t ended_ms;		/* 0 while it runs */
+	uint64_t utime_us;
+	uint64_t stime_us;
+	long maxrss_kb;
+	bool captured;
+	uint64_t log_size;
+	bool timeout;			/* tether_wait: timed out, still runs */
+	bool sigkill;			/* tether_stop: the grace ran out */
+	uint64_t after_ms;		/* tether_stop: how long it took */
+};
+
+/* Targets name a worker by label, or by pid in decimal. */
+int tether_spawn(struct tether *t, const struct tether_spawn *sp,
+		 pid_t *pid);
+int tether_ps(struct tether *t, struct tether_worker **workers, size_t *n);
+void tether_workers_free(struct tether_worker *workers, size_t n);
+/* Free what one record points to (argv), not the record. */
+void tether_worker_clear(struct tether_worker *w);
+/* timeout_ms: -1 forever, 0 just look. */
+int tether_wait(struct tether *t, const char *target, int64_t timeout_ms,
+		struct tether_worker *out);
+int tether_kill(struct tether *t, const char *target, int sig);
+/* SIGTERM to the worker's process group, SIGKILL after grace_ms. */
+int tether_stop(struct tether *t, const char *target, int64_t grace_ms,
+		struct tether_worker *out);
+/* Forget an exit record (and delete its logs). */
+int tether_ack(struct tether *t, const char *target);
+/* Captured output from byte offset `from`; with follow, until the worker
+ * has ended and all its output is read.  cb returning non-zero stops. */
+int tether_logs(struct tether *t, const char *target, uint64_t from,
+		bool follow,
+		int (*cb)(const void *data, size_t len, uint64_t offset,
+			  void *arg),
+		void *arg);
+/* Shut down even with workers running: they get SIGTERM, then SIGKILL. */
+int tether_shutdown_force(struct tether *t);
+
 #ifdef __cplusplus
 }
 #endif

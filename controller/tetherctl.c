@@ -188,12 +188,13 @@ static int ctl_call(struct ctl *g, struct tether *t, int argc, char **argv)
 static int ctl_shutdown(struct ctl *g, struct tether *t, int argc, char **argv)
 {
 	pid_t pid = tether_info(t)->pid;
+	bool force = argc == 2 && !strcmp(argv[1], "--force");
 	int rc;
 
-	(void)argv;
-	if (argc > 1)
+	if (argc > 2 || (argc == 2 && !force))
 		return CTL_EX_USAGE;
-	if ((rc = tether_shutdown(t)) < 0) {
+	rc = force ? tether_shutdown_force(t) : tether_shutdown(t);
+	if (rc < 0) {
 		ctl_err("shutdown: %s", ctl_why(t, rc));
 		return ctl_status_of(rc);
 	}
@@ -221,8 +222,18 @@ static const struct ctl_verb ctl_verbs[] = {
 	{ "label", ctl_label, CTL_CONN_CONTROL, "label FD NAME" },
 	{ "unlabel", ctl_unlabel, CTL_CONN_CONTROL, "unlabel NAME" },
 	{ "gc", ctl_gc, CTL_CONN_CONTROL, "gc [--keep FD,...] [--dry-run]" },
+	{ "spawn", ctl_spawn, CTL_CONN_CONTROL,
+	  "spawn [--label L] [--capture] [--env K=V]... [--clear-env] "
+	  "[--cwd D] [--user U] [--setsid] [--cgroup DIR] [--log-max BYTES] "
+	  "[--fd CHILD=SERVER]... -- CMD [ARGS...]" },
+	{ "ps", ctl_ps, CTL_CONN_OBSERVE, "ps" },
+	{ "wait", ctl_wait, CTL_CONN_OBSERVE, "wait [--timeout S] LABEL|PID" },
+	{ "kill", ctl_kill, CTL_CONN_CONTROL, "kill [-SIG] LABEL|PID" },
+	{ "stop", ctl_stop, CTL_CONN_CONTROL, "stop [--grace S] LABEL|PID" },
+	{ "logs", ctl_logs, CTL_CONN_OBSERVE, "logs [-f] [--from N] LABEL|PID" },
+	{ "ack", ctl_ack, CTL_CONN_CONTROL, "ack LABEL|PID" },
 	{ "attach", ctl_attach, CTL_CONN_CONTROL, "attach" },
-	{ "shutdown", ctl_shutdown, CTL_CONN_CONTROL, "shutdown" },
+	{ "shutdown", ctl_shutdown, CTL_CONN_CONTROL, "shutdown [--force]" },
 	{ NULL, NULL, CTL_CONN_NONE, NULL },
 };
 

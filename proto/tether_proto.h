@@ -23,6 +23,9 @@
 #define TETHER_LABEL_MAX 255u
 #define TETHER_KEEP_MAX 65536u		/* fds in one GC keep list */
 #define TETHER_DEPTH_MAX 8u		/* msgpack nesting accepted */
+#define TETHER_ARGV_MAX 1024u		/* argv/env entries of a SPAWN */
+#define TETHER_SPAWN_FDS_MAX 64u	/* fd map entries of a SPAWN */
+#define TETHER_LOG_CHUNK (256u << 10)	/* LOGS bytes per reply frame */
 
 /* Operations (the "op" field of a request). */
 enum tether_op {
@@ -35,6 +38,13 @@ enum tether_op {
 	TETHER_OP_LABEL = 7,
 	TETHER_OP_UNLABEL = 8,
 	TETHER_OP_GC = 9,
+	TETHER_OP_SPAWN = 10,
+	TETHER_OP_PS = 11,
+	TETHER_OP_WAIT = 12,
+	TETHER_OP_KILL = 13,
+	TETHER_OP_STOP = 14,
+	TETHER_OP_LOGS = 15,
+	TETHER_OP_ACK = 16,
 	TETHER_OP_MAX_
 };
 

@@ -105,6 +105,7 @@ void td_conn_close(struct td_conn *c, const char *why)
 	       (unsigned long long)c->generation, why);
 	if (srv->controller == c)
 		srv->controller = NULL;
+	td_pending_conn_closed(c);
 	if (c->observer)
 		srv->nobservers--;
 	/* Cancel before closing: the ring holds its own file references,
@@ -241,6 +242,7 @@ static void td_conn_pump(struct td_conn *c)
 {
 	const unsigned char *payload;
 	size_t len;
+	bool drained = false;
 	ssize_t n;
 	int rc;
 
@@ -261,7 +263,13 @@ static void td_conn_pump(struct td_conn *c)
 				tp_rbuf_consume(&c->in, len);
 			continue;
 		}
+		/* A short read emptied the socket: more data means another
+		 * wakeup, another completion of the multishot poll, so there
+		 * is no need to spend a read on EAGAIN. */
+		if (drained)
+			return;
 		n = tp_rbuf_fill(&c->in, c->sfd);
+		drained = n > 0 && c->in.len < c->in.cap;
 		if (n == -EMSGSIZE) {
 			td_conn_oversized(c);
 			continue;
@@ -299,6 +307,9 @@ void td_conn_event_out(struct td_conn *c, int res)
 		td_conn_close(c, strerror(-res));
 	if (!c->closing)
 		td_conn_flush(c);
+	/* Streams that paused on a full queue go on. */
+	if (!c->closing && !c->out_armed)
+		td_logs_conn_drained(c);
 	if (!c->closing)
 		td_conn_pump(c);
 	td_conn_put(c);

@@ -68,6 +68,12 @@ int td_loop_init(struct td_server *srv)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGQUIT);
+	sigaddset(&mask, SIGCHLD);
+	/* An ignored signal is never queued, so a SIG_IGN inherited from
+	 * the controller would hide it from the signalfd. */
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sigismember(&mask, sig))
+			signal(sig, SIG_DFL);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
 		return -errno;
 	signal(SIGPIPE, SIG_IGN);
@@ -77,7 +83,7 @@ int td_loop_init(struct td_server *srv)
 
 	/* One thread submits; the kernel may skip cross-thread work. */
 	memset(&p, 0, sizeof(p));
-	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN;
+	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
 	rc = io_uring_queue_init_params(256, &srv->ring, &p);
 	if (rc == -EINVAL) {
 		memset(&p, 0, sizeof(p));
@@ -98,6 +104,8 @@ int td_loop_init(struct td_server *srv)
 	srv->ev_deadline.kind = TD_EV_DEADLINE;
 	srv->ev_accept.obj = srv->ev_accept_retry.obj = srv;
 	srv->ev_signal.obj = srv->ev_deadline.obj = srv;
+	srv->ev_tick.kind = TD_EV_TICK;
+	srv->ev_tick.obj = srv;
 	td_arm_accept(srv);
 	td_arm_signal(srv);
 	return 0;
@@ -115,6 +123,9 @@ static void td_loop_stop(struct td_server *srv, const char *why)
 	srv->stopping = true;
 	td_reconnect_closeall(srv);
 	td_listen_close(srv);
+	if (srv->nrunning)
+		td_log("stopping %u workers", srv->nrunning);
+	td_workers_stop_all(srv, TD_SHUTDOWN_DEADLINE_S * 1000 - 1000);
 	for (struct td_conn *c = srv->conns, *next; c; c = next) {
 		next = c->next;
 		if (c->out.head == c->out.len)
@@ -132,6 +143,10 @@ static void td_loop_signal(struct td_server *srv, int res, bool more)
 	struct signalfd_siginfo si;
 
 	while (read(srv->signal_fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGCHLD) {
+			td_workers_reap(srv);
+			continue;
+		}
 		if (si.ssi_signo == SIGHUP) {
 			td_log("SIGHUP ignored (pid %u)", si.ssi_pid);
 			continue;
@@ -197,6 +212,12 @@ static void td_loop_cqe(struct td_server *srv, struct io_uring_cqe *cqe)
 	case TD_EV_SIGNAL:
 		td_loop_signal(srv, cqe->res, more);
 		break;
+	case TD_EV_TICK:
+		td_tick(srv);
+		break;
+	case TD_EV_CAPTURE:
+		td_capture_event(ev->obj, cqe->res, more);
+		break;
 	case TD_EV_DEADLINE:
 		td_log("shutdown deadline passed; dropping %s",
 		       srv->conns ? "unread replies" : "nothing");
@@ -214,7 +235,7 @@ int td_loop_run(struct td_server *srv)
 	unsigned head, n;
 	int rc;
 
-	while (!srv->stopping || srv->conns) {
+	while (!srv->stopping || srv->conns || srv->nrunning) {
 		rc = io_uring_submit_and_wait(&srv->ring, 1);
 		if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
 			td_log("io_uring_submit_and_wait: %s", strerror(-rc));

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -17,6 +19,7 @@
 struct td_opts {
 	const char *socket_path;
 	const char *log_path;
+	const char *state_dir;
 	int ready_fd;
 };
 
@@ -30,6 +33,7 @@ static void td_usage(FILE *f)
 		"runtime dir)\n"
 		"  -l, --log FILE        log there instead of stderr\n"
 		"  -u, --allow-uid LIST  also admit these uids\n"
+		"      --state-dir DIR   worker logs (default: SOCKET.d)\n"
 		"      --ready-fd N      write READY <pid> or ERROR <errno> "
 		"<text> to fd N\n"
 		"  -h, --help            this text\n"
@@ -75,6 +79,7 @@ static int td_parse(int argc, char **argv, struct td_opts *o,
 		{ "log", required_argument, NULL, 'l' },
 		{ "allow-uid", required_argument, NULL, 'u' },
 		{ "ready-fd", required_argument, NULL, 'r' },
+		{ "state-dir", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -98,6 +103,9 @@ static int td_parse(int argc, char **argv, struct td_opts *o,
 			break;
 		case 'r':
 			o->ready_fd = atoi(optarg);
+			break;
+		case 'S':
+			o->state_dir = optarg;
 			break;
 		case 'h':
 			td_usage(stdout);
@@ -136,6 +144,36 @@ static int td_std_fds(void)
 	return 0;
 }
 
+/* Where captured output goes: 0700, ours, created if missing. */
+static int td_state_dir(struct td_server *srv, const char *dir, char *err,
+			size_t errsz)
+{
+	struct stat st;
+
+	if ((size_t)snprintf(srv->state_dir, sizeof(srv->state_dir), "%s",
+			     dir ? dir : "") >= sizeof(srv->state_dir) ||
+	    (!dir && (size_t)snprintf(srv->state_dir, sizeof(srv->state_dir),
+				      "%s.d", srv->socket_path) >=
+			     sizeof(srv->state_dir)))
+		return -ENAMETOOLONG;
+	if (mkdir(srv->state_dir, 0700) < 0 && errno != EEXIST)
+		goto fail;
+	if (lstat(srv->state_dir, &st) < 0)
+		goto fail;
+	if (!S_ISDIR(st.st_mode) || st.st_uid != getuid() ||
+	    (st.st_mode & 077)) {
+		snprintf(err, errsz, "state directory %.400s must be a 0700 "
+			 "directory of uid %u", srv->state_dir,
+			 (unsigned)getuid());
+		return -EACCES;
+	}
+	return 0;
+fail:
+	snprintf(err, errsz, "state directory %.400s: %s", srv->state_dir,
+		 strerror(errno));
+	return -errno;
+}
+
 static void td_ready(int fd, int err, const char *text)
 {
 	if (fd < 0)
@@ -157,11 +195,21 @@ static int td_start(struct td_server *srv, struct td_opts *o, char *err,
 			 strerror(-rc));
 		return rc;
 	}
+	getrlimit(RLIMIT_NOFILE, &srv->nofile_orig);
+	/* Grandchildren that daemonize are reparented to us, not init. */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
+		rc = -errno;
+		snprintf(err, errsz, "PR_SET_CHILD_SUBREAPER: %s",
+			 strerror(errno));
+		return rc;
+	}
 	if ((rc = td_ifd_init()) < 0) {
 		snprintf(err, errsz, "fd limit: %s", strerror(-rc));
 		return rc;
 	}
 	if ((rc = td_listen_open(srv, err, errsz)) < 0)
+		return rc;
+	if ((rc = td_state_dir(srv, o->state_dir, err, errsz)) < 0)
 		return rc;
 	/* After the socket: the log usually lives in its directory. */
 	if (o->log_path && (rc = td_log_open(o->log_path)) < 0) {
@@ -218,6 +266,8 @@ int main(int argc, char **argv)
 	td_listen_close(&srv);
 	io_uring_queue_exit(&srv.ring);
 	td_labels_free(&srv);
+	td_pendings_free(&srv);
+	td_workers_free(&srv);
 	td_log("exiting");
 	free(srv.allow_uids);
 	return rc < 0 ? 1 : 0;

@@ -72,7 +72,7 @@ static int td_do_status(struct td_req *r)
 	struct td_conn *ctl = srv->controller;
 
 	td_labels_validate(srv);
-	msgpack_pack_map(r->pk, 14);
+	msgpack_pack_map(r->pk, 16);
 	tp_pack_kv_int(r->pk, "version", TETHER_PROTO_VERSION);
 	tp_pack_kv_int(r->pk, "pid", srv->pid);
 	tp_pack_kv_int(r->pk, "generation", (int64_t)srv->generation);
@@ -87,11 +87,23 @@ static int td_do_status(struct td_req *r)
 	tp_pack_kv_int(r->pk, "nobservers", srv->nobservers);
 	tp_pack_kv_bool(r->pk, "observer", r->conn->observer);
 	tp_pack_kv_str(r->pk, "socket", srv->socket_path);
+	tp_pack_kv_int(r->pk, "children", srv->nrunning);
+	tp_pack_kv_int(r->pk, "workers", srv->nworkers);
 	return 0;
 }
 
+/* SHUTDOWN [] or [force]: running workers are stopped only if forced. */
 static int td_do_shutdown(struct td_req *r)
 {
+	size_t nb;
+	const msgpack_object *b = tp_obj_array(r->body, &nb);
+	bool force = b && nb == 1 && b[0].type == MSGPACK_OBJECT_BOOLEAN &&
+		     b[0].via.boolean;
+
+	if (r->srv->nrunning && !force)
+		return td_req_fail(r, EBUSY, "%u workers running: stop them, "
+				   "or force (they get SIGTERM, then SIGKILL)",
+				   r->srv->nrunning);
 	td_log("shutdown requested by pid %d", (int)r->conn->peer_pid);
 	kill(getpid(), SIGTERM);	/* handled by the loop, in order */
 	msgpack_pack_nil(r->pk);
@@ -114,6 +126,13 @@ static const struct td_op td_ops[TETHER_OP_MAX_] = {
 	[TETHER_OP_LABEL] = { "LABEL", td_do_label, false },
 	[TETHER_OP_UNLABEL] = { "UNLABEL", td_do_unlabel, false },
 	[TETHER_OP_GC] = { "GC", td_do_gc, false },
+	[TETHER_OP_SPAWN] = { "SPAWN", td_do_spawn, false },
+	[TETHER_OP_PS] = { "PS", td_do_ps, true },
+	[TETHER_OP_WAIT] = { "WAIT", td_do_wait, true },
+	[TETHER_OP_KILL] = { "KILL", td_do_kill, false },
+	[TETHER_OP_STOP] = { "STOP", td_do_stop, false },
+	[TETHER_OP_LOGS] = { "LOGS", td_do_logs, true },
+	[TETHER_OP_ACK] = { "ACK", td_do_ack, false },
 };
 
 static const struct td_op *td_op_find(int64_t op)
@@ -146,6 +165,11 @@ static void td_dispatch_op(struct td_conn *c, const struct tp_in *in,
 	}
 	tp_msg_reply(m, in->id, 0);
 	rc = op->fn(&r);
+	if (rc == TD_REPLY_LATER) {
+		tp_msg_destroy(m);
+		tp_msg_init(m);
+		return;
+	}
 	if (rc == 0 && (rc = tp_msg_finish(m)) == 0)
 		return;
 	if (rc == -EMSGSIZE && !r.err[0])
@@ -175,7 +199,9 @@ void td_dispatch(struct td_conn *c, const unsigned char *payload, size_t len)
 			     "malformed request: expected [id, op, body]");
 	else
 		td_dispatch_op(c, &in, &m);
-	td_conn_queue(c, &m);
+	/* Empty: the reply comes later. */
+	if (tp_msg_size(&m) > TETHER_FRAME_HDR)
+		td_conn_queue(c, &m);
 	tp_msg_destroy(&m);
 	tp_in_destroy(&in);
 }

@@ -284,7 +284,7 @@ static void td_hello_answer(struct td_server *srv, int fd, uint64_t id,
 	tp_pack_kv_int(&m.pk, "nfds", td_count_fds());
 	tp_pack_kv_int(&m.pk, "ninternal", td_ifd_count());
 	tp_pack_kv_int(&m.pk, "nlabels", srv->nlabels);
-	tp_pack_kv_int(&m.pk, "children", 0);
+	tp_pack_kv_int(&m.pk, "children", srv->nrunning);
 	tp_pack_kv_bool(&m.pk, "persistent", srv->persistent);
 	tp_pack_kv_bool(&m.pk, "observer", c->observer);
 	if (tp_msg_finish(&m) == 0)

@@ -8,6 +8,7 @@
 #include <liburing.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -18,7 +19,7 @@
 #define TD_HANDSHAKE_TIMEOUT_S 5
 #define TD_OUTQ_HIGH (4u << 20)		/* stop reading a peer past this */
 #define TD_NOFILE_WANT 65536		/* soft RLIMIT_NOFILE we ask for */
-#define TD_IFD_RESERVE 256		/* top fd numbers kept for ourselves */
+#define TD_IFD_RESERVE 1024		/* top fd numbers kept for ourselves */
 #define TD_SHUTDOWN_DEADLINE_S 5
 
 /* What a completion's user_data points at. */
@@ -30,7 +31,12 @@ enum td_ev_kind {
 	TD_EV_CONN_OUT,
 	TD_EV_SIGNAL,
 	TD_EV_DEADLINE,
+	TD_EV_TICK,
+	TD_EV_CAPTURE,
 };
+
+/* A handler's return: the reply comes later (WAIT, STOP, LOGS). */
+#define TD_REPLY_LATER 1
 
 struct td_event {
 	enum td_ev_kind kind;
@@ -81,6 +87,8 @@ struct td_handshake {
 };
 
 struct td_label;
+struct td_worker;
+struct td_pending;
 
 struct td_server {
 	struct io_uring ring;
@@ -106,10 +114,20 @@ struct td_server {
 	size_t nallow_uids;
 	struct td_label *labels;
 	unsigned nlabels;
+	struct td_worker *workers;
+	unsigned nworkers;		/* records, exited ones included */
+	unsigned nrunning;
+	uint64_t orphans_reaped;	/* adopted grandchildren we reaped */
+	struct td_pending *pendings;	/* requests answered later */
+	bool tick_armed;
+	char state_dir[4096];		/* worker logs */
+	struct rlimit nofile_orig;	/* what workers get back */
 	struct td_event ev_accept;
 	struct td_event ev_accept_retry;
 	struct td_event ev_signal;
 	struct td_event ev_deadline;
+	struct td_event ev_tick;
+	struct __kernel_timespec tick_ts;
 	struct __kernel_timespec retry_ts;
 	struct __kernel_timespec hs_ts;
 	struct __kernel_timespec deadline_ts;
@@ -200,6 +218,60 @@ int td_do_list_fds(struct td_req *r);
 
 /* gc.c */
 int td_do_gc(struct td_req *r);
+
+/* workers.c: SPAWN, PS, KILL, ACK, and reaping. */
+int td_do_spawn(struct td_req *r);
+int td_do_ps(struct td_req *r);
+int td_do_kill(struct td_req *r);
+int td_do_ack(struct td_req *r);
+void td_workers_reap(struct td_server *srv);
+struct td_worker *td_worker_find(struct td_server *srv,
+				 const msgpack_object *target);
+void td_workers_free(struct td_server *srv);
+bool td_worker_done(const struct td_worker *w);	/* exited, output drained */
+const char *td_worker_name(const struct td_worker *w);
+void td_worker_pack(msgpack_packer *pk, const struct td_worker *w,
+		    unsigned extra);
+
+/* spawn.c: the child side, and what the parent prepares for it. */
+struct td_spawn;
+int td_spawn_prepare(struct td_req *r, const msgpack_object *body,
+		     struct td_spawn **out);
+void td_spawn_free(struct td_spawn *sp);
+/* fork, set up, exec; the pid and a pidfd, or -errno with r->err set. */
+int td_spawn_run(struct td_req *r, struct td_spawn *sp, int capture_fd,
+		 pid_t *pid, int *pidfd);
+const char *td_spawn_label(const struct td_spawn *sp);
+bool td_spawn_capture(const struct td_spawn *sp);
+uint64_t td_spawn_log_max(const struct td_spawn *sp);
+char **td_spawn_take_argv(struct td_spawn *sp, int *argc);
+
+/* capture.c: workers' output into log files, and LOGS. */
+struct td_capture;
+int td_capture_open(struct td_server *srv, struct td_worker *w,
+		    uint64_t log_max, int *child_fd);
+void td_capture_event(struct td_capture *cap, int res, bool more);
+void td_capture_free(struct td_capture *cap);
+bool td_capture_eof(const struct td_capture *cap);
+uint64_t td_capture_size(const struct td_capture *cap);
+const char *td_capture_path(const struct td_capture *cap);
+/* Logical [*off, ...) into buf: bytes read, 0 at the end, -errno. */
+ssize_t td_capture_read(struct td_capture *cap, uint64_t *off, char *buf,
+			size_t max);
+
+/* wait.c: requests answered later, WAIT, STOP with a grace period. */
+int td_do_wait(struct td_req *r);
+int td_do_stop(struct td_req *r);
+int td_do_logs(struct td_req *r);
+void td_logs_conn_drained(struct td_conn *c);
+void td_pending_worker_gone(struct td_server *srv, struct td_worker *w);
+void td_workers_stop_all(struct td_server *srv, uint64_t grace_ms);
+void td_wait_worker_changed(struct td_server *srv, struct td_worker *w);
+void td_pending_conn_closed(struct td_conn *c);
+void td_tick(struct td_server *srv);
+void td_tick_arm(struct td_server *srv);
+uint64_t td_now_ms(void);
+void td_pendings_free(struct td_server *srv);
 
 /* persist.c */
 int td_persist(struct td_server *srv);

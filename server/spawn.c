@@ -1,0 +1,635 @@
+/*
+ * SPAWN, the mechanics: everything that can allocate or consult NSS
+ * (argv, environment, PATH search, the user's groups) happens in the
+ * server before fork; the child only makes system calls, and reports a
+ * failure before exec through a close-on-exec pipe, so ENOENT or EPERM
+ * comes back as the spawn's error, not as a worker that exits 127.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tetherd.h"
+
+#define TD_GROUPS_MAX 1024
+#define TD_RLIMITS_MAX 16
+
+/* What the server's environment may pass on unless clear_env. */
+static const char *const td_env_allow[] = {
+	"PATH", "HOME", "LANG", "LANGUAGE", "TERM", "TZ", "USER", "LOGNAME",
+	"SHELL", "TMPDIR", NULL,
+};
+
+struct td_fdmap {
+	int child;
+	int server;
+};
+
+struct td_spawn {
+	char **argv;
+	int argc;
+	char **envp;
+	int envc;
+	char *path;			/* resolved executable */
+	char *cwd;
+	char *cgroup;
+	char label[TETHER_LABEL_MAX + 1];
+	struct td_fdmap fds[TETHER_SPAWN_FDS_MAX];
+	unsigned nfds;
+	struct { int res; struct rlimit rl; } rlimits[TD_RLIMITS_MAX];
+	unsigned nrlimits;
+	bool setsid;
+	bool pgroup;
+	bool capture;
+	bool have_user;
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[TD_GROUPS_MAX];
+	int ngroups;
+	uint64_t log_max;
+	struct rlimit nofile;		/* the server's original limit */
+};
+
+/* Where the child failed, for the error text. */
+enum td_step {
+	TD_STEP_SIGNALS = 1, TD_STEP_SESSION, TD_STEP_CGROUP, TD_STEP_RLIMIT,
+	TD_STEP_FDS, TD_STEP_GROUPS, TD_STEP_GID, TD_STEP_UID, TD_STEP_CWD,
+	TD_STEP_EXEC,
+};
+
+static const char *const td_step_names[] = {
+	[TD_STEP_SIGNALS] = "signals", [TD_STEP_SESSION] = "setsid/setpgid",
+	[TD_STEP_CGROUP] = "joining the cgroup",
+	[TD_STEP_RLIMIT] = "setrlimit", [TD_STEP_FDS] = "setting up fds",
+	[TD_STEP_GROUPS] = "setgroups", [TD_STEP_GID] = "setresgid",
+	[TD_STEP_UID] = "setresuid", [TD_STEP_CWD] = "chdir",
+	[TD_STEP_EXEC] = "exec",
+};
+
+static void td_strv_free(char **v, int n)
+{
+	for (int i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void td_spawn_free(struct td_spawn *sp)
+{
+	if (!sp)
+		return;
+	td_strv_free(sp->argv, sp->argc);
+	td_strv_free(sp->envp, sp->envc);
+	free(sp->path);
+	free(sp->cwd);
+	free(sp->cgroup);
+	free(sp);
+}
+
+const char *td_spawn_label(const struct td_spawn *sp)
+{
+	return sp->label;
+}
+
+bool td_spawn_capture(const struct td_spawn *sp)
+{
+	return sp->capture;
+}
+
+uint64_t td_spawn_log_max(const struct td_spawn *sp)
+{
+	return sp->log_max;
+}
+
+char **td_spawn_take_argv(struct td_spawn *sp, int *argc)
+{
+	char **v = sp->argv;
+
+	*argc = sp->argc;
+	sp->argv = NULL;
+	sp->argc = 0;
+	return v;
+}
+
+/* A msgpack str as a new C string, NUL-free and bounded. */
+static int td_strdup_obj(struct td_req *r, const msgpack_object *o,
+			 const char *what, char **out)
+{
+	const char *p;
+	size_t n;
+
+	if (tp_obj_str(o, &p, &n) < 0)
+		return td_req_fail(r, EINVAL, "%s must be a string", what);
+	if (n > TETHER_STR_MAX || memchr(p, '\0', n))
+		return td_req_fail(r, EINVAL, "%s: too long or contains NUL",
+				   what);
+	if (!(*out = strndup(p, n)))
+		return td_req_fail(r, ENOMEM, "out of memory");
+	return 0;
+}
+
+static int td_strv_push(struct td_req *r, char ***v, int *n, char *s)
+{
+	char **nv;
+
+	if ((unsigned)*n >= TETHER_ARGV_MAX) {
+		free(s);
+		return td_req_fail(r, E2BIG, "more than %u entries",
+				   TETHER_ARGV_MAX);
+	}
+	if (!(nv = realloc(*v, (size_t)(*n + 2) * sizeof(char *)))) {
+		free(s);
+		return td_req_fail(r, ENOMEM, "out of memory");
+	}
+	*v = nv;
+	nv[(*n)++] = s;
+	nv[*n] = NULL;
+	return 0;
+}
+
+static int td_spawn_argv(struct td_req *r, struct td_spawn *sp,
+			 const msgpack_object *o)
+{
+	size_t n;
+	const msgpack_object *v = tp_obj_array(o, &n);
+	char *s;
+	int rc;
+
+	if (!v || n == 0)
+		return td_req_fail(r, EINVAL, "argv must be a non-empty array");
+	for (size_t i = 0; i < n; i++)
+		if ((rc = td_strdup_obj(r, &v[i], "argv entry", &s)) < 0 ||
+		    (rc = td_strv_push(r, &sp->argv, &sp->argc, s)) < 0)
+			return rc;
+	return 0;
+}
+
+/* Replace or add KEY=VALUE. */
+static int td_env_set(struct td_req *r, struct td_spawn *sp, char *kv)
+{
+	size_t klen = strcspn(kv, "=");
+
+	if (!kv[klen] || klen == 0) {
+		td_req_fail(r, EINVAL, "environment entry \"%.40s\" is not "
+			    "KEY=VALUE", kv);
+		free(kv);
+		return -EINVAL;
+	}
+	for (int i = 0; i < sp->envc; i++) {
+		if (!strncmp(sp->envp[i], kv, klen + 1)) {
+			free(sp->envp[i]);
+			sp->envp[i] = kv;
+			return 0;
+		}
+	}
+	return td_strv_push(r, &sp->envp, &sp->envc, kv);
+}
+
+static int td_spawn_env(struct td_req *r, struct td_spawn *sp,
+			const msgpack_object *body)
+{
+	const msgpack_object *o = tp_map_get(body, "clear_env");
+	bool clear = o && o->type == MSGPACK_OBJECT_BOOLEAN && o->via.boolean;
+	const msgpack_object *v = NULL;
+	size_t n = 0;
+	char *s;
+	int rc;
+
+	/* The controller's own environment never comes along: only what
+	 * it lists, on top of an allow-list of the server's. */
+	for (int i = 0; !clear && td_env_allow[i]; i++) {
+		const char *val = getenv(td_env_allow[i]);
+
+		if (!val)
+			continue;
+		if (asprintf(&s, "%s=%s", td_env_allow[i], val) < 0)
+			return td_req_fail(r, ENOMEM, "out of memory");
+		if ((rc = td_strv_push(r, &sp->envp, &sp->envc, s)) < 0)
+			return rc;
+	}
+	if ((o = tp_map_get(body, "env")) && !(v = tp_obj_array(o, &n)))
+		return td_req_fail(r, EINVAL, "env must be an array");
+	for (size_t i = 0; i < n; i++)
+		if ((rc = td_strdup_obj(r, &v[i], "env entry", &s)) < 0 ||
+		    (rc = td_env_set(r, sp, s)) < 0)
+			return rc;
+	if (!sp->envp)
+		return td_strv_push(r, &sp->envp, &sp->envc, NULL) == 0 ? 0
+									: -ENOMEM;
+	return 0;
+}
+
+static const char *td_spawn_getenv(const struct td_spawn *sp, const char *k)
+{
+	size_t n = strlen(k);
+
+	for (int i = 0; i < sp->envc; i++)
+		if (!strncmp(sp->envp[i], k, n) && sp->envp[i][n] == '=')
+			return sp->envp[i] + n + 1;
+	return NULL;
+}
+
+/* execvp's search, done here where malloc is allowed. */
+static int td_spawn_resolve(struct td_req *r, struct td_spawn *sp)
+{
+	const char *name = sp->argv[0], *path = td_spawn_getenv(sp, "PATH");
+	char buf[PATH_MAX];
+	int err = ENOENT;
+
+	if (strchr(name, '/'))
+		return (sp->path = strdup(name)) ? 0
+			: td_req_fail(r, ENOMEM, "out of memory");
+	if (!path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	while (*path) {
+		size_t len = strcspn(path, ":");
+		struct stat st;
+
+		if ((size_t)snprintf(buf, sizeof(buf), "%.*s/%s", (int)len,
+				     len ? path : ".", name) < sizeof(buf) &&
+		    stat(buf, &st) == 0 && S_ISREG(st.st_mode)) {
+			if (access(buf, X_OK) == 0)
+				return (sp->path = strdup(buf))
+					       ? 0
+					       : td_req_fail(r, ENOMEM, "oom");
+			err = EACCES;
+		}
+		path += len + (path[len] == ':');
+	}
+	return td_req_fail(r, err, "exec %s: %s", name, strerror(err));
+}
+
+/* --user NAME or uid/gid: the full group list, NSS included. */
+static int td_spawn_user(struct td_req *r, struct td_spawn *sp,
+			 const msgpack_object *body)
+{
+	const msgpack_object *o = tp_map_get(body, "user");
+	struct passwd pw, *res = NULL;
+	char buf[16384], *name = NULL;
+	int64_t v;
+	int rc;
+
+	if (o) {
+		if ((rc = td_strdup_obj(r, o, "user", &name)) < 0)
+			return rc;
+		getpwnam_r(name, &pw, buf, sizeof(buf), &res);
+		if (!res) {
+			char *end;
+			unsigned long uid = strtoul(name, &end, 10);
+
+			if (*end || end == name)
+				rc = td_req_fail(r, ENOENT, "no user \"%s\"",
+						 name);
+			else
+				getpwuid_r((uid_t)uid, &pw, buf, sizeof(buf),
+					   &res);
+			if (!res && rc == 0) {
+				sp->uid = (uid_t)uid;
+				sp->gid = (gid_t)uid;
+				sp->groups[0] = sp->gid;
+				sp->ngroups = 1;
+				sp->have_user = true;
+			}
+		}
+		free(name);
+		if (rc < 0 || !res)
+			return rc;
+	} else if ((o = tp_map_get(body, "uid"))) {
+		if (tp_obj_i64(o, &v) < 0 || v < 0 || v >= UINT32_MAX)
+			return td_req_fail(r, EINVAL, "bad uid");
+		sp->uid = (uid_t)v;
+		sp->have_user = true;
+		getpwuid_r(sp->uid, &pw, buf, sizeof(buf), &res);
+		sp->gid = res ? res->pw_gid : (gid_t)v;
+		sp->groups[0] = sp->gid;
+		sp->ngroups = 1;
+		if (!res)
+			goto gid;
+	} else {
+		goto gid;
+	}
+	sp->uid = res->pw_uid;
+	sp->gid = res->pw_gid;
+	sp->have_user = true;
+	sp->ngroups = TD_GROUPS_MAX;
+	if (getgrouplist(res->pw_name, res->pw_gid, sp->groups,
+			 &sp->ngroups) < 0)
+		return td_req_fail(r, E2BIG, "user %s is in more than %d "
+				   "groups", res->pw_name, TD_GROUPS_MAX);
+gid:
+	if ((o = tp_map_get(body, "gid"))) {
+		if (tp_obj_i64(o, &v) < 0 || v < 0 || v >= UINT32_MAX)
+			return td_req_fail(r, EINVAL, "bad gid");
+		sp->gid = (gid_t)v;
+		if (!sp->have_user) {
+			sp->uid = getuid();
+			sp->have_user = true;
+		}
+		sp->groups[0] = sp->gid;
+		sp->ngroups = 1;
+	}
+	return 0;
+}
+
+static int td_spawn_fdmap(struct td_req *r, struct td_spawn *sp,
+			  const msgpack_object *o)
+{
+	size_t n, m;
+	const msgpack_object *v = tp_obj_array(o, &n), *p;
+	int64_t child, server;
+
+	if (!v || n > TETHER_SPAWN_FDS_MAX)
+		return td_req_fail(r, EINVAL, "fds must be an array of at most "
+				   "%u [child_fd, server_fd] pairs",
+				   TETHER_SPAWN_FDS_MAX);
+	for (size_t i = 0; i < n; i++) {
+		if (!(p = tp_obj_array(&v[i], &m)) || m != 2 ||
+		    tp_obj_i64(&p[0], &child) < 0 ||
+		    tp_obj_i64(&p[1], &server) < 0 || child < 0 ||
+		    child > 1023 || server < 0 || server > INT32_MAX)
+			return td_req_fail(r, EINVAL, "fds entry %zu is not "
+					   "[child_fd, server_fd]", i);
+		if (td_ifd_is((int)server) || fcntl((int)server, F_GETFD) < 0)
+			return td_req_fail(r, EBADF, "fds entry %zu: server fd "
+					   "%lld is not open", i,
+					   (long long)server);
+		sp->fds[sp->nfds].child = (int)child;
+		sp->fds[sp->nfds].server = (int)server;
+		sp->nfds++;
+	}
+	return 0;
+}
+
+static int td_spawn_rlimits(struct td_req *r, struct td_spawn *sp,
+			    const msgpack_object *o)
+{
+	size_t n, m;
+	const msgpack_object *v = tp_obj_array(o, &n), *p;
+	int64_t res;
+	uint64_t soft, hard;
+
+	if (!v || n > TD_RLIMITS_MAX)
+		return td_req_fail(r, EINVAL, "rlimits must be an array of at "
+				   "most %d [resource, soft, hard]",
+				   TD_RLIMITS_MAX);
+	for (size_t i = 0; i < n; i++) {
+		if (!(p = tp_obj_array(&v[i], &m)) || m != 3 ||
+		    tp_obj_i64(&p[0], &res) < 0 || res < 0 ||
+		    res >= RLIMIT_NLIMITS || tp_obj_reg(&p[1], &soft) < 0 ||
+		    tp_obj_reg(&p[2], &hard) < 0)
+			return td_req_fail(r, EINVAL, "rlimits entry %zu is not "
+					   "[resource, soft, hard]", i);
+		sp->rlimits[i].res = (int)res;
+		sp->rlimits[i].rl.rlim_cur = soft;
+		sp->rlimits[i].rl.rlim_max = hard;
+		sp->nrlimits++;
+	}
+	return 0;
+}
+
+static bool td_map_bool(const msgpack_object *body, const char *key, bool def)
+{
+	const msgpack_object *o = tp_map_get(body, key);
+
+	if (!o || o->type != MSGPACK_OBJECT_BOOLEAN)
+		return def;
+	return o->via.boolean;
+}
+
+int td_spawn_prepare(struct td_req *r, const msgpack_object *body,
+		     struct td_spawn **out)
+{
+	struct td_spawn *sp = calloc(1, sizeof(*sp));
+	const msgpack_object *o;
+	const char *s;
+	size_t n;
+	int rc;
+
+	*out = NULL;
+	if (!sp)
+		return td_req_fail(r, ENOMEM, "out of memory");
+	if (!body || body->type != MSGPACK_OBJECT_MAP) {
+		rc = td_req_fail(r, EPROTO, "SPAWN body is a map");
+		goto fail;
+	}
+	sp->setsid = td_map_bool(body, "setsid", false);
+	sp->pgroup = td_map_bool(body, "pgroup", true);
+	sp->capture = td_map_bool(body, "capture", false);
+	sp->log_max = 64u << 20;
+	if ((o = tp_map_get(body, "log_max")) && tp_obj_u64(o, &sp->log_max) < 0) {
+		rc = td_req_fail(r, EINVAL, "log_max must be a byte count");
+		goto fail;
+	}
+	if ((o = tp_map_get(body, "label"))) {
+		if (tp_obj_str(o, &s, &n) < 0 || !n || n > TETHER_LABEL_MAX ||
+		    memchr(s, '/', n) || memchr(s, '\0', n)) {
+			rc = td_req_fail(r, EINVAL, "bad worker label");
+			goto fail;
+		}
+		memcpy(sp->label, s, n);
+	}
+	if ((rc = td_spawn_argv(r, sp, tp_map_get(body, "argv"))) < 0 ||
+	    (rc = td_spawn_env(r, sp, body)) < 0 ||
+	    (rc = td_spawn_resolve(r, sp)) < 0 ||
+	    (rc = td_spawn_user(r, sp, body)) < 0)
+		goto fail;
+	if ((o = tp_map_get(body, "cwd")) &&
+	    (rc = td_strdup_obj(r, o, "cwd", &sp->cwd)) < 0)
+		goto fail;
+	if ((o = tp_map_get(body, "cgroup")) &&
+	    (rc = td_strdup_obj(r, o, "cgroup", &sp->cgroup)) < 0)
+		goto fail;
+	if ((o = tp_map_get(body, "fds")) &&
+	    (rc = td_spawn_fdmap(r, sp, o)) < 0)
+		goto fail;
+	if ((o = tp_map_get(body, "rlimits")) &&
+	    (rc = td_spawn_rlimits(r, sp, o)) < 0)
+		goto fail;
+	sp->nofile = r->srv->nofile_orig;
+	*out = sp;
+	return 0;
+fail:
+	td_spawn_free(sp);
+	return rc;
+}
+
+/* ---- the child: system calls only ------------------------------------ */
+
+struct td_spawn_err {
+	int err;
+	int step;
+};
+
+static void __attribute__((noreturn)) td_child_fail(int pipefd, int step)
+{
+	struct td_spawn_err e = { errno, step };
+
+	if (write(pipefd, &e, sizeof(e)) < 0)
+		(void)0;
+	_exit(127);
+}
+
+/* Put the fd map in place: first every source out of the way (above
+ * every target and the pipe), then onto its target.  0-2 not mapped
+ * read /dev/null; nothing else survives. */
+static int td_child_fds(const struct td_spawn *sp, int capture_fd,
+			int *pipefd)
+{
+	int tmp[TETHER_SPAWN_FDS_MAX + 2], target[TETHER_SPAWN_FDS_MAX + 2];
+	unsigned n = 0;
+	int floor = 1024, null;
+
+	for (unsigned i = 0; i < sp->nfds; i++) {
+		target[n] = sp->fds[i].child;
+		tmp[n++] = fcntl(sp->fds[i].server, F_DUPFD, floor);
+	}
+	if (capture_fd >= 0) {
+		for (int fd = 1; fd <= 2; fd++) {
+			bool mapped = false;
+
+			for (unsigned i = 0; i < sp->nfds; i++)
+				mapped |= sp->fds[i].child == fd;
+			if (!mapped) {
+				target[n] = fd;
+				tmp[n++] = fcntl(capture_fd, F_DUPFD, floor);
+			}
+		}
+	}
+	if ((*pipefd = fcntl(*pipefd, F_DUPFD_CLOEXEC, floor)) < 0)
+		return -1;
+	for (unsigned i = 0; i < n; i++)
+		if (tmp[i] < 0 || dup2(tmp[i], target[i]) < 0)
+			return -1;
+	null = open("/dev/null", O_RDWR);
+	for (int fd = 0; fd <= 2; fd++) {
+		bool set = false;
+
+		for (unsigned i = 0; i < n; i++)
+			set |= target[i] == fd;
+		if (!set && null >= 0 && null != fd && dup2(null, fd) < 0)
+			return -1;
+	}
+	/* Everything else goes, in close_range runs between targets. */
+	for (int fd = 3; fd < floor;) {
+		int next = floor;
+
+		for (unsigned i = 0; i < n; i++)
+			if (target[i] >= fd && target[i] < next)
+				next = target[i];
+		if (next > fd)
+			syscall(SYS_close_range, fd, next - 1, 0);
+		fd = next + 1;
+	}
+	if (*pipefd > floor)
+		syscall(SYS_close_range, floor, *pipefd - 1, 0);
+	syscall(SYS_close_range, *pipefd + 1, ~0U, 0);
+	return 0;
+}
+
+static void __attribute__((noreturn)) td_child(const struct td_spawn *sp,
+					       int capture_fd, int pipefd)
+{
+	sigset_t none;
+	char buf[16];
+	int fd, len;
+
+	/* Nothing of the server's signal handling is the worker's. */
+	sigemptyset(&none);
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+		td_child_fail(pipefd, TD_STEP_SIGNALS);
+	if ((sp->setsid && setsid() < 0) ||
+	    (!sp->setsid && sp->pgroup && setpgid(0, 0) < 0))
+		td_child_fail(pipefd, TD_STEP_SESSION);
+	if (sp->cgroup) {
+		fd = openat(AT_FDCWD, sp->cgroup, O_DIRECTORY | O_CLOEXEC);
+		if (fd >= 0) {
+			int pfd = openat(fd, "cgroup.procs",
+					 O_WRONLY | O_CLOEXEC);
+
+			close(fd);
+			fd = pfd;
+		}
+		len = snprintf(buf, sizeof(buf), "0");
+		if (fd < 0 || write(fd, buf, (size_t)len) != len)
+			td_child_fail(pipefd, TD_STEP_CGROUP);
+		close(fd);
+	}
+	if (td_child_fds(sp, capture_fd, &pipefd) < 0)
+		td_child_fail(pipefd, TD_STEP_FDS);
+	/* The fd limit tetherd raised for itself goes back down. */
+	if (setrlimit(RLIMIT_NOFILE, &sp->nofile) < 0)
+		td_child_fail(pipefd, TD_STEP_RLIMIT);
+	for (unsigned i = 0; i < sp->nrlimits; i++)
+		if (setrlimit(sp->rlimits[i].res, &sp->rlimits[i].rl) < 0)
+			td_child_fail(pipefd, TD_STEP_RLIMIT);
+	if (sp->have_user) {
+		if (setgroups((size_t)sp->ngroups, sp->groups) < 0)
+			td_child_fail(pipefd, TD_STEP_GROUPS);
+		if (setresgid(sp->gid, sp->gid, sp->gid) < 0)
+			td_child_fail(pipefd, TD_STEP_GID);
+		if (setresuid(sp->uid, sp->uid, sp->uid) < 0)
+			td_child_fail(pipefd, TD_STEP_UID);
+	}
+	if (sp->cwd && chdir(sp->cwd) < 0)
+		td_child_fail(pipefd, TD_STEP_CWD);
+	/* The server is a subreaper; the worker is not. */
+	prctl(PR_SET_CHILD_SUBREAPER, 0);
+	execve(sp->path, sp->argv, sp->envp);
+	td_child_fail(pipefd, TD_STEP_EXEC);
+}
+
+int td_spawn_run(struct td_req *r, struct td_spawn *sp, int capture_fd,
+		 pid_t *pid, int *pidfd)
+{
+	struct td_spawn_err e;
+	int p[2], status;
+	ssize_t n;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return td_req_fail(r, errno, "pipe: %s", strerror(errno));
+	*pid = fork();
+	if (*pid < 0) {
+		e.err = errno;
+		close(p[0]);
+		close(p[1]);
+		return td_req_fail(r, e.err, "fork: %s", strerror(e.err));
+	}
+	if (*pid == 0) {
+		close(p[0]);
+		td_child(sp, capture_fd, p[1]);
+	}
+	close(p[1]);
+	/* EOF: exec happened.  A record: why it did not. */
+	do
+		n = read(p[0], &e, sizeof(e));
+	while (n < 0 && errno == EINTR);
+	close(p[0]);
+	if (n == (ssize_t)sizeof(e)) {
+		waitpid(*pid, &status, 0);
+		if (e.step <= 0 || e.step > TD_STEP_EXEC)
+			e.step = TD_STEP_EXEC;
+		return td_req_fail(r, e.err, "%s %s: %s", td_step_names[e.step],
+				   e.step == TD_STEP_EXEC ? sp->path
+				   : e.step == TD_STEP_CWD ? sp->cwd
+							   : sp->argv[0],
+				   strerror(e.err));
+	}
+	/* Our unreaped child: its pid cannot be reused under us. */
+	*pidfd = (int)syscall(SYS_pidfd_open, *pid, 0);
+	if (*pidfd >= 0)
+		*pidfd = td_ifd_adopt(*pidfd, "worker pidfd");
+	return 0;
+}
