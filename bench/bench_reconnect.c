@@ -347,10 +347,10 @@ static int bench_build_answer_replica(struct bench_packets *p)
 	msgpack_pack_map(&m.pk, 12);
 	tp_pack_kv_int(&m.pk, "version", TETHER_PROTO_VERSION);
 	tp_pack_kv_int(&m.pk, "pid", getpid());
-	tp_pack_kv_int(&m.pk, "generation", 1000);
+	tp_pack_kv_int(&m.pk, "generation", 2);
 	tp_pack_kv_int(&m.pk, "syscall_fd", 65300);
 	tp_pack_kv_int(&m.pk, "data_fd", 65301);
-	tp_pack_kv_int(&m.pk, "uptime_ms", 100000);
+	tp_pack_kv_int(&m.pk, "uptime_ms", 1000);
 	tp_pack_kv_int(&m.pk, "nfds", 0);
 	tp_pack_kv_int(&m.pk, "ninternal", 8);
 	tp_pack_kv_int(&m.pk, "nlabels", 0);
@@ -514,11 +514,16 @@ static int bench_serve_one(int fd, const struct bench_packets *p,
 	return (size_t)n == p->answer_len ? 1 : -EPROTO;
 }
 
-/* Child set-up: die with the bench, sit on the peer CPU in cross mode. */
-static void bench_child_setup(pid_t parent, enum bench_pin pin)
+/* Child set-up: die with the bench, keep no fd but its own socket (one
+ * the other child waits on EOF of, say), sit on the peer CPU in cross
+ * mode. */
+static void bench_child_setup(int keep, pid_t parent, enum bench_pin pin)
 {
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
 		_exit(1);
+	if (keep > 3)
+		syscall(SYS_close_range, 3U, (unsigned)keep - 1, 0U);
+	syscall(SYS_close_range, (unsigned)keep + 1, ~0U, 0U);
 	if (pin == PIN_CROSS && bench_pin_self(BENCH_CPU_PEER) < 0)
 		_exit(3);
 }
@@ -531,7 +536,7 @@ bench_raw_child(int fd, const struct bench_packets *p, pid_t parent,
 {
 	static unsigned char buf[BENCH_PKT_MAX];
 
-	bench_child_setup(parent, pin);
+	bench_child_setup(fd, parent, pin);
 	for (;;) {
 		int rc = bench_serve_one(fd, p, buf);
 
@@ -548,7 +553,7 @@ bench_rawc_child(int lfd, const struct bench_packets *p, pid_t parent,
 {
 	static unsigned char buf[BENCH_PKT_MAX];
 
-	bench_child_setup(parent, pin);
+	bench_child_setup(lfd, parent, pin);
 	for (;;) {
 		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC), rc;
 
@@ -853,9 +858,10 @@ static int bench_gc(struct bench_tether *bt, double *ns, size_t *nclosed)
 	return 0;
 }
 
-/* Remove the private directory and whatever tetherd left in it.  The
+/* Remove the private directory and whatever tetherd left in it (its
+ * state directory, <socket>.d, included: depth says how far down).  The
  * server may still be exiting, so a non-empty directory is retried. */
-static int bench_rmdir(const char *path)
+static int bench_rmdir(const char *path, int depth)
 {
 	for (int tries = 0; tries < BENCH_RMDIR_TRIES; tries++) {
 		DIR *d = opendir(path);
@@ -864,9 +870,20 @@ static int bench_rmdir(const char *path)
 
 		if (!d)
 			return errno == ENOENT ? 0 : -errno;
-		while ((de = readdir(d)))
-			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-				unlinkat(dirfd(d), de->d_name, 0);
+		while ((de = readdir(d))) {
+			char sub[PATH_MAX];
+			int n;
+
+			if (!strcmp(de->d_name, ".") ||
+			    !strcmp(de->d_name, "..") ||
+			    unlinkat(dirfd(d), de->d_name, 0) == 0 ||
+			    errno != EISDIR || depth <= 0)
+				continue;
+			n = snprintf(sub, sizeof(sub), "%s/%s", path,
+				     de->d_name);
+			if (n > 0 && (size_t)n < sizeof(sub))
+				bench_rmdir(sub, depth - 1);
+		}
 		closedir(d);
 		if (rmdir(path) == 0 || errno == ENOENT)
 			return 0;
@@ -927,7 +944,7 @@ static int bench_tether_stop(struct bench_tether *bt)
 		bench_kill_pid = 0;
 	}
 	if (bt->have_dir) {
-		int rc2 = bench_rmdir(bt->dir);
+		int rc2 = bench_rmdir(bt->dir, 2);
 
 		if (rc2 < 0)
 			fprintf(stderr, "bench: cannot remove %s: %s\n",
@@ -1274,10 +1291,12 @@ int main(int argc, char **argv)
 		status = 1;
 		goto out;
 	}
-	bench_record_affinity(&res, &raw, &rawc, &bt);
 	if (bench_run_all(&o, &raw, &rawc, &bt, &res) < 0 || !res.tether_ok ||
 	    !res.gc_ok)
 		status = 1;
+	/* After the runs: by now the children have surely pinned
+	 * themselves. */
+	bench_record_affinity(&res, &raw, &rawc, &bt);
 	if (o.json)
 		bench_print_json(&o, &p, &res);
 	else

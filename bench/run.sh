@@ -1,29 +1,51 @@
 #!/bin/sh
-# Run bench_roundtrip with both endpoints on one CPU, then on two.
-# usage: bench/run.sh [BENCH [TETHERD [extra bench options...]]]
+# Run the benchmarks with both endpoints on one CPU, then on two.
+# usage: bench/run.sh [BENCH|all [TETHERD [extra bench options...]]]
+# BENCH is one bench executable; all (the default) runs
+# ./bench/bench_roundtrip, then ./bench/bench_reconnect.
 # Run from the build directory; the defaults are relative to it.
 set -u
 
-bench=${1:-./bench/bench_roundtrip}
+bench=${1:-all}
 tetherd=${2:-./server/tetherd}
 [ $# -gt 0 ] && shift
 [ $# -gt 0 ] && shift
 
-for f in "$bench" "$tetherd"; do
-	if [ ! -x "$f" ]; then
-		echo "run.sh: $f: not an executable (build first?)" >&2
+check() {
+	if [ ! -x "$1" ]; then
+		echo "run.sh: $1: not an executable (build first?)" >&2
 		exit 2
 	fi
-done
+}
+
+# run_one BENCH [extra options...]: same, then cross.
+run_one() {
+	b=$1
+	shift
+	for pin in same cross; do
+		if [ "$pin" = cross ] && [ "$(nproc)" -lt 2 ]; then
+			echo "== ${b##*/}, pin cross: skipped, needs 2 CPUs"
+			continue
+		fi
+		echo "== ${b##*/}, pin $pin"
+		"$b" --pin "$pin" --tetherd "$tetherd" "$@" || status=1
+		echo
+	done
+}
+
+if [ "$bench" = all ]; then
+	check ./bench/bench_roundtrip
+	check ./bench/bench_reconnect
+else
+	check "$bench"
+fi
+check "$tetherd"
 
 status=0
-for pin in same cross; do
-	if [ "$pin" = cross ] && [ "$(nproc)" -lt 2 ]; then
-		echo "== pin cross: skipped, needs 2 CPUs"
-		continue
-	fi
-	echo "== pin $pin"
-	"$bench" --pin "$pin" --tetherd "$tetherd" "$@" || status=1
-	echo
-done
+if [ "$bench" = all ]; then
+	run_one ./bench/bench_roundtrip "$@"
+	run_one ./bench/bench_reconnect "$@"
+else
+	run_one "$bench" "$@"
+fi
 exit $status

@@ -42,12 +42,17 @@ static int tl_call_pack_arg(struct tether *t, msgpack_packer *pk,
 		msgpack_pack_str(pk, n);
 		msgpack_pack_str_body(pk, a->in, n);
 		return 0;
+	case TETHER_ARG_RESULT:
+		msgpack_pack_array(pk, 2);
+		msgpack_pack_unsigned_int(pk, TETHER_ARGTAG_RESULT);
+		msgpack_pack_uint64(pk, a->value);
+		return 0;
 	}
 	return tl_fail(t, EINVAL, "argument %u: bad kind, pointer or size", i);
 }
 
 /* [ret, outs]: copy each out buffer back, no more than its capacity. */
-static int tl_call_unpack(struct tether *t, struct tether_call *c,
+int tl_call_unpack(struct tether *t, struct tether_call *c,
 			  const msgpack_object *body)
 {
 	size_t nb, no;
@@ -77,26 +82,44 @@ static int tl_call_unpack(struct tether *t, struct tether_call *c,
 	return 0;
 }
 
+/* A SYSCALL body: [nr, args], with flags and timeout when set. */
+int tl_call_pack_body(struct tether *t, msgpack_packer *pk,
+		      const struct tether_call *c)
+{
+	int rc = 0;
+
+	if (c->nargs > TETHER_NARGS_MAX)
+		return tl_fail(t, E2BIG, "%u arguments; at most 6", c->nargs);
+	msgpack_pack_array(pk, c->timeout_ms ? 4 : c->flags ? 3 : 2);
+	msgpack_pack_int64(pk, c->nr);
+	msgpack_pack_array(pk, c->nargs);
+	for (unsigned i = 0; i < c->nargs && rc == 0; i++)
+		rc = tl_call_pack_arg(t, pk, &c->args[i], i);
+	if (c->flags || c->timeout_ms)
+		msgpack_pack_unsigned_int(pk, c->flags);
+	if (c->timeout_ms)
+		msgpack_pack_uint64(pk, c->timeout_ms);
+	return rc;
+}
+
 TETHER_API int tether_call(struct tether *t, struct tether_call *c)
 {
 	struct tp_msg m;
 	struct tp_in in;
 	uint64_t id = tl_next_id(t);
-	int rc = 0;
+	int64_t aid;
+	int rc;
 
-	if (c->nargs > TETHER_NARGS_MAX)
-		return tl_fail(t, E2BIG, "%u arguments; at most 6", c->nargs);
 	tp_msg_init(&m);
 	tp_msg_request(&m, id, TETHER_OP_SYSCALL);
-	msgpack_pack_array(&m.pk, c->flags ? 3 : 2);
-	msgpack_pack_int64(&m.pk, c->nr);
-	msgpack_pack_array(&m.pk, c->nargs);
-	for (unsigned i = 0; i < c->nargs && rc == 0; i++)
-		rc = tl_call_pack_arg(t, &m.pk, &c->args[i], i);
-	if (c->flags)
-		msgpack_pack_unsigned_int(&m.pk, c->flags);
+	rc = tl_call_pack_body(t, &m.pk, c);
 	if (rc == 0 && (rc = tl_rpc(t, &m, id, &in)) == 0) {
-		rc = tl_call_unpack(t, c, in.body);
+		if (!(c->flags & TETHER_CALL_ASYNC))
+			rc = tl_call_unpack(t, c, in.body);
+		else if (tp_obj_i64(tp_map_get(in.body, "async_id"), &aid) == 0)
+			c->async_id = (uint64_t)aid;
+		else
+			rc = tl_fail(t, EPROTO, "malformed SYSCALL reply");
 		tp_in_destroy(&in);
 	}
 	tp_msg_destroy(&m);
@@ -111,9 +134,11 @@ TETHER_API long tether_syscall(struct tether *t, long nr, unsigned nargs,
 
 	if (nargs > TETHER_NARGS_MAX)
 		return -E2BIG;
-	memcpy(c.args, args, nargs * sizeof(*args));
+	if (nargs)
+		memcpy(c.args, args, nargs * sizeof(*args));
 	if ((rc = tether_call(t, &c)) < 0)
 		return rc;
-	memcpy(args, c.args, nargs * sizeof(*args));
+	if (nargs)
+		memcpy(args, c.args, nargs * sizeof(*args));
 	return c.ret;
 }

@@ -125,6 +125,12 @@ int ctl_logs(struct ctl *g, struct tether *t, int argc, char **argv);
 const char *ctl_signal_name(int sig, char *buf, size_t size);
 int ctl_signal_parse(const char *s, int *sig);
 
+/* ctl_async.c */
+int ctl_pending(struct ctl *g, struct tether *t, int argc, char **argv);
+int ctl_collect(struct ctl *g, struct tether *t, int argc, char **argv);
+int ctl_cancel(struct ctl *g, struct tether *t, int argc, char **argv);
+int ctl_batch(struct ctl *g, struct tether *t, int argc, char **argv);
+
 /* ctl_attach.c */
 int ctl_attach(struct ctl *g, struct tether *t, int argc, char **argv);
 

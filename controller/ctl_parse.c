@@ -362,6 +362,18 @@ static int parse_arg(struct pctx *p, const char *tok,
 	}
 	if (tok[0] == '@')
 		return parse_at(p, tok, a, &cs->bufs[i], &cs->disp[i]);
+	/* $K: in a batch, the result of entry K (from 0). */
+	if (tok[0] == '$') {
+		char *end;
+		unsigned long k = strtoul(tok + 1, &end, 10);
+
+		if (end == tok + 1 || *end || k >= 4096)
+			return perr(p, -EINVAL, "bad result reference %s", tok);
+		*a = (struct tether_arg){ .kind = TETHER_ARG_RESULT,
+					  .value = k };
+		cs->disp[i] = CTL_DISP_SYM;
+		return 0;
+	}
 	if (tok[0] == '\'' || (tok[0] == 'x' && tok[1] == ':')) {
 		rc = parse_bytes(p, tok, &buf, &n);
 		if (rc)

@@ -83,6 +83,10 @@ void tl_status_from_map(struct tether_status *st, const msgpack_object *map)
 		st->ninternal = (unsigned)tl_map_int(map, "ninternal");
 	if (tp_map_get(map, "nlabels"))
 		st->nlabels = (unsigned)tl_map_int(map, "nlabels");
+	if (tp_map_get(map, "children"))
+		st->nchildren = (unsigned)tl_map_int(map, "children");
+	if (tp_map_get(map, "workers"))
+		st->nworkers = (unsigned)tl_map_int(map, "workers");
 	if (tp_map_get(map, "syscall_fd"))
 		st->syscall_fd = (int)tl_map_int(map, "syscall_fd");
 	if (tp_map_get(map, "data_fd"))

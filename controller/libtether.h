@@ -51,6 +51,12 @@ int tl_request(struct tether *t, unsigned op,
 			 void *arg),
 	       void *arg);
 
+/* call.c */
+int tl_call_pack_body(struct tether *t, msgpack_packer *pk,
+		      const struct tether_call *c);
+int tl_call_unpack(struct tether *t, struct tether_call *c,
+		   const msgpack_object *body);
+
 /* reconnect.c */
 int tl_connect(struct tether *t, const char *socket_path, unsigned flags);
 

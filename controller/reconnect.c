@@ -39,7 +39,7 @@ static int tl_dial(struct tether *t, const char *path)
 }
 
 static int tl_send_hello(struct tether *t, int fd, const int pass[2],
-			 unsigned flags)
+			 unsigned flags, uint64_t expect_gen)
 {
 	union {
 		char b[CMSG_SPACE(2 * sizeof(int))];
@@ -56,10 +56,12 @@ static int tl_send_hello(struct tether *t, int fd, const int pass[2],
 
 	tp_msg_init(&m);
 	tp_msg_request(&m, 1, TETHER_OP_HELLO);
-	msgpack_pack_array(&m.pk, 3);
+	msgpack_pack_array(&m.pk, expect_gen ? 4 : 3);
 	msgpack_pack_unsigned_int(&m.pk, TETHER_PROTO_VERSION);
 	msgpack_pack_unsigned_int(&m.pk, flags);
 	msgpack_pack_int(&m.pk, getpid());
+	if (expect_gen)
+		msgpack_pack_uint64(&m.pk, expect_gen);
 	if ((rc = tp_msg_finish(&m)) < 0)
 		goto out;
 	iov.iov_base = (void *)tp_msg_data(&m);
@@ -116,7 +118,8 @@ static int tl_recv_answer(struct tether *t, int fd)
 	return 0;
 }
 
-static int tl_attach(struct tether *t, const char *path, unsigned flags)
+static int tl_attach(struct tether *t, const char *path, unsigned flags,
+		     uint64_t expect_gen)
 {
 	int sp[2] = { -1, -1 }, dp[2] = { -1, -1 }, pass[2];
 	int fd, rc;
@@ -130,7 +133,7 @@ static int tl_attach(struct tether *t, const char *path, unsigned flags)
 	}
 	pass[0] = sp[1];
 	pass[1] = dp[1];
-	if ((rc = tl_send_hello(t, fd, pass, flags)) < 0)
+	if ((rc = tl_send_hello(t, fd, pass, flags, expect_gen)) < 0)
 		goto out;
 	/* The server holds its ends now; ours of theirs must go, or its
 	 * EOF on our death would never come. */
@@ -155,8 +158,10 @@ out:
 
 int tl_connect(struct tether *t, const char *socket_path, unsigned flags)
 {
+	struct tether peek = { .sfd = -1, .dfd = -1 };
 	char def[4096];
-	unsigned hf = 0;
+	unsigned hf;
+	int rc;
 
 	if (flags & ~(TETHER_CONNECT_TAKEOVER | TETHER_CONNECT_OBSERVE))
 		return tl_fail(t, EINVAL, "unknown connect flags");
@@ -165,11 +170,18 @@ int tl_connect(struct tether *t, const char *socket_path, unsigned flags)
 			return tl_fail(t, ENAMETOOLONG, "no default socket");
 		socket_path = def;
 	}
-	if (flags & TETHER_CONNECT_TAKEOVER)
-		hf |= TETHER_HELLO_TAKEOVER;
 	if (flags & TETHER_CONNECT_OBSERVE)
-		hf |= TETHER_HELLO_OBSERVE;
-	return tl_attach(t, socket_path, hf);
+		return tl_attach(t, socket_path, TETHER_HELLO_OBSERVE, 0);
+	if (!(flags & TETHER_CONNECT_TAKEOVER))
+		return tl_attach(t, socket_path, 0, 0);
+	/* Take over the controller we saw, not whoever came after it:
+	 * of two take-overs racing for the same one, exactly one wins. */
+	if ((rc = tl_attach(&peek, socket_path, TETHER_HELLO_OBSERVE, 0)) < 0)
+		return tl_fail(t, -rc, "%s", peek.err);
+	close(peek.sfd);
+	close(peek.dfd);
+	hf = TETHER_HELLO_TAKEOVER;
+	return tl_attach(t, socket_path, hf, peek.info.generation);
 }
 
 TETHER_API int tether_connect(const char *socket_path, unsigned flags,

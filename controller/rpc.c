@@ -90,7 +90,17 @@ int tl_rpc(struct tether *t, struct tp_msg *req, uint64_t id,
 	t->err[0] = '\0';
 	if ((rc = tp_msg_finish(req)) < 0)
 		return tl_fail(t, -rc, "request too large for one frame");
-	if ((rc = tp_write_all(t->sfd, tp_msg_data(req), tp_msg_size(req))) < 0)
+	if ((rc = tp_write_all(t->sfd, tp_msg_data(req), tp_msg_size(req))) < 0) {
+		/* The server may have said why before it closed (taken
+		 * over): that notice is the better error. */
+		if (rc == -EPIPE || rc == -ECONNRESET) {
+			int notice = tl_rpc_wait(t, 0, in);
+
+			if (notice < 0)
+				return notice;
+			tp_in_destroy(in);
+		}
 		return tl_fail(t, -rc, "sending: %s", strerror(-rc));
+	}
 	return tl_rpc_wait(t, id, in);
 }

@@ -68,6 +68,8 @@ struct tether_status {
 	unsigned nfds;			/* fds in the server, internal excluded */
 	unsigned ninternal;		/* the server's own fds */
 	unsigned nlabels;
+	unsigned nchildren;		/* workers running */
+	unsigned nworkers;		/* worker records, ended ones included */
 	int syscall_fd;			/* our connection's fds in the server */
 	int data_fd;
 	bool observer;			/* this handle is read-only */
@@ -88,6 +90,7 @@ enum tether_arg_kind {
 	TETHER_ARG_OUT,			/* server allocates size bytes */
 	TETHER_ARG_INOUT,		/* in[0..size) there, out[0..cap) back */
 	TETHER_ARG_STR,			/* NUL-terminated string at in */
+	TETHER_ARG_RESULT,		/* tether_batch: entry `value`'s result */
 };
 
 struct tether_arg {
@@ -114,19 +117,55 @@ struct tether_arg {
 
 #define TETHER_CALL_TRIM 0x1u		/* trim the first out buffer to ret */
 #define TETHER_CALL_NOTRIM 0x2u		/* return out buffers whole */
+#define TETHER_CALL_ASYNC 0x4u		/* return an id at once: tether_collect */
+#define TETHER_CALL_DETACH_CANCEL 0x8u	/* cancel, not park, if we detach */
+#define TETHER_CALL_SYNC 0x10u		/* never through the server's ring */
 
 struct tether_call {
 	long nr;			/* syscall number (this architecture) */
 	unsigned nargs;			/* <= 6 */
 	struct tether_arg args[6];
 	unsigned flags;
+	uint64_t timeout_ms;		/* > 0: the server gives up (-ETIMEDOUT) */
 	long ret;			/* the syscall's result or -errno */
+	uint64_t async_id;		/* TETHER_CALL_ASYNC: what to collect */
+	bool owned;			/* tether_collect allocated the buffers */
 };
 
 /* Run one syscall in the server.  0 when the server ran it (its result,
  * success or -errno, is in call->ret); a negative errno when the request
  * never ran (protocol, transport or policy error). */
 int tether_call(struct tether *t, struct tether_call *call);
+
+/* A request's result, now or when it completes (wait_ms -1: as long as
+ * it takes, 0: not at all).  With call->nargs set, out buffers are
+ * copied to call's; with nargs 0 the record's arguments are filled in,
+ * in buffers the library allocates: free them with tether_call_release.
+ * A parked BATCH gives nr -1 and ret = the number of entries that ran. */
+int tether_collect(struct tether *t, uint64_t id, int64_t wait_ms,
+		   struct tether_call *call);
+void tether_call_release(struct tether_call *call);
+int tether_cancel(struct tether *t, uint64_t id);
+
+struct tether_pending {
+	uint64_t id;
+	long nr;			/* -1 for a BATCH */
+	char state[16];			/* running, done, lost */
+	int64_t since_ms;		/* epoch */
+	uint64_t generation;		/* of the controller that asked */
+	bool batch;
+	bool waited;			/* someone waits for the answer */
+};
+
+int tether_pending(struct tether *t, struct tether_pending **v, size_t *n);
+
+#define TETHER_BATCH_STOP 0x1u		/* stop at the first failure */
+
+/* Run calls[0..n) in order in one round trip; TETHER_ARG_RESULT
+ * arguments take an earlier entry's result.  *stopped_at: the failing
+ * entry with TETHER_BATCH_STOP, else -1. */
+int tether_batch(struct tether *t, struct tether_call *calls, size_t n,
+		 unsigned flags, int *stopped_at);
 
 /* Convenience: the syscall's result, or the library's -errno. */
 long tether_syscall(struct tether *t, long nr, unsigned nargs,

@@ -122,6 +122,8 @@ static void ctl_status_text(const struct ctl *g, const struct tether_status *st)
 	printf("uptime       %.1f s\n", (double)st->uptime_ms / 1000.0);
 	printf("fds          %u (+%u internal)\n", st->nfds, st->ninternal);
 	printf("labels       %u\n", st->nlabels);
+	printf("workers      %u running (%u records)\n", st->nchildren,
+	       st->nworkers);
 }
 
 static int ctl_status(struct ctl *g, struct tether *t, int argc, char **argv)
@@ -145,32 +147,74 @@ static int ctl_status(struct ctl *g, struct tether *t, int argc, char **argv)
 	printf(",\"persistent\":%s,\"generation\":%llu,\"attached\":%s,"
 	       "\"controller_pid\":%d,\"controller_since\":%lld,"
 	       "\"uptime_ms\":%llu,\"fds\":%u,\"internal_fds\":%u,"
-	       "\"labels\":%u}\n",
+	       "\"labels\":%u,\"children\":%u,\"workers\":%u}\n",
 	       st.persistent ? "true" : "false",
 	       (unsigned long long)st.generation, st.attached ? "true" : "false",
 	       (int)st.controller_pid, (long long)st.controller_since,
 	       (unsigned long long)st.uptime_ms, st.nfds, st.ninternal,
-	       st.nlabels);
+	       st.nlabels, st.nchildren, st.nworkers);
 	return CTL_EX_OK;
 }
 
 /* ---- call ------------------------------------------------------------- */
 
+/* call [--async] [--timeout S] [--detach-cancel] [--sync] NAME ARG...:
+ * options end at the syscall name, so negative numbers among the
+ * arguments are left alone.  Returns the index of the name. */
+static int ctl_call_opts(int argc, char **argv, struct tether_call *c)
+{
+	char *end;
+	double sec;
+	int i;
+
+	for (i = 1; i < argc && !strncmp(argv[i], "--", 2); i++) {
+		if (!strcmp(argv[i], "--async")) {
+			c->flags |= TETHER_CALL_ASYNC;
+		} else if (!strcmp(argv[i], "--detach-cancel")) {
+			c->flags |= TETHER_CALL_DETACH_CANCEL;
+		} else if (!strcmp(argv[i], "--sync")) {
+			c->flags |= TETHER_CALL_SYNC;
+		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
+			sec = strtod(argv[++i], &end);
+			if (*end || sec <= 0)
+				return -EINVAL;
+			c->timeout_ms = (uint64_t)(sec * 1000.0);
+		} else if (!strcmp(argv[i], "--")) {
+			return i + 1;
+		} else {
+			return -EINVAL;
+		}
+	}
+	return i;
+}
+
 static int ctl_call(struct ctl *g, struct tether *t, int argc, char **argv)
 {
 	struct ctl_callspec cs;
+	struct tether_call opts = { 0 };
 	char err[256];
-	int rc;
+	int rc, first;
 
-	if (argc < 2)
+	if ((first = ctl_call_opts(argc, argv, &opts)) < 0 || first >= argc)
 		return CTL_EX_USAGE;
-	if (ctl_call_parse(argc - 1, argv + 1, &cs, err, sizeof(err)) < 0) {
+	if (ctl_call_parse(argc - first, argv + first, &cs, err,
+			   sizeof(err)) < 0) {
 		ctl_err("call: %s", err);
 		return CTL_EX_USAGE;
 	}
+	cs.call.flags |= opts.flags;
+	cs.call.timeout_ms = opts.timeout_ms;
 	if ((rc = tether_call(t, &cs.call)) < 0) {
 		ctl_err("%s: %s", cs.name, ctl_why(t, rc));
 		rc = ctl_status_of(rc);
+	} else if (cs.call.flags & TETHER_CALL_ASYNC) {
+		if (g->json)
+			printf("{\"id\":%llu,\"syscall\":\"%s\",\"state\":"
+			       "\"running\"}\n",
+			       (unsigned long long)cs.call.async_id, cs.name);
+		else
+			printf("%llu\n", (unsigned long long)cs.call.async_id);
+		rc = CTL_EX_OK;
 	} else {
 		if (g->json)
 			ctl_call_print_json(stdout, &cs);
@@ -217,7 +261,14 @@ static const struct ctl_verb ctl_verbs[] = {
 	{ "start", ctl_start, CTL_CONN_NONE,
 	  "start [--log FILE|-] [--tetherd PATH] [TETHERD-OPTIONS...]" },
 	{ "status", ctl_status, CTL_CONN_OBSERVE, "status" },
-	{ "call", ctl_call, CTL_CONN_CONTROL, "call NAME [ARG...]" },
+	{ "call", ctl_call, CTL_CONN_CONTROL,
+	  "call [--async] [--timeout S] [--detach-cancel] [--sync] NAME "
+	  "[ARG...]" },
+	{ "pending", ctl_pending, CTL_CONN_OBSERVE, "pending" },
+	{ "collect", ctl_collect, CTL_CONN_CONTROL,
+	  "collect [--no-wait] [--timeout S] ID" },
+	{ "cancel", ctl_cancel, CTL_CONN_CONTROL, "cancel ID" },
+	{ "batch", ctl_batch, CTL_CONN_CONTROL, "batch [--stop] FILE|-" },
 	{ "fds", ctl_fds, CTL_CONN_OBSERVE, "fds" },
 	{ "label", ctl_label, CTL_CONN_CONTROL, "label FD NAME" },
 	{ "unlabel", ctl_unlabel, CTL_CONN_CONTROL, "unlabel NAME" },

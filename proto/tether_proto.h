@@ -26,6 +26,7 @@
 #define TETHER_ARGV_MAX 1024u		/* argv/env entries of a SPAWN */
 #define TETHER_SPAWN_FDS_MAX 64u	/* fd map entries of a SPAWN */
 #define TETHER_LOG_CHUNK (256u << 10)	/* LOGS bytes per reply frame */
+#define TETHER_BATCH_MAX 256u		/* entries of one BATCH */
 
 /* Operations (the "op" field of a request). */
 enum tether_op {
@@ -45,6 +46,10 @@ enum tether_op {
 	TETHER_OP_STOP = 14,
 	TETHER_OP_LOGS = 15,
 	TETHER_OP_ACK = 16,
+	TETHER_OP_PENDING = 17,
+	TETHER_OP_COLLECT = 18,
+	TETHER_OP_CANCEL = 19,
+	TETHER_OP_BATCH = 20,
 	TETHER_OP_MAX_
 };
 
@@ -60,10 +65,18 @@ enum tether_op {
 enum tether_arg_tag {
 	TETHER_ARGTAG_OUT = 1,		/* [1, size] */
 	TETHER_ARGTAG_INOUT = 2,	/* [2, bin, size] */
+	TETHER_ARGTAG_RESULT = 3,	/* [3, k]: BATCH entry k's result */
 };
 
 /* SYSCALL request flags (third element of the body, optional). */
 #define TETHER_CALL_TRIM 0x1u		/* trim first out buffer to ret */
 #define TETHER_CALL_NOTRIM 0x2u		/* never trim, whatever the table says */
+#define TETHER_CALL_ASYNC 0x4u		/* answer an id now; COLLECT the result */
+#define TETHER_CALL_DETACH_CANCEL 0x8u	/* cancel, don't park, if we detach */
+#define TETHER_CALL_SYNC 0x10u		/* never through the ring */
+#define TETHER_CALL_FLAGS 0x1fu
+
+/* BATCH flags. */
+#define TETHER_BATCH_STOP 0x1u		/* stop at the first failing entry */
 
 #endif

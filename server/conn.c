@@ -106,6 +106,7 @@ void td_conn_close(struct td_conn *c, const char *why)
 	if (srv->controller == c)
 		srv->controller = NULL;
 	td_pending_conn_closed(c);
+	td_async_conn_closed(c);
 	if (c->observer)
 		srv->nobservers--;
 	/* Cancel before closing: the ring holds its own file references,

@@ -21,7 +21,7 @@ static bool td_gc_kept(const struct td_server *srv, int fd, const int *keep,
 		       size_t nkeep)
 {
 	return fd <= 2 || td_ifd_is(fd) || td_label_of(srv, fd) ||
-	       bsearch(&fd, keep, nkeep, sizeof(int), td_int_cmp);
+	       (nkeep && bsearch(&fd, keep, nkeep, sizeof(int), td_int_cmp));
 }
 
 static int td_gc_keep_list(struct td_req *r, const msgpack_object *o,

@@ -10,6 +10,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "async.h"
 #include "tetherd.h"
 
 uint64_t td_uptime_ms(const struct td_server *srv)
@@ -83,11 +84,15 @@ int td_loop_init(struct td_server *srv)
 
 	/* One thread submits; the kernel may skip cross-thread work. */
 	memset(&p, 0, sizeof(p));
-	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
-	rc = io_uring_queue_init_params(256, &srv->ring, &p);
+	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+		  IORING_SETUP_CQSIZE;
+	p.cq_entries = TD_RING_CQ;
+	rc = io_uring_queue_init_params(TD_RING_SQ, &srv->ring, &p);
 	if (rc == -EINVAL) {
 		memset(&p, 0, sizeof(p));
-		rc = io_uring_queue_init_params(256, &srv->ring, &p);
+		p.flags = IORING_SETUP_CQSIZE;
+		p.cq_entries = TD_RING_CQ;
+		rc = io_uring_queue_init_params(TD_RING_SQ, &srv->ring, &p);
 	}
 	if (rc < 0)
 		return rc;
@@ -126,6 +131,7 @@ static void td_loop_stop(struct td_server *srv, const char *why)
 	if (srv->nrunning)
 		td_log("stopping %u workers", srv->nrunning);
 	td_workers_stop_all(srv, TD_SHUTDOWN_DEADLINE_S * 1000 - 1000);
+	td_async_cancel_all(srv);
 	for (struct td_conn *c = srv->conns, *next; c; c = next) {
 		next = c->next;
 		if (c->out.head == c->out.len)
@@ -218,6 +224,9 @@ static void td_loop_cqe(struct td_server *srv, struct io_uring_cqe *cqe)
 	case TD_EV_CAPTURE:
 		td_capture_event(ev->obj, cqe->res, more);
 		break;
+	case TD_EV_ASYNC:
+		td_async_event(ev->obj, cqe->res);
+		break;
 	case TD_EV_DEADLINE:
 		td_log("shutdown deadline passed; dropping %s",
 		       srv->conns ? "unread replies" : "nothing");
@@ -235,7 +244,7 @@ int td_loop_run(struct td_server *srv)
 	unsigned head, n;
 	int rc;
 
-	while (!srv->stopping || srv->conns || srv->nrunning) {
+	while (!srv->stopping || srv->conns || srv->nrunning || srv->nring) {
 		rc = io_uring_submit_and_wait(&srv->ring, 1);
 		if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
 			td_log("io_uring_submit_and_wait: %s", strerror(-rc));

@@ -267,6 +267,7 @@ int main(int argc, char **argv)
 	io_uring_queue_exit(&srv.ring);
 	td_labels_free(&srv);
 	td_pendings_free(&srv);
+	td_async_free_all(&srv);
 	td_workers_free(&srv);
 	td_log("exiting");
 	free(srv.allow_uids);

@@ -133,6 +133,10 @@ static const struct td_op td_ops[TETHER_OP_MAX_] = {
 	[TETHER_OP_STOP] = { "STOP", td_do_stop, false },
 	[TETHER_OP_LOGS] = { "LOGS", td_do_logs, true },
 	[TETHER_OP_ACK] = { "ACK", td_do_ack, false },
+	[TETHER_OP_PENDING] = { "PENDING", td_do_pending, true },
+	[TETHER_OP_COLLECT] = { "COLLECT", td_do_collect, false },
+	[TETHER_OP_CANCEL] = { "CANCEL", td_do_cancel, false },
+	[TETHER_OP_BATCH] = { "BATCH", td_do_batch, false },
 };
 
 static const struct td_op *td_op_find(int64_t op)

@@ -60,6 +60,8 @@ struct td_spawn {
 	int ngroups;
 	uint64_t log_max;
 	struct rlimit nofile;		/* the server's original limit */
+	char home[PATH_MAX];		/* --user's, for HOME */
+	char uname[256];		/* --user's, for USER and LOGNAME */
 };
 
 /* Where the child failed, for the error text. */
@@ -218,15 +220,29 @@ static int td_spawn_env(struct td_req *r, struct td_spawn *sp,
 		if ((rc = td_strv_push(r, &sp->envp, &sp->envc, s)) < 0)
 			return rc;
 	}
+	/* Like runuser: the user's own HOME, USER and LOGNAME, which the
+	 * controller's list may still override. */
+	if (sp->uname[0]) {
+		const char *kv[3][2] = { { "HOME", sp->home },
+					 { "USER", sp->uname },
+					 { "LOGNAME", sp->uname } };
+
+		for (int i = 0; i < 3; i++) {
+			if (asprintf(&s, "%s=%s", kv[i][0], kv[i][1]) < 0)
+				return td_req_fail(r, ENOMEM, "out of memory");
+			if ((rc = td_env_set(r, sp, s)) < 0)
+				return rc;
+		}
+	}
 	if ((o = tp_map_get(body, "env")) && !(v = tp_obj_array(o, &n)))
 		return td_req_fail(r, EINVAL, "env must be an array");
 	for (size_t i = 0; i < n; i++)
 		if ((rc = td_strdup_obj(r, &v[i], "env entry", &s)) < 0 ||
 		    (rc = td_env_set(r, sp, s)) < 0)
 			return rc;
-	if (!sp->envp)
-		return td_strv_push(r, &sp->envp, &sp->envc, NULL) == 0 ? 0
-									: -ENOMEM;
+	/* An empty environment is still a NULL-ended array. */
+	if (!sp->envp && !(sp->envp = calloc(1, sizeof(char *))))
+		return td_req_fail(r, ENOMEM, "out of memory");
 	return 0;
 }
 
@@ -322,6 +338,8 @@ static int td_spawn_user(struct td_req *r, struct td_spawn *sp,
 	sp->uid = res->pw_uid;
 	sp->gid = res->pw_gid;
 	sp->have_user = true;
+	snprintf(sp->home, sizeof(sp->home), "%s", res->pw_dir);
+	snprintf(sp->uname, sizeof(sp->uname), "%s", res->pw_name);
 	sp->ngroups = TD_GROUPS_MAX;
 	if (getgrouplist(res->pw_name, res->pw_gid, sp->groups,
 			 &sp->ngroups) < 0)
@@ -440,9 +458,9 @@ int td_spawn_prepare(struct td_req *r, const msgpack_object *body,
 		memcpy(sp->label, s, n);
 	}
 	if ((rc = td_spawn_argv(r, sp, tp_map_get(body, "argv"))) < 0 ||
+	    (rc = td_spawn_user(r, sp, body)) < 0 ||
 	    (rc = td_spawn_env(r, sp, body)) < 0 ||
-	    (rc = td_spawn_resolve(r, sp)) < 0 ||
-	    (rc = td_spawn_user(r, sp, body)) < 0)
+	    (rc = td_spawn_resolve(r, sp)) < 0)
 		goto fail;
 	if ((o = tp_map_get(body, "cwd")) &&
 	    (rc = td_strdup_obj(r, o, "cwd", &sp->cwd)) < 0)

@@ -8,24 +8,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "call.h"
 #include "tetherd.h"
-
-enum td_argkind { TD_ARG_INT, TD_ARG_IN, TD_ARG_OUT, TD_ARG_INOUT, TD_ARG_STR };
-
-struct td_arg {
-	enum td_argkind kind;
-	uint64_t reg;
-	char *buf;
-	size_t size;			/* OUT/INOUT: capacity */
-};
-
-struct td_call {
-	long nr;
-	unsigned nargs;
-	unsigned flags;
-	struct td_arg a[TETHER_NARGS_MAX];
-	size_t bytes;			/* buffer bytes allocated so far */
-};
 
 static int td_arg_alloc(struct td_req *r, struct td_call *c, unsigned i,
 			size_t size)
@@ -69,6 +53,11 @@ static int td_arg_tagged(struct td_req *r, struct td_call *c, unsigned i,
 					   "argument %u: %zu bytes in, "
 					   "capacity %llu", i, inlen,
 					   (unsigned long long)size);
+	} else if (tag == TETHER_ARGTAG_RESULT && n == 2 &&
+		   tp_obj_u64(&v[1], &size) == 0) {
+		c->a[i].kind = TD_ARG_RESULT;
+		c->a[i].reg = size;	/* the entry index, resolved later */
+		return 0;
 	} else {
 		return td_req_fail(r, EINVAL,
 				   "argument %u: unknown tag or shape", i);
@@ -127,19 +116,21 @@ static int td_arg_decode(struct td_req *r, struct td_call *c, unsigned i,
 	}
 }
 
-static int td_call_decode(struct td_req *r, struct td_call *c)
+int td_call_decode(struct td_req *r, const msgpack_object *body,
+		   struct td_call *c)
 {
 	size_t nb, na;
-	const msgpack_object *b = tp_obj_array(r->body, &nb);
+	const msgpack_object *b = tp_obj_array(body, &nb);
 	const msgpack_object *args;
 	int64_t nr;
-	uint64_t flags = 0;
+	uint64_t flags = 0, timeout = 0;
 	int rc;
 
-	if (!b || nb < 2 || nb > 3)
+	memset(c, 0, sizeof(*c));
+	if (!b || nb < 2 || nb > 4)
 		return td_req_fail(r, EPROTO,
-				   "SYSCALL body is [nr, args] or "
-				   "[nr, args, flags]");
+				   "SYSCALL body is [nr, args, flags, "
+				   "timeout_ms] (the last two optional)");
 	if (tp_obj_i64(&b[0], &nr) < 0 || nr < 0 || nr > 4095)
 		return td_req_fail(r, EINVAL, "bad syscall number");
 	if (!(args = tp_obj_array(&b[1], &na)))
@@ -147,97 +138,150 @@ static int td_call_decode(struct td_req *r, struct td_call *c)
 	if (na > TETHER_NARGS_MAX)
 		return td_req_fail(r, E2BIG, "%zu arguments; at most %u", na,
 				   TETHER_NARGS_MAX);
-	if (nb == 3 && tp_obj_u64(&b[2], &flags) < 0)
+	if (nb >= 3 && tp_obj_u64(&b[2], &flags) < 0)
 		return td_req_fail(r, EPROTO, "SYSCALL flags is not an uint");
+	if (nb == 4 && tp_obj_u64(&b[3], &timeout) < 0)
+		return td_req_fail(r, EPROTO, "SYSCALL timeout is not an uint");
 	c->nr = (long)nr;
 	c->nargs = (unsigned)na;
 	c->flags = (unsigned)flags;
+	c->timeout_ms = timeout;
 	for (unsigned i = 0; i < c->nargs; i++)
 		if ((rc = td_arg_decode(r, c, i, &args[i])) < 0)
 			return rc;
 	return 0;
 }
 
-static void td_call_free(struct td_call *c)
+void td_call_free(struct td_call *c)
 {
-	for (unsigned i = 0; i < TETHER_NARGS_MAX; i++)
+	for (unsigned i = 0; i < TETHER_NARGS_MAX; i++) {
 		free(c->a[i].buf);
+		c->a[i].buf = NULL;
+	}
 }
 
-/* close_range must not reach the internal fds above the controller's. */
-static long td_call_close_range(const struct td_call *c)
+int td_call_check(struct td_req *r, const struct td_call *c)
 {
-	int rc = td_ifd_close_range((unsigned)c->a[0].reg,
-				    (unsigned)c->a[1].reg,
-				    (unsigned)c->a[2].reg);
+	const char *why;
 
-	return rc;
+	if (td_fdguard_refused(c->nr, &why))
+		return td_req_fail(r, EPERM, "syscall %ld %s", c->nr, why);
+	if (c->flags & ~(unsigned)TETHER_CALL_FLAGS)
+		return td_req_fail(r, EINVAL, "unknown SYSCALL flags 0x%x",
+				   c->flags);
+	return 0;
 }
 
-static long td_call_run(struct td_call *c)
+/* An internal fd does not exist as far as callers can tell. */
+bool td_call_hits_internal(const struct td_call *c)
 {
 	unsigned mask = td_fdguard_mask(c->nr);
-	long ret;
 
-	for (unsigned i = 0; i < c->nargs; i++) {
-		/* An internal fd does not exist as far as callers can tell. */
+	for (unsigned i = 0; i < c->nargs; i++)
 		if ((mask & (1u << i)) && c->a[i].kind == TD_ARG_INT &&
 		    td_ifd_is((int)c->a[i].reg))
-			return -EBADF;
-	}
-	if (c->nr == SYS_close_range)
-		return td_call_close_range(c);
-	ret = syscall(c->nr, c->a[0].reg, c->a[1].reg, c->a[2].reg,
-		      c->a[3].reg, c->a[4].reg, c->a[5].reg);
-	return ret == -1 ? -errno : ret;
+			return true;
+	return false;
 }
 
-static void td_call_reply(struct td_req *r, const struct td_call *c, long ret)
+long td_call_run(struct td_server *srv, struct td_call *c)
+{
+	uint64_t regs[TETHER_NARGS_MAX];
+	long ret;
+
+	if (td_call_hits_internal(c))
+		return -EBADF;
+	/* close_range must not reach the internal fds above ours. */
+	if (c->nr == SYS_close_range)
+		ret = td_ifd_close_range((unsigned)c->a[0].reg,
+					 (unsigned)c->a[1].reg,
+					 (unsigned)c->a[2].reg);
+	else
+		ret = syscall(c->nr, c->a[0].reg, c->a[1].reg, c->a[2].reg,
+			      c->a[3].reg, c->a[4].reg, c->a[5].reg);
+	if (ret == -1)
+		ret = -errno;
+	for (unsigned i = 0; i < TETHER_NARGS_MAX; i++)
+		regs[i] = c->a[i].reg;
+	td_labels_syscall_done(srv, c->nr, regs, ret);
+	return ret;
+}
+
+void td_call_pack_result(msgpack_packer *pk, const struct td_call *c, long ret)
 {
 	bool trim = (c->flags & TETHER_CALL_TRIM) ||
 		    (td_fdguard_trims(c->nr) && !(c->flags & TETHER_CALL_NOTRIM));
 
-	msgpack_pack_array(r->pk, 2);
-	msgpack_pack_int64(r->pk, ret);
-	msgpack_pack_array(r->pk, c->nargs);
+	msgpack_pack_array(pk, 2);
+	msgpack_pack_int64(pk, ret);
+	msgpack_pack_array(pk, c->nargs);
 	for (unsigned i = 0; i < c->nargs; i++) {
 		const struct td_arg *a = &c->a[i];
 		size_t n = a->size;
 
 		if (a->kind != TD_ARG_OUT && a->kind != TD_ARG_INOUT) {
-			msgpack_pack_nil(r->pk);
+			msgpack_pack_nil(pk);
 			continue;
 		}
 		if (trim) {
 			n = ret < 0 ? 0 : (size_t)ret < n ? (size_t)ret : n;
 			trim = false;	/* only the first out buffer */
 		}
-		msgpack_pack_bin(r->pk, n);
-		msgpack_pack_bin_body(r->pk, a->buf, n);
+		msgpack_pack_bin(pk, n);
+		msgpack_pack_bin_body(pk, a->buf, n);
+	}
+}
+
+void td_call_pack_args(msgpack_packer *pk, const struct td_call *c)
+{
+	msgpack_pack_array(pk, c->nargs);
+	for (unsigned i = 0; i < c->nargs; i++) {
+		const struct td_arg *a = &c->a[i];
+
+		switch (a->kind) {
+		case TD_ARG_INT:
+		case TD_ARG_RESULT:
+			msgpack_pack_int64(pk, (int64_t)a->reg);
+			break;
+		case TD_ARG_STR:
+			tp_pack_str(pk, a->buf);
+			break;
+		case TD_ARG_IN:
+			msgpack_pack_bin(pk, a->size);
+			msgpack_pack_bin_body(pk, a->buf, a->size);
+			break;
+		case TD_ARG_OUT:
+		case TD_ARG_INOUT:
+			msgpack_pack_array(pk, 2);
+			msgpack_pack_int(pk, TETHER_ARGTAG_OUT);
+			msgpack_pack_uint64(pk, a->size);
+			break;
+		}
 	}
 }
 
 int td_do_syscall(struct td_req *r)
 {
-	struct td_call c;
-	uint64_t regs[TETHER_NARGS_MAX];
-	const char *why;
-	long ret;
+	struct td_call *c = calloc(1, sizeof(*c));
 	int rc;
 
-	memset(&c, 0, sizeof(c));
-	if ((rc = td_call_decode(r, &c)) < 0)
+	if (!c)
+		return td_req_fail(r, ENOMEM, "out of memory");
+	if ((rc = td_call_decode(r, r->body, c)) < 0 ||
+	    (rc = td_call_check(r, c)) < 0)
 		goto out;
-	if (td_fdguard_refused(c.nr, &why)) {
-		rc = td_req_fail(r, EPERM, "syscall %ld %s", c.nr, why);
-		goto out;
-	}
-	ret = td_call_run(&c);
-	for (unsigned i = 0; i < TETHER_NARGS_MAX; i++)
-		regs[i] = c.a[i].reg;
-	td_labels_syscall_done(r->srv, c.nr, regs, ret);
-	td_call_reply(r, &c, ret);
+	for (unsigned i = 0; i < c->nargs; i++)
+		if (c->a[i].kind == TD_ARG_RESULT) {
+			rc = td_req_fail(r, EINVAL, "argument %u: a result "
+					 "reference outside BATCH", i);
+			goto out;
+		}
+	/* What may block goes through the ring; the call is its now. */
+	if (td_ring_wants(c))
+		return td_async_submit(r, c);
+	td_call_pack_result(r->pk, c, td_call_run(r->srv, c));
 out:
-	td_call_free(&c);
+	td_call_free(c);
+	free(c);
 	return rc;
 }

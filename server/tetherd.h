@@ -21,6 +21,8 @@
 #define TD_NOFILE_WANT 65536		/* soft RLIMIT_NOFILE we ask for */
 #define TD_IFD_RESERVE 1024		/* top fd numbers kept for ourselves */
 #define TD_SHUTDOWN_DEADLINE_S 5
+#define TD_RING_SQ 1024
+#define TD_RING_CQ 8192
 
 /* What a completion's user_data points at. */
 enum td_ev_kind {
@@ -33,6 +35,7 @@ enum td_ev_kind {
 	TD_EV_DEADLINE,
 	TD_EV_TICK,
 	TD_EV_CAPTURE,
+	TD_EV_ASYNC,
 };
 
 /* A handler's return: the reply comes later (WAIT, STOP, LOGS). */
@@ -89,6 +92,7 @@ struct td_handshake {
 struct td_label;
 struct td_worker;
 struct td_pending;
+struct td_inflight;
 
 struct td_server {
 	struct io_uring ring;
@@ -121,6 +125,12 @@ struct td_server {
 	struct td_pending *pendings;	/* requests answered later */
 	bool tick_armed;
 	char state_dir[4096];		/* worker logs */
+	struct td_inflight *inflight;	/* ring work: running and parked */
+	uint64_t async_seq;
+	unsigned nring;			/* SQEs of ours in the ring */
+	unsigned nparked;
+	size_t parked_bytes;
+	uint64_t parked_lost;
 	struct rlimit nofile_orig;	/* what workers get back */
 	struct td_event ev_accept;
 	struct td_event ev_accept_retry;
@@ -272,6 +282,16 @@ void td_tick(struct td_server *srv);
 void td_tick_arm(struct td_server *srv);
 uint64_t td_now_ms(void);
 void td_pendings_free(struct td_server *srv);
+
+/* async.c, batch.c: the ring's syscalls, PENDING, COLLECT, CANCEL. */
+int td_do_pending(struct td_req *r);
+int td_do_collect(struct td_req *r);
+int td_do_cancel(struct td_req *r);
+int td_do_batch(struct td_req *r);
+void td_async_conn_closed(struct td_conn *c);
+void td_async_cancel_all(struct td_server *srv);
+void td_async_free_all(struct td_server *srv);
+bool td_async_tick(struct td_server *srv, uint64_t now);
 
 /* persist.c */
 int td_persist(struct td_server *srv);

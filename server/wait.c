@@ -393,6 +393,7 @@ void td_tick(struct td_server *srv)
 		td_wait_worker_changed(srv, w);
 		again |= w->stopping;
 	}
+	again |= td_async_tick(srv, now);
 	for (struct td_pending *p = srv->pendings, *next; p; p = next) {
 		next = p->next;
 		if (p->kind != TD_P_WAIT || !p->deadline)

@@ -15,6 +15,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -107,6 +108,24 @@ static char fx_proc_state(pid_t pid)
 	return p && p[1] == ' ' ? p[2] : 0;
 }
 
+/* Threads of pid still listed. */
+static int fx_tasks(pid_t pid)
+{
+	char path[64];
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	if (!(d = opendir(path)))
+		return 0;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
 bool fx_gone(pid_t pid)
 {
 	char st;
@@ -116,9 +135,11 @@ bool fx_gone(pid_t pid)
 	if (kill(pid, 0) < 0 && errno == ESRCH)
 		return true;
 	/* A zombie nobody reaps (this machine's init does not) is gone
-	 * for our purposes. */
+	 * for our purposes, once no thread of it is left: a group leader
+	 * shows Z while other threads (io_uring workers) still hold its
+	 * fds. */
 	st = fx_proc_state(pid);
-	return st == 0 || st == 'Z' || st == 'X';
+	return st == 0 || ((st == 'Z' || st == 'X') && fx_tasks(pid) <= 1);
 }
 
 bool fx_wait_gone(pid_t pid)
@@ -178,6 +199,14 @@ int fx_reattach(void)
 		fx.t = NULL;
 	}
 	return fx_connect_retry(fx.sock, 0, &fx.t);
+}
+
+long fx_getpid(struct tether *t)
+{
+	struct tether_call c = { .nr = SYS_getpid, .nargs = 0 };
+	int rc = tether_call(t, &c);
+
+	return rc < 0 ? rc : c.ret;
 }
 
 void fx_write_file(const char *path, const void *data, size_t len)
@@ -260,6 +289,10 @@ void fx_fini(void)
 		fx.t = NULL;
 	}
 	for (unsigned i = 0; i < fx_npids; i++) {
+		/* One already gone (reaped by tether_shutdown, say) is not
+		 * signalled: its pid may belong to someone else by now. */
+		if (fx_gone(fx_pids[i]))
+			continue;
 		kill(fx_pids[i], SIGKILL);
 		fx_wait_gone(fx_pids[i]);
 	}

@@ -55,6 +55,10 @@ int fx_wait_fds(pid_t pid, int want);
 int fx_reattach(void);
 /* tether_connect, retrying -EBUSY up to the deadline. */
 int fx_connect_retry(const char *sock, unsigned flags, struct tether **out);
+/* getpid run in the server through tether_call (the server's pid), or
+ * the library's -errno.  Unlike tether_getpid it passes no NULL args
+ * array, so tests of other things do not hinge on that helper. */
+long fx_getpid(struct tether *t);
 /* Write a whole file. */
 void fx_write_file(const char *path, const void *data, size_t len);
 /* Sleep a little (for polling loops). */

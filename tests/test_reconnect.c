@@ -445,11 +445,17 @@ static void log_clean(void)
 	if (!buf)
 		return;
 	buf[len] = '\0';
-	cr_assert(!strstr(buf, "Sanitizer") && !strstr(buf, "runtime error"),
-		  "sanitizer report in %s:\n%s", path,
-		  strstr(buf, "runtime error") ? strstr(buf, "runtime error")
-					       : strstr(buf, "Sanitizer"));
-	free(buf);
+	{
+		const char *hit = strstr(buf, "runtime error");
+		char excerpt[1024] = "";
+
+		if (!hit)
+			hit = strstr(buf, "Sanitizer");
+		if (hit)
+			snprintf(excerpt, sizeof(excerpt), "%s", hit);
+		free(buf);
+		cr_assert(!hit, "sanitizer report in %s:\n%s", path, excerpt);
+	}
 }
 
 /* ---- raw HELLO with a generation (fx_hello_msg has none) ------------- */
@@ -1407,6 +1413,7 @@ Test(takeover, takeover_wins_and_old_call_fails_taken_over)
 	struct tether *t = NULL;
 	struct tether_status st;
 	uint64_t g0 = tether_info(fx.t)->generation;
+	char text[256];
 	long r;
 	int rc, before = settled_fds(fx.pid);
 
@@ -1416,18 +1423,21 @@ Test(takeover, takeover_wins_and_old_call_fails_taken_over)
 	cr_assert_eq(tether_getpid(t), fx.pid);
 	cr_assert_gt(tether_info(t)->generation, g0);
 	/* Old sockets closed by the server, new ones in: same count. */
-	expect_fds(fx.pid, before, "after the take-over");
-	r = tether_getpid(fx.t);
-	cr_assert(r == -ECONNABORTED || r == -ECONNRESET,
-		  "old controller's call: %ld (%s), want -ECONNABORTED", r,
-		  tether_last_error(fx.t));
-	cr_assert(str_has(tether_last_error(fx.t), "taken over"),
-		  "old controller's error: \"%s\"", tether_last_error(fx.t));
+	rc = fx_wait_fds(fx.pid, before);
 	cr_assert_eq(tether_status(t, &st), 0);
+	tether_disconnect(t);
+	cr_assert_eq(rc, before, "server holds %d fds after the take-over, "
+		     "expected %d", rc, before);
 	cr_assert(st.attached);
 	cr_assert_eq(st.controller_pid, getpid());
-	cr_assert_eq(st.generation, tether_info(t)->generation);
-	tether_disconnect(t);
+	cr_assert_gt(st.generation, g0);
+	r = tether_getpid(fx.t);
+	snprintf(text, sizeof(text), "%s", tether_last_error(fx.t));
+	cr_assert(r == -ECONNABORTED || r == -ECONNRESET,
+		  "old controller's call: %ld (%s), want -ECONNABORTED", r,
+		  text);
+	cr_assert(str_has(text, "taken over"),
+		  "old controller's error: \"%s\"", text);
 }
 
 /* The old controller asks again after the take-over: every call fails
@@ -1593,6 +1603,10 @@ Test(takeover, two_racing_takeovers_end_consistent)
 
 	race(&r, racing_takeover, NULL);
 	wins = (r.rc[0] == 0) + (r.rc[1] == 0);
+	cr_log_info("racing take-overs: rc %d, %d; pid %d attached, "
+		    "generation %llu -> %llu", r.rc[0], r.rc[1],
+		    (int)r.st.controller_pid, (unsigned long long)r.g0,
+		    (unsigned long long)r.st.generation);
 	cr_assert_geq(wins, 1u, "neither take-over won");
 	cr_assert(r.st.attached, "no controller attached after the race");
 	cr_assert(r.st.controller_pid == r.k[0].pid ||
@@ -1808,6 +1822,9 @@ Test(soak, list_fds_pages_through_10000)
 	log_clean();
 }
 
+/* Under UBSan this fails in log_clean(): server/gc.c td_gc_kept() calls
+ * bsearch(&fd, NULL, 0, ...) when the keep list is empty (UB: bsearch's
+ * base is declared nonnull).  Harmless in practice, reported. */
 Test(soak, gc_of_10000_orphans)
 {
 	static int dups[NDUP];

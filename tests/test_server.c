@@ -77,7 +77,7 @@ static void intact(void)
 {
 	int n;
 
-	cr_assert_eq(tether_getpid(fx.t), fx.pid, "server not serving: %s",
+	cr_assert_eq(fx_getpid(fx.t), fx.pid, "server not serving: %s",
 		     tether_last_error(fx.t));
 	n = fx_wait_fds(fx.pid, base_fds);
 	cr_assert_eq(n, base_fds, "server holds %d fds, %d before", n,
@@ -502,7 +502,15 @@ Test(badinput, empty_frame_closes_the_connection)
 	raw_close_intact();
 }
 
-Test(badinput, peer_gone_mid_frame)
+/* A partial frame followed at once by EOF.
+ * KNOWN BUG (server, conn.c): td_conn_pump() returns after a short read
+ * ("drained") without reading again; an EOF that arrived with the data
+ * in the same poll wakeup is never seen, no further wakeup comes, and
+ * the dead peer keeps the controller slot: every later attach gets
+ * EBUSY ("attached by pid N").  The same happens when data and EOF
+ * arrive while the server is not reading (reply queue over its limit). */
+Test(badinput, peer_gone_mid_frame,
+     .description = "KNOWN BUG: EOF after a short read never noticed")
 {
 	raw_open();
 	cr_assert_eq(fx_send_bytes(raw.fd, "\0\0\0\x64\x93\x01", 6), 0);
@@ -521,6 +529,48 @@ Test(badinput, good_request_after_bad_ones_in_one_write)
 	raw_expect(0x46, EPROTO, NULL);
 	raw_expect(0x47, EOPNOTSUPP, NULL);
 	raw_expect(0x48, 0, NULL);
+	raw_close_intact();
+}
+
+Test(badinput, frame_at_the_limit_is_parsed)
+{
+	/* exactly TETHER_FRAME_MAX payload bytes: a frame, not an
+	 * oversized one; its 2 MiB in-buffer breaks the per-call limit */
+	size_t n = TETHER_FRAME_MAX - 11;
+	char *junk = calloc(1, n);
+	struct tp_msg m;
+
+	cr_assert_not_null(junk);
+	raw_open();
+	syscall_one_arg(&m, 0x40, SYS_write);
+	msgpack_pack_bin(&m.pk, n);
+	msgpack_pack_bin_body(&m.pk, junk, n);
+	cr_assert_eq(tp_msg_finish(&m), 0);
+	cr_assert_eq(tp_msg_size(&m), TETHER_FRAME_HDR + TETHER_FRAME_MAX);
+	raw_send(&m);
+	free(junk);
+	raw_expect(0x40, E2BIG, NULL);
+	raw_status_ok(0x41);
+	raw_close_intact();
+}
+
+Test(badinput, backpressure_resumes_when_the_peer_reads)
+{
+	/* Eight 1 MiB replies queued before we read any: the server stops
+	 * reading past its queue limit and must resume as we drain. */
+	struct tp_msg m;
+
+	raw_open();
+	for (unsigned id = 1; id <= 8; id++) {
+		syscall_one_arg(&m, id, SYS_getpid);
+		msgpack_pack_array(&m.pk, 2);
+		msgpack_pack_int(&m.pk, TETHER_ARGTAG_OUT);
+		msgpack_pack_uint64(&m.pk, TETHER_BUF_MAX);
+		raw_send(&m);
+	}
+	for (unsigned id = 1; id <= 8; id++)
+		raw_expect(id, 0, NULL);
+	raw_status_ok(9);
 	raw_close_intact();
 }
 
@@ -848,6 +898,79 @@ Test(handshake, answer_echoes_the_request_id)
 	intact();
 }
 
+Test(handshake, oversized_packet_is_emsgsize)
+{
+	/* A HELLO padded past the server's 4096-byte packet buffer. */
+	int mine[2], theirs[2];
+	struct tp_msg m;
+	char pad[5000], text[256];
+
+	memset(pad, 'p', sizeof(pad));
+	stream_pairs(2, mine, theirs);
+	tp_msg_init(&m);
+	tp_msg_request(&m, 1, TETHER_OP_HELLO);
+	msgpack_pack_array(&m.pk, 4);
+	msgpack_pack_int(&m.pk, TETHER_PROTO_VERSION);
+	msgpack_pack_int(&m.pk, 0);
+	msgpack_pack_int(&m.pk, getpid());
+	msgpack_pack_str(&m.pk, sizeof(pad));
+	msgpack_pack_str_body(&m.pk, pad, sizeof(pad));
+	cr_assert_eq(tp_msg_finish(&m), 0);
+	cr_assert_eq(fx_handshake(fx.sock, tp_msg_data(&m), tp_msg_size(&m),
+				  theirs, 2, text, sizeof(text)),
+		     EMSGSIZE);
+	tp_msg_destroy(&m);
+	close_all(theirs, 2);
+	peers_closed(mine, 2);
+	close_all(mine, 2);
+	intact();
+}
+
+Test(handshake, pending_handshakes_are_limited)
+{
+	/* Silent peers hold handshake slots; past the limit a newcomer is
+	 * told EAGAIN; once they go, attaching works again. */
+	int silent[16], mine[2], theirs[2], rc, i;
+	char text[256];
+
+	for (i = 0; i < 16; i++)
+		cr_assert_geq(silent[i] = fx_dial(fx.sock), 0);
+	/* every silent peer is accepted before we go on */
+	cr_assert_eq(fx_wait_fds(fx.pid, base_fds + 16), base_fds + 16);
+	stream_pairs(2, mine, theirs);
+	rc = hello_with(TETHER_PROTO_VERSION, TETHER_HELLO_OBSERVE, theirs, 2,
+			text, sizeof(text));
+	close_all(theirs, 2);
+	for (i = 0; i < 16; i++)
+		close(silent[i]);
+	close_all(mine, 2);
+	cr_assert_eq(rc, EAGAIN, "got %d (%s)", rc, text);
+	cr_assert(strstr(text, "handshakes"), "'%s'", text);
+	intact();
+}
+
+Test(handshake, silent_peer_is_dropped_after_the_time_limit)
+{
+	/* tetherd's handshake limit is 5 s: wait for its answer up to
+	 * three times that. */
+	unsigned char buf[4096];
+	struct pollfd pfd;
+	struct tp_in in;
+	ssize_t n;
+	int fd = fx_dial(fx.sock);
+
+	cr_assert_geq(fd, 0);
+	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
+	cr_assert_gt(poll(&pfd, 1, 3 * FX_DEADLINE_MS), 0, "never dropped");
+	n = recv(fd, buf, sizeof(buf), 0);
+	cr_assert_gt(n, 4);
+	cr_assert_eq(tp_decode(buf + 4, (size_t)n - 4, &in), 0);
+	cr_assert_eq(in.code, ETIMEDOUT);
+	tp_in_destroy(&in);
+	close(fd);
+	intact();
+}
+
 Test(handshake, connect_and_close_without_hello)
 {
 	int fd = fx_dial(fx.sock);
@@ -890,10 +1013,10 @@ Test(peers, takeover_replaces_the_controller)
 	long rc;
 
 	cr_assert_eq(tether_connect(fx.sock, TETHER_CONNECT_TAKEOVER, &t), 0);
-	cr_assert_eq(tether_getpid(t), fx.pid);
+	cr_assert_eq(fx_getpid(t), fx.pid);
 	cr_assert_gt(tether_info(t)->generation,
 		     tether_info(fx.t)->generation);
-	rc = tether_getpid(fx.t);
+	rc = fx_getpid(fx.t);
 	cr_assert(rc == -ECONNABORTED || rc == -ECONNRESET || rc == -EPIPE,
 		  "old controller got %ld", rc);
 	cr_assert_eq(tether_status(t, &st), 0);
@@ -903,18 +1026,22 @@ Test(peers, takeover_replaces_the_controller)
 	intact();
 }
 
+/* The server sends the replaced controller an ECONNABORTED notice
+ * ("taken over by controller pid N") and closes; the old handle's next
+ * request fails to send (EPIPE), and the library must still report the
+ * notice waiting in its socket, not -EPIPE. */
 Test(peers, takeover_notice_names_the_new_controller)
 {
 	struct tether *t;
+	char text[256];
 	long rc;
 
 	cr_assert_eq(tether_connect(fx.sock, TETHER_CONNECT_TAKEOVER, &t), 0);
-	rc = tether_getpid(fx.t);
-	cr_assert_eq(rc, -ECONNABORTED, "got %ld (%s)", rc,
-		     tether_last_error(fx.t));
-	cr_assert(strstr(tether_last_error(fx.t), "taken over"), "'%s'",
-		  tether_last_error(fx.t));
+	rc = fx_getpid(fx.t);
+	snprintf(text, sizeof(text), "%s", tether_last_error(fx.t));
 	tether_disconnect(t);
+	cr_assert_eq(rc, -ECONNABORTED, "got %ld (%s)", rc, text);
+	cr_assert(strstr(text, "taken over"), "'%s'", text);
 }
 
 Test(peers, observer_may_look_not_act)
@@ -927,7 +1054,7 @@ Test(peers, observer_may_look_not_act)
 	cr_assert_eq(tether_status(o, &st), 0);
 	cr_assert_eq(st.pid, fx.pid);
 	cr_assert_eq(st.controller_pid, getpid());
-	cr_assert_eq(tether_getpid(o), -EBUSY);
+	cr_assert_eq(fx_getpid(o), -EBUSY);
 	cr_assert(strstr(tether_last_error(o), "observer"), "'%s'",
 		  tether_last_error(o));
 	cr_assert_eq(tether_shutdown(o), -EBUSY);
@@ -1042,7 +1169,7 @@ static struct uid_result as_nobody(const char *sock, bool lib)
 			snprintf(r.text, sizeof(r.text), "%s",
 				 tether_last_error(NULL));
 			if (r.rc == 0) {
-				r.pid = tether_getpid(t);
+				r.pid = fx_getpid(t);
 				tether_disconnect(t);
 			}
 		} else {
@@ -1078,7 +1205,16 @@ Test(uid, other_uid_refused_with_eacces)
 	intact();
 }
 
-Test(uid, other_uid_refused_through_the_library)
+/* KNOWN BUG (server + library): tetherd refuses a foreign uid right
+ * after accept(): it sends the EACCES answer and closes while the
+ * client's HELLO is still unread in its queue.  Closing a Unix socket
+ * with unread data makes the peer's first recv() fail with ECONNRESET
+ * (or the HELLO send fails with EPIPE if it comes after the close), so
+ * tether_connect() returns -ECONNRESET/-EPIPE and the text naming the
+ * uid never reaches the user.  (fx_handshake retries the recv, which is
+ * why the raw test above sees the answer.) */
+Test(uid, other_uid_refused_through_the_library,
+     .description = "KNOWN BUG: EACCES refusal lost as ECONNRESET/EPIPE")
 {
 	struct uid_result r;
 
@@ -1199,7 +1335,7 @@ Test(life, second_server_same_path_refused)
 		  "'%s' does not name pid %d", tether_last_error(NULL),
 		  (int)pid);
 	/* the first one is unharmed */
-	cr_assert_eq(tether_getpid(a), pid);
+	cr_assert_eq(fx_getpid(a), pid);
 	tether_disconnect(a);
 }
 
@@ -1218,8 +1354,34 @@ Test(life, stale_socket_replaced)
 	cr_assert_eq(fx_start(fx.sock, NULL, &b), 0, "%s",
 		     tether_last_error(NULL));
 	cr_assert_neq(tether_info(b)->pid, pid);
-	cr_assert_eq(tether_getpid(b), tether_info(b)->pid);
+	cr_assert_eq(fx_getpid(b), tether_info(b)->pid);
 	tether_disconnect(b);
+}
+
+/* KNOWN BUG (server, listen.c): restarting at once after a SIGKILL,
+ * as a supervisor would, fails about half the time with -EADDRINUSE "a
+ * server is still listening".  The dead server's io_uring still holds
+ * a multishot accept on the listening socket; the kernel tears the ring
+ * down asynchronously after the process is reaped, so for a moment the
+ * socket still accepts, and td_listen_clear_stale's connect() probe
+ * takes that for a live server although the successor already holds
+ * the flock, which proves the old one dead. */
+Test(life, stale_socket_replaced_at_once,
+     .description = "KNOWN BUG: connect probe sees a dead server's socket")
+{
+	for (int i = 0; i < 10; i++) {
+		struct tether *t;
+		pid_t pid;
+		int rc;
+
+		rc = fx_start(fx.sock, NULL, &t);
+		cr_assert_eq(rc, 0, "round %d: %s (%s)", i, strerror(-rc),
+			     tether_last_error(NULL));
+		pid = tether_info(t)->pid;
+		tether_disconnect(t);
+		kill(pid, SIGKILL);
+		cr_assert_eq(waitpid(pid, NULL, 0), pid);
+	}
 }
 
 Test(life, foreign_file_at_socket_path_refused)
@@ -1301,9 +1463,17 @@ Test(life, non_persistent_dies_with_its_controller)
 	kill_child(child);
 	cr_assert(fx_wait_gone(rep.server),
 		  "server %d outlived its controller", (int)rep.server);
-	rc = tether_connect(fx.sock, 0, &t);
-	if (rc == 0)
-		tether_disconnect(t);
+	/* The kernel may keep the dead server's listening socket open a
+	 * moment longer (its io_uring is torn down asynchronously): such a
+	 * connect is reset, never answered. */
+	for (int i = 0; i < FX_DEADLINE_MS / 10; i++) {
+		rc = tether_connect(fx.sock, 0, &t);
+		if (rc == 0)
+			tether_disconnect(t);
+		if (rc != -ECONNRESET && rc != -EPIPE)
+			break;
+		fx_nap();
+	}
 	cr_assert_eq(rc, -ECONNREFUSED, "connect after its death: %d (%s)", rc,
 		     tether_last_error(NULL));
 }
@@ -1317,7 +1487,7 @@ Test(life, persistent_survives_its_controller)
 	kill_child(child);
 	cr_assert_eq(fx_connect_retry(fx.sock, 0, &fx.t), 0, "%s",
 		     tether_last_error(NULL));
-	cr_assert_eq(tether_getpid(fx.t), rep.server);
+	cr_assert_eq(fx_getpid(fx.t), rep.server);
 	cr_assert_eq(tether_status(fx.t, &st), 0);
 	cr_assert(st.persistent);
 	cr_assert_eq(st.controller_pid, getpid());
@@ -1372,6 +1542,20 @@ Test(life, sigterm_exits_cleanly_and_removes_socket)
 		  "tetherd wait status %#x", ws);
 	cr_assert_eq(lstat(fx.sock, &st), -1, "socket still there");
 	cr_assert_eq(errno, ENOENT);
+	tether_disconnect(t);
+}
+
+Test(life, sigint_exits_cleanly_too)
+{
+	struct tether *t;
+	pid_t pid;
+	int ws;
+
+	cr_assert_eq(fx_start(fx.sock, NULL, &t), 0);
+	pid = tether_info(t)->pid;
+	cr_assert_eq(kill(pid, SIGINT), 0);
+	ws = wait_exit(pid, FX_DEADLINE_MS);
+	cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "status %#x", ws);
 	tether_disconnect(t);
 }
 
@@ -1445,7 +1629,7 @@ Test(life, restart_after_shutdown)
 	tether_disconnect(t);
 	cr_assert_eq(fx_start(fx.sock, NULL, &t), 0, "%s",
 		     tether_last_error(NULL));
-	cr_assert_eq(tether_getpid(t), tether_info(t)->pid);
+	cr_assert_eq(fx_getpid(t), tether_info(t)->pid);
 	tether_disconnect(t);
 }
 
@@ -1471,5 +1655,5 @@ Test(life, disconnect_does_not_stop_the_server)
 	pid = tether_info(t)->pid;
 	tether_disconnect(t);
 	cr_assert_eq(fx_connect_retry(fx.sock, 0, &fx.t), 0);
-	cr_assert_eq(tether_getpid(fx.t), pid);
+	cr_assert_eq(fx_getpid(fx.t), pid);
 }

@@ -1,0 +1,316 @@
+/* tetherctl pending, collect, cancel, batch: requests that outlive us. */
+#include <errno.h>
+#include <getopt.h>
+#include <seccomp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctl.h"
+
+static void ctl_syscall_name(long nr, char *buf, size_t size)
+{
+	char *name = nr >= 0 ? seccomp_syscall_resolve_num_arch(
+					SCMP_ARCH_NATIVE, (int)nr)
+			     : NULL;
+
+	snprintf(buf, size, "%s", name ? name : nr < 0 ? "batch" : "?");
+	if (!name && nr >= 0)
+		snprintf(buf, size, "syscall_%ld", nr);
+	free(name);
+}
+
+static uint64_t ctl_parse_id(const char *s, bool *ok)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+
+	*ok = *s && !*end && v > 0;
+	return v;
+}
+
+int ctl_pending(struct ctl *g, struct tether *t, int argc, char **argv)
+{
+	struct tether_pending *v;
+	char name[64], when[32];
+	size_t n;
+	int rc;
+
+	(void)argv;
+	if (argc != 1)
+		return CTL_EX_USAGE;
+	if ((rc = tether_pending(t, &v, &n)) < 0) {
+		ctl_err("pending: %s", ctl_why(t, rc));
+		return ctl_status_of(rc);
+	}
+	if (!g->json)
+		printf("%-8s %-16s %-8s %-20s %s\n", "ID", "SYSCALL", "STATE",
+		       "SINCE", "GENERATION");
+	else
+		printf("[");
+	for (size_t i = 0; i < n; i++) {
+		time_t s = (time_t)(v[i].since_ms / 1000);
+		struct tm tm;
+
+		ctl_syscall_name(v[i].nr, name, sizeof(name));
+		gmtime_r(&s, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		if (g->json)
+			printf("%s{\"id\":%llu,\"syscall\":\"%s\",\"nr\":%ld,"
+			       "\"state\":\"%s\",\"since\":\"%s\","
+			       "\"since_ms\":%lld,\"generation\":%llu,"
+			       "\"batch\":%s,\"waited\":%s}",
+			       i ? "," : "", (unsigned long long)v[i].id, name,
+			       v[i].nr, v[i].state, when,
+			       (long long)v[i].since_ms,
+			       (unsigned long long)v[i].generation,
+			       v[i].batch ? "true" : "false",
+			       v[i].waited ? "true" : "false");
+		else
+			printf("%-8llu %-16s %-8s %-20s %llu\n",
+			       (unsigned long long)v[i].id, name, v[i].state,
+			       when, (unsigned long long)v[i].generation);
+	}
+	if (g->json)
+		printf("]\n");
+	free(v);
+	return CTL_EX_OK;
+}
+
+/* Print a collected call the way `call` prints its own. */
+static int ctl_print_collected(struct ctl *g, struct tether_call *c)
+{
+	struct ctl_callspec cs;
+
+	memset(&cs, 0, sizeof(cs));
+	ctl_syscall_name(c->nr, cs.name, sizeof(cs.name));
+	cs.call = *c;
+	for (unsigned i = 0; i < c->nargs; i++) {
+		switch (c->args[i].kind) {
+		case TETHER_ARG_STR:
+			cs.disp[i] = CTL_DISP_STR;
+			break;
+		case TETHER_ARG_IN:
+			cs.disp[i] = CTL_DISP_IN;
+			break;
+		case TETHER_ARG_OUT:
+		case TETHER_ARG_INOUT:
+			cs.disp[i] = CTL_DISP_OUT;
+			break;
+		default:
+			cs.disp[i] = CTL_DISP_INT;
+			cs.sgn[i] = (int64_t)c->args[i].value < 0;
+			break;
+		}
+	}
+	if (g->json)
+		ctl_call_print_json(stdout, &cs);
+	else
+		ctl_call_print(stdout, &cs);
+	return c->ret < 0 ? CTL_EX_FAILED : CTL_EX_OK;
+}
+
+int ctl_collect(struct ctl *g, struct tether *t, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "no-wait", no_argument, NULL, 'n' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct tether_call call;
+	int64_t wait = -1;
+	uint64_t id;
+	char *end;
+	bool ok;
+	int c, rc;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "+nt:", opts, NULL)) != -1) {
+		if (c == 'n') {
+			wait = 0;
+		} else if (c == 't') {
+			wait = (int64_t)(strtod(optarg, &end) * 1000.0);
+			if (*end || wait < 0)
+				return CTL_EX_USAGE;
+		} else {
+			return CTL_EX_USAGE;
+		}
+	}
+	if (optind != argc - 1)
+		return CTL_EX_USAGE;
+	id = ctl_parse_id(argv[optind], &ok);
+	if (!ok)
+		return CTL_EX_USAGE;
+	memset(&call, 0, sizeof(call));
+	if ((rc = tether_collect(t, id, wait, &call)) < 0) {
+		ctl_err("collect %llu: %s", (unsigned long long)id,
+			ctl_why(t, rc));
+		return ctl_status_of(rc);
+	}
+	if (call.nr < 0) {
+		printf("batch %llu: %ld entries ran\n", (unsigned long long)id,
+		       call.ret);
+		rc = CTL_EX_OK;
+	} else {
+		rc = ctl_print_collected(g, &call);
+	}
+	tether_call_release(&call);
+	return rc;
+}
+
+int ctl_cancel(struct ctl *g, struct tether *t, int argc, char **argv)
+{
+	uint64_t id;
+	bool ok;
+	int rc;
+
+	if (argc != 2)
+		return CTL_EX_USAGE;
+	id = ctl_parse_id(argv[1], &ok);
+	if (!ok)
+		return CTL_EX_USAGE;
+	if ((rc = tether_cancel(t, id)) < 0) {
+		ctl_err("cancel %llu: %s", (unsigned long long)id,
+			ctl_why(t, rc));
+		return ctl_status_of(rc);
+	}
+	if (g->json)
+		printf("{\"id\":%llu,\"cancelled\":true}\n",
+		       (unsigned long long)id);
+	else
+		printf("request %llu cancelled\n", (unsigned long long)id);
+	return CTL_EX_OK;
+}
+
+/* ---- batch -------------------------------------------------------------- */
+
+struct ctl_batch {
+	struct ctl_callspec *cs;
+	size_t n;
+	size_t cap;
+};
+
+static void ctl_batch_free(struct ctl_batch *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		ctl_callspec_free(&b->cs[i]);
+	free(b->cs);
+}
+
+/* One line in the `call` syntax (with or without the word call). */
+static int ctl_batch_line(struct ctl_batch *b, const char *line, int lineno)
+{
+	char err[256], **w;
+	int n, rc, skip;
+
+	if ((rc = ctl_split_line(line, &w, &n)) < 0) {
+		ctl_err("batch line %d: unbalanced quotes", lineno);
+		return rc;
+	}
+	if (n == 0) {
+		ctl_split_free(w, n);
+		return 0;
+	}
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? 2 * b->cap : 16;
+		struct ctl_callspec *nv = realloc(b->cs, cap * sizeof(*nv));
+
+		if (!nv) {
+			ctl_split_free(w, n);
+			return -ENOMEM;
+		}
+		b->cs = nv;
+		b->cap = cap;
+	}
+	skip = !strcmp(w[0], "call");
+	rc = n - skip > 0 ? ctl_call_parse(n - skip, w + skip, &b->cs[b->n], err,
+					   sizeof(err))
+			  : -EINVAL;
+	if (rc < 0)
+		ctl_err("batch line %d: %s", lineno, n - skip > 0 ? err
+								   : "empty call");
+	else
+		b->n++;
+	ctl_split_free(w, n);
+	return rc;
+}
+
+static int ctl_batch_read(struct ctl_batch *b, FILE *f)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	int lineno = 0, rc = 0;
+
+	while (rc == 0 && (len = getline(&line, &cap, f)) >= 0) {
+		lineno++;
+		if (len && line[len - 1] == '\n')
+			line[len - 1] = '\0';
+		rc = ctl_batch_line(b, line, lineno);
+	}
+	free(line);
+	return rc;
+}
+
+int ctl_batch(struct ctl *g, struct tether *t, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "stop", no_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ctl_batch b = { NULL, 0, 0 };
+	struct tether_call *calls = NULL;
+	unsigned flags = 0;
+	int c, rc, stopped, status = CTL_EX_OK;
+	FILE *f;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "+s", opts, NULL)) != -1) {
+		if (c != 's')
+			return CTL_EX_USAGE;
+		flags |= TETHER_BATCH_STOP;
+	}
+	if (optind != argc - 1)
+		return CTL_EX_USAGE;
+	f = strcmp(argv[optind], "-") ? fopen(argv[optind], "re") : stdin;
+	if (!f) {
+		ctl_err("batch: %s: %s", argv[optind], strerror(errno));
+		return CTL_EX_FAILED;
+	}
+	rc = ctl_batch_read(&b, f);
+	if (f != stdin)
+		fclose(f);
+	if (rc < 0 || b.n == 0) {
+		if (b.n == 0 && rc == 0)
+			ctl_err("batch: no calls");
+		ctl_batch_free(&b);
+		return CTL_EX_USAGE;
+	}
+	if (!(calls = calloc(b.n, sizeof(*calls)))) {
+		ctl_batch_free(&b);
+		return CTL_EX_FAILED;
+	}
+	for (size_t i = 0; i < b.n; i++)
+		calls[i] = b.cs[i].call;
+	if ((rc = tether_batch(t, calls, b.n, flags, &stopped)) < 0) {
+		ctl_err("batch: %s", ctl_why(t, rc));
+		status = ctl_status_of(rc);
+	} else {
+		for (size_t i = 0; i < b.n; i++) {
+			b.cs[i].call = calls[i];
+			if (g->json)
+				ctl_call_print_json(stdout, &b.cs[i]);
+			else
+				ctl_call_print(stdout, &b.cs[i]);
+			if (calls[i].ret < 0)
+				status = CTL_EX_FAILED;
+		}
+		if (stopped >= 0 && !g->json)
+			printf("# stopped at entry %d; the rest did not run\n",
+			       stopped);
+	}
+	free(calls);
+	ctl_batch_free(&b);
+	return status;
+}

@@ -1,0 +1,369 @@
+#!/bin/sh
+# Workers from the shell: every tetherctl invocation is a new controller.
+# spawn (pid printed, exec failures named), ps (table and --json), wait
+# (timeout, exit records), kill, stop (cooperative and stubborn), logs
+# (whole, --from, -f until the worker exits), ack, and shutdown with
+# workers running (refused, then --force), against a real tetherd.
+# Needs $TETHERCTL and $TETHERD (make check exports both).
+#
+# Prints "scenario_workers: N passed, M failed"; exits 1 if M > 0.
+set -u
+
+: "${TETHERCTL:?set TETHERCTL to the tetherctl binary}"
+: "${TETHERD:?set TETHERD to the tetherd binary}"
+export TETHERD
+
+D=$(mktemp -d /tmp/tscenw.XXXXXX) || exit 1
+S=$D/s.sock
+SPID=
+WPIDS=
+pass=0
+fail=0
+
+# Running, not a zombie nobody reaped.
+alive() {
+	[ -r "/proc/$1/stat" ] || return 1
+	state=$(sed 's/^.*) \(.\).*$/\1/' "/proc/$1/stat" 2>/dev/null)
+	case $state in
+	'' | Z | X) return 1 ;;
+	esac
+	return 0
+}
+
+# Live processes in process group $1 (read from /proc with builtins).
+group_alive() {
+	g=$1
+	for f in /proc/[0-9]*/stat; do
+		line=
+		read -r line 2>/dev/null <"$f" || continue
+		set -- ${line##*") "}
+		[ $# -ge 3 ] && [ "$3" = "$g" ] && [ "$1" != Z ] && return 0
+	done
+	return 1
+}
+
+cleanup() {
+	if [ -n "$SPID" ] && alive "$SPID"; then
+		"$TETHERCTL" -s "$S" --take-over shutdown --force \
+			>/dev/null 2>&1
+		kill -9 "$SPID" 2>/dev/null
+	fi
+	# Workers are process-group leaders: their groups go too.
+	for p in $WPIDS; do
+		kill -9 -- "-$p" 2>/dev/null
+		kill -9 "$p" 2>/dev/null
+	done
+	rm -rf "$D"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+ok() {
+	pass=$((pass + 1))
+	echo "ok   $1"
+}
+
+bad() {
+	fail=$((fail + 1))
+	echo "FAIL $1"
+	shift
+	for l in "$@"; do
+		echo "     $l"
+	done
+}
+
+nap() {
+	sleep 0.05 2>/dev/null || sleep 1
+}
+
+# A guard against a verb that never returns (logs -f, wait): coreutils
+# timeout when there is one.
+if command -v timeout >/dev/null 2>&1; then
+	GUARD="timeout 30"
+else
+	GUARD=
+fi
+
+# ctl NAME WANT_STATUS ARGS...: run tetherctl, output in $out/$err.
+ctl() {
+	name=$1
+	want=$2
+	shift 2
+	$GUARD "$TETHERCTL" -s "$S" "$@" >"$D/out" 2>"$D/err"
+	st=$?
+	out=$(cat "$D/out")
+	err=$(cat "$D/err")
+	if [ "$st" -eq "$want" ]; then
+		ok "$name"
+		return 0
+	fi
+	bad "$name" "tetherctl $* exited $st, expected $want" \
+		"stdout: $out" "stderr: $err"
+	return 1
+}
+
+# ctl_any NAME ARGS...: run it, any status; status in $st.
+ctl_any() {
+	$GUARD "$TETHERCTL" -s "$S" "$@" >"$D/out" 2>"$D/err"
+	st=$?
+	out=$(cat "$D/out")
+	err=$(cat "$D/err")
+}
+
+# expect NAME WANT GOT: exact comparison.
+expect() {
+	if [ "$2" = "$3" ]; then
+		ok "$1"
+	else
+		bad "$1" "expected: $2" "got:      $3"
+	fi
+}
+
+# has NAME NEEDLE HAYSTACK: substring.
+has() {
+	case $3 in
+	*"$2"*) ok "$1" ;;
+	*) bad "$1" "missing: $2" "in: $3" ;;
+	esac
+}
+
+# lacks NAME NEEDLE HAYSTACK
+lacks() {
+	case $3 in
+	*"$2"*) bad "$1" "unexpected: $2" "in: $3" ;;
+	*) ok "$1" ;;
+	esac
+}
+
+# spawn_w LABEL [SPAWN-OPTIONS] -- CMD...: spawn, remember the pid in $wpid.
+spawn_w() {
+	wname=$1
+	shift
+	wpid=
+	if ctl "spawn $wname" 0 spawn --label "$wname" "$@"; then
+		case $out in
+		'' | *[!0-9]*)
+			bad "spawn $wname prints a pid" "stdout: $out"
+			return 1
+			;;
+		esac
+		wpid=$out
+		WPIDS="$WPIDS $wpid"
+		return 0
+	fi
+	return 1
+}
+
+# wait_log NAME LABEL NEEDLE: poll logs until they hold NEEDLE (10 s).
+wait_log() {
+	i=0
+	while [ $i -lt 200 ]; do
+		ctl_any logs "$2"
+		case $out in
+		*"$3"*)
+			ok "$1"
+			return 0
+			;;
+		esac
+		i=$((i + 1))
+		nap
+	done
+	bad "$1" "log of $2 never showed \"$3\"" "last: $out"
+	return 1
+}
+
+# ---- a persistent server ---------------------------------------------
+
+if ! ctl "start" 0 start --tetherd "$TETHERD"; then
+	echo "scenario_workers: $pass passed, $((fail + 1)) failed"
+	exit 1
+fi
+SPID=$out
+
+# ---- spawn --------------------------------------------------------------
+
+spawn_w talker --capture -- sh -c 'printf "0123456789abcdef\n"; exec sleep 100'
+TALKER=$wpid
+if [ -n "$TALKER" ] && alive "$TALKER"; then
+	ok "spawned pid $TALKER runs"
+else
+	bad "spawned pid runs" "pid: $TALKER"
+fi
+
+ctl_any spawn -- /nonexistent
+if [ "$st" -ne 0 ]; then
+	ok "spawn /nonexistent exits non-zero ($st)"
+else
+	bad "spawn /nonexistent exits non-zero" "stdout: $out"
+	WPIDS="$WPIDS $out"
+fi
+has "spawn /nonexistent names ENOENT" ENOENT "$err"
+
+ctl_any spawn --label talker -- sleep 100
+if [ "$st" -ne 0 ]; then
+	ok "second running \"talker\" refused ($st)"
+else
+	bad "second running \"talker\" refused" "stdout: $out"
+	WPIDS="$WPIDS $out"
+fi
+has "label conflict names EEXIST" EEXIST "$err"
+
+# ---- ps ------------------------------------------------------------------
+
+wait_log "talker's output is captured" talker 0123456789abcdef
+if ctl "ps" 0 ps; then
+	head=$(printf '%s\n' "$out" | sed -n 1p)
+	has "ps header has PID" PID "$head"
+	has "ps header has LABEL" LABEL "$head"
+	has "ps header has STATE" STATE "$head"
+	row=$(printf '%s\n' "$out" | grep "^$TALKER ")
+	has "ps row has the label" talker "$row"
+	has "ps row says running" running "$row"
+	has "ps row has the command" "exec sleep 100" "$row"
+fi
+
+if ctl "--json ps" 0 --json ps; then
+	for f in '"pid":'"$TALKER" '"label":"talker"' \
+		'"argv":["sh","-c","printf' '"state":"running"' \
+		'"exit_code":null' '"signal":null' '"started":"' \
+		'"rusage":{'; do
+		has "--json ps has $f" "$f" "$out"
+	done
+	if command -v jq >/dev/null 2>&1; then
+		if printf '%s' "$out" | jq -e \
+			'.[0] | has("pid") and has("label") and has("argv") and
+			 has("state") and has("exit_code") and has("signal") and
+			 has("started") and has("rusage")' >/dev/null 2>&1; then
+			ok "--json ps parses, every field there (jq)"
+		else
+			bad "--json ps parses, every field there (jq)" "$out"
+		fi
+	fi
+fi
+
+# ---- wait ----------------------------------------------------------------
+
+# Options come before the operand (usage: wait [--timeout S] LABEL|PID).
+ctl "wait --timeout 0.2 on a running worker exits 1" 1 \
+	wait --timeout 0.2 talker
+has "wait says it timed out" "timed out" "$out"
+
+spawn_w three -- sh -c 'exit 3'
+ctl "wait for a worker that exits 3" 0 wait three
+expect "wait reports the exit code" "three: exited 3" "$out"
+
+spawn_w later -- sh -c 'sleep 0.3; exit 7'
+ctl "wait for a worker that exits later" 0 wait later
+expect "wait reports its record" "later: exited 7" "$out"
+
+# ---- kill ----------------------------------------------------------------
+
+ctl "kill -KILL talker" 0 kill -KILL talker
+ctl "wait for the killed worker" 0 wait talker
+expect "wait says killed by SIGKILL" "talker: killed by SIGKILL" "$out"
+if ctl "--json ps after kill" 0 --json ps; then
+	rec=$(printf '%s' "$out" | sed 's/},{"pid"/}\n{"pid"/g' |
+		grep "\"pid\":$TALKER,")
+	has "killed record: state killed" '"state":"killed"' "$rec"
+	has "killed record: signal SIGKILL" '"signal":"SIGKILL"' "$rec"
+	has "killed record: exit_code null" '"exit_code":null' "$rec"
+fi
+ctl "kill of an ended worker fails" 1 kill -TERM talker
+
+# ---- stop ----------------------------------------------------------------
+
+spawn_w coop -- sleep 100
+ctl "stop a cooperative worker" 0 stop --grace 5 coop
+has "it ends by SIGTERM" "coop: killed by SIGTERM after" "$out"
+
+spawn_w stubborn --capture -- sh -c 'trap "" TERM; echo ready; while :; do sleep 0.1; done'
+STUBBORN=$wpid
+wait_log "stubborn ignores SIGTERM now" stubborn ready
+ctl "stop --grace 1 stubborn" 0 stop --grace 1 stubborn
+expect "stubborn needed SIGKILL" \
+	"stubborn: killed by SIGKILL after 1.0 s grace" "$out"
+i=0
+while [ $i -lt 100 ] && group_alive "$STUBBORN"; do
+	i=$((i + 1))
+	nap
+done
+if group_alive "$STUBBORN"; then
+	bad "nothing of stubborn's group remains" "pgid $STUBBORN"
+else
+	ok "nothing of stubborn's group remains"
+fi
+
+# ---- logs ----------------------------------------------------------------
+
+ctl "logs talker" 0 logs talker
+expect "logs: the whole output" "0123456789abcdef" "$out"
+ctl "logs --from 10 talker" 0 logs --from 10 talker
+expect "logs --from 10: the rest" "abcdef" "$out"
+ctl "logs --from past the end" 0 logs --from 1000 talker
+expect "logs --from past the end: nothing" "" "$out"
+ctl_any logs three
+if [ "$st" -ne 0 ]; then
+	ok "logs of an uncaptured worker fails ($st)"
+else
+	bad "logs of an uncaptured worker fails" "stdout: $out"
+fi
+
+spawn_w ticker --capture -- sh -c 'for i in 1 2 3 4 5; do echo n$i; sleep 0.2; done'
+TICKER=$wpid
+ctl "logs -f ends when the worker exits" 0 logs -f ticker
+expect "logs -f: everything" "n1
+n2
+n3
+n4
+n5" "$out"
+if alive "$TICKER"; then
+	bad "logs -f returned only after the worker ended" "pid $TICKER runs"
+else
+	ok "logs -f returned only after the worker ended"
+fi
+ctl "wait ticker" 0 wait ticker
+expect "ticker exited 0" "ticker: exited 0" "$out"
+
+# ---- ack -----------------------------------------------------------------
+
+ctl "ack three" 0 ack three
+expect "ack says what it did" "three: record and logs removed" "$out"
+if ctl "ps after ack" 0 ps; then
+	lacks "ps no longer lists the acknowledged worker" " three " "$out"
+fi
+ctl "wait for an acknowledged worker fails" 1 wait three
+has "it is no such worker" "no such worker" "$err"
+ctl "ack of an unknown worker fails" 1 ack three
+
+# ---- shutdown with workers running --------------------------------------
+
+spawn_w runner -- sleep 100
+RUNNER=$wpid
+ctl "shutdown with a running worker is refused" 1 shutdown
+has "refusal says workers run" "running" "$err"
+if alive "$SPID" && alive "$RUNNER"; then
+	ok "server and worker still run after the refusal"
+else
+	bad "server and worker still run after the refusal"
+fi
+ctl "ack of a running worker fails" 1 ack runner
+ctl "shutdown --force" 0 shutdown --force
+if alive "$SPID"; then
+	bad "server gone after shutdown --force" "pid $SPID runs"
+else
+	ok "server gone after shutdown --force"
+	SPID=
+fi
+i=0
+while [ $i -lt 100 ] && alive "$RUNNER"; do
+	i=$((i + 1))
+	nap
+done
+if alive "$RUNNER" || group_alive "$RUNNER"; then
+	bad "worker gone after shutdown --force" "pid $RUNNER runs"
+else
+	ok "worker gone after shutdown --force"
+fi
+
+echo "scenario_workers: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
