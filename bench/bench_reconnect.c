@@ -51,6 +51,7 @@
 #define BENCH_PKT_MAX 4096		/* the library's answer buffer */
 #define BENCH_RMDIR_TRIES 50		/* x 20 ms, while tetherd exits */
 #define BENCH_EXIT_TRIES 100		/* x 20 ms, after SHUTDOWN */
+#define BENCH_BUSY_TRIES 1000		/* EBUSY retries of one attach */
 
 enum bench_pin { PIN_SAME, PIN_CROSS, PIN_NONE };
 
@@ -70,7 +71,7 @@ struct bench_packets {
 	struct tp_msg hello;
 	unsigned char answer[BENCH_PKT_MAX];
 	size_t answer_len;
-	bool answer_measured;		/* from a real handshake, not a replica */
+	bool answer_measured;		/* from a real handshake */
 };
 
 /* A raw peer: a child on a pre-established SOCK_SEQPACKET socketpair
@@ -93,6 +94,8 @@ struct bench_tether {
 	char rawsock[128];
 	bool have_dir;
 	pid_t pid;			/* our child; 0 when not running */
+	long attaches;			/* tether_connect() successes */
+	long busy;			/* and EBUSY answers retried */
 };
 
 /* Per-run values in ns (per op, or per GC); n is how many completed. */
@@ -111,6 +114,8 @@ struct bench_results {
 	int tether_err;			/* why it is missing, or 0 */
 	bool gc_ok;
 	int gc_err;
+	long attaches;			/* successful tether_connect()s */
+	long busy;			/* EBUSY answers retried on the way */
 	char cpus_self[64];
 	char cpus_raw[64];
 	char cpus_rawc[64];
@@ -766,6 +771,26 @@ static int bench_tether_start_pinned(struct bench_tether *bt,
 	return rc < 0 ? rc : rc2;
 }
 
+/* tether_connect(), as a controller that just detached would: should
+ * tetherd answer EBUSY (attached by us: it has not yet seen our
+ * previous detach), try again at once, and count it. */
+static int bench_attach(struct bench_tether *bt, struct tether **t)
+{
+	int rc, tries = 0;
+
+	while ((rc = tether_connect(bt->sock, 0, t)) == -EBUSY &&
+	       tries < BENCH_BUSY_TRIES)
+		tries++;
+	bt->busy += tries;
+	if (rc < 0) {
+		fprintf(stderr, "bench: tether_connect: %s (%s)\n",
+			strerror(-rc), tether_last_error(NULL));
+		return rc;
+	}
+	bt->attaches++;
+	return 0;
+}
+
 /* n attach + detach cycles, the whole of a controller's reconnect. */
 static int bench_reconnect(void *ctx, long n)
 {
@@ -773,13 +798,10 @@ static int bench_reconnect(void *ctx, long n)
 
 	for (long i = 0; i < n; i++) {
 		struct tether *t;
-		int rc = tether_connect(bt->sock, 0, &t);
+		int rc = bench_attach(bt, &t);
 
-		if (rc < 0) {
-			fprintf(stderr, "bench: tether_connect: %s (%s)\n",
-				strerror(-rc), tether_last_error(NULL));
+		if (rc < 0)
 			return rc;
-		}
 		tether_disconnect(t);
 	}
 	return 0;
@@ -825,12 +847,8 @@ static int bench_gc(struct bench_tether *bt, double *ns, size_t *nclosed)
 	double t0 = 0, t1 = 0;
 	int rc;
 
-	rc = tether_connect(bt->sock, 0, &t);
-	if (rc < 0) {
-		fprintf(stderr, "bench: tether_connect: %s (%s)\n",
-			strerror(-rc), tether_last_error(NULL));
+	if ((rc = bench_attach(bt, &t)) < 0)
 		return rc;
-	}
 	rc = bench_gc_fill(t);
 	if (rc < 0)
 		fprintf(stderr, "bench: making %d fds in tetherd: %s (%s)\n",
@@ -920,12 +938,8 @@ static int bench_tether_stop(struct bench_tether *bt)
 	int rc = 0;
 
 	if (bt->pid > 0) {
-		rc = tether_connect(bt->sock, 0, &t);
-		if (rc < 0) {
-			fprintf(stderr, "bench: tether_connect for shutdown: "
-				"%s (%s)\n", strerror(-rc),
-				tether_last_error(NULL));
-		} else {
+		rc = bench_attach(bt, &t);
+		if (rc == 0) {
 			rc = tether_shutdown(t);
 			if (rc < 0)
 				fprintf(stderr, "bench: tether_shutdown: %s "
@@ -1107,6 +1121,11 @@ static void bench_print_table(const struct bench_opts *o,
 	printf("target: gc(%d fds) < %.0f ms: %s\n", BENCH_GC_FDS,
 	       BENCH_GC_TARGET_MS, gc < 0 ? "not measured" :
 	       gc < BENCH_GC_TARGET_MS ? "met" : "NOT met");
+	if (res->busy)
+		printf("EBUSY: %ld of %ld attaches were first refused as "
+		       "\"attached\" (tetherd had not yet seen the previous "
+		       "detach); retried at once, the retries are in the "
+		       "times\n", res->busy, res->attaches);
 	if (!res->tether_ok)
 		printf("tether rows missing: %s\n", strerror(-res->tether_err));
 	else if (!res->gc_ok)
@@ -1166,7 +1185,8 @@ static void bench_print_json(const struct bench_opts *o,
 	printf("  \"gc_fds\": %d,\n  \"gc_closed\": [", BENCH_GC_FDS);
 	for (int i = 0; i < res->gc.n; i++)
 		printf("%s%zu", i ? ", " : "", res->gc_closed[i]);
-	printf("],\n");
+	printf("],\n  \"attaches\": %ld,\n  \"attach_ebusy_retries\": %ld,\n",
+	       res->attaches, res->busy);
 	bench_json_ratio("ratio_reconnect_raw", tr);
 	bench_json_ratio("ratio_reconnect_raw_connect", tc);
 	printf("  \"target_ratio\": %.2f,\n  \"target_met\": %s,\n",
@@ -1297,6 +1317,8 @@ int main(int argc, char **argv)
 	/* After the runs: by now the children have surely pinned
 	 * themselves. */
 	bench_record_affinity(&res, &raw, &rawc, &bt);
+	res.attaches = bt.attaches;
+	res.busy = bt.busy;
 	if (o.json)
 		bench_print_json(&o, &p, &res);
 	else

@@ -76,7 +76,8 @@ int tl_call_unpack(struct tether *t, struct tether_call *c,
 		if (tp_obj_bin(&outs[i], &p, &n) < 0 || n > cap)
 			return tl_fail(t, EPROTO, "bad out buffer %u in reply",
 				       i);
-		memcpy(a->out, p, n);
+		if (n)
+			memcpy(a->out, p, n);
 		a->returned = n;
 	}
 	return 0;

@@ -308,7 +308,7 @@ int ctl_wait(struct ctl *g, struct tether *t, int argc, char **argv)
 	int c, rc;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "+t:", opts, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "t:", opts, NULL)) != -1)
 		if (c != 't' || ctl_seconds(optarg, &timeout) < 0)
 			return CTL_EX_USAGE;
 	if (optind != argc - 1)
@@ -363,7 +363,7 @@ int ctl_stop(struct ctl *g, struct tether *t, int argc, char **argv)
 	int c, rc;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "+g:", opts, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "g:", opts, NULL)) != -1)
 		if (c != 'g' || ctl_seconds(optarg, &grace) < 0)
 			return CTL_EX_USAGE;
 	if (optind != argc - 1)
@@ -431,7 +431,7 @@ int ctl_logs(struct ctl *g, struct tether *t, int argc, char **argv)
 
 	(void)g;
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "+f", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
 		if (c == 'f') {
 			follow = true;
 		} else if (c == 'F') {

@@ -91,9 +91,14 @@ static int tl_recv_answer(struct tether *t, int fd)
 	ssize_t n;
 	int rc;
 
-	do
+	/* A server that answered and closed before reading our HELLO
+	 * shows ECONNRESET first, its answer on the next read. */
+	for (int tries = 0;; tries++) {
 		n = recv(fd, buf, sizeof(buf), 0);
-	while (n < 0 && errno == EINTR);
+		if (n >= 0 || (errno != EINTR &&
+			       (errno != ECONNRESET || tries > 0)))
+			break;
+	}
 	if (n < 0)
 		return tl_fail(t, errno, "handshake: %s", strerror(errno));
 	if (n < (ssize_t)TETHER_FRAME_HDR)

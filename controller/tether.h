@@ -299,7 +299,9 @@ int tether_stop(struct tether *t, const char *target, int64_t grace_ms,
 /* Forget an exit record (and delete its logs). */
 int tether_ack(struct tether *t, const char *target);
 /* Captured output from byte offset `from`; with follow, until the worker
- * has ended and all its output is read.  cb returning non-zero stops. */
+ * has ended and all its output is read.  cb returning non-zero stops the
+ * stream the only way a stream can stop: by ending this connection, so
+ * the handle can make no more requests (tether_disconnect it). */
 int tether_logs(struct tether *t, const char *target, uint64_t from,
 		bool follow,
 		int (*cb)(const void *data, size_t len, uint64_t offset,

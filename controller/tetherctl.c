@@ -6,11 +6,13 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -233,6 +235,7 @@ static int ctl_shutdown(struct ctl *g, struct tether *t, int argc, char **argv)
 {
 	pid_t pid = tether_info(t)->pid;
 	bool force = argc == 2 && !strcmp(argv[1], "--force");
+	struct pollfd pfd;
 	int rc;
 
 	if (argc > 2 || (argc == 2 && !force))
@@ -242,11 +245,12 @@ static int ctl_shutdown(struct ctl *g, struct tether *t, int argc, char **argv)
 		ctl_err("shutdown: %s", ctl_why(t, rc));
 		return ctl_status_of(rc);
 	}
-	/* Return once it is gone, so scripts can start a new one at once. */
-	for (int i = 0; i < 1000 && kill(pid, 0) == 0; i++) {
-		struct timespec ts = { 0, 10000000 };
-
-		nanosleep(&ts, NULL);
+	/* Return once it is gone, so scripts can start a new one at once:
+	 * a pidfd turns readable at exit, zombie or not. */
+	if ((pfd.fd = (int)syscall(SYS_pidfd_open, pid, 0)) >= 0) {
+		pfd.events = POLLIN;
+		poll(&pfd, 1, 10000);
+		close(pfd.fd);
 	}
 	if (g->json)
 		printf("{\"pid\":%d,\"stopped\":true}\n", (int)pid);

@@ -163,6 +163,7 @@ static int tl_worker_from_map(struct tether_worker *w, const msgpack_object *m)
 struct tl_ps {
 	struct tether_worker *v;
 	size_t n;
+	int64_t next;
 };
 
 static int tl_got_ps(struct tether *t, const msgpack_object *body, void *arg)
@@ -170,14 +171,19 @@ static int tl_got_ps(struct tether *t, const msgpack_object *body, void *arg)
 	struct tl_ps *ps = arg;
 	size_t n;
 	const msgpack_object *v = tp_obj_array(tp_map_get(body, "workers"), &n);
+	struct tether_worker *nv;
 
+	ps->next = 0;
+	tp_obj_i64(tp_map_get(body, "next"), &ps->next);
 	if (!v)
 		return tl_fail(t, EPROTO, "malformed PS reply");
-	if (n && !(ps->v = calloc(n, sizeof(*ps->v))))
+	if (!n)
+		return 0;
+	if (!(nv = realloc(ps->v, (ps->n + n) * sizeof(*nv))))
 		return tl_fail(t, ENOMEM, "out of memory");
+	ps->v = nv;
 	for (size_t i = 0; i < n; i++) {
-		ps->n++;
-		if (tl_worker_from_map(&ps->v[i], &v[i]) < 0)
+		if (tl_worker_from_map(&ps->v[ps->n++], &v[i]) < 0)
 			return tl_fail(t, ENOMEM, "out of memory");
 	}
 	return 0;
@@ -198,12 +204,25 @@ TETHER_API void tether_workers_free(struct tether_worker *v, size_t n)
 	free(v);
 }
 
+static void tl_pack_from(msgpack_packer *pk, const void *arg)
+{
+	msgpack_pack_array(pk, 1);
+	msgpack_pack_int64(pk, *(const int64_t *)arg);
+}
+
 TETHER_API int tether_ps(struct tether *t, struct tether_worker **workers,
 			 size_t *n)
 {
-	struct tl_ps ps = { NULL, 0 };
-	int rc = tl_request(t, TETHER_OP_PS, NULL, NULL, tl_got_ps, &ps);
+	struct tl_ps ps = { NULL, 0, 0 };
+	int64_t from;
+	int rc;
 
+	/* Pages, oldest first, until the server says that was the last. */
+	do {
+		from = ps.next;
+		rc = tl_request(t, TETHER_OP_PS, tl_pack_from, &from, tl_got_ps,
+				&ps);
+	} while (rc == 0 && ps.next > from);
 	if (rc < 0) {
 		tether_workers_free(ps.v, ps.n);
 		return rc;

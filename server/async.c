@@ -6,6 +6,7 @@
  * a plain syscall for them.  PENDING, COLLECT and CANCEL live here too.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,12 +27,15 @@ static int64_t td_epoch_ms(void)
 }
 
 /* Reads and writes of regular files do not block for long: direct. */
+/* An O_NONBLOCK fd does not block either: the caller wants EAGAIN,
+ * which only the direct call gives. */
 static bool td_fd_may_block(int fd)
 {
 	struct stat st;
+	int fl = fcntl(fd, F_GETFL);
 
-	if (fstat(fd, &st) < 0)
-		return false;		/* let the direct call report EBADF */
+	if (fl < 0 || (fl & O_NONBLOCK) || fstat(fd, &st) < 0)
+		return false;		/* the direct call reports EBADF */
 	return !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode) &&
 	       !S_ISDIR(st.st_mode);
 }
@@ -177,7 +181,9 @@ static bool td_ring_default(const struct td_call *c)
 	case SYS_write: case SYS_writev: case SYS_pwrite64: case SYS_pwritev:
 		return td_fd_may_block((int)c->a[0].reg);
 	case SYS_recvfrom: case SYS_recvmsg: case SYS_sendto: case SYS_sendmsg:
-	case SYS_accept: case SYS_accept4: case SYS_connect: case SYS_poll:
+	case SYS_accept: case SYS_accept4: case SYS_connect:
+		return td_fd_may_block((int)c->a[0].reg);
+	case SYS_poll:
 	case SYS_nanosleep: case SYS_splice: case SYS_tee: case SYS_fsync:
 	case SYS_fdatasync:
 		return true;

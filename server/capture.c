@@ -85,9 +85,11 @@ int td_capture_open(struct td_server *srv, struct td_worker *w,
 	cap->log_max = log_max ? log_max : UINT64_MAX;
 	cap->ev.kind = TD_EV_CAPTURE;
 	cap->ev.obj = cap;
-	/* The pid is not known yet: name by label, time and a counter. */
-	if ((size_t)snprintf(cap->path, sizeof(cap->path), "%s/%s.%lld.%u.log",
-			     srv->state_dir, w->label[0] ? w->label : "worker",
+	/* The pid is not known yet: name by (the start of) the label, the
+	 * time and a counter; NAME_MAX bounds a file name. */
+	if ((size_t)snprintf(cap->path, sizeof(cap->path),
+			     "%s/%.64s.%lld.%u.log", srv->state_dir,
+			     w->label[0] ? w->label : "worker",
 			     (long long)time(NULL), seq++) >= sizeof(cap->path) - 2) {
 		rc = -ENAMETOOLONG;
 		goto fail;
@@ -171,7 +173,7 @@ static void td_capture_eof_reached(struct td_capture *cap)
 {
 	struct io_uring_sqe *sqe;
 
-	if (cap->armed && (sqe = td_sqe(cap->srv))) {
+	if (cap->armed && !cap->srv->exiting && (sqe = td_sqe(cap->srv))) {
 		io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&cap->ev, 0);
 		io_uring_sqe_set_data(sqe, NULL);
 	}
@@ -226,7 +228,8 @@ void td_capture_event(struct td_capture *cap, int res, bool more)
 		td_capture_arm(cap);
 }
 
-/* The record is acknowledged: its logs go with it. */
+/* The record is acknowledged: its logs go with it.  When the server
+ * exits they stay, for whoever looks after it. */
 void td_capture_free(struct td_capture *cap)
 {
 	char old[PATH_MAX + 2];
@@ -237,11 +240,15 @@ void td_capture_free(struct td_capture *cap)
 		td_capture_eof_reached(cap);
 	if (cap->log_fd >= 0)
 		td_ifd_close(cap->log_fd);
-	unlink(cap->path);
-	snprintf(old, sizeof(old), "%s.1", cap->path);
-	unlink(old);
+	if (!cap->srv->exiting) {
+		unlink(cap->path);
+		snprintf(old, sizeof(old), "%s.1", cap->path);
+		unlink(old);
+	}
 	cap->w = NULL;
-	if (!cap->armed)
+	/* A poll still in the ring frees it when it completes, unless the
+	 * ring is going away with the server. */
+	if (!cap->armed || cap->srv->exiting)
 		free(cap);
 }
 

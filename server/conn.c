@@ -79,8 +79,6 @@ void td_conn_put(struct td_conn *c)
 {
 	if (c->inflight)
 		c->inflight--;
-	if (c->closing && !c->inflight)
-		td_conn_free(c);
 }
 
 static void td_conn_cancel(struct td_conn *c, struct td_event *ev)
@@ -119,8 +117,17 @@ void td_conn_close(struct td_conn *c, const char *why)
 	td_ifd_close(c->sfd);
 	td_ifd_close(c->dfd);
 	c->sfd = c->dfd = -1;
-	if (!c->inflight)
-		td_conn_free(c);
+	/* Freed by td_conns_reap() once the ring lets go of it: whoever
+	 * called us may still hold c. */
+}
+
+void td_conns_reap(struct td_server *srv)
+{
+	for (struct td_conn *c = srv->conns, *next; c; c = next) {
+		next = c->next;
+		if (c->closing && !c->inflight)
+			td_conn_free(c);
+	}
 }
 
 /* Send what is queued; arm POLLOUT for the rest. */
@@ -239,7 +246,7 @@ static void td_conn_oversized(struct td_conn *c)
 
 /* Handle every whole frame, reading until the socket is empty or the
  * reply queue is too long (then POLLOUT resumes us). */
-static void td_conn_pump(struct td_conn *c)
+static void td_conn_pump(struct td_conn *c, bool hup)
 {
 	const unsigned char *payload;
 	size_t len;
@@ -266,8 +273,9 @@ static void td_conn_pump(struct td_conn *c)
 		}
 		/* A short read emptied the socket: more data means another
 		 * wakeup, another completion of the multishot poll, so there
-		 * is no need to spend a read on EAGAIN. */
-		if (drained)
+		 * is no need to spend a read on EAGAIN -- unless the peer
+		 * hung up in the same wakeup: then read on to the EOF. */
+		if (drained && !hup)
 			return;
 		n = tp_rbuf_fill(&c->in, c->sfd);
 		drained = n > 0 && c->in.len < c->in.cap;
@@ -295,7 +303,7 @@ void td_conn_event_in(struct td_conn *c, int res, bool more)
 	if (!c->closing && res < 0 && res != -ECANCELED)
 		td_conn_close(c, strerror(-res));
 	if (!c->closing)
-		td_conn_pump(c);
+		td_conn_pump(c, res > 0 && (res & (POLLHUP | POLLRDHUP | POLLERR)));
 	if (!more && !c->closing)
 		td_conn_arm_in(c);
 	td_conn_put(c);
@@ -312,6 +320,6 @@ void td_conn_event_out(struct td_conn *c, int res)
 	if (!c->closing && !c->out_armed)
 		td_logs_conn_drained(c);
 	if (!c->closing)
-		td_conn_pump(c);
+		td_conn_pump(c, true);
 	td_conn_put(c);
 }

@@ -55,7 +55,11 @@ static const struct td_fdarg td_fdargs[] = {
 	{ SYS_utimensat, A0 }, { SYS_signalfd4, A0 }, { SYS_signalfd, A0 },
 	{ SYS_name_to_handle_at, A0 }, { SYS_open_by_handle_at, A0 },
 	{ SYS_execveat, A0 }, { SYS_fspick, A0 }, { SYS_move_mount, A0 | A2 },
-	{ SYS_open_tree, A0 }, { SYS_setns, A0 },
+	{ SYS_open_tree, A0 }, { SYS_setns, A0 }, { SYS_vmsplice, A0 },
+	{ SYS_futimesat, A0 }, { SYS_mount_setattr, A0 },
+#ifdef SYS_fchmodat2
+	{ SYS_fchmodat2, A0 },
+#endif
 };
 
 unsigned td_fdguard_mask(long nr)

@@ -104,31 +104,19 @@ static int td_listen_lock(struct td_server *srv, char *err, size_t errsz)
 	return fd;
 }
 
-/* With the lock held, a socket file left behind is stale, unless
- * something still answers on it (a server that predates the lock). */
+/* With the lock held, a socket file left behind is stale: a live
+ * server would hold the lock.  (A server killed a moment ago may still
+ * accept connections while the kernel tears down its ring; the lock,
+ * not a probe, is what tells.) */
 static int td_listen_clear_stale(const char *path, char *err, size_t errsz)
 {
-	struct sockaddr_un sa;
 	struct stat st;
-	int fd, rc;
 
 	if (lstat(path, &st) < 0)
 		return errno == ENOENT ? 0 : -errno;
 	if (!S_ISSOCK(st.st_mode)) {
 		snprintf(err, errsz, "%s exists and is not a socket", path);
 		return -EEXIST;
-	}
-	if ((rc = td_listen_addr(path, &sa)) < 0)
-		return rc;
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-	close(fd);
-	if (rc == 0) {
-		snprintf(err, errsz, "a server is still listening on %s",
-			 path);
-		return -EADDRINUSE;
 	}
 	td_log("replacing stale socket %s", path);
 	if (unlink(path) < 0 && errno != ENOENT)

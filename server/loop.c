@@ -244,7 +244,8 @@ int td_loop_run(struct td_server *srv)
 	unsigned head, n;
 	int rc;
 
-	while (!srv->stopping || srv->conns || srv->nrunning || srv->nring) {
+	while (!srv->stopping || srv->conns || srv->nrunning || srv->nring ||
+	       td_workers_stopping(srv)) {
 		rc = io_uring_submit_and_wait(&srv->ring, 1);
 		if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
 			td_log("io_uring_submit_and_wait: %s", strerror(-rc));
@@ -256,6 +257,9 @@ int td_loop_run(struct td_server *srv)
 			n++;
 		}
 		io_uring_cq_advance(&srv->ring, n);
+		/* Between events nothing holds a pointer: free what ended. */
+		td_pendings_reap(srv);
+		td_conns_reap(srv);
 	}
 	return 0;
 }

@@ -264,11 +264,13 @@ int main(int argc, char **argv)
 	td_ready(o.ready_fd, 0, NULL);
 	rc = td_loop_run(&srv);
 	td_listen_close(&srv);
-	io_uring_queue_exit(&srv.ring);
-	td_labels_free(&srv);
+	/* Everything that may still point at the ring goes before it. */
+	srv.exiting = true;
+	td_workers_free(&srv);
 	td_pendings_free(&srv);
 	td_async_free_all(&srv);
-	td_workers_free(&srv);
+	td_labels_free(&srv);
+	io_uring_queue_exit(&srv.ring);
 	td_log("exiting");
 	free(srv.allow_uids);
 	return rc < 0 ? 1 : 0;

@@ -81,7 +81,7 @@ void td_reconnect_accepted(struct td_server *srv, int fd)
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	struct td_handshake *hs;
-	char text[160];
+	bool allowed;
 
 	if ((fd = td_ifd_adopt(fd, "handshake")) < 0) {
 		td_log("accepted connection: %s", strerror(-fd));
@@ -92,23 +92,21 @@ void td_reconnect_accepted(struct td_server *srv, int fd)
 		td_ifd_close(fd);
 		return;
 	}
-	if (!td_peer_allowed(srv, cred.uid)) {
-		td_log("refused connection from pid %d: uid %u is not allowed "
+	allowed = td_peer_allowed(srv, cred.uid);
+	if (!allowed)
+		td_log("refusing connection from pid %d: uid %u is not allowed "
 		       "(server uid %u; see --allow-uid)", (int)cred.pid,
 		       (unsigned)cred.uid, (unsigned)srv->uid);
-		snprintf(text, sizeof(text),
-			 "uid %u may not connect to this tetherd (uid %u)",
-			 (unsigned)cred.uid, (unsigned)srv->uid);
-		td_reconnect_refuse(fd, 0, EACCES, text);
-		td_ifd_close(fd);
-		return;
-	}
+	/* A refusal waits for the peer's HELLO too: answering and closing
+	 * with its packet unread would reach it as a bare ECONNRESET. */
 	if (srv->nhandshakes >= TD_MAX_HANDSHAKES ||
+	    (!allowed && srv->nrefusing >= TD_MAX_REFUSING) ||
 	    !(hs = calloc(1, sizeof(*hs)))) {
 		td_log("refused connection from pid %d: too many handshakes",
 		       (int)cred.pid);
-		td_reconnect_refuse(fd, 0, EAGAIN,
-				    "too many handshakes in progress");
+		td_reconnect_refuse(fd, 0, allowed ? EAGAIN : EACCES,
+				    allowed ? "too many handshakes in progress"
+					    : "uid not allowed");
 		td_ifd_close(fd);
 		return;
 	}
@@ -116,11 +114,13 @@ void td_reconnect_accepted(struct td_server *srv, int fd)
 	hs->fd = fd;
 	hs->peer_pid = cred.pid;
 	hs->peer_uid = cred.uid;
+	hs->refuse = allowed ? 0 : EACCES;
 	hs->ev.kind = TD_EV_HANDSHAKE;
 	hs->ev.obj = hs;
 	hs->next = srv->handshakes;
 	srv->handshakes = hs;
 	srv->nhandshakes++;
+	srv->nrefusing += !allowed;
 	td_reconnect_arm(hs);
 }
 
@@ -274,7 +274,7 @@ static void td_hello_answer(struct td_server *srv, int fd, uint64_t id,
 	td_labels_validate(srv);
 	tp_msg_init(&m);
 	tp_msg_reply(&m, id, 0);
-	msgpack_pack_map(&m.pk, 12);
+	msgpack_pack_map(&m.pk, 13);
 	tp_pack_kv_int(&m.pk, "version", TETHER_PROTO_VERSION);
 	tp_pack_kv_int(&m.pk, "pid", srv->pid);
 	tp_pack_kv_int(&m.pk, "generation", (int64_t)c->generation);
@@ -285,6 +285,7 @@ static void td_hello_answer(struct td_server *srv, int fd, uint64_t id,
 	tp_pack_kv_int(&m.pk, "ninternal", td_ifd_count());
 	tp_pack_kv_int(&m.pk, "nlabels", srv->nlabels);
 	tp_pack_kv_int(&m.pk, "children", srv->nrunning);
+	tp_pack_kv_int(&m.pk, "workers", srv->nworkers);
 	tp_pack_kv_bool(&m.pk, "persistent", srv->persistent);
 	tp_pack_kv_bool(&m.pk, "observer", c->observer);
 	if (tp_msg_finish(&m) == 0)
@@ -314,6 +315,11 @@ static int td_reconnect_hello(struct td_handshake *hs, struct td_hello *h)
 	if (n < 0)
 		return td_hello_fail(h, errno, "recvmsg: %s", strerror(errno));
 	td_hello_collect(&msg, h);
+	if (hs->refuse)
+		return td_hello_fail(h, hs->refuse, "uid %u may not connect to "
+				     "this tetherd (uid %u)",
+				     (unsigned)hs->peer_uid,
+				     (unsigned)srv->uid);
 	if (n == 0 && !h->nfds)
 		return td_hello_fail(h, ECONNRESET, "closed before HELLO");
 	if (msg.msg_flags & MSG_CTRUNC)
@@ -374,6 +380,7 @@ static void td_handshake_free(struct td_handshake *hs)
 	if (*pp)
 		*pp = hs->next;
 	hs->srv->nhandshakes--;
+	hs->srv->nrefusing -= hs->refuse != 0;
 	if (hs->fd >= 0)
 		td_ifd_close(hs->fd);
 	free(hs);

@@ -562,10 +562,16 @@ static void __attribute__((noreturn)) td_child(const struct td_spawn *sp,
 	char buf[16];
 	int fd, len;
 
-	/* Nothing of the server's signal handling is the worker's. */
+	/* Nothing of the server's signal handling is the worker's.  The
+	 * raw call: glibc refuses to touch the signals it reserves, and an
+	 * ignored one of those survives exec. */
 	sigemptyset(&none);
-	for (int sig = 1; sig < NSIG; sig++)
-		signal(sig, SIG_DFL);
+	for (int sig = 1; sig < NSIG; sig++) {
+		struct { void *handler; unsigned long flags; void *restorer;
+			 uint64_t mask; } dfl = { 0 };
+
+		syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(dfl.mask));
+	}
 	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
 		td_child_fail(pipefd, TD_STEP_SIGNALS);
 	if ((sp->setsid && setsid() < 0) ||

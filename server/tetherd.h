@@ -16,6 +16,7 @@
 
 #define TD_MAX_OBSERVERS 32
 #define TD_MAX_HANDSHAKES 16
+#define TD_MAX_REFUSING 4		/* of those, peers we will refuse */
 #define TD_HANDSHAKE_TIMEOUT_S 5
 #define TD_OUTQ_HIGH (4u << 20)		/* stop reading a peer past this */
 #define TD_NOFILE_WANT 65536		/* soft RLIMIT_NOFILE we ask for */
@@ -86,6 +87,7 @@ struct td_handshake {
 	pid_t peer_pid;
 	uid_t peer_uid;
 	bool done;
+	int refuse;			/* answer this errno once HELLO is in */
 	struct td_event ev;
 };
 
@@ -106,6 +108,7 @@ struct td_server {
 	uid_t uid;
 	bool persistent;
 	bool stopping;
+	bool exiting;			/* the loop is over: free, don't wait */
 	bool accept_armed;
 	uint64_t generation;
 	struct timespec started;
@@ -114,6 +117,7 @@ struct td_server {
 	unsigned nobservers;
 	struct td_handshake *handshakes;
 	unsigned nhandshakes;
+	unsigned nrefusing;
 	uid_t *allow_uids;
 	size_t nallow_uids;
 	struct td_label *labels;
@@ -238,6 +242,7 @@ void td_workers_reap(struct td_server *srv);
 struct td_worker *td_worker_find(struct td_server *srv,
 				 const msgpack_object *target);
 void td_workers_free(struct td_server *srv);
+bool td_workers_stopping(const struct td_server *srv);
 bool td_worker_done(const struct td_worker *w);	/* exited, output drained */
 const char *td_worker_name(const struct td_worker *w);
 void td_worker_pack(msgpack_packer *pk, const struct td_worker *w,
@@ -278,6 +283,8 @@ void td_pending_worker_gone(struct td_server *srv, struct td_worker *w);
 void td_workers_stop_all(struct td_server *srv, uint64_t grace_ms);
 void td_wait_worker_changed(struct td_server *srv, struct td_worker *w);
 void td_pending_conn_closed(struct td_conn *c);
+void td_pendings_reap(struct td_server *srv);
+void td_conns_reap(struct td_server *srv);
 void td_tick(struct td_server *srv);
 void td_tick_arm(struct td_server *srv);
 uint64_t td_now_ms(void);

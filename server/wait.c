@@ -30,6 +30,7 @@ struct td_pending {
 	uint64_t deadline;		/* td_now_ms(), 0 for none */
 	uint64_t offset;		/* LOGS */
 	bool follow;			/* LOGS */
+	bool dead;			/* answered or abandoned: reap it */
 };
 
 uint64_t td_now_ms(void)
@@ -56,25 +57,31 @@ static struct td_pending *td_pending_add(struct td_req *r, enum td_pkind kind,
 	return p;
 }
 
+/* Answered or abandoned.  Freed later, by td_pendings_reap() between
+ * events: a reply can close its connection, and the loops that answer
+ * pendings must not find their next one freed under them. */
 static void td_pending_remove(struct td_server *srv, struct td_pending *p)
 {
-	struct td_pending **pp = &srv->pendings;
-
-	while (*pp && *pp != p)
-		pp = &(*pp)->next;
-	if (*pp)
-		*pp = p->next;
-	free(p);
+	(void)srv;
+	p->dead = true;
+	p->conn = NULL;
 }
 
 void td_pending_conn_closed(struct td_conn *c)
 {
-	struct td_pending **pp = &c->srv->pendings;
+	for (struct td_pending *p = c->srv->pendings; p; p = p->next)
+		if (p->conn == c)
+			td_pending_remove(c->srv, p);
+}
+
+void td_pendings_reap(struct td_server *srv)
+{
+	struct td_pending **pp = &srv->pendings;
 
 	while (*pp) {
 		struct td_pending *p = *pp;
 
-		if (p->conn == c) {
+		if (p->dead) {
 			*pp = p->next;
 			free(p);
 		} else {
@@ -100,11 +107,11 @@ void td_pending_worker_gone(struct td_server *srv, struct td_worker *w)
 		struct tp_msg m;
 
 		next = p->next;
-		if (p->w != w)
+		if (p->dead || p->w != w)
 			continue;
 		tp_msg_init(&m);
 		if (tp_msg_error(&m, p->id, ESRCH, "worker record "
-				 "acknowledged meanwhile") == 0)
+				 "acknowledged meanwhile") == 0 && p->conn)
 			td_conn_queue(p->conn, &m);
 		tp_msg_destroy(&m);
 		td_pending_remove(srv, p);
@@ -126,7 +133,7 @@ void td_tick_arm(struct td_server *srv)
 
 static void td_pending_send(struct td_pending *p, struct tp_msg *m)
 {
-	if (tp_msg_finish(m) == 0)
+	if (p->conn && tp_msg_finish(m) == 0)
 		td_conn_queue(p->conn, m);
 	tp_msg_destroy(m);
 }
@@ -219,7 +226,9 @@ int td_do_stop(struct td_req *r)
 		return td_req_fail(r, ESRCH, "no such worker");
 	if (!(p = td_pending_add(r, TD_P_STOP, w)))
 		return td_req_fail(r, ENOMEM, "out of memory");
-	if (!w->stopping && !td_worker_done(w)) {
+	/* A leader gone with its group still there (no capture to keep
+	 * the record open) still has a group to stop. */
+	if (!w->stopping && (!td_worker_done(w) || td_group_alive(w))) {
 		w->stopping = true;
 		w->stop_killed = false;
 		w->stop_start = td_now_ms();
@@ -262,10 +271,11 @@ static bool td_logs_pump(struct td_pending *p)
 {
 	struct td_worker *w = p->w;
 	static char buf[TETHER_LOG_CHUNK];
-	struct td_conn *c = p->conn;
 	ssize_t n;
 
-	while (!c->closing && c->out.len - c->out.head < TD_LOGS_QUEUE) {
+	/* p->conn goes NULL if a frame's send closes the connection. */
+	while (p->conn && !p->conn->closing &&
+	       p->conn->out.len - p->conn->out.head < TD_LOGS_QUEUE) {
 		n = td_capture_read(w->cap, &p->offset, buf, sizeof(buf));
 		if (n < 0) {
 			td_log("reading log of %s: %s", td_worker_name(w),
@@ -282,7 +292,7 @@ static bool td_logs_pump(struct td_pending *p)
 		td_logs_frame(p, buf, (size_t)n, p->offset, false);
 		p->offset += (uint64_t)n;
 	}
-	return c->closing;
+	return !p->conn || p->conn->closing;
 }
 
 /* LOGS [target, from, follow]. */
@@ -316,7 +326,8 @@ void td_logs_conn_drained(struct td_conn *c)
 {
 	for (struct td_pending *p = c->srv->pendings, *next; p; p = next) {
 		next = p->next;
-		if (p->conn == c && p->kind == TD_P_LOGS && td_logs_pump(p))
+		if (!p->dead && p->conn == c && p->kind == TD_P_LOGS &&
+		    td_logs_pump(p))
 			td_pending_remove(c->srv, p);
 	}
 }
@@ -333,7 +344,7 @@ void td_wait_worker_changed(struct td_server *srv, struct td_worker *w)
 
 	for (struct td_pending *p = srv->pendings, *next; p; p = next) {
 		next = p->next;
-		if (p->w != w)
+		if (p->dead || p->w != w)
 			continue;
 		if (p->kind == TD_P_LOGS) {
 			if (td_logs_pump(p))
@@ -360,8 +371,9 @@ void td_wait_worker_changed(struct td_server *srv, struct td_worker *w)
 void td_workers_stop_all(struct td_server *srv, uint64_t grace_ms)
 {
 	for (struct td_worker *w = srv->workers; w; w = w->next) {
-		if (td_worker_done(w) || w->state == TD_W_EXITED ||
-		    w->state == TD_W_KILLED || w->stopping)
+		bool ended = w->state == TD_W_EXITED || w->state == TD_W_KILLED;
+
+		if (w->stopping || (ended && !td_group_alive(w)))
 			continue;
 		w->stopping = true;
 		w->stop_killed = false;
@@ -396,7 +408,7 @@ void td_tick(struct td_server *srv)
 	again |= td_async_tick(srv, now);
 	for (struct td_pending *p = srv->pendings, *next; p; p = next) {
 		next = p->next;
-		if (p->kind != TD_P_WAIT || !p->deadline)
+		if (p->dead || p->kind != TD_P_WAIT || !p->deadline)
 			continue;
 		if (now >= p->deadline) {
 			td_wait_answer(p, true);

@@ -100,6 +100,13 @@ int td_do_spawn(struct td_req *r)
 				   "some exited ones", TD_WORKERS_MAX);
 	if ((rc = td_spawn_prepare(r, r->body, &sp)) < 0)
 		return rc;
+	if (td_spawn_label(sp)[0] &&
+	    strspn(td_spawn_label(sp), "0123456789") ==
+		    strlen(td_spawn_label(sp))) {
+		rc = td_req_fail(r, EINVAL, "a worker label may not be all "
+				 "digits: it would read as a pid");
+		goto out;
+	}
 	if (td_spawn_label(sp)[0] && td_label_live(srv, td_spawn_label(sp))) {
 		rc = td_req_fail(r, EEXIST, "a running worker is labeled \"%s\"",
 				 td_spawn_label(sp));
@@ -181,17 +188,27 @@ static void td_worker_pack_end(msgpack_packer *pk,
 	tp_pack_kv_int(pk, "maxrss_kb", w->ru.ru_maxrss);
 }
 
-/* The whole record as a map, with room for `extra` more pairs. */
+#define TD_PS_PAGE 256		/* records per PS reply */
+#define TD_ARGV_SHOWN 4096	/* argv bytes a record shows */
+
+/* The whole record as a map, with room for `extra` more pairs.  argv is
+ * cut at TD_ARGV_SHOWN bytes so a page of records fits in a frame. */
 void td_worker_pack(msgpack_packer *pk, const struct td_worker *w,
 		    unsigned extra)
 {
-	msgpack_pack_map(pk, 13 + extra);
+	size_t budget = TD_ARGV_SHOWN;
+	int shown = 0;
+
+	while (shown < w->argc && strlen(w->argv[shown]) < budget)
+		budget -= strlen(w->argv[shown++]) + 1;
+	msgpack_pack_map(pk, 14 + extra);
 	tp_pack_kv_int(pk, "pid", w->pid);
 	tp_pack_kv_str(pk, "label", w->label[0] ? w->label : NULL);
 	tp_pack_str(pk, "argv");
-	msgpack_pack_array(pk, (size_t)w->argc);
-	for (int i = 0; i < w->argc; i++)
+	msgpack_pack_array(pk, (size_t)shown);
+	for (int i = 0; i < shown; i++)
 		tp_pack_str(pk, w->argv[i]);
+	tp_pack_kv_bool(pk, "argv_truncated", shown < w->argc);
 	tp_pack_kv_int(pk, "started", w->started_ms);
 	tp_pack_kv_int(pk, "pgid", w->pgid);
 	tp_pack_kv_bool(pk, "captured", w->cap != NULL);
@@ -200,24 +217,38 @@ void td_worker_pack(msgpack_packer *pk, const struct td_worker *w,
 	td_worker_pack_end(pk, w);
 }
 
+/* PS [] or [from]: oldest first, a page at a time; "next" is where the
+ * next page starts, 0 when this one is the last. */
 int td_do_ps(struct td_req *r)
 {
-	unsigned n = 0;
+	size_t nb;
+	const msgpack_object *b = tp_obj_array(r->body, &nb);
+	struct td_worker *v[TD_PS_PAGE];
+	uint64_t from = 0;
+	unsigned n = 0, total = 0, count;
 
+	if (!b || nb > 1 || (nb == 1 && tp_obj_u64(&b[0], &from) < 0))
+		return td_req_fail(r, EPROTO, "PS body is [] or [from]");
 	for (struct td_worker *w = r->srv->workers; w; w = w->next)
-		n++;
-	msgpack_pack_map(r->pk, 2);
-	tp_pack_str(r->pk, "workers");
-	msgpack_pack_array(r->pk, n);
-	/* Oldest first: the list is newest first. */
-	for (unsigned i = n; i > 0; i--) {
-		struct td_worker *w = r->srv->workers;
+		total++;
+	count = total > from ? total - (unsigned)from : 0;
+	if (count > TD_PS_PAGE)
+		count = TD_PS_PAGE;
+	/* The list is newest first: index i from the end is record i. */
+	for (struct td_worker *w = r->srv->workers; w; w = w->next, n++) {
+		unsigned idx = total - 1 - n;
 
-		for (unsigned k = 1; k < i; k++)
-			w = w->next;
-		td_worker_pack(r->pk, w, 0);
+		if (idx >= from && idx < from + count)
+			v[idx - from] = w;
 	}
+	msgpack_pack_map(r->pk, 3);
+	tp_pack_str(r->pk, "workers");
+	msgpack_pack_array(r->pk, count);
+	for (unsigned i = 0; i < count; i++)
+		td_worker_pack(r->pk, v[i], 0);
 	tp_pack_kv_int(r->pk, "orphans_reaped", (int64_t)r->srv->orphans_reaped);
+	tp_pack_kv_int(r->pk, "next", from + count < total
+				      ? (int64_t)(from + count) : 0);
 	return 0;
 }
 
@@ -337,6 +368,15 @@ void td_workers_reap(struct td_server *srv)
 		td_worker_status(srv, w, status, &ru);
 		td_wait_worker_changed(srv, w);
 	}
+}
+
+/* A STOP still waits for a group that outlived its leader. */
+bool td_workers_stopping(const struct td_server *srv)
+{
+	for (const struct td_worker *w = srv->workers; w; w = w->next)
+		if (w->stopping)
+			return true;
+	return false;
 }
 
 void td_workers_free(struct td_server *srv)

@@ -134,7 +134,7 @@ bool fx_gone(pid_t pid)
 		return true;
 	if (kill(pid, 0) < 0 && errno == ESRCH)
 		return true;
-	/* A zombie nobody reaps (this machine's init does not) is gone
+	/* A zombie not yet reaped (init may take its time) is gone
 	 * for our purposes, once no thread of it is left: a group leader
 	 * shows Z while other threads (io_uring workers) still hold its
 	 * fds. */
@@ -220,16 +220,118 @@ void fx_write_file(const char *path, const void *data, size_t len)
 
 /* ---- fixtures -------------------------------------------------------- */
 
+static int fx_rm(const char *path, const struct stat *st, int flag,
+		 struct FTW *ftw);
+
+/* ---- guard: cleanup when the worker dies without its .fini ------------ */
+
+static pid_t fx_guard = -1;
+static int fx_guard_fd = -1;
+
+/* In the guard: SIGKILL every process whose command line names dir
+ * (our servers: --socket DIR/...), then remove dir. */
+static void fx_guard_sweep(const char *dir)
+{
+	struct dirent *de;
+	DIR *d = opendir("/proc");
+
+	while (d && (de = readdir(d))) {
+		char path[300], buf[4096];
+		ssize_t n;
+		int fd;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", de->d_name);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			continue;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		for (ssize_t i = 0; i < n; i++)
+			if (!buf[i])
+				buf[i] = ' ';
+		buf[n] = '\0';
+		if (strstr(buf, dir))
+			kill(atoi(de->d_name), SIGKILL);
+	}
+	if (d)
+		closedir(d);
+	nftw(dir, fx_rm, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A process that outlives a crashed or timed-out worker (Criterion
+ * runs no .fini then) and kills what it left behind.  fx_fini tells it
+ * all is clean by writing a byte; EOF without one means the worker
+ * died. */
+static void fx_guard_start(void)
+{
+	char dir[sizeof(fx.dir)];
+	int p[2];
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return;
+	memcpy(dir, fx.dir, sizeof(dir));
+	fx_guard = fork();
+	if (fx_guard < 0) {
+		close(p[0]);
+		close(p[1]);
+		return;
+	}
+	if (fx_guard == 0) {
+		char c;
+		ssize_t n;
+
+		setsid();
+		if (dup2(p[0], 0) < 0)
+			_exit(1);
+		syscall(SYS_close_range, 1, ~0U, 0);
+		do
+			n = read(0, &c, 1);
+		while (n < 0 && errno == EINTR);
+		if (n != 1)
+			fx_guard_sweep(dir);
+		_exit(0);
+	}
+	close(p[0]);
+	fx_guard_fd = p[1];
+}
+
+static void fx_guard_stop(void)
+{
+	if (fx_guard_fd >= 0) {
+		if (write(fx_guard_fd, "q", 1) != 1)
+			(void)0;
+		close(fx_guard_fd);
+		fx_guard_fd = -1;
+	}
+	if (fx_guard > 0)
+		waitpid(fx_guard, NULL, 0);
+	fx_guard = -1;
+}
+
+void fx_forked(void)
+{
+	if (fx_guard_fd >= 0)
+		close(fx_guard_fd);
+	fx_guard_fd = -1;
+	fx_guard = -1;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
 void fx_init_dir(void)
 {
 	memset(&fx, 0, sizeof(fx));
 	fx_npids = 0;
 	/* Orphans of our children (a controller child's server) come to
-	 * us, so they can be reaped: this machine's init does not. */
+	 * us, so they can be reaped at once rather than whenever init
+	 * gets to it. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	strcpy(fx.dir, "/tmp/tt.XXXXXX");
 	cr_assert_not_null(mkdtemp(fx.dir), "mkdtemp: %s", strerror(errno));
 	fx_path(fx.sock, sizeof(fx.sock), "s.sock");
+	fx_guard_start();
 }
 
 void fx_init_server(void)
@@ -304,6 +406,7 @@ void fx_fini(void)
 		nftw(fx.dir, fx_rm, 8, FTW_DEPTH | FTW_PHYS);
 		fx.dir[0] = '\0';
 	}
+	fx_guard_stop();
 	cr_expect(!dirty, "a tetherd reported a sanitizer error");
 }
 

@@ -40,6 +40,12 @@ void fx_path(char *buf, size_t size, const char *name);
 /* tether_start with opts.tetherd = $TETHERD; the server's pid is
  * remembered and killed in fx_fini. */
 int fx_start(const char *sock, const char *const *extra, struct tether **out);
+/* First thing in a child a test forks: it drops the fixture's guard
+ * pipe and dies with the test (PDEATHSIG).  Should the test process
+ * crash or time out, no .fini runs; a guard process then kills every
+ * process whose command line names fx.dir (the servers) and removes
+ * fx.dir. */
+void fx_forked(void);
 /* Remember pid: SIGKILLed and reaped in fx_fini. */
 void fx_track(pid_t pid);
 /* True once pid no longer runs (gone, or a zombie, which is reaped if

@@ -633,7 +633,9 @@ static void life(void *arg)
 				       .tetherd = g_tetherd,
 				       .log_path = log };
 	struct timespec ts = { 0, 400 * 1000 * 1000 };
-	struct tether_call c = { .nr = SYS_nanosleep, .nargs = 2 };
+	/* Direct, not through the ring, so /proc/PID/syscall shows it. */
+	struct tether_call c = { .nr = SYS_nanosleep, .nargs = 2,
+				 .flags = TETHER_CALL_SYNC };
 	struct tether *t;
 	int fd[4], p[2], rc;
 

@@ -1098,6 +1098,7 @@ Test(peers, sigkill_mid_request_leaves_server_serving)
 	child = fork();
 	cr_assert_geq(child, 0);
 	if (child == 0) {
+		fx_forked();
 		/* Ask for four 1 MiB replies (getpid ignores its out
 		 * buffer, the server still sends it), read none. */
 		int sfd;
@@ -1160,6 +1161,7 @@ static struct uid_result as_nobody(const char *sock, bool lib)
 		struct tp_msg m;
 		int mine[2], theirs[2];
 
+		fx_forked();
 		close(p[0]);
 		if (setuid(65534) < 0) {
 			r.rc = -1000 - errno;
@@ -1416,6 +1418,7 @@ static pid_t controller_child(bool persistent, bool make_fds,
 		char path[128];
 		int pp[2];
 
+		fx_forked();
 		close(p[0]);
 		r.rc = fx_start(fx.sock, NULL, &t);
 		if (r.rc == 0) {

@@ -1188,7 +1188,10 @@ static pid_t fake_server(const void *reply, size_t reply_len)
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
 		char buf[4096];
-		int c = accept(fd, NULL, NULL);
+		int c;
+
+		fx_forked();
+		c = accept(fd, NULL, NULL);
 
 		if (c >= 0 && recv(c, buf, sizeof(buf), 0) >= 0 && reply_len)
 			send(c, reply, reply_len, MSG_NOSIGNAL);

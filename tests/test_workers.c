@@ -13,8 +13,13 @@
  *
  * Controllers that are to be killed run in forked children ("kids") that
  * report through a pipe and never call Criterion.  Every fd-leak check
- * counts the SERVER's /proc/PID/fd.  Every worker (and its process group)
- * is killed in wk_fini, then fx_fini kills the servers.
+ * counts the SERVER's /proc/PID/fd.  wk_fini runs fx_fini, then kills
+ * whatever still descends from the test (see "clean-up").  Waits poll up
+ * to generous deadlines; nothing asserts how long anything took.
+ *
+ * Tests whose comment starts with "BUG" fail against the current server
+ * or library on purpose: each comment gives the diagnosis and a
+ * reproducer.  They are left in, not fixed here.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
@@ -45,54 +50,36 @@
 #define KID_DEADLINE_MS 15000		/* tether_start under sanitizers */
 #define BULK_BYTES 100000000ull
 
-/* ---- worker bookkeeping: every group we start is killed at the end --- */
+/* ---- clean-up -------------------------------------------------------------
+ *
+ * Nothing is killed by a remembered pid: pid_max is small here and other
+ * tests run alongside, so a worker that ended early may have lent its pid
+ * (or process group id) to a stranger by the end of the test.  Instead
+ * wk_fini kills what descends from this test process.  That is all we
+ * started: servers, kids, workers and their children, since this process
+ * is a subreaper (fx_init_dir) and so is every server, so nothing of ours
+ * is reparented away from us.  fx_fini runs first (it kills fx_start's
+ * servers and stops its guard, which is also our descendant). */
+static void wk_fini(void);
 
-#define WK_MAX 32
-static pid_t wk_pids[WK_MAX];
-static unsigned wk_n;
+TestSuite(spawn, .init = fx_init_server, .fini = wk_fini, .timeout = 30);
+TestSuite(exitrec, .init = fx_init_server, .fini = wk_fini, .timeout = 30);
+TestSuite(env, .init = fx_init_dir, .fini = wk_fini, .timeout = 30);
+TestSuite(user, .init = fx_init_server, .fini = wk_fini, .timeout = 30);
+TestSuite(stop, .init = fx_init_server, .fini = wk_fini, .timeout = 30);
+TestSuite(wait, .init = fx_init_server, .fini = wk_fini, .timeout = 30);
+TestSuite(logs, .init = fx_init_server, .fini = wk_fini, .timeout = 30);
+TestSuite(orphans, .init = fx_init_server, .fini = wk_fini, .timeout = 30);
+TestSuite(bulk, .init = fx_init_server, .fini = wk_fini, .timeout = 120);
+TestSuite(crash, .init = fx_init_dir, .fini = wk_fini, .timeout = 60);
 
-static void wk_track(pid_t pid)
-{
-	if (pid > 0 && wk_n < WK_MAX)
-		wk_pids[wk_n++] = pid;
-	fx_track(pid);
-}
-
-static void wk_init_dir(void)
-{
-	wk_n = 0;
-	fx_init_dir();
-}
-
-static void wk_init_server(void)
-{
-	wk_n = 0;
-	fx_init_server();
-}
-
-/* Workers are spawned as process-group leaders: take their groups (the
- * grandchildren included) down too, then the fixture's servers. */
-static void wk_fini(void)
-{
-	for (unsigned i = 0; i < wk_n; i++)
-		kill(-wk_pids[i], SIGKILL);
-	wk_n = 0;
-	fx_fini();
-}
-
-TestSuite(spawn, .init = wk_init_server, .fini = wk_fini, .timeout = 30);
-TestSuite(exitrec, .init = wk_init_server, .fini = wk_fini, .timeout = 30);
-TestSuite(env, .init = wk_init_dir, .fini = wk_fini, .timeout = 30);
-TestSuite(user, .init = wk_init_server, .fini = wk_fini, .timeout = 30);
-TestSuite(stop, .init = wk_init_server, .fini = wk_fini, .timeout = 30);
-TestSuite(wait, .init = wk_init_server, .fini = wk_fini, .timeout = 30);
-TestSuite(logs, .init = wk_init_server, .fini = wk_fini, .timeout = 30);
-TestSuite(orphans, .init = wk_init_server, .fini = wk_fini, .timeout = 30);
-TestSuite(bulk, .init = wk_init_server, .fini = wk_fini, .timeout = 120);
-TestSuite(crash, .init = wk_init_dir, .fini = wk_fini, .timeout = 60);
 /* Servers that exit on their own (SHUTDOWN) are the only ones whose
- * LeakSanitizer runs: send a sanitized tetherd's reports into fx.dir
- * (ignored by a plain build) and fail on any (see no_san_reports). */
+ * LeakSanitizer runs.  A sanitized tetherd's reports go where the
+ * harness says (log_path in ASAN_OPTIONS / UBSAN_OPTIONS, as make check
+ * sets it), else into fx.dir; either way no_san_reports() looks for
+ * "<log_path>.<server pid>".  A plain tetherd ignores all this. */
+static char g_san_base[2][512];
+
 static void wk_init_san_server(void)
 {
 	const char *vars[] = { "ASAN_OPTIONS", "UBSAN_OPTIONS" };
@@ -100,14 +87,21 @@ static void wk_init_san_server(void)
 	char opts[1024];
 	int rc;
 
-	wk_n = 0;
 	fx_init_dir();
 	for (int i = 0; i < 2; i++) {
-		const char *old = getenv(vars[i]);
+		const char *old = getenv(vars[i]), *lp;
 
-		snprintf(opts, sizeof(opts), "%s%slog_path=%s/%s",
-			 old ? old : "", old && *old ? ":" : "", fx.dir,
+		if (old && (lp = strstr(old, "log_path="))) {
+			lp += strlen("log_path=");
+			snprintf(g_san_base[i], sizeof(g_san_base[i]), "%.*s",
+				 (int)strcspn(lp, ":"), lp);
+			continue;
+		}
+		snprintf(g_san_base[i], sizeof(g_san_base[i]), "%s/%s", fx.dir,
 			 names[i]);
+		snprintf(opts, sizeof(opts), "%s%slog_path=%s",
+			 old ? old : "", old && *old ? ":" : "",
+			 g_san_base[i]);
 		setenv(vars[i], opts, 1);
 	}
 	rc = fx_start(fx.sock, NULL, &fx.t);
@@ -156,7 +150,6 @@ static pid_t spawn_ok(struct tether *t, const struct tether_spawn *sp)
 	cr_assert_eq(rc, 0, "tether_spawn %s: %s (%s)", sp->argv[0],
 		     strerror(-rc), tether_last_error(t));
 	cr_assert_gt(pid, 0);
-	wk_track(pid);
 	return pid;
 }
 
@@ -420,6 +413,52 @@ static int settled_fds(pid_t pid)
 	return n;
 }
 
+/* Is pid a (live) descendant of this process? */
+static bool wk_ours(pid_t pid)
+{
+	pid_t self = getpid();
+
+	for (int depth = 0; pid > 1 && depth < 64; depth++) {
+		struct pstat ps;
+
+		if (!read_pstat(pid, &ps))
+			return false;
+		if (ps.ppid == self)
+			return true;
+		pid = ps.ppid;
+	}
+	return false;
+}
+
+static void wk_fini(void)
+{
+	fx_fini();
+	/* Killing a parent hands its children to us: go round until
+	 * nothing of ours runs. */
+	for (int pass = 0; pass < 100; pass++) {
+		DIR *d = opendir("/proc");
+		struct dirent *de;
+		int n = 0;
+
+		while (d && (de = readdir(d))) {
+			pid_t pid = (pid_t)atoi(de->d_name);
+
+			if (pid > 1 && pid != getpid() && alive(pid) &&
+			    wk_ours(pid)) {
+				kill(pid, SIGKILL);
+				n++;
+			}
+		}
+		if (d)
+			closedir(d);
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+		if (!n)
+			break;
+		nap_us(10000);
+	}
+}
+
 /* Files in the server's state directory (fx.sock + ".d") whose name
  * starts with prefix and ends with suffix. */
 static int count_state_files(const char *prefix, const char *suffix)
@@ -468,7 +507,10 @@ static void kid_start(struct kid *k, void (*fn)(void *), void *arg)
 	if (k->pid == 0) {
 		/* Only the report pipe survives: above all not fx.t's
 		 * sockets, whose copies would keep our connection alive. */
-		int w = fcntl(p[1], F_DUPFD, 10);
+		int w;
+
+		fx_forked();
+		w = fcntl(p[1], F_DUPFD, 10);
 
 		if (w < 0 || dup2(w, KID_W) < 0)
 			_exit(126);
@@ -479,7 +521,6 @@ static void kid_start(struct kid *k, void (*fn)(void *), void *arg)
 	}
 	close(p[1]);
 	k->rd = p[0];
-	fx_track(k->pid);
 }
 
 static void kid_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -1767,7 +1808,8 @@ Test(bulk, hundred_mb_written_while_detached_all_arrive_in_order)
 /* crash: controllers SIGKILLed with workers running                       */
 /* ===================================================================== */
 
-/* Start a server (not persistent), spawn two workers, wait to die. */
+/* Start a server (made persistent if arg), spawn three workers (one of
+ * them exits 5 at once), then wait to be killed. */
 static void kid_spawn_then_hold(void *arg)
 {
 	bool persist = arg != NULL;
@@ -1797,9 +1839,8 @@ Test(crash, before_persistent_server_dies_with_controller)
 
 	kid_start(&k, kid_spawn_then_hold, NULL);
 	server = (pid_t)kid_num(&k, "SERVER");
-	fx_track(server);
 	for (int i = 0; i < 3; i++)
-		wk_track(workers[i] = (pid_t)kid_num(&k, "WORKER"));
+		workers[i] = (pid_t)kid_num(&k, "WORKER");
 	kid_line(&k, "HOLD", NULL, 0);
 	kid_kill(&k);
 	cr_expect(fx_wait_gone(server),
@@ -1807,8 +1848,8 @@ Test(crash, before_persistent_server_dies_with_controller)
 		  (int)server);
 	/* Nothing documents what happens to the workers of a server that
 	 * dies by PDEATHSIG (nothing kills them: they are orphaned to the
-	 * nearest subreaper, here the test).  Only note it, then clean up
-	 * by pid in wk_fini. */
+	 * nearest subreaper, here the test).  Only note it; wk_fini kills
+	 * them. */
 	for (int i = 0; i < 2; i++)
 		cr_log_info("worker %d after its server died: %s",
 			    (int)workers[i],
@@ -1831,9 +1872,8 @@ Test(crash, after_persistent_reattach_accounts_for_every_worker)
 
 	kid_start(&k, kid_spawn_then_hold, (void *)1);
 	fx.pid = (pid_t)kid_num(&k, "SERVER");
-	fx_track(fx.pid);
 	for (int i = 0; i < 3; i++)
-		wk_track(workers[i] = (pid_t)kid_num(&k, "WORKER"));
+		workers[i] = (pid_t)kid_num(&k, "WORKER");
 	kid_line(&k, "HOLD", NULL, 0);
 	kid_kill(&k);
 	rc = fx_connect_retry(fx.sock, 0, &fx.t);
@@ -1913,8 +1953,7 @@ Test(crash, counter_output_complete_after_reattach)
 
 	kid_start(&k, kid_counter, NULL);
 	fx.pid = (pid_t)kid_num(&k, "SERVER");
-	fx_track(fx.pid);
-	wk_track((pid_t)kid_num(&k, "WORKER"));
+	kid_num(&k, "WORKER");
 	kid_line(&k, "HOLD", NULL, 0);
 	kid_kill(&k);
 	rc = fx_connect_retry(fx.sock, 0, &fx.t);
@@ -1939,32 +1978,26 @@ Test(crash, counter_output_complete_after_reattach)
 	logbuf_free(&b);
 }
 
-/* A sanitized server that has exited left no report in fx.dir. */
+/* The sanitized server that has exited left no report. */
 static void no_san_reports(void)
 {
-	struct dirent *de;
-	DIR *d = opendir(fx.dir);
 	int n = 0;
 
-	cr_assert_not_null(d);
-	while ((de = readdir(d))) {
-		char path[400], buf[2048];
+	for (int i = 0; i < 2; i++) {
+		char path[600], buf[4096];
 		ssize_t k;
 		int fd;
 
-		if (strncmp(de->d_name, "asan.", 5) &&
-		    strncmp(de->d_name, "ubsan.", 6))
-			continue;
-		n++;
-		snprintf(path, sizeof(path), "%s/%s", fx.dir, de->d_name);
+		snprintf(path, sizeof(path), "%s.%d", g_san_base[i],
+			 (int)fx.pid);
 		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 			continue;
+		n++;
 		k = read(fd, buf, sizeof(buf) - 1);
 		close(fd);
 		buf[k > 0 ? k : 0] = '\0';
 		cr_log_error("sanitizer report %s:\n%s", path, buf);
 	}
-	closedir(d);
 	cr_expect_eq(n, 0, "the server wrote %d sanitizer report(s)", n);
 }
 
@@ -2349,8 +2382,6 @@ Test(spawn, longest_label_can_be_captured)
 	memset(label, 'a', TETHER_LABEL_MAX);
 	label[TETHER_LABEL_MAX] = '\0';
 	rc = tether_spawn(fx.t, &sp, &pid);
-	if (rc == 0)
-		wk_track(pid);
 	cr_expect_eq(rc, 0, "spawn with a %u-byte label and capture: %s (%s)",
 		     TETHER_LABEL_MAX, strerror(-rc), tether_last_error(fx.t));
 }
@@ -2376,7 +2407,6 @@ Test(spawn, digit_label_is_refused_or_addressable)
 	if (rc == -EINVAL)
 		return;			/* refused: fine */
 	cr_assert_eq(rc, 0, "spawn: %s", strerror(-rc));
-	wk_track(pid);
 	rc = tether_wait(fx.t, "4242", 0, &w);
 	cr_expect_eq(rc, 0, "a worker labeled \"4242\" cannot be named by its "
 		     "label: %s (%s)", strerror(-rc), tether_last_error(fx.t));
