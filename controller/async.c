@@ -67,8 +67,22 @@ static int tl_got_record(struct tether *t, const msgpack_object *body,
 {
 	struct tether_call *c = arg;
 	const msgpack_object *batch = tp_map_get(body, "batch");
+	const msgpack_object *lost = tp_map_get(body, "data_lost");
 	int64_t v;
 	int rc;
+
+	/* Parked over the server's budget: the result, not the bytes. */
+	if (lost && lost->type == MSGPACK_OBJECT_BOOLEAN && lost->via.boolean) {
+		v = 0;
+		tp_obj_i64(tp_map_get(body, "ret"), &v);
+		tp_obj_i64(tp_map_get(body, "nr"), (int64_t *)&c->nr);
+		c->ret = (long)v;
+		for (unsigned i = 0; i < c->nargs; i++)
+			c->args[i].returned = 0;
+		return tl_fail(t, ENODATA, "result %ld kept, but its out "
+			       "buffers were dropped (parked over budget)",
+			       c->ret);
+	}
 
 	if (batch) {
 		c->nr = -1;
@@ -228,6 +242,18 @@ TETHER_API int tether_batch(struct tether *t, struct tether_call *calls,
 	if (n == 0 || n > TETHER_BATCH_MAX)
 		return tl_fail(t, E2BIG, "%zu entries (1 to %u)", n,
 			       TETHER_BATCH_MAX);
+	/* Refuse a bad entry here: half a frame would cost the connection. */
+	for (size_t i = 0; i < n; i++) {
+		msgpack_sbuffer sb;
+		msgpack_packer pk;
+
+		msgpack_sbuffer_init(&sb);
+		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+		rc = tl_call_pack_body(t, &pk, &calls[i]);
+		msgpack_sbuffer_destroy(&sb);
+		if (rc < 0)
+			return tl_fail(t, -rc, "entry %zu: %s", i, t->err);
+	}
 	rc = tl_request(t, TETHER_OP_BATCH, tl_pack_batch, &b, tl_got_batch,
 			&b);
 	if (rc == 0 && b.rc < 0)

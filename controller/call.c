@@ -115,12 +115,14 @@ TETHER_API int tether_call(struct tether *t, struct tether_call *c)
 	tp_msg_request(&m, id, TETHER_OP_SYSCALL);
 	rc = tl_call_pack_body(t, &m.pk, c);
 	if (rc == 0 && (rc = tl_rpc(t, &m, id, &in)) == 0) {
-		if (!(c->flags & TETHER_CALL_ASYNC))
-			rc = tl_call_unpack(t, c, in.body);
-		else if (tp_obj_i64(tp_map_get(in.body, "async_id"), &aid) == 0)
+		/* An ASYNC call the ring cannot take ran at once: then the
+		 * answer is the result itself, and there is nothing to
+		 * collect (async_id 0). */
+		c->async_id = 0;
+		if (tp_obj_i64(tp_map_get(in.body, "async_id"), &aid) == 0)
 			c->async_id = (uint64_t)aid;
 		else
-			rc = tl_fail(t, EPROTO, "malformed SYSCALL reply");
+			rc = tl_call_unpack(t, c, in.body);
 		tp_in_destroy(&in);
 	}
 	tp_msg_destroy(&m);

@@ -35,7 +35,7 @@ int ctl_signal_parse(const char *s, int *sig)
 		s++;
 	v = strtol(s, &end, 10);
 	if (*s && !*end) {
-		if (v <= 0 || v >= NSIG)
+		if (v < 0 || v >= NSIG)
 			return -EINVAL;
 		*sig = (int)v;
 		return 0;

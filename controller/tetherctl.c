@@ -209,7 +209,7 @@ static int ctl_call(struct ctl *g, struct tether *t, int argc, char **argv)
 	if ((rc = tether_call(t, &cs.call)) < 0) {
 		ctl_err("%s: %s", cs.name, ctl_why(t, rc));
 		rc = ctl_status_of(rc);
-	} else if (cs.call.flags & TETHER_CALL_ASYNC) {
+	} else if ((cs.call.flags & TETHER_CALL_ASYNC) && cs.call.async_id) {
 		if (g->json)
 			printf("{\"id\":%llu,\"syscall\":\"%s\",\"state\":"
 			       "\"running\"}\n",
@@ -249,8 +249,13 @@ static int ctl_shutdown(struct ctl *g, struct tether *t, int argc, char **argv)
 	 * a pidfd turns readable at exit, zombie or not. */
 	if ((pfd.fd = (int)syscall(SYS_pidfd_open, pid, 0)) >= 0) {
 		pfd.events = POLLIN;
-		poll(&pfd, 1, 10000);
+		rc = poll(&pfd, 1, 10000);
 		close(pfd.fd);
+		if (rc == 0) {
+			ctl_err("shutdown: tetherd pid %d still runs after 10 s",
+				(int)pid);
+			return CTL_EX_FAILED;
+		}
 	}
 	if (g->json)
 		printf("{\"pid\":%d,\"stopped\":true}\n", (int)pid);

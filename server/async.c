@@ -332,12 +332,18 @@ static void td_inflight_pack_record(msgpack_packer *pk,
 {
 	const struct td_call *c = inf->call;
 
-	msgpack_pack_map(pk, inf->batch ? 6 : 9);
+	msgpack_pack_map(pk, inf->data_lost ? 7 : inf->batch ? 6 : 9);
 	tp_pack_kv_int(pk, "id", (int64_t)inf->id);
 	tp_pack_kv_str(pk, "state", inf->data_lost ? "lost" : "done");
 	tp_pack_kv_int(pk, "since", inf->since_ms);
 	tp_pack_kv_int(pk, "generation", (int64_t)inf->generation);
 	tp_pack_kv_bool(pk, "data_lost", inf->data_lost);
+	if (inf->data_lost) {
+		/* Over budget: what it was and what it returned, no bytes. */
+		tp_pack_kv_int(pk, "nr", c ? c->nr : -1);
+		tp_pack_kv_int(pk, "ret", inf->ret);
+		return;
+	}
 	if (inf->batch) {
 		tp_pack_str(pk, "batch");
 		td_batch_pack(pk, inf->batch);

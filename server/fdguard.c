@@ -92,6 +92,12 @@ bool td_fdguard_refused(long nr, const char **why)
 	case SYS_rt_sigreturn:
 		*why = "has no meaning outside a signal handler";
 		return true;
+	case SYS_wait4:
+	case SYS_waitid:
+		/* Reaping is the server's: a stolen exit status would leave
+		 * a worker's record running for ever. */
+		*why = "would reap tetherd's workers behind its back; use WAIT";
+		return true;
 	default:
 		return false;
 	}

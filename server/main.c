@@ -101,9 +101,18 @@ static int td_parse(int argc, char **argv, struct td_opts *o,
 				return 2;
 			}
 			break;
-		case 'r':
-			o->ready_fd = atoi(optarg);
+		case 'r': {
+			char *end;
+			long fd = strtol(optarg, &end, 10);
+
+			if (*end || end == optarg || fd < 3 || fd > 1023) {
+				fprintf(stderr, "tetherd: bad --ready-fd '%s'\n",
+					optarg);
+				return 2;
+			}
+			o->ready_fd = (int)fd;
 			break;
+		}
 		case 'S':
 			o->state_dir = optarg;
 			break;

@@ -1,0 +1,1205 @@
+/*
+ * bench_workers: what starting a worker through tetherd costs, and how
+ * fast tetherd captures a worker's output, against doing both directly.
+ *
+ * Under one CPU pinning:
+ *
+ *   spawn latency  from the spawn call until the child has exec'd, run
+ *                  and written one byte into a FIFO the bench reads:
+ *                  posix_spawn() by the bench itself, against
+ *                  tether_spawn().  The child is this very binary,
+ *                  re-exec'd with a hidden argv, on both paths.
+ *   capture        a child writing --mib MiB to stdout in 64 KiB
+ *                  blocks: into a pipe read by `cat > file`, against
+ *                  tether_spawn(capture) until tether_wait() reports the
+ *                  exit with every byte in the log.  Reading the bytes
+ *                  back (read() of cat's file, tether_logs()) is timed
+ *                  as two more rows.
+ *
+ * Each is run BENCH_RUNS times, interleaved; the median of the per-run
+ * values is reported.  Timing is only reported, never judged: the exit
+ * status says whether something broke, not whether tether was fast.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tether.h"
+
+#define BENCH_RUNS 5
+#define BENCH_CPU_CLIENT 0
+#define BENCH_CPU_PEER 1
+#define BENCH_RMDIR_TRIES 50		/* x 20 ms, while tetherd exits */
+#define BENCH_BLOCK (64u * 1024)	/* the writer child's write size */
+#define BENCH_MIB_MAX 16384L
+#define BENCH_MIB (1024.0 * 1024.0)
+#define BENCH_CPU_SEEN 64		/* CPUs a ready child can report */
+
+/* The hidden argv of the child modes. */
+#define BENCH_CHILD_READY "--child-ready-fifo"
+#define BENCH_CHILD_WRITE "--child-write"
+
+extern char **environ;
+
+enum bench_pin { PIN_SAME, PIN_CROSS, PIN_NONE };
+
+static const char *const bench_pin_names[] = { "same", "cross", "none" };
+
+struct bench_opts {
+	enum bench_pin pin;
+	long iterations;		/* spawns per run and path */
+	long warmup;
+	long mib;			/* the capture child writes this much */
+	bool json;
+	const char *tetherd;
+};
+
+/* What both paths spawn, and where the children report. */
+struct bench_env {
+	char exe[PATH_MAX];		/* this binary, re-exec'd */
+	char dir[64];			/* private directory */
+	bool have_dir;
+	char sock[128];
+	char log[128];			/* tetherd's log */
+	char fifo[128];			/* ready children write here */
+	char out[128];			/* cat's output file */
+	int fifo_fd;			/* O_RDWR: opening never blocks */
+	char mibstr[24];
+	char ldpath[PATH_MAX + 32];	/* LD_LIBRARY_PATH=..., or "" */
+	const char *ready_argv[4];
+	const char *write_argv[4];
+	const char *cat_argv[2];
+	const char *tenv[2];		/* tetherd drops LD_LIBRARY_PATH */
+	posix_spawnattr_t attr;		/* SIGPIPE back to default */
+	bool have_attr;
+	enum bench_pin pin;
+	struct tether *t;
+	uint64_t cpus_direct;		/* CPUs the ready children ran on */
+	uint64_t cpus_tether;
+};
+
+/* Per-run values in ns (per spawn, or per cycle); n runs completed. */
+struct bench_series {
+	double ns[BENCH_RUNS];
+	int n;
+};
+
+struct bench_results {
+	struct bench_series sp_direct;
+	struct bench_series sp_tether;
+	struct bench_series cap_direct;	/* child | cat > file */
+	struct bench_series cap_tether;	/* spawn(capture) .. wait */
+	struct bench_series rb_file;	/* read() of cat's file */
+	struct bench_series rb_logs;	/* tether_logs() */
+	bool tether_ok;
+	int tether_err;			/* why rows are missing, or 0 */
+	char cpus_self[64];
+	char cpus_tetherd[64];
+	pid_t tetherd_pid;
+};
+
+/* ---- the child modes ---------------------------------------------- */
+
+/* Open the FIFO, write one byte (the CPU we run on) and exit. */
+static int __attribute__((noreturn)) bench_child_ready(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	int cpu = sched_getcpu();
+	char c = (char)(cpu >= 0 && cpu < BENCH_CPU_SEEN ? cpu : 0x7f);
+
+	if (fd < 0 || write(fd, &c, 1) != 1)
+		_exit(1);
+	_exit(0);
+}
+
+/* Write mib MiB to stdout in BENCH_BLOCK blocks and exit. */
+static int __attribute__((noreturn)) bench_child_write(const char *mibs)
+{
+	static char buf[BENCH_BLOCK];
+	long mib = atol(mibs);
+	uint64_t left = (uint64_t)(mib > 0 ? mib : 0) << 20;
+
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (char)('a' + i % 26);
+	while (left) {
+		size_t want = left < sizeof(buf) ? (size_t)left : sizeof(buf);
+		ssize_t n = write(1, buf, want);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			_exit(1);
+		left -= (uint64_t)n;
+	}
+	_exit(0);
+}
+
+/* ---- small utilities ---------------------------------------------- */
+
+/* Print usage to f. */
+static void bench_usage(FILE *f, const char *argv0)
+{
+	fprintf(f,
+		"usage: %s [--pin same|cross|none] [--iterations N] "
+		"[--warmup N]\n"
+		"       [--mib N] [--tetherd PATH] [--json]\n"
+		"  --pin same   bench, tetherd and children on CPU 0 (default)\n"
+		"  --pin cross  bench on CPU 0, tetherd and children on CPU 1\n"
+		"  --pin none   no pinning\n"
+		"  --iterations spawns per run and path (default 200)\n"
+		"  --warmup     untimed spawns before each run (default 20)\n"
+		"  --mib        MiB the capture child writes (default 64)\n"
+		"  --tetherd    default $TETHERD, else ./server/tetherd\n",
+		argv0);
+}
+
+/* Parse a long in [min, max]; -EINVAL otherwise. */
+static int bench_parse_long(const char *s, long min, long max, long *v)
+{
+	char *end;
+	long x;
+
+	errno = 0;
+	x = strtol(s, &end, 10);
+	if (errno || end == s || *end || x < min || x > max)
+		return -EINVAL;
+	*v = x;
+	return 0;
+}
+
+/* Parse argv into o; -EINVAL on a bad option (usage already printed). */
+static int bench_parse_args(int argc, char **argv, struct bench_opts *o)
+{
+	static const struct option lopts[] = {
+		{ "pin", required_argument, NULL, 'p' },
+		{ "iterations", required_argument, NULL, 'n' },
+		{ "warmup", required_argument, NULL, 'w' },
+		{ "mib", required_argument, NULL, 'm' },
+		{ "tetherd", required_argument, NULL, 't' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *env = getenv("TETHERD");
+	int c;
+
+	o->pin = PIN_SAME;
+	o->iterations = 200;
+	o->warmup = 20;
+	o->mib = 64;
+	o->json = false;
+	o->tetherd = env && *env ? env : "./server/tetherd";
+	while ((c = getopt_long(argc, argv, "", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (!strcmp(optarg, "same"))
+				o->pin = PIN_SAME;
+			else if (!strcmp(optarg, "cross"))
+				o->pin = PIN_CROSS;
+			else if (!strcmp(optarg, "none"))
+				o->pin = PIN_NONE;
+			else
+				goto bad;
+			break;
+		case 'n':
+			if (bench_parse_long(optarg, 1, LONG_MAX,
+					     &o->iterations) < 0)
+				goto bad;
+			break;
+		case 'w':
+			if (bench_parse_long(optarg, 0, LONG_MAX, &o->warmup) < 0)
+				goto bad;
+			break;
+		case 'm':
+			if (bench_parse_long(optarg, 1, BENCH_MIB_MAX,
+					     &o->mib) < 0)
+				goto bad;
+			break;
+		case 't':
+			o->tetherd = optarg;
+			break;
+		case 'j':
+			o->json = true;
+			break;
+		case 'h':
+			bench_usage(stdout, argv[0]);
+			exit(0);
+		default:
+			goto bad;
+		}
+	}
+	if (optind == argc)
+		return 0;
+bad:
+	bench_usage(stderr, argv[0]);
+	return -EINVAL;
+}
+
+/* Nanoseconds on the monotonic clock. */
+static int bench_now(double *ns)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
+		return -errno;
+	*ns = (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+	return 0;
+}
+
+/* Pin a process (0: the caller, and what it forks from now on). */
+static int bench_pin_pid(pid_t pid, int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(pid, sizeof(set), &set) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Format pid's allowed CPUs as "0,1" into buf. */
+static int bench_cpu_list(pid_t pid, char *buf, size_t size)
+{
+	cpu_set_t set;
+	size_t off = 0;
+
+	if (size == 0)
+		return -EINVAL;
+	buf[0] = '\0';
+	if (sched_getaffinity(pid, sizeof(set), &set) < 0)
+		return -errno;
+	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+		int n;
+
+		if (!CPU_ISSET(cpu, &set))
+			continue;
+		n = snprintf(buf + off, size - off, "%s%d", off ? "," : "",
+			     cpu);
+		if (n < 0 || (size_t)n >= size - off)
+			return -ENOBUFS;
+		off += (size_t)n;
+	}
+	return 0;
+}
+
+/* Format a mask of CPUs the children reported as "0,1" ("?" if none). */
+static void bench_mask_list(uint64_t mask, char *buf, size_t size)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (int cpu = 0; cpu < BENCH_CPU_SEEN && off < size; cpu++) {
+		int n;
+
+		if (!(mask >> cpu & 1))
+			continue;
+		n = snprintf(buf + off, size - off, "%s%d", off ? "," : "",
+			     cpu);
+		if (n < 0 || (size_t)n >= size - off)
+			break;
+		off += (size_t)n;
+	}
+	if (!off)
+		snprintf(buf, size, "?");
+}
+
+/* Comparison for qsort on doubles. */
+static int bench_cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Median of the completed runs, or -1 when there are none. */
+static double bench_median(const struct bench_series *s)
+{
+	double v[BENCH_RUNS];
+
+	if (s->n == 0)
+		return -1;
+	memcpy(v, s->ns, sizeof(v[0]) * (size_t)s->n);
+	qsort(v, (size_t)s->n, sizeof(v[0]), bench_cmp_double);
+	return v[s->n / 2];
+}
+
+/* Smallest or largest completed run (max selects). */
+static double bench_extreme(const struct bench_series *s, bool max)
+{
+	double r = s->n ? s->ns[0] : -1;
+
+	for (int i = 1; i < s->n; i++)
+		if (max ? s->ns[i] > r : s->ns[i] < r)
+			r = s->ns[i];
+	return r;
+}
+
+/* Reap one child of ours; -EIO unless it exited 0. */
+static int bench_reap(pid_t pid)
+{
+	int status;
+	pid_t p;
+
+	do
+		p = waitpid(pid, &status, 0);
+	while (p < 0 && errno == EINTR);
+	if (p < 0)
+		return -errno;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+}
+
+/* Remove path and what is in it, one directory level deep (tetherd's
+ * state directory sits inside ours). */
+static int bench_rmtree(int parent, const char *path, int depth)
+{
+	int fd = openat(parent, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+			O_NOFOLLOW);
+	DIR *d;
+	struct dirent *de;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!(d = fdopendir(fd))) {
+		close(fd);
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno == EISDIR &&
+		    depth > 0)
+			bench_rmtree(dirfd(d), de->d_name, depth - 1);
+	}
+	closedir(d);
+	if (unlinkat(parent, path, AT_REMOVEDIR) == 0 || errno == ENOENT)
+		return 0;
+	return -errno;
+}
+
+/* Remove the private directory; the server may still be exiting, so a
+ * non-empty directory is retried. */
+static int bench_rmdir(const char *path)
+{
+	int rc = 0;
+
+	for (int tries = 0; tries < BENCH_RMDIR_TRIES; tries++) {
+		struct timespec ts = { 0, 20 * 1000 * 1000 };
+
+		rc = bench_rmtree(AT_FDCWD, path, 1);
+		if (rc != -ENOTEMPTY && rc != -EEXIST)
+			return rc;
+		nanosleep(&ts, NULL);
+	}
+	return rc;
+}
+
+/* ---- setting up ------------------------------------------------------ */
+
+/* The private directory, the FIFO, the argv of every child. */
+static int bench_env_init(struct bench_env *e, const struct bench_opts *o)
+{
+	const char *ld = getenv("LD_LIBRARY_PATH");
+	ssize_t n;
+
+	e->fifo_fd = -1;
+	e->pin = o->pin;
+	n = readlink("/proc/self/exe", e->exe, sizeof(e->exe) - 1);
+	if (n < 0)
+		return -errno;
+	if ((size_t)n >= sizeof(e->exe) - 1)
+		return -ENAMETOOLONG;
+	e->exe[n] = '\0';
+	strcpy(e->dir, "/tmp/tether-bench.XXXXXX");
+	if (!mkdtemp(e->dir))
+		return -errno;
+	e->have_dir = true;
+	snprintf(e->sock, sizeof(e->sock), "%s/tetherd.sock", e->dir);
+	snprintf(e->log, sizeof(e->log), "%s/tetherd.log", e->dir);
+	snprintf(e->fifo, sizeof(e->fifo), "%s/ready.fifo", e->dir);
+	snprintf(e->out, sizeof(e->out), "%s/cat.out", e->dir);
+	snprintf(e->mibstr, sizeof(e->mibstr), "%ld", o->mib);
+	if (mkfifo(e->fifo, 0600) < 0)
+		return -errno;
+	e->fifo_fd = open(e->fifo, O_RDWR | O_CLOEXEC);
+	if (e->fifo_fd < 0)
+		return -errno;
+	e->ready_argv[0] = e->exe;
+	e->ready_argv[1] = BENCH_CHILD_READY;
+	e->ready_argv[2] = e->fifo;
+	e->ready_argv[3] = NULL;
+	e->write_argv[0] = e->exe;
+	e->write_argv[1] = BENCH_CHILD_WRITE;
+	e->write_argv[2] = e->mibstr;
+	e->write_argv[3] = NULL;
+	e->cat_argv[0] = "cat";
+	e->cat_argv[1] = NULL;
+	/* Built by libtool, this binary finds libtether through
+	 * LD_LIBRARY_PATH, which tetherd does not pass on by itself. */
+	if (ld && *ld) {
+		if ((size_t)snprintf(e->ldpath, sizeof(e->ldpath),
+				     "LD_LIBRARY_PATH=%s", ld) >=
+		    sizeof(e->ldpath))
+			return -ENAMETOOLONG;
+		e->tenv[0] = e->ldpath;
+	}
+	return 0;
+}
+
+/* SIGPIPE is ignored in the bench; the direct children get it back to
+ * its default, as tetherd's workers do. */
+static int bench_attr_init(struct bench_env *e)
+{
+	sigset_t def, none;
+	int rc;
+
+	sigemptyset(&def);
+	sigaddset(&def, SIGPIPE);
+	sigemptyset(&none);
+	if ((rc = posix_spawnattr_init(&e->attr)))
+		return -rc;
+	e->have_attr = true;
+	if ((rc = posix_spawnattr_setsigdefault(&e->attr, &def)) ||
+	    (rc = posix_spawnattr_setsigmask(&e->attr, &none)) ||
+	    (rc = posix_spawnattr_setflags(&e->attr, POSIX_SPAWN_SETSIGDEF |
+					    POSIX_SPAWN_SETSIGMASK)))
+		return -rc;
+	return 0;
+}
+
+/* Launch tetherd on a socket in the private directory, on the peer CPU
+ * in cross mode; its log goes to a file (it logs every spawn). */
+static int bench_tether_start(struct bench_env *e, const struct bench_opts *o)
+{
+	struct tether_start_opts so = { 0 };
+	int rc, rc2 = 0;
+
+	so.socket_path = e->sock;
+	so.tetherd = o->tetherd;
+	so.log_path = e->log;
+	if (o->pin == PIN_CROSS && (rc = bench_pin_pid(0, BENCH_CPU_PEER)) < 0)
+		return rc;
+	rc = tether_start(&so, &e->t);
+	if (rc < 0)
+		e->t = NULL;
+	if (o->pin == PIN_CROSS)
+		rc2 = bench_pin_pid(0, BENCH_CPU_CLIENT);
+	return rc < 0 ? rc : rc2;
+}
+
+/* Shut the server down, detach. */
+static int bench_tether_stop(struct bench_env *e)
+{
+	int rc;
+
+	if (!e->t)
+		return 0;
+	rc = tether_shutdown(e->t);
+	if (rc < 0)
+		fprintf(stderr, "bench: tether_shutdown: %s (%s)\n",
+			strerror(-rc), tether_last_error(e->t));
+	tether_disconnect(e->t);
+	e->t = NULL;
+	return rc;
+}
+
+static void bench_env_destroy(struct bench_env *e)
+{
+	if (e->fifo_fd >= 0)
+		close(e->fifo_fd);
+	e->fifo_fd = -1;
+	if (e->have_attr)
+		posix_spawnattr_destroy(&e->attr);
+	e->have_attr = false;
+	if (e->have_dir) {
+		int rc = bench_rmdir(e->dir);
+
+		if (rc < 0)
+			fprintf(stderr, "bench: cannot remove %s: %s\n",
+				e->dir, strerror(-rc));
+		e->have_dir = false;
+	}
+}
+
+/* ---- spawn latency ------------------------------------------------- */
+
+/* The ready byte: the CPU the child ran on. */
+static int bench_read_ready(struct bench_env *e, uint64_t *cpus)
+{
+	unsigned char c;
+	ssize_t n;
+
+	do
+		n = read(e->fifo_fd, &c, 1);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if (n == 0)
+		return -EPIPE;
+	if (c < BENCH_CPU_SEEN)
+		*cpus |= 1ull << c;
+	return 0;
+}
+
+/* posix_spawn, (cross: move the child to the peer CPU,) the ready byte;
+ * then, untimed, reap.  *ns gets the timed part. */
+static int bench_spawn_direct(struct bench_env *e, double *ns)
+{
+	double t0 = 0, t1 = 0;
+	pid_t pid;
+	int rc;
+
+	if ((rc = bench_now(&t0)) < 0)
+		return rc;
+	rc = posix_spawn(&pid, e->exe, NULL, &e->attr,
+			 (char *const *)e->ready_argv, environ);
+	if (rc)
+		return -rc;
+	if (e->pin == PIN_CROSS && (rc = bench_pin_pid(pid, BENCH_CPU_PEER)) < 0)
+		goto reap;
+	rc = bench_read_ready(e, &e->cpus_direct);
+	if (rc == 0)
+		rc = bench_now(&t1);
+reap:
+	if (rc < 0) {
+		kill(pid, SIGKILL);
+		bench_reap(pid);
+		return rc;
+	}
+	*ns = t1 - t0;
+	return bench_reap(pid);
+}
+
+/* Wait for worker pid through tetherd and forget its record: 0 when it
+ * exited 0 (out, if given, gets the record). */
+static int bench_tether_reap(struct bench_env *e, pid_t pid,
+			     struct tether_worker *out)
+{
+	struct tether_worker w;
+	char target[24];
+	int rc, rc2;
+
+	snprintf(target, sizeof(target), "%d", (int)pid);
+	rc = tether_wait(e->t, target, -1, &w);
+	if (rc < 0)
+		return rc;
+	tether_worker_clear(&w);
+	if (w.state != TETHER_W_EXITED || w.exit_code != 0)
+		rc = -EIO;
+	if (out)
+		*out = w;
+	if (!out || rc < 0) {
+		rc2 = tether_ack(e->t, target);
+		if (rc == 0)
+			rc = rc2;
+	}
+	return rc;
+}
+
+/* tether_spawn, the ready byte; then, untimed, WAIT and ACK. */
+static int bench_spawn_tether(struct bench_env *e, double *ns)
+{
+	struct tether_spawn sp = { 0 };
+	double t0 = 0, t1 = 0;
+	pid_t pid;
+	int rc;
+
+	sp.argv = e->ready_argv;
+	sp.env = e->tenv[0] ? e->tenv : NULL;
+	if ((rc = bench_now(&t0)) < 0)
+		return rc;
+	if ((rc = tether_spawn(e->t, &sp, &pid)) < 0)
+		return rc;
+	rc = bench_read_ready(e, &e->cpus_tether);
+	if (rc == 0)
+		rc = bench_now(&t1);
+	if (rc < 0) {
+		char target[24];
+
+		snprintf(target, sizeof(target), "%d", (int)pid);
+		tether_kill(e->t, target, SIGKILL);
+		bench_tether_reap(e, pid, NULL);
+		return rc;
+	}
+	*ns = t1 - t0;
+	return bench_tether_reap(e, pid, NULL);
+}
+
+typedef int (*bench_spawn_fn)(struct bench_env *e, double *ns);
+
+/* warmup spawns, then iterations timed ones; the mean goes to s. */
+static int bench_spawn_run(bench_spawn_fn fn, struct bench_env *e,
+			   const struct bench_opts *o, struct bench_series *s)
+{
+	double sum = 0, ns;
+	int rc;
+
+	for (long i = 0; i < o->warmup; i++)
+		if ((rc = fn(e, &ns)) < 0)
+			return rc;
+	for (long i = 0; i < o->iterations; i++) {
+		if ((rc = fn(e, &ns)) < 0)
+			return rc;
+		sum += ns;
+	}
+	s->ns[s->n++] = sum / (double)o->iterations;
+	return 0;
+}
+
+/* ---- capture throughput -------------------------------------------- */
+
+/* child > pipe | cat > file, until both have exited; the file is then
+ * checked to hold every byte. */
+static int bench_capture_direct(struct bench_env *e, const struct bench_opts *o,
+				double *ns)
+{
+	posix_spawn_file_actions_t fw, fc;
+	pid_t wpid = -1, cpid = -1;
+	int p[2] = { -1, -1 }, out = -1, rc, rc2;
+	double t0 = 0, t1 = 0;
+	struct stat st;
+
+	if (posix_spawn_file_actions_init(&fw) ||
+	    posix_spawn_file_actions_init(&fc))
+		return -ENOMEM;
+	unlink(e->out);
+	out = open(e->out, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC,
+		   0600);
+	if (out < 0 || pipe2(p, O_CLOEXEC) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	if ((rc = posix_spawn_file_actions_adddup2(&fw, p[1], 1)) ||
+	    (rc = posix_spawn_file_actions_adddup2(&fc, p[0], 0)) ||
+	    (rc = posix_spawn_file_actions_adddup2(&fc, out, 1))) {
+		rc = -rc;
+		goto out;
+	}
+	if ((rc = bench_now(&t0)) < 0)
+		goto out;
+	rc = posix_spawn(&wpid, e->exe, &fw, &e->attr,
+			 (char *const *)e->write_argv, environ);
+	if (rc) {
+		rc = -rc;
+		wpid = -1;
+		goto out;
+	}
+	if (e->pin == PIN_CROSS)
+		bench_pin_pid(wpid, BENCH_CPU_PEER);
+	rc = posix_spawnp(&cpid, "cat", &fc, &e->attr,
+			  (char *const *)e->cat_argv, environ);
+	if (rc) {
+		rc = -rc;
+		cpid = -1;
+		goto out;
+	}
+	if (e->pin == PIN_CROSS)
+		bench_pin_pid(cpid, BENCH_CPU_PEER);
+	close(p[0]);
+	close(p[1]);
+	p[0] = p[1] = -1;
+	rc = bench_reap(wpid);
+	rc2 = bench_reap(cpid);
+	wpid = cpid = -1;
+	if (rc == 0)
+		rc = rc2;
+	if (rc == 0)
+		rc = bench_now(&t1);
+	if (rc == 0 && fstat(out, &st) < 0)
+		rc = -errno;
+	if (rc == 0 && (uint64_t)st.st_size != (uint64_t)o->mib << 20) {
+		fprintf(stderr, "bench: cat wrote %lld bytes, not %ld MiB\n",
+			(long long)st.st_size, o->mib);
+		rc = -EIO;
+	}
+	if (rc == 0)
+		*ns = t1 - t0;
+out:
+	if (p[0] >= 0)
+		close(p[0]);
+	if (p[1] >= 0)
+		close(p[1]);
+	if (wpid > 0) {
+		kill(wpid, SIGKILL);
+		bench_reap(wpid);
+	}
+	if (cpid > 0) {
+		kill(cpid, SIGKILL);
+		bench_reap(cpid);
+	}
+	if (out >= 0)
+		close(out);
+	posix_spawn_file_actions_destroy(&fw);
+	posix_spawn_file_actions_destroy(&fc);
+	return rc;
+}
+
+/* Read cat's file back with read() in 64 KiB blocks; then delete it. */
+static int bench_readback_file(struct bench_env *e, const struct bench_opts *o,
+			       double *ns)
+{
+	static char buf[BENCH_BLOCK];
+	uint64_t total = 0;
+	double t0 = 0, t1 = 0;
+	ssize_t n;
+	int fd, rc;
+
+	if ((rc = bench_now(&t0)) < 0)
+		return rc;
+	if ((fd = open(e->out, O_RDONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			break;
+		}
+		total += (uint64_t)n;
+	}
+	close(fd);
+	if (rc == 0)
+		rc = bench_now(&t1);
+	unlink(e->out);
+	if (rc < 0)
+		return rc;
+	if (total != (uint64_t)o->mib << 20)
+		return -EIO;
+	*ns = t1 - t0;
+	return 0;
+}
+
+struct bench_logs {
+	uint64_t total;
+	uint64_t next;			/* the offset the next chunk must have */
+	bool gap;
+};
+
+static int bench_logs_cb(const void *data, size_t len, uint64_t offset,
+			 void *arg)
+{
+	struct bench_logs *l = arg;
+
+	(void)data;
+	if (offset != l->next)
+		l->gap = true;
+	l->total += len;
+	l->next = offset + len;
+	return 0;
+}
+
+/* spawn(capture) until WAIT reports the exit with the log complete; then
+ * (rb) the log read back through LOGS; then ACK. */
+static int bench_capture_tether(struct bench_env *e, const struct bench_opts *o,
+				double *ns, double *rb)
+{
+	struct tether_spawn sp = { 0 };
+	struct tether_worker w;
+	struct bench_logs l = { 0 };
+	uint64_t want = (uint64_t)o->mib << 20;
+	char target[24];
+	double t0 = 0, t1 = 0, t2 = 0;
+	pid_t pid;
+	int rc, rc2;
+
+	sp.argv = e->write_argv;
+	sp.env = e->tenv[0] ? e->tenv : NULL;
+	sp.capture = true;
+	sp.log_max = 2 * want;		/* no rotation */
+	if ((rc = bench_now(&t0)) < 0)
+		return rc;
+	if ((rc = tether_spawn(e->t, &sp, &pid)) < 0)
+		return rc;
+	rc = bench_tether_reap(e, pid, &w);
+	if (rc < 0)
+		return rc;
+	snprintf(target, sizeof(target), "%d", (int)pid);
+	rc = bench_now(&t1);
+	if (rc == 0 && (!w.captured || w.log_size != want)) {
+		fprintf(stderr, "bench: worker log holds %llu bytes, not "
+			"%ld MiB\n", (unsigned long long)w.log_size, o->mib);
+		rc = -EIO;
+	}
+	if (rc == 0)
+		rc = tether_logs(e->t, target, 0, false, bench_logs_cb, &l);
+	if (rc == 0)
+		rc = bench_now(&t2);
+	if (rc == 0 && (l.total != want || l.gap)) {
+		fprintf(stderr, "bench: LOGS gave %llu bytes%s, not %ld MiB\n",
+			(unsigned long long)l.total, l.gap ? " with a gap" : "",
+			o->mib);
+		rc = -EIO;
+	}
+	rc2 = tether_ack(e->t, target);
+	if (rc < 0)
+		return rc;
+	if (rc2 < 0)
+		return rc2;
+	*ns = t1 - t0;
+	*rb = t2 - t1;
+	return 0;
+}
+
+/* ---- measuring ------------------------------------------------------- */
+
+/* Report a failed measurement; returns rc. */
+static int bench_fail(const char *what, int rc)
+{
+	fprintf(stderr, "bench: %s: %s\n", what, strerror(-rc));
+	return rc;
+}
+
+/* A tether failure: report it and drop the tether rows from now on. */
+static void bench_tether_failed(struct bench_env *e, struct bench_results *res,
+				const char *what, int rc)
+{
+	fprintf(stderr, "bench: %s: %s (%s)\n", what, strerror(-rc),
+		tether_last_error(e->t));
+	res->tether_ok = false;
+	res->tether_err = rc;
+}
+
+/* One untimed capture cycle of each kind, so the first run does not pay
+ * for cold caches alone. */
+static int bench_capture_warmup(struct bench_env *e, const struct bench_opts *o,
+				struct bench_results *res)
+{
+	double ns, rb;
+	int rc;
+
+	if (o->warmup == 0)
+		return 0;
+	if ((rc = bench_capture_direct(e, o, &ns)) < 0)
+		return bench_fail("capture warmup (cat)", rc);
+	unlink(e->out);
+	if (res->tether_ok && (rc = bench_capture_tether(e, o, &ns, &rb)) < 0)
+		bench_tether_failed(e, res, "capture warmup (tether)", rc);
+	return 0;
+}
+
+/* BENCH_RUNS rounds of every measurement, interleaved so that a slow
+ * stretch of the machine hits all alike.  A tether failure stops only
+ * the tether rows. */
+static int bench_run_all(struct bench_env *e, const struct bench_opts *o,
+			 struct bench_results *res)
+{
+	double ns, rb;
+	int rc;
+
+	if ((rc = bench_capture_warmup(e, o, res)) < 0)
+		return rc;
+	for (int run = 0; run < BENCH_RUNS; run++) {
+		rc = bench_spawn_run(bench_spawn_direct, e, o, &res->sp_direct);
+		if (rc < 0)
+			return bench_fail("posix_spawn", rc);
+		if (res->tether_ok) {
+			rc = bench_spawn_run(bench_spawn_tether, e, o,
+					     &res->sp_tether);
+			if (rc < 0)
+				bench_tether_failed(e, res, "tether_spawn", rc);
+		}
+		rc = bench_capture_direct(e, o, &ns);
+		if (rc < 0)
+			return bench_fail("child | cat > file", rc);
+		res->cap_direct.ns[res->cap_direct.n++] = ns;
+		rc = bench_readback_file(e, o, &ns);
+		if (rc < 0)
+			return bench_fail("reading cat's file back", rc);
+		res->rb_file.ns[res->rb_file.n++] = ns;
+		if (!res->tether_ok)
+			continue;
+		rc = bench_capture_tether(e, o, &ns, &rb);
+		if (rc < 0) {
+			bench_tether_failed(e, res, "tether capture", rc);
+			continue;
+		}
+		res->cap_tether.ns[res->cap_tether.n++] = ns;
+		res->rb_logs.ns[res->rb_logs.n++] = rb;
+	}
+	return 0;
+}
+
+/* ---- reporting ------------------------------------------------------- */
+
+/* Ratio a/b, or -1 when either side is missing. */
+static double bench_ratio(double a, double b)
+{
+	return a > 0 && b > 0 ? a / b : -1;
+}
+
+/* MiB/s from a time in ns, or -1. */
+static double bench_mibs(const struct bench_opts *o, double ns)
+{
+	return ns > 0 ? (double)o->mib / (ns / 1e9) : -1;
+}
+
+/* A latency row, in microseconds. */
+static void bench_print_us(const char *name, const struct bench_series *s)
+{
+	if (s->n == 0) {
+		printf("%-32s %12s %12s %12s\n", name, "n/a", "-", "-");
+		return;
+	}
+	printf("%-32s %12.1f %12.1f %12.1f\n", name, bench_median(s) / 1e3,
+	       bench_extreme(s, false) / 1e3, bench_extreme(s, true) / 1e3);
+}
+
+/* A throughput row: MiB/s of the median, fastest and slowest run. */
+static void bench_print_mibs(const struct bench_opts *o, const char *name,
+			     const struct bench_series *s)
+{
+	if (s->n == 0) {
+		printf("%-32s %12s %12s %12s\n", name, "n/a", "-", "-");
+		return;
+	}
+	printf("%-32s %12.1f %12.1f %12.1f\n", name,
+	       bench_mibs(o, bench_median(s)),
+	       bench_mibs(o, bench_extreme(s, false)),
+	       bench_mibs(o, bench_extreme(s, true)));
+}
+
+/* A ratio line, "n/a" when a side is missing. */
+static void bench_print_ratio(const char *name, double r)
+{
+	if (r < 0)
+		printf("%-32s %12s\n", name, "n/a");
+	else
+		printf("%-32s %12.2f\n", name, r);
+}
+
+/* The ratios: spawn latency tether/direct; throughput tether/direct
+ * (below 1: tether is slower). */
+static void bench_ratios(const struct bench_results *res, double r[3])
+{
+	r[0] = bench_ratio(bench_median(&res->sp_tether),
+			   bench_median(&res->sp_direct));
+	r[1] = bench_ratio(bench_median(&res->cap_direct),
+			   bench_median(&res->cap_tether));
+	r[2] = bench_ratio(bench_median(&res->rb_file),
+			   bench_median(&res->rb_logs));
+}
+
+/* The human-readable report. */
+static void bench_print_table(const struct bench_env *e,
+			      const struct bench_opts *o,
+			      const struct bench_results *res)
+{
+	char cd[64], ct[64];
+	double r[3];
+
+	bench_ratios(res, r);
+	bench_mask_list(e->cpus_direct, cd, sizeof(cd));
+	bench_mask_list(e->cpus_tether, ct, sizeof(ct));
+	printf("pin mode: %s    cpus online: %ld\n", bench_pin_names[o->pin],
+	       sysconf(_SC_NPROCESSORS_ONLN));
+	printf("affinity: bench %s, tetherd %s; ready children ran on: "
+	       "direct %s, tether %s\n", res->cpus_self,
+	       res->tetherd_pid > 0 ? res->cpus_tetherd : "n/a", cd, ct);
+	printf("spawns: %ld x %d runs per path (warmup %ld)    "
+	       "capture: %ld MiB in %u KiB writes, 1 x %d runs\n",
+	       o->iterations, BENCH_RUNS, o->warmup, o->mib, BENCH_BLOCK / 1024,
+	       BENCH_RUNS);
+	printf("child: %s\n\n", e->exe);
+	printf("%-32s %12s %12s %12s\n", "spawn until the child runs",
+	       "us median", "min run", "max run");
+	bench_print_us("posix_spawn (direct)", &res->sp_direct);
+	bench_print_us("tether_spawn", &res->sp_tether);
+	printf("\n%-32s %12s %12s %12s\n", "output capture", "MiB/s median",
+	       "best run", "worst run");
+	bench_print_mibs(o, "child | cat > file (direct)", &res->cap_direct);
+	bench_print_mibs(o, "tether capture, spawn..wait", &res->cap_tether);
+	bench_print_mibs(o, "read back: read() of the file", &res->rb_file);
+	bench_print_mibs(o, "read back through LOGS", &res->rb_logs);
+	printf("\n");
+	bench_print_ratio("spawn: tether / direct", r[0]);
+	bench_print_ratio("capture MiB/s: tether / cat", r[1]);
+	bench_print_ratio("read back MiB/s: LOGS / read()", r[2]);
+	if (!res->tether_ok)
+		printf("tether rows incomplete: %s\n",
+		       strerror(-res->tether_err));
+}
+
+/* One series as a JSON object member; scale divides the values. */
+static void bench_json_series(const char *name, const char *unit,
+			      const struct bench_series *s, double scale)
+{
+	printf("  \"%s\": {\"median_%s\": ", name, unit);
+	if (s->n)
+		printf("%.1f", bench_median(s) / scale);
+	else
+		printf("null");
+	printf(", \"runs_%s\": [", unit);
+	for (int i = 0; i < s->n; i++)
+		printf("%s%.1f", i ? ", " : "", s->ns[i] / scale);
+	printf("]},\n");
+}
+
+/* A throughput series as JSON: MiB/s of the median and of each run. */
+static void bench_json_mibs(const struct bench_opts *o, const char *name,
+			    const struct bench_series *s)
+{
+	printf("  \"%s\": {\"median_mib_s\": ", name);
+	if (s->n)
+		printf("%.1f", bench_mibs(o, bench_median(s)));
+	else
+		printf("null");
+	printf(", \"runs_mib_s\": [");
+	for (int i = 0; i < s->n; i++)
+		printf("%s%.1f", i ? ", " : "", bench_mibs(o, s->ns[i]));
+	printf("]},\n");
+}
+
+/* A ratio as JSON: a number or null. */
+static void bench_json_ratio(const char *name, double r, bool last)
+{
+	if (r < 0)
+		printf("  \"%s\": null%s\n", name, last ? "" : ",");
+	else
+		printf("  \"%s\": %.3f%s\n", name, r, last ? "" : ",");
+}
+
+/* The machine-readable report. */
+static void bench_print_json(const struct bench_env *e,
+			     const struct bench_opts *o,
+			     const struct bench_results *res)
+{
+	char cd[64], ct[64];
+	double r[3];
+
+	bench_ratios(res, r);
+	bench_mask_list(e->cpus_direct, cd, sizeof(cd));
+	bench_mask_list(e->cpus_tether, ct, sizeof(ct));
+	printf("{\n  \"pin\": \"%s\",\n  \"cpus_online\": %ld,\n",
+	       bench_pin_names[o->pin], sysconf(_SC_NPROCESSORS_ONLN));
+	printf("  \"affinity\": {\"bench\": \"%s\", \"tetherd\": \"%s\", "
+	       "\"direct_children_ran_on\": \"%s\", "
+	       "\"tether_children_ran_on\": \"%s\"},\n", res->cpus_self,
+	       res->tetherd_pid > 0 ? res->cpus_tetherd : "", cd, ct);
+	printf("  \"iterations\": %ld,\n  \"warmup\": %ld,\n  \"runs\": %d,\n"
+	       "  \"mib\": %ld,\n", o->iterations, o->warmup, BENCH_RUNS,
+	       o->mib);
+	bench_json_series("spawn_direct", "us", &res->sp_direct, 1e3);
+	bench_json_series("spawn_tether", "us", &res->sp_tether, 1e3);
+	bench_json_mibs(o, "capture_cat", &res->cap_direct);
+	bench_json_mibs(o, "capture_tether", &res->cap_tether);
+	bench_json_mibs(o, "readback_file", &res->rb_file);
+	bench_json_mibs(o, "readback_logs", &res->rb_logs);
+	bench_json_ratio("ratio_spawn_tether_direct", r[0], false);
+	bench_json_ratio("ratio_capture_tether_cat", r[1], false);
+	bench_json_ratio("ratio_readback_logs_file", r[2], true);
+	printf("}\n");
+}
+
+/* ---- main ------------------------------------------------------------ */
+
+/* Pin the client as the mode asks, before anything is started. */
+static int bench_pin_client(enum bench_pin pin)
+{
+	int rc;
+
+	if (pin == PIN_NONE)
+		return 0;
+	rc = bench_pin_pid(0, BENCH_CPU_CLIENT);
+	if (rc < 0)
+		return rc;
+	/* Cross mode must be able to use the peer CPU at all. */
+	if (pin == PIN_CROSS) {
+		rc = bench_pin_pid(0, BENCH_CPU_PEER);
+		if (rc == 0)
+			rc = bench_pin_pid(0, BENCH_CPU_CLIENT);
+	}
+	return rc;
+}
+
+/* Record who runs where, so the report shows the pinning took effect. */
+static void bench_record_affinity(struct bench_results *res,
+				  const struct bench_env *e)
+{
+	const struct tether_status *info;
+
+	if (bench_cpu_list(0, res->cpus_self, sizeof(res->cpus_self)) < 0)
+		strcpy(res->cpus_self, "?");
+	if (!e->t)
+		return;
+	info = tether_info(e->t);
+	res->tetherd_pid = info ? info->pid : 0;
+	if (res->tetherd_pid <= 0 ||
+	    bench_cpu_list(res->tetherd_pid, res->cpus_tetherd,
+			   sizeof(res->cpus_tetherd)) < 0)
+		strcpy(res->cpus_tetherd, "?");
+}
+
+int main(int argc, char **argv)
+{
+	struct bench_opts o;
+	struct bench_env e = { .fifo_fd = -1 };
+	struct bench_results res = { 0 };
+	int rc, status = 0;
+
+	/* The children: this binary, re-exec'd. */
+	if (argc == 3 && !strcmp(argv[1], BENCH_CHILD_READY))
+		bench_child_ready(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], BENCH_CHILD_WRITE))
+		bench_child_write(argv[2]);
+	if (bench_parse_args(argc, argv, &o) < 0)
+		return 2;
+	rc = bench_pin_client(o.pin);
+	if (rc < 0) {
+		fprintf(stderr, "bench: cannot pin to CPU %d%s: %s\n",
+			BENCH_CPU_CLIENT, o.pin == PIN_CROSS ? " and 1" : "",
+			strerror(-rc));
+		return 1;
+	}
+	rc = bench_env_init(&e, &o);
+	if (rc == 0)
+		rc = bench_attr_init(&e);
+	if (rc < 0) {
+		bench_fail("setting up", rc);
+		status = 1;
+		goto out;
+	}
+	rc = bench_tether_start(&e, &o);
+	res.tether_ok = rc == 0;
+	res.tether_err = rc;
+	if (rc < 0) {
+		fprintf(stderr, "bench: tether_start (%s): %s\n", o.tetherd,
+			strerror(-rc));
+		status = 1;
+	}
+	/* Only now: an ignored SIGPIPE would survive tetherd's exec. */
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+		bench_fail("ignoring SIGPIPE", -errno);
+		status = 1;
+		goto out;
+	}
+	bench_record_affinity(&res, &e);
+	if (bench_run_all(&e, &o, &res) < 0 || !res.tether_ok)
+		status = 1;
+	if (o.json)
+		bench_print_json(&e, &o, &res);
+	else
+		bench_print_table(&e, &o, &res);
+out:
+	if (bench_tether_stop(&e) < 0)
+		status = 1;
+	bench_env_destroy(&e);
+	return status;
+}
