@@ -131,6 +131,12 @@ int ctl_collect(struct ctl *g, struct tether *t, int argc, char **argv);
 int ctl_cancel(struct ctl *g, struct tether *t, int argc, char **argv);
 int ctl_batch(struct ctl *g, struct tether *t, int argc, char **argv);
 
+/* ctl_data.c */
+int ctl_put(struct ctl *g, struct tether *t, int argc, char **argv);
+int ctl_get(struct ctl *g, struct tether *t, int argc, char **argv);
+int ctl_give(struct ctl *g, struct tether *t, int argc, char **argv);
+int ctl_take(struct ctl *g, struct tether *t, int argc, char **argv);
+
 /* ctl_attach.c */
 int ctl_attach(struct ctl *g, struct tether *t, int argc, char **argv);
 

@@ -310,6 +310,50 @@ int tether_logs(struct tether *t, const char *target, uint64_t from,
 /* Shut down even with workers running: they get SIGTERM, then SIGKILL. */
 int tether_shutdown_force(struct tether *t);
 
+/* ---- the data socket: files, remote memory, fds ------------------- */
+
+struct tether_xfer {
+	/* in */
+	void (*progress)(uint64_t done, uint64_t total, void *arg);
+	void *progress_arg;
+	/* out (size in, for tether_put's progress total) */
+	int64_t size;			/* GET: the file's size */
+	uint64_t bytes;			/* what passed here */
+	uint64_t remote_bytes;		/* what the server counted */
+	uint64_t local_xxh3;		/* XXH3-64 of the bytes, both ends */
+	uint64_t remote_xxh3;
+};
+
+/* Stream a server file to fd, in 1 MiB chunks; -EIO if the checksums
+ * of the two ends differ. */
+int tether_get(struct tether *t, const char *remote, int fd,
+	       struct tether_xfer *info);
+/* Stream fd to a server file, atomically: readers see the old file or
+ * the whole new one; a transfer that dies leaves no file. */
+int tether_put(struct tether *t, int fd, const char *remote, int mode,
+	       struct tether_xfer *info);
+
+/* A duplicate of the server's fd, here (close-on-exec). */
+int tether_give(struct tether *t, int fd);
+/* Our fd into the server's table (optionally labeled); its number
+ * there, held by this handle. */
+int tether_take(struct tether *t, int fd, const char *label);
+
+struct tether_mem {
+	uint64_t addr;
+	uint64_t size;
+	uint64_t generation;		/* of the controller that allocated */
+};
+
+/* Remote memory: addresses in the server, for syscalls that take
+ * pointers.  Outside a live allocation: -EFAULT, never dereferenced. */
+int tether_mem_alloc(struct tether *t, uint64_t size, uint64_t *addr);
+int tether_mem_free(struct tether *t, uint64_t addr);
+int tether_mem_write(struct tether *t, uint64_t addr, const void *buf,
+		     size_t len);
+int tether_mem_read(struct tether *t, uint64_t addr, void *buf, size_t len);
+int tether_mem_list(struct tether *t, struct tether_mem **v, size_t *n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -50,6 +50,15 @@ enum tether_op {
 	TETHER_OP_COLLECT = 18,
 	TETHER_OP_CANCEL = 19,
 	TETHER_OP_BATCH = 20,
+	TETHER_OP_GET = 21,		/* file -> data socket */
+	TETHER_OP_PUT = 22,		/* data socket -> file, atomically */
+	TETHER_OP_GIVE = 23,		/* a server fd to the controller */
+	TETHER_OP_TAKE = 24,		/* a controller fd into the server */
+	TETHER_OP_MEM_ALLOC = 25,
+	TETHER_OP_MEM_FREE = 26,
+	TETHER_OP_MEM_LIST = 27,
+	TETHER_OP_MEM_WRITE = 28,	/* data socket -> server memory */
+	TETHER_OP_MEM_READ = 29,	/* server memory -> data socket */
 	TETHER_OP_MAX_
 };
 
@@ -66,7 +75,23 @@ enum tether_arg_tag {
 	TETHER_ARGTAG_OUT = 1,		/* [1, size] */
 	TETHER_ARGTAG_INOUT = 2,	/* [2, bin, size] */
 	TETHER_ARGTAG_RESULT = 3,	/* [3, k]: BATCH entry k's result */
+	TETHER_ARGTAG_DATA_IN = 4,	/* [4, size]: in bytes on the data socket */
+	TETHER_ARGTAG_DATA_OUT = 5,	/* [5, size]: out bytes on the data socket */
 };
+
+/* The data socket carries chunks: an 8-byte header (big-endian length,
+ * big-endian kind) and, for DATA, that many bytes.  One transfer at a
+ * time per connection; it ends with END, or ABORT (length = errno). */
+#define TETHER_CHUNK_HDR 8u
+#define TETHER_CHUNK_MAX (1u << 20)
+enum tether_chunk_kind {
+	TETHER_CHUNK_DATA = 0,
+	TETHER_CHUNK_END = 1,
+	TETHER_CHUNK_ABORT = 2,
+};
+/* Buffers above this go over the data socket, not in the frame. */
+#define TETHER_INLINE_MAX (64u << 10)
+#define TETHER_MEM_MAX (1ull << 32)	/* one remote allocation */
 
 /* SYSCALL request flags (third element of the body, optional). */
 #define TETHER_CALL_TRIM 0x1u		/* trim first out buffer to ret */

@@ -55,7 +55,8 @@ struct td_conn *td_conn_new(struct td_server *srv, int sfd, int dfd)
 	c->since = time(NULL);
 	c->ev_in.kind = TD_EV_CONN_IN;
 	c->ev_out.kind = TD_EV_CONN_OUT;
-	c->ev_in.obj = c->ev_out.obj = c;
+	c->ev_data.kind = TD_EV_DATA;
+	c->ev_in.obj = c->ev_out.obj = c->ev_data.obj = c;
 	c->next = srv->conns;
 	srv->conns = c;
 	td_conn_arm_in(c);
@@ -105,6 +106,7 @@ void td_conn_close(struct td_conn *c, const char *why)
 		srv->controller = NULL;
 	td_pending_conn_closed(c);
 	td_async_conn_closed(c);
+	td_xfer_abort(c, -ECONNRESET);
 	if (c->observer)
 		srv->nobservers--;
 	/* Cancel before closing: the ring holds its own file references,
@@ -112,6 +114,8 @@ void td_conn_close(struct td_conn *c, const char *why)
 	td_conn_cancel(c, &c->ev_in);
 	if (c->out_armed)
 		td_conn_cancel(c, &c->ev_out);
+	if (c->data_armed)
+		td_conn_cancel(c, &c->ev_data);
 	shutdown(c->sfd, SHUT_RDWR);
 	shutdown(c->dfd, SHUT_RDWR);
 	td_ifd_close(c->sfd);
@@ -306,6 +310,13 @@ void td_conn_event_in(struct td_conn *c, int res, bool more)
 		td_conn_pump(c, res > 0 && (res & (POLLHUP | POLLRDHUP | POLLERR)));
 	if (!more && !c->closing)
 		td_conn_arm_in(c);
+	td_conn_put(c);
+}
+
+/* The poll's reference keeps c alive through the handler. */
+void td_conn_event_data(struct td_conn *c, int res)
+{
+	td_xfer_event(c, res);
 	td_conn_put(c);
 }
 

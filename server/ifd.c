@@ -33,11 +33,12 @@ int td_ifd_init(void)
 		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
 			return -errno;
 	}
-	if (rl.rlim_cur < 4 * TD_IFD_RESERVE)
+	if (rl.rlim_cur < TD_IFD_FLOOR + TD_IFD_RESERVE + 1024)
 		return -EMFILE;
-	td_ifd_floor = (int)(rl.rlim_cur > TD_NOFILE_WANT ? TD_NOFILE_WANT
-							    : rl.rlim_cur) -
-		       TD_IFD_RESERVE;
+	/* High enough to stay clear of a controller's usual fds, low
+	 * enough that the table -- which every /proc/self/fd listing
+	 * walks, slot by slot -- stays small. */
+	td_ifd_floor = TD_IFD_FLOOR;
 	return 0;
 }
 

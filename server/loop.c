@@ -227,6 +227,9 @@ static void td_loop_cqe(struct td_server *srv, struct io_uring_cqe *cqe)
 	case TD_EV_ASYNC:
 		td_async_event(ev->obj, cqe->res);
 		break;
+	case TD_EV_DATA:
+		td_conn_event_data(ev->obj, cqe->res);
+		break;
 	case TD_EV_DEADLINE:
 		td_log("shutdown deadline passed; dropping %s",
 		       srv->conns ? "unread replies" : "nothing");

@@ -279,6 +279,7 @@ int main(int argc, char **argv)
 	td_pendings_free(&srv);
 	td_async_free_all(&srv);
 	td_labels_free(&srv);
+	td_mem_free_all(&srv);
 	io_uring_queue_exit(&srv.ring);
 	td_log("exiting");
 	free(srv.allow_uids);

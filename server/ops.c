@@ -137,6 +137,15 @@ static const struct td_op td_ops[TETHER_OP_MAX_] = {
 	[TETHER_OP_COLLECT] = { "COLLECT", td_do_collect, false },
 	[TETHER_OP_CANCEL] = { "CANCEL", td_do_cancel, false },
 	[TETHER_OP_BATCH] = { "BATCH", td_do_batch, false },
+	[TETHER_OP_GET] = { "GET", td_do_get, false },
+	[TETHER_OP_PUT] = { "PUT", td_do_put, false },
+	[TETHER_OP_GIVE] = { "GIVE", td_do_give, false },
+	[TETHER_OP_TAKE] = { "TAKE", td_do_take, false },
+	[TETHER_OP_MEM_ALLOC] = { "MEM_ALLOC", td_do_mem_alloc, false },
+	[TETHER_OP_MEM_FREE] = { "MEM_FREE", td_do_mem_free, false },
+	[TETHER_OP_MEM_LIST] = { "MEM_LIST", td_do_mem_list, true },
+	[TETHER_OP_MEM_WRITE] = { "MEM_WRITE", td_do_mem_write, false },
+	[TETHER_OP_MEM_READ] = { "MEM_READ", td_do_mem_read, false },
 };
 
 static const struct td_op *td_op_find(int64_t op)

@@ -343,6 +343,7 @@ static int td_reconnect_hello(struct td_handshake *hs, struct td_hello *h)
 	dfd = td_ifd_adopt(h->fds[1], "data socket");
 	h->fds[0] = h->fds[1] = -1;
 	if (sfd < 0 || dfd < 0 || fcntl(sfd, F_SETFL, O_NONBLOCK) < 0 ||
+	    fcntl(dfd, F_SETFL, O_NONBLOCK) < 0 ||
 	    !(c = td_conn_new(srv, sfd, dfd))) {
 		td_ifd_close(sfd);
 		td_ifd_close(dfd);

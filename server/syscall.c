@@ -169,6 +169,13 @@ int td_call_check(struct td_req *r, const struct td_call *c)
 	if (c->flags & ~(unsigned)TETHER_CALL_FLAGS)
 		return td_req_fail(r, EINVAL, "unknown SYSCALL flags 0x%x",
 				   c->flags);
+	/* Remote memory goes through MEM_FREE, or its record would point
+	 * at nothing. */
+	if ((c->nr == SYS_munmap || c->nr == SYS_mremap ||
+	     c->nr == SYS_mprotect || c->nr == SYS_madvise) &&
+	    td_mem_overlaps(r->srv, c->a[0].reg, c->a[1].reg))
+		return td_req_fail(r, EPERM, "syscall %ld on remote memory: use "
+				   "MEM_FREE", c->nr);
 	return 0;
 }
 

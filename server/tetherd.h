@@ -20,7 +20,8 @@
 #define TD_HANDSHAKE_TIMEOUT_S 5
 #define TD_OUTQ_HIGH (4u << 20)		/* stop reading a peer past this */
 #define TD_NOFILE_WANT 65536		/* soft RLIMIT_NOFILE we ask for */
-#define TD_IFD_RESERVE 1024		/* top fd numbers kept for ourselves */
+#define TD_IFD_FLOOR 1024		/* the server's own fds start here */
+#define TD_IFD_RESERVE 1024		/* and take at most this many */
 #define TD_SHUTDOWN_DEADLINE_S 5
 #define TD_RING_SQ 1024
 #define TD_RING_CQ 8192
@@ -37,6 +38,7 @@ enum td_ev_kind {
 	TD_EV_TICK,
 	TD_EV_CAPTURE,
 	TD_EV_ASYNC,
+	TD_EV_DATA,
 };
 
 /* A handler's return: the reply comes later (WAIT, STOP, LOGS). */
@@ -56,6 +58,33 @@ struct td_outq {
 };
 
 struct td_server;
+struct td_conn;
+struct td_xfer;
+
+/* How a transfer on the data socket ends: err 0, or what went wrong. */
+typedef void (*td_xfer_done_fn)(struct td_conn *c, struct td_xfer *x,
+				int err);
+
+/* One transfer on a connection's data socket, in chunks (see
+ * tether_proto.h).  Its source or sink is a file or server memory. */
+struct td_xfer {
+	bool sending;			/* server -> controller */
+	uint64_t id;			/* the request it answers */
+	int fd;				/* file source/sink, or -1 */
+	char *mem;			/* memory source/sink */
+	uint64_t total;			/* bytes to send / most to receive */
+	uint64_t done;
+	void *hash;			/* XXH3 state */
+	char *buf;			/* one chunk, header included */
+	size_t blen;
+	size_t boff;
+	bool ended;			/* END queued (sending) / seen */
+	unsigned char hdr[TETHER_CHUNK_HDR];
+	size_t hdr_have;
+	uint32_t chunk_left;		/* receiving: bytes left of this chunk */
+	td_xfer_done_fn done_cb;
+	void *arg;			/* the op's own state */
+};
 
 /* An attached controller or observer: the syscall and data sockets it
  * handed over.  Both are internal fds, closed by us when it ends. */
@@ -75,6 +104,9 @@ struct td_conn {
 	uint64_t skip;			/* bytes of an oversized frame to drop */
 	struct td_event ev_in;
 	struct td_event ev_out;
+	struct td_event ev_data;
+	bool data_armed;
+	struct td_xfer *xfer;		/* a transfer on the data socket */
 	struct tp_rbuf in;
 	struct td_outq out;
 };
@@ -95,6 +127,7 @@ struct td_label;
 struct td_worker;
 struct td_pending;
 struct td_inflight;
+struct td_mem;
 
 struct td_server {
 	struct io_uring ring;
@@ -135,6 +168,8 @@ struct td_server {
 	unsigned nparked;
 	size_t parked_bytes;
 	uint64_t parked_lost;
+	struct td_mem *mems;		/* remote memory allocations */
+	unsigned nmems;
 	struct rlimit nofile_orig;	/* what workers get back */
 	struct td_event ev_accept;
 	struct td_event ev_accept_retry;
@@ -188,6 +223,7 @@ bool td_peer_allowed(const struct td_server *srv, uid_t uid);
 struct td_conn *td_conn_new(struct td_server *srv, int sfd, int dfd);
 void td_conn_event_in(struct td_conn *c, int res, bool more);
 void td_conn_event_out(struct td_conn *c, int res);
+void td_conn_event_data(struct td_conn *c, int res);
 int td_conn_queue(struct td_conn *c, struct tp_msg *m);
 void td_conn_notice(struct td_conn *c, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -299,6 +335,28 @@ void td_async_conn_closed(struct td_conn *c);
 void td_async_cancel_all(struct td_server *srv);
 void td_async_free_all(struct td_server *srv);
 bool td_async_tick(struct td_server *srv, uint64_t now);
+
+/* data.c: transfers on the data socket; GET, PUT, GIVE, TAKE. */
+int td_xfer_start(struct td_conn *c, struct td_xfer *x);
+void td_xfer_event(struct td_conn *c, int res);
+void td_xfer_abort(struct td_conn *c, int err);
+uint64_t td_xfer_digest(const struct td_xfer *x);
+void td_xfer_free(struct td_xfer *x);
+int td_do_get(struct td_req *r);
+int td_do_put(struct td_req *r);
+int td_do_give(struct td_req *r);
+int td_do_take(struct td_req *r);
+
+/* mem.c: remote memory a controller composes syscalls in. */
+int td_mem_check(struct td_server *srv, uint64_t addr, uint64_t len);
+bool td_mem_overlaps(struct td_server *srv, uint64_t addr, uint64_t len);
+int td_mem_copy(void *dst, const void *src, size_t n);
+int td_do_mem_alloc(struct td_req *r);
+int td_do_mem_free(struct td_req *r);
+int td_do_mem_list(struct td_req *r);
+int td_do_mem_write(struct td_req *r);
+int td_do_mem_read(struct td_req *r);
+void td_mem_free_all(struct td_server *srv);
 
 /* persist.c */
 int td_persist(struct td_server *srv);

@@ -1,0 +1,1151 @@
+/*
+ * bench_async: what BATCH saves per syscall, and what many concurrent
+ * reads through tetherd's ring cost, against doing them locally.
+ *
+ * Under one CPU pinning:
+ *
+ *   batched getpid  tether_batch() of 64 getpid entries, per round trip
+ *                   and per syscall, against a direct syscall(SYS_getpid)
+ *                   and an unbatched tether_getpid() round trip.
+ *   pipe reads      one cycle of --pipes (1,000) concurrent 4 KiB pipe
+ *                   reads: tetherd holds the pipes; the bench submits one
+ *                   TETHER_CALL_ASYNC read per pipe (blocking pipes: they
+ *                   wait in the server's io_uring), writes 4 KiB into
+ *                   every pipe with tether_batch() (256 entries a batch),
+ *                   and collects every result with tether_collect().
+ *                   Against one process doing the same with epoll: write
+ *                   4 KiB into each of as many pipes, then epoll_wait and
+ *                   read until every pipe has been read.
+ *
+ * Each is run BENCH_RUNS times, interleaved; the median of the per-run
+ * values is reported.  Timing is only reported, never judged: the exit
+ * status says whether something broke, not whether tether was fast.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tether.h"
+
+#define BENCH_RUNS 5
+#define BENCH_TARGET 3.0		/* batched getpid / direct */
+#define BENCH_BATCH 64			/* getpid entries per batch */
+#define BENCH_WBATCH 256		/* write entries per batch (the max) */
+#define BENCH_READ 4096			/* bytes per pipe read */
+#define BENCH_PIPES_MAX 8192
+#define BENCH_EPOLL_EVENTS 1024
+#define BENCH_CPU_CLIENT 0
+#define BENCH_CPU_PEER 1
+#define BENCH_RMDIR_TRIES 50		/* x 20 ms, while tetherd exits */
+
+enum bench_pin { PIN_SAME, PIN_CROSS, PIN_NONE };
+
+static const char *const bench_pin_names[] = { "same", "cross", "none" };
+
+struct bench_opts {
+	enum bench_pin pin;
+	long iterations;		/* round trips per run */
+	long warmup;
+	long pipes;
+	long cycles;			/* pipe cycles per run */
+	bool ring_writes;		/* writes through the ring, not SYNC */
+	bool json;
+	const char *tetherd;
+};
+
+/* A tetherd of our own, on a socket in a private directory. */
+struct bench_tether {
+	struct tether *t;
+	char dir[64];
+	char sock[128];
+	bool have_dir;
+};
+
+/* Pipes, the bench's own or tetherd's, and their buffers. */
+struct bench_pipes {
+	long n;
+	int *rfd;
+	int *wfd;
+	unsigned char *wbuf;		/* n x BENCH_READ: what is written */
+	unsigned char *rbuf;		/* n x BENCH_READ: what is read */
+	int epfd;			/* the bench's: epoll on every rfd */
+	uint64_t *ids;			/* tether's: async ids */
+	struct tether_call *calls;	/* tether's: one write batch */
+	unsigned char cycle;		/* varies the bytes per cycle */
+};
+
+/* Per-run values in ns (per op, or per cycle); n runs completed. */
+struct bench_series {
+	double ns[BENCH_RUNS];
+	int n;
+};
+
+struct bench_results {
+	struct bench_series direct;
+	struct bench_series getpid;
+	struct bench_series batch;	/* per round trip of BENCH_BATCH */
+	struct bench_series epoll;	/* per cycle */
+	struct bench_series async;	/* per cycle */
+	struct bench_series submit;	/* the cycle's phases */
+	struct bench_series write;
+	struct bench_series collect;
+	bool tether_ok;
+	int tether_err;			/* why rows are missing, or 0 */
+	char cpus_self[64];
+	char cpus_tetherd[64];
+	pid_t tetherd_pid;
+};
+
+/* The phases of one tether cycle, in ns. */
+struct bench_phases {
+	double submit;
+	double write;
+	double collect;
+};
+
+typedef int (*bench_fn)(void *ctx, long n);
+
+static volatile long bench_sink;
+
+/* ---- small utilities ---------------------------------------------- */
+
+/* Print usage to f. */
+static void bench_usage(FILE *f, const char *argv0)
+{
+	fprintf(f,
+		"usage: %s [--pin same|cross|none] [--iterations N] "
+		"[--warmup N]\n"
+		"       [--pipes N] [--cycles N] [--ring-writes] "
+		"[--tetherd PATH] [--json]\n"
+		"  --pin same    bench and tetherd both on CPU 0 (default)\n"
+		"  --pin cross   bench on CPU 0, tetherd on CPU 1\n"
+		"  --pin none    no pinning\n"
+		"  --iterations  round trips per run (default 5000)\n"
+		"  --warmup      untimed round trips before each (default 500)\n"
+		"  --pipes       concurrent pipe reads per cycle (default 1000)\n"
+		"  --cycles      pipe cycles per run (default 3)\n"
+		"  --ring-writes the batched writes go through tetherd's ring\n"
+		"                (default: TETHER_CALL_SYNC, run directly)\n"
+		"  --tetherd     default $TETHERD, else ./server/tetherd\n",
+		argv0);
+}
+
+/* Parse a long in [min, max]; -EINVAL otherwise. */
+static int bench_parse_long(const char *s, long min, long max, long *v)
+{
+	char *end;
+	long x;
+
+	errno = 0;
+	x = strtol(s, &end, 10);
+	if (errno || end == s || *end || x < min || x > max)
+		return -EINVAL;
+	*v = x;
+	return 0;
+}
+
+/* Parse argv into o; -EINVAL on a bad option (usage already printed). */
+static int bench_parse_args(int argc, char **argv, struct bench_opts *o)
+{
+	static const struct option lopts[] = {
+		{ "pin", required_argument, NULL, 'p' },
+		{ "iterations", required_argument, NULL, 'n' },
+		{ "warmup", required_argument, NULL, 'w' },
+		{ "pipes", required_argument, NULL, 'P' },
+		{ "cycles", required_argument, NULL, 'c' },
+		{ "ring-writes", no_argument, NULL, 'r' },
+		{ "tetherd", required_argument, NULL, 't' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *env = getenv("TETHERD");
+	int c;
+
+	o->pin = PIN_SAME;
+	o->iterations = 5000;
+	o->warmup = 500;
+	o->pipes = 1000;
+	o->cycles = 3;
+	o->ring_writes = false;
+	o->json = false;
+	o->tetherd = env && *env ? env : "./server/tetherd";
+	while ((c = getopt_long(argc, argv, "", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (!strcmp(optarg, "same"))
+				o->pin = PIN_SAME;
+			else if (!strcmp(optarg, "cross"))
+				o->pin = PIN_CROSS;
+			else if (!strcmp(optarg, "none"))
+				o->pin = PIN_NONE;
+			else
+				goto bad;
+			break;
+		case 'n':
+			if (bench_parse_long(optarg, 1, LONG_MAX / BENCH_BATCH,
+					     &o->iterations) < 0)
+				goto bad;
+			break;
+		case 'w':
+			if (bench_parse_long(optarg, 0, LONG_MAX / BENCH_BATCH,
+					     &o->warmup) < 0)
+				goto bad;
+			break;
+		case 'P':
+			if (bench_parse_long(optarg, 1, BENCH_PIPES_MAX,
+					     &o->pipes) < 0)
+				goto bad;
+			break;
+		case 'c':
+			if (bench_parse_long(optarg, 1, 1000, &o->cycles) < 0)
+				goto bad;
+			break;
+		case 'r':
+			o->ring_writes = true;
+			break;
+		case 't':
+			o->tetherd = optarg;
+			break;
+		case 'j':
+			o->json = true;
+			break;
+		case 'h':
+			bench_usage(stdout, argv[0]);
+			exit(0);
+		default:
+			goto bad;
+		}
+	}
+	if (optind == argc)
+		return 0;
+bad:
+	bench_usage(stderr, argv[0]);
+	return -EINVAL;
+}
+
+/* Nanoseconds on the monotonic clock. */
+static int bench_now(double *ns)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
+		return -errno;
+	*ns = (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+	return 0;
+}
+
+/* Pin the calling process (and what it forks from now on) to one CPU. */
+static int bench_pin_self(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Format pid's allowed CPUs as "0,1" into buf. */
+static int bench_cpu_list(pid_t pid, char *buf, size_t size)
+{
+	cpu_set_t set;
+	size_t off = 0;
+
+	if (size == 0)
+		return -EINVAL;
+	buf[0] = '\0';
+	if (sched_getaffinity(pid, sizeof(set), &set) < 0)
+		return -errno;
+	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+		int n;
+
+		if (!CPU_ISSET(cpu, &set))
+			continue;
+		n = snprintf(buf + off, size - off, "%s%d", off ? "," : "",
+			     cpu);
+		if (n < 0 || (size_t)n >= size - off)
+			return -ENOBUFS;
+		off += (size_t)n;
+	}
+	return 0;
+}
+
+/* Comparison for qsort on doubles. */
+static int bench_cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Median of the completed runs, or -1 when there are none. */
+static double bench_median(const struct bench_series *s)
+{
+	double v[BENCH_RUNS];
+
+	if (s->n == 0)
+		return -1;
+	memcpy(v, s->ns, sizeof(v[0]) * (size_t)s->n);
+	qsort(v, (size_t)s->n, sizeof(v[0]), bench_cmp_double);
+	return v[s->n / 2];
+}
+
+/* Smallest or largest completed run (max selects). */
+static double bench_extreme(const struct bench_series *s, bool max)
+{
+	double r = s->n ? s->ns[0] : -1;
+
+	for (int i = 1; i < s->n; i++)
+		if (max ? s->ns[i] > r : s->ns[i] < r)
+			r = s->ns[i];
+	return r;
+}
+
+/* Enough fds for the bench's own pipes: the soft limit up to the hard. */
+static int bench_nofile(long need)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -errno;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur >= (rlim_t)need)
+		return 0;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < (rlim_t)need)
+		return -EMFILE;
+	rl.rlim_cur = (rlim_t)need;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -errno;
+	return 0;
+}
+
+/* ---- tetherd ---------------------------------------------------------- */
+
+/* Make the private directory and launch tetherd on a socket inside it,
+ * on the peer CPU in cross mode. */
+static int bench_tether_start(struct bench_tether *bt,
+			      const struct bench_opts *o)
+{
+	struct tether_start_opts so = { 0 };
+	int n, rc2 = 0;
+
+	strcpy(bt->dir, "/tmp/tether-bench.XXXXXX");
+	if (!mkdtemp(bt->dir))
+		return -errno;
+	bt->have_dir = true;
+	n = snprintf(bt->sock, sizeof(bt->sock), "%s/tetherd.sock", bt->dir);
+	if (n < 0 || (size_t)n >= sizeof(bt->sock))
+		return -ENAMETOOLONG;
+	so.socket_path = bt->sock;
+	so.tetherd = o->tetherd;
+	if (o->pin == PIN_CROSS && (n = bench_pin_self(BENCH_CPU_PEER)) < 0)
+		return n;
+	n = tether_start(&so, &bt->t);
+	if (n < 0)
+		bt->t = NULL;
+	if (o->pin == PIN_CROSS)
+		rc2 = bench_pin_self(BENCH_CPU_CLIENT);
+	return n < 0 ? n : rc2;
+}
+
+/* Remove path and what is in it, one directory level deep (tetherd's
+ * state directory sits inside ours). */
+static int bench_rmtree(int parent, const char *path, int depth)
+{
+	int fd = openat(parent, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+			O_NOFOLLOW);
+	DIR *d;
+	struct dirent *de;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!(d = fdopendir(fd))) {
+		close(fd);
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno == EISDIR &&
+		    depth > 0)
+			bench_rmtree(dirfd(d), de->d_name, depth - 1);
+	}
+	closedir(d);
+	if (unlinkat(parent, path, AT_REMOVEDIR) == 0 || errno == ENOENT)
+		return 0;
+	return -errno;
+}
+
+/* Remove the private directory; the server may still be exiting, so a
+ * non-empty directory is retried. */
+static int bench_rmdir(const char *path)
+{
+	int rc = 0;
+
+	for (int tries = 0; tries < BENCH_RMDIR_TRIES; tries++) {
+		struct timespec ts = { 0, 20 * 1000 * 1000 };
+
+		rc = bench_rmtree(AT_FDCWD, path, 1);
+		if (rc != -ENOTEMPTY && rc != -EEXIST)
+			return rc;
+		nanosleep(&ts, NULL);
+	}
+	return rc;
+}
+
+/* Shut the server down (its pipes go with it), detach, clean up. */
+static int bench_tether_stop(struct bench_tether *bt)
+{
+	int rc = 0;
+
+	if (bt->t) {
+		rc = tether_shutdown(bt->t);
+		if (rc < 0)
+			fprintf(stderr, "bench: tether_shutdown: %s (%s)\n",
+				strerror(-rc), tether_last_error(bt->t));
+		tether_disconnect(bt->t);
+		bt->t = NULL;
+	}
+	if (bt->have_dir) {
+		int rc2 = bench_rmdir(bt->dir);
+
+		if (rc2 < 0)
+			fprintf(stderr, "bench: cannot remove %s: %s\n",
+				bt->dir, strerror(-rc2));
+		bt->have_dir = false;
+	}
+	return rc;
+}
+
+/* ---- getpid: direct, round trip, batched ------------------------------ */
+
+/* n raw getpid syscalls (glibc's wrapper may cache; this cannot). */
+static int bench_direct(void *ctx, long n)
+{
+	(void)ctx;
+	for (long i = 0; i < n; i++)
+		bench_sink = syscall(SYS_getpid);
+	return 0;
+}
+
+/* n tether_getpid round trips. */
+static int bench_getpid(void *ctx, long n)
+{
+	struct bench_tether *bt = ctx;
+
+	for (long i = 0; i < n; i++) {
+		long pid = tether_getpid(bt->t);
+
+		if (pid <= 0)
+			return pid < 0 ? (int)pid : -EPROTO;
+		bench_sink = pid;
+	}
+	return 0;
+}
+
+struct bench_batch {
+	struct bench_tether *bt;
+	struct tether_call calls[BENCH_BATCH];
+};
+
+/* n round trips of a BENCH_BATCH-entry batch of getpid. */
+static int bench_batch(void *ctx, long n)
+{
+	struct bench_batch *b = ctx;
+
+	for (long i = 0; i < n; i++) {
+		int stopped, rc;
+
+		for (unsigned k = 0; k < BENCH_BATCH; k++)
+			b->calls[k].ret = 0;
+		rc = tether_batch(b->bt->t, b->calls, BENCH_BATCH, 0, &stopped);
+		if (rc < 0)
+			return rc;
+		for (unsigned k = 0; k < BENCH_BATCH; k++)
+			if (b->calls[k].ret <= 0)
+				return b->calls[k].ret < 0 ?
+				       (int)b->calls[k].ret : -EPROTO;
+		bench_sink = b->calls[BENCH_BATCH - 1].ret;
+	}
+	return 0;
+}
+
+/* Warm up, then time calls of fn (n of them, mult per op); append the
+ * mean per op to s. */
+static int bench_measure(bench_fn fn, void *ctx, long warmup, long n,
+			 struct bench_series *s)
+{
+	double t0 = 0, t1 = 0;
+	int rc;
+
+	rc = fn(ctx, warmup);
+	if (rc == 0)
+		rc = bench_now(&t0);
+	if (rc == 0)
+		rc = fn(ctx, n);
+	if (rc == 0)
+		rc = bench_now(&t1);
+	if (rc < 0)
+		return rc;
+	s->ns[s->n++] = (t1 - t0) / (double)n;
+	return 0;
+}
+
+/* ---- pipes -------------------------------------------------------------- */
+
+static int bench_pipes_alloc(struct bench_pipes *p, long n)
+{
+	p->n = n;
+	p->epfd = -1;
+	p->rfd = malloc(sizeof(int) * (size_t)n);
+	p->wfd = malloc(sizeof(int) * (size_t)n);
+	p->wbuf = malloc((size_t)n * BENCH_READ);
+	p->rbuf = malloc((size_t)n * BENCH_READ);
+	if (!p->rfd || !p->wfd || !p->wbuf || !p->rbuf)
+		return -ENOMEM;
+	for (long i = 0; i < n; i++)
+		p->rfd[i] = p->wfd[i] = -1;
+	return 0;
+}
+
+/* The bytes pipe i gets in this cycle. */
+static void bench_pipes_fill(struct bench_pipes *p)
+{
+	p->cycle++;
+	for (long i = 0; i < p->n; i++)
+		memset(p->wbuf + (size_t)i * BENCH_READ,
+		       (int)(unsigned char)(i * 7 + p->cycle), BENCH_READ);
+}
+
+/* Every pipe read exactly what was written into it. */
+static int bench_pipes_check(const struct bench_pipes *p)
+{
+	if (memcmp(p->rbuf, p->wbuf, (size_t)p->n * BENCH_READ)) {
+		fprintf(stderr, "bench: pipe data does not match\n");
+		return -EIO;
+	}
+	return 0;
+}
+
+static void bench_pipes_free(struct bench_pipes *p)
+{
+	free(p->rfd);
+	free(p->wfd);
+	free(p->wbuf);
+	free(p->rbuf);
+	free(p->ids);
+	free(p->calls);
+	memset(p, 0, sizeof(*p));
+	p->epfd = -1;
+}
+
+/* The bench's own pipes, every read end in one epoll set. */
+static int bench_epoll_setup(struct bench_pipes *p, long n)
+{
+	int rc = bench_pipes_alloc(p, n);
+
+	if (rc < 0)
+		return rc;
+	if ((p->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+		return -errno;
+	for (long i = 0; i < n; i++) {
+		struct epoll_event ev = { .events = EPOLLIN,
+					  .data.u64 = (uint64_t)i };
+		int fds[2];
+
+		if (pipe2(fds, O_CLOEXEC) < 0)
+			return -errno;
+		p->rfd[i] = fds[0];
+		p->wfd[i] = fds[1];
+		if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, fds[0], &ev) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static void bench_epoll_teardown(struct bench_pipes *p)
+{
+	for (long i = 0; p->rfd && i < p->n; i++) {
+		if (p->rfd[i] >= 0)
+			close(p->rfd[i]);
+		if (p->wfd[i] >= 0)
+			close(p->wfd[i]);
+	}
+	if (p->epfd >= 0)
+		close(p->epfd);
+	bench_pipes_free(p);
+}
+
+/* One cycle: 4 KiB into every pipe, then epoll_wait and read until each
+ * has been read. */
+static int bench_epoll_cycle(struct bench_pipes *p, double *ns)
+{
+	struct epoll_event ev[BENCH_EPOLL_EVENTS];
+	double t0 = 0, t1 = 0;
+	long got = 0;
+	int rc;
+
+	bench_pipes_fill(p);
+	memset(p->rbuf, 0, (size_t)p->n * BENCH_READ);
+	if ((rc = bench_now(&t0)) < 0)
+		return rc;
+	for (long i = 0; i < p->n; i++)
+		if (write(p->wfd[i], p->wbuf + (size_t)i * BENCH_READ,
+			  BENCH_READ) != BENCH_READ)
+			return errno ? -errno : -EIO;
+	while (got < p->n) {
+		int k = epoll_wait(p->epfd, ev, BENCH_EPOLL_EVENTS, -1);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -errno;
+		for (int j = 0; j < k; j++) {
+			long i = (long)ev[j].data.u64;
+
+			if (read(p->rfd[i], p->rbuf + (size_t)i * BENCH_READ,
+				 BENCH_READ) != BENCH_READ)
+				return errno ? -errno : -EIO;
+			got++;
+		}
+	}
+	if ((rc = bench_now(&t1)) < 0)
+		return rc;
+	*ns = t1 - t0;
+	return bench_pipes_check(p);
+}
+
+/* tetherd's pipes (blocking, so reads of them go through its ring). */
+static int bench_async_setup(struct bench_tether *bt, struct bench_pipes *p,
+			     long n)
+{
+	int rc = bench_pipes_alloc(p, n);
+
+	if (rc < 0)
+		return rc;
+	p->ids = calloc((size_t)n, sizeof(*p->ids));
+	p->calls = calloc(BENCH_WBATCH, sizeof(*p->calls));
+	if (!p->ids || !p->calls)
+		return -ENOMEM;
+	for (long i = 0; i < n; i++) {
+		int fds[2];
+
+		if ((rc = tether_pipe2(bt->t, fds, O_CLOEXEC)) < 0)
+			return rc;
+		p->rfd[i] = fds[0];
+		p->wfd[i] = fds[1];
+	}
+	return 0;
+}
+
+/* Submit one ASYNC read per pipe. */
+static int bench_async_submit(struct bench_tether *bt, struct bench_pipes *p)
+{
+	for (long i = 0; i < p->n; i++) {
+		struct tether_call c = {
+			.nr = SYS_read,
+			.nargs = 3,
+			.args = { TETHER_INT(p->rfd[i]),
+				  TETHER_OUT(p->rbuf + (size_t)i * BENCH_READ,
+					     BENCH_READ),
+				  TETHER_INT(BENCH_READ) },
+			.flags = TETHER_CALL_ASYNC,
+		};
+		int rc = tether_call(bt->t, &c);
+
+		if (rc < 0)
+			return rc;
+		p->ids[i] = c.async_id;
+	}
+	return 0;
+}
+
+/* 4 KiB into every pipe, BENCH_WBATCH writes a batch. */
+static int bench_async_write(struct bench_tether *bt, struct bench_pipes *p,
+			     bool ring)
+{
+	for (long base = 0; base < p->n; base += BENCH_WBATCH) {
+		long m = p->n - base < BENCH_WBATCH ? p->n - base : BENCH_WBATCH;
+		int stopped, rc;
+
+		for (long k = 0; k < m; k++) {
+			long i = base + k;
+			struct tether_call c = {
+				.nr = SYS_write,
+				.nargs = 3,
+				.args = { TETHER_INT(p->wfd[i]),
+					  TETHER_IN(p->wbuf +
+						    (size_t)i * BENCH_READ,
+						    BENCH_READ),
+					  TETHER_INT(BENCH_READ) },
+				.flags = ring ? 0 : TETHER_CALL_SYNC,
+			};
+
+			p->calls[k] = c;
+		}
+		rc = tether_batch(bt->t, p->calls, (size_t)m, 0, &stopped);
+		if (rc < 0)
+			return rc;
+		for (long k = 0; k < m; k++)
+			if (p->calls[k].ret != BENCH_READ)
+				return p->calls[k].ret < 0 ?
+				       (int)p->calls[k].ret : -EIO;
+	}
+	return 0;
+}
+
+/* COLLECT every read, its 4 KiB into rbuf. */
+static int bench_async_collect(struct bench_tether *bt, struct bench_pipes *p)
+{
+	for (long i = 0; i < p->n; i++) {
+		struct tether_call c = {
+			.nargs = 3,
+			.args = { TETHER_INT(p->rfd[i]),
+				  TETHER_OUT(p->rbuf + (size_t)i * BENCH_READ,
+					     BENCH_READ),
+				  TETHER_INT(BENCH_READ) },
+		};
+		int rc = tether_collect(bt->t, p->ids[i], -1, &c);
+
+		if (rc < 0)
+			return rc;
+		if (c.ret != BENCH_READ || c.args[1].returned != BENCH_READ)
+			return c.ret < 0 ? (int)c.ret : -EIO;
+	}
+	return 0;
+}
+
+/* One cycle: submit every read, batch-write every pipe, collect every
+ * read. */
+static int bench_async_cycle(struct bench_tether *bt, struct bench_pipes *p,
+			     bool ring, double *ns, struct bench_phases *ph)
+{
+	double t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+	int rc;
+
+	bench_pipes_fill(p);
+	memset(p->rbuf, 0, (size_t)p->n * BENCH_READ);
+	if ((rc = bench_now(&t0)) < 0 ||
+	    (rc = bench_async_submit(bt, p)) < 0 ||
+	    (rc = bench_now(&t1)) < 0 ||
+	    (rc = bench_async_write(bt, p, ring)) < 0 ||
+	    (rc = bench_now(&t2)) < 0 ||
+	    (rc = bench_async_collect(bt, p)) < 0 ||
+	    (rc = bench_now(&t3)) < 0)
+		return rc;
+	*ns = t3 - t0;
+	ph->submit = t1 - t0;
+	ph->write = t2 - t1;
+	ph->collect = t3 - t2;
+	return bench_pipes_check(p);
+}
+
+/* ---- measuring ------------------------------------------------------- */
+
+/* Report a failed measurement; returns rc. */
+static int bench_fail(const char *what, int rc)
+{
+	fprintf(stderr, "bench: %s: %s\n", what, strerror(-rc));
+	return rc;
+}
+
+/* A tether failure: report it and drop the tether rows from now on. */
+static void bench_tether_failed(struct bench_tether *bt,
+				struct bench_results *res, const char *what,
+				int rc)
+{
+	fprintf(stderr, "bench: %s: %s (%s)\n", what, strerror(-rc),
+		bt->t ? tether_last_error(bt->t) : "");
+	res->tether_ok = false;
+	res->tether_err = rc;
+}
+
+struct bench_ctx {
+	const struct bench_opts *o;
+	struct bench_tether *bt;
+	struct bench_batch *batch;
+	struct bench_pipes *ep;		/* the bench's pipes */
+	struct bench_pipes *tp;		/* tetherd's */
+	struct bench_results *res;
+};
+
+/* cycles pipe cycles of each kind after one untimed cycle; the mean per
+ * cycle (and per phase) goes to the series. */
+static int bench_pipe_run(struct bench_ctx *x)
+{
+	struct bench_results *res = x->res;
+	struct bench_phases ph, sum = { 0, 0, 0 };
+	double ns = 0, total = 0;
+	long n = x->o->cycles;
+	int rc;
+
+	for (long i = 0; i <= n; i++) {
+		if ((rc = bench_epoll_cycle(x->ep, &ns)) < 0)
+			return bench_fail("epoll cycle", rc);
+		total += i ? ns : 0;
+	}
+	res->epoll.ns[res->epoll.n++] = total / (double)n;
+	if (!res->tether_ok)
+		return 0;
+	total = 0;
+	for (long i = 0; i <= n; i++) {
+		rc = bench_async_cycle(x->bt, x->tp, x->o->ring_writes, &ns,
+				       &ph);
+		if (rc < 0) {
+			bench_tether_failed(x->bt, res, "tether pipe cycle",
+					    rc);
+			return 0;
+		}
+		if (!i)
+			continue;
+		total += ns;
+		sum.submit += ph.submit;
+		sum.write += ph.write;
+		sum.collect += ph.collect;
+	}
+	res->async.ns[res->async.n++] = total / (double)n;
+	res->submit.ns[res->submit.n++] = sum.submit / (double)n;
+	res->write.ns[res->write.n++] = sum.write / (double)n;
+	res->collect.ns[res->collect.n++] = sum.collect / (double)n;
+	return 0;
+}
+
+/* BENCH_RUNS rounds of every measurement, interleaved so that a slow
+ * stretch of the machine hits all alike.  A tether failure stops only
+ * the tether rows. */
+static int bench_run_all(struct bench_ctx *x)
+{
+	const struct bench_opts *o = x->o;
+	struct bench_results *res = x->res;
+	int rc;
+
+	for (int run = 0; run < BENCH_RUNS; run++) {
+		rc = bench_measure(bench_direct, NULL, o->warmup * BENCH_BATCH,
+				   o->iterations * BENCH_BATCH, &res->direct);
+		if (rc < 0)
+			return bench_fail("direct getpid", rc);
+		if (res->tether_ok) {
+			rc = bench_measure(bench_getpid, x->bt, o->warmup,
+					   o->iterations, &res->getpid);
+			if (rc < 0)
+				bench_tether_failed(x->bt, res, "tether_getpid",
+						    rc);
+		}
+		if (res->tether_ok) {
+			rc = bench_measure(bench_batch, x->batch, o->warmup,
+					   o->iterations, &res->batch);
+			if (rc < 0)
+				bench_tether_failed(x->bt, res, "tether_batch",
+						    rc);
+		}
+		if ((rc = bench_pipe_run(x)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* ---- reporting ------------------------------------------------------- */
+
+/* Ratio a/b, or -1 when either side is missing. */
+static double bench_ratio(double a, double b)
+{
+	return a > 0 && b > 0 ? a / b : -1;
+}
+
+/* A series scaled by 1/div (per op, or to microseconds). */
+static void bench_print_row(const char *name, const struct bench_series *s,
+			    double div)
+{
+	if (s->n == 0) {
+		printf("%-36s %12s %12s %12s\n", name, "n/a", "-", "-");
+		return;
+	}
+	printf("%-36s %12.1f %12.1f %12.1f\n", name, bench_median(s) / div,
+	       bench_extreme(s, false) / div, bench_extreme(s, true) / div);
+}
+
+/* A pipe cycle row: us per cycle, then reads/s and MB/s of the median. */
+static void bench_print_cycle(const struct bench_opts *o, const char *name,
+			      const struct bench_series *s, bool rates)
+{
+	double med = bench_median(s);
+
+	if (s->n == 0) {
+		printf("%-36s %12s %12s %12s\n", name, "n/a", "-", "-");
+		return;
+	}
+	printf("%-36s %12.1f %12.1f %12.1f", name, med / 1e3,
+	       bench_extreme(s, false) / 1e3, bench_extreme(s, true) / 1e3);
+	if (rates)
+		printf(" %12.0f %10.1f", (double)o->pipes / (med / 1e9),
+		       (double)o->pipes * BENCH_READ / 1e6 / (med / 1e9));
+	printf("\n");
+}
+
+/* A ratio line, "n/a" when a side is missing. */
+static void bench_print_ratio(const char *name, double r)
+{
+	if (r < 0)
+		printf("%-36s %12s\n", name, "n/a");
+	else
+		printf("%-36s %12.2f\n", name, r);
+}
+
+/* The ratios: [0] batched getpid / direct, [1] round trip / direct,
+ * [2] round trip / batched, [3] tether / epoll reads/s. */
+static void bench_ratios(const struct bench_results *res, double r[4])
+{
+	double per = bench_median(&res->batch);
+
+	per = per > 0 ? per / BENCH_BATCH : -1;
+	r[0] = bench_ratio(per, bench_median(&res->direct));
+	r[1] = bench_ratio(bench_median(&res->getpid),
+			   bench_median(&res->direct));
+	r[2] = bench_ratio(bench_median(&res->getpid), per);
+	r[3] = bench_ratio(bench_median(&res->epoll),
+			   bench_median(&res->async));
+}
+
+/* The human-readable report. */
+static void bench_print_table(const struct bench_opts *o,
+			      const struct bench_results *res)
+{
+	struct bench_series per = res->batch;
+	long nb = (o->pipes + BENCH_WBATCH - 1) / BENCH_WBATCH;
+	double r[4];
+
+	bench_ratios(res, r);
+	for (int i = 0; i < per.n; i++)
+		per.ns[i] /= BENCH_BATCH;
+	printf("pin mode: %s    cpus online: %ld\n", bench_pin_names[o->pin],
+	       sysconf(_SC_NPROCESSORS_ONLN));
+	printf("affinity: bench %s, tetherd %s\n", res->cpus_self,
+	       res->tetherd_pid > 0 ? res->cpus_tetherd : "n/a");
+	printf("getpid: %ld round trips x %d runs (warmup %ld), %d per batch;"
+	       " direct: %ld calls a run\n", o->iterations, BENCH_RUNS,
+	       o->warmup, BENCH_BATCH, o->iterations * BENCH_BATCH);
+	printf("pipes: %ld concurrent %d B reads a cycle, %ld cycles x %d "
+	       "runs (+1 untimed); writes %s\n\n", o->pipes, BENCH_READ,
+	       o->cycles, BENCH_RUNS, o->ring_writes ?
+	       "through the ring" : "TETHER_CALL_SYNC (direct in tetherd)");
+	printf("%-36s %12s %12s %12s\n", "", "ns/op median", "min run",
+	       "max run");
+	bench_print_row("direct getpid", &res->direct, 1);
+	bench_print_row("tether getpid round trip", &res->getpid, 1);
+	printf("%-36s %12s\n", "tether batch of 64 getpid:", "");
+	bench_print_row("  per round trip", &res->batch, 1);
+	bench_print_row("  per getpid", &per, 1);
+	printf("\n");
+	bench_print_ratio("batched getpid / direct", r[0]);
+	bench_print_ratio("getpid round trip / direct", r[1]);
+	bench_print_ratio("getpid round trip / batched", r[2]);
+	printf("target: batched getpid <= %.0fx direct: %s\n\n", BENCH_TARGET,
+	       r[0] < 0 ? "not measured" : r[0] <= BENCH_TARGET ? "met" :
+	       "NOT met");
+	printf("%-36s %12s %12s %12s %12s %10s\n", "pipe reads, one cycle",
+	       "us median", "min run", "max run", "reads/s", "MB/s");
+	bench_print_cycle(o, "epoll loop, one process", &res->epoll, true);
+	bench_print_cycle(o, "tether ASYNC+BATCH+COLLECT", &res->async, true);
+	printf("%-36s\n", "  of which:");
+	bench_print_cycle(o, "  submit (ASYNC read each)", &res->submit, false);
+	bench_print_cycle(o, "  write (BATCH of <= 256)", &res->write, false);
+	bench_print_cycle(o, "  collect (COLLECT each)", &res->collect, false);
+	printf("\n");
+	bench_print_ratio("reads/s: tether / epoll", r[3]);
+	printf("note: a tether cycle is %ld + %ld + %ld = %ld round trips: "
+	       "one SYSCALL per\nASYNC read, %ld BATCH for the writes, one "
+	       "COLLECT per read (there is no\nbulk COLLECT); the epoll loop "
+	       "registered its pipes once, untimed.  MB = 10^6 B.\n",
+	       o->pipes, nb, o->pipes, 2 * o->pipes + nb, nb);
+	if (!res->tether_ok)
+		printf("tether rows incomplete: %s\n",
+		       strerror(-res->tether_err));
+}
+
+/* One series as a JSON object member; values scaled by 1/div. */
+static void bench_json_series(const char *name, const char *unit,
+			      const struct bench_series *s, double div)
+{
+	printf("  \"%s\": {\"median_%s\": ", name, unit);
+	if (s->n)
+		printf("%.1f", bench_median(s) / div);
+	else
+		printf("null");
+	printf(", \"runs_%s\": [", unit);
+	for (int i = 0; i < s->n; i++)
+		printf("%s%.1f", i ? ", " : "", s->ns[i] / div);
+	printf("]},\n");
+}
+
+/* A ratio as JSON: a number or null. */
+static void bench_json_ratio(const char *name, double r)
+{
+	if (r < 0)
+		printf("  \"%s\": null,\n", name);
+	else
+		printf("  \"%s\": %.3f,\n", name, r);
+}
+
+/* The machine-readable report. */
+static void bench_print_json(const struct bench_opts *o,
+			     const struct bench_results *res)
+{
+	double r[4], ea = bench_median(&res->epoll),
+		     ta = bench_median(&res->async);
+
+	bench_ratios(res, r);
+	printf("{\n  \"pin\": \"%s\",\n  \"cpus_online\": %ld,\n",
+	       bench_pin_names[o->pin], sysconf(_SC_NPROCESSORS_ONLN));
+	printf("  \"affinity\": {\"bench\": \"%s\", \"tetherd\": \"%s\"},\n",
+	       res->cpus_self, res->tetherd_pid > 0 ? res->cpus_tetherd : "");
+	printf("  \"iterations\": %ld,\n  \"warmup\": %ld,\n  \"runs\": %d,\n"
+	       "  \"batch\": %d,\n  \"pipes\": %ld,\n  \"cycles\": %ld,\n"
+	       "  \"read_bytes\": %d,\n  \"ring_writes\": %s,\n",
+	       o->iterations, o->warmup, BENCH_RUNS, BENCH_BATCH, o->pipes,
+	       o->cycles, BENCH_READ, o->ring_writes ? "true" : "false");
+	bench_json_series("direct_getpid", "ns", &res->direct, 1);
+	bench_json_series("tether_getpid", "ns", &res->getpid, 1);
+	bench_json_series("tether_batch_roundtrip", "ns", &res->batch, 1);
+	bench_json_series("tether_batch_per_getpid", "ns", &res->batch,
+			  BENCH_BATCH);
+	bench_json_series("epoll_cycle", "us", &res->epoll, 1e3);
+	bench_json_series("tether_cycle", "us", &res->async, 1e3);
+	bench_json_series("tether_submit", "us", &res->submit, 1e3);
+	bench_json_series("tether_write", "us", &res->write, 1e3);
+	bench_json_series("tether_collect", "us", &res->collect, 1e3);
+	if (ea > 0)
+		printf("  \"epoll_reads_s\": %.0f,\n  \"epoll_mb_s\": %.1f,\n",
+		       (double)o->pipes / (ea / 1e9),
+		       (double)o->pipes * BENCH_READ / 1e6 / (ea / 1e9));
+	if (ta > 0)
+		printf("  \"tether_reads_s\": %.0f,\n  \"tether_mb_s\": %.1f,\n",
+		       (double)o->pipes / (ta / 1e9),
+		       (double)o->pipes * BENCH_READ / 1e6 / (ta / 1e9));
+	bench_json_ratio("ratio_batched_direct", r[0]);
+	bench_json_ratio("ratio_roundtrip_direct", r[1]);
+	bench_json_ratio("ratio_roundtrip_batched", r[2]);
+	bench_json_ratio("ratio_reads_tether_epoll", r[3]);
+	printf("  \"target_ratio\": %.2f,\n  \"target_met\": %s\n}\n",
+	       BENCH_TARGET, r[0] < 0 ? "null" : r[0] <= BENCH_TARGET ?
+	       "true" : "false");
+}
+
+/* ---- main ------------------------------------------------------------ */
+
+/* Pin the client as the mode asks, before anything is started. */
+static int bench_pin_client(enum bench_pin pin)
+{
+	int rc;
+
+	if (pin == PIN_NONE)
+		return 0;
+	rc = bench_pin_self(BENCH_CPU_CLIENT);
+	if (rc < 0)
+		return rc;
+	/* Cross mode must be able to use the peer CPU at all. */
+	if (pin == PIN_CROSS) {
+		rc = bench_pin_self(BENCH_CPU_PEER);
+		if (rc == 0)
+			rc = bench_pin_self(BENCH_CPU_CLIENT);
+	}
+	return rc;
+}
+
+/* Record who runs where, so the report shows the pinning took effect. */
+static void bench_record_affinity(struct bench_results *res,
+				  const struct bench_tether *bt)
+{
+	const struct tether_status *info;
+
+	if (bench_cpu_list(0, res->cpus_self, sizeof(res->cpus_self)) < 0)
+		strcpy(res->cpus_self, "?");
+	if (!bt->t)
+		return;
+	info = tether_info(bt->t);
+	res->tetherd_pid = info ? info->pid : 0;
+	if (res->tetherd_pid <= 0 ||
+	    bench_cpu_list(res->tetherd_pid, res->cpus_tetherd,
+			   sizeof(res->cpus_tetherd)) < 0)
+		strcpy(res->cpus_tetherd, "?");
+}
+
+int main(int argc, char **argv)
+{
+	struct bench_opts o;
+	struct bench_tether bt = { 0 };
+	struct bench_batch batch = { 0 };
+	struct bench_pipes ep = { .epfd = -1 }, tp = { .epfd = -1 };
+	struct bench_results res = { 0 };
+	struct bench_ctx x = { &o, &bt, &batch, &ep, &tp, &res };
+	int rc, status = 0;
+
+	if (bench_parse_args(argc, argv, &o) < 0)
+		return 2;
+	rc = bench_pin_client(o.pin);
+	if (rc < 0) {
+		fprintf(stderr, "bench: cannot pin to CPU %d%s: %s\n",
+			BENCH_CPU_CLIENT, o.pin == PIN_CROSS ? " and 1" : "",
+			strerror(-rc));
+		return 1;
+	}
+	rc = bench_tether_start(&bt, &o);
+	res.tether_ok = rc == 0;
+	res.tether_err = rc;
+	if (rc < 0) {
+		fprintf(stderr, "bench: tether_start (%s): %s\n", o.tetherd,
+			strerror(-rc));
+		status = 1;
+	}
+	/* Only now: an ignored SIGPIPE would survive tetherd's exec, and
+	 * tetherd keeps its own fd limit. */
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+		bench_fail("ignoring SIGPIPE", -errno);
+		status = 1;
+		goto out;
+	}
+	rc = bench_nofile(2 * o.pipes + 64);
+	if (rc == 0)
+		rc = bench_epoll_setup(&ep, o.pipes);
+	if (rc < 0) {
+		bench_fail("making the bench's pipes", rc);
+		status = 1;
+		goto out;
+	}
+	batch.bt = &bt;
+	for (unsigned k = 0; k < BENCH_BATCH; k++)
+		batch.calls[k].nr = SYS_getpid;
+	if (res.tether_ok && (rc = bench_async_setup(&bt, &tp, o.pipes)) < 0)
+		bench_tether_failed(&bt, &res, "making tetherd's pipes", rc);
+	bench_record_affinity(&res, &bt);
+	if (bench_run_all(&x) < 0 || !res.tether_ok)
+		status = 1;
+	if (o.json)
+		bench_print_json(&o, &res);
+	else
+		bench_print_table(&o, &res);
+out:
+	bench_epoll_teardown(&ep);
+	bench_pipes_free(&tp);
+	if (bench_tether_stop(&bt) < 0)
+		status = 1;
+	return status;
+}

@@ -1,0 +1,230 @@
+/* tetherctl put, get, give, take: bytes and fds over the data socket. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ctl.h"
+
+/* A one-line bar on stderr, redrawn at most every 1 %. */
+static void ctl_progress(uint64_t done, uint64_t total, void *arg)
+{
+	int *last = arg;
+	int pct = total ? (int)(done * 100 / total) : -1;
+
+	if (pct == *last && total)
+		return;
+	*last = pct;
+	if (total)
+		fprintf(stderr, "\r%3d%% [%-40.*s] %llu/%llu bytes", pct,
+			pct * 40 / 100,
+			"########################################",
+			(unsigned long long)done, (unsigned long long)total);
+	else
+		fprintf(stderr, "\r%llu bytes", (unsigned long long)done);
+}
+
+static int ctl_xfer_report(struct ctl *g, const char *what,
+			   const struct tether_xfer *x, bool bar)
+{
+	if (bar)
+		fputc('\n', stderr);
+	if (g->json)
+		printf("{\"op\":\"%s\",\"bytes\":%llu,\"local_xxh3\":"
+		       "\"%016llx\",\"remote_xxh3\":\"%016llx\",\"verified\":%s}\n",
+		       what, (unsigned long long)x->bytes,
+		       (unsigned long long)x->local_xxh3,
+		       (unsigned long long)x->remote_xxh3,
+		       x->local_xxh3 == x->remote_xxh3 ? "true" : "false");
+	return CTL_EX_OK;
+}
+
+int ctl_put(struct ctl *g, struct tether *t, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "mode", required_argument, NULL, 'm' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct tether_xfer x = { 0 };
+	struct stat st;
+	int fd, c, rc, last = -1, mode = 0644;
+	bool bar = isatty(2);
+	char *end;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "m:", opts, NULL)) != -1) {
+		if (c != 'm')
+			return CTL_EX_USAGE;
+		mode = (int)strtol(optarg, &end, 8);
+		if (*end)
+			return CTL_EX_USAGE;
+	}
+	if (optind != argc - 2)
+		return CTL_EX_USAGE;
+	fd = strcmp(argv[optind], "-") ? open(argv[optind], O_RDONLY | O_CLOEXEC)
+				       : 0;
+	if (fd < 0) {
+		ctl_err("put: %s: %s", argv[optind], strerror(errno));
+		return CTL_EX_FAILED;
+	}
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		x.size = st.st_size;
+	if (bar) {
+		x.progress = ctl_progress;
+		x.progress_arg = &last;
+	}
+	rc = tether_put(t, fd, argv[optind + 1], mode, &x);
+	if (fd)
+		close(fd);
+	if (rc < 0) {
+		if (bar)
+			fputc('\n', stderr);
+		ctl_err("put %s: %s", argv[optind + 1], ctl_why(t, rc));
+		return ctl_status_of(rc);
+	}
+	return ctl_xfer_report(g, "put", &x, bar);
+}
+
+int ctl_get(struct ctl *g, struct tether *t, int argc, char **argv)
+{
+	struct tether_xfer x = { 0 };
+	char tmp[4200];
+	int fd, rc, last = -1;
+	bool to_stdout, bar = isatty(2);
+
+	if (argc != 3)
+		return CTL_EX_USAGE;
+	to_stdout = !strcmp(argv[2], "-");
+	/* A local file appears whole or not at all, like a PUT. */
+	snprintf(tmp, sizeof(tmp), "%s.tether-get-%d", argv[2], (int)getpid());
+	fd = to_stdout ? 1
+		       : open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+					  O_NOFOLLOW, 0644);
+	if (fd < 0) {
+		ctl_err("get: %s: %s", tmp, strerror(errno));
+		return CTL_EX_FAILED;
+	}
+	if (bar && !(to_stdout && isatty(1))) {
+		x.progress = ctl_progress;
+		x.progress_arg = &last;
+	} else {
+		bar = false;
+	}
+	rc = tether_get(t, argv[1], fd, &x);
+	if (!to_stdout) {
+		if (rc == 0 && (fsync(fd) < 0 || rename(tmp, argv[2]) < 0))
+			rc = -errno;
+		close(fd);
+		if (rc < 0)
+			unlink(tmp);
+	}
+	if (rc < 0) {
+		if (bar)
+			fputc('\n', stderr);
+		ctl_err("get %s: %s", argv[1], ctl_why(t, rc));
+		return ctl_status_of(rc);
+	}
+	return ctl_xfer_report(g, "get", &x, bar);
+}
+
+/* give FD [--as N] -- CMD ARGS...: run CMD here with a copy of the
+ * server's fd as its stdin, or as fd N. */
+int ctl_give(struct ctl *g, struct tether *t, int argc, char **argv)
+{
+	int i, fd, as = 0, status, sfd = -1;
+	char *end;
+	pid_t pid;
+
+	(void)g;
+	/* FD and --as N in any order, then --, then the command. */
+	for (i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+		if (!strcmp(argv[i], "--as") && i + 1 < argc) {
+			as = (int)strtol(argv[++i], &end, 10);
+			if (*end || as < 0 || as > 1023)
+				return CTL_EX_USAGE;
+		} else if (sfd < 0) {
+			sfd = (int)strtol(argv[i], &end, 10);
+			if (*end || sfd < 0)
+				return CTL_EX_USAGE;
+		} else {
+			return CTL_EX_USAGE;
+		}
+	}
+	if (sfd < 0 || i + 1 >= argc)
+		return CTL_EX_USAGE;
+	i++;
+	if ((fd = tether_give(t, sfd)) < 0) {
+		ctl_err("give %d: %s", sfd, ctl_why(t, fd));
+		return ctl_status_of(fd);
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		ctl_err("fork: %s", strerror(errno));
+		close(fd);
+		return CTL_EX_FAILED;
+	}
+	if (pid == 0) {
+		/* dup2 clears close-on-exec on the copy. */
+		if (dup2(fd, as) < 0)
+			_exit(127);
+		execvp(argv[i], argv + i);
+		fprintf(stderr, "tetherctl: give: %s: %s\n", argv[i],
+			strerror(errno));
+		_exit(127);
+	}
+	close(fd);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* take LOCALPATH [--label L]: open it here, pass it to the server,
+ * print the fd it got there. */
+int ctl_take(struct ctl *g, struct tether *t, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "label", required_argument, NULL, 'l' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *label = NULL;
+	int c, fd, sfd;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "l:", opts, NULL)) != -1) {
+		if (c != 'l')
+			return CTL_EX_USAGE;
+		label = optarg;
+	}
+	if (optind != argc - 1)
+		return CTL_EX_USAGE;
+	fd = open(argv[optind], O_RDWR | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0 && (errno == EACCES || errno == EISDIR || errno == EROFS))
+		fd = open(argv[optind], O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		ctl_err("take: %s: %s", argv[optind], strerror(errno));
+		return CTL_EX_FAILED;
+	}
+	sfd = tether_take(t, fd, label);
+	close(fd);
+	if (sfd < 0) {
+		ctl_err("take %s: %s", argv[optind], ctl_why(t, sfd));
+		return ctl_status_of(sfd);
+	}
+	if (g->json) {
+		printf("{\"fd\":%d,\"label\":", sfd);
+		if (label)
+			ctl_json_string(stdout, label, strlen(label));
+		else
+			printf("null");
+		printf("}\n");
+	} else {
+		printf("%d\n", sfd);
+	}
+	return CTL_EX_OK;
+}

@@ -1,0 +1,469 @@
+/*
+ * The data socket from the controller's side: files in and out (GET,
+ * PUT), remote memory (MEM_*), and fds both ways (GIVE, TAKE).  Bytes go
+ * in chunks of at most 1 MiB, so memory stays flat whatever the size,
+ * and both ends hash what passed (XXH3-64) so the caller can compare.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "libtether.h"
+
+static void tl_be32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+static uint32_t tl_get_be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Where a stream's bytes come from or go: an fd or a buffer. */
+struct tl_end {
+	int fd;
+	char *mem;
+	uint64_t len;			/* buffer size (mem) */
+	uint64_t done;
+	XXH3_state_t *hash;
+	void (*progress)(uint64_t done, uint64_t total, void *arg);
+	void *parg;
+	uint64_t total;			/* for progress; 0 if unknown */
+};
+
+static int tl_send_chunk(struct tether *t, uint32_t kind, const void *p,
+			 uint32_t n)
+{
+	unsigned char h[TETHER_CHUNK_HDR];
+	int rc;
+
+	tl_be32(h, n);
+	tl_be32(h + 4, kind);
+	if ((rc = tp_write_all(t->dfd, h, sizeof(h))) < 0 ||
+	    (n && (rc = tp_write_all(t->dfd, p, n)) < 0))
+		return rc;
+	return 0;
+}
+
+/* Stream `end` to the server until EOF (fd) or its length (mem). */
+static int tl_stream_out(struct tether *t, struct tl_end *e, char *buf)
+{
+	int rc;
+
+	for (;;) {
+		ssize_t n;
+
+		if (e->fd >= 0) {
+			do
+				n = read(e->fd, buf, TETHER_CHUNK_MAX);
+			while (n < 0 && errno == EINTR);
+			if (n < 0) {
+				rc = -errno;
+				tl_send_chunk(t, TETHER_CHUNK_ABORT, NULL,
+					      (uint32_t)-rc);
+				return rc;
+			}
+		} else {
+			uint64_t left = e->len - e->done;
+
+			n = (ssize_t)(left < TETHER_CHUNK_MAX ? left
+							      : TETHER_CHUNK_MAX);
+			memcpy(buf, e->mem + e->done, (size_t)n);
+		}
+		if (n == 0)
+			return tl_send_chunk(t, TETHER_CHUNK_END, NULL, 0);
+		XXH3_64bits_update(e->hash, buf, (size_t)n);
+		if ((rc = tl_send_chunk(t, TETHER_CHUNK_DATA, buf,
+					(uint32_t)n)) < 0)
+			return rc;
+		e->done += (uint64_t)n;
+		if (e->progress)
+			e->progress(e->done, e->total, e->parg);
+	}
+}
+
+/* Read chunks from the server into `end` until END. */
+static int tl_stream_in(struct tether *t, struct tl_end *e, char *buf)
+{
+	unsigned char h[TETHER_CHUNK_HDR];
+	uint32_t len, kind;
+	int rc;
+
+	for (;;) {
+		if ((rc = tp_read_all(t->dfd, h, sizeof(h))) < 0)
+			return rc;
+		len = tl_get_be32(h);
+		kind = tl_get_be32(h + 4);
+		if (kind == TETHER_CHUNK_END)
+			return 0;
+		if (kind == TETHER_CHUNK_ABORT)
+			return -(len > 0 && len < 4096 ? (int)len : EIO);
+		if (kind != TETHER_CHUNK_DATA || len > TETHER_CHUNK_MAX)
+			return -EPROTO;
+		if ((rc = tp_read_all(t->dfd, buf, len)) < 0)
+			return rc;
+		XXH3_64bits_update(e->hash, buf, len);
+		if (e->fd >= 0) {
+			if ((rc = tp_write_all(e->fd, buf, len)) < 0)
+				return rc;
+		} else {
+			if (len > e->len - e->done)
+				return -EFBIG;
+			memcpy(e->mem + e->done, buf, len);
+		}
+		e->done += len;
+		if (e->progress)
+			e->progress(e->done, e->total, e->parg);
+	}
+}
+
+struct tl_reply {
+	uint64_t bytes;
+	uint64_t xxh3;
+	int64_t size;
+};
+
+static int tl_got_xfer(struct tether *t, const msgpack_object *body,
+		       void *arg)
+{
+	struct tl_reply *r = arg;
+	int64_t v;
+
+	(void)t;
+	if (tp_obj_i64(tp_map_get(body, "size"), &r->size) < 0)
+		r->size = -1;
+	if (tp_obj_i64(tp_map_get(body, "bytes"), &v) == 0)
+		r->bytes = (uint64_t)v;
+	if (tp_obj_i64(tp_map_get(body, "xxh3"), &v) == 0)
+		r->xxh3 = (uint64_t)v;
+	return 0;
+}
+
+/* A transfer's request, its first answer, the stream, its last answer. */
+static int tl_transfer(struct tether *t, unsigned op,
+		       void (*pack)(msgpack_packer *pk, const void *arg),
+		       const void *parg, bool out, struct tl_end *e,
+		       struct tether_xfer *info)
+{
+	struct tp_msg m;
+	struct tp_in in;
+	struct tl_reply first = { 0, 0, -1 }, last = { 0, 0, -1 };
+	uint64_t id = tl_next_id(t);
+	char *buf = NULL;
+	int rc, src;
+
+	if (!(e->hash = XXH3_createState()) ||
+	    !(buf = malloc(TETHER_CHUNK_MAX))) {
+		rc = tl_fail(t, ENOMEM, "out of memory");
+		goto out;
+	}
+	XXH3_64bits_reset(e->hash);
+	tp_msg_init(&m);
+	tp_msg_request(&m, id, op);
+	pack(&m.pk, parg);
+	rc = tl_rpc(t, &m, id, &in);
+	tp_msg_destroy(&m);
+	if (rc < 0)
+		goto out;
+	tl_got_xfer(t, in.body, &first);
+	tp_in_destroy(&in);
+	if (first.size >= 0 && !e->total)
+		e->total = (uint64_t)first.size;
+	src = out ? tl_stream_out(t, e, buf) : tl_stream_in(t, e, buf);
+	/* The last answer says how it went on the server's side; it is
+	 * the better error when both ends failed. */
+	rc = tl_rpc_more(t, id, &in);
+	if (rc == 0) {
+		tl_got_xfer(t, in.body, &last);
+		tp_in_destroy(&in);
+	}
+	if (rc == 0 && src < 0)
+		rc = tl_fail(t, -src, "local side: %s", strerror(-src));
+	if (rc == 0 && info) {
+		info->bytes = e->done;
+		info->local_xxh3 = XXH3_64bits_digest(e->hash);
+		info->remote_xxh3 = last.xxh3;
+		info->remote_bytes = last.bytes;
+		info->size = first.size;
+	}
+	if (rc == 0 && (last.bytes != e->done ||
+			last.xxh3 != XXH3_64bits_digest(e->hash)))
+		rc = tl_fail(t, EIO, "checksums differ: %llu bytes here, %llu "
+			     "there", (unsigned long long)e->done,
+			     (unsigned long long)last.bytes);
+out:
+	if (e->hash)
+		XXH3_freeState(e->hash);
+	free(buf);
+	return rc;
+}
+
+static void tl_pack_path(msgpack_packer *pk, const void *arg)
+{
+	msgpack_pack_array(pk, 1);
+	tp_pack_str(pk, arg);
+}
+
+struct tl_put_arg {
+	const char *path;
+	int mode;
+};
+
+static void tl_pack_put(msgpack_packer *pk, const void *arg)
+{
+	const struct tl_put_arg *a = arg;
+
+	msgpack_pack_array(pk, 2);
+	tp_pack_str(pk, a->path);
+	msgpack_pack_int(pk, a->mode);
+}
+
+TETHER_API int tether_get(struct tether *t, const char *remote, int fd,
+			  struct tether_xfer *info)
+{
+	struct tl_end e = { .fd = fd };
+
+	if (!remote || fd < 0)
+		return tl_fail(t, EINVAL, "no path or fd");
+	if (info) {
+		e.progress = info->progress;
+		e.parg = info->progress_arg;
+	}
+	return tl_transfer(t, TETHER_OP_GET, tl_pack_path, remote, false, &e,
+			   info);
+}
+
+TETHER_API int tether_put(struct tether *t, int fd, const char *remote,
+			  int mode, struct tether_xfer *info)
+{
+	struct tl_put_arg a = { remote, mode };
+	struct tl_end e = { .fd = fd };
+
+	if (!remote || fd < 0)
+		return tl_fail(t, EINVAL, "no path or fd");
+	if (info) {
+		e.progress = info->progress;
+		e.parg = info->progress_arg;
+		e.total = info->size > 0 ? (uint64_t)info->size : 0;
+	}
+	return tl_transfer(t, TETHER_OP_PUT, tl_pack_put, &a, true, &e, info);
+}
+
+/* ---- remote memory ------------------------------------------------------ */
+
+static void tl_pack_u64(msgpack_packer *pk, const void *arg)
+{
+	msgpack_pack_array(pk, 1);
+	msgpack_pack_uint64(pk, *(const uint64_t *)arg);
+}
+
+static void tl_pack_u64x2(msgpack_packer *pk, const void *arg)
+{
+	const uint64_t *v = arg;
+
+	msgpack_pack_array(pk, 2);
+	msgpack_pack_uint64(pk, v[0]);
+	msgpack_pack_uint64(pk, v[1]);
+}
+
+static int tl_got_addr(struct tether *t, const msgpack_object *body, void *arg)
+{
+	int64_t v;
+
+	if (tp_obj_i64(tp_map_get(body, "addr"), &v) < 0)
+		return tl_fail(t, EPROTO, "malformed MEM_ALLOC reply");
+	*(uint64_t *)arg = (uint64_t)v;
+	return 0;
+}
+
+TETHER_API int tether_mem_alloc(struct tether *t, uint64_t size,
+				uint64_t *addr)
+{
+	return tl_request(t, TETHER_OP_MEM_ALLOC, tl_pack_u64, &size,
+			  tl_got_addr, addr);
+}
+
+TETHER_API int tether_mem_free(struct tether *t, uint64_t addr)
+{
+	return tl_request(t, TETHER_OP_MEM_FREE, tl_pack_u64, &addr, NULL,
+			  NULL);
+}
+
+TETHER_API int tether_mem_write(struct tether *t, uint64_t addr,
+				const void *buf, size_t len)
+{
+	uint64_t a[2] = { addr, len };
+	struct tl_end e = { .fd = -1, .mem = (char *)buf, .len = len };
+
+	return tl_transfer(t, TETHER_OP_MEM_WRITE, tl_pack_u64x2, a, true, &e,
+			   NULL);
+}
+
+TETHER_API int tether_mem_read(struct tether *t, uint64_t addr, void *buf,
+			       size_t len)
+{
+	uint64_t a[2] = { addr, len };
+	struct tl_end e = { .fd = -1, .mem = buf, .len = len };
+
+	return tl_transfer(t, TETHER_OP_MEM_READ, tl_pack_u64x2, a, false, &e,
+			   NULL);
+}
+
+struct tl_mems {
+	struct tether_mem *v;
+	size_t n;
+};
+
+static int tl_got_mems(struct tether *t, const msgpack_object *body, void *arg)
+{
+	struct tl_mems *ms = arg;
+	size_t n;
+	const msgpack_object *v = tp_obj_array(tp_map_get(body, "mems"), &n);
+
+	if (!v)
+		return tl_fail(t, EPROTO, "malformed MEM_LIST reply");
+	if (n && !(ms->v = calloc(n, sizeof(*ms->v))))
+		return tl_fail(t, ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		int64_t x = 0;
+
+		tp_obj_i64(tp_map_get(&v[i], "addr"), &x);
+		ms->v[i].addr = (uint64_t)x;
+		tp_obj_i64(tp_map_get(&v[i], "size"), &x);
+		ms->v[i].size = (uint64_t)x;
+		tp_obj_i64(tp_map_get(&v[i], "generation"), &x);
+		ms->v[i].generation = (uint64_t)x;
+	}
+	ms->n = n;
+	return 0;
+}
+
+TETHER_API int tether_mem_list(struct tether *t, struct tether_mem **v,
+			       size_t *n)
+{
+	struct tl_mems ms = { NULL, 0 };
+	int rc = tl_request(t, TETHER_OP_MEM_LIST, NULL, NULL, tl_got_mems,
+			    &ms);
+
+	if (rc < 0) {
+		free(ms.v);
+		return rc;
+	}
+	*v = ms.v;
+	*n = ms.n;
+	return 0;
+}
+
+/* ---- fds both ways ----------------------------------------------------- */
+
+/* One byte with exactly one fd, or an error and no fd kept. */
+static int tl_recv_fd(struct tether *t)
+{
+	union {
+		char b[CMSG_SPACE(sizeof(int) * 253)];
+		struct cmsghdr align;
+	} cbuf;
+	char byte;
+	struct iovec iov = { &byte, 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+			      .msg_control = cbuf.b,
+			      .msg_controllen = sizeof(cbuf.b) };
+	int fds[253], nfds = 0;
+	ssize_t n;
+
+	do
+		n = recvmsg(t->dfd, &msg, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return tl_fail(t, errno, "receiving the fd: %s", strerror(errno));
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm;
+	     cm = CMSG_NXTHDR(&msg, cm)) {
+		size_t k;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k && nfds < 253; i++)
+			memcpy(&fds[nfds++], CMSG_DATA(cm) + i * sizeof(int),
+			       sizeof(int));
+	}
+	if (n == 1 && nfds == 1 && !(msg.msg_flags & MSG_CTRUNC))
+		return fds[0];
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+	return tl_fail(t, EBADMSG, "expected one fd, got %d%s", nfds,
+		       msg.msg_flags & MSG_CTRUNC ? " (truncated)" : "");
+}
+
+static void tl_pack_int(msgpack_packer *pk, const void *arg)
+{
+	msgpack_pack_array(pk, 1);
+	msgpack_pack_int(pk, *(const int *)arg);
+}
+
+TETHER_API int tether_give(struct tether *t, int fd)
+{
+	int rc = tl_request(t, TETHER_OP_GIVE, tl_pack_int, &fd, NULL, NULL);
+
+	return rc < 0 ? rc : tl_recv_fd(t);
+}
+
+static int tl_got_fd(struct tether *t, const msgpack_object *body, void *arg)
+{
+	int64_t v;
+
+	if (tp_obj_i64(tp_map_get(body, "fd"), &v) < 0)
+		return tl_fail(t, EPROTO, "malformed reply");
+	*(int *)arg = (int)v;
+	return 0;
+}
+
+static void tl_pack_take(msgpack_packer *pk, const void *arg)
+{
+	msgpack_pack_array(pk, arg ? 1 : 0);
+	if (arg)
+		tp_pack_str(pk, arg);
+}
+
+TETHER_API int tether_take(struct tether *t, int fd, const char *label)
+{
+	union {
+		char b[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cbuf;
+	char byte = 'F';
+	struct iovec iov = { &byte, 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+			      .msg_control = cbuf.b,
+			      .msg_controllen = sizeof(cbuf.b) };
+	struct cmsghdr *cm;
+	int sfd = -1, rc;
+	ssize_t n;
+
+	memset(cbuf.b, 0, sizeof(cbuf.b));
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	do
+		n = sendmsg(t->dfd, &msg, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n != 1)
+		return tl_fail(t, errno ? errno : EIO, "sending the fd: %s",
+			       strerror(errno));
+	rc = tl_request(t, TETHER_OP_TAKE, tl_pack_take, label, tl_got_fd,
+			&sfd);
+	if (rc == 0 && (rc = tether_fd_hold(t, sfd)) == 0)
+		rc = sfd;
+	return rc;
+}
