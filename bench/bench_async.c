@@ -11,8 +11,11 @@
  *                   reads: tetherd holds the pipes; the bench submits one
  *                   TETHER_CALL_ASYNC read per pipe (blocking pipes: they
  *                   wait in the server's io_uring), writes 4 KiB into
- *                   every pipe with tether_batch() (256 entries a batch),
- *                   and collects every result with tether_collect().
+ *                   every pipe with tether_batch() (256 entries a batch;
+ *                   TETHER_CALL_SYNC, so tetherd writes directly: 4 KiB
+ *                   into an empty pipe never blocks; --ring-writes sends
+ *                   them through the ring instead), and collects every
+ *                   result with tether_collect().
  *                   Against one process doing the same with epoll: write
  *                   4 KiB into each of as many pipes, then epoll_wait and
  *                   read until every pipe has been read.
@@ -139,8 +142,8 @@ static void bench_usage(FILE *f, const char *argv0)
 		"  --pin cross   bench on CPU 0, tetherd on CPU 1\n"
 		"  --pin none    no pinning\n"
 		"  --iterations  round trips per run (default 5000)\n"
-		"  --warmup      untimed round trips before each (default 500)\n"
-		"  --pipes       concurrent pipe reads per cycle (default 1000)\n"
+		"  --warmup      untimed round trips before (default 500)\n"
+		"  --pipes       concurrent pipe reads a cycle (default 1000)\n"
 		"  --cycles      pipe cycles per run (default 3)\n"
 		"  --ring-writes the batched writes go through tetherd's ring\n"
 		"                (default: TETHER_CALL_SYNC, run directly)\n"
@@ -489,8 +492,8 @@ static int bench_batch(void *ctx, long n)
 	return 0;
 }
 
-/* Warm up, then time calls of fn (n of them, mult per op); append the
- * mean per op to s. */
+/* warmup untimed calls of fn, then n timed ones; append the mean per
+ * call to s. */
 static int bench_measure(bench_fn fn, void *ctx, long warmup, long n,
 			 struct bench_series *s)
 {
@@ -684,9 +687,11 @@ static int bench_async_write(struct bench_tether *bt, struct bench_pipes *p,
 			     bool ring)
 {
 	for (long base = 0; base < p->n; base += BENCH_WBATCH) {
-		long m = p->n - base < BENCH_WBATCH ? p->n - base : BENCH_WBATCH;
+		long m = p->n - base;
 		int stopped, rc;
 
+		if (m > BENCH_WBATCH)
+			m = BENCH_WBATCH;
 		for (long k = 0; k < m; k++) {
 			long i = base + k;
 			struct tether_call c = {
@@ -951,7 +956,7 @@ static void bench_print_table(const struct bench_opts *o,
 	       "max run");
 	bench_print_row("direct getpid", &res->direct, 1);
 	bench_print_row("tether getpid round trip", &res->getpid, 1);
-	printf("%-36s %12s\n", "tether batch of 64 getpid:", "");
+	printf("tether batch of %d getpid:\n", BENCH_BATCH);
 	bench_print_row("  per round trip", &res->batch, 1);
 	bench_print_row("  per getpid", &per, 1);
 	printf("\n");
@@ -965,7 +970,7 @@ static void bench_print_table(const struct bench_opts *o,
 	       "us median", "min run", "max run", "reads/s", "MB/s");
 	bench_print_cycle(o, "epoll loop, one process", &res->epoll, true);
 	bench_print_cycle(o, "tether ASYNC+BATCH+COLLECT", &res->async, true);
-	printf("%-36s\n", "  of which:");
+	printf("  of which:\n");
 	bench_print_cycle(o, "  submit (ASYNC read each)", &res->submit, false);
 	bench_print_cycle(o, "  write (BATCH of <= 256)", &res->write, false);
 	bench_print_cycle(o, "  collect (COLLECT each)", &res->collect, false);
@@ -1037,7 +1042,8 @@ static void bench_print_json(const struct bench_opts *o,
 		       (double)o->pipes / (ea / 1e9),
 		       (double)o->pipes * BENCH_READ / 1e6 / (ea / 1e9));
 	if (ta > 0)
-		printf("  \"tether_reads_s\": %.0f,\n  \"tether_mb_s\": %.1f,\n",
+		printf("  \"tether_reads_s\": %.0f,\n"
+		       "  \"tether_mb_s\": %.1f,\n",
 		       (double)o->pipes / (ta / 1e9),
 		       (double)o->pipes * BENCH_READ / 1e6 / (ta / 1e9));
 	bench_json_ratio("ratio_batched_direct", r[0]);

@@ -28,6 +28,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
@@ -52,6 +53,7 @@
 #define BENCH_MIB_MAX 16384L
 #define BENCH_MIB (1024.0 * 1024.0)
 #define BENCH_CPU_SEEN 64		/* CPUs a ready child can report */
+#define BENCH_READY_MS 10000		/* no ready byte by then: failed */
 
 /* The hidden argv of the child modes. */
 #define BENCH_CHILD_READY "--child-ready-fifo"
@@ -161,7 +163,7 @@ static void bench_usage(FILE *f, const char *argv0)
 		"usage: %s [--pin same|cross|none] [--iterations N] "
 		"[--warmup N]\n"
 		"       [--mib N] [--tetherd PATH] [--json]\n"
-		"  --pin same   bench, tetherd and children on CPU 0 (default)\n"
+		"  --pin same   bench, tetherd, children on CPU 0 (default)\n"
 		"  --pin cross  bench on CPU 0, tetherd and children on CPU 1\n"
 		"  --pin none   no pinning\n"
 		"  --iterations spawns per run and path (default 200)\n"
@@ -225,7 +227,8 @@ static int bench_parse_args(int argc, char **argv, struct bench_opts *o)
 				goto bad;
 			break;
 		case 'w':
-			if (bench_parse_long(optarg, 0, LONG_MAX, &o->warmup) < 0)
+			if (bench_parse_long(optarg, 0, LONG_MAX,
+					     &o->warmup) < 0)
 				goto bad;
 			break;
 		case 'm':
@@ -541,12 +544,22 @@ static void bench_env_destroy(struct bench_env *e)
 
 /* ---- spawn latency ------------------------------------------------- */
 
-/* The ready byte: the CPU the child ran on. */
+/* The ready byte: the CPU the child ran on (poll first: a child that
+ * failed never writes, and the FIFO never reaches EOF). */
 static int bench_read_ready(struct bench_env *e, uint64_t *cpus)
 {
+	struct pollfd pfd = { .fd = e->fifo_fd, .events = POLLIN };
 	unsigned char c;
 	ssize_t n;
+	int k;
 
+	do
+		k = poll(&pfd, 1, BENCH_READY_MS);
+	while (k < 0 && errno == EINTR);
+	if (k < 0)
+		return -errno;
+	if (k == 0)
+		return -ETIMEDOUT;
 	do
 		n = read(e->fifo_fd, &c, 1);
 	while (n < 0 && errno == EINTR);
@@ -573,7 +586,8 @@ static int bench_spawn_direct(struct bench_env *e, double *ns)
 			 (char *const *)e->ready_argv, environ);
 	if (rc)
 		return -rc;
-	if (e->pin == PIN_CROSS && (rc = bench_pin_pid(pid, BENCH_CPU_PEER)) < 0)
+	if (e->pin == PIN_CROSS &&
+	    (rc = bench_pin_pid(pid, BENCH_CPU_PEER)) < 0)
 		goto reap;
 	rc = bench_read_ready(e, &e->cpus_direct);
 	if (rc == 0)
@@ -789,7 +803,7 @@ static int bench_readback_file(struct bench_env *e, const struct bench_opts *o,
 
 struct bench_logs {
 	uint64_t total;
-	uint64_t next;			/* the offset the next chunk must have */
+	uint64_t next;			/* the offset the next chunk needs */
 	bool gap;
 };
 

@@ -5,10 +5,17 @@
 #include "libtether.h"
 
 static int tl_call_pack_arg(struct tether *t, msgpack_packer *pk,
-			    const struct tether_arg *a, unsigned i)
+			    const struct tether_arg *a, unsigned i, int tag)
 {
 	size_t n;
 
+	/* Big buffers travel on the data socket: only their size here. */
+	if (tag) {
+		msgpack_pack_array(pk, 2);
+		msgpack_pack_unsigned_int(pk, (unsigned)tag);
+		msgpack_pack_uint64(pk, a->size);
+		return 0;
+	}
 	switch (a->kind) {
 	case TETHER_ARG_INT:
 		msgpack_pack_int64(pk, (int64_t)a->value);
@@ -73,6 +80,18 @@ int tl_call_unpack(struct tether *t, struct tether_call *c,
 		a->returned = 0;
 		if (a->kind != TETHER_ARG_OUT && a->kind != TETHER_ARG_INOUT)
 			continue;
+		/* {"data": n}: the bytes follow on the data socket. */
+		if (outs[i].type == MSGPACK_OBJECT_MAP) {
+			int64_t dn;
+
+			if (tp_obj_i64(tp_map_get(&outs[i], "data"), &dn) < 0 ||
+			    dn < 0 || (size_t)dn > cap)
+				return tl_fail(t, EPROTO, "bad data announcement "
+					       "for buffer %u", i);
+			a->returned = (size_t)dn;
+			t->data_out = (int)i;
+			continue;
+		}
 		if (tp_obj_bin(&outs[i], &p, &n) < 0 || n > cap)
 			return tl_fail(t, EPROTO, "bad out buffer %u in reply",
 				       i);
@@ -83,9 +102,28 @@ int tl_call_unpack(struct tether *t, struct tether_call *c,
 	return 0;
 }
 
-/* A SYSCALL body: [nr, args], with flags and timeout when set. */
-int tl_call_pack_body(struct tether *t, msgpack_packer *pk,
-		      const struct tether_call *c)
+/* The arguments that go by the data socket: the first big in buffer
+ * and the first big out buffer (never for ASYNC: nobody would be there
+ * to stream to).  -1 for none. */
+static void tl_call_data_args(const struct tether_call *c, int *din, int *dout)
+{
+	*din = *dout = -1;
+	if (c->flags & TETHER_CALL_ASYNC)
+		return;
+	for (unsigned i = 0; i < c->nargs && i < TETHER_NARGS_MAX; i++) {
+		const struct tether_arg *a = &c->args[i];
+
+		if (a->size <= TETHER_INLINE_MAX)
+			continue;
+		if (a->kind == TETHER_ARG_IN && *din < 0 && a->in)
+			*din = (int)i;
+		else if (a->kind == TETHER_ARG_OUT && *dout < 0 && a->out)
+			*dout = (int)i;
+	}
+}
+
+static int tl_call_pack(struct tether *t, msgpack_packer *pk,
+			const struct tether_call *c, int din, int dout)
 {
 	int rc = 0;
 
@@ -95,12 +133,22 @@ int tl_call_pack_body(struct tether *t, msgpack_packer *pk,
 	msgpack_pack_int64(pk, c->nr);
 	msgpack_pack_array(pk, c->nargs);
 	for (unsigned i = 0; i < c->nargs && rc == 0; i++)
-		rc = tl_call_pack_arg(t, pk, &c->args[i], i);
+		rc = tl_call_pack_arg(t, pk, &c->args[i], i,
+				      (int)i == din ? TETHER_ARGTAG_DATA_IN
+				      : (int)i == dout ? TETHER_ARGTAG_DATA_OUT
+						       : 0);
 	if (c->flags || c->timeout_ms)
 		msgpack_pack_unsigned_int(pk, c->flags);
 	if (c->timeout_ms)
 		msgpack_pack_uint64(pk, c->timeout_ms);
 	return rc;
+}
+
+/* A SYSCALL body with every buffer inline (BATCH entries). */
+int tl_call_pack_body(struct tether *t, msgpack_packer *pk,
+		      const struct tether_call *c)
+{
+	return tl_call_pack(t, pk, c, -1, -1);
 }
 
 TETHER_API int tether_call(struct tether *t, struct tether_call *c)
@@ -109,23 +157,39 @@ TETHER_API int tether_call(struct tether *t, struct tether_call *c)
 	struct tp_in in;
 	uint64_t id = tl_next_id(t);
 	int64_t aid;
-	int rc;
+	int din, dout, rc;
 
+	tl_call_data_args(c, &din, &dout);
 	tp_msg_init(&m);
 	tp_msg_request(&m, id, TETHER_OP_SYSCALL);
-	rc = tl_call_pack_body(t, &m.pk, c);
-	if (rc == 0 && (rc = tl_rpc(t, &m, id, &in)) == 0) {
-		/* An ASYNC call the ring cannot take ran at once: then the
-		 * answer is the result itself, and there is nothing to
-		 * collect (async_id 0). */
-		c->async_id = 0;
-		if (tp_obj_i64(tp_map_get(in.body, "async_id"), &aid) == 0)
-			c->async_id = (uint64_t)aid;
-		else
-			rc = tl_call_unpack(t, c, in.body);
-		tp_in_destroy(&in);
-	}
+	rc = tl_call_pack(t, &m.pk, c, din, dout);
+	if (rc == 0)
+		rc = tl_rpc(t, &m, id, &in);
 	tp_msg_destroy(&m);
+	if (rc < 0)
+		return rc;
+	/* {"send": true}: the big in buffer now, then the answer. */
+	if (din >= 0) {
+		tp_in_destroy(&in);
+		if ((rc = tl_send_buffer(t, c->args[din].in,
+					 c->args[din].size)) < 0 ||
+		    (rc = tl_rpc_more(t, id, &in)) < 0)
+			return rc;
+	}
+	/* An ASYNC call the ring cannot take ran at once: then the answer
+	 * is the result itself, and there is nothing to collect (id 0). */
+	c->async_id = 0;
+	t->data_out = -1;
+	if (tp_obj_i64(tp_map_get(in.body, "async_id"), &aid) == 0)
+		c->async_id = (uint64_t)aid;
+	else
+		rc = tl_call_unpack(t, c, in.body);
+	tp_in_destroy(&in);
+	if (rc == 0 && t->data_out >= 0) {
+		struct tether_arg *a = &c->args[t->data_out];
+
+		rc = tl_recv_buffer(t, a->out, a->returned);
+	}
 	return rc;
 }
 

@@ -126,6 +126,35 @@ static int tl_stream_in(struct tether *t, struct tl_end *e, char *buf)
 	}
 }
 
+static int tl_buffer_stream(struct tether *t, void *buf, size_t len, bool out)
+{
+	struct tl_end e = { .fd = -1, .mem = buf, .len = len };
+	char *chunk = malloc(TETHER_CHUNK_MAX);
+	int rc;
+
+	if (!chunk || !(e.hash = XXH3_createState())) {
+		free(chunk);
+		return tl_fail(t, ENOMEM, "out of memory");
+	}
+	XXH3_64bits_reset(e.hash);
+	rc = out ? tl_stream_out(t, &e, chunk) : tl_stream_in(t, &e, chunk);
+	if (rc == 0 && !out && e.done != len)
+		rc = -EIO;
+	XXH3_freeState(e.hash);
+	free(chunk);
+	return rc < 0 ? tl_fail(t, -rc, "data socket: %s", strerror(-rc)) : 0;
+}
+
+int tl_send_buffer(struct tether *t, const void *buf, size_t len)
+{
+	return tl_buffer_stream(t, (void *)buf, len, true);
+}
+
+int tl_recv_buffer(struct tether *t, void *buf, size_t len)
+{
+	return tl_buffer_stream(t, buf, len, false);
+}
+
 struct tl_reply {
 	uint64_t bytes;
 	uint64_t xxh3;

@@ -18,6 +18,7 @@ struct tether {
 	struct tether_status info;	/* from the handshake */
 	struct tp_rbuf in;
 	size_t consumed_pending;	/* bytes of the last frame, still referenced */
+	int data_out;			/* SYSCALL: out buffer on the data socket */
 	int *held;			/* sorted fds we own in the server */
 	size_t nheld;
 	size_t capheld;
@@ -56,6 +57,11 @@ int tl_call_pack_body(struct tether *t, msgpack_packer *pk,
 		      const struct tether_call *c);
 int tl_call_unpack(struct tether *t, struct tether_call *c,
 		   const msgpack_object *body);
+
+/* data.c: a buffer as chunks on the data socket, out or in (exactly
+ * len bytes expected). */
+int tl_send_buffer(struct tether *t, const void *buf, size_t len);
+int tl_recv_buffer(struct tether *t, void *buf, size_t len);
 
 /* reconnect.c */
 int tl_connect(struct tether *t, const char *socket_path, unsigned flags);

@@ -201,16 +201,16 @@ bool td_ring_wants(const struct td_call *c)
 	       td_ring_default(c);
 }
 
-struct td_inflight *td_inflight_new(struct td_req *r)
+static struct td_inflight *td_inflight_alloc(struct td_server *srv,
+					     uint64_t generation)
 {
-	struct td_server *srv = r->srv;
 	struct td_inflight *inf = calloc(1, sizeof(*inf));
 
 	if (!inf)
 		return NULL;
 	inf->srv = srv;
 	inf->id = ++srv->async_seq;
-	inf->generation = r->conn->generation;
+	inf->generation = generation;
 	inf->since_ms = td_epoch_ms();
 	inf->ev.kind = TD_EV_ASYNC;
 	inf->ev.obj = inf;
@@ -218,6 +218,11 @@ struct td_inflight *td_inflight_new(struct td_req *r)
 	inf->next = srv->inflight;
 	srv->inflight = inf;
 	return inf;
+}
+
+struct td_inflight *td_inflight_new(struct td_req *r)
+{
+	return td_inflight_alloc(r->srv, r->conn->generation);
 }
 
 static void td_inflight_free(struct td_inflight *inf)
@@ -370,9 +375,16 @@ void td_inflight_finish(struct td_inflight *inf)
 		else
 			td_call_pack_result(&pk, inf->call, inf->ret);
 		td_inflight_send(inf, &inf->body);
+		if (!inf->batch && inf->call->data_idx >= 0) {
+			td_call_data_out(inf->to, inf->to_id, inf->call);
+			inf->call = NULL;
+		}
 		td_inflight_free(inf);
 		return;
 	}
+	/* A record carries every byte in the frame. */
+	if (inf->call)
+		inf->call->data_reply = false;
 	td_inflight_pack_record(&pk, inf);
 	if (inf->to) {
 		td_inflight_send(inf, &inf->body);
@@ -418,6 +430,34 @@ void td_async_event(struct td_inflight *inf, int res)
 	}
 	inf->ret = ret;
 	td_inflight_finish(inf);
+}
+
+/* A non-ASYNC call that may block: answered on conn when done. */
+int td_async_submit_to(struct td_server *srv, struct td_conn *conn,
+		       uint64_t id, struct td_call *c)
+{
+	struct td_inflight *inf = td_inflight_alloc(srv, conn->generation);
+	struct tp_msg m;
+	int rc = -ENOMEM;
+
+	if (inf) {
+		inf->call = c;
+		inf->cancel_on_detach = c->flags & TETHER_CALL_DETACH_CANCEL;
+		if ((rc = td_ring_submit(inf)) == 0) {
+			inf->to = conn;
+			inf->to_id = id;
+			return TD_REPLY_LATER;
+		}
+		td_inflight_free(inf);
+	} else {
+		td_call_free(c);
+		free(c);
+	}
+	tp_msg_init(&m);
+	if (tp_msg_error(&m, id, -rc, "io_uring: %s", strerror(-rc)) == 0)
+		td_conn_queue(conn, &m);
+	tp_msg_destroy(&m);
+	return TD_REPLY_LATER;
 }
 
 int td_async_submit(struct td_req *r, struct td_call *c)

@@ -100,6 +100,15 @@ void td_batch_pack(msgpack_packer *pk, const struct td_batch *b)
 	tp_pack_kv_int(pk, "completed", b->executed);
 }
 
+static int td_batch_no_data(struct td_req *r, const struct td_call *c)
+{
+	for (unsigned i = 0; i < c->nargs; i++)
+		if (c->a[i].via_data)
+			return td_req_fail(r, EINVAL, "data-socket buffers "
+					   "cannot be batched");
+	return 0;
+}
+
 /* BATCH [entries, flags]: each entry is a SYSCALL body. */
 int td_do_batch(struct td_req *r)
 {
@@ -126,7 +135,8 @@ int td_do_batch(struct td_req *r)
 	bt->stopped_at = -1;
 	for (size_t i = 0; i < n; i++, bt->n++) {
 		if ((rc = td_call_decode(r, &e[i], &bt->calls[i])) < 0 ||
-		    (rc = td_call_check(r, &bt->calls[i])) < 0) {
+		    (rc = td_call_check(r, &bt->calls[i])) < 0 ||
+		    (rc = td_batch_no_data(r, &bt->calls[i])) < 0) {
 			size_t len = strlen(r->err);
 
 			snprintf(r->err + len, sizeof(r->err) - len,

@@ -21,6 +21,7 @@ struct td_arg {
 	uint64_t reg;
 	char *buf;
 	size_t size;			/* OUT/INOUT: capacity */
+	bool via_data;			/* bytes travel on the data socket */
 };
 
 struct td_call {
@@ -30,6 +31,9 @@ struct td_call {
 	struct td_arg a[TETHER_NARGS_MAX];
 	size_t bytes;			/* buffer bytes allocated so far */
 	uint64_t timeout_ms;		/* ring: linked timeout, 0 for none */
+	bool data_reply;		/* answer a via_data OUT as {"data": n} */
+	int data_idx;			/* ... which arg that was, or -1 */
+	size_t data_n;			/* ... and how many bytes follow */
 };
 
 /* Decode [nr, args] / [nr, args, flags] / [nr, args, flags, timeout]. */
@@ -48,7 +52,13 @@ void td_call_pack_result(msgpack_packer *pk, const struct td_call *c,
 /* The arguments as received, out buffers as [1, size]. */
 void td_call_pack_args(msgpack_packer *pk, const struct td_call *c);
 
+/* After a reply that announced {"data": n}: stream those bytes; the
+ * transfer owns c now and frees it. */
+void td_call_data_out(struct td_conn *conn, uint64_t id, struct td_call *c);
+
 /* async.c */
+int td_async_submit_to(struct td_server *srv, struct td_conn *conn,
+		       uint64_t id, struct td_call *c);
 bool td_ring_wants(const struct td_call *c);
 /* Run c through the ring; the call is the inflight's now.  Returns
  * TD_REPLY_LATER, 0 with an async id packed, or -errno. */

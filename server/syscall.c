@@ -41,9 +41,26 @@ static int td_arg_tagged(struct td_req *r, struct td_call *c, unsigned i,
 	if (n < 2 || tp_obj_u64(&v[0], &tag) < 0)
 		return td_req_fail(r, EINVAL, "argument %u: bad tagged form",
 				   i);
-	if (tag == TETHER_ARGTAG_OUT && n == 2 &&
+	if ((tag == TETHER_ARGTAG_OUT || tag == TETHER_ARGTAG_DATA_OUT ||
+	     tag == TETHER_ARGTAG_DATA_IN) && n == 2 &&
 	    tp_obj_u64(&v[1], &size) == 0) {
-		c->a[i].kind = TD_ARG_OUT;
+		/* Big buffers come and go on the data socket, up to what one
+		 * remote allocation may be. */
+		c->a[i].kind = tag == TETHER_ARGTAG_DATA_IN ? TD_ARG_IN
+							    : TD_ARG_OUT;
+		c->a[i].via_data = tag != TETHER_ARGTAG_OUT;
+		if (c->a[i].via_data) {
+			if (size > (256u << 20))
+				return td_req_fail(r, E2BIG, "argument %u: %llu "
+						   "bytes exceeds 256 MiB", i,
+						   (unsigned long long)size);
+			if (!(c->a[i].buf = calloc(1, size ? size : 1)))
+				return td_req_fail(r, ENOMEM, "argument %u: "
+						   "out of memory", i);
+			c->a[i].size = (size_t)size;
+			c->a[i].reg = (uint64_t)(uintptr_t)c->a[i].buf;
+			return 0;
+		}
 	} else if (tag == TETHER_ARGTAG_INOUT && n == 3 &&
 		   tp_obj_bin(&v[1], &in, &inlen) == 0 &&
 		   tp_obj_u64(&v[2], &size) == 0) {
@@ -127,6 +144,7 @@ int td_call_decode(struct td_req *r, const msgpack_object *body,
 	int rc;
 
 	memset(c, 0, sizeof(*c));
+	c->data_idx = -1;
 	if (!b || nb < 2 || nb > 4)
 		return td_req_fail(r, EPROTO,
 				   "SYSCALL body is [nr, args, flags, "
@@ -234,6 +252,14 @@ void td_call_pack_result(msgpack_packer *pk, const struct td_call *c, long ret)
 			n = ret < 0 ? 0 : (size_t)ret < n ? (size_t)ret : n;
 			trim = false;	/* only the first out buffer */
 		}
+		if (a->via_data && c->data_reply) {
+			/* The bytes follow on the data socket. */
+			((struct td_call *)c)->data_idx = (int)i;
+			((struct td_call *)c)->data_n = n;
+			msgpack_pack_map(pk, 1);
+			tp_pack_kv_int(pk, "data", (int64_t)n);
+			continue;
+		}
 		msgpack_pack_bin(pk, n);
 		msgpack_pack_bin_body(pk, a->buf, n);
 	}
@@ -267,10 +293,126 @@ void td_call_pack_args(msgpack_packer *pk, const struct td_call *c)
 	}
 }
 
+static void td_call_data_done(struct td_conn *c, struct td_xfer *x, int err)
+{
+	struct td_call *call = x->arg;
+
+	if (err && !c->closing)
+		td_conn_close(c, "data stream of a syscall failed");
+	td_call_free(call);
+	free(call);
+	td_xfer_free(x);
+}
+
+void td_call_data_out(struct td_conn *conn, uint64_t id, struct td_call *c)
+{
+	struct td_xfer *x = calloc(1, sizeof(*x));
+
+	if (!x || conn->closing) {
+		free(x);
+		goto drop;
+	}
+	x->sending = true;
+	x->id = id;
+	x->fd = -1;
+	x->mem = c->a[c->data_idx].buf;
+	x->total = c->data_n;
+	x->done_cb = td_call_data_done;
+	x->arg = c;
+	if (td_xfer_start(conn, x) == 0)
+		return;
+	td_xfer_free(x);
+	/* The reply promised bytes we cannot send: the stream is lost. */
+	td_conn_close(conn, "no room for a syscall's data");
+drop:
+	td_call_free(c);
+	free(c);
+}
+
+/* Run (directly or through the ring) and answer on conn. */
+static int td_syscall_go(struct td_server *srv, struct td_conn *conn,
+			 uint64_t id, struct td_call *c)
+{
+	struct tp_msg m;
+
+	if (td_ring_wants(c))
+		return td_async_submit_to(srv, conn, id, c);
+	tp_msg_init(&m);
+	tp_msg_reply(&m, id, 0);
+	td_call_pack_result(&m.pk, c, td_call_run(srv, c));
+	if (tp_msg_finish(&m) == 0)
+		td_conn_queue(conn, &m);
+	tp_msg_destroy(&m);
+	if (c->data_idx >= 0) {
+		td_call_data_out(conn, id, c);
+		return TD_REPLY_LATER;
+	}
+	td_call_free(c);
+	free(c);
+	return TD_REPLY_LATER;
+}
+
+static void td_syscall_in_done(struct td_conn *conn, struct td_xfer *x,
+			       int err)
+{
+	struct td_call *c = x->arg;
+	struct tp_msg m;
+
+	if (err) {
+		tp_msg_init(&m);
+		if (tp_msg_error(&m, x->id, -err, "receiving an argument: %s",
+				 strerror(-err)) == 0 && !conn->closing)
+			td_conn_queue(conn, &m);
+		tp_msg_destroy(&m);
+		td_call_free(c);
+		free(c);
+	} else if (!conn->closing) {
+		td_syscall_go(conn->srv, conn, x->id, c);
+	} else {
+		td_call_free(c);
+		free(c);
+	}
+	td_xfer_free(x);
+}
+
+/* Arguments that travel on the data socket: at most one each way, and
+ * never with ASYNC (there is nobody to stream to later). */
+static int td_syscall_data_args(struct td_req *r, struct td_call *c,
+				int *in_idx)
+{
+	int nin = 0, nout = 0;
+
+	*in_idx = -1;
+	for (unsigned i = 0; i < c->nargs; i++) {
+		if (!c->a[i].via_data)
+			continue;
+		if (c->a[i].kind == TD_ARG_IN) {
+			nin++;
+			*in_idx = (int)i;
+		} else {
+			nout++;
+		}
+	}
+	if (!nin && !nout)
+		return 0;
+	if (nin > 1 || nout > 1)
+		return td_req_fail(r, EINVAL, "at most one data-socket buffer "
+				   "each way");
+	if (c->flags & TETHER_CALL_ASYNC)
+		return td_req_fail(r, EINVAL, "data-socket buffers and ASYNC "
+				   "do not mix");
+	if (r->conn->xfer)
+		return td_req_fail(r, EBUSY, "a transfer is in progress");
+	c->data_reply = nout > 0;
+	return 1;
+}
+
 int td_do_syscall(struct td_req *r)
 {
 	struct td_call *c = calloc(1, sizeof(*c));
-	int rc;
+	struct td_xfer *x;
+	struct tp_msg m;
+	int rc, in_idx;
 
 	if (!c)
 		return td_req_fail(r, ENOMEM, "out of memory");
@@ -283,10 +425,38 @@ int td_do_syscall(struct td_req *r)
 					 "reference outside BATCH", i);
 			goto out;
 		}
+	if ((rc = td_syscall_data_args(r, c, &in_idx)) < 0)
+		goto out;
+	if (rc > 0 && in_idx >= 0) {
+		/* {"send": true}, then the in bytes, then the answer. */
+		if (!(x = calloc(1, sizeof(*x)))) {
+			rc = td_req_fail(r, ENOMEM, "out of memory");
+			goto out;
+		}
+		x->id = r->id;
+		x->fd = -1;
+		x->mem = c->a[in_idx].buf;
+		x->total = c->a[in_idx].size;
+		x->done_cb = td_syscall_in_done;
+		x->arg = c;
+		tp_msg_init(&m);
+		tp_msg_reply(&m, r->id, 0);
+		msgpack_pack_map(&m.pk, 1);
+		tp_pack_kv_bool(&m.pk, "send", true);
+		if (tp_msg_finish(&m) == 0)
+			td_conn_queue(r->conn, &m);
+		tp_msg_destroy(&m);
+		if ((rc = td_xfer_start(r->conn, x)) < 0)
+			x->done_cb(r->conn, x, rc);
+		return TD_REPLY_LATER;
+	}
+	if (rc > 0)
+		return td_syscall_go(r->srv, r->conn, r->id, c);
 	/* What may block goes through the ring; the call is its now. */
 	if (td_ring_wants(c))
 		return td_async_submit(r, c);
 	td_call_pack_result(r->pk, c, td_call_run(r->srv, c));
+	rc = 0;
 out:
 	td_call_free(c);
 	free(c);
