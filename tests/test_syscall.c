@@ -818,10 +818,11 @@ Test(helpers, nfds_counts_controller_fds)
 
 /* ---- tether_call error paths ------------------------------------------ */
 
-Test(callerr, out_buffer_over_buf_max_is_e2big)
+/* Big buffers go by the data socket, up to 256 MiB each. */
+Test(callerr, out_buffer_over_data_max_is_e2big)
 {
-	size_t n = TETHER_BUF_MAX + 1;
-	char *buf = malloc(n);
+	size_t n = (256u << 20) + 1;
+	char *buf = malloc(n);		/* never touched: refused first */
 	struct tether_call c = { .nr = SYS_read, .nargs = 3 };
 	int rc;
 
@@ -837,20 +838,25 @@ Test(callerr, out_buffer_over_buf_max_is_e2big)
 	still_serving();
 }
 
-Test(callerr, buffers_together_over_buf_max_is_e2big)
+/* Only the first big out buffer takes the data socket; the others stay
+ * in the frame, where together they may not pass TETHER_BUF_MAX. */
+Test(callerr, inline_buffers_together_over_buf_max_is_e2big)
 {
 	size_t n = TETHER_BUF_MAX / 2 + 1;
-	char *a = malloc(n), *b = malloc(n);
-	struct tether_call c = { .nr = SYS_getpid, .nargs = 2 };
+	char *a = malloc(n), *b = malloc(n), *d = malloc(n);
+	struct tether_call c = { .nr = SYS_getpid, .nargs = 3 };
 
 	cr_assert_not_null(a);
 	cr_assert_not_null(b);
+	cr_assert_not_null(d);
 	c.args[0] = TETHER_OUT(a, n);
 	c.args[1] = TETHER_OUT(b, n);
+	c.args[2] = TETHER_OUT(d, n);
 	cr_assert_eq(tether_call(fx.t, &c), -E2BIG);
 	cr_assert_neq(tether_last_error(fx.t)[0], '\0');
 	free(a);
 	free(b);
+	free(d);
 	still_serving();
 }
 
@@ -867,32 +873,68 @@ Test(callerr, inout_capacity_over_buf_max_is_e2big)
 	still_serving();
 }
 
-Test(callerr, in_buffer_over_frame_is_emsgsize)
+/* ASYNC keeps every buffer in the frame: past the frame, EMSGSIZE. */
+Test(callerr, async_in_buffer_over_frame_is_emsgsize)
 {
 	size_t n = TETHER_FRAME_MAX + 1;
 	char *buf = calloc(1, n);
+	struct tether_call c = { .nr = SYS_write, .nargs = 3,
+				 .flags = TETHER_CALL_ASYNC };
 	int p[2];
 
 	cr_assert_not_null(buf);
 	cr_assert_eq(tether_pipe2(fx.t, p, 0), 0);
-	cr_assert_eq(tether_write(fx.t, p[1], buf, n), -EMSGSIZE);
+	c.args[0] = TETHER_INT(p[1]);
+	c.args[1] = TETHER_IN(buf, n);
+	c.args[2] = TETHER_INT(n);
+	cr_assert_eq(tether_call(fx.t, &c), -EMSGSIZE);
 	cr_assert(strstr(tether_last_error(fx.t), "too large"), "'%s'",
 		  tether_last_error(fx.t));
 	free(buf);
 	still_serving();
 }
 
-Test(callerr, in_buffer_over_buf_max_is_e2big)
+/* ASYNC, inside a frame but over the per-call limit: E2BIG. */
+Test(callerr, async_in_buffer_over_buf_max_is_e2big)
 {
-	/* fits a frame, but not the per-call buffer limit */
 	size_t n = TETHER_BUF_MAX + 1;
 	char *buf = calloc(1, n);
+	struct tether_call c = { .nr = SYS_write, .nargs = 3,
+				 .flags = TETHER_CALL_ASYNC };
 	int p[2];
 
 	cr_assert_not_null(buf);
 	cr_assert_eq(tether_pipe2(fx.t, p, 0), 0);
-	cr_assert_eq(tether_write(fx.t, p[1], buf, n), -E2BIG);
+	c.args[0] = TETHER_INT(p[1]);
+	c.args[1] = TETHER_IN(buf, n);
+	c.args[2] = TETHER_INT(n);
+	cr_assert_eq(tether_call(fx.t, &c), -E2BIG);
 	free(buf);
+	still_serving();
+}
+
+/* A write and a read of 3 MiB: more than a frame, by the data socket. */
+Test(callerr, big_buffers_go_by_the_data_socket)
+{
+	size_t n = 3u << 20;
+	char *in = malloc(n), *out = calloc(1, n);
+	char path[128];
+	int fd;
+
+	cr_assert_not_null(in);
+	cr_assert_not_null(out);
+	for (size_t i = 0; i < n; i++)
+		in[i] = (char)(i * 31 + 7);
+	fx_path(path, sizeof(path), "big");
+	fd = tether_openat(fx.t, AT_FDCWD, path, O_RDWR | O_CREAT, 0600);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(tether_write(fx.t, fd, in, n), (ssize_t)n);
+	cr_assert_eq(tether_lseek(fx.t, fd, 0, SEEK_SET), 0);
+	cr_assert_eq(tether_read(fx.t, fd, out, n), (ssize_t)n);
+	cr_assert_eq(memcmp(in, out, n), 0);
+	cr_assert_eq(tether_close(fx.t, fd), 0);
+	free(in);
+	free(out);
 	still_serving();
 }
 
