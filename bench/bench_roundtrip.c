@@ -527,9 +527,11 @@ static int bench_rmdir(const char *path)
 
 		if (!d)
 			return errno == ENOENT ? 0 : -errno;
+		/* Files, and the server's (empty) state directory. */
 		while ((de = readdir(d)))
-			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-				unlinkat(dirfd(d), de->d_name, 0);
+			if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+			    unlinkat(dirfd(d), de->d_name, 0) < 0)
+				unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR);
 		closedir(d);
 		if (rmdir(path) == 0 || errno == ENOENT)
 			return 0;

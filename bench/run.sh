@@ -36,6 +36,8 @@ run_one() {
 if [ "$bench" = all ]; then
 	check ./bench/bench_roundtrip
 	check ./bench/bench_reconnect
+	check ./bench/bench_workers
+	check ./bench/bench_async
 else
 	check "$bench"
 fi
@@ -45,6 +47,8 @@ status=0
 if [ "$bench" = all ]; then
 	run_one ./bench/bench_roundtrip "$@"
 	run_one ./bench/bench_reconnect "$@"
+	run_one ./bench/bench_workers "$@"
+	run_one ./bench/bench_async "$@"
 else
 	run_one "$bench" "$@"
 fi

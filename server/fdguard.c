@@ -62,12 +62,23 @@ static const struct td_fdarg td_fdargs[] = {
 #endif
 };
 
+#define TD_NR_MAX 1024
+
+/* Indexed by number: every SYSCALL asks, twice. */
 unsigned td_fdguard_mask(long nr)
 {
-	for (size_t i = 0; i < sizeof(td_fdargs) / sizeof(td_fdargs[0]); i++)
-		if (td_fdargs[i].nr == nr)
-			return td_fdargs[i].mask;
-	return 0;
+	static unsigned char by_nr[TD_NR_MAX];
+	static bool ready;
+
+	if (!ready) {
+		for (size_t i = 0; i < sizeof(td_fdargs) / sizeof(td_fdargs[0]);
+		     i++)
+			if (td_fdargs[i].nr >= 0 && td_fdargs[i].nr < TD_NR_MAX)
+				by_nr[td_fdargs[i].nr] =
+					(unsigned char)td_fdargs[i].mask;
+		ready = true;
+	}
+	return nr >= 0 && nr < TD_NR_MAX ? by_nr[nr] : 0;
 }
 
 /* Run in the server's own thread these would end it, replace it, or
