@@ -422,6 +422,7 @@ void td_async_event(struct td_inflight *inf, int res)
 
 	inf->running = false;
 	srv->nring--;
+	td_fds_changed();
 	ret = td_ring_result(inf, res);
 	if (inf->batch) {
 		td_batch_record(inf, ret);

@@ -317,7 +317,7 @@ static void td_get_done(struct td_conn *c, struct td_xfer *x, int err)
 	td_xfer_final(c, x, err, NULL);
 	if (!err)
 		td_log("GET sent %llu bytes", (unsigned long long)x->done);
-	close(x->fd);
+	td_ifd_close(x->fd);
 	td_xfer_free(x);
 }
 
@@ -358,12 +358,15 @@ int td_do_get(struct td_req *r)
 	if (fd < 0)
 		return td_req_fail(r, errno, "open %s: %s", path,
 				   strerror(errno));
+	/* The server's own while the transfer lasts: GC must not see it. */
+	if ((fd = td_ifd_adopt(fd, "GET file")) < 0)
+		return td_req_fail(r, -fd, "no room for the file");
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
+		td_ifd_close(fd);
 		return td_req_fail(r, EINVAL, "%s is not a regular file", path);
 	}
 	if (!(x = calloc(1, sizeof(*x)))) {
-		close(fd);
+		td_ifd_close(fd);
 		return td_req_fail(r, ENOMEM, "out of memory");
 	}
 	x->sending = true;
@@ -381,7 +384,7 @@ int td_do_get(struct td_req *r)
 		td_conn_queue(r->conn, &m);
 	tp_msg_destroy(&m);
 	if ((rc = td_xfer_start(r->conn, x)) < 0) {
-		close(fd);
+		td_ifd_close(fd);
 		td_xfer_free(x);
 		return td_req_fail(r, -rc, "transfer: %s", strerror(-rc));
 	}
@@ -439,8 +442,8 @@ static void td_put_done(struct td_conn *c, struct td_xfer *x, int err)
 	td_xfer_final(c, x, err, p->path);
 	td_log("PUT %s: %s (%llu bytes)", p->path, err ? strerror(-err) : "ok",
 	       (unsigned long long)x->done);
-	close(x->fd);
-	close(p->dirfd);
+	td_ifd_close(x->fd);
+	td_ifd_close(p->dirfd);
 	free(p);
 	td_xfer_free(x);
 }
@@ -467,16 +470,18 @@ static int td_put_open(struct td_put *p, uint64_t id)
 	p->dirfd = open(p->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (p->dirfd < 0)
 		return -errno;
+	if ((p->dirfd = td_ifd_adopt(p->dirfd, "PUT directory")) < 0)
+		return p->dirfd;
 	fd = openat(p->dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, p->mode);
 	if (fd >= 0) {
 		p->tmpfile = true;
-		return fd;
+		return td_ifd_adopt(fd, "PUT file");
 	}
 	snprintf(p->tmpname, sizeof(p->tmpname), ".%.200s.tether-%d-%llx",
 		 base, (int)getpid(), (unsigned long long)id);
 	fd = openat(p->dirfd, p->tmpname, O_WRONLY | O_CREAT | O_EXCL |
 					       O_NOFOLLOW | O_CLOEXEC, p->mode);
-	return fd < 0 ? -errno : fd;
+	return fd < 0 ? -errno : td_ifd_adopt(fd, "PUT file");
 }
 
 /* PUT [path, mode]: {"ready"} now, then the controller's chunks, then
@@ -506,7 +511,7 @@ int td_do_put(struct td_req *r)
 		goto fail;
 	}
 	if (!(x = calloc(1, sizeof(*x)))) {
-		close(fd);
+		td_ifd_close(fd);
 		rc = td_req_fail(r, ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -529,7 +534,7 @@ int td_do_put(struct td_req *r)
 	return TD_REPLY_LATER;
 fail:
 	if (p->dirfd >= 0)
-		close(p->dirfd);
+		td_ifd_close(p->dirfd);
 	free(p);
 	return rc;
 }
@@ -650,6 +655,7 @@ int td_do_take(struct td_req *r)
 			return rc;
 		}
 	}
+	td_fds_changed();
 	td_log("took fd %d from pid %d", fd, (int)r->conn->peer_pid);
 	msgpack_pack_map(r->pk, 1);
 	tp_pack_kv_int(r->pk, "fd", fd);

@@ -107,6 +107,8 @@ int td_do_gc(struct td_req *r)
 			doomed[i] = true;
 			nclosed++;
 		}
+	if (!(flags & TETHER_GC_DRY_RUN))
+		td_fds_changed();
 	if (!(flags & TETHER_GC_DRY_RUN) && (rc = td_gc_close(fds, doomed, n)) < 0) {
 		rc = td_req_fail(r, -rc, "close_range: %s", strerror(-rc));
 		goto out;

@@ -25,14 +25,26 @@ int td_req_fail(struct td_req *r, int err, const char *fmt, ...)
 	return -err;
 }
 
-/* fds in our table, the server's own excluded. */
+static int td_nfds_cached = -1;
+
+/* Something may have opened or closed fds of the controller's. */
+void td_fds_changed(void)
+{
+	td_nfds_cached = -1;
+}
+
+/* fds in our table, the server's own excluded.  Listing /proc/self/fd
+ * costs tens of microseconds, on every attach: the count is kept until
+ * a syscall, TAKE or GC may have changed it. */
 unsigned td_count_fds(void)
 {
-	DIR *d = opendir("/proc/self/fd");
+	DIR *d;
 	struct dirent *de;
 	unsigned n = 0;
 
-	if (!d)
+	if (td_nfds_cached >= 0)
+		return (unsigned)td_nfds_cached;
+	if (!(d = opendir("/proc/self/fd")))
 		return 0;
 	while ((de = readdir(d))) {
 		int fd;
@@ -44,6 +56,7 @@ unsigned td_count_fds(void)
 			n++;
 	}
 	closedir(d);
+	td_nfds_cached = (int)n;
 	return n;
 }
 

@@ -226,6 +226,7 @@ long td_call_run(struct td_server *srv, struct td_call *c)
 			      c->a[3].reg, c->a[4].reg, c->a[5].reg);
 	if (ret == -1)
 		ret = -errno;
+	td_fds_changed();
 	for (unsigned i = 0; i < TETHER_NARGS_MAX; i++)
 		regs[i] = c->a[i].reg;
 	td_labels_syscall_done(srv, c->nr, regs, ret);

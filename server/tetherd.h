@@ -244,6 +244,7 @@ int td_req_fail(struct td_req *r, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void td_dispatch(struct td_conn *c, const unsigned char *payload, size_t len);
 unsigned td_count_fds(void);
+void td_fds_changed(void);
 
 /* syscall.c */
 int td_do_syscall(struct td_req *r);

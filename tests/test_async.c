@@ -971,7 +971,7 @@ Test(timeout, read_that_completes_first_returns_normally)
 	cr_expect(!memcmp(b, "fast", 4));
 }
 
-/* An ASYNC read with a 5 s timeout that data reaches first: the
+/* An ASYNC read with a 1 s timeout that data reaches first: the
  * collected result is the data, not -ETIMEDOUT; and the server is fine
  * once the (disarmed) timeout would have fired. */
 Test(timeout, async_read_completed_by_later_write_returns_data)
@@ -982,7 +982,7 @@ Test(timeout, async_read_completed_by_later_write_returns_data)
 	int p[2];
 
 	srv_pipe(fx.t, p, 0);
-	read_call(&c, p[0], b, sizeof(b), TETHER_CALL_ASYNC, 300);
+	read_call(&c, p[0], b, sizeof(b), TETHER_CALL_ASYNC, 1000);
 	call_ok(fx.t, &c);
 	id = c.async_id;
 	srv_write(fx.t, p[1], "late", 4);
@@ -990,7 +990,7 @@ Test(timeout, async_read_completed_by_later_write_returns_data)
 	cr_assert_eq(tether_collect(fx.t, id, FX_DEADLINE_MS, &c), 0);
 	cr_expect_eq(c.ret, 4, "read: %ld", c.ret);
 	cr_expect(!memcmp(b, "late", 4));
-	nap_ms(400);
+	nap_ms(1100);
 	cr_expect_eq(fx_getpid(fx.t), fx.pid);
 }
 
@@ -2055,7 +2055,23 @@ Test(liveness, nanosleep_in_ring_does_not_block_status)
 	obs = observe();
 	kid_start(&k, kid_sleeper, NULL);
 	kid_line(&k, "SLEEPING", NULL, 0);
+	/* The sleep is in the ring now (PENDING says so), then STATUS. */
+	for (int64_t end = now_ms() + FX_DEADLINE_MS, seen = 0; !seen;) {
+		struct tether_pending *v;
+		size_t n;
+
+		pending_ok(obs, &v, &n);
+		for (size_t i = 0; i < n; i++)
+			seen |= v[i].nr == SYS_nanosleep &&
+				!strcmp(v[i].state, "running");
+		free(v);
+		if (!seen) {
+			cr_assert_lt(now_ms(), end, "no nanosleep in PENDING");
+			nap_ms(5);
+		}
+	}
 	cr_assert_eq(tether_status(obs, &st), 0);
+	cr_expect_eq(st.controller_pid, k.pid);
 	kid_line(&k, "SLEPT", rest, sizeof(rest));
 	cr_assert_eq(sscanf(rest, "%ld %ld %lld", &rc, &ret, &ms), 3);
 	cr_expect_eq(rc, 0);
