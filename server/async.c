@@ -156,8 +156,9 @@ static bool td_ring_map(struct td_call *c, struct io_uring_sqe *sqe,
 		}
 		return true;
 	case SYS_poll:
-		/* One pollfd: a poll of one fd, the timeout linked. */
-		if (a[1] != 1 || (c->a[0].kind != TD_ARG_INOUT &&
+		/* One pollfd: a poll of one fd, the timeout linked.  With a
+		 * timeout of 0 it never blocks: direct. */
+		if (a[1] != 1 || (int)a[2] == 0 || (c->a[0].kind != TD_ARG_INOUT &&
 				  c->a[0].kind != TD_ARG_IN) ||
 		    c->a[0].size < sizeof(pfd))
 			return false;
@@ -294,7 +295,9 @@ static long td_ring_result(struct td_inflight *inf, int res)
 	case SYS_nanosleep:
 		if (res == -ETIME)
 			return 0;
-		return res == -ECANCELED ? -EINTR : res;
+		if (res != -ECANCELED || inf->cancelled)
+			return res;
+		return inf->timed ? -ETIMEDOUT : -EINTR;
 	case SYS_poll:
 		if (res >= 0) {
 			struct pollfd pfd;
@@ -385,6 +388,10 @@ void td_inflight_finish(struct td_inflight *inf)
 	/* A record carries every byte in the frame. */
 	if (inf->call)
 		inf->call->data_reply = false;
+	if (inf->drop && !inf->to) {
+		td_inflight_free(inf);
+		return;
+	}
 	td_inflight_pack_record(&pk, inf);
 	if (inf->to) {
 		td_inflight_send(inf, &inf->body);
@@ -505,11 +512,16 @@ static void td_async_cancel(struct td_inflight *inf)
 void td_async_conn_closed(struct td_conn *c)
 {
 	for (struct td_inflight *inf = c->srv->inflight; inf; inf = inf->next) {
-		if (inf->to != c)
-			continue;
-		inf->to = NULL;
-		if (!inf->to_record && inf->cancel_on_detach)
+		bool mine = !c->observer && inf->generation == c->generation;
+
+		if (inf->to == c)
+			inf->to = NULL;
+		/* DETACH_CANCEL, waited for or ASYNC: cancelled, and its
+		 * result dropped rather than parked. */
+		if (mine && inf->cancel_on_detach && !inf->done) {
+			inf->drop = true;
 			td_async_cancel(inf);
+		}
 	}
 }
 

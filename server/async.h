@@ -35,6 +35,7 @@ struct td_inflight {
 	bool cancelled;			/* CANCEL asked */
 	bool timed;			/* a linked timeout is armed */
 	bool cancel_on_detach;
+	bool drop;			/* cancelled on detach: don't park */
 	bool done;			/* parked: body holds the record */
 	bool data_lost;			/* parked over budget: outs dropped */
 	/* who gets the answer; NULL parks it */

@@ -1061,12 +1061,16 @@ Test(timeout, poll_with_zero_timeout_returns_at_once)
 	c.args[1] = TETHER_INT(1);
 	c.args[2] = TETHER_INT(0);
 	call_ok(fx.t, &c);
+	/* poll(..., 0) never blocks, so the server runs it at once even
+	 * when asked for ASYNC: then there is no id, just the result. */
 	id = c.async_id;
-	cr_assert_gt(id, 0);
-	rc = tether_collect(fx.t, id, 2000, &c);
-	if (rc == -ETIMEDOUT)
-		tether_cancel(fx.t, id);
-	cr_assert_eq(rc, 0, "poll(fd, 1, 0) still running after 2 s: %d", rc);
+	if (id) {
+		rc = tether_collect(fx.t, id, 2000, &c);
+		if (rc == -ETIMEDOUT)
+			tether_cancel(fx.t, id);
+		cr_assert_eq(rc, 0, "poll(fd, 1, 0) still running after 2 s: "
+			     "%d", rc);
+	}
 	cr_expect_eq(c.ret, 0, "poll(0): %ld", c.ret);
 }
 
