@@ -38,6 +38,7 @@ if [ "$bench" = all ]; then
 	check ./bench/bench_reconnect
 	check ./bench/bench_workers
 	check ./bench/bench_async
+	check ./bench/bench_data
 else
 	check "$bench"
 fi
@@ -49,6 +50,7 @@ if [ "$bench" = all ]; then
 	run_one ./bench/bench_reconnect "$@"
 	run_one ./bench/bench_workers "$@"
 	run_one ./bench/bench_async "$@"
+	run_one ./bench/bench_data "$@"
 else
 	run_one "$bench" "$@"
 fi

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <xxhash.h>
+#include "hash.h"
 
 #include "libtether.h"
 
@@ -91,12 +91,15 @@ static int tl_stream_out(struct tether *t, struct tl_end *e, char *buf)
 	}
 }
 
-/* Read chunks from the server into `end` until END. */
+/* Read chunks from the server into `end` until END.  After a local
+ * failure (a full disk, a closed pipe) the rest is read and dropped: the
+ * server cannot hear us until it has sent its END, and the connection
+ * stays usable.  Only a broken stream returns at once. */
 static int tl_stream_in(struct tether *t, struct tl_end *e, char *buf)
 {
 	unsigned char h[TETHER_CHUNK_HDR];
 	uint32_t len, kind;
-	int rc;
+	int rc, local = 0;
 
 	for (;;) {
 		if ((rc = tp_read_all(t->dfd, h, sizeof(h))) < 0)
@@ -104,20 +107,27 @@ static int tl_stream_in(struct tether *t, struct tl_end *e, char *buf)
 		len = tl_get_be32(h);
 		kind = tl_get_be32(h + 4);
 		if (kind == TETHER_CHUNK_END)
-			return 0;
+			return local;
 		if (kind == TETHER_CHUNK_ABORT)
-			return -(len > 0 && len < 4096 ? (int)len : EIO);
+			return local ? local
+				     : -(len > 0 && len < 4096 ? (int)len : EIO);
 		if (kind != TETHER_CHUNK_DATA || len > TETHER_CHUNK_MAX)
 			return -EPROTO;
 		if ((rc = tp_read_all(t->dfd, buf, len)) < 0)
 			return rc;
+		if (local)
+			continue;
 		XXH3_64bits_update(e->hash, buf, len);
 		if (e->fd >= 0) {
-			if ((rc = tp_write_all(e->fd, buf, len)) < 0)
-				return rc;
+			if ((rc = tp_write_all(e->fd, buf, len)) < 0) {
+				local = rc;
+				continue;
+			}
 		} else {
-			if (len > e->len - e->done)
-				return -EFBIG;
+			if (len > e->len - e->done) {
+				local = -EFBIG;
+				continue;
+			}
 			memcpy(e->mem + e->done, buf, len);
 		}
 		e->done += len;

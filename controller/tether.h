@@ -79,7 +79,9 @@ struct tether_status {
 const struct tether_status *tether_info(const struct tether *t);
 int tether_status(struct tether *t, struct tether_status *st);
 
-/* The data socket, for bulk transfers (later protocol versions). */
+/* Our end of the data socket (GET/PUT chunks, MEM_*, GIVE/TAKE): for
+ * tests and tools that speak the chunk protocol themselves.  Reading or
+ * writing it outside a transfer desynchronises the stream. */
 int tether_data_fd(const struct tether *t);
 
 /* ---- syscalls ----------------------------------------------------- */

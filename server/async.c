@@ -322,6 +322,8 @@ static long td_ring_result(struct td_inflight *inf, int res)
 	}
 }
 
+/* The answer to whoever waits; one that cannot be framed is an error
+ * the waiter hears, not silence. */
 static void td_inflight_send(struct td_inflight *inf, const msgpack_sbuffer *b)
 {
 	struct tp_msg m;
@@ -329,10 +331,19 @@ static void td_inflight_send(struct td_inflight *inf, const msgpack_sbuffer *b)
 	tp_msg_init(&m);
 	tp_msg_reply(&m, inf->to_id, 0);
 	msgpack_sbuffer_write(&m.sb, b->data, b->size);
-	if (tp_msg_finish(&m) == 0)
-		td_conn_queue(inf->to, &m);
+	if (tp_msg_finish(&m) < 0) {
+		tp_msg_destroy(&m);
+		tp_msg_init(&m);
+		if (tp_msg_error(&m, inf->to_id, EMSGSIZE, "the result (%zu "
+				 "bytes) exceeds the frame limit", b->size) < 0)
+			goto out;
+	}
+	td_conn_queue(inf->to, &m);
+out:
 	tp_msg_destroy(&m);
 }
+
+
 
 /* The record COLLECT answers with, and PENDING describes. */
 static void td_inflight_pack_record(msgpack_packer *pk,
@@ -340,15 +351,17 @@ static void td_inflight_pack_record(msgpack_packer *pk,
 {
 	const struct td_call *c = inf->call;
 
-	msgpack_pack_map(pk, inf->data_lost ? 7 : inf->batch ? 6 : 9);
+	msgpack_pack_map(pk, inf->data_lost ? 8 : inf->batch ? 7 : 10);
 	tp_pack_kv_int(pk, "id", (int64_t)inf->id);
 	tp_pack_kv_str(pk, "state", inf->data_lost ? "lost" : "done");
 	tp_pack_kv_int(pk, "since", inf->since_ms);
 	tp_pack_kv_int(pk, "generation", (int64_t)inf->generation);
 	tp_pack_kv_bool(pk, "data_lost", inf->data_lost);
+	tp_pack_kv_bool(pk, "is_batch", inf->is_batch);
 	if (inf->data_lost) {
-		/* Over budget: what it was and what it returned, no bytes. */
-		tp_pack_kv_int(pk, "nr", c ? c->nr : -1);
+		/* Over budget: what it was and what it returned, no bytes
+		 * (a batch: how many entries completed). */
+		tp_pack_kv_int(pk, "nr", c && !inf->is_batch ? c->nr : -1);
 		tp_pack_kv_int(pk, "ret", inf->ret);
 		return;
 	}
@@ -363,6 +376,15 @@ static void td_inflight_pack_record(msgpack_packer *pk,
 	tp_pack_str(pk, "result");
 	td_call_pack_result(pk, c, inf->ret);
 	tp_pack_kv_int(pk, "ret", inf->ret);
+}
+
+/* The record without its bytes: what it was and what it returned. */
+static void td_inflight_lose_data(struct td_inflight *inf, msgpack_packer *pk)
+{
+	inf->data_lost = true;
+	inf->srv->parked_lost++;
+	msgpack_sbuffer_clear(&inf->body);
+	td_inflight_pack_record(pk, inf);
 }
 
 void td_inflight_finish(struct td_inflight *inf)
@@ -392,7 +414,16 @@ void td_inflight_finish(struct td_inflight *inf)
 		td_inflight_free(inf);
 		return;
 	}
+	if (inf->batch)
+		inf->ret = (long)inf->batch->executed;
 	td_inflight_pack_record(&pk, inf);
+	/* A record travels in one frame: one too big for it keeps its
+	 * return value and says the bytes were lost. */
+	if (inf->body.size > TD_RECORD_MAX) {
+		td_log("result %llu too big for a frame (%zu bytes): data "
+		       "dropped", (unsigned long long)inf->id, inf->body.size);
+		td_inflight_lose_data(inf, &pk);
+	}
 	if (inf->to) {
 		td_inflight_send(inf, &inf->body);
 		td_inflight_free(inf);
@@ -400,12 +431,9 @@ void td_inflight_finish(struct td_inflight *inf)
 	}
 	/* Nobody waits: park it for the next controller, within budget;
 	 * past it keep the result but say the data was lost. */
-	if (srv->nparked >= TD_PARKED_MAX ||
-	    srv->parked_bytes + inf->body.size > TD_PARKED_BYTES) {
-		inf->data_lost = true;
-		srv->parked_lost++;
-		msgpack_sbuffer_clear(&inf->body);
-		td_inflight_pack_record(&pk, inf);
+	if (!inf->data_lost && (srv->nparked >= TD_PARKED_MAX ||
+	    srv->parked_bytes + inf->body.size > TD_PARKED_BYTES)) {
+		td_inflight_lose_data(inf, &pk);
 		td_log("parked result %llu over budget: data dropped",
 		       (unsigned long long)inf->id);
 	}
@@ -558,14 +586,14 @@ int td_do_pending(struct td_req *r)
 	for (struct td_inflight *inf = r->srv->inflight; inf; inf = inf->next) {
 		msgpack_pack_map(r->pk, 7);
 		tp_pack_kv_int(r->pk, "id", (int64_t)inf->id);
-		tp_pack_kv_int(r->pk, "nr", inf->batch ? -1 :
+		tp_pack_kv_int(r->pk, "nr", inf->is_batch ? -1 :
 			       inf->call ? inf->call->nr : -1);
 		tp_pack_kv_str(r->pk, "state", inf->running ? "running" :
 			       inf->data_lost ? "lost" : inf->done ? "done"
 								 : "running");
 		tp_pack_kv_int(r->pk, "since", inf->since_ms);
 		tp_pack_kv_int(r->pk, "generation", (int64_t)inf->generation);
-		tp_pack_kv_bool(r->pk, "batch", inf->batch != NULL);
+		tp_pack_kv_bool(r->pk, "batch", inf->is_batch);
 		tp_pack_kv_bool(r->pk, "waited", inf->to != NULL);
 	}
 	tp_pack_kv_int(r->pk, "parked_lost", (int64_t)r->srv->parked_lost);

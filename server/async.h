@@ -11,6 +11,8 @@
 
 #define TD_PARKED_MAX 4096		/* parked results */
 #define TD_PARKED_BYTES (64u << 20)	/* their memory */
+/* One record or batch answer must fit a frame, with room for its header. */
+#define TD_RECORD_MAX (TETHER_FRAME_MAX - 4096)
 
 struct td_batch {
 	struct td_call *calls;
@@ -30,7 +32,8 @@ struct td_inflight {
 	int64_t since_ms;		/* epoch */
 	struct td_call *call;		/* the call (a batch's current one) */
 	struct td_batch *batch;		/* or NULL */
-	long ret;
+	bool is_batch;			/* still true once the batch is parked */
+	long ret;			/* a batch's: entries completed */
 	bool running;			/* an SQE is in the ring */
 	bool cancelled;			/* CANCEL asked */
 	bool timed;			/* a linked timeout is armed */

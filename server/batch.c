@@ -65,8 +65,10 @@ void td_batch_step(struct td_inflight *inf)
 		struct td_call *c = &b->calls[b->next];
 
 		inf->call = c;
+		/* Checked again now that references are numbers. */
 		if ((ret = td_batch_resolve(b, c)) < 0 ||
-		    (td_fdguard_refused(c->nr, &why) && (ret = -EPERM))) {
+		    (td_fdguard_refused(c->nr, &why) && (ret = -EPERM)) ||
+		    (td_call_mem_refused(inf->srv, c) && (ret = -EPERM))) {
 			td_batch_record(inf, ret);
 			continue;
 		}
@@ -109,6 +111,24 @@ static int td_batch_no_data(struct td_req *r, const struct td_call *c)
 	return 0;
 }
 
+/* The most bytes a batch's answer can take: its out buffers and a
+ * generous allowance for the msgpack around them. */
+static uint64_t td_batch_bound(const struct td_batch *b)
+{
+	uint64_t n = 64;
+
+	for (unsigned i = 0; i < b->n; i++) {
+		const struct td_call *c = &b->calls[i];
+
+		n += 16 + 8 * (uint64_t)c->nargs;
+		for (unsigned k = 0; k < c->nargs; k++)
+			if (c->a[k].kind == TD_ARG_OUT ||
+			    c->a[k].kind == TD_ARG_INOUT)
+				n += c->a[k].size;
+	}
+	return n;
+}
+
 /* BATCH [entries, flags]: each entry is a SYSCALL body. */
 int td_do_batch(struct td_req *r)
 {
@@ -146,11 +166,19 @@ int td_do_batch(struct td_req *r)
 			return rc;
 		}
 	}
+	/* Refused now rather than run with an answer that cannot be sent. */
+	if (td_batch_bound(bt) > TD_RECORD_MAX) {
+		td_batch_free(bt);
+		return td_req_fail(r, E2BIG, "the out buffers of this batch "
+				   "could exceed the frame limit (%u bytes): "
+				   "split it", TD_RECORD_MAX);
+	}
 	if (!(inf = td_inflight_new(r))) {
 		td_batch_free(bt);
 		return td_req_fail(r, ENOMEM, "out of memory");
 	}
 	inf->batch = bt;
+	inf->is_batch = true;
 	inf->to = r->conn;
 	inf->to_id = r->id;
 	td_batch_step(inf);

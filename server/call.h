@@ -42,6 +42,7 @@ int td_call_decode(struct td_req *r, const msgpack_object *body,
 void td_call_free(struct td_call *c);
 /* Refused or guarded before it runs: -errno result, or 0 to go on. */
 int td_call_check(struct td_req *r, const struct td_call *c);
+const char *td_call_mem_refused(struct td_server *srv, const struct td_call *c);
 /* An fd argument names one of the server's own fds. */
 bool td_call_hits_internal(const struct td_call *c);
 /* Run in this thread; the syscall's result or -errno. */

@@ -14,7 +14,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <xxhash.h>
+#include "hash.h"
 
 #include "tetherd.h"
 
@@ -182,7 +182,8 @@ static int td_xfer_sink(struct td_xfer *x, const char *p, size_t n)
 	return 0;
 }
 
-/* Read chunks; returns 1 when END came, 0 to wait, -errno on failure. */
+/* Read chunks; returns 1 at END or ABORT (the stream is in step, x->err
+ * says how it went), 0 to wait, -errno when the stream itself broke. */
 static int td_xfer_recv_some(struct td_conn *c)
 {
 	struct td_xfer *x = c->xfer;
@@ -215,21 +216,31 @@ static int td_xfer_recv_some(struct td_conn *c)
 				continue;
 			len = td_get_be32(x->hdr);
 			kind = td_get_be32(x->hdr + 4);
+			x->hdr_have = 0;
 			if (kind == TETHER_CHUNK_END)
 				return 1;
-			if (kind == TETHER_CHUNK_ABORT)
-				return -(len > 0 && len < 4096 ? (int)len
-							       : ECANCELED);
+			if (kind == TETHER_CHUNK_ABORT) {
+				if (!x->err)
+					x->err = -(len > 0 && len < 4096
+							   ? (int)len
+							   : ECANCELED);
+				return 1;
+			}
 			if (kind != TETHER_CHUNK_DATA || len > TETHER_CHUNK_MAX)
 				return -EPROTO;
 			x->chunk_left = len;
+			if (len)
+				x->hdr_have = TETHER_CHUNK_HDR;
 		} else {
-			if ((rc = td_xfer_sink(x, x->buf, (size_t)n)) < 0)
-				return rc;
+			/* After a failure the bytes are only drained: the
+			 * sender cannot hear us until its END or ABORT. */
+			if (!x->err &&
+			    (rc = td_xfer_sink(x, x->buf, (size_t)n)) < 0)
+				x->err = rc;
 			x->chunk_left -= (uint32_t)n;
+			if (x->chunk_left == 0)
+				x->hdr_have = 0;
 		}
-		if (x->hdr_have == TETHER_CHUNK_HDR && x->chunk_left == 0)
-			x->hdr_have = 0;
 	}
 }
 
@@ -241,9 +252,9 @@ static void td_xfer_recv_pump(struct td_conn *c)
 		td_xfer_arm(c, POLLIN);
 		return;
 	}
-	/* A sink that failed still has chunks coming: the stream is out
-	 * of step for good, so the connection goes after the answer. */
-	td_xfer_finish(c, rc > 0 ? 0 : rc);
+	td_xfer_finish(c, rc > 0 ? c->xfer->err : rc);
+	/* A broken stream (bad chunk kind, reset) is out of step for good:
+	 * the connection goes after the answer. */
 	if (rc < 0 && rc != -ECONNRESET && !c->closing)
 		td_conn_close(c, "data stream failed");
 }
@@ -314,10 +325,10 @@ static void td_xfer_final(struct td_conn *c, struct td_xfer *x, int err,
 
 static void td_get_done(struct td_conn *c, struct td_xfer *x, int err)
 {
+	td_ifd_close(x->fd);
 	td_xfer_final(c, x, err, NULL);
 	if (!err)
 		td_log("GET sent %llu bytes", (unsigned long long)x->done);
-	td_ifd_close(x->fd);
 	td_xfer_free(x);
 }
 
@@ -439,11 +450,13 @@ static void td_put_done(struct td_conn *c, struct td_xfer *x, int err)
 		err = td_put_publish(x, p);
 	else if (!p->tmpfile)
 		unlinkat(p->dirfd, p->tmpname, 0);
+	/* Closed before the answer goes out, so a controller that counts
+	 * the server's fds on hearing it sees them gone. */
+	td_ifd_close(x->fd);
+	td_ifd_close(p->dirfd);
 	td_xfer_final(c, x, err, p->path);
 	td_log("PUT %s: %s (%llu bytes)", p->path, err ? strerror(-err) : "ok",
 	       (unsigned long long)x->done);
-	td_ifd_close(x->fd);
-	td_ifd_close(p->dirfd);
 	free(p);
 	td_xfer_free(x);
 }
@@ -583,11 +596,63 @@ int td_do_give(struct td_req *r)
 	return 0;
 }
 
+/* Close every fd in a received control message; returns how many. */
+static int td_take_collect(struct msghdr *msg, int *fds, int max)
+{
+	int nfds = 0;
+	size_t n;
+
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(msg); cm;
+	     cm = CMSG_NXTHDR(msg, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < n; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int),
+			       sizeof(int));
+			if (nfds < max)
+				fds[nfds] = fd;
+			else
+				close(fd);
+			nfds++;
+		}
+	}
+	return nfds;
+}
+
+/* A refused TAKE drops whatever else waits on the idle data socket, fds
+ * closed: a TAKE sent behind junk must not get the junk's neighbour, and
+ * the next one must find only its own fd. */
+static void td_take_drain(int dfd)
+{
+	union {
+		char b[CMSG_SPACE(sizeof(int) * 253)];
+		struct cmsghdr align;
+	} cbuf;
+	char junk[4096];
+	int fds[253], nfds;
+
+	for (int i = 0; i < 256; i++) {
+		struct iovec iov = { junk, sizeof(junk) };
+		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+				      .msg_control = cbuf.b,
+				      .msg_controllen = sizeof(cbuf.b) };
+
+		if (recvmsg(dfd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) <= 0)
+			return;
+		nfds = td_take_collect(&msg, fds, 253);
+		for (int j = 0; j < nfds && j < 253; j++)
+			close(fds[j]);
+	}
+}
+
 /* TAKE [] or [label]: the controller sent one byte with one fd on the
  * data socket before asking; it becomes one of ours (lowest free). */
 int td_do_take(struct td_req *r)
 {
-	size_t nb, n;
+	size_t nb;
 	const msgpack_object *b = tp_obj_array(r->body, &nb);
 	union {
 		char b[CMSG_SPACE(sizeof(int) * 253)];
@@ -601,26 +666,22 @@ int td_do_take(struct td_req *r)
 	int fds[253], nfds = 0, fd, rc;
 	ssize_t k;
 
-	if (!b || nb > 1)
+	if (!b || nb > 1) {
+		if (!r->conn->xfer)
+			td_take_drain(r->conn->dfd);
 		return td_req_fail(r, EPROTO, "TAKE body is [] or [label]");
+	}
 	if (r->conn->xfer)
 		return td_req_fail(r, EBUSY, "a transfer is in progress");
 	k = recvmsg(r->conn->dfd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 	if (k < 0)
 		return td_req_fail(r, errno == EAGAIN ? ENOMSG : errno,
 				   "no fd waiting on the data socket");
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm;
-	     cm = CMSG_NXTHDR(&msg, cm)) {
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t i = 0; i < n && nfds < 253; i++)
-			memcpy(&fds[nfds++], CMSG_DATA(cm) + i * sizeof(int),
-			       sizeof(int));
-	}
+	nfds = td_take_collect(&msg, fds, 253);
 	if (k != 1 || nfds != 1 || (msg.msg_flags & MSG_CTRUNC)) {
-		for (int i = 0; i < nfds; i++)
+		for (int i = 0; i < nfds && i < 253; i++)
 			close(fds[i]);
+		td_take_drain(r->conn->dfd);
 		return td_req_fail(r, EBADMSG, "expected one byte with exactly "
 				   "one fd, got %zd bytes, %d fds%s", k, nfds,
 				   msg.msg_flags & MSG_CTRUNC ? ", truncated"

@@ -1,8 +1,9 @@
 /*
  * The server's own fds (listening socket, lock, ring, signalfd, the
- * controller's sockets) are moved to the top of the fd table and
- * recorded here: the controller's syscalls never land on them by
- * accident, and LIST_FDS and GC can tell them apart.
+ * controller's sockets, transfer files) are moved to fd 1024 and up
+ * (TD_IFD_FLOOR, a reserved band of TD_IFD_RESERVE) and recorded here:
+ * the controller's syscalls never land on them by accident, and
+ * LIST_FDS and GC can tell them apart.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -178,6 +179,24 @@ void td_call_free(struct td_call *c)
 	}
 }
 
+/* Remote memory goes through MEM_FREE, or its record would point at
+ * nothing: a syscall that unmaps, remaps or maps over it is refused.
+ * Returns why, or NULL. */
+const char *td_call_mem_refused(struct td_server *srv, const struct td_call *c)
+{
+	if ((c->nr == SYS_munmap || c->nr == SYS_mremap ||
+	     c->nr == SYS_mprotect || c->nr == SYS_madvise) &&
+	    td_mem_overlaps(srv, c->a[0].reg, c->a[1].reg))
+		return "on remote memory: use MEM_FREE";
+	if (c->nr == SYS_mmap && (c->a[3].reg & MAP_FIXED) &&
+	    td_mem_overlaps(srv, c->a[0].reg, c->a[1].reg))
+		return "MAP_FIXED over remote memory: use MEM_FREE first";
+	if (c->nr == SYS_mremap && (c->a[3].reg & MREMAP_FIXED) &&
+	    td_mem_overlaps(srv, c->a[4].reg, c->a[2].reg))
+		return "MREMAP_FIXED over remote memory: use MEM_FREE first";
+	return NULL;
+}
+
 int td_call_check(struct td_req *r, const struct td_call *c)
 {
 	const char *why;
@@ -187,13 +206,8 @@ int td_call_check(struct td_req *r, const struct td_call *c)
 	if (c->flags & ~(unsigned)TETHER_CALL_FLAGS)
 		return td_req_fail(r, EINVAL, "unknown SYSCALL flags 0x%x",
 				   c->flags);
-	/* Remote memory goes through MEM_FREE, or its record would point
-	 * at nothing. */
-	if ((c->nr == SYS_munmap || c->nr == SYS_mremap ||
-	     c->nr == SYS_mprotect || c->nr == SYS_madvise) &&
-	    td_mem_overlaps(r->srv, c->a[0].reg, c->a[1].reg))
-		return td_req_fail(r, EPERM, "syscall %ld on remote memory: use "
-				   "MEM_FREE", c->nr);
+	if ((why = td_call_mem_refused(r->srv, c)))
+		return td_req_fail(r, EPERM, "syscall %ld %s", c->nr, why);
 	return 0;
 }
 

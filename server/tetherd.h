@@ -82,6 +82,8 @@ struct td_xfer {
 	unsigned char hdr[TETHER_CHUNK_HDR];
 	size_t hdr_have;
 	uint32_t chunk_left;		/* receiving: bytes left of this chunk */
+	int err;			/* receiving: first failure; the rest
+					 * of the stream is drained */
 	td_xfer_done_fn done_cb;
 	void *arg;			/* the op's own state */
 };

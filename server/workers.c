@@ -253,7 +253,8 @@ int td_do_ps(struct td_req *r)
 }
 
 /* KILL [target, sig]: through the pidfd, never a pid that may have been
- * reused. */
+ * reused.  Without one (pidfd_open failed at spawn) the pid is still
+ * safe: the worker is our child and unreaped, so its pid is not free. */
 int td_do_kill(struct td_req *r)
 {
 	size_t nb;
@@ -266,11 +267,13 @@ int td_do_kill(struct td_req *r)
 		return td_req_fail(r, EPROTO, "KILL body is [target, signal]");
 	if (!(w = td_worker_find(r->srv, &b[0])))
 		return td_req_fail(r, ESRCH, "no such worker");
-	if (w->state == TD_W_EXITED || w->state == TD_W_KILLED || w->pidfd < 0)
+	if (w->state == TD_W_EXITED || w->state == TD_W_KILLED)
 		return td_req_fail(r, ESRCH, "worker %s (pid %d) has ended",
 				   td_worker_name(w), (int)w->pid);
-	if (syscall(SYS_pidfd_send_signal, w->pidfd, (int)sig, NULL, 0) < 0)
-		return td_req_fail(r, errno, "pidfd_send_signal: %s",
+	if ((w->pidfd >= 0 ? syscall(SYS_pidfd_send_signal, w->pidfd,
+				     (int)sig, NULL, 0)
+			   : kill(w->pid, (int)sig)) < 0)
+		return td_req_fail(r, errno, "sending signal %d: %s", (int)sig,
 				   strerror(errno));
 	td_log("signal %d sent to worker %s pid %d", (int)sig,
 	       td_worker_name(w), (int)w->pid);

@@ -49,6 +49,7 @@ TestSuite(direct, .init = fx_init_server, .fini = fx_fini, .timeout = 30);
 TestSuite(batch, .init = fx_init_server, .fini = fx_fini, .timeout = 30);
 TestSuite(parked, .init = fx_init_server, .fini = fx_fini, .timeout = 60);
 TestSuite(liveness, .init = fx_init_server, .fini = fx_fini, .timeout = 30);
+TestSuite(frame, .init = fx_init_server, .fini = fx_fini, .timeout = 30);
 
 #define KID_DEADLINE_MS 15000		/* tether_start under sanitizers */
 #define PARKED_MAX 4096			/* TD_PARKED_MAX */
@@ -2100,4 +2101,146 @@ Test(liveness, shutdown_with_requests_in_flight_exits)
 	cr_assert_eq(rc, 0, "shutdown: %s (%s)", strerror(-rc),
 		     tether_last_error(fx.t));
 	cr_expect(fx_wait_gone(fx.pid), "server still runs after SHUTDOWN");
+}
+
+/* ======================================================================
+ * frame: answers that could not fit one frame
+ * ==================================================================== */
+
+/* A kid sleeps 300 ms in the ring with a 3 MiB out buffer, which a
+ * waiting controller gets over the data socket. */
+static void kid_big_sleeper(void *arg)
+{
+	static const int64_t ts[2] = { 0, 300 * 1000 * 1000 };
+	static char rem[3 * MIB];
+	struct tether_call c = { .nr = SYS_nanosleep, .nargs = 2 };
+	struct tether *t = NULL;
+	int rc;
+
+	(void)arg;
+	if ((rc = fx_connect_retry(fx.sock, 0, &t)) < 0) {
+		kid_say("FAIL connect: %s", strerror(-rc));
+		_exit(1);
+	}
+	c.args[0] = TETHER_IN(ts, sizeof(ts));
+	c.args[1] = TETHER_OUT(rem, sizeof(rem));
+	kid_say("SLEEPING");
+	rc = tether_call(t, &c);
+	kid_say("SLEPT %d %ld", rc, c.ret);
+	for (;;)
+		pause();
+}
+
+/* Its controller killed, that call is parked, and a parked record
+ * carries every byte in one frame: 3 MiB cannot.  It is kept as "lost"
+ * with its ret and the collect says -ENODATA instead of never
+ * answering. */
+Test(frame, parked_result_bigger_than_a_frame_is_lost_not_hung)
+{
+	struct tether_call r;
+	struct tether *obs;
+	struct kid k;
+	uint64_t id = 0;
+	int rc;
+
+	tether_disconnect(fx.t);
+	fx.t = NULL;
+	obs = observe();
+	kid_start(&k, kid_big_sleeper, NULL);
+	kid_line(&k, "SLEEPING", NULL, 0);
+	for (int64_t end = now_ms() + FX_DEADLINE_MS; !id; nap_ms(5)) {
+		struct tether_pending *v;
+		size_t n;
+
+		pending_ok(obs, &v, &n);
+		for (size_t i = 0; i < n; i++)
+			if (v[i].nr == SYS_nanosleep && v[i].waited)
+				id = v[i].id;
+		free(v);
+		cr_assert(id || now_ms() < end, "no nanosleep in PENDING");
+	}
+	tether_disconnect(obs);
+	kid_kill(&k);
+	cr_assert_eq(fx_reattach(), 0);
+	memset(&r, 0, sizeof(r));
+	rc = tether_collect(fx.t, id, FX_DEADLINE_MS, &r);
+	cr_expect_eq(rc, -ENODATA, "collect of a 3 MiB record: %d (%s)", rc,
+		     tether_last_error(fx.t));
+	cr_expect_eq(r.ret, 0, "its ret: %ld", r.ret);
+	tether_call_release(&r);
+	cr_expect_eq(tether_getpid(fx.t), fx.pid, "connection still works");
+}
+
+/* Outs that could not come back in a frame are refused before the
+ * call is sent, and the connection goes on. */
+Test(frame, outs_bigger_than_a_frame_are_e2big)
+{
+	static char sink[3][MIB];
+	struct tether_call c = { .nr = SYS_getpid, .nargs = 3 };
+	int rc;
+
+	for (int i = 0; i < 3; i++)
+		c.args[i] = TETHER_OUT(sink[i], MIB);
+	rc = tether_call(fx.t, &c);
+	cr_expect_eq(rc, -E2BIG, "getpid with 3 MiB of outs: %d (%s)", rc,
+		     tether_last_error(fx.t));
+	cr_expect_eq(tether_getpid(fx.t), fx.pid, "connection still works");
+}
+
+/* A batch whose out buffers could not come back in one frame is refused
+ * before anything runs. */
+Test(frame, batch_too_big_to_answer_is_e2big)
+{
+	static char bufs[40][64 * 1024];
+	struct tether_call c[40];
+	int p[2], stopped = 0;
+
+	srv_pipe(fx.t, p, O_NONBLOCK);
+	srv_write(fx.t, p[1], "x", 1);
+	for (int i = 0; i < 40; i++) {
+		c[i] = (struct tether_call){ .nr = SYS_read, .nargs = 3 };
+		c[i].args[0] = TETHER_INT(p[0]);
+		c[i].args[1] = TETHER_OUT(bufs[i], sizeof(bufs[i]));
+		c[i].args[2] = TETHER_INT(sizeof(bufs[i]));
+	}
+	cr_expect_eq(tether_batch(fx.t, c, 40, 0, &stopped), -E2BIG, "%s",
+		     tether_last_error(fx.t));
+	/* Nothing ran: the byte is still in the pipe. */
+	c[0].nargs = 3;
+	call_ok(fx.t, &c[0]);
+	cr_expect_eq(c[0].ret, 1, "the pipe's byte: %ld", c[0].ret);
+}
+
+/* A [3, k] reference is checked once it is a number: munmap of remote
+ * memory through an earlier entry's result is refused like a direct one,
+ * and the memory stays. */
+Test(frame, batch_reference_cannot_unmap_remote_memory)
+{
+	struct tether_call c[2];
+	uint64_t addr;
+	char b[4] = { 0 };
+	int stopped = 0, mfd;
+
+	cr_assert_eq(tether_mem_alloc(fx.t, 4096, &addr), 0);
+	cr_assert_eq(tether_mem_write(fx.t, addr, "keep", 4), 0);
+	/* Entry 0 returns the address: an lseek of a memfd to it does. */
+	c[0] = (struct tether_call){ .nr = SYS_memfd_create, .nargs = 2 };
+	c[0].args[0] = TETHER_STR("addr");
+	c[0].args[1] = TETHER_INT(0);
+	call_ok(fx.t, &c[0]);
+	cr_assert_geq(mfd = (int)c[0].ret, 0);
+	c[0] = (struct tether_call){ .nr = SYS_lseek, .nargs = 3 };
+	c[0].args[0] = TETHER_INT(mfd);
+	c[0].args[1] = TETHER_INT(addr);
+	c[0].args[2] = TETHER_INT(SEEK_SET);
+	c[1] = (struct tether_call){ .nr = SYS_munmap, .nargs = 2 };
+	c[1].args[0] = (struct tether_arg){ .kind = TETHER_ARG_RESULT,
+					    .value = 0 };
+	c[1].args[1] = TETHER_INT(4096);
+	cr_assert_eq(tether_batch(fx.t, c, 2, 0, &stopped), 0, "%s",
+		     tether_last_error(fx.t));
+	cr_expect_eq((uint64_t)c[0].ret, addr, "lseek returned %ld", c[0].ret);
+	cr_expect_eq(c[1].ret, -EPERM, "munmap via [3,0]: %ld", c[1].ret);
+	cr_assert_eq(tether_mem_read(fx.t, addr, b, 4), 0);
+	cr_expect_eq(memcmp(b, "keep", 4), 0);
 }

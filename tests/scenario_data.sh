@@ -1,0 +1,268 @@
+#!/bin/sh
+# The data socket from the shell: every tetherctl invocation is a new
+# controller.  put (silent, --json report, --mode, from stdin, several
+# chunks), get (to a file, to stdout, --json, a missing file named
+# ENOENT and leaving nothing behind), take (fd printed, label shown by
+# fds) and give (to a command's stdin, as another fd, its exit status),
+# against a real tetherd.  Needs $TETHERCTL and $TETHERD (make check
+# exports both).
+#
+# Prints "scenario_data: N passed, M failed"; exits 1 if M > 0.
+set -u
+
+: "${TETHERCTL:?set TETHERCTL to the tetherctl binary}"
+: "${TETHERD:?set TETHERD to the tetherd binary}"
+export TETHERD
+
+D=$(mktemp -d /tmp/tscend.XXXXXX) || exit 1
+S=$D/s.sock
+SPID=
+pass=0
+fail=0
+
+# Running, not a zombie nobody reaped.
+alive() {
+	[ -r "/proc/$1/stat" ] || return 1
+	state=$(sed 's/^.*) \(.\).*$/\1/' "/proc/$1/stat" 2>/dev/null)
+	case $state in
+	'' | Z | X) return 1 ;;
+	esac
+	return 0
+}
+
+cleanup() {
+	if [ -n "$SPID" ] && alive "$SPID"; then
+		"$TETHERCTL" -s "$S" --take-over shutdown --force \
+			>/dev/null 2>&1
+		i=0
+		while [ $i -lt 40 ] && alive "$SPID"; do
+			i=$((i + 1))
+			sleep 0.05 2>/dev/null || sleep 1
+		done
+		kill -9 "$SPID" 2>/dev/null
+	fi
+	rm -rf "$D"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+ok() {
+	pass=$((pass + 1))
+	echo "ok   $1"
+}
+
+bad() {
+	fail=$((fail + 1))
+	echo "FAIL $1"
+	shift
+	for l in "$@"; do
+		echo "     $l"
+	done
+}
+
+# A guard against a verb that never returns: coreutils timeout when
+# there is one.
+if command -v timeout >/dev/null 2>&1; then
+	GUARD="timeout 30"
+else
+	GUARD=
+fi
+
+# ctl NAME WANT_STATUS ARGS...: run tetherctl, output in $out/$err
+# (stdout also whole in $D/out).
+ctl() {
+	name=$1
+	want=$2
+	shift 2
+	$GUARD "$TETHERCTL" -s "$S" "$@" >"$D/out" 2>"$D/err"
+	st=$?
+	out=$(cat "$D/out")
+	err=$(cat "$D/err")
+	if [ "$st" -eq "$want" ]; then
+		ok "$name"
+		return 0
+	fi
+	bad "$name" "tetherctl $* exited $st, expected $want" \
+		"stdout: $out" "stderr: $err"
+	return 1
+}
+
+# expect NAME WANT GOT: exact comparison.
+expect() {
+	if [ "$2" = "$3" ]; then
+		ok "$1"
+	else
+		bad "$1" "expected: $2" "got:      $3"
+	fi
+}
+
+# has NAME NEEDLE HAYSTACK: substring.
+has() {
+	case $3 in
+	*"$2"*) ok "$1" ;;
+	*) bad "$1" "missing: $2" "in: $3" ;;
+	esac
+}
+
+# same NAME FILE1 FILE2: byte for byte.
+same() {
+	if cmp -s "$2" "$3"; then
+		ok "$1"
+	else
+		bad "$1" "$2 and $3 differ" \
+			"sizes: $(wc -c <"$2" 2>/dev/null) $(wc -c <"$3" 2>/dev/null)"
+	fi
+}
+
+# is_fd NAME VALUE: a non-negative decimal number.
+is_fd() {
+	case $2 in
+	'' | *[!0-9]*) bad "$1" "not an fd number: '$2'" ;;
+	*) ok "$1" ;;
+	esac
+}
+
+# ---- a persistent server ---------------------------------------------
+
+if ! ctl "start" 0 start --tetherd "$TETHERD"; then
+	echo "scenario_data: $pass passed, $((fail + 1)) failed"
+	exit 1
+fi
+SPID=$out
+
+printf 'hello over the data socket\nsecond line\n' >"$D/small"
+# Several chunks (chunks are 1 MiB), not a multiple of anything.
+dd if=/dev/urandom of="$D/multi" bs=1024 count=3073 2>/dev/null
+printf 'x' >>"$D/multi"
+
+# ---- put -------------------------------------------------------------------
+
+ctl "put LOCAL REMOTE" 0 put "$D/small" "$D/r.small"
+expect "put is silent" "" "$out"
+same "put: the remote file matches" "$D/small" "$D/r.small"
+
+ctl "put of several chunks" 0 put "$D/multi" "$D/r.multi"
+same "put of several chunks: the remote file matches" "$D/multi" \
+	"$D/r.multi"
+
+ctl "--json put" 0 --json put "$D/multi" "$D/r.multi2"
+json=$out
+size=$(wc -c <"$D/multi" | tr -d ' ')
+has "--json put: op" '"op":"put"' "$json"
+has "--json put: bytes" "\"bytes\":$size," "$json"
+has "--json put: verified" '"verified":true' "$json"
+lx=$(printf '%s\n' "$json" | sed -n 's/.*"local_xxh3":"\([0-9a-f]*\)".*/\1/p')
+rx=$(printf '%s\n' "$json" | sed -n 's/.*"remote_xxh3":"\([0-9a-f]*\)".*/\1/p')
+if [ ${#lx} -eq 16 ] && [ "$lx" = "$rx" ]; then
+	ok "--json put: local_xxh3 = remote_xxh3 ($lx)"
+else
+	bad "--json put: local_xxh3 = remote_xxh3" "local: '$lx'" \
+		"remote: '$rx'"
+fi
+same "--json put: the remote file matches" "$D/multi" "$D/r.multi2"
+
+printf 'came from stdin\n' | $GUARD "$TETHERCTL" -s "$S" put - "$D/r.stdin" \
+	>"$D/out" 2>"$D/err"
+st=$?
+expect "put - REMOTE exits 0" 0 "$st"
+expect "put - REMOTE: the remote file has stdin" "came from stdin" \
+	"$(cat "$D/r.stdin" 2>/dev/null)"
+
+ctl "put --mode 600" 0 put --mode 600 "$D/small" "$D/r.mode"
+# shellcheck disable=SC2012 # one known name: ls -l is the POSIX way
+perm=$(ls -ln "$D/r.mode" 2>/dev/null | cut -c1-10)
+expect "put --mode 600: the file is -rw-------" "-rw-------" "$perm"
+
+printf 'the old content\n' >"$D/r.over"
+ctl "put over an existing file" 0 put "$D/small" "$D/r.over"
+same "put over an existing file replaces it" "$D/small" "$D/r.over"
+
+ctl "put into a missing directory fails" 1 put "$D/small" \
+	"$D/no/such/dir/f"
+has "put into a missing directory names ENOENT" "No such file" "$err"
+
+leftover=0
+for f in "$D"/*tether-* "$D"/.*tether-*; do
+	[ -e "$f" ] && leftover=$((leftover + 1))
+done
+expect "no temporary left next to the targets" 0 "$leftover"
+
+# ---- get -------------------------------------------------------------------
+
+ctl "get REMOTE LOCAL" 0 get "$D/r.multi" "$D/l.multi"
+expect "get is silent" "" "$out"
+same "get: the local file matches" "$D/multi" "$D/l.multi"
+
+ctl "get REMOTE -" 0 get "$D/r.multi" -
+same "get REMOTE -: stdout matches" "$D/multi" "$D/out"
+
+ctl "get REMOTE - (text)" 0 get "$D/r.small" -
+expect "get REMOTE -: the text" "$(cat "$D/small")" "$out"
+
+ctl "--json get" 0 --json get "$D/r.small" "$D/l.json"
+has "--json get: op" '"op":"get"' "$out"
+has "--json get: verified" '"verified":true' "$out"
+same "--json get: the local file matches" "$D/small" "$D/l.json"
+
+ctl "get /nonexistent x fails with 1" 1 get /nonexistent "$D/x"
+case $err in
+*ENOENT* | *"No such file"*) ok "get /nonexistent names ENOENT" ;;
+*) bad "get /nonexistent names ENOENT" "stderr: $err" ;;
+esac
+left=
+for f in "$D/x" "$D"/x.*; do
+	[ -e "$f" ] && left="$left $f"
+done
+expect "a failed get leaves no local file (nor its temporary)" "" "$left"
+
+# ---- take and give ---------------------------------------------------------
+
+ctl "take LOCALPATH --label L" 0 take "$D/small" --label L
+FD=$out
+is_fd "take prints an fd" "$FD"
+ctl "fds" 0 fds
+lab=$(printf '%s\n' "$out" | awk -v fd="$FD" '$1 == fd { print $5; exit }')
+expect "fds shows label L on fd $FD" "L" "$lab"
+
+ctl "--json take" 0 --json take "$D/small"
+has "--json take names the fd" '"fd":' "$out"
+FD2=$(printf '%s\n' "$out" | sed -n 's/.*"fd":\([0-9]*\).*/\1/p')
+is_fd "--json take's fd" "$FD2"
+
+ctl "give FD -- cat" 0 give "$FD" -- cat
+expect "give FD -- cat prints the file" "$(cat "$D/small")" "$out"
+
+# A second fd: the first one's offset is at EOF now (GIVE hands over a
+# duplicate, one file description).
+ctl "give FD --as 5 -- sh -c 'cat <&5'" 0 give "$FD2" --as 5 -- \
+	sh -c 'cat <&5'
+expect "give --as 5 prints the file" "$(cat "$D/small")" "$out"
+
+ctl "give passes the command's exit status" 3 give "$FD" -- sh -c 'exit 3'
+
+ctl "give of a closed fd fails" 1 give 999 -- cat
+ctl "take of a missing path fails" 1 take "$D/nonexistent"
+
+# ---- and the server is fine ---------------------------------------------------
+
+ctl "status after it all" 0 status
+if alive "$SPID"; then
+	ok "server still runs"
+else
+	bad "server still runs" "pid $SPID is gone"
+fi
+ctl "shutdown --force" 0 shutdown --force
+i=0
+while [ $i -lt 100 ] && alive "$SPID"; do
+	i=$((i + 1))
+	sleep 0.05 2>/dev/null || sleep 1
+done
+if alive "$SPID"; then
+	bad "server gone after shutdown --force" "pid $SPID runs"
+else
+	ok "server gone after shutdown --force"
+	SPID=
+fi
+
+echo "scenario_data: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
