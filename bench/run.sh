@@ -2,7 +2,8 @@
 # Run the benchmarks with both endpoints on one CPU, then on two.
 # usage: bench/run.sh [BENCH|all [TETHERD [extra bench options...]]]
 # BENCH is one bench executable; all (the default) runs
-# ./bench/bench_roundtrip, then ./bench/bench_reconnect.
+# ./bench/bench_roundtrip, bench_reconnect, bench_workers, bench_async,
+# bench_data, then bench_policy.
 # Run from the build directory; the defaults are relative to it.
 set -u
 
@@ -39,6 +40,7 @@ if [ "$bench" = all ]; then
 	check ./bench/bench_workers
 	check ./bench/bench_async
 	check ./bench/bench_data
+	check ./bench/bench_policy
 else
 	check "$bench"
 fi
@@ -51,6 +53,7 @@ if [ "$bench" = all ]; then
 	run_one ./bench/bench_workers "$@"
 	run_one ./bench/bench_async "$@"
 	run_one ./bench/bench_data "$@"
+	run_one ./bench/bench_policy "$@"
 else
 	run_one "$bench" "$@"
 fi

@@ -1,5 +1,8 @@
-/* Requests about the server itself: status, make persistent, shutdown. */
+/* Requests about the server itself: status, make persistent, shutdown,
+ * the policy it enforces. */
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 
 #include "libtether.h"
@@ -71,4 +74,60 @@ TETHER_API int tether_shutdown(struct tether *t)
 		t->child = 0;
 	}
 	return rc;
+}
+
+/* A msgpack str as a new C string, or NULL. */
+static char *tl_dup_obj(const msgpack_object *o)
+{
+	const char *p;
+	size_t n;
+
+	if (tp_obj_str(o, &p, &n) < 0)
+		return NULL;
+	return strndup(p, n);
+}
+
+static int tl_got_policy(struct tether *t, const msgpack_object *body,
+			 void *arg)
+{
+	struct tether_policy *p = arg;
+	const msgpack_object *o = tp_map_get(body, "active"), *v;
+	size_t n = 0;
+
+	if (!o || o->type != MSGPACK_OBJECT_BOOLEAN)
+		return tl_fail(t, EPROTO, "POLICY answer without \"active\"");
+	if (!(p->active = o->via.boolean))
+		return 0;
+	p->path = tl_dup_obj(tp_map_get(body, "path"));
+	p->default_rule = tl_dup_obj(tp_map_get(body, "default"));
+	if ((v = tp_obj_array(tp_map_get(body, "rules"), &n)) && n &&
+	    !(p->rules = calloc(n, sizeof(char *))))
+		goto oom;
+	for (size_t i = 0; v && i < n; i++, p->nrules++)
+		if (!(p->rules[i] = tl_dup_obj(&v[i])))
+			goto oom;
+	if (!p->path || !p->default_rule)
+		goto oom;
+	return 0;
+oom:
+	tether_policy_free(p);
+	return tl_fail(t, ENOMEM, "out of memory");
+}
+
+TETHER_API int tether_policy(struct tether *t, struct tether_policy *out)
+{
+	memset(out, 0, sizeof(*out));
+	return tl_request(t, TETHER_OP_POLICY, NULL, NULL, tl_got_policy, out);
+}
+
+TETHER_API void tether_policy_free(struct tether_policy *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->nrules; i++)
+		free(p->rules[i]);
+	free(p->rules);
+	free(p->path);
+	free(p->default_rule);
+	memset(p, 0, sizeof(*p));
 }

@@ -47,11 +47,8 @@ int ctl_call_parse(int argc, char *const argv[], struct ctl_callspec *cs,
 		   char *err, size_t errsz);
 void ctl_callspec_free(struct ctl_callspec *cs);
 
-/* ctl_consts.c */
-/* The value of symbol name[0..len): 0, or -ENOENT if unknown. */
-int ctl_const_lookup(const char *name, size_t len, int64_t *value);
-/* 2 -> "ENOENT"; unknown -> NULL. */
-const char *ctl_errno_name(int e);
+/* proto/consts.c */
+#include "consts.h"
 
 /* ctl_print.c */
 /* After the call ran (call.ret and args[i].returned set). */
@@ -107,6 +104,9 @@ const char *ctl_why(const struct tether *t, int rc);
 int ctl_status_of(int rc);
 const struct ctl_verb *ctl_verb_find(const char *name);
 int ctl_verb_call(struct ctl *g, struct tether *t, int argc, char **argv);
+
+/* ctl_policy.c */
+int ctl_policy(struct ctl *g, struct tether *t, int argc, char **argv);
 
 /* ctl_fds.c */
 int ctl_fds(struct ctl *g, struct tether *t, int argc, char **argv);

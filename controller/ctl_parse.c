@@ -117,7 +117,7 @@ static int parse_expr(struct pctx *p, const char *tok, uint64_t *val,
 		} else if (*s == '_' || (*s >= 'A' && *s <= 'Z') ||
 			   (*s >= 'a' && *s <= 'z')) {
 			e = s + strcspn(s, "|");
-			if (ctl_const_lookup(s, (size_t)(e - s), &k))
+			if (tp_const_lookup(s, (size_t)(e - s), &k))
 				return perr(p, -EINVAL,
 					    "unknown symbol \"%.*s\"",
 					    (int)(e - s), s);

@@ -136,7 +136,7 @@ void ctl_call_print(FILE *f, const struct ctl_callspec *cs)
 		print_arg(f, cs, i);
 	}
 	if (is_error(ret)) {
-		name = ctl_errno_name((int)-ret);
+		name = tp_errno_name((int)-ret);
 		if (name)
 			fprintf(f, ") = -1 %s", name);
 		else
@@ -259,7 +259,7 @@ void ctl_call_print_json(FILE *f, const struct ctl_callspec *cs)
 	ctl_json_string(f, cs->name, strnlen(cs->name, sizeof(cs->name)));
 	fprintf(f, ",\"nr\":%ld", cs->call.nr);
 	if (is_error(ret)) {
-		name = ctl_errno_name((int)-ret);
+		name = tp_errno_name((int)-ret);
 		if (name)
 			fprintf(f, ",\"ret\":-1,\"errno\":\"%s\"", name);
 		else

@@ -179,6 +179,9 @@ static int ctl_spawn_opt(struct ctl_spawn_opts *o, int c, const char *arg)
 	case 'g':
 		o->sp.cgroup = arg;
 		return 0;
+	case 'P':
+		o->sp.policy = arg;
+		return 0;
 	case 'm':
 		o->sp.log_max = strtoull(arg, &end, 10);
 		return *end || !o->sp.log_max ? -EINVAL : 0;
@@ -208,6 +211,7 @@ int ctl_spawn(struct ctl *g, struct tether *t, int argc, char **argv)
 		{ "cgroup", required_argument, NULL, 'g' },
 		{ "log-max", required_argument, NULL, 'm' },
 		{ "fd", required_argument, NULL, 'f' },
+		{ "policy", required_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ctl_spawn_opts o;
@@ -224,7 +228,7 @@ int ctl_spawn(struct ctl *g, struct tether *t, int argc, char **argv)
 	o.sp.argv = (const char *const *)argv + optind;
 	if ((rc = tether_spawn(t, &o.sp, &pid)) < 0) {
 		ctl_err("spawn: %s (%s)", ctl_why(t, rc),
-			ctl_errno_name(-rc) ? ctl_errno_name(-rc) : "?");
+			tp_errno_name(-rc) ? tp_errno_name(-rc) : "?");
 		return ctl_status_of(rc);
 	}
 	if (g->json) {

@@ -109,6 +109,10 @@ static int tl_start_argv(const struct tether_start_opts *o, const char *path,
 		argv[n++] = (char *)"--log";
 		argv[n++] = (char *)o->log_path;
 	}
+	if (o && o->policy) {
+		argv[n++] = (char *)"--policy";
+		argv[n++] = (char *)o->policy;
+	}
 	for (int i = 0; o && o->extra_args && o->extra_args[i]; i++) {
 		if (n >= TL_MAX_ARGS - 1)
 			return -E2BIG;

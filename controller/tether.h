@@ -27,6 +27,7 @@ struct tether_start_opts {
 	const char *tetherd;		/* NULL: $TETHERD, else installed path */
 	const char *log_path;		/* NULL: server logs to our stderr */
 	const char *const *extra_args;	/* more tetherd options, NULL-ended */
+	const char *policy;		/* tetherd --policy FILE, or NULL */
 };
 
 /* Launch tetherd as our child (dies with us until made persistent),
@@ -51,6 +52,18 @@ int tether_make_persistent(struct tether *t);
 int tether_shutdown(struct tether *t);
 
 int tether_default_socket(char *buf, size_t size);
+
+/* The syscall policy the server enforces (tetherd --policy): rules as
+ * the server resolved them, one readable line each. */
+struct tether_policy {
+	bool active;			/* false: no policy, anything goes */
+	char *path;			/* the policy file, as tetherd was given */
+	char *default_rule;		/* "default: deny EPERM" */
+	char **rules;			/* "3: allow openat (257) if ..." */
+	size_t nrules;
+};
+int tether_policy(struct tether *t, struct tether_policy *out);
+void tether_policy_free(struct tether_policy *p);
 
 /* The server's explanation of the last failure on this handle, or "". */
 const char *tether_last_error(const struct tether *t);
@@ -255,6 +268,8 @@ struct tether_spawn {
 	const char *cgroup;		/* cgroup v2 directory to join */
 	const struct tether_rlimit *rlimits;
 	size_t nrlimits;
+	const char *policy;		/* path of a policy file (read here,
+					 * enforced on the worker) */
 };
 
 enum tether_wstate {

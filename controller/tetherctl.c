@@ -54,6 +54,7 @@ static int ctl_start(struct ctl *g, struct tether *unused, int argc,
 	static const struct option opts[] = {
 		{ "log", required_argument, NULL, 'l' },
 		{ "tetherd", required_argument, NULL, 'd' },
+		{ "policy", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct tether_start_opts so = { .socket_path = g->socket_path };
@@ -68,6 +69,8 @@ static int ctl_start(struct ctl *g, struct tether *unused, int argc,
 			so.log_path = optarg;
 		else if (c == 'd')
 			so.tetherd = optarg;
+		else if (c == 'p')
+			so.policy = optarg;
 		else
 			return CTL_EX_USAGE;
 	}
@@ -268,8 +271,10 @@ static int ctl_shutdown(struct ctl *g, struct tether *t, int argc, char **argv)
 
 static const struct ctl_verb ctl_verbs[] = {
 	{ "start", ctl_start, CTL_CONN_NONE,
-	  "start [--log FILE|-] [--tetherd PATH] [TETHERD-OPTIONS...]" },
+	  "start [--log FILE|-] [--tetherd PATH] [--policy FILE] "
+	  "[TETHERD-OPTIONS...]" },
 	{ "status", ctl_status, CTL_CONN_OBSERVE, "status" },
+	{ "policy", ctl_policy, CTL_CONN_OBSERVE, "policy" },
 	{ "call", ctl_call, CTL_CONN_CONTROL,
 	  "call [--async] [--timeout S] [--detach-cancel] [--sync] NAME "
 	  "[ARG...]" },
@@ -285,7 +290,7 @@ static const struct ctl_verb ctl_verbs[] = {
 	{ "spawn", ctl_spawn, CTL_CONN_CONTROL,
 	  "spawn [--label L] [--capture] [--env K=V]... [--clear-env] "
 	  "[--cwd D] [--user U] [--setsid] [--cgroup DIR] [--log-max BYTES] "
-	  "[--fd CHILD=SERVER]... -- CMD [ARGS...]" },
+	  "[--fd CHILD=SERVER]... [--policy FILE] -- CMD [ARGS...]" },
 	{ "ps", ctl_ps, CTL_CONN_OBSERVE, "ps" },
 	{ "wait", ctl_wait, CTL_CONN_OBSERVE, "wait [--timeout S] LABEL|PID" },
 	{ "kill", ctl_kill, CTL_CONN_CONTROL, "kill [-SIG] LABEL|PID" },

@@ -1,9 +1,12 @@
 /* SPAWN, PS, WAIT, KILL, STOP, ACK and LOGS from the controller's side. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "libtether.h"
 
@@ -30,13 +33,78 @@ static void tl_pack_strv(msgpack_packer *pk, const char *const *v)
 		tp_pack_str(pk, v[i]);
 }
 
+#define TL_POLICY_MAX (1u << 20)	/* the server's bound too */
+
+/* A SPAWN's request: the caller's spec and the policy file's text. */
+struct tl_spawn {
+	const struct tether_spawn *sp;
+	char *policy;
+	size_t policy_len;
+};
+
+/* The worker's policy file, whole: a regular file of at most 1 MiB,
+ * never through a symlink. */
+static int tl_read_policy(struct tether *t, const char *path, char **out,
+			  size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	struct stat st;
+	size_t got = 0;
+	char *buf = NULL;
+	ssize_t n;
+	int err;
+
+	if (fd < 0)
+		return tl_fail(t, errno, "policy %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0) {
+		err = errno;
+		goto fail;
+	}
+	err = !S_ISREG(st.st_mode) ? EINVAL
+	      : st.st_size > (off_t)TL_POLICY_MAX ? EFBIG : 0;
+	if (err || !(buf = malloc((size_t)st.st_size + 1))) {
+		err = err ? err : ENOMEM;
+		goto fail;
+	}
+	/* One byte more than the size: a file that grew is refused. */
+	while (got <= (size_t)st.st_size) {
+		n = read(fd, buf + got, (size_t)st.st_size + 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = errno;
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	if (got > (size_t)st.st_size) {
+		err = EFBIG;
+		goto fail;
+	}
+	close(fd);
+	*out = buf;
+	*len = got;
+	return 0;
+fail:
+	free(buf);
+	close(fd);
+	return tl_fail(t, err, "policy %s: %s", path,
+		       err == EINVAL ? "not a regular file"
+		       : err == EFBIG ? "larger than 1 MiB" : strerror(err));
+}
+
 static void tl_pack_spawn(msgpack_packer *pk, const void *arg)
 {
-	const struct tether_spawn *sp = arg;
+	const struct tl_spawn *req = arg;
+	const struct tether_spawn *sp = req->sp;
 	unsigned n = 5;
+	size_t len;
 
 	n += !!sp->env + !!sp->cwd + !!sp->label + !!sp->log_max +
-	     !!sp->nfds + !!sp->user + !!sp->cgroup + !!sp->nrlimits;
+	     !!sp->nfds + !!sp->user + !!sp->cgroup + !!sp->nrlimits +
+	     2 * !!req->policy;
 	msgpack_pack_map(pk, n);
 	tp_pack_str(pk, "argv");
 	tl_pack_strv(pk, sp->argv);
@@ -77,6 +145,16 @@ static void tl_pack_spawn(msgpack_packer *pk, const void *arg)
 			msgpack_pack_uint64(pk, sp->rlimits[i].hard);
 		}
 	}
+	if (req->policy) {
+		tp_pack_str(pk, "policy");
+		msgpack_pack_str(pk, req->policy_len);
+		msgpack_pack_str_body(pk, req->policy, req->policy_len);
+		/* The server takes a name of up to 255 bytes: a longer path
+		 * keeps its end, where the file's name is. */
+		len = strlen(sp->policy);
+		tp_pack_kv_str(pk, "policy_name",
+			       sp->policy + (len > 255 ? len - 255 : 0));
+	}
 }
 
 static int tl_got_pid(struct tether *t, const msgpack_object *body, void *arg)
@@ -92,12 +170,20 @@ static int tl_got_pid(struct tether *t, const msgpack_object *body, void *arg)
 TETHER_API int tether_spawn(struct tether *t, const struct tether_spawn *sp,
 			    pid_t *pid)
 {
+	struct tl_spawn req = { sp, NULL, 0 };
 	pid_t dummy;
+	int rc;
 
 	if (!sp || !sp->argv || !sp->argv[0])
 		return tl_fail(t, EINVAL, "no argv");
-	return tl_request(t, TETHER_OP_SPAWN, tl_pack_spawn, sp, tl_got_pid,
-			  pid ? pid : &dummy);
+	if (sp->policy &&
+	    (rc = tl_read_policy(t, sp->policy, &req.policy,
+				 &req.policy_len)) < 0)
+		return rc;
+	rc = tl_request(t, TETHER_OP_SPAWN, tl_pack_spawn, &req, tl_got_pid,
+			pid ? pid : &dummy);
+	free(req.policy);
+	return rc;
 }
 
 static int64_t tl_int(const msgpack_object *map, const char *key)

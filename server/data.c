@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include "hash.h"
 
@@ -365,6 +366,12 @@ int td_do_get(struct td_req *r)
 		return rc;
 	if (r->conn->xfer)
 		return td_req_fail(r, EBUSY, "a transfer is in progress");
+	/* GET reads a file: under a policy, only if openat for reading is
+	 * allowed (the path itself is not something a filter can see). */
+	if ((rc = td_policy_check_op(r, "GET", SYS_openat, (uint64_t)AT_FDCWD,
+				     0, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+				     O_NOCTTY, 0)) < 0)
+		return rc;
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
 	if (fd < 0)
 		return td_req_fail(r, errno, "open %s: %s", path,
@@ -518,6 +525,12 @@ int td_do_put(struct td_req *r)
 	p->dirfd = -1;
 	p->mode = (mode_t)mode & 07777;
 	if ((rc = td_path_arg(r, &b[0], p->path, sizeof(p->path))) < 0)
+		goto fail;
+	/* PUT creates or replaces a file: checked as the open for writing
+	 * it amounts to. */
+	if ((rc = td_policy_check_op(r, "PUT", SYS_openat, (uint64_t)AT_FDCWD,
+				     0, O_WRONLY | O_CREAT | O_TRUNC |
+				     O_CLOEXEC, p->mode)) < 0)
 		goto fail;
 	if ((fd = td_put_open(p, r->id)) < 0) {
 		rc = td_req_fail(r, -fd, "%s: %s", p->path, strerror(-fd));

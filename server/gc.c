@@ -90,7 +90,9 @@ int td_do_gc(struct td_req *r)
 	if (!b || nb < 1 || nb > 2 || (nb == 2 && tp_obj_u64(&b[1], &flags) < 0))
 		return td_req_fail(r, EPROTO, "GC body is [keep] or "
 				   "[keep, flags]");
-	if ((rc = td_gc_keep_list(r, &b[0], &keep, &nkeep)) < 0)
+	/* GC closes fds the controller could have closed itself. */
+	if ((rc = td_policy_check_op(r, "GC", SYS_close, 0, 0, 0, 0)) < 0 ||
+	    (rc = td_gc_keep_list(r, &b[0], &keep, &nkeep)) < 0)
 		return rc;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	td_labels_validate(r->srv);

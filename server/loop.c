@@ -61,6 +61,9 @@ static void td_arm_signal(struct td_server *srv)
 int td_loop_init(struct td_server *srv)
 {
 	struct io_uring_params p;
+	/* Under a policy the ring starts disabled: restrictions can only be
+	 * registered before it runs anything (filter.c enables it). */
+	unsigned ring_off = srv->policy ? IORING_SETUP_R_DISABLED : 0;
 	sigset_t mask;
 	int fd, rc;
 
@@ -85,12 +88,12 @@ int td_loop_init(struct td_server *srv)
 	/* One thread submits; the kernel may skip cross-thread work. */
 	memset(&p, 0, sizeof(p));
 	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
-		  IORING_SETUP_CQSIZE;
+		  IORING_SETUP_CQSIZE | ring_off;
 	p.cq_entries = TD_RING_CQ;
 	rc = io_uring_queue_init_params(TD_RING_SQ, &srv->ring, &p);
 	if (rc == -EINVAL) {
 		memset(&p, 0, sizeof(p));
-		p.flags = IORING_SETUP_CQSIZE;
+		p.flags = IORING_SETUP_CQSIZE | ring_off;
 		p.cq_entries = TD_RING_CQ;
 		rc = io_uring_queue_init_params(TD_RING_SQ, &srv->ring, &p);
 	}

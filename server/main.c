@@ -14,25 +14,36 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "policy.h"
 #include "tetherd.h"
+#include "workers.h"
 
 struct td_opts {
 	const char *socket_path;
 	const char *log_path;
 	const char *state_dir;
+	const char *check_policy;
 	int ready_fd;
 };
 
 static void td_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: tetherd [--socket PATH] [--log FILE] "
+		"usage: tetherd [--socket PATH] [--log FILE] [--policy FILE] "
 		"[--allow-uid UID[,UID...]]...\n"
+		"       tetherd --check-policy FILE\n"
 		"Serve marshalled syscalls on a Unix socket (see tetherd(8)).\n"
 		"  -s, --socket PATH     listening socket (default: per-user "
 		"runtime dir)\n"
 		"  -l, --log FILE        log there instead of stderr\n"
+		"  -p, --policy FILE     run only the syscalls FILE allows, "
+		"twice enforced\n"
+		"      --check-policy FILE  validate FILE, print its rules, "
+		"exit\n"
 		"  -u, --allow-uid LIST  also admit these uids\n"
+		"  -g, --allow-gid LIST  also admit peers of these gids\n"
+		"      --read-only-uid LIST  admit these uids to look, not to "
+		"call\n"
 		"      --state-dir DIR   worker logs (default: SOCKET.d)\n"
 		"      --ready-fd N      write READY <pid> or ERROR <errno> "
 		"<text> to fd N\n"
@@ -40,7 +51,8 @@ static void td_usage(FILE *f)
 		"  -V, --version         print the version\n");
 }
 
-static int td_add_uids(struct td_server *srv, const char *list)
+/* "1000,1001" appended to a uid_t or gid_t array (both 32-bit). */
+static int td_add_ids(uint32_t **ids, size_t *n, const char *list)
 {
 	char *copy = strdup(list), *tok, *save = NULL, *end;
 	int rc = 0;
@@ -50,25 +62,32 @@ static int td_add_uids(struct td_server *srv, const char *list)
 	for (tok = strtok_r(copy, ",", &save); tok;
 	     tok = strtok_r(NULL, ",", &save)) {
 		unsigned long v;
-		uid_t *nu;
+		uint32_t *nv;
 
 		errno = 0;
 		v = strtoul(tok, &end, 10);
-		if (errno || *end || end == tok || v >= (uid_t)-1) {
+		if (errno || *end || end == tok || v >= (uint32_t)-1) {
 			rc = -EINVAL;
 			break;
 		}
-		nu = realloc(srv->allow_uids,
-			     (srv->nallow_uids + 1) * sizeof(uid_t));
-		if (!nu) {
+		if (!(nv = realloc(*ids, (*n + 1) * sizeof(**ids)))) {
 			rc = -ENOMEM;
 			break;
 		}
-		srv->allow_uids = nu;
-		srv->allow_uids[srv->nallow_uids++] = (uid_t)v;
+		*ids = nv;
+		(*ids)[(*n)++] = (uint32_t)v;
 	}
 	free(copy);
 	return rc;
+}
+
+static int td_id_option(uint32_t **ids, size_t *n, const char *what,
+			const char *list)
+{
+	if (td_add_ids(ids, n, list) == 0)
+		return 0;
+	fprintf(stderr, "tetherd: bad %s list '%s'\n", what, list);
+	return 2;
 }
 
 static int td_parse(int argc, char **argv, struct td_opts *o,
@@ -78,6 +97,10 @@ static int td_parse(int argc, char **argv, struct td_opts *o,
 		{ "socket", required_argument, NULL, 's' },
 		{ "log", required_argument, NULL, 'l' },
 		{ "allow-uid", required_argument, NULL, 'u' },
+		{ "allow-gid", required_argument, NULL, 'g' },
+		{ "read-only-uid", required_argument, NULL, 'R' },
+		{ "policy", required_argument, NULL, 'p' },
+		{ "check-policy", required_argument, NULL, 'C' },
 		{ "ready-fd", required_argument, NULL, 'r' },
 		{ "state-dir", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
@@ -86,7 +109,7 @@ static int td_parse(int argc, char **argv, struct td_opts *o,
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "s:l:u:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:l:u:g:p:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			o->socket_path = optarg;
@@ -95,11 +118,25 @@ static int td_parse(int argc, char **argv, struct td_opts *o,
 			o->log_path = optarg;
 			break;
 		case 'u':
-			if (td_add_uids(srv, optarg) < 0) {
-				fprintf(stderr, "tetherd: bad uid list '%s'\n",
-					optarg);
+			if (td_id_option(&srv->allow_uids, &srv->nallow_uids,
+					 "uid", optarg))
 				return 2;
-			}
+			break;
+		case 'g':
+			if (td_id_option(&srv->allow_gids, &srv->nallow_gids,
+					 "gid", optarg))
+				return 2;
+			break;
+		case 'R':
+			if (td_id_option(&srv->ro_uids, &srv->nro_uids, "uid",
+					 optarg))
+				return 2;
+			break;
+		case 'p':
+			srv->policy_path = optarg;
+			break;
+		case 'C':
+			o->check_policy = optarg;
 			break;
 		case 'r': {
 			char *end;
@@ -226,10 +263,18 @@ static int td_start(struct td_server *srv, struct td_opts *o, char *err,
 			 strerror(-rc));
 		return rc;
 	}
+	/* Before the ring: a policy ring starts disabled, to be restricted
+	 * before its first submission. */
+	if (srv->policy_path && (rc = td_policy_setup(srv, err, errsz)) < 0)
+		return rc;
 	if ((rc = td_loop_init(srv)) < 0) {
 		snprintf(err, errsz, "io_uring: %s", strerror(-rc));
 		return rc;
 	}
+	/* Last: from here on the server can do only what it needs and what
+	 * the policy allows. */
+	if (srv->policy && (rc = td_filter_install(srv, err, errsz)) < 0)
+		return rc;
 	/* Started by a controller (PDEATHSIG set): not persistent yet. */
 	prctl(PR_GET_PDEATHSIG, &sig);
 	srv->persistent = sig == 0;
@@ -244,9 +289,13 @@ int main(int argc, char **argv)
 	int rc;
 
 	memset(&srv, 0, sizeof(srv));
-	srv.listen_fd = srv.lock_fd = srv.signal_fd = -1;
+	srv.listen_fd = srv.lock_fd = srv.signal_fd = srv.spawner_fd = -1;
 	if ((rc = td_parse(argc, argv, &o, &srv)) != 0)
-		return rc;
+		goto out;
+	if (o.check_policy) {
+		rc = td_policy_check_main(o.check_policy);
+		goto out;
+	}
 	if (!o.socket_path) {
 		if (tp_default_socket_path(path, sizeof(path)) < 0) {
 			fprintf(stderr, "tetherd: cannot build a socket path\n");
@@ -264,12 +313,15 @@ int main(int argc, char **argv)
 		td_log("cannot start: %s", err[0] ? err : strerror(-rc));
 		td_ready(o.ready_fd, -rc, err[0] ? err : strerror(-rc));
 		td_listen_close(&srv);
-		free(srv.allow_uids);
-		return 1;
+		td_spawner_stop(&srv);
+		rc = 1;
+		goto out;
 	}
-	td_log("listening on %s (protocol %d, %s)", srv.socket_path,
+	td_log("listening on %s (protocol %d, %s%s%s)", srv.socket_path,
 	       TETHER_PROTO_VERSION,
-	       srv.persistent ? "persistent" : "dies with its controller");
+	       srv.persistent ? "persistent" : "dies with its controller",
+	       srv.policy ? ", policy " : "",
+	       srv.policy ? srv.policy_path : "");
 	td_ready(o.ready_fd, 0, NULL);
 	rc = td_loop_run(&srv);
 	td_listen_close(&srv);
@@ -281,7 +333,13 @@ int main(int argc, char **argv)
 	td_labels_free(&srv);
 	td_mem_free_all(&srv);
 	io_uring_queue_exit(&srv.ring);
+	td_spawner_stop(&srv);
 	td_log("exiting");
+	rc = rc < 0 ? 1 : 0;
+out:
+	td_policy_free(srv.policy);
 	free(srv.allow_uids);
-	return rc < 0 ? 1 : 0;
+	free(srv.allow_gids);
+	free(srv.ro_uids);
+	return rc;
 }

@@ -62,6 +62,7 @@ int td_do_mem_alloc(struct td_req *r)
 	struct td_mem *m;
 	uint64_t size;
 	void *p;
+	int rc;
 
 	if (!b || nb != 1 || tp_obj_u64(&b[0], &size) < 0)
 		return td_req_fail(r, EPROTO, "MEM_ALLOC body is [size]");
@@ -72,6 +73,10 @@ int td_do_mem_alloc(struct td_req *r)
 	if (r->srv->nmems >= TD_MEMS_MAX)
 		return td_req_fail(r, ENOSPC, "%d allocations already",
 				   TD_MEMS_MAX);
+	if ((rc = td_policy_check_op(r, "MEM_ALLOC", SYS_mmap, 0, size,
+				     PROT_READ | PROT_WRITE, MAP_PRIVATE |
+				     MAP_ANONYMOUS | MAP_NORESERVE)) < 0)
+		return rc;
 	if (!(m = calloc(1, sizeof(*m))))
 		return td_req_fail(r, ENOMEM, "out of memory");
 	p = mmap(NULL, size, PROT_READ | PROT_WRITE,

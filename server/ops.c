@@ -159,6 +159,7 @@ static const struct td_op td_ops[TETHER_OP_MAX_] = {
 	[TETHER_OP_MEM_LIST] = { "MEM_LIST", td_do_mem_list, true },
 	[TETHER_OP_MEM_WRITE] = { "MEM_WRITE", td_do_mem_write, false },
 	[TETHER_OP_MEM_READ] = { "MEM_READ", td_do_mem_read, false },
+	[TETHER_OP_POLICY] = { "POLICY", td_do_policy, true },
 };
 
 static const struct td_op *td_op_find(int64_t op)

@@ -31,14 +31,36 @@ struct td_hello {
 	char err[256];
 };
 
-bool td_peer_allowed(const struct td_server *srv, uid_t uid)
+/* Who may connect, and to do what: the server's uid and root, and the
+ * --allow-uid / --allow-gid lists (primary or supplementary group, as
+ * SO_PEERGROUPS tells), get full access; --read-only-uid may only
+ * observe. */
+enum td_peer_role td_peer_role(const struct td_server *srv, int fd,
+			       uid_t uid, gid_t gid)
 {
+	gid_t groups[256];
+	socklen_t len = sizeof(groups);
+	size_t ng = 0;
+
 	if (uid == srv->uid || uid == 0)
-		return true;
+		return TD_PEER_FULL;
 	for (size_t i = 0; i < srv->nallow_uids; i++)
 		if (srv->allow_uids[i] == uid)
-			return true;
-	return false;
+			return TD_PEER_FULL;
+	if (srv->nallow_gids && fd >= 0 &&
+	    getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0)
+		ng = len / sizeof(gid_t);
+	for (size_t i = 0; i < srv->nallow_gids; i++) {
+		if (srv->allow_gids[i] == gid)
+			return TD_PEER_FULL;
+		for (size_t j = 0; j < ng; j++)
+			if (srv->allow_gids[i] == groups[j])
+				return TD_PEER_FULL;
+	}
+	for (size_t i = 0; i < srv->nro_uids; i++)
+		if (srv->ro_uids[i] == uid)
+			return TD_PEER_READONLY;
+	return TD_PEER_REFUSED;
 }
 
 /* Answer on the handshake socket; it is one small packet. */
@@ -81,6 +103,7 @@ void td_reconnect_accepted(struct td_server *srv, int fd)
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	struct td_handshake *hs;
+	enum td_peer_role role;
 	bool allowed;
 
 	if ((fd = td_ifd_adopt(fd, "handshake")) < 0) {
@@ -92,11 +115,14 @@ void td_reconnect_accepted(struct td_server *srv, int fd)
 		td_ifd_close(fd);
 		return;
 	}
-	allowed = td_peer_allowed(srv, cred.uid);
+	role = td_peer_role(srv, fd, cred.uid, cred.gid);
+	allowed = role != TD_PEER_REFUSED;
 	if (!allowed)
-		td_log("refusing connection from pid %d: uid %u is not allowed "
-		       "(server uid %u; see --allow-uid)", (int)cred.pid,
-		       (unsigned)cred.uid, (unsigned)srv->uid);
+		td_log("audit: refusing connection from pid %d: uid %u gid %u "
+		       "is not allowed (server uid %u; see --allow-uid, "
+		       "--allow-gid, --read-only-uid)", (int)cred.pid,
+		       (unsigned)cred.uid, (unsigned)cred.gid,
+		       (unsigned)srv->uid);
 	/* A refusal waits for the peer's HELLO too: answering and closing
 	 * with its packet unread would reach it as a bare ECONNRESET. */
 	if (srv->nhandshakes >= TD_MAX_HANDSHAKES ||
@@ -115,6 +141,7 @@ void td_reconnect_accepted(struct td_server *srv, int fd)
 	hs->peer_pid = cred.pid;
 	hs->peer_uid = cred.uid;
 	hs->refuse = allowed ? 0 : EACCES;
+	hs->readonly = role == TD_PEER_READONLY;
 	hs->ev.kind = TD_EV_HANDSHAKE;
 	hs->ev.obj = hs;
 	hs->next = srv->handshakes;
@@ -330,6 +357,11 @@ static int td_reconnect_hello(struct td_handshake *hs, struct td_hello *h)
 				     "bytes", sizeof(buf));
 	if ((rc = td_hello_parse(buf, (size_t)n, h)) < 0)
 		return rc;
+	if (hs->readonly && !(h->flags & TETHER_HELLO_OBSERVE))
+		return td_hello_fail(h, EACCES, "uid %u is read-only on this "
+				     "tetherd: it may observe (status, fds, "
+				     "ps, logs), not attach",
+				     (unsigned)hs->peer_uid);
 	if (h->nfds != 2)
 		return td_hello_fail(h, EINVAL, "expected 2 fds (syscall and "
 				     "data sockets), got %u", h->nfds);
@@ -404,8 +436,8 @@ void td_reconnect_event(struct td_handshake *hs, int res)
 	}
 	memset(&h, 0, sizeof(h));
 	if ((rc = td_reconnect_hello(hs, &h)) < 0) {
-		td_log("handshake from pid %d refused: %s", (int)hs->peer_pid,
-		       h.err);
+		td_log("audit: handshake from pid %d uid %u refused: %s",
+		       (int)hs->peer_pid, (unsigned)hs->peer_uid, h.err);
 		td_reconnect_refuse(hs->fd, h.id, -rc, h.err);
 	}
 	td_hello_close_fds(&h);

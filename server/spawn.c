@@ -4,6 +4,12 @@
  * server before fork; the child only makes system calls, and reports a
  * failure before exec through a close-on-exec pipe, so ENOENT or EPERM
  * comes back as the spawn's error, not as a worker that exits 127.
+ *
+ * Under a policy the server runs under its own seccomp filter, which a
+ * forked worker would inherit: the child code below then runs in a clone
+ * made by the spawner (spawner.c), with the same request rebuilt there.
+ * A SPAWN may bring a policy of its own for the worker: compiled here,
+ * loaded by the child as its last step before exec.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/seccomp.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -21,10 +29,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "policy.h"
 #include "tetherd.h"
+#include "workers.h"
 
-#define TD_GROUPS_MAX 1024
-#define TD_RLIMITS_MAX 16
+#define TD_POLICY_NAME_MAX 255
 
 /* What the server's environment may pass on unless clear_env. */
 static const char *const td_env_allow[] = {
@@ -32,43 +41,11 @@ static const char *const td_env_allow[] = {
 	"SHELL", "TMPDIR", NULL,
 };
 
-struct td_fdmap {
-	int child;
-	int server;
-};
-
-struct td_spawn {
-	char **argv;
-	int argc;
-	char **envp;
-	int envc;
-	char *path;			/* resolved executable */
-	char *cwd;
-	char *cgroup;
-	char label[TETHER_LABEL_MAX + 1];
-	struct td_fdmap fds[TETHER_SPAWN_FDS_MAX];
-	unsigned nfds;
-	struct { int res; struct rlimit rl; } rlimits[TD_RLIMITS_MAX];
-	unsigned nrlimits;
-	bool setsid;
-	bool pgroup;
-	bool capture;
-	bool have_user;
-	uid_t uid;
-	gid_t gid;
-	gid_t groups[TD_GROUPS_MAX];
-	int ngroups;
-	uint64_t log_max;
-	struct rlimit nofile;		/* the server's original limit */
-	char home[PATH_MAX];		/* --user's, for HOME */
-	char uname[256];		/* --user's, for USER and LOGNAME */
-};
-
 /* Where the child failed, for the error text. */
 enum td_step {
 	TD_STEP_SIGNALS = 1, TD_STEP_SESSION, TD_STEP_CGROUP, TD_STEP_RLIMIT,
 	TD_STEP_FDS, TD_STEP_GROUPS, TD_STEP_GID, TD_STEP_UID, TD_STEP_CWD,
-	TD_STEP_EXEC,
+	TD_STEP_SECCOMP, TD_STEP_EXEC,
 };
 
 static const char *const td_step_names[] = {
@@ -77,7 +54,7 @@ static const char *const td_step_names[] = {
 	[TD_STEP_RLIMIT] = "setrlimit", [TD_STEP_FDS] = "setting up fds",
 	[TD_STEP_GROUPS] = "setgroups", [TD_STEP_GID] = "setresgid",
 	[TD_STEP_UID] = "setresuid", [TD_STEP_CWD] = "chdir",
-	[TD_STEP_EXEC] = "exec",
+	[TD_STEP_SECCOMP] = "seccomp", [TD_STEP_EXEC] = "exec",
 };
 
 static void td_strv_free(char **v, int n)
@@ -96,6 +73,7 @@ void td_spawn_free(struct td_spawn *sp)
 	free(sp->path);
 	free(sp->cwd);
 	free(sp->cgroup);
+	free(sp->filter);
 	free(sp);
 }
 
@@ -425,6 +403,152 @@ static bool td_map_bool(const msgpack_object *body, const char *key, bool def)
 	return o->via.boolean;
 }
 
+/* The parser's "NAME:LINE: what" lines, joined with "; " as far as
+ * they fit in a reply's message. */
+static int td_policy_fail(struct td_req *r, int err, const char *name,
+			  char *errs, size_t len)
+{
+	char msg[sizeof(r->err)];
+	size_t used = 0, skipped = 0;
+	char *line = errs, *nl;
+
+	msg[0] = '\0';
+	for (; errs && line < errs + len && *line; line = nl + 1) {
+		size_t n;
+
+		if (!(nl = memchr(line, '\n', (size_t)(errs + len - line))))
+			nl = errs + len;
+		n = (size_t)(nl - line);
+		/* Room for "; ", the line, and a " (N more)" at the end. */
+		if (used + n + 2 + 16 >= sizeof(msg)) {
+			skipped++;
+			continue;
+		}
+		used += (size_t)snprintf(msg + used, sizeof(msg) - used, "%s%.*s",
+					 used ? "; " : "", (int)n, line);
+		if (nl == errs + len)
+			break;
+	}
+	if (!used)
+		return td_req_fail(r, err, "policy %s: %s", name, strerror(err));
+	if (skipped)
+		snprintf(msg + used, sizeof(msg) - used, " (%zu more)", skipped);
+	return td_req_fail(r, err, "%s", msg);
+}
+
+/* The exported BPF, read back whole: its size is the instruction count. */
+static int td_spawn_bpf(struct td_req *r, struct td_spawn *sp, int fd,
+			const char *name)
+{
+	struct stat st;
+	size_t size, got = 0;
+	ssize_t n;
+
+	if (fstat(fd, &st) < 0)
+		return td_req_fail(r, errno, "policy %s: %s", name,
+				   strerror(errno));
+	if (st.st_size <= 0 || st.st_size % (off_t)sizeof(struct sock_filter))
+		return td_req_fail(r, EINVAL, "policy %s: libseccomp exported "
+				   "%lld bytes, not a filter", name,
+				   (long long)st.st_size);
+	if (st.st_size / (off_t)sizeof(struct sock_filter) > TD_FILTER_MAX)
+		return td_req_fail(r, E2BIG, "policy %s: its filter has %lld "
+				   "instructions, more than %d", name,
+				   (long long)(st.st_size /
+					       (off_t)sizeof(struct sock_filter)),
+				   TD_FILTER_MAX);
+	size = (size_t)st.st_size;
+	if (!(sp->filter = malloc(size)))
+		return td_req_fail(r, ENOMEM, "out of memory");
+	while (got < size) {
+		n = pread(fd, (char *)sp->filter + got, size - got, (off_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return td_req_fail(r, n < 0 ? errno : EIO, "policy %s: "
+					   "reading the filter back: %s", name,
+					   strerror(n < 0 ? errno : EIO));
+		got += (size_t)n;
+	}
+	sp->nfilter = (unsigned)(size / sizeof(struct sock_filter));
+	return 0;
+}
+
+/* The policy as the kernel will run it.  A memfd, not a pipe: a filter
+ * larger than a pipe's buffer would block us, its only reader. */
+static int td_spawn_compile(struct td_req *r, struct td_spawn *sp,
+			    const struct td_policy *p, const char *name)
+{
+	scmp_filter_ctx ctx = NULL;
+	int fd = -1, rc;
+
+	if ((rc = td_policy_filter(p, NULL, 0, &ctx)) < 0) {
+		rc = td_req_fail(r, -rc, "policy %s: building its filter: %s",
+				 name, strerror(-rc));
+		goto out;
+	}
+	if ((fd = memfd_create("tetherd-worker-filter", MFD_CLOEXEC)) < 0) {
+		rc = td_req_fail(r, errno, "policy %s: memfd: %s", name,
+				 strerror(errno));
+		goto out;
+	}
+	if ((rc = seccomp_export_bpf(ctx, fd)) < 0) {
+		rc = td_req_fail(r, -rc, "policy %s: exporting its filter: %s",
+				 name, strerror(-rc));
+		goto out;
+	}
+	rc = td_spawn_bpf(r, sp, fd, name);
+out:
+	if (fd >= 0)
+		close(fd);
+	seccomp_release(ctx);
+	return rc;
+}
+
+/* "policy" (the text of a policy file) and "policy_name" (for messages):
+ * the worker's own seccomp filter, as a BPF program in sp. */
+static int td_spawn_policy(struct td_req *r, struct td_spawn *sp,
+			   const msgpack_object *body)
+{
+	const msgpack_object *o = tp_map_get(body, "policy");
+	char name[TD_POLICY_NAME_MAX + 1] = "policy", *errs = NULL;
+	struct td_policy *p = NULL;
+	const char *text, *s;
+	size_t len, n, elen = 0;
+	FILE *f;
+	int rc;
+
+	if (!o)
+		return 0;
+	if (tp_obj_str(o, &text, &len) < 0 || len > TD_POLICY_FILE_MAX)
+		return td_req_fail(r, EINVAL, "policy must be the text of a "
+				   "policy file, at most %u bytes",
+				   TD_POLICY_FILE_MAX);
+	if ((o = tp_map_get(body, "policy_name"))) {
+		if (tp_obj_str(o, &s, &n) < 0 || !n || n > TD_POLICY_NAME_MAX ||
+		    memchr(s, '\0', n))
+			return td_req_fail(r, EINVAL, "bad policy_name");
+		memcpy(name, s, n);
+		name[n] = '\0';
+	}
+	if (!(f = open_memstream(&errs, &elen)))
+		return td_req_fail(r, ENOMEM, "out of memory");
+	rc = td_policy_parse(text, len, name, f, &p);
+	fclose(f);
+	if (rc < 0)
+		rc = td_policy_fail(r, -rc, name, errs, elen);
+	/* Said now: under a filter that denies execve (and, likely, write)
+	 * the child could not even report its failed exec. */
+	else if (!td_policy_may_allow(p, SCMP_SYS(execve)))
+		rc = td_req_fail(r, EPERM, "exec %s: the worker's policy %s "
+				 "does not allow execve", sp->path, name);
+	else
+		rc = td_spawn_compile(r, sp, p, name);
+	free(errs);
+	td_policy_free(p);
+	return rc;
+}
+
 int td_spawn_prepare(struct td_req *r, const msgpack_object *body,
 		     struct td_spawn **out)
 {
@@ -435,6 +559,14 @@ int td_spawn_prepare(struct td_req *r, const msgpack_object *body,
 	int rc;
 
 	*out = NULL;
+	/* Spawning runs programs: a policy that forbids execve to the
+	 * controller forbids SPAWN too. */
+	if (r->srv->policy &&
+	    !td_policy_may_allow(r->srv->policy, SCMP_SYS(execve))) {
+		free(sp);
+		return td_req_fail(r, EPERM, "SPAWN needs execve allowed by the "
+				   "policy (%s)", r->srv->policy_path);
+	}
 	if (!sp)
 		return td_req_fail(r, ENOMEM, "out of memory");
 	if (!body || body->type != MSGPACK_OBJECT_MAP) {
@@ -473,6 +605,8 @@ int td_spawn_prepare(struct td_req *r, const msgpack_object *body,
 		goto fail;
 	if ((o = tp_map_get(body, "rlimits")) &&
 	    (rc = td_spawn_rlimits(r, sp, o)) < 0)
+		goto fail;
+	if ((rc = td_spawn_policy(r, sp, body)) < 0)
 		goto fail;
 	sp->nofile = r->srv->nofile_orig;
 	*out = sp;
@@ -555,23 +689,49 @@ static int td_child_fds(const struct td_spawn *sp, int capture_fd,
 	return 0;
 }
 
-static void __attribute__((noreturn)) td_child(const struct td_spawn *sp,
-					       int capture_fd, int pipefd)
+/* The raw call: glibc refuses to touch the signals it reserves, and an
+ * ignored one of those survives exec. */
+void td_spawn_signals_default(void)
 {
-	sigset_t none;
-	char buf[16];
-	int fd, len;
-
-	/* Nothing of the server's signal handling is the worker's.  The
-	 * raw call: glibc refuses to touch the signals it reserves, and an
-	 * ignored one of those survives exec. */
-	sigemptyset(&none);
 	for (int sig = 1; sig < NSIG; sig++) {
 		struct { void *handler; unsigned long flags; void *restorer;
 			 uint64_t mask; } dfl = { 0 };
 
 		syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(dfl.mask));
 	}
+}
+
+/* The worker's own policy.  Last, after setresuid and chdir, so that it
+ * judges only the program: it must allow execve itself and what the
+ * dynamic loader does before main (openat, read, mmap, mprotect, fstat,
+ * pread64, arch_prctl, set_tid_address, brk, ...), or exec fails with
+ * the policy's errno (step "exec") or the program dies at start.  The
+ * failure record is a write: under a policy that denies write a failed
+ * exec goes unreported, and the worker just dies. */
+static int td_child_seccomp(const struct td_spawn *sp)
+{
+	struct sock_fprog prog = { .len = (unsigned short)sp->nfilter,
+				   .filter = sp->filter };
+
+	if (!sp->nfilter)
+		return 0;
+	/* Unprivileged filters need no_new_privs; it also means a setuid
+	 * program gains nothing under this one. */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -1;
+	return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0
+		       ? -1 : 0;
+}
+
+void td_spawn_child(const struct td_spawn *sp, int capture_fd, int pipefd)
+{
+	sigset_t none;
+	char buf[16];
+	int fd, len;
+
+	/* Nothing of the server's signal handling is the worker's. */
+	sigemptyset(&none);
+	td_spawn_signals_default();
 	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
 		td_child_fail(pipefd, TD_STEP_SIGNALS);
 	if ((sp->setsid && setsid() < 0) ||
@@ -611,49 +771,75 @@ static void __attribute__((noreturn)) td_child(const struct td_spawn *sp,
 		td_child_fail(pipefd, TD_STEP_CWD);
 	/* The server is a subreaper; the worker is not. */
 	prctl(PR_SET_CHILD_SUBREAPER, 0);
+	if (td_child_seccomp(sp) < 0)
+		td_child_fail(pipefd, TD_STEP_SECCOMP);
 	execve(sp->path, sp->argv, sp->envp);
 	td_child_fail(pipefd, TD_STEP_EXEC);
+}
+
+/* Forked here, where no filter is in the way. */
+static int td_spawn_fork(struct td_req *r, const struct td_spawn *sp,
+			 int capture_fd, const int p[2], pid_t *pid)
+{
+	*pid = fork();
+	if (*pid < 0)
+		return td_req_fail(r, errno, "fork: %s", strerror(errno));
+	if (*pid == 0) {
+		close(p[0]);
+		td_spawn_child(sp, capture_fd, p[1]);
+	}
+	return 0;
+}
+
+/* EOF on the error pipe: exec happened.  A record: why it did not. */
+static int td_spawn_exec_result(struct td_req *r, const struct td_spawn *sp,
+				int rfd, pid_t pid, int *pidfd)
+{
+	struct td_spawn_err e;
+	int status;
+	ssize_t n;
+
+	do
+		n = read(rfd, &e, sizeof(e));
+	while (n < 0 && errno == EINTR);
+	if (n == (ssize_t)sizeof(e)) {
+		waitpid(pid, &status, 0);
+		if (e.step <= 0 || e.step > TD_STEP_EXEC)
+			e.step = TD_STEP_EXEC;
+		return td_req_fail(r, e.err, "%s %s: %s%s",
+				   td_step_names[e.step],
+				   e.step == TD_STEP_EXEC ? sp->path
+				   : e.step == TD_STEP_CWD ? sp->cwd
+							   : sp->argv[0],
+				   strerror(e.err),
+				   e.step == TD_STEP_EXEC && sp->nfilter
+					   ? " (under the worker's policy)" : "");
+	}
+	/* Our unreaped child (the spawner's clones are ours too): its pid
+	 * cannot be reused under us. */
+	*pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (*pidfd >= 0)
+		*pidfd = td_ifd_adopt(*pidfd, "worker pidfd");
+	return 0;
 }
 
 int td_spawn_run(struct td_req *r, struct td_spawn *sp, int capture_fd,
 		 pid_t *pid, int *pidfd)
 {
-	struct td_spawn_err e;
-	int p[2], status;
-	ssize_t n;
+	int p[2], rc;
 
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return td_req_fail(r, errno, "pipe: %s", strerror(errno));
-	*pid = fork();
-	if (*pid < 0) {
-		e.err = errno;
-		close(p[0]);
-		close(p[1]);
-		return td_req_fail(r, e.err, "fork: %s", strerror(e.err));
-	}
-	if (*pid == 0) {
-		close(p[0]);
-		td_child(sp, capture_fd, p[1]);
-	}
+	/* Under a policy only the spawner may start workers, gone or not:
+	 * a fork here would hand the server's filter on. */
+	if (r->srv->policy || r->srv->spawner_fd >= 0)
+		rc = td_spawner_spawn(r, sp, capture_fd, p[1], pid);
+	else
+		rc = td_spawn_fork(r, sp, capture_fd, p, pid);
+	/* Before the read: only the worker may hold a write end then. */
 	close(p[1]);
-	/* EOF: exec happened.  A record: why it did not. */
-	do
-		n = read(p[0], &e, sizeof(e));
-	while (n < 0 && errno == EINTR);
+	if (rc == 0)
+		rc = td_spawn_exec_result(r, sp, p[0], *pid, pidfd);
 	close(p[0]);
-	if (n == (ssize_t)sizeof(e)) {
-		waitpid(*pid, &status, 0);
-		if (e.step <= 0 || e.step > TD_STEP_EXEC)
-			e.step = TD_STEP_EXEC;
-		return td_req_fail(r, e.err, "%s %s: %s", td_step_names[e.step],
-				   e.step == TD_STEP_EXEC ? sp->path
-				   : e.step == TD_STEP_CWD ? sp->cwd
-							   : sp->argv[0],
-				   strerror(e.err));
-	}
-	/* Our unreaped child: its pid cannot be reused under us. */
-	*pidfd = (int)syscall(SYS_pidfd_open, *pid, 0);
-	if (*pidfd >= 0)
-		*pidfd = td_ifd_adopt(*pidfd, "worker pidfd");
-	return 0;
+	return rc;
 }

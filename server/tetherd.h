@@ -60,6 +60,8 @@ struct td_outq {
 struct td_server;
 struct td_conn;
 struct td_xfer;
+struct td_policy;
+struct td_req;
 
 /* How a transfer on the data socket ends: err 0, or what went wrong. */
 typedef void (*td_xfer_done_fn)(struct td_conn *c, struct td_xfer *x,
@@ -121,6 +123,7 @@ struct td_handshake {
 	pid_t peer_pid;
 	uid_t peer_uid;
 	bool done;
+	bool readonly;			/* --read-only-uid: observe only */
 	int refuse;			/* answer this errno once HELLO is in */
 	struct td_event ev;
 };
@@ -155,6 +158,17 @@ struct td_server {
 	unsigned nrefusing;
 	uid_t *allow_uids;
 	size_t nallow_uids;
+	gid_t *allow_gids;		/* --allow-gid: full access */
+	size_t nallow_gids;
+	uid_t *ro_uids;			/* --read-only-uid: introspection */
+	size_t nro_uids;
+	struct td_policy *policy;	/* --policy, or NULL: anything goes */
+	const char *policy_path;
+	/* With a policy the server runs under its own seccomp filter, which
+	 * every child would inherit: workers are forked by the spawner, a
+	 * child started before the filter (spawner.c). */
+	pid_t spawner_pid;		/* 0: none */
+	int spawner_fd;			/* internal; -1: none */
 	struct td_label *labels;
 	unsigned nlabels;
 	struct td_worker *workers;
@@ -183,6 +197,24 @@ struct td_server {
 	struct __kernel_timespec hs_ts;
 	struct __kernel_timespec deadline_ts;
 };
+
+/* filter.c: the policy on the server itself (see policy.h) */
+int td_policy_setup(struct td_server *srv, char *err, size_t errsz);
+int td_filter_install(struct td_server *srv, char *err, size_t errsz);
+int td_do_policy(struct td_req *r);
+/* syscall.c: the user-space half.  0, or -errno with why[] saying which
+ * rule refused (and an audit line logged).  nr, args: the call as it
+ * would run. */
+int td_policy_refuses(struct td_server *srv, long nr, const uint64_t a[6],
+		      char *why, size_t size);
+/* The same for a server op that does a syscall's work (GET opens a
+ * file, KILL sends a signal): 0 or td_req_fail()'s -errno. */
+int td_policy_check_op(struct td_req *r, const char *op, long nr,
+		       uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3);
+
+/* spawner.c: forks workers when the server runs under a filter */
+int td_spawner_start(struct td_server *srv);
+void td_spawner_stop(struct td_server *srv);
 
 /* log.c */
 int td_log_open(const char *path);
@@ -219,7 +251,10 @@ uint64_t td_uptime_ms(const struct td_server *srv);
 void td_reconnect_accepted(struct td_server *srv, int fd);
 void td_reconnect_event(struct td_handshake *hs, int res);
 void td_reconnect_closeall(struct td_server *srv);
-bool td_peer_allowed(const struct td_server *srv, uid_t uid);
+enum td_peer_role { TD_PEER_REFUSED, TD_PEER_READONLY, TD_PEER_FULL };
+/* fd: the peer's socket, for its supplementary groups (-1: none). */
+enum td_peer_role td_peer_role(const struct td_server *srv, int fd,
+			       uid_t uid, gid_t gid);
 
 /* conn.c */
 struct td_conn *td_conn_new(struct td_server *srv, int sfd, int dfd);

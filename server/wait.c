@@ -218,12 +218,22 @@ int td_do_stop(struct td_req *r)
 	struct td_worker *w;
 	struct td_pending *p;
 	int64_t grace = 10000;
+	int rc;
 
 	if (!b || nb < 1 || nb > 2 ||
 	    (nb == 2 && (tp_obj_i64(&b[1], &grace) < 0 || grace < 0)))
 		return td_req_fail(r, EPROTO, "STOP body is [target, grace_ms]");
 	if (!(w = td_worker_find(r->srv, &b[0])))
 		return td_req_fail(r, ESRCH, "no such worker");
+	/* STOP sends SIGTERM, SIGCONT and, once the grace is over, SIGKILL:
+	 * a policy must allow all three. */
+	if ((rc = td_policy_check_op(r, "STOP", SYS_kill, (uint64_t)-w->pgid,
+				     SIGTERM, 0, 0)) < 0 ||
+	    (rc = td_policy_check_op(r, "STOP", SYS_kill, (uint64_t)-w->pgid,
+				     SIGCONT, 0, 0)) < 0 ||
+	    (rc = td_policy_check_op(r, "STOP", SYS_kill, (uint64_t)-w->pgid,
+				     SIGKILL, 0, 0)) < 0)
+		return rc;
 	if (!(p = td_pending_add(r, TD_P_STOP, w)))
 		return td_req_fail(r, ENOMEM, "out of memory");
 	/* A leader gone with its group still there (no capture to keep

@@ -261,6 +261,7 @@ int td_do_kill(struct td_req *r)
 	const msgpack_object *b = tp_obj_array(r->body, &nb);
 	struct td_worker *w;
 	int64_t sig;
+	int rc;
 
 	if (!b || nb != 2 || tp_obj_i64(&b[1], &sig) < 0 || sig < 0 ||
 	    sig >= NSIG)
@@ -270,6 +271,9 @@ int td_do_kill(struct td_req *r)
 	if (w->state == TD_W_EXITED || w->state == TD_W_KILLED)
 		return td_req_fail(r, ESRCH, "worker %s (pid %d) has ended",
 				   td_worker_name(w), (int)w->pid);
+	if ((rc = td_policy_check_op(r, "KILL", SYS_kill, (uint64_t)w->pid,
+				     (uint64_t)sig, 0, 0)) < 0)
+		return rc;
 	if ((w->pidfd >= 0 ? syscall(SYS_pidfd_send_signal, w->pidfd,
 				     (int)sig, NULL, 0)
 			   : kill(w->pid, (int)sig)) < 0)
@@ -361,6 +365,8 @@ void td_workers_reap(struct td_server *srv)
 			    w->state != TD_W_KILLED)
 				break;
 		if (!w) {
+			if (td_spawner_reaped(srv, pid, status))
+				continue;
 			if (WIFEXITED(status) || WIFSIGNALED(status)) {
 				srv->orphans_reaped++;
 				td_log("reaped orphan pid %d (status 0x%x)",

@@ -2,9 +2,66 @@
 #ifndef TETHERD_WORKERS_H
 #define TETHERD_WORKERS_H
 
+#include <limits.h>
+#include <linux/filter.h>
 #include <sys/resource.h>
 
 #include "tetherd.h"
+
+#define TD_GROUPS_MAX 1024
+#define TD_RLIMITS_MAX 16
+#define TD_FILTER_MAX 4096		/* BPF_MAXINSNS: a worker's filter */
+
+/* A prepared SPAWN (spawn.c), which the spawner also rebuilds from its
+ * request (spawner.c). */
+struct td_fdmap {
+	int child;
+	int server;
+};
+
+struct td_spawn {
+	char **argv;
+	int argc;
+	char **envp;
+	int envc;
+	char *path;			/* resolved executable */
+	char *cwd;
+	char *cgroup;
+	char label[TETHER_LABEL_MAX + 1];
+	struct td_fdmap fds[TETHER_SPAWN_FDS_MAX];
+	unsigned nfds;
+	struct { int res; struct rlimit rl; } rlimits[TD_RLIMITS_MAX];
+	unsigned nrlimits;
+	bool setsid;
+	bool pgroup;
+	bool capture;
+	bool have_user;
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[TD_GROUPS_MAX];
+	int ngroups;
+	uint64_t log_max;
+	struct rlimit nofile;		/* the server's original limit */
+	struct sock_filter *filter;	/* the worker's own policy, or NULL */
+	unsigned nfilter;		/* instructions, <= TD_FILTER_MAX */
+	char home[PATH_MAX];		/* --user's, for HOME */
+	char uname[256];		/* --user's, for USER and LOGNAME */
+};
+
+/* spawn.c: the child's side, system calls only; shared with the
+ * spawner, whose clones run it too. */
+void td_spawn_child(const struct td_spawn *sp, int capture_fd, int errpipe)
+	__attribute__((noreturn));
+/* Default dispositions for every signal, the reserved ones included. */
+void td_spawn_signals_default(void);
+
+/* spawner.c: the server's side of a spawn through the spawner.  The
+ * worker's pid, or -errno with r->err set; errpipe is the write end of
+ * the exec-error pipe, passed on (the caller still closes its own). */
+int td_spawner_spawn(struct td_req *r, const struct td_spawn *sp,
+		     int capture_fd, int errpipe, pid_t *pid);
+/* A child reaped by wait4: true if it was the spawner. */
+bool td_spawner_reaped(struct td_server *srv, pid_t pid, int status);
 
 enum td_wstate { TD_W_RUNNING, TD_W_STOPPED, TD_W_EXITED, TD_W_KILLED };
 

@@ -371,7 +371,7 @@ Test(parse_sym, required_names)
 	int64_t v;
 
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
-		cr_assert_eq(ctl_const_lookup(want[i].name,
+		cr_assert_eq(tp_const_lookup(want[i].name,
 					      strlen(want[i].name), &v),
 			     0, "%s missing", want[i].name);
 		cr_assert_eq(v, want[i].value, "%s", want[i].name);
@@ -397,11 +397,11 @@ Test(parse_sym, lookup_is_exact)
 	int64_t v;
 
 	/* a prefix or a longer name is not a match */
-	cr_assert_eq(ctl_const_lookup("O_RDONLYX", 8, &v), 0);
+	cr_assert_eq(tp_const_lookup("O_RDONLYX", 8, &v), 0);
 	cr_assert_eq(v, O_RDONLY);
-	cr_assert_eq(ctl_const_lookup("O_RDONL", 7, &v), -ENOENT);
-	cr_assert_eq(ctl_const_lookup("o_rdonly", 8, &v), -ENOENT);
-	cr_assert_eq(ctl_const_lookup("", 0, &v), -ENOENT);
+	cr_assert_eq(tp_const_lookup("O_RDONL", 7, &v), -ENOENT);
+	cr_assert_eq(tp_const_lookup("o_rdonly", 8, &v), -ENOENT);
+	cr_assert_eq(tp_const_lookup("", 0, &v), -ENOENT);
 }
 
 Test(parse_sym, errors)
@@ -655,19 +655,19 @@ Test(parse_buf, mixed_call)
 
 Test(errno_name, known_and_unknown)
 {
-	cr_assert_str_eq(ctl_errno_name(ENOENT), "ENOENT");
-	cr_assert_str_eq(ctl_errno_name(1), "EPERM");
-	cr_assert_str_eq(ctl_errno_name(EAGAIN), "EAGAIN");
-	cr_assert_str_eq(ctl_errno_name(EOPNOTSUPP), "EOPNOTSUPP");
-	cr_assert_str_eq(ctl_errno_name(EHWPOISON), "EHWPOISON");
-	cr_assert_null(ctl_errno_name(0));
-	cr_assert_null(ctl_errno_name(-2));
-	cr_assert_null(ctl_errno_name(41));
-	cr_assert_null(ctl_errno_name(58));
-	cr_assert_null(ctl_errno_name(EHWPOISON + 1));
-	cr_assert_null(ctl_errno_name(100000));
+	cr_assert_str_eq(tp_errno_name(ENOENT), "ENOENT");
+	cr_assert_str_eq(tp_errno_name(1), "EPERM");
+	cr_assert_str_eq(tp_errno_name(EAGAIN), "EAGAIN");
+	cr_assert_str_eq(tp_errno_name(EOPNOTSUPP), "EOPNOTSUPP");
+	cr_assert_str_eq(tp_errno_name(EHWPOISON), "EHWPOISON");
+	cr_assert_null(tp_errno_name(0));
+	cr_assert_null(tp_errno_name(-2));
+	cr_assert_null(tp_errno_name(41));
+	cr_assert_null(tp_errno_name(58));
+	cr_assert_null(tp_errno_name(EHWPOISON + 1));
+	cr_assert_null(tp_errno_name(100000));
 	for (int e = 1; e <= EHWPOISON; e++)
-		cr_assert(ctl_errno_name(e) || e == 41 || e == 58, "%d", e);
+		cr_assert(tp_errno_name(e) || e == 41 || e == 58, "%d", e);
 }
 
 /* ---- strace-like printing ----------------------------------------- */

@@ -1,5 +1,6 @@
 /*
- * Symbolic constants `tetherctl call` understands, and errno names.
+ * Symbolic constants `tetherctl call` and tetherd's policy files
+ * understand, and errno names.
  * Values come from the system headers, so they are what this
  * architecture's kernel expects.
  */
@@ -23,16 +24,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ctl.h"
+#include "consts.h"
 
-struct ctl_const {
+struct tp_const {
 	const char *name;
 	int64_t value;
 };
 
 #define K(x) { #x, (int64_t)(x) }
 
-static const struct ctl_const consts[] = {
+static const struct tp_const consts[] = {
 	/* *at() */
 	K(AT_FDCWD), K(AT_EMPTY_PATH), K(AT_SYMLINK_NOFOLLOW),
 	K(AT_SYMLINK_FOLLOW), K(AT_REMOVEDIR), K(AT_NO_AUTOMOUNT),
@@ -166,7 +167,7 @@ static int lookup_rt(const char *name, size_t len, int64_t *value)
 	return 0;
 }
 
-int ctl_const_lookup(const char *name, size_t len, int64_t *value)
+int tp_const_lookup(const char *name, size_t len, int64_t *value)
 {
 	size_t i;
 
@@ -215,9 +216,22 @@ static const char *const errnames[] = {
 
 #undef E
 
-const char *ctl_errno_name(int e)
+const char *tp_errno_name(int e)
 {
 	if (e <= 0 || (size_t)e >= sizeof(errnames) / sizeof(errnames[0]))
 		return NULL;
 	return errnames[e];
+}
+
+/* An errno by name ("EPERM") or number. */
+int tp_errno_lookup(const char *name, size_t len, int *value)
+{
+	for (size_t i = 1; i < sizeof(errnames) / sizeof(errnames[0]); i++) {
+		if (errnames[i] && strlen(errnames[i]) == len &&
+		    !memcmp(errnames[i], name, len)) {
+			*value = (int)i;
+			return 0;
+		}
+	}
+	return -ENOENT;
 }

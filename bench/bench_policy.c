@@ -1,0 +1,1204 @@
+/*
+ * bench_policy: what a loaded syscall policy costs an allowed call.
+ *
+ * Three tetherds under one CPU pinning, started by this bench on sockets
+ * in one private directory:
+ *
+ *   none       no --policy
+ *   allow-200  --policy with `default deny EPERM` and 200 allow rules:
+ *              199 other syscalls (a few with argument conditions) and
+ *              the measured getppid, last in the file
+ *   deny-200   --policy with `default allow` and 200 `deny NAME EPERM`
+ *              rules, none of them for getppid
+ *
+ * and the round trip of getppid through tether_syscall() (the path
+ * tether_getpid() takes) against each, plus the two baselines of
+ * bench_roundtrip: a direct getppid syscall and a raw socketpair
+ * ping-pong of frames the size of tether's getppid request and reply.
+ * Under a policy every call passes tetherd's user-space check (the
+ * rules of that syscall) and the kernel's seccomp filter the server
+ * loaded on itself (the policy plus what the server needs); that is the
+ * cost measured.  Target (issue 7): policy / no policy <= 1.10.
+ *
+ * The five rows are run --rounds times, interleaved, the three servers
+ * in a rotating order, so that drift of the machine hits all alike; the
+ * median of the per-round means is reported.  Before timing, each
+ * server is checked: its policy must be the one written (tether_policy:
+ * active, 200 rules) and a call the policy refuses (getpgrp) must come
+ * back EPERM, so a server that silently ignored --policy cannot pass
+ * for a fast one.  Timing is only reported, never judged: the exit
+ * status says whether something broke, not whether tether was fast.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tether.h"
+#include "tether_proto.h"
+
+#define BENCH_ROUNDS_MAX 1000
+#define BENCH_TARGET 1.10		/* policy / no policy */
+#define BENCH_RULES 200			/* rules in each policy file */
+#define BENCH_CPU_CLIENT 0
+#define BENCH_CPU_PEER 1
+#define BENCH_RMDIR_TRIES 50		/* x 20 ms, while tetherd exits */
+#define BENCH_FRAME_MAX 64		/* a getppid request or reply */
+
+enum bench_pin { PIN_SAME, PIN_CROSS, PIN_NONE };
+
+static const char *const bench_pin_names[] = { "same", "cross", "none" };
+
+/* The three servers, in the order of the table. */
+enum bench_srv { SRV_NONE, SRV_ALLOW, SRV_DENY, SRV_N };
+
+static const char *const bench_srv_names[SRV_N] = {
+	"none", "allow-200", "deny-200",
+};
+
+static const char *const bench_srv_rows[SRV_N] = {
+	"tether getppid, no policy",
+	"tether getppid, allow-200",
+	"tether getppid, deny-200",
+};
+
+static const char *const bench_srv_json[SRV_N] = {
+	"tether_no_policy", "tether_allow200", "tether_deny200",
+};
+
+struct bench_opts {
+	enum bench_pin pin;
+	long iterations;		/* per row and round */
+	long warmup;			/* per row and round */
+	long rounds;
+	bool json;
+	const char *tetherd;
+};
+
+/* The two frames of a tether getppid round trip, as the library and the
+ * server build them (a 4-byte length and msgpack [id, op, [nr, []]],
+ * [id, 0, [ret, []]]); encoded here, since this bench links only
+ * libtether. */
+struct bench_frames {
+	unsigned char req[BENCH_FRAME_MAX];
+	size_t reqlen;
+	unsigned char rep[BENCH_FRAME_MAX];
+	size_t replen;
+};
+
+/* The other end of the raw ping-pong. */
+struct bench_raw {
+	int fd;
+	pid_t pid;
+	const struct bench_frames *f;
+};
+
+/* One tetherd of ours. */
+struct bench_server {
+	struct tether *t;
+	char sock[128];
+	char log[128];
+	pid_t pid;
+	bool ok;			/* started and checked */
+	int err;			/* why not, or why its row stopped */
+	size_t nrules;			/* what tether_policy() reported */
+	long probe_ret;			/* getpgrp through it */
+	char cpus[64];
+};
+
+/* Per-round means in ns/op; n is how many rounds completed. */
+struct bench_series {
+	double ns[BENCH_ROUNDS_MAX];
+	int n;
+};
+
+struct bench_results {
+	struct bench_series direct;
+	struct bench_series raw;
+	struct bench_series srv[SRV_N];
+	/* Per-round ratio policy/no-policy, for rounds where both ran. */
+	struct bench_series ratio[SRV_N];
+	char cpus_self[64];
+	char cpus_raw[64];
+};
+
+typedef int (*bench_fn)(void *ctx, long n);
+
+static volatile long bench_sink;
+
+/* ---- the policies ---------------------------------------------------- */
+
+/*
+ * Syscalls for the rules: x86_64 names libseccomp knows (it resolves
+ * them in tetherd), none of them getppid, getpgrp (the probe) or one of
+ * the syscalls tetherd always keeps for itself (filter.c), so that every
+ * rule is a rule of its own in the kernel filter, not merged with the
+ * server's needs.  Obsolete and unimplemented entries are left out.
+ */
+static const char *const bench_pool[] = {
+	"stat", "lstat", "poll", "access", "pipe", "select", "msync",
+	"mincore", "shmget", "shmat", "shmctl", "dup2", "pause", "getitimer",
+	"alarm", "setitimer", "sendfile", "socket", "connect", "accept",
+	"bind", "listen", "getpeername", "socketpair", "fork", "vfork",
+	"execve", "semget", "semop", "semctl", "shmdt", "msgget", "msgsnd",
+	"msgrcv", "msgctl", "truncate", "getdents", "getcwd", "chdir",
+	"fchdir", "rename", "mkdir", "rmdir", "creat", "link", "unlink",
+	"symlink", "chmod", "fchmod", "chown", "fchown", "lchown", "umask",
+	"getrlimit", "times", "syslog", "setuid", "setgid", "setpgid",
+	"setreuid", "setregid", "getgroups", "setgroups", "setresuid",
+	"getresuid", "setresgid", "getresgid", "getpgid", "setfsuid",
+	"setfsgid", "getsid", "capget", "capset", "rt_sigpending",
+	"rt_sigtimedwait", "rt_sigqueueinfo", "rt_sigsuspend", "utime",
+	"mknod", "personality", "statfs", "fstatfs", "getpriority",
+	"setpriority", "sched_setparam", "sched_getparam",
+	"sched_setscheduler", "sched_getscheduler", "sched_get_priority_max",
+	"sched_get_priority_min", "sched_rr_get_interval", "mlock",
+	"munlock", "mlockall", "munlockall", "vhangup", "modify_ldt",
+	"pivot_root", "arch_prctl", "adjtimex", "setrlimit", "chroot",
+	"sync", "acct", "settimeofday", "mount", "umount2", "swapon",
+	"swapoff", "reboot", "sethostname", "setdomainname", "iopl",
+	"ioperm", "init_module", "delete_module", "quotactl", "readahead",
+	"setxattr", "lsetxattr", "fsetxattr", "getxattr", "lgetxattr",
+	"fgetxattr", "listxattr", "llistxattr", "flistxattr", "removexattr",
+	"lremovexattr", "fremovexattr", "tkill", "time", "sched_setaffinity",
+	"io_setup", "io_destroy", "io_getevents", "io_submit", "io_cancel",
+	"epoll_create", "remap_file_pages", "set_tid_address", "semtimedop",
+	"fadvise64", "timer_create", "timer_settime", "timer_gettime",
+	"timer_getoverrun", "timer_delete", "clock_settime", "clock_getres",
+	"epoll_wait", "epoll_ctl", "utimes", "mbind", "set_mempolicy",
+	"get_mempolicy", "mq_open", "mq_unlink", "mq_timedsend",
+	"mq_timedreceive", "mq_notify", "mq_getsetattr", "kexec_load",
+	"add_key", "request_key", "keyctl", "ioprio_set", "ioprio_get",
+	"inotify_init", "inotify_add_watch", "inotify_rm_watch",
+	"migrate_pages", "mknodat", "fchownat", "futimesat", "linkat",
+	"symlinkat", "fchmodat", "faccessat", "pselect6", "ppoll", "unshare",
+	"get_robust_list", "tee", "sync_file_range", "vmsplice",
+	"move_pages", "utimensat", "epoll_pwait", "signalfd",
+	"timerfd_create", "eventfd", "fallocate", "timerfd_settime",
+	"timerfd_gettime", "signalfd4", "eventfd2", "epoll_create1",
+	"inotify_init1", "preadv", "pwritev", "rt_tgsigqueueinfo",
+	"perf_event_open", "recvmmsg", "fanotify_init", "fanotify_mark",
+	"name_to_handle_at", "open_by_handle_at", "clock_adjtime", "syncfs",
+	"sendmmsg", "setns", "getcpu", "process_vm_readv",
+	"process_vm_writev", "kcmp", "finit_module", "sched_setattr",
+	"sched_getattr", "renameat2", "seccomp", "kexec_file_load", "bpf",
+	"execveat", "userfaultfd", "membarrier", "mlock2", "copy_file_range",
+	"preadv2", "pwritev2", "pkey_mprotect", "pkey_alloc", "pkey_free",
+	"io_pgetevents", "io_uring_setup", "io_uring_register", "open_tree",
+	"move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "openat2",
+	"pidfd_getfd", "faccessat2", "process_madvise", "epoll_pwait2",
+};
+
+#define BENCH_POOL_N (sizeof(bench_pool) / sizeof(bench_pool[0]))
+
+/*
+ * Allow rules with argument conditions.  The first seven are syscalls
+ * tetherd keeps for itself anyway (the kernel filter allows them
+ * whatever the policy says; the user-space check still applies the
+ * conditions to the controller's calls); the rest are pool syscalls,
+ * whose plain `allow NAME` line they replace.
+ */
+static const struct {
+	const char *name;
+	const char *cond;
+} bench_allow_conds[] = {
+	{ "openat", "arg2 & O_ACCMODE == O_RDONLY" },
+	{ "kill", "arg1 == SIGTERM" },
+	{ "lseek", "arg2 <= 2" },
+	{ "fcntl", "arg1 == F_GETFL" },
+	{ "mmap", "arg2 & PROT_EXEC == 0" },
+	{ "mprotect", "arg2 & PROT_EXEC == 0" },
+	{ "clock_gettime", "arg0 == CLOCK_MONOTONIC" },
+	{ "socket", "arg0 == AF_UNIX and arg1 & 15 == SOCK_STREAM" },
+	{ "setpriority", "arg0 == 0 and arg2 <= 19" },
+	{ "fchmod", "arg1 <= 0777" },
+	{ "timerfd_create", "arg0 == CLOCK_MONOTONIC" },
+	{ "getpriority", "arg0 <= 2" },
+	{ "fchownat", "arg0 == AT_FDCWD and arg4 & AT_EMPTY_PATH == 0" },
+	{ "accept", "arg1 == 0 and arg2 == 0" },
+};
+
+#define BENCH_ALLOW_CONDS_N \
+	(sizeof(bench_allow_conds) / sizeof(bench_allow_conds[0]))
+#define BENCH_ALLOW_OWN 7		/* the first seven are not in the pool */
+
+/* The condition of a pool syscall's allow rule, or NULL. */
+static const char *bench_allow_cond(const char *name)
+{
+	for (size_t i = BENCH_ALLOW_OWN; i < BENCH_ALLOW_CONDS_N; i++)
+		if (!strcmp(bench_allow_conds[i].name, name))
+			return bench_allow_conds[i].cond;
+	return NULL;
+}
+
+/* The allow-200 file: default deny, 199 other rules, getppid last. */
+static int bench_write_allow(FILE *f)
+{
+	size_t n = 0;
+
+	fprintf(f, "# bench_policy: default deny, %d allow rules; the "
+		"measured syscall last\ndefault deny EPERM\n", BENCH_RULES);
+	for (size_t i = 0; i < BENCH_ALLOW_OWN; i++, n++)
+		fprintf(f, "allow %s %s\n", bench_allow_conds[i].name,
+			bench_allow_conds[i].cond);
+	for (size_t i = 0; n < BENCH_RULES - 1 && i < BENCH_POOL_N; i++, n++) {
+		const char *cond = bench_allow_cond(bench_pool[i]);
+
+		fprintf(f, "allow %s%s%s\n", bench_pool[i], cond ? " " : "",
+			cond ? cond : "");
+	}
+	if (n != BENCH_RULES - 1)
+		return -EINVAL;
+	fprintf(f, "# the measured call, last: the worst case\n"
+		"allow getppid\n");
+	return 0;
+}
+
+/* The deny-200 file: default allow, 200 denies, getppid not among them.
+ * The pool is taken from its end, so the two files share few names. */
+static int bench_write_deny(FILE *f)
+{
+	size_t n = 0;
+
+	fprintf(f, "# bench_policy: default allow, %d deny rules, none for "
+		"the measured syscall\ndefault allow\ndeny getpgrp EPERM\n",
+		BENCH_RULES);
+	n++;
+	for (size_t i = BENCH_POOL_N; n < BENCH_RULES && i > 0; i--, n++)
+		fprintf(f, "deny %s EPERM\n", bench_pool[i - 1]);
+	return n == BENCH_RULES ? 0 : -EINVAL;
+}
+
+/* Write one policy file with fn; 0 or -errno. */
+static int bench_write_policy(const char *path, int (*fn)(FILE *))
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	FILE *f;
+	int rc;
+
+	if (fd < 0)
+		return -errno;
+	f = fdopen(fd, "w");
+	if (!f) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	rc = fn(f);
+	if (ferror(f) && rc == 0)
+		rc = -EIO;
+	if (fclose(f) != 0 && rc == 0)
+		rc = -errno;
+	return rc;
+}
+
+/* ---- small utilities ---------------------------------------------- */
+
+/* Print usage to f. */
+static void bench_usage(FILE *f, const char *argv0)
+{
+	fprintf(f,
+		"usage: %s [--pin same|cross|none] [--iterations N] "
+		"[--warmup N]\n"
+		"       [--rounds N] [--tetherd PATH] [--json]\n"
+		"  --pin same    bench and peers all on CPU 0 (default)\n"
+		"  --pin cross   bench on CPU 0, peers on CPU 1\n"
+		"  --pin none    no pinning\n"
+		"  --iterations  timed calls per row and round (5000)\n"
+		"  --warmup      untimed calls before each (500)\n"
+		"  --rounds      interleaved rounds, at most %d (10)\n"
+		"  --tetherd     default $TETHERD, else ./server/tetherd\n",
+		argv0, BENCH_ROUNDS_MAX);
+}
+
+/* Parse a non-negative long in [min, max]; -EINVAL otherwise. */
+static int bench_parse_long(const char *s, long min, long max, long *v)
+{
+	char *end;
+	long x;
+
+	errno = 0;
+	x = strtol(s, &end, 10);
+	if (errno || end == s || *end || x < min || x > max)
+		return -EINVAL;
+	*v = x;
+	return 0;
+}
+
+/* Parse argv into o; -EINVAL on a bad option (usage already printed). */
+static int bench_parse_args(int argc, char **argv, struct bench_opts *o)
+{
+	static const struct option lopts[] = {
+		{ "pin", required_argument, NULL, 'p' },
+		{ "iterations", required_argument, NULL, 'n' },
+		{ "warmup", required_argument, NULL, 'w' },
+		{ "rounds", required_argument, NULL, 'r' },
+		{ "tetherd", required_argument, NULL, 't' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *env = getenv("TETHERD");
+	int c;
+
+	o->pin = PIN_SAME;
+	o->iterations = 5000;
+	o->warmup = 500;
+	o->rounds = 10;
+	o->json = false;
+	o->tetherd = env && *env ? env : "./server/tetherd";
+	while ((c = getopt_long(argc, argv, "", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (!strcmp(optarg, "same"))
+				o->pin = PIN_SAME;
+			else if (!strcmp(optarg, "cross"))
+				o->pin = PIN_CROSS;
+			else if (!strcmp(optarg, "none"))
+				o->pin = PIN_NONE;
+			else
+				goto bad;
+			break;
+		case 'n':
+			if (bench_parse_long(optarg, 1, LONG_MAX / 4,
+					     &o->iterations) < 0)
+				goto bad;
+			break;
+		case 'w':
+			if (bench_parse_long(optarg, 0, LONG_MAX / 4,
+					     &o->warmup) < 0)
+				goto bad;
+			break;
+		case 'r':
+			if (bench_parse_long(optarg, 1, BENCH_ROUNDS_MAX,
+					     &o->rounds) < 0)
+				goto bad;
+			break;
+		case 't':
+			o->tetherd = optarg;
+			break;
+		case 'j':
+			o->json = true;
+			break;
+		case 'h':
+			bench_usage(stdout, argv[0]);
+			exit(0);
+		default:
+			goto bad;
+		}
+	}
+	if (optind == argc)
+		return 0;
+bad:
+	bench_usage(stderr, argv[0]);
+	return -EINVAL;
+}
+
+/* Nanoseconds on the monotonic clock. */
+static int bench_now(double *ns)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
+		return -errno;
+	*ns = (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+	return 0;
+}
+
+/* Pin the calling process (and what it forks from now on) to one CPU. */
+static int bench_pin_self(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Format pid's allowed CPUs as "0,1" into buf. */
+static int bench_cpu_list(pid_t pid, char *buf, size_t size)
+{
+	cpu_set_t set;
+	size_t off = 0;
+
+	if (size == 0)
+		return -EINVAL;
+	buf[0] = '\0';
+	if (sched_getaffinity(pid, sizeof(set), &set) < 0)
+		return -errno;
+	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+		int n;
+
+		if (!CPU_ISSET(cpu, &set))
+			continue;
+		n = snprintf(buf + off, size - off, "%s%d", off ? "," : "",
+			     cpu);
+		if (n < 0 || (size_t)n >= size - off)
+			return -ENOBUFS;
+		off += (size_t)n;
+	}
+	return 0;
+}
+
+/* Write all of buf to a blocking fd. */
+static int bench_write_full(int fd, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Read exactly len bytes: 1 when done, 0 on EOF before the first byte,
+ * -ECONNRESET on EOF inside the message, or -errno. */
+static int bench_read_full(int fd, void *buf, size_t len)
+{
+	unsigned char *p = buf;
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = read(fd, p + got, len - got);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return got ? -ECONNRESET : 0;
+		got += (size_t)n;
+	}
+	return 1;
+}
+
+/* Comparison for qsort on doubles. */
+static int bench_cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Median of the completed rounds (the mean of the middle two for an
+ * even count), or -1 when there are none. */
+static double bench_median(const struct bench_series *s)
+{
+	double v[BENCH_ROUNDS_MAX];
+
+	if (s->n == 0)
+		return -1;
+	memcpy(v, s->ns, sizeof(v[0]) * (size_t)s->n);
+	qsort(v, (size_t)s->n, sizeof(v[0]), bench_cmp_double);
+	if (s->n % 2 == 0)
+		return (v[s->n / 2 - 1] + v[s->n / 2]) / 2;
+	return v[s->n / 2];
+}
+
+/* Smallest or largest completed round (max selects). */
+static double bench_extreme(const struct bench_series *s, bool max)
+{
+	double r = s->n ? s->ns[0] : -1;
+
+	for (int i = 1; i < s->n; i++)
+		if (max ? s->ns[i] > r : s->ns[i] < r)
+			r = s->ns[i];
+	return r;
+}
+
+/* ---- the frames ----------------------------------------------------- */
+
+/* A msgpack non-negative integer, in the smallest form, as msgpack-c
+ * packs both its unsigned and its (non-negative) signed values. */
+static size_t bench_mp_uint(unsigned char *p, uint64_t v)
+{
+	size_t n;
+
+	if (v < 0x80) {
+		p[0] = (unsigned char)v;
+		return 1;
+	}
+	if (v <= 0xff) {
+		p[0] = 0xcc;
+		n = 1;
+	} else if (v <= 0xffff) {
+		p[0] = 0xcd;
+		n = 2;
+	} else if (v <= 0xffffffffu) {
+		p[0] = 0xce;
+		n = 4;
+	} else {
+		p[0] = 0xcf;
+		n = 8;
+	}
+	for (size_t i = 0; i < n; i++)
+		p[1 + i] = (unsigned char)(v >> (8 * (n - 1 - i)));
+	return n + 1;
+}
+
+/* Frame header: the payload length, big-endian, in TETHER_FRAME_HDR. */
+static void bench_frame_hdr(unsigned char *p, size_t len)
+{
+	size_t plen = len - TETHER_FRAME_HDR;
+
+	p[0] = (unsigned char)(plen >> 24);
+	p[1] = (unsigned char)(plen >> 16);
+	p[2] = (unsigned char)(plen >> 8);
+	p[3] = (unsigned char)plen;
+}
+
+/* [id, SYSCALL, [SYS_getppid, []]] and [id, 0, [ppid, []]].  The id is
+ * one the timed loops actually reach, so it has the library's width. */
+static void bench_frames_init(struct bench_frames *f,
+			      const struct bench_opts *o)
+{
+	uint64_t id = (uint64_t)o->rounds *
+		      (uint64_t)(o->warmup + o->iterations);
+	unsigned char *p;
+
+	p = f->req + TETHER_FRAME_HDR;
+	*p++ = 0x93;			/* fixarray 3 */
+	p += bench_mp_uint(p, id);
+	p += bench_mp_uint(p, TETHER_OP_SYSCALL);
+	*p++ = 0x92;			/* [nr, args] */
+	p += bench_mp_uint(p, SYS_getppid);
+	*p++ = 0x90;			/* no arguments */
+	f->reqlen = (size_t)(p - f->req);
+	bench_frame_hdr(f->req, f->reqlen);
+
+	p = f->rep + TETHER_FRAME_HDR;
+	*p++ = 0x93;
+	p += bench_mp_uint(p, id);
+	*p++ = 0x00;			/* err 0 */
+	*p++ = 0x92;			/* [ret, out buffers] */
+	p += bench_mp_uint(p, (uint64_t)getpid());	/* tetherd's parent */
+	*p++ = 0x90;
+	f->replen = (size_t)(p - f->rep);
+	bench_frame_hdr(f->rep, f->replen);
+}
+
+/* ---- a) direct syscall ---------------------------------------------- */
+
+/* n raw getppid syscalls. */
+static int bench_direct(void *ctx, long n)
+{
+	(void)ctx;
+	for (long i = 0; i < n; i++)
+		bench_sink = syscall(SYS_getppid);
+	return 0;
+}
+
+/* ---- b) raw socketpair ping-pong ------------------------------------ */
+
+/* The child: read a request, answer a reply, until the parent hangs up. */
+static void __attribute__((noreturn))
+bench_raw_child(int fd, const struct bench_frames *f, enum bench_pin pin)
+{
+	unsigned char buf[BENCH_FRAME_MAX];
+
+	if (pin == PIN_CROSS && bench_pin_self(BENCH_CPU_PEER) < 0)
+		_exit(3);
+	for (;;) {
+		int rc = bench_read_full(fd, buf, f->reqlen);
+
+		if (rc == 0)
+			_exit(0);
+		if (rc < 0 || bench_write_full(fd, f->rep, f->replen) < 0)
+			_exit(1);
+	}
+}
+
+/* Fork the ping-pong child on a fresh socketpair. */
+static int bench_raw_start(struct bench_raw *r, const struct bench_frames *f,
+			   enum bench_pin pin)
+{
+	int sv[2];
+
+	r->f = f;
+	r->pid = -1;
+	r->fd = -1;
+	/* CLOEXEC: tetherd must not inherit our end, or the child never
+	 * sees EOF. */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	fflush(NULL);
+	r->pid = fork();
+	if (r->pid < 0) {
+		int err = errno;
+
+		close(sv[0]);
+		close(sv[1]);
+		return -err;
+	}
+	if (r->pid == 0) {
+		close(sv[0]);
+		bench_raw_child(sv[1], f, pin);
+	}
+	close(sv[1]);
+	r->fd = sv[0];
+	return 0;
+}
+
+/* n request/reply exchanges with the child. */
+static int bench_raw(void *ctx, long n)
+{
+	struct bench_raw *r = ctx;
+	unsigned char buf[BENCH_FRAME_MAX];
+
+	for (long i = 0; i < n; i++) {
+		int rc = bench_write_full(r->fd, r->f->req, r->f->reqlen);
+
+		if (rc < 0)
+			return rc;
+		rc = bench_read_full(r->fd, buf, r->f->replen);
+		if (rc <= 0)
+			return rc ? rc : -ECONNRESET;
+	}
+	return 0;
+}
+
+/* Hang up on the child and reap it; -EIO if it did not exit cleanly. */
+static int bench_raw_stop(struct bench_raw *r)
+{
+	int status;
+	pid_t p;
+
+	if (r->fd >= 0)
+		close(r->fd);
+	r->fd = -1;
+	if (r->pid <= 0)
+		return 0;
+	do
+		p = waitpid(r->pid, &status, 0);
+	while (p < 0 && errno == EINTR);
+	r->pid = -1;
+	if (p < 0)
+		return errno == ECHILD ? 0 : -errno;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+}
+
+/* ---- c) the three tetherds ------------------------------------------ */
+
+/* Print the server's log to stderr: its policy errors are there. */
+static void bench_dump_log(const char *path)
+{
+	char line[512];
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		fprintf(stderr, "  tetherd: %s", line);
+	fclose(f);
+}
+
+/* Launch one tetherd on DIR/NAME.sock, its log in DIR/NAME.log, with
+ * policy (or none), on the peer CPU in cross mode. */
+static int bench_server_start(struct bench_server *s, const char *dir,
+			      const char *name, const char *policy,
+			      const struct bench_opts *o)
+{
+	struct tether_start_opts so = { 0 };
+	int n, rc, rc2 = 0;
+
+	n = snprintf(s->sock, sizeof(s->sock), "%s/%s.sock", dir, name);
+	if (n < 0 || (size_t)n >= sizeof(s->sock))
+		return -ENAMETOOLONG;
+	n = snprintf(s->log, sizeof(s->log), "%s/%s.log", dir, name);
+	if (n < 0 || (size_t)n >= sizeof(s->log))
+		return -ENAMETOOLONG;
+	so.socket_path = s->sock;
+	so.tetherd = o->tetherd;
+	so.log_path = s->log;
+	so.policy = policy;
+	if (o->pin == PIN_CROSS && (rc = bench_pin_self(BENCH_CPU_PEER)) < 0)
+		return rc;
+	rc = tether_start(&so, &s->t);
+	if (o->pin == PIN_CROSS)
+		rc2 = bench_pin_self(BENCH_CPU_CLIENT);
+	if (rc < 0) {
+		s->t = NULL;
+		fprintf(stderr, "bench: tetherd %s%s%s: %s (%s)\n", name,
+			policy ? " --policy " : "", policy ? policy : "",
+			strerror(-rc), tether_last_error(NULL));
+		bench_dump_log(s->log);
+		return rc;
+	}
+	return rc2;
+}
+
+/* Before timing: the server enforces the policy it was given.  With a
+ * policy, tether_policy must report it active with BENCH_RULES rules
+ * and getpgrp (denied by both files) must fail with EPERM; without,
+ * getpgrp must succeed.  Then getppid must answer our pid. */
+static int bench_server_check(struct bench_server *s, const char *name,
+			      bool policy)
+{
+	struct tether_policy tp = { 0 };
+	const struct tether_status *info = tether_info(s->t);
+	long r;
+	int rc;
+
+	s->pid = info ? info->pid : 0;
+	rc = tether_policy(s->t, &tp);
+	if (rc < 0) {
+		fprintf(stderr, "bench: %s: tether_policy: %s (%s)\n", name,
+			strerror(-rc), tether_last_error(s->t));
+		return rc;
+	}
+	s->nrules = tp.nrules;
+	rc = tp.active != policy ||
+	     (policy && tp.nrules != BENCH_RULES) ? -EPROTO : 0;
+	if (rc < 0)
+		fprintf(stderr, "bench: %s: server reports policy %s, %zu "
+			"rules; expected %s, %d\n", name,
+			tp.active ? "active" : "inactive", tp.nrules,
+			policy ? "active" : "inactive",
+			policy ? BENCH_RULES : 0);
+	tether_policy_free(&tp);
+	if (rc < 0)
+		return rc;
+	s->probe_ret = tether_syscall(s->t, SYS_getpgrp, 0, NULL);
+	if (policy ? s->probe_ret != -EPERM : s->probe_ret <= 0) {
+		fprintf(stderr, "bench: %s: getpgrp gave %ld, expected %s\n",
+			name, s->probe_ret, policy ? "-EPERM" : "a pgid");
+		return -EPROTO;
+	}
+	r = tether_syscall(s->t, SYS_getppid, 0, NULL);
+	if (r != (long)getpid()) {
+		fprintf(stderr, "bench: %s: getppid gave %ld (%s), expected "
+			"%ld\n", name, r, r < 0 ? strerror((int)-r) : "ok",
+			(long)getpid());
+		return r < 0 ? (int)r : -EPROTO;
+	}
+	return 0;
+}
+
+/* n getppid round trips, through tether_syscall as tether_getpid. */
+static int bench_tether(void *ctx, long n)
+{
+	struct bench_server *s = ctx;
+
+	for (long i = 0; i < n; i++) {
+		long ppid = tether_syscall(s->t, SYS_getppid, 0, NULL);
+
+		if (ppid <= 0)
+			return ppid < 0 ? (int)ppid : -EPROTO;
+		bench_sink = ppid;
+	}
+	return 0;
+}
+
+/* Remove the private directory and whatever the servers left in it.
+ * They may still be exiting, so a non-empty directory is retried. */
+static int bench_rmdir(const char *path)
+{
+	for (int tries = 0; tries < BENCH_RMDIR_TRIES; tries++) {
+		DIR *d = opendir(path);
+		struct dirent *de;
+		struct timespec ts = { 0, 20 * 1000 * 1000 };
+
+		if (!d)
+			return errno == ENOENT ? 0 : -errno;
+		/* Files, and the servers' (empty) state directories. */
+		while ((de = readdir(d)))
+			if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+			    unlinkat(dirfd(d), de->d_name, 0) < 0)
+				unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR);
+		closedir(d);
+		if (rmdir(path) == 0 || errno == ENOENT)
+			return 0;
+		if (errno != ENOTEMPTY && errno != EEXIST)
+			return -errno;
+		nanosleep(&ts, NULL);
+	}
+	return -ENOTEMPTY;
+}
+
+/* Shut one server down and detach. */
+static int bench_server_stop(struct bench_server *s, const char *name)
+{
+	int rc = 0;
+
+	if (!s->t)
+		return 0;
+	rc = tether_shutdown(s->t);
+	if (rc < 0)
+		fprintf(stderr, "bench: %s: tether_shutdown: %s (%s)\n", name,
+			strerror(-rc), tether_last_error(s->t));
+	tether_disconnect(s->t);
+	s->t = NULL;
+	return rc;
+}
+
+/* ---- measuring ------------------------------------------------------- */
+
+/* Warm up, then time iterations calls of fn; append the mean to s. */
+static int bench_measure(bench_fn fn, void *ctx, const struct bench_opts *o,
+			 struct bench_series *s)
+{
+	double t0 = 0, t1 = 0;
+	int rc;
+
+	rc = fn(ctx, o->warmup);
+	if (rc == 0)
+		rc = bench_now(&t0);
+	if (rc == 0)
+		rc = fn(ctx, o->iterations);
+	if (rc == 0)
+		rc = bench_now(&t1);
+	if (rc < 0)
+		return rc;
+	s->ns[s->n++] = (t1 - t0) / (double)o->iterations;
+	return 0;
+}
+
+/* Report a failed measurement; returns rc. */
+static int bench_fail(const char *what, int rc)
+{
+	fprintf(stderr, "bench: %s: %s\n", what, strerror(-rc));
+	return rc;
+}
+
+/* --rounds rounds of the five rows.  The three servers go in a rotating
+ * order (none first, then allow first, then deny first, ...), so that
+ * neither position in a round favours one of them.  A server's failure
+ * stops only its row. */
+static int bench_run_all(const struct bench_opts *o, struct bench_raw *raw,
+			 struct bench_server *srv, struct bench_results *res)
+{
+	int rc;
+
+	for (long round = 0; round < o->rounds; round++) {
+		double this[SRV_N] = { 0 };
+
+		rc = bench_measure(bench_direct, NULL, o, &res->direct);
+		if (rc < 0)
+			return bench_fail("direct getppid", rc);
+		rc = bench_measure(bench_raw, raw, o, &res->raw);
+		if (rc < 0)
+			return bench_fail("raw ping-pong", rc);
+		for (int k = 0; k < SRV_N; k++) {
+			int i = (int)((round + k) % SRV_N);
+			struct bench_server *s = &srv[i];
+
+			if (!s->ok)
+				continue;
+			rc = bench_measure(bench_tether, s, o, &res->srv[i]);
+			if (rc < 0) {
+				fprintf(stderr, "bench: %s: getppid: %s (%s)\n",
+					bench_srv_names[i], strerror(-rc),
+					tether_last_error(s->t));
+				s->ok = false;
+				s->err = rc;
+				continue;
+			}
+			this[i] = res->srv[i].ns[res->srv[i].n - 1];
+		}
+		for (int i = SRV_NONE + 1; i < SRV_N; i++)
+			if (this[i] > 0 && this[SRV_NONE] > 0)
+				res->ratio[i].ns[res->ratio[i].n++] =
+					this[i] / this[SRV_NONE];
+	}
+	return 0;
+}
+
+/* ---- reporting ------------------------------------------------------- */
+
+/* Ratio a/b, or -1 when either side is missing. */
+static double bench_ratio(double a, double b)
+{
+	return a > 0 && b > 0 ? a / b : -1;
+}
+
+/* One table row. */
+static void bench_print_row(const char *name, const struct bench_series *s)
+{
+	if (s->n == 0) {
+		printf("%-30s %12s %12s %12s\n", name, "n/a", "-", "-");
+		return;
+	}
+	printf("%-30s %12.1f %12.1f %12.1f\n", name, bench_median(s),
+	       bench_extreme(s, false), bench_extreme(s, true));
+}
+
+/* A ratio line with its per-round spread, "n/a" when a side is missing. */
+static void bench_print_ratio(const char *name, double r,
+			      const struct bench_series *rounds)
+{
+	if (r < 0) {
+		printf("%-30s %12s\n", name, "n/a");
+		return;
+	}
+	printf("%-30s %12.3f", name, r);
+	if (rounds && rounds->n)
+		printf("   per round: median %.3f, %.3f-%.3f",
+		       bench_median(rounds), bench_extreme(rounds, false),
+		       bench_extreme(rounds, true));
+	printf("\n");
+}
+
+static const char *bench_verdict(double r)
+{
+	return r < 0 ? "not measured" : r <= BENCH_TARGET ? "met" : "NOT met";
+}
+
+/* The human-readable report. */
+static void bench_print_table(const struct bench_opts *o,
+			      const struct bench_frames *f,
+			      const struct bench_server *srv,
+			      const struct bench_results *res)
+{
+	double none = bench_median(&res->srv[SRV_NONE]);
+	double ra = bench_ratio(bench_median(&res->srv[SRV_ALLOW]), none);
+	double rd = bench_ratio(bench_median(&res->srv[SRV_DENY]), none);
+
+	printf("pin mode: %s    cpus online: %ld\n", bench_pin_names[o->pin],
+	       sysconf(_SC_NPROCESSORS_ONLN));
+	printf("affinity: bench %s, ping-pong child %s, tetherd", res->cpus_self,
+	       res->cpus_raw);
+	for (int i = 0; i < SRV_N; i++)
+		printf(" %s %s%s", bench_srv_names[i],
+		       srv[i].pid > 0 ? srv[i].cpus : "n/a",
+		       i < SRV_N - 1 ? "," : "\n");
+	printf("policies: allow-200 = default deny + %d allow rules "
+	       "(getppid last), deny-200 = default allow + %d denies\n",
+	       BENCH_RULES, BENCH_RULES);
+	printf("iterations: %ld x %ld rounds (warmup %ld)    "
+	       "frames: request %zu B, reply %zu B\n\n",
+	       o->iterations, o->rounds, o->warmup, f->reqlen, f->replen);
+	printf("%-30s %12s %12s %12s\n", "", "ns/op median", "min round",
+	       "max round");
+	bench_print_row("direct getppid", &res->direct);
+	bench_print_row("raw socketpair ping-pong", &res->raw);
+	for (int i = 0; i < SRV_N; i++)
+		bench_print_row(bench_srv_rows[i], &res->srv[i]);
+	printf("\n");
+	bench_print_ratio("allow-200 / no policy", ra, &res->ratio[SRV_ALLOW]);
+	bench_print_ratio("deny-200 / no policy", rd, &res->ratio[SRV_DENY]);
+	bench_print_ratio("no policy / raw ping-pong",
+			  bench_ratio(none, bench_median(&res->raw)), NULL);
+	printf("target: policy/no-policy <= %.2f: allow-200 %s, deny-200 %s\n",
+	       BENCH_TARGET, bench_verdict(ra), bench_verdict(rd));
+	for (int i = 0; i < SRV_N; i++)
+		if (!srv[i].ok)
+			printf("%s row missing or cut short: %s\n",
+			       bench_srv_names[i],
+			       strerror(srv[i].err ? -srv[i].err : EIO));
+}
+
+/* One series as a JSON object member. */
+static void bench_json_series(const char *name, const struct bench_series *s)
+{
+	printf("  \"%s\": {\"median_ns\": ", name);
+	if (s->n)
+		printf("%.1f", bench_median(s));
+	else
+		printf("null");
+	printf(", \"rounds_ns\": [");
+	for (int i = 0; i < s->n; i++)
+		printf("%s%.1f", i ? ", " : "", s->ns[i]);
+	printf("]},\n");
+}
+
+/* A ratio as JSON: a number or null. */
+static void bench_json_ratio(const char *name, double r)
+{
+	if (r < 0)
+		printf("  \"%s\": null,\n", name);
+	else
+		printf("  \"%s\": %.3f,\n", name, r);
+}
+
+/* The machine-readable report. */
+static void bench_print_json(const struct bench_opts *o,
+			     const struct bench_frames *f,
+			     const struct bench_server *srv,
+			     const struct bench_results *res)
+{
+	double none = bench_median(&res->srv[SRV_NONE]);
+	double ra = bench_ratio(bench_median(&res->srv[SRV_ALLOW]), none);
+	double rd = bench_ratio(bench_median(&res->srv[SRV_DENY]), none);
+
+	printf("{\n  \"pin\": \"%s\",\n  \"cpus_online\": %ld,\n",
+	       bench_pin_names[o->pin], sysconf(_SC_NPROCESSORS_ONLN));
+	printf("  \"affinity\": {\"bench\": \"%s\", \"raw_child\": \"%s\"",
+	       res->cpus_self, res->cpus_raw);
+	for (int i = 0; i < SRV_N; i++)
+		printf(", \"tetherd_%s\": \"%s\"", bench_srv_names[i],
+		       srv[i].pid > 0 ? srv[i].cpus : "");
+	printf("},\n  \"rules\": %d,\n", BENCH_RULES);
+	printf("  \"iterations\": %ld,\n  \"warmup\": %ld,\n  \"rounds\": %ld,\n",
+	       o->iterations, o->warmup, o->rounds);
+	printf("  \"request_bytes\": %zu,\n  \"reply_bytes\": %zu,\n",
+	       f->reqlen, f->replen);
+	bench_json_series("direct_getppid", &res->direct);
+	bench_json_series("raw_pingpong", &res->raw);
+	for (int i = 0; i < SRV_N; i++)
+		bench_json_series(bench_srv_json[i], &res->srv[i]);
+	bench_json_series("round_ratio_allow200", &res->ratio[SRV_ALLOW]);
+	bench_json_series("round_ratio_deny200", &res->ratio[SRV_DENY]);
+	bench_json_ratio("ratio_allow200_none", ra);
+	bench_json_ratio("ratio_deny200_none", rd);
+	bench_json_ratio("ratio_none_raw",
+			 bench_ratio(none, bench_median(&res->raw)));
+	printf("  \"target_ratio\": %.2f,\n", BENCH_TARGET);
+	printf("  \"target_met_allow200\": %s,\n", ra < 0 ? "null" :
+	       ra <= BENCH_TARGET ? "true" : "false");
+	printf("  \"target_met_deny200\": %s\n}\n", rd < 0 ? "null" :
+	       rd <= BENCH_TARGET ? "true" : "false");
+}
+
+/* ---- main ------------------------------------------------------------ */
+
+/* Pin the client as the mode asks, before anything is forked. */
+static int bench_pin_client(enum bench_pin pin)
+{
+	int rc;
+
+	if (pin == PIN_NONE)
+		return 0;
+	rc = bench_pin_self(BENCH_CPU_CLIENT);
+	if (rc < 0)
+		return rc;
+	/* Cross mode must be able to use the peer CPU at all. */
+	if (pin == PIN_CROSS) {
+		rc = bench_pin_self(BENCH_CPU_PEER);
+		if (rc == 0)
+			rc = bench_pin_self(BENCH_CPU_CLIENT);
+	}
+	return rc;
+}
+
+/* Record who runs where, so the report shows the pinning took effect. */
+static void bench_record_affinity(struct bench_results *res,
+				  const struct bench_raw *raw,
+				  struct bench_server *srv)
+{
+	if (bench_cpu_list(0, res->cpus_self, sizeof(res->cpus_self)) < 0)
+		strcpy(res->cpus_self, "?");
+	if (bench_cpu_list(raw->pid, res->cpus_raw, sizeof(res->cpus_raw)) < 0)
+		strcpy(res->cpus_raw, "?");
+	for (int i = 0; i < SRV_N; i++)
+		if (srv[i].pid > 0 &&
+		    bench_cpu_list(srv[i].pid, srv[i].cpus,
+				   sizeof(srv[i].cpus)) < 0)
+			strcpy(srv[i].cpus, "?");
+}
+
+int main(int argc, char **argv)
+{
+	struct bench_opts o;
+	struct bench_frames f;
+	struct bench_raw raw = { .fd = -1, .pid = -1 };
+	struct bench_server srv[SRV_N];
+	static struct bench_results res;
+	char dir[64] = "/tmp/tether-bench.XXXXXX";
+	char pol_allow[128], pol_deny[128];
+	const char *policies[SRV_N] = { NULL, pol_allow, pol_deny };
+	bool have_dir = false;
+	int rc, status = 0;
+
+	memset(srv, 0, sizeof(srv));
+	if (bench_parse_args(argc, argv, &o) < 0)
+		return 2;
+	rc = bench_pin_client(o.pin);
+	if (rc < 0) {
+		fprintf(stderr, "bench: cannot pin to CPU %d%s: %s\n",
+			BENCH_CPU_CLIENT, o.pin == PIN_CROSS ? " and 1" : "",
+			strerror(-rc));
+		return 1;
+	}
+	bench_frames_init(&f, &o);
+	if (!mkdtemp(dir)) {
+		bench_fail("mkdtemp", -errno);
+		return 1;
+	}
+	have_dir = true;
+	snprintf(pol_allow, sizeof(pol_allow), "%s/allow-200.policy", dir);
+	snprintf(pol_deny, sizeof(pol_deny), "%s/deny-200.policy", dir);
+	if ((rc = bench_write_policy(pol_allow, bench_write_allow)) < 0 ||
+	    (rc = bench_write_policy(pol_deny, bench_write_deny)) < 0) {
+		bench_fail("writing the policy files", rc);
+		status = 1;
+		goto out;
+	}
+	rc = bench_raw_start(&raw, &f, o.pin);
+	if (rc < 0) {
+		bench_fail("starting the ping-pong child", rc);
+		status = 1;
+		goto out;
+	}
+	for (int i = 0; i < SRV_N; i++) {
+		srv[i].err = bench_server_start(&srv[i], dir,
+						bench_srv_names[i],
+						policies[i], &o);
+		if (srv[i].err == 0 && srv[i].t)
+			srv[i].err = bench_server_check(&srv[i],
+							bench_srv_names[i],
+							policies[i] != NULL);
+		srv[i].ok = srv[i].err == 0 && srv[i].t;
+		if (!srv[i].ok)
+			status = 1;
+	}
+	/* Only now: an ignored SIGPIPE would survive tetherd's exec. */
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+		bench_fail("ignoring SIGPIPE", -errno);
+		status = 1;
+		goto out;
+	}
+	bench_record_affinity(&res, &raw, srv);
+	if (bench_run_all(&o, &raw, srv, &res) < 0)
+		status = 1;
+	for (int i = 0; i < SRV_N; i++)
+		if (!srv[i].ok)
+			status = 1;
+	if (o.json)
+		bench_print_json(&o, &f, srv, &res);
+	else
+		bench_print_table(&o, &f, srv, &res);
+out:
+	for (int i = 0; i < SRV_N; i++)
+		if (bench_server_stop(&srv[i], bench_srv_names[i]) < 0)
+			status = 1;
+	rc = bench_raw_stop(&raw);
+	if (rc < 0) {
+		bench_fail("ping-pong child", rc);
+		status = 1;
+	}
+	if (have_dir && (rc = bench_rmdir(dir)) < 0) {
+		fprintf(stderr, "bench: cannot remove %s: %s\n", dir,
+			strerror(-rc));
+		status = 1;
+	}
+	return status;
+}

@@ -1,0 +1,118 @@
+# The shell side of the scenario tests, sourced by tests/scenario_*.sh
+# after they set SCENARIO (their name): the private directory $D with
+# the socket $S, the server pid $SPID that cleanup shuts down, and the
+# checks (ok, bad, ctl, expect, has, same, is_fd) counted in $pass and
+# $fail.  Not a test itself.
+set -u
+
+: "${TETHERCTL:?set TETHERCTL to the tetherctl binary}"
+: "${TETHERD:?set TETHERD to the tetherd binary}"
+export TETHERD
+
+D=$(mktemp -d "/tmp/tscen-$SCENARIO.XXXXXX") || exit 1
+S=$D/s.sock
+SPID=
+pass=0
+fail=0
+
+# Running, not a zombie nobody reaped.
+alive() {
+	[ -r "/proc/$1/stat" ] || return 1
+	state=$(sed 's/^.*) \(.\).*$/\1/' "/proc/$1/stat" 2>/dev/null)
+	case $state in
+	'' | Z | X) return 1 ;;
+	esac
+	return 0
+}
+
+cleanup() {
+	if [ -n "$SPID" ] && alive "$SPID"; then
+		"$TETHERCTL" -s "$S" --take-over shutdown --force \
+			>/dev/null 2>&1
+		i=0
+		while [ $i -lt 40 ] && alive "$SPID"; do
+			i=$((i + 1))
+			sleep 0.05 2>/dev/null || sleep 1
+		done
+		kill -9 "$SPID" 2>/dev/null
+	fi
+	rm -rf "$D"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+ok() {
+	pass=$((pass + 1))
+	echo "ok   $1"
+}
+
+bad() {
+	fail=$((fail + 1))
+	echo "FAIL $1"
+	shift
+	for l in "$@"; do
+		echo "     $l"
+	done
+}
+
+# A guard against a verb that never returns: coreutils timeout when
+# there is one.
+if command -v timeout >/dev/null 2>&1; then
+	GUARD="timeout 30"
+else
+	GUARD=
+fi
+
+# ctl NAME WANT_STATUS ARGS...: run tetherctl, output in $out/$err
+# (stdout also whole in $D/out).
+ctl() {
+	name=$1
+	want=$2
+	shift 2
+	$GUARD "$TETHERCTL" -s "$S" "$@" >"$D/out" 2>"$D/err"
+	st=$?
+	out=$(cat "$D/out")
+	err=$(cat "$D/err")
+	if [ "$st" -eq "$want" ]; then
+		ok "$name"
+		return 0
+	fi
+	bad "$name" "tetherctl $* exited $st, expected $want" \
+		"stdout: $out" "stderr: $err"
+	return 1
+}
+
+# expect NAME WANT GOT: exact comparison.
+expect() {
+	if [ "$2" = "$3" ]; then
+		ok "$1"
+	else
+		bad "$1" "expected: $2" "got:      $3"
+	fi
+}
+
+# has NAME NEEDLE HAYSTACK: substring.
+has() {
+	case $3 in
+	*"$2"*) ok "$1" ;;
+	*) bad "$1" "missing: $2" "in: $3" ;;
+	esac
+}
+
+# same NAME FILE1 FILE2: byte for byte.
+same() {
+	if cmp -s "$2" "$3"; then
+		ok "$1"
+	else
+		bad "$1" "$2 and $3 differ" \
+			"sizes: $(wc -c <"$2" 2>/dev/null) $(wc -c <"$3" 2>/dev/null)"
+	fi
+}
+
+# is_fd NAME VALUE: a non-negative decimal number.
+is_fd() {
+	case $2 in
+	'' | *[!0-9]*) bad "$1" "not an fd number: '$2'" ;;
+	*) ok "$1" ;;
+	esac
+}
