@@ -27,12 +27,10 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
 #endif
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -47,6 +45,7 @@
 #include <unistd.h>
 
 #include "tether.h"
+#include "bench_common.h"
 
 #define BENCH_RUNS 5
 #define BENCH_TARGET 3.0		/* batched getpid / direct */
@@ -55,13 +54,6 @@
 #define BENCH_READ 4096			/* bytes per pipe read */
 #define BENCH_PIPES_MAX 8192
 #define BENCH_EPOLL_EVENTS 1024
-#define BENCH_CPU_CLIENT 0
-#define BENCH_CPU_PEER 1
-#define BENCH_RMDIR_TRIES 50		/* x 20 ms, while tetherd exits */
-
-enum bench_pin { PIN_SAME, PIN_CROSS, PIN_NONE };
-
-static const char *const bench_pin_names[] = { "same", "cross", "none" };
 
 struct bench_opts {
 	enum bench_pin pin;
@@ -72,14 +64,6 @@ struct bench_opts {
 	bool ring_writes;		/* writes through the ring, not SYNC */
 	bool json;
 	const char *tetherd;
-};
-
-/* A tetherd of our own, on a socket in a private directory. */
-struct bench_tether {
-	struct tether *t;
-	char dir[64];
-	char sock[128];
-	bool have_dir;
 };
 
 /* Pipes, the bench's own or tetherd's, and their buffers. */
@@ -93,12 +77,6 @@ struct bench_pipes {
 	uint64_t *ids;			/* tether's: async ids */
 	struct tether_call *calls;	/* tether's: one write batch */
 	unsigned char cycle;		/* varies the bytes per cycle */
-};
-
-/* Per-run values in ns (per op, or per cycle); n runs completed. */
-struct bench_series {
-	double ns[BENCH_RUNS];
-	int n;
 };
 
 struct bench_results {
@@ -124,8 +102,6 @@ struct bench_phases {
 	double collect;
 };
 
-typedef int (*bench_fn)(void *ctx, long n);
-
 static volatile long bench_sink;
 
 /* ---- small utilities ---------------------------------------------- */
@@ -149,20 +125,6 @@ static void bench_usage(FILE *f, const char *argv0)
 		"                (default: TETHER_CALL_SYNC, run directly)\n"
 		"  --tetherd     default $TETHERD, else ./server/tetherd\n",
 		argv0);
-}
-
-/* Parse a long in [min, max]; -EINVAL otherwise. */
-static int bench_parse_long(const char *s, long min, long max, long *v)
-{
-	char *end;
-	long x;
-
-	errno = 0;
-	x = strtol(s, &end, 10);
-	if (errno || end == s || *end || x < min || x > max)
-		return -EINVAL;
-	*v = x;
-	return 0;
 }
 
 /* Parse argv into o; -EINVAL on a bad option (usage already printed). */
@@ -194,13 +156,7 @@ static int bench_parse_args(int argc, char **argv, struct bench_opts *o)
 	while ((c = getopt_long(argc, argv, "", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			if (!strcmp(optarg, "same"))
-				o->pin = PIN_SAME;
-			else if (!strcmp(optarg, "cross"))
-				o->pin = PIN_CROSS;
-			else if (!strcmp(optarg, "none"))
-				o->pin = PIN_NONE;
-			else
+			if (bench_parse_pin(optarg, &o->pin) < 0)
 				goto bad;
 			break;
 		case 'n':
@@ -245,85 +201,6 @@ bad:
 	return -EINVAL;
 }
 
-/* Nanoseconds on the monotonic clock. */
-static int bench_now(double *ns)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
-		return -errno;
-	*ns = (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-	return 0;
-}
-
-/* Pin the calling process (and what it forks from now on) to one CPU. */
-static int bench_pin_self(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set) < 0)
-		return -errno;
-	return 0;
-}
-
-/* Format pid's allowed CPUs as "0,1" into buf. */
-static int bench_cpu_list(pid_t pid, char *buf, size_t size)
-{
-	cpu_set_t set;
-	size_t off = 0;
-
-	if (size == 0)
-		return -EINVAL;
-	buf[0] = '\0';
-	if (sched_getaffinity(pid, sizeof(set), &set) < 0)
-		return -errno;
-	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
-		int n;
-
-		if (!CPU_ISSET(cpu, &set))
-			continue;
-		n = snprintf(buf + off, size - off, "%s%d", off ? "," : "",
-			     cpu);
-		if (n < 0 || (size_t)n >= size - off)
-			return -ENOBUFS;
-		off += (size_t)n;
-	}
-	return 0;
-}
-
-/* Comparison for qsort on doubles. */
-static int bench_cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Median of the completed runs, or -1 when there are none. */
-static double bench_median(const struct bench_series *s)
-{
-	double v[BENCH_RUNS];
-
-	if (s->n == 0)
-		return -1;
-	memcpy(v, s->ns, sizeof(v[0]) * (size_t)s->n);
-	qsort(v, (size_t)s->n, sizeof(v[0]), bench_cmp_double);
-	return v[s->n / 2];
-}
-
-/* Smallest or largest completed run (max selects). */
-static double bench_extreme(const struct bench_series *s, bool max)
-{
-	double r = s->n ? s->ns[0] : -1;
-
-	for (int i = 1; i < s->n; i++)
-		if (max ? s->ns[i] > r : s->ns[i] < r)
-			r = s->ns[i];
-	return r;
-}
-
 /* Enough fds for the bench's own pipes: the soft limit up to the hard. */
 static int bench_nofile(long need)
 {
@@ -341,104 +218,6 @@ static int bench_nofile(long need)
 	return 0;
 }
 
-/* ---- tetherd ---------------------------------------------------------- */
-
-/* Make the private directory and launch tetherd on a socket inside it,
- * on the peer CPU in cross mode. */
-static int bench_tether_start(struct bench_tether *bt,
-			      const struct bench_opts *o)
-{
-	struct tether_start_opts so = { 0 };
-	int n, rc2 = 0;
-
-	strcpy(bt->dir, "/tmp/tether-bench.XXXXXX");
-	if (!mkdtemp(bt->dir))
-		return -errno;
-	bt->have_dir = true;
-	n = snprintf(bt->sock, sizeof(bt->sock), "%s/tetherd.sock", bt->dir);
-	if (n < 0 || (size_t)n >= sizeof(bt->sock))
-		return -ENAMETOOLONG;
-	so.socket_path = bt->sock;
-	so.tetherd = o->tetherd;
-	if (o->pin == PIN_CROSS && (n = bench_pin_self(BENCH_CPU_PEER)) < 0)
-		return n;
-	n = tether_start(&so, &bt->t);
-	if (n < 0)
-		bt->t = NULL;
-	if (o->pin == PIN_CROSS)
-		rc2 = bench_pin_self(BENCH_CPU_CLIENT);
-	return n < 0 ? n : rc2;
-}
-
-/* Remove path and what is in it, one directory level deep (tetherd's
- * state directory sits inside ours). */
-static int bench_rmtree(int parent, const char *path, int depth)
-{
-	int fd = openat(parent, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
-			O_NOFOLLOW);
-	DIR *d;
-	struct dirent *de;
-
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!(d = fdopendir(fd))) {
-		close(fd);
-		return -errno;
-	}
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno == EISDIR &&
-		    depth > 0)
-			bench_rmtree(dirfd(d), de->d_name, depth - 1);
-	}
-	closedir(d);
-	if (unlinkat(parent, path, AT_REMOVEDIR) == 0 || errno == ENOENT)
-		return 0;
-	return -errno;
-}
-
-/* Remove the private directory; the server may still be exiting, so a
- * non-empty directory is retried. */
-static int bench_rmdir(const char *path)
-{
-	int rc = 0;
-
-	for (int tries = 0; tries < BENCH_RMDIR_TRIES; tries++) {
-		struct timespec ts = { 0, 20 * 1000 * 1000 };
-
-		rc = bench_rmtree(AT_FDCWD, path, 1);
-		if (rc != -ENOTEMPTY && rc != -EEXIST)
-			return rc;
-		nanosleep(&ts, NULL);
-	}
-	return rc;
-}
-
-/* Shut the server down (its pipes go with it), detach, clean up. */
-static int bench_tether_stop(struct bench_tether *bt)
-{
-	int rc = 0;
-
-	if (bt->t) {
-		rc = tether_shutdown(bt->t);
-		if (rc < 0)
-			fprintf(stderr, "bench: tether_shutdown: %s (%s)\n",
-				strerror(-rc), tether_last_error(bt->t));
-		tether_disconnect(bt->t);
-		bt->t = NULL;
-	}
-	if (bt->have_dir) {
-		int rc2 = bench_rmdir(bt->dir);
-
-		if (rc2 < 0)
-			fprintf(stderr, "bench: cannot remove %s: %s\n",
-				bt->dir, strerror(-rc2));
-		bt->have_dir = false;
-	}
-	return rc;
-}
-
 /* ---- getpid: direct, round trip, batched ------------------------------ */
 
 /* n raw getpid syscalls (glibc's wrapper may cache; this cannot). */
@@ -453,7 +232,7 @@ static int bench_direct(void *ctx, long n)
 /* n tether_getpid round trips. */
 static int bench_getpid(void *ctx, long n)
 {
-	struct bench_tether *bt = ctx;
+	struct bench_tetherd *bt = ctx;
 
 	for (long i = 0; i < n; i++) {
 		long pid = tether_getpid(bt->t);
@@ -466,7 +245,7 @@ static int bench_getpid(void *ctx, long n)
 }
 
 struct bench_batch {
-	struct bench_tether *bt;
+	struct bench_tetherd *bt;
 	struct tether_call calls[BENCH_BATCH];
 };
 
@@ -489,27 +268,6 @@ static int bench_batch(void *ctx, long n)
 				       (int)b->calls[k].ret : -EPROTO;
 		bench_sink = b->calls[BENCH_BATCH - 1].ret;
 	}
-	return 0;
-}
-
-/* warmup untimed calls of fn, then n timed ones; append the mean per
- * call to s. */
-static int bench_measure(bench_fn fn, void *ctx, long warmup, long n,
-			 struct bench_series *s)
-{
-	double t0 = 0, t1 = 0;
-	int rc;
-
-	rc = fn(ctx, warmup);
-	if (rc == 0)
-		rc = bench_now(&t0);
-	if (rc == 0)
-		rc = fn(ctx, n);
-	if (rc == 0)
-		rc = bench_now(&t1);
-	if (rc < 0)
-		return rc;
-	s->ns[s->n++] = (t1 - t0) / (double)n;
 	return 0;
 }
 
@@ -638,7 +396,7 @@ static int bench_epoll_cycle(struct bench_pipes *p, double *ns)
 }
 
 /* tetherd's pipes (blocking, so reads of them go through its ring). */
-static int bench_async_setup(struct bench_tether *bt, struct bench_pipes *p,
+static int bench_async_setup(struct bench_tetherd *bt, struct bench_pipes *p,
 			     long n)
 {
 	int rc = bench_pipes_alloc(p, n);
@@ -661,7 +419,7 @@ static int bench_async_setup(struct bench_tether *bt, struct bench_pipes *p,
 }
 
 /* Submit one ASYNC read per pipe. */
-static int bench_async_submit(struct bench_tether *bt, struct bench_pipes *p)
+static int bench_async_submit(struct bench_tetherd *bt, struct bench_pipes *p)
 {
 	for (long i = 0; i < p->n; i++) {
 		struct tether_call c = {
@@ -683,7 +441,7 @@ static int bench_async_submit(struct bench_tether *bt, struct bench_pipes *p)
 }
 
 /* 4 KiB into every pipe, BENCH_WBATCH writes a batch. */
-static int bench_async_write(struct bench_tether *bt, struct bench_pipes *p,
+static int bench_async_write(struct bench_tetherd *bt, struct bench_pipes *p,
 			     bool ring)
 {
 	for (long base = 0; base < p->n; base += BENCH_WBATCH) {
@@ -719,7 +477,7 @@ static int bench_async_write(struct bench_tether *bt, struct bench_pipes *p,
 }
 
 /* COLLECT every read, its 4 KiB into rbuf. */
-static int bench_async_collect(struct bench_tether *bt, struct bench_pipes *p)
+static int bench_async_collect(struct bench_tetherd *bt, struct bench_pipes *p)
 {
 	for (long i = 0; i < p->n; i++) {
 		struct tether_call c = {
@@ -741,7 +499,7 @@ static int bench_async_collect(struct bench_tether *bt, struct bench_pipes *p)
 
 /* One cycle: submit every read, batch-write every pipe, collect every
  * read. */
-static int bench_async_cycle(struct bench_tether *bt, struct bench_pipes *p,
+static int bench_async_cycle(struct bench_tetherd *bt, struct bench_pipes *p,
 			     bool ring, double *ns, struct bench_phases *ph)
 {
 	double t0 = 0, t1 = 0, t2 = 0, t3 = 0;
@@ -766,15 +524,8 @@ static int bench_async_cycle(struct bench_tether *bt, struct bench_pipes *p,
 
 /* ---- measuring ------------------------------------------------------- */
 
-/* Report a failed measurement; returns rc. */
-static int bench_fail(const char *what, int rc)
-{
-	fprintf(stderr, "bench: %s: %s\n", what, strerror(-rc));
-	return rc;
-}
-
 /* A tether failure: report it and drop the tether rows from now on. */
-static void bench_tether_failed(struct bench_tether *bt,
+static void bench_tether_failed(struct bench_tetherd *bt,
 				struct bench_results *res, const char *what,
 				int rc)
 {
@@ -786,7 +537,7 @@ static void bench_tether_failed(struct bench_tether *bt,
 
 struct bench_ctx {
 	const struct bench_opts *o;
-	struct bench_tether *bt;
+	struct bench_tetherd *bt;
 	struct bench_batch *batch;
 	struct bench_pipes *ep;		/* the bench's pipes */
 	struct bench_pipes *tp;		/* tetherd's */
@@ -869,12 +620,6 @@ static int bench_run_all(struct bench_ctx *x)
 }
 
 /* ---- reporting ------------------------------------------------------- */
-
-/* Ratio a/b, or -1 when either side is missing. */
-static double bench_ratio(double a, double b)
-{
-	return a > 0 && b > 0 ? a / b : -1;
-}
 
 /* A series scaled by 1/div (per op, or to microseconds). */
 static void bench_print_row(const char *name, const struct bench_series *s,
@@ -1001,15 +746,6 @@ static void bench_json_series(const char *name, const char *unit,
 	printf("]},\n");
 }
 
-/* A ratio as JSON: a number or null. */
-static void bench_json_ratio(const char *name, double r)
-{
-	if (r < 0)
-		printf("  \"%s\": null,\n", name);
-	else
-		printf("  \"%s\": %.3f,\n", name, r);
-}
-
 /* The machine-readable report. */
 static void bench_print_json(const struct bench_opts *o,
 			     const struct bench_results *res)
@@ -1046,10 +782,10 @@ static void bench_print_json(const struct bench_opts *o,
 		       "  \"tether_mb_s\": %.1f,\n",
 		       (double)o->pipes / (ta / 1e9),
 		       (double)o->pipes * BENCH_READ / 1e6 / (ta / 1e9));
-	bench_json_ratio("ratio_batched_direct", r[0]);
-	bench_json_ratio("ratio_roundtrip_direct", r[1]);
-	bench_json_ratio("ratio_roundtrip_batched", r[2]);
-	bench_json_ratio("ratio_reads_tether_epoll", r[3]);
+	bench_json_ratio("ratio_batched_direct", r[0], false);
+	bench_json_ratio("ratio_roundtrip_direct", r[1], false);
+	bench_json_ratio("ratio_roundtrip_batched", r[2], false);
+	bench_json_ratio("ratio_reads_tether_epoll", r[3], false);
 	printf("  \"target_ratio\": %.2f,\n  \"target_met\": %s\n}\n",
 	       BENCH_TARGET, r[0] < 0 ? "null" : r[0] <= BENCH_TARGET ?
 	       "true" : "false");
@@ -1057,28 +793,9 @@ static void bench_print_json(const struct bench_opts *o,
 
 /* ---- main ------------------------------------------------------------ */
 
-/* Pin the client as the mode asks, before anything is started. */
-static int bench_pin_client(enum bench_pin pin)
-{
-	int rc;
-
-	if (pin == PIN_NONE)
-		return 0;
-	rc = bench_pin_self(BENCH_CPU_CLIENT);
-	if (rc < 0)
-		return rc;
-	/* Cross mode must be able to use the peer CPU at all. */
-	if (pin == PIN_CROSS) {
-		rc = bench_pin_self(BENCH_CPU_PEER);
-		if (rc == 0)
-			rc = bench_pin_self(BENCH_CPU_CLIENT);
-	}
-	return rc;
-}
-
 /* Record who runs where, so the report shows the pinning took effect. */
 static void bench_record_affinity(struct bench_results *res,
-				  const struct bench_tether *bt)
+				  const struct bench_tetherd *bt)
 {
 	const struct tether_status *info;
 
@@ -1097,7 +814,7 @@ static void bench_record_affinity(struct bench_results *res,
 int main(int argc, char **argv)
 {
 	struct bench_opts o;
-	struct bench_tether bt = { 0 };
+	struct bench_tetherd bt = { 0 };
 	struct bench_batch batch = { 0 };
 	struct bench_pipes ep = { .epfd = -1 }, tp = { .epfd = -1 };
 	struct bench_results res = { 0 };
@@ -1106,14 +823,9 @@ int main(int argc, char **argv)
 
 	if (bench_parse_args(argc, argv, &o) < 0)
 		return 2;
-	rc = bench_pin_client(o.pin);
-	if (rc < 0) {
-		fprintf(stderr, "bench: cannot pin to CPU %d%s: %s\n",
-			BENCH_CPU_CLIENT, o.pin == PIN_CROSS ? " and 1" : "",
-			strerror(-rc));
+	if (bench_pin_client(o.pin) < 0)
 		return 1;
-	}
-	rc = bench_tether_start(&bt, &o);
+	rc = bench_tetherd_start(&bt, o.tetherd, o.pin);
 	res.tether_ok = rc == 0;
 	res.tether_err = rc;
 	if (rc < 0) {
@@ -1151,7 +863,7 @@ int main(int argc, char **argv)
 out:
 	bench_epoll_teardown(&ep);
 	bench_pipes_free(&tp);
-	if (bench_tether_stop(&bt) < 0)
+	if (bench_tetherd_stop(&bt) < 0)
 		status = 1;
 	return status;
 }

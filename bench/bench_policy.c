@@ -32,40 +32,31 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
 #endif
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "tether.h"
 #include "tether_proto.h"
+#include "bench_common.h"
 
 #define BENCH_ROUNDS_MAX 1000
 #define BENCH_TARGET 1.10		/* policy / no policy */
 #define BENCH_RULES 200			/* rules in each policy file */
-#define BENCH_CPU_CLIENT 0
-#define BENCH_CPU_PEER 1
-#define BENCH_RMDIR_TRIES 50		/* x 20 ms, while tetherd exits */
 #define BENCH_FRAME_MAX 64		/* a getppid request or reply */
 
-enum bench_pin { PIN_SAME, PIN_CROSS, PIN_NONE };
-
-static const char *const bench_pin_names[] = { "same", "cross", "none" };
+_Static_assert(BENCH_ROUNDS_MAX <= BENCH_SERIES_MAX,
+	       "a series holds every round");
 
 /* The three servers, in the order of the table. */
 enum bench_srv { SRV_NONE, SRV_ALLOW, SRV_DENY, SRV_N };
@@ -104,13 +95,6 @@ struct bench_frames {
 	size_t replen;
 };
 
-/* The other end of the raw ping-pong. */
-struct bench_raw {
-	int fd;
-	pid_t pid;
-	const struct bench_frames *f;
-};
-
 /* One tetherd of ours. */
 struct bench_server {
 	struct tether *t;
@@ -124,12 +108,6 @@ struct bench_server {
 	char cpus[64];
 };
 
-/* Per-round means in ns/op; n is how many rounds completed. */
-struct bench_series {
-	double ns[BENCH_ROUNDS_MAX];
-	int n;
-};
-
 struct bench_results {
 	struct bench_series direct;
 	struct bench_series raw;
@@ -139,8 +117,6 @@ struct bench_results {
 	char cpus_self[64];
 	char cpus_raw[64];
 };
-
-typedef int (*bench_fn)(void *ctx, long n);
 
 static volatile long bench_sink;
 
@@ -329,20 +305,6 @@ static void bench_usage(FILE *f, const char *argv0)
 		argv0, BENCH_ROUNDS_MAX);
 }
 
-/* Parse a non-negative long in [min, max]; -EINVAL otherwise. */
-static int bench_parse_long(const char *s, long min, long max, long *v)
-{
-	char *end;
-	long x;
-
-	errno = 0;
-	x = strtol(s, &end, 10);
-	if (errno || end == s || *end || x < min || x > max)
-		return -EINVAL;
-	*v = x;
-	return 0;
-}
-
 /* Parse argv into o; -EINVAL on a bad option (usage already printed). */
 static int bench_parse_args(int argc, char **argv, struct bench_opts *o)
 {
@@ -368,13 +330,7 @@ static int bench_parse_args(int argc, char **argv, struct bench_opts *o)
 	while ((c = getopt_long(argc, argv, "", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			if (!strcmp(optarg, "same"))
-				o->pin = PIN_SAME;
-			else if (!strcmp(optarg, "cross"))
-				o->pin = PIN_CROSS;
-			else if (!strcmp(optarg, "none"))
-				o->pin = PIN_NONE;
-			else
+			if (bench_parse_pin(optarg, &o->pin) < 0)
 				goto bad;
 			break;
 		case 'n':
@@ -410,129 +366,6 @@ static int bench_parse_args(int argc, char **argv, struct bench_opts *o)
 bad:
 	bench_usage(stderr, argv[0]);
 	return -EINVAL;
-}
-
-/* Nanoseconds on the monotonic clock. */
-static int bench_now(double *ns)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
-		return -errno;
-	*ns = (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-	return 0;
-}
-
-/* Pin the calling process (and what it forks from now on) to one CPU. */
-static int bench_pin_self(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set) < 0)
-		return -errno;
-	return 0;
-}
-
-/* Format pid's allowed CPUs as "0,1" into buf. */
-static int bench_cpu_list(pid_t pid, char *buf, size_t size)
-{
-	cpu_set_t set;
-	size_t off = 0;
-
-	if (size == 0)
-		return -EINVAL;
-	buf[0] = '\0';
-	if (sched_getaffinity(pid, sizeof(set), &set) < 0)
-		return -errno;
-	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
-		int n;
-
-		if (!CPU_ISSET(cpu, &set))
-			continue;
-		n = snprintf(buf + off, size - off, "%s%d", off ? "," : "",
-			     cpu);
-		if (n < 0 || (size_t)n >= size - off)
-			return -ENOBUFS;
-		off += (size_t)n;
-	}
-	return 0;
-}
-
-/* Write all of buf to a blocking fd. */
-static int bench_write_full(int fd, const void *buf, size_t len)
-{
-	const unsigned char *p = buf;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Read exactly len bytes: 1 when done, 0 on EOF before the first byte,
- * -ECONNRESET on EOF inside the message, or -errno. */
-static int bench_read_full(int fd, void *buf, size_t len)
-{
-	unsigned char *p = buf;
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t n = read(fd, p + got, len - got);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return got ? -ECONNRESET : 0;
-		got += (size_t)n;
-	}
-	return 1;
-}
-
-/* Comparison for qsort on doubles. */
-static int bench_cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Median of the completed rounds (the mean of the middle two for an
- * even count), or -1 when there are none. */
-static double bench_median(const struct bench_series *s)
-{
-	double v[BENCH_ROUNDS_MAX];
-
-	if (s->n == 0)
-		return -1;
-	memcpy(v, s->ns, sizeof(v[0]) * (size_t)s->n);
-	qsort(v, (size_t)s->n, sizeof(v[0]), bench_cmp_double);
-	if (s->n % 2 == 0)
-		return (v[s->n / 2 - 1] + v[s->n / 2]) / 2;
-	return v[s->n / 2];
-}
-
-/* Smallest or largest completed round (max selects). */
-static double bench_extreme(const struct bench_series *s, bool max)
-{
-	double r = s->n ? s->ns[0] : -1;
-
-	for (int i = 1; i < s->n; i++)
-		if (max ? s->ns[i] > r : s->ns[i] < r)
-			r = s->ns[i];
-	return r;
 }
 
 /* ---- the frames ----------------------------------------------------- */
@@ -617,96 +450,7 @@ static int bench_direct(void *ctx, long n)
 	return 0;
 }
 
-/* ---- b) raw socketpair ping-pong ------------------------------------ */
-
-/* The child: read a request, answer a reply, until the parent hangs up. */
-static void __attribute__((noreturn))
-bench_raw_child(int fd, const struct bench_frames *f, enum bench_pin pin)
-{
-	unsigned char buf[BENCH_FRAME_MAX];
-
-	if (pin == PIN_CROSS && bench_pin_self(BENCH_CPU_PEER) < 0)
-		_exit(3);
-	for (;;) {
-		int rc = bench_read_full(fd, buf, f->reqlen);
-
-		if (rc == 0)
-			_exit(0);
-		if (rc < 0 || bench_write_full(fd, f->rep, f->replen) < 0)
-			_exit(1);
-	}
-}
-
-/* Fork the ping-pong child on a fresh socketpair. */
-static int bench_raw_start(struct bench_raw *r, const struct bench_frames *f,
-			   enum bench_pin pin)
-{
-	int sv[2];
-
-	r->f = f;
-	r->pid = -1;
-	r->fd = -1;
-	/* CLOEXEC: tetherd must not inherit our end, or the child never
-	 * sees EOF. */
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-		return -errno;
-	fflush(NULL);
-	r->pid = fork();
-	if (r->pid < 0) {
-		int err = errno;
-
-		close(sv[0]);
-		close(sv[1]);
-		return -err;
-	}
-	if (r->pid == 0) {
-		close(sv[0]);
-		bench_raw_child(sv[1], f, pin);
-	}
-	close(sv[1]);
-	r->fd = sv[0];
-	return 0;
-}
-
-/* n request/reply exchanges with the child. */
-static int bench_raw(void *ctx, long n)
-{
-	struct bench_raw *r = ctx;
-	unsigned char buf[BENCH_FRAME_MAX];
-
-	for (long i = 0; i < n; i++) {
-		int rc = bench_write_full(r->fd, r->f->req, r->f->reqlen);
-
-		if (rc < 0)
-			return rc;
-		rc = bench_read_full(r->fd, buf, r->f->replen);
-		if (rc <= 0)
-			return rc ? rc : -ECONNRESET;
-	}
-	return 0;
-}
-
-/* Hang up on the child and reap it; -EIO if it did not exit cleanly. */
-static int bench_raw_stop(struct bench_raw *r)
-{
-	int status;
-	pid_t p;
-
-	if (r->fd >= 0)
-		close(r->fd);
-	r->fd = -1;
-	if (r->pid <= 0)
-		return 0;
-	do
-		p = waitpid(r->pid, &status, 0);
-	while (p < 0 && errno == EINTR);
-	r->pid = -1;
-	if (p < 0)
-		return errno == ECHILD ? 0 : -errno;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
-}
-
-/* ---- c) the three tetherds ------------------------------------------ */
+/* ---- b) the three tetherds ------------------------------------------ */
 
 /* Print the server's log to stderr: its policy errors are there. */
 static void bench_dump_log(const char *path)
@@ -728,7 +472,7 @@ static int bench_server_start(struct bench_server *s, const char *dir,
 			      const struct bench_opts *o)
 {
 	struct tether_start_opts so = { 0 };
-	int n, rc, rc2 = 0;
+	int n, rc;
 
 	n = snprintf(s->sock, sizeof(s->sock), "%s/%s.sock", dir, name);
 	if (n < 0 || (size_t)n >= sizeof(s->sock))
@@ -740,20 +484,14 @@ static int bench_server_start(struct bench_server *s, const char *dir,
 	so.tetherd = o->tetherd;
 	so.log_path = s->log;
 	so.policy = policy;
-	if (o->pin == PIN_CROSS && (rc = bench_pin_self(BENCH_CPU_PEER)) < 0)
-		return rc;
-	rc = tether_start(&so, &s->t);
-	if (o->pin == PIN_CROSS)
-		rc2 = bench_pin_self(BENCH_CPU_CLIENT);
-	if (rc < 0) {
-		s->t = NULL;
+	rc = bench_start_pinned(&so, o->pin, &s->t);
+	if (rc < 0 && !s->t) {
 		fprintf(stderr, "bench: tetherd %s%s%s: %s (%s)\n", name,
 			policy ? " --policy " : "", policy ? policy : "",
 			strerror(-rc), tether_last_error(NULL));
 		bench_dump_log(s->log);
-		return rc;
 	}
-	return rc2;
+	return rc;
 }
 
 /* Before timing: the server enforces the policy it was given.  With a
@@ -818,32 +556,6 @@ static int bench_tether(void *ctx, long n)
 	return 0;
 }
 
-/* Remove the private directory and whatever the servers left in it.
- * They may still be exiting, so a non-empty directory is retried. */
-static int bench_rmdir(const char *path)
-{
-	for (int tries = 0; tries < BENCH_RMDIR_TRIES; tries++) {
-		DIR *d = opendir(path);
-		struct dirent *de;
-		struct timespec ts = { 0, 20 * 1000 * 1000 };
-
-		if (!d)
-			return errno == ENOENT ? 0 : -errno;
-		/* Files, and the servers' (empty) state directories. */
-		while ((de = readdir(d)))
-			if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
-			    unlinkat(dirfd(d), de->d_name, 0) < 0)
-				unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR);
-		closedir(d);
-		if (rmdir(path) == 0 || errno == ENOENT)
-			return 0;
-		if (errno != ENOTEMPTY && errno != EEXIST)
-			return -errno;
-		nanosleep(&ts, NULL);
-	}
-	return -ENOTEMPTY;
-}
-
 /* Shut one server down and detach. */
 static int bench_server_stop(struct bench_server *s, const char *name)
 {
@@ -862,49 +574,25 @@ static int bench_server_stop(struct bench_server *s, const char *name)
 
 /* ---- measuring ------------------------------------------------------- */
 
-/* Warm up, then time iterations calls of fn; append the mean to s. */
-static int bench_measure(bench_fn fn, void *ctx, const struct bench_opts *o,
-			 struct bench_series *s)
-{
-	double t0 = 0, t1 = 0;
-	int rc;
-
-	rc = fn(ctx, o->warmup);
-	if (rc == 0)
-		rc = bench_now(&t0);
-	if (rc == 0)
-		rc = fn(ctx, o->iterations);
-	if (rc == 0)
-		rc = bench_now(&t1);
-	if (rc < 0)
-		return rc;
-	s->ns[s->n++] = (t1 - t0) / (double)o->iterations;
-	return 0;
-}
-
-/* Report a failed measurement; returns rc. */
-static int bench_fail(const char *what, int rc)
-{
-	fprintf(stderr, "bench: %s: %s\n", what, strerror(-rc));
-	return rc;
-}
-
 /* --rounds rounds of the five rows.  The three servers go in a rotating
  * order (none first, then allow first, then deny first, ...), so that
  * neither position in a round favours one of them.  A server's failure
  * stops only its row. */
-static int bench_run_all(const struct bench_opts *o, struct bench_raw *raw,
-			 struct bench_server *srv, struct bench_results *res)
+static int bench_run_all(const struct bench_opts *o,
+			 struct bench_pingpong *raw, struct bench_server *srv,
+			 struct bench_results *res)
 {
 	int rc;
 
 	for (long round = 0; round < o->rounds; round++) {
 		double this[SRV_N] = { 0 };
 
-		rc = bench_measure(bench_direct, NULL, o, &res->direct);
+		rc = bench_measure(bench_direct, NULL, o->warmup, o->iterations,
+				   &res->direct);
 		if (rc < 0)
 			return bench_fail("direct getppid", rc);
-		rc = bench_measure(bench_raw, raw, o, &res->raw);
+		rc = bench_measure(bench_pingpong_run, raw, o->warmup,
+				   o->iterations, &res->raw);
 		if (rc < 0)
 			return bench_fail("raw ping-pong", rc);
 		for (int k = 0; k < SRV_N; k++) {
@@ -913,7 +601,8 @@ static int bench_run_all(const struct bench_opts *o, struct bench_raw *raw,
 
 			if (!s->ok)
 				continue;
-			rc = bench_measure(bench_tether, s, o, &res->srv[i]);
+			rc = bench_measure(bench_tether, s, o->warmup,
+					   o->iterations, &res->srv[i]);
 			if (rc < 0) {
 				fprintf(stderr, "bench: %s: getppid: %s (%s)\n",
 					bench_srv_names[i], strerror(-rc),
@@ -934,12 +623,6 @@ static int bench_run_all(const struct bench_opts *o, struct bench_raw *raw,
 
 /* ---- reporting ------------------------------------------------------- */
 
-/* Ratio a/b, or -1 when either side is missing. */
-static double bench_ratio(double a, double b)
-{
-	return a > 0 && b > 0 ? a / b : -1;
-}
-
 /* One table row. */
 static void bench_print_row(const char *name, const struct bench_series *s)
 {
@@ -947,7 +630,7 @@ static void bench_print_row(const char *name, const struct bench_series *s)
 		printf("%-30s %12s %12s %12s\n", name, "n/a", "-", "-");
 		return;
 	}
-	printf("%-30s %12.1f %12.1f %12.1f\n", name, bench_median(s),
+	printf("%-30s %12.1f %12.1f %12.1f\n", name, bench_median_mean(s),
 	       bench_extreme(s, false), bench_extreme(s, true));
 }
 
@@ -962,7 +645,7 @@ static void bench_print_ratio(const char *name, double r,
 	printf("%-30s %12.3f", name, r);
 	if (rounds && rounds->n)
 		printf("   per round: median %.3f, %.3f-%.3f",
-		       bench_median(rounds), bench_extreme(rounds, false),
+		       bench_median_mean(rounds), bench_extreme(rounds, false),
 		       bench_extreme(rounds, true));
 	printf("\n");
 }
@@ -978,9 +661,9 @@ static void bench_print_table(const struct bench_opts *o,
 			      const struct bench_server *srv,
 			      const struct bench_results *res)
 {
-	double none = bench_median(&res->srv[SRV_NONE]);
-	double ra = bench_ratio(bench_median(&res->srv[SRV_ALLOW]), none);
-	double rd = bench_ratio(bench_median(&res->srv[SRV_DENY]), none);
+	double none = bench_median_mean(&res->srv[SRV_NONE]);
+	double ra = bench_ratio(bench_median_mean(&res->srv[SRV_ALLOW]), none);
+	double rd = bench_ratio(bench_median_mean(&res->srv[SRV_DENY]), none);
 
 	printf("pin mode: %s    cpus online: %ld\n", bench_pin_names[o->pin],
 	       sysconf(_SC_NPROCESSORS_ONLN));
@@ -1006,7 +689,8 @@ static void bench_print_table(const struct bench_opts *o,
 	bench_print_ratio("allow-200 / no policy", ra, &res->ratio[SRV_ALLOW]);
 	bench_print_ratio("deny-200 / no policy", rd, &res->ratio[SRV_DENY]);
 	bench_print_ratio("no policy / raw ping-pong",
-			  bench_ratio(none, bench_median(&res->raw)), NULL);
+			  bench_ratio(none, bench_median_mean(&res->raw)),
+			  NULL);
 	printf("target: policy/no-policy <= %.2f: allow-200 %s, deny-200 %s\n",
 	       BENCH_TARGET, bench_verdict(ra), bench_verdict(rd));
 	for (int i = 0; i < SRV_N; i++)
@@ -1021,7 +705,7 @@ static void bench_json_series(const char *name, const struct bench_series *s)
 {
 	printf("  \"%s\": {\"median_ns\": ", name);
 	if (s->n)
-		printf("%.1f", bench_median(s));
+		printf("%.1f", bench_median_mean(s));
 	else
 		printf("null");
 	printf(", \"rounds_ns\": [");
@@ -1030,24 +714,15 @@ static void bench_json_series(const char *name, const struct bench_series *s)
 	printf("]},\n");
 }
 
-/* A ratio as JSON: a number or null. */
-static void bench_json_ratio(const char *name, double r)
-{
-	if (r < 0)
-		printf("  \"%s\": null,\n", name);
-	else
-		printf("  \"%s\": %.3f,\n", name, r);
-}
-
 /* The machine-readable report. */
 static void bench_print_json(const struct bench_opts *o,
 			     const struct bench_frames *f,
 			     const struct bench_server *srv,
 			     const struct bench_results *res)
 {
-	double none = bench_median(&res->srv[SRV_NONE]);
-	double ra = bench_ratio(bench_median(&res->srv[SRV_ALLOW]), none);
-	double rd = bench_ratio(bench_median(&res->srv[SRV_DENY]), none);
+	double none = bench_median_mean(&res->srv[SRV_NONE]);
+	double ra = bench_ratio(bench_median_mean(&res->srv[SRV_ALLOW]), none);
+	double rd = bench_ratio(bench_median_mean(&res->srv[SRV_DENY]), none);
 
 	printf("{\n  \"pin\": \"%s\",\n  \"cpus_online\": %ld,\n",
 	       bench_pin_names[o->pin], sysconf(_SC_NPROCESSORS_ONLN));
@@ -1067,10 +742,11 @@ static void bench_print_json(const struct bench_opts *o,
 		bench_json_series(bench_srv_json[i], &res->srv[i]);
 	bench_json_series("round_ratio_allow200", &res->ratio[SRV_ALLOW]);
 	bench_json_series("round_ratio_deny200", &res->ratio[SRV_DENY]);
-	bench_json_ratio("ratio_allow200_none", ra);
-	bench_json_ratio("ratio_deny200_none", rd);
+	bench_json_ratio("ratio_allow200_none", ra, false);
+	bench_json_ratio("ratio_deny200_none", rd, false);
 	bench_json_ratio("ratio_none_raw",
-			 bench_ratio(none, bench_median(&res->raw)));
+			 bench_ratio(none, bench_median_mean(&res->raw)),
+			 false);
 	printf("  \"target_ratio\": %.2f,\n", BENCH_TARGET);
 	printf("  \"target_met_allow200\": %s,\n", ra < 0 ? "null" :
 	       ra <= BENCH_TARGET ? "true" : "false");
@@ -1080,28 +756,9 @@ static void bench_print_json(const struct bench_opts *o,
 
 /* ---- main ------------------------------------------------------------ */
 
-/* Pin the client as the mode asks, before anything is forked. */
-static int bench_pin_client(enum bench_pin pin)
-{
-	int rc;
-
-	if (pin == PIN_NONE)
-		return 0;
-	rc = bench_pin_self(BENCH_CPU_CLIENT);
-	if (rc < 0)
-		return rc;
-	/* Cross mode must be able to use the peer CPU at all. */
-	if (pin == PIN_CROSS) {
-		rc = bench_pin_self(BENCH_CPU_PEER);
-		if (rc == 0)
-			rc = bench_pin_self(BENCH_CPU_CLIENT);
-	}
-	return rc;
-}
-
 /* Record who runs where, so the report shows the pinning took effect. */
 static void bench_record_affinity(struct bench_results *res,
-				  const struct bench_raw *raw,
+				  const struct bench_pingpong *raw,
 				  struct bench_server *srv)
 {
 	if (bench_cpu_list(0, res->cpus_self, sizeof(res->cpus_self)) < 0)
@@ -1119,7 +776,7 @@ int main(int argc, char **argv)
 {
 	struct bench_opts o;
 	struct bench_frames f;
-	struct bench_raw raw = { .fd = -1, .pid = -1 };
+	struct bench_pingpong raw = { .fd = -1, .pid = -1 };
 	struct bench_server srv[SRV_N];
 	static struct bench_results res;
 	char dir[64] = "/tmp/tether-bench.XXXXXX";
@@ -1131,13 +788,8 @@ int main(int argc, char **argv)
 	memset(srv, 0, sizeof(srv));
 	if (bench_parse_args(argc, argv, &o) < 0)
 		return 2;
-	rc = bench_pin_client(o.pin);
-	if (rc < 0) {
-		fprintf(stderr, "bench: cannot pin to CPU %d%s: %s\n",
-			BENCH_CPU_CLIENT, o.pin == PIN_CROSS ? " and 1" : "",
-			strerror(-rc));
+	if (bench_pin_client(o.pin) < 0)
 		return 1;
-	}
 	bench_frames_init(&f, &o);
 	if (!mkdtemp(dir)) {
 		bench_fail("mkdtemp", -errno);
@@ -1152,7 +804,8 @@ int main(int argc, char **argv)
 		status = 1;
 		goto out;
 	}
-	rc = bench_raw_start(&raw, &f, o.pin);
+	rc = bench_pingpong_start(&raw, f.req, f.reqlen, f.rep, f.replen,
+				  o.pin);
 	if (rc < 0) {
 		bench_fail("starting the ping-pong child", rc);
 		status = 1;
@@ -1190,12 +843,12 @@ out:
 	for (int i = 0; i < SRV_N; i++)
 		if (bench_server_stop(&srv[i], bench_srv_names[i]) < 0)
 			status = 1;
-	rc = bench_raw_stop(&raw);
+	rc = bench_pingpong_stop(&raw);
 	if (rc < 0) {
 		bench_fail("ping-pong child", rc);
 		status = 1;
 	}
-	if (have_dir && (rc = bench_rmdir(dir)) < 0) {
+	if (have_dir && (rc = bench_rmdir(dir, 1)) < 0) {
 		fprintf(stderr, "bench: cannot remove %s: %s\n", dir,
 			strerror(-rc));
 		status = 1;

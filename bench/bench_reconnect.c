@@ -17,12 +17,10 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
 #endif
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -40,22 +38,16 @@
 
 #include "proto.h"
 #include "tether.h"
+#include "bench_common.h"
 
 #define BENCH_RUNS 5
 #define BENCH_TARGET 3.0		/* tether reconnect / raw */
 #define BENCH_GC_FDS 10000		/* orphan fds per GC run */
 #define BENCH_GC_TARGET_MS 20.0
-#define BENCH_CPU_CLIENT 0
-#define BENCH_CPU_PEER 1
 #define BENCH_PASS 2			/* fds per HELLO: syscall, data */
 #define BENCH_PKT_MAX 4096		/* the library's answer buffer */
-#define BENCH_RMDIR_TRIES 50		/* x 20 ms, while tetherd exits */
 #define BENCH_EXIT_TRIES 100		/* x 20 ms, after SHUTDOWN */
 #define BENCH_BUSY_TRIES 1000		/* EBUSY retries of one attach */
-
-enum bench_pin { PIN_SAME, PIN_CROSS, PIN_NONE };
-
-static const char *const bench_pin_names[] = { "same", "cross", "none" };
 
 struct bench_opts {
 	enum bench_pin pin;
@@ -98,12 +90,6 @@ struct bench_tether {
 	long busy;			/* and EBUSY answers retried */
 };
 
-/* Per-run values in ns (per op, or per GC); n is how many completed. */
-struct bench_series {
-	double ns[BENCH_RUNS];
-	int n;
-};
-
 struct bench_results {
 	struct bench_series raw;
 	struct bench_series rawc;
@@ -122,8 +108,6 @@ struct bench_results {
 	char cpus_tetherd[64];
 };
 
-typedef int (*bench_fn)(void *ctx, long n);
-
 /* tetherd is persistent (own session): a ^C must not leave it behind. */
 static volatile sig_atomic_t bench_kill_pid;
 
@@ -141,20 +125,6 @@ static void bench_usage(FILE *f, const char *argv0)
 		"  --pin none   no pinning\n"
 		"  --tetherd    default $TETHERD, else ./server/tetherd\n",
 		argv0);
-}
-
-/* Parse a non-negative long no smaller than min; -EINVAL otherwise. */
-static int bench_parse_long(const char *s, long min, long *v)
-{
-	char *end;
-	long x;
-
-	errno = 0;
-	x = strtol(s, &end, 10);
-	if (errno || end == s || *end || x < min)
-		return -EINVAL;
-	*v = x;
-	return 0;
 }
 
 /* Parse argv into o; -EINVAL on a bad option (usage already printed). */
@@ -180,21 +150,17 @@ static int bench_parse_args(int argc, char **argv, struct bench_opts *o)
 	while ((c = getopt_long(argc, argv, "", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			if (!strcmp(optarg, "same"))
-				o->pin = PIN_SAME;
-			else if (!strcmp(optarg, "cross"))
-				o->pin = PIN_CROSS;
-			else if (!strcmp(optarg, "none"))
-				o->pin = PIN_NONE;
-			else
+			if (bench_parse_pin(optarg, &o->pin) < 0)
 				goto bad;
 			break;
 		case 'n':
-			if (bench_parse_long(optarg, 1, &o->iterations) < 0)
+			if (bench_parse_long(optarg, 1, LONG_MAX,
+					     &o->iterations) < 0)
 				goto bad;
 			break;
 		case 'w':
-			if (bench_parse_long(optarg, 0, &o->warmup) < 0)
+			if (bench_parse_long(optarg, 0, LONG_MAX,
+					     &o->warmup) < 0)
 				goto bad;
 			break;
 		case 't':
@@ -215,85 +181,6 @@ static int bench_parse_args(int argc, char **argv, struct bench_opts *o)
 bad:
 	bench_usage(stderr, argv[0]);
 	return -EINVAL;
-}
-
-/* Nanoseconds on the monotonic clock. */
-static int bench_now(double *ns)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
-		return -errno;
-	*ns = (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-	return 0;
-}
-
-/* Pin the calling process (and what it forks from now on) to one CPU. */
-static int bench_pin_self(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set) < 0)
-		return -errno;
-	return 0;
-}
-
-/* Format pid's allowed CPUs as "0,1" into buf. */
-static int bench_cpu_list(pid_t pid, char *buf, size_t size)
-{
-	cpu_set_t set;
-	size_t off = 0;
-
-	if (size == 0)
-		return -EINVAL;
-	buf[0] = '\0';
-	if (sched_getaffinity(pid, sizeof(set), &set) < 0)
-		return -errno;
-	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
-		int n;
-
-		if (!CPU_ISSET(cpu, &set))
-			continue;
-		n = snprintf(buf + off, size - off, "%s%d", off ? "," : "",
-			     cpu);
-		if (n < 0 || (size_t)n >= size - off)
-			return -ENOBUFS;
-		off += (size_t)n;
-	}
-	return 0;
-}
-
-/* Comparison for qsort on doubles. */
-static int bench_cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Median of the completed runs, or -1 when there are none. */
-static double bench_median(const struct bench_series *s)
-{
-	double v[BENCH_RUNS];
-
-	if (s->n == 0)
-		return -1;
-	memcpy(v, s->ns, sizeof(v[0]) * (size_t)s->n);
-	qsort(v, (size_t)s->n, sizeof(v[0]), bench_cmp_double);
-	return v[s->n / 2];
-}
-
-/* Smallest or largest completed run (max selects). */
-static double bench_extreme(const struct bench_series *s, bool max)
-{
-	double r = s->n ? s->ns[0] : -1;
-
-	for (int i = 1; i < s->n; i++)
-		if (max ? s->ns[i] > r : s->ns[i] < r)
-			r = s->ns[i];
-	return r;
 }
 
 /* A sockaddr_un for path; -ENAMETOOLONG if it does not fit. */
@@ -876,42 +763,6 @@ static int bench_gc(struct bench_tether *bt, double *ns, size_t *nclosed)
 	return 0;
 }
 
-/* Remove the private directory and whatever tetherd left in it (its
- * state directory, <socket>.d, included: depth says how far down).  The
- * server may still be exiting, so a non-empty directory is retried. */
-static int bench_rmdir(const char *path, int depth)
-{
-	for (int tries = 0; tries < BENCH_RMDIR_TRIES; tries++) {
-		DIR *d = opendir(path);
-		struct dirent *de;
-		struct timespec ts = { 0, 20 * 1000 * 1000 };
-
-		if (!d)
-			return errno == ENOENT ? 0 : -errno;
-		while ((de = readdir(d))) {
-			char sub[PATH_MAX];
-			int n;
-
-			if (!strcmp(de->d_name, ".") ||
-			    !strcmp(de->d_name, "..") ||
-			    unlinkat(dirfd(d), de->d_name, 0) == 0 ||
-			    errno != EISDIR || depth <= 0)
-				continue;
-			n = snprintf(sub, sizeof(sub), "%s/%s", path,
-				     de->d_name);
-			if (n > 0 && (size_t)n < sizeof(sub))
-				bench_rmdir(sub, depth - 1);
-		}
-		closedir(d);
-		if (rmdir(path) == 0 || errno == ENOENT)
-			return 0;
-		if (errno != ENOTEMPTY && errno != EEXIST)
-			return -errno;
-		nanosleep(&ts, NULL);
-	}
-	return -ENOTEMPTY;
-}
-
 /* Wait up to BENCH_EXIT_TRIES x 20 ms for tetherd to exit; 0 when it
  * did, -ETIMEDOUT when it is still there. */
 static int bench_tether_wait(pid_t pid)
@@ -970,33 +821,6 @@ static int bench_tether_stop(struct bench_tether *bt)
 
 /* ---- measuring ------------------------------------------------------- */
 
-/* Warm up, then time iterations calls of fn; append the mean to s. */
-static int bench_measure(bench_fn fn, void *ctx, const struct bench_opts *o,
-			 struct bench_series *s)
-{
-	double t0 = 0, t1 = 0;
-	int rc;
-
-	rc = fn(ctx, o->warmup);
-	if (rc == 0)
-		rc = bench_now(&t0);
-	if (rc == 0)
-		rc = fn(ctx, o->iterations);
-	if (rc == 0)
-		rc = bench_now(&t1);
-	if (rc < 0)
-		return rc;
-	s->ns[s->n++] = (t1 - t0) / (double)o->iterations;
-	return 0;
-}
-
-/* Report a failed measurement; returns rc. */
-static int bench_fail(const char *what, int rc)
-{
-	fprintf(stderr, "bench: %s: %s\n", what, strerror(-rc));
-	return rc;
-}
-
 /* BENCH_RUNS rounds of the four measurements, interleaved so that a
  * slow stretch of the machine hits all alike.  A tether failure stops
  * only the tether rows (a GC failure only the GC row). */
@@ -1009,15 +833,18 @@ static int bench_run_all(const struct bench_opts *o, struct bench_raw *raw,
 	for (int run = 0; run < BENCH_RUNS; run++) {
 		double ns = 0;
 
-		rc = bench_measure(bench_raw, raw, o, &res->raw);
+		rc = bench_measure(bench_raw, raw, o->warmup, o->iterations,
+				   &res->raw);
 		if (rc < 0)
 			return bench_fail("raw socketpair+SCM_RIGHTS", rc);
-		rc = bench_measure(bench_rawc, rawc, o, &res->rawc);
+		rc = bench_measure(bench_rawc, rawc, o->warmup, o->iterations,
+				   &res->rawc);
 		if (rc < 0)
 			return bench_fail("raw with connect/accept", rc);
 		if (!res->tether_ok)
 			continue;
-		rc = bench_measure(bench_reconnect, bt, o, &res->tether);
+		rc = bench_measure(bench_reconnect, bt, o->warmup,
+				   o->iterations, &res->tether);
 		if (rc < 0) {
 			res->tether_ok = res->gc_ok = false;
 			res->tether_err = res->gc_err = rc;
@@ -1037,12 +864,6 @@ static int bench_run_all(const struct bench_opts *o, struct bench_raw *raw,
 }
 
 /* ---- reporting ------------------------------------------------------- */
-
-/* Ratio a/b, or -1 when either side is missing. */
-static double bench_ratio(double a, double b)
-{
-	return a > 0 && b > 0 ? a / b : -1;
-}
 
 /* One table row, values divided by scale. */
 static void bench_print_row(const char *name, const struct bench_series *s,
@@ -1146,15 +967,6 @@ static void bench_json_series(const char *name, const struct bench_series *s)
 	printf("]},\n");
 }
 
-/* A ratio as JSON: a number or null. */
-static void bench_json_ratio(const char *name, double r)
-{
-	if (r < 0)
-		printf("  \"%s\": null,\n", name);
-	else
-		printf("  \"%s\": %.3f,\n", name, r);
-}
-
 /* The machine-readable report. */
 static void bench_print_json(const struct bench_opts *o,
 			     const struct bench_packets *p,
@@ -1187,8 +999,8 @@ static void bench_print_json(const struct bench_opts *o,
 		printf("%s%zu", i ? ", " : "", res->gc_closed[i]);
 	printf("],\n  \"attaches\": %ld,\n  \"attach_ebusy_retries\": %ld,\n",
 	       res->attaches, res->busy);
-	bench_json_ratio("ratio_reconnect_raw", tr);
-	bench_json_ratio("ratio_reconnect_raw_connect", tc);
+	bench_json_ratio("ratio_reconnect_raw", tr, false);
+	bench_json_ratio("ratio_reconnect_raw_connect", tc, false);
 	printf("  \"target_ratio\": %.2f,\n  \"target_met\": %s,\n",
 	       BENCH_TARGET, tr < 0 ? "null" : tr <= BENCH_TARGET ? "true" :
 	       "false");
@@ -1198,25 +1010,6 @@ static void bench_print_json(const struct bench_opts *o,
 }
 
 /* ---- main ------------------------------------------------------------ */
-
-/* Pin the client as the mode asks, before anything is forked. */
-static int bench_pin_client(enum bench_pin pin)
-{
-	int rc;
-
-	if (pin == PIN_NONE)
-		return 0;
-	rc = bench_pin_self(BENCH_CPU_CLIENT);
-	if (rc < 0)
-		return rc;
-	/* Cross mode must be able to use the peer CPU at all. */
-	if (pin == PIN_CROSS) {
-		rc = bench_pin_self(BENCH_CPU_PEER);
-		if (rc == 0)
-			rc = bench_pin_self(BENCH_CPU_CLIENT);
-	}
-	return rc;
-}
 
 /* Record who runs where, so the report shows the pinning took effect. */
 static void bench_record_affinity(struct bench_results *res,
@@ -1259,13 +1052,8 @@ int main(int argc, char **argv)
 
 	if (bench_parse_args(argc, argv, &o) < 0)
 		return 2;
-	rc = bench_pin_client(o.pin);
-	if (rc < 0) {
-		fprintf(stderr, "bench: cannot pin to CPU %d%s: %s\n",
-			BENCH_CPU_CLIENT, o.pin == PIN_CROSS ? " and 1" : "",
-			strerror(-rc));
+	if (bench_pin_client(o.pin) < 0)
 		return 1;
-	}
 	rc = bench_build_hello(&p.hello);
 	if (rc < 0) {
 		bench_fail("building the HELLO packet", rc);

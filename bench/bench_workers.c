@@ -23,7 +23,6 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
 #endif
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -44,11 +43,9 @@
 #include <unistd.h>
 
 #include "tether.h"
+#include "bench_common.h"
 
 #define BENCH_RUNS 5
-#define BENCH_CPU_CLIENT 0
-#define BENCH_CPU_PEER 1
-#define BENCH_RMDIR_TRIES 50		/* x 20 ms, while tetherd exits */
 #define BENCH_BLOCK (64u * 1024)	/* the writer child's write size */
 #define BENCH_MIB_MAX 16384L
 #define BENCH_MIB (1024.0 * 1024.0)
@@ -60,10 +57,6 @@
 #define BENCH_CHILD_WRITE "--child-write"
 
 extern char **environ;
-
-enum bench_pin { PIN_SAME, PIN_CROSS, PIN_NONE };
-
-static const char *const bench_pin_names[] = { "same", "cross", "none" };
 
 struct bench_opts {
 	enum bench_pin pin;
@@ -96,12 +89,6 @@ struct bench_env {
 	struct tether *t;
 	uint64_t cpus_direct;		/* CPUs the ready children ran on */
 	uint64_t cpus_tether;
-};
-
-/* Per-run values in ns (per spawn, or per cycle); n runs completed. */
-struct bench_series {
-	double ns[BENCH_RUNS];
-	int n;
 };
 
 struct bench_results {
@@ -173,20 +160,6 @@ static void bench_usage(FILE *f, const char *argv0)
 		argv0);
 }
 
-/* Parse a long in [min, max]; -EINVAL otherwise. */
-static int bench_parse_long(const char *s, long min, long max, long *v)
-{
-	char *end;
-	long x;
-
-	errno = 0;
-	x = strtol(s, &end, 10);
-	if (errno || end == s || *end || x < min || x > max)
-		return -EINVAL;
-	*v = x;
-	return 0;
-}
-
 /* Parse argv into o; -EINVAL on a bad option (usage already printed). */
 static int bench_parse_args(int argc, char **argv, struct bench_opts *o)
 {
@@ -212,13 +185,7 @@ static int bench_parse_args(int argc, char **argv, struct bench_opts *o)
 	while ((c = getopt_long(argc, argv, "", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			if (!strcmp(optarg, "same"))
-				o->pin = PIN_SAME;
-			else if (!strcmp(optarg, "cross"))
-				o->pin = PIN_CROSS;
-			else if (!strcmp(optarg, "none"))
-				o->pin = PIN_NONE;
-			else
+			if (bench_parse_pin(optarg, &o->pin) < 0)
 				goto bad;
 			break;
 		case 'n':
@@ -256,17 +223,6 @@ bad:
 	return -EINVAL;
 }
 
-/* Nanoseconds on the monotonic clock. */
-static int bench_now(double *ns)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
-		return -errno;
-	*ns = (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-	return 0;
-}
-
 /* Pin a process (0: the caller, and what it forks from now on). */
 static int bench_pin_pid(pid_t pid, int cpu)
 {
@@ -276,31 +232,6 @@ static int bench_pin_pid(pid_t pid, int cpu)
 	CPU_SET(cpu, &set);
 	if (sched_setaffinity(pid, sizeof(set), &set) < 0)
 		return -errno;
-	return 0;
-}
-
-/* Format pid's allowed CPUs as "0,1" into buf. */
-static int bench_cpu_list(pid_t pid, char *buf, size_t size)
-{
-	cpu_set_t set;
-	size_t off = 0;
-
-	if (size == 0)
-		return -EINVAL;
-	buf[0] = '\0';
-	if (sched_getaffinity(pid, sizeof(set), &set) < 0)
-		return -errno;
-	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
-		int n;
-
-		if (!CPU_ISSET(cpu, &set))
-			continue;
-		n = snprintf(buf + off, size - off, "%s%d", off ? "," : "",
-			     cpu);
-		if (n < 0 || (size_t)n >= size - off)
-			return -ENOBUFS;
-		off += (size_t)n;
-	}
 	return 0;
 }
 
@@ -325,37 +256,6 @@ static void bench_mask_list(uint64_t mask, char *buf, size_t size)
 		snprintf(buf, size, "?");
 }
 
-/* Comparison for qsort on doubles. */
-static int bench_cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Median of the completed runs, or -1 when there are none. */
-static double bench_median(const struct bench_series *s)
-{
-	double v[BENCH_RUNS];
-
-	if (s->n == 0)
-		return -1;
-	memcpy(v, s->ns, sizeof(v[0]) * (size_t)s->n);
-	qsort(v, (size_t)s->n, sizeof(v[0]), bench_cmp_double);
-	return v[s->n / 2];
-}
-
-/* Smallest or largest completed run (max selects). */
-static double bench_extreme(const struct bench_series *s, bool max)
-{
-	double r = s->n ? s->ns[0] : -1;
-
-	for (int i = 1; i < s->n; i++)
-		if (max ? s->ns[i] > r : s->ns[i] < r)
-			r = s->ns[i];
-	return r;
-}
-
 /* Reap one child of ours; -EIO unless it exited 0. */
 static int bench_reap(pid_t pid)
 {
@@ -368,51 +268,6 @@ static int bench_reap(pid_t pid)
 	if (p < 0)
 		return -errno;
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
-}
-
-/* Remove path and what is in it, one directory level deep (tetherd's
- * state directory sits inside ours). */
-static int bench_rmtree(int parent, const char *path, int depth)
-{
-	int fd = openat(parent, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
-			O_NOFOLLOW);
-	DIR *d;
-	struct dirent *de;
-
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!(d = fdopendir(fd))) {
-		close(fd);
-		return -errno;
-	}
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno == EISDIR &&
-		    depth > 0)
-			bench_rmtree(dirfd(d), de->d_name, depth - 1);
-	}
-	closedir(d);
-	if (unlinkat(parent, path, AT_REMOVEDIR) == 0 || errno == ENOENT)
-		return 0;
-	return -errno;
-}
-
-/* Remove the private directory; the server may still be exiting, so a
- * non-empty directory is retried. */
-static int bench_rmdir(const char *path)
-{
-	int rc = 0;
-
-	for (int tries = 0; tries < BENCH_RMDIR_TRIES; tries++) {
-		struct timespec ts = { 0, 20 * 1000 * 1000 };
-
-		rc = bench_rmtree(AT_FDCWD, path, 1);
-		if (rc != -ENOTEMPTY && rc != -EEXIST)
-			return rc;
-		nanosleep(&ts, NULL);
-	}
-	return rc;
 }
 
 /* ---- setting up ------------------------------------------------------ */
@@ -493,19 +348,11 @@ static int bench_attr_init(struct bench_env *e)
 static int bench_tether_start(struct bench_env *e, const struct bench_opts *o)
 {
 	struct tether_start_opts so = { 0 };
-	int rc, rc2 = 0;
 
 	so.socket_path = e->sock;
 	so.tetherd = o->tetherd;
 	so.log_path = e->log;
-	if (o->pin == PIN_CROSS && (rc = bench_pin_pid(0, BENCH_CPU_PEER)) < 0)
-		return rc;
-	rc = tether_start(&so, &e->t);
-	if (rc < 0)
-		e->t = NULL;
-	if (o->pin == PIN_CROSS)
-		rc2 = bench_pin_pid(0, BENCH_CPU_CLIENT);
-	return rc < 0 ? rc : rc2;
+	return bench_start_pinned(&so, o->pin, &e->t);
 }
 
 /* Shut the server down, detach. */
@@ -533,7 +380,7 @@ static void bench_env_destroy(struct bench_env *e)
 		posix_spawnattr_destroy(&e->attr);
 	e->have_attr = false;
 	if (e->have_dir) {
-		int rc = bench_rmdir(e->dir);
+		int rc = bench_rmdir(e->dir, 1);
 
 		if (rc < 0)
 			fprintf(stderr, "bench: cannot remove %s: %s\n",
@@ -874,13 +721,6 @@ static int bench_capture_tether(struct bench_env *e, const struct bench_opts *o,
 
 /* ---- measuring ------------------------------------------------------- */
 
-/* Report a failed measurement; returns rc. */
-static int bench_fail(const char *what, int rc)
-{
-	fprintf(stderr, "bench: %s: %s\n", what, strerror(-rc));
-	return rc;
-}
-
 /* A tether failure: report it and drop the tether rows from now on. */
 static void bench_tether_failed(struct bench_env *e, struct bench_results *res,
 				const char *what, int rc)
@@ -952,12 +792,6 @@ static int bench_run_all(struct bench_env *e, const struct bench_opts *o,
 }
 
 /* ---- reporting ------------------------------------------------------- */
-
-/* Ratio a/b, or -1 when either side is missing. */
-static double bench_ratio(double a, double b)
-{
-	return a > 0 && b > 0 ? a / b : -1;
-}
 
 /* MiB/s from a time in ns, or -1. */
 static double bench_mibs(const struct bench_opts *o, double ns)
@@ -1081,15 +915,6 @@ static void bench_json_mibs(const struct bench_opts *o, const char *name,
 	printf("]},\n");
 }
 
-/* A ratio as JSON: a number or null. */
-static void bench_json_ratio(const char *name, double r, bool last)
-{
-	if (r < 0)
-		printf("  \"%s\": null%s\n", name, last ? "" : ",");
-	else
-		printf("  \"%s\": %.3f%s\n", name, r, last ? "" : ",");
-}
-
 /* The machine-readable report. */
 static void bench_print_json(const struct bench_env *e,
 			     const struct bench_opts *o,
@@ -1124,25 +949,6 @@ static void bench_print_json(const struct bench_env *e,
 
 /* ---- main ------------------------------------------------------------ */
 
-/* Pin the client as the mode asks, before anything is started. */
-static int bench_pin_client(enum bench_pin pin)
-{
-	int rc;
-
-	if (pin == PIN_NONE)
-		return 0;
-	rc = bench_pin_pid(0, BENCH_CPU_CLIENT);
-	if (rc < 0)
-		return rc;
-	/* Cross mode must be able to use the peer CPU at all. */
-	if (pin == PIN_CROSS) {
-		rc = bench_pin_pid(0, BENCH_CPU_PEER);
-		if (rc == 0)
-			rc = bench_pin_pid(0, BENCH_CPU_CLIENT);
-	}
-	return rc;
-}
-
 /* Record who runs where, so the report shows the pinning took effect. */
 static void bench_record_affinity(struct bench_results *res,
 				  const struct bench_env *e)
@@ -1175,13 +981,8 @@ int main(int argc, char **argv)
 		bench_child_write(argv[2]);
 	if (bench_parse_args(argc, argv, &o) < 0)
 		return 2;
-	rc = bench_pin_client(o.pin);
-	if (rc < 0) {
-		fprintf(stderr, "bench: cannot pin to CPU %d%s: %s\n",
-			BENCH_CPU_CLIENT, o.pin == PIN_CROSS ? " and 1" : "",
-			strerror(-rc));
+	if (bench_pin_client(o.pin) < 0)
 		return 1;
-	}
 	rc = bench_env_init(&e, &o);
 	if (rc == 0)
 		rc = bench_attr_init(&e);
