@@ -1,8 +1,8 @@
 # The shell side of the scenario tests, sourced by tests/scenario_*.sh
 # after they set SCENARIO (their name): the private directory $D with
 # the socket $S, the server pid $SPID that cleanup shuts down, and the
-# checks (ok, bad, ctl, expect, has, same, is_fd) counted in $pass and
-# $fail.  Not a test itself.
+# checks (ok, bad, ctl, ctl_any, expect, has, lacks, same, is_fd)
+# counted in $pass and $fail.  Not a test itself.
 set -u
 
 : "${TETHERCTL:?set TETHERCTL to the tetherctl binary}"
@@ -25,6 +25,12 @@ alive() {
 	return 0
 }
 
+# What a scenario must undo besides the server (processes of its own);
+# it redefines this after sourcing.
+scen_cleanup_more() {
+	:
+}
+
 cleanup() {
 	if [ -n "$SPID" ] && alive "$SPID"; then
 		"$TETHERCTL" -s "$S" --take-over shutdown --force \
@@ -36,6 +42,7 @@ cleanup() {
 		done
 		kill -9 "$SPID" 2>/dev/null
 	fi
+	scen_cleanup_more
 	rm -rf "$D"
 }
 trap cleanup EXIT
@@ -53,6 +60,10 @@ bad() {
 	for l in "$@"; do
 		echo "     $l"
 	done
+}
+
+nap() {
+	sleep 0.05 2>/dev/null || sleep 1
 }
 
 # A guard against a verb that never returns: coreutils timeout when
@@ -82,6 +93,14 @@ ctl() {
 	return 1
 }
 
+# ctl_any ARGS...: run it, any status; status in $st.
+ctl_any() {
+	$GUARD "$TETHERCTL" -s "$S" "$@" >"$D/out" 2>"$D/err"
+	st=$?
+	out=$(cat "$D/out")
+	err=$(cat "$D/err")
+}
+
 # expect NAME WANT GOT: exact comparison.
 expect() {
 	if [ "$2" = "$3" ]; then
@@ -96,6 +115,14 @@ has() {
 	case $3 in
 	*"$2"*) ok "$1" ;;
 	*) bad "$1" "missing: $2" "in: $3" ;;
+	esac
+}
+
+# lacks NAME NEEDLE HAYSTACK
+lacks() {
+	case $3 in
+	*"$2"*) bad "$1" "unexpected: $2" "in: $3" ;;
+	*) ok "$1" ;;
 	esac
 }
 

@@ -7,28 +7,9 @@
 # Needs $TETHERCTL and $TETHERD (make check exports both).
 #
 # Prints "scenario_workers: N passed, M failed"; exits 1 if M > 0.
-set -u
-
-: "${TETHERCTL:?set TETHERCTL to the tetherctl binary}"
-: "${TETHERD:?set TETHERD to the tetherd binary}"
-export TETHERD
-
-D=$(mktemp -d /tmp/tscenw.XXXXXX) || exit 1
-S=$D/s.sock
-SPID=
+SCENARIO=workers
+. "$(dirname "$0")/scenario_lib.sh"
 WPIDS=
-pass=0
-fail=0
-
-# Running, not a zombie nobody reaped.
-alive() {
-	[ -r "/proc/$1/stat" ] || return 1
-	state=$(sed 's/^.*) \(.\).*$/\1/' "/proc/$1/stat" 2>/dev/null)
-	case $state in
-	'' | Z | X) return 1 ;;
-	esac
-	return 0
-}
 
 # Live processes in process group $1 (read from /proc with builtins).
 group_alive() {
@@ -42,97 +23,12 @@ group_alive() {
 	return 1
 }
 
-cleanup() {
-	if [ -n "$SPID" ] && alive "$SPID"; then
-		"$TETHERCTL" -s "$S" --take-over shutdown --force \
-			>/dev/null 2>&1
-		kill -9 "$SPID" 2>/dev/null
-	fi
-	# Workers are process-group leaders: their groups go too.
+# Workers are process-group leaders: their groups go too.
+scen_cleanup_more() {
 	for p in $WPIDS; do
 		kill -9 -- "-$p" 2>/dev/null
 		kill -9 "$p" 2>/dev/null
 	done
-	rm -rf "$D"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-
-ok() {
-	pass=$((pass + 1))
-	echo "ok   $1"
-}
-
-bad() {
-	fail=$((fail + 1))
-	echo "FAIL $1"
-	shift
-	for l in "$@"; do
-		echo "     $l"
-	done
-}
-
-nap() {
-	sleep 0.05 2>/dev/null || sleep 1
-}
-
-# A guard against a verb that never returns (logs -f, wait): coreutils
-# timeout when there is one.
-if command -v timeout >/dev/null 2>&1; then
-	GUARD="timeout 30"
-else
-	GUARD=
-fi
-
-# ctl NAME WANT_STATUS ARGS...: run tetherctl, output in $out/$err.
-ctl() {
-	name=$1
-	want=$2
-	shift 2
-	$GUARD "$TETHERCTL" -s "$S" "$@" >"$D/out" 2>"$D/err"
-	st=$?
-	out=$(cat "$D/out")
-	err=$(cat "$D/err")
-	if [ "$st" -eq "$want" ]; then
-		ok "$name"
-		return 0
-	fi
-	bad "$name" "tetherctl $* exited $st, expected $want" \
-		"stdout: $out" "stderr: $err"
-	return 1
-}
-
-# ctl_any NAME ARGS...: run it, any status; status in $st.
-ctl_any() {
-	$GUARD "$TETHERCTL" -s "$S" "$@" >"$D/out" 2>"$D/err"
-	st=$?
-	out=$(cat "$D/out")
-	err=$(cat "$D/err")
-}
-
-# expect NAME WANT GOT: exact comparison.
-expect() {
-	if [ "$2" = "$3" ]; then
-		ok "$1"
-	else
-		bad "$1" "expected: $2" "got:      $3"
-	fi
-}
-
-# has NAME NEEDLE HAYSTACK: substring.
-has() {
-	case $3 in
-	*"$2"*) ok "$1" ;;
-	*) bad "$1" "missing: $2" "in: $3" ;;
-	esac
-}
-
-# lacks NAME NEEDLE HAYSTACK
-lacks() {
-	case $3 in
-	*"$2"*) bad "$1" "unexpected: $2" "in: $3" ;;
-	*) ok "$1" ;;
-	esac
 }
 
 # spawn_w LABEL [SPAWN-OPTIONS] -- CMD...: spawn, remember the pid in $wpid.
