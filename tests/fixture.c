@@ -642,3 +642,78 @@ bool fx_wait_eof(int fd)
 			return true;
 	}
 }
+
+bool fx_read_pstat(pid_t pid, struct fx_pstat *ps)
+{
+	char path[64], buf[1024], *open_paren, *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	/* comm may hold anything, ')' included: the last ')' ends it */
+	if (!(open_paren = strchr(buf, '(')) || !(p = strrchr(buf, ')')))
+		return false;
+	ps->pid = pid;
+	snprintf(ps->comm, sizeof(ps->comm), "%.*s",
+		 (int)(p - open_paren - 1), open_paren + 1);
+	return sscanf(p + 1, " %c %d %d", &ps->state, &ps->ppid,
+		      &ps->pgid) == 3;
+}
+
+bool fx_alive(pid_t pid)
+{
+	struct fx_pstat ps;
+
+	return fx_read_pstat(pid, &ps) && ps.state != 'Z' && ps.state != 'X';
+}
+
+static bool fx_descends(pid_t pid)
+{
+	pid_t self = getpid();
+
+	for (int depth = 0; pid > 1 && depth < 64; depth++) {
+		struct fx_pstat ps;
+
+		if (!fx_read_pstat(pid, &ps))
+			return false;
+		if (ps.ppid == self)
+			return true;
+		pid = ps.ppid;
+	}
+	return false;
+}
+
+void fx_kill_descendants(void)
+{
+	/* Killing a parent hands its children to us: go round until
+	 * nothing of ours runs. */
+	for (int pass = 0; pass < 100; pass++) {
+		DIR *d = opendir("/proc");
+		struct dirent *de;
+		int n = 0;
+
+		while (d && (de = readdir(d))) {
+			pid_t pid = (pid_t)atoi(de->d_name);
+
+			if (pid > 1 && pid != getpid() && fx_alive(pid) &&
+			    fx_descends(pid)) {
+				kill(pid, SIGKILL);
+				n++;
+			}
+		}
+		if (d)
+			closedir(d);
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+		if (!n)
+			break;
+		fx_nap();
+	}
+}

@@ -54,6 +54,21 @@ bool fx_gone(pid_t pid);
 bool fx_wait_gone(pid_t pid);
 /* Entries in /proc/PID/fd, or -errno. */
 int fx_count_fds(pid_t pid);
+
+/* /proc/PID/stat, the fields the tests look at. */
+struct fx_pstat {
+	pid_t pid;
+	char comm[64];
+	char state;
+	pid_t ppid;
+	pid_t pgid;
+};
+bool fx_read_pstat(pid_t pid, struct fx_pstat *ps);
+/* Running: not gone, not a zombie nobody reaped. */
+bool fx_alive(pid_t pid);
+/* SIGKILL and reap every process that descends from this one (workers a
+ * killed server left to us, spawners), going round until none runs. */
+void fx_kill_descendants(void);
 /* Poll until the count equals want; returns the last count seen. */
 int fx_wait_fds(pid_t pid, int want);
 /* Disconnect fx.t and attach again, retrying while the server still

@@ -47,39 +47,8 @@ TestSuite(spawner, .init = fx_init_dir, .fini = sp_fini, .timeout = 30);
 
 /* ---- /proc ------------------------------------------------------------- */
 
-struct pstat {
-	char comm[64];
-	char state;
-	pid_t ppid;
-};
 
-static bool read_pstat(pid_t pid, struct pstat *ps)
-{
-	char path[64], buf[1024], *open_paren, *p;
-	ssize_t n;
-	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	if (!(open_paren = strchr(buf, '(')) || !(p = strrchr(buf, ')')))
-		return false;
-	snprintf(ps->comm, sizeof(ps->comm), "%.*s",
-		 (int)(p - open_paren - 1), open_paren + 1);
-	return sscanf(p + 1, " %c %d", &ps->state, &ps->ppid) == 2;
-}
-
-static bool alive(pid_t pid)
-{
-	struct pstat ps;
-
-	return read_pstat(pid, &ps) && ps.state != 'Z' && ps.state != 'X';
-}
 
 /* A line of /proc/PID/status as a number ("Seccomp:"), -1 if absent. */
 static int status_field(pid_t pid, const char *field)
@@ -107,10 +76,10 @@ static int children_named(pid_t ppid, const char *comm, pid_t *last)
 
 	cr_assert_not_null(d);
 	while ((de = readdir(d))) {
-		struct pstat ps;
+		struct fx_pstat ps;
 		pid_t pid = (pid_t)atoi(de->d_name);
 
-		if (pid <= 0 || !read_pstat(pid, &ps) || ps.ppid != ppid ||
+		if (pid <= 0 || !fx_read_pstat(pid, &ps) || ps.ppid != ppid ||
 		    ps.state == 'Z' || strcmp(ps.comm, comm))
 			continue;
 		n++;
@@ -133,49 +102,11 @@ static pid_t spawner_of(pid_t server)
 
 /* ---- clean-up: everything that descends from us -------------------------- */
 
-static bool ours(pid_t pid)
-{
-	pid_t self = getpid();
-
-	for (int depth = 0; pid > 1 && depth < 64; depth++) {
-		struct pstat ps;
-
-		if (!read_pstat(pid, &ps))
-			return false;
-		if (ps.ppid == self)
-			return true;
-		pid = ps.ppid;
-	}
-	return false;
-}
 
 static void sp_fini(void)
 {
-	struct timespec nap = { 0, 10 * 1000 * 1000 };
-
 	fx_fini();
-	for (int pass = 0; pass < 100; pass++) {
-		DIR *d = opendir("/proc");
-		struct dirent *de;
-		int n = 0;
-
-		while (d && (de = readdir(d))) {
-			pid_t pid = (pid_t)atoi(de->d_name);
-
-			if (pid > 1 && pid != getpid() && alive(pid) &&
-			    ours(pid)) {
-				kill(pid, SIGKILL);
-				n++;
-			}
-		}
-		if (d)
-			closedir(d);
-		while (waitpid(-1, NULL, WNOHANG) > 0)
-			;
-		if (!n)
-			break;
-		nanosleep(&nap, NULL);
-	}
+	fx_kill_descendants();
 }
 
 /* ---- helpers --------------------------------------------------------------- */
@@ -426,7 +357,7 @@ Test(spawner, is_a_child_of_the_server_named_tetherd_spawner)
 
 	start_policy_server(deny_mkdir);
 	sp = spawner_of(fx.pid);
-	cr_assert(alive(sp));
+	cr_assert(fx_alive(sp));
 	/* Only its socket and 0-2 (stdin and stdout /dev/null, stderr the
 	 * log). */
 	cr_assert_eq(fx_count_fds(sp), 4, "the spawner holds %d fds",
@@ -438,12 +369,12 @@ Test(spawner, is_a_child_of_the_server_named_tetherd_spawner)
 Test(spawner, worker_is_the_servers_child_without_its_filter)
 {
 	struct tether_spawn sp = { .argv = ARGV("sleep", "100") };
-	struct pstat ps;
+	struct fx_pstat ps;
 	pid_t pid;
 
 	start_policy_server(deny_mkdir);
 	pid = spawn_ok(&sp);
-	cr_assert(read_pstat(pid, &ps), "no /proc entry for worker %d",
+	cr_assert(fx_read_pstat(pid, &ps), "no /proc entry for worker %d",
 		  (int)pid);
 	cr_assert_eq(ps.ppid, fx.pid, "worker %d has parent %d, not tetherd %d"
 		     " (the spawner is %d)", (int)pid, (int)ps.ppid,
@@ -514,7 +445,7 @@ Test(spawner, exit_records_kill_and_ack_work)
 	tether_worker_clear(&w);
 	cr_assert_eq(tether_ack(fx.t, "napper"), 0);
 	/* The spawner is not an orphan the server reaped. */
-	cr_assert(alive(spawner_of(fx.pid)));
+	cr_assert(fx_alive(spawner_of(fx.pid)));
 }
 
 Test(spawner, exec_errors_still_come_back)
@@ -638,7 +569,7 @@ Test(spawner, killed_spawner_fails_spawn_with_epipe_and_server_goes_on)
 	cr_assert_eq(fx_getpid(fx.t), fx.pid);
 	cr_assert_eq(tether_ps(fx.t, &v, &n), 0);
 	tether_workers_free(v, n);
-	cr_assert(alive(fx.pid));
+	cr_assert(fx_alive(fx.pid));
 	/* Reaped by the server, not counted as an orphan. */
 	cr_assert_eq(children_named(fx.pid, "tetherd-spawner", NULL), 0);
 }
@@ -739,7 +670,7 @@ Test(spawner, server_policy_without_execve_refuses_spawn)
 Test(spawner, no_policy_means_no_spawner)
 {
 	struct tether_spawn sp = { .argv = ARGV("sleep", "100") };
-	struct pstat ps;
+	struct fx_pstat ps;
 	pid_t pid;
 	int rc;
 
@@ -748,6 +679,6 @@ Test(spawner, no_policy_means_no_spawner)
 	fx.pid = tether_info(fx.t)->pid;
 	cr_assert_eq(children_named(fx.pid, "tetherd-spawner", NULL), 0);
 	pid = spawn_ok(&sp);
-	cr_assert(read_pstat(pid, &ps));
+	cr_assert(fx_read_pstat(pid, &ps));
 	cr_assert_eq(ps.ppid, fx.pid);
 }

@@ -84,7 +84,7 @@ static void wk_init_san_server(void)
 {
 	const char *vars[] = { "ASAN_OPTIONS", "UBSAN_OPTIONS" };
 	const char *names[] = { "asan", "ubsan" };
-	char opts[1024];
+	char opts[2048];
 	int rc;
 
 	fx_init_dir();
@@ -308,32 +308,7 @@ static void wait_log_has(struct tether *t, const char *target,
 
 /* ---- /proc ------------------------------------------------------------------ */
 
-struct pstat {
-	pid_t pid;
-	char state;
-	pid_t ppid;
-	pid_t pgid;
-};
 
-static bool read_pstat(pid_t pid, struct pstat *ps)
-{
-	char path[64], buf[1024], *p;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	if (!(p = strrchr(buf, ')')))
-		return false;
-	ps->pid = pid;
-	return sscanf(p + 1, " %c %d %d", &ps->state, &ps->ppid, &ps->pgid) == 3;
-}
 
 /* Processes matching ppid (if > 0) and pgid (if > 0): zombies only, or
  * else live ones only (a zombie has ended; one whose parent died with it
@@ -346,11 +321,11 @@ static int count_procs(pid_t ppid, pid_t pgid, bool zombies_only)
 
 	cr_assert_not_null(d);
 	while ((de = readdir(d))) {
-		struct pstat ps;
+		struct fx_pstat ps;
 
 		if (de->d_name[0] < '0' || de->d_name[0] > '9')
 			continue;
-		if (!read_pstat(atoi(de->d_name), &ps))
+		if (!fx_read_pstat(atoi(de->d_name), &ps))
 			continue;
 		if (ppid > 0 && ps.ppid != ppid)
 			continue;
@@ -387,12 +362,6 @@ static int wait_group_size(pid_t pgid, int want)
 	return n;
 }
 
-static bool alive(pid_t pid)
-{
-	struct pstat ps;
-
-	return read_pstat(pid, &ps) && ps.state != 'Z' && ps.state != 'X';
-}
 
 /* The server's fd count once it is quiet: three equal reads 20 ms
  * apart (only a baseline, never an assertion by itself). */
@@ -413,50 +382,10 @@ static int settled_fds(pid_t pid)
 	return n;
 }
 
-/* Is pid a (live) descendant of this process? */
-static bool wk_ours(pid_t pid)
-{
-	pid_t self = getpid();
-
-	for (int depth = 0; pid > 1 && depth < 64; depth++) {
-		struct pstat ps;
-
-		if (!read_pstat(pid, &ps))
-			return false;
-		if (ps.ppid == self)
-			return true;
-		pid = ps.ppid;
-	}
-	return false;
-}
-
 static void wk_fini(void)
 {
 	fx_fini();
-	/* Killing a parent hands its children to us: go round until
-	 * nothing of ours runs. */
-	for (int pass = 0; pass < 100; pass++) {
-		DIR *d = opendir("/proc");
-		struct dirent *de;
-		int n = 0;
-
-		while (d && (de = readdir(d))) {
-			pid_t pid = (pid_t)atoi(de->d_name);
-
-			if (pid > 1 && pid != getpid() && alive(pid) &&
-			    wk_ours(pid)) {
-				kill(pid, SIGKILL);
-				n++;
-			}
-		}
-		if (d)
-			closedir(d);
-		while (waitpid(-1, NULL, WNOHANG) > 0)
-			;
-		if (!n)
-			break;
-		nap_us(10000);
-	}
+	fx_kill_descendants();
 }
 
 /* Files in the server's state directory (fx.sock + ".d") whose name
@@ -695,9 +624,9 @@ Test(spawn, worker_is_a_real_child_of_the_server_in_its_own_group)
 {
 	struct tether_spawn sp = { .argv = ARGV("sleep", "100") };
 	pid_t pid = spawn_ok(fx.t, &sp);
-	struct pstat ps;
+	struct fx_pstat ps;
 
-	cr_assert(read_pstat(pid, &ps), "no /proc entry for worker %d",
+	cr_assert(fx_read_pstat(pid, &ps), "no /proc entry for worker %d",
 		  (int)pid);
 	cr_expect_eq(ps.ppid, fx.pid, "worker's parent is %d, not the server",
 		     (int)ps.ppid);
@@ -841,7 +770,7 @@ Test(spawn, observer_cannot_spawn_or_kill)
 	rc = tether_kill(obs, target, SIGKILL);
 	cr_expect_eq(rc, -EBUSY, "observer kill: %d", rc);
 	tether_disconnect(obs);
-	cr_expect(alive(pid), "the observer's kill went through");
+	cr_expect(fx_alive(pid), "the observer's kill went through");
 }
 
 /* ===================================================================== */
@@ -1651,7 +1580,7 @@ Test(logs, follower_killed_mid_stream_leaks_no_server_fd)
 	cr_expect_eq(fx_getpid(fx.t), fx.pid);
 	cr_assert_eq(tether_wait(fx.t, "chatty", 0, &w), 0);
 	cr_expect_eq(w.state, TETHER_W_RUNNING);
-	cr_expect(alive(pid));
+	cr_expect(fx_alive(pid));
 	tether_worker_clear(&w);
 }
 
@@ -1853,7 +1782,7 @@ Test(crash, before_persistent_server_dies_with_controller)
 	for (int i = 0; i < 2; i++)
 		cr_log_info("worker %d after its server died: %s",
 			    (int)workers[i],
-			    alive(workers[i]) ? "still running" : "gone");
+			    fx_alive(workers[i]) ? "still running" : "gone");
 }
 
 Test(crash, after_persistent_reattach_accounts_for_every_worker)
@@ -1899,7 +1828,7 @@ Test(crash, after_persistent_reattach_accounts_for_every_worker)
 		if (i < 2) {
 			cr_expect_eq(w->state, TETHER_W_RUNNING,
 				     "%s is not running", labels[i]);
-			cr_expect(alive(workers[i]));
+			cr_expect(fx_alive(workers[i]));
 		} else {
 			cr_expect_eq(w->state, TETHER_W_EXITED);
 			cr_expect_eq(w->exit_code, 5);
@@ -1984,7 +1913,7 @@ static void no_san_reports(void)
 	int n = 0;
 
 	for (int i = 0; i < 2; i++) {
-		char path[600], buf[4096];
+		char path[1100], buf[4096];
 		ssize_t k;
 		int fd;
 
@@ -2063,8 +1992,8 @@ Test(shutdown, refused_with_running_workers)
 	cr_expect_not_null(strstr(tether_last_error(fx.t), "running"),
 			   "error \"%s\"", tether_last_error(fx.t));
 	nap_us(100000);
-	cr_expect(alive(fx.pid), "server went away after a refused shutdown");
-	cr_expect(alive(pid), "worker went away after a refused shutdown");
+	cr_expect(fx_alive(fx.pid), "server went away after a refused shutdown");
+	cr_expect(fx_alive(pid), "worker went away after a refused shutdown");
 	cr_expect_eq(fx_getpid(fx.t), fx.pid);
 }
 
