@@ -18,12 +18,10 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
 #endif
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -41,19 +39,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tether.h"
+#include "bench_common.h"
 
 #define BENCH_RUNS 5
 #define BENCH_TARGET 0.70		/* tether MiB/s / raw MiB/s, at least */
 #define BENCH_CHUNK (1u << 20)		/* read/write size of the raw rows */
-#define BENCH_CPU_CLIENT 0
-#define BENCH_CPU_PEER 1
-#define BENCH_RMDIR_TRIES 50		/* x 20 ms, while tetherd exits */
 #define BENCH_SPACE_SLACK (64ull << 20)	/* free space beyond 2 x the file */
-
-enum bench_pin { PIN_SAME, PIN_CROSS, PIN_NONE };
-
-static const char *const bench_pin_names[] = { "same", "cross", "none" };
 
 /* What the raw child is asked to do, one byte on its socket. */
 enum { RAW_SEND = 'S', RAW_WRITE = 'W' };
@@ -87,12 +78,6 @@ struct bench_env {
 	struct tether *t;
 	pid_t tetherd_pid;
 	char fstype[24];
-};
-
-/* Per-run times in ns; n is how many runs completed. */
-struct bench_series {
-	double ns[BENCH_RUNS];
-	int n;
 };
 
 struct bench_results {
@@ -136,20 +121,6 @@ static void bench_usage(FILE *f, const char *argv0)
 		argv0);
 }
 
-/* Parse a long in [min, max]; -EINVAL otherwise. */
-static int bench_parse_long(const char *s, long min, long max, long *v)
-{
-	char *end;
-	long x;
-
-	errno = 0;
-	x = strtol(s, &end, 10);
-	if (errno || end == s || *end || x < min || x > max)
-		return -EINVAL;
-	*v = x;
-	return 0;
-}
-
 /* Parse argv into o; -EINVAL on a bad option (usage already printed). */
 static int bench_parse_args(int argc, char **argv, struct bench_opts *o)
 {
@@ -173,13 +144,7 @@ static int bench_parse_args(int argc, char **argv, struct bench_opts *o)
 	while ((c = getopt_long(argc, argv, "", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			if (!strcmp(optarg, "same"))
-				o->pin = PIN_SAME;
-			else if (!strcmp(optarg, "cross"))
-				o->pin = PIN_CROSS;
-			else if (!strcmp(optarg, "none"))
-				o->pin = PIN_NONE;
-			else
+			if (bench_parse_pin(optarg, &o->pin) < 0)
 				goto bad;
 			break;
 		case 'm':
@@ -211,177 +176,17 @@ bad:
 	return -EINVAL;
 }
 
-/* Nanoseconds on the monotonic clock. */
-static double bench_now(void)
+/* Nanoseconds on the monotonic clock, as a value: bench_now cannot
+ * fail with CLOCK_MONOTONIC, and a run's time is a difference. */
+static double data_now(void)
 {
-	struct timespec ts;
+	double ns = 0;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-/* Pin the calling process (and what it forks from now on) to one CPU. */
-static int bench_pin_self(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set) < 0)
-		return -errno;
-	return 0;
-}
-
-/* Format pid's allowed CPUs as "0,1" into buf. */
-static int bench_cpu_list(pid_t pid, char *buf, size_t size)
-{
-	cpu_set_t set;
-	size_t off = 0;
-
-	if (size == 0)
-		return -EINVAL;
-	buf[0] = '\0';
-	if (sched_getaffinity(pid, sizeof(set), &set) < 0)
-		return -errno;
-	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
-		int n;
-
-		if (!CPU_ISSET(cpu, &set))
-			continue;
-		n = snprintf(buf + off, size - off, "%s%d", off ? "," : "",
-			     cpu);
-		if (n < 0 || (size_t)n >= size - off)
-			return -ENOBUFS;
-		off += (size_t)n;
-	}
-	return 0;
-}
-
-/* Write all of buf to a blocking fd. */
-static int bench_write_full(int fd, const void *buf, size_t len)
-{
-	const unsigned char *p = buf;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Read exactly len bytes: 0 when done, -ECONNRESET on an early EOF, or
- * -errno. */
-static int bench_read_full(int fd, void *buf, size_t len)
-{
-	unsigned char *p = buf;
-
-	while (len) {
-		ssize_t n = read(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -ECONNRESET;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Comparison for qsort on doubles. */
-static int bench_cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Median of the completed runs, or -1 when there are none. */
-static double bench_median(const struct bench_series *s)
-{
-	double v[BENCH_RUNS];
-
-	if (s->n == 0)
-		return -1;
-	memcpy(v, s->ns, sizeof(v[0]) * (size_t)s->n);
-	qsort(v, (size_t)s->n, sizeof(v[0]), bench_cmp_double);
-	return v[s->n / 2];
-}
-
-/* Smallest or largest completed run (max selects). */
-static double bench_extreme(const struct bench_series *s, bool max)
-{
-	double r = s->n ? s->ns[0] : -1;
-
-	for (int i = 1; i < s->n; i++)
-		if (max ? s->ns[i] > r : s->ns[i] < r)
-			r = s->ns[i];
-	return r;
-}
-
-/* Report a failed step; returns rc. */
-static int bench_fail(const char *what, int rc)
-{
-	fprintf(stderr, "bench: %s: %s\n", what, strerror(-rc));
-	return rc;
+	bench_now(&ns);
+	return ns;
 }
 
 /* ---- the private directory and the file ---------------------------- */
-
-/* Remove path and what is in it, one directory level deep (tetherd's
- * state directory sits inside ours). */
-static int bench_rmtree(int parent, const char *path, int depth)
-{
-	int fd = openat(parent, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
-			O_NOFOLLOW);
-	DIR *d;
-	struct dirent *de;
-
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!(d = fdopendir(fd))) {
-		close(fd);
-		return -errno;
-	}
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno == EISDIR &&
-		    depth > 0)
-			bench_rmtree(dirfd(d), de->d_name, depth - 1);
-	}
-	closedir(d);
-	if (unlinkat(parent, path, AT_REMOVEDIR) == 0 || errno == ENOENT)
-		return 0;
-	return -errno;
-}
-
-/* Remove the private directory; tetherd may still be exiting (its
- * socket, its state directory), so a non-empty directory is retried. */
-static int bench_rmdir(const char *path)
-{
-	int rc = 0;
-
-	for (int tries = 0; tries < BENCH_RMDIR_TRIES; tries++) {
-		struct timespec ts = { 0, 20 * 1000 * 1000 };
-
-		rc = bench_rmtree(AT_FDCWD, path, 1);
-		if (rc != -ENOTEMPTY && rc != -EEXIST)
-			return rc;
-		nanosleep(&ts, NULL);
-	}
-	return rc;
-}
 
 /* A getdents64 record. */
 struct bench_dirent64 {
@@ -392,8 +197,8 @@ struct bench_dirent64 {
 	char d_name[];
 };
 
-/* bench_rmtree for the signal handler: getdents64 instead of stdio's
- * opendir, which may allocate. */
+/* bench_rmdir's walk (bench_common), for the signal handler: getdents64
+ * instead of stdio's opendir, which may allocate. */
 static void bench_sig_rmtree(int parent, const char *path, int depth)
 {
 	char buf[4096] __attribute__((aligned(8)));
@@ -614,7 +419,7 @@ static double bench_resident(const struct bench_env *e)
 static int bench_local_read(struct bench_env *e, double *ns)
 {
 	uint64_t got = 0;
-	double t0 = bench_now();
+	double t0 = data_now();
 	int fd = open(e->p.src, O_RDONLY | O_CLOEXEC);
 	int rc = 0;
 
@@ -634,7 +439,7 @@ static int bench_local_read(struct bench_env *e, double *ns)
 		got += (uint64_t)n;
 	}
 	close(fd);
-	*ns = bench_now() - t0;
+	*ns = data_now() - t0;
 	if (rc == 0 && got != e->size)
 		rc = -EIO;
 	return rc;
@@ -692,10 +497,10 @@ static int bench_child_write(int sock, const char *dst, uint64_t size,
 		if (rc == 0)
 			rc = bench_write_full(fd, buf, (size_t)n);
 	}
-	t0 = bench_now();
+	t0 = data_now();
 	if (rc == 0 && fsync(fd) < 0)
 		rc = -errno;
-	reply[1] = (int64_t)(bench_now() - t0);
+	reply[1] = (int64_t)(data_now() - t0);
 	if (fd >= 0 && close(fd) < 0 && rc == 0)
 		rc = -errno;
 	reply[0] = rc;
@@ -789,7 +594,7 @@ static int bench_raw_copy(struct bench_env *e, double *ns)
 {
 	uint64_t left = e->size;
 	char cmd = RAW_SEND;
-	double t0 = bench_now();
+	double t0 = data_now();
 	int rc = bench_write_full(e->rfd, &cmd, 1);
 
 	while (rc == 0 && left) {
@@ -805,7 +610,7 @@ static int bench_raw_copy(struct bench_env *e, double *ns)
 		left -= (uint64_t)n;
 		rc = bench_write_full(e->devnull, e->buf, (size_t)n);
 	}
-	*ns = bench_now() - t0;
+	*ns = data_now() - t0;
 	return rc;
 }
 
@@ -821,7 +626,7 @@ static int bench_raw_write_fsync(struct bench_env *e, double *ns,
 	int fd, rc;
 
 	unlink(e->p.raw);
-	t0 = bench_now();
+	t0 = data_now();
 	fd = open(e->p.src, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -838,9 +643,12 @@ static int bench_raw_write_fsync(struct bench_env *e, double *ns,
 		rc = bench_write_full(e->rfd, e->buf, (size_t)n);
 	}
 	close(fd);
-	if (rc == 0)
+	/* bench_read_full: 1 when done, 0 on EOF before the reply. */
+	if (rc == 0) {
 		rc = bench_read_full(e->rfd, reply, sizeof(reply));
-	*ns = bench_now() - t0;
+		rc = rc == 1 ? 0 : rc == 0 ? -ECONNRESET : rc;
+	}
+	*ns = data_now() - t0;
 	if (rc == 0 && reply[0] < 0)
 		rc = (int)reply[0];
 	*fsync_ns = rc == 0 ? (double)reply[1] : -1;
@@ -850,41 +658,25 @@ static int bench_raw_write_fsync(struct bench_env *e, double *ns,
 
 /* ---- 3, 4) tether ---------------------------------------------------- */
 
-/* Launch tetherd on a socket in the private directory, logging there. */
-static int bench_tether_start(struct bench_env *e, const char *tetherd)
+/* Launch tetherd on a socket in the private directory, logging there;
+ * on the peer CPU in cross mode, the client's otherwise. */
+static int bench_tether_start(struct bench_env *e, const struct bench_opts *o)
 {
 	struct tether_start_opts so = { 0 };
 	const struct tether_status *info;
 	int rc;
 
 	so.socket_path = e->p.sock;
-	so.tetherd = tetherd;
+	so.tetherd = o->tetherd;
 	so.log_path = e->p.log;
-	rc = tether_start(&so, &e->t);
-	if (rc < 0) {
-		e->t = NULL;
-		return rc;
+	rc = bench_start_pinned(&so, o->pin, &e->t);
+	/* Started even when re-pinning failed: record it for the cleanup. */
+	if (e->t) {
+		info = tether_info(e->t);
+		e->tetherd_pid = info ? info->pid : 0;
+		bench_sig_tetherd = e->tetherd_pid;
 	}
-	info = tether_info(e->t);
-	e->tetherd_pid = info ? info->pid : 0;
-	bench_sig_tetherd = e->tetherd_pid;
-	return 0;
-}
-
-/* Start tetherd, on the peer CPU in cross mode, the client's otherwise. */
-static int bench_tether_start_pinned(struct bench_env *e,
-				     const struct bench_opts *o)
-{
-	int rc, rc2;
-
-	if (o->pin != PIN_CROSS)
-		return bench_tether_start(e, o->tetherd);
-	rc = bench_pin_self(BENCH_CPU_PEER);
-	if (rc < 0)
-		return rc;
-	rc = bench_tether_start(e, o->tetherd);
-	rc2 = bench_pin_self(BENCH_CPU_CLIENT);
-	return rc < 0 ? rc : rc2;
+	return rc;
 }
 
 /* Shut the server down and detach. */
@@ -907,10 +699,10 @@ static int bench_tether_stop(struct bench_env *e)
 static int bench_tether_get(struct bench_env *e, double *ns)
 {
 	struct tether_xfer info = { 0 };
-	double t0 = bench_now();
+	double t0 = data_now();
 	int rc = tether_get(e->t, e->p.src, e->devnull, &info);
 
-	*ns = bench_now() - t0;
+	*ns = data_now() - t0;
 	if (rc < 0)
 		return rc;
 	if (info.bytes != e->size || info.size != (int64_t)e->size ||
@@ -936,14 +728,14 @@ static int bench_tether_put(struct bench_env *e, double *ns)
 	int fd, rc;
 
 	unlink(e->p.put);
-	t0 = bench_now();
+	t0 = data_now();
 	fd = open(e->p.src, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	info.size = (int64_t)e->size;
 	rc = tether_put(e->t, fd, e->p.put, 0600, &info);
 	close(fd);
-	*ns = bench_now() - t0;
+	*ns = data_now() - t0;
 	if (rc == 0 && (info.bytes != e->size || info.remote_bytes != e->size ||
 			stat(e->p.put, &st) < 0 ||
 			(uint64_t)st.st_size != e->size))
@@ -1029,12 +821,6 @@ static int bench_run_all(struct bench_env *e, const struct bench_opts *o,
 }
 
 /* ---- reporting ------------------------------------------------------- */
-
-/* Ratio a/b, or -1 when either side is missing. */
-static double bench_ratio(double a, double b)
-{
-	return a > 0 && b > 0 ? a / b : -1;
-}
 
 /* MiB/s from a time in ns, or -1. */
 static double bench_mibs(const struct bench_opts *o, double ns)
@@ -1149,15 +935,6 @@ static void bench_json_mibs(const struct bench_opts *o, const char *name,
 	printf("]},\n");
 }
 
-/* A number as JSON, null when missing (< 0). */
-static void bench_json_num(const char *name, double v, const char *fmt_tail)
-{
-	if (v < 0)
-		printf("  \"%s\": null%s\n", name, fmt_tail);
-	else
-		printf("  \"%s\": %.3f%s\n", name, v, fmt_tail);
-}
-
 /* The machine-readable report. */
 static void bench_print_json(const struct bench_env *e,
 			     const struct bench_opts *o,
@@ -1174,8 +951,8 @@ static void bench_print_json(const struct bench_env *e,
 	printf("  \"mib\": %ld,\n  \"runs\": %d,\n  \"warmup\": %ld,\n"
 	       "  \"raw_chunk_bytes\": %u,\n  \"fstype\": \"%s\",\n",
 	       o->mib, BENCH_RUNS, o->warmup, BENCH_CHUNK, e->fstype);
-	bench_json_num("page_cache_before", res->resident_before, ",");
-	bench_json_num("page_cache_after", res->resident_after, ",");
+	bench_json_ratio("page_cache_before", res->resident_before, false);
+	bench_json_ratio("page_cache_after", res->resident_after, false);
 	bench_json_mibs(o, "local_read", &res->local);
 	bench_json_mibs(o, "raw_copy", &res->raw);
 	bench_json_mibs(o, "tether_get", &res->get);
@@ -1190,9 +967,9 @@ static void bench_print_json(const struct bench_env *e,
 	for (int i = 0; i < res->fsync.n; i++)
 		printf("%s%.1f", i ? ", " : "", res->fsync.ns[i] / 1e6);
 	printf("]},\n");
-	bench_json_num("ratio_get_raw", r[0], ",");
-	bench_json_num("ratio_put_raw_fsync", r[1], ",");
-	bench_json_num("ratio_raw_local", r[2], ",");
+	bench_json_ratio("ratio_get_raw", r[0], false);
+	bench_json_ratio("ratio_put_raw_fsync", r[1], false);
+	bench_json_ratio("ratio_raw_local", r[2], false);
 	printf("  \"target_ratio\": %.2f,\n", BENCH_TARGET);
 	printf("  \"target_get_met\": %s,\n",
 	       r[0] < 0 ? "null" : r[0] >= BENCH_TARGET ? "true" : "false");
@@ -1201,25 +978,6 @@ static void bench_print_json(const struct bench_env *e,
 }
 
 /* ---- main ------------------------------------------------------------ */
-
-/* Pin the client as the mode asks, before anything is forked. */
-static int bench_pin_client(enum bench_pin pin)
-{
-	int rc;
-
-	if (pin == PIN_NONE)
-		return 0;
-	rc = bench_pin_self(BENCH_CPU_CLIENT);
-	if (rc < 0)
-		return rc;
-	/* Cross mode must be able to use the peer CPU at all. */
-	if (pin == PIN_CROSS) {
-		rc = bench_pin_self(BENCH_CPU_PEER);
-		if (rc == 0)
-			rc = bench_pin_self(BENCH_CPU_CLIENT);
-	}
-	return rc;
-}
 
 /* Record who runs where, so the report shows the pinning took effect. */
 static void bench_record_affinity(const struct bench_env *e,
@@ -1249,7 +1007,7 @@ static int bench_cleanup(struct bench_env *e)
 	}
 	if (e->have_dir) {
 		unlink(e->p.src);
-		rc2 = bench_rmdir(e->p.dir);
+		rc2 = bench_rmdir(e->p.dir, 1);
 		if (rc2 < 0) {
 			fprintf(stderr, "bench: cannot remove %s: %s\n",
 				e->p.dir, strerror(-rc2));
@@ -1277,13 +1035,9 @@ int main(int argc, char **argv)
 	if (bench_parse_args(argc, argv, &o) < 0)
 		return 2;
 	bench_main_pid = getpid();
-	rc = bench_pin_client(o.pin);
-	if (rc < 0) {
-		fprintf(stderr, "bench: cannot pin to CPU %d%s: %s\n",
-			BENCH_CPU_CLIENT, o.pin == PIN_CROSS ? " and 1" : "",
-			strerror(-rc));
+	/* bench_pin_client says why on stderr when it cannot. */
+	if (bench_pin_client(o.pin) < 0)
 		return 1;
-	}
 	e.size = (uint64_t)o.mib << 20;
 	/* Handlers first: from mkdtemp on there is something to remove. */
 	if ((rc = bench_catch_signals()) < 0) {
@@ -1319,7 +1073,7 @@ int main(int argc, char **argv)
 		status = 1;
 		goto out;
 	}
-	rc = bench_tether_start_pinned(&e, &o);
+	rc = bench_tether_start(&e, &o);
 	if (rc < 0) {
 		fprintf(stderr, "bench: tether_start (%s): %s\n", o.tetherd,
 			strerror(-rc));
