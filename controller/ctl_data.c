@@ -95,18 +95,31 @@ int ctl_get(struct ctl *g, struct tether *t, int argc, char **argv)
 	struct tether_xfer x = { 0 };
 	char tmp[4200];
 	int fd, rc, last = -1;
-	bool to_stdout, bar = isatty(2);
+	bool to_stdout, direct, bar = isatty(2);
+	struct stat st;
 
 	if (argc != 3)
 		return CTL_EX_USAGE;
 	to_stdout = !strcmp(argv[2], "-");
+	/* A device, a FIFO or a socket is written to, never replaced: the
+	 * rename that makes a regular file appear whole would put a file
+	 * where /dev/null was. */
+	direct = !to_stdout && stat(argv[2], &st) == 0 && !S_ISREG(st.st_mode);
+	if (direct && S_ISDIR(st.st_mode)) {
+		ctl_err("get: %s: %s", argv[2], strerror(EISDIR));
+		return CTL_EX_FAILED;
+	}
 	/* A local file appears whole or not at all, like a PUT. */
 	snprintf(tmp, sizeof(tmp), "%s.tether-get-%d", argv[2], (int)getpid());
-	fd = to_stdout ? 1
-		       : open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
-					  O_NOFOLLOW, 0644);
+	if (to_stdout)
+		fd = 1;
+	else if (direct)
+		fd = open(argv[2], O_WRONLY | O_CLOEXEC | O_NOCTTY);
+	else
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+				       O_NOFOLLOW, 0644);
 	if (fd < 0) {
-		ctl_err("get: %s: %s", tmp, strerror(errno));
+		ctl_err("get: %s: %s", direct ? argv[2] : tmp, strerror(errno));
 		return CTL_EX_FAILED;
 	}
 	if (bar && !(to_stdout && isatty(1))) {
@@ -116,7 +129,9 @@ int ctl_get(struct ctl *g, struct tether *t, int argc, char **argv)
 		bar = false;
 	}
 	rc = tether_get(t, argv[1], fd, &x);
-	if (!to_stdout) {
+	if (direct) {
+		close(fd);
+	} else if (!to_stdout) {
 		if (rc == 0 && (fsync(fd) < 0 || rename(tmp, argv[2]) < 0))
 			rc = -errno;
 		close(fd);

@@ -104,6 +104,33 @@ for f in "$D/x" "$D"/x.*; do
 done
 expect "a failed get leaves no local file (nor its temporary)" "" "$left"
 
+# A device or a FIFO is written to, not replaced by a file.
+ctl "get REMOTE /dev/null" 0 get "$D/r.multi" /dev/null
+if [ -c /dev/null ]; then
+	ok "/dev/null is still a character device"
+else
+	bad "/dev/null is still a character device" "$(ls -l /dev/null)"
+	rm -f /dev/null && mknod -m 666 /dev/null c 1 3
+fi
+mkfifo "$D/fifo"
+cat "$D/fifo" >"$D/from-fifo" &
+CPID=$!
+# On failure the reader may still wait for a writer: a read-write open
+# of a FIFO never blocks, and its close gives the reader its EOF.
+if ! ctl "get REMOTE FIFO" 0 get "$D/r.multi" "$D/fifo"; then
+	exec 9<>"$D/fifo"
+	exec 9>&-
+fi
+wait "$CPID"
+same "get into a FIFO: the reader got the file" "$D/multi" "$D/from-fifo"
+if [ -p "$D/fifo" ]; then
+	ok "the FIFO is still a FIFO"
+else
+	bad "the FIFO is still a FIFO" "$(ls -l "$D/fifo")"
+fi
+ctl "get into a directory fails" 1 get "$D/r.small" "$D"
+has "get into a directory: EISDIR" "directory" "$err"
+
 # ---- take and give ---------------------------------------------------------
 
 ctl "take LOCALPATH --label L" 0 take "$D/small" --label L
