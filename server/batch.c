@@ -38,20 +38,6 @@ void td_batch_record(struct td_inflight *inf, long ret)
 }
 
 /* [3, k] becomes entry k's result; k must have run, and succeeded. */
-/* Checked at its turn, with the registers it will run with: an entry
- * whose arguments refer to earlier results was not checked at decode. */
-static long td_batch_policy(struct td_server *srv, const struct td_call *c)
-{
-	uint64_t a[6] = { 0 };
-	char why[400];
-
-	if (!srv->policy)
-		return 0;
-	for (unsigned i = 0; i < c->nargs && i < 6; i++)
-		a[i] = c->a[i].reg;
-	return td_policy_refuses(srv, c->nr, a, why, sizeof(why));
-}
-
 static long td_batch_resolve(struct td_batch *b, struct td_call *c)
 {
 	for (unsigned i = 0; i < c->nargs; i++) {
@@ -73,6 +59,7 @@ void td_batch_step(struct td_inflight *inf)
 {
 	struct td_batch *b = inf->batch;
 	const char *why;
+	char pwhy[400];		/* logged by the check; the entry gets errno */
 	long ret;
 
 	while (b->next < b->n) {
@@ -83,7 +70,8 @@ void td_batch_step(struct td_inflight *inf)
 		if ((ret = td_batch_resolve(b, c)) < 0 ||
 		    (td_fdguard_refused(c->nr, &why) && (ret = -EPERM)) ||
 		    (td_call_mem_refused(inf->srv, c) && (ret = -EPERM)) ||
-		    (ret = td_batch_policy(inf->srv, c)) < 0) {
+		    (ret = td_call_policy_refuses(inf->srv, c, pwhy,
+						  sizeof(pwhy))) < 0) {
 			td_batch_record(inf, ret);
 			continue;
 		}

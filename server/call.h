@@ -43,6 +43,11 @@ void td_call_free(struct td_call *c);
 /* Refused or guarded before it runs: -errno result, or 0 to go on. */
 int td_call_check(struct td_req *r, const struct td_call *c);
 const char *td_call_mem_refused(struct td_server *srv, const struct td_call *c);
+/* The policy's verdict on c as it would run (syscall.c): 0, or -errno
+ * with why[] naming the rule.  0 while an argument is still a reference
+ * to an earlier BATCH entry: batch.c asks again at its turn. */
+int td_call_policy_refuses(struct td_server *srv, const struct td_call *c,
+			   char *why, size_t size);
 /* An fd argument names one of the server's own fds. */
 bool td_call_hits_internal(const struct td_call *c);
 /* Run in this thread; the syscall's result or -errno. */

@@ -216,10 +216,10 @@ int td_policy_refuses(struct td_server *srv, long nr, const uint64_t a[6],
 	    td_policy_decide(srv->policy, (int)nr, a, &err, &rule))
 		return 0;
 	td_rule_format(srv->policy, rule, text, sizeof(text));
-	snprintf(why, size, "denied by policy %s %s%u (%s)",
-		 srv->policy_path, rule ? "line " : "default",
-		 rule ? rule->line : 0u, text);
-	if (!rule)
+	if (rule)
+		snprintf(why, size, "denied by policy %s line %u (%s)",
+			 srv->policy_path, rule->line, text);
+	else
 		snprintf(why, size, "denied by policy %s (%s)",
 			 srv->policy_path, text);
 	td_log("audit: pid %d: syscall %ld %s",
@@ -241,20 +241,27 @@ int td_policy_check_op(struct td_req *r, const char *op, long nr,
 	return 0;
 }
 
-/* The policy sees the registers the call would run with; a reference to
- * an earlier BATCH entry is a number only at its turn (batch.c). */
-static int td_call_policy(struct td_req *r, const struct td_call *c)
+int td_call_policy_refuses(struct td_server *srv, const struct td_call *c,
+			   char *why, size_t size)
 {
 	uint64_t a[6] = { 0 };
-	char why[400];
-	int rc;
 
+	if (!srv->policy)
+		return 0;
 	for (unsigned i = 0; i < c->nargs && i < 6; i++) {
 		if (c->a[i].kind == TD_ARG_RESULT)
 			return 0;
 		a[i] = c->a[i].reg;
 	}
-	if ((rc = td_policy_refuses(r->srv, c->nr, a, why, sizeof(why))) < 0)
+	return td_policy_refuses(srv, c->nr, a, why, size);
+}
+
+static int td_call_policy(struct td_req *r, const struct td_call *c)
+{
+	char why[400];
+	int rc;
+
+	if ((rc = td_call_policy_refuses(r->srv, c, why, sizeof(why))) < 0)
 		return td_req_fail(r, -rc, "syscall %ld %s", c->nr, why);
 	return 0;
 }
@@ -271,7 +278,7 @@ int td_call_check(struct td_req *r, const struct td_call *c)
 				   c->flags);
 	if ((why = td_call_mem_refused(r->srv, c)))
 		return td_req_fail(r, EPERM, "syscall %ld %s", c->nr, why);
-	if (r->srv->policy && (rc = td_call_policy(r, c)) < 0)
+	if ((rc = td_call_policy(r, c)) < 0)
 		return rc;
 	return 0;
 }

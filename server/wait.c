@@ -211,6 +211,10 @@ static void td_stop_answer(struct td_pending *p)
 }
 
 /* STOP [target, grace_ms]. */
+/* What STOP sends: SIGTERM, SIGCONT, and SIGKILL once the grace is
+ * over. */
+static const int td_stop_sigs[] = { SIGTERM, SIGCONT, SIGKILL };
+
 int td_do_stop(struct td_req *r)
 {
 	size_t nb;
@@ -225,15 +229,14 @@ int td_do_stop(struct td_req *r)
 		return td_req_fail(r, EPROTO, "STOP body is [target, grace_ms]");
 	if (!(w = td_worker_find(r->srv, &b[0])))
 		return td_req_fail(r, ESRCH, "no such worker");
-	/* STOP sends SIGTERM, SIGCONT and, once the grace is over, SIGKILL:
-	 * a policy must allow all three. */
-	if ((rc = td_policy_check_op(r, "STOP", SYS_kill, (uint64_t)-w->pgid,
-				     SIGTERM, 0, 0)) < 0 ||
-	    (rc = td_policy_check_op(r, "STOP", SYS_kill, (uint64_t)-w->pgid,
-				     SIGCONT, 0, 0)) < 0 ||
-	    (rc = td_policy_check_op(r, "STOP", SYS_kill, (uint64_t)-w->pgid,
-				     SIGKILL, 0, 0)) < 0)
-		return rc;
+	/* A policy must allow every signal STOP may send. */
+	for (size_t i = 0; i < sizeof(td_stop_sigs) / sizeof(td_stop_sigs[0]);
+	     i++)
+		if ((rc = td_policy_check_op(r, "STOP", SYS_kill,
+					     (uint64_t)-w->pgid,
+					     (uint64_t)td_stop_sigs[i], 0,
+					     0)) < 0)
+			return rc;
 	if (!(p = td_pending_add(r, TD_P_STOP, w)))
 		return td_req_fail(r, ENOMEM, "out of memory");
 	/* A leader gone with its group still there (no capture to keep

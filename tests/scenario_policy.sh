@@ -85,6 +85,8 @@ ctl "kill -TERM is allowed" 0 kill -TERM napper
 ctl "spawn another" 0 spawn --label napper2 -- sleep 300
 ctl "kill -KILL is not" 1 kill -KILL napper2
 has "KILL names the policy" "denied by policy" "$err"
+ctl "stop is not (it may send SIGCONT and SIGKILL)" 1 stop napper2
+has "STOP names the policy" "STOP needs syscall" "$err"
 ctl "ps still lists it" 0 ps
 has "napper2 runs" "napper2" "$out"
 

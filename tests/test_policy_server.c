@@ -233,6 +233,39 @@ Test(user, async_request_refused_before_submission)
 	alive();
 }
 
+/* An entry that uses an earlier result is a number only at its turn:
+ * checked then, refused alone, and the batch goes on. */
+Test(user, batch_entry_with_a_reference_checked_at_its_turn)
+{
+	struct tether_call c[3] = {
+		{ .nr = SYS_openat, .nargs = 3 },
+		{ .nr = SYS_fsync, .nargs = 1 },	/* default: deny */
+		{ .nr = SYS_close, .nargs = 1 },
+	};
+	const struct tether_arg first = { .kind = TETHER_ARG_RESULT,
+					  .value = 0 };
+	int at = 0, rc;
+
+	start_policy(false);
+	c[0].args[0] = TETHER_INT(AT_FDCWD);
+	c[0].args[1] = TETHER_STR(policy_path);
+	c[0].args[2] = TETHER_INT(O_RDONLY | O_CLOEXEC);
+	c[1].args[0] = first;
+	c[2].args[0] = first;
+	rc = tether_batch(fx.t, c, 3, 0, &at);
+	cr_assert_eq(rc, 0, "tether_batch: %s (%s)", strerror(-rc),
+		     tether_last_error(fx.t));
+	cr_assert_geq(c[0].ret, 0, "openat: %ld", c[0].ret);
+	cr_assert_eq(c[1].ret, -EPERM, "fsync of entry 0's fd: %ld",
+		     c[1].ret);
+	cr_assert_eq(c[2].ret, 0, "close of entry 0's fd: %ld", c[2].ret);
+	for (int i = 0; i < 100 && !file_has(log_path, "syscall 74 denied");
+	     i++)
+		fx_nap();
+	cr_assert(file_has(log_path, "syscall 74 denied by policy"));
+	alive();
+}
+
 Test(user, server_ops_doing_a_syscalls_work_are_checked)
 {
 	char path[256];
