@@ -1,12 +1,9 @@
 /* SPAWN, PS, WAIT, KILL, STOP, ACK and LOGS from the controller's side. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include "libtether.h"
 
@@ -47,52 +44,14 @@ struct tl_spawn {
 static int tl_read_policy(struct tether *t, const char *path, char **out,
 			  size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-	struct stat st;
-	size_t got = 0;
-	char *buf = NULL;
-	ssize_t n;
-	int err;
+	int rc = tp_read_file(path, TL_POLICY_MAX, out, len);
 
-	if (fd < 0)
-		return tl_fail(t, errno, "policy %s: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0) {
-		err = errno;
-		goto fail;
-	}
-	err = !S_ISREG(st.st_mode) ? EINVAL
-	      : st.st_size > (off_t)TL_POLICY_MAX ? EFBIG : 0;
-	if (err || !(buf = malloc((size_t)st.st_size + 1))) {
-		err = err ? err : ENOMEM;
-		goto fail;
-	}
-	/* One byte more than the size: a file that grew is refused. */
-	while (got <= (size_t)st.st_size) {
-		n = read(fd, buf + got, (size_t)st.st_size + 1 - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = errno;
-			goto fail;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	if (got > (size_t)st.st_size) {
-		err = EFBIG;
-		goto fail;
-	}
-	close(fd);
-	*out = buf;
-	*len = got;
+	if (rc < 0)
+		return tl_fail(t, -rc, "policy %s: %s", path,
+			       rc == -EINVAL ? "not a regular file"
+			       : rc == -EFBIG ? "larger than 1 MiB"
+					      : strerror(-rc));
 	return 0;
-fail:
-	free(buf);
-	close(fd);
-	return tl_fail(t, err, "policy %s: %s", path,
-		       err == EINVAL ? "not a regular file"
-		       : err == EFBIG ? "larger than 1 MiB" : strerror(err));
 }
 
 static void tl_pack_spawn(msgpack_packer *pk, const void *arg)

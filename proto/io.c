@@ -1,6 +1,9 @@
 /* Whole-buffer I/O on blocking fds, retrying EINTR and short transfers. */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "proto.h"
@@ -43,4 +46,80 @@ int tp_read_all(int fd, void *buf, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+int tp_pread_all(int fd, void *buf, size_t len, off_t off)
+{
+	char *p = buf;
+
+	while (len) {
+		ssize_t n = pread(fd, p, len, off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EIO;
+		p += n;
+		off += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int tp_read_file(const char *path, size_t max, char **buf, size_t *len)
+{
+	/* O_NONBLOCK: a FIFO must not hang the open before fstat refuses
+	 * it; regular files ignore the flag. */
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY |
+			    O_NONBLOCK);
+	struct stat st;
+	size_t size, got = 0;
+	char *p = NULL;
+	int rc;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	rc = !S_ISREG(st.st_mode) ? -EINVAL
+	     : (uint64_t)st.st_size > max ? -EFBIG : 0;
+	if (rc < 0)
+		goto fail;
+	size = (size_t)st.st_size;
+	/* One byte more than fstat said: a file that grew is refused. */
+	if (!(p = malloc(size + 1))) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	while (got <= size) {
+		ssize_t n = read(fd, p + got, size + 1 - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	if (got > size) {
+		rc = -EFBIG;
+		goto fail;
+	}
+	close(fd);
+	p[got] = '\0';
+	*buf = p;
+	*len = got;
+	return 0;
+fail:
+	free(p);
+	close(fd);
+	return rc;
 }

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <msgpack.h>
 
 #include "tether_proto.h"
@@ -93,5 +94,14 @@ int tp_default_socket_path(char *buf, size_t size);
 /* io.c: EINTR-retrying whole-buffer I/O for blocking fds. */
 int tp_write_all(int fd, const void *buf, size_t len);
 int tp_read_all(int fd, void *buf, size_t len);
+/* len bytes at off, whatever the file position: -EIO if the file is
+ * shorter. */
+int tp_pread_all(int fd, void *buf, size_t len, off_t off);
+/* A small file whole (policy files): a regular file of at most max
+ * bytes, never through a symlink.  0 with *buf (NUL-terminated, the
+ * caller frees) and *len; -ELOOP for a symlink, -EINVAL for anything but
+ * a regular file, -EFBIG over max (also for one that grew while read),
+ * or the -errno of open or read. */
+int tp_read_file(const char *path, size_t max, char **buf, size_t *len);
 
 #endif

@@ -15,15 +15,13 @@
  */
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "consts.h"
+#include "proto.h"
 #include "policy.h"
 
 #define TD_POLICY_TOKENS_MAX 64
@@ -556,68 +554,26 @@ fail:
 
 int td_policy_load(const char *path, FILE *errs, struct td_policy **out)
 {
-	struct stat st;
-	char *text = NULL;
-	size_t got = 0;
-	int fd, rc;
+	char *text;
+	size_t len;
+	int rc;
 
 	*out = NULL;
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		rc = -errno;
-		if (errs)
+	if ((rc = tp_read_file(path, TD_POLICY_FILE_MAX, &text, &len)) < 0) {
+		if (!errs)
+			return rc;
+		if (rc == -EINVAL)
+			fprintf(errs, "%s: not a regular file\n", path);
+		else if (rc == -EFBIG)
+			fprintf(errs, "%s: too large (max %u bytes)\n", path,
+				TD_POLICY_FILE_MAX);
+		else
 			fprintf(errs, "%s: %s%s\n", path, strerror(-rc),
 				rc == -ELOOP ? " (symlinks are refused)" : "");
 		return rc;
 	}
-	if (fstat(fd, &st) < 0) {
-		rc = -errno;
-		goto fail_io;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		rc = -EINVAL;
-		if (errs)
-			fprintf(errs, "%s: not a regular file\n", path);
-		goto fail;
-	}
-	if (st.st_size > (off_t)TD_POLICY_FILE_MAX) {
-		rc = -EFBIG;
-		if (errs)
-			fprintf(errs, "%s: too large (%lld bytes, max %u)\n",
-				path, (long long)st.st_size,
-				TD_POLICY_FILE_MAX);
-		goto fail;
-	}
-	/* One byte more than allowed, to see a file that grew. */
-	if (!(text = malloc((size_t)TD_POLICY_FILE_MAX + 1))) {
-		rc = -ENOMEM;
-		goto fail_io;
-	}
-	for (;;) {
-		ssize_t n = read(fd, text + got, TD_POLICY_FILE_MAX + 1 - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = -errno;
-			goto fail_io;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-		if (got > TD_POLICY_FILE_MAX)
-			break;
-	}
-	close(fd);
-	rc = td_policy_parse(text, got, path, errs, out);
+	rc = td_policy_parse(text, len, path, errs, out);
 	free(text);
-	return rc;
-fail_io:
-	if (errs)
-		fprintf(errs, "%s: %s\n", path, strerror(-rc));
-fail:
-	free(text);
-	close(fd);
 	return rc;
 }
 

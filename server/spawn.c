@@ -441,8 +441,8 @@ static int td_spawn_bpf(struct td_req *r, struct td_spawn *sp, int fd,
 			const char *name)
 {
 	struct stat st;
-	size_t size, got = 0;
-	ssize_t n;
+	size_t size;
+	int rc;
 
 	if (fstat(fd, &st) < 0)
 		return td_req_fail(r, errno, "policy %s: %s", name,
@@ -460,16 +460,9 @@ static int td_spawn_bpf(struct td_req *r, struct td_spawn *sp, int fd,
 	size = (size_t)st.st_size;
 	if (!(sp->filter = malloc(size)))
 		return td_req_fail(r, ENOMEM, "out of memory");
-	while (got < size) {
-		n = pread(fd, (char *)sp->filter + got, size - got, (off_t)got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return td_req_fail(r, n < 0 ? errno : EIO, "policy %s: "
-					   "reading the filter back: %s", name,
-					   strerror(n < 0 ? errno : EIO));
-		got += (size_t)n;
-	}
+	if ((rc = tp_pread_all(fd, sp->filter, size, 0)) < 0)
+		return td_req_fail(r, -rc, "policy %s: reading the filter "
+				   "back: %s", name, strerror(-rc));
 	sp->nfilter = (unsigned)(size / sizeof(struct sock_filter));
 	return 0;
 }

@@ -351,9 +351,7 @@ static pid_t td_clone_parent(void)
 static int td_spw_read_memfd(int fd, uint32_t len, char **out)
 {
 	struct stat st;
-	size_t got = 0;
 	char *buf;
-	ssize_t n;
 
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
 	    st.st_size != (off_t)len || len > TD_SPW_MSG_MAX ||
@@ -361,15 +359,9 @@ static int td_spw_read_memfd(int fd, uint32_t len, char **out)
 		return -EPROTO;
 	if (!(buf = malloc(len)))
 		return -ENOMEM;
-	while (got < len) {
-		n = pread(fd, buf + got, len - got, (off_t)got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			free(buf);
-			return -EPROTO;
-		}
-		got += (size_t)n;
+	if (tp_pread_all(fd, buf, len, 0) < 0) {
+		free(buf);
+		return -EPROTO;
 	}
 	*out = buf;
 	return 0;

@@ -404,7 +404,7 @@ static void mkdir_fini(void)
 	cr_assert_eq(system(cmd), 0);
 }
 
-TestSuite(load, .init = mkdir_init, .fini = mkdir_fini);
+TestSuite(load, .init = mkdir_init, .fini = mkdir_fini, .timeout = 30);
 
 static int load(const char *path, struct td_policy **p)
 {
@@ -439,6 +439,11 @@ Test(load, files_symlinks_and_sizes)
 	cr_assert(strstr(errbuf, "symlinks are refused"), "%s", errbuf);
 
 	cr_assert_eq(load(dir, &p), -EINVAL);
+	cr_assert(strstr(errbuf, "not a regular file"), "%s", errbuf);
+	/* a FIFO nobody writes to: refused, not waited on */
+	snprintf(link, sizeof(link), "%s/fifo.policy", dir);
+	cr_assert_eq(mkfifo(link, 0600), 0);
+	cr_assert_eq(load(link, &p), -EINVAL);
 	cr_assert(strstr(errbuf, "not a regular file"), "%s", errbuf);
 
 	snprintf(path, sizeof(path), "%s/missing", dir);
