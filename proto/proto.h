@@ -103,5 +103,9 @@ int tp_pread_all(int fd, void *buf, size_t len, off_t off);
  * a regular file, -EFBIG over max (also for one that grew while read),
  * or the -errno of open or read. */
 int tp_read_file(const char *path, size_t max, char **buf, size_t *len);
+/* The fds of every SCM_RIGHTS message in msg: the first max into fds,
+ * any beyond closed.  Returns how many came, which may exceed max. */
+struct msghdr;
+int tp_cmsg_fds(struct msghdr *msg, int *fds, int max);
 
 #endif

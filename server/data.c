@@ -609,32 +609,6 @@ int td_do_give(struct td_req *r)
 	return 0;
 }
 
-/* Close every fd in a received control message; returns how many. */
-static int td_take_collect(struct msghdr *msg, int *fds, int max)
-{
-	int nfds = 0;
-	size_t n;
-
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(msg); cm;
-	     cm = CMSG_NXTHDR(msg, cm)) {
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t i = 0; i < n; i++) {
-			int fd;
-
-			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int),
-			       sizeof(int));
-			if (nfds < max)
-				fds[nfds] = fd;
-			else
-				close(fd);
-			nfds++;
-		}
-	}
-	return nfds;
-}
-
 /* A refused TAKE drops whatever else waits on the idle data socket, fds
  * closed: a TAKE sent behind junk must not get the junk's neighbour, and
  * the next one must find only its own fd. */
@@ -655,7 +629,7 @@ static void td_take_drain(int dfd)
 
 		if (recvmsg(dfd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) <= 0)
 			return;
-		nfds = td_take_collect(&msg, fds, 253);
+		nfds = tp_cmsg_fds(&msg, fds, 253);
 		for (int j = 0; j < nfds && j < 253; j++)
 			close(fds[j]);
 	}
@@ -690,7 +664,7 @@ int td_do_take(struct td_req *r)
 	if (k < 0)
 		return td_req_fail(r, errno == EAGAIN ? ENOMSG : errno,
 				   "no fd waiting on the data socket");
-	nfds = td_take_collect(&msg, fds, 253);
+	nfds = tp_cmsg_fds(&msg, fds, 253);
 	if (k != 1 || nfds != 1 || (msg.msg_flags & MSG_CTRUNC)) {
 		for (int i = 0; i < nfds && i < 253; i++)
 			close(fds[i]);

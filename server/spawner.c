@@ -408,34 +408,6 @@ out:
 	return rc;
 }
 
-/* The fds of every SCM_RIGHTS message; false if some were lost. */
-static bool td_spw_fds(struct msghdr *msg, int *fds, unsigned *nfds)
-{
-	bool ok = !(msg->msg_flags & (MSG_CTRUNC | MSG_TRUNC));
-
-	*nfds = 0;
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(msg); cm;
-	     cm = CMSG_NXTHDR(msg, cm)) {
-		size_t n;
-
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t i = 0; i < n; i++) {
-			int fd;
-
-			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(fd));
-			if (*nfds < TD_SPW_FDS_MAX) {
-				fds[(*nfds)++] = fd;
-			} else {
-				close(fd);
-				ok = false;
-			}
-		}
-	}
-	return ok;
-}
-
 static void td_spw_loop(int sock, char *buf) __attribute__((noreturn));
 
 static void td_spw_loop(int sock, char *buf)
@@ -444,7 +416,7 @@ static void td_spw_loop(int sock, char *buf)
 		char b[CMSG_SPACE(TD_SPW_FDS_MAX * sizeof(int))];
 		struct cmsghdr align;
 	} cbuf;
-	int fds[TD_SPW_FDS_MAX];
+	int fds[TD_SPW_FDS_MAX], max = (int)TD_SPW_FDS_MAX;
 
 	for (;;) {
 		struct iovec iov = { buf, TD_SPW_INLINE_MAX };
@@ -453,6 +425,7 @@ static void td_spw_loop(int sock, char *buf)
 				      .msg_controllen = sizeof(cbuf.b) };
 		struct td_spw_reply rep = { .magic = TD_SPW_REPLY_MAGIC };
 		unsigned nfds;
+		int n_in;
 		ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
 
 		if (n == 0)
@@ -463,7 +436,11 @@ static void td_spw_loop(int sock, char *buf)
 			_exit(1);
 		if ((size_t)n >= sizeof(uint32_t) * 2)
 			memcpy(&rep.seq, buf + sizeof(uint32_t), sizeof(rep.seq));
-		if (!td_spw_fds(&msg, fds, &nfds)) {
+		/* More fds than a request has: some were closed unread. */
+		n_in = tp_cmsg_fds(&msg, fds, max);
+		nfds = (unsigned)(n_in < max ? n_in : max);
+		if (n_in > max ||
+		    (msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC))) {
 			rep.rc = -EPROTO;
 			rep.stage = TD_SPW_REQUEST;
 		} else {
