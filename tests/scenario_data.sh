@@ -167,18 +167,7 @@ if alive "$SPID"; then
 else
 	bad "server still runs" "pid $SPID is gone"
 fi
-ctl "shutdown --force" 0 shutdown --force
-i=0
-while [ $i -lt 100 ] && alive "$SPID"; do
-	i=$((i + 1))
-	sleep 0.05 2>/dev/null || sleep 1
-done
-if alive "$SPID"; then
-	bad "server gone after shutdown --force" "pid $SPID runs"
-else
-	ok "server gone after shutdown --force"
-	SPID=
-fi
+shutdown_force
 
 echo "scenario_data: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -1,8 +1,8 @@
 # The shell side of the scenario tests, sourced by tests/scenario_*.sh
 # after they set SCENARIO (their name): the private directory $D with
 # the socket $S, the server pid $SPID that cleanup shuts down, and the
-# checks (ok, bad, ctl, ctl_any, expect, has, lacks, same, is_fd)
-# counted in $pass and $fail.  Not a test itself.
+# checks (ok, bad, ctl, ctl_any, shutdown_force, expect, has, lacks,
+# same, is_fd) counted in $pass and $fail.  Not a test itself.
 set -u
 
 : "${TETHERCTL:?set TETHERCTL to the tetherctl binary}"
@@ -91,6 +91,22 @@ ctl() {
 	bad "$name" "tetherctl $* exited $st, expected $want" \
 		"stdout: $out" "stderr: $err"
 	return 1
+}
+
+# shutdown_force: shut the server down, check it is gone (within 5 s).
+shutdown_force() {
+	ctl "shutdown --force" 0 shutdown --force
+	i=0
+	while [ $i -lt 100 ] && alive "$SPID"; do
+		i=$((i + 1))
+		nap
+	done
+	if alive "$SPID"; then
+		bad "server gone after shutdown --force" "pid $SPID runs"
+	else
+		ok "server gone after shutdown --force"
+		SPID=
+	fi
 }
 
 # ctl_any ARGS...: run it, any status; status in $st.

@@ -101,18 +101,7 @@ else
 	bad "the server runs under a seccomp filter" "$(grep Seccomp "/proc/$SPID/status")"
 fi
 
-ctl "shutdown --force" 0 shutdown --force
-i=0
-while [ $i -lt 100 ] && alive "$SPID"; do
-	i=$((i + 1))
-	sleep 0.05 2>/dev/null || sleep 1
-done
-if alive "$SPID"; then
-	bad "server gone after shutdown --force" "pid $SPID runs"
-else
-	ok "server gone after shutdown --force"
-	SPID=
-fi
+shutdown_force
 
 # ---- a bad policy: the server does not start ----------------------------
 
