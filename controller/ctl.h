@@ -46,6 +46,12 @@ struct ctl_callspec {
 int ctl_call_parse(int argc, char *const argv[], struct ctl_callspec *cs,
 		   char *err, size_t errsz);
 void ctl_callspec_free(struct ctl_callspec *cs);
+/* After ctl_call_parse: what the syscall table (proto/systab.h) says
+ * cannot be meant — an argument count outside the call's arity, an
+ * output struct smaller than the kernel writes, a count beyond the
+ * buffer it sizes.  0, or -EINVAL with a one-line message in err; a
+ * call the table does not know passes. */
+int ctl_call_check(const struct ctl_callspec *cs, char *err, size_t errsz);
 
 /* proto/consts.c */
 #include "consts.h"

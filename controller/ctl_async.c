@@ -224,12 +224,16 @@ static int ctl_batch_line(struct ctl_batch *b, const char *line, int lineno)
 		b->cap = cap;
 	}
 	skip = !strcmp(w[0], "call");
-	rc = n - skip > 0 ? ctl_call_parse(n - skip, w + skip, &b->cs[b->n], err,
-					   sizeof(err))
-			  : -EINVAL;
+	if (n - skip <= 0) {
+		rc = -EINVAL;
+		snprintf(err, sizeof(err), "empty call");
+	} else if ((rc = ctl_call_parse(n - skip, w + skip, &b->cs[b->n], err,
+					sizeof(err))) == 0 &&
+		   (rc = ctl_call_check(&b->cs[b->n], err, sizeof(err))) < 0) {
+		ctl_callspec_free(&b->cs[b->n]);
+	}
 	if (rc < 0)
-		ctl_err("batch line %d: %s", lineno, n - skip > 0 ? err
-								   : "empty call");
+		ctl_err("batch line %d: %s", lineno, err);
 	else
 		b->n++;
 	ctl_split_free(w, n);

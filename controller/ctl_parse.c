@@ -7,6 +7,11 @@
  *   "text\n"                    string, no NUL, <= TETHER_STR_MAX bytes
  *   'bytes'  x:deadbeef         in buffer
  *   @N                          out buffer of N bytes (decimal)
+ *   @                           out buffer sized by the syscall table:
+ *                               the struct the kernel writes there, or
+ *                               the count argument (a number) times its
+ *                               element size; an error where the table
+ *                               cannot tell
  *   @N:'bytes'  @N:x:HEX        in/out buffer: capacity N, pre-filled
  * Buffers hold at most CTL_BUF_MAX bytes each, TETHER_BUF_MAX in all.
  * Escapes in quotes: \n \t \r \a \b \f \v \e \\ \' \" \? , \x with one
@@ -23,6 +28,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "systab.h"
 #include "tether_proto.h"
 
 _Static_assert(CTL_BUF_MAX <= TETHER_BUF_MAX, "buffers beyond the wire limit");
@@ -32,6 +38,7 @@ struct pctx {
 	char *err;
 	size_t errsz;
 	int argi;			/* 1-based; 0 while at the name */
+	unsigned autos;			/* bit i: argument i is bare @ */
 };
 
 static int perr(struct pctx *p, int rc, const char *fmt, ...)
@@ -302,6 +309,13 @@ static int parse_at(struct pctx *p, const char *tok, struct tether_arg *a,
 	size_t cap = 0, n = 0;
 	int rc;
 
+	/* its size may hang on a later argument: size_autos sets it */
+	if (*s == '\0') {
+		*a = TETHER_OUT(NULL, 0);
+		*disp = CTL_DISP_OUT;
+		p->autos |= 1u << (p->argi - 1);
+		return 0;
+	}
 	if (!is_digit(*s))
 		return perr(p, -EINVAL, "expected a size after @ in %s", tok);
 	for (; is_digit(*s); s++)
@@ -444,6 +458,60 @@ static int check_total(struct pctx *p, const struct ctl_callspec *cs)
 	return 0;
 }
 
+/* Argument i is a plain number now, not a batch's $K. */
+static bool known_number(const struct ctl_callspec *cs, unsigned i)
+{
+	return i < cs->call.nargs && cs->call.args[i].kind == TETHER_ARG_INT;
+}
+
+/* A bare @ at argument i: as many bytes as the table says the kernel
+ * may write there, given the numbers among the other arguments. */
+static int size_auto(struct pctx *p, struct ctl_callspec *cs, unsigned i)
+{
+	const struct tp_syscall *sc = tp_syscall_by_nr(cs->call.nr);
+	const struct tp_arg_spec *s = sc ? &sc->arg[i] : NULL;
+	uint64_t regs[6] = { 0 }, need;
+	unsigned char *buf;
+	bool over;
+	unsigned k;
+
+	if (!s || (s->kind != TP_ARG_OUT && s->kind != TP_ARG_INOUT) ||
+	    (s->len_arg == TP_NOLEN && !s->min) ||
+	    (s->len_arg != TP_NOLEN && !known_number(cs, s->len_arg)))
+		return perr(p, -EINVAL, "@ needs a size here: write @N");
+	for (k = 0; k < cs->call.nargs; k++)
+		if (known_number(cs, k))
+			regs[k] = cs->call.args[k].value;
+	need = tp_syscall_buf_need(sc, i, regs, &over);
+	if (over || need > CTL_BUF_MAX)
+		return perr(p, -E2BIG, "@ would be larger than %u bytes",
+			    CTL_BUF_MAX);
+	/* zeroed, as parse_at's */
+	buf = calloc(need ? (size_t)need : 1, 1);
+	if (!buf)
+		return perr(p, -ENOMEM, "out of memory");
+	cs->bufs[i] = buf;
+	cs->call.args[i] = TETHER_OUT(buf, (size_t)need);
+	return 0;
+}
+
+/* Once every argument is parsed, the bare @s get their sizes. */
+static int size_autos(struct pctx *p, struct ctl_callspec *cs)
+{
+	unsigned i;
+	int rc;
+
+	for (i = 0; i < cs->call.nargs; i++) {
+		if (!(p->autos & (1u << i)))
+			continue;
+		p->argi = (int)i + 1;
+		if ((rc = size_auto(p, cs, i)))
+			return rc;
+	}
+	p->argi = 0;
+	return 0;
+}
+
 int ctl_call_parse(int argc, char *const argv[], struct ctl_callspec *cs,
 		   char *err, size_t errsz)
 {
@@ -474,6 +542,9 @@ int ctl_call_parse(int argc, char *const argv[], struct ctl_callspec *cs,
 			goto fail;
 		cs->call.nargs++;
 	}
+	rc = size_autos(&p, cs);
+	if (rc)
+		goto fail;
 	p.argi = 0;
 	rc = check_total(&p, cs);
 	if (rc)
@@ -495,4 +566,134 @@ void ctl_callspec_free(struct ctl_callspec *cs)
 		free(cs->text[i]);
 	}
 	memset(cs, 0, sizeof(*cs));
+}
+
+/* ---- the checks against the syscall table --------------------------- */
+
+static bool is_buffer_kind(unsigned kind)
+{
+	return kind == TP_ARG_IN || kind == TP_ARG_OUT || kind == TP_ARG_INOUT;
+}
+
+/* The bytes the buffer a holds (its capacity); false if a is not one. */
+static bool buf_cap(const struct tether_arg *a, size_t *cap)
+{
+	if (a->kind == TETHER_ARG_IN || a->kind == TETHER_ARG_OUT)
+		*cap = a->size;
+	else if (a->kind == TETHER_ARG_INOUT)
+		*cap = a->cap;
+	else
+		return false;
+	return true;
+}
+
+/* Fewer arguments than the kernel reads would hand it zeros nobody
+ * chose; more would be ignored, and were surely meant for something. */
+static int check_arity(struct pctx *p, const struct ctl_callspec *cs,
+		       const struct tp_syscall *sc)
+{
+	unsigned n = cs->call.nargs;
+	bool var = sc->flags & TP_SC_NOARGS_OK;
+
+	if (n >= sc->min_args && (var || n <= sc->max_args))
+		return 0;
+	if (var)
+		return perr(p, -EINVAL,
+			    "%s takes at least %u argument%s, got %u",
+			    cs->name, sc->min_args,
+			    sc->min_args == 1 ? "" : "s", n);
+	if (sc->min_args == sc->max_args)
+		return perr(p, -EINVAL, "%s takes %u argument%s, got %u",
+			    cs->name, sc->max_args,
+			    sc->max_args == 1 ? "" : "s", n);
+	return perr(p, -EINVAL, "%s takes %u to %u arguments, got %u",
+		    cs->name, sc->min_args, sc->max_args, n);
+}
+
+/* The kernel fills a struct whole, whatever buffer it was given: a
+ * smaller one would be overrun in the server. */
+static int check_struct(struct pctx *p, const struct ctl_callspec *cs,
+			const struct tp_syscall *sc, unsigned i)
+{
+	const struct tp_arg_spec *s = &sc->arg[i];
+	const struct tether_arg *a = &cs->call.args[i];
+	char what[48];
+	size_t cap;
+
+	if (!s->min || !is_buffer_kind(s->kind) || !buf_cap(a, &cap) ||
+	    cap >= s->min)
+		return 0;
+	/* name it as typed when that is short: @1, not 'a very long ...' */
+	if (a->kind == TETHER_ARG_OUT && cs->text[i])
+		snprintf(what, sizeof(what), "%.40s", cs->text[i]);
+	else
+		snprintf(what, sizeof(what), "a %zu-byte buffer", cap);
+	if (s->kind == TP_ARG_OUT)
+		return perr(p, -EINVAL, "%s: argument %u is a struct the "
+			    "kernel writes in full (%u bytes); %s is too small "
+			    "(use @%u, or @ for that size)", cs->name, i + 1,
+			    s->min, what, s->min);
+	if (s->kind == TP_ARG_INOUT)
+		return perr(p, -EINVAL, "%s: argument %u is a struct the "
+			    "kernel reads and writes in full (%u bytes); %s is "
+			    "too small (use @%u:BYTES)", cs->name, i + 1,
+			    s->min, what, s->min);
+	return perr(p, -EINVAL, "%s: argument %u is a struct the kernel reads "
+		    "in full (%u bytes); %s is too small", cs->name, i + 1,
+		    s->min, what);
+}
+
+/* A count beyond its buffer lets the kernel run past it. */
+static int check_count(struct pctx *p, const struct ctl_callspec *cs,
+		       const struct tp_syscall *sc, unsigned i)
+{
+	const struct tp_arg_spec *s = &sc->arg[i];
+	const struct tether_arg *n;
+	char val[64];
+	uint64_t bytes;
+	size_t cap;
+
+	if (!is_buffer_kind(s->kind) || s->len_arg == TP_NOLEN ||
+	    !buf_cap(&cs->call.args[i], &cap) ||
+	    !known_number(cs, s->len_arg))
+		return 0;
+	n = &cs->call.args[s->len_arg];
+	if (!__builtin_mul_overflow(n->value, (uint64_t)s->elem, &bytes) &&
+	    bytes <= cap)
+		return 0;
+	if (cs->sgn[s->len_arg])
+		snprintf(val, sizeof(val), "%lld", (long long)n->value);
+	else
+		snprintf(val, sizeof(val), "%llu",
+			 (unsigned long long)n->value);
+	if (s->elem > 1)
+		snprintf(val + strlen(val), sizeof(val) - strlen(val),
+			 " of %u bytes each", s->elem);
+	return perr(p, -EINVAL, "%s: argument %u (%s) exceeds the %zu-byte "
+		    "buffer of argument %u", cs->name, s->len_arg + 1u, val,
+		    cap, i + 1);
+}
+
+int ctl_call_check(const struct ctl_callspec *cs, char *err, size_t errsz)
+{
+	struct pctx p = { .err = err, .errsz = errsz };
+	const struct tp_syscall *sc;
+	unsigned i;
+	int rc;
+
+	if (err && errsz)
+		err[0] = '\0';
+	/* unknown calls run unchecked: the server guards their buffers */
+	sc = tp_syscall_by_nr(cs->call.nr);
+	if (!sc)
+		return 0;
+	if ((rc = check_arity(&p, cs, sc)))
+		return rc;
+	for (i = 0; i < cs->call.nargs && i < 6; i++) {
+		if ((rc = check_struct(&p, cs, sc, i)))
+			return rc;
+		if ((rc = check_count(&p, cs, sc, i)))
+			return rc;
+	}
+	return 0;
 }

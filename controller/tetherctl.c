@@ -193,20 +193,48 @@ static int ctl_call_opts(int argc, char **argv, struct tether_call *c)
 	return i;
 }
 
+/* call's options and arguments, parsed and checked against the syscall
+ * table: CTL_EX_OK, or CTL_EX_USAGE with the reason printed. */
+static int ctl_call_prepare(int argc, char **argv, struct ctl_callspec *cs,
+			    struct tether_call *opts)
+{
+	char err[256];
+	int first;
+
+	memset(cs, 0, sizeof(*cs));
+	if ((first = ctl_call_opts(argc, argv, opts)) < 0 || first >= argc)
+		return CTL_EX_USAGE;
+	if (ctl_call_parse(argc - first, argv + first, cs, err,
+			   sizeof(err)) < 0 ||
+	    ctl_call_check(cs, err, sizeof(err)) < 0) {
+		ctl_err("call: %s", err);
+		ctl_callspec_free(cs);
+		return CTL_EX_USAGE;
+	}
+	return CTL_EX_OK;
+}
+
+/* Run by ctl_run before it connects: a call that cannot be meant is a
+ * usage error whether or not a server listens, and disturbs none. */
+static int ctl_call_precheck(int argc, char **argv)
+{
+	struct ctl_callspec cs;
+	struct tether_call opts = { 0 };
+	int rc = ctl_call_prepare(argc, argv, &cs, &opts);
+
+	ctl_callspec_free(&cs);
+	return rc;
+}
+
 static int ctl_call(struct ctl *g, struct tether *t, int argc, char **argv)
 {
 	struct ctl_callspec cs;
 	struct tether_call opts = { 0 };
-	char err[256];
-	int rc, first;
+	int rc;
 
-	if ((first = ctl_call_opts(argc, argv, &opts)) < 0 || first >= argc)
-		return CTL_EX_USAGE;
-	if (ctl_call_parse(argc - first, argv + first, &cs, err,
-			   sizeof(err)) < 0) {
-		ctl_err("call: %s", err);
-		return CTL_EX_USAGE;
-	}
+	/* again: attach runs verbs without ctl_run */
+	if ((rc = ctl_call_prepare(argc, argv, &cs, &opts)) != CTL_EX_OK)
+		return rc;
 	cs.call.flags |= opts.flags;
 	cs.call.timeout_ms = opts.timeout_ms;
 	if ((rc = tether_call(t, &cs.call)) < 0) {
@@ -351,6 +379,10 @@ static int ctl_run(struct ctl *g, const struct ctl_verb *v, int argc,
 						    : 0;
 	int rc;
 
+	if (v->fn == ctl_call && (rc = ctl_call_precheck(argc, argv))) {
+		fprintf(stderr, "usage: tetherctl %s\n", v->usage);
+		return rc;
+	}
 	if (v->conn != CTL_CONN_NONE &&
 	    (rc = tether_connect(g->socket_path, flags, &t)) < 0) {
 		ctl_err("%s: %s%s", g->socket_path, ctl_why(NULL, rc),

@@ -651,6 +651,224 @@ Test(parse_buf, mixed_call)
 	ctl_callspec_free(&cs);
 }
 
+/* ---- @ sized by the syscall table ---------------------------------- */
+
+/* Parse line and return the size argument i got from a bare @. */
+static size_t auto_size(const char *line, unsigned i)
+{
+	struct ctl_callspec cs;
+	struct tether_arg a;
+	char err[256];
+
+	parse_ok(line, &cs);
+	a = cs.call.args[i];
+	cr_assert_eq(a.kind, TETHER_ARG_OUT, "%s: arg %u", line, i);
+	cr_assert_not_null(a.out);
+	cr_assert_eq(a.out, cs.bufs[i]);
+	cr_assert_eq(cs.disp[i], CTL_DISP_OUT);
+	cr_assert_str_eq(cs.text[i], "@");
+	cr_assert_eq(ctl_call_check(&cs, err, sizeof(err)), 0, "%s: %s", line,
+		     err);
+	ctl_callspec_free(&cs);
+	return a.size;
+}
+
+Test(parse_auto, struct_sizes)
+{
+	cr_assert_eq(auto_size("uname @", 0), 390);
+	cr_assert_eq(auto_size("fstat 0 @", 1), 144);
+	cr_assert_eq(auto_size("statx AT_FDCWD \"/\" 0 0x7ff @", 4), 256);
+	cr_assert_eq(auto_size("pipe2 @ O_CLOEXEC", 0), 8);
+	/* by number, as by name */
+	cr_assert_eq(auto_size("63 @", 0), 390);
+}
+
+Test(parse_auto, from_the_count)
+{
+	cr_assert_eq(auto_size("read 0 @ 100", 1), 100);
+	cr_assert_eq(auto_size("read 0 @ 0", 1), 0);
+	cr_assert_eq(auto_size("getcwd @ 4096", 0), 4096);
+	cr_assert_eq(auto_size("epoll_wait 3 @ 4 0", 1), 48);
+	cr_assert_eq(auto_size("getgroups 3 @", 1), 12);
+	/* a symbol is a number too */
+	cr_assert_eq(auto_size("rt_sigprocmask SIG_BLOCK 0 @ 8", 2), 8);
+}
+
+Test(parse_auto, cannot_tell)
+{
+	/* no buffer there, a buffer the kernel reads, no row, no count */
+	parse_fails("getpid @", -EINVAL, "argument 1: @ needs a size here: "
+		    "write @N");
+	parse_fails("write 1 @ 5", -EINVAL, "@ needs a size here");
+	parse_fails("400 @", -EINVAL, "@ needs a size here");
+	parse_fails("read 0 @", -EINVAL, "argument 2: @ needs a size here");
+	parse_fails("read 0 @ $0", -EINVAL, "@ needs a size here");
+	parse_fails("mincore 0 4096 @", -EINVAL, "@ needs a size here");
+	parse_fails("getsockopt 3 SOL_SOCKET SO_TYPE @ @4:x:04000000",
+		    -EINVAL, "argument 4: @ needs a size here");
+}
+
+Test(parse_auto, too_large)
+{
+	parse_fails("read 0 @ 1048577", -E2BIG, "larger than 1048576");
+	parse_fails("epoll_wait 3 @ -1 0", -E2BIG, "@ would be larger");
+	/* within each buffer's limit, beyond the call's */
+	parse_fails("read 0 @ 1048576 @1", -E2BIG, "buffers total");
+}
+
+/* ---- checks against the syscall table --------------------------------- */
+
+/* Parse line (it must parse) and check it. */
+static int check_line(const char *line, char *err, size_t errsz)
+{
+	struct ctl_callspec cs;
+	int rc;
+
+	parse_ok(line, &cs);
+	rc = ctl_call_check(&cs, err, errsz);
+	ctl_callspec_free(&cs);
+	return rc;
+}
+
+static void check_ok(const char *line)
+{
+	char err[256] = "unset";
+	int rc = check_line(line, err, sizeof(err));
+
+	cr_assert_eq(rc, 0, "check \"%s\": %d (%s)", line, rc, err);
+	cr_assert_str_eq(err, "");
+}
+
+/* The check refuses line with exactly the message want. */
+static void check_fails(const char *line, const char *want)
+{
+	char err[256];
+	int rc = check_line(line, err, sizeof(err));
+
+	cr_assert_eq(rc, -EINVAL, "check \"%s\": %d, wanted -EINVAL (%s)",
+		     line, rc, err);
+	cr_assert_str_eq(err, want, "check \"%s\"", line);
+}
+
+Test(check, too_few_arguments)
+{
+	check_fails("read 0", "read takes 3 arguments, got 1");
+	check_fails("read 0 @8", "read takes 3 arguments, got 2");
+	check_fails("openat AT_FDCWD \"/x\"",
+		    "openat takes 3 to 4 arguments, got 2");
+	check_fails("uname", "uname takes 1 argument, got 0");
+	check_fails("ioctl 0", "ioctl takes at least 2 arguments, got 1");
+	check_fails("mmap 0 4096 PROT_READ MAP_PRIVATE|MAP_ANONYMOUS -1",
+		    "mmap takes 6 arguments, got 5");
+}
+
+Test(check, too_many_arguments)
+{
+	check_fails("getpid 1 2 3", "getpid takes 0 arguments, got 3");
+	check_fails("close 1 2", "close takes 1 argument, got 2");
+	check_fails("read 0 @8 8 0", "read takes 3 arguments, got 4");
+	check_fails("openat AT_FDCWD \"/x\" O_RDONLY 0 0",
+		    "openat takes 3 to 4 arguments, got 5");
+}
+
+Test(check, arity_within_range)
+{
+	check_ok("getpid");
+	check_ok("read 0 @8 8");
+	check_ok("openat AT_FDCWD \"/x\" O_RDONLY");
+	check_ok("openat AT_FDCWD \"/x\" O_RDONLY|O_CREAT 0600");
+	check_ok("open \"/x\" O_RDONLY");
+	check_ok("fcntl 0 F_GETFL");
+	check_ok("fcntl 0 F_SETFL 0");
+	/* variadic in practice: up to six */
+	check_ok("ioctl 0 1");
+	check_ok("ioctl 0 1 2 3 4 5");
+	check_ok("prctl 1");
+	check_ok("prctl 1 2 3 4 5 6");
+}
+
+Test(check, struct_too_small)
+{
+	check_fails("uname @1", "uname: argument 1 is a struct the kernel "
+		    "writes in full (390 bytes); @1 is too small (use @390, "
+		    "or @ for that size)");
+	check_fails("fstat 0 @100", "fstat: argument 2 is a struct the kernel "
+		    "writes in full (144 bytes); @100 is too small (use @144, "
+		    "or @ for that size)");
+	check_fails("setrlimit 0 'x'", "setrlimit: argument 2 is a struct the "
+		    "kernel reads in full (16 bytes); a 1-byte buffer is too "
+		    "small");
+	check_fails("getsockname 3 @128 @2:'ab'", "getsockname: argument 3 is "
+		    "a struct the kernel reads and writes in full (4 bytes); "
+		    "a 2-byte buffer is too small (use @4:BYTES)");
+}
+
+Test(check, struct_big_enough)
+{
+	check_ok("uname @390");
+	check_ok("uname @4096");
+	check_ok("fstat 0 @144");
+	check_ok("getsockname 3 @128 @4:x:80000000");
+	check_ok("setrlimit 7 x:00010000000000000001000000000000");
+	/* a null pointer (0) is the caller's business */
+	check_ok("uname 0");
+}
+
+Test(check, count_beyond_buffer)
+{
+	check_fails("read 0 @8 100",
+		    "read: argument 3 (100) exceeds the 8-byte buffer of "
+		    "argument 2");
+	check_fails("write 1 'hello' 9",
+		    "write: argument 3 (9) exceeds the 5-byte buffer of "
+		    "argument 2");
+	check_fails("pread64 0 @4:'ab' 5 0",
+		    "pread64: argument 3 (5) exceeds the 4-byte buffer of "
+		    "argument 2");
+	check_fails("epoll_wait 3 @24 4 0",
+		    "epoll_wait: argument 3 (4 of 12 bytes each) exceeds the "
+		    "24-byte buffer of argument 2");
+	check_fails("epoll_wait 3 @24 -1 0",
+		    "epoll_wait: argument 3 (-1 of 12 bytes each) exceeds the "
+		    "24-byte buffer of argument 2");
+	check_fails("getcwd @16 0x10000",
+		    "getcwd: argument 2 (65536) exceeds the 16-byte buffer of "
+		    "argument 1");
+}
+
+Test(check, count_within_buffer)
+{
+	check_ok("read 0 @8 8");
+	check_ok("read 0 @100 8");
+	check_ok("epoll_wait 3 @48 4 0");
+	check_ok("write 1 'hello' 5");
+	/* not both known: a null pointer, a batch result */
+	check_ok("read 0 0 100");
+	check_ok("read 0 @8 $0");
+	check_ok("read $0 @8 8");
+}
+
+Test(check, unknown_calls_pass)
+{
+	/* a number nothing knows, and one libseccomp knows (uselib) but
+	 * the table leaves out */
+	check_ok("400 1 2 3 4 5 6");
+	check_ok("400 @1");
+	check_ok("134 1 2 3");
+}
+
+Test(check, message_fits_a_small_buffer)
+{
+	struct ctl_callspec cs;
+	char err[8];
+
+	parse_ok("uname @1", &cs);
+	cr_assert_eq(ctl_call_check(&cs, err, sizeof(err)), -EINVAL);
+	cr_assert_str_eq(err, "uname: ");
+	cr_assert_eq(ctl_call_check(&cs, NULL, 0), -EINVAL);
+	ctl_callspec_free(&cs);
+}
+
 /* ---- errno names -------------------------------------------------- */
 
 Test(errno_name, known_and_unknown)
