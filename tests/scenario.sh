@@ -230,6 +230,53 @@ expect_rc "unknown syscall name exits 2" 2
 ctl call read NOT_A_SYMBOL @4 4
 expect_rc "unknown symbol exits 2" 2
 
+# ---- calls checked against the syscall table ----------------------------
+ctl call read 0
+if [ "$rc" -eq 2 ] && grep -q "read takes 3 arguments, got 1" "$err"; then
+	ok "call read 0: too few arguments, exit 2"
+else
+	not_ok "call read 0" "exit status $rc, want 2 and the arity"
+fi
+
+ctl call getpid 1 2 3
+if [ "$rc" -eq 2 ] && grep -q "getpid takes 0 arguments, got 3" "$err"; then
+	ok "call getpid 1 2 3: too many arguments, exit 2"
+else
+	not_ok "call getpid 1 2 3" "exit status $rc, want 2 and the arity"
+fi
+
+ctl call uname @1
+if [ "$rc" -eq 2 ] && grep -q "(390 bytes); @1 is too small" "$err"; then
+	ok "call uname @1: struct too small, exit 2"
+else
+	not_ok "call uname @1" "exit status $rc, want 2"
+fi
+
+ctl call mkdirat AT_FDCWD "\"$dir/made\"" 0700 0
+if [ "$rc" -eq 2 ] && [ ! -e "$dir/made" ]; then
+	ok "a refused call never reaches the server"
+else
+	not_ok "a refused call never reaches the server" "exit status $rc"
+fi
+
+ctl call uname @
+sysname=$(uname -s)
+if [ "$rc" -eq 0 ] && grep -qF "uname(\"$sysname\\x00" "$out"; then
+	ok "call uname @ prints the system name ($sysname)"
+else
+	not_ok "call uname @" "exit status $rc, want 0 and \"$sysname\""
+fi
+
+printf 'mkdirat AT_FDCWD "%s" 0700\nread 0 @8 100\n' "$dir/made" \
+	>"$dir/batch"
+ctl batch "$dir/batch"
+if [ "$rc" -eq 2 ] && grep -q "batch line 2: read: argument 3 (100)" "$err" &&
+	[ ! -e "$dir/made" ]; then
+	ok "batch: a line the table refuses is a usage error, nothing runs"
+else
+	not_ok "batch with a refused line" "exit status $rc, want 2"
+fi
+
 $guard "$TETHERCTL" -s "$dir/nobody.sock" status >"$out" 2>"$err"
 rc=$?
 expect_rc "unreachable socket exits 3" 3
@@ -237,6 +284,10 @@ expect_rc "unreachable socket exits 3" 3
 $guard "$TETHERCTL" -s "$dir/nobody.sock" call getpid >"$out" 2>"$err"
 rc=$?
 expect_rc "call on an unreachable socket exits 3" 3
+
+$guard "$TETHERCTL" -s "$dir/nobody.sock" call read 0 >"$out" 2>"$err"
+rc=$?
+expect_rc "a refused call needs no server: exits 2 before connecting" 2
 
 # ---- a second server on the same socket ------------------------------------
 ctl start
