@@ -1,56 +1,35 @@
 /*
- * Syscalls through io_uring: what may block (reads of pipes and sockets,
- * accept, connect, poll, sleeps, fsync ...) runs as a ring submission, so
- * the server goes on serving handshakes, children and logs meanwhile.
- * Cheap, non-blocking calls still run directly: the ring costs more than
- * a plain syscall for them.  PENDING, COLLECT and CANCEL live here too.
+ * Syscalls answered later.  What may block runs as a ring submission
+ * when io_uring has the operation (reads and writes of pipes and
+ * sockets, accept, connect, openat, poll of one fd, sleeps, fsync ...),
+ * and on a helper thread when it has not (flock, futex, epoll_wait ...).
+ * Either way it is a call job: its answer goes to whoever waits -- the
+ * submitter, or a COLLECT -- or, with nobody waiting (the controller
+ * detached, or asked ASYNC), it is parked for the next controller within
+ * a memory budget.  PENDING, COLLECT and CANCEL live here too.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "async.h"
-#include "tetherd.h"
+#include "data.h"
+#include "pool.h"
 
-static int64_t td_epoch_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Reads and writes of regular files do not block for long: direct. */
-/* An O_NONBLOCK fd does not block either: the caller wants EAGAIN,
- * which only the direct call gives. */
-static bool td_fd_may_block(int fd)
-{
-	struct stat st;
-	int fl = fcntl(fd, F_GETFL);
-
-	if (fl < 0 || (fl & O_NONBLOCK) || fstat(fd, &st) < 0)
-		return false;		/* the direct call reports EBADF */
-	return !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode) &&
-	       !S_ISDIR(st.st_mode);
-}
+/* ---- the ring ----------------------------------------------------------- */
 
 /* Map c onto an SQE (sqe NULL: only ask whether it maps). */
 static bool td_ring_map(struct td_call *c, struct io_uring_sqe *sqe,
-			struct td_inflight *inf)
+			struct td_calljob *cj)
 {
-	const uint64_t *a;
-	uint64_t r[TETHER_NARGS_MAX];
+	uint64_t a[TETHER_NARGS_MAX];
 	struct pollfd pfd;
 
 	for (unsigned i = 0; i < TETHER_NARGS_MAX; i++)
-		r[i] = c->a[i].reg;
-	a = r;
+		a[i] = c->a[i].reg;
 #define FD(i) ((int)a[i])
 #define PTR(i) ((void *)(uintptr_t)a[i])
 	switch (c->nr) {
@@ -80,7 +59,7 @@ static bool td_ring_map(struct td_call *c, struct io_uring_sqe *sqe,
 		return true;
 	case SYS_recvfrom:
 		if (a[4] || a[5])
-			return false;	/* with an address: direct */
+			return false;	/* with an address: not a recv */
 		if (sqe)
 			io_uring_prep_recv(sqe, FD(0), PTR(1), a[2], (int)a[3]);
 		return true;
@@ -131,7 +110,7 @@ static bool td_ring_map(struct td_call *c, struct io_uring_sqe *sqe,
 		return true;
 	case SYS_splice:
 		if (a[1] || a[3])
-			return false;	/* offsets by pointer: direct */
+			return false;	/* offsets by pointer */
 		if (sqe)
 			io_uring_prep_splice(sqe, FD(0), -1, FD(2), -1,
 					     (unsigned)a[4], (unsigned)a[5]);
@@ -151,19 +130,20 @@ static bool td_ring_map(struct td_call *c, struct io_uring_sqe *sqe,
 		    c->a[0].size != sizeof(struct timespec))
 			return false;
 		if (sqe) {
-			memcpy(&inf->sleep, c->a[0].buf, sizeof(inf->sleep));
-			io_uring_prep_timeout(sqe, &inf->sleep, 0, 0);
+			memcpy(&cj->sleep, c->a[0].b.p, sizeof(cj->sleep));
+			io_uring_prep_timeout(sqe, &cj->sleep, 0, 0);
 		}
 		return true;
 	case SYS_poll:
-		/* One pollfd: a poll of one fd, the timeout linked.  With a
-		 * timeout of 0 it never blocks: direct. */
-		if (a[1] != 1 || (int)a[2] == 0 || (c->a[0].kind != TD_ARG_INOUT &&
+		/* One pollfd we hold: a poll of one fd.  With a timeout of 0
+		 * it never waits: direct. */
+		if (a[1] != 1 || (int)a[2] == 0 ||
+		    (c->a[0].kind != TD_ARG_INOUT &&
 				  c->a[0].kind != TD_ARG_IN) ||
 		    c->a[0].size < sizeof(pfd))
 			return false;
 		if (sqe) {
-			memcpy(&pfd, c->a[0].buf, sizeof(pfd));
+			memcpy(&pfd, c->a[0].b.p, sizeof(pfd));
 			io_uring_prep_poll_add(sqe, pfd.fd, (unsigned)pfd.events);
 		}
 		return true;
@@ -174,431 +154,572 @@ static bool td_ring_map(struct td_call *c, struct io_uring_sqe *sqe,
 #undef PTR
 }
 
-/* Through the ring by default: what may block indefinitely. */
-static bool td_ring_default(const struct td_call *c)
+bool td_ring_takes(const struct td_call *c)
 {
-	switch (c->nr) {
-	case SYS_read: case SYS_readv: case SYS_pread64: case SYS_preadv:
-	case SYS_write: case SYS_writev: case SYS_pwrite64: case SYS_pwritev:
-		return td_fd_may_block((int)c->a[0].reg);
-	case SYS_recvfrom: case SYS_recvmsg: case SYS_sendto: case SYS_sendmsg:
-	case SYS_accept: case SYS_accept4: case SYS_connect:
-		return td_fd_may_block((int)c->a[0].reg);
-	case SYS_poll:
-	case SYS_nanosleep: case SYS_splice: case SYS_tee: case SYS_fsync:
-	case SYS_fdatasync:
-		return true;
-	default:
-		return false;
-	}
+	return td_ring_map((struct td_call *)c, NULL, NULL);
 }
 
-bool td_ring_wants(const struct td_call *c)
+/* The job's deadline: the request's timeout, or poll(2)'s own through
+ * the ring (which knows no poll timeout of its own). */
+static void td_call_arm_deadline(struct td_calljob *cj, bool ring)
 {
-	if ((c->flags & TETHER_CALL_SYNC) || td_call_hits_internal(c) ||
-	    !td_ring_map((struct td_call *)c, NULL, NULL))
-		return false;
-	return (c->flags & TETHER_CALL_ASYNC) || c->timeout_ms ||
-	       td_ring_default(c);
-}
+	struct td_call *c = cj->call;
+	uint64_t ms = c->timeout_ms;
+	int poll_ms;
 
-static struct td_inflight *td_inflight_alloc(struct td_server *srv,
-					     uint64_t generation)
-{
-	struct td_inflight *inf = calloc(1, sizeof(*inf));
-
-	if (!inf)
-		return NULL;
-	inf->srv = srv;
-	inf->id = ++srv->async_seq;
-	inf->generation = generation;
-	inf->since_ms = td_epoch_ms();
-	inf->ev.kind = TD_EV_ASYNC;
-	inf->ev.obj = inf;
-	msgpack_sbuffer_init(&inf->body);
-	inf->next = srv->inflight;
-	srv->inflight = inf;
-	return inf;
-}
-
-struct td_inflight *td_inflight_new(struct td_req *r)
-{
-	return td_inflight_alloc(r->srv, r->conn->generation);
-}
-
-static void td_inflight_free(struct td_inflight *inf)
-{
-	struct td_inflight **pp = &inf->srv->inflight;
-
-	while (*pp && *pp != inf)
-		pp = &(*pp)->next;
-	if (*pp)
-		*pp = inf->next;
-	if (inf->done) {
-		inf->srv->nparked--;
-		inf->srv->parked_bytes -= inf->body.size;
-	}
-	if (inf->batch) {
-		td_batch_free(inf->batch);
-	} else if (inf->call) {
-		td_call_free(inf->call);
-		free(inf->call);
-	}
-	msgpack_sbuffer_destroy(&inf->body);
-	free(inf);
-}
-
-int td_ring_submit(struct td_inflight *inf)
-{
-	struct td_server *srv = inf->srv;
-	struct io_uring_sqe *sqe, *tsqe;
-	uint64_t ms = inf->call->timeout_ms;
-	int64_t poll_ms;
-
-	/* Room for the op and its linked timeout in one submission: a
-	 * chain cut by a submit would lose its link. */
-	if (io_uring_sq_space_left(&srv->ring) < 2)
-		io_uring_submit(&srv->ring);
-	if (!(sqe = io_uring_get_sqe(&srv->ring)))
-		return -EAGAIN;
-	td_ring_map(inf->call, sqe, inf);
-	io_uring_sqe_set_data(sqe, &inf->ev);
-	/* poll(2)'s own timeout, or the request's: a linked timeout. */
-	if (inf->call->nr == SYS_poll &&
-	    (poll_ms = (int)inf->call->a[2].reg) >= 0 &&
-	    (!ms || (uint64_t)poll_ms < ms))
+	cj->poll_expired = false;
+	cj->job.timed_out = false;
+	if (ring && c->nr == SYS_poll && (poll_ms = (int)c->a[2].reg) >= 0 &&
+	    (!ms || (uint64_t)poll_ms < ms)) {
 		ms = (uint64_t)poll_ms;
-	inf->timed = false;
-	if (ms) {
-		/* Linked: the timeout must be the very next SQE. */
-		sqe->flags |= IOSQE_IO_LINK;
-		if ((tsqe = io_uring_get_sqe(&srv->ring))) {
-			inf->ts.tv_sec = (long long)(ms / 1000);
-			inf->ts.tv_nsec = (long long)(ms % 1000) * 1000000;
-			io_uring_prep_link_timeout(tsqe, &inf->ts, 0);
-			io_uring_sqe_set_data(tsqe, NULL);
-			inf->timed = true;
-		}
+		cj->poll_expired = true;	/* if this deadline fires */
 	}
-	inf->running = true;
-	srv->nring++;
+	if (ms)
+		td_timer_in(cj->job.srv, &cj->job.timer, ms);
+	else
+		td_timer_stop(cj->job.srv, &cj->job.timer);
+}
+
+static int td_ring_submit(struct td_calljob *cj)
+{
+	struct io_uring_sqe *sqe = td_sqe(cj->job.srv);
+
+	if (!sqe)
+		return -EAGAIN;
+	td_ring_map(cj->call, sqe, cj);
+	td_job_in_ring(&cj->job, sqe);
+	cj->placed = TD_RUN_RING;
+	td_call_arm_deadline(cj, true);
 	return 0;
 }
 
 /* What the syscall itself would have returned. */
-static long td_ring_result(struct td_inflight *inf, int res)
+static long td_ring_result(struct td_calljob *cj, int res)
 {
-	struct td_call *c = inf->call;
-	uint64_t regs[TETHER_NARGS_MAX];
+	struct td_call *c = cj->call;
+	bool mine = cj->job.timed_out && !cj->poll_expired;
 
 	switch (c->nr) {
 	case SYS_nanosleep:
 		if (res == -ETIME)
 			return 0;
-		if (res != -ECANCELED || inf->cancelled)
+		if (res != -ECANCELED)
 			return res;
-		return inf->timed ? -ETIMEDOUT : -EINTR;
+		return mine ? -ETIMEDOUT : cj->job.timed_out ? 0 : -ECANCELED;
 	case SYS_poll:
 		if (res >= 0) {
 			struct pollfd pfd;
 
-			memcpy(&pfd, c->a[0].buf, sizeof(pfd));
+			memcpy(&pfd, c->a[0].b.p, sizeof(pfd));
 			pfd.revents = (short)res;
-			memcpy(c->a[0].buf, &pfd, sizeof(pfd));
+			memcpy(c->a[0].b.p, &pfd, sizeof(pfd));
 			return 1;
 		}
-		if (res == -ECANCELED && inf->timed && !inf->cancelled)
-			return 0;
-		return res;
-	case SYS_close:
-		for (unsigned i = 0; i < TETHER_NARGS_MAX; i++)
-			regs[i] = c->a[i].reg;
-		td_labels_syscall_done(inf->srv, c->nr, regs, res);
+		if (res == -ECANCELED && cj->job.timed_out)
+			return cj->poll_expired ? 0 : -ETIMEDOUT;
 		return res;
 	default:
-		if (res == -ECANCELED && inf->timed && !inf->cancelled)
+		if ((res == -ECANCELED || res == -EINTR) && cj->job.timed_out)
 			return -ETIMEDOUT;
 		return res;
 	}
 }
 
-/* The answer to whoever waits; one that cannot be framed is an error
- * the waiter hears, not silence. */
-static void td_inflight_send(struct td_inflight *inf, const msgpack_sbuffer *b)
+/* What a helper's syscall returns once we interrupted it. */
+static long td_helper_result(struct td_calljob *cj, int res)
 {
-	struct tp_msg m;
+	long ret = res == -ECANCELED ? -ECANCELED : cj->call->ret;
 
-	tp_msg_init(&m);
-	tp_msg_reply(&m, inf->to_id, 0);
-	msgpack_sbuffer_write(&m.sb, b->data, b->size);
-	if (tp_msg_finish(&m) < 0) {
-		tp_msg_destroy(&m);
-		tp_msg_init(&m);
-		if (tp_msg_error(&m, inf->to_id, EMSGSIZE, "the result (%zu "
-				 "bytes) exceeds the frame limit", b->size) < 0)
-			goto out;
-	}
-	td_conn_queue(inf->to, &m);
-out:
-	tp_msg_destroy(&m);
+	if (ret == -EINTR && cj->job.timed_out)
+		return -ETIMEDOUT;
+	if (ret == -EINTR && cj->job.cancelled)
+		return -ECANCELED;
+	return ret;
 }
 
+/* ---- the call job --------------------------------------------------------- */
 
-
-/* The record COLLECT answers with, and PENDING describes. */
-static void td_inflight_pack_record(msgpack_packer *pk,
-				    const struct td_inflight *inf)
+static void td_calljob_work(struct td_job *j)
 {
-	const struct td_call *c = inf->call;
+	struct td_calljob *cj = (struct td_calljob *)j;
 
-	msgpack_pack_map(pk, inf->data_lost ? 8 : inf->batch ? 7 : 10);
-	tp_pack_kv_int(pk, "id", (int64_t)inf->id);
-	tp_pack_kv_str(pk, "state", inf->data_lost ? "lost" : "done");
-	tp_pack_kv_int(pk, "since", inf->since_ms);
-	tp_pack_kv_int(pk, "generation", (int64_t)inf->generation);
-	tp_pack_kv_bool(pk, "data_lost", inf->data_lost);
-	tp_pack_kv_bool(pk, "is_batch", inf->is_batch);
-	if (inf->data_lost) {
-		/* Over budget: what it was and what it returned, no bytes
-		 * (a batch: how many entries completed). */
-		tp_pack_kv_int(pk, "nr", c && !inf->is_batch ? c->nr : -1);
-		tp_pack_kv_int(pk, "ret", inf->ret);
+	cj->call->ret = td_call_raw(cj->call);
+}
+
+int td_calljob_place(struct td_calljob *cj)
+{
+	struct td_call *c = cj->call;
+	int rc;
+
+	switch (td_call_route(c)) {
+	case TD_RUN_RING:
+		return td_ring_submit(cj);
+	case TD_RUN_HELPER:
+		cj->job.cls = TD_JOB_SYSCALL;
+		if ((rc = td_job_to_helper(&cj->job)) < 0)
+			return rc;
+		cj->placed = TD_RUN_HELPER;
+		td_call_arm_deadline(cj, false);
+		return 0;
+	default:
+		c->ret = td_call_run(cj->job.srv, c);
+		return 1;
+	}
+}
+
+static void td_calljob_done(struct td_job *j, int res)
+{
+	struct td_calljob *cj = (struct td_calljob *)j;
+	long ret;
+
+	td_timer_stop(j->srv, &j->timer);
+	ret = cj->placed == TD_RUN_RING ? td_ring_result(cj, res)
+					: td_helper_result(cj, res);
+	cj->call->ret = ret;
+	td_call_ran(j->srv, cj->call, ret);
+	if (cj->batch) {
+		td_batch_record(cj, ret);
+		td_batch_step(cj);
 		return;
 	}
-	if (inf->batch) {
+	cj->ret = ret;
+	td_calljob_finish(cj);
+}
+
+static void td_calljob_expire(struct td_job *j)
+{
+	td_job_cancel(j);
+}
+
+/* The submitter or the owner is going.  DETACH_CANCEL: cancelled and its
+ * result dropped -- unless a COLLECT of another connection waits. */
+static void td_calljob_detach(struct td_job *j, struct td_conn *c)
+{
+	struct td_calljob *cj = (struct td_calljob *)j;
+
+	if (cj->xfer && !cj->xfer->over)
+		return;		/* the transfer's abort ends it */
+	if (cj->parked || !cj->cancel_on_detach || cj->collector ||
+	    c->observer || j->generation != c->generation)
+		return;
+	cj->drop = true;
+	if (j->at != TD_JOB_LOOP)
+		td_job_cancel(j);
+}
+
+static void td_calljob_release(struct td_job *j)
+{
+	struct td_calljob *cj = (struct td_calljob *)j;
+	struct td_server *srv = j->srv;
+
+	if (cj->parked) {
+		srv->nparked--;
+		srv->parked_bytes -= cj->body.size;
+	}
+	if (cj->batch) {
+		td_batch_free(cj->batch);
+	} else if (cj->call) {
+		td_call_free(cj->call);
+		free(cj->call);
+	}
+	if (cj->xfer) {
+		td_xfer_release(cj->xfer);
+		free(cj->xfer);
+	}
+	msgpack_sbuffer_destroy(&cj->body);
+	free(cj);
+}
+
+const struct td_job_ops td_call_ops = {
+	.name = "SYSCALL",
+	.work = td_calljob_work,
+	.done = td_calljob_done,
+	.expire = td_calljob_expire,
+	.detach = td_calljob_detach,
+	.release = td_calljob_release,
+};
+
+struct td_calljob *td_calljob_new(void)
+{
+	struct td_calljob *cj = calloc(1, sizeof(*cj));
+
+	if (cj)
+		msgpack_sbuffer_init(&cj->body);
+	return cj;
+}
+
+/* ---- answers and parked records --------------------------------------- */
+
+/* The record COLLECT answers with, and PENDING describes. */
+static void td_calljob_pack_record(msgpack_packer *pk, struct td_calljob *cj)
+{
+	struct td_call *c = cj->call;
+
+	msgpack_pack_map(pk, cj->data_lost ? 8 : cj->batch ? 7 : 10);
+	tp_pack_kv_int(pk, "id", (int64_t)cj->job.id);
+	tp_pack_kv_str(pk, "state", cj->data_lost ? "lost" : "done");
+	tp_pack_kv_int(pk, "since", cj->job.since_ms);
+	tp_pack_kv_int(pk, "generation", (int64_t)cj->job.generation);
+	tp_pack_kv_bool(pk, "data_lost", cj->data_lost);
+	tp_pack_kv_bool(pk, "is_batch", cj->is_batch);
+	if (cj->data_lost) {
+		/* Over budget: what it was and what it returned, no bytes
+		 * (a batch: how many entries completed). */
+		tp_pack_kv_int(pk, "nr", c && !cj->is_batch ? c->nr : -1);
+		tp_pack_kv_int(pk, "ret", cj->ret);
+		return;
+	}
+	if (cj->batch) {
 		tp_pack_str(pk, "batch");
-		td_batch_pack(pk, inf->batch);
+		td_batch_pack(pk, cj->batch);
 		return;
 	}
 	tp_pack_kv_int(pk, "nr", c->nr);
 	tp_pack_str(pk, "args");
 	td_call_pack_args(pk, c);
 	tp_pack_str(pk, "result");
-	td_call_pack_result(pk, c, inf->ret);
-	tp_pack_kv_int(pk, "ret", inf->ret);
+	td_call_pack_result(pk, c, cj->ret);
+	tp_pack_kv_int(pk, "ret", cj->ret);
 }
 
 /* The record without its bytes: what it was and what it returned. */
-static void td_inflight_lose_data(struct td_inflight *inf, msgpack_packer *pk)
+static void td_calljob_lose_data(struct td_calljob *cj, msgpack_packer *pk)
 {
-	inf->data_lost = true;
-	inf->srv->parked_lost++;
-	msgpack_sbuffer_clear(&inf->body);
-	td_inflight_pack_record(pk, inf);
+	cj->data_lost = true;
+	cj->job.srv->parked_lost++;
+	msgpack_sbuffer_clear(&cj->body);
+	td_calljob_pack_record(pk, cj);
 }
 
-void td_inflight_finish(struct td_inflight *inf)
+/* Body b as the answer to (conn, id); one that cannot be framed is an
+ * error the waiter hears, not silence. */
+static void td_send_body(struct td_conn *conn, uint64_t id,
+			 const msgpack_sbuffer *b)
 {
-	struct td_server *srv = inf->srv;
+	struct tp_msg m;
+
+	if (!conn || conn->closing)
+		return;
+	tp_msg_init(&m);
+	tp_msg_reply(&m, id, 0);
+	msgpack_sbuffer_write(&m.sb, b->data, b->size);
+	if (tp_msg_finish(&m) < 0) {
+		tp_msg_destroy(&m);
+		tp_msg_init(&m);
+		if (tp_msg_error(&m, id, EMSGSIZE, "the result (%zu bytes) "
+				 "exceeds the frame limit", b->size) < 0)
+			goto out;
+	}
+	td_conn_queue(conn, &m);
+out:
+	tp_msg_destroy(&m);
+}
+
+/* The waiting submitter: the answer a direct call has. */
+static void td_calljob_answer(struct td_calljob *cj)
+{
+	struct td_conn *to = cj->job.to;
 	msgpack_packer pk;
 
-	msgpack_packer_init(&pk, &inf->body, msgpack_sbuffer_write);
-	if (inf->to && !inf->to_record) {
-		/* The submitter still waits: the answer a direct call has. */
-		if (inf->batch)
-			td_batch_pack(&pk, inf->batch);
-		else
-			td_call_pack_result(&pk, inf->call, inf->ret);
-		td_inflight_send(inf, &inf->body);
-		if (!inf->batch && inf->call->data_idx >= 0) {
-			td_call_data_out(inf->to, inf->to_id, inf->call);
-			inf->call = NULL;
-		}
-		td_inflight_free(inf);
+	msgpack_packer_init(&pk, &cj->body, msgpack_sbuffer_write);
+	if (cj->batch)
+		td_batch_pack(&pk, cj->batch);
+	else
+		td_call_pack_result(&pk, cj->call, cj->ret);
+	td_send_body(to, cj->job.to_id, &cj->body);
+	msgpack_sbuffer_clear(&cj->body);
+	if (!cj->batch && cj->call->data_idx >= 0 && to && !to->closing) {
+		td_call_data_out(cj, to);
 		return;
 	}
+	td_job_end(&cj->job);
+}
+
+static void td_calljob_park(struct td_calljob *cj)
+{
+	struct td_server *srv = cj->job.srv;
+	msgpack_packer pk;
+
 	/* A record carries every byte in the frame. */
-	if (inf->call)
-		inf->call->data_reply = false;
-	if (inf->drop && !inf->to) {
-		td_inflight_free(inf);
-		return;
-	}
-	if (inf->batch)
-		inf->ret = (long)inf->batch->executed;
-	td_inflight_pack_record(&pk, inf);
+	if (cj->call)
+		cj->call->data_reply = false;
+	if (cj->batch)
+		cj->ret = (long)cj->batch->executed;
+	msgpack_packer_init(&pk, &cj->body, msgpack_sbuffer_write);
+	td_calljob_pack_record(&pk, cj);
 	/* A record travels in one frame: one too big for it keeps its
 	 * return value and says the bytes were lost. */
-	if (inf->body.size > TD_RECORD_MAX) {
+	if (cj->body.size > TD_RECORD_MAX) {
 		td_log("result %llu too big for a frame (%zu bytes): data "
-		       "dropped", (unsigned long long)inf->id, inf->body.size);
-		td_inflight_lose_data(inf, &pk);
+		       "dropped", (unsigned long long)cj->job.id, cj->body.size);
+		td_calljob_lose_data(cj, &pk);
 	}
-	if (inf->to) {
-		td_inflight_send(inf, &inf->body);
-		td_inflight_free(inf);
+	if (cj->collector) {
+		struct td_job *col = cj->collector;
+
+		cj->collector = NULL;
+		td_send_body(col->to, col->to_id, &cj->body);
+		td_job_end(col);
+		td_job_end(&cj->job);
 		return;
 	}
 	/* Nobody waits: park it for the next controller, within budget;
 	 * past it keep the result but say the data was lost. */
-	if (!inf->data_lost && (srv->nparked >= TD_PARKED_MAX ||
-	    srv->parked_bytes + inf->body.size > TD_PARKED_BYTES)) {
-		td_inflight_lose_data(inf, &pk);
+	if (!cj->data_lost && (srv->nparked >= TD_PARKED_MAX ||
+	    srv->parked_bytes + cj->body.size > TD_PARKED_BYTES)) {
+		td_calljob_lose_data(cj, &pk);
 		td_log("parked result %llu over budget: data dropped",
-		       (unsigned long long)inf->id);
+		       (unsigned long long)cj->job.id);
 	}
-	inf->done = true;
+	cj->parked = true;
 	srv->nparked++;
-	srv->parked_bytes += inf->body.size;
-	/* Buffers are in the record now. */
-	if (inf->batch) {
-		td_batch_free(inf->batch);
-		inf->batch = NULL;
-		inf->call = NULL;
-	} else if (inf->call) {
-		td_call_free(inf->call);
+	srv->parked_bytes += cj->body.size;
+	/* The parked budget bounds it now, not its connection's quota. */
+	if (cj->job.owner) {
+		cj->job.owner->njobs--;
+		cj->job.owner = NULL;
+	}
+	/* The buffers are in the record now (the call stays: PENDING names
+	 * it). */
+	if (cj->batch) {
+		td_batch_free(cj->batch);
+		cj->batch = NULL;
+		cj->call = NULL;
+	} else if (cj->call) {
+		td_call_free(cj->call);
 	}
 }
 
-void td_async_event(struct td_inflight *inf, int res)
+void td_calljob_finish(struct td_calljob *cj)
 {
-	struct td_server *srv = inf->srv;
-	long ret;
-
-	inf->running = false;
-	srv->nring--;
-	td_fds_changed();
-	ret = td_ring_result(inf, res);
-	if (inf->batch) {
-		td_batch_record(inf, ret);
-		td_batch_step(inf);
+	if (cj->job.to && !cj->async) {
+		td_calljob_answer(cj);
 		return;
 	}
-	inf->ret = ret;
-	td_inflight_finish(inf);
-}
-
-/* A non-ASYNC call that may block: answered on conn when done. */
-int td_async_submit_to(struct td_server *srv, struct td_conn *conn,
-		       uint64_t id, struct td_call *c)
-{
-	struct td_inflight *inf = td_inflight_alloc(srv, conn->generation);
-	struct tp_msg m;
-	int rc = -ENOMEM;
-
-	if (inf) {
-		inf->call = c;
-		inf->cancel_on_detach = c->flags & TETHER_CALL_DETACH_CANCEL;
-		if ((rc = td_ring_submit(inf)) == 0) {
-			inf->to = conn;
-			inf->to_id = id;
-			return TD_REPLY_LATER;
-		}
-		td_inflight_free(inf);
-	} else {
-		td_call_free(c);
-		free(c);
+	if (cj->drop && !cj->collector) {
+		td_job_end(&cj->job);
+		return;
 	}
-	tp_msg_init(&m);
-	if (tp_msg_error(&m, id, -rc, "io_uring: %s", strerror(-rc)) == 0)
-		td_conn_queue(conn, &m);
-	tp_msg_destroy(&m);
-	return TD_REPLY_LATER;
+	td_calljob_park(cj);
 }
 
-int td_async_submit(struct td_req *r, struct td_call *c)
+/* ---- SYSCALL ---------------------------------------------------------- */
+
+int td_call_go(struct td_req *r, struct td_call *c)
 {
-	struct td_inflight *inf = td_inflight_new(r);
+	struct td_calljob *cj;
 	int rc;
 
-	if (!inf) {
+	/* The common case: it cannot block. */
+	if (td_call_route(c) == TD_RUN_DIRECT) {
+		td_call_pack_result(r->pk, c, td_call_run(r->srv, c));
+		td_call_free(c);
+		free(c);
+		return 0;
+	}
+	if (!(cj = td_calljob_new())) {
 		td_call_free(c);
 		free(c);
 		return td_req_fail(r, ENOMEM, "out of memory");
 	}
-	inf->call = c;
-	inf->cancel_on_detach = c->flags & TETHER_CALL_DETACH_CANCEL;
-	if ((rc = td_ring_submit(inf)) < 0) {
-		td_inflight_free(inf);
-		return td_req_fail(r, -rc, "io_uring: %s", strerror(-rc));
+	cj->call = c;
+	if ((rc = td_job_start(&cj->job, &td_call_ops, r)) < 0) {
+		td_calljob_release(&cj->job);
+		return rc;
 	}
-	if (c->flags & TETHER_CALL_ASYNC) {
+	cj->async = c->flags & TETHER_CALL_ASYNC;
+	cj->cancel_on_detach = c->flags & TETHER_CALL_DETACH_CANCEL;
+	rc = td_calljob_place(cj);
+	if (rc < 0) {
+		td_job_end(&cj->job);
+		return td_req_fail(r, -rc, rc == -EAGAIN
+				   ? "every helper thread that syscalls may "
+				     "use is busy (tetherd --helpers): cancel "
+				     "one, or try again"
+				   : "cannot run it: %s", strerror(-rc));
+	}
+	if (rc > 0) {
+		/* It ran at once (a data-socket buffer made it a job). */
+		cj->ret = c->ret;
+		td_calljob_finish(cj);
+		return TD_REPLY_LATER;
+	}
+	if (cj->async) {
 		/* Answered now with the id; the result waits for COLLECT. */
+		cj->job.to = NULL;
 		msgpack_pack_map(r->pk, 2);
-		tp_pack_kv_int(r->pk, "async_id", (int64_t)inf->id);
+		tp_pack_kv_int(r->pk, "async_id", (int64_t)cj->job.id);
 		tp_pack_kv_str(r->pk, "state", "running");
 		return 0;
 	}
-	inf->to = r->conn;
-	inf->to_id = r->id;
 	return TD_REPLY_LATER;
 }
 
-static void td_async_cancel(struct td_inflight *inf)
-{
-	struct io_uring_sqe *sqe;
+/* ---- data-socket buffers ------------------------------------------------ */
 
-	if (!inf->running || !(sqe = td_sqe(inf->srv)))
+/* The out bytes have gone (or could not). */
+static void td_call_out_done(struct td_xfer *x, int err)
+{
+	struct td_calljob *cj = (struct td_calljob *)x->job;
+	struct td_conn *c = cj->job.to;
+
+	/* The connection went while the call still runs: it runs on, and
+	 * its result is parked like any other's. */
+	if (!x->started)
 		return;
-	inf->cancelled = true;
-	io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&inf->ev, 0);
-	io_uring_sqe_set_data(sqe, NULL);
+	/* The reply promised bytes we could not send: the stream is lost. */
+	if (err && c && !c->closing)
+		td_conn_close(c, "data stream of a syscall failed");
+	td_job_end(&cj->job);
 }
 
-/* A connection ends: what it waits for is parked, or cancelled if it
- * asked so. */
-void td_async_conn_closed(struct td_conn *c)
+void td_call_data_out(struct td_calljob *cj, struct td_conn *conn)
 {
-	for (struct td_inflight *inf = c->srv->inflight; inf; inf = inf->next) {
-		bool mine = !c->observer && inf->generation == c->generation;
+	struct td_xfer *x = cj->xfer;
+	struct td_call *c = cj->call;
 
-		if (inf->to == c)
-			inf->to = NULL;
-		/* DETACH_CANCEL, waited for or ASYNC: cancelled, and its
-		 * result dropped rather than parked. */
-		if (mine && inf->cancel_on_detach && !inf->done) {
-			inf->drop = true;
-			td_async_cancel(inf);
+	x->sending = true;
+	x->fd = -1;
+	x->mem = c->a[c->data_idx].b.p;
+	x->total = c->data_n;
+	x->finish = td_call_out_done;
+	if (conn->xfer != x && td_xfer_claim(conn, x, &cj->job) < 0) {
+		td_conn_close(conn, "no room for a syscall's data");
+		td_job_end(&cj->job);
+		return;
+	}
+	td_xfer_start(x);
+}
+
+/* The in bytes have come: run the call, or say why not. */
+static void td_call_in_done(struct td_xfer *x, int err)
+{
+	struct td_calljob *cj = (struct td_calljob *)x->job;
+	int rc;
+
+	if (err) {
+		td_job_fail(&cj->job, -err, "receiving an argument: %s",
+			    strerror(-err));
+		td_job_end(&cj->job);
+		return;
+	}
+	if (!cj->job.to) {
+		td_job_end(&cj->job);
+		return;
+	}
+	/* The data socket stays ours for the out bytes, if any. */
+	td_xfer_reset(x);
+	if (cj->call->data_reply && td_xfer_claim(cj->job.to, x, &cj->job) < 0) {
+		td_job_fail(&cj->job, EBUSY, "a transfer is in progress");
+		td_job_end(&cj->job);
+		return;
+	}
+	if ((rc = td_calljob_place(cj)) < 0) {
+		td_job_fail(&cj->job, -rc, "cannot run it: %s", strerror(-rc));
+		td_job_end(&cj->job);
+	} else if (rc > 0) {
+		cj->ret = cj->call->ret;
+		td_calljob_finish(cj);
+	}
+}
+
+int td_call_with_data(struct td_req *r, struct td_call *c, int in_idx)
+{
+	struct td_calljob *cj = td_calljob_new();
+	struct td_xfer *x = calloc(1, sizeof(*x));
+	struct tp_msg m;
+	int rc;
+
+	if (!cj || !x) {
+		free(x);
+		if (cj)
+			td_calljob_release(&cj->job);
+		td_call_free(c);
+		free(c);
+		return td_req_fail(r, ENOMEM, "out of memory");
+	}
+	cj->call = c;
+	cj->xfer = x;
+	x->fd = -1;
+	if ((rc = td_job_start(&cj->job, &td_call_ops, r)) < 0) {
+		td_calljob_release(&cj->job);
+		return rc;
+	}
+	/* The data socket is this call's from now on. */
+	td_xfer_claim(r->conn, x, &cj->job);
+	if (in_idx < 0) {
+		x->finish = td_call_out_done;
+		if ((rc = td_calljob_place(cj)) < 0) {
+			td_job_end(&cj->job);
+			return td_req_fail(r, -rc, "cannot run it: %s",
+					   strerror(-rc));
 		}
+		if (rc > 0) {
+			cj->ret = c->ret;
+			td_calljob_finish(cj);
+		}
+		return TD_REPLY_LATER;
 	}
+	/* {"send": true}, then the in bytes, then the answer. */
+	x->mem = c->a[in_idx].b.p;
+	x->total = c->a[in_idx].size;
+	x->finish = td_call_in_done;
+	tp_msg_init(&m);
+	tp_msg_reply(&m, r->id, 0);
+	msgpack_pack_map(&m.pk, 1);
+	tp_pack_kv_bool(&m.pk, "send", true);
+	if (tp_msg_finish(&m) == 0)
+		td_conn_queue(r->conn, &m);
+	tp_msg_destroy(&m);
+	td_xfer_start(x);
+	return TD_REPLY_LATER;
 }
 
-void td_async_cancel_all(struct td_server *srv)
+/* ---- COLLECT, PENDING, CANCEL ----------------------------------------- */
+
+/* A COLLECT that waits for a running call. */
+struct td_collectjob {
+	struct td_job job;
+	struct td_calljob *target;
+};
+
+static void td_collect_expire(struct td_job *j)
 {
-	for (struct td_inflight *inf = srv->inflight; inf; inf = inf->next)
-		td_async_cancel(inf);
+	struct td_collectjob *col = (struct td_collectjob *)j;
+
+	td_job_fail(j, ETIMEDOUT, "request %llu still running",
+		    (unsigned long long)col->target->job.id);
+	col->target->collector = NULL;
+	td_job_end(j);
 }
 
-void td_async_free_all(struct td_server *srv)
+static void td_collect_detach(struct td_job *j, struct td_conn *c)
 {
-	while (srv->inflight)
-		td_inflight_free(srv->inflight);
+	struct td_collectjob *col = (struct td_collectjob *)j;
+
+	(void)c;
+	if (col->target->collector == j)
+		col->target->collector = NULL;
+	td_job_end(j);
 }
 
-static struct td_inflight *td_async_find(struct td_server *srv, uint64_t id)
+static void td_collect_release(struct td_job *j)
 {
-	for (struct td_inflight *inf = srv->inflight; inf; inf = inf->next)
-		if (inf->id == id)
-			return inf;
-	return NULL;
+	free(j);
 }
 
-/* PENDING []: every running or parked request. */
-int td_do_pending(struct td_req *r)
-{
-	unsigned n = 0;
+static const struct td_job_ops td_collect_ops = {
+	.name = "COLLECT",
+	.expire = td_collect_expire,
+	.detach = td_collect_detach,
+	.release = td_collect_release,
+};
 
-	for (struct td_inflight *inf = r->srv->inflight; inf; inf = inf->next)
-		n++;
-	msgpack_pack_map(r->pk, 3);
-	tp_pack_str(r->pk, "pending");
-	msgpack_pack_array(r->pk, n);
-	for (struct td_inflight *inf = r->srv->inflight; inf; inf = inf->next) {
-		msgpack_pack_map(r->pk, 7);
-		tp_pack_kv_int(r->pk, "id", (int64_t)inf->id);
-		tp_pack_kv_int(r->pk, "nr", inf->is_batch ? -1 :
-			       inf->call ? inf->call->nr : -1);
-		tp_pack_kv_str(r->pk, "state", inf->running ? "running" :
-			       inf->data_lost ? "lost" : inf->done ? "done"
-								 : "running");
-		tp_pack_kv_int(r->pk, "since", inf->since_ms);
-		tp_pack_kv_int(r->pk, "generation", (int64_t)inf->generation);
-		tp_pack_kv_bool(r->pk, "batch", inf->is_batch);
-		tp_pack_kv_bool(r->pk, "waited", inf->to != NULL);
-	}
-	tp_pack_kv_int(r->pk, "parked_lost", (int64_t)r->srv->parked_lost);
-	tp_pack_kv_int(r->pk, "parked_bytes", (int64_t)r->srv->parked_bytes);
-	return 0;
+static struct td_calljob *td_calljob_find(struct td_server *srv, uint64_t id)
+{
+	struct td_job *j = td_job_find(srv, id);
+
+	return j && j->ops == &td_call_ops ? (struct td_calljob *)j : NULL;
 }
 
 /* COLLECT [id, wait_ms]: the record, now or when it completes. */
@@ -606,35 +727,82 @@ int td_do_collect(struct td_req *r)
 {
 	size_t nb;
 	const msgpack_object *b = tp_obj_array(r->body, &nb);
-	struct td_inflight *inf;
+	struct td_collectjob *col;
+	struct td_calljob *cj;
 	uint64_t id;
 	int64_t wait = -1;
+	int rc;
 
 	if (!b || nb < 1 || nb > 2 || tp_obj_u64(&b[0], &id) < 0 ||
 	    (nb == 2 && tp_obj_i64(&b[1], &wait) < 0))
 		return td_req_fail(r, EPROTO, "COLLECT body is [id, wait_ms]");
-	if (!(inf = td_async_find(r->srv, id)))
+	if (!(cj = td_calljob_find(r->srv, id)))
 		return td_req_fail(r, ENOENT, "no pending request %llu",
 				   (unsigned long long)id);
-	if (inf->done) {
-		msgpack_sbuffer_write(r->pk->data, inf->body.data,
-				      inf->body.size);
-		td_inflight_free(inf);
+	if (cj->parked) {
+		msgpack_sbuffer_write(r->pk->data, cj->body.data,
+				      cj->body.size);
+		td_job_end(&cj->job);
 		return 0;
 	}
-	if (inf->to)
+	if ((cj->job.to && !cj->async) || cj->collector)
 		return td_req_fail(r, EBUSY, "request %llu is already waited "
 				   "for", (unsigned long long)id);
 	if (wait == 0)
 		return td_req_fail(r, EAGAIN, "request %llu is still running",
 				   (unsigned long long)id);
-	inf->to = r->conn;
-	inf->to_id = r->id;
-	inf->to_record = true;
-	inf->to_deadline = wait > 0 ? td_now_ms() + (uint64_t)wait : 0;
+	if (!(col = calloc(1, sizeof(*col))))
+		return td_req_fail(r, ENOMEM, "out of memory");
+	if ((rc = td_job_start(&col->job, &td_collect_ops, r)) < 0) {
+		free(col);
+		return rc;
+	}
+	col->target = cj;
+	cj->collector = &col->job;
 	if (wait > 0)
-		td_tick_arm(r->srv);
+		td_timer_in(r->srv, &col->job.timer, (uint64_t)wait);
 	return TD_REPLY_LATER;
+}
+
+static const char *td_calljob_state(const struct td_calljob *cj)
+{
+	if (!cj->parked)
+		return "running";
+	return cj->data_lost ? "lost" : "done";
+}
+
+/* PENDING []: every running or parked call. */
+int td_do_pending(struct td_req *r)
+{
+	unsigned n = 0;
+
+	for (struct td_job *j = r->srv->jobs; j; j = j->next)
+		n += j->ops == &td_call_ops && !j->ended;
+	msgpack_pack_map(r->pk, 3);
+	tp_pack_str(r->pk, "pending");
+	msgpack_pack_array(r->pk, n);
+	for (struct td_job *j = r->srv->jobs; j; j = j->next) {
+		struct td_calljob *cj = (struct td_calljob *)j;
+
+		if (j->ops != &td_call_ops || j->ended)
+			continue;
+		msgpack_pack_map(r->pk, 8);
+		tp_pack_kv_int(r->pk, "id", (int64_t)j->id);
+		tp_pack_kv_int(r->pk, "nr", cj->is_batch ? -1 :
+			       cj->call ? cj->call->nr : -1);
+		tp_pack_kv_str(r->pk, "state", td_calljob_state(cj));
+		tp_pack_kv_int(r->pk, "since", j->since_ms);
+		tp_pack_kv_int(r->pk, "generation", (int64_t)j->generation);
+		tp_pack_kv_bool(r->pk, "batch", cj->is_batch);
+		tp_pack_kv_bool(r->pk, "waited", (j->to && !cj->async) ||
+						 cj->collector);
+		tp_pack_kv_str(r->pk, "where", cj->parked ? "parked" :
+			       j->at == TD_JOB_RING ? "ring" :
+			       j->at == TD_JOB_HELPER ? "helper" : "server");
+	}
+	tp_pack_kv_int(r->pk, "parked_lost", (int64_t)r->srv->parked_lost);
+	tp_pack_kv_int(r->pk, "parked_bytes", (int64_t)r->srv->parked_bytes);
+	return 0;
 }
 
 /* CANCEL [id]. */
@@ -642,45 +810,20 @@ int td_do_cancel(struct td_req *r)
 {
 	size_t nb;
 	const msgpack_object *b = tp_obj_array(r->body, &nb);
-	struct td_inflight *inf;
+	struct td_calljob *cj;
 	uint64_t id;
 
 	if (!b || nb != 1 || tp_obj_u64(&b[0], &id) < 0)
 		return td_req_fail(r, EPROTO, "CANCEL body is [id]");
-	if (!(inf = td_async_find(r->srv, id)))
+	if (!(cj = td_calljob_find(r->srv, id)))
 		return td_req_fail(r, ENOENT, "no pending request %llu",
 				   (unsigned long long)id);
-	if (!inf->running)
+	if (cj->parked || cj->job.at == TD_JOB_LOOP)
 		return td_req_fail(r, EALREADY, "request %llu has completed",
 				   (unsigned long long)id);
-	td_async_cancel(inf);
+	td_job_cancel(&cj->job);
 	msgpack_pack_map(r->pk, 2);
 	tp_pack_kv_int(r->pk, "id", (int64_t)id);
 	tp_pack_kv_bool(r->pk, "cancelled", true);
 	return 0;
-}
-
-/* COLLECTs that gave up waiting. */
-bool td_async_tick(struct td_server *srv, uint64_t now)
-{
-	bool again = false;
-
-	for (struct td_inflight *inf = srv->inflight; inf; inf = inf->next) {
-		struct tp_msg m;
-
-		if (!inf->to || !inf->to_record || !inf->to_deadline)
-			continue;
-		if (now < inf->to_deadline) {
-			again = true;
-			continue;
-		}
-		tp_msg_init(&m);
-		if (tp_msg_error(&m, inf->to_id, ETIMEDOUT, "request %llu "
-				 "still running", (unsigned long long)inf->id) == 0)
-			td_conn_queue(inf->to, &m);
-		tp_msg_destroy(&m);
-		inf->to = NULL;
-		inf->to_record = false;
-	}
-	return again;
 }

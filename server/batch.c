@@ -1,16 +1,17 @@
 /*
  * BATCH: several syscalls in one frame, run in order in one round trip.
  * An argument [3, k] stands for the result of entry k (an fd openat
- * returned, say).  Entries that may block go through the ring one after
- * another, so a batch never blocks the server; with TETHER_BATCH_STOP
- * the first failure skips the rest (-ECANCELED).
+ * returned, say).  Each entry runs where it must -- directly, in the
+ * ring, on a helper -- one after another, so a batch never blocks the
+ * server; with TETHER_BATCH_STOP the first failure skips the rest
+ * (-ECANCELED).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "async.h"
-#include "tetherd.h"
 
 void td_batch_free(struct td_batch *b)
 {
@@ -23,12 +24,13 @@ void td_batch_free(struct td_batch *b)
 	free(b);
 }
 
-void td_batch_record(struct td_inflight *inf, long ret)
+void td_batch_record(struct td_calljob *cj, long ret)
 {
-	struct td_batch *b = inf->batch;
+	struct td_batch *b = cj->batch;
 
 	b->rets[b->next++] = ret;
-	if (ret >= 0 || (!(b->flags & TETHER_BATCH_STOP) && !inf->cancelled))
+	if (ret >= 0 || (!(b->flags & TETHER_BATCH_STOP) &&
+			 !cj->job.cancelled))
 		return;
 	b->stopped_at = (int)b->next - 1;
 	for (unsigned i = b->next; i < b->n; i++)
@@ -55,33 +57,47 @@ static long td_batch_resolve(struct td_batch *b, struct td_call *c)
 	return 0;
 }
 
-void td_batch_step(struct td_inflight *inf)
+/* Checked again now that references are numbers: 0 or the entry's
+ * -errno (the checks log what they refuse; the entry gets the errno). */
+static long td_batch_recheck(struct td_calljob *cj, struct td_call *c)
 {
-	struct td_batch *b = inf->batch;
-	const char *why;
-	char pwhy[400];		/* logged by the check; the entry gets errno */
+	char why[400];
+	const char *w;
 	long ret;
+
+	if ((ret = td_batch_resolve(cj->batch, c)) < 0)
+		return ret;
+	if (td_fdguard_refused_args(c, &w) ||
+	    td_call_mem_refused(cj->job.srv, c))
+		return -EPERM;
+	if ((ret = td_call_policy_refuses(cj->job.srv, c, why,
+					  sizeof(why))) < 0)
+		return ret;
+	return td_call_check_sizes(c, why, sizeof(why));
+}
+
+void td_batch_step(struct td_calljob *cj)
+{
+	struct td_batch *b = cj->batch;
+	long ret;
+	int rc;
 
 	while (b->next < b->n) {
 		struct td_call *c = &b->calls[b->next];
 
-		inf->call = c;
-		/* Checked again now that references are numbers. */
-		if ((ret = td_batch_resolve(b, c)) < 0 ||
-		    (td_fdguard_refused(c->nr, &why) && (ret = -EPERM)) ||
-		    (td_call_mem_refused(inf->srv, c) && (ret = -EPERM)) ||
-		    (ret = td_call_policy_refuses(inf->srv, c, pwhy,
-						  sizeof(pwhy))) < 0) {
-			td_batch_record(inf, ret);
+		cj->call = c;
+		if ((ret = td_batch_recheck(cj, c)) < 0) {
+			td_batch_record(cj, ret);
 			continue;
 		}
-		if (td_ring_wants(c) && td_ring_submit(inf) == 0)
-			return;		/* td_async_event comes back here */
-		td_batch_record(inf, td_call_run(inf->srv, c));
+		if ((rc = td_calljob_place(cj)) == 0)
+			return;		/* td_calljob_done comes back here */
+		td_batch_record(cj, rc > 0 ? c->ret : rc);
 	}
 	if (b->stopped_at < 0)
 		b->executed = b->n;
-	td_inflight_finish(inf);
+	cj->ret = (long)b->executed;
+	td_calljob_finish(cj);
 }
 
 /* {"results": [[ret, outs]...], "stopped_at": k or -1, "completed": n} */
@@ -132,12 +148,37 @@ static uint64_t td_batch_bound(const struct td_batch *b)
 	return n;
 }
 
+static int td_batch_decode(struct td_req *r, const msgpack_object *e,
+			   size_t n, struct td_batch *bt)
+{
+	int rc;
+
+	for (size_t i = 0; i < n; i++, bt->n++) {
+		if ((rc = td_call_decode(r, &e[i], &bt->calls[i])) < 0 ||
+		    (rc = td_call_check(r, &bt->calls[i])) < 0 ||
+		    (rc = td_batch_no_data(r, &bt->calls[i])) < 0) {
+			size_t len = strlen(r->err);
+
+			snprintf(r->err + len, sizeof(r->err) - len,
+				 " (entry %zu)", i);
+			bt->n++;
+			return rc;
+		}
+	}
+	/* Refused now rather than run with an answer that cannot be sent. */
+	if (td_batch_bound(bt) > TD_RECORD_MAX)
+		return td_req_fail(r, E2BIG, "the out buffers of this batch "
+				   "could exceed the frame limit (%u bytes): "
+				   "split it", TD_RECORD_MAX);
+	return 0;
+}
+
 /* BATCH [entries, flags]: each entry is a SYSCALL body. */
 int td_do_batch(struct td_req *r)
 {
 	size_t nb, n;
 	const msgpack_object *b = tp_obj_array(r->body, &nb), *e;
-	struct td_inflight *inf;
+	struct td_calljob *cj;
 	struct td_batch *bt;
 	uint64_t flags = 0;
 	int rc;
@@ -156,34 +197,22 @@ int td_do_batch(struct td_req *r)
 	}
 	bt->flags = (unsigned)flags;
 	bt->stopped_at = -1;
-	for (size_t i = 0; i < n; i++, bt->n++) {
-		if ((rc = td_call_decode(r, &e[i], &bt->calls[i])) < 0 ||
-		    (rc = td_call_check(r, &bt->calls[i])) < 0 ||
-		    (rc = td_batch_no_data(r, &bt->calls[i])) < 0) {
-			size_t len = strlen(r->err);
-
-			snprintf(r->err + len, sizeof(r->err) - len,
-				 " (entry %zu)", i);
-			bt->n++;
-			td_batch_free(bt);
-			return rc;
-		}
-	}
-	/* Refused now rather than run with an answer that cannot be sent. */
-	if (td_batch_bound(bt) > TD_RECORD_MAX) {
+	if ((rc = td_batch_decode(r, e, n, bt)) < 0) {
 		td_batch_free(bt);
-		return td_req_fail(r, E2BIG, "the out buffers of this batch "
-				   "could exceed the frame limit (%u bytes): "
-				   "split it", TD_RECORD_MAX);
+		return rc;
 	}
-	if (!(inf = td_inflight_new(r))) {
+	if (!(cj = td_calljob_new())) {
 		td_batch_free(bt);
 		return td_req_fail(r, ENOMEM, "out of memory");
 	}
-	inf->batch = bt;
-	inf->is_batch = true;
-	inf->to = r->conn;
-	inf->to_id = r->id;
-	td_batch_step(inf);
+	cj->batch = bt;
+	cj->is_batch = true;
+	if ((rc = td_job_start(&cj->job, &td_call_ops, r)) < 0) {
+		cj->job.ops = &td_call_ops;
+		cj->job.srv = r->srv;
+		td_call_ops.release(&cj->job);
+		return rc;
+	}
+	td_batch_step(cj);
 	return TD_REPLY_LATER;
 }

@@ -105,10 +105,14 @@ int td_capture_open(struct td_server *srv, struct td_worker *w,
 		close(p[1]);
 		goto fail;
 	}
+	/* Ours until the worker has it: a GC meanwhile must not close it. */
+	if ((*child_fd = td_ifd_adopt(p[1], "worker output, its end")) < 0) {
+		rc = *child_fd;
+		td_ifd_close(cap->pipe_fd);
+		goto fail;
+	}
 	fcntl(cap->pipe_fd, F_SETFL, O_NONBLOCK);
-	*child_fd = p[1];
 	w->cap = cap;
-	td_capture_arm(cap);
 	return 0;
 fail:
 	if (cap->log_fd >= 0) {
@@ -117,6 +121,12 @@ fail:
 	}
 	free(cap);
 	return rc;
+}
+
+void td_capture_start(struct td_capture *cap)
+{
+	if (cap->pipe_fd >= 0 && !cap->armed)
+		td_capture_arm(cap);
 }
 
 /* Rotate at the cap: PATH -> PATH.1 (the older .1 goes). */

@@ -12,6 +12,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "data.h"
+#include "job.h"
 #include "tetherd.h"
 
 static void td_conn_arm_in(struct td_conn *c)
@@ -104,9 +106,10 @@ void td_conn_close(struct td_conn *c, const char *why)
 	       (unsigned long long)c->generation, why);
 	if (srv->controller == c)
 		srv->controller = NULL;
-	td_pending_conn_closed(c);
-	td_async_conn_closed(c);
+	/* The transfer first: its owner then hears of the end as the
+	 * transfer's, before the detach. */
 	td_xfer_abort(c, -ECONNRESET);
+	td_jobs_conn_closed(c);
 	if (c->observer)
 		srv->nobservers--;
 	/* Cancel before closing: the ring holds its own file references,
@@ -165,13 +168,35 @@ static void td_conn_flush(struct td_conn *c)
 		td_conn_close(c, "server shutting down");
 }
 
+unsigned td_conn_job_quota(const struct td_conn *c)
+{
+	if (c->role == TD_PEER_READONLY)
+		return TD_JOBS_RO;
+	return c->observer ? TD_JOBS_OBSERVER : TD_JOBS_CONTROLLER;
+}
+
+/* Past this much unread, a peer stops being read; past the hard bound it
+ * is dropped: its replies are not the server's to keep. */
+static size_t td_conn_outq_high(const struct td_conn *c)
+{
+	return c->role == TD_PEER_READONLY ? TD_OUTQ_HIGH_RO : TD_OUTQ_HIGH;
+}
+
 int td_conn_queue(struct td_conn *c, struct tp_msg *m)
 {
 	struct td_outq *q = &c->out;
 	size_t n = tp_msg_size(m);
+	size_t max = c->role == TD_PEER_READONLY ? TD_OUTQ_MAX_RO : TD_OUTQ_MAX;
 
 	if (c->closing)
 		return -EPIPE;
+	if (q->len - q->head + n > max) {
+		td_log("%s pid %d leaves %zu bytes of replies unread",
+		       c->observer ? "observer" : "controller",
+		       (int)c->peer_pid, q->len - q->head);
+		td_conn_close(c, "not reading its replies");
+		return -ENOBUFS;
+	}
 	if (q->head && q->head == q->len)
 		q->head = q->len = 0;
 	if (q->len + n > q->cap) {
@@ -258,7 +283,7 @@ static void td_conn_pump(struct td_conn *c, bool hup)
 	ssize_t n;
 	int rc;
 
-	while (!c->closing && c->out.len - c->out.head < TD_OUTQ_HIGH) {
+	while (!c->closing && c->out.len - c->out.head < td_conn_outq_high(c)) {
 		if (c->skip && (rc = td_conn_skip(c)) < 0) {
 			if (rc != -EAGAIN)
 				td_conn_close(c, strerror(-rc));

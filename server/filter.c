@@ -54,9 +54,12 @@ static const char *const td_server_needs[] = {
 	/* being persistent, answering STATUS */
 	"setsid", "prctl", "getpid", "gettid", "getuid", "geteuid",
 	"getgid", "getegid", "sysinfo", "uname",
-	/* memory */
+	/* memory; remote memory is copied with process_vm_readv */
 	"mmap", "munmap", "mremap", "mprotect", "madvise", "brk",
-	"memfd_create", "getrandom",
+	"memfd_create", "getrandom", "process_vm_readv",
+	"process_vm_writev",
+	/* helper threads: cancelled by a signal, woken through an eventfd */
+	"getpgrp", "set_robust_list", "rseq",
 	/* the end */
 	"exit", "exit_group",
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_UNDEFINED__)
@@ -206,6 +209,12 @@ int td_filter_install(struct td_server *srv, char *err, size_t errsz)
 	if ((rc = td_policy_filter(srv->policy, extra, nextra, &ctx)) < 0) {
 		snprintf(err, errsz, "seccomp filter: %s", strerror(-rc));
 		return rc;
+	}
+	/* Every thread: the helpers exist already, and a filter on the
+	 * loop's thread alone would let them run anything. */
+	if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1)) < 0) {
+		snprintf(err, errsz, "seccomp TSYNC: %s", strerror(-rc));
+		goto out;
 	}
 	/* libseccomp sets no_new_privs itself (SCMP_FLTATR_CTL_NNP); said
 	 * here too, so that a failure names it. */

@@ -7,7 +7,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -15,9 +17,13 @@
 #include "tetherd.h"
 
 static int td_ifd_floor = -1;
+static unsigned td_ifd_max;		/* how many the band may hold */
 static int td_ifds[TD_IFD_RESERVE];
 static const char *td_ifd_roles[TD_IFD_RESERVE];
 static unsigned td_nifds;
+/* Helper threads adopt and close fds too (a spawn's pipes, the
+ * spawner's socket). */
+static pthread_mutex_t td_ifd_lock = PTHREAD_MUTEX_INITIALIZER;
 
 int td_ifd_init(void)
 {
@@ -34,8 +40,13 @@ int td_ifd_init(void)
 		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
 			return -errno;
 	}
-	if (rl.rlim_cur < TD_IFD_FLOOR + TD_IFD_RESERVE + 1024)
+	/* The band takes what the limit leaves above the floor, keeping
+	 * 1024 of it for the controller, up to TD_IFD_RESERVE. */
+	if (rl.rlim_cur < TD_IFD_FLOOR + 1024 + 256)
 		return -EMFILE;
+	td_ifd_max = (unsigned)(rl.rlim_cur - TD_IFD_FLOOR - 1024);
+	if (td_ifd_max > TD_IFD_RESERVE)
+		td_ifd_max = TD_IFD_RESERVE;
 	/* High enough to stay clear of a controller's usual fds, low
 	 * enough that the table -- which every /proc/self/fd listing
 	 * walks, slot by slot -- stays small. */
@@ -45,7 +56,9 @@ int td_ifd_init(void)
 
 static int td_ifd_cmp(const void *a, const void *b)
 {
-	return *(const int *)a - *(const int *)b;
+	int x = *(const int *)a, y = *(const int *)b;
+
+	return (x > y) - (x < y);	/* a difference could overflow */
 }
 
 /* Keep td_ifds sorted (for bsearch and close_range runs), roles along. */
@@ -67,7 +80,9 @@ int td_ifd_adopt(int fd, const char *role)
 
 	if (fd < 0)
 		return fd;
-	if (td_nifds >= TD_IFD_RESERVE) {
+	pthread_mutex_lock(&td_ifd_lock);
+	if (td_nifds >= td_ifd_max) {
+		pthread_mutex_unlock(&td_ifd_lock);
 		close(fd);
 		return -EMFILE;
 	}
@@ -75,33 +90,45 @@ int td_ifd_adopt(int fd, const char *role)
 	if (nfd < 0) {
 		int err = -errno;
 
+		pthread_mutex_unlock(&td_ifd_lock);
 		close(fd);
 		return err;
 	}
-	close(fd);
 	td_ifd_insert(nfd, role);
+	pthread_mutex_unlock(&td_ifd_lock);
+	close(fd);
 	return nfd;
 }
 
 void td_ifd_close(int fd)
 {
-	for (unsigned i = 0; i < td_nifds; i++) {
-		if (td_ifds[i] != fd)
-			continue;
+	int *p;
+
+	pthread_mutex_lock(&td_ifd_lock);
+	p = bsearch(&fd, td_ifds, td_nifds, sizeof(int), td_ifd_cmp);
+	if (p) {
+		unsigned i = (unsigned)(p - td_ifds);
+
 		td_nifds--;
-		for (; i < td_nifds; i++) {
-			td_ifds[i] = td_ifds[i + 1];
-			td_ifd_roles[i] = td_ifd_roles[i + 1];
-		}
+		memmove(&td_ifds[i], &td_ifds[i + 1],
+			(td_nifds - i) * sizeof(td_ifds[0]));
+		memmove(&td_ifd_roles[i], &td_ifd_roles[i + 1],
+			(td_nifds - i) * sizeof(td_ifd_roles[0]));
+		/* Closed under the lock: the number cannot be adopted by
+		 * another thread before it is free. */
 		close(fd);
-		return;
 	}
+	pthread_mutex_unlock(&td_ifd_lock);
 }
 
 bool td_ifd_is(int fd)
 {
-	return bsearch(&fd, td_ifds, td_nifds, sizeof(int), td_ifd_cmp) !=
-	       NULL;
+	bool is;
+
+	pthread_mutex_lock(&td_ifd_lock);
+	is = bsearch(&fd, td_ifds, td_nifds, sizeof(int), td_ifd_cmp) != NULL;
+	pthread_mutex_unlock(&td_ifd_lock);
+	return is;
 }
 
 unsigned td_ifd_count(void)
@@ -111,26 +138,36 @@ unsigned td_ifd_count(void)
 
 unsigned td_ifd_list(int *out, unsigned max)
 {
-	unsigned n = td_nifds < max ? td_nifds : max;
+	unsigned n;
 
+	pthread_mutex_lock(&td_ifd_lock);
+	n = td_nifds < max ? td_nifds : max;
 	for (unsigned i = 0; i < n; i++)
 		out[i] = td_ifds[i];
+	pthread_mutex_unlock(&td_ifd_lock);
 	return n;
 }
 
 const char *td_ifd_role(int fd)
 {
-	const int *p = bsearch(&fd, td_ifds, td_nifds, sizeof(int), td_ifd_cmp);
+	const int *p;
+	const char *role;
 
-	return p ? td_ifd_roles[p - td_ifds] : NULL;
+	pthread_mutex_lock(&td_ifd_lock);
+	p = bsearch(&fd, td_ifds, td_nifds, sizeof(int), td_ifd_cmp);
+	role = p ? td_ifd_roles[p - td_ifds] : NULL;
+	pthread_mutex_unlock(&td_ifd_lock);
+	return role;
 }
 
 int td_ifd_close_range(unsigned first, unsigned last, unsigned flags)
 {
 	unsigned lo = first;
+	int rc = 0;
 
 	if (first > last)
 		return -EINVAL;
+	pthread_mutex_lock(&td_ifd_lock);
 	for (unsigned i = 0; i < td_nifds && lo <= last; i++) {
 		unsigned fd = (unsigned)td_ifds[i];
 
@@ -138,11 +175,15 @@ int td_ifd_close_range(unsigned first, unsigned last, unsigned flags)
 			continue;
 		if (fd > last)
 			break;
-		if (fd > lo && syscall(SYS_close_range, lo, fd - 1, flags) < 0)
-			return -errno;
+		if (fd > lo && syscall(SYS_close_range, lo, fd - 1, flags) < 0) {
+			rc = -errno;
+			goto out;
+		}
 		lo = fd + 1;
 	}
 	if (lo <= last && syscall(SYS_close_range, lo, last, flags) < 0)
-		return -errno;
-	return 0;
+		rc = -errno;
+out:
+	pthread_mutex_unlock(&td_ifd_lock);
+	return rc;
 }

@@ -4,14 +4,19 @@
  * events, log draining) joins the same ring.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "async.h"
+#include "job.h"
+#include "pool.h"
 #include "tetherd.h"
+
+static void td_loop_accept_retry(struct td_timer *t);
+static void td_loop_deadline(struct td_timer *t);
 
 uint64_t td_uptime_ms(const struct td_server *srv)
 {
@@ -107,13 +112,14 @@ int td_loop_init(struct td_server *srv)
 	srv->ring.ring_fd = srv->ring.enter_ring_fd = fd;
 
 	srv->ev_accept.kind = TD_EV_ACCEPT;
-	srv->ev_accept_retry.kind = TD_EV_ACCEPT_RETRY;
 	srv->ev_signal.kind = TD_EV_SIGNAL;
-	srv->ev_deadline.kind = TD_EV_DEADLINE;
-	srv->ev_accept.obj = srv->ev_accept_retry.obj = srv;
-	srv->ev_signal.obj = srv->ev_deadline.obj = srv;
-	srv->ev_tick.kind = TD_EV_TICK;
-	srv->ev_tick.obj = srv;
+	srv->ev_timer.kind = TD_EV_TIMER;
+	srv->ev_pool.kind = TD_EV_POOL;
+	srv->ev_log.kind = TD_EV_LOG;
+	srv->ev_accept.obj = srv->ev_signal.obj = srv->ev_timer.obj = srv;
+	srv->ev_pool.obj = srv->ev_log.obj = srv;
+	td_timer_init(&srv->accept_retry, td_loop_accept_retry);
+	td_timer_init(&srv->shutdown_deadline, td_loop_deadline);
 	td_arm_accept(srv);
 	td_arm_signal(srv);
 	return 0;
@@ -123,8 +129,6 @@ int td_loop_init(struct td_server *srv)
  * deadline even if a peer never reads. */
 static void td_loop_stop(struct td_server *srv, const char *why)
 {
-	struct io_uring_sqe *sqe;
-
 	if (srv->stopping)
 		return;
 	td_log("shutting down: %s", why);
@@ -134,17 +138,14 @@ static void td_loop_stop(struct td_server *srv, const char *why)
 	if (srv->nrunning)
 		td_log("stopping %u workers", srv->nrunning);
 	td_workers_stop_all(srv, TD_SHUTDOWN_DEADLINE_S * 1000 - 1000);
-	td_async_cancel_all(srv);
+	td_jobs_cancel_all(srv);
 	for (struct td_conn *c = srv->conns, *next; c; c = next) {
 		next = c->next;
 		if (c->out.head == c->out.len)
 			td_conn_close(c, "server shutting down");
 	}
-	srv->deadline_ts.tv_sec = TD_SHUTDOWN_DEADLINE_S;
-	if ((sqe = td_sqe(srv))) {
-		io_uring_prep_timeout(sqe, &srv->deadline_ts, 0, 0);
-		io_uring_sqe_set_data(sqe, &srv->ev_deadline);
-	}
+	td_timer_in(srv, &srv->shutdown_deadline,
+		    TD_SHUTDOWN_DEADLINE_S * 1000);
 }
 
 static void td_loop_signal(struct td_server *srv, int res, bool more)
@@ -170,8 +171,6 @@ static void td_loop_signal(struct td_server *srv, int res, bool more)
 
 static void td_loop_accept(struct td_server *srv, int res, bool more)
 {
-	struct io_uring_sqe *sqe;
-
 	if (!more)
 		srv->accept_armed = false;
 	if (res >= 0) {
@@ -180,10 +179,8 @@ static void td_loop_accept(struct td_server *srv, int res, bool more)
 		   res == -ENOMEM) {
 		/* Out of fds: back off instead of spinning. */
 		td_log("accept: %s; retrying in 100 ms", strerror(-res));
-		if (!srv->accept_armed && (sqe = td_sqe(srv))) {
-			srv->retry_ts.tv_nsec = 100000000;
-			io_uring_prep_timeout(sqe, &srv->retry_ts, 0, 0);
-			io_uring_sqe_set_data(sqe, &srv->ev_accept_retry);
+		if (!srv->accept_armed) {
+			td_timer_in(srv, &srv->accept_retry, 100);
 			srv->accept_armed = true;
 		}
 		return;
@@ -192,6 +189,29 @@ static void td_loop_accept(struct td_server *srv, int res, bool more)
 		td_log("accept: %s", strerror(-res));
 	}
 	td_arm_accept(srv);
+}
+
+static void td_loop_accept_retry(struct td_timer *t)
+{
+	struct td_server *srv = (struct td_server *)((char *)t -
+				offsetof(struct td_server, accept_retry));
+
+	srv->accept_armed = false;
+	td_arm_accept(srv);
+}
+
+static void td_loop_deadline(struct td_timer *t)
+{
+	struct td_server *srv = (struct td_server *)((char *)t -
+				offsetof(struct td_server, shutdown_deadline));
+
+	td_log("shutdown deadline passed; dropping %s",
+	       srv->conns ? "unread replies" : "nothing");
+	srv->deadline_passed = true;
+	for (struct td_conn *c = srv->conns, *next; c; c = next) {
+		next = c->next;
+		td_conn_close(c, "shutdown deadline");
+	}
 }
 
 static void td_loop_cqe(struct td_server *srv, struct io_uring_cqe *cqe)
@@ -205,10 +225,6 @@ static void td_loop_cqe(struct td_server *srv, struct io_uring_cqe *cqe)
 	case TD_EV_ACCEPT:
 		td_loop_accept(srv, cqe->res, more);
 		break;
-	case TD_EV_ACCEPT_RETRY:
-		srv->accept_armed = false;
-		td_arm_accept(srv);
-		break;
 	case TD_EV_HANDSHAKE:
 		td_reconnect_event(ev->obj, cqe->res);
 		break;
@@ -221,25 +237,23 @@ static void td_loop_cqe(struct td_server *srv, struct io_uring_cqe *cqe)
 	case TD_EV_SIGNAL:
 		td_loop_signal(srv, cqe->res, more);
 		break;
-	case TD_EV_TICK:
-		td_tick(srv);
+	case TD_EV_TIMER:
+		td_timers_event(srv, cqe->res);
+		break;
+	case TD_EV_POOL:
+		td_pool_event(srv, cqe->res, more);
+		break;
+	case TD_EV_LOG:
+		td_log_event(srv, cqe->res);
 		break;
 	case TD_EV_CAPTURE:
 		td_capture_event(ev->obj, cqe->res, more);
 		break;
-	case TD_EV_ASYNC:
-		td_async_event(ev->obj, cqe->res);
+	case TD_EV_JOB:
+		td_job_ring_event(ev->obj, cqe->res);
 		break;
 	case TD_EV_DATA:
 		td_conn_event_data(ev->obj, cqe->res);
-		break;
-	case TD_EV_DEADLINE:
-		td_log("shutdown deadline passed; dropping %s",
-		       srv->conns ? "unread replies" : "nothing");
-		for (struct td_conn *c = srv->conns, *next; c; c = next) {
-			next = c->next;
-			td_conn_close(c, "shutdown deadline");
-		}
 		break;
 	}
 }
@@ -250,8 +264,12 @@ int td_loop_run(struct td_server *srv)
 	unsigned head, n;
 	int rc;
 
+	/* Until stopped, and then until nothing holds memory the ring or a
+	 * helper may still touch (a helper stuck in an uninterruptible
+	 * wait is given up at the deadline). */
 	while (!srv->stopping || srv->conns || srv->nrunning || srv->nring ||
-	       td_workers_stopping(srv)) {
+	       td_workers_stopping(srv) ||
+	       (td_pool_busy(srv) && !srv->deadline_passed)) {
 		rc = io_uring_submit_and_wait(&srv->ring, 1);
 		if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
 			td_log("io_uring_submit_and_wait: %s", strerror(-rc));
@@ -264,8 +282,10 @@ int td_loop_run(struct td_server *srv)
 		}
 		io_uring_cq_advance(&srv->ring, n);
 		/* Between events nothing holds a pointer: free what ended. */
-		td_pendings_reap(srv);
+		td_jobs_reap(srv);
 		td_conns_reap(srv);
+		td_timers_run(srv);
+		td_log_flush(srv);
 	}
 	return 0;
 }

@@ -13,8 +13,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "arena.h"
 #include "config.h"
+#include "job.h"
 #include "policy.h"
+#include "pool.h"
 #include "tetherd.h"
 #include "workers.h"
 
@@ -24,6 +27,7 @@ struct td_opts {
 	const char *state_dir;
 	const char *check_policy;
 	int ready_fd;
+	unsigned helpers;
 };
 
 static void td_usage(FILE *f)
@@ -45,6 +49,8 @@ static void td_usage(FILE *f)
 		"      --read-only-uid LIST  admit these uids to look, not to "
 		"call\n"
 		"      --state-dir DIR   worker logs (default: SOCKET.d)\n"
+		"      --helpers N       threads for blocking syscalls (default "
+		"8, 3 to 64)\n"
 		"      --ready-fd N      write READY <pid> or ERROR <errno> "
 		"<text> to fd N\n"
 		"  -h, --help            this text\n"
@@ -103,6 +109,7 @@ static int td_parse(int argc, char **argv, struct td_opts *o,
 		{ "check-policy", required_argument, NULL, 'C' },
 		{ "ready-fd", required_argument, NULL, 'r' },
 		{ "state-dir", required_argument, NULL, 'S' },
+		{ "helpers", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -153,6 +160,20 @@ static int td_parse(int argc, char **argv, struct td_opts *o,
 		case 'S':
 			o->state_dir = optarg;
 			break;
+		case 'H': {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+
+			if (*end || end == optarg || n < TD_POOL_RESERVE + 1 ||
+			    n > TD_POOL_MAX) {
+				fprintf(stderr, "tetherd: bad --helpers '%s' "
+					"(%d to %d)\n", optarg,
+					TD_POOL_RESERVE + 1, TD_POOL_MAX);
+				return 2;
+			}
+			o->helpers = (unsigned)n;
+			break;
+		}
 		case 'h':
 			td_usage(stdout);
 			exit(0);
@@ -258,9 +279,9 @@ static int td_start(struct td_server *srv, struct td_opts *o, char *err,
 	if ((rc = td_state_dir(srv, o->state_dir, err, errsz)) < 0)
 		return rc;
 	/* After the socket: the log usually lives in its directory. */
-	if (o->log_path && (rc = td_log_open(o->log_path)) < 0) {
-		snprintf(err, errsz, "cannot open log %s: %s", o->log_path,
-			 strerror(-rc));
+	if ((rc = td_log_open(o->log_path)) < 0) {
+		snprintf(err, errsz, "cannot open log %s: %s",
+			 o->log_path ? o->log_path : "(stderr)", strerror(-rc));
 		return rc;
 	}
 	/* Before the ring: a policy ring starts disabled, to be restricted
@@ -269,6 +290,12 @@ static int td_start(struct td_server *srv, struct td_opts *o, char *err,
 		return rc;
 	if ((rc = td_loop_init(srv)) < 0) {
 		snprintf(err, errsz, "io_uring: %s", strerror(-rc));
+		return rc;
+	}
+	/* After the loop has blocked its signals (the helpers inherit the
+	 * mask), before the filter (threads cannot be made under it). */
+	if ((rc = td_pool_start(srv, o->helpers)) < 0) {
+		snprintf(err, errsz, "helper threads: %s", strerror(-rc));
 		return rc;
 	}
 	/* Last: from here on the server can do only what it needs and what
@@ -284,7 +311,7 @@ static int td_start(struct td_server *srv, struct td_opts *o, char *err,
 int main(int argc, char **argv)
 {
 	struct td_server srv;
-	struct td_opts o = { .ready_fd = -1 };
+	struct td_opts o = { .ready_fd = -1, .helpers = TD_POOL_DEFAULT };
 	char path[4096], err[512] = "";
 	int rc;
 
@@ -306,13 +333,13 @@ int main(int argc, char **argv)
 	srv.socket_path = o.socket_path;
 	srv.pid = getpid();
 	srv.uid = getuid();
-	srv.hs_ts.tv_sec = TD_HANDSHAKE_TIMEOUT_S;
 	clock_gettime(CLOCK_MONOTONIC, &srv.started);
 
 	if ((rc = td_start(&srv, &o, err, sizeof(err))) < 0) {
 		td_log("cannot start: %s", err[0] ? err : strerror(-rc));
 		td_ready(o.ready_fd, -rc, err[0] ? err : strerror(-rc));
 		td_listen_close(&srv);
+		td_pool_stop(&srv);
 		td_spawner_stop(&srv);
 		rc = 1;
 		goto out;
@@ -325,14 +352,19 @@ int main(int argc, char **argv)
 	td_ready(o.ready_fd, 0, NULL);
 	rc = td_loop_run(&srv);
 	td_listen_close(&srv);
-	/* Everything that may still point at the ring goes before it. */
+	/* Everything that may still point at the ring goes before it; the
+	 * helpers before the jobs they run, the jobs before the workers
+	 * they watch. */
 	srv.exiting = true;
+	td_pool_stop(&srv);
+	if (!srv.pool)
+		td_jobs_free_all(&srv);
 	td_workers_free(&srv);
-	td_pendings_free(&srv);
-	td_async_free_all(&srv);
 	td_labels_free(&srv);
 	td_mem_free_all(&srv);
 	io_uring_queue_exit(&srv.ring);
+	td_timers_free(&srv);
+	td_arena_free();
 	td_spawner_stop(&srv);
 	td_log("exiting");
 	rc = rc < 0 ? 1 : 0;

@@ -6,6 +6,7 @@
  * dead one left; an address outside a live allocation is EFAULT.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -14,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "data.h"
 #include "tetherd.h"
 
 #define TD_MEMS_MAX 4096
@@ -35,17 +37,21 @@ int td_mem_check(struct td_server *srv, uint64_t addr, uint64_t len)
 	return -EFAULT;
 }
 
-/* Does [addr, addr+len) touch an allocation?  (munmap and friends.) */
+/* Does [addr, addr+len) touch an allocation?  (munmap and friends.)
+ * Written so that nothing wraps: addr + len may exceed 2^64. */
 bool td_mem_overlaps(struct td_server *srv, uint64_t addr, uint64_t len)
 {
+	if (!len)
+		return false;
 	for (struct td_mem *m = srv->mems; m; m = m->next)
-		if (addr < m->addr + m->size && m->addr < addr + len)
+		if (addr >= m->addr ? addr - m->addr < m->size
+				    : m->addr - addr < len)
 			return true;
 	return false;
 }
 
-/* memcpy that cannot fault: the kernel checks both ranges. */
-int td_mem_copy(void *dst, const void *src, size_t n)
+/* Copies that cannot fault: the kernel checks both ranges. */
+static int td_mem_vm(void *dst, const void *src, size_t n)
 {
 	struct iovec l = { dst, n }, r = { (void *)src, n };
 	ssize_t k = process_vm_readv(getpid(), &l, 1, &r, 1, 0);
@@ -53,6 +59,72 @@ int td_mem_copy(void *dst, const void *src, size_t n)
 	if (k < 0)
 		return -errno;
 	return (size_t)k == n ? 0 : -EFAULT;
+}
+
+int td_mem_write(void *dst, const void *src, size_t n)
+{
+	return td_mem_vm(dst, src, n);
+}
+
+static int td_pagemap_fd = -1;
+
+/* Which pages of [p, p + n) were ever touched: a page neither present
+ * nor swapped was never written, and reads as zeros.  Reading it would
+ * make it resident (a 512 MiB read of fresh memory: +512 MiB). */
+static int td_mem_untouched(const char *p, size_t n, uint64_t *ent,
+			    size_t nent)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	uintptr_t first = (uintptr_t)p / page;
+
+	if (td_pagemap_fd < 0) {
+		int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+
+		if ((td_pagemap_fd = td_ifd_adopt(fd < 0 ? -errno : fd,
+						  "pagemap")) < 0)
+			return td_pagemap_fd;
+	}
+	(void)n;
+	return tp_pread_all(td_pagemap_fd, ent, nent * sizeof(uint64_t),
+			    (off_t)(first * sizeof(uint64_t)));
+}
+
+int td_mem_read(void *dst, const void *src, size_t n)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	uintptr_t s = (uintptr_t)src, end = s + n;
+	uintptr_t first = s / page, last = (end - 1) / page;
+	uint64_t ent[(TETHER_CHUNK_MAX / 4096) + 2];
+	size_t nent = last - first + 1;
+	char *d = dst;
+	int rc;
+
+	if (!n)
+		return 0;
+	if (nent > sizeof(ent) / sizeof(ent[0]) ||
+	    td_mem_untouched(src, n, ent, nent) < 0)
+		return td_mem_vm(dst, src, n);	/* no map: plain copy */
+	/* Runs of pages, copied or zeroed alike. */
+	for (size_t i = 0; i < nent;) {
+		bool touched = ent[i] & (3ull << 62);	/* present, swapped */
+		size_t j = i + 1;
+		uintptr_t a, b;
+
+		while (j < nent && !!(ent[j] & (3ull << 62)) == touched)
+			j++;
+		a = (first + i) * page;
+		b = (first + j) * page;
+		if (a < s)
+			a = s;
+		if (b > end)
+			b = end;
+		if (!touched)
+			memset(d + (a - s), 0, b - a);
+		else if ((rc = td_mem_vm(d + (a - s), (void *)a, b - a)) < 0)
+			return rc;
+		i = j;
+	}
+	return 0;
 }
 
 int td_do_mem_alloc(struct td_req *r)
@@ -138,27 +210,31 @@ int td_do_mem_list(struct td_req *r)
 	return 0;
 }
 
-static void td_mem_done(struct td_conn *c, struct td_xfer *x, int err)
-{
-	struct tp_msg m;
+/* MEM_READ and MEM_WRITE: a transfer between the data socket and remote
+ * memory. */
+struct td_memjob {
+	struct td_job job;
+	struct td_xfer x;
+};
 
-	tp_msg_init(&m);
-	if (err) {
-		tp_msg_error(&m, x->id, -err, "transfer failed: %s",
-			     strerror(-err));
-	} else {
-		tp_msg_reply(&m, x->id, 0);
-		msgpack_pack_map(&m.pk, 3);
-		tp_pack_kv_bool(&m.pk, "done", true);
-		tp_pack_kv_int(&m.pk, "bytes", (int64_t)x->done);
-		tp_pack_kv_int(&m.pk, "xxh3", (int64_t)td_xfer_digest(x));
-		tp_msg_finish(&m);
-	}
-	if (!c->closing)
-		td_conn_queue(c, &m);
-	tp_msg_destroy(&m);
-	td_xfer_free(x);
+static void td_mem_over(struct td_xfer *x, int err)
+{
+	td_xfer_reply(x, err, NULL);
+	td_job_end(x->job);
 }
+
+static void td_mem_release(struct td_job *j)
+{
+	struct td_memjob *mj = (struct td_memjob *)j;
+
+	td_xfer_release(&mj->x);
+	free(mj);
+}
+
+static const struct td_job_ops td_mem_ops = {
+	.name = "MEM",
+	.release = td_mem_release,
+};
 
 /* MEM_WRITE [addr, len] / MEM_READ [addr, len]: {"ready"} or {"size"}
  * now, chunks, then {"done", "bytes", "xxh3"}. */
@@ -166,7 +242,7 @@ static int td_mem_xfer(struct td_req *r, bool sending)
 {
 	size_t nb;
 	const msgpack_object *b = tp_obj_array(r->body, &nb);
-	struct td_xfer *x;
+	struct td_memjob *mj;
 	struct tp_msg m;
 	uint64_t addr, len;
 	int rc;
@@ -180,14 +256,19 @@ static int td_mem_xfer(struct td_req *r, bool sending)
 				   (unsigned long long)len);
 	if (r->conn->xfer)
 		return td_req_fail(r, EBUSY, "a transfer is in progress");
-	if (!(x = calloc(1, sizeof(*x))))
+	if (!(mj = calloc(1, sizeof(*mj))))
 		return td_req_fail(r, ENOMEM, "out of memory");
-	x->sending = sending;
-	x->id = r->id;
-	x->fd = -1;
-	x->mem = (char *)(uintptr_t)addr;
-	x->total = len;
-	x->done_cb = td_mem_done;
+	if ((rc = td_job_start(&mj->job, &td_mem_ops, r)) < 0) {
+		free(mj);
+		return rc;
+	}
+	mj->x.sending = sending;
+	mj->x.remote = true;
+	mj->x.fd = -1;
+	mj->x.mem = (char *)(uintptr_t)addr;
+	mj->x.total = len;
+	mj->x.finish = td_mem_over;
+	td_xfer_claim(r->conn, &mj->x, &mj->job);
 	tp_msg_init(&m);
 	tp_msg_reply(&m, r->id, 0);
 	msgpack_pack_map(&m.pk, 1);
@@ -195,11 +276,8 @@ static int td_mem_xfer(struct td_req *r, bool sending)
 		tp_pack_kv_int(&m.pk, "size", (int64_t)len);
 	else
 		tp_pack_kv_bool(&m.pk, "ready", true);
-	if (tp_msg_finish(&m) == 0)
-		td_conn_queue(r->conn, &m);
-	tp_msg_destroy(&m);
-	if ((rc = td_xfer_start(r->conn, x)) < 0)
-		x->done_cb(r->conn, x, rc);
+	td_job_send(&mj->job, &m);
+	td_xfer_start(&mj->x);
 	return TD_REPLY_LATER;
 }
 

@@ -6,6 +6,7 @@
  * socket's connection only ever carries this handshake and its answer.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -83,19 +84,66 @@ static void td_reconnect_refuse(int fd, uint64_t id, int err, const char *text)
 
 static void td_reconnect_arm(struct td_handshake *hs)
 {
-	struct td_server *srv = hs->srv;
-	struct io_uring_sqe *sqe = td_sqe(srv);
+	struct io_uring_sqe *sqe = td_sqe(hs->srv);
 
 	if (!sqe)
 		return;
 	io_uring_prep_poll_add(sqe, hs->fd, POLLIN);
 	io_uring_sqe_set_data(sqe, &hs->ev);
-	sqe->flags |= IOSQE_IO_LINK;
-	/* A peer that connects and says nothing is dropped, not kept. */
-	if (!(sqe = td_sqe(srv)))
+}
+
+/* Drop a handshake in progress: its poll still completes, and frees it
+ * then (the ring holds a pointer to it until that completion). */
+static void td_handshake_drop(struct td_handshake *hs)
+{
+	struct io_uring_sqe *sqe;
+
+	if (hs->done)
 		return;
-	io_uring_prep_link_timeout(sqe, &srv->hs_ts, 0);
-	io_uring_sqe_set_data(sqe, NULL);
+	hs->done = true;
+	td_timer_stop(hs->srv, &hs->deadline);
+	shutdown(hs->fd, SHUT_RDWR);
+	if ((sqe = td_sqe(hs->srv))) {
+		io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&hs->ev, 0);
+		io_uring_sqe_set_data(sqe, NULL);
+	}
+}
+
+/* A peer that connects and says nothing is dropped, not kept. */
+static void td_handshake_expired(struct td_timer *t)
+{
+	struct td_handshake *hs = (struct td_handshake *)((char *)t -
+				  offsetof(struct td_handshake, deadline));
+
+	td_log("handshake from pid %d uid %u timed out", (int)hs->peer_pid,
+	       (unsigned)hs->peer_uid);
+	td_reconnect_refuse(hs->fd, 0, ETIMEDOUT,
+			    "no HELLO within the time limit");
+	td_handshake_drop(hs);
+}
+
+/* Room for one more handshake of this peer's class and uid?  Each class
+ * has slots of its own, so no peer takes the owner's. */
+static bool td_handshake_room(const struct td_server *srv,
+			      enum td_peer_role role, uid_t uid)
+{
+	unsigned in_class = 0, of_uid = 0;
+
+	for (const struct td_handshake *hs = srv->handshakes; hs;
+	     hs = hs->next) {
+		if (hs->done)
+			continue;
+		in_class += hs->role == role;
+		of_uid += hs->role == role && hs->peer_uid == uid;
+	}
+	switch (role) {
+	case TD_PEER_FULL:
+		return in_class < TD_HS_FULL_MAX && of_uid < TD_HS_FULL_PER_UID;
+	case TD_PEER_READONLY:
+		return in_class < TD_HS_RO_MAX && of_uid < TD_HS_RO_PER_UID;
+	default:
+		return in_class < TD_HS_REFUSED_MAX;
+	}
 }
 
 void td_reconnect_accepted(struct td_server *srv, int fd)
@@ -125,11 +173,11 @@ void td_reconnect_accepted(struct td_server *srv, int fd)
 		       (unsigned)srv->uid);
 	/* A refusal waits for the peer's HELLO too: answering and closing
 	 * with its packet unread would reach it as a bare ECONNRESET. */
-	if (srv->nhandshakes >= TD_MAX_HANDSHAKES ||
-	    (!allowed && srv->nrefusing >= TD_MAX_REFUSING) ||
+	if (!td_handshake_room(srv, role, cred.uid) ||
 	    !(hs = calloc(1, sizeof(*hs)))) {
-		td_log("refused connection from pid %d: too many handshakes",
-		       (int)cred.pid);
+		td_log("refused connection from pid %d uid %u: too many "
+		       "handshakes of its kind", (int)cred.pid,
+		       (unsigned)cred.uid);
 		td_reconnect_refuse(fd, 0, allowed ? EAGAIN : EACCES,
 				    allowed ? "too many handshakes in progress"
 					    : "uid not allowed");
@@ -140,14 +188,17 @@ void td_reconnect_accepted(struct td_server *srv, int fd)
 	hs->fd = fd;
 	hs->peer_pid = cred.pid;
 	hs->peer_uid = cred.uid;
+	hs->role = role;
 	hs->refuse = allowed ? 0 : EACCES;
-	hs->readonly = role == TD_PEER_READONLY;
 	hs->ev.kind = TD_EV_HANDSHAKE;
 	hs->ev.obj = hs;
+	td_timer_init(&hs->deadline, td_handshake_expired);
 	hs->next = srv->handshakes;
 	srv->handshakes = hs;
 	srv->nhandshakes++;
-	srv->nrefusing += !allowed;
+	td_timer_in(srv, &hs->deadline, role == TD_PEER_FULL
+					   ? TD_HS_TIMEOUT_MS
+					   : TD_HS_TIMEOUT_RO_MS);
 	td_reconnect_arm(hs);
 }
 
@@ -257,8 +308,36 @@ static int td_hello_parse(const unsigned char *buf, size_t n,
 	return rc;
 }
 
+/* An observer slot of the peer's class and uid, or why not.  Observers
+ * never count against a controller: attaching has no slot to fill. */
+static int td_observer_room(struct td_server *srv,
+			    const struct td_handshake *hs,
+			    struct td_hello *h)
+{
+	unsigned in_class = 0, of_uid = 0, max, per_uid;
+
+	for (const struct td_conn *c = srv->conns; c; c = c->next) {
+		if (!c->observer || c->closing || c->role != hs->role)
+			continue;
+		in_class++;
+		of_uid += c->peer_uid == hs->peer_uid;
+	}
+	max = hs->role == TD_PEER_FULL ? TD_OBS_FULL_MAX : TD_OBS_RO_MAX;
+	per_uid = hs->role == TD_PEER_FULL ? TD_OBS_FULL_PER_UID
+					   : TD_OBS_RO_PER_UID;
+	if (in_class >= max)
+		return td_hello_fail(h, EAGAIN, "too many observers (%u of "
+				     "this kind connected)", in_class);
+	if (of_uid >= per_uid)
+		return td_hello_fail(h, EAGAIN, "too many observers of uid %u "
+				     "(%u connected)", (unsigned)hs->peer_uid,
+				     of_uid);
+	return 0;
+}
+
 /* The role the peer gets, or why not. */
-static int td_hello_admit(struct td_server *srv, struct td_hello *h)
+static int td_hello_admit(struct td_server *srv,
+			  const struct td_handshake *hs, struct td_hello *h)
 {
 	struct td_conn *cur = srv->controller;
 	char when[32] = "?";
@@ -266,13 +345,12 @@ static int td_hello_admit(struct td_server *srv, struct td_hello *h)
 
 	if (srv->stopping)
 		return td_hello_fail(h, ESHUTDOWN, "tetherd is shutting down");
-	if (h->flags & ~(uint64_t)(TETHER_HELLO_TAKEOVER | TETHER_HELLO_OBSERVE))
+	if (h->flags & ~(uint64_t)(TETHER_HELLO_TAKEOVER | TETHER_HELLO_OBSERVE |
+				   TETHER_HELLO_PROBE))
 		return td_hello_fail(h, EINVAL, "unknown HELLO flags 0x%llx",
 				     (unsigned long long)h->flags);
 	if (h->flags & TETHER_HELLO_OBSERVE)
-		return srv->nobservers < TD_MAX_OBSERVERS
-			       ? 0
-			       : td_hello_fail(h, EAGAIN, "too many observers");
+		return td_observer_room(srv, hs, h);
 	if (cur) {
 		gmtime_r(&cur->since, &tm);
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -293,6 +371,7 @@ static int td_hello_admit(struct td_server *srv, struct td_hello *h)
 			     (int)cur->peer_pid, when);
 }
 
+/* The answer to a HELLO that attached c -- or, c NULL, to a PROBE. */
 static void td_hello_answer(struct td_server *srv, int fd, uint64_t id,
 			    const struct td_conn *c)
 {
@@ -301,12 +380,19 @@ static void td_hello_answer(struct td_server *srv, int fd, uint64_t id,
 	td_labels_validate(srv);
 	tp_msg_init(&m);
 	tp_msg_reply(&m, id, 0);
-	msgpack_pack_map(&m.pk, 13);
+	msgpack_pack_map(&m.pk, c ? 13 : 12);
 	tp_pack_kv_int(&m.pk, "version", TETHER_PROTO_VERSION);
 	tp_pack_kv_int(&m.pk, "pid", srv->pid);
-	tp_pack_kv_int(&m.pk, "generation", (int64_t)c->generation);
-	tp_pack_kv_int(&m.pk, "syscall_fd", c->sfd);
-	tp_pack_kv_int(&m.pk, "data_fd", c->dfd);
+	tp_pack_kv_int(&m.pk, "generation",
+		       (int64_t)(c ? c->generation : srv->generation));
+	if (c) {
+		tp_pack_kv_int(&m.pk, "syscall_fd", c->sfd);
+		tp_pack_kv_int(&m.pk, "data_fd", c->dfd);
+	} else {
+		tp_pack_kv_bool(&m.pk, "attached", srv->controller != NULL);
+		tp_pack_kv_int(&m.pk, "controller_pid", srv->controller
+			       ? srv->controller->peer_pid : 0);
+	}
 	tp_pack_kv_int(&m.pk, "uptime_ms", (int64_t)td_uptime_ms(srv));
 	tp_pack_kv_int(&m.pk, "nfds", td_count_fds());
 	tp_pack_kv_int(&m.pk, "ninternal", td_ifd_count());
@@ -314,7 +400,8 @@ static void td_hello_answer(struct td_server *srv, int fd, uint64_t id,
 	tp_pack_kv_int(&m.pk, "children", srv->nrunning);
 	tp_pack_kv_int(&m.pk, "workers", srv->nworkers);
 	tp_pack_kv_bool(&m.pk, "persistent", srv->persistent);
-	tp_pack_kv_bool(&m.pk, "observer", c->observer);
+	if (c)
+		tp_pack_kv_bool(&m.pk, "observer", c->observer);
 	if (tp_msg_finish(&m) == 0)
 		td_reconnect_send(fd, &m);
 	tp_msg_destroy(&m);
@@ -357,7 +444,16 @@ static int td_reconnect_hello(struct td_handshake *hs, struct td_hello *h)
 				     "bytes", sizeof(buf));
 	if ((rc = td_hello_parse(buf, (size_t)n, h)) < 0)
 		return rc;
-	if (hs->readonly && !(h->flags & TETHER_HELLO_OBSERVE))
+	/* PROBE: the status a take-over needs, no slot taken, no fds kept
+	 * (a read-only peer may look too). */
+	if (h->flags & TETHER_HELLO_PROBE) {
+		if (h->flags & ~(uint64_t)(TETHER_HELLO_PROBE |
+					   TETHER_HELLO_TAKEOVER))
+			return td_hello_fail(h, EINVAL, "PROBE goes alone");
+		td_hello_answer(srv, hs->fd, h->id, NULL);
+		return 0;
+	}
+	if (hs->role == TD_PEER_READONLY && !(h->flags & TETHER_HELLO_OBSERVE))
 		return td_hello_fail(h, EACCES, "uid %u is read-only on this "
 				     "tetherd: it may observe (status, fds, "
 				     "ps, logs), not attach",
@@ -368,7 +464,7 @@ static int td_reconnect_hello(struct td_handshake *hs, struct td_hello *h)
 	if ((rc = td_hello_check_socket(h, 0)) < 0 ||
 	    (rc = td_hello_check_socket(h, 1)) < 0)
 		return rc;
-	if ((rc = td_hello_admit(srv, h)) < 0)
+	if ((rc = td_hello_admit(srv, hs, h)) < 0)
 		return rc;
 
 	sfd = td_ifd_adopt(h->fds[0], "syscall socket");
@@ -383,6 +479,7 @@ static int td_reconnect_hello(struct td_handshake *hs, struct td_hello *h)
 	}
 	c->peer_pid = hs->peer_pid;
 	c->peer_uid = hs->peer_uid;
+	c->role = hs->role;
 	c->observer = h->flags & TETHER_HELLO_OBSERVE;
 	if (c->observer) {
 		srv->nobservers++;
@@ -413,7 +510,7 @@ static void td_handshake_free(struct td_handshake *hs)
 	if (*pp)
 		*pp = hs->next;
 	hs->srv->nhandshakes--;
-	hs->srv->nrefusing -= hs->refuse != 0;
+	td_timer_stop(hs->srv, &hs->deadline);
 	if (hs->fd >= 0)
 		td_ifd_close(hs->fd);
 	free(hs);
@@ -425,15 +522,10 @@ void td_reconnect_event(struct td_handshake *hs, int res)
 	int rc;
 
 	if (hs->done || res == -ECANCELED) {
-		if (!hs->done) {
-			td_log("handshake from pid %d timed out",
-			       (int)hs->peer_pid);
-			td_reconnect_refuse(hs->fd, 0, ETIMEDOUT,
-					    "no HELLO within the time limit");
-		}
 		td_handshake_free(hs);
 		return;
 	}
+	td_timer_stop(hs->srv, &hs->deadline);
 	memset(&h, 0, sizeof(h));
 	if ((rc = td_reconnect_hello(hs, &h)) < 0) {
 		td_log("audit: handshake from pid %d uid %u refused: %s",
@@ -444,21 +536,9 @@ void td_reconnect_event(struct td_handshake *hs, int res)
 	td_handshake_free(hs);
 }
 
-/* Shutting down: drop handshakes in progress.  Their polls still
- * complete, and free them then. */
+/* Shutting down: drop handshakes in progress. */
 void td_reconnect_closeall(struct td_server *srv)
 {
-	for (struct td_handshake *hs = srv->handshakes; hs; hs = hs->next) {
-		struct io_uring_sqe *sqe;
-
-		if (hs->done)
-			continue;
-		hs->done = true;
-		shutdown(hs->fd, SHUT_RDWR);
-		if ((sqe = td_sqe(srv))) {
-			io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&hs->ev,
-					       0);
-			io_uring_sqe_set_data(sqe, NULL);
-		}
-	}
+	for (struct td_handshake *hs = srv->handshakes; hs; hs = hs->next)
+		td_handshake_drop(hs);
 }

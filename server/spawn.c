@@ -41,6 +41,9 @@ static const char *const td_env_allow[] = {
 	"SHELL", "TMPDIR", NULL,
 };
 
+/* What --user sets, unless the controller's env does. */
+static const char *const td_env_user[3] = { "HOME", "USER", "LOGNAME" };
+
 /* Where the child failed, for the error text. */
 enum td_step {
 	TD_STEP_SIGNALS = 1, TD_STEP_SESSION, TD_STEP_CGROUP, TD_STEP_RLIMIT,
@@ -71,6 +74,7 @@ void td_spawn_free(struct td_spawn *sp)
 	td_strv_free(sp->argv, sp->argc);
 	td_strv_free(sp->envp, sp->envc);
 	free(sp->path);
+	free(sp->user);
 	free(sp->cwd);
 	free(sp->cgroup);
 	free(sp->filter);
@@ -198,29 +202,43 @@ static int td_spawn_env(struct td_req *r, struct td_spawn *sp,
 		if ((rc = td_strv_push(r, &sp->envp, &sp->envc, s)) < 0)
 			return rc;
 	}
-	/* Like runuser: the user's own HOME, USER and LOGNAME, which the
-	 * controller's list may still override. */
-	if (sp->uname[0]) {
-		const char *kv[3][2] = { { "HOME", sp->home },
-					 { "USER", sp->uname },
-					 { "LOGNAME", sp->uname } };
-
-		for (int i = 0; i < 3; i++) {
-			if (asprintf(&s, "%s=%s", kv[i][0], kv[i][1]) < 0)
-				return td_req_fail(r, ENOMEM, "out of memory");
-			if ((rc = td_env_set(r, sp, s)) < 0)
-				return rc;
-		}
-	}
 	if ((o = tp_map_get(body, "env")) && !(v = tp_obj_array(o, &n)))
 		return td_req_fail(r, EINVAL, "env must be an array");
-	for (size_t i = 0; i < n; i++)
-		if ((rc = td_strdup_obj(r, &v[i], "env entry", &s)) < 0 ||
-		    (rc = td_env_set(r, sp, s)) < 0)
+	for (size_t i = 0; i < n; i++) {
+		if ((rc = td_strdup_obj(r, &v[i], "env entry", &s)) < 0)
 			return rc;
+		/* What the user's entry must not override later. */
+		for (int k = 0; k < 3; k++)
+			if (!strncmp(s, td_env_user[k], strlen(td_env_user[k])) &&
+			    s[strlen(td_env_user[k])] == '=')
+				sp->env_user_set |= 1u << k;
+		if ((rc = td_env_set(r, sp, s)) < 0)
+			return rc;
+	}
 	/* An empty environment is still a NULL-ended array. */
 	if (!sp->envp && !(sp->envp = calloc(1, sizeof(char *))))
 		return td_req_fail(r, ENOMEM, "out of memory");
+	return 0;
+}
+
+/* Like runuser: the user's own HOME, USER and LOGNAME -- unless the
+ * controller's list set them. */
+static int td_spawn_env_user(struct td_req *r, struct td_spawn *sp)
+{
+	const char *val[3] = { sp->home, sp->uname, sp->uname };
+	char *s;
+	int rc;
+
+	if (!sp->uname[0])
+		return 0;
+	for (int i = 0; i < 3; i++) {
+		if (sp->env_user_set & (1u << i))
+			continue;
+		if (asprintf(&s, "%s=%s", td_env_user[i], val[i]) < 0)
+			return td_req_fail(r, ENOMEM, "out of memory");
+		if ((rc = td_env_set(r, sp, s)) < 0)
+			return rc;
+	}
 	return 0;
 }
 
@@ -235,7 +253,7 @@ static const char *td_spawn_getenv(const struct td_spawn *sp, const char *k)
 }
 
 /* execvp's search, done here where malloc is allowed. */
-static int td_spawn_resolve(struct td_req *r, struct td_spawn *sp)
+static int td_spawn_path(struct td_req *r, struct td_spawn *sp)
 {
 	const char *name = sp->argv[0], *path = td_spawn_getenv(sp, "PATH");
 	char buf[PATH_MAX];
@@ -264,48 +282,63 @@ static int td_spawn_resolve(struct td_req *r, struct td_spawn *sp)
 	return td_req_fail(r, err, "exec %s: %s", name, strerror(err));
 }
 
-/* --user NAME or uid/gid: the full group list, NSS included. */
-static int td_spawn_user(struct td_req *r, struct td_spawn *sp,
-			 const msgpack_object *body)
+/* --user NAME or uid/gid, as asked: kept for the helper that resolves
+ * them (NSS may talk to the network: never on the loop). */
+static int td_spawn_user_spec(struct td_req *r, struct td_spawn *sp,
+			      const msgpack_object *body)
 {
-	const msgpack_object *o = tp_map_get(body, "user");
-	struct passwd pw, *res = NULL;
-	char buf[16384], *name = NULL;
+	const msgpack_object *o;
 	int64_t v;
 	int rc;
 
-	if (o) {
-		if ((rc = td_strdup_obj(r, o, "user", &name)) < 0)
-			return rc;
-		getpwnam_r(name, &pw, buf, sizeof(buf), &res);
+	sp->opt_uid = sp->opt_gid = -1;
+	if ((o = tp_map_get(body, "user")) &&
+	    (rc = td_strdup_obj(r, o, "user", &sp->user)) < 0)
+		return rc;
+	if (!sp->user && (o = tp_map_get(body, "uid"))) {
+		if (tp_obj_i64(o, &v) < 0 || v < 0 || v >= UINT32_MAX)
+			return td_req_fail(r, EINVAL, "bad uid");
+		sp->opt_uid = v;
+	}
+	if ((o = tp_map_get(body, "gid"))) {
+		if (tp_obj_i64(o, &v) < 0 || v < 0 || v >= UINT32_MAX)
+			return td_req_fail(r, EINVAL, "bad gid");
+		sp->opt_gid = v;
+	}
+	return 0;
+}
+
+/* The user's ids and full group list, NSS included (a helper). */
+static int td_spawn_user(struct td_req *r, struct td_spawn *sp)
+{
+	struct passwd pw, *res = NULL;
+	char buf[16384];
+	int rc = 0;
+
+	if (sp->user) {
+		getpwnam_r(sp->user, &pw, buf, sizeof(buf), &res);
 		if (!res) {
 			char *end;
-			unsigned long uid = strtoul(name, &end, 10);
+			unsigned long uid = strtoul(sp->user, &end, 10);
 
-			if (*end || end == name)
-				rc = td_req_fail(r, ENOENT, "no user \"%s\"",
-						 name);
-			else
-				getpwuid_r((uid_t)uid, &pw, buf, sizeof(buf),
-					   &res);
-			if (!res && rc == 0) {
+			if (*end || end == sp->user)
+				return td_req_fail(r, ENOENT, "no user \"%s\"",
+						   sp->user);
+			getpwuid_r((uid_t)uid, &pw, buf, sizeof(buf), &res);
+			if (!res) {
 				sp->uid = (uid_t)uid;
 				sp->gid = (gid_t)uid;
 				sp->groups[0] = sp->gid;
 				sp->ngroups = 1;
 				sp->have_user = true;
+				goto gid;
 			}
 		}
-		free(name);
-		if (rc < 0 || !res)
-			return rc;
-	} else if ((o = tp_map_get(body, "uid"))) {
-		if (tp_obj_i64(o, &v) < 0 || v < 0 || v >= UINT32_MAX)
-			return td_req_fail(r, EINVAL, "bad uid");
-		sp->uid = (uid_t)v;
+	} else if (sp->opt_uid >= 0) {
+		sp->uid = (uid_t)sp->opt_uid;
 		sp->have_user = true;
 		getpwuid_r(sp->uid, &pw, buf, sizeof(buf), &res);
-		sp->gid = res ? res->pw_gid : (gid_t)v;
+		sp->gid = res ? res->pw_gid : (gid_t)sp->opt_uid;
 		sp->groups[0] = sp->gid;
 		sp->ngroups = 1;
 		if (!res)
@@ -324,10 +357,8 @@ static int td_spawn_user(struct td_req *r, struct td_spawn *sp,
 		return td_req_fail(r, E2BIG, "user %s is in more than %d "
 				   "groups", res->pw_name, TD_GROUPS_MAX);
 gid:
-	if ((o = tp_map_get(body, "gid"))) {
-		if (tp_obj_i64(o, &v) < 0 || v < 0 || v >= UINT32_MAX)
-			return td_req_fail(r, EINVAL, "bad gid");
-		sp->gid = (gid_t)v;
+	if (sp->opt_gid >= 0) {
+		sp->gid = (gid_t)sp->opt_gid;
 		if (!sp->have_user) {
 			sp->uid = getuid();
 			sp->have_user = true;
@@ -335,7 +366,7 @@ gid:
 		sp->groups[0] = sp->gid;
 		sp->ngroups = 1;
 	}
-	return 0;
+	return rc;
 }
 
 static int td_spawn_fdmap(struct td_req *r, struct td_spawn *sp,
@@ -534,7 +565,7 @@ static int td_spawn_policy(struct td_req *r, struct td_spawn *sp,
 	 * the child could not even report its failed exec. */
 	else if (!td_policy_may_allow(p, SCMP_SYS(execve)))
 		rc = td_req_fail(r, EPERM, "exec %s: the worker's policy %s "
-				 "does not allow execve", sp->path, name);
+				 "does not allow execve", sp->argv[0], name);
 	else
 		rc = td_spawn_compile(r, sp, p, name);
 	free(errs);
@@ -583,9 +614,8 @@ int td_spawn_prepare(struct td_req *r, const msgpack_object *body,
 		memcpy(sp->label, s, n);
 	}
 	if ((rc = td_spawn_argv(r, sp, tp_map_get(body, "argv"))) < 0 ||
-	    (rc = td_spawn_user(r, sp, body)) < 0 ||
-	    (rc = td_spawn_env(r, sp, body)) < 0 ||
-	    (rc = td_spawn_resolve(r, sp)) < 0)
+	    (rc = td_spawn_user_spec(r, sp, body)) < 0 ||
+	    (rc = td_spawn_env(r, sp, body)) < 0)
 		goto fail;
 	if ((o = tp_map_get(body, "cwd")) &&
 	    (rc = td_strdup_obj(r, o, "cwd", &sp->cwd)) < 0)
@@ -770,69 +800,54 @@ void td_spawn_child(const struct td_spawn *sp, int capture_fd, int pipefd)
 	td_child_fail(pipefd, TD_STEP_EXEC);
 }
 
-/* Forked here, where no filter is in the way. */
-static int td_spawn_fork(struct td_req *r, const struct td_spawn *sp,
-			 int capture_fd, const int p[2], pid_t *pid)
+/* What may block before a fork: the user database (NSS may ask the
+ * network) and the search of PATH (a hung NFS mount in it).  A helper
+ * thread's work. */
+int td_spawn_resolve(struct td_req *r, struct td_spawn *sp)
 {
+	int rc;
+
+	if ((rc = td_spawn_user(r, sp)) < 0 ||
+	    (rc = td_spawn_env_user(r, sp)) < 0 ||
+	    (rc = td_spawn_path(r, sp)) < 0)
+		return rc;
+	return 0;
+}
+
+/* fork (or ask the spawner), on a helper: the pid, or -errno with
+ * r->err set.  What the child did is in the error pipe. */
+int td_spawn_launch(struct td_req *r, const struct td_spawn *sp,
+		    int capture_fd, int errpipe, pid_t *pid)
+{
+	/* Under a policy only the spawner may start workers, gone or not:
+	 * a fork here would hand the server's filter on. */
+	if (r->srv->policy)
+		return td_spawner_spawn(r, sp, capture_fd, errpipe, pid);
 	*pid = fork();
 	if (*pid < 0)
 		return td_req_fail(r, errno, "fork: %s", strerror(errno));
-	if (*pid == 0) {
-		close(p[0]);
-		td_spawn_child(sp, capture_fd, p[1]);
-	}
+	if (*pid == 0)
+		td_spawn_child(sp, capture_fd, errpipe);
 	return 0;
 }
 
-/* EOF on the error pipe: exec happened.  A record: why it did not. */
-static int td_spawn_exec_result(struct td_req *r, const struct td_spawn *sp,
-				int rfd, pid_t pid, int *pidfd)
+/* The error pipe's record of a child that did not exec: why, as the
+ * spawn's failure. */
+int td_spawn_exec_error(struct td_req *r, const struct td_spawn *sp,
+			const void *rec, size_t n)
 {
 	struct td_spawn_err e;
-	int status;
-	ssize_t n;
 
-	do
-		n = read(rfd, &e, sizeof(e));
-	while (n < 0 && errno == EINTR);
-	if (n == (ssize_t)sizeof(e)) {
-		waitpid(pid, &status, 0);
-		if (e.step <= 0 || e.step > TD_STEP_EXEC)
-			e.step = TD_STEP_EXEC;
-		return td_req_fail(r, e.err, "%s %s: %s%s",
-				   td_step_names[e.step],
-				   e.step == TD_STEP_EXEC ? sp->path
-				   : e.step == TD_STEP_CWD ? sp->cwd
-							   : sp->argv[0],
-				   strerror(e.err),
-				   e.step == TD_STEP_EXEC && sp->nfilter
-					   ? " (under the worker's policy)" : "");
-	}
-	/* Our unreaped child (the spawner's clones are ours too): its pid
-	 * cannot be reused under us. */
-	*pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (*pidfd >= 0)
-		*pidfd = td_ifd_adopt(*pidfd, "worker pidfd");
-	return 0;
-}
-
-int td_spawn_run(struct td_req *r, struct td_spawn *sp, int capture_fd,
-		 pid_t *pid, int *pidfd)
-{
-	int p[2], rc;
-
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return td_req_fail(r, errno, "pipe: %s", strerror(errno));
-	/* Under a policy only the spawner may start workers, gone or not:
-	 * a fork here would hand the server's filter on. */
-	if (r->srv->policy || r->srv->spawner_fd >= 0)
-		rc = td_spawner_spawn(r, sp, capture_fd, p[1], pid);
-	else
-		rc = td_spawn_fork(r, sp, capture_fd, p, pid);
-	/* Before the read: only the worker may hold a write end then. */
-	close(p[1]);
-	if (rc == 0)
-		rc = td_spawn_exec_result(r, sp, p[0], *pid, pidfd);
-	close(p[0]);
-	return rc;
+	if (n != sizeof(e))
+		return td_req_fail(r, EIO, "exec %s: broken report",
+				   sp->path);
+	memcpy(&e, rec, sizeof(e));
+	if (e.step <= 0 || e.step > TD_STEP_EXEC)
+		e.step = TD_STEP_EXEC;
+	return td_req_fail(r, e.err, "%s %s: %s%s", td_step_names[e.step],
+			   e.step == TD_STEP_EXEC ? sp->path
+			   : e.step == TD_STEP_CWD ? sp->cwd : sp->argv[0],
+			   strerror(e.err),
+			   e.step == TD_STEP_EXEC && sp->nfilter
+				   ? " (under the worker's policy)" : "");
 }

@@ -24,6 +24,7 @@
  * pipe, which the server reads as it does for a fork.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stddef.h>
@@ -671,8 +672,12 @@ static int td_spawner_request(struct td_req *r, const struct td_spawn *sp,
 	return 0;
 }
 
-int td_spawner_spawn(struct td_req *r, const struct td_spawn *sp,
-		     int capture_fd, int errpipe, pid_t *pid)
+/* One request at a time: helpers may spawn concurrently, the spawner
+ * answers in order. */
+static pthread_mutex_t td_spawner_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int td_spawner_spawn_locked(struct td_req *r, const struct td_spawn *sp,
+				   int capture_fd, int errpipe, pid_t *pid)
 {
 	static uint32_t seq;
 	struct td_spw_reply rep;
@@ -704,6 +709,18 @@ int td_spawner_spawn(struct td_req *r, const struct td_spawn *sp,
 	return 0;
 }
 
+/* On a helper thread. */
+int td_spawner_spawn(struct td_req *r, const struct td_spawn *sp,
+		     int capture_fd, int errpipe, pid_t *pid)
+{
+	int rc;
+
+	pthread_mutex_lock(&td_spawner_lock);
+	rc = td_spawner_spawn_locked(r, sp, capture_fd, errpipe, pid);
+	pthread_mutex_unlock(&td_spawner_lock);
+	return rc;
+}
+
 bool td_spawner_reaped(struct td_server *srv, pid_t pid, int status)
 {
 	if (srv->spawner_pid <= 0 || pid != srv->spawner_pid)
@@ -711,7 +728,12 @@ bool td_spawner_reaped(struct td_server *srv, pid_t pid, int status)
 	/* Stopped or continued: still ours, still there. */
 	if (!WIFEXITED(status) && !WIFSIGNALED(status))
 		return true;
-	td_spawner_drop(srv, false, "ended");
+	/* A spawn under way sees the EOF and drops it itself: the loop
+	 * does not wait for that helper. */
+	if (pthread_mutex_trylock(&td_spawner_lock) == 0) {
+		td_spawner_drop(srv, false, "ended");
+		pthread_mutex_unlock(&td_spawner_lock);
+	}
 	if (WIFEXITED(status))
 		td_log("spawner pid %d exited %d", (int)pid,
 		       WEXITSTATUS(status));
@@ -728,10 +750,12 @@ void td_spawner_stop(struct td_server *srv)
 	pid_t pid = srv->spawner_pid;
 	pid_t got = 0;
 
+	pthread_mutex_lock(&td_spawner_lock);
 	if (srv->spawner_fd >= 0) {
 		td_ifd_close(srv->spawner_fd);
 		srv->spawner_fd = -1;
 	}
+	pthread_mutex_unlock(&td_spawner_lock);
 	if (pid <= 0)
 		return;
 	/* EOF ends it at once; a stuck one gets SIGKILL. */

@@ -1,11 +1,19 @@
 /*
- * SYSCALL: decode up to six marshalled arguments into registers, run the
- * syscall in the server's own thread, and answer [ret, outs].
+ * SYSCALL: decode up to six marshalled arguments into registers and
+ * guarded buffers, check them against the syscall table, and run the
+ * call where it cannot stop the loop: directly when it cannot block, in
+ * the ring or on a helper thread when it may.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/futex.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -13,20 +21,38 @@
 #include "policy.h"
 #include "tetherd.h"
 
-static int td_arg_alloc(struct td_req *r, struct td_call *c, unsigned i,
-			size_t size)
+/* Bytes a buffer argument gets: what was asked, or the whole struct the
+ * kernel writes there if that is more. */
+static size_t td_arg_span(const struct td_call *c, unsigned i, size_t size)
 {
-	if (size > TETHER_BUF_MAX || c->bytes + size > TETHER_BUF_MAX)
+	const struct tp_arg_spec *s;
+
+	if (!c->sc || i >= 6)
+		return size;
+	s = &c->sc->arg[i];
+	if ((s->kind == TP_ARG_OUT || s->kind == TP_ARG_INOUT ||
+	     s->kind == TP_ARG_IN) && s->min > size)
+		return s->min;
+	return size;
+}
+
+static int td_arg_alloc(struct td_req *r, struct td_call *c, unsigned i,
+			size_t size, bool counted)
+{
+	size_t span = td_arg_span(c, i, size);
+	int rc;
+
+	if (counted && (size > TETHER_BUF_MAX || c->bytes + size > TETHER_BUF_MAX))
 		return td_req_fail(r, E2BIG,
 				   "argument %u: buffers exceed %u bytes", i,
 				   TETHER_BUF_MAX);
-	c->bytes += size;
-	/* Zeroed: bytes the syscall leaves alone must not carry old heap
-	 * contents back to the controller. */
-	if (!(c->a[i].buf = calloc(1, size ? size : 1)))
-		return td_req_fail(r, ENOMEM, "argument %u: out of memory", i);
+	if (counted)
+		c->bytes += size;
+	if ((rc = td_buf_get(&c->a[i].b, span)) < 0)
+		return td_req_fail(r, -rc, "argument %u: no memory for %zu "
+				   "bytes: %s", i, span, strerror(-rc));
 	c->a[i].size = size;
-	c->a[i].reg = (uint64_t)(uintptr_t)c->a[i].buf;
+	c->a[i].reg = (uint64_t)(uintptr_t)c->a[i].b.p;
 	return 0;
 }
 
@@ -46,22 +72,17 @@ static int td_arg_tagged(struct td_req *r, struct td_call *c, unsigned i,
 	if ((tag == TETHER_ARGTAG_OUT || tag == TETHER_ARGTAG_DATA_OUT ||
 	     tag == TETHER_ARGTAG_DATA_IN) && n == 2 &&
 	    tp_obj_u64(&v[1], &size) == 0) {
-		/* Big buffers come and go on the data socket, up to what one
-		 * remote allocation may be. */
 		c->a[i].kind = tag == TETHER_ARGTAG_DATA_IN ? TD_ARG_IN
 							    : TD_ARG_OUT;
 		c->a[i].via_data = tag != TETHER_ARGTAG_OUT;
+		/* Big buffers come and go on the data socket, up to what
+		 * one remote allocation may be. */
 		if (c->a[i].via_data) {
 			if (size > (256u << 20))
 				return td_req_fail(r, E2BIG, "argument %u: %llu "
 						   "bytes exceeds 256 MiB", i,
 						   (unsigned long long)size);
-			if (!(c->a[i].buf = calloc(1, size ? size : 1)))
-				return td_req_fail(r, ENOMEM, "argument %u: "
-						   "out of memory", i);
-			c->a[i].size = (size_t)size;
-			c->a[i].reg = (uint64_t)(uintptr_t)c->a[i].buf;
-			return 0;
+			return td_arg_alloc(r, c, i, (size_t)size, false);
 		}
 	} else if (tag == TETHER_ARGTAG_INOUT && n == 3 &&
 		   tp_obj_bin(&v[1], &in, &inlen) == 0 &&
@@ -85,10 +106,10 @@ static int td_arg_tagged(struct td_req *r, struct td_call *c, unsigned i,
 		return td_req_fail(r, E2BIG, "argument %u: %llu bytes exceeds "
 				   "%u", i, (unsigned long long)size,
 				   TETHER_BUF_MAX);
-	if ((rc = td_arg_alloc(r, c, i, (size_t)size)) < 0)
+	if ((rc = td_arg_alloc(r, c, i, (size_t)size, true)) < 0)
 		return rc;
 	if (inlen)
-		memcpy(c->a[i].buf, in, inlen);
+		memcpy(c->a[i].b.p, in, inlen);
 	return 0;
 }
 
@@ -107,9 +128,9 @@ static int td_arg_decode(struct td_req *r, struct td_call *c, unsigned i,
 	case MSGPACK_OBJECT_BIN:
 		tp_obj_bin(o, &p, &n);
 		c->a[i].kind = TD_ARG_IN;
-		if ((rc = td_arg_alloc(r, c, i, n)) < 0)
+		if ((rc = td_arg_alloc(r, c, i, n, true)) < 0)
 			return rc;
-		memcpy(c->a[i].buf, p, n);
+		memcpy(c->a[i].b.p, p, n);
 		return 0;
 	case MSGPACK_OBJECT_STR:
 		tp_obj_str(o, (const char **)&p, &n);
@@ -122,9 +143,9 @@ static int td_arg_decode(struct td_req *r, struct td_call *c, unsigned i,
 			return td_req_fail(r, EINVAL,
 					   "argument %u: string contains NUL",
 					   i);
-		if ((rc = td_arg_alloc(r, c, i, n + 1)) < 0)
+		if ((rc = td_arg_alloc(r, c, i, n + 1, true)) < 0)
 			return rc;
-		memcpy(c->a[i].buf, p, n);
+		memcpy(c->a[i].b.p, p, n);
 		return 0;
 	case MSGPACK_OBJECT_ARRAY:
 		return td_arg_tagged(r, c, i, o);
@@ -135,12 +156,65 @@ static int td_arg_decode(struct td_req *r, struct td_call *c, unsigned i,
 	}
 }
 
+/* The argument count the table allows. */
+static int td_call_arity(struct td_req *r, const struct td_call *c)
+{
+	const struct tp_syscall *sc = c->sc;
+
+	if (!sc || (c->nargs >= sc->min_args && c->nargs <= sc->max_args) ||
+	    ((sc->flags & TP_SC_NOARGS_OK) && c->nargs >= sc->min_args))
+		return 0;
+	if (sc->min_args == sc->max_args)
+		return td_req_fail(r, EINVAL, "%s takes %u argument%s, got %u",
+				   sc->name, sc->min_args,
+				   sc->min_args == 1 ? "" : "s", c->nargs);
+	return td_req_fail(r, EINVAL, "%s takes %u to %u arguments, got %u",
+			   sc->name, sc->min_args, sc->max_args, c->nargs);
+}
+
+int td_call_check_sizes(const struct td_call *c, char *why, size_t size)
+{
+	uint64_t regs[6] = { 0 };
+
+	if (!c->sc)
+		return 0;
+	for (unsigned i = 0; i < c->nargs; i++) {
+		if (c->a[i].kind == TD_ARG_RESULT)
+			return 0;	/* asked again once it is a number */
+		regs[i] = c->a[i].reg;
+	}
+	for (unsigned i = 0; i < c->nargs; i++) {
+		const struct tp_arg_spec *s = &c->sc->arg[i];
+		const struct td_arg *a = &c->a[i];
+		uint64_t need;
+		bool over = false;
+
+		if (a->kind == TD_ARG_INT || s->len_arg == TP_NOLEN ||
+		    s->len_arg >= c->nargs ||
+		    c->a[s->len_arg].kind != TD_ARG_INT)
+			continue;
+		need = tp_syscall_buf_need(c->sc, i, regs, &over);
+		/* The kernel may go as far as the count says: past the
+		 * buffer is refused, not left to the guard page. */
+		if (over || need > a->b.size) {
+			snprintf(why, size, "%s: argument %u (%llu%s) exceeds "
+				 "the %zu-byte buffer of argument %u",
+				 c->sc->name, (unsigned)s->len_arg,
+				 (unsigned long long)regs[s->len_arg],
+				 s->elem > 1 ? " elements" : "", a->size, i);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 int td_call_decode(struct td_req *r, const msgpack_object *body,
 		   struct td_call *c)
 {
 	size_t nb, na;
 	const msgpack_object *b = tp_obj_array(body, &nb);
 	const msgpack_object *args;
+	const char *why;
 	int64_t nr;
 	uint64_t flags = 0, timeout = 0;
 	int rc;
@@ -160,36 +234,47 @@ int td_call_decode(struct td_req *r, const msgpack_object *body,
 				   TETHER_NARGS_MAX);
 	if (nb >= 3 && tp_obj_u64(&b[2], &flags) < 0)
 		return td_req_fail(r, EPROTO, "SYSCALL flags is not an uint");
+	/* All 64 bits: 2^32 is not 0. */
+	if (flags & ~(uint64_t)TETHER_CALL_FLAGS)
+		return td_req_fail(r, EINVAL, "unknown SYSCALL flags 0x%llx",
+				   (unsigned long long)flags);
 	if (nb == 4 && tp_obj_u64(&b[3], &timeout) < 0)
 		return td_req_fail(r, EPROTO, "SYSCALL timeout is not an uint");
 	c->nr = (long)nr;
+	c->sc = tp_syscall_by_nr(c->nr);
+	if (td_fdguard_refused(c->nr, &why))
+		return td_req_fail(r, EPERM, "syscall %ld %s", c->nr, why);
 	c->nargs = (unsigned)na;
 	c->flags = (unsigned)flags;
 	c->timeout_ms = timeout;
 	for (unsigned i = 0; i < c->nargs; i++)
 		if ((rc = td_arg_decode(r, c, i, &args[i])) < 0)
 			return rc;
+	if ((rc = td_call_arity(r, c)) < 0)
+		return rc;
+	if ((rc = td_call_check_sizes(c, r->err, sizeof(r->err))) < 0)
+		return rc;
 	return 0;
 }
 
 void td_call_free(struct td_call *c)
 {
-	for (unsigned i = 0; i < TETHER_NARGS_MAX; i++) {
-		free(c->a[i].buf);
-		c->a[i].buf = NULL;
-	}
+	for (unsigned i = 0; i < TETHER_NARGS_MAX; i++)
+		td_buf_put(&c->a[i].b);
 }
 
 /* Remote memory goes through MEM_FREE, or its record would point at
- * nothing: a syscall that unmaps, remaps or maps over it is refused.
- * Returns why, or NULL. */
+ * nothing: a syscall that unmaps, remaps, protects or maps over it is
+ * refused.  Returns why, or NULL. */
 const char *td_call_mem_refused(struct td_server *srv, const struct td_call *c)
 {
 	if ((c->nr == SYS_munmap || c->nr == SYS_mremap ||
-	     c->nr == SYS_mprotect || c->nr == SYS_madvise) &&
+	     c->nr == SYS_mprotect || c->nr == SYS_madvise ||
+	     c->nr == SYS_pkey_mprotect) &&
 	    td_mem_overlaps(srv, c->a[0].reg, c->a[1].reg))
 		return "on remote memory: use MEM_FREE";
-	if (c->nr == SYS_mmap && (c->a[3].reg & MAP_FIXED) &&
+	if (c->nr == SYS_mmap && (c->a[3].reg & (MAP_FIXED |
+						  MAP_FIXED_NOREPLACE)) &&
 	    td_mem_overlaps(srv, c->a[0].reg, c->a[1].reg))
 		return "MAP_FIXED over remote memory: use MEM_FREE first";
 	if (c->nr == SYS_mremap && (c->a[3].reg & MREMAP_FIXED) &&
@@ -271,11 +356,8 @@ int td_call_check(struct td_req *r, const struct td_call *c)
 	const char *why;
 	int rc;
 
-	if (td_fdguard_refused(c->nr, &why))
+	if (td_fdguard_refused_args(c, &why))
 		return td_req_fail(r, EPERM, "syscall %ld %s", c->nr, why);
-	if (c->flags & ~(unsigned)TETHER_CALL_FLAGS)
-		return td_req_fail(r, EINVAL, "unknown SYSCALL flags 0x%x",
-				   c->flags);
 	if ((why = td_call_mem_refused(r->srv, c)))
 		return td_req_fail(r, EPERM, "syscall %ld %s", c->nr, why);
 	if ((rc = td_call_policy(r, c)) < 0)
@@ -286,18 +368,133 @@ int td_call_check(struct td_req *r, const struct td_call *c)
 /* An internal fd does not exist as far as callers can tell. */
 bool td_call_hits_internal(const struct td_call *c)
 {
-	unsigned mask = td_fdguard_mask(c->nr);
-
 	for (unsigned i = 0; i < c->nargs; i++)
-		if ((mask & (1u << i)) && c->a[i].kind == TD_ARG_INT &&
+		if (c->a[i].kind == TD_ARG_INT &&
+		    tp_syscall_arg_is_fd(c->nr, i) &&
 		    td_ifd_is((int)c->a[i].reg))
 			return true;
 	return false;
 }
 
-long td_call_run(struct td_server *srv, struct td_call *c)
+/* An fd that may make a read or write wait: not a regular file, block
+ * device or directory, and not O_NONBLOCK (whose caller wants EAGAIN,
+ * which only the direct call gives). */
+static bool td_fd_may_block(int fd)
+{
+	struct stat st;
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || (fl & O_NONBLOCK) || fstat(fd, &st) < 0)
+		return false;		/* the direct call reports EBADF */
+	return !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode) &&
+	       !S_ISDIR(st.st_mode);
+}
+
+/* Calls the table says may block, but not with these arguments. */
+static bool td_call_cannot_block(const struct td_call *c)
+{
+	uint64_t a1 = c->a[1].reg, a2 = c->a[2].reg;
+
+	switch (c->nr) {
+	case SYS_fcntl:
+		return a1 != F_SETLKW && a1 != F_OFD_SETLKW;
+	case SYS_flock:
+		return (a1 & LOCK_NB) || (a1 & ~(uint64_t)LOCK_NB) == LOCK_UN;
+	case SYS_futex:
+		switch (a1 & FUTEX_CMD_MASK) {
+		case FUTEX_WAKE: case FUTEX_WAKE_OP: case FUTEX_REQUEUE:
+		case FUTEX_CMP_REQUEUE: case FUTEX_WAKE_BITSET:
+		case FUTEX_UNLOCK_PI:
+			return true;
+		default:
+			return false;
+		}
+	case SYS_poll:
+	case SYS_epoll_wait:
+		return (int)a2 == 0;
+	case SYS_epoll_pwait:
+		return (int)a2 == 0;
+	default:
+		return false;
+	}
+}
+
+enum td_route td_call_route(const struct td_call *c)
+{
+	const struct tp_syscall *sc = c->sc;
+	bool blocks, timed = (c->flags & TETHER_CALL_ASYNC) || c->timeout_ms;
+
+	/* Answered here whatever they are: EBADF, and close_range around
+	 * the internal fds. */
+	if (td_call_hits_internal(c) || c->nr == SYS_close_range)
+		return TD_RUN_DIRECT;
+	if (!sc)
+		blocks = true;		/* not sure it cannot: off the loop */
+	else if (sc->flags & TP_SC_BLOCKS)
+		blocks = !td_call_cannot_block(c);
+	else if (sc->flags & TP_SC_FDIO)
+		blocks = td_fd_may_block((int)c->a[0].reg);
+	else
+		blocks = false;
+	if ((blocks || timed) && !(c->flags & TETHER_CALL_SYNC) &&
+	    td_ring_takes(c))
+		return TD_RUN_RING;
+	return blocks ? TD_RUN_HELPER : TD_RUN_DIRECT;
+}
+
+/* set*id through libc: glibc makes every thread take the new ids, as
+ * the raw syscall (one thread's credentials) would not, and the helper
+ * threads must run with the credentials the controller set. */
+static long td_call_setid(const struct td_call *c, bool *done)
+{
+	const uint64_t *a = (const uint64_t[]){ c->a[0].reg, c->a[1].reg,
+						c->a[2].reg };
+
+	*done = true;
+	switch (c->nr) {
+	case SYS_setuid: return setuid((uid_t)a[0]);
+	case SYS_setgid: return setgid((gid_t)a[0]);
+	case SYS_setreuid: return setreuid((uid_t)a[0], (uid_t)a[1]);
+	case SYS_setregid: return setregid((gid_t)a[0], (gid_t)a[1]);
+	case SYS_setresuid:
+		return setresuid((uid_t)a[0], (uid_t)a[1], (uid_t)a[2]);
+	case SYS_setresgid:
+		return setresgid((gid_t)a[0], (gid_t)a[1], (gid_t)a[2]);
+	case SYS_setgroups:
+		if (c->a[1].kind == TD_ARG_INT && c->a[1].reg == 0 && a[0])
+			break;	/* a bad pointer: let the kernel say */
+		return setgroups((size_t)a[0],
+				 (const gid_t *)(uintptr_t)a[1]);
+	default:
+		break;
+	}
+	*done = false;
+	return 0;
+}
+
+long td_call_raw(struct td_call *c)
+{
+	bool done;
+	long ret = td_call_setid(c, &done);
+
+	if (!done)
+		ret = syscall(c->nr, c->a[0].reg, c->a[1].reg, c->a[2].reg,
+			      c->a[3].reg, c->a[4].reg, c->a[5].reg);
+	return ret == -1 ? -errno : ret;
+}
+
+void td_call_ran(struct td_server *srv, struct td_call *c, long ret)
 {
 	uint64_t regs[TETHER_NARGS_MAX];
+
+	td_fds_changed();
+	for (unsigned i = 0; i < TETHER_NARGS_MAX; i++)
+		regs[i] = c->a[i].reg;
+	td_labels_syscall_done(srv, c->nr, regs, ret);
+}
+
+long td_call_run(struct td_server *srv, struct td_call *c)
+{
 	long ret;
 
 	if (td_call_hits_internal(c))
@@ -308,21 +505,16 @@ long td_call_run(struct td_server *srv, struct td_call *c)
 					 (unsigned)c->a[1].reg,
 					 (unsigned)c->a[2].reg);
 	else
-		ret = syscall(c->nr, c->a[0].reg, c->a[1].reg, c->a[2].reg,
-			      c->a[3].reg, c->a[4].reg, c->a[5].reg);
-	if (ret == -1)
-		ret = -errno;
-	td_fds_changed();
-	for (unsigned i = 0; i < TETHER_NARGS_MAX; i++)
-		regs[i] = c->a[i].reg;
-	td_labels_syscall_done(srv, c->nr, regs, ret);
+		ret = td_call_raw(c);
+	td_call_ran(srv, c, ret);
 	return ret;
 }
 
-void td_call_pack_result(msgpack_packer *pk, const struct td_call *c, long ret)
+void td_call_pack_result(msgpack_packer *pk, struct td_call *c, long ret)
 {
 	bool trim = (c->flags & TETHER_CALL_TRIM) ||
-		    (td_fdguard_trims(c->nr) && !(c->flags & TETHER_CALL_NOTRIM));
+		    (c->sc && (c->sc->flags & TP_SC_TRIM) &&
+		     !(c->flags & TETHER_CALL_NOTRIM));
 
 	msgpack_pack_array(pk, 2);
 	msgpack_pack_int64(pk, ret);
@@ -341,14 +533,14 @@ void td_call_pack_result(msgpack_packer *pk, const struct td_call *c, long ret)
 		}
 		if (a->via_data && c->data_reply) {
 			/* The bytes follow on the data socket. */
-			((struct td_call *)c)->data_idx = (int)i;
-			((struct td_call *)c)->data_n = n;
+			c->data_idx = (int)i;
+			c->data_n = n;
 			msgpack_pack_map(pk, 1);
 			tp_pack_kv_int(pk, "data", (int64_t)n);
 			continue;
 		}
 		msgpack_pack_bin(pk, n);
-		msgpack_pack_bin_body(pk, a->buf, n);
+		msgpack_pack_bin_body(pk, a->b.p, n);
 	}
 }
 
@@ -364,11 +556,11 @@ void td_call_pack_args(msgpack_packer *pk, const struct td_call *c)
 			msgpack_pack_int64(pk, (int64_t)a->reg);
 			break;
 		case TD_ARG_STR:
-			tp_pack_str(pk, a->buf);
+			tp_pack_str(pk, a->b.p);
 			break;
 		case TD_ARG_IN:
 			msgpack_pack_bin(pk, a->size);
-			msgpack_pack_bin_body(pk, a->buf, a->size);
+			msgpack_pack_bin_body(pk, a->b.p, a->size);
 			break;
 		case TD_ARG_OUT:
 		case TD_ARG_INOUT:
@@ -380,90 +572,9 @@ void td_call_pack_args(msgpack_packer *pk, const struct td_call *c)
 	}
 }
 
-static void td_call_data_done(struct td_conn *c, struct td_xfer *x, int err)
-{
-	struct td_call *call = x->arg;
-
-	if (err && !c->closing)
-		td_conn_close(c, "data stream of a syscall failed");
-	td_call_free(call);
-	free(call);
-	td_xfer_free(x);
-}
-
-void td_call_data_out(struct td_conn *conn, uint64_t id, struct td_call *c)
-{
-	struct td_xfer *x = calloc(1, sizeof(*x));
-
-	if (!x || conn->closing) {
-		free(x);
-		goto drop;
-	}
-	x->sending = true;
-	x->id = id;
-	x->fd = -1;
-	x->mem = c->a[c->data_idx].buf;
-	x->total = c->data_n;
-	x->done_cb = td_call_data_done;
-	x->arg = c;
-	if (td_xfer_start(conn, x) == 0)
-		return;
-	td_xfer_free(x);
-	/* The reply promised bytes we cannot send: the stream is lost. */
-	td_conn_close(conn, "no room for a syscall's data");
-drop:
-	td_call_free(c);
-	free(c);
-}
-
-/* Run (directly or through the ring) and answer on conn. */
-static int td_syscall_go(struct td_server *srv, struct td_conn *conn,
-			 uint64_t id, struct td_call *c)
-{
-	struct tp_msg m;
-
-	if (td_ring_wants(c))
-		return td_async_submit_to(srv, conn, id, c);
-	tp_msg_init(&m);
-	tp_msg_reply(&m, id, 0);
-	td_call_pack_result(&m.pk, c, td_call_run(srv, c));
-	if (tp_msg_finish(&m) == 0)
-		td_conn_queue(conn, &m);
-	tp_msg_destroy(&m);
-	if (c->data_idx >= 0) {
-		td_call_data_out(conn, id, c);
-		return TD_REPLY_LATER;
-	}
-	td_call_free(c);
-	free(c);
-	return TD_REPLY_LATER;
-}
-
-static void td_syscall_in_done(struct td_conn *conn, struct td_xfer *x,
-			       int err)
-{
-	struct td_call *c = x->arg;
-	struct tp_msg m;
-
-	if (err) {
-		tp_msg_init(&m);
-		if (tp_msg_error(&m, x->id, -err, "receiving an argument: %s",
-				 strerror(-err)) == 0 && !conn->closing)
-			td_conn_queue(conn, &m);
-		tp_msg_destroy(&m);
-		td_call_free(c);
-		free(c);
-	} else if (!conn->closing) {
-		td_syscall_go(conn->srv, conn, x->id, c);
-	} else {
-		td_call_free(c);
-		free(c);
-	}
-	td_xfer_free(x);
-}
-
 /* Arguments that travel on the data socket: at most one each way, and
- * never with ASYNC (there is nobody to stream to later). */
+ * never with ASYNC (there is nobody to stream to later).  1 if there
+ * are any, with *in_idx the incoming one or -1. */
 static int td_syscall_data_args(struct td_req *r, struct td_call *c,
 				int *in_idx)
 {
@@ -497,8 +608,6 @@ static int td_syscall_data_args(struct td_req *r, struct td_call *c,
 int td_do_syscall(struct td_req *r)
 {
 	struct td_call *c = calloc(1, sizeof(*c));
-	struct td_xfer *x;
-	struct tp_msg m;
 	int rc, in_idx;
 
 	if (!c)
@@ -514,36 +623,9 @@ int td_do_syscall(struct td_req *r)
 		}
 	if ((rc = td_syscall_data_args(r, c, &in_idx)) < 0)
 		goto out;
-	if (rc > 0 && in_idx >= 0) {
-		/* {"send": true}, then the in bytes, then the answer. */
-		if (!(x = calloc(1, sizeof(*x)))) {
-			rc = td_req_fail(r, ENOMEM, "out of memory");
-			goto out;
-		}
-		x->id = r->id;
-		x->fd = -1;
-		x->mem = c->a[in_idx].buf;
-		x->total = c->a[in_idx].size;
-		x->done_cb = td_syscall_in_done;
-		x->arg = c;
-		tp_msg_init(&m);
-		tp_msg_reply(&m, r->id, 0);
-		msgpack_pack_map(&m.pk, 1);
-		tp_pack_kv_bool(&m.pk, "send", true);
-		if (tp_msg_finish(&m) == 0)
-			td_conn_queue(r->conn, &m);
-		tp_msg_destroy(&m);
-		if ((rc = td_xfer_start(r->conn, x)) < 0)
-			x->done_cb(r->conn, x, rc);
-		return TD_REPLY_LATER;
-	}
 	if (rc > 0)
-		return td_syscall_go(r->srv, r->conn, r->id, c);
-	/* What may block goes through the ring; the call is its now. */
-	if (td_ring_wants(c))
-		return td_async_submit(r, c);
-	td_call_pack_result(r->pk, c, td_call_run(r->srv, c));
-	rc = 0;
+		return td_call_with_data(r, c, in_idx);
+	return td_call_go(r, c);
 out:
 	td_call_free(c);
 	free(c);

@@ -14,14 +14,34 @@
 
 #include "proto.h"
 
-#define TD_MAX_OBSERVERS 32
-#define TD_MAX_HANDSHAKES 16
-#define TD_MAX_REFUSING 4		/* of those, peers we will refuse */
-#define TD_HANDSHAKE_TIMEOUT_S 5
+#include "timer.h"
+
+/* Who may hold what.  Every slot has a bound per class of peer, so the
+ * least-privileged peer cannot use up what the owner needs: a controller
+ * (and a take-over) always finds a handshake slot of its own class, and
+ * observers never count against attaching. */
+#define TD_HS_FULL_MAX 32		/* handshakes of full-access peers */
+#define TD_HS_FULL_PER_UID 16
+#define TD_HS_RO_MAX 16			/* of --read-only-uid peers */
+#define TD_HS_RO_PER_UID 4
+#define TD_HS_REFUSED_MAX 4		/* of peers we will refuse */
+#define TD_HS_TIMEOUT_MS 5000		/* full-access peers' HELLO deadline */
+#define TD_HS_TIMEOUT_RO_MS 1000	/* the others' */
+#define TD_OBS_FULL_MAX 256		/* observers of full-access peers */
+#define TD_OBS_FULL_PER_UID 128
+#define TD_OBS_RO_MAX 32		/* of --read-only-uid peers */
+#define TD_OBS_RO_PER_UID 8
+#define TD_JOBS_CONTROLLER 4096		/* requests answered later, each */
+#define TD_JOBS_OBSERVER 1024
+#define TD_JOBS_RO 64
+#define TD_JOBS_MAX 16384		/* all connections' together */
 #define TD_OUTQ_HIGH (4u << 20)		/* stop reading a peer past this */
+#define TD_OUTQ_HIGH_RO (256u << 10)
+#define TD_OUTQ_MAX (64u << 20)		/* replies a peer leaves unread */
+#define TD_OUTQ_MAX_RO (4u << 20)
 #define TD_NOFILE_WANT 65536		/* soft RLIMIT_NOFILE we ask for */
 #define TD_IFD_FLOOR 1024		/* the server's own fds start here */
-#define TD_IFD_RESERVE 1024		/* and take at most this many */
+#define TD_IFD_RESERVE 8192		/* and take at most this many */
 #define TD_SHUTDOWN_DEADLINE_S 5
 #define TD_RING_SQ 1024
 #define TD_RING_CQ 8192
@@ -29,16 +49,16 @@
 /* What a completion's user_data points at. */
 enum td_ev_kind {
 	TD_EV_ACCEPT = 1,
-	TD_EV_ACCEPT_RETRY,
 	TD_EV_HANDSHAKE,
 	TD_EV_CONN_IN,
 	TD_EV_CONN_OUT,
 	TD_EV_SIGNAL,
-	TD_EV_DEADLINE,
-	TD_EV_TICK,
+	TD_EV_TIMER,
 	TD_EV_CAPTURE,
-	TD_EV_ASYNC,
+	TD_EV_JOB,
+	TD_EV_POOL,
 	TD_EV_DATA,
+	TD_EV_LOG,
 };
 
 /* A handler's return: the reply comes later (WAIT, STOP, LOGS). */
@@ -62,33 +82,12 @@ struct td_conn;
 struct td_xfer;
 struct td_policy;
 struct td_req;
+struct td_job;
+struct td_pool;
 
-/* How a transfer on the data socket ends: err 0, or what went wrong. */
-typedef void (*td_xfer_done_fn)(struct td_conn *c, struct td_xfer *x,
-				int err);
-
-/* One transfer on a connection's data socket, in chunks (see
- * tether_proto.h).  Its source or sink is a file or server memory. */
-struct td_xfer {
-	bool sending;			/* server -> controller */
-	uint64_t id;			/* the request it answers */
-	int fd;				/* file source/sink, or -1 */
-	char *mem;			/* memory source/sink */
-	uint64_t total;			/* bytes to send / most to receive */
-	uint64_t done;
-	void *hash;			/* XXH3 state */
-	char *buf;			/* one chunk, header included */
-	size_t blen;
-	size_t boff;
-	bool ended;			/* END queued (sending) / seen */
-	unsigned char hdr[TETHER_CHUNK_HDR];
-	size_t hdr_have;
-	uint32_t chunk_left;		/* receiving: bytes left of this chunk */
-	int err;			/* receiving: first failure; the rest
-					 * of the stream is drained */
-	td_xfer_done_fn done_cb;
-	void *arg;			/* the op's own state */
-};
+/* The class of a peer, from its credentials: what it may do and which
+ * quotas it draws on. */
+enum td_peer_role { TD_PEER_REFUSED, TD_PEER_READONLY, TD_PEER_FULL };
 
 /* An attached controller or observer: the syscall and data sockets it
  * handed over.  Both are internal fds, closed by us when it ends. */
@@ -99,12 +98,14 @@ struct td_conn {
 	int dfd;
 	pid_t peer_pid;
 	uid_t peer_uid;
+	enum td_peer_role role;
 	uint64_t generation;
 	time_t since;
 	bool observer;
 	bool closing;
 	bool out_armed;
 	unsigned inflight;		/* ring requests that point at us */
+	unsigned njobs;			/* its requests answered later */
 	uint64_t skip;			/* bytes of an oversized frame to drop */
 	struct td_event ev_in;
 	struct td_event ev_out;
@@ -122,16 +123,15 @@ struct td_handshake {
 	int fd;
 	pid_t peer_pid;
 	uid_t peer_uid;
+	enum td_peer_role role;
 	bool done;
-	bool readonly;			/* --read-only-uid: observe only */
 	int refuse;			/* answer this errno once HELLO is in */
 	struct td_event ev;
+	struct td_timer deadline;
 };
 
 struct td_label;
 struct td_worker;
-struct td_pending;
-struct td_inflight;
 struct td_mem;
 
 struct td_server {
@@ -147,6 +147,7 @@ struct td_server {
 	bool persistent;
 	bool stopping;
 	bool exiting;			/* the loop is over: free, don't wait */
+	bool deadline_passed;		/* shutting down: stop waiting */
 	bool accept_armed;
 	uint64_t generation;
 	struct timespec started;
@@ -155,7 +156,6 @@ struct td_server {
 	unsigned nobservers;
 	struct td_handshake *handshakes;
 	unsigned nhandshakes;
-	unsigned nrefusing;
 	uid_t *allow_uids;
 	size_t nallow_uids;
 	gid_t *allow_gids;		/* --allow-gid: full access */
@@ -175,27 +175,35 @@ struct td_server {
 	unsigned nworkers;		/* records, exited ones included */
 	unsigned nrunning;
 	uint64_t orphans_reaped;	/* adopted grandchildren we reaped */
-	struct td_pending *pendings;	/* requests answered later */
-	bool tick_armed;
 	char state_dir[4096];		/* worker logs */
-	struct td_inflight *inflight;	/* ring work: running and parked */
-	uint64_t async_seq;
-	unsigned nring;			/* SQEs of ours in the ring */
+	/* requests answered later (job.c) */
+	struct td_job *jobs;
+	unsigned njobs;
+	uint64_t job_seq;
+	unsigned nring;			/* SQEs of jobs in the ring */
 	unsigned nparked;
 	size_t parked_bytes;
 	uint64_t parked_lost;
+	/* timers (timer.c) */
+	struct td_timer **timers;
+	unsigned ntimers;
+	unsigned captimers;
+	bool timer_armed;
+	uint64_t timer_when;
+	struct __kernel_timespec timer_ts;
+	/* helper threads (pool.c) */
+	struct td_pool *pool;
+	unsigned nhelpers;
 	struct td_mem *mems;		/* remote memory allocations */
 	unsigned nmems;
 	struct rlimit nofile_orig;	/* what workers get back */
 	struct td_event ev_accept;
-	struct td_event ev_accept_retry;
 	struct td_event ev_signal;
-	struct td_event ev_deadline;
-	struct td_event ev_tick;
-	struct __kernel_timespec tick_ts;
-	struct __kernel_timespec retry_ts;
-	struct __kernel_timespec hs_ts;
-	struct __kernel_timespec deadline_ts;
+	struct td_event ev_timer;
+	struct td_event ev_pool;
+	struct td_event ev_log;
+	struct td_timer accept_retry;
+	struct td_timer shutdown_deadline;
 };
 
 /* filter.c: the policy on the server itself (see policy.h) */
@@ -216,9 +224,14 @@ int td_policy_check_op(struct td_req *r, const char *op, long nr,
 int td_spawner_start(struct td_server *srv);
 void td_spawner_stop(struct td_server *srv);
 
-/* log.c */
+/* log.c: one line per event, never blocking the loop, from any thread. */
+/* The log's fd: path opened (or, NULL, a private copy of stderr), moved
+ * into the internal band where controllers cannot touch it. */
 int td_log_open(const char *path);
 void td_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The loop: write out what is queued; arm a poll if the log is full. */
+void td_log_flush(struct td_server *srv);
+void td_log_event(struct td_server *srv, int res);
 
 /* ifd.c: the server's own fds live high in the table and are recorded,
  * so controller syscalls and GC never touch them. */
@@ -251,7 +264,6 @@ uint64_t td_uptime_ms(const struct td_server *srv);
 void td_reconnect_accepted(struct td_server *srv, int fd);
 void td_reconnect_event(struct td_handshake *hs, int res);
 void td_reconnect_closeall(struct td_server *srv);
-enum td_peer_role { TD_PEER_REFUSED, TD_PEER_READONLY, TD_PEER_FULL };
 /* fd: the peer's socket, for its supplementary groups (-1: none). */
 enum td_peer_role td_peer_role(const struct td_server *srv, int fd,
 			       uid_t uid, gid_t gid);
@@ -266,6 +278,9 @@ void td_conn_notice(struct td_conn *c, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void td_conn_close(struct td_conn *c, const char *why);
 void td_conn_put(struct td_conn *c);	/* drop one inflight reference */
+void td_conns_reap(struct td_server *srv);
+/* How many requests c may have waiting for an answer. */
+unsigned td_conn_job_quota(const struct td_conn *c);
 
 /* ops.c: one handler per op. */
 struct td_req {
@@ -286,10 +301,13 @@ void td_fds_changed(void);
 /* syscall.c */
 int td_do_syscall(struct td_req *r);
 
-/* fdguard.c: which arguments of a syscall are fds. */
-unsigned td_fdguard_mask(long nr);
+/* fdguard.c: calls tetherd will not run in itself. */
+struct td_call;
+/* Refused whatever the arguments (exit, execve, fork, wait4 ...). */
 bool td_fdguard_refused(long nr, const char **why);
-bool td_fdguard_trims(long nr);
+/* Refused with these arguments: a signal to tetherd itself, a change to
+ * the signals it relies on, memory of its own. */
+bool td_fdguard_refused_args(const struct td_call *c, const char **why);
 
 /* labels.c */
 void td_labels_validate(struct td_server *srv);
@@ -313,6 +331,12 @@ int td_do_ps(struct td_req *r);
 int td_do_kill(struct td_req *r);
 int td_do_ack(struct td_req *r);
 void td_workers_reap(struct td_server *srv);
+/* A child of ours that wait4 returned and no record claimed (a spawn
+ * still on its way, or an orphan). */
+bool td_workers_claim_exit(struct td_server *srv, pid_t pid, int *status,
+			   struct rusage *ru);
+/* pid will exit and is nobody's (a failed exec): reap it quietly. */
+void td_workers_expect_exit(pid_t pid);
 struct td_worker *td_worker_find(struct td_server *srv,
 				 const msgpack_object *target);
 void td_workers_free(struct td_server *srv);
@@ -322,14 +346,12 @@ const char *td_worker_name(const struct td_worker *w);
 void td_worker_pack(msgpack_packer *pk, const struct td_worker *w,
 		    unsigned extra);
 
-/* spawn.c: the child side, and what the parent prepares for it. */
+/* spawn.c: the child side, and what the parent prepares for it (the
+ * rest in workers.h). */
 struct td_spawn;
 int td_spawn_prepare(struct td_req *r, const msgpack_object *body,
 		     struct td_spawn **out);
 void td_spawn_free(struct td_spawn *sp);
-/* fork, set up, exec; the pid and a pidfd, or -errno with r->err set. */
-int td_spawn_run(struct td_req *r, struct td_spawn *sp, int capture_fd,
-		 pid_t *pid, int *pidfd);
 const char *td_spawn_label(const struct td_spawn *sp);
 bool td_spawn_capture(const struct td_spawn *sp);
 uint64_t td_spawn_log_max(const struct td_spawn *sp);
@@ -337,8 +359,11 @@ char **td_spawn_take_argv(struct td_spawn *sp, int *argc);
 
 /* capture.c: workers' output into log files, and LOGS. */
 struct td_capture;
+/* The log file and the pipe; the pipe is watched from td_capture_start
+ * on.  *child_fd: the write end (internal), the worker's stdout+err. */
 int td_capture_open(struct td_server *srv, struct td_worker *w,
 		    uint64_t log_max, int *child_fd);
+void td_capture_start(struct td_capture *cap);
 void td_capture_event(struct td_capture *cap, int res, bool more);
 void td_capture_free(struct td_capture *cap);
 bool td_capture_eof(const struct td_capture *cap);
@@ -348,38 +373,22 @@ const char *td_capture_path(const struct td_capture *cap);
 ssize_t td_capture_read(struct td_capture *cap, uint64_t *off, char *buf,
 			size_t max);
 
-/* wait.c: requests answered later, WAIT, STOP with a grace period. */
+/* wait.c: WAIT, STOP with a grace period, LOGS. */
 int td_do_wait(struct td_req *r);
 int td_do_stop(struct td_req *r);
 int td_do_logs(struct td_req *r);
 void td_logs_conn_drained(struct td_conn *c);
-void td_pending_worker_gone(struct td_server *srv, struct td_worker *w);
+void td_watchers_worker_gone(struct td_server *srv, struct td_worker *w);
 void td_workers_stop_all(struct td_server *srv, uint64_t grace_ms);
 void td_wait_worker_changed(struct td_server *srv, struct td_worker *w);
-void td_pending_conn_closed(struct td_conn *c);
-void td_pendings_reap(struct td_server *srv);
-void td_conns_reap(struct td_server *srv);
-void td_tick(struct td_server *srv);
-void td_tick_arm(struct td_server *srv);
-uint64_t td_now_ms(void);
-void td_pendings_free(struct td_server *srv);
 
-/* async.c, batch.c: the ring's syscalls, PENDING, COLLECT, CANCEL. */
+/* async.c, batch.c: calls answered later; PENDING, COLLECT, CANCEL. */
 int td_do_pending(struct td_req *r);
 int td_do_collect(struct td_req *r);
 int td_do_cancel(struct td_req *r);
 int td_do_batch(struct td_req *r);
-void td_async_conn_closed(struct td_conn *c);
-void td_async_cancel_all(struct td_server *srv);
-void td_async_free_all(struct td_server *srv);
-bool td_async_tick(struct td_server *srv, uint64_t now);
 
 /* data.c: transfers on the data socket; GET, PUT, GIVE, TAKE. */
-int td_xfer_start(struct td_conn *c, struct td_xfer *x);
-void td_xfer_event(struct td_conn *c, int res);
-void td_xfer_abort(struct td_conn *c, int err);
-uint64_t td_xfer_digest(const struct td_xfer *x);
-void td_xfer_free(struct td_xfer *x);
 int td_do_get(struct td_req *r);
 int td_do_put(struct td_req *r);
 int td_do_give(struct td_req *r);
@@ -388,7 +397,10 @@ int td_do_take(struct td_req *r);
 /* mem.c: remote memory a controller composes syscalls in. */
 int td_mem_check(struct td_server *srv, uint64_t addr, uint64_t len);
 bool td_mem_overlaps(struct td_server *srv, uint64_t addr, uint64_t len);
-int td_mem_copy(void *dst, const void *src, size_t n);
+/* Copies to and from remote memory that cannot fault; a read leaves
+ * pages never written untouched (zeros, not made resident). */
+int td_mem_read(void *dst, const void *src, size_t n);
+int td_mem_write(void *dst, const void *src, size_t n);
 int td_do_mem_alloc(struct td_req *r);
 int td_do_mem_free(struct td_req *r);
 int td_do_mem_list(struct td_req *r);

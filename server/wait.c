@@ -1,155 +1,124 @@
 /*
- * Requests answered later: WAIT (until a worker ends, or a timeout),
- * STOP (SIGTERM to the worker's group, SIGKILL after the grace period),
- * and LOGS (a stream of frames under the request's id, following new
- * output if asked).  They belong to the connection that asked: when it
- * goes, they go, and the worker is not affected.
+ * Requests that watch a worker: WAIT (until it ends, or a timeout), STOP
+ * (SIGTERM to its group, SIGKILL after the grace period) and LOGS (a
+ * stream of frames under the request's id, following new output if
+ * asked).  Each is a job of the connection that asked: when it goes,
+ * they go, and the worker is not affected.  A STOP's grace runs on the
+ * worker's own timer, so it holds when the controller that asked dies.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "job.h"
 #include "tetherd.h"
 #include "workers.h"
 
-#define TD_TICK_MS 50
+#define TD_STOP_POLL_MS 50		/* a group outliving its leader */
 #define TD_LOGS_QUEUE (1u << 20)	/* outq bytes before LOGS pauses */
 
-enum td_pkind { TD_P_WAIT, TD_P_STOP, TD_P_LOGS };
-
-struct td_pending {
-	struct td_pending *next;
-	enum td_pkind kind;
-	struct td_conn *conn;
-	uint64_t id;
-	struct td_worker *w;
-	uint64_t deadline;		/* td_now_ms(), 0 for none */
+struct td_watch {
+	struct td_job job;
+	struct td_worker *w;		/* NULL once the record is gone */
 	uint64_t offset;		/* LOGS */
 	bool follow;			/* LOGS */
-	bool dead;			/* answered or abandoned: reap it */
 };
 
-uint64_t td_now_ms(void)
-{
-	struct timespec ts;
+static const struct td_job_ops td_wait_ops, td_stop_ops, td_logs_ops;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+static bool td_is_watch(const struct td_job *j)
+{
+	return j->ops == &td_wait_ops || j->ops == &td_stop_ops ||
+	       j->ops == &td_logs_ops;
 }
 
-static struct td_pending *td_pending_add(struct td_req *r, enum td_pkind kind,
-					 struct td_worker *w)
+static void td_watch_release(struct td_job *j)
 {
-	struct td_pending *p = calloc(1, sizeof(*p));
+	struct td_watch *wa = (struct td_watch *)j;
 
-	if (!p)
+	if (wa->w)
+		wa->w->nwatch--;
+	free(wa);
+}
+
+/* A watcher only ever answers the connection that asked. */
+static void td_watch_detach(struct td_job *j, struct td_conn *c)
+{
+	(void)c;
+	td_job_end(j);
+}
+
+static struct td_watch *td_watch_new(struct td_req *r,
+				     const struct td_job_ops *ops,
+				     struct td_worker *w, int *rc)
+{
+	struct td_watch *wa = calloc(1, sizeof(*wa));
+
+	if (!wa) {
+		*rc = td_req_fail(r, ENOMEM, "out of memory");
 		return NULL;
-	p->kind = kind;
-	p->conn = r->conn;
-	p->id = r->id;
-	p->w = w;
-	p->next = r->srv->pendings;
-	r->srv->pendings = p;
-	return p;
-}
-
-/* Answered or abandoned.  Freed later, by td_pendings_reap() between
- * events: a reply can close its connection, and the loops that answer
- * pendings must not find their next one freed under them. */
-static void td_pending_remove(struct td_server *srv, struct td_pending *p)
-{
-	(void)srv;
-	p->dead = true;
-	p->conn = NULL;
-}
-
-void td_pending_conn_closed(struct td_conn *c)
-{
-	for (struct td_pending *p = c->srv->pendings; p; p = p->next)
-		if (p->conn == c)
-			td_pending_remove(c->srv, p);
-}
-
-void td_pendings_reap(struct td_server *srv)
-{
-	struct td_pending **pp = &srv->pendings;
-
-	while (*pp) {
-		struct td_pending *p = *pp;
-
-		if (p->dead) {
-			*pp = p->next;
-			free(p);
-		} else {
-			pp = &p->next;
-		}
 	}
-}
-
-void td_pendings_free(struct td_server *srv)
-{
-	while (srv->pendings) {
-		struct td_pending *p = srv->pendings;
-
-		srv->pendings = p->next;
-		free(p);
+	if ((*rc = td_job_start(&wa->job, ops, r)) < 0) {
+		free(wa);
+		return NULL;
 	}
+	wa->w = w;
+	w->nwatch++;
+	return wa;
 }
 
 /* The record is going away (ACK): nothing may point at it. */
-void td_pending_worker_gone(struct td_server *srv, struct td_worker *w)
+void td_watchers_worker_gone(struct td_server *srv, struct td_worker *w)
 {
-	for (struct td_pending *p = srv->pendings, *next; p; p = next) {
-		struct tp_msg m;
-
-		next = p->next;
-		if (p->dead || p->w != w)
-			continue;
-		tp_msg_init(&m);
-		if (tp_msg_error(&m, p->id, ESRCH, "worker record "
-				 "acknowledged meanwhile") == 0 && p->conn)
-			td_conn_queue(p->conn, &m);
-		tp_msg_destroy(&m);
-		td_pending_remove(srv, p);
-	}
-}
-
-void td_tick_arm(struct td_server *srv)
-{
-	struct io_uring_sqe *sqe;
-
-	if (srv->tick_armed || !(sqe = td_sqe(srv)))
+	if (!w->nwatch)
 		return;
-	srv->tick_ts.tv_sec = 0;
-	srv->tick_ts.tv_nsec = TD_TICK_MS * 1000000L;
-	io_uring_prep_timeout(sqe, &srv->tick_ts, 0, 0);
-	io_uring_sqe_set_data(sqe, &srv->ev_tick);
-	srv->tick_armed = true;
-}
+	for (struct td_job *j = srv->jobs; j; j = j->next) {
+		struct td_watch *wa = (struct td_watch *)j;
 
-static void td_pending_send(struct td_pending *p, struct tp_msg *m)
-{
-	if (p->conn && tp_msg_finish(m) == 0)
-		td_conn_queue(p->conn, m);
-	tp_msg_destroy(m);
+		if (j->ended || !td_is_watch(j) || wa->w != w)
+			continue;
+		td_job_fail(j, ESRCH, "worker record acknowledged meanwhile");
+		w->nwatch--;
+		wa->w = NULL;
+		td_job_end(j);
+	}
 }
 
 /* ---- WAIT ---------------------------------------------------------------- */
 
-static void td_wait_answer(struct td_pending *p, bool timeout)
+static void td_wait_pack(msgpack_packer *pk, const struct td_worker *w,
+			 bool timeout)
+{
+	td_worker_pack(pk, w, 1);
+	tp_pack_kv_bool(pk, "timeout", timeout);
+}
+
+static void td_wait_answer(struct td_watch *wa, bool timeout)
 {
 	struct tp_msg m;
 
 	tp_msg_init(&m);
-	tp_msg_reply(&m, p->id, 0);
-	td_worker_pack(&m.pk, p->w, 1);
-	tp_pack_kv_bool(&m.pk, "timeout", timeout);
-	td_pending_send(p, &m);
+	tp_msg_reply(&m, wa->job.to_id, 0);
+	td_wait_pack(&m.pk, wa->w, timeout);
+	td_job_send(&wa->job, &m);
+	td_job_end(&wa->job);
 }
+
+static void td_wait_expire(struct td_job *j)
+{
+	td_wait_answer((struct td_watch *)j, true);
+}
+
+static const struct td_job_ops td_wait_ops = {
+	.name = "WAIT",
+	.expire = td_wait_expire,
+	.detach = td_watch_detach,
+	.release = td_watch_release,
+};
 
 /* WAIT [target, timeout_ms]: timeout 0 asks now, -1 waits forever. */
 int td_do_wait(struct td_req *r)
@@ -157,25 +126,23 @@ int td_do_wait(struct td_req *r)
 	size_t nb;
 	const msgpack_object *b = tp_obj_array(r->body, &nb);
 	struct td_worker *w;
-	struct td_pending *p;
+	struct td_watch *wa;
 	int64_t timeout = -1;
+	int rc;
 
 	if (!b || nb < 1 || nb > 2 ||
 	    (nb == 2 && tp_obj_i64(&b[1], &timeout) < 0))
 		return td_req_fail(r, EPROTO, "WAIT body is [target, timeout_ms]");
 	if (!(w = td_worker_find(r->srv, &b[0])))
 		return td_req_fail(r, ESRCH, "no such worker");
-	if (!(p = td_pending_add(r, TD_P_WAIT, w)))
-		return td_req_fail(r, ENOMEM, "out of memory");
 	if (td_worker_done(w) || timeout == 0) {
-		td_wait_answer(p, !td_worker_done(w));
-		td_pending_remove(r->srv, p);
-		return TD_REPLY_LATER;
+		td_wait_pack(r->pk, w, !td_worker_done(w));
+		return 0;
 	}
-	if (timeout > 0) {
-		p->deadline = td_now_ms() + (uint64_t)timeout;
-		td_tick_arm(r->srv);
-	}
+	if (!(wa = td_watch_new(r, &td_wait_ops, w, &rc)))
+		return rc;
+	if (timeout > 0)
+		td_timer_in(r->srv, &wa->job.timer, (uint64_t)timeout);
 	return TD_REPLY_LATER;
 }
 
@@ -196,31 +163,81 @@ static void td_stop_signal(struct td_worker *w, int sig)
 		syscall(SYS_pidfd_send_signal, w->pidfd, sig, NULL, 0);
 }
 
-static void td_stop_answer(struct td_pending *p)
+static void td_stop_pack(msgpack_packer *pk, const struct td_worker *w)
 {
-	struct td_worker *w = p->w;
+	td_worker_pack(pk, w, 2);
+	tp_pack_kv_bool(pk, "sigkill", w->stop_killed);
+	tp_pack_kv_int(pk, "after_ms", (int64_t)(td_now_ms() - w->stop_start));
+}
+
+static void td_stop_answer(struct td_watch *wa)
+{
 	struct tp_msg m;
 
 	tp_msg_init(&m);
-	tp_msg_reply(&m, p->id, 0);
-	td_worker_pack(&m.pk, w, 2);
-	tp_pack_kv_bool(&m.pk, "sigkill", w->stop_killed);
-	tp_pack_kv_int(&m.pk, "after_ms",
-		       (int64_t)(td_now_ms() - w->stop_start));
-	td_pending_send(p, &m);
+	tp_msg_reply(&m, wa->job.to_id, 0);
+	td_stop_pack(&m.pk, wa->w);
+	td_job_send(&wa->job, &m);
+	td_job_end(&wa->job);
 }
 
-/* STOP [target, grace_ms]. */
+static const struct td_job_ops td_stop_ops = {
+	.name = "STOP",
+	.detach = td_watch_detach,
+	.release = td_watch_release,
+};
+
+/* The worker's STOP timer: SIGKILL once the grace is over, and a look
+ * at a group that outlived its leader (it ends without a SIGCHLD of the
+ * worker's own). */
+static void td_stop_fire(struct td_timer *t)
+{
+	struct td_worker *w = (struct td_worker *)((char *)t -
+			      offsetof(struct td_worker, stop_timer));
+	uint64_t now = td_now_ms(), next = now + TD_STOP_POLL_MS;
+
+	if (!w->stopping)
+		return;
+	if (now >= w->stop_deadline && !w->stop_killed) {
+		w->stop_killed = true;
+		td_log("worker %s pid %d: grace over, SIGKILL",
+		       td_worker_name(w), (int)w->pid);
+		td_stop_signal(w, SIGKILL);
+	}
+	td_wait_worker_changed(w->srv, w);
+	if (!w->stopping)
+		return;
+	if (!w->stop_killed && w->stop_deadline < next)
+		next = w->stop_deadline;
+	td_timer_at(w->srv, &w->stop_timer, next);
+}
+
+static void td_stop_begin(struct td_worker *w, uint64_t grace_ms)
+{
+	w->stopping = true;
+	w->stop_killed = false;
+	w->stop_start = td_now_ms();
+	w->stop_deadline = w->stop_start + grace_ms;
+	td_stop_signal(w, SIGTERM);
+	/* A stopped process must run to see SIGTERM. */
+	td_stop_signal(w, SIGCONT);
+	w->stop_timer.fire = td_stop_fire;
+	td_timer_at(w->srv, &w->stop_timer,
+		    grace_ms < TD_STOP_POLL_MS ? w->stop_deadline
+					       : w->stop_start + TD_STOP_POLL_MS);
+}
+
 /* What STOP sends: SIGTERM, SIGCONT, and SIGKILL once the grace is
  * over. */
 static const int td_stop_sigs[] = { SIGTERM, SIGCONT, SIGKILL };
 
+/* STOP [target, grace_ms]. */
 int td_do_stop(struct td_req *r)
 {
 	size_t nb;
 	const msgpack_object *b = tp_obj_array(r->body, &nb);
 	struct td_worker *w;
-	struct td_pending *p;
+	struct td_watch *wa;
 	int64_t grace = 10000;
 	int rc;
 
@@ -237,76 +254,75 @@ int td_do_stop(struct td_req *r)
 					     (uint64_t)td_stop_sigs[i], 0,
 					     0)) < 0)
 			return rc;
-	if (!(p = td_pending_add(r, TD_P_STOP, w)))
-		return td_req_fail(r, ENOMEM, "out of memory");
 	/* A leader gone with its group still there (no capture to keep
 	 * the record open) still has a group to stop. */
-	if (!w->stopping && (!td_worker_done(w) || td_group_alive(w))) {
-		w->stopping = true;
-		w->stop_killed = false;
+	if (!w->stopping && td_worker_done(w) && !td_group_alive(w)) {
 		w->stop_start = td_now_ms();
-		w->stop_deadline = w->stop_start + (uint64_t)grace;
+		td_stop_pack(r->pk, w);
+		return 0;
+	}
+	if (!(wa = td_watch_new(r, &td_stop_ops, w, &rc)))
+		return rc;
+	if (!w->stopping) {
 		td_log("stopping worker %s pid %d (grace %lld ms)",
 		       td_worker_name(w), (int)w->pid, (long long)grace);
-		td_stop_signal(w, SIGTERM);
-		/* A stopped process must run to see SIGTERM. */
-		td_stop_signal(w, SIGCONT);
-		td_tick_arm(r->srv);
-	} else if (!w->stopping) {
-		w->stop_start = td_now_ms();
-		td_stop_answer(p);
-		td_pending_remove(r->srv, p);
+		td_stop_begin(w, (uint64_t)grace);
 	}
 	return TD_REPLY_LATER;
 }
 
 /* ---- LOGS ---------------------------------------------------------------- */
 
-static void td_logs_frame(struct td_pending *p, const char *data, size_t n,
+static void td_logs_frame(struct td_watch *wa, const char *data, size_t n,
 			  uint64_t offset, bool end)
 {
 	struct tp_msg m;
 
 	tp_msg_init(&m);
-	tp_msg_reply(&m, p->id, 0);
+	tp_msg_reply(&m, wa->job.to_id, 0);
 	msgpack_pack_map(&m.pk, 3);
 	tp_pack_str(&m.pk, "data");
 	msgpack_pack_bin(&m.pk, n);
 	msgpack_pack_bin_body(&m.pk, data, n);
 	tp_pack_kv_int(&m.pk, "offset", (int64_t)offset);
 	tp_pack_kv_bool(&m.pk, "end", end);
-	td_pending_send(p, &m);
+	td_job_send(&wa->job, &m);
 }
 
-/* Send what there is, as far as the peer keeps up.  True when this
- * stream is over (the pending must go). */
-static bool td_logs_pump(struct td_pending *p)
+/* Send what there is, as far as the peer keeps up; the end frame ends
+ * the job. */
+static void td_logs_pump(struct td_watch *wa)
 {
-	struct td_worker *w = p->w;
+	struct td_worker *w = wa->w;
 	static char buf[TETHER_LOG_CHUNK];
+	struct td_conn *c;
 	ssize_t n;
 
-	/* p->conn goes NULL if a frame's send closes the connection. */
-	while (p->conn && !p->conn->closing &&
-	       p->conn->out.len - p->conn->out.head < TD_LOGS_QUEUE) {
-		n = td_capture_read(w->cap, &p->offset, buf, sizeof(buf));
+	/* wa->job.to goes NULL if a frame's send closes the connection. */
+	while ((c = wa->job.to) && !c->closing && !wa->job.ended &&
+	       c->out.len - c->out.head < TD_LOGS_QUEUE) {
+		n = td_capture_read(w->cap, &wa->offset, buf, sizeof(buf));
 		if (n < 0) {
 			td_log("reading log of %s: %s", td_worker_name(w),
 			       strerror((int)-n));
-			td_logs_frame(p, "", 0, p->offset, true);
-			return true;
+		} else if (n == 0 && wa->follow && !td_worker_done(w)) {
+			return;
+		} else if (n > 0) {
+			td_logs_frame(wa, buf, (size_t)n, wa->offset, false);
+			wa->offset += (uint64_t)n;
+			continue;
 		}
-		if (n == 0) {
-			if (p->follow && !td_worker_done(w))
-				return false;
-			td_logs_frame(p, "", 0, p->offset, true);
-			return true;
-		}
-		td_logs_frame(p, buf, (size_t)n, p->offset, false);
-		p->offset += (uint64_t)n;
+		td_logs_frame(wa, "", 0, wa->offset, true);
+		td_job_end(&wa->job);
+		return;
 	}
-	return !p->conn || p->conn->closing;
 }
+
+static const struct td_job_ops td_logs_ops = {
+	.name = "LOGS",
+	.detach = td_watch_detach,
+	.release = td_watch_release,
+};
 
 /* LOGS [target, from, follow]. */
 int td_do_logs(struct td_req *r)
@@ -314,8 +330,9 @@ int td_do_logs(struct td_req *r)
 	size_t nb;
 	const msgpack_object *b = tp_obj_array(r->body, &nb);
 	struct td_worker *w;
-	struct td_pending *p;
+	struct td_watch *wa;
 	int64_t from = 0;
+	int rc;
 
 	if (!b || nb != 3 || tp_obj_i64(&b[1], &from) < 0 || from < 0 ||
 	    b[2].type != MSGPACK_OBJECT_BOOLEAN)
@@ -326,23 +343,27 @@ int td_do_logs(struct td_req *r)
 	if (!w->cap)
 		return td_req_fail(r, ENODATA, "worker %s was not spawned with "
 				   "capture", td_worker_name(w));
-	if (!(p = td_pending_add(r, TD_P_LOGS, w)))
-		return td_req_fail(r, ENOMEM, "out of memory");
-	p->offset = (uint64_t)from;
-	p->follow = b[2].via.boolean;
-	if (td_logs_pump(p))
-		td_pending_remove(r->srv, p);
+	if ((uint64_t)from > td_capture_size(w->cap))
+		return td_req_fail(r, ERANGE, "offset %lld is past the end of "
+				   "the log of %s (%llu bytes so far)",
+				   (long long)from, td_worker_name(w),
+				   (unsigned long long)td_capture_size(w->cap));
+	if (!(wa = td_watch_new(r, &td_logs_ops, w, &rc)))
+		return rc;
+	wa->offset = (uint64_t)from;
+	wa->follow = b[2].via.boolean;
+	td_logs_pump(wa);
 	return TD_REPLY_LATER;
 }
 
+/* c's reply queue drained: its paused streams go on. */
 void td_logs_conn_drained(struct td_conn *c)
 {
-	for (struct td_pending *p = c->srv->pendings, *next; p; p = next) {
-		next = p->next;
-		if (!p->dead && p->conn == c && p->kind == TD_P_LOGS &&
-		    td_logs_pump(p))
-			td_pending_remove(c->srv, p);
-	}
+	if (!c->njobs)
+		return;
+	for (struct td_job *j = c->srv->jobs; j; j = j->next)
+		if (!j->ended && j->ops == &td_logs_ops && j->to == c)
+			td_logs_pump((struct td_watch *)j);
 }
 
 /* ---- events ---------------------------------------------------------------- */
@@ -355,27 +376,25 @@ void td_wait_worker_changed(struct td_server *srv, struct td_worker *w)
 	bool stop_done = done && !(w->stopping && !w->stop_killed &&
 				   td_group_alive(w));
 
-	for (struct td_pending *p = srv->pendings, *next; p; p = next) {
-		next = p->next;
-		if (p->dead || p->w != w)
-			continue;
-		if (p->kind == TD_P_LOGS) {
-			if (td_logs_pump(p))
-				td_pending_remove(srv, p);
-			continue;
-		}
-		if (p->kind == TD_P_WAIT && done)
-			td_wait_answer(p, false);
-		else if (p->kind == TD_P_STOP && stop_done)
-			td_stop_answer(p);
-		else
-			continue;
-		td_pending_remove(srv, p);
-	}
 	if (stop_done && w->stopping) {
 		w->stopping = false;
+		td_timer_stop(srv, &w->stop_timer);
 		td_log("worker %s pid %d stopped%s", td_worker_name(w),
 		       (int)w->pid, w->stop_killed ? " (SIGKILL)" : "");
+	}
+	if (!w->nwatch)
+		return;
+	for (struct td_job *j = srv->jobs; j; j = j->next) {
+		struct td_watch *wa = (struct td_watch *)j;
+
+		if (j->ended || !td_is_watch(j) || wa->w != w)
+			continue;
+		if (j->ops == &td_logs_ops)
+			td_logs_pump(wa);
+		else if (j->ops == &td_wait_ops && done)
+			td_wait_answer(wa, false);
+		else if (j->ops == &td_stop_ops && stop_done)
+			td_stop_answer(wa);
 	}
 }
 
@@ -388,48 +407,6 @@ void td_workers_stop_all(struct td_server *srv, uint64_t grace_ms)
 
 		if (w->stopping || (ended && !td_group_alive(w)))
 			continue;
-		w->stopping = true;
-		w->stop_killed = false;
-		w->stop_start = td_now_ms();
-		w->stop_deadline = w->stop_start + grace_ms;
-		td_stop_signal(w, SIGTERM);
-		td_stop_signal(w, SIGCONT);
+		td_stop_begin(w, grace_ms);
 	}
-	td_tick_arm(srv);
-}
-
-void td_tick(struct td_server *srv)
-{
-	uint64_t now = td_now_ms();
-	bool again = false;
-
-	srv->tick_armed = false;
-	for (struct td_worker *w = srv->workers; w; w = w->next) {
-		if (!w->stopping)
-			continue;
-		if (now >= w->stop_deadline && !w->stop_killed) {
-			w->stop_killed = true;
-			td_log("worker %s pid %d: grace over, SIGKILL",
-			       td_worker_name(w), (int)w->pid);
-			td_stop_signal(w, SIGKILL);
-		}
-		/* A group left behind by its leader ends without a
-		 * SIGCHLD of the worker's own: look again. */
-		td_wait_worker_changed(srv, w);
-		again |= w->stopping;
-	}
-	again |= td_async_tick(srv, now);
-	for (struct td_pending *p = srv->pendings, *next; p; p = next) {
-		next = p->next;
-		if (p->dead || p->kind != TD_P_WAIT || !p->deadline)
-			continue;
-		if (now >= p->deadline) {
-			td_wait_answer(p, true);
-			td_pending_remove(srv, p);
-		} else {
-			again = true;
-		}
-	}
-	if (again)
-		td_tick_arm(srv);
 }

@@ -24,6 +24,10 @@ struct td_spawn {
 	int argc;
 	char **envp;
 	int envc;
+	unsigned env_user_set;		/* HOME, USER, LOGNAME given in env */
+	char *user;			/* --user as given, resolved later */
+	int64_t opt_uid;		/* uid / gid as given, or -1 */
+	int64_t opt_gid;
 	char *path;			/* resolved executable */
 	char *cwd;
 	char *cgroup;
@@ -55,6 +59,18 @@ void td_spawn_child(const struct td_spawn *sp, int capture_fd, int errpipe)
 /* Default dispositions for every signal, the reserved ones included. */
 void td_spawn_signals_default(void);
 
+/* spawn.c, the parent's side.  Resolve the user and the executable
+ * (NSS, PATH: may block), then fork or ask the spawner -- both on a
+ * helper thread.  -errno with r->err set on failure. */
+int td_spawn_resolve(struct td_req *r, struct td_spawn *sp);
+int td_spawn_launch(struct td_req *r, const struct td_spawn *sp,
+		    int capture_fd, int errpipe, pid_t *pid);
+/* A failure record read from the error pipe, as the spawn's error. */
+int td_spawn_exec_error(struct td_req *r, const struct td_spawn *sp,
+			const void *rec, size_t n);
+/* The size of that record. */
+#define TD_SPAWN_ERR_SIZE (2 * sizeof(int))
+
 /* spawner.c: the server's side of a spawn through the spawner.  The
  * worker's pid, or -errno with r->err set; errpipe is the write end of
  * the exec-error pipe, passed on (the caller still closes its own). */
@@ -83,7 +99,9 @@ struct td_worker {
 	int64_t ended_ms;		/* epoch, 0 while running */
 	struct rusage ru;
 	struct td_capture *cap;		/* captured output, or NULL */
+	unsigned nwatch;		/* WAIT, STOP, LOGS jobs on it */
 	/* STOP in progress */
+	struct td_timer stop_timer;	/* grace, and a look at the group */
 	bool stopping;
 	bool stop_killed;		/* the grace ran out: SIGKILL sent */
 	uint64_t stop_start;		/* td_now_ms() */

@@ -195,8 +195,8 @@ ctl "logs talker" 0 logs talker
 expect "logs: the whole output" "0123456789abcdef" "$out"
 ctl "logs --from 10 talker" 0 logs --from 10 talker
 expect "logs --from 10: the rest" "abcdef" "$out"
-ctl "logs --from past the end" 0 logs --from 1000 talker
-expect "logs --from past the end: nothing" "" "$out"
+ctl "logs --from past the end" 1 logs --from 1000 talker
+has "logs --from past the end says so" "past the end" "$err"
 ctl_any logs three
 if [ "$st" -ne 0 ]; then
 	ok "logs of an uncaptured worker fails ($st)"

@@ -562,7 +562,7 @@ Test(badinput, backpressure_resumes_when_the_peer_reads)
 
 	raw_open();
 	for (unsigned id = 1; id <= 8; id++) {
-		syscall_one_arg(&m, id, SYS_getpid);
+		syscall_one_arg(&m, id, SYS_uname);
 		msgpack_pack_array(&m.pk, 2);
 		msgpack_pack_int(&m.pk, TETHER_ARGTAG_OUT);
 		msgpack_pack_uint64(&m.pk, TETHER_BUF_MAX);
