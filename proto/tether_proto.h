@@ -69,6 +69,7 @@ enum tether_op {
 /* HELLO flags. */
 #define TETHER_HELLO_TAKEOVER 0x1u	/* replace an attached controller */
 #define TETHER_HELLO_OBSERVE 0x2u	/* read-only observer connection */
+#define TETHER_HELLO_PROBE 0x4u		/* alone: the answer, no connection */
 
 /* Argument tags: an argument is a msgpack integer, a bin (in buffer), a
  * str (NUL-terminated string) or an array [tag, ...] below. */

@@ -357,6 +357,16 @@ static int td_reconnect_hello(struct td_handshake *hs, struct td_hello *h)
 				     "bytes", sizeof(buf));
 	if ((rc = td_hello_parse(buf, (size_t)n, h)) < 0)
 		return rc;
+	/* PROBE: what a HELLO would be told (a take-over learns the
+	 * generation), then close: no connection, no observer slot, and
+	 * any fds sent are closed with the handshake. */
+	if (h->flags == TETHER_HELLO_PROBE) {
+		struct td_conn probe = { .sfd = -1, .dfd = -1, .observer = true,
+					 .generation = srv->generation };
+
+		td_hello_answer(srv, hs->fd, h->id, &probe);
+		return 0;
+	}
 	if (hs->readonly && !(h->flags & TETHER_HELLO_OBSERVE))
 		return td_hello_fail(h, EACCES, "uid %u is read-only on this "
 				     "tetherd: it may observe (status, fds, "

@@ -1972,7 +1972,7 @@ Test(hello_gen, stale_generation_when_detached_is_ebusy)
 
 Test(hello_gen, unknown_flag_is_einval)
 {
-	refused_hello(0x4, false, 0, EINVAL, "unknown HELLO flags");
+	refused_hello(0x8, false, 0, EINVAL, "unknown HELLO flags");
 }
 
 Test(hello_gen, high_unknown_flag_is_einval)
