@@ -195,6 +195,23 @@ static int tl_recv_answer(struct tether *t, int fd)
 	return 0;
 }
 
+/* Refused at accept (busy, or a uid it does not admit), a server
+ * answers and closes before it reads our HELLO, whose sending then
+ * fails (EPIPE, ECONNRESET): its answer is still there, and says why. */
+static int tl_send_failed(struct tether *t, int fd, int rc)
+{
+	char sent[sizeof(t->err)];
+	int why;
+
+	if (rc != -EPIPE && rc != -ECONNRESET)
+		return rc;
+	memcpy(sent, t->err, sizeof(sent));
+	if ((why = tl_recv_answer(t, fd)) < 0 && why != -ECONNRESET)
+		return why;
+	memcpy(t->err, sent, sizeof(sent));
+	return rc;
+}
+
 /* A PROBE: the HELLO answer alone, no sockets passed or kept. */
 static int tl_probe(struct tether *t, const char *path, uid_t server_uid)
 {
@@ -202,8 +219,8 @@ static int tl_probe(struct tether *t, const char *path, uid_t server_uid)
 
 	if ((fd = tl_dial(t, path, server_uid)) < 0)
 		return fd;
-	if ((rc = tl_send_hello(t, fd, NULL, 0, TETHER_HELLO_PROBE, 0)) == 0)
-		rc = tl_recv_answer(t, fd);
+	rc = tl_send_hello(t, fd, NULL, 0, TETHER_HELLO_PROBE, 0);
+	rc = rc < 0 ? tl_send_failed(t, fd, rc) : tl_recv_answer(t, fd);
 	close(fd);
 	return rc;
 }
@@ -225,8 +242,10 @@ static int tl_attach(struct tether *t, const char *path, unsigned flags,
 	}
 	pass[0] = sp[1];
 	pass[1] = dp[1];
-	if ((rc = tl_send_hello(t, fd, pass, 2, flags, expect_gen)) < 0)
+	if ((rc = tl_send_hello(t, fd, pass, 2, flags, expect_gen)) < 0) {
+		rc = tl_send_failed(t, fd, rc);
 		goto out;
+	}
 	/* The server holds its ends now; ours of theirs must go, or its
 	 * EOF on our death would never come. */
 	close(sp[1]);
