@@ -278,9 +278,10 @@ static int tl_attach_retry(struct tether *t, const char *path,
 	struct timespec ts;
 	int rc;
 
-	while ((rc = tl_attach(t, path, flags, expect_gen, server_uid)) ==
-		       -EAGAIN &&
-	       waited < TL_RETRY_MS) {
+	for (;;) {
+		rc = tl_attach(t, path, flags, expect_gen, server_uid);
+		if (rc != -EAGAIN || waited >= TL_RETRY_MS)
+			return rc;
 		if (delay > TL_RETRY_MS - waited)
 			delay = TL_RETRY_MS - waited;
 		ts.tv_sec = delay / 1000;
@@ -290,7 +291,6 @@ static int tl_attach_retry(struct tether *t, const char *path,
 		waited += delay;
 		delay *= 2;
 	}
-	return rc;
 }
 
 /* The generation a take-over names: PROBE for it, so a take-over needs
