@@ -26,6 +26,7 @@ static int td_listen_mkdir(const char *dir, char *err, size_t errsz)
 {
 	char buf[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	size_t n = strlen(dir);
+	int e;
 
 	if (n >= sizeof(buf))
 		return -ENAMETOOLONG;
@@ -42,8 +43,9 @@ static int td_listen_mkdir(const char *dir, char *err, size_t errsz)
 		goto fail;
 	return tp_check_dir_chain(buf, getuid(), TP_UID_NONE, err, errsz);
 fail:
-	snprintf(err, errsz, "cannot create %s: %s", buf, strerror(errno));
-	return -errno;
+	e = errno;
+	snprintf(err, errsz, "cannot create %s: %s", buf, strerror(e));
+	return -e;
 }
 
 static int td_listen_addr(const char *path, struct sockaddr_un *sa)
