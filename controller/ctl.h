@@ -88,6 +88,7 @@ struct ctl {
 	bool json;
 	bool takeover;
 	bool interactive;	/* inside attach */
+	uid_t server_uid;	/* trusted too: --server-uid, TETHER_SERVER_UID */
 };
 
 /* How a verb needs the server. */

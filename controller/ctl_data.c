@@ -1,7 +1,9 @@
 /* tetherctl put, get, give, take: bytes and fds over the data socket. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,38 +92,181 @@ int ctl_put(struct ctl *g, struct tether *t, int argc, char **argv)
 	return ctl_xfer_report(g, "put", &x, bar);
 }
 
+/* get's local file appears whole or not at all, like a PUT: it is
+ * written unnamed (O_TMPFILE) in LOCAL's directory, linked under a
+ * hidden name once complete and renamed over LOCAL, so a get killed
+ * midway leaves nothing.  A filesystem without O_TMPFILE gets the
+ * hidden name from the start; such a leftover is removed by the next
+ * get into that directory once its pid is gone. */
+#define CTL_GET_TAG ".tether-get-"
+
+struct ctl_local {
+	const char *path;	/* LOCAL */
+	char dir[4200];
+	char tmp[4200];		/* DIR/.NAME.tether-get-PID */
+	int fd;
+	bool named;		/* tmp is on disk */
+};
+
+static int ctl_local_names(struct ctl_local *l, const char *path)
+{
+	const char *base = strrchr(path, '/');
+	int n;
+
+	l->path = path;
+	l->fd = -1;
+	l->named = false;
+	if (!base)
+		n = snprintf(l->dir, sizeof(l->dir), ".");
+	else
+		n = snprintf(l->dir, sizeof(l->dir), "%.*s",
+			     base == path ? 1 : (int)(base - path), path);
+	base = base ? base + 1 : path;
+	if (n < 0 || (size_t)n >= sizeof(l->dir))
+		return -ENAMETOOLONG;
+	/* At most 200 bytes of NAME keep the hidden name under NAME_MAX. */
+	n = snprintf(l->tmp, sizeof(l->tmp), "%s/.%.200s" CTL_GET_TAG "%d",
+		     l->dir, base, (int)getpid());
+	return n < 0 || (size_t)n >= sizeof(l->tmp) ? -ENAMETOOLONG : 0;
+}
+
+/* The pid a temporary's name ends with, or 0 if it is not one. */
+static pid_t ctl_stale_pid(const char *name)
+{
+	const char *tag = strstr(name, CTL_GET_TAG);
+	const char *p;
+	long v;
+	char *end;
+
+	while (tag && strstr(tag + 1, CTL_GET_TAG))
+		tag = strstr(tag + 1, CTL_GET_TAG);
+	if (!tag)
+		return 0;
+	p = tag + strlen(CTL_GET_TAG);
+	if (*p < '1' || *p > '9')
+		return 0;
+	v = strtol(p, &end, 10);
+	return *end || v <= 0 || v > INT32_MAX ? 0 : (pid_t)v;
+}
+
+/* Remove temporaries of gets that died (ours, regular files, pid no
+ * longer running; our own pid's are an earlier process's).  Names
+ * NAME.tether-get-PID of older tetherctls included. */
+static void ctl_sweep_stale(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	struct stat st;
+	pid_t pid;
+
+	while (d && (de = readdir(d))) {
+		if (!(pid = ctl_stale_pid(de->d_name)))
+			continue;
+		if (pid != getpid() && (kill(pid, 0) == 0 || errno != ESRCH))
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode) || st.st_uid != geteuid())
+			continue;
+		unlinkat(dirfd(d), de->d_name, 0);
+	}
+	if (d)
+		closedir(d);
+}
+
+/* An unnamed file in LOCAL's directory, or the named fallback. */
+static int ctl_local_open(struct ctl_local *l)
+{
+	mode_t mask = umask(0);
+
+	umask(mask);
+	l->fd = open(l->dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644 & ~mask);
+	if (l->fd >= 0)
+		return 0;
+	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
+		ctl_err("get: %s: %s", l->dir, strerror(errno));
+		return -errno;
+	}
+	l->fd = open(l->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+				     O_NOFOLLOW, 0644);
+	if (l->fd < 0) {
+		ctl_err("get: %s: %s", l->tmp, strerror(errno));
+		return -errno;
+	}
+	l->named = true;
+	return 0;
+}
+
+/* Whole: on disk, then a name, then LOCAL's name in one rename. */
+static int ctl_local_commit(struct ctl_local *l)
+{
+	char self[64];
+
+	if (fsync(l->fd) < 0)
+		return -errno;
+	if (!l->named) {
+		snprintf(self, sizeof(self), "/proc/self/fd/%d", l->fd);
+		if (linkat(AT_FDCWD, self, AT_FDCWD, l->tmp,
+			   AT_SYMLINK_FOLLOW) < 0)
+			return -errno;
+		l->named = true;
+	}
+	return rename(l->tmp, l->path) < 0 ? -errno : 0;
+}
+
+/* Done, or given up: close, and remove the hidden name if any. */
+static void ctl_local_close(struct ctl_local *l, int rc)
+{
+	close(l->fd);
+	if (rc < 0 && l->named)
+		unlink(l->tmp);
+}
+
+/* Where the bytes go: stdout, a device (FIFO, socket) written to as it
+ * is, or a regular file made whole (l->fd).  -1 after an error was
+ * printed. */
+static int ctl_get_open(const char *local, struct ctl_local *l, bool *direct)
+{
+	struct stat st;
+	int fd;
+
+	*direct = false;
+	l->fd = -1;
+	if (!strcmp(local, "-"))
+		return 1;
+	/* A device, a FIFO or a socket is written to, never replaced: the
+	 * rename that makes a regular file appear whole would put a file
+	 * where /dev/null was. */
+	if (stat(local, &st) == 0 && !S_ISREG(st.st_mode)) {
+		*direct = true;
+		if (S_ISDIR(st.st_mode)) {
+			ctl_err("get: %s: %s", local, strerror(EISDIR));
+			return -1;
+		}
+		fd = open(local, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+		if (fd < 0)
+			ctl_err("get: %s: %s", local, strerror(errno));
+		return fd;
+	}
+	if (ctl_local_names(l, local) < 0) {
+		ctl_err("get: %s: %s", local, strerror(ENAMETOOLONG));
+		return -1;
+	}
+	ctl_sweep_stale(l->dir);
+	return ctl_local_open(l) < 0 ? -1 : l->fd;
+}
+
 int ctl_get(struct ctl *g, struct tether *t, int argc, char **argv)
 {
 	struct tether_xfer x = { 0 };
-	char tmp[4200];
+	struct ctl_local l;
 	int fd, rc, last = -1;
 	bool to_stdout, direct, bar = isatty(2);
-	struct stat st;
 
 	if (argc != 3)
 		return CTL_EX_USAGE;
 	to_stdout = !strcmp(argv[2], "-");
-	/* A device, a FIFO or a socket is written to, never replaced: the
-	 * rename that makes a regular file appear whole would put a file
-	 * where /dev/null was. */
-	direct = !to_stdout && stat(argv[2], &st) == 0 && !S_ISREG(st.st_mode);
-	if (direct && S_ISDIR(st.st_mode)) {
-		ctl_err("get: %s: %s", argv[2], strerror(EISDIR));
+	if ((fd = ctl_get_open(argv[2], &l, &direct)) < 0)
 		return CTL_EX_FAILED;
-	}
-	/* A local file appears whole or not at all, like a PUT. */
-	snprintf(tmp, sizeof(tmp), "%s.tether-get-%d", argv[2], (int)getpid());
-	if (to_stdout)
-		fd = 1;
-	else if (direct)
-		fd = open(argv[2], O_WRONLY | O_CLOEXEC | O_NOCTTY);
-	else
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
-				       O_NOFOLLOW, 0644);
-	if (fd < 0) {
-		ctl_err("get: %s: %s", direct ? argv[2] : tmp, strerror(errno));
-		return CTL_EX_FAILED;
-	}
 	if (bar && !(to_stdout && isatty(1))) {
 		x.progress = ctl_progress;
 		x.progress_arg = &last;
@@ -132,11 +277,9 @@ int ctl_get(struct ctl *g, struct tether *t, int argc, char **argv)
 	if (direct) {
 		close(fd);
 	} else if (!to_stdout) {
-		if (rc == 0 && (fsync(fd) < 0 || rename(tmp, argv[2]) < 0))
-			rc = -errno;
-		close(fd);
-		if (rc < 0)
-			unlink(tmp);
+		if (rc == 0)
+			rc = ctl_local_commit(&l);
+		ctl_local_close(&l, rc);
 	}
 	if (rc < 0) {
 		if (bar)

@@ -64,6 +64,10 @@ int tl_send_buffer(struct tether *t, const void *buf, size_t len);
 int tl_recv_buffer(struct tether *t, void *buf, size_t len);
 
 /* reconnect.c */
-int tl_connect(struct tether *t, const char *socket_path, unsigned flags);
+/* Trusting, besides ourselves and root, server_uid (TETHER_UID_NONE:
+ * nobody more) as the owner of the socket's directories and of the
+ * server. */
+int tl_connect(struct tether *t, const char *socket_path, unsigned flags,
+	       uid_t server_uid);
 
 #endif

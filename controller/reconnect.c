@@ -2,25 +2,86 @@
  * Attach to a tetherd: make fresh syscall and data socket pairs, send
  * the server's ends with a HELLO over the listening socket (one
  * SOCK_SEQPACKET packet), read the answer.  First connection and
- * reconnection after a crash are the same code.
+ * reconnection after a crash are the same code.  Before a byte goes
+ * out, the socket's directories and the listening process must belong
+ * to us, root, or the uid the caller named.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "libtether.h"
 
-static int tl_dial(struct tether *t, const char *path)
+#define TL_RETRY_FIRST_MS 10	/* EAGAIN: first pause, doubling */
+#define TL_RETRY_MS 2000	/* EAGAIN: give up after this long */
+
+/* "uid 1000 or root", "uid 1000, uid 2000 or root": whom we trust. */
+static const char *tl_trusted_text(uid_t server_uid, char *buf, size_t size)
+{
+	uid_t self = geteuid();
+
+	if (server_uid == TETHER_UID_NONE || server_uid == self)
+		snprintf(buf, size, "uid %u or root", (unsigned)self);
+	else
+		snprintf(buf, size, "uid %u, uid %u or root", (unsigned)self,
+			 (unsigned)server_uid);
+	return buf;
+}
+
+/* The socket's directory and every parent up to / must be ours, root's
+ * or the named server uid's, and writable by no one else: whoever
+ * controls a directory on the way can put their own server there. */
+static int tl_check_dir(struct tether *t, const char *path, uid_t server_uid)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)], err[256];
+	char *slash;
+	int rc;
+
+	strcpy(dir, path);
+	if (!(slash = strrchr(dir, '/')))
+		strcpy(dir, ".");
+	else
+		slash[slash == dir] = '\0';
+	rc = tp_check_dir_chain(dir, geteuid(), server_uid, err, sizeof(err));
+	if (rc == -ENOENT)
+		return tl_fail(t, ECONNREFUSED, "no tetherd at %s", path);
+	return rc < 0 ? tl_fail(t, -rc, "%s", err) : 0;
+}
+
+/* Whoever listens must be us, root or the uid the caller named, before
+ * it gets a byte (our fds above all). */
+static int tl_check_peer(struct tether *t, int fd, const char *path,
+			 uid_t server_uid)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	char who[64];
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return tl_fail(t, errno, "SO_PEERCRED: %s", strerror(errno));
+	if (cred.uid == 0 || cred.uid == geteuid() ||
+	    (server_uid != TETHER_UID_NONE && cred.uid == server_uid))
+		return 0;
+	return tl_fail(t, EACCES, "tetherd at %s runs as uid %u, not %s: "
+		       "refusing to talk to it (pass its uid if this is "
+		       "intended)", path, (unsigned)cred.uid,
+		       tl_trusted_text(server_uid, who, sizeof(who)));
+}
+
+static int tl_dial(struct tether *t, const char *path, uid_t server_uid)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd, err;
+	int fd, err, rc;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return tl_fail(t, ENAMETOOLONG, "socket path too long: %s",
 			       path);
+	if ((rc = tl_check_dir(t, path, server_uid)) < 0)
+		return rc;
 	strcpy(sa.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -35,11 +96,16 @@ static int tl_dial(struct tether *t, const char *path)
 				       path);
 		return tl_fail(t, err, "connect %s: %s", path, strerror(err));
 	}
+	if ((rc = tl_check_peer(t, fd, path, server_uid)) < 0) {
+		close(fd);
+		return rc;
+	}
 	return fd;
 }
 
-static int tl_send_hello(struct tether *t, int fd, const int pass[2],
-			 unsigned flags, uint64_t expect_gen)
+/* HELLO with npass fds (2, or 0 for a PROBE). */
+static int tl_send_hello(struct tether *t, int fd, const int *pass,
+			 unsigned npass, unsigned flags, uint64_t expect_gen)
 {
 	union {
 		char b[CMSG_SPACE(2 * sizeof(int))];
@@ -67,11 +133,17 @@ static int tl_send_hello(struct tether *t, int fd, const int pass[2],
 	iov.iov_base = (void *)tp_msg_data(&m);
 	iov.iov_len = tp_msg_size(&m);
 	memset(cbuf.b, 0, sizeof(cbuf.b));
-	cm = CMSG_FIRSTHDR(&msg);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(2 * sizeof(int));
-	memcpy(CMSG_DATA(cm), pass, 2 * sizeof(int));
+	if (npass) {
+		msg.msg_controllen = CMSG_SPACE(npass * sizeof(int));
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(npass * sizeof(int));
+		memcpy(CMSG_DATA(cm), pass, npass * sizeof(int));
+	} else {
+		msg.msg_control = NULL;
+		msg.msg_controllen = 0;
+	}
 	do
 		n = sendmsg(fd, &msg, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
@@ -123,13 +195,45 @@ static int tl_recv_answer(struct tether *t, int fd)
 	return 0;
 }
 
+/* Refused at accept (busy, or a uid it does not admit), a server
+ * answers and closes before it reads our HELLO, whose sending then
+ * fails (EPIPE, ECONNRESET): its answer is still there, and says why. */
+static int tl_send_failed(struct tether *t, int fd, int rc)
+{
+	char sent[sizeof(t->err)];
+	int why;
+
+	if (rc != -EPIPE && rc != -ECONNRESET)
+		return rc;
+	memcpy(sent, t->err, sizeof(sent));
+	if ((why = tl_recv_answer(t, fd)) < 0 && why != -ECONNRESET)
+		return why;
+	memcpy(t->err, sent, sizeof(sent));
+	return rc;
+}
+
+/* A PROBE: the HELLO answer alone, no sockets passed or kept. */
+static int tl_probe(struct tether *t, const char *path, uid_t server_uid)
+{
+	int fd, rc;
+
+	if ((fd = tl_dial(t, path, server_uid)) < 0)
+		return fd;
+	rc = tl_send_hello(t, fd, NULL, 0, TETHER_HELLO_PROBE, 0);
+	rc = rc < 0 ? tl_send_failed(t, fd, rc) : tl_recv_answer(t, fd);
+	close(fd);
+	return rc;
+}
+
 static int tl_attach(struct tether *t, const char *path, unsigned flags,
-		     uint64_t expect_gen)
+		     uint64_t expect_gen, uid_t server_uid)
 {
 	int sp[2] = { -1, -1 }, dp[2] = { -1, -1 }, pass[2];
 	int fd, rc;
 
-	if ((fd = tl_dial(t, path)) < 0)
+	if (flags == TETHER_HELLO_PROBE)
+		return tl_probe(t, path, server_uid);
+	if ((fd = tl_dial(t, path, server_uid)) < 0)
 		return fd;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0 ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, dp) < 0) {
@@ -138,8 +242,10 @@ static int tl_attach(struct tether *t, const char *path, unsigned flags,
 	}
 	pass[0] = sp[1];
 	pass[1] = dp[1];
-	if ((rc = tl_send_hello(t, fd, pass, flags, expect_gen)) < 0)
+	if ((rc = tl_send_hello(t, fd, pass, 2, flags, expect_gen)) < 0) {
+		rc = tl_send_failed(t, fd, rc);
 		goto out;
+	}
 	/* The server holds its ends now; ours of theirs must go, or its
 	 * EOF on our death would never come. */
 	close(sp[1]);
@@ -161,11 +267,60 @@ out:
 	return rc;
 }
 
-int tl_connect(struct tether *t, const char *socket_path, unsigned flags)
+/* EAGAIN is a busy server (too many handshakes in progress, or
+ * observers): try again for up to TL_RETRY_MS, TL_RETRY_FIRST_MS apart
+ * at first, twice as long each time. */
+static int tl_attach_retry(struct tether *t, const char *path,
+			   unsigned flags, uint64_t expect_gen,
+			   uid_t server_uid)
+{
+	unsigned delay = TL_RETRY_FIRST_MS, waited = 0;
+	struct timespec ts;
+	int rc;
+
+	for (;;) {
+		rc = tl_attach(t, path, flags, expect_gen, server_uid);
+		if (rc != -EAGAIN || waited >= TL_RETRY_MS)
+			return rc;
+		if (delay > TL_RETRY_MS - waited)
+			delay = TL_RETRY_MS - waited;
+		ts.tv_sec = delay / 1000;
+		ts.tv_nsec = (long)(delay % 1000) * 1000000L;
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+		waited += delay;
+		delay *= 2;
+	}
+}
+
+/* The generation a take-over names: PROBE for it, so a take-over needs
+ * no observer slot; a tetherd older than PROBE (EINVAL, unknown flag)
+ * is asked as an observer, as before. */
+static int tl_peek_generation(struct tether *t, const char *path,
+			      uid_t server_uid, uint64_t *gen)
 {
 	struct tether peek = { .sfd = -1, .dfd = -1 };
+	int rc;
+
+	rc = tl_attach_retry(&peek, path, TETHER_HELLO_PROBE, 0, server_uid);
+	if (rc == -EINVAL)
+		rc = tl_attach_retry(&peek, path, TETHER_HELLO_OBSERVE, 0,
+				     server_uid);
+	if (peek.sfd >= 0)
+		close(peek.sfd);
+	if (peek.dfd >= 0)
+		close(peek.dfd);
+	if (rc < 0)
+		return tl_fail(t, -rc, "%s", peek.err);
+	*gen = peek.info.generation;
+	return 0;
+}
+
+int tl_connect(struct tether *t, const char *socket_path, unsigned flags,
+	       uid_t server_uid)
+{
 	char def[4096];
-	unsigned hf;
+	uint64_t gen = 0;
 	int rc;
 
 	if (flags & ~(TETHER_CONNECT_TAKEOVER | TETHER_CONNECT_OBSERVE))
@@ -176,21 +331,20 @@ int tl_connect(struct tether *t, const char *socket_path, unsigned flags)
 		socket_path = def;
 	}
 	if (flags & TETHER_CONNECT_OBSERVE)
-		return tl_attach(t, socket_path, TETHER_HELLO_OBSERVE, 0);
+		return tl_attach_retry(t, socket_path, TETHER_HELLO_OBSERVE, 0,
+				       server_uid);
 	if (!(flags & TETHER_CONNECT_TAKEOVER))
-		return tl_attach(t, socket_path, 0, 0);
+		return tl_attach_retry(t, socket_path, 0, 0, server_uid);
 	/* Take over the controller we saw, not whoever came after it:
 	 * of two take-overs racing for the same one, exactly one wins. */
-	if ((rc = tl_attach(&peek, socket_path, TETHER_HELLO_OBSERVE, 0)) < 0)
-		return tl_fail(t, -rc, "%s", peek.err);
-	close(peek.sfd);
-	close(peek.dfd);
-	hf = TETHER_HELLO_TAKEOVER;
-	return tl_attach(t, socket_path, hf, peek.info.generation);
+	if ((rc = tl_peek_generation(t, socket_path, server_uid, &gen)) < 0)
+		return rc;
+	return tl_attach_retry(t, socket_path, TETHER_HELLO_TAKEOVER, gen,
+			       server_uid);
 }
 
-TETHER_API int tether_connect(const char *socket_path, unsigned flags,
-			      struct tether **out)
+TETHER_API int tether_connect_uid(const char *socket_path, unsigned flags,
+				  uid_t server_uid, struct tether **out)
 {
 	struct tether *t = tl_alloc();
 	int rc;
@@ -198,7 +352,7 @@ TETHER_API int tether_connect(const char *socket_path, unsigned flags,
 	*out = NULL;
 	if (!t)
 		return -ENOMEM;
-	if ((rc = tl_connect(t, socket_path, flags)) < 0) {
+	if ((rc = tl_connect(t, socket_path, flags, server_uid)) < 0) {
 		/* Keep the text for tether_last_error(NULL)-less callers. */
 		tl_set_orphan_error(t->err);
 		tl_free(t);
@@ -206,4 +360,10 @@ TETHER_API int tether_connect(const char *socket_path, unsigned flags,
 	}
 	*out = t;
 	return 0;
+}
+
+TETHER_API int tether_connect(const char *socket_path, unsigned flags,
+			      struct tether **out)
+{
+	return tether_connect_uid(socket_path, flags, TETHER_UID_NONE, out);
 }

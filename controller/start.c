@@ -172,7 +172,7 @@ TETHER_API int tether_start(const struct tether_start_opts *opts,
 	pfd[1] = -1;
 	t->child = pid;
 	if ((rc = tl_start_wait(t, pfd[0], pid)) < 0 ||
-	    (rc = tl_connect(t, path, 0)) < 0)
+	    (rc = tl_connect(t, path, 0, TETHER_UID_NONE)) < 0)
 		goto fail;
 	close(pfd[0]);
 	*out = t;

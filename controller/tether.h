@@ -38,9 +38,19 @@ int tether_start(const struct tether_start_opts *opts, struct tether **out);
 #define TETHER_CONNECT_OBSERVE 0x2u	/* read-only, alongside a controller */
 
 /* Attach to a running server: make the syscall and data socket pairs,
- * pass the server's ends over the listening socket with SCM_RIGHTS. */
+ * pass the server's ends over the listening socket with SCM_RIGHTS.
+ * The socket's directory and every parent must belong to us or root,
+ * and so must the listening server (SO_PEERCRED), or -EACCES before
+ * anything is sent.  A busy server (EAGAIN) is retried for ~2 s. */
 int tether_connect(const char *socket_path, unsigned flags,
 		   struct tether **out);
+
+#define TETHER_UID_NONE ((uid_t)-1)	/* tether_connect_uid: nobody more */
+
+/* tether_connect trusting server_uid too, for the directories and the
+ * server: to talk to another user's tetherd on purpose. */
+int tether_connect_uid(const char *socket_path, unsigned flags,
+		       uid_t server_uid, struct tether **out);
 
 /* Detach and free.  The server, its fds and children stay. */
 void tether_disconnect(struct tether *t);

@@ -360,12 +360,14 @@ int ctl_verb_call(struct ctl *g, struct tether *t, int argc, char **argv)
 
 static void ctl_usage(FILE *f)
 {
-	fprintf(f, "usage: tetherctl [-s PATH] [--json] [--take-over] VERB "
-		   "[ARGS...]\n\nverbs:\n");
+	fprintf(f, "usage: tetherctl [-s PATH] [--json] [--take-over] "
+		   "[--server-uid UID] VERB [ARGS...]\n\nverbs:\n");
 	for (const struct ctl_verb *v = ctl_verbs; v->name; v++)
 		fprintf(f, "  %s\n", v->usage);
 	fprintf(f, "\nThe socket is -s PATH, else $TETHER_SOCKET, else the "
-		   "per-user default.\nExit: 0 ok, 1 failed, 2 usage, 3 cannot "
+		   "per-user default.\nA tetherd (and directories) of uid "
+		   "--server-uid, else $TETHER_SERVER_UID,\nis trusted besides "
+		   "ours and root's.\nExit: 0 ok, 1 failed, 2 usage, 3 cannot "
 		   "reach the server.  See tetherctl(1).\n");
 }
 
@@ -384,7 +386,8 @@ static int ctl_run(struct ctl *g, const struct ctl_verb *v, int argc,
 		return rc;
 	}
 	if (v->conn != CTL_CONN_NONE &&
-	    (rc = tether_connect(g->socket_path, flags, &t)) < 0) {
+	    (rc = tether_connect_uid(g->socket_path, flags, g->server_uid,
+				     &t)) < 0) {
 		ctl_err("%s: %s%s", g->socket_path, ctl_why(NULL, rc),
 			rc == -EBUSY ? " (--take-over replaces it)" : "");
 		return CTL_EX_UNREACHABLE;
@@ -394,18 +397,55 @@ static int ctl_run(struct ctl *g, const struct ctl_verb *v, int argc,
 	return rc;
 }
 
+/* A uid in decimal, not -1 (which names no one). */
+static int ctl_parse_uid(const char *s, uid_t *uid)
+{
+	unsigned long long v;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*end || errno || v >= (uid_t)-1)
+		return -EINVAL;
+	*uid = (uid_t)v;
+	return 0;
+}
+
+/* --server-uid UID, else $TETHER_SERVER_UID (unset or empty: none): a
+ * tetherd of that uid, and directories of that uid on the way to its
+ * socket, are trusted besides ours and root's. */
+static int ctl_server_uid(struct ctl *g, const char *opt)
+{
+	const char *env = getenv("TETHER_SERVER_UID");
+
+	g->server_uid = TETHER_UID_NONE;
+	if (opt && ctl_parse_uid(opt, &g->server_uid) < 0) {
+		ctl_err("--server-uid: '%s' is not a uid", opt);
+		return -EINVAL;
+	}
+	if (!opt && env && *env && ctl_parse_uid(env, &g->server_uid) < 0) {
+		ctl_err("TETHER_SERVER_UID: '%s' is not a uid", env);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "take-over", no_argument, NULL, 'T' },
+		{ "server-uid", required_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const struct ctl_verb *v;
 	struct ctl g = { 0 };
+	const char *server_uid = NULL;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "+s:jhV", opts, NULL)) != -1) {
@@ -418,6 +458,9 @@ int main(int argc, char **argv)
 			break;
 		case 'T':
 			g.takeover = true;
+			break;
+		case 'U':
+			server_uid = optarg;
 			break;
 		case 'h':
 			ctl_usage(stdout);
@@ -434,6 +477,8 @@ int main(int argc, char **argv)
 		ctl_usage(stderr);
 		return CTL_EX_USAGE;
 	}
+	if (ctl_server_uid(&g, server_uid) < 0)
+		return CTL_EX_USAGE;
 	if (!g.socket_path) {
 		if (tether_default_socket(g.socket_buf, sizeof(g.socket_buf)) < 0) {
 			ctl_err("cannot build the default socket path");

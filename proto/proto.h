@@ -90,6 +90,24 @@ const msgpack_object *tp_map_get(const msgpack_object *map, const char *key);
 
 /* paths.c: where a socket lives when nobody says. */
 int tp_default_socket_path(char *buf, size_t size);
+/* The same with the bases /run/user and /tmp given (for tests). */
+int tp_default_socket_path_in(const char *run, const char *tmp, char *buf,
+			      size_t size);
+
+/* paths.c: may dir hold a socket we talk to?  dir and every directory
+ * up to / must belong to root, uid or also (TP_UID_NONE: nobody more),
+ * and be writable by no one else unless sticky (like /tmp: then the
+ * entry below it is what must be trusted, and the next step checks
+ * it).  Symlinks are followed component by component, each one's owner
+ * checked like a directory's, then its target walked and checked: what
+ * is checked is everything a later open of the path goes through, so
+ * nobody untrusted can swap any of it afterwards.  0, or -EACCES,
+ * -ENOTDIR, -ELOOP, -ENAMETOOLONG or lstat's -errno (-ENOENT: missing),
+ * with one line in err naming the directory, e.g. "/tmp/tether-0
+ * belongs to uid 65534 (mode 0777), not to uid 0 or root". */
+#define TP_UID_NONE ((uid_t)-1)
+int tp_check_dir_chain(const char *dir, uid_t uid, uid_t also, char *err,
+		       size_t errsz);
 
 /* io.c: EINTR-retrying whole-buffer I/O for blocking fds. */
 int tp_write_all(int fd, const void *buf, size_t len);

@@ -1,5 +1,6 @@
 /*
- * The listening socket: a 0700 directory, a 0600 SOCK_SEQPACKET socket
+ * The listening socket: a 0700 directory (which, and every parent up to
+ * /, must be ours or root's), a 0600 SOCK_SEQPACKET socket
  * (one handshake message is one packet, fds and all), and an flock on
  * PATH.lock so a second server on the same path is refused and a stale
  * socket of a dead one can be replaced safely.
@@ -17,14 +18,15 @@
 
 #include "tetherd.h"
 
-/* mkdir -p the socket's directory; what we create is 0700.  An existing
- * directory must be ours: a socket in someone else's directory can be
- * swapped under us. */
+/* mkdir -p the socket's directory (what we create is 0700), then check
+ * it and every parent up to /: each must be ours or root's and
+ * writable by nobody else (sticky aside), or someone else could swap
+ * the directory, and the socket in it, under us. */
 static int td_listen_mkdir(const char *dir, char *err, size_t errsz)
 {
 	char buf[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	struct stat st;
 	size_t n = strlen(dir);
+	int e;
 
 	if (n >= sizeof(buf))
 		return -ENAMETOOLONG;
@@ -39,25 +41,11 @@ static int td_listen_mkdir(const char *dir, char *err, size_t errsz)
 	}
 	if (mkdir(buf, 0700) < 0 && errno != EEXIST)
 		goto fail;
-	if (lstat(buf, &st) < 0)
-		goto fail;
-	if (!S_ISDIR(st.st_mode)) {
-		snprintf(err, errsz, "%s is not a directory", buf);
-		return -ENOTDIR;
-	}
-	if (st.st_uid != getuid()) {
-		snprintf(err, errsz, "%s belongs to uid %u, not to us (uid %u)",
-			 buf, (unsigned)st.st_uid, (unsigned)getuid());
-		return -EACCES;
-	}
-	if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {
-		snprintf(err, errsz, "%s is world-writable", buf);
-		return -EACCES;
-	}
-	return 0;
+	return tp_check_dir_chain(buf, getuid(), TP_UID_NONE, err, errsz);
 fail:
-	snprintf(err, errsz, "cannot create %s: %s", buf, strerror(errno));
-	return -errno;
+	e = errno;
+	snprintf(err, errsz, "cannot create %s: %s", buf, strerror(e));
+	return -e;
 }
 
 static int td_listen_addr(const char *path, struct sockaddr_un *sa)
@@ -139,12 +127,14 @@ int td_listen_open(struct td_server *srv, char *err, size_t errsz)
 		return rc;
 	}
 	strcpy(dir, srv->socket_path);
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = '\0';
-		if ((rc = td_listen_mkdir(dir, err, errsz)) < 0)
-			return rc;
-	}
+	/* A bare name lives in the working directory, "/x" in "/": both
+	 * exist, and are checked all the same. */
+	if (!(slash = strrchr(dir, '/')))
+		strcpy(dir, ".");
+	else
+		slash[slash == dir] = '\0';
+	if ((rc = td_listen_mkdir(dir, err, errsz)) < 0)
+		return rc;
 	if ((rc = td_listen_lock(srv, err, errsz)) < 0)
 		return rc;
 	if ((srv->lock_fd = td_ifd_adopt(rc, "lock")) < 0)

@@ -380,7 +380,7 @@ static void td_hello_answer(struct td_server *srv, int fd, uint64_t id,
 	td_labels_validate(srv);
 	tp_msg_init(&m);
 	tp_msg_reply(&m, id, 0);
-	msgpack_pack_map(&m.pk, c ? 13 : 12);
+	msgpack_pack_map(&m.pk, 13);
 	tp_pack_kv_int(&m.pk, "version", TETHER_PROTO_VERSION);
 	tp_pack_kv_int(&m.pk, "pid", srv->pid);
 	tp_pack_kv_int(&m.pk, "generation",
@@ -400,8 +400,8 @@ static void td_hello_answer(struct td_server *srv, int fd, uint64_t id,
 	tp_pack_kv_int(&m.pk, "children", srv->nrunning);
 	tp_pack_kv_int(&m.pk, "workers", srv->nworkers);
 	tp_pack_kv_bool(&m.pk, "persistent", srv->persistent);
-	if (c)
-		tp_pack_kv_bool(&m.pk, "observer", c->observer);
+	/* A PROBE is answered as an observer would be. */
+	tp_pack_kv_bool(&m.pk, "observer", c ? c->observer : true);
 	if (tp_msg_finish(&m) == 0)
 		td_reconnect_send(fd, &m);
 	tp_msg_destroy(&m);
@@ -447,8 +447,7 @@ static int td_reconnect_hello(struct td_handshake *hs, struct td_hello *h)
 	/* PROBE: the status a take-over needs, no slot taken, no fds kept
 	 * (a read-only peer may look too). */
 	if (h->flags & TETHER_HELLO_PROBE) {
-		if (h->flags & ~(uint64_t)(TETHER_HELLO_PROBE |
-					   TETHER_HELLO_TAKEOVER))
+		if (h->flags != TETHER_HELLO_PROBE)
 			return td_hello_fail(h, EINVAL, "PROBE goes alone");
 		td_hello_answer(srv, hs->fd, h->id, NULL);
 		return 0;
