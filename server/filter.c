@@ -137,8 +137,9 @@ int td_policy_setup(struct td_server *srv, char *err, size_t errsz)
 	}
 	free(buf);
 	/* Forked now, while the server can still fork and before the
-	 * ring and the filter exist: workers must inherit neither. */
-	if ((rc = td_spawner_start(srv)) < 0) {
+	 * ring and the filter exist: workers must inherit neither.  (In
+	 * process, nothing spawns: the fuzz policy denies execve.) */
+	if (!srv->in_process && (rc = td_spawner_start(srv)) < 0) {
 		snprintf(err, errsz, "spawner: %s", strerror(-rc));
 		return rc;
 	}

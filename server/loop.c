@@ -68,7 +68,8 @@ int td_loop_init(struct td_server *srv)
 	struct io_uring_params p;
 	/* Under a policy the ring starts disabled: restrictions can only be
 	 * registered before it runs anything (filter.c enables it). */
-	unsigned ring_off = srv->policy ? IORING_SETUP_R_DISABLED : 0;
+	unsigned ring_off = srv->policy && !srv->in_process
+				    ? IORING_SETUP_R_DISABLED : 0;
 	sigset_t mask;
 	int fd, rc;
 
@@ -258,10 +259,39 @@ static void td_loop_cqe(struct td_server *srv, struct io_uring_cqe *cqe)
 	}
 }
 
-int td_loop_run(struct td_server *srv)
+/* Wait for events (at most ts long, if given), handle them all, then
+ * the between-events work. */
+static int td_loop_turn(struct td_server *srv, struct __kernel_timespec *ts)
 {
 	struct io_uring_cqe *cqe;
-	unsigned head, n;
+	unsigned head, n = 0;
+	int rc;
+
+	if (ts)
+		rc = io_uring_submit_and_wait_timeout(&srv->ring, &cqe, 1, ts,
+						      NULL);
+	else
+		rc = io_uring_submit_and_wait(&srv->ring, 1);
+	if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY &&
+	    rc != -ETIME) {
+		td_log("io_uring_submit_and_wait: %s", strerror(-rc));
+		return rc;
+	}
+	io_uring_for_each_cqe(&srv->ring, head, cqe) {
+		td_loop_cqe(srv, cqe);
+		n++;
+	}
+	io_uring_cq_advance(&srv->ring, n);
+	/* Between events nothing holds a pointer: free what ended. */
+	td_jobs_reap(srv);
+	td_conns_reap(srv);
+	td_timers_run(srv);
+	td_log_flush(srv);
+	return 0;
+}
+
+int td_loop_run(struct td_server *srv)
+{
 	int rc;
 
 	/* Until stopped, and then until nothing holds memory the ring or a
@@ -269,23 +299,18 @@ int td_loop_run(struct td_server *srv)
 	 * wait is given up at the deadline). */
 	while (!srv->stopping || srv->conns || srv->nrunning || srv->nring ||
 	       td_workers_stopping(srv) ||
-	       (td_pool_busy(srv) && !srv->deadline_passed)) {
-		rc = io_uring_submit_and_wait(&srv->ring, 1);
-		if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
-			td_log("io_uring_submit_and_wait: %s", strerror(-rc));
+	       (td_pool_busy(srv) && !srv->deadline_passed))
+		if ((rc = td_loop_turn(srv, NULL)) < 0)
 			return rc;
-		}
-		n = 0;
-		io_uring_for_each_cqe(&srv->ring, head, cqe) {
-			td_loop_cqe(srv, cqe);
-			n++;
-		}
-		io_uring_cq_advance(&srv->ring, n);
-		/* Between events nothing holds a pointer: free what ended. */
-		td_jobs_reap(srv);
-		td_conns_reap(srv);
-		td_timers_run(srv);
-		td_log_flush(srv);
-	}
 	return 0;
+}
+
+int td_loop_once(struct td_server *srv, unsigned wait_ms)
+{
+	struct __kernel_timespec ts = {
+		.tv_sec = wait_ms / 1000,
+		.tv_nsec = (long long)(wait_ms % 1000) * 1000000,
+	};
+
+	return td_loop_turn(srv, &ts);
 }

@@ -145,6 +145,7 @@ struct td_server {
 	pid_t pid;
 	uid_t uid;
 	bool persistent;
+	bool in_process;		/* the fuzz target: see server.h */
 	bool stopping;
 	bool exiting;			/* the loop is over: free, don't wait */
 	bool deadline_passed;		/* shutting down: stop waiting */
@@ -255,6 +256,9 @@ void td_listen_close(struct td_server *srv);
 /* loop.c */
 int td_loop_init(struct td_server *srv);
 int td_loop_run(struct td_server *srv);
+/* One turn: the events that come within wait_ms (the fuzz target).
+ * 0, or -errno if the ring failed. */
+int td_loop_once(struct td_server *srv, unsigned wait_ms);
 struct io_uring_sqe *td_sqe(struct td_server *srv);
 void td_arm_accept(struct td_server *srv);
 uint64_t td_uptime_ms(const struct td_server *srv);

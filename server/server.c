@@ -1,0 +1,186 @@
+/*
+ * Starting and stopping a server: the order of what it sets up matters
+ * (socket before log, policy and spawner before the ring, the ring
+ * before the helpers, the filter last), and so does the order of what
+ * it frees (helpers before the jobs they run, jobs before the workers
+ * they watch, everything the ring may point at before the ring).
+ * tetherd's main() and the in-process fuzz target both go through here.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "arena.h"
+#include "job.h"
+#include "policy.h"
+#include "pool.h"
+#include "server.h"
+#include "workers.h"
+
+void td_server_init(struct td_server *srv)
+{
+	memset(srv, 0, sizeof(*srv));
+	srv->listen_fd = srv->lock_fd = srv->signal_fd = srv->spawner_fd = -1;
+}
+
+/* fds 0-2 must be taken, or the first controller open() would land on
+ * stdin/stdout/stderr of a process that logs to them. */
+static int td_std_fds(void)
+{
+	for (int fd = 0; fd < 3; fd++) {
+		int nfd;
+
+		if (fcntl(fd, F_GETFD) >= 0)
+			continue;
+		nfd = open("/dev/null", O_RDWR);
+		if (nfd < 0)
+			return -errno;
+		if (nfd != fd)
+			return -EBADF;
+	}
+	return 0;
+}
+
+/* Where captured output goes: 0700, ours, created if missing. */
+static int td_state_dir(struct td_server *srv, const char *dir, char *err,
+			size_t errsz)
+{
+	struct stat st;
+
+	if ((size_t)snprintf(srv->state_dir, sizeof(srv->state_dir), "%s",
+			     dir ? dir : "") >= sizeof(srv->state_dir) ||
+	    (!dir && (size_t)snprintf(srv->state_dir, sizeof(srv->state_dir),
+				      "%s.d", srv->socket_path) >=
+			     sizeof(srv->state_dir)))
+		return -ENAMETOOLONG;
+	if (mkdir(srv->state_dir, 0700) < 0 && errno != EEXIST)
+		goto fail;
+	if (lstat(srv->state_dir, &st) < 0)
+		goto fail;
+	if (!S_ISDIR(st.st_mode) || st.st_uid != getuid() ||
+	    (st.st_mode & 077)) {
+		snprintf(err, errsz, "state directory %.400s must be a 0700 "
+			 "directory of uid %u", srv->state_dir,
+			 (unsigned)getuid());
+		return -EACCES;
+	}
+	return 0;
+fail:
+	snprintf(err, errsz, "state directory %.400s: %s", srv->state_dir,
+		 strerror(errno));
+	return -errno;
+}
+
+static int td_start(struct td_server *srv, const struct td_config *o,
+		    char *err, size_t errsz)
+{
+	int rc, sig = 0;
+
+	if ((rc = td_std_fds()) < 0) {
+		snprintf(err, errsz, "cannot open /dev/null: %s",
+			 strerror(-rc));
+		return rc;
+	}
+	getrlimit(RLIMIT_NOFILE, &srv->nofile_orig);
+	/* Grandchildren that daemonize are reparented to us, not init. */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
+		rc = -errno;
+		snprintf(err, errsz, "PR_SET_CHILD_SUBREAPER: %s",
+			 strerror(errno));
+		return rc;
+	}
+	if ((rc = td_ifd_init()) < 0) {
+		snprintf(err, errsz, "fd limit: %s", strerror(-rc));
+		return rc;
+	}
+	if ((rc = td_listen_open(srv, err, errsz)) < 0)
+		return rc;
+	if ((rc = td_state_dir(srv, o->state_dir, err, errsz)) < 0)
+		return rc;
+	/* After the socket: the log usually lives in its directory. */
+	if ((rc = td_log_open(o->log_path)) < 0) {
+		snprintf(err, errsz, "cannot open log %s: %s",
+			 o->log_path ? o->log_path : "(stderr)", strerror(-rc));
+		return rc;
+	}
+	/* Before the ring: a policy ring starts disabled, to be restricted
+	 * before its first submission. */
+	if (srv->policy_path && (rc = td_policy_setup(srv, err, errsz)) < 0)
+		return rc;
+	if ((rc = td_loop_init(srv)) < 0) {
+		snprintf(err, errsz, "io_uring: %s", strerror(-rc));
+		return rc;
+	}
+	/* After the loop has blocked its signals (the helpers inherit the
+	 * mask), before the filter (threads cannot be made under it). */
+	if ((rc = td_pool_start(srv, o->helpers)) < 0) {
+		snprintf(err, errsz, "helper threads: %s", strerror(-rc));
+		return rc;
+	}
+	/* Last: from here on the server can do only what it needs and what
+	 * the policy allows. */
+	if (srv->policy && !srv->in_process &&
+	    (rc = td_filter_install(srv, err, errsz)) < 0)
+		return rc;
+	/* Started by a controller (PDEATHSIG set): not persistent yet. */
+	prctl(PR_GET_PDEATHSIG, &sig);
+	srv->persistent = sig == 0;
+	return 0;
+}
+
+
+int td_server_start(struct td_server *srv, const struct td_config *cfg,
+		    char *err, size_t errsz)
+{
+	int rc;
+
+	srv->socket_path = cfg->socket_path;
+	srv->in_process = cfg->in_process;
+	srv->pid = getpid();
+	srv->uid = getuid();
+	clock_gettime(CLOCK_MONOTONIC, &srv->started);
+	if ((rc = td_start(srv, cfg, err, errsz)) < 0) {
+		td_log("cannot start: %s", err[0] ? err : strerror(-rc));
+		td_listen_close(srv);
+		td_pool_stop(srv);
+		td_spawner_stop(srv);
+		return rc;
+	}
+	td_log("listening on %s (protocol %d, %s%s%s)", srv->socket_path,
+	       TETHER_PROTO_VERSION,
+	       srv->persistent ? "persistent" : "dies with its controller",
+	       srv->policy ? ", policy " : "",
+	       srv->policy ? srv->policy_path : "");
+	return 0;
+}
+
+void td_server_finish(struct td_server *srv)
+{
+	td_listen_close(srv);
+	srv->exiting = true;
+	td_pool_stop(srv);
+	/* A helper that never came back still holds its job. */
+	if (!srv->pool)
+		td_jobs_free_all(srv);
+	td_workers_free(srv);
+	td_labels_free(srv);
+	td_mem_free_all(srv);
+	io_uring_queue_exit(&srv->ring);
+	td_timers_free(srv);
+	td_arena_free();
+	td_spawner_stop(srv);
+}
+
+void td_server_free(struct td_server *srv)
+{
+	td_policy_free(srv->policy);
+	free(srv->allow_uids);
+	free(srv->allow_gids);
+	free(srv->ro_uids);
+}
