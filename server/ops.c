@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "pool.h"
 #include "tetherd.h"
 
 int td_req_fail(struct td_req *r, int err, const char *fmt, ...)
@@ -84,8 +85,11 @@ static int td_do_status(struct td_req *r)
 	struct td_server *srv = r->srv;
 	struct td_conn *ctl = srv->controller;
 
+	unsigned helpers, busy, syscalls;
+
 	td_labels_validate(srv);
-	msgpack_pack_map(r->pk, 16);
+	td_pool_counts(srv, &helpers, &busy, &syscalls);
+	msgpack_pack_map(r->pk, 20);
 	tp_pack_kv_int(r->pk, "version", TETHER_PROTO_VERSION);
 	tp_pack_kv_int(r->pk, "pid", srv->pid);
 	tp_pack_kv_int(r->pk, "generation", (int64_t)srv->generation);
@@ -102,6 +106,12 @@ static int td_do_status(struct td_req *r)
 	tp_pack_kv_str(r->pk, "socket", srv->socket_path);
 	tp_pack_kv_int(r->pk, "children", srv->nrunning);
 	tp_pack_kv_int(r->pk, "workers", srv->nworkers);
+	/* What the loop handed off: helper threads in use, of them by a
+	 * controller's syscalls, and requests answered later. */
+	tp_pack_kv_int(r->pk, "helpers", helpers);
+	tp_pack_kv_int(r->pk, "helpers_busy", busy);
+	tp_pack_kv_int(r->pk, "helpers_syscalls", syscalls);
+	tp_pack_kv_int(r->pk, "jobs", srv->njobs);
 	return 0;
 }
 

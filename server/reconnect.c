@@ -380,15 +380,14 @@ static void td_hello_answer(struct td_server *srv, int fd, uint64_t id,
 	td_labels_validate(srv);
 	tp_msg_init(&m);
 	tp_msg_reply(&m, id, 0);
-	msgpack_pack_map(&m.pk, 13);
+	msgpack_pack_map(&m.pk, c ? 13 : 15);
 	tp_pack_kv_int(&m.pk, "version", TETHER_PROTO_VERSION);
 	tp_pack_kv_int(&m.pk, "pid", srv->pid);
 	tp_pack_kv_int(&m.pk, "generation",
 		       (int64_t)(c ? c->generation : srv->generation));
-	if (c) {
-		tp_pack_kv_int(&m.pk, "syscall_fd", c->sfd);
-		tp_pack_kv_int(&m.pk, "data_fd", c->dfd);
-	} else {
+	tp_pack_kv_int(&m.pk, "syscall_fd", c ? c->sfd : -1);
+	tp_pack_kv_int(&m.pk, "data_fd", c ? c->dfd : -1);
+	if (!c) {
 		tp_pack_kv_bool(&m.pk, "attached", srv->controller != NULL);
 		tp_pack_kv_int(&m.pk, "controller_pid", srv->controller
 			       ? srv->controller->peer_pid : 0);
