@@ -1,10 +1,12 @@
 /*
  * bench_roundtrip: what one tether syscall costs, against two baselines.
  *
- * Three measurements under one CPU pinning: a direct getpid syscall, a
- * raw AF_UNIX socketpair ping-pong between two processes exchanging
- * frames the size of tether's getpid request and reply, and
- * tether_getpid() against a real tetherd.  Each is run BENCH_RUNS times,
+ * Measurements under one CPU pinning: a direct getpid syscall, a raw
+ * AF_UNIX socketpair ping-pong between two processes exchanging frames
+ * the size of tether's getpid request and reply, and tether_getpid()
+ * against a real tetherd; then the same pair for a call with an out
+ * buffer (fstat of fd 0 into 144 bytes, which the server places against
+ * a guard page) and a ping-pong of its frames' sizes.  Each is run BENCH_RUNS times,
  * interleaved; the median of the per-run means is reported.  Timing is
  * only reported, never judged: the exit status says whether something
  * broke, not whether tether was fast.
@@ -39,16 +41,21 @@ struct bench_opts {
 	const char *tetherd;
 };
 
-/* The two frames of a tether getpid round trip, as the codec builds them. */
+/* The two frames of a tether getpid round trip, as the codec builds them,
+ * and of an fstat into a 144-byte out buffer. */
 struct bench_frames {
 	struct tp_msg req;
 	struct tp_msg rep;
+	struct tp_msg req_out;
+	struct tp_msg rep_out;
 };
 
 struct bench_results {
 	struct bench_series direct;
 	struct bench_series raw;
 	struct bench_series tether;
+	struct bench_series raw_out;
+	struct bench_series tether_out;
 	bool tether_ok;
 	int tether_err;			/* why it is missing, or 0 */
 	char cpus_self[64];
@@ -155,7 +162,37 @@ static int bench_build_reply(struct tp_msg *m, uint64_t id, int64_t ret)
 	return tp_msg_finish(m);
 }
 
-/* Both frames.  The id is one the timed tether loop actually reaches, so
+#define BENCH_OUT 144			/* sizeof(struct stat) on x86_64 */
+
+/* [id, SYSCALL, [SYS_fstat, [0, [1, 144]]]] and its answer. */
+static int bench_build_out(struct tp_msg *req, struct tp_msg *rep,
+			   uint64_t id)
+{
+	static const char zeros[BENCH_OUT];
+
+	tp_msg_request(req, id, TETHER_OP_SYSCALL);
+	if (msgpack_pack_array(&req->pk, 2) < 0 ||
+	    msgpack_pack_long(&req->pk, SYS_fstat) < 0 ||
+	    msgpack_pack_array(&req->pk, 2) < 0 ||
+	    msgpack_pack_int(&req->pk, 0) < 0 ||
+	    msgpack_pack_array(&req->pk, 2) < 0 ||
+	    msgpack_pack_int(&req->pk, TETHER_ARGTAG_OUT) < 0 ||
+	    msgpack_pack_int(&req->pk, BENCH_OUT) < 0)
+		return -ENOMEM;
+	tp_msg_reply(rep, id, 0);
+	if (msgpack_pack_array(&rep->pk, 2) < 0 ||
+	    msgpack_pack_int64(&rep->pk, 0) < 0 ||
+	    msgpack_pack_array(&rep->pk, 2) < 0 ||
+	    msgpack_pack_nil(&rep->pk) < 0 ||
+	    msgpack_pack_bin(&rep->pk, BENCH_OUT) < 0 ||
+	    msgpack_pack_bin_body(&rep->pk, zeros, BENCH_OUT) < 0)
+		return -ENOMEM;
+	if (tp_msg_finish(req) < 0)
+		return -ENOMEM;
+	return tp_msg_finish(rep);
+}
+
+/* The frames.  The id is one the timed tether loop actually reaches, so
  * it encodes to the same width as most of the library's. */
 static int bench_frames_init(struct bench_frames *f, const struct bench_opts *o)
 {
@@ -164,9 +201,13 @@ static int bench_frames_init(struct bench_frames *f, const struct bench_opts *o)
 
 	tp_msg_init(&f->req);
 	tp_msg_init(&f->rep);
+	tp_msg_init(&f->req_out);
+	tp_msg_init(&f->rep_out);
 	rc = bench_build_request(&f->req, id);
 	if (rc == 0)
 		rc = bench_build_reply(&f->rep, id, (int64_t)getpid());
+	if (rc == 0)
+		rc = bench_build_out(&f->req_out, &f->rep_out, id);
 	return rc;
 }
 
@@ -174,6 +215,8 @@ static void bench_frames_destroy(struct bench_frames *f)
 {
 	tp_msg_destroy(&f->req);
 	tp_msg_destroy(&f->rep);
+	tp_msg_destroy(&f->req_out);
+	tp_msg_destroy(&f->rep_out);
 }
 
 /* ---- a) direct syscall ---------------------------------------------- */
@@ -204,14 +247,36 @@ static int bench_tether(void *ctx, long n)
 	return 0;
 }
 
+/* n fstat round trips with a 144-byte out buffer. */
+static int bench_tether_out(void *ctx, long n)
+{
+	struct bench_tetherd *bt = ctx;
+	char st[BENCH_OUT];
+
+	for (long i = 0; i < n; i++) {
+		struct tether_call c = { .nr = SYS_fstat, .nargs = 2 };
+		int rc;
+
+		c.args[0] = TETHER_INT(0);
+		c.args[1] = TETHER_OUT(st, sizeof(st));
+		if ((rc = tether_call(bt->t, &c)) < 0)
+			return rc;
+		if (c.ret < 0 || c.args[1].returned != sizeof(st))
+			return -EPROTO;
+		bench_sink = st[0];
+	}
+	return 0;
+}
+
 /* ---- measuring ------------------------------------------------------- */
 
 /* BENCH_RUNS rounds of the three measurements, interleaved so that a
  * slow stretch of the machine hits all three alike.  A tether failure
  * stops only the tether row. */
 static int bench_run_all(const struct bench_opts *o,
-			 struct bench_pingpong *raw, struct bench_tetherd *bt,
-			 struct bench_results *res)
+			 struct bench_pingpong *raw,
+			 struct bench_pingpong *raw_out,
+			 struct bench_tetherd *bt, struct bench_results *res)
 {
 	int rc;
 
@@ -230,6 +295,19 @@ static int bench_run_all(const struct bench_opts *o,
 				   &res->tether);
 		if (rc < 0) {
 			fprintf(stderr, "bench: tether_getpid: %s (%s)\n",
+				strerror(-rc), tether_last_error(bt->t));
+			res->tether_ok = false;
+			res->tether_err = rc;
+			continue;
+		}
+		rc = bench_measure(bench_pingpong_run, raw_out, o->warmup,
+				   o->iterations, &res->raw_out);
+		if (rc < 0)
+			return bench_fail("raw ping-pong (out buffer)", rc);
+		rc = bench_measure(bench_tether_out, bt, o->warmup,
+				   o->iterations, &res->tether_out);
+		if (rc < 0) {
+			fprintf(stderr, "bench: tether fstat: %s (%s)\n",
 				strerror(-rc), tether_last_error(bt->t));
 			res->tether_ok = false;
 			res->tether_err = rc;
@@ -269,6 +347,8 @@ static void bench_print_table(const struct bench_opts *o,
 				bench_median(&res->raw));
 	double td = bench_ratio(bench_median(&res->tether),
 				bench_median(&res->direct));
+	double to = bench_ratio(bench_median(&res->tether_out),
+				bench_median(&res->raw_out));
 
 	printf("pin mode: %s    cpus online: %ld\n", bench_pin_names[o->pin],
 	       sysconf(_SC_NPROCESSORS_ONLN));
@@ -289,6 +369,14 @@ static void bench_print_table(const struct bench_opts *o,
 	bench_print_ratio("tether / direct", td);
 	printf("target: tether/raw <= %.2f: %s\n", BENCH_TARGET,
 	       tr < 0 ? "not measured" : tr <= BENCH_TARGET ? "met" :
+	       "NOT met");
+	printf("\nwith a %d-byte out buffer (guarded): frames %zu B, %zu B\n",
+	       BENCH_OUT, tp_msg_size(&f->req_out), tp_msg_size(&f->rep_out));
+	bench_print_row("raw ping-pong, same sizes", &res->raw_out);
+	bench_print_row("tether fstat round trip", &res->tether_out);
+	bench_print_ratio("tether / raw ping-pong", to);
+	printf("target: tether/raw <= %.2f: %s\n", BENCH_TARGET,
+	       to < 0 ? "not measured" : to <= BENCH_TARGET ? "met" :
 	       "NOT met");
 	if (!res->tether_ok)
 		printf("tether row missing: %s\n", strerror(-res->tether_err));
@@ -317,6 +405,8 @@ static void bench_print_json(const struct bench_opts *o,
 				bench_median(&res->raw));
 	double td = bench_ratio(bench_median(&res->tether),
 				bench_median(&res->direct));
+	double to = bench_ratio(bench_median(&res->tether_out),
+				bench_median(&res->raw_out));
 
 	printf("{\n  \"pin\": \"%s\",\n  \"cpus_online\": %ld,\n",
 	       bench_pin_names[o->pin], sysconf(_SC_NPROCESSORS_ONLN));
@@ -330,8 +420,11 @@ static void bench_print_json(const struct bench_opts *o,
 	bench_json_series("direct_getpid", &res->direct);
 	bench_json_series("raw_pingpong", &res->raw);
 	bench_json_series("tether_getpid", &res->tether);
+	bench_json_series("raw_pingpong_out", &res->raw_out);
+	bench_json_series("tether_fstat_out", &res->tether_out);
 	bench_json_ratio("ratio_tether_raw", tr, false);
 	bench_json_ratio("ratio_tether_direct", td, false);
+	bench_json_ratio("ratio_outbuf_tether_raw", to, false);
 	printf("  \"target_ratio\": %.2f,\n  \"target_met\": %s\n}\n",
 	       BENCH_TARGET, tr < 0 ? "null" : tr <= BENCH_TARGET ? "true" :
 	       "false");
@@ -365,6 +458,7 @@ int main(int argc, char **argv)
 	struct bench_opts o;
 	struct bench_frames f;
 	struct bench_pingpong raw = { .fd = -1, .pid = -1 };
+	struct bench_pingpong raw_out = { .fd = -1, .pid = -1 };
 	struct bench_tetherd bt = { 0 };
 	struct bench_results res = { 0 };
 	int rc, status = 0;
@@ -383,6 +477,11 @@ int main(int argc, char **argv)
 				  tp_msg_size(&f.req),
 				  tp_msg_data(&f.rep), tp_msg_size(&f.rep),
 				  o.pin);
+	if (rc == 0)
+		rc = bench_pingpong_start(&raw_out, tp_msg_data(&f.req_out),
+					  tp_msg_size(&f.req_out),
+					  tp_msg_data(&f.rep_out),
+					  tp_msg_size(&f.rep_out), o.pin);
 	if (rc < 0) {
 		bench_fail("starting the ping-pong child", rc);
 		status = 1;
@@ -403,7 +502,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	bench_record_affinity(&res, &raw, &bt);
-	if (bench_run_all(&o, &raw, &bt, &res) < 0 || !res.tether_ok)
+	if (bench_run_all(&o, &raw, &raw_out, &bt, &res) < 0 ||
+	    !res.tether_ok)
 		status = 1;
 	if (o.json)
 		bench_print_json(&o, &f, &res);
@@ -412,7 +512,11 @@ int main(int argc, char **argv)
 out:
 	if (bench_tetherd_stop(&bt) < 0)
 		status = 1;
-	rc = bench_pingpong_stop(&raw);
+	/* The second child holds a copy of the first one's socket: it goes
+	 * first, or the first never sees its EOF. */
+	rc = raw_out.pid > 0 ? bench_pingpong_stop(&raw_out) : 0;
+	if (rc == 0)
+		rc = bench_pingpong_stop(&raw);
 	if (rc < 0) {
 		bench_fail("ping-pong child", rc);
 		status = 1;
