@@ -607,8 +607,10 @@ static void td_call_in_done(struct td_xfer *x, int err)
 		td_job_end(&cj->job);
 		return;
 	}
-	/* The data socket stays ours for the out bytes, if any. */
+	/* The data socket stays ours for the out bytes, if any; should the
+	 * connection go while the call runs, the call parks. */
 	td_xfer_reset(x);
+	x->finish = td_call_out_done;
 	if (cj->call->data_reply && td_xfer_claim(cj->job.to, x, &cj->job) < 0) {
 		td_job_fail(&cj->job, EBUSY, "a transfer is in progress");
 		td_job_end(&cj->job);
