@@ -407,40 +407,19 @@ TETHER_API int tether_mem_list(struct tether *t, struct tether_mem **v,
 /* One byte with exactly one fd, or an error and no fd kept. */
 static int tl_recv_fd(struct tether *t)
 {
-	union {
-		char b[CMSG_SPACE(sizeof(int) * 253)];
-		struct cmsghdr align;
-	} cbuf;
+	int fds[1], nfds, mflags;
 	char byte;
-	struct iovec iov = { &byte, 1 };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
-			      .msg_control = cbuf.b,
-			      .msg_controllen = sizeof(cbuf.b) };
-	int fds[253], nfds = 0;
-	ssize_t n;
+	ssize_t n = tp_recv_fds(t->dfd, &byte, 1, 0, fds, 1, &nfds, &mflags);
 
-	do
-		n = recvmsg(t->dfd, &msg, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
 	if (n < 0)
-		return tl_fail(t, errno, "receiving the fd: %s", strerror(errno));
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm;
-	     cm = CMSG_NXTHDR(&msg, cm)) {
-		size_t k;
-
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t i = 0; i < k && nfds < 253; i++)
-			memcpy(&fds[nfds++], CMSG_DATA(cm) + i * sizeof(int),
-			       sizeof(int));
-	}
-	if (n == 1 && nfds == 1 && !(msg.msg_flags & MSG_CTRUNC))
+		return tl_fail(t, (int)-n, "receiving the fd: %s",
+			       strerror((int)-n));
+	if (n == 1 && nfds == 1 && !(mflags & MSG_CTRUNC))
 		return fds[0];
-	for (int i = 0; i < nfds; i++)
-		close(fds[i]);
+	if (nfds >= 1)
+		close(fds[0]);
 	return tl_fail(t, EBADMSG, "expected one fd, got %d%s", nfds,
-		       msg.msg_flags & MSG_CTRUNC ? " (truncated)" : "");
+		       mflags & MSG_CTRUNC ? " (truncated)" : "");
 }
 
 static void tl_pack_int(msgpack_packer *pk, const void *arg)

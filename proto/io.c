@@ -150,3 +150,30 @@ int tp_cmsg_fds(struct msghdr *msg, int *fds, int max)
 	}
 	return nfds;
 }
+
+ssize_t tp_recv_fds(int sock, void *buf, size_t len, int flags, int *fds,
+		    int max, int *nfds, int *msg_flags)
+{
+	union {
+		char b[CMSG_SPACE(sizeof(int) * TP_SCM_MAX_FD)];
+		struct cmsghdr align;
+	} cbuf;
+	struct iovec iov = { buf, len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+			      .msg_control = cbuf.b,
+			      .msg_controllen = sizeof(cbuf.b) };
+	ssize_t n;
+
+	do
+		n = recvmsg(sock, &msg, flags | MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	*nfds = 0;
+	if (msg_flags)
+		*msg_flags = 0;
+	if (n < 0)
+		return -errno;
+	*nfds = tp_cmsg_fds(&msg, fds, max);
+	if (msg_flags)
+		*msg_flags = msg.msg_flags;
+	return n;
+}

@@ -125,5 +125,13 @@ int tp_read_file(const char *path, size_t max, char **buf, size_t *len);
  * any beyond closed.  Returns how many came, which may exceed max. */
 struct msghdr;
 int tp_cmsg_fds(struct msghdr *msg, int *fds, int max);
+/* What one message can carry (SCM_MAX_FD). */
+#define TP_SCM_MAX_FD 253
+/* One message of at most len bytes into buf and its fds (close-on-exec),
+ * as tp_cmsg_fds keeps them: bytes received (*nfds: how many fds came,
+ * maybe more than max; *msg_flags: MSG_CTRUNC ...), or -errno.  EINTR
+ * is retried; flags: MSG_DONTWAIT or 0. */
+ssize_t tp_recv_fds(int sock, void *buf, size_t len, int flags, int *fds,
+		    int max, int *nfds, int *msg_flags);
 
 #endif

@@ -907,23 +907,14 @@ int td_do_give(struct td_req *r)
  * the next one must find only its own fd. */
 static void td_take_drain(int dfd)
 {
-	union {
-		char b[CMSG_SPACE(sizeof(int) * 253)];
-		struct cmsghdr align;
-	} cbuf;
 	char junk[4096];
-	int fds[253], nfds;
+	int fds[TP_SCM_MAX_FD], nfds;
 
 	for (int i = 0; i < 256; i++) {
-		struct iovec iov = { junk, sizeof(junk) };
-		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
-				      .msg_control = cbuf.b,
-				      .msg_controllen = sizeof(cbuf.b) };
-
-		if (recvmsg(dfd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) <= 0)
+		if (tp_recv_fds(dfd, junk, sizeof(junk), MSG_DONTWAIT, fds,
+				TP_SCM_MAX_FD, &nfds, NULL) <= 0)
 			return;
-		nfds = tp_cmsg_fds(&msg, fds, 253);
-		for (int j = 0; j < nfds && j < 253; j++)
+		for (int j = 0; j < nfds && j < TP_SCM_MAX_FD; j++)
 			close(fds[j]);
 	}
 }
@@ -934,16 +925,8 @@ int td_do_take(struct td_req *r)
 {
 	size_t nb;
 	const msgpack_object *b = tp_obj_array(r->body, &nb);
-	union {
-		char b[CMSG_SPACE(sizeof(int) * 253)];
-		struct cmsghdr align;
-	} cbuf;
+	int fds[1], nfds = 0, mflags, fd, rc;
 	char byte;
-	struct iovec iov = { &byte, 1 };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
-			      .msg_control = cbuf.b,
-			      .msg_controllen = sizeof(cbuf.b) };
-	int fds[253], nfds = 0, fd, rc;
 	ssize_t k;
 
 	if (!b || nb > 1) {
@@ -953,19 +936,18 @@ int td_do_take(struct td_req *r)
 	}
 	if (r->conn->xfer)
 		return td_req_fail(r, EBUSY, "a transfer is in progress");
-	k = recvmsg(r->conn->dfd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	k = tp_recv_fds(r->conn->dfd, &byte, 1, MSG_DONTWAIT, fds, 1, &nfds,
+			&mflags);
 	if (k < 0)
-		return td_req_fail(r, errno == EAGAIN ? ENOMSG : errno,
+		return td_req_fail(r, k == -EAGAIN ? ENOMSG : (int)-k,
 				   "no fd waiting on the data socket");
-	nfds = tp_cmsg_fds(&msg, fds, 253);
-	if (k != 1 || nfds != 1 || (msg.msg_flags & MSG_CTRUNC)) {
-		for (int i = 0; i < nfds && i < 253; i++)
-			close(fds[i]);
+	if (k != 1 || nfds != 1 || (mflags & MSG_CTRUNC)) {
+		if (nfds >= 1)
+			close(fds[0]);
 		td_take_drain(r->conn->dfd);
 		return td_req_fail(r, EBADMSG, "expected one byte with exactly "
 				   "one fd, got %zd bytes, %d fds%s", k, nfds,
-				   msg.msg_flags & MSG_CTRUNC ? ", truncated"
-							      : "");
+				   mflags & MSG_CTRUNC ? ", truncated" : "");
 	}
 	fd = fds[0];
 	/* Ours now, and the controller's to keep: no close-on-exec

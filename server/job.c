@@ -14,14 +14,6 @@
 #include "job.h"
 #include "pool.h"
 
-static int64_t td_epoch_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void td_job_expired(struct td_timer *t)
 {
 	struct td_job *j = (struct td_job *)((char *)t -

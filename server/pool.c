@@ -444,27 +444,11 @@ void td_pool_cancel(struct td_server *srv, struct td_job *j)
 /* The opener's message for j: its fds, now in the shared table. */
 static void td_pool_recv_fds(struct td_pool *p, struct td_job *j)
 {
-	union {
-		char b[CMSG_SPACE(sizeof(int) * 4)];
-		struct cmsghdr align;
-	} cbuf;
 	char byte;
-	struct iovec iov = { &byte, 1 };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
-			      .msg_control = cbuf.b,
-			      .msg_controllen = sizeof(cbuf.b) };
-	int fds[4], n;
 
-	j->nfds = 0;
-	if (recvmsg(p->sock[0], &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) < 0)
-		return;
-	n = tp_cmsg_fds(&msg, fds, 4);
-	for (int i = 0; i < n && i < 4; i++) {
-		if (i < 2)
-			j->fds[j->nfds++] = fds[i];
-		else
-			close(fds[i]);
-	}
+	if (tp_recv_fds(p->sock[0], &byte, 1, MSG_DONTWAIT, j->fds, 2,
+			&j->nfds, NULL) < 0 || j->nfds > 2)
+		j->nfds = j->nfds > 2 ? 2 : 0;
 }
 
 void td_pool_event(struct td_server *srv, int res, bool more)

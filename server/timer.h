@@ -22,8 +22,10 @@ struct td_timer {
 	td_timer_fn fire;		/* called on the loop, once, when due */
 };
 
-/* Milliseconds of CLOCK_MONOTONIC. */
+/* Milliseconds of CLOCK_MONOTONIC (deadlines), and of the wall clock
+ * since the epoch (times a controller is told). */
 uint64_t td_now_ms(void);
+int64_t td_epoch_ms(void);
 
 void td_timer_init(struct td_timer *t, td_timer_fn fire);
 /* (Re)arm t for td_now_ms() == when, or ms from now.  -ENOMEM only if

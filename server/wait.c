@@ -30,10 +30,16 @@ struct td_watch {
 
 static const struct td_job_ops td_wait_ops, td_stop_ops, td_logs_ops;
 
-static bool td_is_watch(const struct td_job *j)
+/* j, if it is a live watcher of w. */
+static struct td_watch *td_watch_of(struct td_job *j,
+				    const struct td_worker *w)
 {
-	return j->ops == &td_wait_ops || j->ops == &td_stop_ops ||
-	       j->ops == &td_logs_ops;
+	struct td_watch *wa = (struct td_watch *)j;
+
+	if (j->ended || (j->ops != &td_wait_ops && j->ops != &td_stop_ops &&
+			 j->ops != &td_logs_ops) || wa->w != w)
+		return NULL;
+	return wa;
 }
 
 static void td_watch_release(struct td_job *j)
@@ -77,9 +83,9 @@ void td_watchers_worker_gone(struct td_server *srv, struct td_worker *w)
 	if (!w->nwatch)
 		return;
 	for (struct td_job *j = srv->jobs; j; j = j->next) {
-		struct td_watch *wa = (struct td_watch *)j;
+		struct td_watch *wa = td_watch_of(j, w);
 
-		if (j->ended || !td_is_watch(j) || wa->w != w)
+		if (!wa)
 			continue;
 		td_job_fail(j, ESRCH, "worker record acknowledged meanwhile");
 		w->nwatch--;
@@ -385,9 +391,9 @@ void td_wait_worker_changed(struct td_server *srv, struct td_worker *w)
 	if (!w->nwatch)
 		return;
 	for (struct td_job *j = srv->jobs; j; j = j->next) {
-		struct td_watch *wa = (struct td_watch *)j;
+		struct td_watch *wa = td_watch_of(j, w);
 
-		if (j->ended || !td_is_watch(j) || wa->w != w)
+		if (!wa)
 			continue;
 		if (j->ops == &td_logs_ops)
 			td_logs_pump(wa);

@@ -34,14 +34,6 @@ bool td_worker_done(const struct td_worker *w)
 	       (!w->cap || td_capture_eof(w->cap));
 }
 
-static int64_t td_now_epoch_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* [target]: a pid (int) or a worker label (str). */
 struct td_worker *td_worker_find(struct td_server *srv,
 				 const msgpack_object *target)
@@ -318,7 +310,7 @@ static int td_spawn_setup(struct td_req *r, struct td_spawnjob *sj)
 	w->srv = r->srv;
 	td_timer_init(&w->stop_timer, NULL);
 	strcpy(w->label, td_spawn_label(sj->sp));
-	w->started_ms = td_now_epoch_ms();
+	w->started_ms = td_epoch_ms();
 	w->started_mono = td_now_ms();
 	if (td_spawn_capture(sj->sp) &&
 	    (rc = td_capture_open(r->srv, w, td_spawn_log_max(sj->sp),
@@ -546,7 +538,7 @@ static void td_worker_status(struct td_server *srv, struct td_worker *w,
 		w->core = WCOREDUMP(status);
 	}
 	w->ru = *ru;
-	w->ended_ms = td_now_epoch_ms();
+	w->ended_ms = td_epoch_ms();
 	srv->nrunning--;
 	if (w->pidfd >= 0) {
 		td_ifd_close(w->pidfd);
