@@ -83,7 +83,7 @@ static const struct {
 	{ "recvfrom", IORING_OP_RECV }, { "sendto", IORING_OP_SEND },
 	{ "recvmsg", IORING_OP_RECVMSG }, { "sendmsg", IORING_OP_SENDMSG },
 	{ "accept", IORING_OP_ACCEPT }, { "accept4", IORING_OP_ACCEPT },
-	{ "connect", IORING_OP_CONNECT }, { "openat", IORING_OP_OPENAT },
+	{ "connect", IORING_OP_CONNECT },
 	{ "close", IORING_OP_CLOSE }, { "statx", IORING_OP_STATX },
 	{ "fsync", IORING_OP_FSYNC }, { "fdatasync", IORING_OP_FSYNC },
 	{ "splice", IORING_OP_SPLICE }, { "tee", IORING_OP_TEE },

@@ -252,8 +252,9 @@ static int td_pool_spawn(struct td_pool *p, struct td_helper *h)
 
 	pthread_attr_init(&attr);
 #if !defined(__SANITIZE_ADDRESS__)
-	/* Syscalls and small frames: a quarter MiB is ample. */
-	pthread_attr_setstacksize(&attr, 256u << 10);
+	/* Syscalls, NSS lookups and a fork's child: half a MiB is ample,
+	 * and only what is touched is resident. */
+	pthread_attr_setstacksize(&attr, 512u << 10);
 #endif
 	h->pool = p;
 	rc = pthread_create(&h->thread, &attr, td_helper_main, h);
