@@ -504,18 +504,28 @@ void td_calljob_finish(struct td_calljob *cj)
 
 /* ---- SYSCALL ---------------------------------------------------------- */
 
+/* [ret, outs] in the request's own reply. */
+static int td_call_answer_now(struct td_req *r, struct td_call *c, long ret)
+{
+	td_call_pack_result(r->pk, c, ret);
+	td_call_free(c);
+	free(c);
+	return 0;
+}
+
 int td_call_go(struct td_req *r, struct td_call *c)
 {
 	struct td_calljob *cj;
+	long ret;
 	int rc;
 
-	/* The common case: it cannot block. */
+	/* The common case: it cannot block (or, this time, will not). */
 	if (td_call_route(c) == TD_RUN_DIRECT) {
-		td_call_pack_result(r->pk, c, td_call_run(r->srv, c));
-		td_call_free(c);
-		free(c);
-		return 0;
+		ret = td_call_run(r->srv, c);
+		return td_call_answer_now(r, c, ret);
 	}
+	if (td_call_inline(r->srv, c, &ret))
+		return td_call_answer_now(r, c, ret);
 	if (!(cj = td_calljob_new())) {
 		td_call_free(c);
 		free(c);

@@ -74,6 +74,10 @@ enum td_route td_call_route(const struct td_call *c);
 /* Run in this thread, with the loop's bookkeeping after: the syscall's
  * result or -errno. */
 long td_call_run(struct td_server *srv, struct td_call *c);
+/* Fast paths of calls that may block but, this time, cannot: openat of
+ * a cached path to a local regular file or directory.  true with the
+ * result in *ret (bookkeeping done); false: run it where it routes. */
+bool td_call_inline(struct td_server *srv, struct td_call *c, long *ret);
 /* The syscall alone (helpers): result or -errno. */
 long td_call_raw(struct td_call *c);
 /* The loop's bookkeeping after c ran elsewhere (labels, fd count). */
