@@ -41,7 +41,8 @@ static const char *const td_server_needs[] = {
 	"read", "write", "readv", "writev", "pread64", "pwrite64", "lseek",
 	"close", "close_range", "dup", "dup3", "fcntl", "fstat",
 	"newfstatat", "statx", "stat", "lstat", "access", "faccessat",
-	"faccessat2", "openat", "getdents64", "readlink",
+	"faccessat2", "openat", "openat2", "fstatfs", "getdents64",
+	"readlink",
 	"readlinkat", "ioctl", "flock",
 	/* sockets: handshakes, data transfers, peer credentials */
 	"recvmsg", "sendmsg", "recvfrom", "sendto", "getsockopt",

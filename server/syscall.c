@@ -469,9 +469,8 @@ static bool td_fs_local(int fd)
  * dentry cache (RESOLVE_CACHED), and it names an existing regular file
  * or directory on a local filesystem.  The O_PATH fd pins that file, and
  * the real open goes through it (/proc/self/fd/N), so it cannot turn
- * into a FIFO or a device in between.  true with *ret the result
- * (errors of the lookup included: they are the open's own); false to
- * let a helper run it.
+ * into a FIFO or a device in between.  true with *ret the result; false
+ * to let a helper run it.
  */
 static bool td_openat_cached(const struct td_call *c, long *ret)
 {
@@ -484,15 +483,12 @@ static bool td_openat_cached(const struct td_call *c, long *ret)
 	    (flags & (O_CREAT | O_TRUNC | O_EXCL | __O_TMPFILE | O_PATH)))
 		return false;
 	how.flags = O_PATH | O_CLOEXEC | (flags & (O_NOFOLLOW | O_DIRECTORY));
+	/* Any failure (not cached, not there, a filter's EPERM) is the
+	 * helper's to find out with the real call. */
 	pfd = (int)syscall(SYS_openat2, (int)c->a[0].reg, c->a[1].b.p, &how,
 			   sizeof(how));
-	if (pfd < 0) {
-		if (errno == EAGAIN || errno == ENOSYS || errno == EINVAL ||
-		    errno == E2BIG)
-			return false;
-		*ret = -errno;
-		return true;
-	}
+	if (pfd < 0)
+		return false;
 	if (fstat(pfd, &st) < 0 || !(S_ISREG(st.st_mode) ||
 	    S_ISDIR(st.st_mode)) || !td_fs_local(pfd)) {
 		close(pfd);
