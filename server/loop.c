@@ -1,7 +1,10 @@
 /*
- * The event loop: one io_uring carries accepts, handshakes, controller
- * socket readiness and signals.  Later work (async syscalls, child
- * events, log draining) joins the same ring.
+ * The event loop: one io_uring carries every event -- accepts,
+ * handshakes, peers' sockets, signals, the one timer, helper threads'
+ * completions, captured output, ring-run syscalls -- and each goes to
+ * its module by the kind in its td_event.  Between batches: free what
+ * ended, fire due timers, flush the log.  Nothing here waits but the
+ * ring itself.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -11,47 +14,11 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "job.h"
-#include "pool.h"
+#include "deferred/job.h"
+#include "deferred/pool.h"
 #include "tetherd.h"
 
-static void td_loop_accept_retry(struct td_timer *t);
 static void td_loop_deadline(struct td_timer *t);
-
-uint64_t td_uptime_ms(const struct td_server *srv)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (uint64_t)(now.tv_sec - srv->started.tv_sec) * 1000 +
-	       (uint64_t)((now.tv_nsec - srv->started.tv_nsec) / 1000000);
-}
-
-/* An SQE, submitting what is queued if the ring is full. */
-struct io_uring_sqe *td_sqe(struct td_server *srv)
-{
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&srv->ring);
-
-	if (!sqe) {
-		io_uring_submit(&srv->ring);
-		sqe = io_uring_get_sqe(&srv->ring);
-	}
-	return sqe;
-}
-
-void td_arm_accept(struct td_server *srv)
-{
-	struct io_uring_sqe *sqe;
-
-	if (srv->accept_armed || srv->stopping || srv->listen_fd < 0)
-		return;
-	if (!(sqe = td_sqe(srv)))
-		return;
-	io_uring_prep_multishot_accept(sqe, srv->listen_fd, NULL, NULL,
-				       SOCK_CLOEXEC | SOCK_NONBLOCK);
-	io_uring_sqe_set_data(sqe, &srv->ev_accept);
-	srv->accept_armed = true;
-}
 
 static void td_arm_signal(struct td_server *srv)
 {
@@ -68,7 +35,7 @@ int td_loop_init(struct td_server *srv)
 	struct io_uring_params p;
 	/* Under a policy the ring starts disabled: restrictions can only be
 	 * registered before it runs anything (filter.c enables it). */
-	unsigned ring_off = srv->policy && !srv->in_process
+	unsigned ring_off = srv->policy.loaded && !srv->in_process
 				    ? IORING_SETUP_R_DISABLED : 0;
 	sigset_t mask;
 	int fd, rc;
@@ -112,16 +79,15 @@ int td_loop_init(struct td_server *srv)
 	close(srv->ring.ring_fd);
 	srv->ring.ring_fd = srv->ring.enter_ring_fd = fd;
 
-	srv->ev_accept.kind = TD_EV_ACCEPT;
+	srv->listen.ev_accept.kind = TD_EV_ACCEPT;
 	srv->ev_signal.kind = TD_EV_SIGNAL;
-	srv->ev_timer.kind = TD_EV_TIMER;
-	srv->ev_pool.kind = TD_EV_POOL;
+	srv->deferred.ev_timer.kind = TD_EV_TIMER;
+	srv->deferred.ev_pool.kind = TD_EV_POOL;
 	srv->ev_log.kind = TD_EV_LOG;
-	srv->ev_accept.obj = srv->ev_signal.obj = srv->ev_timer.obj = srv;
-	srv->ev_pool.obj = srv->ev_log.obj = srv;
-	td_timer_init(&srv->accept_retry, td_loop_accept_retry);
+	srv->listen.ev_accept.obj = srv->ev_signal.obj = srv->deferred.ev_timer.obj = srv;
+	srv->deferred.ev_pool.obj = srv->ev_log.obj = srv;
 	td_timer_init(&srv->shutdown_deadline, td_loop_deadline);
-	td_arm_accept(srv);
+	td_listen_arm(srv);
 	td_arm_signal(srv);
 	return 0;
 }
@@ -134,13 +100,13 @@ static void td_loop_stop(struct td_server *srv, const char *why)
 		return;
 	td_log("shutting down: %s", why);
 	srv->stopping = true;
-	td_reconnect_closeall(srv);
+	td_handshakes_closeall(srv);
 	td_listen_close(srv);
-	if (srv->nrunning)
-		td_log("stopping %u workers", srv->nrunning);
+	if (srv->workers.nrunning)
+		td_log("stopping %u workers", srv->workers.nrunning);
 	td_workers_stop_all(srv, TD_SHUTDOWN_DEADLINE_S * 1000 - 1000);
 	td_jobs_cancel_all(srv);
-	for (struct td_conn *c = srv->conns, *next; c; c = next) {
+	for (struct td_conn *c = srv->conns.all, *next; c; c = next) {
 		next = c->next;
 		if (c->out.head == c->out.len)
 			td_conn_close(c, "server shutting down");
@@ -170,46 +136,15 @@ static void td_loop_signal(struct td_server *srv, int res, bool more)
 		td_arm_signal(srv);
 }
 
-static void td_loop_accept(struct td_server *srv, int res, bool more)
-{
-	if (!more)
-		srv->accept_armed = false;
-	if (res >= 0) {
-		td_reconnect_accepted(srv, res);
-	} else if (res == -EMFILE || res == -ENFILE || res == -ENOBUFS ||
-		   res == -ENOMEM) {
-		/* Out of fds: back off instead of spinning. */
-		td_log("accept: %s; retrying in 100 ms", strerror(-res));
-		if (!srv->accept_armed) {
-			td_timer_in(srv, &srv->accept_retry, 100);
-			srv->accept_armed = true;
-		}
-		return;
-	} else if (res != -EAGAIN && res != -EINTR && res != -ECONNABORTED &&
-		   res != -ECANCELED) {
-		td_log("accept: %s", strerror(-res));
-	}
-	td_arm_accept(srv);
-}
-
-static void td_loop_accept_retry(struct td_timer *t)
-{
-	struct td_server *srv = (struct td_server *)((char *)t -
-				offsetof(struct td_server, accept_retry));
-
-	srv->accept_armed = false;
-	td_arm_accept(srv);
-}
-
 static void td_loop_deadline(struct td_timer *t)
 {
 	struct td_server *srv = (struct td_server *)((char *)t -
 				offsetof(struct td_server, shutdown_deadline));
 
 	td_log("shutdown deadline passed; dropping %s",
-	       srv->conns ? "unread replies" : "nothing");
+	       srv->conns.all ? "unread replies" : "nothing");
 	srv->deadline_passed = true;
-	for (struct td_conn *c = srv->conns, *next; c; c = next) {
+	for (struct td_conn *c = srv->conns.all, *next; c; c = next) {
 		next = c->next;
 		td_conn_close(c, "shutdown deadline");
 	}
@@ -224,10 +159,10 @@ static void td_loop_cqe(struct td_server *srv, struct io_uring_cqe *cqe)
 		return;		/* linked timeouts and cancels */
 	switch (ev->kind) {
 	case TD_EV_ACCEPT:
-		td_loop_accept(srv, cqe->res, more);
+		td_listen_event(srv, cqe->res, more);
 		break;
 	case TD_EV_HANDSHAKE:
-		td_reconnect_event(ev->obj, cqe->res);
+		td_handshake_event(ev->obj, cqe->res);
 		break;
 	case TD_EV_CONN_IN:
 		td_conn_event_in(ev->obj, cqe->res, more);
@@ -297,7 +232,7 @@ int td_loop_run(struct td_server *srv)
 	/* Until stopped, and then until nothing holds memory the ring or a
 	 * helper may still touch (a helper stuck in an uninterruptible
 	 * wait is given up at the deadline). */
-	while (!srv->stopping || srv->conns || srv->nrunning || srv->nring ||
+	while (!srv->stopping || srv->conns.all || srv->workers.nrunning || srv->deferred.nring ||
 	       td_workers_stopping(srv) ||
 	       (td_pool_busy(srv) && !srv->deadline_passed))
 		if ((rc = td_loop_turn(srv, NULL)) < 0)

@@ -15,8 +15,8 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "policy.h"
-#include "pool.h"
+#include "policy/policy.h"
+#include "deferred/pool.h"
 #include "server.h"
 #include "tetherd.h"
 
@@ -121,22 +121,22 @@ static int td_parse(int argc, char **argv, struct td_opts *o,
 			o->cfg.log_path = optarg;
 			break;
 		case 'u':
-			if (td_id_option(&srv->allow_uids, &srv->nallow_uids,
+			if (td_id_option(&srv->listen.allow_uids, &srv->listen.nallow_uids,
 					 "uid", optarg))
 				return 2;
 			break;
 		case 'g':
-			if (td_id_option(&srv->allow_gids, &srv->nallow_gids,
+			if (td_id_option(&srv->listen.allow_gids, &srv->listen.nallow_gids,
 					 "gid", optarg))
 				return 2;
 			break;
 		case 'R':
-			if (td_id_option(&srv->ro_uids, &srv->nro_uids, "uid",
+			if (td_id_option(&srv->listen.ro_uids, &srv->listen.nro_uids, "uid",
 					 optarg))
 				return 2;
 			break;
 		case 'p':
-			srv->policy_path = optarg;
+			srv->policy.path = optarg;
 			break;
 		case 'C':
 			o->check_policy = optarg;
@@ -229,8 +229,8 @@ int main(int argc, char **argv)
 	td_log("listening on %s (protocol %d, %s%s%s)", srv.socket_path,
 	       TETHER_PROTO_VERSION,
 	       srv.persistent ? "persistent" : "dies with its controller",
-	       srv.policy ? ", policy " : "",
-	       srv.policy ? srv.policy_path : "");
+	       srv.policy.loaded ? ", policy " : "",
+	       srv.policy.loaded ? srv.policy.path : "");
 	td_ready(o.ready_fd, 0, NULL);
 	rc = td_loop_run(&srv);
 	td_server_finish(&srv);

@@ -16,17 +16,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "arena.h"
-#include "job.h"
-#include "policy.h"
-#include "pool.h"
+#include "exec/arena.h"
+#include "deferred/job.h"
+#include "policy/policy.h"
+#include "deferred/pool.h"
 #include "server.h"
-#include "workers.h"
+#include "workers/workers.h"
 
 void td_server_init(struct td_server *srv)
 {
 	memset(srv, 0, sizeof(*srv));
-	srv->listen_fd = srv->lock_fd = srv->signal_fd = srv->spawner_fd = -1;
+	srv->listen.listen_fd = srv->listen.lock_fd = srv->signal_fd = srv->workers.spawner_fd = -1;
 }
 
 /* fds 0-2 must be taken, or the first controller open() would land on
@@ -53,26 +53,26 @@ static int td_state_dir(struct td_server *srv, const char *dir, char *err,
 {
 	struct stat st;
 
-	if ((size_t)snprintf(srv->state_dir, sizeof(srv->state_dir), "%s",
-			     dir ? dir : "") >= sizeof(srv->state_dir) ||
-	    (!dir && (size_t)snprintf(srv->state_dir, sizeof(srv->state_dir),
+	if ((size_t)snprintf(srv->workers.state_dir, sizeof(srv->workers.state_dir), "%s",
+			     dir ? dir : "") >= sizeof(srv->workers.state_dir) ||
+	    (!dir && (size_t)snprintf(srv->workers.state_dir, sizeof(srv->workers.state_dir),
 				      "%s.d", srv->socket_path) >=
-			     sizeof(srv->state_dir)))
+			     sizeof(srv->workers.state_dir)))
 		return -ENAMETOOLONG;
-	if (mkdir(srv->state_dir, 0700) < 0 && errno != EEXIST)
+	if (mkdir(srv->workers.state_dir, 0700) < 0 && errno != EEXIST)
 		goto fail;
-	if (lstat(srv->state_dir, &st) < 0)
+	if (lstat(srv->workers.state_dir, &st) < 0)
 		goto fail;
 	if (!S_ISDIR(st.st_mode) || st.st_uid != getuid() ||
 	    (st.st_mode & 077)) {
 		snprintf(err, errsz, "state directory %.400s must be a 0700 "
-			 "directory of uid %u", srv->state_dir,
+			 "directory of uid %u", srv->workers.state_dir,
 			 (unsigned)getuid());
 		return -EACCES;
 	}
 	return 0;
 fail:
-	snprintf(err, errsz, "state directory %.400s: %s", srv->state_dir,
+	snprintf(err, errsz, "state directory %.400s: %s", srv->workers.state_dir,
 		 strerror(errno));
 	return -errno;
 }
@@ -87,7 +87,7 @@ static int td_start(struct td_server *srv, const struct td_config *o,
 			 strerror(-rc));
 		return rc;
 	}
-	getrlimit(RLIMIT_NOFILE, &srv->nofile_orig);
+	getrlimit(RLIMIT_NOFILE, &srv->workers.nofile_orig);
 	/* Grandchildren that daemonize are reparented to us, not init. */
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
 		rc = -errno;
@@ -111,8 +111,16 @@ static int td_start(struct td_server *srv, const struct td_config *o,
 	}
 	/* Before the ring: a policy ring starts disabled, to be restricted
 	 * before its first submission. */
-	if (srv->policy_path && (rc = td_policy_setup(srv, err, errsz)) < 0)
+	if (srv->policy.path && (rc = td_policy_setup(srv, err, errsz)) < 0)
 		return rc;
+	/* Forked now, while the server can still fork and before the ring
+	 * and the filter exist: workers must inherit neither.  (In process,
+	 * nothing spawns: the fuzz policy denies execve.) */
+	if (srv->policy.loaded && !srv->in_process &&
+	    (rc = td_spawner_start(srv)) < 0) {
+		snprintf(err, errsz, "spawner: %s", strerror(-rc));
+		return rc;
+	}
 	if ((rc = td_loop_init(srv)) < 0) {
 		snprintf(err, errsz, "io_uring: %s", strerror(-rc));
 		return rc;
@@ -125,7 +133,7 @@ static int td_start(struct td_server *srv, const struct td_config *o,
 	}
 	/* Last: from here on the server can do only what it needs and what
 	 * the policy allows. */
-	if (srv->policy && !srv->in_process &&
+	if (srv->policy.loaded && !srv->in_process &&
 	    (rc = td_filter_install(srv, err, errsz)) < 0)
 		return rc;
 	/* Started by a controller (PDEATHSIG set): not persistent yet. */
@@ -155,8 +163,8 @@ int td_server_start(struct td_server *srv, const struct td_config *cfg,
 	td_log("listening on %s (protocol %d, %s%s%s)", srv->socket_path,
 	       TETHER_PROTO_VERSION,
 	       srv->persistent ? "persistent" : "dies with its controller",
-	       srv->policy ? ", policy " : "",
-	       srv->policy ? srv->policy_path : "");
+	       srv->policy.loaded ? ", policy " : "",
+	       srv->policy.loaded ? srv->policy.path : "");
 	return 0;
 }
 
@@ -166,7 +174,7 @@ void td_server_finish(struct td_server *srv)
 	srv->exiting = true;
 	td_pool_stop(srv);
 	/* A helper that never came back still holds its job. */
-	if (!srv->pool)
+	if (!srv->deferred.pool)
 		td_jobs_free_all(srv);
 	td_workers_free(srv);
 	td_labels_free(srv);
@@ -179,8 +187,8 @@ void td_server_finish(struct td_server *srv)
 
 void td_server_free(struct td_server *srv)
 {
-	td_policy_free(srv->policy);
-	free(srv->allow_uids);
-	free(srv->allow_gids);
-	free(srv->ro_uids);
+	td_policy_free(srv->policy.loaded);
+	free(srv->listen.allow_uids);
+	free(srv->listen.allow_gids);
+	free(srv->listen.ro_uids);
 }

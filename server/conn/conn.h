@@ -1,0 +1,80 @@
+/*
+ * Connections: an attached controller or observer -- the syscall and data
+ * sockets it handed over in the handshake -- its frames in, dispatched
+ * through the op table (dispatch.c) to the modules' handlers, and its end.
+ * Both sockets are internal fds, closed here when it ends.
+ */
+#ifndef TETHERD_CONN_H
+#define TETHERD_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "proto.h"
+#include "reply/reply.h"
+#include "ring.h"
+
+struct td_server;
+struct td_xfer;
+
+/* The class of a peer, from its credentials: what it may do and which
+ * quotas it draws on (handshake/ decides it). */
+enum td_peer_role { TD_PEER_REFUSED, TD_PEER_READONLY, TD_PEER_FULL };
+
+struct td_conn {
+	struct td_conn *next;
+	struct td_server *srv;
+	int sfd;
+	int dfd;
+	pid_t peer_pid;
+	uid_t peer_uid;
+	enum td_peer_role role;
+	uint64_t generation;
+	time_t since;
+	bool observer;
+	bool closing;
+	const char *failed;		/* td_conn_fail()'s why, or NULL */
+	bool out_armed;
+	unsigned inflight;		/* ring requests that point at us */
+	unsigned njobs;			/* its requests answered later */
+	uint64_t skip;			/* bytes of an oversized frame to drop */
+	struct td_event ev_in;
+	struct td_event ev_out;
+	struct td_event ev_data;
+	bool data_armed;
+	struct td_xfer *xfer;		/* a transfer on the data socket */
+	struct tp_rbuf in;
+	struct td_outq out;
+};
+
+/* The module's state in the server. */
+struct td_conns {
+	struct td_conn *all;		/* observers included */
+	struct td_conn *controller;	/* the attached one, or NULL */
+	unsigned nobservers;
+	uint64_t generation;		/* grows with every controller attach */
+};
+
+/* Closed, or failed and closed at the end of this turn: nothing more
+ * is read from it or sent to it. */
+static inline bool td_conn_gone(const struct td_conn *c)
+{
+	return c->closing || c->failed;
+}
+
+/* conn.c */
+struct td_conn *td_conn_new(struct td_server *srv, int sfd, int dfd);
+void td_conn_event_in(struct td_conn *c, int res, bool more);
+void td_conn_event_out(struct td_conn *c, int res);
+void td_conn_event_data(struct td_conn *c, int res);
+void td_conn_close(struct td_conn *c, const char *why);
+void td_conn_put(struct td_conn *c);	/* drop one inflight reference */
+/* Between events: close failed connections, free closed ones. */
+void td_conns_reap(struct td_server *srv);
+
+/* dispatch.c: one frame's request to its handler, its answer back. */
+void td_dispatch(struct td_conn *c, const unsigned char *payload, size_t len);
+
+#endif

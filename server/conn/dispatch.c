@@ -1,0 +1,199 @@
+/*
+ * Request dispatch: one handler per op, from a table.  A handler packs
+ * its success body through r->pk or returns td_req_fail(); the frame
+ * that carries either is built here.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "deferred/pool.h"
+#include "tetherd.h"
+
+static int td_do_hello(struct td_req *r)
+{
+	return td_req_fail(r, EPROTO,
+			   "HELLO belongs on the listening socket, with fds");
+}
+
+static int td_do_persist(struct td_req *r)
+{
+	int rc = td_persist(r->srv);
+
+	if (rc < 0)
+		return td_req_fail(r, -rc, "make persistent: %s",
+				   strerror(-rc));
+	msgpack_pack_map(r->pk, 2);
+	tp_pack_kv_bool(r->pk, "persistent", true);
+	tp_pack_kv_int(r->pk, "sid", getsid(0));
+	return 0;
+}
+
+static int td_do_status(struct td_req *r)
+{
+	struct td_server *srv = r->srv;
+	struct td_conn *ctl = srv->conns.controller;
+
+	unsigned helpers, busy, syscalls;
+
+	td_labels_validate(srv);
+	td_pool_counts(srv, &helpers, &busy, &syscalls);
+	msgpack_pack_map(r->pk, 20);
+	tp_pack_kv_int(r->pk, "version", TETHER_PROTO_VERSION);
+	tp_pack_kv_int(r->pk, "pid", srv->pid);
+	tp_pack_kv_int(r->pk, "generation", (int64_t)srv->conns.generation);
+	tp_pack_kv_bool(r->pk, "persistent", srv->persistent);
+	tp_pack_kv_bool(r->pk, "attached", ctl != NULL);
+	tp_pack_kv_int(r->pk, "controller_pid", ctl ? ctl->peer_pid : 0);
+	tp_pack_kv_int(r->pk, "controller_since", ctl ? ctl->since : 0);
+	tp_pack_kv_int(r->pk, "uptime_ms", (int64_t)td_uptime_ms(srv));
+	tp_pack_kv_int(r->pk, "nfds", td_count_fds());
+	tp_pack_kv_int(r->pk, "ninternal", td_ifd_count());
+	tp_pack_kv_int(r->pk, "nlabels", srv->fds.nlabels);
+	tp_pack_kv_int(r->pk, "nobservers", srv->conns.nobservers);
+	tp_pack_kv_bool(r->pk, "observer", r->conn->observer);
+	tp_pack_kv_str(r->pk, "socket", srv->socket_path);
+	tp_pack_kv_int(r->pk, "children", srv->workers.nrunning);
+	tp_pack_kv_int(r->pk, "workers", srv->workers.nworkers);
+	/* What the loop handed off: helper threads in use, of them by a
+	 * controller's syscalls, and requests answered later. */
+	tp_pack_kv_int(r->pk, "helpers", helpers);
+	tp_pack_kv_int(r->pk, "helpers_busy", busy);
+	tp_pack_kv_int(r->pk, "helpers_syscalls", syscalls);
+	tp_pack_kv_int(r->pk, "jobs", srv->deferred.njobs);
+	return 0;
+}
+
+/* SHUTDOWN [] or [force]: running workers are stopped only if forced. */
+static int td_do_shutdown(struct td_req *r)
+{
+	size_t nb;
+	const msgpack_object *b = tp_obj_array(r->body, &nb);
+	bool force = b && nb == 1 && b[0].type == MSGPACK_OBJECT_BOOLEAN &&
+		     b[0].via.boolean;
+
+	if (r->srv->workers.nrunning && !force)
+		return td_req_fail(r, EBUSY, "%u workers running: stop them, "
+				   "or force (they get SIGTERM, then SIGKILL)",
+				   r->srv->workers.nrunning);
+	td_log("shutdown requested by pid %d", (int)r->conn->peer_pid);
+	kill(getpid(), SIGTERM);	/* handled by the loop, in order */
+	msgpack_pack_nil(r->pk);
+	return 0;
+}
+
+struct td_op {
+	const char *name;
+	int (*fn)(struct td_req *r);
+	bool readonly;			/* allowed on observer connections */
+};
+
+static const struct td_op td_ops[TETHER_OP_MAX_] = {
+	[TETHER_OP_HELLO] = { "HELLO", td_do_hello, true },
+	[TETHER_OP_SYSCALL] = { "SYSCALL", td_do_syscall, false },
+	[TETHER_OP_PERSIST] = { "PERSIST", td_do_persist, false },
+	[TETHER_OP_STATUS] = { "STATUS", td_do_status, true },
+	[TETHER_OP_SHUTDOWN] = { "SHUTDOWN", td_do_shutdown, false },
+	[TETHER_OP_LIST_FDS] = { "LIST_FDS", td_do_list_fds, true },
+	[TETHER_OP_LABEL] = { "LABEL", td_do_label, false },
+	[TETHER_OP_UNLABEL] = { "UNLABEL", td_do_unlabel, false },
+	[TETHER_OP_GC] = { "GC", td_do_gc, false },
+	[TETHER_OP_SPAWN] = { "SPAWN", td_do_spawn, false },
+	[TETHER_OP_PS] = { "PS", td_do_ps, true },
+	[TETHER_OP_WAIT] = { "WAIT", td_do_wait, true },
+	[TETHER_OP_KILL] = { "KILL", td_do_kill, false },
+	[TETHER_OP_STOP] = { "STOP", td_do_stop, false },
+	[TETHER_OP_LOGS] = { "LOGS", td_do_logs, true },
+	[TETHER_OP_ACK] = { "ACK", td_do_ack, false },
+	[TETHER_OP_PENDING] = { "PENDING", td_do_pending, true },
+	[TETHER_OP_COLLECT] = { "COLLECT", td_do_collect, false },
+	[TETHER_OP_CANCEL] = { "CANCEL", td_do_cancel, false },
+	[TETHER_OP_BATCH] = { "BATCH", td_do_batch, false },
+	[TETHER_OP_GET] = { "GET", td_do_get, false },
+	[TETHER_OP_PUT] = { "PUT", td_do_put, false },
+	[TETHER_OP_GIVE] = { "GIVE", td_do_give, false },
+	[TETHER_OP_TAKE] = { "TAKE", td_do_take, false },
+	[TETHER_OP_MEM_ALLOC] = { "MEM_ALLOC", td_do_mem_alloc, false },
+	[TETHER_OP_MEM_FREE] = { "MEM_FREE", td_do_mem_free, false },
+	[TETHER_OP_MEM_LIST] = { "MEM_LIST", td_do_mem_list, true },
+	[TETHER_OP_MEM_WRITE] = { "MEM_WRITE", td_do_mem_write, false },
+	[TETHER_OP_MEM_READ] = { "MEM_READ", td_do_mem_read, false },
+	[TETHER_OP_POLICY] = { "POLICY", td_do_policy, true },
+};
+
+static const struct td_op *td_op_find(int64_t op)
+{
+	if (op <= 0 || op >= TETHER_OP_MAX_ || !td_ops[op].fn)
+		return NULL;
+	return &td_ops[op];
+}
+
+static void td_dispatch_op(struct td_conn *c, const struct tp_in *in,
+			   struct tp_msg *m)
+{
+	const struct td_op *op = td_op_find(in->code);
+	struct td_req r = { .conn = c, .srv = c->srv, .id = in->id,
+			    .body = in->body, .pk = &m->pk };
+	struct td_conn *ctl = c->srv->conns.controller;
+	int rc;
+
+	if (!op) {
+		tp_msg_error(m, in->id, EOPNOTSUPP, "unknown op %lld",
+			     (long long)in->code);
+		return;
+	}
+	if (c->observer && !op->readonly) {
+		tp_msg_error(m, in->id, EBUSY,
+			     "%s refused: read-only observer connection "
+			     "(attached by pid %d)", op->name,
+			     ctl ? (int)ctl->peer_pid : 0);
+		return;
+	}
+	tp_msg_reply(m, in->id, 0);
+	rc = op->fn(&r);
+	if (rc == TD_REPLY_LATER) {
+		tp_msg_destroy(m);
+		tp_msg_init(m);
+		return;
+	}
+	if (rc == 0 && (rc = tp_msg_finish(m)) == 0)
+		return;
+	if (rc == -EMSGSIZE && !r.err[0])
+		snprintf(r.err, sizeof(r.err), "reply exceeds %u bytes",
+			 TETHER_FRAME_MAX);
+	tp_msg_destroy(m);
+	tp_msg_init(m);
+	tp_msg_error(m, in->id, -rc, "%s", r.err[0] ? r.err : strerror(-rc));
+}
+
+void td_dispatch(struct td_conn *c, const unsigned char *payload, size_t len)
+{
+	struct tp_in in;
+	struct tp_msg m;
+	int rc = tp_decode(payload, len, &in);
+
+	if (rc == -EBADMSG) {
+		tp_in_destroy(&in);
+		td_log("pid %d sent a frame that is not msgpack; dropping it",
+		       (int)c->peer_pid);
+		td_conn_close(c, "unparseable frame");
+		return;
+	}
+	tp_msg_init(&m);
+	if (rc < 0)
+		tp_msg_error(&m, in.have_id ? in.id : 0, EPROTO,
+			     "malformed request: expected [id, op, body]");
+	else
+		td_dispatch_op(c, &in, &m);
+	/* Empty: the reply comes later. */
+	if (tp_msg_size(&m) > TETHER_FRAME_HDR)
+		td_conn_queue(c, &m);
+	tp_msg_destroy(&m);
+	tp_in_destroy(&in);
+}

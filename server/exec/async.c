@@ -1,0 +1,840 @@
+/*
+ * Syscalls answered later.  What may block runs as a ring submission
+ * when io_uring has the operation (reads and writes of pipes and
+ * sockets, accept, connect, openat, poll of one fd, sleeps, fsync ...),
+ * and on a helper thread when it has not (flock, futex, epoll_wait ...).
+ * Either way it is a call job: its answer goes to whoever waits -- the
+ * submitter, or a COLLECT -- or, with nobody waiting (the controller
+ * detached, or asked ASYNC), it is parked for the next controller within
+ * a memory budget.  PENDING, COLLECT and CANCEL live here too.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+
+#include "async.h"
+#include "data/data.h"
+#include "deferred/pool.h"
+
+/* ---- the ring ----------------------------------------------------------- */
+
+/* Map c onto an SQE (sqe NULL: only ask whether it maps). */
+static bool td_ring_map(struct td_call *c, struct io_uring_sqe *sqe,
+			struct td_calljob *cj)
+{
+	uint64_t a[TETHER_NARGS_MAX];
+	struct pollfd pfd;
+
+	for (unsigned i = 0; i < TETHER_NARGS_MAX; i++)
+		a[i] = c->a[i].reg;
+#define FD(i) ((int)a[i])
+#define PTR(i) ((void *)(uintptr_t)a[i])
+	switch (c->nr) {
+	case SYS_read:
+	case SYS_pread64:
+		if (sqe)
+			io_uring_prep_read(sqe, FD(0), PTR(1), (unsigned)a[2],
+					   c->nr == SYS_read ? (uint64_t)-1 : a[3]);
+		return true;
+	case SYS_write:
+	case SYS_pwrite64:
+		if (sqe)
+			io_uring_prep_write(sqe, FD(0), PTR(1), (unsigned)a[2],
+					    c->nr == SYS_write ? (uint64_t)-1 : a[3]);
+		return true;
+	case SYS_readv:
+	case SYS_preadv:
+		if (sqe)
+			io_uring_prep_readv(sqe, FD(0), PTR(1), (unsigned)a[2],
+					    c->nr == SYS_readv ? (uint64_t)-1 : a[3]);
+		return true;
+	case SYS_writev:
+	case SYS_pwritev:
+		if (sqe)
+			io_uring_prep_writev(sqe, FD(0), PTR(1), (unsigned)a[2],
+					     c->nr == SYS_writev ? (uint64_t)-1 : a[3]);
+		return true;
+	case SYS_recvfrom:
+		if (a[4] || a[5])
+			return false;	/* with an address: not a recv */
+		if (sqe)
+			io_uring_prep_recv(sqe, FD(0), PTR(1), a[2], (int)a[3]);
+		return true;
+	case SYS_sendto:
+		if (a[4])
+			return false;
+		if (sqe)
+			io_uring_prep_send(sqe, FD(0), PTR(1), a[2], (int)a[3]);
+		return true;
+	case SYS_recvmsg:
+		if (sqe)
+			io_uring_prep_recvmsg(sqe, FD(0), PTR(1), (unsigned)a[2]);
+		return true;
+	case SYS_sendmsg:
+		if (sqe)
+			io_uring_prep_sendmsg(sqe, FD(0), PTR(1), (unsigned)a[2]);
+		return true;
+	case SYS_accept:
+	case SYS_accept4:
+		if (sqe)
+			io_uring_prep_accept(sqe, FD(0), PTR(1), PTR(2),
+					     c->nr == SYS_accept ? 0 : (int)a[3]);
+		return true;
+	case SYS_connect:
+		if (sqe)
+			io_uring_prep_connect(sqe, FD(0), PTR(1),
+					      (socklen_t)a[2]);
+		return true;
+	/* Not openat: the ring tries every open first with O_NONBLOCK
+	 * added, so a FIFO would open at once for reading and fail with
+	 * ENXIO for writing, where open(2) waits for the other end.  It
+	 * goes to a helper, which waits as open(2) does. */
+	case SYS_close:
+		if (sqe)
+			io_uring_prep_close(sqe, FD(0));
+		return true;
+	case SYS_statx:
+		if (sqe)
+			io_uring_prep_statx(sqe, FD(0), PTR(1), (int)a[2],
+					    (unsigned)a[3], PTR(4));
+		return true;
+	case SYS_fsync:
+	case SYS_fdatasync:
+		if (sqe)
+			io_uring_prep_fsync(sqe, FD(0), c->nr == SYS_fsync
+						   ? 0 : IORING_FSYNC_DATASYNC);
+		return true;
+	case SYS_splice:
+		if (a[1] || a[3])
+			return false;	/* offsets by pointer */
+		if (sqe)
+			io_uring_prep_splice(sqe, FD(0), -1, FD(2), -1,
+					     (unsigned)a[4], (unsigned)a[5]);
+		return true;
+	case SYS_tee:
+		if (sqe)
+			io_uring_prep_tee(sqe, FD(0), FD(1), (unsigned)a[2],
+					  (unsigned)a[3]);
+		return true;
+	case SYS_shutdown:
+		if (sqe)
+			io_uring_prep_shutdown(sqe, FD(0), (int)a[1]);
+		return true;
+	case SYS_nanosleep:
+		/* The request must be a timespec we hold. */
+		if (c->a[0].kind != TD_ARG_IN ||
+		    c->a[0].size != sizeof(struct timespec))
+			return false;
+		if (sqe) {
+			memcpy(&cj->sleep, c->a[0].b.p, sizeof(cj->sleep));
+			io_uring_prep_timeout(sqe, &cj->sleep, 0, 0);
+		}
+		return true;
+	case SYS_poll:
+		/* One pollfd we hold: a poll of one fd.  With a timeout of 0
+		 * it never waits: direct. */
+		if (a[1] != 1 || (int)a[2] == 0 ||
+		    (c->a[0].kind != TD_ARG_INOUT &&
+				  c->a[0].kind != TD_ARG_IN) ||
+		    c->a[0].size < sizeof(pfd))
+			return false;
+		if (sqe) {
+			memcpy(&pfd, c->a[0].b.p, sizeof(pfd));
+			io_uring_prep_poll_add(sqe, pfd.fd, (unsigned)pfd.events);
+		}
+		return true;
+	default:
+		return false;
+	}
+#undef FD
+#undef PTR
+}
+
+bool td_ring_takes(const struct td_call *c)
+{
+	return td_ring_map((struct td_call *)c, NULL, NULL);
+}
+
+/* The job's deadline: the request's timeout, or poll(2)'s own through
+ * the ring (which knows no poll timeout of its own). */
+static void td_call_arm_deadline(struct td_calljob *cj, bool ring)
+{
+	struct td_call *c = cj->call;
+	uint64_t ms = c->timeout_ms;
+	int poll_ms;
+
+	cj->poll_expired = false;
+	cj->job.timed_out = false;
+	if (ring && c->nr == SYS_poll && (poll_ms = (int)c->a[2].reg) >= 0 &&
+	    (!ms || (uint64_t)poll_ms < ms)) {
+		ms = (uint64_t)poll_ms;
+		cj->poll_expired = true;	/* if this deadline fires */
+	}
+	if (ms)
+		td_timer_in(cj->job.srv, &cj->job.timer, ms);
+	else
+		td_timer_stop(cj->job.srv, &cj->job.timer);
+}
+
+static int td_ring_submit(struct td_calljob *cj)
+{
+	struct io_uring_sqe *sqe = td_sqe(cj->job.srv);
+
+	if (!sqe)
+		return -EAGAIN;
+	td_ring_map(cj->call, sqe, cj);
+	td_job_in_ring(&cj->job, sqe);
+	cj->placed = TD_RUN_RING;
+	td_call_arm_deadline(cj, true);
+	return 0;
+}
+
+/* What the syscall itself would have returned. */
+static long td_ring_result(struct td_calljob *cj, int res)
+{
+	struct td_call *c = cj->call;
+	bool mine = cj->job.timed_out && !cj->poll_expired;
+
+	switch (c->nr) {
+	case SYS_nanosleep:
+		if (res == -ETIME)
+			return 0;
+		if (res != -ECANCELED)
+			return res;
+		return mine ? -ETIMEDOUT : cj->job.timed_out ? 0 : -ECANCELED;
+	case SYS_poll:
+		if (res >= 0) {
+			struct pollfd pfd;
+
+			memcpy(&pfd, c->a[0].b.p, sizeof(pfd));
+			pfd.revents = (short)res;
+			memcpy(c->a[0].b.p, &pfd, sizeof(pfd));
+			return 1;
+		}
+		if (res == -ECANCELED && cj->job.timed_out)
+			return cj->poll_expired ? 0 : -ETIMEDOUT;
+		return res;
+	default:
+		if ((res == -ECANCELED || res == -EINTR) && cj->job.timed_out)
+			return -ETIMEDOUT;
+		return res;
+	}
+}
+
+/* What a helper's syscall returns once we interrupted it. */
+static long td_helper_result(struct td_calljob *cj, int res)
+{
+	long ret = res == -ECANCELED ? -ECANCELED : cj->call->ret;
+
+	if (ret == -EINTR && cj->job.timed_out)
+		return -ETIMEDOUT;
+	if (ret == -EINTR && cj->job.cancelled)
+		return -ECANCELED;
+	return ret;
+}
+
+/* ---- the call job --------------------------------------------------------- */
+
+static void td_calljob_work(struct td_job *j)
+{
+	struct td_calljob *cj = (struct td_calljob *)j;
+
+	cj->call->ret = td_call_raw(cj->call);
+}
+
+int td_calljob_place(struct td_calljob *cj)
+{
+	struct td_call *c = cj->call;
+	int rc;
+
+	switch (td_call_route(c)) {
+	case TD_RUN_RING:
+		return td_ring_submit(cj);
+	case TD_RUN_HELPER:
+		cj->job.cls = TD_JOB_SYSCALL;
+		if ((rc = td_job_to_helper(&cj->job)) < 0)
+			return rc;
+		cj->placed = TD_RUN_HELPER;
+		td_call_arm_deadline(cj, false);
+		return 0;
+	default:
+		c->ret = td_call_run(cj->job.srv, c);
+		return 1;
+	}
+}
+
+static void td_calljob_done(struct td_job *j, int res)
+{
+	struct td_calljob *cj = (struct td_calljob *)j;
+	long ret;
+
+	td_timer_stop(j->srv, &j->timer);
+	ret = cj->placed == TD_RUN_RING ? td_ring_result(cj, res)
+					: td_helper_result(cj, res);
+	cj->call->ret = ret;
+	td_call_ran(j->srv, cj->call, ret);
+	if (cj->batch) {
+		td_batch_record(cj, ret);
+		td_batch_step(cj);
+		return;
+	}
+	cj->ret = ret;
+	td_calljob_finish(cj);
+}
+
+static void td_calljob_expire(struct td_job *j)
+{
+	td_job_cancel(j);
+}
+
+/* The submitter or the owner is going.  DETACH_CANCEL: cancelled and its
+ * result dropped -- unless a COLLECT of another connection waits. */
+static void td_calljob_detach(struct td_job *j, struct td_conn *c)
+{
+	struct td_calljob *cj = (struct td_calljob *)j;
+
+	if (cj->xfer && !cj->xfer->over)
+		return;		/* the transfer's abort ends it */
+	if (cj->parked || !cj->cancel_on_detach || cj->collector ||
+	    c->observer || j->generation != c->generation)
+		return;
+	cj->drop = true;
+	if (j->at != TD_JOB_LOOP)
+		td_job_cancel(j);
+}
+
+static void td_calljob_release(struct td_job *j)
+{
+	struct td_calljob *cj = (struct td_calljob *)j;
+	struct td_server *srv = j->srv;
+
+	if (cj->parked) {
+		srv->exec.nparked--;
+		srv->exec.parked_bytes -= cj->body.size;
+	}
+	if (cj->batch) {
+		td_batch_free(cj->batch);
+	} else if (cj->call) {
+		td_call_free(cj->call);
+		free(cj->call);
+	}
+	if (cj->xfer) {
+		td_xfer_release(cj->xfer);
+		free(cj->xfer);
+	}
+	msgpack_sbuffer_destroy(&cj->body);
+	free(cj);
+}
+
+const struct td_job_ops td_call_ops = {
+	.name = "SYSCALL",
+	.work = td_calljob_work,
+	.done = td_calljob_done,
+	.expire = td_calljob_expire,
+	.detach = td_calljob_detach,
+	.release = td_calljob_release,
+};
+
+struct td_calljob *td_calljob_new(void)
+{
+	struct td_calljob *cj = calloc(1, sizeof(*cj));
+
+	if (cj)
+		msgpack_sbuffer_init(&cj->body);
+	return cj;
+}
+
+/* ---- answers and parked records --------------------------------------- */
+
+/* The record COLLECT answers with, and PENDING describes. */
+static void td_calljob_pack_record(msgpack_packer *pk, struct td_calljob *cj)
+{
+	struct td_call *c = cj->call;
+
+	msgpack_pack_map(pk, cj->data_lost ? 8 : cj->batch ? 7 : 10);
+	tp_pack_kv_int(pk, "id", (int64_t)cj->job.id);
+	tp_pack_kv_str(pk, "state", cj->data_lost ? "lost" : "done");
+	tp_pack_kv_int(pk, "since", cj->job.since_ms);
+	tp_pack_kv_int(pk, "generation", (int64_t)cj->job.generation);
+	tp_pack_kv_bool(pk, "data_lost", cj->data_lost);
+	tp_pack_kv_bool(pk, "is_batch", cj->is_batch);
+	if (cj->data_lost) {
+		/* Over budget: what it was and what it returned, no bytes
+		 * (a batch: how many entries completed). */
+		tp_pack_kv_int(pk, "nr", c && !cj->is_batch ? c->nr : -1);
+		tp_pack_kv_int(pk, "ret", cj->ret);
+		return;
+	}
+	if (cj->batch) {
+		tp_pack_str(pk, "batch");
+		td_batch_pack(pk, cj->batch);
+		return;
+	}
+	tp_pack_kv_int(pk, "nr", c->nr);
+	tp_pack_str(pk, "args");
+	td_call_pack_args(pk, c);
+	tp_pack_str(pk, "result");
+	td_call_pack_result(pk, c, cj->ret);
+	tp_pack_kv_int(pk, "ret", cj->ret);
+}
+
+/* The record without its bytes: what it was and what it returned. */
+static void td_calljob_lose_data(struct td_calljob *cj, msgpack_packer *pk)
+{
+	cj->data_lost = true;
+	cj->job.srv->exec.parked_lost++;
+	msgpack_sbuffer_clear(&cj->body);
+	td_calljob_pack_record(pk, cj);
+}
+
+/* Body b as the answer to (conn, id); one that cannot be framed is an
+ * error the waiter hears, not silence. */
+static void td_send_body(struct td_conn *conn, uint64_t id,
+			 const msgpack_sbuffer *b)
+{
+	struct tp_msg m;
+
+	if (!conn || td_conn_gone(conn))
+		return;
+	tp_msg_init(&m);
+	tp_msg_reply(&m, id, 0);
+	msgpack_sbuffer_write(&m.sb, b->data, b->size);
+	if (tp_msg_finish(&m) < 0) {
+		tp_msg_destroy(&m);
+		tp_msg_init(&m);
+		if (tp_msg_error(&m, id, EMSGSIZE, "the result (%zu bytes) "
+				 "exceeds the frame limit", b->size) < 0)
+			goto out;
+	}
+	td_conn_queue(conn, &m);
+out:
+	tp_msg_destroy(&m);
+}
+
+/* The waiting submitter: the answer a direct call has. */
+static void td_calljob_answer(struct td_calljob *cj)
+{
+	struct td_conn *to = cj->job.to;
+	msgpack_packer pk;
+
+	msgpack_packer_init(&pk, &cj->body, msgpack_sbuffer_write);
+	if (cj->batch)
+		td_batch_pack(&pk, cj->batch);
+	else
+		td_call_pack_result(&pk, cj->call, cj->ret);
+	td_send_body(to, cj->job.to_id, &cj->body);
+	msgpack_sbuffer_clear(&cj->body);
+	if (!cj->batch && cj->call->data_idx >= 0 && to && !td_conn_gone(to)) {
+		td_call_data_out(cj, to);
+		return;
+	}
+	td_job_end(&cj->job);
+}
+
+static void td_calljob_park(struct td_calljob *cj)
+{
+	struct td_server *srv = cj->job.srv;
+	msgpack_packer pk;
+
+	/* A record carries every byte in the frame. */
+	if (cj->call)
+		cj->call->data_reply = false;
+	if (cj->batch)
+		cj->ret = (long)cj->batch->executed;
+	msgpack_packer_init(&pk, &cj->body, msgpack_sbuffer_write);
+	td_calljob_pack_record(&pk, cj);
+	/* A record travels in one frame: one too big for it keeps its
+	 * return value and says the bytes were lost. */
+	if (cj->body.size > TD_RECORD_MAX) {
+		td_log("result %llu too big for a frame (%zu bytes): data "
+		       "dropped", (unsigned long long)cj->job.id, cj->body.size);
+		td_calljob_lose_data(cj, &pk);
+	}
+	if (cj->collector) {
+		struct td_job *col = cj->collector;
+
+		cj->collector = NULL;
+		td_send_body(col->to, col->to_id, &cj->body);
+		td_job_end(col);
+		td_job_end(&cj->job);
+		return;
+	}
+	/* Nobody waits: park it for the next controller, within budget;
+	 * past it keep the result but say the data was lost. */
+	if (!cj->data_lost && (srv->exec.nparked >= TD_PARKED_MAX ||
+	    srv->exec.parked_bytes + cj->body.size > TD_PARKED_BYTES)) {
+		td_calljob_lose_data(cj, &pk);
+		td_log("parked result %llu over budget: data dropped",
+		       (unsigned long long)cj->job.id);
+	}
+	cj->parked = true;
+	srv->exec.nparked++;
+	srv->exec.parked_bytes += cj->body.size;
+	/* The parked budget bounds it now, not its connection's quota. */
+	if (cj->job.owner) {
+		cj->job.owner->njobs--;
+		cj->job.owner = NULL;
+	}
+	/* The buffers are in the record now (the call stays: PENDING names
+	 * it). */
+	if (cj->batch) {
+		td_batch_free(cj->batch);
+		cj->batch = NULL;
+		cj->call = NULL;
+	} else if (cj->call) {
+		td_call_free(cj->call);
+	}
+}
+
+void td_calljob_finish(struct td_calljob *cj)
+{
+	if (cj->job.to && !cj->async) {
+		td_calljob_answer(cj);
+		return;
+	}
+	if (cj->drop && !cj->collector) {
+		td_job_end(&cj->job);
+		return;
+	}
+	td_calljob_park(cj);
+}
+
+/* ---- SYSCALL ---------------------------------------------------------- */
+
+/* [ret, outs] in the request's own reply. */
+static int td_call_answer_now(struct td_req *r, struct td_call *c, long ret)
+{
+	td_call_pack_result(r->pk, c, ret);
+	td_call_free(c);
+	free(c);
+	return 0;
+}
+
+int td_call_go(struct td_req *r, struct td_call *c)
+{
+	struct td_calljob *cj;
+	long ret;
+	int rc;
+
+	/* The common case: it cannot block (or, this time, will not). */
+	if (td_call_route(c) == TD_RUN_DIRECT) {
+		ret = td_call_run(r->srv, c);
+		return td_call_answer_now(r, c, ret);
+	}
+	if (td_call_inline(r->srv, c, &ret))
+		return td_call_answer_now(r, c, ret);
+	if (!(cj = td_calljob_new())) {
+		td_call_free(c);
+		free(c);
+		return td_req_fail(r, ENOMEM, "out of memory");
+	}
+	cj->call = c;
+	if ((rc = td_job_start(&cj->job, &td_call_ops, r)) < 0) {
+		td_calljob_release(&cj->job);
+		return rc;
+	}
+	cj->async = c->flags & TETHER_CALL_ASYNC;
+	cj->cancel_on_detach = c->flags & TETHER_CALL_DETACH_CANCEL;
+	rc = td_calljob_place(cj);
+	if (rc < 0) {
+		td_job_end(&cj->job);
+		return td_req_fail(r, -rc, rc == -EAGAIN
+				   ? "every helper thread that syscalls may "
+				     "use is busy (tetherd --helpers): cancel "
+				     "one, or try again"
+				   : "cannot run it: %s", strerror(-rc));
+	}
+	if (rc > 0) {
+		/* It ran at once (a data-socket buffer made it a job). */
+		cj->ret = c->ret;
+		td_calljob_finish(cj);
+		return TD_REPLY_LATER;
+	}
+	if (cj->async) {
+		/* Answered now with the id; the result waits for COLLECT. */
+		cj->job.to = NULL;
+		msgpack_pack_map(r->pk, 2);
+		tp_pack_kv_int(r->pk, "async_id", (int64_t)cj->job.id);
+		tp_pack_kv_str(r->pk, "state", "running");
+		return 0;
+	}
+	return TD_REPLY_LATER;
+}
+
+/* ---- data-socket buffers ------------------------------------------------ */
+
+/* The out bytes have gone (or could not). */
+static void td_call_out_done(struct td_xfer *x, int err)
+{
+	struct td_calljob *cj = (struct td_calljob *)x->job;
+	struct td_conn *c = cj->job.to;
+
+	/* The connection went while the call still runs: it runs on, and
+	 * its result is parked like any other's. */
+	if (!x->started)
+		return;
+	/* The reply promised bytes we could not send: the stream is lost. */
+	if (err && c && !td_conn_gone(c))
+		td_conn_fail(c, "data stream of a syscall failed");
+	td_job_end(&cj->job);
+}
+
+void td_call_data_out(struct td_calljob *cj, struct td_conn *conn)
+{
+	struct td_xfer *x = cj->xfer;
+	struct td_call *c = cj->call;
+
+	x->sending = true;
+	x->fd = -1;
+	x->mem = c->a[c->data_idx].b.p;
+	x->total = c->data_n;
+	x->finish = td_call_out_done;
+	if (conn->xfer != x && td_xfer_claim(conn, x, &cj->job) < 0) {
+		td_conn_fail(conn, "no room for a syscall's data");
+		td_job_end(&cj->job);
+		return;
+	}
+	td_xfer_start(x);
+}
+
+/* The in bytes have come: run the call, or say why not. */
+static void td_call_in_done(struct td_xfer *x, int err)
+{
+	struct td_calljob *cj = (struct td_calljob *)x->job;
+	int rc;
+
+	if (err) {
+		td_job_fail(&cj->job, -err, "receiving an argument: %s",
+			    strerror(-err));
+		td_job_end(&cj->job);
+		return;
+	}
+	if (!cj->job.to) {
+		td_job_end(&cj->job);
+		return;
+	}
+	/* The data socket stays ours for the out bytes, if any; should the
+	 * connection go while the call runs, the call parks. */
+	td_xfer_reset(x);
+	x->finish = td_call_out_done;
+	if (cj->call->data_reply && td_xfer_claim(cj->job.to, x, &cj->job) < 0) {
+		td_job_fail(&cj->job, EBUSY, "a transfer is in progress");
+		td_job_end(&cj->job);
+		return;
+	}
+	if ((rc = td_calljob_place(cj)) < 0) {
+		td_job_fail(&cj->job, -rc, "cannot run it: %s", strerror(-rc));
+		td_job_end(&cj->job);
+	} else if (rc > 0) {
+		cj->ret = cj->call->ret;
+		td_calljob_finish(cj);
+	}
+}
+
+int td_call_with_data(struct td_req *r, struct td_call *c, int in_idx)
+{
+	struct td_calljob *cj = td_calljob_new();
+	struct td_xfer *x = calloc(1, sizeof(*x));
+	struct tp_msg m;
+	int rc;
+
+	if (!cj || !x) {
+		free(x);
+		if (cj)
+			td_calljob_release(&cj->job);
+		td_call_free(c);
+		free(c);
+		return td_req_fail(r, ENOMEM, "out of memory");
+	}
+	cj->call = c;
+	cj->xfer = x;
+	x->fd = -1;
+	if ((rc = td_job_start(&cj->job, &td_call_ops, r)) < 0) {
+		td_calljob_release(&cj->job);
+		return rc;
+	}
+	/* The data socket is this call's from now on. */
+	td_xfer_claim(r->conn, x, &cj->job);
+	if (in_idx < 0) {
+		x->finish = td_call_out_done;
+		if ((rc = td_calljob_place(cj)) < 0) {
+			td_job_end(&cj->job);
+			return td_req_fail(r, -rc, "cannot run it: %s",
+					   strerror(-rc));
+		}
+		if (rc > 0) {
+			cj->ret = c->ret;
+			td_calljob_finish(cj);
+		}
+		return TD_REPLY_LATER;
+	}
+	/* {"send": true}, then the in bytes, then the answer. */
+	x->mem = c->a[in_idx].b.p;
+	x->total = c->a[in_idx].size;
+	x->finish = td_call_in_done;
+	tp_msg_init(&m);
+	tp_msg_reply(&m, r->id, 0);
+	msgpack_pack_map(&m.pk, 1);
+	tp_pack_kv_bool(&m.pk, "send", true);
+	if (tp_msg_finish(&m) == 0)
+		td_conn_queue(r->conn, &m);
+	tp_msg_destroy(&m);
+	td_xfer_start(x);
+	return TD_REPLY_LATER;
+}
+
+/* ---- COLLECT, PENDING, CANCEL ----------------------------------------- */
+
+/* A COLLECT that waits for a running call. */
+struct td_collectjob {
+	struct td_job job;
+	struct td_calljob *target;
+};
+
+static void td_collect_expire(struct td_job *j)
+{
+	struct td_collectjob *col = (struct td_collectjob *)j;
+
+	td_job_fail(j, ETIMEDOUT, "request %llu still running",
+		    (unsigned long long)col->target->job.id);
+	col->target->collector = NULL;
+	td_job_end(j);
+}
+
+static void td_collect_detach(struct td_job *j, struct td_conn *c)
+{
+	struct td_collectjob *col = (struct td_collectjob *)j;
+
+	(void)c;
+	if (col->target->collector == j)
+		col->target->collector = NULL;
+	td_job_end(j);
+}
+
+static void td_collect_release(struct td_job *j)
+{
+	free(j);
+}
+
+static const struct td_job_ops td_collect_ops = {
+	.name = "COLLECT",
+	.expire = td_collect_expire,
+	.detach = td_collect_detach,
+	.release = td_collect_release,
+};
+
+static struct td_calljob *td_calljob_find(struct td_server *srv, uint64_t id)
+{
+	struct td_job *j = td_job_find(srv, id);
+
+	return j && j->ops == &td_call_ops ? (struct td_calljob *)j : NULL;
+}
+
+/* COLLECT [id, wait_ms]: the record, now or when it completes. */
+int td_do_collect(struct td_req *r)
+{
+	size_t nb;
+	const msgpack_object *b = tp_obj_array(r->body, &nb);
+	struct td_collectjob *col;
+	struct td_calljob *cj;
+	uint64_t id;
+	int64_t wait = -1;
+	int rc;
+
+	if (!b || nb < 1 || nb > 2 || tp_obj_u64(&b[0], &id) < 0 ||
+	    (nb == 2 && tp_obj_i64(&b[1], &wait) < 0))
+		return td_req_fail(r, EPROTO, "COLLECT body is [id, wait_ms]");
+	if (!(cj = td_calljob_find(r->srv, id)))
+		return td_req_fail(r, ENOENT, "no pending request %llu",
+				   (unsigned long long)id);
+	if (cj->parked) {
+		msgpack_sbuffer_write(r->pk->data, cj->body.data,
+				      cj->body.size);
+		td_job_end(&cj->job);
+		return 0;
+	}
+	if ((cj->job.to && !cj->async) || cj->collector)
+		return td_req_fail(r, EBUSY, "request %llu is already waited "
+				   "for", (unsigned long long)id);
+	if (wait == 0)
+		return td_req_fail(r, EAGAIN, "request %llu is still running",
+				   (unsigned long long)id);
+	if (!(col = calloc(1, sizeof(*col))))
+		return td_req_fail(r, ENOMEM, "out of memory");
+	if ((rc = td_job_start(&col->job, &td_collect_ops, r)) < 0) {
+		free(col);
+		return rc;
+	}
+	col->target = cj;
+	cj->collector = &col->job;
+	if (wait > 0)
+		td_timer_in(r->srv, &col->job.timer, (uint64_t)wait);
+	return TD_REPLY_LATER;
+}
+
+static const char *td_calljob_state(const struct td_calljob *cj)
+{
+	if (!cj->parked)
+		return "running";
+	return cj->data_lost ? "lost" : "done";
+}
+
+/* PENDING []: every running or parked call. */
+int td_do_pending(struct td_req *r)
+{
+	unsigned n = 0;
+
+	for (struct td_job *j = r->srv->deferred.jobs; j; j = j->next)
+		n += j->ops == &td_call_ops && !j->ended;
+	msgpack_pack_map(r->pk, 3);
+	tp_pack_str(r->pk, "pending");
+	msgpack_pack_array(r->pk, n);
+	for (struct td_job *j = r->srv->deferred.jobs; j; j = j->next) {
+		struct td_calljob *cj = (struct td_calljob *)j;
+
+		if (j->ops != &td_call_ops || j->ended)
+			continue;
+		msgpack_pack_map(r->pk, 8);
+		tp_pack_kv_int(r->pk, "id", (int64_t)j->id);
+		tp_pack_kv_int(r->pk, "nr", cj->is_batch ? -1 :
+			       cj->call ? cj->call->nr : -1);
+		tp_pack_kv_str(r->pk, "state", td_calljob_state(cj));
+		tp_pack_kv_int(r->pk, "since", j->since_ms);
+		tp_pack_kv_int(r->pk, "generation", (int64_t)j->generation);
+		tp_pack_kv_bool(r->pk, "batch", cj->is_batch);
+		tp_pack_kv_bool(r->pk, "waited", (j->to && !cj->async) ||
+						 cj->collector);
+		tp_pack_kv_str(r->pk, "where", cj->parked ? "parked" :
+			       j->at == TD_JOB_RING ? "ring" :
+			       j->at == TD_JOB_HELPER ? "helper" : "server");
+	}
+	tp_pack_kv_int(r->pk, "parked_lost", (int64_t)r->srv->exec.parked_lost);
+	tp_pack_kv_int(r->pk, "parked_bytes", (int64_t)r->srv->exec.parked_bytes);
+	return 0;
+}
+
+/* CANCEL [id]. */
+int td_do_cancel(struct td_req *r)
+{
+	size_t nb;
+	const msgpack_object *b = tp_obj_array(r->body, &nb);
+	struct td_calljob *cj;
+	uint64_t id;
+
+	if (!b || nb != 1 || tp_obj_u64(&b[0], &id) < 0)
+		return td_req_fail(r, EPROTO, "CANCEL body is [id]");
+	if (!(cj = td_calljob_find(r->srv, id)))
+		return td_req_fail(r, ENOENT, "no pending request %llu",
+				   (unsigned long long)id);
+	if (cj->parked || cj->job.at == TD_JOB_LOOP)
+		return td_req_fail(r, EALREADY, "request %llu has completed",
+				   (unsigned long long)id);
+	td_job_cancel(&cj->job);
+	msgpack_pack_map(r->pk, 2);
+	tp_pack_kv_int(r->pk, "id", (int64_t)id);
+	tp_pack_kv_bool(r->pk, "cancelled", true);
+	return 0;
+}

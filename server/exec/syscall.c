@@ -1,0 +1,674 @@
+/*
+ * SYSCALL: decode up to six marshalled arguments into registers and
+ * guarded buffers, check them against the syscall table, and run the
+ * call where it cannot stop the loop: directly when it cannot block, in
+ * the ring or on a helper thread when it may.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/futex.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <linux/magic.h>
+#include <linux/openat2.h>
+#include <sys/vfs.h>
+
+#include "call.h"
+#include "policy/policy.h"
+#include "tetherd.h"
+
+/* Bytes a buffer argument gets: what was asked, or the whole struct the
+ * kernel writes there if that is more. */
+static size_t td_arg_span(const struct td_call *c, unsigned i, size_t size)
+{
+	const struct tp_arg_spec *s;
+
+	if (!c->sc || i >= 6)
+		return size;
+	s = &c->sc->arg[i];
+	if ((s->kind == TP_ARG_OUT || s->kind == TP_ARG_INOUT ||
+	     s->kind == TP_ARG_IN) && s->min > size)
+		return s->min;
+	return size;
+}
+
+static int td_arg_alloc(struct td_req *r, struct td_call *c, unsigned i,
+			size_t size, bool counted)
+{
+	size_t span = td_arg_span(c, i, size);
+	int rc;
+
+	if (counted && (size > TETHER_BUF_MAX || c->bytes + size > TETHER_BUF_MAX))
+		return td_req_fail(r, E2BIG,
+				   "argument %u: buffers exceed %u bytes", i,
+				   TETHER_BUF_MAX);
+	if (counted)
+		c->bytes += size;
+	if ((rc = td_buf_get(&c->a[i].b, span)) < 0)
+		return td_req_fail(r, -rc, "argument %u: no memory for %zu "
+				   "bytes: %s", i, span, strerror(-rc));
+	c->a[i].size = size;
+	c->a[i].reg = (uint64_t)(uintptr_t)c->a[i].b.p;
+	return 0;
+}
+
+static int td_arg_tagged(struct td_req *r, struct td_call *c, unsigned i,
+			 const msgpack_object *o)
+{
+	size_t n;
+	const msgpack_object *v = tp_obj_array(o, &n);
+	uint64_t tag, size;
+	const void *in = NULL;
+	size_t inlen = 0;
+	int rc;
+
+	if (n < 2 || tp_obj_u64(&v[0], &tag) < 0)
+		return td_req_fail(r, EINVAL, "argument %u: bad tagged form",
+				   i);
+	if ((tag == TETHER_ARGTAG_OUT || tag == TETHER_ARGTAG_DATA_OUT ||
+	     tag == TETHER_ARGTAG_DATA_IN) && n == 2 &&
+	    tp_obj_u64(&v[1], &size) == 0) {
+		c->a[i].kind = tag == TETHER_ARGTAG_DATA_IN ? TD_ARG_IN
+							    : TD_ARG_OUT;
+		c->a[i].via_data = tag != TETHER_ARGTAG_OUT;
+		/* Big buffers come and go on the data socket, up to what
+		 * one remote allocation may be. */
+		if (c->a[i].via_data) {
+			if (size > (256u << 20))
+				return td_req_fail(r, E2BIG, "argument %u: %llu "
+						   "bytes exceeds 256 MiB", i,
+						   (unsigned long long)size);
+			return td_arg_alloc(r, c, i, (size_t)size, false);
+		}
+	} else if (tag == TETHER_ARGTAG_INOUT && n == 3 &&
+		   tp_obj_bin(&v[1], &in, &inlen) == 0 &&
+		   tp_obj_u64(&v[2], &size) == 0) {
+		c->a[i].kind = TD_ARG_INOUT;
+		if (inlen > size)
+			return td_req_fail(r, EINVAL,
+					   "argument %u: %zu bytes in, "
+					   "capacity %llu", i, inlen,
+					   (unsigned long long)size);
+	} else if (tag == TETHER_ARGTAG_RESULT && n == 2 &&
+		   tp_obj_u64(&v[1], &size) == 0) {
+		c->a[i].kind = TD_ARG_RESULT;
+		c->a[i].reg = size;	/* the entry index, resolved later */
+		return 0;
+	} else {
+		return td_req_fail(r, EINVAL,
+				   "argument %u: unknown tag or shape", i);
+	}
+	if (size > TETHER_BUF_MAX)
+		return td_req_fail(r, E2BIG, "argument %u: %llu bytes exceeds "
+				   "%u", i, (unsigned long long)size,
+				   TETHER_BUF_MAX);
+	if ((rc = td_arg_alloc(r, c, i, (size_t)size, true)) < 0)
+		return rc;
+	if (inlen)
+		memcpy(c->a[i].b.p, in, inlen);
+	return 0;
+}
+
+static int td_arg_decode(struct td_req *r, struct td_call *c, unsigned i,
+			 const msgpack_object *o)
+{
+	const void *p;
+	size_t n;
+	int rc;
+
+	switch (o->type) {
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		c->a[i].kind = TD_ARG_INT;
+		return tp_obj_reg(o, &c->a[i].reg);
+	case MSGPACK_OBJECT_BIN:
+		tp_obj_bin(o, &p, &n);
+		c->a[i].kind = TD_ARG_IN;
+		if ((rc = td_arg_alloc(r, c, i, n, true)) < 0)
+			return rc;
+		memcpy(c->a[i].b.p, p, n);
+		return 0;
+	case MSGPACK_OBJECT_STR:
+		tp_obj_str(o, (const char **)&p, &n);
+		c->a[i].kind = TD_ARG_STR;
+		if (n > TETHER_STR_MAX)
+			return td_req_fail(r, ENAMETOOLONG,
+					   "argument %u: string of %zu bytes "
+					   "exceeds %u", i, n, TETHER_STR_MAX);
+		if (memchr(p, '\0', n))
+			return td_req_fail(r, EINVAL,
+					   "argument %u: string contains NUL",
+					   i);
+		if ((rc = td_arg_alloc(r, c, i, n + 1, true)) < 0)
+			return rc;
+		memcpy(c->a[i].b.p, p, n);
+		return 0;
+	case MSGPACK_OBJECT_ARRAY:
+		return td_arg_tagged(r, c, i, o);
+	default:
+		return td_req_fail(r, EINVAL,
+				   "argument %u: msgpack type %d is not an "
+				   "argument", i, (int)o->type);
+	}
+}
+
+/* The argument count the table allows. */
+static int td_call_arity(struct td_req *r, const struct td_call *c)
+{
+	const struct tp_syscall *sc = c->sc;
+
+	if (!sc || (c->nargs >= sc->min_args && c->nargs <= sc->max_args) ||
+	    ((sc->flags & TP_SC_NOARGS_OK) && c->nargs >= sc->min_args))
+		return 0;
+	if (sc->min_args == sc->max_args)
+		return td_req_fail(r, EINVAL, "%s takes %u argument%s, got %u",
+				   sc->name, sc->min_args,
+				   sc->min_args == 1 ? "" : "s", c->nargs);
+	return td_req_fail(r, EINVAL, "%s takes %u to %u arguments, got %u",
+			   sc->name, sc->min_args, sc->max_args, c->nargs);
+}
+
+int td_call_check_sizes(const struct td_call *c, char *why, size_t size)
+{
+	uint64_t regs[6] = { 0 };
+
+	if (!c->sc)
+		return 0;
+	for (unsigned i = 0; i < c->nargs; i++) {
+		if (c->a[i].kind == TD_ARG_RESULT)
+			return 0;	/* asked again once it is a number */
+		regs[i] = c->a[i].reg;
+	}
+	for (unsigned i = 0; i < c->nargs; i++) {
+		const struct tp_arg_spec *s = &c->sc->arg[i];
+		const struct td_arg *a = &c->a[i];
+		uint64_t need;
+		bool over = false;
+
+		if (a->kind == TD_ARG_INT || s->len_arg == TP_NOLEN ||
+		    s->len_arg >= c->nargs ||
+		    c->a[s->len_arg].kind != TD_ARG_INT)
+			continue;
+		need = tp_syscall_buf_need(c->sc, i, regs, &over);
+		/* The kernel may go as far as the count says: past the
+		 * buffer is refused, not left to the guard page. */
+		if (over || need > a->b.size) {
+			snprintf(why, size, "%s: argument %u (%llu%s) exceeds "
+				 "the %zu-byte buffer of argument %u",
+				 c->sc->name, (unsigned)s->len_arg,
+				 (unsigned long long)regs[s->len_arg],
+				 s->elem > 1 ? " elements" : "", a->size, i);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int td_call_decode(struct td_req *r, const msgpack_object *body,
+		   struct td_call *c)
+{
+	size_t nb, na;
+	const msgpack_object *b = tp_obj_array(body, &nb);
+	const msgpack_object *args;
+	const char *why;
+	int64_t nr;
+	uint64_t flags = 0, timeout = 0;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	c->data_idx = -1;
+	if (!b || nb < 2 || nb > 4)
+		return td_req_fail(r, EPROTO,
+				   "SYSCALL body is [nr, args, flags, "
+				   "timeout_ms] (the last two optional)");
+	if (tp_obj_i64(&b[0], &nr) < 0 || nr < 0 || nr > 4095)
+		return td_req_fail(r, EINVAL, "bad syscall number");
+	if (!(args = tp_obj_array(&b[1], &na)))
+		return td_req_fail(r, EPROTO, "SYSCALL args is not an array");
+	if (na > TETHER_NARGS_MAX)
+		return td_req_fail(r, E2BIG, "%zu arguments; at most %u", na,
+				   TETHER_NARGS_MAX);
+	if (nb >= 3 && tp_obj_u64(&b[2], &flags) < 0)
+		return td_req_fail(r, EPROTO, "SYSCALL flags is not an uint");
+	/* All 64 bits: 2^32 is not 0. */
+	if (flags & ~(uint64_t)TETHER_CALL_FLAGS)
+		return td_req_fail(r, EINVAL, "unknown SYSCALL flags 0x%llx",
+				   (unsigned long long)flags);
+	if (nb == 4 && tp_obj_u64(&b[3], &timeout) < 0)
+		return td_req_fail(r, EPROTO, "SYSCALL timeout is not an uint");
+	c->nr = (long)nr;
+	c->sc = tp_syscall_by_nr(c->nr);
+	if (td_fdguard_refused(c->nr, &why))
+		return td_req_fail(r, EPERM, "syscall %ld %s", c->nr, why);
+	c->nargs = (unsigned)na;
+	c->flags = (unsigned)flags;
+	c->timeout_ms = timeout;
+	for (unsigned i = 0; i < c->nargs; i++)
+		if ((rc = td_arg_decode(r, c, i, &args[i])) < 0)
+			return rc;
+	if ((rc = td_call_arity(r, c)) < 0)
+		return rc;
+	if ((rc = td_call_check_sizes(c, r->err, sizeof(r->err))) < 0)
+		return rc;
+	return 0;
+}
+
+void td_call_free(struct td_call *c)
+{
+	for (unsigned i = 0; i < TETHER_NARGS_MAX; i++)
+		td_buf_put(&c->a[i].b);
+}
+
+/* Remote memory goes through MEM_FREE, or its record would point at
+ * nothing: a syscall that unmaps, remaps, protects or maps over it is
+ * refused.  Returns why, or NULL. */
+const char *td_call_mem_refused(struct td_server *srv, const struct td_call *c)
+{
+	if ((c->nr == SYS_munmap || c->nr == SYS_mremap ||
+	     c->nr == SYS_mprotect || c->nr == SYS_madvise ||
+	     c->nr == SYS_pkey_mprotect) &&
+	    td_mem_overlaps(srv, c->a[0].reg, c->a[1].reg))
+		return "on remote memory: use MEM_FREE";
+	if (c->nr == SYS_mmap && (c->a[3].reg & (MAP_FIXED |
+						  MAP_FIXED_NOREPLACE)) &&
+	    td_mem_overlaps(srv, c->a[0].reg, c->a[1].reg))
+		return "MAP_FIXED over remote memory: use MEM_FREE first";
+	if (c->nr == SYS_mremap && (c->a[3].reg & MREMAP_FIXED) &&
+	    td_mem_overlaps(srv, c->a[4].reg, c->a[2].reg))
+		return "MREMAP_FIXED over remote memory: use MEM_FREE first";
+	return NULL;
+}
+
+int td_call_policy_refuses(struct td_server *srv, const struct td_call *c,
+			   char *why, size_t size)
+{
+	uint64_t a[6] = { 0 };
+
+	if (!srv->policy.loaded)
+		return 0;
+	for (unsigned i = 0; i < c->nargs && i < 6; i++) {
+		if (c->a[i].kind == TD_ARG_RESULT)
+			return 0;
+		a[i] = c->a[i].reg;
+	}
+	return td_policy_refuses(srv, c->nr, a, why, size);
+}
+
+static int td_call_policy(struct td_req *r, const struct td_call *c)
+{
+	char why[400];
+	int rc;
+
+	if ((rc = td_call_policy_refuses(r->srv, c, why, sizeof(why))) < 0)
+		return td_req_fail(r, -rc, "syscall %ld %s", c->nr, why);
+	return 0;
+}
+
+int td_call_check(struct td_req *r, const struct td_call *c)
+{
+	const char *why;
+	int rc;
+
+	if (td_fdguard_refused_args(c, &why))
+		return td_req_fail(r, EPERM, "syscall %ld %s", c->nr, why);
+	if ((why = td_call_mem_refused(r->srv, c)))
+		return td_req_fail(r, EPERM, "syscall %ld %s", c->nr, why);
+	if ((rc = td_call_policy(r, c)) < 0)
+		return rc;
+	return 0;
+}
+
+/* An internal fd does not exist as far as callers can tell. */
+bool td_call_hits_internal(const struct td_call *c)
+{
+	for (unsigned i = 0; i < c->nargs; i++)
+		if (c->a[i].kind == TD_ARG_INT &&
+		    tp_syscall_arg_is_fd(c->nr, i) &&
+		    td_ifd_is((int)c->a[i].reg))
+			return true;
+	return false;
+}
+
+/* An fd that may make a read or write wait: not a regular file, block
+ * device or directory, and not O_NONBLOCK (whose caller wants EAGAIN,
+ * which only the direct call gives). */
+static bool td_fd_may_block(int fd)
+{
+	struct stat st;
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || (fl & O_NONBLOCK) || fstat(fd, &st) < 0)
+		return false;		/* the direct call reports EBADF */
+	return !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode) &&
+	       !S_ISDIR(st.st_mode);
+}
+
+/* Calls the table says may block, but not with these arguments. */
+static bool td_call_cannot_block(const struct td_call *c)
+{
+	uint64_t a1 = c->a[1].reg, a2 = c->a[2].reg;
+
+	switch (c->nr) {
+	case SYS_fcntl:
+		return a1 != F_SETLKW && a1 != F_OFD_SETLKW;
+	case SYS_flock:
+		return (a1 & LOCK_NB) || (a1 & ~(uint64_t)LOCK_NB) == LOCK_UN;
+	case SYS_futex:
+		switch (a1 & FUTEX_CMD_MASK) {
+		case FUTEX_WAKE: case FUTEX_WAKE_OP: case FUTEX_REQUEUE:
+		case FUTEX_CMP_REQUEUE: case FUTEX_WAKE_BITSET:
+		case FUTEX_UNLOCK_PI:
+			return true;
+		default:
+			return false;
+		}
+	case SYS_poll:
+	case SYS_epoll_wait:
+		return (int)a2 == 0;
+	case SYS_epoll_pwait:
+		return (int)a2 == 0;
+	default:
+		return false;
+	}
+}
+
+enum td_route td_call_route(const struct td_call *c)
+{
+	const struct tp_syscall *sc = c->sc;
+	bool blocks, timed = (c->flags & TETHER_CALL_ASYNC) || c->timeout_ms;
+
+	/* Answered here whatever they are: EBADF, and close_range around
+	 * the internal fds. */
+	if (td_call_hits_internal(c) || c->nr == SYS_close_range)
+		return TD_RUN_DIRECT;
+	if (!sc)
+		blocks = true;		/* not sure it cannot: off the loop */
+	else if (sc->flags & TP_SC_BLOCKS)
+		blocks = !td_call_cannot_block(c);
+	else if (sc->flags & TP_SC_FDIO)
+		blocks = td_fd_may_block((int)c->a[0].reg);
+	else
+		blocks = false;
+	if ((blocks || timed) && !(c->flags & TETHER_CALL_SYNC) &&
+	    td_ring_takes(c))
+		return TD_RUN_RING;
+	return blocks ? TD_RUN_HELPER : TD_RUN_DIRECT;
+}
+
+/* Filesystems whose open of an existing file does not wait on a
+ * network or a daemon. */
+static bool td_fs_local(int fd)
+{
+	struct statfs sf;
+
+	if (fstatfs(fd, &sf) < 0)
+		return false;
+	switch ((unsigned long)sf.f_type) {
+	case EXT4_SUPER_MAGIC: case XFS_SUPER_MAGIC: case BTRFS_SUPER_MAGIC:
+	case TMPFS_MAGIC: case OVERLAYFS_SUPER_MAGIC: case PROC_SUPER_MAGIC:
+	case SYSFS_MAGIC:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
+ * openat without a helper, when it cannot block: the path is in the
+ * dentry cache (RESOLVE_CACHED), and it names an existing regular file
+ * or directory on a local filesystem.  The O_PATH fd pins that file, and
+ * the real open goes through it (/proc/self/fd/N), so it cannot turn
+ * into a FIFO or a device in between.  true with *ret the result; false
+ * to let a helper run it.
+ */
+static bool td_openat_cached(const struct td_call *c, long *ret)
+{
+	int flags = (int)c->a[2].reg, pfd, fd;
+	struct open_how how = { .resolve = RESOLVE_CACHED };
+	char proc[64];
+	struct stat st;
+
+	if (c->a[1].kind != TD_ARG_STR ||
+	    (flags & (O_CREAT | O_TRUNC | O_EXCL | __O_TMPFILE | O_PATH)))
+		return false;
+	how.flags = O_PATH | O_CLOEXEC | (flags & (O_NOFOLLOW | O_DIRECTORY));
+	/* Any failure (not cached, not there, a filter's EPERM) is the
+	 * helper's to find out with the real call. */
+	pfd = (int)syscall(SYS_openat2, (int)c->a[0].reg, c->a[1].b.p, &how,
+			   sizeof(how));
+	if (pfd < 0)
+		return false;
+	if (fstat(pfd, &st) < 0 || !(S_ISREG(st.st_mode) ||
+	    S_ISDIR(st.st_mode)) || !td_fs_local(pfd)) {
+		close(pfd);
+		return false;
+	}
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
+	fd = open(proc, flags, 0);
+	*ret = fd < 0 ? -errno : fd;
+	close(pfd);
+	/* openat gives the lowest free number, which the pin held. */
+	if (fd > pfd) {
+		int low = fcntl(fd, (flags & O_CLOEXEC) ? F_DUPFD_CLOEXEC
+							: F_DUPFD, 0);
+
+		if (low >= 0 && low < fd) {
+			close(fd);
+			*ret = low;
+		} else if (low >= 0) {
+			close(low);
+		}
+	}
+	return true;
+}
+
+/* set*id through libc: glibc makes every thread take the new ids, as
+ * the raw syscall (one thread's credentials) would not, and the helper
+ * threads must run with the credentials the controller set. */
+static long td_call_setid(const struct td_call *c, bool *done)
+{
+	const uint64_t *a = (const uint64_t[]){ c->a[0].reg, c->a[1].reg,
+						c->a[2].reg };
+
+	*done = true;
+	switch (c->nr) {
+	case SYS_setuid: return setuid((uid_t)a[0]);
+	case SYS_setgid: return setgid((gid_t)a[0]);
+	case SYS_setreuid: return setreuid((uid_t)a[0], (uid_t)a[1]);
+	case SYS_setregid: return setregid((gid_t)a[0], (gid_t)a[1]);
+	case SYS_setresuid:
+		return setresuid((uid_t)a[0], (uid_t)a[1], (uid_t)a[2]);
+	case SYS_setresgid:
+		return setresgid((gid_t)a[0], (gid_t)a[1], (gid_t)a[2]);
+	case SYS_setgroups:
+		if (c->a[1].kind == TD_ARG_INT && c->a[1].reg == 0 && a[0])
+			break;	/* a bad pointer: let the kernel say */
+		return setgroups((size_t)a[0],
+				 (const gid_t *)(uintptr_t)a[1]);
+	default:
+		break;
+	}
+	*done = false;
+	return 0;
+}
+
+long td_call_raw(struct td_call *c)
+{
+	bool done;
+	long ret = td_call_setid(c, &done);
+
+	if (!done)
+		ret = syscall(c->nr, c->a[0].reg, c->a[1].reg, c->a[2].reg,
+			      c->a[3].reg, c->a[4].reg, c->a[5].reg);
+	return ret == -1 ? -errno : ret;
+}
+
+void td_call_ran(struct td_server *srv, struct td_call *c, long ret)
+{
+	uint64_t regs[TETHER_NARGS_MAX];
+
+	td_fds_changed();
+	for (unsigned i = 0; i < TETHER_NARGS_MAX; i++)
+		regs[i] = c->a[i].reg;
+	td_labels_syscall_done(srv, c->nr, regs, ret);
+}
+
+/* A call the route sends off the loop that may still run here: 1 with
+ * the result in *ret. */
+bool td_call_inline(struct td_server *srv, struct td_call *c, long *ret)
+{
+	if (c->nr != SYS_openat || (c->flags & (TETHER_CALL_ASYNC |
+						 TETHER_CALL_SYNC)) ||
+	    c->timeout_ms || td_call_hits_internal(c) ||
+	    !td_openat_cached(c, ret))
+		return false;
+	td_call_ran(srv, c, *ret);
+	return true;
+}
+
+long td_call_run(struct td_server *srv, struct td_call *c)
+{
+	long ret;
+
+	if (td_call_hits_internal(c))
+		return -EBADF;
+	/* close_range must not reach the internal fds above ours. */
+	if (c->nr == SYS_close_range)
+		ret = td_ifd_close_range((unsigned)c->a[0].reg,
+					 (unsigned)c->a[1].reg,
+					 (unsigned)c->a[2].reg);
+	else
+		ret = td_call_raw(c);
+	td_call_ran(srv, c, ret);
+	return ret;
+}
+
+void td_call_pack_result(msgpack_packer *pk, struct td_call *c, long ret)
+{
+	bool trim = (c->flags & TETHER_CALL_TRIM) ||
+		    (c->sc && (c->sc->flags & TP_SC_TRIM) &&
+		     !(c->flags & TETHER_CALL_NOTRIM));
+
+	msgpack_pack_array(pk, 2);
+	msgpack_pack_int64(pk, ret);
+	msgpack_pack_array(pk, c->nargs);
+	for (unsigned i = 0; i < c->nargs; i++) {
+		const struct td_arg *a = &c->a[i];
+		size_t n = a->size;
+
+		if (a->kind != TD_ARG_OUT && a->kind != TD_ARG_INOUT) {
+			msgpack_pack_nil(pk);
+			continue;
+		}
+		if (trim) {
+			n = ret < 0 ? 0 : (size_t)ret < n ? (size_t)ret : n;
+			trim = false;	/* only the first out buffer */
+		}
+		if (a->via_data && c->data_reply) {
+			/* The bytes follow on the data socket. */
+			c->data_idx = (int)i;
+			c->data_n = n;
+			msgpack_pack_map(pk, 1);
+			tp_pack_kv_int(pk, "data", (int64_t)n);
+			continue;
+		}
+		msgpack_pack_bin(pk, n);
+		msgpack_pack_bin_body(pk, a->b.p, n);
+	}
+}
+
+void td_call_pack_args(msgpack_packer *pk, const struct td_call *c)
+{
+	msgpack_pack_array(pk, c->nargs);
+	for (unsigned i = 0; i < c->nargs; i++) {
+		const struct td_arg *a = &c->a[i];
+
+		switch (a->kind) {
+		case TD_ARG_INT:
+		case TD_ARG_RESULT:
+			msgpack_pack_int64(pk, (int64_t)a->reg);
+			break;
+		case TD_ARG_STR:
+			tp_pack_str(pk, a->b.p);
+			break;
+		case TD_ARG_IN:
+			msgpack_pack_bin(pk, a->size);
+			msgpack_pack_bin_body(pk, a->b.p, a->size);
+			break;
+		case TD_ARG_OUT:
+		case TD_ARG_INOUT:
+			msgpack_pack_array(pk, 2);
+			msgpack_pack_int(pk, TETHER_ARGTAG_OUT);
+			msgpack_pack_uint64(pk, a->size);
+			break;
+		}
+	}
+}
+
+/* Arguments that travel on the data socket: at most one each way, and
+ * never with ASYNC (there is nobody to stream to later).  1 if there
+ * are any, with *in_idx the incoming one or -1. */
+static int td_syscall_data_args(struct td_req *r, struct td_call *c,
+				int *in_idx)
+{
+	int nin = 0, nout = 0;
+
+	*in_idx = -1;
+	for (unsigned i = 0; i < c->nargs; i++) {
+		if (!c->a[i].via_data)
+			continue;
+		if (c->a[i].kind == TD_ARG_IN) {
+			nin++;
+			*in_idx = (int)i;
+		} else {
+			nout++;
+		}
+	}
+	if (!nin && !nout)
+		return 0;
+	if (nin > 1 || nout > 1)
+		return td_req_fail(r, EINVAL, "at most one data-socket buffer "
+				   "each way");
+	if (c->flags & TETHER_CALL_ASYNC)
+		return td_req_fail(r, EINVAL, "data-socket buffers and ASYNC "
+				   "do not mix");
+	if (r->conn->xfer)
+		return td_req_fail(r, EBUSY, "a transfer is in progress");
+	c->data_reply = nout > 0;
+	return 1;
+}
+
+int td_do_syscall(struct td_req *r)
+{
+	struct td_call *c = calloc(1, sizeof(*c));
+	int rc, in_idx;
+
+	if (!c)
+		return td_req_fail(r, ENOMEM, "out of memory");
+	if ((rc = td_call_decode(r, r->body, c)) < 0 ||
+	    (rc = td_call_check(r, c)) < 0)
+		goto out;
+	for (unsigned i = 0; i < c->nargs; i++)
+		if (c->a[i].kind == TD_ARG_RESULT) {
+			rc = td_req_fail(r, EINVAL, "argument %u: a result "
+					 "reference outside BATCH", i);
+			goto out;
+		}
+	if ((rc = td_syscall_data_args(r, c, &in_idx)) < 0)
+		goto out;
+	if (rc > 0)
+		return td_call_with_data(r, c, in_idx);
+	return td_call_go(r, c);
+out:
+	td_call_free(c);
+	free(c);
+	return rc;
+}

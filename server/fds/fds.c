@@ -1,0 +1,240 @@
+/*
+ * LIST_FDS: what the server holds, so a controller that lost its memory
+ * (crash, restart, a debugging session) can see every fd: what kind of
+ * file, where it points, how it is open, and its label.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tetherd.h"
+
+#define TD_FDS_PAGE 1024		/* entries per reply: < 2 MiB worst case */
+#define TD_TARGET_MAX 1024		/* bytes of a target we report */
+
+static int td_fd_cmp(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+int td_fds_scan(int **out, size_t *n)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int *v = NULL, *nv;
+	size_t len = 0, cap = 0;
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		char *end;
+		long fd = strtol(de->d_name, &end, 10);
+
+		if (*end || end == de->d_name || fd == dirfd(d))
+			continue;
+		if (len == cap) {
+			cap = cap ? 2 * cap : 256;
+			if (!(nv = realloc(v, cap * sizeof(int)))) {
+				free(v);
+				closedir(d);
+				return -ENOMEM;
+			}
+			v = nv;
+		}
+		v[len++] = (int)fd;
+	}
+	closedir(d);
+	qsort(v, len, sizeof(int), td_fd_cmp);
+	*out = v;
+	*n = len;
+	return 0;
+}
+
+static const char *td_anon_kind(const char *target)
+{
+	static const struct { const char *prefix, *kind; } anon[] = {
+		{ "anon_inode:[eventfd]", "eventfd" },
+		{ "anon_inode:[signalfd]", "signalfd" },
+		{ "anon_inode:[pidfd]", "pidfd" },
+		{ "pidfd:", "pidfd" },
+		{ "anon_inode:[eventpoll]", "epoll" },
+		{ "anon_inode:[timerfd]", "timerfd" },
+		{ "anon_inode:[io_uring]", "io_uring" },
+		{ "anon_inode:inotify", "inotify" },
+		{ "anon_inode:[fanotify]", "fanotify" },
+		{ "anon_inode:[userfaultfd]", "userfaultfd" },
+		{ "anon_inode:", "anon" },
+	};
+
+	for (size_t i = 0; i < sizeof(anon) / sizeof(anon[0]); i++)
+		if (!strncmp(target, anon[i].prefix, strlen(anon[i].prefix)))
+			return anon[i].kind;
+	return NULL;
+}
+
+static const char *td_sock_family(int v)
+{
+	switch (v) {
+	case AF_UNIX: return "unix";
+	case AF_INET: return "inet";
+	case AF_INET6: return "inet6";
+	case AF_NETLINK: return "netlink";
+	case AF_PACKET: return "packet";
+	default: return "other";
+	}
+}
+
+static const char *td_sock_type(int v)
+{
+	switch (v) {
+	case SOCK_STREAM: return "stream";
+	case SOCK_DGRAM: return "dgram";
+	case SOCK_SEQPACKET: return "seqpacket";
+	case SOCK_RAW: return "raw";
+	default: return "other";
+	}
+}
+
+static const char *td_fd_kind(int fd, const struct stat *st,
+			      const char *target)
+{
+	const char *anon = td_anon_kind(target);
+
+	if (anon)
+		return anon;
+	switch (st->st_mode & S_IFMT) {
+	case S_IFREG:
+		return strncmp(target, "/memfd:", 7) ? "regular" : "memfd";
+	case S_IFDIR: return "directory";
+	case S_IFIFO: return "pipe";
+	case S_IFSOCK: return "socket";
+	case S_IFCHR: return isatty(fd) ? "tty" : "chardev";
+	case S_IFBLK: return "blockdev";
+	case S_IFLNK: return "symlink";
+	default: return "unknown";
+	}
+}
+
+/* One entry: a map whose size depends on what the fd is. */
+static void td_fds_pack_one(struct td_server *srv, msgpack_packer *pk, int fd)
+{
+	char link[32], target[TD_TARGET_MAX + 1];
+	struct stat st;
+	const char *role = td_ifd_role(fd), *label = td_label_of(srv, fd);
+	ssize_t n;
+	int fl, fdfl, dom = 0, type = 0;
+	socklen_t len = sizeof(int);
+	bool sock;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, target, sizeof(target) - 1);
+	target[n > 0 ? n : 0] = '\0';
+	if (fstat(fd, &st) < 0)
+		memset(&st, 0, sizeof(st));
+	fl = fcntl(fd, F_GETFL);
+	fdfl = fcntl(fd, F_GETFD);
+	sock = S_ISSOCK(st.st_mode) &&
+	       getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom, &len) == 0 &&
+	       (len = sizeof(int),
+		getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0);
+
+	msgpack_pack_map(pk, 7 + (sock ? 2 : 0) + (role ? 1 : 0));
+	tp_pack_kv_int(pk, "fd", fd);
+	tp_pack_kv_str(pk, "kind", td_fd_kind(fd, &st, target));
+	tp_pack_kv_str(pk, "target", target);
+	tp_pack_kv_int(pk, "flags", fl < 0 ? 0 : fl);
+	tp_pack_kv_bool(pk, "cloexec", fdfl >= 0 && (fdfl & FD_CLOEXEC));
+	tp_pack_kv_str(pk, "label", label);
+	tp_pack_kv_bool(pk, "internal", role != NULL);
+	if (sock) {
+		tp_pack_kv_str(pk, "family", td_sock_family(dom));
+		tp_pack_kv_str(pk, "socktype", td_sock_type(type));
+	}
+	if (role)
+		tp_pack_kv_str(pk, "role", role);
+}
+
+/* LIST_FDS [] or [from]: {"fds": [...], "internal": [...], "next": N}.
+ * "next" is 0 when the listing is complete, else the fd to ask from. */
+int td_do_list_fds(struct td_req *r)
+{
+	size_t nb, n, i, first = 0, count = 0;
+	const msgpack_object *b = tp_obj_array(r->body, &nb);
+	int64_t from = 0;
+	int *fds, rc;
+	int ifds[TD_IFD_RESERVE];
+	unsigned ni;
+
+	if (!b || nb > 1 || (nb == 1 && tp_obj_i64(&b[0], &from) < 0))
+		return td_req_fail(r, EPROTO, "LIST_FDS body is [] or [from]");
+	td_labels_validate(r->srv);
+	if ((rc = td_fds_scan(&fds, &n)) < 0)
+		return td_req_fail(r, -rc, "reading /proc/self/fd: %s",
+				   strerror(-rc));
+	while (first < n && fds[first] < from)
+		first++;
+	for (i = first; i < n && count < TD_FDS_PAGE; i++)
+		if (!td_ifd_is(fds[i]))
+			count++;
+	msgpack_pack_map(r->pk, 3);
+	tp_pack_str(r->pk, "fds");
+	msgpack_pack_array(r->pk, count);
+	for (i = first, count = 0; i < n && count < TD_FDS_PAGE; i++) {
+		if (td_ifd_is(fds[i]))
+			continue;
+		td_fds_pack_one(r->srv, r->pk, fds[i]);
+		count++;
+	}
+	/* The server's own fds come once, with the first page. */
+	ni = from == 0 ? td_ifd_list(ifds, TD_IFD_RESERVE) : 0;
+	tp_pack_str(r->pk, "internal");
+	msgpack_pack_array(r->pk, ni);
+	for (unsigned k = 0; k < ni; k++)
+		td_fds_pack_one(r->srv, r->pk, ifds[k]);
+	for (; i < n && td_ifd_is(fds[i]); i++)
+		;
+	tp_pack_kv_int(r->pk, "next", i < n ? fds[i] : 0);
+	free(fds);
+	return 0;
+}
+
+static int td_nfds_cached = -1;
+
+/* Something may have opened or closed fds of the controller's. */
+void td_fds_changed(void)
+{
+	td_nfds_cached = -1;
+}
+
+/* fds in our table, the server's own excluded.  Listing /proc/self/fd
+ * costs tens of microseconds, on every attach: the count is kept until
+ * a syscall, TAKE or GC may have changed it. */
+unsigned td_count_fds(void)
+{
+	DIR *d;
+	struct dirent *de;
+	unsigned n = 0;
+
+	if (td_nfds_cached >= 0)
+		return (unsigned)td_nfds_cached;
+	if (!(d = opendir("/proc/self/fd")))
+		return 0;
+	while ((de = readdir(d))) {
+		int fd;
+
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		fd = atoi(de->d_name);
+		if (fd != dirfd(d) && !td_ifd_is(fd))
+			n++;
+	}
+	closedir(d);
+	td_nfds_cached = (int)n;
+	return n;
+}

@@ -1,0 +1,62 @@
+/*
+ * The server's descriptors: its own (internal, in a band from fd 1024
+ * that controllers cannot name), the controller's and their labels,
+ * LIST_FDS and GC.
+ */
+#ifndef TETHERD_FDS_H
+#define TETHERD_FDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TD_NOFILE_WANT 65536		/* soft RLIMIT_NOFILE we ask for */
+#define TD_IFD_FLOOR 1024		/* the server's own fds start here */
+#define TD_IFD_RESERVE 8192		/* and take at most this many */
+
+struct td_server;
+struct td_req;
+struct td_label;
+
+/* The module's state in the server. */
+struct td_fds {
+	struct td_label *labels;
+	unsigned nlabels;
+};
+
+/* ifd.c: the server's own fds live high in the table and are recorded,
+ * so controller syscalls and GC never touch them.  Any thread. */
+int td_ifd_init(void);
+/* Move fd up and record it with a role (a static string); returns the
+ * new fd.  Closes fd on failure. */
+int td_ifd_adopt(int fd, const char *role);
+void td_ifd_close(int fd);
+bool td_ifd_is(int fd);
+const char *td_ifd_role(int fd);	/* NULL if not internal */
+unsigned td_ifd_count(void);
+/* Sorted copy of the internal fds; returns how many (<= max). */
+unsigned td_ifd_list(int *out, unsigned max);
+/* close_range(first, last) around the internal fds. */
+int td_ifd_close_range(unsigned first, unsigned last, unsigned flags);
+
+/* labels.c */
+void td_labels_validate(struct td_server *srv);
+const char *td_label_of(const struct td_server *srv, int fd);
+void td_labels_syscall_done(struct td_server *srv, long nr,
+			    const uint64_t *regs, long ret);
+void td_labels_free(struct td_server *srv);
+int td_do_label(struct td_req *r);
+int td_do_unlabel(struct td_req *r);
+
+/* fds.c */
+int td_fds_scan(int **out, size_t *n);	/* sorted, /proc/self/fd */
+int td_do_list_fds(struct td_req *r);
+/* fds of the controller's (internal ones excluded), cached until
+ * td_fds_changed() says something may have opened or closed one. */
+unsigned td_count_fds(void);
+void td_fds_changed(void);
+
+/* gc.c */
+int td_do_gc(struct td_req *r);
+
+#endif

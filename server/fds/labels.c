@@ -1,0 +1,226 @@
+/*
+ * Labels: names for fds that outlive the controller that gave them, so a
+ * restarted one finds "the database socket" without saved state.  A
+ * label is bound to the file, not the number: closing or replacing the
+ * fd through the server drops it at once, and any other change is caught
+ * by comparing the file's identity before a label is trusted.
+ */
+#include <errno.h>
+#include <linux/close_range.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "tetherd.h"
+
+#define TD_LABELS_MAX 4096
+
+struct td_label {
+	struct td_label *next;
+	int fd;
+	dev_t dev;
+	ino_t ino;
+	mode_t type;
+	char name[TETHER_LABEL_MAX + 1];
+};
+
+static void td_label_unlink(struct td_server *srv, struct td_label **pp,
+			    const char *why)
+{
+	struct td_label *l = *pp;
+
+	td_log("label \"%s\" on fd %d dropped: %s", l->name, l->fd, why);
+	*pp = l->next;
+	srv->fds.nlabels--;
+	free(l);
+}
+
+/* Drop labels whose fd no longer refers to the labeled file. */
+void td_labels_validate(struct td_server *srv)
+{
+	struct td_label **pp = &srv->fds.labels;
+	struct stat st;
+
+	while (*pp) {
+		struct td_label *l = *pp;
+
+		if (fstat(l->fd, &st) < 0)
+			td_label_unlink(srv, pp, "fd closed");
+		else if (st.st_dev != l->dev || st.st_ino != l->ino ||
+			 (st.st_mode & S_IFMT) != l->type)
+			td_label_unlink(srv, pp, "fd now refers to another file");
+		else
+			pp = &l->next;
+	}
+}
+
+const char *td_label_of(const struct td_server *srv, int fd)
+{
+	for (const struct td_label *l = srv->fds.labels; l; l = l->next)
+		if (l->fd == fd)
+			return l->name;
+	return NULL;
+}
+
+static void td_labels_drop_range(struct td_server *srv, uint64_t first,
+				 uint64_t last, const char *why)
+{
+	struct td_label **pp = &srv->fds.labels;
+
+	while (*pp) {
+		if ((uint64_t)(*pp)->fd >= first && (uint64_t)(*pp)->fd <= last)
+			td_label_unlink(srv, pp, why);
+		else
+			pp = &(*pp)->next;
+	}
+}
+
+/* A syscall the server ran closed or replaced fds: forget their labels
+ * now, before the numbers can be reused. */
+void td_labels_syscall_done(struct td_server *srv, long nr,
+			    const uint64_t *regs, long ret)
+{
+	if (!srv->fds.labels)
+		return;
+	switch (nr) {
+	case SYS_close:
+		/* Linux closes the fd even when close() says EINTR. */
+		if (ret == 0 || ret == -EINTR)
+			td_labels_drop_range(srv, (uint32_t)regs[0],
+					     (uint32_t)regs[0], "closed");
+		break;
+	case SYS_dup2:
+	case SYS_dup3:
+		if (ret >= 0 && (uint32_t)regs[0] != (uint32_t)regs[1])
+			td_labels_drop_range(srv, (uint32_t)regs[1],
+					     (uint32_t)regs[1], "replaced by dup");
+		break;
+	case SYS_close_range:
+		if (ret == 0 && !(regs[2] & CLOSE_RANGE_CLOEXEC))
+			td_labels_drop_range(srv, (uint32_t)regs[0],
+					     (uint32_t)regs[1], "closed");
+		break;
+	}
+}
+
+static int td_label_name(struct td_req *r, const msgpack_object *o,
+			 const char **name, size_t *n)
+{
+	if (tp_obj_str(o, name, n) < 0)
+		return td_req_fail(r, EINVAL, "label name must be a string");
+	if (*n == 0 || *n > TETHER_LABEL_MAX)
+		return td_req_fail(r, EINVAL, "label name of %zu bytes (1 to "
+				   "%u)", *n, TETHER_LABEL_MAX);
+	for (size_t i = 0; i < *n; i++)
+		if ((unsigned char)(*name)[i] < 0x20 || (*name)[i] == 0x7f)
+			return td_req_fail(r, EINVAL, "label name has a control "
+					   "character");
+	return 0;
+}
+
+static struct td_label **td_label_find(struct td_server *srv,
+				       const char *name, size_t n)
+{
+	struct td_label **pp = &srv->fds.labels;
+
+	for (; *pp; pp = &(*pp)->next)
+		if (strlen((*pp)->name) == n && !memcmp((*pp)->name, name, n))
+			return pp;
+	return NULL;
+}
+
+/* LABEL [fd, name]: one label per fd, one fd per label. */
+int td_do_label(struct td_req *r)
+{
+	struct td_server *srv = r->srv;
+	size_t nb, n;
+	const msgpack_object *b = tp_obj_array(r->body, &nb);
+	struct td_label **pp, *l;
+	const char *name;
+	struct stat st;
+	int64_t fd;
+	int rc;
+
+	if (!b || nb != 2 || tp_obj_i64(&b[0], &fd) < 0)
+		return td_req_fail(r, EPROTO, "LABEL body is [fd, name]");
+	if ((rc = td_label_name(r, &b[1], &name, &n)) < 0)
+		return rc;
+	if (fd < 0 || fd > INT32_MAX || td_ifd_is((int)fd) ||
+	    fstat((int)fd, &st) < 0)
+		return td_req_fail(r, EBADF, "fd %lld is not open",
+				   (long long)fd);
+	td_labels_validate(srv);
+	if ((pp = td_label_find(srv, name, n)) && (*pp)->fd != fd)
+		return td_req_fail(r, EEXIST, "label \"%.*s\" is on fd %d",
+				   (int)n, name, (*pp)->fd);
+	for (l = srv->fds.labels; l && l->fd != fd; l = l->next)
+		;
+	if (!l) {
+		if (srv->fds.nlabels >= TD_LABELS_MAX)
+			return td_req_fail(r, ENOSPC, "%d labels already",
+					   TD_LABELS_MAX);
+		if (!(l = calloc(1, sizeof(*l))))
+			return td_req_fail(r, ENOMEM, "out of memory");
+		l->next = srv->fds.labels;
+		srv->fds.labels = l;
+		srv->fds.nlabels++;
+	}
+	l->fd = (int)fd;
+	l->dev = st.st_dev;
+	l->ino = st.st_ino;
+	l->type = st.st_mode & S_IFMT;
+	memcpy(l->name, name, n);
+	l->name[n] = '\0';
+	td_log("fd %d labeled \"%s\"", l->fd, l->name);
+	msgpack_pack_map(r->pk, 2);
+	tp_pack_kv_int(r->pk, "fd", l->fd);
+	tp_pack_kv_str(r->pk, "label", l->name);
+	return 0;
+}
+
+/* UNLABEL [name] or [fd]. */
+int td_do_unlabel(struct td_req *r)
+{
+	struct td_server *srv = r->srv;
+	size_t nb, n;
+	const msgpack_object *b = tp_obj_array(r->body, &nb);
+	struct td_label **pp = NULL;
+	const char *name;
+	int64_t fd;
+	int rc;
+
+	if (!b || nb != 1)
+		return td_req_fail(r, EPROTO, "UNLABEL body is [name] or [fd]");
+	td_labels_validate(srv);
+	if (tp_obj_i64(&b[0], &fd) == 0) {
+		for (pp = &srv->fds.labels; *pp && (*pp)->fd != fd;
+		     pp = &(*pp)->next)
+			;
+		if (!*pp)
+			return td_req_fail(r, ENOENT, "fd %lld has no label",
+					   (long long)fd);
+	} else {
+		if ((rc = td_label_name(r, &b[0], &name, &n)) < 0)
+			return rc;
+		if (!(pp = td_label_find(srv, name, n)))
+			return td_req_fail(r, ENOENT, "no label \"%.*s\"",
+					   (int)n, name);
+	}
+	msgpack_pack_map(r->pk, 2);
+	tp_pack_kv_int(r->pk, "fd", (*pp)->fd);
+	tp_pack_kv_str(r->pk, "label", (*pp)->name);
+	td_label_unlink(srv, pp, "unlabeled");
+	return 0;
+}
+
+void td_labels_free(struct td_server *srv)
+{
+	while (srv->fds.labels) {
+		struct td_label *l = srv->fds.labels;
+
+		srv->fds.labels = l->next;
+		free(l);
+	}
+	srv->fds.nlabels = 0;
+}

@@ -1,0 +1,542 @@
+/*
+ * Reconnect: every controller, first or returning, attaches the same
+ * way.  It connects to the listening socket and sends one packet: a
+ * HELLO frame with its fresh syscall and data sockets attached
+ * (SCM_RIGHTS).  Those two sockets become the connection; the listening
+ * socket's connection only ever carries this handshake and its answer.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tetherd.h"
+
+#define TD_SCM_MAX_FD 253		/* SCM_MAX_FD: what one message may carry */
+
+struct td_hello {
+	uint64_t id;
+	uint64_t version;
+	uint64_t flags;
+	int64_t pid;
+	uint64_t expect_gen;		/* take over only this generation */
+	int fds[TD_SCM_MAX_FD];
+	unsigned nfds;
+	char err[256];
+};
+
+/* Who may connect, and to do what: the server's uid and root, and the
+ * --allow-uid / --allow-gid lists (primary or supplementary group, as
+ * SO_PEERGROUPS tells), get full access; --read-only-uid may only
+ * observe. */
+enum td_peer_role td_peer_role(const struct td_server *srv, int fd,
+			       uid_t uid, gid_t gid)
+{
+	gid_t groups[256];
+	socklen_t len = sizeof(groups);
+	size_t ng = 0;
+
+	if (uid == srv->uid || uid == 0)
+		return TD_PEER_FULL;
+	for (size_t i = 0; i < srv->listen.nallow_uids; i++)
+		if (srv->listen.allow_uids[i] == uid)
+			return TD_PEER_FULL;
+	if (srv->listen.nallow_gids && fd >= 0 &&
+	    getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0)
+		ng = len / sizeof(gid_t);
+	for (size_t i = 0; i < srv->listen.nallow_gids; i++) {
+		if (srv->listen.allow_gids[i] == gid)
+			return TD_PEER_FULL;
+		for (size_t j = 0; j < ng; j++)
+			if (srv->listen.allow_gids[i] == groups[j])
+				return TD_PEER_FULL;
+	}
+	for (size_t i = 0; i < srv->listen.nro_uids; i++)
+		if (srv->listen.ro_uids[i] == uid)
+			return TD_PEER_READONLY;
+	return TD_PEER_REFUSED;
+}
+
+/* Answer on the handshake socket; it is one small packet. */
+static void td_handshake_send(int fd, struct tp_msg *m)
+{
+	if (send(fd, tp_msg_data(m), tp_msg_size(m),
+		 MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		td_log("handshake answer: %s", strerror(errno));
+}
+
+static void td_handshake_refuse(int fd, uint64_t id, int err, const char *text)
+{
+	struct tp_msg m;
+
+	tp_msg_init(&m);
+	if (tp_msg_error(&m, id, err, "%s", text) == 0)
+		td_handshake_send(fd, &m);
+	tp_msg_destroy(&m);
+}
+
+static void td_handshake_arm(struct td_handshake *hs)
+{
+	struct io_uring_sqe *sqe = td_sqe(hs->srv);
+
+	if (!sqe)
+		return;
+	io_uring_prep_poll_add(sqe, hs->fd, POLLIN);
+	io_uring_sqe_set_data(sqe, &hs->ev);
+}
+
+/* Drop a handshake in progress: its poll still completes, and frees it
+ * then (the ring holds a pointer to it until that completion). */
+static void td_handshake_drop(struct td_handshake *hs)
+{
+	struct io_uring_sqe *sqe;
+
+	if (hs->done)
+		return;
+	hs->done = true;
+	td_timer_stop(hs->srv, &hs->deadline);
+	shutdown(hs->fd, SHUT_RDWR);
+	if ((sqe = td_sqe(hs->srv))) {
+		io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&hs->ev, 0);
+		io_uring_sqe_set_data(sqe, NULL);
+	}
+}
+
+/* A peer that connects and says nothing is dropped, not kept. */
+static void td_handshake_expired(struct td_timer *t)
+{
+	struct td_handshake *hs = (struct td_handshake *)((char *)t -
+				  offsetof(struct td_handshake, deadline));
+
+	td_log("handshake from pid %d uid %u timed out", (int)hs->peer_pid,
+	       (unsigned)hs->peer_uid);
+	td_handshake_refuse(hs->fd, 0, ETIMEDOUT,
+			    "no HELLO within the time limit");
+	td_handshake_drop(hs);
+}
+
+/* Room for one more handshake of this peer's class and uid?  Each class
+ * has slots of its own, so no peer takes the owner's. */
+static bool td_handshake_room(const struct td_server *srv,
+			      enum td_peer_role role, uid_t uid)
+{
+	unsigned in_class = 0, of_uid = 0;
+
+	for (const struct td_handshake *hs = srv->listen.handshakes; hs;
+	     hs = hs->next) {
+		if (hs->done)
+			continue;
+		in_class += hs->role == role;
+		of_uid += hs->role == role && hs->peer_uid == uid;
+	}
+	switch (role) {
+	case TD_PEER_FULL:
+		return in_class < TD_HS_FULL_MAX && of_uid < TD_HS_FULL_PER_UID;
+	case TD_PEER_READONLY:
+		return in_class < TD_HS_RO_MAX && of_uid < TD_HS_RO_PER_UID;
+	default:
+		return in_class < TD_HS_REFUSED_MAX;
+	}
+}
+
+void td_handshake_accepted(struct td_server *srv, int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct td_handshake *hs;
+	enum td_peer_role role;
+	bool allowed;
+
+	if ((fd = td_ifd_adopt(fd, "handshake")) < 0) {
+		td_log("accepted connection: %s", strerror(-fd));
+		return;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		td_log("SO_PEERCRED: %s", strerror(errno));
+		td_ifd_close(fd);
+		return;
+	}
+	role = td_peer_role(srv, fd, cred.uid, cred.gid);
+	allowed = role != TD_PEER_REFUSED;
+	if (!allowed)
+		td_log("audit: refusing connection from pid %d: uid %u gid %u "
+		       "is not allowed (server uid %u; see --allow-uid, "
+		       "--allow-gid, --read-only-uid)", (int)cred.pid,
+		       (unsigned)cred.uid, (unsigned)cred.gid,
+		       (unsigned)srv->uid);
+	/* A refusal waits for the peer's HELLO too: answering and closing
+	 * with its packet unread would reach it as a bare ECONNRESET. */
+	if (!td_handshake_room(srv, role, cred.uid) ||
+	    !(hs = calloc(1, sizeof(*hs)))) {
+		td_log("refused connection from pid %d uid %u: too many "
+		       "handshakes of its kind", (int)cred.pid,
+		       (unsigned)cred.uid);
+		td_handshake_refuse(fd, 0, allowed ? EAGAIN : EACCES,
+				    allowed ? "too many handshakes in progress"
+					    : "uid not allowed");
+		td_ifd_close(fd);
+		return;
+	}
+	hs->srv = srv;
+	hs->fd = fd;
+	hs->peer_pid = cred.pid;
+	hs->peer_uid = cred.uid;
+	hs->role = role;
+	hs->refuse = allowed ? 0 : EACCES;
+	hs->ev.kind = TD_EV_HANDSHAKE;
+	hs->ev.obj = hs;
+	td_timer_init(&hs->deadline, td_handshake_expired);
+	hs->next = srv->listen.handshakes;
+	srv->listen.handshakes = hs;
+	srv->listen.nhandshakes++;
+	td_timer_in(srv, &hs->deadline, role == TD_PEER_FULL
+					   ? TD_HS_TIMEOUT_MS
+					   : TD_HS_TIMEOUT_RO_MS);
+	td_handshake_arm(hs);
+}
+
+static void td_hello_close_fds(struct td_hello *h)
+{
+	for (unsigned i = 0; i < h->nfds; i++)
+		if (h->fds[i] >= 0)
+			close(h->fds[i]);
+	h->nfds = 0;
+}
+
+static int td_hello_fail(struct td_hello *h, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int td_hello_fail(struct td_hello *h, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(h->err, sizeof(h->err), fmt, ap);
+	va_end(ap);
+	return -err;
+}
+
+/* Take every fd the packet carried, whatever else is wrong with it:
+ * what we do not keep we must close. */
+static void td_hello_collect(struct msghdr *msg, struct td_hello *h)
+{
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(msg); cm;
+	     cm = CMSG_NXTHDR(msg, cm)) {
+		size_t n;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < n && h->nfds < TD_SCM_MAX_FD; i++)
+			memcpy(&h->fds[h->nfds++],
+			       CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+	}
+}
+
+static int td_hello_check_socket(struct td_hello *h, unsigned i)
+{
+	struct stat st;
+	int v;
+	socklen_t len = sizeof(v);
+
+	if (fstat(h->fds[i], &st) < 0 || !S_ISSOCK(st.st_mode))
+		return td_hello_fail(h, ENOTSOCK,
+				     "passed fd %u is not a socket", i);
+	if (getsockopt(h->fds[i], SOL_SOCKET, SO_DOMAIN, &v, &len) < 0 ||
+	    v != AF_UNIX)
+		return td_hello_fail(h, EPROTOTYPE,
+				     "passed fd %u is not an AF_UNIX socket",
+				     i);
+	len = sizeof(v);
+	if (getsockopt(h->fds[i], SOL_SOCKET, SO_TYPE, &v, &len) < 0 ||
+	    v != SOCK_STREAM)
+		return td_hello_fail(h, EPROTOTYPE,
+				     "passed fd %u is not a SOCK_STREAM socket",
+				     i);
+	return 0;
+}
+
+static int td_hello_parse(const unsigned char *buf, size_t n,
+			  struct td_hello *h)
+{
+	size_t nb;
+	const msgpack_object *b;
+	struct tp_in in;
+	uint32_t plen;
+	int rc;
+
+	if (n < TETHER_FRAME_HDR)
+		return td_hello_fail(h, EPROTO, "handshake packet too short");
+	plen = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 |
+	       (uint32_t)buf[2] << 8 | buf[3];
+	if (plen != n - TETHER_FRAME_HDR)
+		return td_hello_fail(h, EPROTO,
+				     "handshake frame length %u, packet %zu",
+				     plen, n - TETHER_FRAME_HDR);
+	rc = tp_decode(buf + TETHER_FRAME_HDR, plen, &in);
+	h->id = in.have_id ? in.id : 0;
+	if (rc < 0) {
+		tp_in_destroy(&in);
+		return td_hello_fail(h, EPROTO, "handshake is not a request");
+	}
+	b = tp_obj_array(in.body, &nb);
+	if (in.code != TETHER_OP_HELLO)
+		rc = td_hello_fail(h, EPROTO, "expected HELLO (op %d), got op "
+				   "%lld", TETHER_OP_HELLO,
+				   (long long)in.code);
+	else if (!b || nb < 3 || nb > 4 ||
+		 tp_obj_u64(&b[0], &h->version) < 0 ||
+		 tp_obj_u64(&b[1], &h->flags) < 0 ||
+		 tp_obj_i64(&b[2], &h->pid) < 0 ||
+		 (nb == 4 && tp_obj_u64(&b[3], &h->expect_gen) < 0))
+		rc = td_hello_fail(h, EPROTO, "HELLO body is [version, flags, "
+				   "pid] or [version, flags, pid, generation]");
+	else if (h->version != TETHER_PROTO_VERSION)
+		rc = td_hello_fail(h, EPROTONOSUPPORT,
+				   "protocol version %llu not supported "
+				   "(this tetherd speaks %d)",
+				   (unsigned long long)h->version,
+				   TETHER_PROTO_VERSION);
+	tp_in_destroy(&in);
+	return rc;
+}
+
+/* An observer slot of the peer's class and uid, or why not.  Observers
+ * never count against a controller: attaching has no slot to fill. */
+static int td_observer_room(struct td_server *srv,
+			    const struct td_handshake *hs,
+			    struct td_hello *h)
+{
+	unsigned in_class = 0, of_uid = 0, max, per_uid;
+
+	for (const struct td_conn *c = srv->conns.all; c; c = c->next) {
+		if (!c->observer || c->closing || c->role != hs->role)
+			continue;
+		in_class++;
+		of_uid += c->peer_uid == hs->peer_uid;
+	}
+	max = hs->role == TD_PEER_FULL ? TD_OBS_FULL_MAX : TD_OBS_RO_MAX;
+	per_uid = hs->role == TD_PEER_FULL ? TD_OBS_FULL_PER_UID
+					   : TD_OBS_RO_PER_UID;
+	if (in_class >= max)
+		return td_hello_fail(h, EAGAIN, "too many observers (%u of "
+				     "this kind connected)", in_class);
+	if (of_uid >= per_uid)
+		return td_hello_fail(h, EAGAIN, "too many observers of uid %u "
+				     "(%u connected)", (unsigned)hs->peer_uid,
+				     of_uid);
+	return 0;
+}
+
+/* The role the peer gets, or why not. */
+static int td_hello_admit(struct td_server *srv,
+			  const struct td_handshake *hs, struct td_hello *h)
+{
+	struct td_conn *cur = srv->conns.controller;
+	char when[32] = "?";
+	struct tm tm;
+
+	if (srv->stopping)
+		return td_hello_fail(h, ESHUTDOWN, "tetherd is shutting down");
+	if (h->flags & ~(uint64_t)(TETHER_HELLO_TAKEOVER | TETHER_HELLO_OBSERVE |
+				   TETHER_HELLO_PROBE))
+		return td_hello_fail(h, EINVAL, "unknown HELLO flags 0x%llx",
+				     (unsigned long long)h->flags);
+	if (h->flags & TETHER_HELLO_OBSERVE)
+		return td_observer_room(srv, hs, h);
+	if (cur) {
+		gmtime_r(&cur->since, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	}
+	/* Take-over names the generation it means to replace: of two
+	 * racing take-overs of the same controller, exactly one wins. */
+	if (h->expect_gen && h->expect_gen != srv->conns.generation)
+		return td_hello_fail(h, EBUSY, "generation is %llu, not %llu: "
+				     "another controller attached meanwhile "
+				     "(now %s pid %d)",
+				     (unsigned long long)srv->conns.generation,
+				     (unsigned long long)h->expect_gen,
+				     cur ? "attached by" : "detached, last",
+				     cur ? (int)cur->peer_pid : 0);
+	if (!cur || (h->flags & TETHER_HELLO_TAKEOVER))
+		return 0;
+	return td_hello_fail(h, EBUSY, "attached by pid %d since %s",
+			     (int)cur->peer_pid, when);
+}
+
+/* The answer to a HELLO that attached c -- or, c NULL, to a PROBE. */
+static void td_hello_answer(struct td_server *srv, int fd, uint64_t id,
+			    const struct td_conn *c)
+{
+	struct tp_msg m;
+
+	td_labels_validate(srv);
+	tp_msg_init(&m);
+	tp_msg_reply(&m, id, 0);
+	msgpack_pack_map(&m.pk, c ? 13 : 15);
+	tp_pack_kv_int(&m.pk, "version", TETHER_PROTO_VERSION);
+	tp_pack_kv_int(&m.pk, "pid", srv->pid);
+	tp_pack_kv_int(&m.pk, "generation",
+		       (int64_t)(c ? c->generation : srv->conns.generation));
+	tp_pack_kv_int(&m.pk, "syscall_fd", c ? c->sfd : -1);
+	tp_pack_kv_int(&m.pk, "data_fd", c ? c->dfd : -1);
+	if (!c) {
+		tp_pack_kv_bool(&m.pk, "attached", srv->conns.controller != NULL);
+		tp_pack_kv_int(&m.pk, "controller_pid", srv->conns.controller
+			       ? srv->conns.controller->peer_pid : 0);
+	}
+	tp_pack_kv_int(&m.pk, "uptime_ms", (int64_t)td_uptime_ms(srv));
+	tp_pack_kv_int(&m.pk, "nfds", td_count_fds());
+	tp_pack_kv_int(&m.pk, "ninternal", td_ifd_count());
+	tp_pack_kv_int(&m.pk, "nlabels", srv->fds.nlabels);
+	tp_pack_kv_int(&m.pk, "children", srv->workers.nrunning);
+	tp_pack_kv_int(&m.pk, "workers", srv->workers.nworkers);
+	tp_pack_kv_bool(&m.pk, "persistent", srv->persistent);
+	/* A PROBE is answered as an observer would be. */
+	tp_pack_kv_bool(&m.pk, "observer", c ? c->observer : true);
+	if (tp_msg_finish(&m) == 0)
+		td_handshake_send(fd, &m);
+	tp_msg_destroy(&m);
+}
+
+/* Read the HELLO packet and, if it is right, make its sockets the
+ * (or an observer) connection.  Any fd we do not keep is closed. */
+static int td_handshake_hello(struct td_handshake *hs, struct td_hello *h)
+{
+	struct td_server *srv = hs->srv;
+	unsigned char buf[4096];
+	union {
+		char b[CMSG_SPACE(sizeof(int) * TD_SCM_MAX_FD)];
+		struct cmsghdr align;
+	} cbuf;
+	struct iovec iov = { buf, sizeof(buf) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+			      .msg_control = cbuf.b,
+			      .msg_controllen = sizeof(cbuf.b) };
+	struct td_conn *c, *old;
+	int sfd, dfd, rc;
+	ssize_t n;
+
+	n = recvmsg(hs->fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	if (n < 0)
+		return td_hello_fail(h, errno, "recvmsg: %s", strerror(errno));
+	td_hello_collect(&msg, h);
+	if (hs->refuse)
+		return td_hello_fail(h, hs->refuse, "uid %u may not connect to "
+				     "this tetherd (uid %u)",
+				     (unsigned)hs->peer_uid,
+				     (unsigned)srv->uid);
+	if (n == 0 && !h->nfds)
+		return td_hello_fail(h, ECONNRESET, "closed before HELLO");
+	if (msg.msg_flags & MSG_CTRUNC)
+		return td_hello_fail(h, EMSGSIZE, "control message truncated "
+				     "(fds dropped); send exactly 2 fds");
+	if (msg.msg_flags & MSG_TRUNC)
+		return td_hello_fail(h, EMSGSIZE, "handshake packet over %zu "
+				     "bytes", sizeof(buf));
+	if ((rc = td_hello_parse(buf, (size_t)n, h)) < 0)
+		return rc;
+	/* PROBE: the status a take-over needs, no slot taken, no fds kept
+	 * (a read-only peer may look too). */
+	if (h->flags & TETHER_HELLO_PROBE) {
+		if (h->flags != TETHER_HELLO_PROBE)
+			return td_hello_fail(h, EINVAL, "PROBE goes alone");
+		td_hello_answer(srv, hs->fd, h->id, NULL);
+		return 0;
+	}
+	if (hs->role == TD_PEER_READONLY && !(h->flags & TETHER_HELLO_OBSERVE))
+		return td_hello_fail(h, EACCES, "uid %u is read-only on this "
+				     "tetherd: it may observe (status, fds, "
+				     "ps, logs), not attach",
+				     (unsigned)hs->peer_uid);
+	if (h->nfds != 2)
+		return td_hello_fail(h, EINVAL, "expected 2 fds (syscall and "
+				     "data sockets), got %u", h->nfds);
+	if ((rc = td_hello_check_socket(h, 0)) < 0 ||
+	    (rc = td_hello_check_socket(h, 1)) < 0)
+		return rc;
+	if ((rc = td_hello_admit(srv, hs, h)) < 0)
+		return rc;
+
+	sfd = td_ifd_adopt(h->fds[0], "syscall socket");
+	dfd = td_ifd_adopt(h->fds[1], "data socket");
+	h->fds[0] = h->fds[1] = -1;
+	if (sfd < 0 || dfd < 0 || fcntl(sfd, F_SETFL, O_NONBLOCK) < 0 ||
+	    fcntl(dfd, F_SETFL, O_NONBLOCK) < 0 ||
+	    !(c = td_conn_new(srv, sfd, dfd))) {
+		td_ifd_close(sfd);
+		td_ifd_close(dfd);
+		return td_hello_fail(h, EMFILE, "no room for the connection");
+	}
+	c->peer_pid = hs->peer_pid;
+	c->peer_uid = hs->peer_uid;
+	c->role = hs->role;
+	c->observer = h->flags & TETHER_HELLO_OBSERVE;
+	if (c->observer) {
+		srv->conns.nobservers++;
+		c->generation = srv->conns.generation;
+	} else {
+		if ((old = srv->conns.controller)) {
+			td_conn_notice(old, ECONNABORTED,
+				       "taken over by controller pid %d",
+				       (int)c->peer_pid);
+			td_conn_close(old, "taken over");
+		}
+		srv->conns.controller = c;
+		c->generation = ++srv->conns.generation;
+	}
+	td_log("%s pid %d uid %u attached (generation %llu)",
+	       c->observer ? "observer" : "controller", (int)c->peer_pid,
+	       (unsigned)c->peer_uid, (unsigned long long)c->generation);
+	td_hello_answer(srv, hs->fd, h->id, c);
+	return 0;
+}
+
+static void td_handshake_free(struct td_handshake *hs)
+{
+	struct td_handshake **pp = &hs->srv->listen.handshakes;
+
+	while (*pp && *pp != hs)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = hs->next;
+	hs->srv->listen.nhandshakes--;
+	td_timer_stop(hs->srv, &hs->deadline);
+	if (hs->fd >= 0)
+		td_ifd_close(hs->fd);
+	free(hs);
+}
+
+void td_handshake_event(struct td_handshake *hs, int res)
+{
+	struct td_hello h;
+	int rc;
+
+	if (hs->done || res == -ECANCELED) {
+		td_handshake_free(hs);
+		return;
+	}
+	td_timer_stop(hs->srv, &hs->deadline);
+	memset(&h, 0, sizeof(h));
+	if ((rc = td_handshake_hello(hs, &h)) < 0) {
+		td_log("audit: handshake from pid %d uid %u refused: %s",
+		       (int)hs->peer_pid, (unsigned)hs->peer_uid, h.err);
+		td_handshake_refuse(hs->fd, h.id, -rc, h.err);
+	}
+	td_hello_close_fds(&h);
+	td_handshake_free(hs);
+}
+
+/* Shutting down: drop handshakes in progress. */
+void td_handshakes_closeall(struct td_server *srv)
+{
+	for (struct td_handshake *hs = srv->listen.handshakes; hs; hs = hs->next)
+		td_handshake_drop(hs);
+}

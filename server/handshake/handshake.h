@@ -1,0 +1,86 @@
+/*
+ * The listening socket and the handshake: who may connect (SO_PEERCRED
+ * against the allow lists), how many of each class may be in a handshake
+ * or observe at once, and the HELLO that makes a connection (conn/) of a
+ * controller's or observer's sockets -- first attach, reconnect after a
+ * crash, take-over and PROBE alike.
+ */
+#ifndef TETHERD_HANDSHAKE_H
+#define TETHERD_HANDSHAKE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "conn/conn.h"
+#include "deferred/timer.h"
+#include "ring.h"
+
+/* Every slot has a bound per class of peer, so the least-privileged peer
+ * cannot use up what the owner needs: a controller (and a take-over)
+ * always finds a handshake slot of its own class, and observers never
+ * count against attaching. */
+#define TD_HS_FULL_MAX 32		/* handshakes of full-access peers */
+#define TD_HS_FULL_PER_UID 16
+#define TD_HS_RO_MAX 16			/* of --read-only-uid peers */
+#define TD_HS_RO_PER_UID 4
+#define TD_HS_REFUSED_MAX 4		/* of peers we will refuse */
+#define TD_HS_TIMEOUT_MS 5000		/* full-access peers' HELLO deadline */
+#define TD_HS_TIMEOUT_RO_MS 1000	/* the others' */
+#define TD_OBS_FULL_MAX 256		/* observers of full-access peers */
+#define TD_OBS_FULL_PER_UID 128
+#define TD_OBS_RO_MAX 32		/* of --read-only-uid peers */
+#define TD_OBS_RO_PER_UID 8
+
+/* A connection to the listening socket that has not said HELLO yet. */
+struct td_handshake {
+	struct td_handshake *next;
+	struct td_server *srv;
+	int fd;
+	pid_t peer_pid;
+	uid_t peer_uid;
+	enum td_peer_role role;
+	bool done;
+	int refuse;			/* answer this errno once HELLO is in */
+	struct td_event ev;
+	struct td_timer deadline;
+};
+
+/* The module's state in the server. */
+struct td_listen {
+	struct td_server *srv;
+	char lock_path[4096];
+	int listen_fd;
+	int lock_fd;
+	ino_t socket_ino;
+	bool accept_armed;
+	struct td_event ev_accept;
+	struct td_timer accept_retry;
+	struct td_handshake *handshakes;
+	unsigned nhandshakes;
+	/* who may connect, besides the server's uid and root */
+	uid_t *allow_uids;		/* --allow-uid: full access */
+	size_t nallow_uids;
+	gid_t *allow_gids;		/* --allow-gid: full access */
+	size_t nallow_gids;
+	uid_t *ro_uids;			/* --read-only-uid: introspection */
+	size_t nro_uids;
+};
+
+/* listen.c: the socket (0600 in a checked 0700 directory), its lock,
+ * accepting. */
+int td_listen_open(struct td_server *srv, char *err, size_t errsz);
+void td_listen_close(struct td_server *srv);
+void td_listen_arm(struct td_server *srv);
+void td_listen_event(struct td_server *srv, int res, bool more);
+
+/* handshake.c */
+void td_handshake_accepted(struct td_server *srv, int fd);
+void td_handshake_event(struct td_handshake *hs, int res);
+/* Shutting down: drop handshakes in progress. */
+void td_handshakes_closeall(struct td_server *srv);
+/* fd: the peer's socket, for its supplementary groups (-1: none). */
+enum td_peer_role td_peer_role(const struct td_server *srv, int fd,
+			       uid_t uid, gid_t gid);
+
+#endif

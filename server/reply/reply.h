@@ -1,0 +1,68 @@
+/*
+ * Replies: the one path every answer takes.  A handler packs its success
+ * body into r->pk or returns td_req_fail(); an answer that comes later
+ * (a job's) is queued with td_conn_queue().  A peer's output queue never
+ * blocks the server: what the socket does not take now waits for
+ * POLLOUT.  Nothing here closes a connection: a peer whose replies cannot
+ * go is marked failed, and conn/ closes it between events.
+ */
+#ifndef TETHERD_REPLY_H
+#define TETHERD_REPLY_H
+
+#include <msgpack.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto.h"
+
+#define TD_OUTQ_HIGH (4u << 20)		/* stop reading a peer past this */
+#define TD_OUTQ_HIGH_RO (256u << 10)
+#define TD_OUTQ_MAX (64u << 20)		/* replies a peer leaves unread */
+#define TD_OUTQ_MAX_RO (4u << 20)
+
+/* A handler's return: the reply comes later (a job answers). */
+#define TD_REPLY_LATER 1
+
+struct td_conn;
+struct td_server;
+
+/* Output queue of one connection: frames waiting for the socket. */
+struct td_outq {
+	char *buf;
+	size_t head;			/* first unsent byte */
+	size_t len;			/* end of queued bytes */
+	size_t cap;
+};
+
+/* One request being handled. */
+struct td_req {
+	struct td_conn *conn;
+	struct td_server *srv;
+	uint64_t id;
+	const msgpack_object *body;
+	msgpack_packer *pk;		/* where the success body goes */
+	char err[256];
+};
+
+/* The request fails with err; fmt says why.  Returns -err. */
+int td_req_fail(struct td_req *r, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Queue a finished frame on c (and send what the socket takes).  -EPIPE
+ * on a connection that is going, -ENOBUFS when c leaves more unread than
+ * it may (c is then failed). */
+int td_conn_queue(struct td_conn *c, struct tp_msg *m);
+/* A reply with id 0 that answers no request. */
+void td_conn_notice(struct td_conn *c, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Send what is queued; arm POLLOUT for the rest. */
+void td_conn_flush(struct td_conn *c);
+/* Bytes queued and unsent. */
+size_t td_conn_unsent(const struct td_conn *c);
+/* Past this many unsent bytes, stop reading c. */
+size_t td_conn_outq_high(const struct td_conn *c);
+/* c cannot go on (its stream is out of step, its replies cannot go):
+ * closed by conn/ at the end of this turn, with why logged. */
+void td_conn_fail(struct td_conn *c, const char *why);
+
+#endif

@@ -1,0 +1,853 @@
+/*
+ * SPAWN, the mechanics: everything that can allocate or consult NSS
+ * (argv, environment, PATH search, the user's groups) happens in the
+ * server before fork; the child only makes system calls, and reports a
+ * failure before exec through a close-on-exec pipe, so ENOENT or EPERM
+ * comes back as the spawn's error, not as a worker that exits 127.
+ *
+ * Under a policy the server runs under its own seccomp filter, which a
+ * forked worker would inherit: the child code below then runs in a clone
+ * made by the spawner (spawner.c), with the same request rebuilt there.
+ * A SPAWN may bring a policy of its own for the worker: compiled here,
+ * loaded by the child as its last step before exec.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/seccomp.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "policy/policy.h"
+#include "tetherd.h"
+#include "worker.h"
+
+#define TD_POLICY_NAME_MAX 255
+
+/* What the server's environment may pass on unless clear_env. */
+static const char *const td_env_allow[] = {
+	"PATH", "HOME", "LANG", "LANGUAGE", "TERM", "TZ", "USER", "LOGNAME",
+	"SHELL", "TMPDIR", NULL,
+};
+
+/* What --user sets, unless the controller's env does. */
+static const char *const td_env_user[3] = { "HOME", "USER", "LOGNAME" };
+
+/* Where the child failed, for the error text. */
+enum td_step {
+	TD_STEP_SIGNALS = 1, TD_STEP_SESSION, TD_STEP_CGROUP, TD_STEP_RLIMIT,
+	TD_STEP_FDS, TD_STEP_GROUPS, TD_STEP_GID, TD_STEP_UID, TD_STEP_CWD,
+	TD_STEP_SECCOMP, TD_STEP_EXEC,
+};
+
+static const char *const td_step_names[] = {
+	[TD_STEP_SIGNALS] = "signals", [TD_STEP_SESSION] = "setsid/setpgid",
+	[TD_STEP_CGROUP] = "joining the cgroup",
+	[TD_STEP_RLIMIT] = "setrlimit", [TD_STEP_FDS] = "setting up fds",
+	[TD_STEP_GROUPS] = "setgroups", [TD_STEP_GID] = "setresgid",
+	[TD_STEP_UID] = "setresuid", [TD_STEP_CWD] = "chdir",
+	[TD_STEP_SECCOMP] = "seccomp", [TD_STEP_EXEC] = "exec",
+};
+
+static void td_strv_free(char **v, int n)
+{
+	for (int i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void td_spawn_free(struct td_spawn *sp)
+{
+	if (!sp)
+		return;
+	td_strv_free(sp->argv, sp->argc);
+	td_strv_free(sp->envp, sp->envc);
+	free(sp->path);
+	free(sp->user);
+	free(sp->cwd);
+	free(sp->cgroup);
+	free(sp->filter);
+	free(sp);
+}
+
+const char *td_spawn_label(const struct td_spawn *sp)
+{
+	return sp->label;
+}
+
+bool td_spawn_capture(const struct td_spawn *sp)
+{
+	return sp->capture;
+}
+
+uint64_t td_spawn_log_max(const struct td_spawn *sp)
+{
+	return sp->log_max;
+}
+
+char **td_spawn_take_argv(struct td_spawn *sp, int *argc)
+{
+	char **v = sp->argv;
+
+	*argc = sp->argc;
+	sp->argv = NULL;
+	sp->argc = 0;
+	return v;
+}
+
+/* A msgpack str as a new C string, NUL-free and bounded. */
+static int td_strdup_obj(struct td_req *r, const msgpack_object *o,
+			 const char *what, char **out)
+{
+	const char *p;
+	size_t n;
+
+	if (tp_obj_str(o, &p, &n) < 0)
+		return td_req_fail(r, EINVAL, "%s must be a string", what);
+	if (n > TETHER_STR_MAX || memchr(p, '\0', n))
+		return td_req_fail(r, EINVAL, "%s: too long or contains NUL",
+				   what);
+	if (!(*out = strndup(p, n)))
+		return td_req_fail(r, ENOMEM, "out of memory");
+	return 0;
+}
+
+static int td_strv_push(struct td_req *r, char ***v, int *n, char *s)
+{
+	char **nv;
+
+	if ((unsigned)*n >= TETHER_ARGV_MAX) {
+		free(s);
+		return td_req_fail(r, E2BIG, "more than %u entries",
+				   TETHER_ARGV_MAX);
+	}
+	if (!(nv = realloc(*v, (size_t)(*n + 2) * sizeof(char *)))) {
+		free(s);
+		return td_req_fail(r, ENOMEM, "out of memory");
+	}
+	*v = nv;
+	nv[(*n)++] = s;
+	nv[*n] = NULL;
+	return 0;
+}
+
+static int td_spawn_argv(struct td_req *r, struct td_spawn *sp,
+			 const msgpack_object *o)
+{
+	size_t n;
+	const msgpack_object *v = tp_obj_array(o, &n);
+	char *s;
+	int rc;
+
+	if (!v || n == 0)
+		return td_req_fail(r, EINVAL, "argv must be a non-empty array");
+	for (size_t i = 0; i < n; i++)
+		if ((rc = td_strdup_obj(r, &v[i], "argv entry", &s)) < 0 ||
+		    (rc = td_strv_push(r, &sp->argv, &sp->argc, s)) < 0)
+			return rc;
+	return 0;
+}
+
+/* Replace or add KEY=VALUE. */
+static int td_env_set(struct td_req *r, struct td_spawn *sp, char *kv)
+{
+	size_t klen = strcspn(kv, "=");
+
+	if (!kv[klen] || klen == 0) {
+		td_req_fail(r, EINVAL, "environment entry \"%.40s\" is not "
+			    "KEY=VALUE", kv);
+		free(kv);
+		return -EINVAL;
+	}
+	for (int i = 0; i < sp->envc; i++) {
+		if (!strncmp(sp->envp[i], kv, klen + 1)) {
+			free(sp->envp[i]);
+			sp->envp[i] = kv;
+			return 0;
+		}
+	}
+	return td_strv_push(r, &sp->envp, &sp->envc, kv);
+}
+
+static int td_spawn_env(struct td_req *r, struct td_spawn *sp,
+			const msgpack_object *body)
+{
+	const msgpack_object *o = tp_map_get(body, "clear_env");
+	bool clear = o && o->type == MSGPACK_OBJECT_BOOLEAN && o->via.boolean;
+	const msgpack_object *v = NULL;
+	size_t n = 0;
+	char *s;
+	int rc;
+
+	/* The controller's own environment never comes along: only what
+	 * it lists, on top of an allow-list of the server's. */
+	for (int i = 0; !clear && td_env_allow[i]; i++) {
+		const char *val = getenv(td_env_allow[i]);
+
+		if (!val)
+			continue;
+		if (asprintf(&s, "%s=%s", td_env_allow[i], val) < 0)
+			return td_req_fail(r, ENOMEM, "out of memory");
+		if ((rc = td_strv_push(r, &sp->envp, &sp->envc, s)) < 0)
+			return rc;
+	}
+	if ((o = tp_map_get(body, "env")) && !(v = tp_obj_array(o, &n)))
+		return td_req_fail(r, EINVAL, "env must be an array");
+	for (size_t i = 0; i < n; i++) {
+		if ((rc = td_strdup_obj(r, &v[i], "env entry", &s)) < 0)
+			return rc;
+		/* What the user's entry must not override later. */
+		for (int k = 0; k < 3; k++)
+			if (!strncmp(s, td_env_user[k], strlen(td_env_user[k])) &&
+			    s[strlen(td_env_user[k])] == '=')
+				sp->env_user_set |= 1u << k;
+		if ((rc = td_env_set(r, sp, s)) < 0)
+			return rc;
+	}
+	/* An empty environment is still a NULL-ended array. */
+	if (!sp->envp && !(sp->envp = calloc(1, sizeof(char *))))
+		return td_req_fail(r, ENOMEM, "out of memory");
+	return 0;
+}
+
+/* Like runuser: the user's own HOME, USER and LOGNAME -- unless the
+ * controller's list set them. */
+static int td_spawn_env_user(struct td_req *r, struct td_spawn *sp)
+{
+	const char *val[3] = { sp->home, sp->uname, sp->uname };
+	char *s;
+	int rc;
+
+	if (!sp->uname[0])
+		return 0;
+	for (int i = 0; i < 3; i++) {
+		if (sp->env_user_set & (1u << i))
+			continue;
+		if (asprintf(&s, "%s=%s", td_env_user[i], val[i]) < 0)
+			return td_req_fail(r, ENOMEM, "out of memory");
+		if ((rc = td_env_set(r, sp, s)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static const char *td_spawn_getenv(const struct td_spawn *sp, const char *k)
+{
+	size_t n = strlen(k);
+
+	for (int i = 0; i < sp->envc; i++)
+		if (!strncmp(sp->envp[i], k, n) && sp->envp[i][n] == '=')
+			return sp->envp[i] + n + 1;
+	return NULL;
+}
+
+/* execvp's search, done here where malloc is allowed. */
+static int td_spawn_path(struct td_req *r, struct td_spawn *sp)
+{
+	const char *name = sp->argv[0], *path = td_spawn_getenv(sp, "PATH");
+	char buf[PATH_MAX];
+	int err = ENOENT;
+
+	if (strchr(name, '/'))
+		return (sp->path = strdup(name)) ? 0
+			: td_req_fail(r, ENOMEM, "out of memory");
+	if (!path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	while (*path) {
+		size_t len = strcspn(path, ":");
+		struct stat st;
+
+		if ((size_t)snprintf(buf, sizeof(buf), "%.*s/%s", (int)len,
+				     len ? path : ".", name) < sizeof(buf) &&
+		    stat(buf, &st) == 0 && S_ISREG(st.st_mode)) {
+			if (access(buf, X_OK) == 0)
+				return (sp->path = strdup(buf))
+					       ? 0
+					       : td_req_fail(r, ENOMEM, "oom");
+			err = EACCES;
+		}
+		path += len + (path[len] == ':');
+	}
+	return td_req_fail(r, err, "exec %s: %s", name, strerror(err));
+}
+
+/* --user NAME or uid/gid, as asked: kept for the helper that resolves
+ * them (NSS may talk to the network: never on the loop). */
+static int td_spawn_user_spec(struct td_req *r, struct td_spawn *sp,
+			      const msgpack_object *body)
+{
+	const msgpack_object *o;
+	int64_t v;
+	int rc;
+
+	sp->opt_uid = sp->opt_gid = -1;
+	if ((o = tp_map_get(body, "user")) &&
+	    (rc = td_strdup_obj(r, o, "user", &sp->user)) < 0)
+		return rc;
+	if (!sp->user && (o = tp_map_get(body, "uid"))) {
+		if (tp_obj_i64(o, &v) < 0 || v < 0 || v >= UINT32_MAX)
+			return td_req_fail(r, EINVAL, "bad uid");
+		sp->opt_uid = v;
+	}
+	if ((o = tp_map_get(body, "gid"))) {
+		if (tp_obj_i64(o, &v) < 0 || v < 0 || v >= UINT32_MAX)
+			return td_req_fail(r, EINVAL, "bad gid");
+		sp->opt_gid = v;
+	}
+	return 0;
+}
+
+/* The user's ids and full group list, NSS included (a helper). */
+static int td_spawn_user(struct td_req *r, struct td_spawn *sp)
+{
+	struct passwd pw, *res = NULL;
+	char buf[16384];
+	int rc = 0;
+
+	if (sp->user) {
+		getpwnam_r(sp->user, &pw, buf, sizeof(buf), &res);
+		if (!res) {
+			char *end;
+			unsigned long uid = strtoul(sp->user, &end, 10);
+
+			if (*end || end == sp->user)
+				return td_req_fail(r, ENOENT, "no user \"%s\"",
+						   sp->user);
+			getpwuid_r((uid_t)uid, &pw, buf, sizeof(buf), &res);
+			if (!res) {
+				sp->uid = (uid_t)uid;
+				sp->gid = (gid_t)uid;
+				sp->groups[0] = sp->gid;
+				sp->ngroups = 1;
+				sp->have_user = true;
+				goto gid;
+			}
+		}
+	} else if (sp->opt_uid >= 0) {
+		sp->uid = (uid_t)sp->opt_uid;
+		sp->have_user = true;
+		getpwuid_r(sp->uid, &pw, buf, sizeof(buf), &res);
+		sp->gid = res ? res->pw_gid : (gid_t)sp->opt_uid;
+		sp->groups[0] = sp->gid;
+		sp->ngroups = 1;
+		if (!res)
+			goto gid;
+	} else {
+		goto gid;
+	}
+	sp->uid = res->pw_uid;
+	sp->gid = res->pw_gid;
+	sp->have_user = true;
+	snprintf(sp->home, sizeof(sp->home), "%s", res->pw_dir);
+	snprintf(sp->uname, sizeof(sp->uname), "%s", res->pw_name);
+	sp->ngroups = TD_GROUPS_MAX;
+	if (getgrouplist(res->pw_name, res->pw_gid, sp->groups,
+			 &sp->ngroups) < 0)
+		return td_req_fail(r, E2BIG, "user %s is in more than %d "
+				   "groups", res->pw_name, TD_GROUPS_MAX);
+gid:
+	if (sp->opt_gid >= 0) {
+		sp->gid = (gid_t)sp->opt_gid;
+		if (!sp->have_user) {
+			sp->uid = getuid();
+			sp->have_user = true;
+		}
+		sp->groups[0] = sp->gid;
+		sp->ngroups = 1;
+	}
+	return rc;
+}
+
+static int td_spawn_fdmap(struct td_req *r, struct td_spawn *sp,
+			  const msgpack_object *o)
+{
+	size_t n, m;
+	const msgpack_object *v = tp_obj_array(o, &n), *p;
+	int64_t child, server;
+
+	if (!v || n > TETHER_SPAWN_FDS_MAX)
+		return td_req_fail(r, EINVAL, "fds must be an array of at most "
+				   "%u [child_fd, server_fd] pairs",
+				   TETHER_SPAWN_FDS_MAX);
+	for (size_t i = 0; i < n; i++) {
+		if (!(p = tp_obj_array(&v[i], &m)) || m != 2 ||
+		    tp_obj_i64(&p[0], &child) < 0 ||
+		    tp_obj_i64(&p[1], &server) < 0 || child < 0 ||
+		    child > 1023 || server < 0 || server > INT32_MAX)
+			return td_req_fail(r, EINVAL, "fds entry %zu is not "
+					   "[child_fd, server_fd]", i);
+		if (td_ifd_is((int)server) || fcntl((int)server, F_GETFD) < 0)
+			return td_req_fail(r, EBADF, "fds entry %zu: server fd "
+					   "%lld is not open", i,
+					   (long long)server);
+		sp->fds[sp->nfds].child = (int)child;
+		sp->fds[sp->nfds].server = (int)server;
+		sp->nfds++;
+	}
+	return 0;
+}
+
+static int td_spawn_rlimits(struct td_req *r, struct td_spawn *sp,
+			    const msgpack_object *o)
+{
+	size_t n, m;
+	const msgpack_object *v = tp_obj_array(o, &n), *p;
+	int64_t res;
+	uint64_t soft, hard;
+
+	if (!v || n > TD_RLIMITS_MAX)
+		return td_req_fail(r, EINVAL, "rlimits must be an array of at "
+				   "most %d [resource, soft, hard]",
+				   TD_RLIMITS_MAX);
+	for (size_t i = 0; i < n; i++) {
+		if (!(p = tp_obj_array(&v[i], &m)) || m != 3 ||
+		    tp_obj_i64(&p[0], &res) < 0 || res < 0 ||
+		    res >= RLIMIT_NLIMITS || tp_obj_reg(&p[1], &soft) < 0 ||
+		    tp_obj_reg(&p[2], &hard) < 0)
+			return td_req_fail(r, EINVAL, "rlimits entry %zu is not "
+					   "[resource, soft, hard]", i);
+		sp->rlimits[i].res = (int)res;
+		sp->rlimits[i].rl.rlim_cur = soft;
+		sp->rlimits[i].rl.rlim_max = hard;
+		sp->nrlimits++;
+	}
+	return 0;
+}
+
+static bool td_map_bool(const msgpack_object *body, const char *key, bool def)
+{
+	const msgpack_object *o = tp_map_get(body, key);
+
+	if (!o || o->type != MSGPACK_OBJECT_BOOLEAN)
+		return def;
+	return o->via.boolean;
+}
+
+/* The parser's "NAME:LINE: what" lines, joined with "; " as far as
+ * they fit in a reply's message. */
+static int td_policy_fail(struct td_req *r, int err, const char *name,
+			  char *errs, size_t len)
+{
+	char msg[sizeof(r->err)];
+	size_t used = 0, skipped = 0;
+	char *line = errs, *nl;
+
+	msg[0] = '\0';
+	for (; errs && line < errs + len && *line; line = nl + 1) {
+		size_t n;
+
+		if (!(nl = memchr(line, '\n', (size_t)(errs + len - line))))
+			nl = errs + len;
+		n = (size_t)(nl - line);
+		/* Room for "; ", the line, and a " (N more)" at the end. */
+		if (used + n + 2 + 16 >= sizeof(msg)) {
+			skipped++;
+			continue;
+		}
+		used += (size_t)snprintf(msg + used, sizeof(msg) - used, "%s%.*s",
+					 used ? "; " : "", (int)n, line);
+		if (nl == errs + len)
+			break;
+	}
+	if (!used)
+		return td_req_fail(r, err, "policy %s: %s", name, strerror(err));
+	if (skipped)
+		snprintf(msg + used, sizeof(msg) - used, " (%zu more)", skipped);
+	return td_req_fail(r, err, "%s", msg);
+}
+
+/* The exported BPF, read back whole: its size is the instruction count. */
+static int td_spawn_bpf(struct td_req *r, struct td_spawn *sp, int fd,
+			const char *name)
+{
+	struct stat st;
+	size_t size;
+	int rc;
+
+	if (fstat(fd, &st) < 0)
+		return td_req_fail(r, errno, "policy %s: %s", name,
+				   strerror(errno));
+	if (st.st_size <= 0 || st.st_size % (off_t)sizeof(struct sock_filter))
+		return td_req_fail(r, EINVAL, "policy %s: libseccomp exported "
+				   "%lld bytes, not a filter", name,
+				   (long long)st.st_size);
+	if (st.st_size / (off_t)sizeof(struct sock_filter) > TD_FILTER_MAX)
+		return td_req_fail(r, E2BIG, "policy %s: its filter has %lld "
+				   "instructions, more than %d", name,
+				   (long long)(st.st_size /
+					       (off_t)sizeof(struct sock_filter)),
+				   TD_FILTER_MAX);
+	size = (size_t)st.st_size;
+	if (!(sp->filter = malloc(size)))
+		return td_req_fail(r, ENOMEM, "out of memory");
+	if ((rc = tp_pread_all(fd, sp->filter, size, 0)) < 0)
+		return td_req_fail(r, -rc, "policy %s: reading the filter "
+				   "back: %s", name, strerror(-rc));
+	sp->nfilter = (unsigned)(size / sizeof(struct sock_filter));
+	return 0;
+}
+
+/* The policy as the kernel will run it.  A memfd, not a pipe: a filter
+ * larger than a pipe's buffer would block us, its only reader. */
+static int td_spawn_compile(struct td_req *r, struct td_spawn *sp,
+			    const struct td_policy *p, const char *name)
+{
+	scmp_filter_ctx ctx = NULL;
+	int fd = -1, rc;
+
+	if ((rc = td_policy_filter(p, NULL, 0, &ctx)) < 0) {
+		rc = td_req_fail(r, -rc, "policy %s: building its filter: %s",
+				 name, strerror(-rc));
+		goto out;
+	}
+	if ((fd = memfd_create("tetherd-worker-filter", MFD_CLOEXEC)) < 0) {
+		rc = td_req_fail(r, errno, "policy %s: memfd: %s", name,
+				 strerror(errno));
+		goto out;
+	}
+	if ((rc = seccomp_export_bpf(ctx, fd)) < 0) {
+		rc = td_req_fail(r, -rc, "policy %s: exporting its filter: %s",
+				 name, strerror(-rc));
+		goto out;
+	}
+	rc = td_spawn_bpf(r, sp, fd, name);
+out:
+	if (fd >= 0)
+		close(fd);
+	seccomp_release(ctx);
+	return rc;
+}
+
+/* "policy" (the text of a policy file) and "policy_name" (for messages):
+ * the worker's own seccomp filter, as a BPF program in sp. */
+static int td_spawn_policy(struct td_req *r, struct td_spawn *sp,
+			   const msgpack_object *body)
+{
+	const msgpack_object *o = tp_map_get(body, "policy");
+	char name[TD_POLICY_NAME_MAX + 1] = "policy", *errs = NULL;
+	struct td_policy *p = NULL;
+	const char *text, *s;
+	size_t len, n, elen = 0;
+	FILE *f;
+	int rc;
+
+	if (!o)
+		return 0;
+	if (tp_obj_str(o, &text, &len) < 0 || len > TD_POLICY_FILE_MAX)
+		return td_req_fail(r, EINVAL, "policy must be the text of a "
+				   "policy file, at most %u bytes",
+				   TD_POLICY_FILE_MAX);
+	if ((o = tp_map_get(body, "policy_name"))) {
+		if (tp_obj_str(o, &s, &n) < 0 || !n || n > TD_POLICY_NAME_MAX ||
+		    memchr(s, '\0', n))
+			return td_req_fail(r, EINVAL, "bad policy_name");
+		memcpy(name, s, n);
+		name[n] = '\0';
+	}
+	if (!(f = open_memstream(&errs, &elen)))
+		return td_req_fail(r, ENOMEM, "out of memory");
+	rc = td_policy_parse(text, len, name, f, &p);
+	fclose(f);
+	if (rc < 0)
+		rc = td_policy_fail(r, -rc, name, errs, elen);
+	/* Said now: under a filter that denies execve (and, likely, write)
+	 * the child could not even report its failed exec. */
+	else if (!td_policy_may_allow(p, SCMP_SYS(execve)))
+		rc = td_req_fail(r, EPERM, "exec %s: the worker's policy %s "
+				 "does not allow execve", sp->argv[0], name);
+	else
+		rc = td_spawn_compile(r, sp, p, name);
+	free(errs);
+	td_policy_free(p);
+	return rc;
+}
+
+int td_spawn_prepare(struct td_req *r, const msgpack_object *body,
+		     struct td_spawn **out)
+{
+	struct td_spawn *sp = calloc(1, sizeof(*sp));
+	const msgpack_object *o;
+	const char *s;
+	size_t n;
+	int rc;
+
+	*out = NULL;
+	/* Spawning runs programs: a policy that forbids execve to the
+	 * controller forbids SPAWN too. */
+	if (r->srv->policy.loaded &&
+	    !td_policy_may_allow(r->srv->policy.loaded, SCMP_SYS(execve))) {
+		free(sp);
+		return td_req_fail(r, EPERM, "SPAWN needs execve allowed by the "
+				   "policy (%s)", r->srv->policy.path);
+	}
+	if (!sp)
+		return td_req_fail(r, ENOMEM, "out of memory");
+	if (!body || body->type != MSGPACK_OBJECT_MAP) {
+		rc = td_req_fail(r, EPROTO, "SPAWN body is a map");
+		goto fail;
+	}
+	sp->setsid = td_map_bool(body, "setsid", false);
+	sp->pgroup = td_map_bool(body, "pgroup", true);
+	sp->capture = td_map_bool(body, "capture", false);
+	sp->log_max = 64u << 20;
+	if ((o = tp_map_get(body, "log_max")) && tp_obj_u64(o, &sp->log_max) < 0) {
+		rc = td_req_fail(r, EINVAL, "log_max must be a byte count");
+		goto fail;
+	}
+	if ((o = tp_map_get(body, "label"))) {
+		if (tp_obj_str(o, &s, &n) < 0 || !n || n > TETHER_LABEL_MAX ||
+		    memchr(s, '/', n) || memchr(s, '\0', n)) {
+			rc = td_req_fail(r, EINVAL, "bad worker label");
+			goto fail;
+		}
+		memcpy(sp->label, s, n);
+	}
+	if ((rc = td_spawn_argv(r, sp, tp_map_get(body, "argv"))) < 0 ||
+	    (rc = td_spawn_user_spec(r, sp, body)) < 0 ||
+	    (rc = td_spawn_env(r, sp, body)) < 0)
+		goto fail;
+	if ((o = tp_map_get(body, "cwd")) &&
+	    (rc = td_strdup_obj(r, o, "cwd", &sp->cwd)) < 0)
+		goto fail;
+	if ((o = tp_map_get(body, "cgroup")) &&
+	    (rc = td_strdup_obj(r, o, "cgroup", &sp->cgroup)) < 0)
+		goto fail;
+	if ((o = tp_map_get(body, "fds")) &&
+	    (rc = td_spawn_fdmap(r, sp, o)) < 0)
+		goto fail;
+	if ((o = tp_map_get(body, "rlimits")) &&
+	    (rc = td_spawn_rlimits(r, sp, o)) < 0)
+		goto fail;
+	if ((rc = td_spawn_policy(r, sp, body)) < 0)
+		goto fail;
+	sp->nofile = r->srv->workers.nofile_orig;
+	*out = sp;
+	return 0;
+fail:
+	td_spawn_free(sp);
+	return rc;
+}
+
+/* ---- the child: system calls only ------------------------------------ */
+
+struct td_spawn_err {
+	int err;
+	int step;
+};
+
+static void __attribute__((noreturn)) td_child_fail(int pipefd, int step)
+{
+	struct td_spawn_err e = { errno, step };
+
+	if (write(pipefd, &e, sizeof(e)) < 0)
+		(void)0;
+	_exit(127);
+}
+
+/* Put the fd map in place: first every source out of the way (above
+ * every target and the pipe), then onto its target.  0-2 not mapped
+ * read /dev/null; nothing else survives. */
+static int td_child_fds(const struct td_spawn *sp, int capture_fd,
+			int *pipefd)
+{
+	int tmp[TETHER_SPAWN_FDS_MAX + 2], target[TETHER_SPAWN_FDS_MAX + 2];
+	unsigned n = 0;
+	int floor = 1024, null;
+
+	for (unsigned i = 0; i < sp->nfds; i++) {
+		target[n] = sp->fds[i].child;
+		tmp[n++] = fcntl(sp->fds[i].server, F_DUPFD, floor);
+	}
+	if (capture_fd >= 0) {
+		for (int fd = 1; fd <= 2; fd++) {
+			bool mapped = false;
+
+			for (unsigned i = 0; i < sp->nfds; i++)
+				mapped |= sp->fds[i].child == fd;
+			if (!mapped) {
+				target[n] = fd;
+				tmp[n++] = fcntl(capture_fd, F_DUPFD, floor);
+			}
+		}
+	}
+	if ((*pipefd = fcntl(*pipefd, F_DUPFD_CLOEXEC, floor)) < 0)
+		return -1;
+	for (unsigned i = 0; i < n; i++)
+		if (tmp[i] < 0 || dup2(tmp[i], target[i]) < 0)
+			return -1;
+	null = open("/dev/null", O_RDWR);
+	for (int fd = 0; fd <= 2; fd++) {
+		bool set = false;
+
+		for (unsigned i = 0; i < n; i++)
+			set |= target[i] == fd;
+		if (!set && null >= 0 && null != fd && dup2(null, fd) < 0)
+			return -1;
+	}
+	/* Everything else goes, in close_range runs between targets. */
+	for (int fd = 3; fd < floor;) {
+		int next = floor;
+
+		for (unsigned i = 0; i < n; i++)
+			if (target[i] >= fd && target[i] < next)
+				next = target[i];
+		if (next > fd)
+			syscall(SYS_close_range, fd, next - 1, 0);
+		fd = next + 1;
+	}
+	if (*pipefd > floor)
+		syscall(SYS_close_range, floor, *pipefd - 1, 0);
+	syscall(SYS_close_range, *pipefd + 1, ~0U, 0);
+	return 0;
+}
+
+/* The raw call: glibc refuses to touch the signals it reserves, and an
+ * ignored one of those survives exec. */
+void td_spawn_signals_default(void)
+{
+	for (int sig = 1; sig < NSIG; sig++) {
+		struct { void *handler; unsigned long flags; void *restorer;
+			 uint64_t mask; } dfl = { 0 };
+
+		syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(dfl.mask));
+	}
+}
+
+/* The worker's own policy.  Last, after setresuid and chdir, so that it
+ * judges only the program: it must allow execve itself and what the
+ * dynamic loader does before main (openat, read, mmap, mprotect, fstat,
+ * pread64, arch_prctl, set_tid_address, brk, ...), or exec fails with
+ * the policy's errno (step "exec") or the program dies at start.  The
+ * failure record is a write: under a policy that denies write a failed
+ * exec goes unreported, and the worker just dies. */
+static int td_child_seccomp(const struct td_spawn *sp)
+{
+	struct sock_fprog prog = { .len = (unsigned short)sp->nfilter,
+				   .filter = sp->filter };
+
+	if (!sp->nfilter)
+		return 0;
+	/* Unprivileged filters need no_new_privs; it also means a setuid
+	 * program gains nothing under this one. */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -1;
+	return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0
+		       ? -1 : 0;
+}
+
+void td_spawn_child(const struct td_spawn *sp, int capture_fd, int pipefd)
+{
+	sigset_t none;
+	char buf[16];
+	int fd, len;
+
+	/* Nothing of the server's signal handling is the worker's. */
+	sigemptyset(&none);
+	td_spawn_signals_default();
+	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+		td_child_fail(pipefd, TD_STEP_SIGNALS);
+	if ((sp->setsid && setsid() < 0) ||
+	    (!sp->setsid && sp->pgroup && setpgid(0, 0) < 0))
+		td_child_fail(pipefd, TD_STEP_SESSION);
+	if (sp->cgroup) {
+		fd = openat(AT_FDCWD, sp->cgroup, O_DIRECTORY | O_CLOEXEC);
+		if (fd >= 0) {
+			int pfd = openat(fd, "cgroup.procs",
+					 O_WRONLY | O_CLOEXEC);
+
+			close(fd);
+			fd = pfd;
+		}
+		len = snprintf(buf, sizeof(buf), "0");
+		if (fd < 0 || write(fd, buf, (size_t)len) != len)
+			td_child_fail(pipefd, TD_STEP_CGROUP);
+		close(fd);
+	}
+	if (td_child_fds(sp, capture_fd, &pipefd) < 0)
+		td_child_fail(pipefd, TD_STEP_FDS);
+	/* The fd limit tetherd raised for itself goes back down. */
+	if (setrlimit(RLIMIT_NOFILE, &sp->nofile) < 0)
+		td_child_fail(pipefd, TD_STEP_RLIMIT);
+	for (unsigned i = 0; i < sp->nrlimits; i++)
+		if (setrlimit(sp->rlimits[i].res, &sp->rlimits[i].rl) < 0)
+			td_child_fail(pipefd, TD_STEP_RLIMIT);
+	if (sp->have_user) {
+		if (setgroups((size_t)sp->ngroups, sp->groups) < 0)
+			td_child_fail(pipefd, TD_STEP_GROUPS);
+		if (setresgid(sp->gid, sp->gid, sp->gid) < 0)
+			td_child_fail(pipefd, TD_STEP_GID);
+		if (setresuid(sp->uid, sp->uid, sp->uid) < 0)
+			td_child_fail(pipefd, TD_STEP_UID);
+	}
+	if (sp->cwd && chdir(sp->cwd) < 0)
+		td_child_fail(pipefd, TD_STEP_CWD);
+	/* The server is a subreaper; the worker is not. */
+	prctl(PR_SET_CHILD_SUBREAPER, 0);
+	if (td_child_seccomp(sp) < 0)
+		td_child_fail(pipefd, TD_STEP_SECCOMP);
+	execve(sp->path, sp->argv, sp->envp);
+	td_child_fail(pipefd, TD_STEP_EXEC);
+}
+
+/* What may block before a fork: the user database (NSS may ask the
+ * network) and the search of PATH (a hung NFS mount in it).  A helper
+ * thread's work. */
+int td_spawn_resolve(struct td_req *r, struct td_spawn *sp)
+{
+	int rc;
+
+	if ((rc = td_spawn_user(r, sp)) < 0 ||
+	    (rc = td_spawn_env_user(r, sp)) < 0 ||
+	    (rc = td_spawn_path(r, sp)) < 0)
+		return rc;
+	return 0;
+}
+
+/* fork (or ask the spawner), on a helper: the pid, or -errno with
+ * r->err set.  What the child did is in the error pipe. */
+int td_spawn_launch(struct td_req *r, const struct td_spawn *sp,
+		    int capture_fd, int errpipe, pid_t *pid)
+{
+	/* Under a policy only the spawner may start workers, gone or not:
+	 * a fork here would hand the server's filter on. */
+	if (r->srv->policy.loaded)
+		return td_spawner_spawn(r, sp, capture_fd, errpipe, pid);
+	*pid = fork();
+	if (*pid < 0)
+		return td_req_fail(r, errno, "fork: %s", strerror(errno));
+	if (*pid == 0)
+		td_spawn_child(sp, capture_fd, errpipe);
+	return 0;
+}
+
+/* The error pipe's record of a child that did not exec: why, as the
+ * spawn's failure. */
+int td_spawn_exec_error(struct td_req *r, const struct td_spawn *sp,
+			const void *rec, size_t n)
+{
+	struct td_spawn_err e;
+
+	if (n != sizeof(e))
+		return td_req_fail(r, EIO, "exec %s: broken report",
+				   sp->path);
+	memcpy(&e, rec, sizeof(e));
+	if (e.step <= 0 || e.step > TD_STEP_EXEC)
+		e.step = TD_STEP_EXEC;
+	return td_req_fail(r, e.err, "%s %s: %s%s", td_step_names[e.step],
+			   e.step == TD_STEP_EXEC ? sp->path
+			   : e.step == TD_STEP_CWD ? sp->cwd : sp->argv[0],
+			   strerror(e.err),
+			   e.step == TD_STEP_EXEC && sp->nfilter
+				   ? " (under the worker's policy)" : "");
+}

@@ -1,0 +1,418 @@
+/*
+ * Requests that watch a worker: WAIT (until it ends, or a timeout), STOP
+ * (SIGTERM to its group, SIGKILL after the grace period) and LOGS (a
+ * stream of frames under the request's id, following new output if
+ * asked).  Each is a job of the connection that asked: when it goes,
+ * they go, and the worker is not affected.  A STOP's grace runs on the
+ * worker's own timer, so it holds when the controller that asked dies.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "deferred/job.h"
+#include "tetherd.h"
+#include "worker.h"
+
+#define TD_STOP_POLL_MS 50		/* a group outliving its leader */
+#define TD_LOGS_QUEUE (1u << 20)	/* outq bytes before LOGS pauses */
+
+struct td_watch {
+	struct td_job job;
+	struct td_worker *w;		/* NULL once the record is gone */
+	uint64_t offset;		/* LOGS */
+	bool follow;			/* LOGS */
+};
+
+static const struct td_job_ops td_wait_ops, td_stop_ops, td_logs_ops;
+
+/* j, if it is a live watcher of w. */
+static struct td_watch *td_watch_of(struct td_job *j,
+				    const struct td_worker *w)
+{
+	struct td_watch *wa = (struct td_watch *)j;
+
+	if (j->ended || (j->ops != &td_wait_ops && j->ops != &td_stop_ops &&
+			 j->ops != &td_logs_ops) || wa->w != w)
+		return NULL;
+	return wa;
+}
+
+static void td_watch_release(struct td_job *j)
+{
+	struct td_watch *wa = (struct td_watch *)j;
+
+	if (wa->w)
+		wa->w->nwatch--;
+	free(wa);
+}
+
+/* A watcher only ever answers the connection that asked. */
+static void td_watch_detach(struct td_job *j, struct td_conn *c)
+{
+	(void)c;
+	td_job_end(j);
+}
+
+static struct td_watch *td_watch_new(struct td_req *r,
+				     const struct td_job_ops *ops,
+				     struct td_worker *w, int *rc)
+{
+	struct td_watch *wa = calloc(1, sizeof(*wa));
+
+	if (!wa) {
+		*rc = td_req_fail(r, ENOMEM, "out of memory");
+		return NULL;
+	}
+	if ((*rc = td_job_start(&wa->job, ops, r)) < 0) {
+		free(wa);
+		return NULL;
+	}
+	wa->w = w;
+	w->nwatch++;
+	return wa;
+}
+
+/* The record is going away (ACK): nothing may point at it. */
+void td_watchers_worker_gone(struct td_server *srv, struct td_worker *w)
+{
+	if (!w->nwatch)
+		return;
+	for (struct td_job *j = srv->deferred.jobs; j; j = j->next) {
+		struct td_watch *wa = td_watch_of(j, w);
+
+		if (!wa)
+			continue;
+		td_job_fail(j, ESRCH, "worker record acknowledged meanwhile");
+		w->nwatch--;
+		wa->w = NULL;
+		td_job_end(j);
+	}
+}
+
+/* ---- WAIT ---------------------------------------------------------------- */
+
+static void td_wait_pack(msgpack_packer *pk, const struct td_worker *w,
+			 bool timeout)
+{
+	td_worker_pack(pk, w, 1);
+	tp_pack_kv_bool(pk, "timeout", timeout);
+}
+
+static void td_wait_answer(struct td_watch *wa, bool timeout)
+{
+	struct tp_msg m;
+
+	tp_msg_init(&m);
+	tp_msg_reply(&m, wa->job.to_id, 0);
+	td_wait_pack(&m.pk, wa->w, timeout);
+	td_job_send(&wa->job, &m);
+	td_job_end(&wa->job);
+}
+
+static void td_wait_expire(struct td_job *j)
+{
+	td_wait_answer((struct td_watch *)j, true);
+}
+
+static const struct td_job_ops td_wait_ops = {
+	.name = "WAIT",
+	.expire = td_wait_expire,
+	.detach = td_watch_detach,
+	.release = td_watch_release,
+};
+
+/* WAIT [target, timeout_ms]: timeout 0 asks now, -1 waits forever. */
+int td_do_wait(struct td_req *r)
+{
+	size_t nb;
+	const msgpack_object *b = tp_obj_array(r->body, &nb);
+	struct td_worker *w;
+	struct td_watch *wa;
+	int64_t timeout = -1;
+	int rc;
+
+	if (!b || nb < 1 || nb > 2 ||
+	    (nb == 2 && tp_obj_i64(&b[1], &timeout) < 0))
+		return td_req_fail(r, EPROTO, "WAIT body is [target, timeout_ms]");
+	if (!(w = td_worker_find(r->srv, &b[0])))
+		return td_req_fail(r, ESRCH, "no such worker");
+	if (td_worker_done(w) || timeout == 0) {
+		td_wait_pack(r->pk, w, !td_worker_done(w));
+		return 0;
+	}
+	if (!(wa = td_watch_new(r, &td_wait_ops, w, &rc)))
+		return rc;
+	if (timeout > 0)
+		td_timer_in(r->srv, &wa->job.timer, (uint64_t)timeout);
+	return TD_REPLY_LATER;
+}
+
+/* ---- STOP ---------------------------------------------------------------- */
+
+static bool td_group_alive(const struct td_worker *w)
+{
+	return w->pgid > 0 && kill(-w->pgid, 0) == 0;
+}
+
+static void td_stop_signal(struct td_worker *w, int sig)
+{
+	/* The group while it exists (daemonized children included),
+	 * else the worker through its pidfd. */
+	if (w->pgid > 0 && kill(-w->pgid, sig) == 0)
+		return;
+	if (w->pidfd >= 0)
+		syscall(SYS_pidfd_send_signal, w->pidfd, sig, NULL, 0);
+}
+
+static void td_stop_pack(msgpack_packer *pk, const struct td_worker *w)
+{
+	td_worker_pack(pk, w, 2);
+	tp_pack_kv_bool(pk, "sigkill", w->stop_killed);
+	tp_pack_kv_int(pk, "after_ms", (int64_t)(td_now_ms() - w->stop_start));
+}
+
+static void td_stop_answer(struct td_watch *wa)
+{
+	struct tp_msg m;
+
+	tp_msg_init(&m);
+	tp_msg_reply(&m, wa->job.to_id, 0);
+	td_stop_pack(&m.pk, wa->w);
+	td_job_send(&wa->job, &m);
+	td_job_end(&wa->job);
+}
+
+static const struct td_job_ops td_stop_ops = {
+	.name = "STOP",
+	.detach = td_watch_detach,
+	.release = td_watch_release,
+};
+
+/* The worker's STOP timer: SIGKILL once the grace is over, and a look
+ * at a group that outlived its leader (it ends without a SIGCHLD of the
+ * worker's own). */
+static void td_stop_fire(struct td_timer *t)
+{
+	struct td_worker *w = (struct td_worker *)((char *)t -
+			      offsetof(struct td_worker, stop_timer));
+	uint64_t now = td_now_ms(), next = now + TD_STOP_POLL_MS;
+
+	if (!w->stopping)
+		return;
+	if (now >= w->stop_deadline && !w->stop_killed) {
+		w->stop_killed = true;
+		td_log("worker %s pid %d: grace over, SIGKILL",
+		       td_worker_name(w), (int)w->pid);
+		td_stop_signal(w, SIGKILL);
+	}
+	td_wait_worker_changed(w->srv, w);
+	if (!w->stopping)
+		return;
+	if (!w->stop_killed && w->stop_deadline < next)
+		next = w->stop_deadline;
+	td_timer_at(w->srv, &w->stop_timer, next);
+}
+
+static void td_stop_begin(struct td_worker *w, uint64_t grace_ms)
+{
+	w->stopping = true;
+	w->stop_killed = false;
+	w->stop_start = td_now_ms();
+	w->stop_deadline = w->stop_start + grace_ms;
+	td_stop_signal(w, SIGTERM);
+	/* A stopped process must run to see SIGTERM. */
+	td_stop_signal(w, SIGCONT);
+	w->stop_timer.fire = td_stop_fire;
+	td_timer_at(w->srv, &w->stop_timer,
+		    grace_ms < TD_STOP_POLL_MS ? w->stop_deadline
+					       : w->stop_start + TD_STOP_POLL_MS);
+}
+
+/* What STOP sends: SIGTERM, SIGCONT, and SIGKILL once the grace is
+ * over. */
+static const int td_stop_sigs[] = { SIGTERM, SIGCONT, SIGKILL };
+
+/* STOP [target, grace_ms]. */
+int td_do_stop(struct td_req *r)
+{
+	size_t nb;
+	const msgpack_object *b = tp_obj_array(r->body, &nb);
+	struct td_worker *w;
+	struct td_watch *wa;
+	int64_t grace = 10000;
+	int rc;
+
+	if (!b || nb < 1 || nb > 2 ||
+	    (nb == 2 && (tp_obj_i64(&b[1], &grace) < 0 || grace < 0)))
+		return td_req_fail(r, EPROTO, "STOP body is [target, grace_ms]");
+	if (!(w = td_worker_find(r->srv, &b[0])))
+		return td_req_fail(r, ESRCH, "no such worker");
+	/* A policy must allow every signal STOP may send. */
+	for (size_t i = 0; i < sizeof(td_stop_sigs) / sizeof(td_stop_sigs[0]);
+	     i++)
+		if ((rc = td_policy_check_op(r, "STOP", SYS_kill,
+					     (uint64_t)-w->pgid,
+					     (uint64_t)td_stop_sigs[i], 0,
+					     0)) < 0)
+			return rc;
+	/* A leader gone with its group still there (no capture to keep
+	 * the record open) still has a group to stop. */
+	if (!w->stopping && td_worker_done(w) && !td_group_alive(w)) {
+		w->stop_start = td_now_ms();
+		td_stop_pack(r->pk, w);
+		return 0;
+	}
+	if (!(wa = td_watch_new(r, &td_stop_ops, w, &rc)))
+		return rc;
+	if (!w->stopping) {
+		td_log("stopping worker %s pid %d (grace %lld ms)",
+		       td_worker_name(w), (int)w->pid, (long long)grace);
+		td_stop_begin(w, (uint64_t)grace);
+	}
+	return TD_REPLY_LATER;
+}
+
+/* ---- LOGS ---------------------------------------------------------------- */
+
+static void td_logs_frame(struct td_watch *wa, const char *data, size_t n,
+			  uint64_t offset, bool end)
+{
+	struct tp_msg m;
+
+	tp_msg_init(&m);
+	tp_msg_reply(&m, wa->job.to_id, 0);
+	msgpack_pack_map(&m.pk, 3);
+	tp_pack_str(&m.pk, "data");
+	msgpack_pack_bin(&m.pk, n);
+	msgpack_pack_bin_body(&m.pk, data, n);
+	tp_pack_kv_int(&m.pk, "offset", (int64_t)offset);
+	tp_pack_kv_bool(&m.pk, "end", end);
+	td_job_send(&wa->job, &m);
+}
+
+/* Send what there is, as far as the peer keeps up; the end frame ends
+ * the job. */
+static void td_logs_pump(struct td_watch *wa)
+{
+	struct td_worker *w = wa->w;
+	static char buf[TETHER_LOG_CHUNK];
+	struct td_conn *c;
+	ssize_t n;
+
+	/* wa->job.to goes NULL if a frame's send closes the connection. */
+	while ((c = wa->job.to) && !td_conn_gone(c) && !wa->job.ended &&
+	       c->out.len - c->out.head < TD_LOGS_QUEUE) {
+		n = td_capture_read(w->cap, &wa->offset, buf, sizeof(buf));
+		if (n < 0) {
+			td_log("reading log of %s: %s", td_worker_name(w),
+			       strerror((int)-n));
+		} else if (n == 0 && wa->follow && !td_worker_done(w)) {
+			return;
+		} else if (n > 0) {
+			td_logs_frame(wa, buf, (size_t)n, wa->offset, false);
+			wa->offset += (uint64_t)n;
+			continue;
+		}
+		td_logs_frame(wa, "", 0, wa->offset, true);
+		td_job_end(&wa->job);
+		return;
+	}
+}
+
+static const struct td_job_ops td_logs_ops = {
+	.name = "LOGS",
+	.detach = td_watch_detach,
+	.release = td_watch_release,
+};
+
+/* LOGS [target, from, follow]. */
+int td_do_logs(struct td_req *r)
+{
+	size_t nb;
+	const msgpack_object *b = tp_obj_array(r->body, &nb);
+	struct td_worker *w;
+	struct td_watch *wa;
+	int64_t from = 0;
+	int rc;
+
+	if (!b || nb != 3 || tp_obj_i64(&b[1], &from) < 0 || from < 0 ||
+	    b[2].type != MSGPACK_OBJECT_BOOLEAN)
+		return td_req_fail(r, EPROTO, "LOGS body is [target, from, "
+				   "follow]");
+	if (!(w = td_worker_find(r->srv, &b[0])))
+		return td_req_fail(r, ESRCH, "no such worker");
+	if (!w->cap)
+		return td_req_fail(r, ENODATA, "worker %s was not spawned with "
+				   "capture", td_worker_name(w));
+	if ((uint64_t)from > td_capture_size(w->cap))
+		return td_req_fail(r, ERANGE, "offset %lld is past the end of "
+				   "the log of %s (%llu bytes so far)",
+				   (long long)from, td_worker_name(w),
+				   (unsigned long long)td_capture_size(w->cap));
+	if (!(wa = td_watch_new(r, &td_logs_ops, w, &rc)))
+		return rc;
+	wa->offset = (uint64_t)from;
+	wa->follow = b[2].via.boolean;
+	td_logs_pump(wa);
+	return TD_REPLY_LATER;
+}
+
+/* c's reply queue drained: its paused streams go on. */
+void td_logs_conn_drained(struct td_conn *c)
+{
+	if (!c->njobs)
+		return;
+	for (struct td_job *j = c->srv->deferred.jobs; j; j = j->next)
+		if (!j->ended && j->ops == &td_logs_ops && j->to == c)
+			td_logs_pump((struct td_watch *)j);
+}
+
+/* ---- events ---------------------------------------------------------------- */
+
+/* Something about w changed: exited, output arrived or ended. */
+void td_wait_worker_changed(struct td_server *srv, struct td_worker *w)
+{
+	bool done = td_worker_done(w);
+	/* STOP is over when the whole group is, or SIGKILL went out. */
+	bool stop_done = done && !(w->stopping && !w->stop_killed &&
+				   td_group_alive(w));
+
+	if (stop_done && w->stopping) {
+		w->stopping = false;
+		td_timer_stop(srv, &w->stop_timer);
+		td_log("worker %s pid %d stopped%s", td_worker_name(w),
+		       (int)w->pid, w->stop_killed ? " (SIGKILL)" : "");
+	}
+	if (!w->nwatch)
+		return;
+	for (struct td_job *j = srv->deferred.jobs; j; j = j->next) {
+		struct td_watch *wa = td_watch_of(j, w);
+
+		if (!wa)
+			continue;
+		if (j->ops == &td_logs_ops)
+			td_logs_pump(wa);
+		else if (j->ops == &td_wait_ops && done)
+			td_wait_answer(wa, false);
+		else if (j->ops == &td_stop_ops && stop_done)
+			td_stop_answer(wa);
+	}
+}
+
+/* Shutting down: every running worker's group gets SIGTERM now and
+ * SIGKILL when the grace runs out; the loop waits for them. */
+void td_workers_stop_all(struct td_server *srv, uint64_t grace_ms)
+{
+	for (struct td_worker *w = srv->workers.list; w; w = w->next) {
+		bool ended = w->state == TD_W_EXITED || w->state == TD_W_KILLED;
+
+		if (w->stopping || (ended && !td_group_alive(w)))
+			continue;
+		td_stop_begin(w, grace_ms);
+	}
+}

@@ -1,0 +1,158 @@
+/*
+ * Inside workers/: the worker record (workers.c, capture.c, wait.c) and a
+ * prepared spawn (spawn.c, spawner.c).
+ */
+#ifndef TETHERD_WORKER_H
+#define TETHERD_WORKER_H
+
+#include <limits.h>
+#include <linux/filter.h>
+#include <sys/resource.h>
+
+#include "deferred/timer.h"
+#include "tetherd.h"
+#include "workers/workers.h"
+
+#define TD_GROUPS_MAX 1024
+#define TD_RLIMITS_MAX 16
+#define TD_FILTER_MAX 4096		/* BPF_MAXINSNS: a worker's filter */
+
+/* A prepared SPAWN (spawn.c), which the spawner also rebuilds from its
+ * request (spawner.c). */
+struct td_fdmap {
+	int child;
+	int server;
+};
+
+struct td_spawn {
+	char **argv;
+	int argc;
+	char **envp;
+	int envc;
+	unsigned env_user_set;		/* HOME, USER, LOGNAME given in env */
+	char *user;			/* --user as given, resolved later */
+	int64_t opt_uid;		/* uid / gid as given, or -1 */
+	int64_t opt_gid;
+	char *path;			/* resolved executable */
+	char *cwd;
+	char *cgroup;
+	char label[TETHER_LABEL_MAX + 1];
+	struct td_fdmap fds[TETHER_SPAWN_FDS_MAX];
+	unsigned nfds;
+	struct { int res; struct rlimit rl; } rlimits[TD_RLIMITS_MAX];
+	unsigned nrlimits;
+	bool setsid;
+	bool pgroup;
+	bool capture;
+	bool have_user;
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[TD_GROUPS_MAX];
+	int ngroups;
+	uint64_t log_max;
+	struct rlimit nofile;		/* the server's original limit */
+	struct sock_filter *filter;	/* the worker's own policy, or NULL */
+	unsigned nfilter;		/* instructions, <= TD_FILTER_MAX */
+	char home[PATH_MAX];		/* --user's, for HOME */
+	char uname[256];		/* --user's, for USER and LOGNAME */
+};
+
+/* spawn.c: the child's side, system calls only; shared with the
+ * spawner, whose clones run it too. */
+void td_spawn_child(const struct td_spawn *sp, int capture_fd, int errpipe)
+	__attribute__((noreturn));
+/* Default dispositions for every signal, the reserved ones included. */
+void td_spawn_signals_default(void);
+
+/* spawn.c, the parent's side.  Resolve the user and the executable
+ * (NSS, PATH: may block), then fork or ask the spawner -- both on a
+ * helper thread.  -errno with r->err set on failure. */
+int td_spawn_resolve(struct td_req *r, struct td_spawn *sp);
+int td_spawn_launch(struct td_req *r, const struct td_spawn *sp,
+		    int capture_fd, int errpipe, pid_t *pid);
+/* A failure record read from the error pipe, as the spawn's error. */
+int td_spawn_exec_error(struct td_req *r, const struct td_spawn *sp,
+			const void *rec, size_t n);
+/* The size of that record. */
+#define TD_SPAWN_ERR_SIZE (2 * sizeof(int))
+
+/* spawner.c: the server's side of a spawn through the spawner.  The
+ * worker's pid, or -errno with r->err set; errpipe is the write end of
+ * the exec-error pipe, passed on (the caller still closes its own). */
+int td_spawner_spawn(struct td_req *r, const struct td_spawn *sp,
+		     int capture_fd, int errpipe, pid_t *pid);
+/* A child reaped by wait4: true if it was the spawner. */
+bool td_spawner_reaped(struct td_server *srv, pid_t pid, int status);
+
+enum td_wstate { TD_W_RUNNING, TD_W_STOPPED, TD_W_EXITED, TD_W_KILLED };
+
+struct td_worker {
+	struct td_worker *next;
+	struct td_server *srv;
+	pid_t pid;
+	pid_t pgid;
+	int pidfd;			/* internal; closed once reaped */
+	char label[TETHER_LABEL_MAX + 1];
+	char **argv;
+	int argc;
+	int64_t started_ms;		/* epoch */
+	uint64_t started_mono;		/* td_now_ms() */
+	enum td_wstate state;
+	int exit_code;
+	int signal;			/* killed by, or stopped by */
+	bool core;
+	int64_t ended_ms;		/* epoch, 0 while running */
+	struct rusage ru;
+	struct td_capture *cap;		/* captured output, or NULL */
+	unsigned nwatch;		/* WAIT, STOP, LOGS jobs on it */
+	/* STOP in progress */
+	struct td_timer stop_timer;	/* grace, and a look at the group */
+	bool stopping;
+	bool stop_killed;		/* the grace ran out: SIGKILL sent */
+	uint64_t stop_start;		/* td_now_ms() */
+	uint64_t stop_deadline;
+};
+
+/* workers.c */
+struct td_worker *td_worker_find(struct td_server *srv,
+				 const msgpack_object *target);
+bool td_worker_done(const struct td_worker *w);	/* exited, output drained */
+const char *td_worker_name(const struct td_worker *w);
+void td_worker_pack(msgpack_packer *pk, const struct td_worker *w,
+		    unsigned extra);
+/* A child of ours that wait4 returned and no record claimed (a spawn
+ * still on its way, or an orphan). */
+bool td_workers_claim_exit(struct td_server *srv, pid_t pid, int *status,
+			   struct rusage *ru);
+/* pid will exit and is nobody's (a failed exec): reap it quietly. */
+void td_workers_expect_exit(pid_t pid);
+
+/* spawn.c: the child side, and what the parent prepares for it. */
+int td_spawn_prepare(struct td_req *r, const msgpack_object *body,
+		     struct td_spawn **out);
+void td_spawn_free(struct td_spawn *sp);
+const char *td_spawn_label(const struct td_spawn *sp);
+bool td_spawn_capture(const struct td_spawn *sp);
+uint64_t td_spawn_log_max(const struct td_spawn *sp);
+char **td_spawn_take_argv(struct td_spawn *sp, int *argc);
+
+/* capture.c: workers' output into log files, and LOGS' reads. */
+struct td_capture;
+/* The log file and the pipe; the pipe is watched from td_capture_start
+ * on.  *child_fd: the write end (internal), the worker's stdout+err. */
+int td_capture_open(struct td_server *srv, struct td_worker *w,
+		    uint64_t log_max, int *child_fd);
+void td_capture_start(struct td_capture *cap);
+void td_capture_free(struct td_capture *cap);
+bool td_capture_eof(const struct td_capture *cap);
+uint64_t td_capture_size(const struct td_capture *cap);
+const char *td_capture_path(const struct td_capture *cap);
+/* Logical [*off, ...) into buf: bytes read, 0 at the end, -errno. */
+ssize_t td_capture_read(struct td_capture *cap, uint64_t *off, char *buf,
+			size_t max);
+
+/* wait.c */
+void td_watchers_worker_gone(struct td_server *srv, struct td_worker *w);
+void td_wait_worker_changed(struct td_server *srv, struct td_worker *w);
+
+#endif

@@ -1,0 +1,682 @@
+/*
+ * Workers: children the server spawns and keeps whether or not a
+ * controller is attached.  The server reaps them itself (SIGCHLD through
+ * the signalfd in its ring) and keeps each exit record until a
+ * controller acknowledges it.  As a child subreaper it also reaps the
+ * grandchildren that daemonize, so nothing is lost to init.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "deferred/job.h"
+#include "tetherd.h"
+#include "worker.h"
+
+#define TD_WORKERS_MAX 4096
+
+const char *td_worker_name(const struct td_worker *w)
+{
+	return w->label[0] ? w->label : w->argv[0];
+}
+
+bool td_worker_done(const struct td_worker *w)
+{
+	return (w->state == TD_W_EXITED || w->state == TD_W_KILLED) &&
+	       (!w->cap || td_capture_eof(w->cap));
+}
+
+/* [target]: a pid (int) or a worker label (str). */
+struct td_worker *td_worker_find(struct td_server *srv,
+				 const msgpack_object *target)
+{
+	int64_t pid;
+	const char *s;
+	size_t n;
+
+	if (tp_obj_i64(target, &pid) == 0) {
+		for (struct td_worker *w = srv->workers.list; w; w = w->next)
+			if (w->pid == pid)
+				return w;
+	} else if (tp_obj_str(target, &s, &n) == 0) {
+		/* A live worker owns its label; else the newest record. */
+		struct td_worker *found = NULL;
+
+		for (struct td_worker *w = srv->workers.list; w; w = w->next) {
+			if (strlen(w->label) != n || memcmp(w->label, s, n))
+				continue;
+			if (w->state == TD_W_RUNNING || w->state == TD_W_STOPPED)
+				return w;
+			if (!found || w->started_ms > found->started_ms)
+				found = w;
+		}
+		return found;
+	}
+	return NULL;
+}
+
+static void td_worker_free(struct td_worker *w)
+{
+	td_timer_stop(w->srv, &w->stop_timer);
+	for (int i = 0; i < w->argc; i++)
+		free(w->argv[i]);
+	free(w->argv);
+	if (w->pidfd >= 0)
+		td_ifd_close(w->pidfd);
+	td_capture_free(w->cap);
+	free(w);
+}
+
+static bool td_label_live(struct td_server *srv, const char *label)
+{
+	for (struct td_worker *w = srv->workers.list; w; w = w->next)
+		if (!strcmp(w->label, label) &&
+		    (w->state == TD_W_RUNNING || w->state == TD_W_STOPPED))
+			return true;
+	return false;
+}
+
+/* ---- SPAWN: a job --------------------------------------------------------- */
+
+/*
+ * A spawn in three steps, none of which waits on the loop: a helper
+ * resolves the user and the executable and forks (or asks the spawner);
+ * the loop makes the record, its pidfd and its capture; the ring tells
+ * when the error pipe reaches EOF (exec happened) or holds why not.
+ */
+enum td_spawn_phase { TD_SPAWN_LAUNCH, TD_SPAWN_EXEC };
+
+struct td_spawnjob {
+	struct td_job job;
+	enum td_spawn_phase phase;
+	struct td_spawn *sp;
+	struct td_worker *w;		/* the record; ours until linked */
+	bool linked;
+	int child_fd;			/* capture's write end, or -1 */
+	int err_r, err_w;		/* the exec-error pipe (internal) */
+	pid_t pid;
+	int rc;
+	struct td_req req;		/* the helper's words (req.err) */
+};
+
+static void td_spawn_close(int *fd)
+{
+	if (*fd >= 0)
+		td_ifd_close(*fd);
+	*fd = -1;
+}
+
+static void td_spawn_work(struct td_job *j)
+{
+	struct td_spawnjob *sj = (struct td_spawnjob *)j;
+
+	if ((sj->rc = td_spawn_resolve(&sj->req, sj->sp)) < 0)
+		return;
+	sj->rc = td_spawn_launch(&sj->req, sj->sp, sj->child_fd, sj->err_w,
+				 &sj->pid);
+}
+
+static void td_worker_link(struct td_server *srv, struct td_worker *w)
+{
+	w->next = srv->workers.list;
+	srv->workers.list = w;
+	srv->workers.nworkers++;
+	srv->workers.nrunning++;
+}
+
+static void td_worker_unlink(struct td_server *srv, struct td_worker *w)
+{
+	struct td_worker **pp = &srv->workers.list;
+
+	while (*pp && *pp != w)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = w->next;
+	srv->workers.nworkers--;
+}
+
+static void td_worker_status(struct td_server *srv, struct td_worker *w,
+			     int status, const struct rusage *ru);
+
+/* Forked: the record from now on, even if the exec still fails. */
+static void td_spawn_launched(struct td_spawnjob *sj)
+{
+	struct td_server *srv = sj->job.srv;
+	struct td_worker *w = sj->w;
+	struct io_uring_sqe *sqe;
+	struct rusage ru;
+	int status;
+
+	w->pid = w->pgid = sj->pid;
+	w->state = TD_W_RUNNING;
+	w->argv = td_spawn_take_argv(sj->sp, &w->argc);
+	td_worker_link(srv, w);
+	sj->linked = true;
+	if (td_workers_claim_exit(srv, w->pid, &status, &ru)) {
+		td_worker_status(srv, w, status, &ru);
+	} else {
+		/* Our unreaped child (the spawner's clones are ours too):
+		 * its pid cannot be reused under us. */
+		w->pidfd = (int)syscall(SYS_pidfd_open, w->pid, 0);
+		if (w->pidfd >= 0)
+			w->pidfd = td_ifd_adopt(w->pidfd, "worker pidfd");
+	}
+	if (w->cap)
+		td_capture_start(w->cap);
+	sj->phase = TD_SPAWN_EXEC;
+	if (!(sqe = td_sqe(srv))) {
+		td_job_fail(&sj->job, EAGAIN, "submission queue full");
+		td_job_end(&sj->job);
+		return;
+	}
+	io_uring_prep_poll_add(sqe, sj->err_r, POLLIN);
+	td_job_in_ring(&sj->job, sqe);
+}
+
+/* A failed exec leaves no record: the child exits 127 and is reaped
+ * quietly. */
+static void td_spawn_forget(struct td_spawnjob *sj)
+{
+	struct td_server *srv = sj->job.srv;
+	struct td_worker *w = sj->w;
+
+	td_worker_unlink(srv, w);
+	sj->linked = false;
+	if (w->state == TD_W_RUNNING || w->state == TD_W_STOPPED) {
+		srv->workers.nrunning--;
+		td_workers_expect_exit(w->pid);
+	}
+	td_watchers_worker_gone(srv, w);
+}
+
+static void td_spawn_answer(struct td_spawnjob *sj)
+{
+	struct td_worker *w = sj->w;
+	struct tp_msg m;
+
+	td_log("spawned worker %s pid %d%s", td_worker_name(w), (int)w->pid,
+	       w->cap ? " (output captured)" : "");
+	tp_msg_init(&m);
+	tp_msg_reply(&m, sj->job.to_id, 0);
+	msgpack_pack_map(&m.pk, 3);
+	tp_pack_kv_int(&m.pk, "pid", w->pid);
+	tp_pack_kv_str(&m.pk, "label", w->label[0] ? w->label : NULL);
+	tp_pack_kv_str(&m.pk, "log", w->cap ? td_capture_path(w->cap) : NULL);
+	td_job_send(&sj->job, &m);
+	td_job_end(&sj->job);
+}
+
+/* The error pipe: EOF means exec happened; a record means it did not. */
+static void td_spawn_exec_done(struct td_spawnjob *sj, int res)
+{
+	char rec[TD_SPAWN_ERR_SIZE + 1];
+	struct io_uring_sqe *sqe;
+	ssize_t n;
+
+	do
+		n = read(sj->err_r, rec, sizeof(rec));
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == EAGAIN && res >= 0 && (sqe = td_sqe(sj->job.srv))) {
+		io_uring_prep_poll_add(sqe, sj->err_r, POLLIN);
+		td_job_in_ring(&sj->job, sqe);
+		return;
+	}
+	if (n > 0) {
+		int rc = td_spawn_exec_error(&sj->req, sj->sp, rec, (size_t)n);
+
+		td_spawn_forget(sj);
+		td_job_fail(&sj->job, -rc, "%s", sj->req.err);
+		td_job_end(&sj->job);
+		return;
+	}
+	td_spawn_answer(sj);
+}
+
+static void td_spawn_done(struct td_job *j, int res)
+{
+	struct td_spawnjob *sj = (struct td_spawnjob *)j;
+
+	if (sj->phase == TD_SPAWN_EXEC) {
+		td_spawn_exec_done(sj, res);
+		return;
+	}
+	/* The parent's copies: from now on only the child may hold the
+	 * write ends (EOF on the error pipe means exec). */
+	td_spawn_close(&sj->child_fd);
+	td_spawn_close(&sj->err_w);
+	if (res < 0 && !sj->rc)
+		sj->rc = td_req_fail(&sj->req, -res, "spawn cancelled");
+	if (sj->rc < 0) {
+		td_job_fail(j, -sj->rc, "%s", sj->req.err);
+		td_job_end(j);
+		return;
+	}
+	td_spawn_launched(sj);
+}
+
+static void td_spawn_release(struct td_job *j)
+{
+	struct td_spawnjob *sj = (struct td_spawnjob *)j;
+
+	td_spawn_close(&sj->child_fd);
+	td_spawn_close(&sj->err_w);
+	td_spawn_close(&sj->err_r);
+	if (!sj->linked && sj->w)
+		td_worker_free(sj->w);
+	td_spawn_free(sj->sp);
+	free(sj);
+}
+
+/* A spawn goes on when its controller goes: the worker is the server's
+ * either way, only the answer is lost. */
+static const struct td_job_ops td_spawn_ops = {
+	.name = "SPAWN",
+	.work = td_spawn_work,
+	.done = td_spawn_done,
+	.release = td_spawn_release,
+};
+
+static int td_spawn_check(struct td_req *r, const struct td_spawn *sp)
+{
+	const char *label = td_spawn_label(sp);
+
+	if (label[0] && strspn(label, "0123456789") == strlen(label))
+		return td_req_fail(r, EINVAL, "a worker label may not be all "
+				   "digits: it would read as a pid");
+	if (label[0] && td_label_live(r->srv, label))
+		return td_req_fail(r, EEXIST, "a running worker is labeled "
+				   "\"%s\"", label);
+	return 0;
+}
+
+/* The record to be, with its capture, and the exec-error pipe. */
+static int td_spawn_setup(struct td_req *r, struct td_spawnjob *sj)
+{
+	struct td_worker *w;
+	int p[2], rc;
+
+	if (!(w = calloc(1, sizeof(*w))))
+		return td_req_fail(r, ENOMEM, "out of memory");
+	sj->w = w;
+	w->pidfd = -1;
+	w->srv = r->srv;
+	td_timer_init(&w->stop_timer, NULL);
+	strcpy(w->label, td_spawn_label(sj->sp));
+	w->started_ms = td_epoch_ms();
+	w->started_mono = td_now_ms();
+	if (td_spawn_capture(sj->sp) &&
+	    (rc = td_capture_open(r->srv, w, td_spawn_log_max(sj->sp),
+				  &sj->child_fd)) < 0)
+		return td_req_fail(r, -rc, "capture: %s", strerror(-rc));
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return td_req_fail(r, errno, "pipe: %s", strerror(errno));
+	sj->err_w = td_ifd_adopt(p[1], "spawn error pipe, its end");
+	sj->err_r = td_ifd_adopt(p[0], "spawn error pipe");
+	if (sj->err_r < 0 || sj->err_w < 0)
+		return td_req_fail(r, EMFILE, "no room for the error pipe");
+	fcntl(sj->err_r, F_SETFL, O_NONBLOCK);
+	return 0;
+}
+
+int td_do_spawn(struct td_req *r)
+{
+	struct td_server *srv = r->srv;
+	struct td_spawnjob *sj;
+	int rc;
+
+	if (srv->workers.nworkers >= TD_WORKERS_MAX)
+		return td_req_fail(r, EAGAIN, "%d worker records; acknowledge "
+				   "some exited ones", TD_WORKERS_MAX);
+	if (!(sj = calloc(1, sizeof(*sj))))
+		return td_req_fail(r, ENOMEM, "out of memory");
+	sj->child_fd = sj->err_r = sj->err_w = -1;
+	sj->req.srv = srv;
+	if ((rc = td_spawn_prepare(r, r->body, &sj->sp)) < 0 ||
+	    (rc = td_spawn_check(r, sj->sp)) < 0 ||
+	    (rc = td_spawn_setup(r, sj)) < 0 ||
+	    (rc = td_job_start(&sj->job, &td_spawn_ops, r)) < 0) {
+		td_spawn_release(&sj->job);
+		return rc;
+	}
+	sj->req.id = r->id;
+	sj->job.cls = TD_JOB_SERVER;
+	if ((rc = td_job_to_helper(&sj->job)) < 0) {
+		td_job_end(&sj->job);
+		return td_req_fail(r, -rc, "no helper thread for the spawn: %s",
+				   strerror(-rc));
+	}
+	return TD_REPLY_LATER;
+}
+
+static const char *td_state_name(const struct td_worker *w)
+{
+	static const char *const names[] = {
+		[TD_W_RUNNING] = "running", [TD_W_STOPPED] = "stopped",
+		[TD_W_EXITED] = "exited", [TD_W_KILLED] = "killed",
+	};
+
+	return names[w->state];
+}
+
+/* state, exit_code, signal, core, ended, rusage: how it is or ended. */
+static void td_worker_pack_end(msgpack_packer *pk,
+			       const struct td_worker *w)
+{
+	tp_pack_kv_str(pk, "state", td_state_name(w));
+	tp_pack_str(pk, "exit_code");
+	if (w->state == TD_W_EXITED)
+		msgpack_pack_int(pk, w->exit_code);
+	else
+		msgpack_pack_nil(pk);
+	tp_pack_str(pk, "signal");
+	if (w->state == TD_W_KILLED || w->state == TD_W_STOPPED)
+		msgpack_pack_int(pk, w->signal);
+	else
+		msgpack_pack_nil(pk);
+	tp_pack_kv_bool(pk, "core", w->core);
+	tp_pack_kv_int(pk, "ended", w->ended_ms);
+	tp_pack_str(pk, "rusage");
+	msgpack_pack_map(pk, 3);
+	tp_pack_kv_int(pk, "utime_us", (int64_t)w->ru.ru_utime.tv_sec * 1000000 +
+					       w->ru.ru_utime.tv_usec);
+	tp_pack_kv_int(pk, "stime_us", (int64_t)w->ru.ru_stime.tv_sec * 1000000 +
+					       w->ru.ru_stime.tv_usec);
+	tp_pack_kv_int(pk, "maxrss_kb", w->ru.ru_maxrss);
+}
+
+#define TD_PS_PAGE 256		/* records per PS reply */
+#define TD_ARGV_SHOWN 4096	/* argv bytes a record shows */
+
+/* The whole record as a map, with room for `extra` more pairs.  argv is
+ * cut at TD_ARGV_SHOWN bytes so a page of records fits in a frame. */
+void td_worker_pack(msgpack_packer *pk, const struct td_worker *w,
+		    unsigned extra)
+{
+	size_t budget = TD_ARGV_SHOWN;
+	int shown = 0;
+
+	while (shown < w->argc && strlen(w->argv[shown]) < budget)
+		budget -= strlen(w->argv[shown++]) + 1;
+	msgpack_pack_map(pk, 14 + extra);
+	tp_pack_kv_int(pk, "pid", w->pid);
+	tp_pack_kv_str(pk, "label", w->label[0] ? w->label : NULL);
+	tp_pack_str(pk, "argv");
+	msgpack_pack_array(pk, (size_t)shown);
+	for (int i = 0; i < shown; i++)
+		tp_pack_str(pk, w->argv[i]);
+	tp_pack_kv_bool(pk, "argv_truncated", shown < w->argc);
+	tp_pack_kv_int(pk, "started", w->started_ms);
+	tp_pack_kv_int(pk, "pgid", w->pgid);
+	tp_pack_kv_bool(pk, "captured", w->cap != NULL);
+	tp_pack_kv_int(pk, "log_size", w->cap ? (int64_t)td_capture_size(w->cap)
+					      : 0);
+	td_worker_pack_end(pk, w);
+}
+
+/* PS [] or [from]: oldest first, a page at a time; "next" is where the
+ * next page starts, 0 when this one is the last. */
+int td_do_ps(struct td_req *r)
+{
+	size_t nb;
+	const msgpack_object *b = tp_obj_array(r->body, &nb);
+	struct td_worker *v[TD_PS_PAGE];
+	uint64_t from = 0;
+	unsigned n = 0, total = 0, count;
+
+	if (!b || nb > 1 || (nb == 1 && tp_obj_u64(&b[0], &from) < 0))
+		return td_req_fail(r, EPROTO, "PS body is [] or [from]");
+	for (struct td_worker *w = r->srv->workers.list; w; w = w->next)
+		total++;
+	count = total > from ? total - (unsigned)from : 0;
+	if (count > TD_PS_PAGE)
+		count = TD_PS_PAGE;
+	/* The list is newest first: index i from the end is record i. */
+	for (struct td_worker *w = r->srv->workers.list; w; w = w->next, n++) {
+		unsigned idx = total - 1 - n;
+
+		if (idx >= from && idx < from + count)
+			v[idx - from] = w;
+	}
+	msgpack_pack_map(r->pk, 3);
+	tp_pack_str(r->pk, "workers");
+	msgpack_pack_array(r->pk, count);
+	for (unsigned i = 0; i < count; i++)
+		td_worker_pack(r->pk, v[i], 0);
+	tp_pack_kv_int(r->pk, "orphans_reaped", (int64_t)r->srv->workers.orphans_reaped);
+	tp_pack_kv_int(r->pk, "next", from + count < total
+				      ? (int64_t)(from + count) : 0);
+	return 0;
+}
+
+/* KILL [target, sig]: through the pidfd, never a pid that may have been
+ * reused.  Without one (pidfd_open failed at spawn) the pid is still
+ * safe: the worker is our child and unreaped, so its pid is not free. */
+int td_do_kill(struct td_req *r)
+{
+	size_t nb;
+	const msgpack_object *b = tp_obj_array(r->body, &nb);
+	struct td_worker *w;
+	int64_t sig;
+	int rc;
+
+	if (!b || nb != 2 || tp_obj_i64(&b[1], &sig) < 0 || sig < 0 ||
+	    sig >= NSIG)
+		return td_req_fail(r, EPROTO, "KILL body is [target, signal]");
+	if (!(w = td_worker_find(r->srv, &b[0])))
+		return td_req_fail(r, ESRCH, "no such worker");
+	if (w->state == TD_W_EXITED || w->state == TD_W_KILLED)
+		return td_req_fail(r, ESRCH, "worker %s (pid %d) has ended",
+				   td_worker_name(w), (int)w->pid);
+	if ((rc = td_policy_check_op(r, "KILL", SYS_kill, (uint64_t)w->pid,
+				     (uint64_t)sig, 0, 0)) < 0)
+		return rc;
+	if ((w->pidfd >= 0 ? syscall(SYS_pidfd_send_signal, w->pidfd,
+				     (int)sig, NULL, 0)
+			   : kill(w->pid, (int)sig)) < 0)
+		return td_req_fail(r, errno, "sending signal %d: %s", (int)sig,
+				   strerror(errno));
+	td_log("signal %d sent to worker %s pid %d", (int)sig,
+	       td_worker_name(w), (int)w->pid);
+	msgpack_pack_map(r->pk, 2);
+	tp_pack_kv_int(r->pk, "pid", w->pid);
+	tp_pack_kv_int(r->pk, "signal", sig);
+	return 0;
+}
+
+/* ACK [target]: the controller has the exit record; forget it. */
+int td_do_ack(struct td_req *r)
+{
+	size_t nb;
+	const msgpack_object *b = tp_obj_array(r->body, &nb);
+	struct td_worker **pp, *w;
+
+	if (!b || nb != 1)
+		return td_req_fail(r, EPROTO, "ACK body is [target]");
+	if (!(w = td_worker_find(r->srv, &b[0])))
+		return td_req_fail(r, ESRCH, "no such worker");
+	if (w->state != TD_W_EXITED && w->state != TD_W_KILLED)
+		return td_req_fail(r, EBUSY, "worker %s (pid %d) still runs",
+				   td_worker_name(w), (int)w->pid);
+	for (pp = &r->srv->workers.list; *pp != w; pp = &(*pp)->next)
+		;
+	*pp = w->next;
+	r->srv->workers.nworkers--;
+	td_watchers_worker_gone(r->srv, w);
+	msgpack_pack_map(r->pk, 1);
+	tp_pack_kv_int(r->pk, "pid", w->pid);
+	td_worker_free(w);
+	return 0;
+}
+
+static void td_worker_status(struct td_server *srv, struct td_worker *w,
+			     int status, const struct rusage *ru)
+{
+	if (WIFSTOPPED(status)) {
+		w->state = TD_W_STOPPED;
+		w->signal = WSTOPSIG(status);
+		return;
+	}
+	if (WIFCONTINUED(status)) {
+		w->state = TD_W_RUNNING;
+		w->signal = 0;
+		return;
+	}
+	if (WIFEXITED(status)) {
+		w->state = TD_W_EXITED;
+		w->exit_code = WEXITSTATUS(status);
+	} else {
+		w->state = TD_W_KILLED;
+		w->signal = WTERMSIG(status);
+		w->core = WCOREDUMP(status);
+	}
+	w->ru = *ru;
+	w->ended_ms = td_epoch_ms();
+	srv->workers.nrunning--;
+	if (w->pidfd >= 0) {
+		td_ifd_close(w->pidfd);
+		w->pidfd = -1;
+	}
+	if (w->state == TD_W_EXITED)
+		td_log("worker %s pid %d exited %d", td_worker_name(w),
+		       (int)w->pid, w->exit_code);
+	else
+		td_log("worker %s pid %d killed by signal %d%s",
+		       td_worker_name(w), (int)w->pid, w->signal,
+		       w->core ? " (core dumped)" : "");
+}
+
+/*
+ * Exits nobody claimed yet.  wait4(-1) may return a child before its
+ * record exists: the fork ran on a helper (or in the spawner) and its
+ * report is still on the way.  Such an exit is kept here for a while,
+ * counted as an orphan's until a spawn claims it.  A failed exec's child
+ * is expected to exit and is then reaped quietly.
+ */
+#define TD_UNCLAIMED_MAX 64
+#define TD_UNCLAIMED_MS 60000
+
+static struct td_unclaimed {
+	pid_t pid;
+	int status;
+	struct rusage ru;
+	uint64_t when;
+} td_unclaimed[TD_UNCLAIMED_MAX];
+static pid_t td_expected[TD_UNCLAIMED_MAX];
+
+void td_workers_expect_exit(pid_t pid)
+{
+	for (int i = 0; i < TD_UNCLAIMED_MAX; i++)
+		if (!td_expected[i]) {
+			td_expected[i] = pid;
+			return;
+		}
+	td_expected[pid % TD_UNCLAIMED_MAX] = pid;
+}
+
+static bool td_workers_expected(pid_t pid)
+{
+	for (int i = 0; i < TD_UNCLAIMED_MAX; i++)
+		if (td_expected[i] == pid) {
+			td_expected[i] = 0;
+			return true;
+		}
+	return false;
+}
+
+bool td_workers_claim_exit(struct td_server *srv, pid_t pid, int *status,
+			   struct rusage *ru)
+{
+	for (int i = 0; i < TD_UNCLAIMED_MAX; i++) {
+		struct td_unclaimed *u = &td_unclaimed[i];
+
+		if (u->pid != pid)
+			continue;
+		*status = u->status;
+		*ru = u->ru;
+		u->pid = 0;
+		srv->workers.orphans_reaped--;
+		return true;
+	}
+	return false;
+}
+
+static void td_workers_unclaimed(struct td_server *srv, pid_t pid,
+				 int status, const struct rusage *ru)
+{
+	uint64_t now = td_now_ms();
+	struct td_unclaimed *slot = &td_unclaimed[0];
+
+	srv->workers.orphans_reaped++;
+	td_log("reaped orphan pid %d (status 0x%x)", (int)pid, status);
+	/* A free slot, an expired one, or else the oldest. */
+	for (int i = 0; i < TD_UNCLAIMED_MAX; i++) {
+		struct td_unclaimed *u = &td_unclaimed[i];
+
+		if (!u->pid || now - u->when > TD_UNCLAIMED_MS) {
+			slot = u;
+			break;
+		}
+		if (u->when < slot->when)
+			slot = u;
+	}
+	slot->pid = pid;
+	slot->status = status;
+	slot->ru = *ru;
+	slot->when = now;
+}
+
+/* SIGCHLD: collect every change, ours and adopted orphans'. */
+void td_workers_reap(struct td_server *srv)
+{
+	struct rusage ru;
+	int status;
+	pid_t pid;
+
+	while ((pid = wait4(-1, &status, WNOHANG | WUNTRACED | WCONTINUED,
+			    &ru)) > 0) {
+		struct td_worker *w;
+
+		for (w = srv->workers.list; w; w = w->next)
+			if (w->pid == pid && w->state != TD_W_EXITED &&
+			    w->state != TD_W_KILLED)
+				break;
+		if (!w) {
+			if (td_spawner_reaped(srv, pid, status))
+				continue;
+			if ((WIFEXITED(status) || WIFSIGNALED(status)) &&
+			    !td_workers_expected(pid))
+				td_workers_unclaimed(srv, pid, status, &ru);
+			continue;
+		}
+		td_worker_status(srv, w, status, &ru);
+		td_wait_worker_changed(srv, w);
+	}
+}
+
+/* A STOP still waits for a group that outlived its leader. */
+bool td_workers_stopping(const struct td_server *srv)
+{
+	for (const struct td_worker *w = srv->workers.list; w; w = w->next)
+		if (w->stopping)
+			return true;
+	return false;
+}
+
+void td_workers_free(struct td_server *srv)
+{
+	while (srv->workers.list) {
+		struct td_worker *w = srv->workers.list;
+
+		srv->workers.list = w->next;
+		td_worker_free(w);
+	}
+	srv->workers.nworkers = srv->workers.nrunning = 0;
+}
