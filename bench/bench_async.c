@@ -56,14 +56,12 @@
 #define BENCH_EPOLL_EVENTS 1024
 
 struct bench_opts {
-	enum bench_pin pin;
+	struct bench_args a;
 	long iterations;		/* round trips per run */
 	long warmup;
 	long pipes;
 	long cycles;			/* pipe cycles per run */
 	bool ring_writes;		/* writes through the ring, not SYNC */
-	bool json;
-	const char *tetherd;
 };
 
 /* Pipes, the bench's own or tetherd's, and their buffers. */
@@ -92,7 +90,6 @@ struct bench_results {
 	int tether_err;			/* why rows are missing, or 0 */
 	char cpus_self[64];
 	char cpus_tetherd[64];
-	pid_t tetherd_pid;
 };
 
 /* The phases of one tether cycle, in ns. */
@@ -103,103 +100,6 @@ struct bench_phases {
 };
 
 static volatile long bench_sink;
-
-/* ---- small utilities ---------------------------------------------- */
-
-/* Print usage to f. */
-static void bench_usage(FILE *f, const char *argv0)
-{
-	fprintf(f,
-		"usage: %s [--pin same|cross|none] [--iterations N] "
-		"[--warmup N]\n"
-		"       [--pipes N] [--cycles N] [--ring-writes] "
-		"[--tetherd PATH] [--json]\n"
-		"  --pin same    bench and tetherd both on CPU 0 (default)\n"
-		"  --pin cross   bench on CPU 0, tetherd on CPU 1\n"
-		"  --pin none    no pinning\n"
-		"  --iterations  round trips per run (default 5000)\n"
-		"  --warmup      untimed round trips before (default 500)\n"
-		"  --pipes       concurrent pipe reads a cycle (default 1000)\n"
-		"  --cycles      pipe cycles per run (default 3)\n"
-		"  --ring-writes the batched writes go through tetherd's ring\n"
-		"                (default: TETHER_CALL_SYNC, run directly)\n"
-		"  --tetherd     default $TETHERD, else ./server/tetherd\n",
-		argv0);
-}
-
-/* Parse argv into o; -EINVAL on a bad option (usage already printed). */
-static int bench_parse_args(int argc, char **argv, struct bench_opts *o)
-{
-	static const struct option lopts[] = {
-		{ "pin", required_argument, NULL, 'p' },
-		{ "iterations", required_argument, NULL, 'n' },
-		{ "warmup", required_argument, NULL, 'w' },
-		{ "pipes", required_argument, NULL, 'P' },
-		{ "cycles", required_argument, NULL, 'c' },
-		{ "ring-writes", no_argument, NULL, 'r' },
-		{ "tetherd", required_argument, NULL, 't' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *env = getenv("TETHERD");
-	int c;
-
-	o->pin = PIN_SAME;
-	o->iterations = 5000;
-	o->warmup = 500;
-	o->pipes = 1000;
-	o->cycles = 3;
-	o->ring_writes = false;
-	o->json = false;
-	o->tetherd = env && *env ? env : "./server/tetherd";
-	while ((c = getopt_long(argc, argv, "", lopts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			if (bench_parse_pin(optarg, &o->pin) < 0)
-				goto bad;
-			break;
-		case 'n':
-			if (bench_parse_long(optarg, 1, LONG_MAX / BENCH_BATCH,
-					     &o->iterations) < 0)
-				goto bad;
-			break;
-		case 'w':
-			if (bench_parse_long(optarg, 0, LONG_MAX / BENCH_BATCH,
-					     &o->warmup) < 0)
-				goto bad;
-			break;
-		case 'P':
-			if (bench_parse_long(optarg, 1, BENCH_PIPES_MAX,
-					     &o->pipes) < 0)
-				goto bad;
-			break;
-		case 'c':
-			if (bench_parse_long(optarg, 1, 1000, &o->cycles) < 0)
-				goto bad;
-			break;
-		case 'r':
-			o->ring_writes = true;
-			break;
-		case 't':
-			o->tetherd = optarg;
-			break;
-		case 'j':
-			o->json = true;
-			break;
-		case 'h':
-			bench_usage(stdout, argv[0]);
-			exit(0);
-		default:
-			goto bad;
-		}
-	}
-	if (optind == argc)
-		return 0;
-bad:
-	bench_usage(stderr, argv[0]);
-	return -EINVAL;
-}
 
 /* Enough fds for the bench's own pipes: the soft limit up to the hard. */
 static int bench_nofile(long need)
@@ -219,30 +119,6 @@ static int bench_nofile(long need)
 }
 
 /* ---- getpid: direct, round trip, batched ------------------------------ */
-
-/* n raw getpid syscalls (glibc's wrapper may cache; this cannot). */
-static int bench_direct(void *ctx, long n)
-{
-	(void)ctx;
-	for (long i = 0; i < n; i++)
-		bench_sink = syscall(SYS_getpid);
-	return 0;
-}
-
-/* n tether_getpid round trips. */
-static int bench_getpid(void *ctx, long n)
-{
-	struct bench_tetherd *bt = ctx;
-
-	for (long i = 0; i < n; i++) {
-		long pid = tether_getpid(bt->t);
-
-		if (pid <= 0)
-			return pid < 0 ? (int)pid : -EPROTO;
-		bench_sink = pid;
-	}
-	return 0;
-}
 
 struct bench_batch {
 	struct bench_tetherd *bt;
@@ -524,17 +400,6 @@ static int bench_async_cycle(struct bench_tetherd *bt, struct bench_pipes *p,
 
 /* ---- measuring ------------------------------------------------------- */
 
-/* A tether failure: report it and drop the tether rows from now on. */
-static void bench_tether_failed(struct bench_tetherd *bt,
-				struct bench_results *res, const char *what,
-				int rc)
-{
-	fprintf(stderr, "bench: %s: %s (%s)\n", what, strerror(-rc),
-		bt->t ? tether_last_error(bt->t) : "");
-	res->tether_ok = false;
-	res->tether_err = rc;
-}
-
 struct bench_ctx {
 	const struct bench_opts *o;
 	struct bench_tetherd *bt;
@@ -567,8 +432,8 @@ static int bench_pipe_run(struct bench_ctx *x)
 		rc = bench_async_cycle(x->bt, x->tp, x->o->ring_writes, &ns,
 				       &ph);
 		if (rc < 0) {
-			bench_tether_failed(x->bt, res, "tether pipe cycle",
-					    rc);
+			bench_tether_failed(x->bt->t, "tether pipe cycle", rc,
+					    &res->tether_ok, &res->tether_err);
 			return 0;
 		}
 		if (!i)
@@ -592,26 +457,30 @@ static int bench_run_all(struct bench_ctx *x)
 {
 	const struct bench_opts *o = x->o;
 	struct bench_results *res = x->res;
+	struct bench_nullcall getpid = { SYS_getpid, x->bt->t };
 	int rc;
 
 	for (int run = 0; run < BENCH_RUNS; run++) {
-		rc = bench_measure(bench_direct, NULL, o->warmup * BENCH_BATCH,
+		rc = bench_measure(bench_direct, &getpid,
+				   o->warmup * BENCH_BATCH,
 				   o->iterations * BENCH_BATCH, &res->direct);
 		if (rc < 0)
 			return bench_fail("direct getpid", rc);
 		if (res->tether_ok) {
-			rc = bench_measure(bench_getpid, x->bt, o->warmup,
+			rc = bench_measure(bench_tether, &getpid, o->warmup,
 					   o->iterations, &res->getpid);
 			if (rc < 0)
-				bench_tether_failed(x->bt, res, "tether_getpid",
-						    rc);
+				bench_tether_failed(x->bt->t, "tether_getpid",
+						    rc, &res->tether_ok,
+						    &res->tether_err);
 		}
 		if (res->tether_ok) {
 			rc = bench_measure(bench_batch, x->batch, o->warmup,
 					   o->iterations, &res->batch);
 			if (rc < 0)
-				bench_tether_failed(x->bt, res, "tether_batch",
-						    rc);
+				bench_tether_failed(x->bt->t, "tether_batch",
+						    rc, &res->tether_ok,
+						    &res->tether_err);
 		}
 		if ((rc = bench_pipe_run(x)) < 0)
 			return rc;
@@ -621,45 +490,18 @@ static int bench_run_all(struct bench_ctx *x)
 
 /* ---- reporting ------------------------------------------------------- */
 
-/* A series scaled by 1/div (per op, or to microseconds). */
-static void bench_print_row(const char *name, const struct bench_series *s,
-			    double div)
-{
-	if (s->n == 0) {
-		printf("%-36s %12s %12s %12s\n", name, "n/a", "-", "-");
-		return;
-	}
-	printf("%-36s %12.1f %12.1f %12.1f\n", name, bench_median(s) / div,
-	       bench_extreme(s, false) / div, bench_extreme(s, true) / div);
-}
-
 /* A pipe cycle row: us per cycle, then reads/s and MB/s of the median. */
 static void bench_print_cycle(const struct bench_opts *o, const char *name,
 			      const struct bench_series *s, bool rates)
 {
 	double med = bench_median(s);
 
-	if (s->n == 0) {
-		printf("%-36s %12s %12s %12s\n", name, "n/a", "-", "-");
-		return;
-	}
-	printf("%-36s %12.1f %12.1f %12.1f", name, med / 1e3,
-	       bench_extreme(s, false) / 1e3, bench_extreme(s, true) / 1e3);
-	if (rates)
+	bench_print_cells(name, s, BENCH_US);
+	if (rates && s->n)
 		printf(" %12.0f %10.1f", (double)o->pipes / (med / 1e9),
 		       (double)o->pipes * BENCH_READ / 1e6 / (med / 1e9));
 	printf("\n");
 }
-
-/* A ratio line, "n/a" when a side is missing. */
-static void bench_print_ratio(const char *name, double r)
-{
-	if (r < 0)
-		printf("%-36s %12s\n", name, "n/a");
-	else
-		printf("%-36s %12.2f\n", name, r);
-}
-
 /* The ratios: [0] batched getpid / direct, [1] round trip / direct,
  * [2] round trip / batched, [3] tether / epoll reads/s. */
 static void bench_ratios(const struct bench_results *res, double r[4])
@@ -679,17 +521,15 @@ static void bench_ratios(const struct bench_results *res, double r[4])
 static void bench_print_table(const struct bench_opts *o,
 			      const struct bench_results *res)
 {
-	struct bench_series per = res->batch;
+	struct bench_unit per_getpid = { "ns", BENCH_BATCH, 0, NULL };
 	long nb = (o->pipes + BENCH_WBATCH - 1) / BENCH_WBATCH;
 	double r[4];
 
 	bench_ratios(res, r);
-	for (int i = 0; i < per.n; i++)
-		per.ns[i] /= BENCH_BATCH;
-	printf("pin mode: %s    cpus online: %ld\n", bench_pin_names[o->pin],
-	       sysconf(_SC_NPROCESSORS_ONLN));
+	bench_layout.width = 36;
+	bench_print_head(o->a.pin);
 	printf("affinity: bench %s, tetherd %s\n", res->cpus_self,
-	       res->tetherd_pid > 0 ? res->cpus_tetherd : "n/a");
+	       res->cpus_tetherd[0] ? res->cpus_tetherd : "n/a");
 	printf("getpid: %ld round trips x %d runs (warmup %ld), %d per batch;"
 	       " direct: %ld calls a run\n", o->iterations, BENCH_RUNS,
 	       o->warmup, BENCH_BATCH, o->iterations * BENCH_BATCH);
@@ -697,20 +537,18 @@ static void bench_print_table(const struct bench_opts *o,
 	       "runs (+1 untimed); writes %s\n\n", o->pipes, BENCH_READ,
 	       o->cycles, BENCH_RUNS, o->ring_writes ?
 	       "through the ring" : "TETHER_CALL_SYNC (direct in tetherd)");
-	printf("%-36s %12s %12s %12s\n", "", "ns/op median", "min run",
-	       "max run");
-	bench_print_row("direct getpid", &res->direct, 1);
-	bench_print_row("tether getpid round trip", &res->getpid, 1);
+	bench_print_heads("", "ns/op median", "min run", "max run");
+	bench_print_row("direct getpid", &res->direct, BENCH_NS);
+	bench_print_row("tether getpid round trip", &res->getpid, BENCH_NS);
 	printf("tether batch of %d getpid:\n", BENCH_BATCH);
-	bench_print_row("  per round trip", &res->batch, 1);
-	bench_print_row("  per getpid", &per, 1);
+	bench_print_row("  per round trip", &res->batch, BENCH_NS);
+	bench_print_row("  per getpid", &res->batch, per_getpid);
 	printf("\n");
 	bench_print_ratio("batched getpid / direct", r[0]);
 	bench_print_ratio("getpid round trip / direct", r[1]);
 	bench_print_ratio("getpid round trip / batched", r[2]);
 	printf("target: batched getpid <= %.0fx direct: %s\n\n", BENCH_TARGET,
-	       r[0] < 0 ? "not measured" : r[0] <= BENCH_TARGET ? "met" :
-	       "NOT met");
+	       bench_verdict(r[0], BENCH_TARGET, true));
 	printf("%-36s %12s %12s %12s %12s %10s\n", "pipe reads, one cycle",
 	       "us median", "min run", "max run", "reads/s", "MB/s");
 	bench_print_cycle(o, "epoll loop, one process", &res->epoll, true);
@@ -731,48 +569,32 @@ static void bench_print_table(const struct bench_opts *o,
 		       strerror(-res->tether_err));
 }
 
-/* One series as a JSON object member; values scaled by 1/div. */
-static void bench_json_series(const char *name, const char *unit,
-			      const struct bench_series *s, double div)
-{
-	printf("  \"%s\": {\"median_%s\": ", name, unit);
-	if (s->n)
-		printf("%.1f", bench_median(s) / div);
-	else
-		printf("null");
-	printf(", \"runs_%s\": [", unit);
-	for (int i = 0; i < s->n; i++)
-		printf("%s%.1f", i ? ", " : "", s->ns[i] / div);
-	printf("]},\n");
-}
-
 /* The machine-readable report. */
 static void bench_print_json(const struct bench_opts *o,
 			     const struct bench_results *res)
 {
+	struct bench_unit per_getpid = { "ns", BENCH_BATCH, 0, NULL };
 	double r[4], ea = bench_median(&res->epoll),
 		     ta = bench_median(&res->async);
 
 	bench_ratios(res, r);
-	printf("{\n  \"pin\": \"%s\",\n  \"cpus_online\": %ld,\n",
-	       bench_pin_names[o->pin], sysconf(_SC_NPROCESSORS_ONLN));
+	bench_json_head(o->a.pin);
 	printf("  \"affinity\": {\"bench\": \"%s\", \"tetherd\": \"%s\"},\n",
-	       res->cpus_self, res->tetherd_pid > 0 ? res->cpus_tetherd : "");
+	       res->cpus_self, res->cpus_tetherd);
 	printf("  \"iterations\": %ld,\n  \"warmup\": %ld,\n  \"runs\": %d,\n"
 	       "  \"batch\": %d,\n  \"pipes\": %ld,\n  \"cycles\": %ld,\n"
 	       "  \"read_bytes\": %d,\n  \"ring_writes\": %s,\n",
 	       o->iterations, o->warmup, BENCH_RUNS, BENCH_BATCH, o->pipes,
 	       o->cycles, BENCH_READ, o->ring_writes ? "true" : "false");
-	bench_json_series("direct_getpid", "ns", &res->direct, 1);
-	bench_json_series("tether_getpid", "ns", &res->getpid, 1);
-	bench_json_series("tether_batch_roundtrip", "ns", &res->batch, 1);
-	bench_json_series("tether_batch_per_getpid", "ns", &res->batch,
-			  BENCH_BATCH);
-	bench_json_series("epoll_cycle", "us", &res->epoll, 1e3);
-	bench_json_series("tether_cycle", "us", &res->async, 1e3);
-	bench_json_series("tether_submit", "us", &res->submit, 1e3);
-	bench_json_series("tether_write", "us", &res->write, 1e3);
-	bench_json_series("tether_collect", "us", &res->collect, 1e3);
+	bench_json_series("direct_getpid", &res->direct, BENCH_NS);
+	bench_json_series("tether_getpid", &res->getpid, BENCH_NS);
+	bench_json_series("tether_batch_roundtrip", &res->batch, BENCH_NS);
+	bench_json_series("tether_batch_per_getpid", &res->batch, per_getpid);
+	bench_json_series("epoll_cycle", &res->epoll, BENCH_US);
+	bench_json_series("tether_cycle", &res->async, BENCH_US);
+	bench_json_series("tether_submit", &res->submit, BENCH_US);
+	bench_json_series("tether_write", &res->write, BENCH_US);
+	bench_json_series("tether_collect", &res->collect, BENCH_US);
 	if (ea > 0)
 		printf("  \"epoll_reads_s\": %.0f,\n  \"epoll_mb_s\": %.1f,\n",
 		       (double)o->pipes / (ea / 1e9),
@@ -786,34 +608,30 @@ static void bench_print_json(const struct bench_opts *o,
 	bench_json_ratio("ratio_roundtrip_direct", r[1], false);
 	bench_json_ratio("ratio_roundtrip_batched", r[2], false);
 	bench_json_ratio("ratio_reads_tether_epoll", r[3], false);
-	printf("  \"target_ratio\": %.2f,\n  \"target_met\": %s\n}\n",
-	       BENCH_TARGET, r[0] < 0 ? "null" : r[0] <= BENCH_TARGET ?
-	       "true" : "false");
+	printf("  \"target_ratio\": %.2f,\n", BENCH_TARGET);
+	bench_json_met("target_met", r[0], BENCH_TARGET, true, true);
+	printf("}\n");
 }
 
 /* ---- main ------------------------------------------------------------ */
 
-/* Record who runs where, so the report shows the pinning took effect. */
-static void bench_record_affinity(struct bench_results *res,
-				  const struct bench_tetherd *bt)
-{
-	const struct tether_status *info;
-
-	if (bench_cpu_list(0, res->cpus_self, sizeof(res->cpus_self)) < 0)
-		strcpy(res->cpus_self, "?");
-	if (!bt->t)
-		return;
-	info = tether_info(bt->t);
-	res->tetherd_pid = info ? info->pid : 0;
-	if (res->tetherd_pid <= 0 ||
-	    bench_cpu_list(res->tetherd_pid, res->cpus_tetherd,
-			   sizeof(res->cpus_tetherd)) < 0)
-		strcpy(res->cpus_tetherd, "?");
-}
-
 int main(int argc, char **argv)
 {
-	struct bench_opts o;
+	struct bench_opts o = { .iterations = 5000, .warmup = 500,
+				.pipes = 1000, .cycles = 3 };
+	const struct bench_opt opts[] = {
+		BENCH_OPT_COUNTS(&o.iterations, &o.warmup,
+				 LONG_MAX / BENCH_BATCH),
+		{ .name = "pipes", .help = "concurrent pipe reads a cycle",
+		  .num = &o.pipes, .min = 1, .max = BENCH_PIPES_MAX },
+		{ .name = "cycles", .help = "pipe cycles per run",
+		  .num = &o.cycles, .min = 1, .max = 1000 },
+		{ .name = "ring-writes", .flag = &o.ring_writes,
+		  .help = "the batched writes go through tetherd's ring\n"
+			  "                 (else TETHER_CALL_SYNC, run "
+			  "directly)" },
+		{ .name = NULL },
+	};
 	struct bench_tetherd bt = { 0 };
 	struct bench_batch batch = { 0 };
 	struct bench_pipes ep = { .epfd = -1 }, tp = { .epfd = -1 };
@@ -821,25 +639,17 @@ int main(int argc, char **argv)
 	struct bench_ctx x = { &o, &bt, &batch, &ep, &tp, &res };
 	int rc, status = 0;
 
-	if (bench_parse_args(argc, argv, &o) < 0)
+	if (bench_args_parse(argc, argv, "tetherd", opts, &o.a) < 0)
 		return 2;
-	if (bench_pin_client(o.pin) < 0)
+	if (bench_setup(o.a.pin) < 0)
 		return 1;
-	rc = bench_tetherd_start(&bt, o.tetherd, o.pin);
+	rc = bench_tetherd_start(&bt, NULL, "tetherd", o.a.tetherd, NULL,
+				 o.a.pin);
 	res.tether_ok = rc == 0;
 	res.tether_err = rc;
-	if (rc < 0) {
-		fprintf(stderr, "bench: tether_start (%s): %s\n", o.tetherd,
-			strerror(-rc));
+	if (rc < 0)
 		status = 1;
-	}
-	/* Only now: an ignored SIGPIPE would survive tetherd's exec, and
-	 * tetherd keeps its own fd limit. */
-	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
-		bench_fail("ignoring SIGPIPE", -errno);
-		status = 1;
-		goto out;
-	}
+	/* After tetherd's start: it keeps its own fd limit. */
 	rc = bench_nofile(2 * o.pipes + 64);
 	if (rc == 0)
 		rc = bench_epoll_setup(&ep, o.pipes);
@@ -852,11 +662,14 @@ int main(int argc, char **argv)
 	for (unsigned k = 0; k < BENCH_BATCH; k++)
 		batch.calls[k].nr = SYS_getpid;
 	if (res.tether_ok && (rc = bench_async_setup(&bt, &tp, o.pipes)) < 0)
-		bench_tether_failed(&bt, &res, "making tetherd's pipes", rc);
-	bench_record_affinity(&res, &bt);
+		bench_tether_failed(bt.t, "making tetherd's pipes", rc,
+				    &res.tether_ok, &res.tether_err);
+	bench_cpus(getpid(), res.cpus_self, sizeof(res.cpus_self));
+	if (bt.t)
+		bench_cpus(bt.pid, res.cpus_tetherd, sizeof(res.cpus_tetherd));
 	if (bench_run_all(&x) < 0 || !res.tether_ok)
 		status = 1;
-	if (o.json)
+	if (o.a.json)
 		bench_print_json(&o, &res);
 	else
 		bench_print_table(&o, &res);

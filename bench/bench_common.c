@@ -1,119 +1,24 @@
 /*
- * bench_common: the harness the benches share (see bench_common.h for
- * what is here and why).
+ * bench_common: timing, series, the raw ping-pong and the report (see
+ * bench_common.h for what is here and why).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
 #endif
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "bench_common.h"
 
-#define BENCH_RMDIR_TRIES 50		/* x 20 ms, while tetherd exits */
-
 const char *const bench_pin_names[] = { "same", "cross", "none" };
 
-/* ---- options ---------------------------------------------------------- */
-
-/* The word of --pin; -EINVAL for any other. */
-int bench_parse_pin(const char *s, enum bench_pin *pin)
-{
-	if (!strcmp(s, "same"))
-		*pin = PIN_SAME;
-	else if (!strcmp(s, "cross"))
-		*pin = PIN_CROSS;
-	else if (!strcmp(s, "none"))
-		*pin = PIN_NONE;
-	else
-		return -EINVAL;
-	return 0;
-}
-
-/* Parse a long in [min, max]; -EINVAL otherwise. */
-int bench_parse_long(const char *s, long min, long max, long *v)
-{
-	char *end;
-	long x;
-
-	errno = 0;
-	x = strtol(s, &end, 10);
-	if (errno || end == s || *end || x < min || x > max)
-		return -EINVAL;
-	*v = x;
-	return 0;
-}
-
-/* ---- pinning ---------------------------------------------------------- */
-
-/* Pin the calling process (and what it forks from now on) to one CPU. */
-int bench_pin_self(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set) < 0)
-		return -errno;
-	return 0;
-}
-
-/* Pin the client as the mode asks, before anything is forked; says why
- * on stderr when it cannot. */
-int bench_pin_client(enum bench_pin pin)
-{
-	int rc;
-
-	if (pin == PIN_NONE)
-		return 0;
-	rc = bench_pin_self(BENCH_CPU_CLIENT);
-	/* Cross mode must be able to use the peer CPU at all. */
-	if (rc == 0 && pin == PIN_CROSS) {
-		rc = bench_pin_self(BENCH_CPU_PEER);
-		if (rc == 0)
-			rc = bench_pin_self(BENCH_CPU_CLIENT);
-	}
-	if (rc < 0)
-		fprintf(stderr, "bench: cannot pin to CPU %d%s: %s\n",
-			BENCH_CPU_CLIENT, pin == PIN_CROSS ? " and 1" : "",
-			strerror(-rc));
-	return rc;
-}
-
-/* Format pid's allowed CPUs as "0,1" into buf, for the report to show
- * that the pinning took effect. */
-int bench_cpu_list(pid_t pid, char *buf, size_t size)
-{
-	cpu_set_t set;
-	size_t off = 0;
-
-	if (size == 0)
-		return -EINVAL;
-	buf[0] = '\0';
-	if (sched_getaffinity(pid, sizeof(set), &set) < 0)
-		return -errno;
-	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
-		int n;
-
-		if (!CPU_ISSET(cpu, &set))
-			continue;
-		n = snprintf(buf + off, size - off, "%s%d", off ? "," : "",
-			     cpu);
-		if (n < 0 || (size_t)n >= size - off)
-			return -ENOBUFS;
-		off += (size_t)n;
-	}
-	return 0;
-}
+struct bench_layout bench_layout = { 30, 2 };
 
 /* ---- timing ----------------------------------------------------------- */
 
@@ -126,6 +31,16 @@ int bench_now(double *ns)
 		return -errno;
 	*ns = (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 	return 0;
+}
+
+/* The same as a value: with CLOCK_MONOTONIC it cannot fail, and a
+ * run's time is a difference. */
+double bench_now_ns(void)
+{
+	double ns = 0;
+
+	bench_now(&ns);
+	return ns;
 }
 
 /* warmup untimed calls of fn, then n timed ones; append the mean per
@@ -149,6 +64,33 @@ int bench_measure(bench_fn fn, void *ctx, long warmup, long n,
 	return 0;
 }
 
+/* ---- calls without arguments ---------------------------------------- */
+
+static volatile long bench_sink;
+
+int bench_direct(void *ctx, long n)
+{
+	const struct bench_nullcall *c = ctx;
+
+	for (long i = 0; i < n; i++)
+		bench_sink = syscall(c->nr);
+	return 0;
+}
+
+int bench_tether(void *ctx, long n)
+{
+	const struct bench_nullcall *c = ctx;
+
+	for (long i = 0; i < n; i++) {
+		long r = tether_syscall(c->t, c->nr, 0, NULL);
+
+		if (r <= 0)
+			return r < 0 ? (int)r : -EPROTO;
+		bench_sink = r;
+	}
+	return 0;
+}
+
 /* ---- series ----------------------------------------------------------- */
 
 static int bench_cmp_double(const void *a, const void *b)
@@ -166,8 +108,9 @@ static void bench_sorted(const struct bench_series *s, double *v)
 }
 
 /* Median of the completed runs, or -1 when there are none.  An even
- * count (a fixed-run row cut short) gives the upper middle value, as
- * these benches always reported it. */
+ * count gives the upper middle value (a fixed-run row cut short, as
+ * these benches always reported it), or with mean_even the mean of the
+ * middle two (where the user picks the count, --rounds). */
 double bench_median(const struct bench_series *s)
 {
 	double v[BENCH_SERIES_MAX];
@@ -175,19 +118,7 @@ double bench_median(const struct bench_series *s)
 	if (s->n == 0)
 		return -1;
 	bench_sorted(s, v);
-	return v[s->n / 2];
-}
-
-/* The same, but the mean of the middle two for an even count: where the
- * user picks the count (--rounds), an even one is ordinary. */
-double bench_median_mean(const struct bench_series *s)
-{
-	double v[BENCH_SERIES_MAX];
-
-	if (s->n == 0)
-		return -1;
-	bench_sorted(s, v);
-	if (s->n % 2 == 0)
+	if (s->mean_even && s->n % 2 == 0)
 		return (v[s->n / 2 - 1] + v[s->n / 2]) / 2;
 	return v[s->n / 2];
 }
@@ -259,7 +190,7 @@ static void __attribute__((noreturn))
 bench_pingpong_child(int fd, const struct bench_pingpong *pp,
 		     enum bench_pin pin)
 {
-	if (pin == PIN_CROSS && bench_pin_self(BENCH_CPU_PEER) < 0)
+	if (pin == PIN_CROSS && bench_pin_pid(0, BENCH_CPU_PEER) < 0)
 		_exit(3);
 	for (;;) {
 		int rc = bench_read_full(fd, pp->buf, pp->reqlen);
@@ -332,8 +263,7 @@ int bench_pingpong_run(void *ctx, long n)
 /* Hang up on the child and reap it; -EIO if it did not exit cleanly. */
 int bench_pingpong_stop(struct bench_pingpong *pp)
 {
-	int status;
-	pid_t p;
+	int rc;
 
 	if (pp->fd >= 0)
 		close(pp->fd);
@@ -342,140 +272,120 @@ int bench_pingpong_stop(struct bench_pingpong *pp)
 	pp->buf = NULL;
 	if (pp->pid <= 0)
 		return 0;
-	do
-		p = waitpid(pp->pid, &status, 0);
-	while (p < 0 && errno == EINTR);
+	rc = bench_reap(pp->pid);
 	pp->pid = -1;
-	if (p < 0)
-		return errno == ECHILD ? 0 : -errno;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
-}
-
-/* ---- tetherd ---------------------------------------------------------- */
-
-/* tether_start(so) into *t (NULL on failure).  In cross mode tetherd
- * must land on the peer CPU: it inherits our affinity at the fork, so
- * we move there for the start and back after. */
-int bench_start_pinned(const struct tether_start_opts *so,
-		       enum bench_pin pin, struct tether **t)
-{
-	int rc, rc2 = 0;
-
-	*t = NULL;
-	if (pin == PIN_CROSS && (rc = bench_pin_self(BENCH_CPU_PEER)) < 0)
-		return rc;
-	rc = tether_start(so, t);
-	if (rc < 0)
-		*t = NULL;
-	if (pin == PIN_CROSS)
-		rc2 = bench_pin_self(BENCH_CPU_CLIENT);
-	return rc < 0 ? rc : rc2;
-}
-
-/* Make the private directory and launch tetherd on a socket inside it;
- * bench_tetherd_stop undoes this even after a failure. */
-int bench_tetherd_start(struct bench_tetherd *bd, const char *tetherd,
-			enum bench_pin pin)
-{
-	struct tether_start_opts so = { 0 };
-	int n;
-
-	strcpy(bd->dir, "/tmp/tether-bench.XXXXXX");
-	if (!mkdtemp(bd->dir))
-		return -errno;
-	bd->have_dir = true;
-	n = snprintf(bd->sock, sizeof(bd->sock), "%s/tetherd.sock", bd->dir);
-	if (n < 0 || (size_t)n >= sizeof(bd->sock))
-		return -ENAMETOOLONG;
-	so.socket_path = bd->sock;
-	so.tetherd = tetherd;
-	return bench_start_pinned(&so, pin, &bd->t);
-}
-
-/* Shut the server down, detach, clean up the directory. */
-int bench_tetherd_stop(struct bench_tetherd *bd)
-{
-	int rc = 0;
-
-	if (bd->t) {
-		rc = tether_shutdown(bd->t);
-		if (rc < 0)
-			fprintf(stderr, "bench: tether_shutdown: %s (%s)\n",
-				strerror(-rc), tether_last_error(bd->t));
-		tether_disconnect(bd->t);
-		bd->t = NULL;
-	}
-	if (bd->have_dir) {
-		int rc2 = bench_rmdir(bd->dir, 1);
-
-		if (rc2 < 0)
-			fprintf(stderr, "bench: cannot remove %s: %s\n",
-				bd->dir, strerror(-rc2));
-		bd->have_dir = false;
-	}
-	return rc;
-}
-
-/* Remove path and what is in it, depth directory levels down (tetherd's
- * state directory sits inside ours). */
-static int bench_rmtree(int parent, const char *path, int depth)
-{
-	int fd = openat(parent, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
-			O_NOFOLLOW);
-	DIR *d;
-	struct dirent *de;
-
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!(d = fdopendir(fd))) {
-		close(fd);
-		return -errno;
-	}
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno == EISDIR &&
-		    depth > 0)
-			bench_rmtree(dirfd(d), de->d_name, depth - 1);
-	}
-	closedir(d);
-	if (unlinkat(parent, path, AT_REMOVEDIR) == 0 || errno == ENOENT)
-		return 0;
-	return -errno;
-}
-
-/* Remove the private directory, depth levels of it; the server may
- * still be exiting, so a non-empty directory is retried. */
-int bench_rmdir(const char *path, int depth)
-{
-	int rc = 0;
-
-	for (int tries = 0; tries < BENCH_RMDIR_TRIES; tries++) {
-		struct timespec ts = { 0, 20 * 1000 * 1000 };
-
-		rc = bench_rmtree(AT_FDCWD, path, depth);
-		if (rc != -ENOTEMPTY && rc != -EEXIST)
-			return rc;
-		nanosleep(&ts, NULL);
-	}
 	return rc;
 }
 
 /* ---- reporting -------------------------------------------------------- */
 
-/* Report a failed step; returns rc. */
-int bench_fail(const char *what, int rc)
+double bench_in(double ns, struct bench_unit u)
 {
-	fprintf(stderr, "bench: %s: %s\n", what, strerror(-rc));
-	return rc;
+	if (ns <= 0)
+		return -1;
+	return u.per_s > 0 ? u.per_s / (ns / 1e9) : ns / u.div;
 }
 
-/* A ratio as a JSON member: a number or null; the last one of an
- * object takes no comma. */
+void bench_print_head(enum bench_pin pin)
+{
+	printf("pin mode: %s    cpus online: %ld\n", bench_pin_names[pin],
+	       sysconf(_SC_NPROCESSORS_ONLN));
+}
+
+void bench_json_head(enum bench_pin pin)
+{
+	printf("{\n  \"pin\": \"%s\",\n  \"cpus_online\": %ld,\n",
+	       bench_pin_names[pin], sysconf(_SC_NPROCESSORS_ONLN));
+}
+
+void bench_print_heads(const char *label, const char *a, const char *b,
+		       const char *c)
+{
+	printf("%-*s %12s %12s %12s\n", bench_layout.width, label, a, b, c);
+}
+
+void bench_print_cells(const char *name, const struct bench_series *s,
+		       struct bench_unit u)
+{
+	int w = bench_layout.width;
+
+	if (s->n == 0) {
+		printf("%-*s %12s %12s %12s", w, name, "n/a", "-", "-");
+		return;
+	}
+	printf("%-*s %12.1f %12.1f %12.1f", w, name,
+	       bench_in(bench_median(s), u),
+	       bench_in(bench_extreme(s, false), u),
+	       bench_in(bench_extreme(s, true), u));
+}
+
+void bench_print_row(const char *name, const struct bench_series *s,
+		     struct bench_unit u)
+{
+	bench_print_cells(name, s, u);
+	printf("\n");
+}
+
+void bench_print_ratio(const char *name, double r)
+{
+	if (r < 0)
+		printf("%-*s %12s\n", bench_layout.width, name, "n/a");
+	else
+		printf("%-*s %12.*f\n", bench_layout.width, name,
+		       bench_layout.ratio_digits, r);
+}
+
+const char *bench_verdict(double r, double target, bool at_most)
+{
+	if (r < 0)
+		return "not measured";
+	return (at_most ? r <= target : r >= target) ? "met" : "NOT met";
+}
+
+void bench_json_series(const char *name, const struct bench_series *s,
+		       struct bench_unit u)
+{
+	const char *sep = *u.key ? "_" : "";
+
+	printf("  \"%s\": {\"median%s%s\": ", name, sep, u.key);
+	if (s->n)
+		printf("%.1f", bench_in(bench_median(s), u));
+	else
+		printf("null");
+	printf(", \"%s%s%s\": [", u.runs ? u.runs : "runs", sep, u.key);
+	for (int i = 0; i < s->n; i++)
+		printf("%s%.1f", i ? ", " : "", bench_in(s->ns[i], u));
+	printf("]},\n");
+}
+
 void bench_json_ratio(const char *name, double r, bool last)
 {
 	if (r < 0)
 		printf("  \"%s\": null%s\n", name, last ? "" : ",");
 	else
 		printf("  \"%s\": %.3f%s\n", name, r, last ? "" : ",");
+}
+
+void bench_json_met(const char *name, double r, double target,
+		    bool at_most, bool last)
+{
+	const char *v = bench_verdict(r, target, at_most);
+
+	printf("  \"%s\": %s%s\n", name, r < 0 ? "null" :
+	       strcmp(v, "met") ? "false" : "true", last ? "" : ",");
+}
+
+int bench_fail(const char *what, int rc)
+{
+	fprintf(stderr, "bench: %s: %s\n", what, strerror(-rc));
+	return rc;
+}
+
+void bench_tether_failed(struct tether *t, const char *what, int rc,
+			 bool *ok, int *err)
+{
+	fprintf(stderr, "bench: %s: %s (%s)\n", what, strerror(-rc),
+		t ? tether_last_error(t) : "");
+	*ok = false;
+	*err = rc;
 }

@@ -76,12 +76,10 @@ static const char *const bench_srv_json[SRV_N] = {
 };
 
 struct bench_opts {
-	enum bench_pin pin;
+	struct bench_args a;
 	long iterations;		/* per row and round */
 	long warmup;			/* per row and round */
 	long rounds;
-	bool json;
-	const char *tetherd;
 };
 
 /* The two frames of a tether getppid round trip, as the library and the
@@ -97,10 +95,7 @@ struct bench_frames {
 
 /* One tetherd of ours. */
 struct bench_server {
-	struct tether *t;
-	char sock[128];
-	char log[128];
-	pid_t pid;
+	struct bench_tetherd d;
 	bool ok;			/* started and checked */
 	int err;			/* why not, or why its row stopped */
 	size_t nrules;			/* what tether_policy() reported */
@@ -117,8 +112,6 @@ struct bench_results {
 	char cpus_self[64];
 	char cpus_raw[64];
 };
-
-static volatile long bench_sink;
 
 /* ---- the policies ---------------------------------------------------- */
 
@@ -286,88 +279,6 @@ static int bench_write_policy(const char *path, int (*fn)(FILE *))
 	return rc;
 }
 
-/* ---- small utilities ---------------------------------------------- */
-
-/* Print usage to f. */
-static void bench_usage(FILE *f, const char *argv0)
-{
-	fprintf(f,
-		"usage: %s [--pin same|cross|none] [--iterations N] "
-		"[--warmup N]\n"
-		"       [--rounds N] [--tetherd PATH] [--json]\n"
-		"  --pin same    bench and peers all on CPU 0 (default)\n"
-		"  --pin cross   bench on CPU 0, peers on CPU 1\n"
-		"  --pin none    no pinning\n"
-		"  --iterations  timed calls per row and round (5000)\n"
-		"  --warmup      untimed calls before each (500)\n"
-		"  --rounds      interleaved rounds, at most %d (10)\n"
-		"  --tetherd     default $TETHERD, else ./server/tetherd\n",
-		argv0, BENCH_ROUNDS_MAX);
-}
-
-/* Parse argv into o; -EINVAL on a bad option (usage already printed). */
-static int bench_parse_args(int argc, char **argv, struct bench_opts *o)
-{
-	static const struct option lopts[] = {
-		{ "pin", required_argument, NULL, 'p' },
-		{ "iterations", required_argument, NULL, 'n' },
-		{ "warmup", required_argument, NULL, 'w' },
-		{ "rounds", required_argument, NULL, 'r' },
-		{ "tetherd", required_argument, NULL, 't' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *env = getenv("TETHERD");
-	int c;
-
-	o->pin = PIN_SAME;
-	o->iterations = 5000;
-	o->warmup = 500;
-	o->rounds = 10;
-	o->json = false;
-	o->tetherd = env && *env ? env : "./server/tetherd";
-	while ((c = getopt_long(argc, argv, "", lopts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			if (bench_parse_pin(optarg, &o->pin) < 0)
-				goto bad;
-			break;
-		case 'n':
-			if (bench_parse_long(optarg, 1, LONG_MAX / 4,
-					     &o->iterations) < 0)
-				goto bad;
-			break;
-		case 'w':
-			if (bench_parse_long(optarg, 0, LONG_MAX / 4,
-					     &o->warmup) < 0)
-				goto bad;
-			break;
-		case 'r':
-			if (bench_parse_long(optarg, 1, BENCH_ROUNDS_MAX,
-					     &o->rounds) < 0)
-				goto bad;
-			break;
-		case 't':
-			o->tetherd = optarg;
-			break;
-		case 'j':
-			o->json = true;
-			break;
-		case 'h':
-			bench_usage(stdout, argv[0]);
-			exit(0);
-		default:
-			goto bad;
-		}
-	}
-	if (optind == argc)
-		return 0;
-bad:
-	bench_usage(stderr, argv[0]);
-	return -EINVAL;
-}
-
 /* ---- the frames ----------------------------------------------------- */
 
 /* A msgpack non-negative integer, in the smallest form, as msgpack-c
@@ -439,17 +350,6 @@ static void bench_frames_init(struct bench_frames *f,
 	bench_frame_hdr(f->rep, f->replen);
 }
 
-/* ---- a) direct syscall ---------------------------------------------- */
-
-/* n raw getppid syscalls. */
-static int bench_direct(void *ctx, long n)
-{
-	(void)ctx;
-	for (long i = 0; i < n; i++)
-		bench_sink = syscall(SYS_getppid);
-	return 0;
-}
-
 /* ---- b) the three tetherds ------------------------------------------ */
 
 /* Print the server's log to stderr: its policy errors are there. */
@@ -471,29 +371,13 @@ static int bench_server_start(struct bench_server *s, const char *dir,
 			      const char *name, const char *policy,
 			      const struct bench_opts *o)
 {
-	struct tether_start_opts so = { 0 };
-	int n, rc;
+	int rc = bench_tetherd_start(&s->d, dir, name, o->a.tetherd, policy,
+				     o->a.pin);
 
-	n = snprintf(s->sock, sizeof(s->sock), "%s/%s.sock", dir, name);
-	if (n < 0 || (size_t)n >= sizeof(s->sock))
-		return -ENAMETOOLONG;
-	n = snprintf(s->log, sizeof(s->log), "%s/%s.log", dir, name);
-	if (n < 0 || (size_t)n >= sizeof(s->log))
-		return -ENAMETOOLONG;
-	so.socket_path = s->sock;
-	so.tetherd = o->tetherd;
-	so.log_path = s->log;
-	so.policy = policy;
-	rc = bench_start_pinned(&so, o->pin, &s->t);
-	if (rc < 0 && !s->t) {
-		fprintf(stderr, "bench: tetherd %s%s%s: %s (%s)\n", name,
-			policy ? " --policy " : "", policy ? policy : "",
-			strerror(-rc), tether_last_error(NULL));
-		bench_dump_log(s->log);
-	}
+	if (rc < 0 && !s->d.t)
+		bench_dump_log(s->d.log);
 	return rc;
 }
-
 /* Before timing: the server enforces the policy it was given.  With a
  * policy, tether_policy must report it active with BENCH_RULES rules
  * and getpgrp (denied by both files) must fail with EPERM; without,
@@ -502,15 +386,13 @@ static int bench_server_check(struct bench_server *s, const char *name,
 			      bool policy)
 {
 	struct tether_policy tp = { 0 };
-	const struct tether_status *info = tether_info(s->t);
 	long r;
 	int rc;
 
-	s->pid = info ? info->pid : 0;
-	rc = tether_policy(s->t, &tp);
+	rc = tether_policy(s->d.t, &tp);
 	if (rc < 0) {
 		fprintf(stderr, "bench: %s: tether_policy: %s (%s)\n", name,
-			strerror(-rc), tether_last_error(s->t));
+			strerror(-rc), tether_last_error(s->d.t));
 		return rc;
 	}
 	s->nrules = tp.nrules;
@@ -525,13 +407,13 @@ static int bench_server_check(struct bench_server *s, const char *name,
 	tether_policy_free(&tp);
 	if (rc < 0)
 		return rc;
-	s->probe_ret = tether_syscall(s->t, SYS_getpgrp, 0, NULL);
+	s->probe_ret = tether_syscall(s->d.t, SYS_getpgrp, 0, NULL);
 	if (policy ? s->probe_ret != -EPERM : s->probe_ret <= 0) {
 		fprintf(stderr, "bench: %s: getpgrp gave %ld, expected %s\n",
 			name, s->probe_ret, policy ? "-EPERM" : "a pgid");
 		return -EPROTO;
 	}
-	r = tether_syscall(s->t, SYS_getppid, 0, NULL);
+	r = tether_syscall(s->d.t, SYS_getppid, 0, NULL);
 	if (r != (long)getpid()) {
 		fprintf(stderr, "bench: %s: getppid gave %ld (%s), expected "
 			"%ld\n", name, r, r < 0 ? strerror((int)-r) : "ok",
@@ -541,36 +423,6 @@ static int bench_server_check(struct bench_server *s, const char *name,
 	return 0;
 }
 
-/* n getppid round trips, through tether_syscall as tether_getpid. */
-static int bench_tether(void *ctx, long n)
-{
-	struct bench_server *s = ctx;
-
-	for (long i = 0; i < n; i++) {
-		long ppid = tether_syscall(s->t, SYS_getppid, 0, NULL);
-
-		if (ppid <= 0)
-			return ppid < 0 ? (int)ppid : -EPROTO;
-		bench_sink = ppid;
-	}
-	return 0;
-}
-
-/* Shut one server down and detach. */
-static int bench_server_stop(struct bench_server *s, const char *name)
-{
-	int rc = 0;
-
-	if (!s->t)
-		return 0;
-	rc = tether_shutdown(s->t);
-	if (rc < 0)
-		fprintf(stderr, "bench: %s: tether_shutdown: %s (%s)\n", name,
-			strerror(-rc), tether_last_error(s->t));
-	tether_disconnect(s->t);
-	s->t = NULL;
-	return rc;
-}
 
 /* ---- measuring ------------------------------------------------------- */
 
@@ -582,13 +434,14 @@ static int bench_run_all(const struct bench_opts *o,
 			 struct bench_pingpong *raw, struct bench_server *srv,
 			 struct bench_results *res)
 {
+	struct bench_nullcall direct = { SYS_getppid, NULL };
 	int rc;
 
 	for (long round = 0; round < o->rounds; round++) {
 		double this[SRV_N] = { 0 };
 
-		rc = bench_measure(bench_direct, NULL, o->warmup, o->iterations,
-				   &res->direct);
+		rc = bench_measure(bench_direct, &direct, o->warmup,
+				   o->iterations, &res->direct);
 		if (rc < 0)
 			return bench_fail("direct getppid", rc);
 		rc = bench_measure(bench_pingpong_run, raw, o->warmup,
@@ -598,15 +451,16 @@ static int bench_run_all(const struct bench_opts *o,
 		for (int k = 0; k < SRV_N; k++) {
 			int i = (int)((round + k) % SRV_N);
 			struct bench_server *s = &srv[i];
+			struct bench_nullcall call = { SYS_getppid, s->d.t };
 
 			if (!s->ok)
 				continue;
-			rc = bench_measure(bench_tether, s, o->warmup,
+			rc = bench_measure(bench_tether, &call, o->warmup,
 					   o->iterations, &res->srv[i]);
 			if (rc < 0) {
 				fprintf(stderr, "bench: %s: getppid: %s (%s)\n",
 					bench_srv_names[i], strerror(-rc),
-					tether_last_error(s->t));
+					tether_last_error(s->d.t));
 				s->ok = false;
 				s->err = rc;
 				continue;
@@ -623,55 +477,36 @@ static int bench_run_all(const struct bench_opts *o,
 
 /* ---- reporting ------------------------------------------------------- */
 
-/* One table row. */
-static void bench_print_row(const char *name, const struct bench_series *s)
-{
-	if (s->n == 0) {
-		printf("%-30s %12s %12s %12s\n", name, "n/a", "-", "-");
-		return;
-	}
-	printf("%-30s %12.1f %12.1f %12.1f\n", name, bench_median_mean(s),
-	       bench_extreme(s, false), bench_extreme(s, true));
-}
-
 /* A ratio line with its per-round spread, "n/a" when a side is missing. */
-static void bench_print_ratio(const char *name, double r,
-			      const struct bench_series *rounds)
+static void bench_print_spread(const char *name, double r,
+			       const struct bench_series *rounds)
 {
-	if (r < 0) {
-		printf("%-30s %12s\n", name, "n/a");
+	if (r < 0 || !rounds->n) {
+		bench_print_ratio(name, r);
 		return;
 	}
-	printf("%-30s %12.3f", name, r);
-	if (rounds && rounds->n)
-		printf("   per round: median %.3f, %.3f-%.3f",
-		       bench_median_mean(rounds), bench_extreme(rounds, false),
-		       bench_extreme(rounds, true));
-	printf("\n");
+	printf("%-*s %12.3f   per round: median %.3f, %.3f-%.3f\n",
+	       bench_layout.width, name, r, bench_median(rounds),
+	       bench_extreme(rounds, false), bench_extreme(rounds, true));
 }
-
-static const char *bench_verdict(double r)
-{
-	return r < 0 ? "not measured" : r <= BENCH_TARGET ? "met" : "NOT met";
-}
-
 /* The human-readable report. */
 static void bench_print_table(const struct bench_opts *o,
 			      const struct bench_frames *f,
 			      const struct bench_server *srv,
 			      const struct bench_results *res)
 {
-	double none = bench_median_mean(&res->srv[SRV_NONE]);
-	double ra = bench_ratio(bench_median_mean(&res->srv[SRV_ALLOW]), none);
-	double rd = bench_ratio(bench_median_mean(&res->srv[SRV_DENY]), none);
+	double none = bench_median(&res->srv[SRV_NONE]);
+	double ra = bench_ratio(bench_median(&res->srv[SRV_ALLOW]), none);
+	double rd = bench_ratio(bench_median(&res->srv[SRV_DENY]), none);
 
-	printf("pin mode: %s    cpus online: %ld\n", bench_pin_names[o->pin],
-	       sysconf(_SC_NPROCESSORS_ONLN));
+	bench_layout.width = 30;
+	bench_layout.ratio_digits = 3;
+	bench_print_head(o->a.pin);
 	printf("affinity: bench %s, ping-pong child %s, tetherd", res->cpus_self,
 	       res->cpus_raw);
 	for (int i = 0; i < SRV_N; i++)
 		printf(" %s %s%s", bench_srv_names[i],
-		       srv[i].pid > 0 ? srv[i].cpus : "n/a",
+		       srv[i].d.pid > 0 ? srv[i].cpus : "n/a",
 		       i < SRV_N - 1 ? "," : "\n");
 	printf("policies: allow-200 = default deny + %d allow rules "
 	       "(getppid last), deny-200 = default allow + %d denies\n",
@@ -679,39 +514,24 @@ static void bench_print_table(const struct bench_opts *o,
 	printf("iterations: %ld x %ld rounds (warmup %ld)    "
 	       "frames: request %zu B, reply %zu B\n\n",
 	       o->iterations, o->rounds, o->warmup, f->reqlen, f->replen);
-	printf("%-30s %12s %12s %12s\n", "", "ns/op median", "min round",
-	       "max round");
-	bench_print_row("direct getppid", &res->direct);
-	bench_print_row("raw socketpair ping-pong", &res->raw);
+	bench_print_heads("", "ns/op median", "min round", "max round");
+	bench_print_row("direct getppid", &res->direct, BENCH_NS);
+	bench_print_row("raw socketpair ping-pong", &res->raw, BENCH_NS);
 	for (int i = 0; i < SRV_N; i++)
-		bench_print_row(bench_srv_rows[i], &res->srv[i]);
+		bench_print_row(bench_srv_rows[i], &res->srv[i], BENCH_NS);
 	printf("\n");
-	bench_print_ratio("allow-200 / no policy", ra, &res->ratio[SRV_ALLOW]);
-	bench_print_ratio("deny-200 / no policy", rd, &res->ratio[SRV_DENY]);
+	bench_print_spread("allow-200 / no policy", ra, &res->ratio[SRV_ALLOW]);
+	bench_print_spread("deny-200 / no policy", rd, &res->ratio[SRV_DENY]);
 	bench_print_ratio("no policy / raw ping-pong",
-			  bench_ratio(none, bench_median_mean(&res->raw)),
-			  NULL);
+			  bench_ratio(none, bench_median(&res->raw)));
 	printf("target: policy/no-policy <= %.2f: allow-200 %s, deny-200 %s\n",
-	       BENCH_TARGET, bench_verdict(ra), bench_verdict(rd));
+	       BENCH_TARGET, bench_verdict(ra, BENCH_TARGET, true),
+	       bench_verdict(rd, BENCH_TARGET, true));
 	for (int i = 0; i < SRV_N; i++)
 		if (!srv[i].ok)
 			printf("%s row missing or cut short: %s\n",
 			       bench_srv_names[i],
 			       strerror(srv[i].err ? -srv[i].err : EIO));
-}
-
-/* One series as a JSON object member. */
-static void bench_json_series(const char *name, const struct bench_series *s)
-{
-	printf("  \"%s\": {\"median_ns\": ", name);
-	if (s->n)
-		printf("%.1f", bench_median_mean(s));
-	else
-		printf("null");
-	printf(", \"rounds_ns\": [");
-	for (int i = 0; i < s->n; i++)
-		printf("%s%.1f", i ? ", " : "", s->ns[i]);
-	printf("]},\n");
 }
 
 /* The machine-readable report. */
@@ -720,92 +540,88 @@ static void bench_print_json(const struct bench_opts *o,
 			     const struct bench_server *srv,
 			     const struct bench_results *res)
 {
-	double none = bench_median_mean(&res->srv[SRV_NONE]);
-	double ra = bench_ratio(bench_median_mean(&res->srv[SRV_ALLOW]), none);
-	double rd = bench_ratio(bench_median_mean(&res->srv[SRV_DENY]), none);
+	struct bench_unit rounds = { "ns", 1, 0, "rounds" };
+	double none = bench_median(&res->srv[SRV_NONE]);
+	double ra = bench_ratio(bench_median(&res->srv[SRV_ALLOW]), none);
+	double rd = bench_ratio(bench_median(&res->srv[SRV_DENY]), none);
 
-	printf("{\n  \"pin\": \"%s\",\n  \"cpus_online\": %ld,\n",
-	       bench_pin_names[o->pin], sysconf(_SC_NPROCESSORS_ONLN));
+	bench_json_head(o->a.pin);
 	printf("  \"affinity\": {\"bench\": \"%s\", \"raw_child\": \"%s\"",
 	       res->cpus_self, res->cpus_raw);
 	for (int i = 0; i < SRV_N; i++)
 		printf(", \"tetherd_%s\": \"%s\"", bench_srv_names[i],
-		       srv[i].pid > 0 ? srv[i].cpus : "");
+		       srv[i].d.pid > 0 ? srv[i].cpus : "");
 	printf("},\n  \"rules\": %d,\n", BENCH_RULES);
 	printf("  \"iterations\": %ld,\n  \"warmup\": %ld,\n  \"rounds\": %ld,\n",
 	       o->iterations, o->warmup, o->rounds);
 	printf("  \"request_bytes\": %zu,\n  \"reply_bytes\": %zu,\n",
 	       f->reqlen, f->replen);
-	bench_json_series("direct_getppid", &res->direct);
-	bench_json_series("raw_pingpong", &res->raw);
+	bench_json_series("direct_getppid", &res->direct, rounds);
+	bench_json_series("raw_pingpong", &res->raw, rounds);
 	for (int i = 0; i < SRV_N; i++)
-		bench_json_series(bench_srv_json[i], &res->srv[i]);
-	bench_json_series("round_ratio_allow200", &res->ratio[SRV_ALLOW]);
-	bench_json_series("round_ratio_deny200", &res->ratio[SRV_DENY]);
+		bench_json_series(bench_srv_json[i], &res->srv[i], rounds);
+	bench_json_series("round_ratio_allow200", &res->ratio[SRV_ALLOW],
+			  rounds);
+	bench_json_series("round_ratio_deny200", &res->ratio[SRV_DENY], rounds);
 	bench_json_ratio("ratio_allow200_none", ra, false);
 	bench_json_ratio("ratio_deny200_none", rd, false);
 	bench_json_ratio("ratio_none_raw",
-			 bench_ratio(none, bench_median_mean(&res->raw)),
+			 bench_ratio(none, bench_median(&res->raw)),
 			 false);
 	printf("  \"target_ratio\": %.2f,\n", BENCH_TARGET);
-	printf("  \"target_met_allow200\": %s,\n", ra < 0 ? "null" :
-	       ra <= BENCH_TARGET ? "true" : "false");
-	printf("  \"target_met_deny200\": %s\n}\n", rd < 0 ? "null" :
-	       rd <= BENCH_TARGET ? "true" : "false");
+	bench_json_met("target_met_allow200", ra, BENCH_TARGET, true, false);
+	bench_json_met("target_met_deny200", rd, BENCH_TARGET, true, true);
+	printf("}\n");
 }
 
 /* ---- main ------------------------------------------------------------ */
 
-/* Record who runs where, so the report shows the pinning took effect. */
-static void bench_record_affinity(struct bench_results *res,
-				  const struct bench_pingpong *raw,
-				  struct bench_server *srv)
-{
-	if (bench_cpu_list(0, res->cpus_self, sizeof(res->cpus_self)) < 0)
-		strcpy(res->cpus_self, "?");
-	if (bench_cpu_list(raw->pid, res->cpus_raw, sizeof(res->cpus_raw)) < 0)
-		strcpy(res->cpus_raw, "?");
-	for (int i = 0; i < SRV_N; i++)
-		if (srv[i].pid > 0 &&
-		    bench_cpu_list(srv[i].pid, srv[i].cpus,
-				   sizeof(srv[i].cpus)) < 0)
-			strcpy(srv[i].cpus, "?");
-}
-
 int main(int argc, char **argv)
 {
-	struct bench_opts o;
+	struct bench_opts o = { .iterations = 5000, .warmup = 500,
+				.rounds = 10 };
+	const struct bench_opt opts[] = {
+		BENCH_OPT_COUNTS(&o.iterations, &o.warmup, LONG_MAX / 4),
+		{ .name = "rounds", .help = "interleaved rounds (at most 1000)",
+		  .num = &o.rounds, .min = 1, .max = BENCH_ROUNDS_MAX },
+		{ .name = NULL },
+	};
 	struct bench_frames f;
 	struct bench_pingpong raw = { .fd = -1, .pid = -1 };
 	struct bench_server srv[SRV_N];
 	static struct bench_results res;
-	char dir[64] = "/tmp/tether-bench.XXXXXX";
+	char dir[BENCH_DIR_MAX] = "";
 	char pol_allow[128], pol_deny[128];
 	const char *policies[SRV_N] = { NULL, pol_allow, pol_deny };
-	bool have_dir = false;
 	int rc, status = 0;
 
 	memset(srv, 0, sizeof(srv));
-	if (bench_parse_args(argc, argv, &o) < 0)
+	if (bench_args_parse(argc, argv, "the ping-pong child and tetherds",
+			     opts, &o.a) < 0)
 		return 2;
-	if (bench_pin_client(o.pin) < 0)
+	if (bench_setup(o.a.pin) < 0)
 		return 1;
+	/* --rounds picks the counts: an even one is ordinary. */
+	res.direct.mean_even = res.raw.mean_even = true;
+	for (int i = 0; i < SRV_N; i++)
+		res.srv[i].mean_even = res.ratio[i].mean_even = true;
 	bench_frames_init(&f, &o);
-	if (!mkdtemp(dir)) {
-		bench_fail("mkdtemp", -errno);
+	if ((rc = bench_mkdir(dir)) < 0) {
+		bench_fail("mkdtemp", rc);
 		return 1;
 	}
-	have_dir = true;
-	snprintf(pol_allow, sizeof(pol_allow), "%s/allow-200.policy", dir);
-	snprintf(pol_deny, sizeof(pol_deny), "%s/deny-200.policy", dir);
-	if ((rc = bench_write_policy(pol_allow, bench_write_allow)) < 0 ||
+	if ((rc = bench_path(pol_allow, sizeof(pol_allow), dir,
+			     "allow-200.policy")) < 0 ||
+	    (rc = bench_path(pol_deny, sizeof(pol_deny), dir,
+			     "deny-200.policy")) < 0 ||
+	    (rc = bench_write_policy(pol_allow, bench_write_allow)) < 0 ||
 	    (rc = bench_write_policy(pol_deny, bench_write_deny)) < 0) {
 		bench_fail("writing the policy files", rc);
 		status = 1;
 		goto out;
 	}
 	rc = bench_pingpong_start(&raw, f.req, f.reqlen, f.rep, f.replen,
-				  o.pin);
+				  o.a.pin);
 	if (rc < 0) {
 		bench_fail("starting the ping-pong child", rc);
 		status = 1;
@@ -815,43 +631,37 @@ int main(int argc, char **argv)
 		srv[i].err = bench_server_start(&srv[i], dir,
 						bench_srv_names[i],
 						policies[i], &o);
-		if (srv[i].err == 0 && srv[i].t)
+		if (srv[i].err == 0 && srv[i].d.t)
 			srv[i].err = bench_server_check(&srv[i],
 							bench_srv_names[i],
 							policies[i] != NULL);
-		srv[i].ok = srv[i].err == 0 && srv[i].t;
+		srv[i].ok = srv[i].err == 0 && srv[i].d.t;
 		if (!srv[i].ok)
 			status = 1;
 	}
-	/* Only now: an ignored SIGPIPE would survive tetherd's exec. */
-	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
-		bench_fail("ignoring SIGPIPE", -errno);
-		status = 1;
-		goto out;
-	}
-	bench_record_affinity(&res, &raw, srv);
+	bench_cpus(getpid(), res.cpus_self, sizeof(res.cpus_self));
+	bench_cpus(raw.pid, res.cpus_raw, sizeof(res.cpus_raw));
+	for (int i = 0; i < SRV_N; i++)
+		bench_cpus(srv[i].d.pid, srv[i].cpus, sizeof(srv[i].cpus));
 	if (bench_run_all(&o, &raw, srv, &res) < 0)
 		status = 1;
 	for (int i = 0; i < SRV_N; i++)
 		if (!srv[i].ok)
 			status = 1;
-	if (o.json)
+	if (o.a.json)
 		bench_print_json(&o, &f, srv, &res);
 	else
 		bench_print_table(&o, &f, srv, &res);
 out:
 	for (int i = 0; i < SRV_N; i++)
-		if (bench_server_stop(&srv[i], bench_srv_names[i]) < 0)
+		if (bench_tetherd_stop(&srv[i].d) < 0)
 			status = 1;
 	rc = bench_pingpong_stop(&raw);
 	if (rc < 0) {
 		bench_fail("ping-pong child", rc);
 		status = 1;
 	}
-	if (have_dir && (rc = bench_rmdir(dir, 1)) < 0) {
-		fprintf(stderr, "bench: cannot remove %s: %s\n", dir,
-			strerror(-rc));
+	if (bench_rmdir(dir, 1) < 0)
 		status = 1;
-	}
 	return status;
 }

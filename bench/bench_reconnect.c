@@ -50,11 +50,9 @@
 #define BENCH_BUSY_TRIES 1000		/* EBUSY retries of one attach */
 
 struct bench_opts {
-	enum bench_pin pin;
+	struct bench_args a;
 	long iterations;
 	long warmup;
-	bool json;
-	const char *tetherd;
 };
 
 /* The two packets of a handshake: what a controller sends (plus two
@@ -80,12 +78,9 @@ struct bench_raw {
  * stays attached between measurements: the reconnect row attaches
  * itself. */
 struct bench_tether {
-	char dir[64];
-	char sock[128];
-	char log[128];
+	struct bench_tetherd d;		/* d.t stays NULL */
+	char dir[BENCH_DIR_MAX];
 	char rawsock[128];
-	bool have_dir;
-	pid_t pid;			/* our child; 0 when not running */
 	long attaches;			/* tether_connect() successes */
 	long busy;			/* and EBUSY answers retried */
 };
@@ -107,81 +102,6 @@ struct bench_results {
 	char cpus_rawc[64];
 	char cpus_tetherd[64];
 };
-
-/* tetherd is persistent (own session): a ^C must not leave it behind. */
-static volatile sig_atomic_t bench_kill_pid;
-
-/* ---- small utilities ---------------------------------------------- */
-
-/* Print usage to f. */
-static void bench_usage(FILE *f, const char *argv0)
-{
-	fprintf(f,
-		"usage: %s [--pin same|cross|none] [--iterations N] "
-		"[--warmup N]\n"
-		"       [--tetherd PATH] [--json]\n"
-		"  --pin same   bench and peer both on CPU 0 (default)\n"
-		"  --pin cross  bench on CPU 0, peer on CPU 1\n"
-		"  --pin none   no pinning\n"
-		"  --tetherd    default $TETHERD, else ./server/tetherd\n",
-		argv0);
-}
-
-/* Parse argv into o; -EINVAL on a bad option (usage already printed). */
-static int bench_parse_args(int argc, char **argv, struct bench_opts *o)
-{
-	static const struct option lopts[] = {
-		{ "pin", required_argument, NULL, 'p' },
-		{ "iterations", required_argument, NULL, 'n' },
-		{ "warmup", required_argument, NULL, 'w' },
-		{ "tetherd", required_argument, NULL, 't' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *env = getenv("TETHERD");
-	int c;
-
-	o->pin = PIN_SAME;
-	o->iterations = 2000;
-	o->warmup = 200;
-	o->json = false;
-	o->tetherd = env && *env ? env : "./server/tetherd";
-	while ((c = getopt_long(argc, argv, "", lopts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			if (bench_parse_pin(optarg, &o->pin) < 0)
-				goto bad;
-			break;
-		case 'n':
-			if (bench_parse_long(optarg, 1, LONG_MAX,
-					     &o->iterations) < 0)
-				goto bad;
-			break;
-		case 'w':
-			if (bench_parse_long(optarg, 0, LONG_MAX,
-					     &o->warmup) < 0)
-				goto bad;
-			break;
-		case 't':
-			o->tetherd = optarg;
-			break;
-		case 'j':
-			o->json = true;
-			break;
-		case 'h':
-			bench_usage(stdout, argv[0]);
-			exit(0);
-		default:
-			goto bad;
-		}
-	}
-	if (optind == argc)
-		return 0;
-bad:
-	bench_usage(stderr, argv[0]);
-	return -EINVAL;
-}
 
 /* A sockaddr_un for path; -ENAMETOOLONG if it does not fit. */
 static int bench_sockaddr(struct sockaddr_un *sa, const char *path)
@@ -416,7 +336,7 @@ static void bench_child_setup(int keep, pid_t parent, enum bench_pin pin)
 	if (keep > 3)
 		syscall(SYS_close_range, 3U, (unsigned)keep - 1, 0U);
 	syscall(SYS_close_range, (unsigned)keep + 1, ~0U, 0U);
-	if (pin == PIN_CROSS && bench_pin_self(BENCH_CPU_PEER) < 0)
+	if (pin == PIN_CROSS && bench_pin_pid(0, BENCH_CPU_PEER) < 0)
 		_exit(3);
 }
 
@@ -557,8 +477,7 @@ static int bench_rawc(void *ctx, long n)
 /* Tell the child to stop and reap it; -EIO if it did not exit cleanly. */
 static int bench_raw_stop(struct bench_raw *r)
 {
-	int status;
-	pid_t p;
+	int rc;
 
 	if (r->fd >= 0) {
 		close(r->fd);
@@ -573,89 +492,36 @@ static int bench_raw_stop(struct bench_raw *r)
 	}
 	if (r->pid <= 0)
 		return 0;
-	do
-		p = waitpid(r->pid, &status, 0);
-	while (p < 0 && errno == EINTR);
+	rc = bench_reap(r->pid);
 	r->pid = -1;
-	if (p < 0)
-		return errno == ECHILD ? 0 : -errno;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+	return rc;
 }
 
 /* ---- b) tether ------------------------------------------------------- */
 
-/* Kill tetherd if the bench is interrupted, then die of the signal. */
-static void bench_on_signal(int sig)
+/* The private directory, tetherd in it (logging to a file: it logs
+ * every attach and detach), made persistent and detached, so the
+ * reconnect row finds it free; the raw accept child's socket path. */
+static int bench_tether_start(struct bench_tether *bt,
+			      const struct bench_opts *o)
 {
-	if (bench_kill_pid > 0)
-		kill((pid_t)bench_kill_pid, SIGKILL);
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
+	int rc = bench_mkdir(bt->dir);
 
-/* Make the private directory and its paths. */
-static int bench_tether_dir(struct bench_tether *bt)
-{
-	int n;
-
-	strcpy(bt->dir, "/tmp/tether-bench.XXXXXX");
-	if (!mkdtemp(bt->dir))
-		return -errno;
-	bt->have_dir = true;
-	n = snprintf(bt->sock, sizeof(bt->sock), "%s/tetherd.sock", bt->dir);
-	if (n < 0 || (size_t)n >= sizeof(bt->sock))
-		return -ENAMETOOLONG;
-	n = snprintf(bt->log, sizeof(bt->log), "%s/tetherd.log", bt->dir);
-	if (n < 0 || (size_t)n >= sizeof(bt->log))
-		return -ENAMETOOLONG;
-	n = snprintf(bt->rawsock, sizeof(bt->rawsock), "%s/raw.sock",
-		     bt->dir);
-	if (n < 0 || (size_t)n >= sizeof(bt->rawsock))
-		return -ENAMETOOLONG;
-	return 0;
-}
-
-/* Launch tetherd (logging to a file: it logs every attach and detach),
- * make it persistent and detach, so the reconnect row finds it free. */
-static int bench_tether_start(struct bench_tether *bt, const char *tetherd)
-{
-	struct tether_start_opts so = { 0 };
-	struct tether *t;
-	int rc;
-
-	so.socket_path = bt->sock;
-	so.tetherd = tetherd;
-	so.log_path = bt->log;
-	rc = tether_start(&so, &t);
-	if (rc < 0) {
-		fprintf(stderr, "bench: tether_start (%s): %s (%s)\n",
-			tetherd, strerror(-rc), tether_last_error(NULL));
-		return rc;
-	}
-	bt->pid = tether_info(t)->pid;
-	bench_kill_pid = bt->pid;
-	rc = tether_make_persistent(t);
 	if (rc < 0)
+		return bench_fail("making a private directory", rc);
+	if ((rc = bench_path(bt->rawsock, sizeof(bt->rawsock), bt->dir,
+			     "raw.sock")) < 0)
+		return rc;
+	rc = bench_tetherd_start(&bt->d, bt->dir, "tetherd", o->a.tetherd,
+				 NULL, o->a.pin);
+	if (!bt->d.t)
+		return rc;
+	if (rc == 0 && (rc = tether_make_persistent(bt->d.t)) < 0)
 		fprintf(stderr, "bench: tether_make_persistent: %s (%s)\n",
-			strerror(-rc), tether_last_error(t));
-	tether_disconnect(t);
+			strerror(-rc), tether_last_error(bt->d.t));
+	tether_disconnect(bt->d.t);
+	bt->d.t = NULL;
 	return rc;
-}
-
-/* Start tetherd, on the peer CPU in cross mode, the client's otherwise. */
-static int bench_tether_start_pinned(struct bench_tether *bt,
-				     const struct bench_opts *o)
-{
-	int rc, rc2;
-
-	if (o->pin != PIN_CROSS)
-		return bench_tether_start(bt, o->tetherd);
-	rc = bench_pin_self(BENCH_CPU_PEER);
-	if (rc < 0)
-		return rc;
-	rc = bench_tether_start(bt, o->tetherd);
-	rc2 = bench_pin_self(BENCH_CPU_CLIENT);
-	return rc < 0 ? rc : rc2;
 }
 
 /* tether_connect(), as a controller that just detached would: should
@@ -665,7 +531,7 @@ static int bench_attach(struct bench_tether *bt, struct tether **t)
 {
 	int rc, tries = 0;
 
-	while ((rc = tether_connect(bt->sock, 0, t)) == -EBUSY &&
+	while ((rc = tether_connect(bt->d.sock, 0, t)) == -EBUSY &&
 	       tries < BENCH_BUSY_TRIES)
 		tries++;
 	bt->busy += tries;
@@ -786,36 +652,28 @@ static int bench_tether_wait(pid_t pid)
 static int bench_tether_stop(struct bench_tether *bt)
 {
 	struct tether *t;
+	pid_t pid = bt->d.pid;
 	int rc = 0;
 
-	if (bt->pid > 0) {
+	if (pid > 0) {
 		rc = bench_attach(bt, &t);
 		if (rc == 0) {
-			rc = tether_shutdown(t);
-			if (rc < 0)
-				fprintf(stderr, "bench: tether_shutdown: %s "
-					"(%s)\n", strerror(-rc),
-					tether_last_error(t));
-			tether_disconnect(t);
+			bt->d.t = t;
+			rc = bench_tetherd_stop(&bt->d);
 		}
-		if (rc < 0 || bench_tether_wait(bt->pid) < 0) {
+		if (rc < 0 || bench_tether_wait(pid) < 0) {
 			fprintf(stderr, "bench: tetherd %d did not exit; "
-				"killing it\n", (int)bt->pid);
-			kill(bt->pid, SIGKILL);
-			waitpid(bt->pid, NULL, 0);
+				"killing it\n", (int)pid);
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
 			rc = rc < 0 ? rc : -ETIMEDOUT;
 		}
-		bt->pid = 0;
-		bench_kill_pid = 0;
+		bench_guard_pid(pid, false);
+		bt->d.pid = 0;
 	}
-	if (bt->have_dir) {
-		int rc2 = bench_rmdir(bt->dir, 2);
-
-		if (rc2 < 0)
-			fprintf(stderr, "bench: cannot remove %s: %s\n",
-				bt->dir, strerror(-rc2));
-		bt->have_dir = false;
-	}
+	if (bt->dir[0] && bench_rmdir(bt->dir, 2) < 0 && rc == 0)
+		rc = -EIO;
+	bt->dir[0] = '\0';
 	return rc;
 }
 
@@ -865,33 +723,15 @@ static int bench_run_all(const struct bench_opts *o, struct bench_raw *raw,
 
 /* ---- reporting ------------------------------------------------------- */
 
-/* One table row, values divided by scale. */
-static void bench_print_row(const char *name, const struct bench_series *s,
-			    double scale)
+/* The ratios: reconnect / raw, reconnect / raw with connect; the GC
+ * median in ms, or -1. */
+static void bench_ratios(const struct bench_results *res, double r[3])
 {
-	if (s->n == 0) {
-		printf("%-30s %12s %12s %12s\n", name, "n/a", "-", "-");
-		return;
-	}
-	printf("%-30s %12.1f %12.1f %12.1f\n", name, bench_median(s) / scale,
-	       bench_extreme(s, false) / scale, bench_extreme(s, true) / scale);
-}
-
-/* A ratio line, "n/a" when a side is missing. */
-static void bench_print_ratio(const char *name, double r)
-{
-	if (r < 0)
-		printf("%-30s %12s\n", name, "n/a");
-	else
-		printf("%-30s %12.2f\n", name, r);
-}
-
-/* The GC median in ms, or -1. */
-static double bench_gc_ms(const struct bench_results *res)
-{
-	double m = bench_median(&res->gc);
-
-	return m < 0 ? -1 : m / 1e6;
+	r[0] = bench_ratio(bench_median(&res->tether),
+			   bench_median(&res->raw));
+	r[1] = bench_ratio(bench_median(&res->tether),
+			   bench_median(&res->rawc));
+	r[2] = bench_in(bench_median(&res->gc), BENCH_MS);
 }
 
 /* The human-readable report. */
@@ -899,14 +739,12 @@ static void bench_print_table(const struct bench_opts *o,
 			      const struct bench_packets *p,
 			      const struct bench_results *res)
 {
-	double tr = bench_ratio(bench_median(&res->tether),
-				bench_median(&res->raw));
-	double tc = bench_ratio(bench_median(&res->tether),
-				bench_median(&res->rawc));
-	double gc = bench_gc_ms(res);
+	double r[3];
 
-	printf("pin mode: %s    cpus online: %ld\n", bench_pin_names[o->pin],
-	       sysconf(_SC_NPROCESSORS_ONLN));
+	bench_ratios(res, r);
+
+	bench_layout.width = 30;
+	bench_print_head(o->a.pin);
 	printf("affinity: bench %s, raw child %s, raw accept child %s, "
 	       "tetherd %s\n", res->cpus_self, res->cpus_raw, res->cpus_rawc,
 	       res->cpus_tetherd[0] ? res->cpus_tetherd : "n/a");
@@ -916,32 +754,23 @@ static void bench_print_table(const struct bench_opts *o,
 	       BENCH_PASS, p->answer_len,
 	       p->answer_measured ? "from a real handshake"
 				  : "replica: no handshake possible");
-	printf("%-30s %12s %12s %12s\n", "", "ns/op median", "min run",
-	       "max run");
-	bench_print_row("raw socketpair+SCM_RIGHTS", &res->raw, 1);
-	bench_print_row("raw +connect/accept", &res->rawc, 1);
-	bench_print_row("tether connect+disconnect", &res->tether, 1);
-	printf("\n%-30s %12s %12s %12s\n", "", "ms median", "min run",
-	       "max run");
-	if (res->gc.n == 0) {
-		printf("%-30s %12s %12s %12s\n", "tether gc (10000 fds)", "n/a",
-		       "-", "-");
-	} else {
-		printf("%-30s %12.2f %12.2f %12.2f\n", "tether gc (10000 fds)",
-		       gc, bench_extreme(&res->gc, false) / 1e6,
-		       bench_extreme(&res->gc, true) / 1e6);
+	bench_print_heads("", "ns/op median", "min run", "max run");
+	bench_print_row("raw socketpair+SCM_RIGHTS", &res->raw, BENCH_NS);
+	bench_print_row("raw +connect/accept", &res->rawc, BENCH_NS);
+	bench_print_row("tether connect+disconnect", &res->tether, BENCH_NS);
+	printf("\n");
+	bench_print_heads("", "ms median", "min run", "max run");
+	bench_print_row("tether r[2] (10000 fds)", &res->gc, BENCH_MS);
+	if (res->gc.n)
 		printf("  (client side: request, server scan + close_range, "
 		       "reply of %zu fds, decode)\n", res->gc_closed[0]);
-	}
 	printf("\n");
-	bench_print_ratio("reconnect / raw", tr);
-	bench_print_ratio("reconnect / raw+connect", tc);
+	bench_print_ratio("reconnect / raw", r[0]);
+	bench_print_ratio("reconnect / raw+connect", r[1]);
 	printf("target: reconnect/raw <= %.0f: %s\n", BENCH_TARGET,
-	       tr < 0 ? "not measured" : tr <= BENCH_TARGET ? "met" :
-	       "NOT met");
-	printf("target: gc(%d fds) < %.0f ms: %s\n", BENCH_GC_FDS,
-	       BENCH_GC_TARGET_MS, gc < 0 ? "not measured" :
-	       gc < BENCH_GC_TARGET_MS ? "met" : "NOT met");
+	       bench_verdict(r[0], BENCH_TARGET, true));
+	printf("target: r[2](%d fds) < %.0f ms: %s\n", BENCH_GC_FDS,
+	       BENCH_GC_TARGET_MS, bench_verdict(r[2], BENCH_GC_TARGET_MS, true));
 	if (res->busy)
 		printf("EBUSY: %ld of %ld attaches were first refused as "
 		       "\"attached\" (tetherd had not yet seen the previous "
@@ -950,21 +779,7 @@ static void bench_print_table(const struct bench_opts *o,
 	if (!res->tether_ok)
 		printf("tether rows missing: %s\n", strerror(-res->tether_err));
 	else if (!res->gc_ok)
-		printf("gc row incomplete: %s\n", strerror(-res->gc_err));
-}
-
-/* One series as a JSON object member. */
-static void bench_json_series(const char *name, const struct bench_series *s)
-{
-	printf("  \"%s\": {\"median_ns\": ", name);
-	if (s->n)
-		printf("%.1f", bench_median(s));
-	else
-		printf("null");
-	printf(", \"runs_ns\": [");
-	for (int i = 0; i < s->n; i++)
-		printf("%s%.1f", i ? ", " : "", s->ns[i]);
-	printf("]},\n");
+		printf("r[2] row incomplete: %s\n", strerror(-res->gc_err));
 }
 
 /* The machine-readable report. */
@@ -972,14 +787,11 @@ static void bench_print_json(const struct bench_opts *o,
 			     const struct bench_packets *p,
 			     const struct bench_results *res)
 {
-	double tr = bench_ratio(bench_median(&res->tether),
-				bench_median(&res->raw));
-	double tc = bench_ratio(bench_median(&res->tether),
-				bench_median(&res->rawc));
-	double gc = bench_gc_ms(res);
+	double r[3];
 
-	printf("{\n  \"pin\": \"%s\",\n  \"cpus_online\": %ld,\n",
-	       bench_pin_names[o->pin], sysconf(_SC_NPROCESSORS_ONLN));
+	bench_ratios(res, r);
+
+	bench_json_head(o->a.pin);
 	printf("  \"affinity\": {\"bench\": \"%s\", \"raw_child\": \"%s\", "
 	       "\"raw_accept_child\": \"%s\", \"tetherd\": \"%s\"},\n",
 	       res->cpus_self, res->cpus_raw, res->cpus_rawc,
@@ -990,59 +802,33 @@ static void bench_print_json(const struct bench_opts *o,
 	       "  \"answer_bytes\": %zu,\n  \"answer_measured\": %s,\n",
 	       tp_msg_size(&p->hello), BENCH_PASS, p->answer_len,
 	       p->answer_measured ? "true" : "false");
-	bench_json_series("raw_scm_rights", &res->raw);
-	bench_json_series("raw_connect_accept", &res->rawc);
-	bench_json_series("tether_reconnect", &res->tether);
-	bench_json_series("tether_gc", &res->gc);
+	bench_json_series("raw_scm_rights", &res->raw, BENCH_NS);
+	bench_json_series("raw_connect_accept", &res->rawc, BENCH_NS);
+	bench_json_series("tether_reconnect", &res->tether, BENCH_NS);
+	bench_json_series("tether_gc", &res->gc, BENCH_NS);
 	printf("  \"gc_fds\": %d,\n  \"gc_closed\": [", BENCH_GC_FDS);
 	for (int i = 0; i < res->gc.n; i++)
 		printf("%s%zu", i ? ", " : "", res->gc_closed[i]);
 	printf("],\n  \"attaches\": %ld,\n  \"attach_ebusy_retries\": %ld,\n",
 	       res->attaches, res->busy);
-	bench_json_ratio("ratio_reconnect_raw", tr, false);
-	bench_json_ratio("ratio_reconnect_raw_connect", tc, false);
-	printf("  \"target_ratio\": %.2f,\n  \"target_met\": %s,\n",
-	       BENCH_TARGET, tr < 0 ? "null" : tr <= BENCH_TARGET ? "true" :
-	       "false");
-	printf("  \"target_gc_ms\": %.1f,\n  \"gc_target_met\": %s\n}\n",
-	       BENCH_GC_TARGET_MS, gc < 0 ? "null" :
-	       gc < BENCH_GC_TARGET_MS ? "true" : "false");
+	bench_json_ratio("ratio_reconnect_raw", r[0], false);
+	bench_json_ratio("ratio_reconnect_raw_connect", r[1], false);
+	printf("  \"target_ratio\": %.2f,\n", BENCH_TARGET);
+	bench_json_met("target_met", r[0], BENCH_TARGET, true, false);
+	printf("  \"target_gc_ms\": %.1f,\n", BENCH_GC_TARGET_MS);
+	bench_json_met("gc_target_met", r[2], BENCH_GC_TARGET_MS, true, true);
+	printf("}\n");
 }
 
 /* ---- main ------------------------------------------------------------ */
 
-/* Record who runs where, so the report shows the pinning took effect. */
-static void bench_record_affinity(struct bench_results *res,
-				  const struct bench_raw *raw,
-				  const struct bench_raw *rawc,
-				  const struct bench_tether *bt)
-{
-	if (bench_cpu_list(0, res->cpus_self, sizeof(res->cpus_self)) < 0)
-		strcpy(res->cpus_self, "?");
-	if (bench_cpu_list(raw->pid, res->cpus_raw, sizeof(res->cpus_raw)) < 0)
-		strcpy(res->cpus_raw, "?");
-	if (bench_cpu_list(rawc->pid, res->cpus_rawc,
-			   sizeof(res->cpus_rawc)) < 0)
-		strcpy(res->cpus_rawc, "?");
-	if (bt->pid > 0 && bench_cpu_list(bt->pid, res->cpus_tetherd,
-					  sizeof(res->cpus_tetherd)) < 0)
-		strcpy(res->cpus_tetherd, "?");
-}
-
-/* Stop tetherd with the bench on ^C, TERM or HUP. */
-static int bench_catch_signals(void)
-{
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
-
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		if (signal(sigs[i], bench_on_signal) == SIG_ERR)
-			return -errno;
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
-	struct bench_opts o;
+	struct bench_opts o = { .iterations = 2000, .warmup = 200 };
+	const struct bench_opt opts[] = {
+		BENCH_OPT_COUNTS(&o.iterations, &o.warmup, LONG_MAX),
+		{ .name = NULL },
+	};
 	struct bench_packets p = { 0 };
 	struct bench_raw raw = { .fd = -1, .pid = -1 };
 	struct bench_raw rawc = { .fd = -1, .pid = -1 };
@@ -1050,9 +836,10 @@ int main(int argc, char **argv)
 	struct bench_results res = { 0 };
 	int rc, status = 0;
 
-	if (bench_parse_args(argc, argv, &o) < 0)
+	if (bench_args_parse(argc, argv, "the raw children and tetherd", opts,
+			     &o.a) < 0)
 		return 2;
-	if (bench_pin_client(o.pin) < 0)
+	if (bench_setup(o.a.pin) < 0)
 		return 1;
 	rc = bench_build_hello(&p.hello);
 	if (rc < 0) {
@@ -1060,26 +847,15 @@ int main(int argc, char **argv)
 		tp_msg_destroy(&p.hello);
 		return 1;
 	}
-	rc = bench_tether_dir(&bt);
-	if (rc < 0) {
-		bench_fail("making a private directory", rc);
-		status = 1;
-		goto out;
-	}
-	rc = bench_tether_start_pinned(&bt, &o);
+	rc = bench_tether_start(&bt, &o);
 	res.tether_ok = res.gc_ok = rc == 0;
 	res.tether_err = res.gc_err = rc;
 	if (rc < 0)
 		status = 1;
-	/* Only now: an ignored SIGPIPE would survive tetherd's exec. */
-	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR ||
-	    (rc = bench_catch_signals()) < 0) {
-		bench_fail("setting up signals", -errno);
-		status = 1;
+	if (!bt.rawsock[0])
 		goto out;
-	}
 	/* The answer packet: measured once, from tetherd itself. */
-	rc = res.tether_ok ? bench_measure_answer(bt.sock, &p) : -ENOTCONN;
+	rc = res.tether_ok ? bench_measure_answer(bt.d.sock, &p) : -ENOTCONN;
 	if (rc < 0 && res.tether_ok) {
 		bench_fail("handshake with tetherd", rc);
 		res.tether_ok = res.gc_ok = false;
@@ -1091,9 +867,9 @@ int main(int argc, char **argv)
 		status = 1;
 		goto out;
 	}
-	rc = bench_raw_start(&raw, &p, NULL, o.pin);
+	rc = bench_raw_start(&raw, &p, NULL, o.a.pin);
 	if (rc == 0)
-		rc = bench_raw_start(&rawc, &p, bt.rawsock, o.pin);
+		rc = bench_raw_start(&rawc, &p, bt.rawsock, o.a.pin);
 	if (rc < 0) {
 		bench_fail("starting the raw children", rc);
 		status = 1;
@@ -1104,10 +880,15 @@ int main(int argc, char **argv)
 		status = 1;
 	/* After the runs: by now the children have surely pinned
 	 * themselves. */
-	bench_record_affinity(&res, &raw, &rawc, &bt);
+	bench_cpus(getpid(), res.cpus_self, sizeof(res.cpus_self));
+	bench_cpus(raw.pid, res.cpus_raw, sizeof(res.cpus_raw));
+	bench_cpus(rawc.pid, res.cpus_rawc, sizeof(res.cpus_rawc));
+	if (bt.d.pid > 0)
+		bench_cpus(bt.d.pid, res.cpus_tetherd,
+			   sizeof(res.cpus_tetherd));
 	res.attaches = bt.attaches;
 	res.busy = bt.busy;
-	if (o.json)
+	if (o.a.json)
 		bench_print_json(&o, &p, &res);
 	else
 		bench_print_table(&o, &p, &res);

@@ -34,11 +34,9 @@
 #define BENCH_TARGET 1.25		/* tether / raw ping-pong */
 
 struct bench_opts {
-	enum bench_pin pin;
+	struct bench_args a;
 	long iterations;
 	long warmup;
-	bool json;
-	const char *tetherd;
 };
 
 /* The two frames of a tether getpid round trip, as the codec builds them,
@@ -61,82 +59,9 @@ struct bench_results {
 	char cpus_self[64];
 	char cpus_raw[64];
 	char cpus_tetherd[64];
-	pid_t tetherd_pid;
 };
 
 static volatile long bench_sink;
-
-/* ---- small utilities ---------------------------------------------- */
-
-/* Print usage to f. */
-static void bench_usage(FILE *f, const char *argv0)
-{
-	fprintf(f,
-		"usage: %s [--pin same|cross|none] [--iterations N] "
-		"[--warmup N]\n"
-		"       [--tetherd PATH] [--json]\n"
-		"  --pin same   bench and peer both on CPU 0 (default)\n"
-		"  --pin cross  bench on CPU 0, peer on CPU 1\n"
-		"  --pin none   no pinning\n"
-		"  --tetherd    default $TETHERD, else ./server/tetherd\n",
-		argv0);
-}
-
-/* Parse argv into o; -EINVAL on a bad option (usage already printed). */
-static int bench_parse_args(int argc, char **argv, struct bench_opts *o)
-{
-	static const struct option lopts[] = {
-		{ "pin", required_argument, NULL, 'p' },
-		{ "iterations", required_argument, NULL, 'n' },
-		{ "warmup", required_argument, NULL, 'w' },
-		{ "tetherd", required_argument, NULL, 't' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *env = getenv("TETHERD");
-	int c;
-
-	o->pin = PIN_SAME;
-	o->iterations = 20000;
-	o->warmup = 2000;
-	o->json = false;
-	o->tetherd = env && *env ? env : "./server/tetherd";
-	while ((c = getopt_long(argc, argv, "", lopts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			if (bench_parse_pin(optarg, &o->pin) < 0)
-				goto bad;
-			break;
-		case 'n':
-			if (bench_parse_long(optarg, 1, LONG_MAX,
-					     &o->iterations) < 0)
-				goto bad;
-			break;
-		case 'w':
-			if (bench_parse_long(optarg, 0, LONG_MAX,
-					     &o->warmup) < 0)
-				goto bad;
-			break;
-		case 't':
-			o->tetherd = optarg;
-			break;
-		case 'j':
-			o->json = true;
-			break;
-		case 'h':
-			bench_usage(stdout, argv[0]);
-			exit(0);
-		default:
-			goto bad;
-		}
-	}
-	if (optind == argc)
-		return 0;
-bad:
-	bench_usage(stderr, argv[0]);
-	return -EINVAL;
-}
 
 /* ---- the frames ----------------------------------------------------- */
 
@@ -219,33 +144,7 @@ static void bench_frames_destroy(struct bench_frames *f)
 	tp_msg_destroy(&f->rep_out);
 }
 
-/* ---- a) direct syscall ---------------------------------------------- */
-
-/* n raw getpid syscalls (glibc's wrapper may cache; this cannot). */
-static int bench_direct(void *ctx, long n)
-{
-	(void)ctx;
-	for (long i = 0; i < n; i++)
-		bench_sink = syscall(SYS_getpid);
-	return 0;
-}
-
-/* ---- b) tether ------------------------------------------------------- */
-
-/* n tether_getpid round trips. */
-static int bench_tether(void *ctx, long n)
-{
-	struct bench_tetherd *bt = ctx;
-
-	for (long i = 0; i < n; i++) {
-		long pid = tether_getpid(bt->t);
-
-		if (pid <= 0)
-			return pid < 0 ? (int)pid : -EPROTO;
-		bench_sink = pid;
-	}
-	return 0;
-}
+/* ---- tether ------------------------------------------------------- */
 
 /* n fstat round trips with a 144-byte out buffer. */
 static int bench_tether_out(void *ctx, long n)
@@ -278,11 +177,12 @@ static int bench_run_all(const struct bench_opts *o,
 			 struct bench_pingpong *raw_out,
 			 struct bench_tetherd *bt, struct bench_results *res)
 {
+	struct bench_nullcall getpid = { SYS_getpid, bt->t };
 	int rc;
 
 	for (int run = 0; run < BENCH_RUNS; run++) {
-		rc = bench_measure(bench_direct, NULL, o->warmup, o->iterations,
-				   &res->direct);
+		rc = bench_measure(bench_direct, &getpid, o->warmup,
+				   o->iterations, &res->direct);
 		if (rc < 0)
 			return bench_fail("direct getpid", rc);
 		rc = bench_measure(bench_pingpong_run, raw, o->warmup,
@@ -291,13 +191,11 @@ static int bench_run_all(const struct bench_opts *o,
 			return bench_fail("raw ping-pong", rc);
 		if (!res->tether_ok)
 			continue;
-		rc = bench_measure(bench_tether, bt, o->warmup, o->iterations,
-				   &res->tether);
+		rc = bench_measure(bench_tether, &getpid, o->warmup,
+				   o->iterations, &res->tether);
 		if (rc < 0) {
-			fprintf(stderr, "bench: tether_getpid: %s (%s)\n",
-				strerror(-rc), tether_last_error(bt->t));
-			res->tether_ok = false;
-			res->tether_err = rc;
+			bench_tether_failed(bt->t, "tether_getpid", rc,
+					    &res->tether_ok, &res->tether_err);
 			continue;
 		}
 		rc = bench_measure(bench_pingpong_run, raw_out, o->warmup,
@@ -306,36 +204,25 @@ static int bench_run_all(const struct bench_opts *o,
 			return bench_fail("raw ping-pong (out buffer)", rc);
 		rc = bench_measure(bench_tether_out, bt, o->warmup,
 				   o->iterations, &res->tether_out);
-		if (rc < 0) {
-			fprintf(stderr, "bench: tether fstat: %s (%s)\n",
-				strerror(-rc), tether_last_error(bt->t));
-			res->tether_ok = false;
-			res->tether_err = rc;
-		}
+		if (rc < 0)
+			bench_tether_failed(bt->t, "tether fstat", rc,
+					    &res->tether_ok, &res->tether_err);
 	}
 	return 0;
 }
 
 /* ---- reporting ------------------------------------------------------- */
 
-/* One table row. */
-static void bench_print_row(const char *name, const struct bench_series *s)
+/* The ratios: tether / raw, tether / direct, and tether / raw with the
+ * out buffer. */
+static void bench_ratios(const struct bench_results *res, double r[3])
 {
-	if (s->n == 0) {
-		printf("%-28s %12s %12s %12s\n", name, "n/a", "-", "-");
-		return;
-	}
-	printf("%-28s %12.1f %12.1f %12.1f\n", name, bench_median(s),
-	       bench_extreme(s, false), bench_extreme(s, true));
-}
-
-/* A ratio line, "n/a" when a side is missing. */
-static void bench_print_ratio(const char *name, double r)
-{
-	if (r < 0)
-		printf("%-28s %12s\n", name, "n/a");
-	else
-		printf("%-28s %12.2f\n", name, r);
+	r[0] = bench_ratio(bench_median(&res->tether),
+			   bench_median(&res->raw));
+	r[1] = bench_ratio(bench_median(&res->tether),
+			   bench_median(&res->direct));
+	r[2] = bench_ratio(bench_median(&res->tether_out),
+			   bench_median(&res->raw_out));
 }
 
 /* The human-readable report. */
@@ -343,57 +230,37 @@ static void bench_print_table(const struct bench_opts *o,
 			      const struct bench_frames *f,
 			      const struct bench_results *res)
 {
-	double tr = bench_ratio(bench_median(&res->tether),
-				bench_median(&res->raw));
-	double td = bench_ratio(bench_median(&res->tether),
-				bench_median(&res->direct));
-	double to = bench_ratio(bench_median(&res->tether_out),
-				bench_median(&res->raw_out));
+	double r[3];
 
-	printf("pin mode: %s    cpus online: %ld\n", bench_pin_names[o->pin],
-	       sysconf(_SC_NPROCESSORS_ONLN));
+	bench_ratios(res, r);
+
+	bench_layout.width = 28;
+	bench_print_head(o->a.pin);
 	printf("affinity: bench %s, ping-pong child %s, tetherd %s\n",
 	       res->cpus_self, res->cpus_raw,
-	       res->tetherd_pid > 0 ? res->cpus_tetherd : "n/a");
+	       res->cpus_tetherd[0] ? res->cpus_tetherd : "n/a");
 	printf("iterations: %ld x %d runs (warmup %ld)    "
 	       "frames: request %zu B, reply %zu B\n\n",
 	       o->iterations, BENCH_RUNS, o->warmup, tp_msg_size(&f->req),
 	       tp_msg_size(&f->rep));
-	printf("%-28s %12s %12s %12s\n", "", "ns/op median", "min run",
-	       "max run");
-	bench_print_row("direct getpid", &res->direct);
-	bench_print_row("raw socketpair ping-pong", &res->raw);
-	bench_print_row("tether getpid round trip", &res->tether);
+	bench_print_heads("", "ns/op median", "min run", "max run");
+	bench_print_row("direct getpid", &res->direct, BENCH_NS);
+	bench_print_row("raw socketpair ping-pong", &res->raw, BENCH_NS);
+	bench_print_row("tether getpid round trip", &res->tether, BENCH_NS);
 	printf("\n");
-	bench_print_ratio("tether / raw ping-pong", tr);
-	bench_print_ratio("tether / direct", td);
+	bench_print_ratio("tether / raw ping-pong", r[0]);
+	bench_print_ratio("tether / direct", r[1]);
 	printf("target: tether/raw <= %.2f: %s\n", BENCH_TARGET,
-	       tr < 0 ? "not measured" : tr <= BENCH_TARGET ? "met" :
-	       "NOT met");
+	       bench_verdict(r[0], BENCH_TARGET, true));
 	printf("\nwith a %d-byte out buffer (guarded): frames %zu B, %zu B\n",
 	       BENCH_OUT, tp_msg_size(&f->req_out), tp_msg_size(&f->rep_out));
-	bench_print_row("raw ping-pong, same sizes", &res->raw_out);
-	bench_print_row("tether fstat round trip", &res->tether_out);
-	bench_print_ratio("tether / raw ping-pong", to);
+	bench_print_row("raw ping-pong, same sizes", &res->raw_out, BENCH_NS);
+	bench_print_row("tether fstat round trip", &res->tether_out, BENCH_NS);
+	bench_print_ratio("tether / raw ping-pong", r[2]);
 	printf("target: tether/raw <= %.2f: %s\n", BENCH_TARGET,
-	       to < 0 ? "not measured" : to <= BENCH_TARGET ? "met" :
-	       "NOT met");
+	       bench_verdict(r[2], BENCH_TARGET, true));
 	if (!res->tether_ok)
 		printf("tether row missing: %s\n", strerror(-res->tether_err));
-}
-
-/* One series as a JSON object member. */
-static void bench_json_series(const char *name, const struct bench_series *s)
-{
-	printf("  \"%s\": {\"median_ns\": ", name);
-	if (s->n)
-		printf("%.1f", bench_median(s));
-	else
-		printf("null");
-	printf(", \"runs_ns\": [");
-	for (int i = 0; i < s->n; i++)
-		printf("%s%.1f", i ? ", " : "", s->ns[i]);
-	printf("]},\n");
 }
 
 /* The machine-readable report. */
@@ -401,61 +268,40 @@ static void bench_print_json(const struct bench_opts *o,
 			     const struct bench_frames *f,
 			     const struct bench_results *res)
 {
-	double tr = bench_ratio(bench_median(&res->tether),
-				bench_median(&res->raw));
-	double td = bench_ratio(bench_median(&res->tether),
-				bench_median(&res->direct));
-	double to = bench_ratio(bench_median(&res->tether_out),
-				bench_median(&res->raw_out));
+	double r[3];
 
-	printf("{\n  \"pin\": \"%s\",\n  \"cpus_online\": %ld,\n",
-	       bench_pin_names[o->pin], sysconf(_SC_NPROCESSORS_ONLN));
+	bench_ratios(res, r);
+
+	bench_json_head(o->a.pin);
 	printf("  \"affinity\": {\"bench\": \"%s\", \"raw_child\": \"%s\", "
 	       "\"tetherd\": \"%s\"},\n", res->cpus_self, res->cpus_raw,
-	       res->tetherd_pid > 0 ? res->cpus_tetherd : "");
+	       res->cpus_tetherd);
 	printf("  \"iterations\": %ld,\n  \"warmup\": %ld,\n  \"runs\": %d,\n",
 	       o->iterations, o->warmup, BENCH_RUNS);
 	printf("  \"request_bytes\": %zu,\n  \"reply_bytes\": %zu,\n",
 	       tp_msg_size(&f->req), tp_msg_size(&f->rep));
-	bench_json_series("direct_getpid", &res->direct);
-	bench_json_series("raw_pingpong", &res->raw);
-	bench_json_series("tether_getpid", &res->tether);
-	bench_json_series("raw_pingpong_out", &res->raw_out);
-	bench_json_series("tether_fstat_out", &res->tether_out);
-	bench_json_ratio("ratio_tether_raw", tr, false);
-	bench_json_ratio("ratio_tether_direct", td, false);
-	bench_json_ratio("ratio_outbuf_tether_raw", to, false);
-	printf("  \"target_ratio\": %.2f,\n  \"target_met\": %s\n}\n",
-	       BENCH_TARGET, tr < 0 ? "null" : tr <= BENCH_TARGET ? "true" :
-	       "false");
+	bench_json_series("direct_getpid", &res->direct, BENCH_NS);
+	bench_json_series("raw_pingpong", &res->raw, BENCH_NS);
+	bench_json_series("tether_getpid", &res->tether, BENCH_NS);
+	bench_json_series("raw_pingpong_out", &res->raw_out, BENCH_NS);
+	bench_json_series("tether_fstat_out", &res->tether_out, BENCH_NS);
+	bench_json_ratio("ratio_tether_raw", r[0], false);
+	bench_json_ratio("ratio_tether_direct", r[1], false);
+	bench_json_ratio("ratio_outbuf_tether_raw", r[2], false);
+	printf("  \"target_ratio\": %.2f,\n", BENCH_TARGET);
+	bench_json_met("target_met", r[0], BENCH_TARGET, true, true);
+	printf("}\n");
 }
 
 /* ---- main ------------------------------------------------------------ */
 
-/* Record who runs where, so the report shows the pinning took effect. */
-static void bench_record_affinity(struct bench_results *res,
-				  const struct bench_pingpong *raw,
-				  const struct bench_tetherd *bt)
-{
-	const struct tether_status *info;
-
-	if (bench_cpu_list(0, res->cpus_self, sizeof(res->cpus_self)) < 0)
-		strcpy(res->cpus_self, "?");
-	if (bench_cpu_list(raw->pid, res->cpus_raw, sizeof(res->cpus_raw)) < 0)
-		strcpy(res->cpus_raw, "?");
-	if (!bt->t)
-		return;
-	info = tether_info(bt->t);
-	res->tetherd_pid = info ? info->pid : 0;
-	if (res->tetherd_pid <= 0 ||
-	    bench_cpu_list(res->tetherd_pid, res->cpus_tetherd,
-			   sizeof(res->cpus_tetherd)) < 0)
-		strcpy(res->cpus_tetherd, "?");
-}
-
 int main(int argc, char **argv)
 {
-	struct bench_opts o;
+	struct bench_opts o = { .iterations = 20000, .warmup = 2000 };
+	const struct bench_opt opts[] = {
+		BENCH_OPT_COUNTS(&o.iterations, &o.warmup, LONG_MAX),
+		{ .name = NULL },
+	};
 	struct bench_frames f;
 	struct bench_pingpong raw = { .fd = -1, .pid = -1 };
 	struct bench_pingpong raw_out = { .fd = -1, .pid = -1 };
@@ -463,9 +309,10 @@ int main(int argc, char **argv)
 	struct bench_results res = { 0 };
 	int rc, status = 0;
 
-	if (bench_parse_args(argc, argv, &o) < 0)
+	if (bench_args_parse(argc, argv, "the ping-pong child and tetherd",
+			     opts, &o.a) < 0)
 		return 2;
-	if (bench_pin_client(o.pin) < 0)
+	if (bench_setup(o.a.pin) < 0)
 		return 1;
 	rc = bench_frames_init(&f, &o);
 	if (rc < 0) {
@@ -476,36 +323,31 @@ int main(int argc, char **argv)
 	rc = bench_pingpong_start(&raw, tp_msg_data(&f.req),
 				  tp_msg_size(&f.req),
 				  tp_msg_data(&f.rep), tp_msg_size(&f.rep),
-				  o.pin);
+				  o.a.pin);
 	if (rc == 0)
 		rc = bench_pingpong_start(&raw_out, tp_msg_data(&f.req_out),
 					  tp_msg_size(&f.req_out),
 					  tp_msg_data(&f.rep_out),
-					  tp_msg_size(&f.rep_out), o.pin);
+					  tp_msg_size(&f.rep_out), o.a.pin);
 	if (rc < 0) {
 		bench_fail("starting the ping-pong child", rc);
 		status = 1;
 		goto out;
 	}
-	rc = bench_tetherd_start(&bt, o.tetherd, o.pin);
+	rc = bench_tetherd_start(&bt, NULL, "tetherd", o.a.tetherd, NULL,
+				 o.a.pin);
 	res.tether_ok = rc == 0;
 	res.tether_err = rc;
-	if (rc < 0) {
-		fprintf(stderr, "bench: tether_start (%s): %s\n", o.tetherd,
-			strerror(-rc));
+	if (rc < 0)
 		status = 1;
-	}
-	/* Only now: an ignored SIGPIPE would survive tetherd's exec. */
-	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
-		bench_fail("ignoring SIGPIPE", -errno);
-		status = 1;
-		goto out;
-	}
-	bench_record_affinity(&res, &raw, &bt);
+	bench_cpus(getpid(), res.cpus_self, sizeof(res.cpus_self));
+	bench_cpus(raw.pid, res.cpus_raw, sizeof(res.cpus_raw));
+	if (bt.t)
+		bench_cpus(bt.pid, res.cpus_tetherd, sizeof(res.cpus_tetherd));
 	if (bench_run_all(&o, &raw, &raw_out, &bt, &res) < 0 ||
 	    !res.tether_ok)
 		status = 1;
-	if (o.json)
+	if (o.a.json)
 		bench_print_json(&o, &f, &res);
 	else
 		bench_print_table(&o, &f, &res);

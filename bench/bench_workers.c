@@ -59,21 +59,16 @@
 extern char **environ;
 
 struct bench_opts {
-	enum bench_pin pin;
+	struct bench_args a;
 	long iterations;		/* spawns per run and path */
 	long warmup;
 	long mib;			/* the capture child writes this much */
-	bool json;
-	const char *tetherd;
 };
 
 /* What both paths spawn, and where the children report. */
 struct bench_env {
 	char exe[PATH_MAX];		/* this binary, re-exec'd */
-	char dir[64];			/* private directory */
-	bool have_dir;
-	char sock[128];
-	char log[128];			/* tetherd's log */
+	char dir[BENCH_DIR_MAX];	/* private directory */
 	char fifo[128];			/* ready children write here */
 	char out[128];			/* cat's output file */
 	int fifo_fd;			/* O_RDWR: opening never blocks */
@@ -86,7 +81,7 @@ struct bench_env {
 	posix_spawnattr_t attr;		/* SIGPIPE back to default */
 	bool have_attr;
 	enum bench_pin pin;
-	struct tether *t;
+	struct bench_tetherd d;		/* it logs every spawn to a file */
 	uint64_t cpus_direct;		/* CPUs the ready children ran on */
 	uint64_t cpus_tether;
 };
@@ -102,7 +97,8 @@ struct bench_results {
 	int tether_err;			/* why rows are missing, or 0 */
 	char cpus_self[64];
 	char cpus_tetherd[64];
-	pid_t tetherd_pid;
+	char ran_direct[64];		/* CPUs the ready children ran on */
+	char ran_tether[64];
 };
 
 /* ---- the child modes ---------------------------------------------- */
@@ -143,98 +139,6 @@ static int __attribute__((noreturn)) bench_child_write(const char *mibs)
 
 /* ---- small utilities ---------------------------------------------- */
 
-/* Print usage to f. */
-static void bench_usage(FILE *f, const char *argv0)
-{
-	fprintf(f,
-		"usage: %s [--pin same|cross|none] [--iterations N] "
-		"[--warmup N]\n"
-		"       [--mib N] [--tetherd PATH] [--json]\n"
-		"  --pin same   bench, tetherd, children on CPU 0 (default)\n"
-		"  --pin cross  bench on CPU 0, tetherd and children on CPU 1\n"
-		"  --pin none   no pinning\n"
-		"  --iterations spawns per run and path (default 200)\n"
-		"  --warmup     untimed spawns before each run (default 20)\n"
-		"  --mib        MiB the capture child writes (default 64)\n"
-		"  --tetherd    default $TETHERD, else ./server/tetherd\n",
-		argv0);
-}
-
-/* Parse argv into o; -EINVAL on a bad option (usage already printed). */
-static int bench_parse_args(int argc, char **argv, struct bench_opts *o)
-{
-	static const struct option lopts[] = {
-		{ "pin", required_argument, NULL, 'p' },
-		{ "iterations", required_argument, NULL, 'n' },
-		{ "warmup", required_argument, NULL, 'w' },
-		{ "mib", required_argument, NULL, 'm' },
-		{ "tetherd", required_argument, NULL, 't' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *env = getenv("TETHERD");
-	int c;
-
-	o->pin = PIN_SAME;
-	o->iterations = 200;
-	o->warmup = 20;
-	o->mib = 64;
-	o->json = false;
-	o->tetherd = env && *env ? env : "./server/tetherd";
-	while ((c = getopt_long(argc, argv, "", lopts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			if (bench_parse_pin(optarg, &o->pin) < 0)
-				goto bad;
-			break;
-		case 'n':
-			if (bench_parse_long(optarg, 1, LONG_MAX,
-					     &o->iterations) < 0)
-				goto bad;
-			break;
-		case 'w':
-			if (bench_parse_long(optarg, 0, LONG_MAX,
-					     &o->warmup) < 0)
-				goto bad;
-			break;
-		case 'm':
-			if (bench_parse_long(optarg, 1, BENCH_MIB_MAX,
-					     &o->mib) < 0)
-				goto bad;
-			break;
-		case 't':
-			o->tetherd = optarg;
-			break;
-		case 'j':
-			o->json = true;
-			break;
-		case 'h':
-			bench_usage(stdout, argv[0]);
-			exit(0);
-		default:
-			goto bad;
-		}
-	}
-	if (optind == argc)
-		return 0;
-bad:
-	bench_usage(stderr, argv[0]);
-	return -EINVAL;
-}
-
-/* Pin a process (0: the caller, and what it forks from now on). */
-static int bench_pin_pid(pid_t pid, int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(pid, sizeof(set), &set) < 0)
-		return -errno;
-	return 0;
-}
-
 /* Format a mask of CPUs the children reported as "0,1" ("?" if none). */
 static void bench_mask_list(uint64_t mask, char *buf, size_t size)
 {
@@ -256,20 +160,6 @@ static void bench_mask_list(uint64_t mask, char *buf, size_t size)
 		snprintf(buf, size, "?");
 }
 
-/* Reap one child of ours; -EIO unless it exited 0. */
-static int bench_reap(pid_t pid)
-{
-	int status;
-	pid_t p;
-
-	do
-		p = waitpid(pid, &status, 0);
-	while (p < 0 && errno == EINTR);
-	if (p < 0)
-		return -errno;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
-}
-
 /* ---- setting up ------------------------------------------------------ */
 
 /* The private directory, the FIFO, the argv of every child. */
@@ -277,21 +167,18 @@ static int bench_env_init(struct bench_env *e, const struct bench_opts *o)
 {
 	const char *ld = getenv("LD_LIBRARY_PATH");
 	ssize_t n;
+	int rc;
 
 	e->fifo_fd = -1;
-	e->pin = o->pin;
+	e->pin = o->a.pin;
 	n = readlink("/proc/self/exe", e->exe, sizeof(e->exe) - 1);
 	if (n < 0)
 		return -errno;
 	if ((size_t)n >= sizeof(e->exe) - 1)
 		return -ENAMETOOLONG;
 	e->exe[n] = '\0';
-	strcpy(e->dir, "/tmp/tether-bench.XXXXXX");
-	if (!mkdtemp(e->dir))
-		return -errno;
-	e->have_dir = true;
-	snprintf(e->sock, sizeof(e->sock), "%s/tetherd.sock", e->dir);
-	snprintf(e->log, sizeof(e->log), "%s/tetherd.log", e->dir);
+	if ((rc = bench_mkdir(e->dir)) < 0)
+		return rc;
 	snprintf(e->fifo, sizeof(e->fifo), "%s/ready.fifo", e->dir);
 	snprintf(e->out, sizeof(e->out), "%s/cat.out", e->dir);
 	snprintf(e->mibstr, sizeof(e->mibstr), "%ld", o->mib);
@@ -343,34 +230,6 @@ static int bench_attr_init(struct bench_env *e)
 	return 0;
 }
 
-/* Launch tetherd on a socket in the private directory, on the peer CPU
- * in cross mode; its log goes to a file (it logs every spawn). */
-static int bench_tether_start(struct bench_env *e, const struct bench_opts *o)
-{
-	struct tether_start_opts so = { 0 };
-
-	so.socket_path = e->sock;
-	so.tetherd = o->tetherd;
-	so.log_path = e->log;
-	return bench_start_pinned(&so, o->pin, &e->t);
-}
-
-/* Shut the server down, detach. */
-static int bench_tether_stop(struct bench_env *e)
-{
-	int rc;
-
-	if (!e->t)
-		return 0;
-	rc = tether_shutdown(e->t);
-	if (rc < 0)
-		fprintf(stderr, "bench: tether_shutdown: %s (%s)\n",
-			strerror(-rc), tether_last_error(e->t));
-	tether_disconnect(e->t);
-	e->t = NULL;
-	return rc;
-}
-
 static void bench_env_destroy(struct bench_env *e)
 {
 	if (e->fifo_fd >= 0)
@@ -379,14 +238,9 @@ static void bench_env_destroy(struct bench_env *e)
 	if (e->have_attr)
 		posix_spawnattr_destroy(&e->attr);
 	e->have_attr = false;
-	if (e->have_dir) {
-		int rc = bench_rmdir(e->dir, 1);
-
-		if (rc < 0)
-			fprintf(stderr, "bench: cannot remove %s: %s\n",
-				e->dir, strerror(-rc));
-		e->have_dir = false;
-	}
+	if (e->dir[0])
+		bench_rmdir(e->dir, 1);
+	e->dir[0] = '\0';
 }
 
 /* ---- spawn latency ------------------------------------------------- */
@@ -459,7 +313,7 @@ static int bench_tether_reap(struct bench_env *e, pid_t pid,
 	int rc, rc2;
 
 	snprintf(target, sizeof(target), "%d", (int)pid);
-	rc = tether_wait(e->t, target, -1, &w);
+	rc = tether_wait(e->d.t, target, -1, &w);
 	if (rc < 0)
 		return rc;
 	tether_worker_clear(&w);
@@ -468,7 +322,7 @@ static int bench_tether_reap(struct bench_env *e, pid_t pid,
 	if (out)
 		*out = w;
 	if (!out || rc < 0) {
-		rc2 = tether_ack(e->t, target);
+		rc2 = tether_ack(e->d.t, target);
 		if (rc == 0)
 			rc = rc2;
 	}
@@ -487,7 +341,7 @@ static int bench_spawn_tether(struct bench_env *e, double *ns)
 	sp.env = e->tenv[0] ? e->tenv : NULL;
 	if ((rc = bench_now(&t0)) < 0)
 		return rc;
-	if ((rc = tether_spawn(e->t, &sp, &pid)) < 0)
+	if ((rc = tether_spawn(e->d.t, &sp, &pid)) < 0)
 		return rc;
 	rc = bench_read_ready(e, &e->cpus_tether);
 	if (rc == 0)
@@ -496,7 +350,7 @@ static int bench_spawn_tether(struct bench_env *e, double *ns)
 		char target[24];
 
 		snprintf(target, sizeof(target), "%d", (int)pid);
-		tether_kill(e->t, target, SIGKILL);
+		tether_kill(e->d.t, target, SIGKILL);
 		bench_tether_reap(e, pid, NULL);
 		return rc;
 	}
@@ -687,7 +541,7 @@ static int bench_capture_tether(struct bench_env *e, const struct bench_opts *o,
 	sp.log_max = 2 * want;		/* no rotation */
 	if ((rc = bench_now(&t0)) < 0)
 		return rc;
-	if ((rc = tether_spawn(e->t, &sp, &pid)) < 0)
+	if ((rc = tether_spawn(e->d.t, &sp, &pid)) < 0)
 		return rc;
 	rc = bench_tether_reap(e, pid, &w);
 	if (rc < 0)
@@ -700,7 +554,7 @@ static int bench_capture_tether(struct bench_env *e, const struct bench_opts *o,
 		rc = -EIO;
 	}
 	if (rc == 0)
-		rc = tether_logs(e->t, target, 0, false, bench_logs_cb, &l);
+		rc = tether_logs(e->d.t, target, 0, false, bench_logs_cb, &l);
 	if (rc == 0)
 		rc = bench_now(&t2);
 	if (rc == 0 && (l.total != want || l.gap)) {
@@ -709,7 +563,7 @@ static int bench_capture_tether(struct bench_env *e, const struct bench_opts *o,
 			o->mib);
 		rc = -EIO;
 	}
-	rc2 = tether_ack(e->t, target);
+	rc2 = tether_ack(e->d.t, target);
 	if (rc < 0)
 		return rc;
 	if (rc2 < 0)
@@ -720,16 +574,6 @@ static int bench_capture_tether(struct bench_env *e, const struct bench_opts *o,
 }
 
 /* ---- measuring ------------------------------------------------------- */
-
-/* A tether failure: report it and drop the tether rows from now on. */
-static void bench_tether_failed(struct bench_env *e, struct bench_results *res,
-				const char *what, int rc)
-{
-	fprintf(stderr, "bench: %s: %s (%s)\n", what, strerror(-rc),
-		tether_last_error(e->t));
-	res->tether_ok = false;
-	res->tether_err = rc;
-}
 
 /* One untimed capture cycle of each kind, so the first run does not pay
  * for cold caches alone. */
@@ -745,7 +589,7 @@ static int bench_capture_warmup(struct bench_env *e, const struct bench_opts *o,
 		return bench_fail("capture warmup (cat)", rc);
 	unlink(e->out);
 	if (res->tether_ok && (rc = bench_capture_tether(e, o, &ns, &rb)) < 0)
-		bench_tether_failed(e, res, "capture warmup (tether)", rc);
+		bench_tether_failed(e->d.t, "capture warmup (tether)", rc, &res->tether_ok, &res->tether_err);
 	return 0;
 }
 
@@ -768,7 +612,7 @@ static int bench_run_all(struct bench_env *e, const struct bench_opts *o,
 			rc = bench_spawn_run(bench_spawn_tether, e, o,
 					     &res->sp_tether);
 			if (rc < 0)
-				bench_tether_failed(e, res, "tether_spawn", rc);
+				bench_tether_failed(e->d.t, "tether_spawn", rc, &res->tether_ok, &res->tether_err);
 		}
 		rc = bench_capture_direct(e, o, &ns);
 		if (rc < 0)
@@ -782,7 +626,7 @@ static int bench_run_all(struct bench_env *e, const struct bench_opts *o,
 			continue;
 		rc = bench_capture_tether(e, o, &ns, &rb);
 		if (rc < 0) {
-			bench_tether_failed(e, res, "tether capture", rc);
+			bench_tether_failed(e->d.t, "tether capture", rc, &res->tether_ok, &res->tether_err);
 			continue;
 		}
 		res->cap_tether.ns[res->cap_tether.n++] = ns;
@@ -792,46 +636,6 @@ static int bench_run_all(struct bench_env *e, const struct bench_opts *o,
 }
 
 /* ---- reporting ------------------------------------------------------- */
-
-/* MiB/s from a time in ns, or -1. */
-static double bench_mibs(const struct bench_opts *o, double ns)
-{
-	return ns > 0 ? (double)o->mib / (ns / 1e9) : -1;
-}
-
-/* A latency row, in microseconds. */
-static void bench_print_us(const char *name, const struct bench_series *s)
-{
-	if (s->n == 0) {
-		printf("%-32s %12s %12s %12s\n", name, "n/a", "-", "-");
-		return;
-	}
-	printf("%-32s %12.1f %12.1f %12.1f\n", name, bench_median(s) / 1e3,
-	       bench_extreme(s, false) / 1e3, bench_extreme(s, true) / 1e3);
-}
-
-/* A throughput row: MiB/s of the median, fastest and slowest run. */
-static void bench_print_mibs(const struct bench_opts *o, const char *name,
-			     const struct bench_series *s)
-{
-	if (s->n == 0) {
-		printf("%-32s %12s %12s %12s\n", name, "n/a", "-", "-");
-		return;
-	}
-	printf("%-32s %12.1f %12.1f %12.1f\n", name,
-	       bench_mibs(o, bench_median(s)),
-	       bench_mibs(o, bench_extreme(s, false)),
-	       bench_mibs(o, bench_extreme(s, true)));
-}
-
-/* A ratio line, "n/a" when a side is missing. */
-static void bench_print_ratio(const char *name, double r)
-{
-	if (r < 0)
-		printf("%-32s %12s\n", name, "n/a");
-	else
-		printf("%-32s %12.2f\n", name, r);
-}
 
 /* The ratios: spawn latency tether/direct; throughput tether/direct
  * (below 1: tether is slower). */
@@ -850,32 +654,32 @@ static void bench_print_table(const struct bench_env *e,
 			      const struct bench_opts *o,
 			      const struct bench_results *res)
 {
-	char cd[64], ct[64];
+	struct bench_unit mibs = BENCH_MIB_S(o->mib);
 	double r[3];
 
 	bench_ratios(res, r);
-	bench_mask_list(e->cpus_direct, cd, sizeof(cd));
-	bench_mask_list(e->cpus_tether, ct, sizeof(ct));
-	printf("pin mode: %s    cpus online: %ld\n", bench_pin_names[o->pin],
-	       sysconf(_SC_NPROCESSORS_ONLN));
+	bench_layout.width = 32;
+	bench_print_head(o->a.pin);
 	printf("affinity: bench %s, tetherd %s; ready children ran on: "
 	       "direct %s, tether %s\n", res->cpus_self,
-	       res->tetherd_pid > 0 ? res->cpus_tetherd : "n/a", cd, ct);
+	       res->cpus_tetherd[0] ? res->cpus_tetherd : "n/a",
+	       res->ran_direct, res->ran_tether);
 	printf("spawns: %ld x %d runs per path (warmup %ld)    "
 	       "capture: %ld MiB in %u KiB writes, 1 x %d runs\n",
 	       o->iterations, BENCH_RUNS, o->warmup, o->mib, BENCH_BLOCK / 1024,
 	       BENCH_RUNS);
 	printf("child: %s\n\n", e->exe);
-	printf("%-32s %12s %12s %12s\n", "spawn until the child runs",
-	       "us median", "min run", "max run");
-	bench_print_us("posix_spawn (direct)", &res->sp_direct);
-	bench_print_us("tether_spawn", &res->sp_tether);
-	printf("\n%-32s %12s %12s %12s\n", "output capture", "MiB/s median",
-	       "best run", "worst run");
-	bench_print_mibs(o, "child | cat > file (direct)", &res->cap_direct);
-	bench_print_mibs(o, "tether capture, spawn..wait", &res->cap_tether);
-	bench_print_mibs(o, "read back: read() of the file", &res->rb_file);
-	bench_print_mibs(o, "read back through LOGS", &res->rb_logs);
+	bench_print_heads("spawn until the child runs", "us median",
+			  "min run", "max run");
+	bench_print_row("posix_spawn (direct)", &res->sp_direct, BENCH_US);
+	bench_print_row("tether_spawn", &res->sp_tether, BENCH_US);
+	printf("\n");
+	bench_print_heads("output capture", "MiB/s median", "best run",
+			  "worst run");
+	bench_print_row("child | cat > file (direct)", &res->cap_direct, mibs);
+	bench_print_row("tether capture, spawn..wait", &res->cap_tether, mibs);
+	bench_print_row("read back: read() of the file", &res->rb_file, mibs);
+	bench_print_row("read back through LOGS", &res->rb_logs, mibs);
 	printf("\n");
 	bench_print_ratio("spawn: tether / direct", r[0]);
 	bench_print_ratio("capture MiB/s: tether / cat", r[1]);
@@ -885,62 +689,28 @@ static void bench_print_table(const struct bench_env *e,
 		       strerror(-res->tether_err));
 }
 
-/* One series as a JSON object member; scale divides the values. */
-static void bench_json_series(const char *name, const char *unit,
-			      const struct bench_series *s, double scale)
-{
-	printf("  \"%s\": {\"median_%s\": ", name, unit);
-	if (s->n)
-		printf("%.1f", bench_median(s) / scale);
-	else
-		printf("null");
-	printf(", \"runs_%s\": [", unit);
-	for (int i = 0; i < s->n; i++)
-		printf("%s%.1f", i ? ", " : "", s->ns[i] / scale);
-	printf("]},\n");
-}
-
-/* A throughput series as JSON: MiB/s of the median and of each run. */
-static void bench_json_mibs(const struct bench_opts *o, const char *name,
-			    const struct bench_series *s)
-{
-	printf("  \"%s\": {\"median_mib_s\": ", name);
-	if (s->n)
-		printf("%.1f", bench_mibs(o, bench_median(s)));
-	else
-		printf("null");
-	printf(", \"runs_mib_s\": [");
-	for (int i = 0; i < s->n; i++)
-		printf("%s%.1f", i ? ", " : "", bench_mibs(o, s->ns[i]));
-	printf("]},\n");
-}
-
 /* The machine-readable report. */
-static void bench_print_json(const struct bench_env *e,
-			     const struct bench_opts *o,
+static void bench_print_json(const struct bench_opts *o,
 			     const struct bench_results *res)
 {
-	char cd[64], ct[64];
+	struct bench_unit mibs = BENCH_MIB_S(o->mib);
 	double r[3];
 
 	bench_ratios(res, r);
-	bench_mask_list(e->cpus_direct, cd, sizeof(cd));
-	bench_mask_list(e->cpus_tether, ct, sizeof(ct));
-	printf("{\n  \"pin\": \"%s\",\n  \"cpus_online\": %ld,\n",
-	       bench_pin_names[o->pin], sysconf(_SC_NPROCESSORS_ONLN));
+	bench_json_head(o->a.pin);
 	printf("  \"affinity\": {\"bench\": \"%s\", \"tetherd\": \"%s\", "
 	       "\"direct_children_ran_on\": \"%s\", "
 	       "\"tether_children_ran_on\": \"%s\"},\n", res->cpus_self,
-	       res->tetherd_pid > 0 ? res->cpus_tetherd : "", cd, ct);
+	       res->cpus_tetherd, res->ran_direct, res->ran_tether);
 	printf("  \"iterations\": %ld,\n  \"warmup\": %ld,\n  \"runs\": %d,\n"
 	       "  \"mib\": %ld,\n", o->iterations, o->warmup, BENCH_RUNS,
 	       o->mib);
-	bench_json_series("spawn_direct", "us", &res->sp_direct, 1e3);
-	bench_json_series("spawn_tether", "us", &res->sp_tether, 1e3);
-	bench_json_mibs(o, "capture_cat", &res->cap_direct);
-	bench_json_mibs(o, "capture_tether", &res->cap_tether);
-	bench_json_mibs(o, "readback_file", &res->rb_file);
-	bench_json_mibs(o, "readback_logs", &res->rb_logs);
+	bench_json_series("spawn_direct", &res->sp_direct, BENCH_US);
+	bench_json_series("spawn_tether", &res->sp_tether, BENCH_US);
+	bench_json_series("capture_cat", &res->cap_direct, mibs);
+	bench_json_series("capture_tether", &res->cap_tether, mibs);
+	bench_json_series("readback_file", &res->rb_file, mibs);
+	bench_json_series("readback_logs", &res->rb_logs, mibs);
 	bench_json_ratio("ratio_spawn_tether_direct", r[0], false);
 	bench_json_ratio("ratio_capture_tether_cat", r[1], false);
 	bench_json_ratio("ratio_readback_logs_file", r[2], true);
@@ -949,27 +719,15 @@ static void bench_print_json(const struct bench_env *e,
 
 /* ---- main ------------------------------------------------------------ */
 
-/* Record who runs where, so the report shows the pinning took effect. */
-static void bench_record_affinity(struct bench_results *res,
-				  const struct bench_env *e)
-{
-	const struct tether_status *info;
-
-	if (bench_cpu_list(0, res->cpus_self, sizeof(res->cpus_self)) < 0)
-		strcpy(res->cpus_self, "?");
-	if (!e->t)
-		return;
-	info = tether_info(e->t);
-	res->tetherd_pid = info ? info->pid : 0;
-	if (res->tetherd_pid <= 0 ||
-	    bench_cpu_list(res->tetherd_pid, res->cpus_tetherd,
-			   sizeof(res->cpus_tetherd)) < 0)
-		strcpy(res->cpus_tetherd, "?");
-}
-
 int main(int argc, char **argv)
 {
-	struct bench_opts o;
+	struct bench_opts o = { .iterations = 200, .warmup = 20, .mib = 64 };
+	const struct bench_opt opts[] = {
+		BENCH_OPT_COUNTS(&o.iterations, &o.warmup, LONG_MAX),
+		{ .name = "mib", .help = "MiB the capture child writes",
+		  .num = &o.mib, .min = 1, .max = BENCH_MIB_MAX },
+		{ .name = NULL },
+	};
 	struct bench_env e = { .fifo_fd = -1 };
 	struct bench_results res = { 0 };
 	int rc, status = 0;
@@ -979,9 +737,10 @@ int main(int argc, char **argv)
 		bench_child_ready(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], BENCH_CHILD_WRITE))
 		bench_child_write(argv[2]);
-	if (bench_parse_args(argc, argv, &o) < 0)
+	if (bench_args_parse(argc, argv, "tetherd and the children", opts,
+			     &o.a) < 0)
 		return 2;
-	if (bench_pin_client(o.pin) < 0)
+	if (bench_setup(o.a.pin) < 0)
 		return 1;
 	rc = bench_env_init(&e, &o);
 	if (rc == 0)
@@ -991,29 +750,25 @@ int main(int argc, char **argv)
 		status = 1;
 		goto out;
 	}
-	rc = bench_tether_start(&e, &o);
+	rc = bench_tetherd_start(&e.d, e.dir, "tetherd", o.a.tetherd, NULL,
+				 o.a.pin);
 	res.tether_ok = rc == 0;
 	res.tether_err = rc;
-	if (rc < 0) {
-		fprintf(stderr, "bench: tether_start (%s): %s\n", o.tetherd,
-			strerror(-rc));
+	if (rc < 0)
 		status = 1;
-	}
-	/* Only now: an ignored SIGPIPE would survive tetherd's exec. */
-	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
-		bench_fail("ignoring SIGPIPE", -errno);
-		status = 1;
-		goto out;
-	}
-	bench_record_affinity(&res, &e);
+	bench_cpus(getpid(), res.cpus_self, sizeof(res.cpus_self));
+	if (e.d.t)
+		bench_cpus(e.d.pid, res.cpus_tetherd, sizeof(res.cpus_tetherd));
 	if (bench_run_all(&e, &o, &res) < 0 || !res.tether_ok)
 		status = 1;
-	if (o.json)
-		bench_print_json(&e, &o, &res);
+	bench_mask_list(e.cpus_direct, res.ran_direct, sizeof(res.ran_direct));
+	bench_mask_list(e.cpus_tether, res.ran_tether, sizeof(res.ran_tether));
+	if (o.a.json)
+		bench_print_json(&o, &res);
 	else
 		bench_print_table(&e, &o, &res);
 out:
-	if (bench_tether_stop(&e) < 0)
+	if (bench_tetherd_stop(&e.d) < 0)
 		status = 1;
 	bench_env_destroy(&e);
 	return status;
