@@ -1,4 +1,4 @@
-/* Shared test fixture: temp dirs, real tetherds, raw protocol helpers. */
+/* The test fixture: a temp directory, real tetherds, clean-up. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
 #endif
@@ -7,46 +7,24 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "fixture.h"
+#include "kit.h"
 
 #define FX_MAX_PIDS 32
-#define FX_MAX_FDS 8
 
 struct fx fx;
 
 static pid_t fx_pids[FX_MAX_PIDS];
 static unsigned fx_npids;
-
-/* ---- time ------------------------------------------------------------ */
-
-static int64_t fx_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void fx_nap(void)
-{
-	struct timespec ts = { 0, 10 * 1000 * 1000 };
-
-	nanosleep(&ts, NULL);
-}
 
 /* ---- processes ------------------------------------------------------- */
 
@@ -73,6 +51,13 @@ void fx_track(pid_t pid)
 		fx_pids[fx_npids++] = pid;
 }
 
+void fx_untrack(pid_t pid)
+{
+	for (unsigned i = 0; i < fx_npids; i++)
+		if (fx_pids[i] == pid)
+			fx_pids[i--] = fx_pids[--fx_npids];
+}
+
 int fx_start(const char *sock, const char *const *extra, struct tether **out)
 {
 	char log[160];
@@ -89,106 +74,15 @@ int fx_start(const char *sock, const char *const *extra, struct tether **out)
 	return rc;
 }
 
-/* The state letter in /proc/PID/stat, or 0 if there is none. */
-static char fx_proc_state(pid_t pid)
-{
-	char path[64], buf[512], *p;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' ? p[2] : 0;
-}
-
-/* Threads of pid still listed. */
-static int fx_tasks(pid_t pid)
-{
-	char path[64];
-	struct dirent *de;
-	DIR *d;
-	int n = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	if (!(d = opendir(path)))
-		return 0;
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
-bool fx_gone(pid_t pid)
-{
-	char st;
-
-	if (waitpid(pid, NULL, WNOHANG) == pid)
-		return true;
-	if (kill(pid, 0) < 0 && errno == ESRCH)
-		return true;
-	/* A zombie not yet reaped (init may take its time) is gone
-	 * for our purposes, once no thread of it is left: a group leader
-	 * shows Z while other threads (io_uring workers) still hold its
-	 * fds. */
-	st = fx_proc_state(pid);
-	return st == 0 || ((st == 'Z' || st == 'X') && fx_tasks(pid) <= 1);
-}
-
-bool fx_wait_gone(pid_t pid)
-{
-	int64_t end = fx_now_ms() + FX_DEADLINE_MS;
-
-	while (!fx_gone(pid)) {
-		if (fx_now_ms() > end)
-			return false;
-		fx_nap();
-	}
-	return true;
-}
-
-int fx_count_fds(pid_t pid)
-{
-	char path[64];
-	struct dirent *de;
-	DIR *d;
-	int n = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	if (!(d = opendir(path)))
-		return -errno;
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
-int fx_wait_fds(pid_t pid, int want)
-{
-	int64_t end = fx_now_ms() + FX_DEADLINE_MS;
-	int n;
-
-	while ((n = fx_count_fds(pid)) != want && fx_now_ms() < end)
-		fx_nap();
-	return n;
-}
 
 int fx_connect_retry(const char *sock, unsigned flags, struct tether **out)
 {
-	int64_t end = fx_now_ms() + FX_DEADLINE_MS;
+	int64_t end = kit_now_ms() + FX_DEADLINE_MS;
 	int rc;
 
 	while ((rc = tether_connect(sock, flags, out)) == -EBUSY &&
-	       fx_now_ms() < end)
-		fx_nap();
+	       kit_now_ms() < end)
+		kit_nap_ms(10);
 	return rc;
 }
 
@@ -199,6 +93,16 @@ int fx_reattach(void)
 		fx.t = NULL;
 	}
 	return fx_connect_retry(fx.sock, 0, &fx.t);
+}
+
+struct tether *fx_observe(const char *sock)
+{
+	struct tether *t = NULL;
+	int rc = tether_connect(sock, TETHER_CONNECT_OBSERVE, &t);
+
+	cr_assert_eq(rc, 0, "observer connect: %s (%s)", strerror(-rc),
+		     tether_last_error(NULL));
+	return t;
 }
 
 long fx_getpid(struct tether *t)
@@ -216,6 +120,21 @@ void fx_write_file(const char *path, const void *data, size_t len)
 	cr_assert(fd >= 0, "open %s: %s", path, strerror(errno));
 	cr_assert_eq(tp_write_all(fd, data, len), 0);
 	close(fd);
+}
+
+int fx_dir_count(const char *dir, const char *needle)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	cr_assert_not_null(d, "opendir %s: %s", dir, strerror(errno));
+	while ((de = readdir(d)))
+		if (needle ? strstr(de->d_name, needle) != NULL
+			   : strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			n++;
+	closedir(d);
+	return n;
 }
 
 /* ---- fixtures -------------------------------------------------------- */
@@ -334,16 +253,30 @@ void fx_init_dir(void)
 	fx_guard_start();
 }
 
-void fx_init_server(void)
+void fx_start_server(const char *const *extra)
 {
-	int rc;
+	int rc = fx_start(fx.sock, extra, &fx.t);
 
-	fx_init_dir();
-	rc = fx_start(fx.sock, NULL, &fx.t);
 	cr_assert_eq(rc, 0, "tether_start: %s (%s)", strerror(-rc),
 		     tether_last_error(NULL));
 	fx.pid = tether_info(fx.t)->pid;
 	cr_assert_gt(fx.pid, 0);
+}
+
+void fx_start_policy(const char *text)
+{
+	char path[256];
+	const char *extra[] = { "--policy", path, NULL };
+
+	fx_path(path, sizeof(path), "server.policy");
+	fx_write_file(path, text, strlen(text));
+	fx_start_server(extra);
+}
+
+void fx_init_server(void)
+{
+	fx_init_dir();
+	fx_start_server(NULL);
 }
 
 static int fx_rm(const char *path, const struct stat *st, int flag,
@@ -410,310 +343,8 @@ void fx_fini(void)
 	cr_expect(!dirty, "a tetherd reported a sanitizer error");
 }
 
-/* ---- raw protocol ---------------------------------------------------- */
-
-void fx_frame_free(struct fx_frame *f)
+void fx_fini_all(void)
 {
-	tp_in_destroy(&f->in);
-	free(f->buf);
-	memset(f, 0, sizeof(*f));
-}
-
-const char *fx_frame_text(const struct fx_frame *f, char *buf, size_t size)
-{
-	const char *p;
-	size_t n;
-
-	buf[0] = '\0';
-	if (f->rc == 0 && tp_obj_str(f->in.body, &p, &n) == 0)
-		snprintf(buf, size, "%.*s", (int)n, p);
-	return buf;
-}
-
-int fx_dial(const char *sock)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd, err;
-
-	if (strlen(sock) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, sock);
-	if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		err = errno;
-		close(fd);
-		return -err;
-	}
-	return fd;
-}
-
-void fx_hello_msg(struct tp_msg *m, uint64_t version, uint64_t flags)
-{
-	tp_msg_init(m);
-	tp_msg_request(m, 7, TETHER_OP_HELLO);
-	msgpack_pack_array(&m->pk, 3);
-	msgpack_pack_uint64(&m->pk, version);
-	msgpack_pack_uint64(&m->pk, flags);
-	msgpack_pack_int(&m->pk, getpid());
-	cr_assert_eq(tp_msg_finish(m), 0);
-}
-
-static int fx_sendmsg_fds(int fd, const void *pkt, size_t len, const int *fds,
-			  unsigned nfds)
-{
-	union {
-		char b[CMSG_SPACE(FX_MAX_FDS * sizeof(int))];
-		struct cmsghdr align;
-	} cbuf;
-	struct iovec iov = { (void *)pkt, len };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *cm;
-
-	if (nfds > FX_MAX_FDS)
-		return -EINVAL;
-	if (nfds) {
-		memset(&cbuf, 0, sizeof(cbuf));
-		msg.msg_control = cbuf.b;
-		msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		cm = CMSG_FIRSTHDR(&msg);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
-	}
-	return sendmsg(fd, &msg, MSG_NOSIGNAL) < 0 ? -errno : 0;
-}
-
-int fx_handshake(const char *sock, const void *pkt, size_t len,
-		 const int *fds, unsigned nfds, char *text, size_t textsz)
-{
-	unsigned char buf[4096];
-	struct pollfd pfd;
-	struct tp_in in;
-	const char *p;
-	size_t n;
-	ssize_t got;
-	int fd, rc;
-
-	if (text && textsz)
-		text[0] = '\0';
-	if ((fd = fx_dial(sock)) < 0)
-		return fd;
-	/* A peer refused at accept gets its answer before it says
-	 * anything; the send may then fail, the answer is still there. */
-	rc = fx_sendmsg_fds(fd, pkt, len, fds, nfds);
-	if (rc < 0 && rc != -EPIPE && rc != -ECONNRESET) {
-		close(fd);
-		return rc;
-	}
-	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
-	if (poll(&pfd, 1, FX_DEADLINE_MS) <= 0) {
-		close(fd);
-		return -ETIMEDOUT;
-	}
-	got = recv(fd, buf, sizeof(buf), 0);
-	/* A server that closes with our packet unread leaves ECONNRESET
-	 * pending: reported once, before the answer still queued. */
-	if (got < 0 && errno == ECONNRESET)
-		got = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-	close(fd);
-	if (got <= 0)
-		return -ECONNRESET;
-	if (got < (ssize_t)TETHER_FRAME_HDR)
-		return -EPROTO;
-	rc = tp_decode(buf + TETHER_FRAME_HDR, (size_t)got - TETHER_FRAME_HDR,
-		       &in);
-	if (rc == 0) {
-		rc = (int)in.code;
-		if (rc && text && tp_obj_str(in.body, &p, &n) == 0)
-			snprintf(text, textsz, "%.*s", (int)n, p);
-	}
-	tp_in_destroy(&in);
-	return rc;
-}
-
-int fx_attach_raw(const char *sock, unsigned hello_flags, int *sfd, int *dfd)
-{
-	int sp[2], dp[2], pass[2], rc;
-	struct tp_msg m;
-	char text[256];
-
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
-		return -errno;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, dp) < 0) {
-		rc = -errno;
-		close(sp[0]);
-		close(sp[1]);
-		return rc;
-	}
-	pass[0] = sp[1];
-	pass[1] = dp[1];
-	fx_hello_msg(&m, TETHER_PROTO_VERSION, hello_flags);
-	rc = fx_handshake(sock, tp_msg_data(&m), tp_msg_size(&m), pass, 2,
-			  text, sizeof(text));
-	tp_msg_destroy(&m);
-	close(sp[1]);
-	close(dp[1]);
-	if (rc != 0) {
-		close(sp[0]);
-		close(dp[0]);
-		return rc > 0 ? -rc : rc;
-	}
-	*sfd = sp[0];
-	if (dfd)
-		*dfd = dp[0];
-	else
-		close(dp[0]);
-	return 0;
-}
-
-int fx_send_bytes(int fd, const void *p, size_t n)
-{
-	return tp_write_all(fd, p, n);
-}
-
-int fx_send_payload(int fd, const void *payload, size_t len)
-{
-	unsigned char h[TETHER_FRAME_HDR] = {
-		(unsigned char)(len >> 24), (unsigned char)(len >> 16),
-		(unsigned char)(len >> 8), (unsigned char)len
-	};
-	int rc = fx_send_bytes(fd, h, sizeof(h));
-
-	return rc ? rc : fx_send_bytes(fd, payload, len);
-}
-
-int fx_send_msg(int fd, struct tp_msg *m)
-{
-	int rc = tp_msg_finish(m);
-
-	return rc ? rc : fx_send_bytes(fd, tp_msg_data(m), tp_msg_size(m));
-}
-
-int fx_recv_frame(int fd, struct tp_rbuf *rb, struct fx_frame *f)
-{
-	int64_t end = fx_now_ms() + FX_DEADLINE_MS;
-	const unsigned char *p;
-	size_t len;
-	ssize_t n;
-	int rc;
-
-	memset(f, 0, sizeof(*f));
-	for (;;) {
-		rc = tp_rbuf_frame(rb, &p, &len);
-		if (rc < 0)
-			return rc;
-		if (rc > 0)
-			break;
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		int left = (int)(end - fx_now_ms());
-
-		if (left <= 0 || poll(&pfd, 1, left) <= 0)
-			return -ETIMEDOUT;
-		n = tp_rbuf_fill(rb, fd);
-		if (n == 0)
-			return -ECONNRESET;
-		if (n < 0 && n != -EAGAIN)
-			return (int)n;
-	}
-	if (!(f->buf = malloc(len ? len : 1)))
-		return -ENOMEM;
-	memcpy(f->buf, p, len);
-	tp_rbuf_consume(rb, len);
-	f->rc = tp_decode(f->buf, len, &f->in);
-	return 0;
-}
-
-bool fx_wait_eof(int fd)
-{
-	int64_t end = fx_now_ms() + FX_DEADLINE_MS;
-	char sink[65536];
-
-	for (;;) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		int left = (int)(end - fx_now_ms());
-		ssize_t n;
-
-		if (left <= 0 || poll(&pfd, 1, left) <= 0)
-			return false;
-		n = read(fd, sink, sizeof(sink));
-		if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
-			return true;
-	}
-}
-
-bool fx_read_pstat(pid_t pid, struct fx_pstat *ps)
-{
-	char path[64], buf[1024], *open_paren, *p;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	/* comm may hold anything, ')' included: the last ')' ends it */
-	if (!(open_paren = strchr(buf, '(')) || !(p = strrchr(buf, ')')))
-		return false;
-	ps->pid = pid;
-	snprintf(ps->comm, sizeof(ps->comm), "%.*s",
-		 (int)(p - open_paren - 1), open_paren + 1);
-	return sscanf(p + 1, " %c %d %d", &ps->state, &ps->ppid,
-		      &ps->pgid) == 3;
-}
-
-bool fx_alive(pid_t pid)
-{
-	struct fx_pstat ps;
-
-	return fx_read_pstat(pid, &ps) && ps.state != 'Z' && ps.state != 'X';
-}
-
-static bool fx_descends(pid_t pid)
-{
-	pid_t self = getpid();
-
-	for (int depth = 0; pid > 1 && depth < 64; depth++) {
-		struct fx_pstat ps;
-
-		if (!fx_read_pstat(pid, &ps))
-			return false;
-		if (ps.ppid == self)
-			return true;
-		pid = ps.ppid;
-	}
-	return false;
-}
-
-void fx_kill_descendants(void)
-{
-	/* Killing a parent hands its children to us: go round until
-	 * nothing of ours runs. */
-	for (int pass = 0; pass < 100; pass++) {
-		DIR *d = opendir("/proc");
-		struct dirent *de;
-		int n = 0;
-
-		while (d && (de = readdir(d))) {
-			pid_t pid = (pid_t)atoi(de->d_name);
-
-			if (pid > 1 && pid != getpid() && fx_alive(pid) &&
-			    fx_descends(pid)) {
-				kill(pid, SIGKILL);
-				n++;
-			}
-		}
-		if (d)
-			closedir(d);
-		while (waitpid(-1, NULL, WNOHANG) > 0)
-			;
-		if (!n)
-			break;
-		fx_nap();
-	}
+	fx_fini();
+	fx_kill_descendants();
 }

@@ -1,7 +1,9 @@
 /*
  * Test fixture: a private temp directory, real tetherd processes started
- * through the library, and raw-socket helpers to speak the wire protocol
- * by hand.  Everything a test starts is killed and reaped in fx_fini().
+ * through the library (fixture.c), what /proc says of processes
+ * (fx_proc.c), and raw-socket helpers to speak the wire protocol by hand
+ * (fx_raw.c).  Everything a test starts is killed and reaped in
+ * fx_fini().  Suites include kit.h, which adds the clock and kids.
  *
  * Functions returning int return 0 (or a count) or a negative errno.
  */
@@ -28,32 +30,71 @@ struct fx {
 
 extern struct fx fx;
 
-/* ---- fixtures (.init / .fini) ------------------------------------ */
+/* ---- fixture.c: the temp directory and its servers ------------------ */
 void fx_init_dir(void);			/* temp dir only */
 void fx_init_server(void);		/* temp dir + tetherd at fx.sock */
 void fx_fini(void);			/* kill servers, reap, rm -r dir */
+/* fx_fini, then whatever still descends from the test (workers, the
+ * spawners of killed servers): fx_kill_descendants. */
+void fx_fini_all(void);
 
-/* ---- processes ----------------------------------------------------- */
 const char *fx_tetherd(void);		/* $TETHERD (fatal if unset) */
 /* dir/name into buf. */
 void fx_path(char *buf, size_t size, const char *name);
 /* tether_start with opts.tetherd = $TETHERD; the server's pid is
  * remembered and killed in fx_fini. */
 int fx_start(const char *sock, const char *const *extra, struct tether **out);
+/* fx_init_dir's work done, a server at fx.sock with extra arguments
+ * (fx.t, fx.pid); under a policy (its text written to a file in fx.dir,
+ * --policy) for fx_start_policy. */
+void fx_start_server(const char *const *extra);
+void fx_start_policy(const char *text);
 /* First thing in a child a test forks: it drops the fixture's guard
  * pipe and dies with the test (PDEATHSIG).  Should the test process
  * crash or time out, no .fini runs; a guard process then kills every
  * process whose command line names fx.dir (the servers) and removes
  * fx.dir. */
 void fx_forked(void);
-/* Remember pid: SIGKILLed and reaped in fx_fini. */
+/* Remember pid: SIGKILLed and reaped in fx_fini.  Forget it once it is
+ * reaped, before its pid can be another process's. */
 void fx_track(pid_t pid);
+void fx_untrack(pid_t pid);
+/* Disconnect fx.t and attach again, retrying while the server still
+ * sees the previous controller (-EBUSY). */
+int fx_reattach(void);
+/* tether_connect, retrying -EBUSY up to the deadline. */
+int fx_connect_retry(const char *sock, unsigned flags, struct tether **out);
+/* An observer of sock, which must be let in. */
+struct tether *fx_observe(const char *sock);
+/* getpid run in the server through tether_call (the server's pid), or
+ * the library's -errno.  Unlike tether_getpid it passes no NULL args
+ * array, so tests of other things do not hinge on that helper. */
+long fx_getpid(struct tether *t);
+/* Write a whole file. */
+void fx_write_file(const char *path, const void *data, size_t len);
+/* Entries of dir whose name contains needle (all but . and .. when
+ * needle is NULL). */
+int fx_dir_count(const char *dir, const char *needle);
+
+/* ---- fx_proc.c: processes, as /proc shows them ----------------------- */
 /* True once pid no longer runs (gone, or a zombie, which is reaped if
  * it is ours). */
 bool fx_gone(pid_t pid);
 bool fx_wait_gone(pid_t pid);
 /* Entries in /proc/PID/fd, or -errno. */
 int fx_count_fds(pid_t pid);
+/* The same, and the test fails if /proc cannot say. */
+int fx_nfds(pid_t pid);
+/* Poll until the count equals want; returns the last count seen. */
+int fx_wait_fds(pid_t pid, int want);
+/* fx_wait_fds, and the test fails unless pid holds want fds (when:
+ * words for the message). */
+void fx_expect_fds(pid_t pid, int want, const char *when);
+/* pid's fd count once it is quiet: three equal reads 20 ms apart (a
+ * departed peer's sockets go just after the server reads its EOF, a
+ * handshake's just after its answer).  A baseline for other counts,
+ * never an assertion by itself. */
+int fx_settled_fds(pid_t pid);
 
 /* /proc/PID/stat, the fields the tests look at. */
 struct fx_pstat {
@@ -66,26 +107,23 @@ struct fx_pstat {
 bool fx_read_pstat(pid_t pid, struct fx_pstat *ps);
 /* Running: not gone, not a zombie nobody reaped. */
 bool fx_alive(pid_t pid);
+/* The number on the "field:" line of /proc/PID/status (VmRSS, in kB;
+ * Seccomp), or -1. */
+long fx_status_field(pid_t pid, const char *field);
+/* Built with ASan or TSan (per its maps): its RSS then says nothing of
+ * what it keeps, freed memory sits in quarantine. */
+bool fx_sanitized(pid_t pid);
+/* Processes for which match says true: how many. */
+int fx_procs(bool (*match)(const struct fx_pstat *ps, void *arg), void *arg);
+/* The live children of ppid named comm: how many, the last one seen. */
+int fx_children_named(pid_t ppid, const char *comm, pid_t *last);
+/* The server's one tetherd-spawner child. */
+pid_t fx_spawner_of(pid_t server);
 /* SIGKILL and reap every process that descends from this one (workers a
  * killed server left to us, spawners), going round until none runs. */
 void fx_kill_descendants(void);
-/* Poll until the count equals want; returns the last count seen. */
-int fx_wait_fds(pid_t pid, int want);
-/* Disconnect fx.t and attach again, retrying while the server still
- * sees the previous controller (-EBUSY). */
-int fx_reattach(void);
-/* tether_connect, retrying -EBUSY up to the deadline. */
-int fx_connect_retry(const char *sock, unsigned flags, struct tether **out);
-/* getpid run in the server through tether_call (the server's pid), or
- * the library's -errno.  Unlike tether_getpid it passes no NULL args
- * array, so tests of other things do not hinge on that helper. */
-long fx_getpid(struct tether *t);
-/* Write a whole file. */
-void fx_write_file(const char *path, const void *data, size_t len);
-/* Sleep a little (for polling loops). */
-void fx_nap(void);
 
-/* ---- raw protocol -------------------------------------------------- */
+/* ---- fx_raw.c: the protocol by hand ---------------------------------- */
 /* One decoded frame whose bytes it owns (msgpack objects point into
  * them, so they must outlive the tp_in). */
 struct fx_frame {
@@ -102,13 +140,23 @@ const char *fx_frame_text(const struct fx_frame *f, char *buf, size_t size);
 int fx_dial(const char *sock);
 /* A finished HELLO request frame. */
 void fx_hello_msg(struct tp_msg *m, uint64_t version, uint64_t flags);
+/* len bytes and nfds fds (up to 8) in one sendmsg: the bytes sent, or
+ * -errno. */
+ssize_t fx_send_fds(int fd, const void *buf, size_t len, const int *fds,
+		    unsigned nfds);
 /* Send pkt (with fds, if any) as one packet on a fresh connection to
  * sock and read the answer.  Returns the answer's err (0 accepted, > 0
  * refused, text in text), or -errno when no answer came. */
 int fx_handshake(const char *sock, const void *pkt, size_t len,
 		 const int *fds, unsigned nfds, char *text, size_t textsz);
-/* A proper handshake with our own socket pairs: on success *sfd (and
- * *dfd unless NULL, else closed) are our ends. */
+/* The handshake m (a finished HELLO) with our own socket pairs: on
+ * success (0) ours[0] and ours[1] are our ends of the syscall and data
+ * sockets; otherwise the answer's err or -errno, and nothing is left
+ * open. */
+int fx_hello_pairs(const char *sock, const struct tp_msg *m, char *text,
+		   size_t textsz, int ours[2]);
+/* A proper handshake: on success *sfd (and *dfd unless NULL, else
+ * closed) are our ends. */
 int fx_attach_raw(const char *sock, unsigned hello_flags, int *sfd, int *dfd);
 
 /* Bytes on a stream socket, all of them. */
@@ -123,5 +171,24 @@ int fx_recv_frame(int fd, struct tp_rbuf *rb, struct fx_frame *f);
 /* True when fd reaches EOF (or reset) within the deadline, discarding
  * whatever comes before it. */
 bool fx_wait_eof(int fd);
+
+/* A controller attached by hand (taking over from fx.t's server, which
+ * the caller lets go first): requests numbered from 101. */
+struct fx_raw {
+	int sfd, dfd;
+	struct tp_rbuf rb;
+	uint64_t id;
+};
+
+void fx_raw_attach(struct fx_raw *r);
+void fx_raw_close(struct fx_raw *r);
+/* A request [id, op, ...] in m, its body for the caller to pack: id. */
+uint64_t fx_raw_begin(struct fx_raw *r, struct tp_msg *m, unsigned op);
+/* Send it (and destroy m). */
+void fx_raw_send(struct fx_raw *r, struct tp_msg *m);
+/* The next answer to id (others skipped): its code, or -errno when the
+ * connection ended or nothing came.  The frame goes to out if given
+ * (fx_frame_free it), else it is freed. */
+int fx_raw_reply(struct fx_raw *r, uint64_t id, struct fx_frame *out);
 
 #endif

@@ -79,18 +79,18 @@ pipe() {
 	esac
 }
 
-# wait_pending PATTERN: poll `--json pending` until it matches (a few s).
-wait_pending() {
-	i=0
-	while [ $i -lt 100 ]; do
-		ctl_any --json pending
-		case $out in
-		*$1*) return 0 ;;
-		esac
-		nap
-		i=$((i + 1))
-	done
+# pending_has PATTERN: `--json pending` matches it now.
+pending_has() {
+	ctl_any --json pending
+	case $out in
+	*$1*) return 0 ;;
+	esac
 	return 1
+}
+
+# wait_pending PATTERN: poll until it does (5 s).
+wait_pending() {
+	wait_until 5 pending_has "$1"
 }
 
 # ---- start ------------------------------------------------------------
@@ -275,16 +275,11 @@ ctl "empty batch is a usage error" 2 batch - </dev/null
 pipe "pipe2 (for shutdown)" 0
 ctl "call --async read of an empty pipe" 0 call --async read "$R" @8 8
 ctl "shutdown --force with a read in the ring" 0 shutdown --force
-i=0
-while alive "$SPID" && [ $i -lt 100 ]; do
-	nap
-	i=$((i + 1))
-done
-if alive "$SPID"; then
-	bad "tetherd exits" "pid $SPID still runs"
-else
+if wait_while 5 alive "$SPID"; then
 	ok "tetherd exits"
 	SPID=
+else
+	bad "tetherd exits" "pid $SPID still runs"
 fi
 
 echo "scenario_async: $pass passed, $fail failed"

@@ -35,11 +35,7 @@ cleanup() {
 	if [ -n "$SPID" ] && alive "$SPID"; then
 		"$TETHERCTL" -s "$S" --take-over shutdown --force \
 			>/dev/null 2>&1
-		i=0
-		while [ $i -lt 40 ] && alive "$SPID"; do
-			i=$((i + 1))
-			sleep 0.05 2>/dev/null || sleep 1
-		done
+		wait_while 2 alive "$SPID"
 		kill -9 "$SPID" 2>/dev/null
 	fi
 	scen_cleanup_more
@@ -64,6 +60,28 @@ bad() {
 
 nap() {
 	sleep 0.05 2>/dev/null || sleep 1
+}
+
+# wait_while SECONDS CMD ARGS...: nap while CMD ARGS succeeds, SECONDS
+# at most; true once it has failed.  wait_until: the other way round.
+wait_while() {
+	naps=$(($1 * 20))
+	shift
+	while "$@"; do
+		[ "$naps" -gt 0 ] || return 1
+		naps=$((naps - 1))
+		nap
+	done
+}
+
+wait_until() {
+	naps=$(($1 * 20))
+	shift
+	until "$@"; do
+		[ "$naps" -gt 0 ] || return 1
+		naps=$((naps - 1))
+		nap
+	done
 }
 
 # A guard against a verb that never returns: coreutils timeout when
@@ -96,16 +114,11 @@ ctl() {
 # shutdown_force: shut the server down, check it is gone (within 5 s).
 shutdown_force() {
 	ctl "shutdown --force" 0 shutdown --force
-	i=0
-	while [ $i -lt 100 ] && alive "$SPID"; do
-		i=$((i + 1))
-		nap
-	done
-	if alive "$SPID"; then
-		bad "server gone after shutdown --force" "pid $SPID runs"
-	else
+	if wait_while 5 alive "$SPID"; then
 		ok "server gone after shutdown --force"
 		SPID=
+	else
+		bad "server gone after shutdown --force" "pid $SPID runs"
 	fi
 }
 

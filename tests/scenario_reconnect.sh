@@ -5,93 +5,17 @@
 # tetherd.  Needs $TETHERCTL and $TETHERD (make check exports both).
 #
 # Prints "scenario_reconnect: N passed, M failed"; exits 1 if M > 0.
-set -u
-
-: "${TETHERCTL:?set TETHERCTL to the tetherctl binary}"
-: "${TETHERD:?set TETHERD to the tetherd binary}"
-export TETHERD
-
-D=$(mktemp -d /tmp/tscen.XXXXXX) || exit 1
-S=$D/s.sock
-SPID=
+SCENARIO=reconnect
+. "$(dirname "$0")/scenario_lib.sh"
 APID=
-pass=0
-fail=0
 
-cleanup() {
+# The attach session, if one runs, and our end of its fifo.
+scen_cleanup_more() {
 	exec 7>&- 2>/dev/null
 	if [ -n "$APID" ]; then
 		kill -9 "$APID" 2>/dev/null
 		wait "$APID" 2>/dev/null
 	fi
-	if [ -n "$SPID" ] && alive "$SPID"; then
-		"$TETHERCTL" -s "$S" --take-over shutdown >/dev/null 2>&1
-		kill -9 "$SPID" 2>/dev/null
-	fi
-	rm -rf "$D"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-
-ok() {
-	pass=$((pass + 1))
-	echo "ok   $1"
-}
-
-bad() {
-	fail=$((fail + 1))
-	echo "FAIL $1"
-	shift
-	for l in "$@"; do
-		echo "     $l"
-	done
-}
-
-# Running, not a zombie nobody reaped.
-alive() {
-	[ -r "/proc/$1/stat" ] || return 1
-	state=$(sed 's/^.*) \(.\).*$/\1/' "/proc/$1/stat" 2>/dev/null)
-	case $state in
-	'' | Z | X) return 1 ;;
-	esac
-	return 0
-}
-
-nap() {
-	sleep 0.05 2>/dev/null || sleep 1
-}
-
-# ctl NAME WANT_STATUS ARGS...: run tetherctl, output in $out/$err.
-ctl() {
-	name=$1
-	want=$2
-	shift 2
-	"$TETHERCTL" -s "$S" "$@" >"$D/out" 2>"$D/err"
-	st=$?
-	out=$(cat "$D/out")
-	err=$(cat "$D/err")
-	if [ "$st" -eq "$want" ]; then
-		ok "$name"
-		return 0
-	fi
-	bad "$name" "tetherctl $* exited $st, expected $want" \
-		"stdout: $out" "stderr: $err"
-	return 1
-}
-
-# has NAME TEXT NEEDLE: TEXT contains NEEDLE.
-has() {
-	case $2 in
-	*"$3"*) ok "$1" ;;
-	*) bad "$1" "no '$3' in:" "$2" ;;
-	esac
-}
-
-hasnt() {
-	case $2 in
-	*"$3"*) bad "$1" "unexpected '$3' in:" "$2" ;;
-	*) ok "$1" ;;
-	esac
 }
 
 # The fd of "name(...) = FD" in $out.
@@ -101,13 +25,12 @@ ret_of() {
 
 # wait_for FILE NEEDLE: poll up to 5 s.
 wait_for() {
-	i=0
-	while [ $i -lt 100 ]; do
-		grep -q -- "$2" "$1" 2>/dev/null && return 0
-		nap
-		i=$((i + 1))
-	done
-	return 1
+	wait_until 5 grep -qs -- "$2" "$1"
+}
+
+# getpid on a connection of its own, output in $D/out and $D/err.
+call_getpid() {
+	"$TETHERCTL" -s "$S" call getpid >"$D/out" 2>"$D/err"
 }
 
 # The fds row of fd N in $out (text output of `fds`).
@@ -139,17 +62,17 @@ DB=$(ret_of)
 [ -n "$DB" ] && ok "openat returned an fd ($DB)" ||
 	bad "openat returned an fd" "$out"
 ctl "label in a new invocation" 0 label "$DB" db
-has "label says so" "$out" "labeled db"
+has "label says so" "labeled db" "$out"
 
 ctl "fds" 0 fds
-has "fds shows the label" "$(row_of "$DB")" "db"
-has "fds shows the target" "$(row_of "$DB")" "$D/f1"
-has "fds lists internal fds" "$out" "internal"
+has "fds shows the label" "db" "$(row_of "$DB")"
+has "fds shows the target" "$D/f1" "$(row_of "$DB")"
+has "fds lists internal fds" "internal" "$out"
 
 ctl "--json fds" 0 --json fds
-has "--json fds has the label" "$out" '"label":"db"'
-has "--json fds has internal entries" "$out" '"internal":true'
-has "--json fds names roles" "$out" '"role":"listen"'
+has "--json fds has the label" '"label":"db"' "$out"
+has "--json fds has internal entries" '"internal":true' "$out"
+has "--json fds names roles" '"role":"listen"' "$out"
 
 ctl "label of an unopened fd fails" 1 label 900 nothing
 ctl "duplicate label fails" 1 label 0 db
@@ -163,13 +86,13 @@ ctl "open orphan 2" 0 call openat AT_FDCWD "\"$D/f3\"" O_RDONLY
 O2=$(ret_of)
 
 ctl "gc --dry-run" 0 gc --dry-run
-has "dry run lists the orphans" "$out" "would close 2 fds: $O1 $O2"
+has "dry run lists the orphans" "would close 2 fds: $O1 $O2" "$out"
 ctl "fds after dry run" 0 fds
 [ -n "$(row_of "$O1")" ] && [ -n "$(row_of "$O2")" ] &&
 	ok "dry run closed nothing" || bad "dry run closed nothing" "$out"
 
 ctl "gc --keep" 0 gc --keep "$O1"
-has "gc --keep closes the other orphan" "$out" "closed 1 fd: $O2"
+has "gc --keep closes the other orphan" "closed 1 fd: $O2" "$out"
 ctl "fds after gc --keep" 0 fds
 [ -n "$(row_of "$O1")" ] && ok "kept fd still open" ||
 	bad "kept fd still open" "$out"
@@ -178,7 +101,7 @@ ctl "fds after gc --keep" 0 fds
 [ -n "$(row_of "$DB")" ] && ok "labeled fd survives gc" ||
 	bad "labeled fd survives gc" "$out"
 ctl "--json gc --dry-run" 0 --json gc --dry-run
-has "--json gc lists the kept orphan now" "$out" "\"closed\":[$O1]"
+has "--json gc lists the kept orphan now" "\"closed\":[$O1]" "$out"
 
 # ---- attach < script -------------------------------------------------------
 
@@ -194,13 +117,13 @@ st=$?
 out=$(cat "$D/out")
 [ $st -eq 0 ] && ok "attach script exits 0" ||
 	bad "attach script exits 0" "status $st" "$(cat "$D/err")"
-has "attach ran the syscall" "$out" "getpid() = $SPID"
-has "attach ran fds" "$out" "FD "
-has "attach labeled" "$out" "fd $O1 labeled second"
+has "attach ran the syscall" "getpid() = $SPID" "$out"
+has "attach ran fds" "FD " "$out"
+has "attach labeled" "fd $O1 labeled second" "$out"
 N=$(ret_of)
-has "attach's gc closed its orphan" "$out" "closed 1 fd: $N"
+has "attach's gc closed its orphan" "closed 1 fd: $N" "$out"
 ctl "fds after the script" 0 --json fds
-has "script's label is there" "$out" '"label":"second"'
+has "script's label is there" '"label":"second"' "$out"
 
 cat >"$D/bad.txt" <<EOF
 getpid
@@ -212,8 +135,7 @@ st=$?
 [ $st -eq 1 ] && ok "attach script with a failing line exits 1" ||
 	bad "attach script with a failing line exits 1" "status $st" \
 		"$(cat "$D/out")" "$(cat "$D/err")"
-has "lines after the failing one still ran" "$(cat "$D/out")" \
-	"EBADF"
+has "lines after the failing one still ran" "EBADF" "$(cat "$D/out")"
 [ "$(grep -c "getpid() = $SPID" "$D/out")" -eq 2 ] &&
 	ok "both getpid lines ran" || bad "both getpid lines ran" \
 	"$(cat "$D/out")"
@@ -233,17 +155,17 @@ else
 fi
 
 ctl "second controller is refused" 3 call getpid
-has "refusal names the attached pid" "$err" "attached by pid $APID"
+has "refusal names the attached pid" "attached by pid $APID" "$err"
 ctl "status works while attached (observer)" 0 status
-has "status names the controller" "$out" "attached (pid $APID"
+has "status names the controller" "attached (pid $APID" "$out"
 ctl "--json status while attached" 0 --json status
-has "--json status: attached" "$out" '"attached":true'
-has "--json status: controller pid" "$out" "\"controller_pid\":$APID"
+has "--json status: attached" '"attached":true' "$out"
+has "--json status: controller pid" "\"controller_pid\":$APID" "$out"
 ctl "fds works while attached (observer)" 0 fds
 ctl "label refused while attached" 3 label "$DB" other
 
 ctl "--take-over call getpid" 0 --take-over call getpid
-has "take-over ran the call" "$out" "getpid() = $SPID"
+has "take-over ran the call" "getpid() = $SPID" "$out"
 echo getpid >&7
 exec 7>&-
 wait "$APID"
@@ -253,7 +175,7 @@ APID=
 	bad "taken-over attach session exits 3" "status $st" \
 		"$(cat "$D/attach.err")"
 ctl "--json status after the take-over" 0 --json status
-has "detached after the take-over" "$out" '"attached":false'
+has "detached after the take-over" '"attached":false' "$out"
 
 # ---- an attach session killed: the next controller gets in -------------
 
@@ -267,27 +189,17 @@ kill -9 "$APID"
 wait "$APID" 2>/dev/null
 APID=
 exec 7>&-
-i=0
-while :; do
-	"$TETHERCTL" -s "$S" call getpid >"$D/out" 2>"$D/err" && break
-	i=$((i + 1))
-	[ $i -ge 100 ] && break
-	nap
-done
-has "next controller after a SIGKILL" "$(cat "$D/out")" "getpid() = $SPID"
+wait_until 5 call_getpid
+has "next controller after a SIGKILL" "getpid() = $SPID" "$(cat "$D/out")"
 ctl "labels survive the crash" 0 --json fds
-has "db label still there" "$out" '"label":"db"'
-has "second label still there" "$out" '"label":"second"'
+has "db label still there" '"label":"db"' "$out"
+has "second label still there" '"label":"second"' "$out"
 
 # ---- shutdown --------------------------------------------------------------
 
 ctl "shutdown" 0 shutdown
-i=0
-while alive "$SPID" && [ $i -lt 100 ]; do
-	nap
-	i=$((i + 1))
-done
-alive "$SPID" && bad "server exited" "pid $SPID alive" || ok "server exited"
+wait_while 5 alive "$SPID" && ok "server exited" ||
+	bad "server exited" "pid $SPID alive"
 ctl "status after shutdown cannot reach" 3 status
 # A sanitizer build of tetherd reports into its log (beside the socket).
 if grep -q -e Sanitizer -e 'runtime error' "$S.log" 2>/dev/null; then

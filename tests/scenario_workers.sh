@@ -50,20 +50,21 @@ spawn_w() {
 	return 1
 }
 
+# log_has LABEL NEEDLE: the worker's log holds NEEDLE now.
+log_has() {
+	ctl_any logs "$1"
+	case $out in
+	*"$2"*) return 0 ;;
+	esac
+	return 1
+}
+
 # wait_log NAME LABEL NEEDLE: poll logs until they hold NEEDLE (10 s).
 wait_log() {
-	i=0
-	while [ $i -lt 200 ]; do
-		ctl_any logs "$2"
-		case $out in
-		*"$3"*)
-			ok "$1"
-			return 0
-			;;
-		esac
-		i=$((i + 1))
-		nap
-	done
+	if wait_until 10 log_has "$2" "$3"; then
+		ok "$1"
+		return 0
+	fi
 	bad "$1" "log of $2 never showed \"$3\"" "last: $out"
 	return 1
 }
@@ -178,15 +179,10 @@ wait_log "stubborn ignores SIGTERM now" stubborn ready
 ctl "stop --grace 1 stubborn" 0 stop --grace 1 stubborn
 expect "stubborn needed SIGKILL" \
 	"stubborn: killed by SIGKILL after 1.0 s grace" "$out"
-i=0
-while [ $i -lt 100 ] && group_alive "$STUBBORN"; do
-	i=$((i + 1))
-	nap
-done
-if group_alive "$STUBBORN"; then
-	bad "nothing of stubborn's group remains" "pgid $STUBBORN"
-else
+if wait_while 5 group_alive "$STUBBORN"; then
 	ok "nothing of stubborn's group remains"
+else
+	bad "nothing of stubborn's group remains" "pgid $STUBBORN"
 fi
 
 # ---- logs ----------------------------------------------------------------
@@ -250,11 +246,7 @@ else
 	ok "server gone after shutdown --force"
 	SPID=
 fi
-i=0
-while [ $i -lt 100 ] && alive "$RUNNER"; do
-	i=$((i + 1))
-	nap
-done
+wait_while 5 alive "$RUNNER"
 if alive "$RUNNER" || group_alive "$RUNNER"; then
 	bad "worker gone after shutdown --force" "pid $RUNNER runs"
 else

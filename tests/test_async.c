@@ -36,7 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fixture.h"
+#include "kit.h"
 
 TestSuite(reconnect, .init = fx_init_server, .fini = fx_fini, .timeout = 30);
 TestSuite(many, .init = fx_init_server, .fini = fx_fini, .timeout = 60);
@@ -51,141 +51,9 @@ TestSuite(parked, .init = fx_init_server, .fini = fx_fini, .timeout = 60);
 TestSuite(liveness, .init = fx_init_server, .fini = fx_fini, .timeout = 30);
 TestSuite(frame, .init = fx_init_server, .fini = fx_fini, .timeout = 30);
 
-#define KID_DEADLINE_MS 15000		/* tether_start under sanitizers */
 #define PARKED_MAX 4096			/* TD_PARKED_MAX */
 #define PARKED_BYTES (64u << 20)	/* TD_PARKED_BYTES */
 #define MIB (1u << 20)
-
-/* ---- time ------------------------------------------------------------ */
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void nap_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
-/* ---- kids: forked controllers that report through a pipe ------------- */
-
-struct kid {
-	pid_t pid;
-	int rd;				/* their reports */
-	char buf[4096];
-	size_t len;
-};
-
-#define KID_W 3				/* the kid's report pipe */
-
-static void kid_start(struct kid *k, void (*fn)(void *arg), void *arg)
-{
-	int p[2];
-
-	memset(k, 0, sizeof(*k));
-	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-	fflush(NULL);
-	k->pid = fork();
-	cr_assert_geq(k->pid, 0, "fork: %s", strerror(errno));
-	if (k->pid == 0) {
-		int w;
-
-		fx_forked();
-		/* Nothing of ours but the report pipe: above all not
-		 * fx.t's sockets, whose copies would keep a connection
-		 * alive after its handle is dropped. */
-		if ((w = fcntl(p[1], F_DUPFD, 10)) < 0 || dup2(w, KID_W) < 0)
-			_exit(126);
-		syscall(SYS_close_range, KID_W + 1, ~0U, 0);
-		signal(SIGPIPE, SIG_IGN);
-		fn(arg);
-		_exit(0);
-	}
-	close(p[1]);
-	k->rd = p[0];
-	fx_track(k->pid);
-}
-
-static void kid_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void kid_say(const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		n = 0;
-	if (n > (int)sizeof(line) - 2)
-		n = (int)sizeof(line) - 2;
-	line[n++] = '\n';
-	if (write(KID_W, line, (size_t)n) < 0)
-		_exit(125);
-}
-
-/* The next report starting with word; its rest into out.  A FAIL line or
- * the kid's death fails the test. */
-static void kid_line(struct kid *k, const char *word, char *out, size_t size)
-{
-	int64_t end = now_ms() + KID_DEADLINE_MS;
-	size_t wl = strlen(word);
-
-	for (;;) {
-		char *nl = memchr(k->buf, '\n', k->len);
-
-		if (nl) {
-			size_t ll = (size_t)(nl - k->buf);
-			char line[sizeof(k->buf)];
-
-			memcpy(line, k->buf, ll);
-			line[ll] = '\0';
-			memmove(k->buf, nl + 1, k->len - ll - 1);
-			k->len -= ll + 1;
-			if (!strncmp(line, "FAIL", 4))
-				cr_assert_fail("kid %d: %s", (int)k->pid, line);
-			if (!strncmp(line, word, wl) &&
-			    (line[wl] == ' ' || line[wl] == '\0')) {
-				if (out)
-					snprintf(out, size, "%s",
-						 line[wl] ? line + wl + 1 : "");
-				return;
-			}
-			continue;
-		}
-		struct pollfd pfd = { .fd = k->rd, .events = POLLIN };
-		int left = (int)(end - now_ms());
-		ssize_t n;
-
-		cr_assert(left > 0 && poll(&pfd, 1, left) > 0,
-			  "kid %d: no \"%s\" report in time", (int)k->pid, word);
-		n = read(k->rd, k->buf + k->len, sizeof(k->buf) - 1 - k->len);
-		cr_assert_gt(n, 0, "kid %d died before reporting \"%s\"",
-			     (int)k->pid, word);
-		k->len += (size_t)n;
-	}
-}
-
-static void kid_kill(struct kid *k)
-{
-	int st;
-
-	kill(k->pid, SIGKILL);
-	cr_assert_eq(waitpid(k->pid, &st, 0), k->pid);
-	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
-		  "kid %d ended with status 0x%x, not by SIGKILL", (int)k->pid,
-		  st);
-	close(k->rd);
-	k->rd = -1;
-}
 
 /* What a reading kid does: attach, say so, read fd (blocking, through
  * the server's ring), report the result if it ever comes. */
@@ -198,17 +66,12 @@ struct reader {
 static void kid_reader(void *arg)
 {
 	const struct reader *rd = arg;
-	struct tether *t = NULL;
+	struct tether *t = kid_connect();
 	char buf[256];
 	struct tether_call c = { .nr = SYS_read, .nargs = 3,
 				 .flags = rd->flags };
-	int rc = fx_connect_retry(fx.sock, 0, &t);
+	int rc;
 
-	if (rc < 0) {
-		kid_say("FAIL connect: %s (%s)", strerror(-rc),
-			tether_last_error(NULL));
-		_exit(1);
-	}
 	c.args[0] = TETHER_INT(rd->fd);
 	c.args[1] = TETHER_OUT(buf, rd->count);
 	c.args[2] = TETHER_INT(rd->count);
@@ -221,50 +84,6 @@ static void kid_reader(void *arg)
 }
 
 /* ---- small helpers ---------------------------------------------------- */
-
-static int count_fds(pid_t pid)
-{
-	int n = fx_count_fds(pid);
-
-	cr_assert_geq(n, 0, "/proc/%d/fd: %s", (int)pid, strerror(-n));
-	return n;
-}
-
-/* The server's fd count once it is quiet: three equal reads 20 ms apart
- * (a departed peer's sockets go just after the server reads its EOF). */
-static int settled_fds(pid_t pid)
-{
-	int64_t end = now_ms() + FX_DEADLINE_MS;
-	int n = count_fds(pid), same = 0;
-
-	while (same < 2 && now_ms() < end) {
-		int m;
-
-		nap_ms(20);
-		m = count_fds(pid);
-		same = m == n ? same + 1 : 0;
-		n = m;
-	}
-	return n;
-}
-
-static void expect_fds(pid_t pid, int want, const char *when)
-{
-	int n = fx_wait_fds(pid, want);
-
-	cr_assert_eq(n, want, "server %d holds %d fds %s, expected %d",
-		     (int)pid, n, when, want);
-}
-
-static struct tether *observe(void)
-{
-	struct tether *t = NULL;
-	int rc = tether_connect(fx.sock, TETHER_CONNECT_OBSERVE, &t);
-
-	cr_assert_eq(rc, 0, "observer connect: %s (%s)", strerror(-rc),
-		     tether_last_error(NULL));
-	return t;
-}
 
 /* A pipe in the server, its fds in fds[0..1]. */
 static void srv_pipe(struct tether *t, int fds[2], int flags)
@@ -319,6 +138,20 @@ static void read_call(struct tether_call *c, int fd, void *buf, size_t n,
 	c->timeout_ms = timeout_ms;
 }
 
+/* Nothing took from the pipe p: a byte written now is what the next
+ * read of p[0] gets, whole (what: which read should have taken none). */
+static void pipe_untouched(const int p[2], char byte, const char *what)
+{
+	struct tether_call c;
+	char b[4] = { 0 };
+
+	srv_write(fx.t, p[1], &byte, 1);
+	read_call(&c, p[0], b, sizeof(b), 0, FX_DEADLINE_MS);
+	call_ok(fx.t, &c);
+	cr_expect_eq(c.ret, 1, "after %s, a read got %ld bytes", what, c.ret);
+	cr_expect_eq(b[0], byte, "after %s, a read got '%c'", what, b[0]);
+}
+
 /* An ASYNC read: its id. */
 static uint64_t async_read(struct tether *t, int fd, size_t n, unsigned flags)
 {
@@ -366,16 +199,29 @@ static void pending_state(struct tether *t, uint64_t id, char *st, size_t size)
 /* Poll until request id is in state want ("" for: not listed). */
 static bool wait_state(struct tether *t, uint64_t id, const char *want)
 {
-	int64_t end = now_ms() + FX_DEADLINE_MS;
+	int64_t end = kit_now_ms() + FX_DEADLINE_MS;
 	char st[16];
 
 	for (;;) {
 		pending_state(t, id, st, sizeof(st));
 		if (!strcmp(st, want))
 			return true;
-		if (now_ms() > end)
+		if (kit_now_ms() > end)
 			return false;
-		nap_ms(10);
+		kit_nap_ms(10);
+	}
+}
+
+/* Poll until request id no longer runs, or ms have passed: its state
+ * then into st ("" when it is not listed). */
+static void wait_stopped(struct tether *t, uint64_t id, char *st,
+			 size_t size, int64_t ms)
+{
+	for (int64_t end = kit_now_ms() + ms;;) {
+		pending_state(t, id, st, size);
+		if (strcmp(st, "running") || kit_now_ms() > end)
+			return;
+		kit_nap_ms(10);
 	}
 }
 
@@ -383,7 +229,7 @@ static bool wait_state(struct tether *t, uint64_t id, const char *want)
  * generation gen; its id. */
 static uint64_t wait_running_read(struct tether *t, uint64_t gen)
 {
-	int64_t end = now_ms() + FX_DEADLINE_MS;
+	int64_t end = kit_now_ms() + FX_DEADLINE_MS;
 
 	for (;;) {
 		struct tether_pending *v;
@@ -398,9 +244,9 @@ static uint64_t wait_running_read(struct tether *t, uint64_t gen)
 		free(v);
 		if (id)
 			return id;
-		cr_assert_lt(now_ms(), end, "no running read of generation "
+		cr_assert_lt(kit_now_ms(), end, "no running read of generation "
 			     "%llu in PENDING", (unsigned long long)gen);
-		nap_ms(10);
+		kit_nap_ms(10);
 	}
 }
 
@@ -498,14 +344,14 @@ Test(reconnect, read_in_flight_survives_kill_and_is_collected)
 	rd.fd = p[0];
 	tether_disconnect(fx.t);
 	fx.t = NULL;
-	obs = observe();
+	obs = fx_observe(fx.sock);
 	gen = start_blocked_reader(&k, &rd, obs, &id);
 	tether_disconnect(obs);
 	kid_kill(&k);
 
-	t0 = now_ms();
+	t0 = kit_now_ms();
 	rc = fx_connect_retry(fx.sock, 0, &t);
-	ms = now_ms() - t0;
+	ms = kit_now_ms() - t0;
 	cr_assert_eq(rc, 0, "controller B: %s (%s)", strerror(-rc),
 		     tether_last_error(NULL));
 	fx.t = t;
@@ -552,7 +398,7 @@ Test(reconnect, pending_entry_of_dead_controller_names_its_generation)
 	rd.fd = p[0];
 	tether_disconnect(fx.t);
 	fx.t = NULL;
-	obs = observe();
+	obs = fx_observe(fx.sock);
 	gen = start_blocked_reader(&k, &rd, obs, &id);
 	kid_kill(&k);
 	cr_assert_eq(fx_reattach(), 0);
@@ -647,7 +493,7 @@ Test(many, thousand_reads_in_flight_each_collected_once)
 	static bool seen[NPIPES];
 	struct tether_pending *v;
 	struct tether_call c;
-	int before = settled_fds(fx.pid), running = 0;
+	int before = fx_settled_fds(fx.pid), running = 0;
 	size_t n;
 
 	make_pipes(fx.t, NPIPES);
@@ -718,7 +564,7 @@ Test(many, thousand_reads_in_flight_each_collected_once)
 	cr_expect_eq(tether_collect(fx.t, ids[NPIPES - 1], 0, &c), -ENOENT);
 
 	close_pipes(fx.t, NPIPES);
-	expect_fds(fx.pid, before, "after closing the 1,000 pipes");
+	fx_expect_fds(fx.pid, before, "after closing the 1,000 pipes");
 }
 
 /* The server raises its soft RLIMIT_NOFILE to min(hard, 65536), so
@@ -769,8 +615,6 @@ Test(cancel, running_read_collects_ecanceled)
  * in the pipe. */
 Test(cancel, cancelled_read_consumes_nothing)
 {
-	struct tether_call c;
-	char b[4] = { 0 };
 	uint64_t id;
 	int p[2];
 
@@ -778,11 +622,7 @@ Test(cancel, cancelled_read_consumes_nothing)
 	id = async_read(fx.t, p[0], 16, 0);
 	cr_assert_eq(tether_cancel(fx.t, id), 0);
 	cr_assert(wait_state(fx.t, id, "done"), "cancelled read not done");
-	srv_write(fx.t, p[1], "z", 1);
-	read_call(&c, p[0], b, sizeof(b), 0, FX_DEADLINE_MS);
-	call_ok(fx.t, &c);
-	cr_expect_eq(c.ret, 1, "read after cancel: %ld", c.ret);
-	cr_expect_eq(b[0], 'z');
+	pipe_untouched(p, 'z', "the cancel");
 }
 
 /* CANCEL of a request that has completed (parked, not collected):
@@ -811,8 +651,8 @@ Test(cancel, unknown_id_is_enoent)
 	cr_expect_eq(tether_cancel(fx.t, 987654321), -ENOENT);
 }
 
-/* A collected id is unknown: -ENOENT. */
-Test(cancel, collected_id_is_enoent)
+/* The id of an ASYNC read that has been collected. */
+static uint64_t collected_id(void)
 {
 	struct tether_call c;
 	uint64_t id;
@@ -823,7 +663,13 @@ Test(cancel, collected_id_is_enoent)
 	id = async_read(fx.t, p[0], 1, 0);
 	collect_record(fx.t, id, FX_DEADLINE_MS, &c);
 	tether_call_release(&c);
-	cr_expect_eq(tether_cancel(fx.t, id), -ENOENT);
+	return id;
+}
+
+/* A collected id is unknown: -ENOENT. */
+Test(cancel, collected_id_is_enoent)
+{
+	cr_expect_eq(tether_cancel(fx.t, collected_id()), -ENOENT);
 }
 
 /* ======================================================================
@@ -840,17 +686,9 @@ Test(collect, unknown_id_is_enoent)
 
 Test(collect, second_collect_is_enoent)
 {
-	struct tether_call c;
-	uint64_t id;
-	int p[2];
+	struct tether_call c = { 0 };
 
-	srv_pipe(fx.t, p, 0);
-	srv_write(fx.t, p[1], "a", 1);
-	id = async_read(fx.t, p[0], 1, 0);
-	collect_record(fx.t, id, FX_DEADLINE_MS, &c);
-	tether_call_release(&c);
-	memset(&c, 0, sizeof(c));
-	cr_expect_eq(tether_collect(fx.t, id, 0, &c), -ENOENT);
+	cr_expect_eq(tether_collect(fx.t, collected_id(), 0, &c), -ENOENT);
 }
 
 /* wait_ms 0 on a running request: -EAGAIN, and it goes on. */
@@ -923,9 +761,9 @@ Test(timeout, read_of_empty_pipe_is_etimedout)
 
 	srv_pipe(fx.t, p, 0);
 	read_call(&c, p[0], b, sizeof(b), 0, 200);
-	t0 = now_ms();
+	t0 = kit_now_ms();
 	call_ok(fx.t, &c);
-	ms = now_ms() - t0;
+	ms = kit_now_ms() - t0;
 	cr_log_info("timed-out read returned after %lld ms", (long long)ms);
 	cr_expect_eq(c.ret, -ETIMEDOUT, "read: %ld", c.ret);
 	cr_expect_geq(ms, 150, "timed out after only %lld ms", (long long)ms);
@@ -949,11 +787,7 @@ Test(timeout, timed_out_read_leaves_no_trace)
 	pending_ok(fx.t, &v, &n);
 	free(v);
 	cr_expect_eq(n, 0, "%zu requests listed after the timeout", n);
-	srv_write(fx.t, p[1], "q", 1);
-	read_call(&c, p[0], b, sizeof(b), 0, FX_DEADLINE_MS);
-	call_ok(fx.t, &c);
-	cr_expect_eq(c.ret, 1);
-	cr_expect_eq(b[0], 'q');
+	pipe_untouched(p, 'q', "the timeout");
 }
 
 /* A read with data waiting, and a generous timeout: it returns normally. */
@@ -991,7 +825,7 @@ Test(timeout, async_read_completed_by_later_write_returns_data)
 	cr_assert_eq(tether_collect(fx.t, id, FX_DEADLINE_MS, &c), 0);
 	cr_expect_eq(c.ret, 4, "read: %ld", c.ret);
 	cr_expect(!memcmp(b, "late", 4));
-	nap_ms(1100);
+	kit_nap_ms(1100);
 	cr_expect_eq(fx_getpid(fx.t), fx.pid);
 }
 
@@ -1082,38 +916,38 @@ Test(timeout, poll_with_zero_timeout_returns_at_once)
 /* A kid blocked in a DETACH_CANCEL read is SIGKILLed: the read is
  * cancelled, not left running, so a byte written afterwards stays in
  * the pipe. */
-Test(detach_cancel, killed_controllers_read_is_cancelled)
+/* A kid's DETACH_CANCEL read of p[0] (a fresh pipe in the server), the
+ * kid SIGKILLed, fx.t attached again: the read's id, and in st its
+ * state once it no longer runs. */
+static uint64_t killed_detach_cancel_read(int p[2], char *st, size_t size)
 {
 	struct reader rd = { .count = 8, .flags = TETHER_CALL_DETACH_CANCEL };
-	struct tether_call c;
 	struct tether *obs;
-	char b[4] = { 0 }, st[16];
 	struct kid k;
 	uint64_t id;
-	int p[2];
 
 	srv_pipe(fx.t, p, 0);
 	rd.fd = p[0];
 	tether_disconnect(fx.t);
 	fx.t = NULL;
-	obs = observe();
+	obs = fx_observe(fx.sock);
 	start_blocked_reader(&k, &rd, obs, &id);
 	kid_kill(&k);
 	cr_assert_eq(fx_reattach(), 0);
 	tether_disconnect(obs);
+	wait_stopped(fx.t, id, st, size, FX_DEADLINE_MS);
+	return id;
+}
+
+Test(detach_cancel, killed_controllers_read_is_cancelled)
+{
+	char st[16];
+	int p[2];
+
+	killed_detach_cancel_read(p, st, sizeof(st));
 	/* Not running any more (gone, or at most a cancelled record). */
-	for (int64_t end = now_ms() + FX_DEADLINE_MS;;) {
-		pending_state(fx.t, id, st, sizeof(st));
-		if (strcmp(st, "running") || now_ms() > end)
-			break;
-		nap_ms(10);
-	}
 	cr_assert_str_neq(st, "running", "DETACH_CANCEL read still running");
-	srv_write(fx.t, p[1], "k", 1);
-	read_call(&c, p[0], b, sizeof(b), 0, FX_DEADLINE_MS);
-	call_ok(fx.t, &c);
-	cr_expect_eq(c.ret, 1, "the cancelled read took the byte: %ld", c.ret);
-	cr_expect_eq(b[0], 'k');
+	pipe_untouched(p, 'k', "the kill");
 }
 
 /* BUG (spec vs server, server/async.c td_async_conn_closed): a killed
@@ -1131,29 +965,11 @@ Test(detach_cancel, killed_controllers_read_is_cancelled)
  * waiting (or mark it and drop it in td_inflight_finish). */
 Test(detach_cancel, killed_controllers_read_is_not_parked)
 {
-	struct reader rd = { .count = 8, .flags = TETHER_CALL_DETACH_CANCEL };
-	struct tether *obs;
 	char st[16];
-	struct kid k;
-	uint64_t id;
 	int p[2];
+	uint64_t id = killed_detach_cancel_read(p, st, sizeof(st));
 
-	srv_pipe(fx.t, p, 0);
-	rd.fd = p[0];
-	tether_disconnect(fx.t);
-	fx.t = NULL;
-	obs = observe();
-	start_blocked_reader(&k, &rd, obs, &id);
-	kid_kill(&k);
-	cr_assert_eq(fx_reattach(), 0);
-	tether_disconnect(obs);
 	/* Once it is no longer running it must be gone, not parked. */
-	for (int64_t end = now_ms() + FX_DEADLINE_MS;;) {
-		pending_state(fx.t, id, st, sizeof(st));
-		if (strcmp(st, "running") || now_ms() > end)
-			break;
-		nap_ms(10);
-	}
 	cr_expect_str_empty(st, "DETACH_CANCEL request %llu still in PENDING "
 			    "(\"%s\") after its controller died",
 			    (unsigned long long)id, st);
@@ -1180,12 +996,7 @@ Test(detach_cancel, async_request_of_detached_controller_is_cancelled)
 	srv_pipe(fx.t, p, 0);
 	id = async_read(fx.t, p[0], 8, TETHER_CALL_DETACH_CANCEL);
 	cr_assert_eq(fx_reattach(), 0);
-	for (int64_t end = now_ms() + 2000;;) {
-		pending_state(fx.t, id, st, sizeof(st));
-		if (strcmp(st, "running") || now_ms() > end)
-			break;
-		nap_ms(10);
-	}
+	wait_stopped(fx.t, id, st, sizeof(st), 2000);
 	cr_expect_str_neq(st, "running", "ASYNC DETACH_CANCEL read %llu runs "
 			  "on after its controller detached",
 			  (unsigned long long)id);
@@ -1229,9 +1040,9 @@ Test(direct, nonblocking_empty_pipe_read_is_eagain_at_once)
 
 	srv_pipe(fx.t, p, O_NONBLOCK);
 	read_call(&c, p[0], b, sizeof(b), 0, 0);
-	t0 = now_ms();
+	t0 = kit_now_ms();
 	call_ok(fx.t, &c);
-	ms = now_ms() - t0;
+	ms = kit_now_ms() - t0;
 	cr_expect_eq(c.ret, -EAGAIN, "read: %ld", c.ret);
 	cr_expect_lt(ms, 1000, "took %lld ms", (long long)ms);
 }
@@ -1499,14 +1310,10 @@ static void kid_batcher(void *arg)
 {
 	const struct reader *rd = arg;
 	struct tether_call c[2];
-	struct tether *t = NULL;
+	struct tether *t = kid_connect();
 	char buf[4];
-	int rc = fx_connect_retry(fx.sock, 0, &t), at = -2;
+	int rc, at = -2;
 
-	if (rc < 0) {
-		kid_say("FAIL connect: %s", strerror(-rc));
-		_exit(1);
-	}
 	memset(c, 0, sizeof(c));
 	c[0].nr = SYS_read;
 	c[0].nargs = 3;
@@ -1537,18 +1344,18 @@ static uint64_t orphan_batch(struct kid *k, int fd)
 	rd.fd = fd;
 	tether_disconnect(fx.t);
 	fx.t = NULL;
-	obs = observe();
+	obs = fx_observe(fx.sock);
 	kid_start(k, kid_batcher, &rd);
 	kid_line(k, "BATCHING", rest, sizeof(rest));
 	gen = strtoull(rest, NULL, 10);
-	for (end = now_ms() + FX_DEADLINE_MS; !id; nap_ms(10)) {
+	for (end = kit_now_ms() + FX_DEADLINE_MS; !id; kit_nap_ms(10)) {
 		pending_ok(obs, &v, &n);
 		for (size_t i = 0; i < n; i++)
 			if (v[i].batch && v[i].generation == gen &&
 			    !strcmp(v[i].state, "running"))
 				id = v[i].id;
 		free(v);
-		cr_assert(id || now_ms() < end, "no running batch of "
+		cr_assert(id || kit_now_ms() < end, "no running batch of "
 			  "generation %llu", (unsigned long long)gen);
 	}
 	tether_disconnect(obs);
@@ -1590,7 +1397,6 @@ Test(batch, parked_batch_of_killed_controller_is_collected)
 Test(batch, cancel_of_running_batch_ends_it)
 {
 	struct tether_call c;
-	char b[4] = { 0 };
 	struct kid k;
 	uint64_t id;
 	int p[2], rc;
@@ -1604,11 +1410,7 @@ Test(batch, cancel_of_running_batch_ends_it)
 	cr_expect_eq(c.nr, -1);
 	cr_expect_eq(c.ret, 1, "entries that ran: %ld", c.ret);
 	tether_call_release(&c);
-	srv_write(fx.t, p[1], "c", 1);
-	read_call(&c, p[0], b, sizeof(b), 0, FX_DEADLINE_MS);
-	call_ok(fx.t, &c);
-	cr_expect_eq(c.ret, 1);
-	cr_expect_eq(b[0], 'c');
+	pipe_untouched(p, 'c', "the batch's cancel");
 }
 
 /* ======================================================================
@@ -1655,7 +1457,7 @@ static int park_mib_reads(uint64_t *ids, int count)
 /* Every one of ids completed (not running), as seen through t. */
 static void wait_all_done(struct tether *t, const uint64_t *ids, int n)
 {
-	int64_t end = now_ms() + FX_DEADLINE_MS;
+	int64_t end = kit_now_ms() + FX_DEADLINE_MS;
 
 	for (;;) {
 		struct tether_pending *v;
@@ -1674,8 +1476,8 @@ static void wait_all_done(struct tether *t, const uint64_t *ids, int n)
 		free(v);
 		if (!left)
 			return;
-		cr_assert_lt(now_ms(), end, "%d requests still running", left);
-		nap_ms(10);
+		cr_assert_lt(kit_now_ms(), end, "%d requests still running", left);
+		kit_nap_ms(10);
 	}
 }
 
@@ -1728,20 +1530,14 @@ Test(parked, byte_budget_marks_the_overflow_lost)
 	tether_call_release(&c);
 }
 
-/* Collecting a lost record gives its ret, but no bytes: the server
- * sends {state "lost", data_lost true, nr, ret} and no "result"; the
- * library then fails the collect with -ENODATA ("result N kept, but its
- * out buffers were dropped"), with c.ret set and every returned 0, and
- * allocates nothing.  (This -ENODATA is not in libtether(3)'s error list
- * for tether_collect(), nor in tether.h: documentation gap.) */
-Test(parked, lost_record_collects_ret_without_bytes)
+/* NBIG MiB reads parked, some of them past the byte budget: the id of
+ * one whose bytes were dropped ("lost"). */
+static uint64_t lost_record(void)
 {
 	static uint64_t ids[NBIG];
 	struct tether_pending *v;
-	struct tether_call c;
 	uint64_t lost_id = 0;
 	size_t n;
-	int rc;
 
 	park_mib_reads(ids, NBIG);
 	wait_all_done(fx.t, ids, NBIG);
@@ -1751,6 +1547,21 @@ Test(parked, lost_record_collects_ret_without_bytes)
 			lost_id = v[i].id;
 	free(v);
 	cr_assert_gt(lost_id, 0, "nothing lost");
+	return lost_id;
+}
+
+/* Collecting a lost record gives its ret, but no bytes: the server
+ * sends {state "lost", data_lost true, nr, ret} and no "result"; the
+ * library then fails the collect with -ENODATA ("result N kept, but its
+ * out buffers were dropped"), with c.ret set and every returned 0, and
+ * allocates nothing.  (This -ENODATA is not in libtether(3)'s error list
+ * for tether_collect(), nor in tether.h: documentation gap.) */
+Test(parked, lost_record_collects_ret_without_bytes)
+{
+	uint64_t lost_id = lost_record();
+	struct tether_call c;
+	int rc;
+
 	memset(&c, 0, sizeof(c));
 	rc = tether_collect(fx.t, lost_id, 0, &c);
 	cr_expect_eq(rc, -ENODATA, "collect of a lost record: %d (%s)", rc,
@@ -1764,22 +1575,11 @@ Test(parked, lost_record_collects_ret_without_bytes)
 /* The same into the caller's own buffers: ret, and 0 bytes returned. */
 Test(parked, lost_record_into_callers_buffers_returns_no_bytes)
 {
-	static uint64_t ids[NBIG];
 	static char buf[MIB];
-	struct tether_pending *v;
 	struct tether_call c = { .nr = SYS_pread64, .nargs = 4 };
-	uint64_t lost_id = 0;
-	size_t n;
+	uint64_t lost_id = lost_record();
 	int rc;
 
-	park_mib_reads(ids, NBIG);
-	wait_all_done(fx.t, ids, NBIG);
-	pending_ok(fx.t, &v, &n);
-	for (size_t i = 0; i < n && !lost_id; i++)
-		if (!strcmp(v[i].state, "lost"))
-			lost_id = v[i].id;
-	free(v);
-	cr_assert_gt(lost_id, 0, "nothing lost");
 	c.args[0] = TETHER_INT(0);
 	c.args[1] = TETHER_OUT(buf, MIB);
 	c.args[2] = TETHER_INT(MIB);
@@ -1797,20 +1597,9 @@ Test(parked, lost_record_into_callers_buffers_returns_no_bytes)
  * finds nothing. */
 Test(parked, lost_record_is_gone_after_its_collect)
 {
-	static uint64_t ids[NBIG];
-	struct tether_pending *v;
+	uint64_t lost_id = lost_record();
 	struct tether_call c;
-	uint64_t lost_id = 0;
-	size_t n;
 
-	park_mib_reads(ids, NBIG);
-	wait_all_done(fx.t, ids, NBIG);
-	pending_ok(fx.t, &v, &n);
-	for (size_t i = 0; i < n && !lost_id; i++)
-		if (!strcmp(v[i].state, "lost"))
-			lost_id = v[i].id;
-	free(v);
-	cr_assert_gt(lost_id, 0, "nothing lost");
 	memset(&c, 0, sizeof(c));
 	cr_assert_eq(tether_collect(fx.t, lost_id, 0, &c), -ENODATA);
 	memset(&c, 0, sizeof(c));
@@ -1938,7 +1727,7 @@ Test(liveness, observer_status_while_read_blocks)
 	rd.fd = p[0];
 	tether_disconnect(fx.t);
 	fx.t = NULL;
-	obs = observe();
+	obs = fx_observe(fx.sock);
 	start_blocked_reader(&k, &rd, obs, &id);
 	rc = tether_status(obs, &st);
 	cr_assert_eq(rc, 0, "STATUS: %s", strerror(-rc));
@@ -1965,7 +1754,7 @@ Test(liveness, new_controller_handshake_while_read_blocks)
 	rd.fd = p[0];
 	tether_disconnect(fx.t);
 	fx.t = NULL;
-	obs = observe();
+	obs = fx_observe(fx.sock);
 	start_blocked_reader(&k, &rd, obs, &id);
 	tether_disconnect(obs);
 	rc = tether_connect(fx.sock, 0, &t);
@@ -1999,12 +1788,12 @@ Test(liveness, server_fds_back_to_baseline_after_collect)
 	uint64_t id;
 	int before, p[2];
 
-	before = settled_fds(fx.pid);
+	before = fx_settled_fds(fx.pid);
 	srv_pipe(fx.t, p, 0);
 	rd.fd = p[0];
 	tether_disconnect(fx.t);
 	fx.t = NULL;
-	obs = observe();
+	obs = fx_observe(fx.sock);
 	start_blocked_reader(&k, &rd, obs, &id);
 	tether_disconnect(obs);
 	kid_kill(&k);
@@ -2015,7 +1804,7 @@ Test(liveness, server_fds_back_to_baseline_after_collect)
 	tether_call_release(&c);
 	srv_close(fx.t, p[0]);
 	srv_close(fx.t, p[1]);
-	expect_fds(fx.pid, before, "after the collect and close");
+	fx_expect_fds(fx.pid, before, "after the collect and close");
 }
 
 /* A nanosleep through the ring does not hold the server up: an observer
@@ -2032,16 +1821,13 @@ static void kid_sleeper(void *arg)
 	int rc;
 
 	(void)arg;
-	if ((rc = fx_connect_retry(fx.sock, 0, &t)) < 0) {
-		kid_say("FAIL connect: %s", strerror(-rc));
-		_exit(1);
-	}
+	t = kid_connect();
 	c.args[0] = TETHER_IN(ts, sizeof(ts));
 	c.args[1] = TETHER_INT(0);
 	kid_say("SLEEPING");
-	t0 = now_ms();
+	t0 = kit_now_ms();
 	rc = tether_call(t, &c);
-	kid_say("SLEPT %d %ld %lld", rc, c.ret, (long long)(now_ms() - t0));
+	kid_say("SLEPT %d %ld %lld", rc, c.ret, (long long)(kit_now_ms() - t0));
 	for (;;)
 		pause();
 }
@@ -2057,11 +1843,11 @@ Test(liveness, nanosleep_in_ring_does_not_block_status)
 
 	tether_disconnect(fx.t);
 	fx.t = NULL;
-	obs = observe();
+	obs = fx_observe(fx.sock);
 	kid_start(&k, kid_sleeper, NULL);
 	kid_line(&k, "SLEEPING", NULL, 0);
 	/* The sleep is in the ring now (PENDING says so), then STATUS. */
-	for (int64_t end = now_ms() + FX_DEADLINE_MS, seen = 0; !seen;) {
+	for (int64_t end = kit_now_ms() + FX_DEADLINE_MS, seen = 0; !seen;) {
 		struct tether_pending *v;
 		size_t n;
 
@@ -2071,8 +1857,8 @@ Test(liveness, nanosleep_in_ring_does_not_block_status)
 				!strcmp(v[i].state, "running");
 		free(v);
 		if (!seen) {
-			cr_assert_lt(now_ms(), end, "no nanosleep in PENDING");
-			nap_ms(5);
+			cr_assert_lt(kit_now_ms(), end, "no nanosleep in PENDING");
+			kit_nap_ms(5);
 		}
 	}
 	cr_assert_eq(tether_status(obs, &st), 0);
@@ -2118,10 +1904,7 @@ static void kid_big_sleeper(void *arg)
 	int rc;
 
 	(void)arg;
-	if ((rc = fx_connect_retry(fx.sock, 0, &t)) < 0) {
-		kid_say("FAIL connect: %s", strerror(-rc));
-		_exit(1);
-	}
+	t = kid_connect();
 	c.args[0] = TETHER_IN(ts, sizeof(ts));
 	c.args[1] = TETHER_OUT(rem, sizeof(rem));
 	kid_say("SLEEPING");
@@ -2145,10 +1928,10 @@ Test(frame, parked_result_bigger_than_a_frame_is_lost_not_hung)
 
 	tether_disconnect(fx.t);
 	fx.t = NULL;
-	obs = observe();
+	obs = fx_observe(fx.sock);
 	kid_start(&k, kid_big_sleeper, NULL);
 	kid_line(&k, "SLEEPING", NULL, 0);
-	for (int64_t end = now_ms() + FX_DEADLINE_MS; !id; nap_ms(5)) {
+	for (int64_t end = kit_now_ms() + FX_DEADLINE_MS; !id; kit_nap_ms(5)) {
 		struct tether_pending *v;
 		size_t n;
 
@@ -2157,7 +1940,7 @@ Test(frame, parked_result_bigger_than_a_frame_is_lost_not_hung)
 			if (v[i].nr == SYS_nanosleep && v[i].waited)
 				id = v[i].id;
 		free(v);
-		cr_assert(id || now_ms() < end, "no nanosleep in PENDING");
+		cr_assert(id || kit_now_ms() < end, "no nanosleep in PENDING");
 	}
 	tether_disconnect(obs);
 	kid_kill(&k);

@@ -46,69 +46,30 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-#include "fixture.h"
+#include "kit.h"
 
 #define MiB (1ull << 20)
 #define GiB (1ull << 30)
-#define KID_DEADLINE_MS 15000		/* a kid's next report */
 #define RSS_LIMIT_KB (64 * 1024)	/* "flat memory" on either end */
 
-static void dt_fini(void);
-
-TestSuite(xfer, .init = fx_init_server, .fini = dt_fini, .timeout = 120);
-TestSuite(big, .init = fx_init_server, .fini = dt_fini, .timeout = 900);
-TestSuite(atomic, .init = fx_init_server, .fini = dt_fini, .timeout = 60);
-TestSuite(fdpass, .init = fx_init_server, .fini = dt_fini, .timeout = 30);
-TestSuite(malformed, .init = fx_init_server, .fini = dt_fini, .timeout = 60);
-TestSuite(mem, .init = fx_init_server, .fini = dt_fini, .timeout = 30);
-TestSuite(bigcall, .init = fx_init_server, .fini = dt_fini, .timeout = 60);
-
-/* ---- time ---------------------------------------------------------------- */
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void nap_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
+TestSuite(xfer, .init = fx_init_server, .fini = fx_fini, .timeout = 120);
+TestSuite(big, .init = fx_init_server, .fini = fx_fini, .timeout = 900);
+TestSuite(atomic, .init = fx_init_server, .fini = fx_fini, .timeout = 60);
+TestSuite(fdpass, .init = fx_init_server, .fini = fx_fini, .timeout = 30);
+TestSuite(malformed, .init = fx_init_server, .fini = fx_fini, .timeout = 60);
+TestSuite(mem, .init = fx_init_server, .fini = fx_fini, .timeout = 30);
+TestSuite(bigcall, .init = fx_init_server, .fini = fx_fini, .timeout = 60);
 
 /* ---- the server's fds and memory ----------------------------------------- */
-
-/* The server's fd count once it is quiet: three equal reads 20 ms apart
- * (a baseline, never an assertion by itself). */
-static int settled_fds(pid_t pid)
-{
-	int64_t end = now_ms() + FX_DEADLINE_MS;
-	int n = fx_count_fds(pid), same = 0;
-
-	cr_assert_geq(n, 0);
-	while (same < 2 && now_ms() < end) {
-		int m;
-
-		nap_ms(20);
-		m = fx_count_fds(pid);
-		same = m == n ? same + 1 : 0;
-		n = m;
-	}
-	return n;
-}
 
 /* Poll until the server holds at least want fds; the last count. */
 static int wait_fds_atleast(pid_t pid, int want)
 {
-	int64_t end = now_ms() + FX_DEADLINE_MS;
+	int64_t end = kit_now_ms() + FX_DEADLINE_MS;
 	int n;
 
-	while ((n = fx_count_fds(pid)) < want && now_ms() < end)
-		nap_ms(5);
+	while ((n = fx_count_fds(pid)) < want && kit_now_ms() < end)
+		kit_nap_ms(5);
 	return n;
 }
 
@@ -119,7 +80,7 @@ static int detach_fx(void)
 	int attached;
 
 	cr_assert_not_null(fx.t);
-	attached = settled_fds(fx.pid);
+	attached = fx_settled_fds(fx.pid);
 	tether_disconnect(fx.t);
 	fx.t = NULL;
 	cr_assert_eq(fx_wait_fds(fx.pid, attached - 2), attached - 2,
@@ -141,26 +102,6 @@ static void still_serving(void)
 		reattach();
 	cr_assert_eq(fx_getpid(fx.t), fx.pid, "the server stopped serving: %s",
 		     tether_last_error(fx.t));
-}
-
-/* A "Name:   123 kB" line of /proc/PID/status, or -1. */
-static long status_kb(pid_t pid, const char *field)
-{
-	char path[64], line[256];
-	size_t fl = strlen(field);
-	long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if (!(f = fopen(path, "re")))
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, field, fl) && line[fl] == ':') {
-			v = strtol(line + fl + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return v;
 }
 
 /* Reset pid's VmHWM to its current RSS (clear_refs 5); false if the
@@ -291,21 +232,6 @@ static bool file_is(const char *path, const void *want, size_t len)
 	return same;
 }
 
-/* Entries of fx.dir whose name contains needle. */
-static int dir_count(const char *needle)
-{
-	DIR *d = opendir(fx.dir);
-	struct dirent *de;
-	int n = 0;
-
-	cr_assert_not_null(d);
-	while ((de = readdir(d)))
-		if (strstr(de->d_name, needle))
-			n++;
-	closedir(d);
-	return n;
-}
-
 static bool exists(const char *path)
 {
 	struct stat st;
@@ -385,199 +311,6 @@ static int put_finish(struct put_job *j)
 	return j->rc;
 }
 
-/* ---- kids: forked controllers that report through a pipe ----------------- */
-
-struct kid {
-	pid_t pid;
-	int rd;
-	char buf[4096];
-	size_t len;
-};
-
-#define KID_W 3				/* the report pipe, in the kid */
-#define KID_FD 4			/* the fd the test hands over */
-#define MAX_KIDS 8
-static pid_t g_kids[MAX_KIDS];
-
-static void kid_forget(pid_t pid)
-{
-	for (int i = 0; i < MAX_KIDS; i++)
-		if (g_kids[i] == pid)
-			g_kids[i] = 0;
-}
-
-/* Fork fn(arg) with the report pipe at KID_W and `give` (if >= 0) at
- * KID_FD; nothing else of ours stays open in it. */
-static void kid_start(struct kid *k, void (*fn)(void *), void *arg, int give)
-{
-	int p[2];
-
-	memset(k, 0, sizeof(*k));
-	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-	fflush(NULL);
-	k->pid = fork();
-	cr_assert_geq(k->pid, 0, "fork: %s", strerror(errno));
-	if (k->pid == 0) {
-		int w, g = -1;
-
-		fx_forked();
-		w = fcntl(p[1], F_DUPFD, 10);
-		if (give >= 0)
-			g = fcntl(give, F_DUPFD, 10);
-		if (w < 0 || dup2(w, KID_W) < 0 || (give >= 0 && g < 0) ||
-		    (g >= 0 && dup2(g, KID_FD) < 0))
-			_exit(126);
-		syscall(SYS_close_range, KID_FD + 1, ~0U, 0);
-		if (give < 0)
-			close(KID_FD);
-		signal(SIGPIPE, SIG_IGN);
-		fn(arg);
-		_exit(0);
-	}
-	for (int i = 0; i < MAX_KIDS; i++)
-		if (!g_kids[i]) {
-			g_kids[i] = k->pid;
-			break;
-		}
-	close(p[1]);
-	k->rd = p[0];
-}
-
-static void kid_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void kid_say(const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		n = 0;
-	if (n > (int)sizeof(line) - 2)
-		n = (int)sizeof(line) - 2;
-	line[n++] = '\n';
-	if (write(KID_W, line, (size_t)n) < 0)
-		_exit(125);
-}
-
-static void kid_fail(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2), noreturn));
-
-static void kid_fail(const char *fmt, ...)
-{
-	char text[400];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	kid_say("FAIL %s", text);
-	_exit(1);
-}
-
-/* In a kid: attach to the fixture's server. */
-static struct tether *kid_connect(void)
-{
-	struct tether *t = NULL;
-	int rc = fx_connect_retry(fx.sock, 0, &t);
-
-	if (rc < 0)
-		kid_fail("connect: %s", strerror(-rc));
-	return t;
-}
-
-/* The next report line starting with word, its rest into out; false
- * if none came within ms (only when ms > 0 is that not fatal). */
-static bool kid_line_within(struct kid *k, const char *word, char *out,
-			    size_t size, int64_t ms)
-{
-	int64_t end = now_ms() + (ms > 0 ? ms : KID_DEADLINE_MS);
-	size_t wl = strlen(word);
-
-	for (;;) {
-		char *nl = memchr(k->buf, '\n', k->len);
-
-		if (nl) {
-			size_t ll = (size_t)(nl - k->buf);
-			char line[sizeof(k->buf)];
-
-			memcpy(line, k->buf, ll);
-			line[ll] = '\0';
-			memmove(k->buf, nl + 1, k->len - ll - 1);
-			k->len -= ll + 1;
-			if (!strncmp(line, "FAIL", 4))
-				cr_assert_fail("kid %d: %s", (int)k->pid, line);
-			if (!strncmp(line, word, wl) &&
-			    (line[wl] == ' ' || line[wl] == '\0')) {
-				if (out)
-					snprintf(out, size, "%s",
-						 line[wl] ? line + wl + 1 : "");
-				return true;
-			}
-			continue;
-		}
-		struct pollfd pfd = { .fd = k->rd, .events = POLLIN };
-		int left = (int)(end - now_ms());
-		ssize_t n;
-
-		if (left <= 0 || poll(&pfd, 1, left) <= 0) {
-			if (ms > 0)
-				return false;
-			cr_assert_fail("kid %d: no \"%s\" report in time",
-				       (int)k->pid, word);
-		}
-		n = read(k->rd, k->buf + k->len, sizeof(k->buf) - 1 - k->len);
-		cr_assert_gt(n, 0, "kid %d died before reporting \"%s\"",
-			     (int)k->pid, word);
-		k->len += (size_t)n;
-	}
-}
-
-static void kid_line(struct kid *k, const char *word, char *out, size_t size)
-{
-	kid_line_within(k, word, out, size, 0);
-}
-
-static void kid_kill(struct kid *k)
-{
-	int st;
-
-	kill(k->pid, SIGKILL);
-	cr_assert_eq(waitpid(k->pid, &st, 0), k->pid);
-	kid_forget(k->pid);
-	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
-		  "kid %d ended with status 0x%x, not by SIGKILL", (int)k->pid,
-		  st);
-	close(k->rd);
-	k->rd = -1;
-}
-
-static void kid_reap(struct kid *k)
-{
-	int st;
-
-	cr_assert_eq(waitpid(k->pid, &st, 0), k->pid);
-	kid_forget(k->pid);
-	close(k->rd);
-	k->rd = -1;
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-		  "kid %d ended with status 0x%x", (int)k->pid, st);
-}
-
-static void dt_fini(void)
-{
-	for (int i = 0; i < MAX_KIDS; i++)
-		if (g_kids[i] > 0) {
-			kill(g_kids[i], SIGKILL);
-			waitpid(g_kids[i], NULL, 0);
-			g_kids[i] = 0;
-		}
-	fx_fini();
-}
-
 /* The streams over 4 GiB write up to 5 GiB (twice, briefly): they run
  * unless asked not to (TETHER_BIG_TESTS=0) or the disk cannot take it,
  * and say so when they skip. */
@@ -603,11 +336,6 @@ struct roundtrip {
 	char remote[256];
 };
 
-static int64_t kid_ms(int64_t since)
-{
-	return now_ms() - since;
-}
-
 /* The kid: PUT local -> remote, then GET remote into KID_FD (a pipe
  * the test hashes), reporting results and its own peak RSS. */
 static void kid_roundtrip(void *arg)
@@ -625,25 +353,25 @@ static void kid_roundtrip(void *arg)
 	t = kid_connect();
 	if ((fd = open(a->local, O_RDONLY | O_CLOEXEC)) < 0)
 		kid_fail("open %s: %s", a->local, strerror(errno));
-	t0 = now_ms();
+	t0 = kit_now_ms();
 	rc = tether_put(t, fd, a->remote, 0644, &x);
 	close(fd);
 	kid_say("PUT %d %llu %llu %llu %llu %lld", rc,
 		(unsigned long long)x.bytes, (unsigned long long)x.remote_bytes,
 		(unsigned long long)x.local_xxh3,
-		(unsigned long long)x.remote_xxh3, (long long)kid_ms(t0));
+		(unsigned long long)x.remote_xxh3, (long long)(kit_now_ms() - t0));
 	if (rc < 0)
 		kid_fail("tether_put: %s (%s)", strerror(-rc),
 			 tether_last_error(t));
 	memset(&x, 0, sizeof(x));
-	t0 = now_ms();
+	t0 = kit_now_ms();
 	rc = tether_get(t, a->remote, KID_FD, &x);
 	close(KID_FD);
 	kid_say("GET %d %llu %llu %llu %llu %lld %lld", rc,
 		(unsigned long long)x.bytes, (unsigned long long)x.remote_bytes,
 		(unsigned long long)x.local_xxh3,
 		(unsigned long long)x.remote_xxh3, (long long)x.size,
-		(long long)kid_ms(t0));
+		(long long)(kit_now_ms() - t0));
 	if (rc < 0)
 		kid_fail("tether_get: %s (%s)", strerror(-rc),
 			 tether_last_error(t));
@@ -672,18 +400,18 @@ static void sparse_roundtrip(uint64_t size, const struct marker *m, size_t n)
 	fx_path(a.local, sizeof(a.local), "local.bin");
 	fx_path(a.remote, sizeof(a.remote), "remote.bin");
 	make_sparse(a.local, size, m, n);
-	t0 = now_ms();
+	t0 = kit_now_ms();
 	want = sparse_xxh3(size, m, n);
 	cr_log_info("xxh3 of the %llu-byte layout: %016llx (%lld ms)",
 		    (unsigned long long)size, (unsigned long long)want,
-		    (long long)(now_ms() - t0));
+		    (long long)(kit_now_ms() - t0));
 	detach_fx();
-	srv_rss = status_kb(fx.pid, "VmRSS");
+	srv_rss = fx_status_field(fx.pid, "VmRSS");
 	hwm_reset = reset_hwm(fx.pid);
 	cr_assert_gt(srv_rss, 0);
 	cr_assert_eq(pipe2(dp, O_CLOEXEC), 0);
 	fcntl(dp[0], F_SETPIPE_SZ, (int)MiB);
-	kid_start(&k, kid_roundtrip, &a, dp[1]);
+	kid_start_with(&k, kid_roundtrip, &a, dp[1], false);
 	close(dp[1]);
 	hash_fd(dp[0], &got_bytes, &got_xxh3);
 	close(dp[0]);
@@ -696,7 +424,7 @@ static void sparse_roundtrip(uint64_t size, const struct marker *m, size_t n)
 	kid_line(&k, "RSS", line, sizeof(line));
 	cr_assert_eq(sscanf(line, "%ld %ld", &rss0, &rss1), 2);
 	kid_reap(&k);
-	srv_hwm = status_kb(fx.pid, "VmHWM");
+	srv_hwm = fx_status_field(fx.pid, "VmHWM");
 	cr_log_info("%llu bytes: PUT %lld ms, GET %lld ms; controller maxrss "
 		    "%ld -> %ld kB; server VmRSS %ld kB before, VmHWM %ld kB "
 		    "(%s)", (unsigned long long)size, put_ms, get_ms, rss0,
@@ -822,13 +550,13 @@ Test(big, get_past_4gib_offsets)
 	fcntl(p[0], F_SETPIPE_SZ, (int)MiB);
 	h.fd = p[0];
 	cr_assert_eq(pthread_create(&h.th, NULL, hasher_thread, &h), 0);
-	t0 = now_ms();
+	t0 = kit_now_ms();
 	rc = tether_get(fx.t, path, p[1], &x);
 	close(p[1]);
 	pthread_join(h.th, NULL);
 	close(p[0]);
 	cr_log_info("GET of %llu sparse bytes: %lld ms",
-		    (unsigned long long)size, (long long)(now_ms() - t0));
+		    (unsigned long long)size, (long long)(kit_now_ms() - t0));
 	cr_assert_eq(rc, 0, "tether_get: %s (%s)", strerror(-rc),
 		     tether_last_error(fx.t));
 	cr_assert_eq((uint64_t)x.size, size);
@@ -998,7 +726,7 @@ Test(xfer, get_local_write_error_returns)
 	fd = open(rdonly, O_RDONLY | O_CLOEXEC);
 	cr_assert_geq(fd, 0);
 	detach_fx();
-	kid_start(&k, kid_get_unwritable, remote, fd);
+	kid_start_with(&k, kid_get_unwritable, remote, fd, false);
 	close(fd);
 	kid_line(&k, "START", NULL, 0);
 	answered = kid_line_within(&k, "GOT", line, sizeof(line),
@@ -1034,7 +762,7 @@ Test(atomic, slow_put_readers_see_old_then_new)
 	put_start(&j, fx.t, path);
 	for (size_t i = 0; i < steps; i++) {
 		feed(j.feed, 'N', step);
-		nap_ms(30);
+		kit_nap_ms(30);
 		cr_assert(file_is(path, old, sizeof(old) - 1),
 			  "after %zu of %zu bytes the target is no longer "
 			  "the old file", (i + 1) * step, steps * step);
@@ -1046,7 +774,7 @@ Test(atomic, slow_put_readers_see_old_then_new)
 	cr_assert_eq(n, steps * step, "target has %zu bytes", n);
 	cr_assert(all_bytes(p, n, 'N'));
 	free(p);
-	cr_assert_eq(dir_count(".tether-"), 0, "a temporary was left behind");
+	cr_assert_eq(fx_dir_count(fx.dir, ".tether-"), 0, "a temporary was left behind");
 	still_serving();
 }
 
@@ -1061,7 +789,7 @@ Test(atomic, slow_put_new_path_absent_until_done)
 	put_start(&j, fx.t, path);
 	for (int i = 0; i < 8; i++) {
 		feed(j.feed, 'F', 128 << 10);
-		nap_ms(20);
+		kit_nap_ms(20);
 		cr_assert(!exists(path), "the target appeared mid-PUT");
 	}
 	rc = put_finish(&j);
@@ -1125,7 +853,7 @@ static void killed_mid_put(const char *old)
 		fx_write_file(path, old, strlen(old));
 	base = detach_fx();
 	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-	kid_start(&k, kid_put_from_pipe, path, p[0]);
+	kid_start_with(&k, kid_put_from_pipe, path, p[0], false);
 	close(p[0]);
 	kid_line(&k, "ATTACHED", NULL, 0);
 	/* 2 MiB through a 64 KiB pipe: the kid is streaming when this
@@ -1143,7 +871,7 @@ static void killed_mid_put(const char *old)
 			  "the old file was replaced by a dead PUT");
 	else
 		cr_assert(!exists(path), "a dead PUT left its target");
-	cr_assert_eq(dir_count(".tether-"), 0, "a dead PUT left a temporary");
+	cr_assert_eq(fx_dir_count(fx.dir, ".tether-"), 0, "a dead PUT left a temporary");
 	still_serving();
 }
 
@@ -1179,7 +907,7 @@ Test(atomic, controller_killed_mid_get)
 	make_sparse(path, 64 * MiB, NULL, 0);
 	base = detach_fx();
 	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-	kid_start(&k, kid_get_to_pipe, path, p[1]);
+	kid_start_with(&k, kid_get_to_pipe, path, p[1], false);
 	close(p[1]);
 	kid_line(&k, "ATTACHED", NULL, 0);
 	cr_assert_eq(tp_read_all(p[0], buf, sizeof(buf)), 0,
@@ -1251,7 +979,7 @@ Test(atomic, two_servers_racing_puts_one_wins_whole)
 				       "bytes, first '%c', last '%c')", round,
 				       n, n ? p[0] : '-', n ? p[n - 1] : '-');
 		free(p);
-		cr_assert_eq(dir_count(".tether-"), 0,
+		cr_assert_eq(fx_dir_count(fx.dir, ".tether-"), 0,
 			     "round %d left a temporary", round);
 	}
 	cr_log_info("racing PUTs: A won %d, B won %d", wins_a, wins_b);
@@ -1271,7 +999,7 @@ Test(fdpass, take_pipe_write_end_labeled)
 	int p[2], s, base;
 
 	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-	base = settled_fds(fx.pid);
+	base = fx_settled_fds(fx.pid);
 	s = tether_take(fx.t, p[1], "pw");
 	cr_assert_geq(s, 0, "tether_take: %s (%s)", strerror(-s),
 		      tether_last_error(fx.t));
@@ -1392,7 +1120,7 @@ Test(fdpass, take_with_taken_label_leaves_nothing)
 	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
 	s = tether_take(fx.t, p[0], "dup-label");
 	cr_assert_geq(s, 0, "first take: %s", strerror(-s));
-	base = settled_fds(fx.pid);
+	base = fx_settled_fds(fx.pid);
 	rc = tether_take(fx.t, p[1], "dup-label");
 	cr_assert_lt(rc, 0, "a second fd got the same label");
 	cr_assert_eq(fx_wait_fds(fx.pid, base), base);
@@ -1407,121 +1135,70 @@ Test(fdpass, take_with_taken_label_leaves_nothing)
 /* malformed: control messages and chunks by hand                        */
 /* ===================================================================== */
 
-struct raw {
-	int sfd, dfd;
-	struct tp_rbuf rb;
-	uint64_t id;
-};
-
 /* Attach by hand (fx.t is detached first); base: the server's fds with
  * nobody attached. */
-static void raw_attach(struct raw *r, int *base)
+static void raw_attach(struct fx_raw *r, int *base)
 {
-	int b = detach_fx(), rc;
+	int b = detach_fx();
 
 	if (base)
 		*base = b;
-	memset(r, 0, sizeof(*r));
-	r->id = 100;
-	rc = fx_attach_raw(fx.sock, TETHER_HELLO_TAKEOVER, &r->sfd, &r->dfd);
-	cr_assert_eq(rc, 0, "raw attach: %s", strerror(-rc));
+	fx_raw_attach(r);
 }
 
-static void raw_close(struct raw *r)
-{
-	if (r->sfd >= 0)
-		close(r->sfd);
-	if (r->dfd >= 0)
-		close(r->dfd);
-	r->sfd = r->dfd = -1;
-	tp_rbuf_free(&r->rb);
-}
-
-/* Send [id, op, body] (body packed by the caller into m after
- * raw_begin), return id. */
-static uint64_t raw_begin(struct raw *r, struct tp_msg *m, unsigned op)
-{
-	tp_msg_init(m);
-	tp_msg_request(m, ++r->id, op);
-	return r->id;
-}
-
-static void raw_send(struct raw *r, struct tp_msg *m)
-{
-	cr_assert_eq(fx_send_msg(r->sfd, m), 0);
-	tp_msg_destroy(m);
-}
-
-/* The next answer to id (others skipped); its code (0 or errno).  The
+/* The next answer to id, which must come: its code (0 or errno).  The
  * frame goes to out if given (fx_frame_free it), else it is freed. */
-static int raw_reply(struct raw *r, uint64_t id, struct fx_frame *out)
+static int raw_reply(struct fx_raw *r, uint64_t id, struct fx_frame *out)
 {
-	struct fx_frame f;
-	int code;
+	int code = fx_raw_reply(r, id, out);
 
-	for (;;) {
-		int rc = fx_recv_frame(r->sfd, &r->rb, &f);
-
-		cr_assert_eq(rc, 0, "no answer to request %llu: %s",
-			     (unsigned long long)id, strerror(-rc));
-		cr_assert_eq(f.rc, 0, "undecodable answer");
-		if (f.in.id == id)
-			break;
-		fx_frame_free(&f);
-	}
-	code = (int)f.in.code;
-	if (out)
-		*out = f;
-	else
-		fx_frame_free(&f);
+	cr_assert_geq(code, 0, "no answer to request %llu: %s",
+		      (unsigned long long)id, strerror(-code));
 	return code;
 }
 
-/* One byte with nfds fds on fd. */
+/* bytes (up to 8) with nfds fds on fd. */
 static void send_fds(int fd, const int *fds, unsigned nfds, size_t bytes)
 {
-	union {
-		char b[CMSG_SPACE(8 * sizeof(int))];
-		struct cmsghdr align;
-	} cbuf;
-	char data[8] = "FFFFFFFF";
-	struct iovec iov = { data, bytes };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *cm;
+	static const char data[8] = "FFFFFFFF";
+	ssize_t n;
 
 	cr_assert(nfds <= 8 && bytes <= sizeof(data));
-	if (nfds) {
-		memset(&cbuf, 0, sizeof(cbuf));
-		msg.msg_control = cbuf.b;
-		msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		cm = CMSG_FIRSTHDR(&msg);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
-	}
-	cr_assert_eq(sendmsg(fd, &msg, MSG_NOSIGNAL), (ssize_t)bytes,
-		     "sendmsg: %s", strerror(errno));
+	n = fx_send_fds(fd, data, bytes, fds, nfds);
+	cr_assert_eq(n, (ssize_t)bytes, "sendmsg: %s",
+		     strerror(n < 0 ? (int)-n : 0));
+}
+/* Close r: the server is back at base fds, serves, and the PUT to path
+ * it had begun left nothing behind (no file, no temporary). */
+static void raw_close_left_nothing(struct fx_raw *r, const char *path,
+				   int base)
+{
+	fx_raw_close(r);
+	cr_assert_eq(fx_wait_fds(fx.pid, base), base, "server fds %d, base %d",
+		     fx_count_fds(fx.pid), base);
+	cr_assert(!exists(path));
+	cr_assert_eq(fx_dir_count(fx.dir, ".tether-"), 0);
+	still_serving();
 }
 
-static int raw_take(struct raw *r)
+static int raw_take(struct fx_raw *r)
 {
 	struct tp_msg m;
-	uint64_t id = raw_begin(r, &m, TETHER_OP_TAKE);
+	uint64_t id = fx_raw_begin(r, &m, TETHER_OP_TAKE);
 
 	msgpack_pack_array(&m.pk, 0);
-	raw_send(r, &m);
+	fx_raw_send(r, &m);
 	return raw_reply(r, id, NULL);
 }
 
 /* Two fds with the byte: EBADMSG, and the server keeps neither. */
 Test(malformed, take_two_fds_is_ebadmsg_and_both_closed)
 {
-	struct raw r;
+	struct fx_raw r;
 	int p[2], attached, code;
 
 	raw_attach(&r, NULL);
-	attached = settled_fds(fx.pid);
+	attached = fx_settled_fds(fx.pid);
 	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
 	send_fds(r.dfd, p, 2, 1);
 	code = raw_take(&r);
@@ -1533,12 +1210,12 @@ Test(malformed, take_two_fds_is_ebadmsg_and_both_closed)
 	close(p[1]);
 	cr_assert(fx_wait_eof(p[0]), "the server still holds the write end");
 	close(p[0]);
-	raw_close(&r);
+	fx_raw_close(&r);
 }
 
 Test(malformed, take_with_nothing_sent_is_enomsg)
 {
-	struct raw r;
+	struct fx_raw r;
 	int p[2], code;
 	struct fx_frame f;
 	struct tp_msg m;
@@ -1550,29 +1227,29 @@ Test(malformed, take_with_nothing_sent_is_enomsg)
 	/* The connection goes on: a proper TAKE now works. */
 	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
 	send_fds(r.dfd, p, 1, 1);
-	id = raw_begin(&r, &m, TETHER_OP_TAKE);
+	id = fx_raw_begin(&r, &m, TETHER_OP_TAKE);
 	msgpack_pack_array(&m.pk, 0);
-	raw_send(&r, &m);
+	fx_raw_send(&r, &m);
 	code = raw_reply(&r, id, &f);
 	cr_assert_eq(code, 0);
 	cr_assert_not_null(tp_map_get(f.in.body, "fd"));
 	fx_frame_free(&f);
 	close(p[0]);
 	close(p[1]);
-	raw_close(&r);
+	fx_raw_close(&r);
 }
 
 /* The byte without an fd: EBADMSG. */
 Test(malformed, take_byte_without_fd_is_ebadmsg)
 {
-	struct raw r;
+	struct fx_raw r;
 	int code;
 
 	raw_attach(&r, NULL);
 	send_fds(r.dfd, NULL, 0, 1);
 	code = raw_take(&r);
 	cr_assert_eq(code, EBADMSG, "TAKE of a bare byte answered %d", code);
-	raw_close(&r);
+	fx_raw_close(&r);
 }
 
 /* The same through the library: a stray 2-fd message on
@@ -1584,7 +1261,7 @@ Test(malformed, library_take_behind_two_fds_is_ebadmsg)
 
 	cr_assert_eq(pipe2(junk, O_CLOEXEC), 0);
 	cr_assert_eq(pipe2(a, O_CLOEXEC), 0);
-	base = settled_fds(fx.pid);
+	base = fx_settled_fds(fx.pid);
 	send_fds(tether_data_fd(fx.t), junk, 2, 1);
 	rc = tether_take(fx.t, a[1], NULL);
 	cr_assert_eq(rc, -EBADMSG, "TAKE behind a 2-fd message: %d (%s)", rc,
@@ -1631,17 +1308,17 @@ Test(malformed, take_after_refused_take_gets_its_own_fd)
 }
 
 /* PUT by hand: [path, mode] -> {"ready"}; returns the request id. */
-static uint64_t raw_put(struct raw *r, const char *path)
+static uint64_t raw_put(struct fx_raw *r, const char *path)
 {
 	struct tp_msg m;
-	uint64_t id = raw_begin(r, &m, TETHER_OP_PUT);
+	uint64_t id = fx_raw_begin(r, &m, TETHER_OP_PUT);
 	struct fx_frame f;
 	int code;
 
 	msgpack_pack_array(&m.pk, 2);
 	tp_pack_str(&m.pk, path);
 	msgpack_pack_int(&m.pk, 0644);
-	raw_send(r, &m);
+	fx_raw_send(r, &m);
 	code = raw_reply(r, id, &f);
 	cr_assert_eq(code, 0, "PUT refused: %d", code);
 	cr_assert_not_null(tp_map_get(f.in.body, "ready"));
@@ -1667,7 +1344,7 @@ static void bad_chunk(uint32_t len, uint32_t kind)
 {
 	char path[256];
 	unsigned char h[8];
-	struct raw r;
+	struct fx_raw r;
 	uint64_t id;
 	int base, code;
 
@@ -1683,12 +1360,7 @@ static void bad_chunk(uint32_t len, uint32_t kind)
 	cr_assert_eq(code, EPROTO, "bad chunk (len %u, kind %u) answered %d",
 		     len, kind, code);
 	cr_assert(fx_wait_eof(r.sfd), "the connection went on out of step");
-	raw_close(&r);
-	cr_assert_eq(fx_wait_fds(fx.pid, base), base, "server fds %d, base %d",
-		     fx_count_fds(fx.pid), base);
-	cr_assert(!exists(path));
-	cr_assert_eq(dir_count(".tether-"), 0);
-	still_serving();
+	raw_close_left_nothing(&r, path, base);
 }
 
 Test(malformed, put_unknown_chunk_kind_is_eproto)
@@ -1711,7 +1383,7 @@ Test(malformed, put_abort_chunk_returns_its_errno)
 {
 	char path[256];
 	unsigned char h[8];
-	struct raw r;
+	struct fx_raw r;
 	uint64_t id;
 	int code;
 
@@ -1726,8 +1398,8 @@ Test(malformed, put_abort_chunk_returns_its_errno)
 	code = raw_reply(&r, id, NULL);
 	cr_assert_eq(code, ENOSPC, "ABORT(ENOSPC) answered %d", code);
 	cr_assert(!exists(path));
-	cr_assert_eq(dir_count(".tether-"), 0);
-	raw_close(&r);
+	cr_assert_eq(fx_dir_count(fx.dir, ".tether-"), 0);
+	fx_raw_close(&r);
 }
 
 /* The controller vanishes in the middle of a chunk. */
@@ -1735,7 +1407,7 @@ Test(malformed, put_connection_lost_mid_chunk_leaves_nothing)
 {
 	char path[256], body[500];
 	unsigned char h[8];
-	struct raw r;
+	struct fx_raw r;
 	int base;
 
 	fx_path(path, sizeof(path), "half-chunk");
@@ -1745,13 +1417,8 @@ Test(malformed, put_connection_lost_mid_chunk_leaves_nothing)
 	memset(body, 'h', sizeof(body));
 	cr_assert_eq(fx_send_bytes(r.dfd, h, 8), 0);
 	cr_assert_eq(fx_send_bytes(r.dfd, body, sizeof(body)), 0);
-	nap_ms(50);
-	raw_close(&r);
-	cr_assert_eq(fx_wait_fds(fx.pid, base), base, "server fds %d, base %d",
-		     fx_count_fds(fx.pid), base);
-	cr_assert(!exists(path));
-	cr_assert_eq(dir_count(".tether-"), 0);
-	still_serving();
+	kit_nap_ms(50);
+	raw_close_left_nothing(&r, path, base);
 }
 
 /* The wire format by hand, as a reference for the malformed cases:
@@ -1762,7 +1429,7 @@ Test(malformed, put_by_hand_well_formed)
 	char path[256];
 	unsigned char h[8];
 	struct fx_frame f;
-	struct raw r;
+	struct fx_raw r;
 	struct tp_msg m;
 	uint64_t id;
 	int64_t v;
@@ -1774,10 +1441,10 @@ Test(malformed, put_by_hand_well_formed)
 	/* A header in two writes, then its bytes in two more. */
 	chunk_hdr(h, 5, TETHER_CHUNK_DATA);
 	cr_assert_eq(fx_send_bytes(r.dfd, h, 3), 0);
-	nap_ms(20);
+	kit_nap_ms(20);
 	cr_assert_eq(fx_send_bytes(r.dfd, h + 3, 5), 0);
 	cr_assert_eq(fx_send_bytes(r.dfd, "he", 2), 0);
-	nap_ms(20);
+	kit_nap_ms(20);
 	cr_assert_eq(fx_send_bytes(r.dfd, "llo", 3), 0);
 	chunk_hdr(h, 0, TETHER_CHUNK_END);
 	cr_assert_eq(fx_send_bytes(r.dfd, h, 8), 0);
@@ -1790,11 +1457,11 @@ Test(malformed, put_by_hand_well_formed)
 	cr_assert_eq((uint64_t)v, XXH3_64bits("hello", 5));
 	fx_frame_free(&f);
 	cr_assert(file_is(path, "hello", 5));
-	id = raw_begin(&r, &m, TETHER_OP_STATUS);
+	id = fx_raw_begin(&r, &m, TETHER_OP_STATUS);
 	msgpack_pack_array(&m.pk, 0);
-	raw_send(&r, &m);
+	fx_raw_send(&r, &m);
 	cr_assert_eq(raw_reply(&r, id, NULL), 0);
-	raw_close(&r);
+	fx_raw_close(&r);
 }
 
 /* ===================================================================== */
@@ -1959,7 +1626,7 @@ Test(mem, dead_controllers_allocation_survives_for_the_next)
 	struct kid k;
 
 	detach_fx();
-	kid_start(&k, kid_alloc, NULL, -1);
+	kid_start(&k, kid_alloc, NULL);
 	kid_line(&k, "ADDR", line, sizeof(line));
 	cr_assert_eq(sscanf(line, "%llu %llu", &addr, &gen), 2);
 	kid_kill(&k);

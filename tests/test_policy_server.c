@@ -18,7 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fixture.h"
+#include "kit.h"
 #include "systab.h"
 
 /* The line numbers below are the contract of the messages. */
@@ -114,21 +114,6 @@ static void alive(void)
 	cr_assert_not(fx_gone(fx.pid));
 }
 
-static int proc_status_field(pid_t pid, const char *field)
-{
-	char path[64], line[256];
-	FILE *f;
-	int v = -1;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	cr_assert(f = fopen(path, "re"));
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, field, strlen(field)))
-			v = atoi(line + strlen(field));
-	fclose(f);
-	return v;
-}
-
 /* ---- user space: the first enforcement --------------------------------- */
 
 Test(user, allowed_calls_run)
@@ -216,7 +201,7 @@ Test(user, denied_calls_are_audited)
 	cr_assert_eq(call3(SYS_getpgrp, TETHER_INT(0), TETHER_INT(0),
 			   TETHER_INT(0), &ret), -EPERM);
 	for (int i = 0; i < 100 && !file_has(log_path, "audit:"); i++)
-		fx_nap();
+		kit_nap_ms(10);
 	cr_assert(file_has(log_path, "audit:"), "no audit line in the log");
 	cr_assert(file_has(log_path, "denied by policy"));
 }
@@ -269,7 +254,7 @@ Test(user, batch_entry_with_a_reference_checked_at_its_turn)
 	cr_assert_eq(c[2].ret, 0, "close of entry 0's fd: %ld", c[2].ret);
 	for (int i = 0; i < 100 && !file_has(log_path, "syscall 74 denied");
 	     i++)
-		fx_nap();
+		kit_nap_ms(10);
 	cr_assert(file_has(log_path, "syscall 74 denied by policy"));
 	alive();
 }
@@ -330,8 +315,8 @@ Test(user, bad_policy_refuses_to_start_with_file_and_line)
 Test(kernel, filter_and_no_new_privs_are_on)
 {
 	start_policy(false);
-	cr_assert_eq(proc_status_field(fx.pid, "Seccomp:"), 2);
-	cr_assert_eq(proc_status_field(fx.pid, "NoNewPrivs:"), 1);
+	cr_assert_eq(fx_status_field(fx.pid, "Seccomp"), 2);
+	cr_assert_eq(fx_status_field(fx.pid, "NoNewPrivs"), 1);
 }
 
 Test(kernel, denied_syscall_refused_by_seccomp_without_the_check)
@@ -514,7 +499,7 @@ Test(none, no_policy_means_no_filter_and_everything_runs)
 	cr_assert_eq(tether_policy(fx.t, &p), 0);
 	cr_assert_not(p.active);
 	tether_policy_free(&p);
-	cr_assert_eq(proc_status_field(fx.pid, "Seccomp:"), 0);
+	cr_assert_eq(fx_status_field(fx.pid, "Seccomp"), 0);
 	fx_path(path, sizeof(path), "made");
 	cr_assert_eq(call3(SYS_mkdirat, TETHER_INT(AT_FDCWD), TETHER_STR(path),
 			   TETHER_INT(0700), &ret), 0);

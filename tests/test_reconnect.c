@@ -29,7 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fixture.h"
+#include "kit.h"
 
 TestSuite(crash, .init = fx_init_dir, .fini = fx_fini, .timeout = 60);
 TestSuite(handshake_crash, .init = fx_init_server, .fini = fx_fini,
@@ -41,236 +41,32 @@ TestSuite(observer, .init = fx_init_server, .fini = fx_fini, .timeout = 30);
 TestSuite(soak, .init = fx_init_server, .fini = fx_fini, .timeout = 120);
 TestSuite(hello_gen, .init = fx_init_server, .fini = fx_fini, .timeout = 30);
 
-#define KID_DEADLINE_MS 15000		/* tether_start under sanitizers */
-
-/* ---- time ------------------------------------------------------------ */
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void nap_us(long us)
-{
-	struct timespec ts = { us / 1000000, (us % 1000000) * 1000 };
-
-	nanosleep(&ts, NULL);
-}
-
-/* ---- kids: forked controllers that report through a pipe ------------- */
-
-struct kid {
-	pid_t pid;
-	int rd;				/* their reports */
-	char buf[4096];
-	size_t len;
-};
-
-/* The kid's end of the report pipe is fd 3, an extra fd (keep) is fd 4;
- * nothing else of ours survives in it, above all not fx.t's sockets,
- * whose copies would keep our connection alive after we drop it. */
-#define KID_W 3
-#define KID_EXTRA 4
-
-static const char *g_tetherd;		/* read before fork: no cr_ in kids */
-
-static void kid_start(struct kid *k, void (*fn)(void *arg), void *arg,
-		      int keep)
-{
-	int p[2];
-
-	memset(k, 0, sizeof(*k));
-	g_tetherd = fx_tetherd();
-	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-	fflush(NULL);
-	k->pid = fork();
-	cr_assert_geq(k->pid, 0, "fork: %s", strerror(errno));
-	if (k->pid == 0) {
-		int extra = keep >= 0 ? fcntl(keep, F_DUPFD, 10) : -1;
-		int w = fcntl(p[1], F_DUPFD, 10);
-
-		if (w < 0 || dup2(w, KID_W) < 0)
-			_exit(126);
-		if (extra >= 0 && dup2(extra, KID_EXTRA) < 0)
-			_exit(126);
-		syscall(SYS_close_range, extra >= 0 ? KID_EXTRA + 1 : KID_W + 1,
-			~0U, 0);
-		signal(SIGPIPE, SIG_IGN);
-		fn(arg);
-		_exit(0);
-	}
-	close(p[1]);
-	k->rd = p[0];
-	fx_track(k->pid);
-}
-
-static void kid_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void kid_say(const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		n = 0;
-	if (n > (int)sizeof(line) - 2)
-		n = (int)sizeof(line) - 2;
-	line[n++] = '\n';
-	if (write(KID_W, line, (size_t)n) < 0)
-		_exit(125);
-}
-
-static void kid_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2),
-							   noreturn));
-
-static void kid_fail(const char *fmt, ...)
-{
-	char text[400];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	kid_say("FAIL %s", text);
-	_exit(1);
-}
-
-/* Wait here until killed. */
-static void kid_hold(void) __attribute__((noreturn));
-
-static void kid_hold(void)
-{
-	kid_say("STOP");
-	for (;;)
-		pause();
-}
-
-/* The next report line starting with word; its rest into out.  A FAIL
- * line or the kid's death ends the test. */
-static void kid_line(struct kid *k, const char *word, char *out, size_t size)
-{
-	int64_t end = now_ms() + KID_DEADLINE_MS;
-	size_t wl = strlen(word);
-
-	for (;;) {
-		char *nl = memchr(k->buf, '\n', k->len);
-
-		if (nl) {
-			size_t ll = (size_t)(nl - k->buf);
-			char line[sizeof(k->buf)];
-
-			memcpy(line, k->buf, ll);
-			line[ll] = '\0';
-			memmove(k->buf, nl + 1, k->len - ll - 1);
-			k->len -= ll + 1;
-			if (!strncmp(line, "FAIL", 4))
-				cr_assert_fail("kid %d: %s", (int)k->pid, line);
-			if (!strncmp(line, word, wl) &&
-			    (line[wl] == ' ' || line[wl] == '\0')) {
-				if (out)
-					snprintf(out, size, "%s",
-						 line[wl] ? line + wl + 1 : "");
-				return;
-			}
-			continue;
-		}
-		struct pollfd pfd = { .fd = k->rd, .events = POLLIN };
-		int left = (int)(end - now_ms());
-		ssize_t n;
-
-		cr_assert(left > 0 && poll(&pfd, 1, left) > 0,
-			  "kid %d: no \"%s\" report in time", (int)k->pid,
-			  word);
-		n = read(k->rd, k->buf + k->len, sizeof(k->buf) - 1 - k->len);
-		cr_assert_gt(n, 0, "kid %d died before reporting \"%s\"",
-			     (int)k->pid, word);
-		k->len += (size_t)n;
-	}
-}
-
-static long kid_num(struct kid *k, const char *word)
-{
-	char rest[256];
-
-	kid_line(k, word, rest, sizeof(rest));
-	return strtol(rest, NULL, 10);
-}
-
-static void kid_kill(struct kid *k)
-{
-	int st;
-
-	kill(k->pid, SIGKILL);
-	cr_assert_eq(waitpid(k->pid, &st, 0), k->pid);
-	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
-		  "kid %d ended with status 0x%x, not by SIGKILL", (int)k->pid,
-		  st);
-	close(k->rd);
-	k->rd = -1;
-}
-
 /* ---- small helpers ---------------------------------------------------- */
-
-static int count_fds(pid_t pid)
-{
-	int n = fx_count_fds(pid);
-
-	cr_assert_geq(n, 0, "/proc/%d/fd: %s", (int)pid, strerror(-n));
-	return n;
-}
-
-/* Poll the server's fd count to want; fail with what it stayed at. */
-static void expect_fds(pid_t pid, int want, const char *when)
-{
-	int n = fx_wait_fds(pid, want);
-
-	cr_assert_eq(n, want, "server %d holds %d fds %s, expected %d",
-		     (int)pid, n, when, want);
-}
-
-/* The server's fd count once it is quiet.  A peer's handshake socket is
- * closed just after its answer is sent, a departed peer's sockets just
- * after the server reads its EOF: a count taken right after either may
- * still include them.  Three equal reads 20 ms apart is quiet (no
- * assertion rests on this, only the baseline others are compared to). */
-static int settled_fds(pid_t pid)
-{
-	int64_t end = now_ms() + FX_DEADLINE_MS;
-	int n = count_fds(pid), same = 0;
-
-	while (same < 2 && now_ms() < end) {
-		int m;
-
-		nap_us(20000);
-		m = count_fds(pid);
-		same = m == n ? same + 1 : 0;
-		n = m;
-	}
-	return n;
-}
 
 /* tether_connect/tether_reconnect, retrying while the server has not yet
  * seen the previous controller go (-EBUSY). */
 static int attach_retry(bool reconnect, const char *sock, unsigned flags,
 			struct tether **out, long nap)
 {
-	int64_t end = now_ms() + FX_DEADLINE_MS;
+	int64_t end = kit_now_ms() + FX_DEADLINE_MS;
 	int rc;
 
 	for (;;) {
 		rc = reconnect ? tether_reconnect(sock, flags, out)
 			       : tether_connect(sock, flags, out);
-		if (rc != -EBUSY || now_ms() > end)
+		if (rc != -EBUSY || kit_now_ms() > end)
 			return rc;
-		nap_us(nap);
+		kit_nap_us(nap);
 	}
+}
+
+/* /proc/PID/status VmRSS in kB, which must be there. */
+static long vm_rss_kb(pid_t pid)
+{
+	long kb = fx_status_field(pid, "VmRSS");
+
+	cr_assert_geq(kb, 0, "no VmRSS in /proc/%d/status", (int)pid);
+	return kb;
 }
 
 static struct tether *must_reconnect(const char *sock)
@@ -279,16 +75,6 @@ static struct tether *must_reconnect(const char *sock)
 	int rc = attach_retry(true, sock, 0, &t, 10000);
 
 	cr_assert_eq(rc, 0, "tether_reconnect: %s (%s)", strerror(-rc),
-		     tether_last_error(NULL));
-	return t;
-}
-
-static struct tether *must_observe(const char *sock)
-{
-	struct tether *t = NULL;
-	int rc = tether_connect(sock, TETHER_CONNECT_OBSERVE, &t);
-
-	cr_assert_eq(rc, 0, "observer connect: %s (%s)", strerror(-rc),
 		     tether_last_error(NULL));
 	return t;
 }
@@ -365,41 +151,6 @@ static int int_cmp(const void *a, const void *b)
 static bool str_has(const char *s, const char *needle)
 {
 	return s && strstr(s, needle);
-}
-
-/* /proc/PID/status VmRSS in kB. */
-static long vm_rss_kb(pid_t pid)
-{
-	char path[64], line[256];
-	long kb = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	cr_assert_not_null(f = fopen(path, "r"), "%s: %s", path,
-			   strerror(errno));
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	cr_assert_geq(kb, 0, "no VmRSS in %s", path);
-	return kb;
-}
-
-/* A server built with ASan keeps freed memory in quarantine: RSS says
- * nothing about leaks then. */
-static bool sanitized(pid_t pid)
-{
-	char path[64], line[512];
-	bool yes = false;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-	if (!(f = fopen(path, "r")))
-		return false;
-	while (!yes && fgets(line, sizeof(line), f))
-		yes = strstr(line, "libasan") || strstr(line, "libtsan");
-	fclose(f);
-	return yes;
 }
 
 /* The syscall pid is blocked in, per /proc/PID/syscall; -1 running or
@@ -479,32 +230,19 @@ static void hello_msg(struct tp_msg *m, uint64_t flags, bool with_gen,
 static int raw_hello(const char *sock, uint64_t flags, bool with_gen,
 		     uint64_t gen, char *text, size_t textsz, int ours[2])
 {
-	int sp[2], dp[2], pass[2], rc;
+	int mine[2], rc;
 	struct tp_msg m;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
-		return -errno;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, dp) < 0) {
-		rc = -errno;
-		close(sp[0]);
-		close(sp[1]);
-		return rc;
-	}
-	pass[0] = sp[1];
-	pass[1] = dp[1];
 	hello_msg(&m, flags, with_gen, gen);
 	if ((rc = tp_msg_finish(&m)) == 0)
-		rc = fx_handshake(sock, tp_msg_data(&m), tp_msg_size(&m), pass,
-				  2, text, textsz);
+		rc = fx_hello_pairs(sock, &m, text, textsz, mine);
 	tp_msg_destroy(&m);
-	close(sp[1]);
-	close(dp[1]);
 	if (rc == 0 && ours) {
-		ours[0] = sp[0];
-		ours[1] = dp[0];
-	} else {
-		close(sp[0]);
-		close(dp[0]);
+		ours[0] = mine[0];
+		ours[1] = mine[1];
+	} else if (rc == 0) {
+		close(mine[0]);
+		close(mine[1]);
 	}
 	return rc;
 }
@@ -594,7 +332,7 @@ static void recover(const char *sock, pid_t spid, int idle,
 			     "fd %d (%s): held is %d", w->fd[i],
 			     w->label[i] ? w->label[i] : "orphan",
 			     tether_fd_held(t, w->fd[i]));
-	expect_fds(spid, idle + 2, "with the new controller attached");
+	fx_expect_fds(spid, idle + 2, "with the new controller attached");
 
 	rc = tether_gc_held(t, 0, &closed, &nclosed);
 	cr_assert_eq(rc, 0, "tether_gc_held: %s (%s)", strerror(-rc),
@@ -607,10 +345,10 @@ static void recover(const char *sock, pid_t spid, int idle,
 			     "%d", closed[i], orphans[i]);
 	free(closed);
 	check_listing(t, w, true);
-	expect_fds(spid, idle + 2 - norph, "after GC");
+	fx_expect_fds(spid, idle + 2 - norph, "after GC");
 	tether_disconnect(t);
 	/* The server closes its ends of our sockets itself. */
-	expect_fds(spid, idle - norph, "after the new controller detached");
+	fx_expect_fds(spid, idle - norph, "after the new controller detached");
 	log_clean();
 }
 
@@ -628,22 +366,14 @@ enum stage {
 static void life(void *arg)
 {
 	enum stage stop = *(const enum stage *)arg;
-	char log[160], path[160];
-	struct tether_start_opts o = { .socket_path = fx.sock,
-				       .tetherd = g_tetherd,
-				       .log_path = log };
+	char path[160];
 	struct timespec ts = { 0, 400 * 1000 * 1000 };
 	/* Direct, not through the ring, so /proc/PID/syscall shows it. */
 	struct tether_call c = { .nr = SYS_nanosleep, .nargs = 2,
 				 .flags = TETHER_CALL_SYNC };
-	struct tether *t;
+	struct tether *t = kid_start_server();
 	int fd[4], p[2], rc;
 
-	snprintf(log, sizeof(log), "%s.log", fx.sock);
-	if ((rc = tether_start(&o, &t)) < 0)
-		kid_fail("tether_start: %s (%s)", strerror(-rc),
-			 tether_last_error(NULL));
-	kid_say("PID %d", (int)tether_info(t)->pid);
 	if (stop == ST_STARTED)
 		kid_hold();
 
@@ -707,8 +437,8 @@ static void life_run(struct life_run *r, enum stage stop)
 
 	memset(r, 0, sizeof(*r));
 	st = stop;
-	kid_start(&r->k, life, &st, -1);
-	r->spid = (pid_t)kid_num(&r->k, "PID");
+	kid_start(&r->k, life, &st);
+	r->spid = (pid_t)kid_num(&r->k, "SERVER");
 	cr_assert_gt(r->spid, 0);
 	fx_track(r->spid);
 	if (stop >= ST_OPENED) {
@@ -726,7 +456,7 @@ static void life_run(struct life_run *r, enum stage stop)
 	if (stop == ST_MIDREQ)
 		kid_line(&r->k, "CALLING", NULL, 0);
 	else
-		kid_line(&r->k, "STOP", NULL, 0);
+		kid_line(&r->k, "HOLD", NULL, 0);
 }
 
 /* (a) Not yet persistent: the server dies with its controller. */
@@ -745,10 +475,10 @@ static void killed_before_persistent(enum stage stop)
 	/* The dead server's ring is torn down asynchronously, and with it
 	 * the listening socket its pending accept holds: for a moment a
 	 * connect may still succeed and then be reset. */
-	for (int64_t end = now_ms() + FX_DEADLINE_MS;
+	for (int64_t end = kit_now_ms() + FX_DEADLINE_MS;
 	     (rc = tether_connect(fx.sock, 0, &t)) == -ECONNRESET &&
-	     now_ms() < end;)
-		fx_nap();
+	     kit_now_ms() < end;)
+		kit_nap_ms(10);
 	cr_assert_eq(rc, -ECONNREFUSED, "connect to the dead server: %d "
 		     "(%s)", rc, tether_last_error(NULL));
 }
@@ -775,10 +505,10 @@ static void killed_after_persistent(enum stage stop)
 	int before;
 
 	life_run(&r, stop);
-	before = settled_fds(r.spid);
+	before = fx_settled_fds(r.spid);
 	kid_kill(&r.k);
 	/* The dead controller's two sockets go; the server stays. */
-	expect_fds(r.spid, before - 2, "after its controller was killed");
+	fx_expect_fds(r.spid, before - 2, "after its controller was killed");
 	cr_assert(!fx_gone(r.spid), "persistent server %d died with its "
 		  "controller", (int)r.spid);
 	recover(fx.sock, r.spid, before - 2, &r.w);
@@ -805,16 +535,16 @@ Test(crash, killed_mid_request_server_finishes_and_serves_next)
 
 	life_run(&r, ST_MIDREQ);
 	/* Make sure the server is inside the nanosleep when we kill. */
-	end = now_ms() + FX_DEADLINE_MS;
-	while ((nr = blocked_in(r.spid)) != SYS_nanosleep && now_ms() < end)
-		nap_us(1000);
+	end = kit_now_ms() + FX_DEADLINE_MS;
+	while ((nr = blocked_in(r.spid)) != SYS_nanosleep && kit_now_ms() < end)
+		kit_nap_us(1000);
 	if (nr != SYS_nanosleep)
 		cr_log_info("could not see the server in nanosleep "
 			    "(/proc/%d/syscall says %ld); killing anyway",
 			    (int)r.spid, nr);
-	before = count_fds(r.spid);
+	before = fx_nfds(r.spid);
 	kid_kill(&r.k);
-	expect_fds(r.spid, before - 2, "after the mid-request kill");
+	fx_expect_fds(r.spid, before - 2, "after the mid-request kill");
 	cr_assert(!fx_gone(r.spid));
 	recover(fx.sock, r.spid, before - 2, &r.w);
 }
@@ -835,10 +565,10 @@ static int handshake_setup(struct want *w)
 	want_add(w, p[1], NULL);
 	must_label(fx.t, w->fd[0], "db");
 	must_label(fx.t, p[0], "pipe.r");
-	before = settled_fds(fx.pid);
+	before = fx_settled_fds(fx.pid);
 	tether_disconnect(fx.t);
 	fx.t = NULL;
-	expect_fds(fx.pid, before - 2, "after fx.t detached");
+	fx_expect_fds(fx.pid, before - 2, "after fx.t detached");
 	return before - 2;
 }
 
@@ -859,27 +589,18 @@ Test(handshake_crash, killed_before_hello)
 	struct kid k;
 	int idle = handshake_setup(&w);
 
-	kid_start(&k, dial_and_hold, NULL, -1);
-	kid_line(&k, "STOP", NULL, 0);
+	kid_start(&k, dial_and_hold, NULL);
+	kid_line(&k, "HOLD", NULL, 0);
 	/* Accepted: the handshake socket is the server's now. */
-	expect_fds(fx.pid, idle + 1, "with a handshake pending");
+	fx_expect_fds(fx.pid, idle + 1, "with a handshake pending");
 	kid_kill(&k);
-	expect_fds(fx.pid, idle, "after the silent peer was killed");
+	fx_expect_fds(fx.pid, idle, "after the silent peer was killed");
 	recover(fx.sock, fx.pid, idle, &w);
 }
 
 static void hello_and_hold(void *arg)
 {
 	int sp[2], dp[2], pass[2], fd;
-	union {
-		char b[CMSG_SPACE(2 * sizeof(int))];
-		struct cmsghdr align;
-	} cbuf;
-	struct iovec iov;
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
-			      .msg_control = cbuf.b,
-			      .msg_controllen = sizeof(cbuf.b) };
-	struct cmsghdr *cm;
 	struct tp_msg m;
 
 	(void)arg;
@@ -893,15 +614,7 @@ static void hello_and_hold(void *arg)
 	hello_msg(&m, 0, false, 0);
 	if (tp_msg_finish(&m) < 0)
 		kid_fail("hello too large");
-	iov.iov_base = (void *)tp_msg_data(&m);
-	iov.iov_len = tp_msg_size(&m);
-	memset(cbuf.b, 0, sizeof(cbuf.b));
-	cm = CMSG_FIRSTHDR(&msg);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(2 * sizeof(int));
-	memcpy(CMSG_DATA(cm), pass, sizeof(pass));
-	if (sendmsg(fd, &msg, MSG_NOSIGNAL) < 0)
+	if (fx_send_fds(fd, tp_msg_data(&m), tp_msg_size(&m), pass, 2) < 0)
 		kid_fail("sendmsg: %s", strerror(errno));
 	/* As the library does: the server holds those ends now. */
 	close(sp[1]);
@@ -918,18 +631,18 @@ Test(handshake_crash, killed_after_hello_before_the_answer)
 	struct kid k;
 	int idle = handshake_setup(&w);
 
-	kid_start(&k, hello_and_hold, NULL, -1);
-	kid_line(&k, "STOP", NULL, 0);
+	kid_start(&k, hello_and_hold, NULL);
+	kid_line(&k, "HOLD", NULL, 0);
 	/* The server attached it: handshake closed, two sockets kept. */
-	expect_fds(fx.pid, idle + 2, "with the HELLO handled");
-	obs = must_observe(fx.sock);
+	fx_expect_fds(fx.pid, idle + 2, "with the HELLO handled");
+	obs = fx_observe(fx.sock);
 	cr_assert_eq(tether_status(obs, &st), 0);
 	cr_assert(st.attached);
 	cr_assert_eq(st.controller_pid, k.pid);
 	tether_disconnect(obs);
-	expect_fds(fx.pid, idle + 2, "after the observer detached");
+	fx_expect_fds(fx.pid, idle + 2, "after the observer detached");
 	kid_kill(&k);
-	expect_fds(fx.pid, idle, "after the half-attached kid was killed");
+	fx_expect_fds(fx.pid, idle, "after the half-attached kid was killed");
 	recover(fx.sock, fx.pid, idle, &w);
 }
 
@@ -1376,9 +1089,9 @@ Test(list_fds, internal_fds_listed_apart_with_roles)
 		     st.ninternal, ni);
 	cr_assert_eq(n, st.nfds, "STATUS says %u fds, LIST_FDS shows %zu",
 		     st.nfds, n);
-	cr_assert_eq(n + ni, (size_t)settled_fds(fx.pid),
+	cr_assert_eq(n + ni, (size_t)fx_settled_fds(fx.pid),
 		     "LIST_FDS covers %zu + %zu fds, /proc shows %d", n, ni,
-		     count_fds(fx.pid));
+		     fx_nfds(fx.pid));
 	free(v);
 	free(iv);
 }
@@ -1389,7 +1102,7 @@ Test(takeover, second_controller_is_ebusy_naming_the_pid)
 {
 	char want[64];
 	struct tether *t = NULL;
-	int before = settled_fds(fx.pid), rc;
+	int before = fx_settled_fds(fx.pid), rc;
 
 	rc = tether_connect(fx.sock, 0, &t);
 	cr_assert_eq(rc, -EBUSY, "second controller: %d", rc);
@@ -1397,7 +1110,7 @@ Test(takeover, second_controller_is_ebusy_naming_the_pid)
 	snprintf(want, sizeof(want), "attached by pid %d", (int)getpid());
 	cr_assert(str_has(tether_last_error(NULL), want), "text: \"%s\"",
 		  tether_last_error(NULL));
-	expect_fds(fx.pid, before, "after the refused attach");
+	fx_expect_fds(fx.pid, before, "after the refused attach");
 	cr_assert_eq(tether_getpid(fx.t), fx.pid, "first controller hurt");
 }
 
@@ -1417,7 +1130,7 @@ Test(takeover, takeover_wins_and_old_call_fails_taken_over)
 	uint64_t g0 = tether_info(fx.t)->generation;
 	char text[256];
 	long r;
-	int rc, before = settled_fds(fx.pid);
+	int rc, before = fx_settled_fds(fx.pid);
 
 	rc = tether_connect(fx.sock, TETHER_CONNECT_TAKEOVER, &t);
 	cr_assert_eq(rc, 0, "take-over: %s (%s)", strerror(-rc),
@@ -1457,7 +1170,7 @@ Test(takeover, old_controller_stays_disconnected)
 	tether_disconnect(t);
 }
 
-/* A controller that connects, then blocks on the barrier at KID_EXTRA;
+/* A controller that connects, then blocks on the barrier at KID_FD;
  * once released, it calls, reports how that failed, and tries a plain
  * attach. */
 static void stoppable_controller(void *arg)
@@ -1474,7 +1187,7 @@ static void stoppable_controller(void *arg)
 			 tether_last_error(NULL));
 	kid_say("CONNECTED %llu",
 		(unsigned long long)tether_info(t)->generation);
-	if (read(KID_EXTRA, buf, 1) < 0)
+	if (read(KID_FD, buf, 1) < 0)
 		kid_fail("barrier: %s", strerror(errno));
 	r = tether_getpid(t);
 	kid_say("LOST %ld %s", r, tether_last_error(t));
@@ -1500,7 +1213,7 @@ Test(takeover, takeover_of_a_stopped_controller)
 	tether_disconnect(fx.t);
 	fx.t = NULL;
 	cr_assert_eq(pipe2(bar, O_CLOEXEC), 0);
-	kid_start(&k, stoppable_controller, NULL, bar[0]);
+	kid_start_with(&k, stoppable_controller, NULL, bar[0], false);
 	close(bar[0]);
 	kid_num(&k, "CONNECTED");
 	cr_assert_eq(kill(k.pid, SIGSTOP), 0);
@@ -1541,7 +1254,7 @@ static void racing_takeover(void *arg)
 
 	(void)arg;
 	kid_say("WAITING");
-	if (read(KID_EXTRA, buf, 1) < 0)
+	if (read(KID_FD, buf, 1) < 0)
 		kid_fail("barrier: %s", strerror(errno));
 	rc = tether_connect(fx.sock, TETHER_CONNECT_TAKEOVER, &t);
 	kid_say("RC %d %llu", rc,
@@ -1558,7 +1271,7 @@ static void racing_cas_takeover(void *arg)
 	int ours[2], rc;
 
 	kid_say("WAITING");
-	if (read(KID_EXTRA, buf, 1) < 0)
+	if (read(KID_FD, buf, 1) < 0)
 		kid_fail("barrier: %s", strerror(errno));
 	rc = raw_hello(fx.sock, TETHER_HELLO_TAKEOVER, true, gen, text,
 		       sizeof(text), ours);
@@ -1582,7 +1295,7 @@ static void race(struct race *r, void (*fn)(void *), void *arg)
 	r->g0 = tether_info(fx.t)->generation;
 	cr_assert_eq(pipe2(bar, O_CLOEXEC), 0);
 	for (int i = 0; i < 2; i++)
-		kid_start(&r->k[i], fn, arg, bar[0]);
+		kid_start_with(&r->k[i], fn, arg, bar[0], false);
 	close(bar[0]);
 	for (int i = 0; i < 2; i++)
 		kid_line(&r->k[i], "WAITING", NULL, 0);
@@ -1593,7 +1306,7 @@ static void race(struct race *r, void (*fn)(void *), void *arg)
 		cr_assert(r->rc[i] == 0 || r->rc[i] == -EBUSY,
 			  "kid %d's take-over: %s", (int)r->k[i].pid, rest);
 	}
-	obs = must_observe(fx.sock);
+	obs = fx_observe(fx.sock);
 	cr_assert_eq(tether_status(obs, &r->st), 0);
 	tether_disconnect(obs);
 }
@@ -1649,7 +1362,7 @@ Test(takeover, two_racing_cas_takeovers_exactly_one_wins)
 
 Test(observer, status_while_a_controller_is_attached)
 {
-	struct tether *obs = must_observe(fx.sock);
+	struct tether *obs = fx_observe(fx.sock);
 	struct tether_status st;
 
 	cr_assert(tether_info(obs)->observer);
@@ -1666,7 +1379,7 @@ Test(observer, status_while_a_controller_is_attached)
 Test(observer, list_fds_while_a_controller_is_attached)
 {
 	int fd = srv_open(fx.t, "f");
-	struct tether *obs = must_observe(fx.sock);
+	struct tether *obs = fx_observe(fx.sock);
 	struct tether_fdinfo *v;
 	size_t n;
 
@@ -1689,7 +1402,7 @@ static void observer_refused(int rc, struct tether *obs, const char *what)
 
 Test(observer, syscall_refused)
 {
-	struct tether *obs = must_observe(fx.sock);
+	struct tether *obs = fx_observe(fx.sock);
 	struct tether_call c = { .nr = SYS_getpid };
 
 	observer_refused(tether_call(obs, &c), obs, "SYSCALL");
@@ -1698,7 +1411,7 @@ Test(observer, syscall_refused)
 Test(observer, label_refused)
 {
 	int fd = srv_open(fx.t, "f");
-	struct tether *obs = must_observe(fx.sock);
+	struct tether *obs = fx_observe(fx.sock);
 
 	observer_refused(tether_label(obs, fd, "x"), obs, "LABEL");
 	cr_assert_str_eq(fd_entry(fx.t, fd).label, "");
@@ -1710,7 +1423,7 @@ Test(observer, unlabel_refused)
 	struct tether *obs;
 
 	must_label(fx.t, fd, "db");
-	obs = must_observe(fx.sock);
+	obs = fx_observe(fx.sock);
 	observer_refused(tether_unlabel(obs, "db"), obs, "UNLABEL");
 	cr_assert_eq(tether_fd_by_label(fx.t, "db"), fd);
 }
@@ -1718,7 +1431,7 @@ Test(observer, unlabel_refused)
 Test(observer, gc_refused)
 {
 	int fd = srv_open(fx.t, "f");
-	struct tether *obs = must_observe(fx.sock);
+	struct tether *obs = fx_observe(fx.sock);
 
 	observer_refused(tether_gc(obs, NULL, 0, 0, NULL, NULL), obs, "GC");
 	cr_assert_geq(tether_lseek(fx.t, fd, 0, SEEK_SET), 0, "fd closed");
@@ -1726,7 +1439,7 @@ Test(observer, gc_refused)
 
 Test(observer, gc_dry_run_refused_too)
 {
-	struct tether *obs = must_observe(fx.sock);
+	struct tether *obs = fx_observe(fx.sock);
 
 	observer_refused(tether_gc(obs, NULL, 0, TETHER_GC_DRY_RUN, NULL,
 				   NULL), obs, "GC --dry-run");
@@ -1734,11 +1447,11 @@ Test(observer, gc_dry_run_refused_too)
 
 Test(observer, observer_leaves_no_fds)
 {
-	int before = settled_fds(fx.pid);
+	int before = fx_settled_fds(fx.pid);
 
 	for (int i = 0; i < 20; i++)
-		tether_disconnect(must_observe(fx.sock));
-	expect_fds(fx.pid, before, "after 20 observers came and went");
+		tether_disconnect(fx_observe(fx.sock));
+	fx_expect_fds(fx.pid, before, "after 20 observers came and went");
 }
 
 /* ---- 5./6. soak: attach/detach cycles, GC of 10,000 fds --------------- */
@@ -1767,13 +1480,13 @@ Test(soak, thousand_attach_detach_cycles_flat_fds_and_rss)
 	for (int i = 0; i < 100; i++)
 		cycle(i);
 	/* Idle: no controller, nothing pending. */
-	fds0 = settled_fds(fx.pid);
+	fds0 = fx_settled_fds(fx.pid);
 	rss0 = vm_rss_kb(fx.pid);
 	for (int i = 0; i < 1000; i++)
 		cycle(i);
-	expect_fds(fx.pid, fds0, "after 1,000 attach/detach cycles");
+	fx_expect_fds(fx.pid, fds0, "after 1,000 attach/detach cycles");
 	rss1 = vm_rss_kb(fx.pid);
-	if (sanitized(fx.pid))
+	if (fx_sanitized(fx.pid))
 		cr_log_info("sanitized tetherd: RSS %ld -> %ld kB not checked",
 			    rss0, rss1);
 	else
@@ -1810,9 +1523,9 @@ Test(soak, list_fds_pages_through_10000)
 
 	make_orphans(dups);
 	list_fds(fx.t, &v, &n, &iv, &ni);
-	cr_assert_eq(n + ni, (size_t)settled_fds(fx.pid),
+	cr_assert_eq(n + ni, (size_t)fx_settled_fds(fx.pid),
 		     "LIST_FDS: %zu + %zu, /proc: %d", n, ni,
-		     count_fds(fx.pid));
+		     fx_nfds(fx.pid));
 	for (size_t i = 1; i < n; i++)
 		cr_assert_gt(v[i].fd, v[i - 1].fd, "fd %d listed after %d",
 			     v[i].fd, v[i - 1].fd);
@@ -1831,7 +1544,7 @@ Test(soak, gc_of_10000_orphans)
 {
 	static int dups[NDUP];
 	struct tether_fdinfo *v;
-	int base = settled_fds(fx.pid), *closed = NULL, *expect, nexp = 0, rc;
+	int base = fx_settled_fds(fx.pid), *closed = NULL, *expect, nexp = 0, rc;
 	size_t n, nclosed = 0;
 	long soft = 0;
 	char path[64], line[256];
@@ -1867,7 +1580,7 @@ Test(soak, gc_of_10000_orphans)
 		cr_assert(!tether_fd_held(fx.t, dups[i]));
 	free(closed);
 	free(expect);
-	expect_fds(fx.pid, base, "after GC of 10,000 orphans");
+	fx_expect_fds(fx.pid, base, "after GC of 10,000 orphans");
 	cr_assert_eq(tether_getpid(fx.t), fx.pid);
 	log_clean();
 }
@@ -1878,7 +1591,7 @@ static void refused_hello(uint64_t flags, bool with_gen, uint64_t gen,
 			  int want, const char *needle)
 {
 	char text[256];
-	int before = settled_fds(fx.pid);
+	int before = fx_settled_fds(fx.pid);
 	int rc = raw_hello(fx.sock, flags, with_gen, gen, text, sizeof(text),
 			   NULL);
 
@@ -1888,7 +1601,7 @@ static void refused_hello(uint64_t flags, bool with_gen, uint64_t gen,
 	if (needle)
 		cr_assert(str_has(text, needle), "refusal text: \"%s\"",
 			  text);
-	expect_fds(fx.pid, before, "after the refused HELLO");
+	fx_expect_fds(fx.pid, before, "after the refused HELLO");
 	if (fx.t)
 		cr_assert_eq(tether_getpid(fx.t), fx.pid, "controller hurt");
 	log_clean();
@@ -1921,7 +1634,7 @@ Test(hello_gen, current_generation_takeover_wins)
 {
 	char text[256];
 	uint64_t g = tether_info(fx.t)->generation;
-	int before = settled_fds(fx.pid), ours[2], rc;
+	int before = fx_settled_fds(fx.pid), ours[2], rc;
 	struct tether_status st;
 	struct tether *obs;
 
@@ -1929,8 +1642,8 @@ Test(hello_gen, current_generation_takeover_wins)
 		       sizeof(text), ours);
 	cr_assert_eq(rc, 0, "CAS take-over at generation %llu: %d (%s)",
 		     (unsigned long long)g, rc, text);
-	expect_fds(fx.pid, before, "after the CAS take-over");
-	obs = must_observe(fx.sock);
+	fx_expect_fds(fx.pid, before, "after the CAS take-over");
+	obs = fx_observe(fx.sock);
 	cr_assert_eq(tether_status(obs, &st), 0);
 	cr_assert_eq(st.generation, g + 1);
 	cr_assert_eq(st.controller_pid, getpid());
@@ -1943,17 +1656,17 @@ Test(hello_gen, current_generation_takeover_wins)
 /* Poll an observer's STATUS until no controller is attached. */
 static void wait_detached(void)
 {
-	int64_t end = now_ms() + FX_DEADLINE_MS;
+	int64_t end = kit_now_ms() + FX_DEADLINE_MS;
 	struct tether_status st = { .attached = true };
 
-	while (now_ms() < end) {
-		struct tether *obs = must_observe(fx.sock);
+	while (kit_now_ms() < end) {
+		struct tether *obs = fx_observe(fx.sock);
 
 		cr_assert_eq(tether_status(obs, &st), 0);
 		tether_disconnect(obs);
 		if (!st.attached)
 			return;
-		fx_nap();
+		kit_nap_ms(10);
 	}
 	cr_assert_fail("controller pid %d still attached",
 		       (int)st.controller_pid);

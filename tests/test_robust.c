@@ -64,23 +64,20 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fixture.h"
+#include "kit.h"
 
 #define MIB (1u << 20)
-#define KID_DEADLINE_MS 15000		/* tether_start under sanitizers */
-#define RO_UID 65534			/* the read-only peer */
 #define ARGV(...) ((const char *const[]){ __VA_ARGS__, NULL })
 
 static void rb_init_ro(void);
-static void rb_fini(void);
 
-TestSuite(request, .init = fx_init_server, .fini = rb_fini, .timeout = 30);
-TestSuite(loop, .init = fx_init_server, .fini = rb_fini, .timeout = 30);
-TestSuite(loopself, .init = fx_init_dir, .fini = rb_fini, .timeout = 30);
-TestSuite(slot, .init = fx_init_server, .fini = rb_fini, .timeout = 30);
-TestSuite(quota, .init = rb_init_ro, .fini = rb_fini, .timeout = 30);
-TestSuite(fuzz, .init = fx_init_server, .fini = rb_fini, .timeout = 30);
-TestSuite(fuzzself, .init = fx_init_dir, .fini = rb_fini, .timeout = 30);
+TestSuite(request, .init = fx_init_server, .fini = fx_fini_all, .timeout = 30);
+TestSuite(loop, .init = fx_init_server, .fini = fx_fini_all, .timeout = 30);
+TestSuite(loopself, .init = fx_init_dir, .fini = fx_fini_all, .timeout = 30);
+TestSuite(slot, .init = fx_init_server, .fini = fx_fini_all, .timeout = 30);
+TestSuite(quota, .init = rb_init_ro, .fini = fx_fini_all, .timeout = 30);
+TestSuite(fuzz, .init = fx_init_server, .fini = fx_fini_all, .timeout = 30);
+TestSuite(fuzzself, .init = fx_init_dir, .fini = fx_fini_all, .timeout = 30);
 
 /* ---- fixtures ---------------------------------------------------------- */
 
@@ -89,255 +86,14 @@ TestSuite(fuzzself, .init = fx_init_dir, .fini = rb_fini, .timeout = 30);
 static void rb_init_ro(void)
 {
 	const char *extra[] = { "--read-only-uid", "65534", NULL };
-	int rc;
 
 	fx_init_dir();
-	rc = fx_start(fx.sock, extra, &fx.t);
-	cr_assert_eq(rc, 0, "tether_start: %s (%s)", strerror(-rc),
-		     tether_last_error(NULL));
-	fx.pid = tether_info(fx.t)->pid;
+	fx_start_server(extra);
 	cr_assert_eq(chmod(fx.dir, 0711), 0);
 	cr_assert_eq(chmod(fx.sock, 0666), 0);
 }
 
-/* Servers, then whatever they left to us (workers, spawners). */
-static void rb_fini(void)
-{
-	fx_fini();
-	fx_kill_descendants();
-}
-
-/* ---- time --------------------------------------------------------------- */
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void nap_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
-/* ---- kids: forked controllers that report through a pipe ------------- */
-
-struct kid {
-	pid_t pid;
-	int rd;				/* their reports */
-	int wr;				/* our word to them */
-	char buf[4096];
-	size_t len;
-};
-
-#define KID_W 3				/* the kid's report pipe */
-#define KID_R 4				/* the kid's end of ours */
-
-/* Fork a kid running fn(arg); as uid RO_UID when ro. */
-static void kid_start(struct kid *k, void (*fn)(void *arg), void *arg,
-		      bool ro)
-{
-	int up[2], down[2];
-
-	memset(k, 0, sizeof(*k));
-	cr_assert_eq(pipe2(up, O_CLOEXEC), 0);
-	cr_assert_eq(pipe2(down, O_CLOEXEC), 0);
-	fflush(NULL);
-	k->pid = fork();
-	cr_assert_geq(k->pid, 0, "fork: %s", strerror(errno));
-	if (k->pid == 0) {
-		int w, r;
-
-		fx_forked();
-		/* Nothing of ours but the two pipes: above all not fx.t's
-		 * sockets, whose copies would keep a connection alive. */
-		if ((w = fcntl(up[1], F_DUPFD, 10)) < 0 ||
-		    (r = fcntl(down[0], F_DUPFD, 10)) < 0 ||
-		    dup2(w, KID_W) < 0 || dup2(r, KID_R) < 0)
-			_exit(126);
-		syscall(SYS_close_range, KID_R + 1, ~0U, 0);
-		signal(SIGPIPE, SIG_IGN);
-		if (ro && (setgroups(0, NULL) < 0 || setgid(RO_UID) < 0 ||
-			   setuid(RO_UID) < 0))
-			_exit(124);
-		/* A change of uid clears the parent-death signal. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		fn(arg);
-		_exit(0);
-	}
-	close(up[1]);
-	close(down[0]);
-	k->rd = up[0];
-	k->wr = down[1];
-	fx_track(k->pid);
-}
-
-static void kid_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void kid_say(const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		n = 0;
-	if (n > (int)sizeof(line) - 2)
-		n = (int)sizeof(line) - 2;
-	line[n++] = '\n';
-	if (write(KID_W, line, (size_t)n) < 0)
-		_exit(125);
-}
-
-/* In a kid: wait for the test's go (a byte on KID_R). */
-static void kid_wait_go(void)
-{
-	char c;
-
-	if (read(KID_R, &c, 1) != 1)
-		_exit(123);
-}
-
-static void kid_go(struct kid *k)
-{
-	cr_assert_eq(write(k->wr, "g", 1), 1);
-}
-
-/* kid_line, but false when no such report comes within ms. */
-static bool kid_line_within(struct kid *k, const char *word, char *out,
-			    size_t size, int ms)
-{
-	int64_t end = now_ms() + ms;
-	size_t wl = strlen(word);
-
-	for (;;) {
-		char *nl = memchr(k->buf, '\n', k->len);
-
-		if (nl) {
-			size_t ll = (size_t)(nl - k->buf);
-			char line[sizeof(k->buf)];
-
-			memcpy(line, k->buf, ll);
-			line[ll] = '\0';
-			memmove(k->buf, nl + 1, k->len - ll - 1);
-			k->len -= ll + 1;
-			if (!strncmp(line, "FAIL", 4))
-				cr_assert_fail("kid %d: %s", (int)k->pid, line);
-			if (!strncmp(line, word, wl) &&
-			    (line[wl] == ' ' || line[wl] == '\0')) {
-				if (out)
-					snprintf(out, size, "%s",
-						 line[wl] ? line + wl + 1 : "");
-				return true;
-			}
-			continue;
-		}
-		struct pollfd pfd = { .fd = k->rd, .events = POLLIN };
-		int left = (int)(end - now_ms());
-		ssize_t n;
-
-		if (poll(&pfd, 1, left > 0 ? left : 0) <= 0)
-			return false;
-		n = read(k->rd, k->buf + k->len, sizeof(k->buf) - 1 - k->len);
-		cr_assert_gt(n, 0, "kid %d died before reporting \"%s\"",
-			     (int)k->pid, word);
-		k->len += (size_t)n;
-	}
-}
-
-/* The next report starting with word; its rest into out.  A FAIL line or
- * the kid's death fails the test. */
-static void kid_line(struct kid *k, const char *word, char *out, size_t size)
-{
-	cr_assert(kid_line_within(k, word, out, size, KID_DEADLINE_MS),
-		  "kid %d: no \"%s\" report in time", (int)k->pid, word);
-}
-
-static void kid_kill(struct kid *k)
-{
-	int st;
-
-	kill(k->pid, SIGKILL);
-	cr_assert_eq(waitpid(k->pid, &st, 0), k->pid);
-	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
-		  "kid %d ended with status 0x%x, not by SIGKILL", (int)k->pid,
-		  st);
-	close(k->rd);
-	close(k->wr);
-	k->rd = k->wr = -1;
-}
-
 /* ---- the server --------------------------------------------------------- */
-
-static int count_fds(pid_t pid)
-{
-	int n = fx_count_fds(pid);
-
-	cr_assert_geq(n, 0, "/proc/%d/fd: %s", (int)pid, strerror(-n));
-	return n;
-}
-
-/* The server's fd count once it is quiet: three equal reads 20 ms apart
- * (a departed peer's sockets go just after the server reads its EOF). */
-static int settled_fds(pid_t pid)
-{
-	int64_t end = now_ms() + FX_DEADLINE_MS;
-	int n = count_fds(pid), same = 0;
-
-	while (same < 2 && now_ms() < end) {
-		int m;
-
-		nap_ms(20);
-		m = count_fds(pid);
-		same = m == n ? same + 1 : 0;
-		n = m;
-	}
-	return n;
-}
-
-/* A "Name:   123 kB" line of /proc/PID/status, or -1. */
-static long status_kb(pid_t pid, const char *field)
-{
-	char path[64], line[256];
-	size_t fl = strlen(field);
-	long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if (!(f = fopen(path, "re")))
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, field, fl) && line[fl] == ':') {
-			v = strtol(line + fl + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return v;
-}
-
-/* A server built with ASan keeps freed memory in quarantine: its RSS
- * then says nothing about what it keeps. */
-static bool sanitized(pid_t pid)
-{
-	char path[64], line[512];
-	bool yes = false;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-	if (!(f = fopen(path, "re")))
-		return false;
-	while (!yes && fgets(line, sizeof(line), f))
-		yes = strstr(line, "libasan") || strstr(line, "libtsan");
-	fclose(f);
-	return yes;
-}
 
 static void detach_fx(void)
 {
@@ -399,21 +155,11 @@ static void finish(int base)
 		     (int)fx.pid, n, base);
 }
 
-static struct tether *observe(void)
-{
-	struct tether *t = NULL;
-	int rc = tether_connect(fx.sock, TETHER_CONNECT_OBSERVE, &t);
-
-	cr_assert_eq(rc, 0, "observer connect: %s (%s)", strerror(-rc),
-		     tether_last_error(NULL));
-	return t;
-}
-
 /* An observer's STATUS answers, now. */
 static void status_answers(void)
 {
 	struct tether_status st;
-	struct tether *obs = observe();
+	struct tether *obs = fx_observe(fx.sock);
 	int rc = tether_status(obs, &st);
 
 	cr_assert_eq(rc, 0, "STATUS: %s (%s)", strerror(-rc),
@@ -549,70 +295,11 @@ static void refused(struct tether_call *c, int err, const char *want)
 
 /* ---- raw connections ---------------------------------------------------- */
 
-struct raw {
-	int sfd, dfd;
-	struct tp_rbuf rb;
-	uint64_t id;
-};
-
 /* Attach by hand as a controller, taking over (fx.t is let go). */
-static void raw_attach(struct raw *r)
+static void raw_attach(struct fx_raw *r)
 {
-	int rc;
-
 	detach_fx();
-	memset(r, 0, sizeof(*r));
-	r->id = 100;
-	rc = fx_attach_raw(fx.sock, TETHER_HELLO_TAKEOVER, &r->sfd, &r->dfd);
-	cr_assert_eq(rc, 0, "raw attach: %s", strerror(-rc));
-}
-
-static void raw_close(struct raw *r)
-{
-	if (r->sfd >= 0)
-		close(r->sfd);
-	if (r->dfd >= 0)
-		close(r->dfd);
-	r->sfd = r->dfd = -1;
-	tp_rbuf_free(&r->rb);
-}
-
-static uint64_t raw_begin(struct raw *r, struct tp_msg *m, unsigned op)
-{
-	tp_msg_init(m);
-	tp_msg_request(m, ++r->id, op);
-	return r->id;
-}
-
-static void raw_send(struct raw *r, struct tp_msg *m)
-{
-	cr_assert_eq(fx_send_msg(r->sfd, m), 0);
-	tp_msg_destroy(m);
-}
-
-/* The next answer to id (others skipped): its code, or -errno when the
- * connection ended or nothing came.  The frame goes to out if given. */
-static int raw_reply(struct raw *r, uint64_t id, struct fx_frame *out)
-{
-	struct fx_frame f;
-	int code;
-
-	for (;;) {
-		int rc = fx_recv_frame(r->sfd, &r->rb, &f);
-
-		if (rc < 0)
-			return rc;
-		cr_assert_eq(f.rc, 0, "undecodable answer");
-		if (f.in.id == id)
-			break;
-		fx_frame_free(&f);
-	}
-	code = (int)f.in.code;
-	if (out)
-		*out = f;
-	else
-		fx_frame_free(&f);
-	return code;
+	fx_raw_attach(r);
 }
 
 /* Bytes we sent on fd that its reader has not taken yet. */
@@ -628,11 +315,11 @@ static int unread_by_peer(int fd)
 /* Until the server has read everything we sent on fd. */
 static void wait_read_by_server(int fd)
 {
-	int64_t end = now_ms() + FX_DEADLINE_MS;
+	int64_t end = kit_now_ms() + FX_DEADLINE_MS;
 
 	while (unread_by_peer(fd) > 0) {
-		cr_assert_lt(now_ms(), end, "the server never read the request");
-		fx_nap();
+		cr_assert_lt(kit_now_ms(), end, "the server never read the request");
+		kit_nap_ms(10);
 	}
 }
 
@@ -648,7 +335,7 @@ Test(request, uname_into_one_byte_is_answered)
 {
 	struct tether_call c = { .nr = SYS_uname, .nargs = 1 };
 	char b = 'x';
-	int base = settled_fds(fx.pid);
+	int base = fx_settled_fds(fx.pid);
 
 	c.args[0] = TETHER_OUT(&b, 1);
 	call_ok(fx.t, &c);
@@ -664,7 +351,7 @@ Test(request, fstat_into_eight_bytes_is_answered)
 {
 	struct tether_call c = { .nr = SYS_fstat, .nargs = 2 };
 	uint64_t st = 0;
-	int base = settled_fds(fx.pid);
+	int base = fx_settled_fds(fx.pid);
 
 	c.args[0] = TETHER_INT(0);
 	c.args[1] = TETHER_OUT(&st, sizeof(st));
@@ -686,7 +373,7 @@ Test(request, ioctl_past_its_buffer_is_efault)
 {
 	char tio[64];
 	struct tether_call c = { .nr = SYS_ioctl, .nargs = 3 };
-	int base = settled_fds(fx.pid), fd;
+	int base = fx_settled_fds(fx.pid), fd;
 
 	fd = srv_open("/dev/ptmx", O_RDWR | O_NOCTTY);
 	c.args[0] = TETHER_INT(fd);
@@ -709,7 +396,7 @@ Test(request, read_count_beyond_buffer_is_einval)
 {
 	struct tether_call c = { .nr = SYS_read, .nargs = 3 };
 	char buf[8];
-	int base = settled_fds(fx.pid), fd;
+	int base = fx_settled_fds(fx.pid), fd;
 
 	fd = srv_open("/dev/zero", O_RDONLY);
 	c.args[0] = TETHER_INT(fd);
@@ -727,7 +414,7 @@ Test(request, read_count_beyond_buffer_is_einval)
 Test(request, write_count_beyond_buffer_is_einval)
 {
 	struct tether_call c = { .nr = SYS_write, .nargs = 3 };
-	int base = settled_fds(fx.pid), fd;
+	int base = fx_settled_fds(fx.pid), fd;
 
 	fd = srv_open("/dev/null", O_WRONLY);
 	c.args[0] = TETHER_INT(fd);
@@ -744,7 +431,7 @@ Test(request, epoll_wait_maxevents_beyond_buffer_is_einval)
 {
 	struct tether_call c = { .nr = SYS_epoll_wait, .nargs = 4 };
 	char ev[12];
-	int base = settled_fds(fx.pid);
+	int base = fx_settled_fds(fx.pid);
 	long ep = call_int(SYS_epoll_create1, 1, (long)EPOLL_CLOEXEC);
 
 	cr_assert_geq(ep, 0, "epoll_create1: %ld", ep);
@@ -765,7 +452,7 @@ Test(request, epoll_wait_maxevents_beyond_buffer_is_einval)
 Test(request, wrong_argument_counts_are_einval)
 {
 	struct tether_call c = { .nr = SYS_getpid, .nargs = 3 };
-	int base = settled_fds(fx.pid);
+	int base = fx_settled_fds(fx.pid);
 
 	refused(&c, EINVAL, "getpid takes 0 arguments");
 	c = (struct tether_call){ .nr = SYS_read, .nargs = 1 };
@@ -780,23 +467,23 @@ Test(request, syscall_flags_checked_on_all_64_bits)
 {
 	struct fx_frame f;
 	struct tp_msg m;
-	struct raw r;
+	struct fx_raw r;
 	uint64_t id;
 	char text[256];
-	int base = settled_fds(fx.pid), code;
+	int base = fx_settled_fds(fx.pid), code;
 
 	raw_attach(&r);
-	id = raw_begin(&r, &m, TETHER_OP_SYSCALL);
+	id = fx_raw_begin(&r, &m, TETHER_OP_SYSCALL);
 	msgpack_pack_array(&m.pk, 3);
 	msgpack_pack_uint64(&m.pk, SYS_getpid);
 	msgpack_pack_array(&m.pk, 0);
 	msgpack_pack_uint64(&m.pk, UINT64_C(1) << 32);
-	raw_send(&r, &m);
-	code = raw_reply(&r, id, &f);
+	fx_raw_send(&r, &m);
+	code = fx_raw_reply(&r, id, &f);
 	cr_assert_eq(code, EINVAL, "flags 2^32: answered %d (%s)", code,
 		     fx_frame_text(&f, text, sizeof(text)));
 	fx_frame_free(&f);
-	raw_close(&r);
+	fx_raw_close(&r);
 	finish(base);
 }
 
@@ -805,7 +492,7 @@ Test(request, syscall_flags_checked_on_all_64_bits)
  * sanitizers the previous server passes this test). */
 Test(request, close_of_int_min_is_ebadf)
 {
-	int base = settled_fds(fx.pid);
+	int base = fx_settled_fds(fx.pid);
 
 	cr_expect_eq(call_int(SYS_close, 1, (long)INT_MIN), -EBADF);
 	cr_expect_eq(call_int(SYS_close, 1, (long)INT_MIN + 1), -EBADF);
@@ -825,7 +512,7 @@ Test(request, munmap_with_wrapping_length_over_remote_memory_is_eperm)
 	int base, rc;
 
 	mem_warm();
-	base = settled_fds(fx.pid);
+	base = fx_settled_fds(fx.pid);
 
 	rc = tether_mem_alloc(fx.t, 8192, &addr);
 	cr_assert_eq(rc, 0, "mem_alloc: %s", tether_last_error(fx.t));
@@ -849,7 +536,7 @@ Test(request, munmap_with_wrapping_length_over_remote_memory_is_eperm)
 Test(request, sigstop_to_the_server_is_eperm)
 {
 	struct tether_call c = { .nr = SYS_kill, .nargs = 2 };
-	int base = settled_fds(fx.pid);
+	int base = fx_settled_fds(fx.pid);
 
 	c.args[0] = TETHER_INT(fx.pid);
 	c.args[1] = TETHER_INT(SIGSTOP);
@@ -871,7 +558,7 @@ Test(request, sigkill_to_own_group_is_eperm)
 
 	cr_assert_eq(tether_make_persistent(fx.t), 0, "%s",
 		     tether_last_error(fx.t));
-	base = settled_fds(fx.pid);
+	base = fx_settled_fds(fx.pid);
 	c.args[0] = TETHER_INT(0);
 	c.args[1] = TETHER_INT(SIGKILL);
 	refused(&c, EPERM, "tetherd");
@@ -891,7 +578,7 @@ Test(request, signal_dispositions_and_mask_are_eperm)
 {
 	static const uint64_t empty = 0;
 	struct tether_call c = { .nr = SYS_rt_sigaction, .nargs = 4 };
-	int base = settled_fds(fx.pid);
+	int base = fx_settled_fds(fx.pid);
 
 	c.args[0] = TETHER_INT(SIGTERM);
 	c.args[1] = TETHER_INT(0);
@@ -925,7 +612,7 @@ Test(loop, flock_on_a_held_lock)
 	fx_write_file(path, "x", 1);
 	cr_assert_geq(lfd = open(path, O_RDONLY | O_CLOEXEC), 0);
 	cr_assert_eq(flock(lfd, LOCK_EX), 0);
-	base = settled_fds(fx.pid);
+	base = fx_settled_fds(fx.pid);
 	fd = srv_open(path, O_RDONLY);
 	c.args[0] = TETHER_INT(fd);
 	c.args[1] = TETHER_INT(LOCK_EX);
@@ -947,7 +634,7 @@ Test(loop, futex_wait_ends_by_the_call_timeout)
 	struct tether_call c = { .nr = SYS_futex, .nargs = 4,
 				 .timeout_ms = 300 };
 	uint64_t addr, id;
-	int base = settled_fds(fx.pid);
+	int base = fx_settled_fds(fx.pid);
 
 	cr_assert_eq(tether_mem_alloc(fx.t, 4096, &addr), 0);
 	cr_assert_eq(tether_mem_write(fx.t, addr, &zero, sizeof(zero)), 0);
@@ -969,7 +656,7 @@ Test(loop, epoll_wait_forever_is_cancelled)
 	char ev[12];
 	uint64_t id;
 	long ep, ret;
-	int base = settled_fds(fx.pid), rc;
+	int base = fx_settled_fds(fx.pid), rc;
 
 	ep = call_int(SYS_epoll_create1, 1, (long)EPOLL_CLOEXEC);
 	cr_assert_geq(ep, 0);
@@ -995,7 +682,7 @@ Test(loop, poll_of_two_pipes)
 	struct tether_call c = { .nr = SYS_poll, .nargs = 3 };
 	struct pollfd pf[2];
 	uint64_t id;
-	int base = settled_fds(fx.pid), a[2], b[2];
+	int base = fx_settled_fds(fx.pid), a[2], b[2];
 
 	srv_pipe(a);
 	srv_pipe(b);
@@ -1021,7 +708,7 @@ Test(loop, select_without_timeout)
 	struct tether_call c = { .nr = SYS_select, .nargs = 5 };
 	fd_set rd;
 	uint64_t id;
-	int base = settled_fds(fx.pid), p[2];
+	int base = fx_settled_fds(fx.pid), p[2];
 
 	srv_pipe(p);
 	cr_assert_lt(p[0], FD_SETSIZE);
@@ -1055,13 +742,9 @@ static void kid_fifo_opener(void *arg)
 	const struct fifo_open *fo = arg;
 	struct tether_call c = { .nr = SYS_openat, .nargs = 3,
 				 .flags = fo->flags };
-	struct tether *t = NULL;
-	int rc = fx_connect_retry(fx.sock, 0, &t);
+	struct tether *t = kid_connect();
+	int rc;
 
-	if (rc < 0) {
-		kid_say("FAIL connect: %s", strerror(-rc));
-		_exit(1);
-	}
 	c.args[0] = TETHER_INT(AT_FDCWD);
 	c.args[1] = TETHER_STR(fo->path);
 	c.args[2] = TETHER_INT(fo->oflags | O_CLOEXEC);
@@ -1079,7 +762,7 @@ static void kid_fifo_opener(void *arg)
 static uint64_t wait_running(struct tether *t, uint64_t gen, long nr,
 			     struct kid *k, char *done, size_t size)
 {
-	int64_t end = now_ms() + FX_DEADLINE_MS;
+	int64_t end = kit_now_ms() + FX_DEADLINE_MS;
 
 	for (;;) {
 		struct tether_pending *v;
@@ -1097,10 +780,10 @@ static uint64_t wait_running(struct tether *t, uint64_t gen, long nr,
 			return id;
 		if (kid_line_within(k, "OPENED", done, size, 0))
 			return 0;
-		cr_assert_lt(now_ms(), end, "no running syscall %ld of "
+		cr_assert_lt(kit_now_ms(), end, "no running syscall %ld of "
 			     "generation %llu in PENDING", nr,
 			     (unsigned long long)gen);
-		fx_nap();
+		kit_nap_ms(10);
 	}
 }
 
@@ -1120,10 +803,10 @@ static void fifo_open_waits(int oflags, unsigned flags)
 	fx_path(fo.path, sizeof(fo.path), "fifo");
 	cr_assert_eq(mkfifo(fo.path, 0600), 0);
 	detach_fx();
-	base = settled_fds(fx.pid);
-	kid_start(&k, kid_fifo_opener, &fo, false);
+	base = fx_settled_fds(fx.pid);
+	kid_start(&k, kid_fifo_opener, &fo);
 	kid_line(&k, "OPENING", rest, sizeof(rest));
-	obs = observe();
+	obs = fx_observe(fx.sock);
 	id = wait_running(obs, strtoull(rest, NULL, 10), SYS_openat, &k,
 			  done, sizeof(done));
 	tether_disconnect(obs);
@@ -1179,7 +862,7 @@ Test(loop, open_of_a_fifo_for_writing_waits_for_a_reader)
 Test(loop, get_of_a_fifo_is_refused_at_once)
 {
 	char fifo[256];
-	int base = settled_fds(fx.pid), fd, rc;
+	int base = fx_settled_fds(fx.pid), fd, rc;
 
 	fx_path(fifo, sizeof(fifo), "fifo");
 	cr_assert_eq(mkfifo(fifo, 0600), 0);
@@ -1265,7 +948,7 @@ Test(loopself, log_to_a_pipe_nobody_reads_does_not_block)
 	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
 	fx.pid = start_with_stderr(p[1]);
 	close(p[1]);
-	base = settled_fds(fx.pid);
+	base = fx_settled_fds(fx.pid);
 	/* Observers (two lines each) until the pipe is full, then 600
 	 * more: well over 100 KiB of log lines in all. */
 	for (int i = 0; i < 5000 && queued < 60000; i++) {
@@ -1284,57 +967,17 @@ Test(loopself, log_to_a_pipe_nobody_reads_does_not_block)
 	close(p[0]);
 }
 
-/* A policy under which SPAWN goes through the spawner. */
-static void start_policy_server(const char *text)
-{
-	char path[256];
-	const char *extra[] = { "--policy", path, NULL };
-	int rc;
-
-	fx_path(path, sizeof(path), "server.policy");
-	fx_write_file(path, text, strlen(text));
-	rc = fx_start(fx.sock, extra, &fx.t);
-	cr_assert_eq(rc, 0, "tether_start --policy: %s (%s)", strerror(-rc),
-		     tether_last_error(NULL));
-	fx.pid = tether_info(fx.t)->pid;
-}
-
-/* The live child of server named tetherd-spawner. */
-static pid_t spawner_of(pid_t server)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *de;
-	pid_t found = 0;
-	int n = 0;
-
-	cr_assert_not_null(d);
-	while ((de = readdir(d))) {
-		struct fx_pstat ps;
-		pid_t pid = (pid_t)atoi(de->d_name);
-
-		if (pid <= 0 || !fx_read_pstat(pid, &ps) ||
-		    ps.ppid != server || ps.state == 'Z' ||
-		    strcmp(ps.comm, "tetherd-spawner"))
-			continue;
-		n++;
-		found = pid;
-	}
-	closedir(d);
-	cr_assert_eq(n, 1, "tetherd %d has %d spawners", (int)server, n);
-	return found;
-}
-
 /* SPAWN [argv] by hand on r: its id. */
-static uint64_t raw_spawn(struct raw *r, const char *prog)
+static uint64_t raw_spawn(struct fx_raw *r, const char *prog)
 {
 	struct tp_msg m;
-	uint64_t id = raw_begin(r, &m, TETHER_OP_SPAWN);
+	uint64_t id = fx_raw_begin(r, &m, TETHER_OP_SPAWN);
 
 	msgpack_pack_map(&m.pk, 1);
 	tp_pack_str(&m.pk, "argv");
 	msgpack_pack_array(&m.pk, 1);
 	tp_pack_str(&m.pk, prog);
-	raw_send(r, &m);
+	fx_raw_send(r, &m);
 	return id;
 }
 
@@ -1349,21 +992,21 @@ Test(loopself, stopped_spawner_does_not_stop_the_loop)
 	struct fx_frame f;
 	struct fx_pstat ps;
 	struct pollfd pfd;
-	struct raw r;
+	struct fx_raw r;
 	uint64_t id;
 	int64_t pid = 0;
 	pid_t spw;
 	char text[256];
 	int base, code;
 
-	start_policy_server("default allow\n");
-	spw = spawner_of(fx.pid);
-	base = settled_fds(fx.pid);
+	fx_start_policy("default allow\n");
+	spw = fx_spawner_of(fx.pid);
+	base = fx_settled_fds(fx.pid);
 	raw_attach(&r);
 	cr_assert_eq(kill(spw, SIGSTOP), 0);
-	for (int64_t end = now_ms() + FX_DEADLINE_MS;
-	     !(fx_read_pstat(spw, &ps) && ps.state == 'T'); fx_nap())
-		cr_assert_lt(now_ms(), end, "spawner %d never stopped",
+	for (int64_t end = kit_now_ms() + FX_DEADLINE_MS;
+	     !(fx_read_pstat(spw, &ps) && ps.state == 'T'); kit_nap_ms(10))
+		cr_assert_lt(kit_now_ms(), end, "spawner %d never stopped",
 			     (int)spw);
 	id = raw_spawn(&r, "true");
 	wait_read_by_server(r.sfd);
@@ -1374,13 +1017,13 @@ Test(loopself, stopped_spawner_does_not_stop_the_loop)
 	cr_expect(fx_read_pstat(spw, &ps) && ps.state == 'T',
 		  "the spawner is no longer stopped");
 	cr_assert_eq(kill(spw, SIGCONT), 0);
-	code = raw_reply(&r, id, &f);
+	code = fx_raw_reply(&r, id, &f);
 	cr_assert_eq(code, 0, "SPAWN: %d (%s)", code,
 		     fx_frame_text(&f, text, sizeof(text)));
 	cr_expect_eq(tp_obj_i64(tp_map_get(f.in.body, "pid"), &pid), 0);
 	cr_expect_gt(pid, 0);
 	fx_frame_free(&f);
-	raw_close(&r);
+	fx_raw_close(&r);
 	/* The worker, true, has exited; its pidfd goes with its record. */
 	if (pid > 0) {
 		struct tether_worker w;
@@ -1408,13 +1051,9 @@ struct putter {
 static void kid_putter(void *arg)
 {
 	const struct putter *p = arg;
-	struct tether *t = NULL;
+	struct tether *t = kid_connect();
 	int fd, rc;
 
-	if ((rc = fx_connect_retry(fx.sock, 0, &t)) < 0) {
-		kid_say("FAIL connect: %s", strerror(-rc));
-		_exit(1);
-	}
 	if ((fd = open(p->src, O_RDONLY | O_CLOEXEC)) < 0) {
 		kid_say("FAIL open %s: %s", p->src, strerror(errno));
 		_exit(1);
@@ -1423,21 +1062,6 @@ static void kid_putter(void *arg)
 	rc = tether_put(t, fd, p->dst, 0644, NULL);
 	kid_say("FAIL tether_put returned %d (%s)", rc, tether_last_error(t));
 	_exit(1);
-}
-
-/* Entries of dir (. and .. aside). */
-static int dir_entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	int n = 0;
-
-	cr_assert_not_null(d, "opendir %s: %s", dir, strerror(errno));
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			n++;
-	closedir(d);
-	return n;
 }
 
 /* The kid is killed well into its stream; the very next plain attach
@@ -1461,22 +1085,22 @@ Test(slot, killed_mid_put_frees_the_slot_at_once)
 	cr_assert_eq(ftruncate(fd, 1024 * (off_t)MIB), 0);
 	close(fd);
 	detach_fx();
-	base = settled_fds(fx.pid);
-	kid_start(&k, kid_putter, &p, false);
+	base = fx_settled_fds(fx.pid);
+	kid_start(&k, kid_putter, &p);
 	kid_line(&k, "PUTTING", NULL, 0);
 	/* Streaming: its two sockets, the directory and the temporary. */
-	end = now_ms() + FX_DEADLINE_MS;
-	while ((n = count_fds(fx.pid)) < base + 4 && now_ms() < end)
-		fx_nap();
+	end = kit_now_ms() + FX_DEADLINE_MS;
+	while ((n = fx_nfds(fx.pid)) < base + 4 && kit_now_ms() < end)
+		kit_nap_ms(10);
 	cr_assert_geq(n, base + 4, "the PUT never opened its temporary");
-	nap_ms(300);		/* well into the stream */
+	kit_nap_ms(300);		/* well into the stream */
 	kid_kill(&k);
 	rc = tether_connect(fx.sock, 0, &fx.t);
 	cr_assert_eq(rc, 0, "attach right after the kill: %s (%s)",
 		     strerror(-rc), tether_last_error(NULL));
-	end = now_ms() + FX_DEADLINE_MS;
-	while ((n = dir_entries(dir)) > 0 && now_ms() < end)
-		fx_nap();
+	end = kit_now_ms() + FX_DEADLINE_MS;
+	while ((n = fx_dir_count(dir, NULL)) > 0 && kit_now_ms() < end)
+		kit_nap_ms(10);
 	cr_assert_eq(n, 0, "the dead PUT left %d entries in %s", n, dir);
 	finish(base + 2);
 }
@@ -1507,8 +1131,8 @@ static void silent_peers(int n)
 	int rc, base;
 
 	detach_fx();
-	base = settled_fds(fx.pid);
-	kid_start(&k, kid_silent, &n, true);
+	base = fx_settled_fds(fx.pid);
+	kid_start_with(&k, kid_silent, &n, -1, true);
 	kid_line(&k, "OPEN", rest, sizeof(rest));
 	cr_assert_gt(atoi(rest), 0, "no silent connection got through");
 	rc = fx_connect_retry(fx.sock, 0, &fx.t);
@@ -1564,8 +1188,8 @@ Test(quota, forty_read_only_observers)
 	int ok = 0, bad = 0, first = 0, base;
 	struct kid k;
 
-	base = settled_fds(fx.pid);
-	kid_start(&k, kid_observers, NULL, true);
+	base = fx_settled_fds(fx.pid);
+	kid_start_with(&k, kid_observers, NULL, -1, true);
 	kid_line(&k, "OBSERVING", rest, sizeof(rest));
 	cr_assert_geq(sscanf(rest, "%d %d %d %299[^\n]", &ok, &bad, &first,
 			     why), 3, "report: %s", rest);
@@ -1590,7 +1214,7 @@ static void kid_wait_flood(void *arg)
 	struct fx_frame f;
 	struct tp_msg m;
 	size_t len = 0, off = 0, cap = 4 * MIB;
-	char *buf = malloc(cap);
+	char *buf = malloc(cap), go;
 	int sfd, rc, frames = 0, eagain = 0, replies = 0;
 
 	if (!buf)
@@ -1629,7 +1253,9 @@ static void kid_wait_flood(void *arg)
 			break;
 	}
 	kid_say("SENT %zu of %zu", off, len);
-	kid_wait_go();
+	/* The test's go: a byte on KID_FD. */
+	if (read(KID_FD, &go, 1) != 1)
+		_exit(123);
 	fcntl(sfd, F_SETFL, 0);
 	/* Until an EAGAIN, or nothing more comes. */
 	while (!eagain && replies < 200000) {
@@ -1659,31 +1285,34 @@ Test(quota, read_only_wait_flood_is_bounded)
 				   .label = "sleeper" };
 	char rest[128];
 	long rss0, rss1;
-	int replies = 0, eagain = 0, ok = 0, base, rc;
+	int replies = 0, eagain = 0, ok = 0, base, rc, go[2];
 	struct tether_worker rec;
 	struct kid k;
 	pid_t w;
 
-	base = settled_fds(fx.pid);
+	base = fx_settled_fds(fx.pid);
 	rc = tether_spawn(fx.t, &sp, &w);
 	cr_assert_eq(rc, 0, "spawn: %s", tether_last_error(fx.t));
-	rss0 = status_kb(fx.pid, "VmRSS");
-	kid_start(&k, kid_wait_flood, (void *)"sleeper", true);
+	rss0 = fx_status_field(fx.pid, "VmRSS");
+	cr_assert_eq(pipe2(go, O_CLOEXEC), 0);
+	kid_start_with(&k, kid_wait_flood, (void *)"sleeper", go[0], true);
+	close(go[0]);
 	kid_line(&k, "SENT", rest, sizeof(rest));
 	cr_log_info("WAIT flood: sent %s bytes", rest);
 	status_answers();
-	rss1 = status_kb(fx.pid, "VmRSS");
+	rss1 = fx_status_field(fx.pid, "VmRSS");
 	cr_log_info("WAIT flood: VmRSS %ld -> %ld kB", rss0, rss1);
-	if (!sanitized(fx.pid))
+	if (!fx_sanitized(fx.pid))
 		cr_expect_lt(rss1 - rss0, 32 * 1024, "VmRSS grew from %ld to "
 			     "%ld kB", rss0, rss1);
-	kid_go(&k);
+	cr_assert_eq(write(go[1], "g", 1), 1);
 	kid_line(&k, "REPLIES", rest, sizeof(rest));
 	cr_assert_eq(sscanf(rest, "%d %d %d", &replies, &eagain, &ok), 3);
 	cr_expect_gt(eagain, 0, "no WAIT was refused with EAGAIN (%d "
 		     "replies, %d successes)", replies, ok);
 	kid_line(&k, "CLOSED", NULL, 0);
 	kid_kill(&k);
+	close(go[1]);
 	cr_assert_eq(tether_kill(fx.t, "sleeper", SIGKILL), 0);
 	cr_assert_eq(tether_wait(fx.t, "sleeper", FX_DEADLINE_MS, &rec), 0);
 	tether_worker_clear(&rec);
@@ -1698,7 +1327,7 @@ Test(quota, read_only_wait_flood_is_bounded)
 Test(quota, take_over_beside_forty_own_observers)
 {
 	struct tether *obs[40];
-	int base = settled_fds(fx.pid), rc;
+	int base = fx_settled_fds(fx.pid), rc;
 
 	for (int i = 0; i < 40; i++) {
 		rc = tether_connect(fx.sock, TETHER_CONNECT_OBSERVE, &obs[i]);
@@ -1760,16 +1389,16 @@ static int raw_probe(uint64_t *gen)
 Test(quota, probe_and_take_over_need_no_observer_slot)
 {
 	struct tether *obs[300];
-	struct raw r;
+	struct fx_raw r;
 	uint64_t gen = 0;
-	int base = settled_fds(fx.pid), n, rc;
+	int base = fx_settled_fds(fx.pid), n, rc;
 
 	n = fill_observers(obs, 300);
 	rc = raw_probe(&gen);
 	cr_assert_eq(rc, 0, "PROBE beside %d observers: %d", n, rc);
 	cr_expect_eq(gen, tether_info(fx.t)->generation);
 	raw_attach(&r);
-	raw_close(&r);
+	fx_raw_close(&r);
 	while (n)
 		tether_disconnect(obs[--n]);
 	finish(base);
@@ -1784,7 +1413,7 @@ Test(quota, probe_and_take_over_need_no_observer_slot)
 Test(quota, take_over_beside_a_full_observer_quota)
 {
 	struct tether *obs[300], *t = NULL;
-	int base = settled_fds(fx.pid), n, rc;
+	int base = fx_settled_fds(fx.pid), n, rc;
 
 	n = fill_observers(obs, 300);
 	rc = tether_connect(fx.sock, TETHER_CONNECT_TAKEOVER, &t);
@@ -1837,18 +1466,18 @@ static ssize_t drain_data(int dfd, char *buf, size_t size)
 Test(fuzz, get_behind_a_full_data_socket)
 {
 	struct tp_msg m;
-	struct raw r;
+	struct fx_raw r;
 	char buf[65536];
 	uint64_t id;
-	int base = settled_fds(fx.pid), code = 0, gives = 0;
+	int base = fx_settled_fds(fx.pid), code = 0, gives = 0;
 
 	raw_attach(&r);
 	while (gives < 100000) {
-		id = raw_begin(&r, &m, TETHER_OP_GIVE);
+		id = fx_raw_begin(&r, &m, TETHER_OP_GIVE);
 		msgpack_pack_array(&m.pk, 1);
 		msgpack_pack_int(&m.pk, 0);
-		raw_send(&r, &m);
-		if ((code = raw_reply(&r, id, NULL)) != 0)
+		fx_raw_send(&r, &m);
+		if ((code = fx_raw_reply(&r, id, NULL)) != 0)
 			break;
 		gives++;
 	}
@@ -1858,14 +1487,14 @@ Test(fuzz, get_behind_a_full_data_socket)
 	 * chunk goes out, its ABORT (the file ends before its st_size)
 	 * finds the socket full. */
 	cr_assert_eq(drain_data(r.dfd, buf, 1), 1);
-	id = raw_begin(&r, &m, TETHER_OP_GET);
+	id = fx_raw_begin(&r, &m, TETHER_OP_GET);
 	msgpack_pack_array(&m.pk, 1);
 	tp_pack_str(&m.pk, THP);
-	raw_send(&r, &m);
-	code = raw_reply(&r, id, NULL);
+	fx_raw_send(&r, &m);
+	code = fx_raw_reply(&r, id, NULL);
 	cr_log_info("GET answered %d first", code);
 	/* Take what is on the data socket, and the answers that follow. */
-	for (int64_t end = now_ms() + FX_DEADLINE_MS; now_ms() < end;) {
+	for (int64_t end = kit_now_ms() + FX_DEADLINE_MS; kit_now_ms() < end;) {
 		struct pollfd pfd[2] = { { .fd = r.dfd, .events = POLLIN },
 					 { .fd = r.sfd, .events = POLLIN } };
 
@@ -1874,13 +1503,13 @@ Test(fuzz, get_behind_a_full_data_socket)
 		if (pfd[0].revents && drain_data(r.dfd, buf, sizeof(buf)) <= 0)
 			break;
 		if (pfd[1].revents) {
-			code = raw_reply(&r, id, NULL);
+			code = fx_raw_reply(&r, id, NULL);
 			cr_log_info("GET answered %d", code);
 			if (code < 0)
 				break;
 		}
 	}
-	raw_close(&r);
+	fx_raw_close(&r);
 	cr_assert_not(fx_gone(fx.pid), "tetherd died");
 	finish(base);
 }
@@ -1896,12 +1525,12 @@ Test(fuzzself, remote_memory_under_a_policy)
 	uint64_t addr;
 	int base, rc;
 
-	start_policy_server("default deny EPERM\n"
+	fx_start_policy("default deny EPERM\n"
 			    "allow getpid\n"
 			    "allow mmap\n"
 			    "allow munmap\n");
 	mem_warm();
-	base = settled_fds(fx.pid);
+	base = fx_settled_fds(fx.pid);
 	rc = tether_mem_alloc(fx.t, 4096, &addr);
 	cr_assert_eq(rc, 0, "mem_alloc: %s (%s)", strerror(-rc),
 		     tether_last_error(fx.t));
@@ -1932,15 +1561,15 @@ Test(fuzz, mem_read_of_untouched_memory_stays_unresident)
 
 	cr_assert_not_null(buf);
 	mem_warm();
-	base = settled_fds(fx.pid);
+	base = fx_settled_fds(fx.pid);
 	rc = tether_mem_alloc(fx.t, size, &addr);
 	cr_assert_eq(rc, 0, "mem_alloc: %s", tether_last_error(fx.t));
-	rss0 = status_kb(fx.pid, "VmRSS");
+	rss0 = fx_status_field(fx.pid, "VmRSS");
 	memset(buf, 0xa5, size);
 	rc = tether_mem_read(fx.t, addr, buf, size);
 	cr_assert_eq(rc, 0, "mem_read: %s (%s)", strerror(-rc),
 		     tether_last_error(fx.t));
-	rss1 = status_kb(fx.pid, "VmRSS");
+	rss1 = fx_status_field(fx.pid, "VmRSS");
 	cr_log_info("MEM_READ of 512 MiB: VmRSS %ld -> %ld kB", rss0, rss1);
 	for (uint64_t i = 0; i < size; i += 4096)
 		cr_assert_eq(buf[i] | buf[i + 4095], 0, "byte %llu is not 0",
@@ -1968,7 +1597,7 @@ Test(fuzz, logs_past_the_end_is_erange)
 	struct tether_spawn sp = { .argv = ARGV("echo", "hello"),
 				   .label = "echoer", .capture = true };
 	struct tether_worker w;
-	int base = settled_fds(fx.pid), rc;
+	int base = fx_settled_fds(fx.pid), rc;
 	pid_t pid;
 
 	rc = tether_spawn(fx.t, &sp, &pid);

@@ -23,7 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fixture.h"
+#include "kit.h"
 
 /* fds the server held when the test began, with fx.t attached. */
 static int base_fds;
@@ -1087,49 +1087,38 @@ Test(peers, sighup_is_ignored)
 	intact();
 }
 
+/* A kid that asks for four 1 MiB replies (getpid ignores its out
+ * buffer, the server still sends it) and reads none. */
+static void greedy_peer(void *arg)
+{
+	struct pollfd pfd;
+	struct tp_msg m;
+	int sfd, rc;
+
+	(void)arg;
+	if ((rc = fx_attach_raw(fx.sock, TETHER_HELLO_TAKEOVER, &sfd, NULL)))
+		kid_fail("attach: %s", strerror(-rc));
+	for (unsigned id = 1; id <= 4; id++) {
+		syscall_one_arg(&m, id, SYS_getpid);
+		msgpack_pack_array(&m.pk, 2);
+		msgpack_pack_int(&m.pk, TETHER_ARGTAG_OUT);
+		msgpack_pack_uint64(&m.pk, TETHER_BUF_MAX);
+		fx_send_msg(sfd, &m);
+		tp_msg_destroy(&m);
+	}
+	/* the server has begun to answer */
+	pfd = (struct pollfd){ .fd = sfd, .events = POLLIN };
+	poll(&pfd, 1, FX_DEADLINE_MS);
+	kid_hold();
+}
+
 Test(peers, sigkill_mid_request_leaves_server_serving)
 {
-	int p[2];
-	char c;
-	pid_t child;
-	struct pollfd pfd;
+	struct kid k;
 
-	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-	child = fork();
-	cr_assert_geq(child, 0);
-	if (child == 0) {
-		fx_forked();
-		/* Ask for four 1 MiB replies (getpid ignores its out
-		 * buffer, the server still sends it), read none. */
-		int sfd;
-		struct tp_msg m;
-
-		close(p[0]);
-		if (fx_attach_raw(fx.sock, TETHER_HELLO_TAKEOVER, &sfd, NULL))
-			_exit(1);
-		for (unsigned id = 1; id <= 4; id++) {
-			syscall_one_arg(&m, id, SYS_getpid);
-			msgpack_pack_array(&m.pk, 2);
-			msgpack_pack_int(&m.pk, TETHER_ARGTAG_OUT);
-			msgpack_pack_uint64(&m.pk, TETHER_BUF_MAX);
-			fx_send_msg(sfd, &m);
-			tp_msg_destroy(&m);
-		}
-		/* the server has begun to answer */
-		pfd = (struct pollfd){ .fd = sfd, .events = POLLIN };
-		poll(&pfd, 1, FX_DEADLINE_MS);
-		if (write(p[1], "g", 1) != 1)
-			_exit(1);
-		pause();
-		_exit(0);
-	}
-	close(p[1]);
-	pfd = (struct pollfd){ .fd = p[0], .events = POLLIN };
-	cr_assert_gt(poll(&pfd, 1, FX_DEADLINE_MS), 0);
-	cr_assert_eq(read(p[0], &c, 1), 1, "child failed to attach");
-	close(p[0]);
-	kill(child, SIGKILL);
-	waitpid(child, NULL, 0);
+	kid_start(&k, greedy_peer, NULL);
+	kid_line(&k, "HOLD", NULL, 0);
+	kid_kill(&k);
 	cr_assert_eq(fx_reattach(), 0, "%s", tether_last_error(NULL));
 	intact();
 }
@@ -1394,78 +1383,64 @@ Test(life, foreign_file_at_socket_path_refused)
 	cr_assert_eq(fx_start(fx.sock, NULL, &t), -EEXIST);
 }
 
-/* A controller child: start a server on fx.sock (persistent if asked),
- * optionally set up fds, report, wait to be killed. */
-struct ctl_report {
-	pid_t server;
+/* A controller kid: a server of its own on fx.sock (persistent if
+ * asked), a file and a pipe with data in it if asked; then it holds. */
+struct ctl_kid {
+	bool persistent;
+	bool make_fds;
+	pid_t server;			/* what it reported */
 	int file_fd;
 	int pipe_rd;
-	int rc;
+	struct kid k;
 };
 
-static pid_t controller_child(bool persistent, bool make_fds,
-			      struct ctl_report *rep)
+static void controller(void *arg)
 {
-	int p[2];
-	pid_t child;
+	const struct ctl_kid *c = arg;
+	struct tether *t = kid_start_server();
+	char path[128];
+	int pp[2], fd, rc;
 
-	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-	child = fork();
-	cr_assert_geq(child, 0);
-	if (child == 0) {
-		struct ctl_report r = { .rc = 0 };
-		struct tether *t;
-		char path[128];
-		int pp[2];
-
-		fx_forked();
-		close(p[0]);
-		r.rc = fx_start(fx.sock, NULL, &t);
-		if (r.rc == 0) {
-			r.server = tether_info(t)->pid;
-			if (persistent)
-				r.rc = tether_make_persistent(t);
-		}
-		if (r.rc == 0 && make_fds) {
-			fx_path(path, sizeof(path), "data.txt");
-			r.file_fd = tether_openat(t, AT_FDCWD, path, O_RDONLY,
-						  0);
-			if (tether_pipe2(t, pp, 0) < 0 ||
-			    tether_write(t, pp[1], "piped", 5) != 5 ||
-			    r.file_fd < 0)
-				r.rc = -EIO;
-			r.pipe_rd = pp[0];
-		}
-		if (write(p[1], &r, sizeof(r)) != sizeof(r))
-			_exit(1);
-		for (;;)
-			pause();
+	if (c->persistent && (rc = tether_make_persistent(t)) < 0)
+		kid_fail("make persistent: %s", strerror(-rc));
+	if (c->make_fds) {
+		snprintf(path, sizeof(path), "%s/data.txt", fx.dir);
+		fd = tether_openat(t, AT_FDCWD, path, O_RDONLY, 0);
+		if (fd < 0 || tether_pipe2(t, pp, 0) < 0 ||
+		    tether_write(t, pp[1], "piped", 5) != 5)
+			kid_fail("fds: %s", tether_last_error(t));
+		kid_say("FDS %d %d", fd, pp[0]);
 	}
-	close(p[1]);
-	cr_assert_eq(tp_read_all(p[0], rep, sizeof(*rep)), 0);
-	close(p[0]);
-	cr_assert_eq(rep->rc, 0, "controller child: %s", strerror(-rep->rc));
-	fx_track(rep->server);
-	return child;
+	kid_hold();
 }
 
-static void kill_child(pid_t child)
+/* Start the controller kid c asks for; its reports into c. */
+static void controller_kid(struct ctl_kid *c)
 {
-	cr_assert_eq(kill(child, SIGKILL), 0);
-	cr_assert_eq(waitpid(child, NULL, 0), child);
+	char rest[64];
+
+	kid_start(&c->k, controller, c);
+	c->server = (pid_t)kid_num(&c->k, "SERVER");
+	fx_track(c->server);
+	if (c->make_fds) {
+		kid_line(&c->k, "FDS", rest, sizeof(rest));
+		cr_assert_eq(sscanf(rest, "%d %d", &c->file_fd, &c->pipe_rd),
+			     2, "FDS line: %s", rest);
+	}
+	kid_line(&c->k, "HOLD", NULL, 0);
 }
 
 Test(life, non_persistent_dies_with_its_controller)
 {
-	struct ctl_report rep;
+	struct ctl_kid c = { .persistent = false };
 	struct tether *t;
-	pid_t child = controller_child(false, false, &rep);
 	int rc;
 
-	cr_assert(!fx_gone(rep.server));
-	kill_child(child);
-	cr_assert(fx_wait_gone(rep.server),
-		  "server %d outlived its controller", (int)rep.server);
+	controller_kid(&c);
+	cr_assert(!fx_gone(c.server));
+	kid_kill(&c.k);
+	cr_assert(fx_wait_gone(c.server),
+		  "server %d outlived its controller", (int)c.server);
 	/* The kernel may keep the dead server's listening socket open a
 	 * moment longer (its io_uring is torn down asynchronously): such a
 	 * connect is reset, never answered. */
@@ -1475,7 +1450,7 @@ Test(life, non_persistent_dies_with_its_controller)
 			tether_disconnect(t);
 		if (rc != -ECONNRESET && rc != -EPIPE)
 			break;
-		fx_nap();
+		kit_nap_ms(10);
 	}
 	cr_assert_eq(rc, -ECONNREFUSED, "connect after its death: %d (%s)", rc,
 		     tether_last_error(NULL));
@@ -1483,36 +1458,35 @@ Test(life, non_persistent_dies_with_its_controller)
 
 Test(life, persistent_survives_its_controller)
 {
-	struct ctl_report rep;
+	struct ctl_kid c = { .persistent = true };
 	struct tether_status st;
-	pid_t child = controller_child(true, false, &rep);
 
-	kill_child(child);
+	controller_kid(&c);
+	kid_kill(&c.k);
 	cr_assert_eq(fx_connect_retry(fx.sock, 0, &fx.t), 0, "%s",
 		     tether_last_error(NULL));
-	cr_assert_eq(fx_getpid(fx.t), rep.server);
+	cr_assert_eq(fx_getpid(fx.t), c.server);
 	cr_assert_eq(tether_status(fx.t, &st), 0);
 	cr_assert(st.persistent);
 	cr_assert_eq(st.controller_pid, getpid());
-	cr_assert(!fx_gone(rep.server));
+	cr_assert(!fx_gone(c.server));
 }
 
 Test(life, fds_outlive_their_controller)
 {
-	struct ctl_report rep;
+	struct ctl_kid c = { .persistent = true, .make_fds = true };
 	char path[128], buf[32] = "";
-	pid_t child;
 
 	fx_path(path, sizeof(path), "data.txt");
 	fx_write_file(path, "filedata", 8);
-	child = controller_child(true, true, &rep);
-	kill_child(child);
+	controller_kid(&c);
+	kid_kill(&c.k);
 	cr_assert_eq(fx_connect_retry(fx.sock, 0, &fx.t), 0, "%s",
 		     tether_last_error(NULL));
-	cr_assert_eq(tether_read(fx.t, rep.pipe_rd, buf, sizeof(buf)), 5);
+	cr_assert_eq(tether_read(fx.t, c.pipe_rd, buf, sizeof(buf)), 5);
 	cr_assert_eq(memcmp(buf, "piped", 5), 0);
 	memset(buf, 0, sizeof(buf));
-	cr_assert_eq(tether_read(fx.t, rep.file_fd, buf, sizeof(buf)), 8);
+	cr_assert_eq(tether_read(fx.t, c.file_fd, buf, sizeof(buf)), 8);
 	cr_assert_str_eq(buf, "filedata");
 }
 
@@ -1524,7 +1498,7 @@ static int wait_exit(pid_t pid, int deadline_ms)
 	for (int i = 0; i < deadline_ms / 10; i++) {
 		if (waitpid(pid, &st, WNOHANG) == pid)
 			return st;
-		fx_nap();
+		kit_nap_ms(10);
 	}
 	cr_assert_fail("pid %d did not exit", (int)pid);
 	return -1;
@@ -1638,14 +1612,14 @@ Test(life, restart_after_shutdown)
 
 Test(life, persistent_server_shut_down_by_a_later_controller)
 {
-	struct ctl_report rep;
+	struct ctl_kid c = { .persistent = true };
 	struct stat st;
-	pid_t child = controller_child(true, false, &rep);
 
-	kill_child(child);
+	controller_kid(&c);
+	kid_kill(&c.k);
 	cr_assert_eq(fx_connect_retry(fx.sock, 0, &fx.t), 0);
 	cr_assert_eq(tether_shutdown(fx.t), 0);
-	cr_assert(fx_wait_gone(rep.server));
+	cr_assert(fx_wait_gone(c.server));
 	cr_assert_eq(lstat(fx.sock, &st), -1);
 }
 

@@ -35,79 +35,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fixture.h"
+#include "kit.h"
 
 #define WAIT_MS 10000
 #define ARGV(...) ((const char *const[]){ __VA_ARGS__, NULL })
 
-static void sp_fini(void);
-
-TestSuite(wpolicy, .init = fx_init_server, .fini = sp_fini, .timeout = 30);
-TestSuite(spawner, .init = fx_init_dir, .fini = sp_fini, .timeout = 30);
-
-/* ---- /proc ------------------------------------------------------------- */
-
-
-
-
-/* A line of /proc/PID/status as a number ("Seccomp:"), -1 if absent. */
-static int status_field(pid_t pid, const char *field)
-{
-	char path[64], line[256];
-	FILE *f;
-	int v = -1;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if (!(f = fopen(path, "re")))
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, field, strlen(field)))
-			v = atoi(line + strlen(field));
-	fclose(f);
-	return v;
-}
-
-/* The live children of ppid named comm: how many, the last one seen. */
-static int children_named(pid_t ppid, const char *comm, pid_t *last)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *de;
-	int n = 0;
-
-	cr_assert_not_null(d);
-	while ((de = readdir(d))) {
-		struct fx_pstat ps;
-		pid_t pid = (pid_t)atoi(de->d_name);
-
-		if (pid <= 0 || !fx_read_pstat(pid, &ps) || ps.ppid != ppid ||
-		    ps.state == 'Z' || strcmp(ps.comm, comm))
-			continue;
-		n++;
-		if (last)
-			*last = pid;
-	}
-	closedir(d);
-	return n;
-}
-
-static pid_t spawner_of(pid_t server)
-{
-	pid_t pid = 0;
-	int n = children_named(server, "tetherd-spawner", &pid);
-
-	cr_assert_eq(n, 1, "server %d has %d tetherd-spawner children",
-		     (int)server, n);
-	return pid;
-}
-
-/* ---- clean-up: everything that descends from us -------------------------- */
-
-
-static void sp_fini(void)
-{
-	fx_fini();
-	fx_kill_descendants();
-}
+/* Workers and spawners descend from us: fx_fini_all kills them too. */
+TestSuite(wpolicy, .init = fx_init_server, .fini = fx_fini_all, .timeout = 30);
+TestSuite(spawner, .init = fx_init_dir, .fini = fx_fini_all, .timeout = 30);
 
 /* ---- helpers --------------------------------------------------------------- */
 
@@ -117,20 +52,6 @@ static void policy_file(char *path, size_t size, const char *name,
 {
 	fx_path(path, size, name);
 	fx_write_file(path, text, strlen(text));
-}
-
-/* A server of our own at fx.sock, under the policy in text. */
-static void start_policy_server(const char *text)
-{
-	static char path[256];
-	const char *extra[] = { "--policy", path, NULL };
-	int rc;
-
-	policy_file(path, sizeof(path), "server.policy", text);
-	rc = fx_start(fx.sock, extra, &fx.t);
-	cr_assert_eq(rc, 0, "tether_start --policy: %s (%s)", strerror(-rc),
-		     tether_last_error(NULL));
-	fx.pid = tether_info(fx.t)->pid;
 }
 
 static pid_t spawn_ok(const struct tether_spawn *sp)
@@ -204,18 +125,22 @@ static const char deny_mkdir[] = "default allow\n"
 				 "deny mkdirat EACCES\n"
 				 "deny mkdir EACCES\n";
 
-/* sh -c 'mkdir DIR; echo $? > FILE' under policy (NULL: none): the
- * worker exits 0, FILE says what mkdir returned. */
-static pid_t spawn_mkdir(const char *policy, const char *dir,
-			 const char *result)
+/* sh -c 'mkdir DIR; echo $? > FILE' under policy (NULL: none), DIR
+ * fx.dir/made (into dir): the worker must exit 0; what mkdir returned
+ * into line ("0" made, "1" refused). */
+static void worker_mkdir(const char *policy, char *dir, size_t dsize,
+			 char *line, size_t lsize)
 {
-	char script[1024];
+	char script[1024], res[256];
 	struct tether_spawn sp = { .argv = ARGV("/bin/sh", "-c", script),
 				   .policy = policy };
 
+	fx_path(dir, dsize, "made");
+	fx_path(res, sizeof(res), "result");
 	snprintf(script, sizeof(script),
-		 "mkdir '%s' 2>/dev/null; echo $? > '%s'", dir, result);
-	return spawn_ok(&sp);
+		 "mkdir '%s' 2>/dev/null; echo $? > '%s'", dir, res);
+	assert_exited(spawn_ok(&sp), 0);
+	read_line(res, line, lsize);
 }
 
 /* ===================================================================== */
@@ -224,29 +149,19 @@ static pid_t spawn_mkdir(const char *policy, const char *dir,
 
 Test(wpolicy, denied_mkdir_fails_in_the_worker)
 {
-	char pol[256], dir[256], res[256], line[64];
-	pid_t pid;
+	char pol[256], dir[256], line[64];
 
 	policy_file(pol, sizeof(pol), "w.policy", deny_mkdir);
-	fx_path(dir, sizeof(dir), "made");
-	fx_path(res, sizeof(res), "result");
-	pid = spawn_mkdir(pol, dir, res);
-	assert_exited(pid, 0);
-	read_line(res, line, sizeof(line));
+	worker_mkdir(pol, dir, sizeof(dir), line, sizeof(line));
 	cr_assert_str_eq(line, "1", "mkdir under the policy returned %s", line);
 	cr_assert_not(exists(dir), "%s was made despite the policy", dir);
 }
 
 Test(wpolicy, without_a_policy_mkdir_works)
 {
-	char dir[256], res[256], line[64];
-	pid_t pid;
+	char dir[256], line[64];
 
-	fx_path(dir, sizeof(dir), "made");
-	fx_path(res, sizeof(res), "result");
-	pid = spawn_mkdir(NULL, dir, res);
-	assert_exited(pid, 0);
-	read_line(res, line, sizeof(line));
+	worker_mkdir(NULL, dir, sizeof(dir), line, sizeof(line));
 	cr_assert_str_eq(line, "0");
 	cr_assert(exists(dir));
 }
@@ -260,10 +175,10 @@ Test(wpolicy, worker_runs_under_its_filter_with_no_new_privs)
 
 	policy_file(pol, sizeof(pol), "w.policy", deny_mkdir);
 	pid = spawn_ok(&sp);
-	cr_assert_eq(status_field(pid, "Seccomp:"), 2);
-	cr_assert_eq(status_field(pid, "NoNewPrivs:"), 1);
+	cr_assert_eq(fx_status_field(pid, "Seccomp"), 2);
+	cr_assert_eq(fx_status_field(pid, "NoNewPrivs"), 1);
 	/* The server itself is not filtered. */
-	cr_assert_eq(status_field(fx.pid, "Seccomp:"), 0);
+	cr_assert_eq(fx_status_field(fx.pid, "Seccomp"), 0);
 }
 
 Test(wpolicy, syntax_error_is_einval_with_the_line)
@@ -279,7 +194,7 @@ Test(wpolicy, syntax_error_is_einval_with_the_line)
 	msg = spawn_fails(&sp, EINVAL);
 	cr_assert(strstr(msg, ":3:"), "no line number 3 in \"%s\"", msg);
 	cr_assert(strstr(msg, "bad.policy"), "no file name in \"%s\"", msg);
-	cr_assert_eq(children_named(fx.pid, "true", NULL), 0);
+	cr_assert_eq(fx_children_named(fx.pid, "true", NULL), 0);
 }
 
 Test(wpolicy, denied_execve_fails_the_spawn)
@@ -355,15 +270,15 @@ Test(spawner, is_a_child_of_the_server_named_tetherd_spawner)
 {
 	pid_t sp;
 
-	start_policy_server(deny_mkdir);
-	sp = spawner_of(fx.pid);
+	fx_start_policy(deny_mkdir);
+	sp = fx_spawner_of(fx.pid);
 	cr_assert(fx_alive(sp));
 	/* Only its socket and 0-2 (stdin and stdout /dev/null, stderr the
 	 * log). */
 	cr_assert_eq(fx_count_fds(sp), 4, "the spawner holds %d fds",
 		     fx_count_fds(sp));
-	cr_assert_eq(status_field(sp, "Seccomp:"), 0);
-	cr_assert_eq(status_field(fx.pid, "Seccomp:"), 2);
+	cr_assert_eq(fx_status_field(sp, "Seccomp"), 0);
+	cr_assert_eq(fx_status_field(fx.pid, "Seccomp"), 2);
 }
 
 Test(spawner, worker_is_the_servers_child_without_its_filter)
@@ -372,27 +287,25 @@ Test(spawner, worker_is_the_servers_child_without_its_filter)
 	struct fx_pstat ps;
 	pid_t pid;
 
-	start_policy_server(deny_mkdir);
+	fx_start_policy(deny_mkdir);
 	pid = spawn_ok(&sp);
 	cr_assert(fx_read_pstat(pid, &ps), "no /proc entry for worker %d",
 		  (int)pid);
 	cr_assert_eq(ps.ppid, fx.pid, "worker %d has parent %d, not tetherd %d"
 		     " (the spawner is %d)", (int)pid, (int)ps.ppid,
-		     (int)fx.pid, (int)spawner_of(fx.pid));
-	cr_assert_eq(status_field(pid, "Seccomp:"), 0);
-	cr_assert_eq(status_field(pid, "NoNewPrivs:"), 0);
+		     (int)fx.pid, (int)fx_spawner_of(fx.pid));
+	cr_assert_eq(fx_status_field(pid, "Seccomp"), 0);
+	cr_assert_eq(fx_status_field(pid, "NoNewPrivs"), 0);
 }
 
 Test(spawner, worker_may_do_what_the_server_policy_denies)
 {
-	char dir[256], res[256], line[64];
+	char dir[256], line[64];
 	struct tether_call c = { .nr = SYS_mkdirat, .nargs = 3 };
-	pid_t pid;
 	int rc;
 
-	start_policy_server(deny_mkdir);
+	fx_start_policy(deny_mkdir);
 	fx_path(dir, sizeof(dir), "made");
-	fx_path(res, sizeof(res), "result");
 	/* The controller may not... */
 	c.args[0] = TETHER_INT(AT_FDCWD);
 	c.args[1] = TETHER_STR(dir);
@@ -402,25 +315,18 @@ Test(spawner, worker_may_do_what_the_server_policy_denies)
 		  "mkdirat through the server: rc %d ret %ld", rc, c.ret);
 	cr_assert_not(exists(dir));
 	/* ...the worker may. */
-	pid = spawn_mkdir(NULL, dir, res);
-	assert_exited(pid, 0);
-	read_line(res, line, sizeof(line));
+	worker_mkdir(NULL, dir, sizeof(dir), line, sizeof(line));
 	cr_assert_str_eq(line, "0");
 	cr_assert(exists(dir));
 }
 
 Test(spawner, worker_policy_applies_through_the_spawner)
 {
-	char pol[256], dir[256], res[256], line[64];
-	pid_t pid;
+	char pol[256], dir[256], line[64];
 
-	start_policy_server("default allow\n");
+	fx_start_policy("default allow\n");
 	policy_file(pol, sizeof(pol), "w.policy", deny_mkdir);
-	fx_path(dir, sizeof(dir), "made");
-	fx_path(res, sizeof(res), "result");
-	pid = spawn_mkdir(pol, dir, res);
-	assert_exited(pid, 0);
-	read_line(res, line, sizeof(line));
+	worker_mkdir(pol, dir, sizeof(dir), line, sizeof(line));
 	cr_assert_str_eq(line, "1");
 	cr_assert_not(exists(dir));
 }
@@ -433,7 +339,7 @@ Test(spawner, exit_records_kill_and_ack_work)
 	struct tether_worker w;
 	pid_t a, b;
 
-	start_policy_server("default allow\n");
+	fx_start_policy("default allow\n");
 	a = spawn_ok(&quick);
 	b = spawn_ok(&slow);
 	assert_exited(a, 7);
@@ -445,7 +351,7 @@ Test(spawner, exit_records_kill_and_ack_work)
 	tether_worker_clear(&w);
 	cr_assert_eq(tether_ack(fx.t, "napper"), 0);
 	/* The spawner is not an orphan the server reaped. */
-	cr_assert(fx_alive(spawner_of(fx.pid)));
+	cr_assert(fx_alive(fx_spawner_of(fx.pid)));
 }
 
 Test(spawner, exec_errors_still_come_back)
@@ -454,7 +360,7 @@ Test(spawner, exec_errors_still_come_back)
 	struct tether_spawn cwd = { .argv = ARGV("true"), .cwd = "/no/such" };
 	const char *msg;
 
-	start_policy_server("default allow\n");
+	fx_start_policy("default allow\n");
 	msg = spawn_fails(&sp, ENOENT);
 	cr_assert(strstr(msg, "exec"), "message: %s", msg);
 	msg = spawn_fails(&cwd, ENOENT);
@@ -485,7 +391,7 @@ Test(spawner, captured_output_and_mapped_fds_pass_through)
 	pid_t pid;
 	int fd;
 
-	start_policy_server("default allow\n");
+	fx_start_policy("default allow\n");
 	fx_path(out, sizeof(out), "mapped.txt");
 	fd = tether_openat(fx.t, AT_FDCWD, out,
 			   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -506,33 +412,47 @@ Test(spawner, captured_output_and_mapped_fds_pass_through)
 	cr_assert_eq(tether_close(fx.t, fd), 0);
 }
 
-Test(spawner, a_large_request_goes_through)
+/* sh -c script sh, then nargs arguments of 1,000 bytes of fill: a
+ * large request (free_argv frees it). */
+static const char **long_argv(const char *script, int nargs, char fill)
 {
-	enum { NARGS = 300, ARGLEN = 1000 };
-	const char **argv = calloc(NARGS + 5, sizeof(char *));
-	char *arg = malloc(ARGLEN + 1), res[256], script[300], line[64];
-	struct tether_spawn sp = { 0 };
-	pid_t pid;
+	const char **argv = calloc((size_t)nargs + 5, sizeof(char *));
+	char *arg = malloc(1001);
 
 	cr_assert(argv && arg);
-	memset(arg, 'x', ARGLEN);
-	arg[ARGLEN] = '\0';
-	start_policy_server("default allow\n");
-	fx_path(res, sizeof(res), "count");
-	snprintf(script, sizeof(script), "echo $# > '%s'", res);
+	memset(arg, fill, 1000);
+	arg[1000] = '\0';
 	argv[0] = "sh";
 	argv[1] = "-c";
 	argv[2] = script;
 	argv[3] = "sh";
-	for (int i = 0; i < NARGS; i++)
+	for (int i = 0; i < nargs; i++)
 		argv[4 + i] = arg;
-	sp.argv = argv;
+	return argv;
+}
+
+static void free_argv(const char *const *argv)
+{
+	free((void *)argv[4]);
+	free((void *)argv);
+}
+
+Test(spawner, a_large_request_goes_through)
+{
+	enum { NARGS = 300 };
+	char res[256], script[300], line[64];
+	struct tether_spawn sp = { 0 };
+	pid_t pid;
+
+	fx_start_policy("default allow\n");
+	fx_path(res, sizeof(res), "count");
+	snprintf(script, sizeof(script), "echo $# > '%s'", res);
+	sp.argv = long_argv(script, NARGS, 'x');
 	pid = spawn_ok(&sp);
 	assert_exited(pid, 0);
 	read_line(res, line, sizeof(line));
 	cr_assert_eq(atoi(line), NARGS, "the worker got %s arguments", line);
-	free(arg);
-	free(argv);
+	free_argv(sp.argv);
 }
 
 Test(spawner, spawning_leaks_no_server_fd)
@@ -540,13 +460,13 @@ Test(spawner, spawning_leaks_no_server_fd)
 	struct tether_spawn sp = { .argv = ARGV("true"), .capture = true };
 	int before;
 
-	start_policy_server("default allow\n");
+	fx_start_policy("default allow\n");
 	assert_exited(spawn_ok(&sp), 0);
 	before = fx_count_fds(fx.pid);
 	for (int i = 0; i < 10; i++)
 		assert_exited(spawn_ok(&sp), 0);
 	cr_assert_eq(fx_wait_fds(fx.pid, before), before);
-	cr_assert_eq(fx_count_fds(spawner_of(fx.pid)), 4);
+	cr_assert_eq(fx_count_fds(fx_spawner_of(fx.pid)), 4);
 }
 
 Test(spawner, killed_spawner_fails_spawn_with_epipe_and_server_goes_on)
@@ -557,9 +477,9 @@ Test(spawner, killed_spawner_fails_spawn_with_epipe_and_server_goes_on)
 	size_t n;
 	pid_t spw;
 
-	start_policy_server("default allow\n");
+	fx_start_policy("default allow\n");
 	assert_exited(spawn_ok(&sp), 0);
-	spw = spawner_of(fx.pid);
+	spw = fx_spawner_of(fx.pid);
 	cr_assert_eq(kill(spw, SIGKILL), 0);
 	cr_assert(fx_wait_gone(spw), "spawner %d still there", (int)spw);
 	msg = spawn_fails(&sp, EPIPE);
@@ -571,7 +491,7 @@ Test(spawner, killed_spawner_fails_spawn_with_epipe_and_server_goes_on)
 	tether_workers_free(v, n);
 	cr_assert(fx_alive(fx.pid));
 	/* Reaped by the server, not counted as an orphan. */
-	cr_assert_eq(children_named(fx.pid, "tetherd-spawner", NULL), 0);
+	cr_assert_eq(fx_children_named(fx.pid, "tetherd-spawner", NULL), 0);
 }
 
 Test(spawner, stopped_spawner_times_out_and_is_given_up, .timeout = 40)
@@ -580,8 +500,8 @@ Test(spawner, stopped_spawner_times_out_and_is_given_up, .timeout = 40)
 	const char *msg;
 	pid_t spw;
 
-	start_policy_server("default allow\n");
-	spw = spawner_of(fx.pid);
+	fx_start_policy("default allow\n");
+	spw = fx_spawner_of(fx.pid);
 	cr_assert_eq(kill(spw, SIGSTOP), 0);
 	msg = spawn_fails(&sp, ETIMEDOUT);
 	cr_assert(strstr(msg, "spawner"), "message: %s", msg);
@@ -595,8 +515,8 @@ Test(spawner, goes_with_the_server)
 {
 	pid_t spw;
 
-	start_policy_server("default allow\n");
-	spw = spawner_of(fx.pid);
+	fx_start_policy("default allow\n");
+	spw = fx_spawner_of(fx.pid);
 	cr_assert_eq(tether_shutdown(fx.t), 0, "%s", tether_last_error(fx.t));
 	cr_assert(fx_wait_gone(fx.pid));
 	cr_assert(fx_wait_gone(spw), "spawner %d outlived the server",
@@ -607,8 +527,8 @@ Test(spawner, dies_with_a_killed_server)
 {
 	pid_t spw;
 
-	start_policy_server("default allow\n");
-	spw = spawner_of(fx.pid);
+	fx_start_policy("default allow\n");
+	spw = fx_spawner_of(fx.pid);
 	cr_assert_eq(kill(fx.pid, SIGKILL), 0);
 	cr_assert(fx_wait_gone(fx.pid));
 	cr_assert(fx_wait_gone(spw), "spawner %d outlived the server",
@@ -620,28 +540,18 @@ Test(spawner, dies_with_a_killed_server)
  * its own filter whatever the policy denies. */
 Test(spawner, spawning_needs_nothing_a_strict_policy_denies)
 {
-	enum { NARGS = 100, ARGLEN = 1000 };
-	const char **argv = calloc(NARGS + 5, sizeof(char *));
-	char *arg = malloc(ARGLEN + 1), pol[256], res[256], script[600];
+	enum { NARGS = 100 };
+	char pol[256], res[256], script[600];
 	char line[64], target[16], logged[256] = "";
 	struct tether_spawn sp = { .capture = true, .policy = pol };
 	pid_t pid;
 
-	cr_assert(argv && arg);
-	memset(arg, 'y', ARGLEN);
-	arg[ARGLEN] = '\0';
-	start_policy_server("default deny EPERM\nallow execve\n");
+	fx_start_policy("default deny EPERM\nallow execve\n");
 	policy_file(pol, sizeof(pol), "w.policy", deny_mkdir);
 	fx_path(res, sizeof(res), "made");
 	snprintf(script, sizeof(script),
 		 "echo $#; mkdir '%s' || echo refused", res);
-	argv[0] = "sh";
-	argv[1] = "-c";
-	argv[2] = script;
-	argv[3] = "sh";
-	for (int i = 0; i < NARGS; i++)
-		argv[4 + i] = arg;
-	sp.argv = argv;
+	sp.argv = long_argv(script, NARGS, 'y');
 	pid = spawn_ok(&sp);
 	assert_exited(pid, 0);
 	snprintf(target, sizeof(target), "%d", (int)pid);
@@ -652,8 +562,7 @@ Test(spawner, spawning_needs_nothing_a_strict_policy_denies)
 		  "captured: \"%s\"", logged);
 	cr_assert_not(exists(res));
 	cr_assert_eq(tether_ack(fx.t, target), 0, "%s", tether_last_error(fx.t));
-	free(arg);
-	free(argv);
+	free_argv(sp.argv);
 }
 
 Test(spawner, server_policy_without_execve_refuses_spawn)
@@ -661,7 +570,7 @@ Test(spawner, server_policy_without_execve_refuses_spawn)
 	struct tether_spawn sp = { .argv = ARGV("true") };
 	const char *msg;
 
-	start_policy_server("default allow\ndeny execve EPERM\n");
+	fx_start_policy("default allow\ndeny execve EPERM\n");
 	msg = spawn_fails(&sp, EPERM);
 	cr_assert(strstr(msg, "execve"), "message: %s", msg);
 	cr_assert_eq(fx_getpid(fx.t), fx.pid);
@@ -677,7 +586,7 @@ Test(spawner, no_policy_means_no_spawner)
 	rc = fx_start(fx.sock, NULL, &fx.t);
 	cr_assert_eq(rc, 0, "tether_start: %s", strerror(-rc));
 	fx.pid = tether_info(fx.t)->pid;
-	cr_assert_eq(children_named(fx.pid, "tetherd-spawner", NULL), 0);
+	cr_assert_eq(fx_children_named(fx.pid, "tetherd-spawner", NULL), 0);
 	pid = spawn_ok(&sp);
 	cr_assert(fx_read_pstat(pid, &ps));
 	cr_assert_eq(ps.ppid, fx.pid);

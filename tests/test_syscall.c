@@ -21,7 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fixture.h"
+#include "kit.h"
 
 TestSuite(syscall, .init = fx_init_server, .fini = fx_fini, .timeout = 30);
 TestSuite(helpers, .init = fx_init_server, .fini = fx_fini, .timeout = 30);

@@ -26,7 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fixture.h"
+#include "kit.h"
 
 #define NOBODY 65534
 
@@ -627,35 +627,17 @@ static int64_t map_int(const msgpack_object *map, const char *key)
 static struct probe_answer probe_raw(const char *sock, unsigned flags,
 				     const int *fds, unsigned nfds)
 {
-	union {
-		char b[CMSG_SPACE(2 * sizeof(int))];
-		struct cmsghdr align;
-	} cbuf;
 	struct probe_answer a = { .err = -1 };
 	unsigned char buf[4096];
 	struct tp_msg m;
-	struct iovec iov;
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *cm;
 	struct tp_in in;
 	ssize_t n;
 	int fd = fx_dial(sock);
 
 	cr_assert_geq(fd, 0, "dial: %s", strerror(-fd));
 	fx_hello_msg(&m, TETHER_PROTO_VERSION, flags);
-	iov.iov_base = (void *)tp_msg_data(&m);
-	iov.iov_len = tp_msg_size(&m);
-	if (nfds) {
-		memset(&cbuf, 0, sizeof(cbuf));
-		msg.msg_control = cbuf.b;
-		msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		cm = CMSG_FIRSTHDR(&msg);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
-	}
-	cr_assert_geq(sendmsg(fd, &msg, MSG_NOSIGNAL), 0);
+	cr_assert_geq(fx_send_fds(fd, tp_msg_data(&m), tp_msg_size(&m), fds,
+				  nfds), 0);
 	tp_msg_destroy(&m);
 	n = recv(fd, buf, sizeof(buf), 0);
 	cr_assert_gt(n, (ssize_t)TETHER_FRAME_HDR, "no answer");
@@ -786,75 +768,65 @@ Test(probe, take_over_with_every_observer_slot_taken)
 
 /* ---- EAGAIN: a server busy with handshakes ------------------------------- */
 
-static int64_t now_ms(void)
+/* A kid that holds every handshake slot (16 silent connections) for
+ * *arg ms, then goes. */
+static void handshake_hog(void *arg)
 {
-	struct timespec ts;
+	long ms = *(const int *)arg;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	for (int i = 0; i < 16; i++)
+		if (fx_dial(fx.sock) < 0)
+			kid_fail("dial %d", i);
+	kid_say("HELD");
+	kit_nap_ms(ms);
 }
 
-/* A child that holds every handshake slot (16 silent connections) for
- * hold_ms, then goes. */
-static pid_t hog_handshakes(int hold_ms)
+/* Start one, and wait until the server has accepted every one. */
+static void hog_handshakes(struct kid *k, int hold_ms)
 {
+	static int ms;
 	struct tether_status st;
-	int p[2], base;
-	pid_t child;
-	char c;
+	int base;
 
 	cr_assert_eq(tether_status(fx.t, &st), 0);
 	base = fx_wait_fds(fx.pid, (int)(st.nfds + st.ninternal));
-	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-	cr_assert_geq(child = fork(), 0);
-	if (child == 0) {
-		struct timespec ts = { hold_ms / 1000,
-				       (long)(hold_ms % 1000) * 1000000L };
-
-		fx_forked();
-		for (int i = 0; i < 16; i++)
-			if (fx_dial(fx.sock) < 0)
-				_exit(1);
-		if (write(p[1], "x", 1) != 1)
-			_exit(1);
-		nanosleep(&ts, NULL);
-		_exit(0);
-	}
-	fx_track(child);
-	close(p[1]);
-	cr_assert_eq(read(p[0], &c, 1), 1);
-	close(p[0]);
+	ms = hold_ms;
+	kid_start(k, handshake_hog, &ms);
+	kid_line(k, "HELD", NULL, 0);
 	/* every one accepted before we go on */
 	cr_assert_eq(fx_wait_fds(fx.pid, base + 16), base + 16);
-	return child;
 }
 
 Test(busy, handshake_eagain_is_retried)
 {
 	struct tether *obs;
-	pid_t hog = hog_handshakes(300);
-	int rc = tether_connect(fx.sock, TETHER_CONNECT_OBSERVE, &obs);
+	struct kid hog;
+	int rc;
 
+	hog_handshakes(&hog, 300);
+	rc = tether_connect(fx.sock, TETHER_CONNECT_OBSERVE, &obs);
 	cr_assert_eq(rc, 0, "%d (%s)", rc, tether_last_error(NULL));
 	tether_disconnect(obs);
-	waitpid(hog, NULL, 0);
+	kid_reap(&hog);
 }
 
 Test(busy, handshake_eagain_gives_up_after_about_2s)
 {
 	struct tether *obs;
-	pid_t hog = hog_handshakes(4000);
-	int64_t t0 = now_ms();
-	int rc = tether_connect(fx.sock, TETHER_CONNECT_OBSERVE, &obs);
-	int64_t took = now_ms() - t0;
+	struct kid hog;
+	int64_t t0, took;
+	int rc;
 
+	hog_handshakes(&hog, 4000);
+	t0 = kit_now_ms();
+	rc = tether_connect(fx.sock, TETHER_CONNECT_OBSERVE, &obs);
+	took = kit_now_ms() - t0;
 	cr_assert_eq(rc, -EAGAIN, "%d (%s)", rc, tether_last_error(NULL));
 	cr_assert(strstr(tether_last_error(NULL), "too many handshakes"), "%s",
 		  tether_last_error(NULL));
 	cr_assert(took >= 1500 && took < 4000, "gave up after %lld ms",
 		  (long long)took);
-	kill(hog, SIGKILL);
-	waitpid(hog, NULL, 0);
+	kid_kill(&hog);
 }
 
 /* ---- (e) tetherctl get, killed midway ------------------------------------ */

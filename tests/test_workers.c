@@ -13,7 +13,7 @@
  *
  * Controllers that are to be killed run in forked children ("kids") that
  * report through a pipe and never call Criterion.  Every fd-leak check
- * counts the SERVER's /proc/PID/fd.  wk_fini runs fx_fini, then kills
+ * counts the SERVER's /proc/PID/fd.  fx_fini_all runs fx_fini, then kills
  * whatever still descends from the test (see "clean-up").  Waits poll up
  * to generous deadlines; nothing asserts how long anything took.
  *
@@ -44,34 +44,33 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fixture.h"
+#include "kit.h"
 
 #define WAIT_MS 10000			/* tether_wait deadlines */
-#define KID_DEADLINE_MS 15000		/* tether_start under sanitizers */
 #define BULK_BYTES 100000000ull
 
 /* ---- clean-up -------------------------------------------------------------
  *
- * Nothing is killed by a remembered pid: pid_max is small here and other
- * tests run alongside, so a worker that ended early may have lent its pid
- * (or process group id) to a stranger by the end of the test.  Instead
- * wk_fini kills what descends from this test process.  That is all we
- * started: servers, kids, workers and their children, since this process
- * is a subreaper (fx_init_dir) and so is every server, so nothing of ours
- * is reparented away from us.  fx_fini runs first (it kills fx_start's
- * servers and stops its guard, which is also our descendant). */
-static void wk_fini(void);
+ * No worker is killed by a remembered pid: pid_max is small here and
+ * other tests run alongside, so a worker that ended early may have lent
+ * its pid (or process group id) to a stranger by the end of the test.
+ * Instead fx_fini_all kills what descends from this test process.  That
+ * is all we started: servers, kids, workers and their children, since
+ * this process is a subreaper (fx_init_dir) and so is every server, so
+ * nothing of ours is reparented away from us.  fx_fini runs first (it
+ * kills fx_start's servers and the kids not yet reaped, whose pids are
+ * still ours, and stops its guard, which is also our descendant). */
 
-TestSuite(spawn, .init = fx_init_server, .fini = wk_fini, .timeout = 30);
-TestSuite(exitrec, .init = fx_init_server, .fini = wk_fini, .timeout = 30);
-TestSuite(env, .init = fx_init_dir, .fini = wk_fini, .timeout = 30);
-TestSuite(user, .init = fx_init_server, .fini = wk_fini, .timeout = 30);
-TestSuite(stop, .init = fx_init_server, .fini = wk_fini, .timeout = 30);
-TestSuite(wait, .init = fx_init_server, .fini = wk_fini, .timeout = 30);
-TestSuite(logs, .init = fx_init_server, .fini = wk_fini, .timeout = 30);
-TestSuite(orphans, .init = fx_init_server, .fini = wk_fini, .timeout = 30);
-TestSuite(bulk, .init = fx_init_server, .fini = wk_fini, .timeout = 120);
-TestSuite(crash, .init = fx_init_dir, .fini = wk_fini, .timeout = 60);
+TestSuite(spawn, .init = fx_init_server, .fini = fx_fini_all, .timeout = 30);
+TestSuite(exitrec, .init = fx_init_server, .fini = fx_fini_all, .timeout = 30);
+TestSuite(env, .init = fx_init_dir, .fini = fx_fini_all, .timeout = 30);
+TestSuite(user, .init = fx_init_server, .fini = fx_fini_all, .timeout = 30);
+TestSuite(stop, .init = fx_init_server, .fini = fx_fini_all, .timeout = 30);
+TestSuite(wait, .init = fx_init_server, .fini = fx_fini_all, .timeout = 30);
+TestSuite(logs, .init = fx_init_server, .fini = fx_fini_all, .timeout = 30);
+TestSuite(orphans, .init = fx_init_server, .fini = fx_fini_all, .timeout = 30);
+TestSuite(bulk, .init = fx_init_server, .fini = fx_fini_all, .timeout = 120);
+TestSuite(crash, .init = fx_init_dir, .fini = fx_fini_all, .timeout = 60);
 
 /* Servers that exit on their own (SHUTDOWN) are the only ones whose
  * LeakSanitizer runs.  A sanitized tetherd's reports go where the
@@ -85,7 +84,6 @@ static void wk_init_san_server(void)
 	const char *vars[] = { "ASAN_OPTIONS", "UBSAN_OPTIONS" };
 	const char *names[] = { "asan", "ubsan" };
 	char opts[2048];
-	int rc;
 
 	fx_init_dir();
 	for (int i = 0; i < 2; i++) {
@@ -104,39 +102,11 @@ static void wk_init_san_server(void)
 			 g_san_base[i]);
 		setenv(vars[i], opts, 1);
 	}
-	rc = fx_start(fx.sock, NULL, &fx.t);
-	cr_assert_eq(rc, 0, "tether_start: %s (%s)", strerror(-rc),
-		     tether_last_error(NULL));
-	fx.pid = tether_info(fx.t)->pid;
+	fx_start_server(NULL);
 }
 
-TestSuite(shutdown, .init = wk_init_san_server, .fini = wk_fini,
+TestSuite(shutdown, .init = wk_init_san_server, .fini = fx_fini_all,
 	  .timeout = 60);
-
-/* ---- time -------------------------------------------------------------- */
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t epoch_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void nap_us(long us)
-{
-	struct timespec ts = { us / 1000000, (us % 1000000) * 1000 };
-
-	nanosleep(&ts, NULL);
-}
 
 /* ---- spawning ------------------------------------------------------------ */
 
@@ -291,7 +261,7 @@ static struct logbuf logs_ok(struct tether *t, const char *target,
 static void wait_log_has(struct tether *t, const char *target,
 			 const char *needle)
 {
-	int64_t end = now_ms() + WAIT_MS;
+	int64_t end = kit_now_ms() + WAIT_MS;
 
 	for (;;) {
 		struct logbuf b = logs_ok(t, target, 0);
@@ -300,9 +270,9 @@ static void wait_log_has(struct tether *t, const char *target,
 		logbuf_free(&b);
 		if (found)
 			return;
-		cr_assert(now_ms() < end, "log of %s never showed \"%s\"",
+		cr_assert(kit_now_ms() < end, "log of %s never showed \"%s\"",
 			  target, needle);
-		nap_us(20000);
+		kit_nap_us(20000);
 	}
 }
 
@@ -310,83 +280,55 @@ static void wait_log_has(struct tether *t, const char *target,
 
 
 
+/* Which processes count_procs counts. */
+struct proc_query {
+	pid_t ppid;
+	pid_t pgid;
+	bool zombies_only;
+};
+
+static bool proc_matches(const struct fx_pstat *ps, void *arg)
+{
+	const struct proc_query *q = arg;
+
+	return (q->ppid <= 0 || ps->ppid == q->ppid) &&
+	       (q->pgid <= 0 || ps->pgid == q->pgid) &&
+	       q->zombies_only == (ps->state == 'Z' || ps->state == 'X');
+}
+
 /* Processes matching ppid (if > 0) and pgid (if > 0): zombies only, or
  * else live ones only (a zombie has ended; one whose parent died with it
  * may be left to an init that does not reap). */
 static int count_procs(pid_t ppid, pid_t pgid, bool zombies_only)
 {
-	DIR *d = opendir("/proc");
-	struct dirent *de;
-	int n = 0;
+	struct proc_query q = { ppid, pgid, zombies_only };
 
-	cr_assert_not_null(d);
-	while ((de = readdir(d))) {
-		struct fx_pstat ps;
-
-		if (de->d_name[0] < '0' || de->d_name[0] > '9')
-			continue;
-		if (!fx_read_pstat(atoi(de->d_name), &ps))
-			continue;
-		if (ppid > 0 && ps.ppid != ppid)
-			continue;
-		if (pgid > 0 && ps.pgid != pgid)
-			continue;
-		if (zombies_only != (ps.state == 'Z' || ps.state == 'X'))
-			continue;
-		n++;
-	}
-	closedir(d);
-	return n;
+	return fx_procs(proc_matches, &q);
 }
 
 /* Poll until count_procs() is want; the last count seen. */
 static int wait_procs(pid_t ppid, pid_t pgid, bool zombies_only, int want)
 {
-	int64_t end = now_ms() + FX_DEADLINE_MS;
+	int64_t end = kit_now_ms() + FX_DEADLINE_MS;
 	int n;
 
 	while ((n = count_procs(ppid, pgid, zombies_only)) != want &&
-	       now_ms() < end)
-		nap_us(20000);
+	       kit_now_ms() < end)
+		kit_nap_us(20000);
 	return n;
 }
 
 /* Poll until at least want processes are in the group. */
 static int wait_group_size(pid_t pgid, int want)
 {
-	int64_t end = now_ms() + FX_DEADLINE_MS;
+	int64_t end = kit_now_ms() + FX_DEADLINE_MS;
 	int n;
 
-	while ((n = count_procs(0, pgid, false)) < want && now_ms() < end)
-		nap_us(20000);
+	while ((n = count_procs(0, pgid, false)) < want && kit_now_ms() < end)
+		kit_nap_us(20000);
 	return n;
 }
 
-
-/* The server's fd count once it is quiet: three equal reads 20 ms
- * apart (only a baseline, never an assertion by itself). */
-static int settled_fds(pid_t pid)
-{
-	int64_t end = now_ms() + FX_DEADLINE_MS;
-	int n = fx_count_fds(pid), same = 0;
-
-	cr_assert_geq(n, 0);
-	while (same < 2 && now_ms() < end) {
-		int m;
-
-		nap_us(20000);
-		m = fx_count_fds(pid);
-		same = m == n ? same + 1 : 0;
-		n = m;
-	}
-	return n;
-}
-
-static void wk_fini(void)
-{
-	fx_fini();
-	fx_kill_descendants();
-}
 
 /* Files in the server's state directory (fx.sock + ".d") whose name
  * starts with prefix and ends with suffix. */
@@ -411,171 +353,6 @@ static int count_state_files(const char *prefix, const char *suffix)
 	return n;
 }
 
-/* ---- kids: forked controllers that report through a pipe --------------- */
-
-struct kid {
-	pid_t pid;
-	int rd;
-	char buf[4096];
-	size_t len;
-};
-
-#define KID_W 3
-static const char *g_tetherd;		/* read before fork: no cr_ in kids */
-
-static void kid_start(struct kid *k, void (*fn)(void *), void *arg)
-{
-	int p[2];
-
-	memset(k, 0, sizeof(*k));
-	g_tetherd = fx_tetherd();
-	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-	fflush(NULL);
-	k->pid = fork();
-	cr_assert_geq(k->pid, 0, "fork: %s", strerror(errno));
-	if (k->pid == 0) {
-		/* Only the report pipe survives: above all not fx.t's
-		 * sockets, whose copies would keep our connection alive. */
-		int w;
-
-		fx_forked();
-		w = fcntl(p[1], F_DUPFD, 10);
-
-		if (w < 0 || dup2(w, KID_W) < 0)
-			_exit(126);
-		syscall(SYS_close_range, KID_W + 1, ~0U, 0);
-		signal(SIGPIPE, SIG_IGN);
-		fn(arg);
-		_exit(0);
-	}
-	close(p[1]);
-	k->rd = p[0];
-}
-
-static void kid_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void kid_say(const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		n = 0;
-	if (n > (int)sizeof(line) - 2)
-		n = (int)sizeof(line) - 2;
-	line[n++] = '\n';
-	if (write(KID_W, line, (size_t)n) < 0)
-		_exit(125);
-}
-
-static void kid_fail(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2), noreturn));
-
-static void kid_fail(const char *fmt, ...)
-{
-	char text[400];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	kid_say("FAIL %s", text);
-	_exit(1);
-}
-
-static void kid_hold(void) __attribute__((noreturn));
-
-static void kid_hold(void)
-{
-	kid_say("HOLD");
-	for (;;)
-		pause();
-}
-
-/* The next report line starting with word; its rest into out. */
-static void kid_line(struct kid *k, const char *word, char *out, size_t size)
-{
-	int64_t end = now_ms() + KID_DEADLINE_MS;
-	size_t wl = strlen(word);
-
-	for (;;) {
-		char *nl = memchr(k->buf, '\n', k->len);
-
-		if (nl) {
-			size_t ll = (size_t)(nl - k->buf);
-			char line[sizeof(k->buf)];
-
-			memcpy(line, k->buf, ll);
-			line[ll] = '\0';
-			memmove(k->buf, nl + 1, k->len - ll - 1);
-			k->len -= ll + 1;
-			if (!strncmp(line, "FAIL", 4))
-				cr_assert_fail("kid %d: %s", (int)k->pid, line);
-			if (!strncmp(line, word, wl) &&
-			    (line[wl] == ' ' || line[wl] == '\0')) {
-				if (out)
-					snprintf(out, size, "%s",
-						 line[wl] ? line + wl + 1 : "");
-				return;
-			}
-			continue;
-		}
-		struct pollfd pfd = { .fd = k->rd, .events = POLLIN };
-		int left = (int)(end - now_ms());
-		ssize_t n;
-
-		cr_assert(left > 0 && poll(&pfd, 1, left) > 0,
-			  "kid %d: no \"%s\" report in time", (int)k->pid, word);
-		n = read(k->rd, k->buf + k->len, sizeof(k->buf) - 1 - k->len);
-		cr_assert_gt(n, 0, "kid %d died before reporting \"%s\"",
-			     (int)k->pid, word);
-		k->len += (size_t)n;
-	}
-}
-
-static long kid_num(struct kid *k, const char *word)
-{
-	char rest[256];
-
-	kid_line(k, word, rest, sizeof(rest));
-	return strtol(rest, NULL, 10);
-}
-
-static void kid_kill(struct kid *k)
-{
-	int st;
-
-	kill(k->pid, SIGKILL);
-	cr_assert_eq(waitpid(k->pid, &st, 0), k->pid);
-	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
-		  "kid %d ended with status 0x%x, not by SIGKILL", (int)k->pid,
-		  st);
-	close(k->rd);
-	k->rd = -1;
-}
-
-/* In a kid: start a server of our own at fx.sock. */
-static struct tether *kid_start_server(void)
-{
-	char log[160];
-	struct tether_start_opts o = { .socket_path = fx.sock,
-				       .tetherd = g_tetherd,
-				       .log_path = log };
-	struct tether *t = NULL;
-	int rc;
-
-	snprintf(log, sizeof(log), "%s.log", fx.sock);
-	if ((rc = tether_start(&o, &t)) < 0)
-		kid_fail("tether_start: %s (%s)", strerror(-rc),
-			 tether_last_error(NULL));
-	kid_say("SERVER %d", (int)tether_info(t)->pid);
-	return t;
-}
-
 static pid_t kid_spawn(struct tether *t, const struct tether_spawn *sp)
 {
 	pid_t pid = 0;
@@ -597,12 +374,12 @@ Test(spawn, ps_lists_pid_label_argv_state_and_start_time)
 	const char *const argv[] = { "sleep", "100", NULL };
 	struct tether_spawn sp = { .argv = argv, .label = "napper",
 				   .capture = true };
-	int64_t before = epoch_ms(), after;
+	int64_t before = kit_epoch_ms(), after;
 	struct tether_worker *v, *w;
 	size_t n;
 	pid_t pid = spawn_ok(fx.t, &sp);
 
-	after = epoch_ms();
+	after = kit_epoch_ms();
 	ps_ok(fx.t, &v, &n);
 	cr_assert_eq(n, 1, "ps lists %zu workers, expected 1", n);
 	w = ps_find(v, n, pid);
@@ -708,7 +485,7 @@ Test(spawn, failed_captured_spawn_leaks_no_fd_and_no_log)
 {
 	struct tether_spawn sp = { .argv = ARGV("/nonexistent"),
 				   .label = "doomed", .capture = true };
-	int before = settled_fds(fx.pid), rc;
+	int before = fx_settled_fds(fx.pid), rc;
 
 	for (int i = 0; i < 5; i++) {
 		rc = tether_spawn(fx.t, &sp, NULL);
@@ -1164,7 +941,7 @@ Test(stop, whole_process_group_is_gone)
 Test(stop, stopped_worker_is_continued_and_ends)
 {
 	struct tether_worker w, *v, *p;
-	int64_t end = now_ms() + FX_DEADLINE_MS;
+	int64_t end = kit_now_ms() + FX_DEADLINE_MS;
 	pid_t pid;
 	size_t n;
 	int rc;
@@ -1185,8 +962,8 @@ Test(stop, stopped_worker_is_continued_and_ends)
 			cr_expect_eq(sig, SIGSTOP);
 			break;
 		}
-		cr_assert(now_ms() < end, "ps never showed the worker stopped");
-		nap_us(20000);
+		cr_assert(kit_now_ms() < end, "ps never showed the worker stopped");
+		kit_nap_us(20000);
 	}
 	rc = tether_stop(fx.t, "frozen", 5000, &w);
 	cr_assert_eq(rc, 0, "tether_stop: %s", strerror(-rc));
@@ -1491,9 +1268,9 @@ Test(logs, two_observers_follow_the_same_worker)
 		cr_assert_eq(pthread_create(&th[i], NULL, follow_thread, &f[i]),
 			     0);
 	/* Both streams are live before the worker may finish. */
-	end = now_ms() + WAIT_MS;
-	while (__atomic_load_n(&seen, __ATOMIC_SEQ_CST) < 2 && now_ms() < end)
-		nap_us(10000);
+	end = kit_now_ms() + WAIT_MS;
+	while (__atomic_load_n(&seen, __ATOMIC_SEQ_CST) < 2 && kit_now_ms() < end)
+		kit_nap_us(10000);
 	rc = __atomic_load_n(&seen, __ATOMIC_SEQ_CST);
 	if (rc == 2)
 		fx_write_file(go, "", 0);
@@ -1568,7 +1345,7 @@ Test(logs, follower_killed_mid_stream_leaks_no_server_fd)
 		       "head -c 8000000 /dev/zero | tr '\\0' c; "
 		       "while :; do echo tick; sleep 0.05; done");
 	wait_log_has(fx.t, "chatty", "tick");
-	base = settled_fds(fx.pid);
+	base = fx_settled_fds(fx.pid);
 	g_follow_target = "chatty";
 	kid_start(&k, kid_follow, NULL);
 	kid_line(&k, "GOT", NULL, 0);
@@ -1591,11 +1368,11 @@ Test(logs, waiter_killed_leaks_no_server_fd)
 	int base, n;
 
 	spawn_sh(fx.t, "waited", false, "sleep 100");
-	base = settled_fds(fx.pid);
+	base = fx_settled_fds(fx.pid);
 	g_follow_target = "waited";
 	kid_start(&k, kid_wait_forever, NULL);
 	kid_line(&k, "WAITING", NULL, 0);
-	nap_us(100000);		/* let the WAIT reach the server */
+	kit_nap_us(100000);		/* let the WAIT reach the server */
 	kid_kill(&k);
 	n = fx_wait_fds(fx.pid, base);
 	cr_expect_eq(n, base, "server holds %d fds after the waiter died, "
@@ -1777,7 +1554,7 @@ Test(crash, before_persistent_server_dies_with_controller)
 		  (int)server);
 	/* Nothing documents what happens to the workers of a server that
 	 * dies by PDEATHSIG (nothing kills them: they are orphaned to the
-	 * nearest subreaper, here the test).  Only note it; wk_fini kills
+	 * nearest subreaper, here the test).  Only note it; fx_fini_all kills
 	 * them. */
 	for (int i = 0; i < 2; i++)
 		cr_log_info("worker %d after its server died: %s",
@@ -1857,7 +1634,7 @@ static void kid_counter(void *arg)
 	if ((rc = tether_make_persistent(t)) < 0)
 		kid_fail("make persistent: %s", strerror(-rc));
 	kid_spawn(t, &sp);
-	end = now_ms() + KID_DEADLINE_MS;
+	end = kit_now_ms() + KID_DEADLINE_MS;
 	for (;;) {
 		struct tether_worker w;
 
@@ -1865,9 +1642,9 @@ static void kid_counter(void *arg)
 			kid_fail("wait: %s", strerror(-rc));
 		if (w.log_size >= 30)
 			break;
-		if (now_ms() > end)
+		if (kit_now_ms() > end)
 			kid_fail("no output from the counter");
-		nap_us(10000);
+		kit_nap_us(10000);
 	}
 	kid_hold();
 }
@@ -1957,7 +1734,7 @@ static void expect_clean_exit(void)
  * for its captured output, which a grandchild may hold open). */
 static void wait_record_ended(struct tether *t, pid_t pid)
 {
-	int64_t end = now_ms() + WAIT_MS;
+	int64_t end = kit_now_ms() + WAIT_MS;
 
 	for (;;) {
 		struct tether_worker *v, *w;
@@ -1972,8 +1749,8 @@ static void wait_record_ended(struct tether *t, pid_t pid)
 		tether_workers_free(v, n);
 		if (ended)
 			return;
-		cr_assert(now_ms() < end, "worker %d never ended", (int)pid);
-		nap_us(20000);
+		cr_assert(kit_now_ms() < end, "worker %d never ended", (int)pid);
+		kit_nap_us(20000);
 	}
 }
 
@@ -1991,7 +1768,7 @@ Test(shutdown, refused_with_running_workers)
 	cr_expect_eq(rc, -EBUSY, "shutdown with a running worker: %d", rc);
 	cr_expect_not_null(strstr(tether_last_error(fx.t), "running"),
 			   "error \"%s\"", tether_last_error(fx.t));
-	nap_us(100000);
+	kit_nap_us(100000);
 	cr_expect(fx_alive(fx.pid), "server went away after a refused shutdown");
 	cr_expect(fx_alive(pid), "worker went away after a refused shutdown");
 	cr_expect_eq(fx_getpid(fx.t), fx.pid);
@@ -2169,14 +1946,14 @@ Test(spawn, worker_gets_only_fds_0_to_2_and_null_stdin)
 	struct tether_spawn sp = { .argv = ARGV("sleep", "100"),
 				   .capture = true };
 	pid_t pid = spawn_ok(fx.t, &sp);
-	int64_t end = now_ms() + FX_DEADLINE_MS;
+	int64_t end = kit_now_ms() + FX_DEADLINE_MS;
 	char list[512], t0[256], t1[256], t2[256];
 
 	for (;;) {
 		fd_list(pid, list, sizeof(list));
-		if (!strcmp(list, "0 1 2 ") || now_ms() > end)
+		if (!strcmp(list, "0 1 2 ") || kit_now_ms() > end)
 			break;
-		nap_us(20000);
+		kit_nap_us(20000);
 	}
 	cr_expect_str_eq(list, "0 1 2 ", "worker %d holds fds %s", (int)pid,
 			 list);
