@@ -995,7 +995,7 @@ Test(timeout, async_read_completed_by_later_write_returns_data)
 	cr_expect_eq(fx_getpid(fx.t), fx.pid);
 }
 
-/* BUG (server/async.c td_ring_result): a nanosleep longer than its
+/* BUG (server/exec/async.c td_ring_result): a nanosleep longer than its
  * timeout_ms reports -EINTR, not -ETIMEDOUT.  nanosleep is a ring call,
  * and tether-protocol(7) says a ring call that runs out of time reports
  * -ETIMEDOUT (only poll reports 0 instead); but for SYS_nanosleep any
@@ -1037,7 +1037,7 @@ Test(timeout, poll_of_empty_pipe_times_out_with_zero)
 	cr_expect_eq(c.ret, 0, "poll(100 ms): %ld", c.ret);
 }
 
-/* BUG (server/async.c td_ring_submit): poll(fd, 1, 0) of a fd that is
+/* BUG (server/exec/async.c td_ring_submit): poll(fd, 1, 0) of a fd that is
  * not ready never returns; it must not wait at all.  poll_ms 0 sets
  * `ms` to 0 ("(!ms || poll_ms < ms)" holds even when the request has a
  * timeout_ms of its own, which is thereby dropped too), and "if (ms)"
@@ -1116,7 +1116,7 @@ Test(detach_cancel, killed_controllers_read_is_cancelled)
 	cr_expect_eq(b[0], 'k');
 }
 
-/* BUG (spec vs server, server/async.c td_async_conn_closed): a killed
+/* BUG (spec vs server, server/exec/async.c td_async_conn_closed): a killed
  * controller's DETACH_CANCEL read must leave nothing in PENDING --
  * cancelled, not parked.  tether_proto.h says DETACH_CANCEL means
  * "cancel, don't park, if we detach" (and so does the issue), but
@@ -1159,7 +1159,7 @@ Test(detach_cancel, killed_controllers_read_is_not_parked)
 			    (unsigned long long)id, st);
 }
 
-/* BUG (server/async.c td_async_conn_closed): a controller that
+/* BUG (server/exec/async.c td_async_conn_closed): a controller that
  * detaches (tether_disconnect) with an ASYNC DETACH_CANCEL read in
  * flight leaves the read running; it must be cancelled, with nothing of
  * it left in PENDING.  cancel_on_detach is only

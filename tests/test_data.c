@@ -930,7 +930,7 @@ Test(xfer, put_into_missing_directory_is_enoent)
 /* BUG: a local read error during a PUT costs the controller its
  * connection.  The library sends ABORT (length = errno), the in-protocol
  * way to end a transfer, and the stream is in step after it; yet
- * td_xfer_recv_pump (server/data.c) closes the connection after any
+ * td_xfer_recv_pump (server/data/data.c) closes the connection after any
  * failure but ECONNRESET ("data stream failed"), ABORT included.  So
  * tether_put returns -EISDIR and the next request on the handle gets
  * ECONNRESET.  Reproducer: tether_put(t, open(".", O_RDONLY), "/tmp/x",
@@ -974,7 +974,7 @@ static void kid_get_unwritable(void *arg)
 }
 
 /* BUG: tether_get hangs for good when writing to the local fd fails.
- * tl_stream_in (controller/data.c) returns at the first failed write
+ * tl_stream_in (controller/lib/data.c) returns at the first failed write
  * and tl_transfer then waits for the server's last answer
  * (tl_rpc_more); but the server still has chunks to send, nobody reads
  * the data socket any more, so it waits for POLLOUT and never answers.
@@ -1995,7 +1995,7 @@ Test(mem, munmap_of_remote_memory_is_eperm)
 
 /* BUG (minor): mmap(MAP_FIXED) over remote memory is not refused,
  * although munmap, mremap, mprotect and madvise are (td_call_check in
- * server/syscall.c lists only those four).  MAP_FIXED replaces the
+ * server/exec/syscall.c lists only those four).  MAP_FIXED replaces the
  * pages under a live record: here with PROT_NONE, after which the
  * allocation is listed but every MEM_READ fails.  Reproducer:
  * a = mem_alloc(4096); syscall(SYS_mmap, a, 4096, PROT_NONE,

@@ -1402,7 +1402,7 @@ Test(takeover, second_controller_is_ebusy_naming_the_pid)
 }
 
 /*
- * KNOWN FAILING (library bug, controller/rpc.c tl_rpc): the server queues
+ * KNOWN FAILING (library bug, controller/lib/rpc.c tl_rpc): the server queues
  * its notice [0, ECONNABORTED, "taken over by controller pid N"] on the
  * old syscall socket and then closes it; the old handle's next request
  * fails in tp_write_all() with EPIPE first, and tl_rpc() returns -EPIPE
@@ -1623,7 +1623,7 @@ Test(takeover, two_racing_takeovers_end_consistent)
 		     "generation %llu after %u wins from %llu",
 		     (unsigned long long)r.st.generation, wins,
 		     (unsigned long long)r.g0);
-	/* The library's HELLO names no generation (controller/reconnect.c
+	/* The library's HELLO names no generation (controller/lib/reconnect.c
 	 * sends [version, flags, pid]): both may win, one after the other.
 	 * Exactly one is asserted for the raw compare-and-swap below. */
 	cr_assert_lt(tether_getpid(fx.t), 0, "fx.t survived the take-overs");
@@ -1824,7 +1824,7 @@ Test(soak, list_fds_pages_through_10000)
 	log_clean();
 }
 
-/* Under UBSan this fails in log_clean(): server/gc.c td_gc_kept() calls
+/* Under UBSan this fails in log_clean(): server/fds/gc.c td_gc_kept() calls
  * bsearch(&fd, NULL, 0, ...) when the keep list is empty (UB: bsearch's
  * base is declared nonnull).  Harmless in practice, reported. */
 Test(soak, gc_of_10000_orphans)

@@ -1775,7 +1775,7 @@ Test(quota, probe_and_take_over_need_no_observer_slot)
 	finish(base);
 }
 
-/* BUG (library, controller/reconnect.c tl_connect): tether_connect with
+/* BUG (library, controller/lib/reconnect.c tl_connect): tether_connect with
  * TETHER_CONNECT_TAKEOVER still peeks at the generation through an
  * OBSERVE connection, not a PROBE, so once the owner's uid has its 128
  * observers (128 `tetherctl wait`) the owner cannot take over: EAGAIN

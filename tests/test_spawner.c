@@ -1,7 +1,7 @@
 /*
  * Workers and policies, with real processes: a worker's own seccomp
  * policy (SPAWN "policy"), and the spawner of a server that runs under
- * --policy (server/spawner.c).
+ * --policy (server/workers/spawner.c).
  *
  * Covered: a worker policy that denies mkdir (the worker runs, mkdir
  * fails, the directory is not there), one with a syntax error (EINVAL,

@@ -2318,8 +2318,8 @@ Test(spawn, longest_label_can_be_captured)
 /*
  * BUG: an all-digit label is accepted by SPAWN but can never be named as
  * a target: the library sends any decimal target as a pid
- * (controller/workers.c tl_pack_target) and the server then looks up a
- * pid, never a label (server/workers.c td_worker_find).  So a worker
+ * (controller/lib/workers.c tl_pack_target) and the server then looks up a
+ * pid, never a label (server/workers/workers.c td_worker_find).  So a worker
  * labeled "4242" cannot be waited for, stopped, killed, acked or logged
  * by label.  Either SPAWN should refuse such labels (EINVAL) or targets
  * should fall back to labels.  Reproducer: tetherctl spawn --label 4242
