@@ -286,8 +286,12 @@ static int bench_async_setup(struct bench_tetherd *bt, struct bench_pipes *p,
 	for (long i = 0; i < n; i++) {
 		int fds[2];
 
-		if ((rc = tether_pipe2(bt->t, fds, O_CLOEXEC)) < 0)
+		long r = 0;
+
+		if ((rc = tether_pipe2(bt->t, fds, O_CLOEXEC, &r)) < 0)
 			return rc;
+		if (r < 0)
+			return (int)r;
 		p->rfd[i] = fds[0];
 		p->wfd[i] = fds[1];
 	}

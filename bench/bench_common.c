@@ -82,8 +82,11 @@ int bench_tether(void *ctx, long n)
 	const struct bench_nullcall *c = ctx;
 
 	for (long i = 0; i < n; i++) {
-		long r = tether_syscall(c->t, c->nr, 0, NULL);
+		long r = 0;
+		int rc = tether_syscall(c->t, c->nr, 0, NULL, &r);
 
+		if (rc < 0)
+			return rc;
 		if (r <= 0)
 			return r < 0 ? (int)r : -EPROTO;
 		bench_sink = r;

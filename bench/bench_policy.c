@@ -385,7 +385,7 @@ static int bench_server_start(struct bench_server *s, const char *dir,
 static int bench_server_check(struct bench_server *s, const char *name,
 			      bool policy)
 {
-	struct tether_policy tp = { 0 };
+	struct tether_policy *tp = NULL;
 	long r;
 	int rc;
 
@@ -395,25 +395,28 @@ static int bench_server_check(struct bench_server *s, const char *name,
 			strerror(-rc), tether_last_error(s->d.t));
 		return rc;
 	}
-	s->nrules = tp.nrules;
-	rc = tp.active != policy ||
-	     (policy && tp.nrules != BENCH_RULES) ? -EPROTO : 0;
+	s->nrules = tp->nrules;
+	rc = tp->active != policy ||
+	     (policy && tp->nrules != BENCH_RULES) ? -EPROTO : 0;
 	if (rc < 0)
 		fprintf(stderr, "bench: %s: server reports policy %s, %zu "
 			"rules; expected %s, %d\n", name,
-			tp.active ? "active" : "inactive", tp.nrules,
+			tp->active ? "active" : "inactive", tp->nrules,
 			policy ? "active" : "inactive",
 			policy ? BENCH_RULES : 0);
-	tether_policy_free(&tp);
+	tether_free(tp);
 	if (rc < 0)
 		return rc;
-	s->probe_ret = tether_syscall(s->d.t, SYS_getpgrp, 0, NULL);
+	if ((rc = tether_syscall(s->d.t, SYS_getpgrp, 0, NULL,
+				   &s->probe_ret)) < 0)
+		return rc;
 	if (policy ? s->probe_ret != -EPERM : s->probe_ret <= 0) {
 		fprintf(stderr, "bench: %s: getpgrp gave %ld, expected %s\n",
 			name, s->probe_ret, policy ? "-EPERM" : "a pgid");
 		return -EPROTO;
 	}
-	r = tether_syscall(s->d.t, SYS_getppid, 0, NULL);
+	if ((rc = tether_syscall(s->d.t, SYS_getppid, 0, NULL, &r)) < 0)
+		return rc;
 	if (r != (long)getpid()) {
 		fprintf(stderr, "bench: %s: getppid gave %ld (%s), expected "
 			"%ld\n", name, r, r < 0 ? strerror((int)-r) : "ok",

@@ -316,7 +316,8 @@ int bench_tetherd_start(struct bench_tetherd *bd, const char *dir,
 			const char *name, const char *tetherd,
 			const char *policy, enum bench_pin pin)
 {
-	struct tether_start_opts so = { .tetherd = tetherd,
+	struct tether_start_opts so = { .struct_size = sizeof(so),
+					.tetherd = tetherd,
 					.policy = policy };
 	const struct tether_status *info;
 	int rc;

@@ -1,5 +1,5 @@
 /*
- * The policy parser and decisions (server/policy.c), without a server:
+ * The policy parser and decisions (server/policy/policy.c), without a server:
  * every kind of error with its line number, the decisions user space
  * makes, the groups, the file checks of td_policy_load, and the filter
  * libseccomp builds from a policy, run for real in a forked child so

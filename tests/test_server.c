@@ -1405,9 +1405,9 @@ static void controller(void *arg)
 		kid_fail("make persistent: %s", strerror(-rc));
 	if (c->make_fds) {
 		snprintf(path, sizeof(path), "%s/data.txt", fx.dir);
-		fd = tether_openat(t, AT_FDCWD, path, O_RDONLY, 0);
-		if (fd < 0 || tether_pipe2(t, pp, 0) < 0 ||
-		    tether_write(t, pp[1], "piped", 5) != 5)
+		fd = (int)fx_openat(t, AT_FDCWD, path, O_RDONLY, 0);
+		if (fd < 0 || fx_pipe2(t, pp, 0) < 0 ||
+		    fx_write(t, pp[1], "piped", 5) != 5)
 			kid_fail("fds: %s", tether_last_error(t));
 		kid_say("FDS %d %d", fd, pp[0]);
 	}
@@ -1483,10 +1483,10 @@ Test(life, fds_outlive_their_controller)
 	kid_kill(&c.k);
 	cr_assert_eq(fx_connect_retry(fx.sock, 0, &fx.t), 0, "%s",
 		     tether_last_error(NULL));
-	cr_assert_eq(tether_read(fx.t, c.pipe_rd, buf, sizeof(buf)), 5);
+	cr_assert_eq(fx_read(fx.t, c.pipe_rd, buf, sizeof(buf)), 5);
 	cr_assert_eq(memcmp(buf, "piped", 5), 0);
 	memset(buf, 0, sizeof(buf));
-	cr_assert_eq(tether_read(fx.t, c.file_fd, buf, sizeof(buf)), 8);
+	cr_assert_eq(fx_read(fx.t, c.file_fd, buf, sizeof(buf)), 8);
 	cr_assert_str_eq(buf, "filedata");
 }
 

@@ -1,7 +1,7 @@
 /*
  * Workers and policies, with real processes: a worker's own seccomp
  * policy (SPAWN "policy"), and the spawner of a server that runs under
- * --policy (server/spawner.c).
+ * --policy (server/workers/spawner.c).
  *
  * Covered: a worker policy that denies mkdir (the worker runs, mkdir
  * fails, the directory is not there), one with a syntax error (EINVAL,
@@ -98,7 +98,6 @@ static void assert_exited(pid_t pid, int code)
 		     (int)pid, (int)w.state, w.signal);
 	cr_assert_eq(w.exit_code, code, "worker %d exited %d, expected %d",
 		     (int)pid, w.exit_code, code);
-	tether_worker_clear(&w);
 }
 
 /* The first line of a file, "" if there is none. */
@@ -348,7 +347,6 @@ Test(spawner, exit_records_kill_and_ack_work)
 	w = wait_end(b);
 	cr_assert_eq(w.state, TETHER_W_KILLED);
 	cr_assert_eq(w.signal, SIGKILL);
-	tether_worker_clear(&w);
 	cr_assert_eq(tether_ack(fx.t, "napper"), 0);
 	/* The spawner is not an orphan the server reaped. */
 	cr_assert(fx_alive(fx_spawner_of(fx.pid)));
@@ -393,7 +391,7 @@ Test(spawner, captured_output_and_mapped_fds_pass_through)
 
 	fx_start_policy("default allow\n");
 	fx_path(out, sizeof(out), "mapped.txt");
-	fd = tether_openat(fx.t, AT_FDCWD, out,
+	fd = fx_openat(fx.t, AT_FDCWD, out,
 			   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	cr_assert_geq(fd, 0, "openat in the server: %d (%s)", fd,
 		      tether_last_error(fx.t));
@@ -409,7 +407,7 @@ Test(spawner, captured_output_and_mapped_fds_pass_through)
 	cr_assert_eq(tether_logs(fx.t, target, 0, false, log_cb, logged), 0);
 	cr_assert(strstr(logged, "out\n") && strstr(logged, "err\n"),
 		  "captured: \"%s\"", logged);
-	cr_assert_eq(tether_close(fx.t, fd), 0);
+	cr_assert_eq(fx_close(fx.t, fd), 0);
 }
 
 /* sh -c script sh, then nargs arguments of 1,000 bytes of fill: a
@@ -488,7 +486,7 @@ Test(spawner, killed_spawner_fails_spawn_with_epipe_and_server_goes_on)
 	cr_assert(strstr(msg, "spawner gone"), "message: %s", msg);
 	cr_assert_eq(fx_getpid(fx.t), fx.pid);
 	cr_assert_eq(tether_ps(fx.t, &v, &n), 0);
-	tether_workers_free(v, n);
+	tether_free(v);
 	cr_assert(fx_alive(fx.pid));
 	/* Reaped by the server, not counted as an orphan. */
 	cr_assert_eq(fx_children_named(fx.pid, "tetherd-spawner", NULL), 0);

@@ -364,7 +364,7 @@ Test(systab, fd_arguments)
 	cr_expect(!tp_syscall_arg_is_fd(SYS_read, UINT_MAX));
 }
 
-/* server/fdguard.c's td_fdargs, as it stood: every fd it guards must be
+/* server/exec/fdguard.c's td_fdargs, as it stood: every fd it guards must be
  * an fd here. */
 #define A0 0x01u
 #define A1 0x02u
@@ -432,7 +432,7 @@ Test(systab, every_fd_fdguard_guards_is_an_fd)
 	}
 }
 
-/* server/fdguard.c's td_fdguard_trims: exactly these. */
+/* server/exec/fdguard.c's td_fdguard_trims: exactly these. */
 Test(systab, trim_list)
 {
 	static const char *const trims[] = {

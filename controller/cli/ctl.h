@@ -75,7 +75,7 @@ void ctl_print_bytes(FILE *f, const void *p, size_t n, char q);
 int ctl_split_line(const char *line, char ***argv_out, int *argc_out);
 void ctl_split_free(char **argv, int argc);
 
-/* ---- the verbs (tetherctl.c, ctl_fds.c, ctl_attach.c) ---------------- */
+/* ---- the verbs: one file a group (ctl_*.c), one table (ctl_verbs.c) -- */
 
 #define CTL_EX_OK 0
 #define CTL_EX_FAILED 1		/* the syscall or request failed */
@@ -103,14 +103,30 @@ struct ctl_verb {
 	int (*fn)(struct ctl *g, struct tether *t, int argc, char **argv);
 	enum ctl_conn conn;
 	const char *usage;
+	/* Usage checks that need no server (exit 2 before connecting). */
+	int (*precheck)(int argc, char **argv);
 };
 
+/* ctl_util.c */
 void ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *ctl_why(const struct tether *t, int rc);
 /* Exit status for a failed library call: lost connection or failure. */
 int ctl_status_of(int rc);
+
+/* ctl_verbs.c */
 const struct ctl_verb *ctl_verb_find(const char *name);
 int ctl_verb_call(struct ctl *g, struct tether *t, int argc, char **argv);
+/* Every verb's usage line, indented. */
+void ctl_verbs_usage(FILE *f);
+
+/* ctl_server.c */
+int ctl_start(struct ctl *g, struct tether *t, int argc, char **argv);
+int ctl_status(struct ctl *g, struct tether *t, int argc, char **argv);
+int ctl_shutdown(struct ctl *g, struct tether *t, int argc, char **argv);
+
+/* ctl_call.c */
+int ctl_call(struct ctl *g, struct tether *t, int argc, char **argv);
+int ctl_call_precheck(int argc, char **argv);
 
 /* ctl_policy.c */
 int ctl_policy(struct ctl *g, struct tether *t, int argc, char **argv);

@@ -1,7 +1,8 @@
 /*
- * The controller's handle table: which server fds it owns.  GC keeps
- * exactly these (plus labeled ones); after a crash the table is rebuilt
- * from the labels, the only ownership the server itself remembers.
+ * Held fds: which of the server's fds this controller owns.  GC keeps
+ * exactly these (plus labeled ones); after a crash tether_reconnect()
+ * rebuilds the set from the labels, the only ownership the server
+ * itself remembers.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -74,28 +75,4 @@ TETHER_API size_t tether_fds_held(const struct tether *t, int *out,
 	if (out && n)
 		memcpy(out, t->held, n * sizeof(int));
 	return t->nheld;
-}
-
-TETHER_API int tether_reconnect(const char *socket_path, unsigned flags,
-				struct tether **out)
-{
-	struct tether_fdinfo *v = NULL;
-	size_t n = 0;
-	int rc = tether_connect(socket_path, flags, out);
-
-	if (rc < 0)
-		return rc;
-	if ((rc = tether_list_fds(*out, &v, &n, NULL, NULL)) < 0)
-		goto fail;
-	for (size_t i = 0; i < n; i++)
-		if (v[i].label[0] && (rc = tether_fd_hold(*out, v[i].fd)) < 0)
-			goto fail;
-	free(v);
-	return 0;
-fail:
-	free(v);
-	tl_set_orphan_error(tether_last_error(*out));
-	tether_disconnect(*out);
-	*out = NULL;
-	return rc;
 }

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -366,4 +367,30 @@ TETHER_API int tether_connect(const char *socket_path, unsigned flags,
 			      struct tether **out)
 {
 	return tether_connect_uid(socket_path, flags, TETHER_UID_NONE, out);
+}
+
+/* Attach and take back what the last controller owned: its labeled fds
+ * (a crash forgets the rest, which GC then collects). */
+TETHER_API int tether_reconnect(const char *socket_path, unsigned flags,
+				struct tether **out)
+{
+	struct tether_fdinfo *v = NULL;
+	size_t n = 0;
+	int rc = tether_connect(socket_path, flags, out);
+
+	if (rc < 0)
+		return rc;
+	if ((rc = tether_list_fds(*out, &v, &n, NULL, NULL)) < 0)
+		goto fail;
+	for (size_t i = 0; i < n; i++)
+		if (v[i].label[0] && (rc = tether_fd_hold(*out, v[i].fd)) < 0)
+			goto fail;
+	free(v);
+	return 0;
+fail:
+	free(v);
+	tl_set_orphan_error(tether_last_error(*out));
+	tether_disconnect(*out);
+	*out = NULL;
+	return rc;
 }

@@ -1,0 +1,168 @@
+/*
+ * The server itself: start one, its status, shut it down.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "ctl.h"
+
+/* ---- start ------------------------------------------------------------ */
+
+int ctl_start(struct ctl *g, struct tether *unused, int argc,
+		     char **argv)
+{
+	static const struct option opts[] = {
+		{ "log", required_argument, NULL, 'l' },
+		{ "tetherd", required_argument, NULL, 'd' },
+		{ "policy", required_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct tether_start_opts so = TETHER_START_OPTS_INIT;
+	char logbuf[4200];
+	struct tether *t;
+	int c, rc;
+
+	so.socket_path = g->socket_path;
+	(void)unused;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+l:", opts, NULL)) != -1) {
+		if (c == 'l')
+			so.log_path = optarg;
+		else if (c == 'd')
+			so.tetherd = optarg;
+		else if (c == 'p')
+			so.policy = optarg;
+		else
+			return CTL_EX_USAGE;
+	}
+	/* Anything after the options goes to tetherd (e.g. --allow-uid). */
+	so.extra_args = (const char *const *)argv + optind;
+	/* A persistent server must not keep our stderr: log beside the
+	 * socket unless told otherwise ("-" keeps stderr). */
+	if (!so.log_path) {
+		snprintf(logbuf, sizeof(logbuf), "%s.log", g->socket_path);
+		so.log_path = logbuf;
+	} else if (!strcmp(so.log_path, "-")) {
+		so.log_path = NULL;
+	}
+	if ((rc = tether_start(&so, &t)) < 0) {
+		ctl_err("start: %s", ctl_why(NULL, rc));
+		return CTL_EX_FAILED;
+	}
+	if ((rc = tether_make_persistent(t)) < 0) {
+		ctl_err("make persistent: %s", ctl_why(t, rc));
+		tether_disconnect(t);
+		return CTL_EX_FAILED;
+	}
+	if (g->json) {
+		printf("{\"pid\":%d,\"socket\":", (int)tether_info(t)->pid);
+		ctl_json_string(stdout, g->socket_path, strlen(g->socket_path));
+		printf("}\n");
+	} else {
+		printf("%d\n", (int)tether_info(t)->pid);
+	}
+	tether_disconnect(t);
+	return CTL_EX_OK;
+}
+
+/* ---- status --------------------------------------------------------- */
+
+static void ctl_status_text(const struct ctl *g, const struct tether_status *st)
+{
+	char when[32] = "?";
+	time_t since = (time_t)st->controller_since;
+	struct tm tm;
+
+	printf("pid          %d\n", (int)st->pid);
+	printf("socket       %s\n", g->socket_path);
+	printf("persistent   %s\n", st->persistent ? "yes" : "no");
+	printf("generation   %llu\n", (unsigned long long)st->generation);
+	if (st->attached && st->controller_pid) {
+		if (since && gmtime_r(&since, &tm))
+			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		printf("controller   attached (pid %d since %s)\n",
+		       (int)st->controller_pid, when);
+	} else {
+		printf("controller   detached\n");
+	}
+	printf("uptime       %.1f s\n", (double)st->uptime_ms / 1000.0);
+	printf("fds          %u (+%u internal)\n", st->nfds, st->ninternal);
+	printf("labels       %u\n", st->nlabels);
+	printf("workers      %u running (%u records)\n", st->nchildren,
+	       st->nworkers);
+}
+
+int ctl_status(struct ctl *g, struct tether *t, int argc, char **argv)
+{
+	struct tether_status st;
+	int rc;
+
+	(void)argv;
+	if (argc > 1)
+		return CTL_EX_USAGE;
+	if ((rc = tether_status(t, &st)) < 0) {
+		ctl_err("status: %s", ctl_why(t, rc));
+		return ctl_status_of(rc);
+	}
+	if (!g->json) {
+		ctl_status_text(g, &st);
+		return CTL_EX_OK;
+	}
+	printf("{\"pid\":%d,\"socket\":", (int)st.pid);
+	ctl_json_string(stdout, g->socket_path, strlen(g->socket_path));
+	printf(",\"persistent\":%s,\"generation\":%llu,\"attached\":%s,"
+	       "\"controller_pid\":%d,\"controller_since\":%lld,"
+	       "\"uptime_ms\":%llu,\"fds\":%u,\"internal_fds\":%u,"
+	       "\"labels\":%u,\"children\":%u,\"workers\":%u}\n",
+	       st.persistent ? "true" : "false",
+	       (unsigned long long)st.generation, st.attached ? "true" : "false",
+	       (int)st.controller_pid, (long long)st.controller_since,
+	       (unsigned long long)st.uptime_ms, st.nfds, st.ninternal,
+	       st.nlabels, st.nchildren, st.nworkers);
+	return CTL_EX_OK;
+}
+
+/* ---- shutdown --------------------------------------------------------- */
+
+int ctl_shutdown(struct ctl *g, struct tether *t, int argc, char **argv)
+{
+	pid_t pid = tether_info(t)->pid;
+	bool force = argc == 2 && !strcmp(argv[1], "--force");
+	struct pollfd pfd;
+	int rc;
+
+	if (argc > 2 || (argc == 2 && !force))
+		return CTL_EX_USAGE;
+	rc = force ? tether_shutdown_force(t) : tether_shutdown(t);
+	if (rc < 0) {
+		ctl_err("shutdown: %s", ctl_why(t, rc));
+		return ctl_status_of(rc);
+	}
+	/* Return once it is gone, so scripts can start a new one at once:
+	 * a pidfd turns readable at exit, zombie or not. */
+	if ((pfd.fd = (int)syscall(SYS_pidfd_open, pid, 0)) >= 0) {
+		pfd.events = POLLIN;
+		rc = poll(&pfd, 1, 10000);
+		close(pfd.fd);
+		if (rc == 0) {
+			ctl_err("shutdown: tetherd pid %d still runs after 10 s",
+				(int)pid);
+			return CTL_EX_FAILED;
+		}
+	}
+	if (g->json)
+		printf("{\"pid\":%d,\"stopped\":true}\n", (int)pid);
+	else
+		printf("tetherd pid %d stopped\n", (int)pid);
+	return CTL_EX_OK;
+}

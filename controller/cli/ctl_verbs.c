@@ -1,0 +1,75 @@
+/*
+ * The verb table: every verb's name, function, how it needs the server
+ * and its usage line; attach and the command line both run verbs here.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "ctl.h"
+
+static const struct ctl_verb ctl_verbs[] = {
+	{ "start", ctl_start, CTL_CONN_NONE,
+	  "start [--log FILE|-] [--tetherd PATH] [--policy FILE] "
+	  "[TETHERD-OPTIONS...]", NULL },
+	{ "status", ctl_status, CTL_CONN_OBSERVE, "status", NULL },
+	{ "policy", ctl_policy, CTL_CONN_OBSERVE, "policy", NULL },
+	{ "call", ctl_call, CTL_CONN_CONTROL,
+	  "call [--async] [--timeout S] [--detach-cancel] [--sync] NAME "
+	  "[ARG...]", ctl_call_precheck },
+	{ "pending", ctl_pending, CTL_CONN_OBSERVE, "pending", NULL },
+	{ "collect", ctl_collect, CTL_CONN_CONTROL,
+	  "collect [--no-wait] [--timeout S] ID", NULL },
+	{ "cancel", ctl_cancel, CTL_CONN_CONTROL, "cancel ID", NULL },
+	{ "batch", ctl_batch, CTL_CONN_CONTROL, "batch [--stop] FILE|-", NULL },
+	{ "fds", ctl_fds, CTL_CONN_OBSERVE, "fds", NULL },
+	{ "label", ctl_label, CTL_CONN_CONTROL, "label FD NAME", NULL },
+	{ "unlabel", ctl_unlabel, CTL_CONN_CONTROL, "unlabel NAME", NULL },
+	{ "gc", ctl_gc, CTL_CONN_CONTROL, "gc [--keep FD,...] [--dry-run]", NULL },
+	{ "spawn", ctl_spawn, CTL_CONN_CONTROL,
+	  "spawn [--label L] [--capture] [--env K=V]... [--clear-env] "
+	  "[--cwd D] [--user U] [--setsid] [--cgroup DIR] [--log-max BYTES] "
+	  "[--fd CHILD=SERVER]... [--policy FILE] -- CMD [ARGS...]", NULL },
+	{ "ps", ctl_ps, CTL_CONN_OBSERVE, "ps", NULL },
+	{ "wait", ctl_wait, CTL_CONN_OBSERVE, "wait [--timeout S] LABEL|PID", NULL },
+	{ "kill", ctl_kill, CTL_CONN_CONTROL, "kill [-SIG] LABEL|PID", NULL },
+	{ "stop", ctl_stop, CTL_CONN_CONTROL, "stop [--grace S] LABEL|PID", NULL },
+	{ "logs", ctl_logs, CTL_CONN_OBSERVE, "logs [-f] [--from N] LABEL|PID", NULL },
+	{ "ack", ctl_ack, CTL_CONN_CONTROL, "ack LABEL|PID", NULL },
+	{ "put", ctl_put, CTL_CONN_CONTROL, "put [--mode OCTAL] LOCAL|- REMOTE", NULL },
+	{ "get", ctl_get, CTL_CONN_CONTROL, "get REMOTE LOCAL|-", NULL },
+	{ "give", ctl_give, CTL_CONN_CONTROL, "give FD [--as N] -- CMD [ARGS...]", NULL },
+	{ "take", ctl_take, CTL_CONN_CONTROL, "take LOCALPATH [--label L]", NULL },
+	{ "attach", ctl_attach, CTL_CONN_CONTROL, "attach", NULL },
+	{ "shutdown", ctl_shutdown, CTL_CONN_CONTROL, "shutdown [--force]", NULL },
+	{ NULL, NULL, CTL_CONN_NONE, NULL, NULL },
+};
+
+const struct ctl_verb *ctl_verb_find(const char *name)
+{
+	for (const struct ctl_verb *v = ctl_verbs; v->name; v++)
+		if (!strcmp(v->name, name))
+			return v;
+	return NULL;
+}
+
+/* Run verb argv[0] on t; print its usage when it says so. */
+int ctl_verb_call(struct ctl *g, struct tether *t, int argc, char **argv)
+{
+	const struct ctl_verb *v = ctl_verb_find(argv[0]);
+	int rc;
+
+	if (!v) {
+		ctl_err("unknown verb '%s'", argv[0]);
+		return CTL_EX_USAGE;
+	}
+	rc = v->fn(g, t, argc, argv);
+	if (rc == CTL_EX_USAGE)
+		fprintf(stderr, "usage: tetherctl %s\n", v->usage);
+	return rc;
+}
+
+void ctl_verbs_usage(FILE *f)
+{
+	for (const struct ctl_verb *v = ctl_verbs; v->name; v++)
+		fprintf(f, "  %s\n", v->usage);
+}

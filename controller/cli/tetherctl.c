@@ -1,0 +1,151 @@
+/*
+ * tetherctl: drive a tetherd from the shell.  Every invocation is a
+ * reconnect: it attaches, does its work, detaches.
+ * Exit status: 0 success, 1 the syscall or request failed, 2 usage,
+ * 3 cannot reach the server.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "ctl.h"
+
+static void ctl_usage(FILE *f)
+{
+	fprintf(f, "usage: tetherctl [-s PATH] [--json] [--take-over] "
+		   "[--server-uid UID] VERB [ARGS...]\n\nverbs:\n");
+	ctl_verbs_usage(f);
+	fprintf(f, "\nThe socket is -s PATH, else $TETHER_SOCKET, else the "
+		   "per-user default.\nA tetherd (and directories) of uid "
+		   "--server-uid, else $TETHER_SERVER_UID,\nis trusted besides "
+		   "ours and root's.\nExit: 0 ok, 1 failed, 2 usage, 3 cannot "
+		   "reach the server.  See tetherctl(1).\n");
+}
+
+/* Attach the way the verb needs, run it, detach. */
+static int ctl_run(struct ctl *g, const struct ctl_verb *v, int argc,
+		   char **argv)
+{
+	struct tether *t = NULL;
+	unsigned flags = v->conn == CTL_CONN_OBSERVE ? TETHER_CONNECT_OBSERVE
+			 : g->takeover		    ? TETHER_CONNECT_TAKEOVER
+						    : 0;
+	int rc;
+
+	if (v->precheck && (rc = v->precheck(argc, argv))) {
+		fprintf(stderr, "usage: tetherctl %s\n", v->usage);
+		return rc;
+	}
+	if (v->conn != CTL_CONN_NONE &&
+	    (rc = tether_connect_uid(g->socket_path, flags, g->server_uid,
+				     &t)) < 0) {
+		ctl_err("%s: %s%s", g->socket_path, ctl_why(NULL, rc),
+			rc == -EBUSY ? " (--take-over replaces it)" : "");
+		return CTL_EX_UNREACHABLE;
+	}
+	rc = ctl_verb_call(g, t, argc, argv);
+	tether_disconnect(t);
+	return rc;
+}
+
+/* A uid in decimal, not -1 (which names no one). */
+static int ctl_parse_uid(const char *s, uid_t *uid)
+{
+	unsigned long long v;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*end || errno || v >= (uid_t)-1)
+		return -EINVAL;
+	*uid = (uid_t)v;
+	return 0;
+}
+
+/* --server-uid UID, else $TETHER_SERVER_UID (unset or empty: none): a
+ * tetherd of that uid, and directories of that uid on the way to its
+ * socket, are trusted besides ours and root's. */
+static int ctl_server_uid(struct ctl *g, const char *opt)
+{
+	const char *env = getenv("TETHER_SERVER_UID");
+
+	g->server_uid = TETHER_UID_NONE;
+	if (opt && ctl_parse_uid(opt, &g->server_uid) < 0) {
+		ctl_err("--server-uid: '%s' is not a uid", opt);
+		return -EINVAL;
+	}
+	if (!opt && env && *env && ctl_parse_uid(env, &g->server_uid) < 0) {
+		ctl_err("TETHER_SERVER_UID: '%s' is not a uid", env);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "take-over", no_argument, NULL, 'T' },
+		{ "server-uid", required_argument, NULL, 'U' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const struct ctl_verb *v;
+	struct ctl g = { 0 };
+	const char *server_uid = NULL;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "+s:jhV", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			g.socket_path = optarg;
+			break;
+		case 'j':
+			g.json = true;
+			break;
+		case 'T':
+			g.takeover = true;
+			break;
+		case 'U':
+			server_uid = optarg;
+			break;
+		case 'h':
+			ctl_usage(stdout);
+			return CTL_EX_OK;
+		case 'V':
+			printf("tetherctl %s\n", PACKAGE_VERSION);
+			return CTL_EX_OK;
+		default:
+			ctl_usage(stderr);
+			return CTL_EX_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		ctl_usage(stderr);
+		return CTL_EX_USAGE;
+	}
+	if (ctl_server_uid(&g, server_uid) < 0)
+		return CTL_EX_USAGE;
+	if (!g.socket_path) {
+		if (tether_default_socket(g.socket_buf, sizeof(g.socket_buf)) < 0) {
+			ctl_err("cannot build the default socket path");
+			return CTL_EX_USAGE;
+		}
+		g.socket_path = g.socket_buf;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (!(v = ctl_verb_find(argv[optind]))) {
+		ctl_err("unknown verb '%s'", argv[optind]);
+		ctl_usage(stderr);
+		return CTL_EX_USAGE;
+	}
+	return ctl_run(&g, v, argc - optind, argv + optind);
+}
