@@ -543,8 +543,8 @@ static int bench_warmup(struct bench_env *e, const struct bench_opts *o,
 		if ((rc = bench_raw_copy(e, &ns)) < 0)
 			return bench_fail("raw socket copy", rc);
 		if (res->get_ok && (rc = bench_tether_get(e, &ns)) < 0)
-			bench_tether_failed(e->d.t, "tether_get", rc, &res->get_ok,
-					    &res->get_err);
+			bench_tether_failed(e->d.t, "tether_get", rc,
+					    &res->get_ok, &res->get_err);
 	}
 	return 0;
 }

@@ -165,7 +165,8 @@ static void bench_on_signal(int sig)
 {
 	if (getpid() == bench_main_pid) {
 		for (int i = 0; i < BENCH_GUARD_DIRS; i++)
-			if (bench_sig_dirs[i].armed && bench_sig_dirs[i].first[0])
+			if (bench_sig_dirs[i].armed &&
+			    bench_sig_dirs[i].first[0])
 				unlink(bench_sig_dirs[i].first);
 		for (int i = 0; i < BENCH_GUARD_PIDS; i++)
 			if (bench_sig_pids[i] > 0)

@@ -770,7 +770,8 @@ static void bench_print_table(const struct bench_opts *o,
 	printf("target: reconnect/raw <= %.0f: %s\n", BENCH_TARGET,
 	       bench_verdict(r[0], BENCH_TARGET, true));
 	printf("target: r[2](%d fds) < %.0f ms: %s\n", BENCH_GC_FDS,
-	       BENCH_GC_TARGET_MS, bench_verdict(r[2], BENCH_GC_TARGET_MS, true));
+	       BENCH_GC_TARGET_MS,
+	       bench_verdict(r[2], BENCH_GC_TARGET_MS, true));
 	if (res->busy)
 		printf("EBUSY: %ld of %ld attaches were first refused as "
 		       "\"attached\" (tetherd had not yet seen the previous "

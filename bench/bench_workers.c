@@ -588,7 +588,8 @@ static int bench_capture_warmup(struct bench_env *e, const struct bench_opts *o,
 		return bench_fail("capture warmup (cat)", rc);
 	unlink(e->out);
 	if (res->tether_ok && (rc = bench_capture_tether(e, o, &ns, &rb)) < 0)
-		bench_tether_failed(e->d.t, "capture warmup (tether)", rc, &res->tether_ok, &res->tether_err);
+		bench_tether_failed(e->d.t, "capture warmup (tether)", rc,
+				    &res->tether_ok, &res->tether_err);
 	return 0;
 }
 
@@ -611,7 +612,9 @@ static int bench_run_all(struct bench_env *e, const struct bench_opts *o,
 			rc = bench_spawn_run(bench_spawn_tether, e, o,
 					     &res->sp_tether);
 			if (rc < 0)
-				bench_tether_failed(e->d.t, "tether_spawn", rc, &res->tether_ok, &res->tether_err);
+				bench_tether_failed(e->d.t, "tether_spawn", rc,
+						    &res->tether_ok,
+						    &res->tether_err);
 		}
 		rc = bench_capture_direct(e, o, &ns);
 		if (rc < 0)
@@ -625,7 +628,8 @@ static int bench_run_all(struct bench_env *e, const struct bench_opts *o,
 			continue;
 		rc = bench_capture_tether(e, o, &ns, &rb);
 		if (rc < 0) {
-			bench_tether_failed(e->d.t, "tether capture", rc, &res->tether_ok, &res->tether_err);
+			bench_tether_failed(e->d.t, "tether capture", rc,
+					    &res->tether_ok, &res->tether_err);
 			continue;
 		}
 		res->cap_tether.ns[res->cap_tether.n++] = ns;

@@ -75,13 +75,14 @@ wait_while() {
 }
 
 wait_until() {
-	naps=$(($1 * 20))
+	secs=$1
 	shift
-	until "$@"; do
-		[ "$naps" -gt 0 ] || return 1
-		naps=$((naps - 1))
-		nap
-	done
+	wait_while "$secs" fails "$@"
+}
+
+# fails CMD ARGS...: true when CMD ARGS fails.
+fails() {
+	! "$@"
 }
 
 # A guard against a verb that never returns: coreutils timeout when

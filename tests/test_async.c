@@ -1500,7 +1500,8 @@ static void wait_all_done(struct tether *t, const uint64_t *ids, int n)
 		free(v);
 		if (!left)
 			return;
-		cr_assert_lt(kit_now_ms(), end, "%d requests still running", left);
+		cr_assert_lt(kit_now_ms(), end, "%d requests still running",
+			     left);
 		kit_nap_ms(10);
 	}
 }
@@ -1881,7 +1882,8 @@ Test(liveness, nanosleep_in_ring_does_not_block_status)
 				!strcmp(v[i].state, "running");
 		free(v);
 		if (!seen) {
-			cr_assert_lt(kit_now_ms(), end, "no nanosleep in PENDING");
+			cr_assert_lt(kit_now_ms(), end,
+				     "no nanosleep in PENDING");
 			kit_nap_ms(5);
 		}
 	}

@@ -359,7 +359,8 @@ static void kid_roundtrip(void *arg)
 	kid_say("PUT %d %llu %llu %llu %llu %lld", rc,
 		(unsigned long long)x.bytes, (unsigned long long)x.remote_bytes,
 		(unsigned long long)x.local_xxh3,
-		(unsigned long long)x.remote_xxh3, (long long)(kit_now_ms() - t0));
+		(unsigned long long)x.remote_xxh3,
+		(long long)(kit_now_ms() - t0));
 	if (rc < 0)
 		kid_fail("tether_put: %s (%s)", strerror(-rc),
 			 tether_last_error(t));
@@ -774,7 +775,8 @@ Test(atomic, slow_put_readers_see_old_then_new)
 	cr_assert_eq(n, steps * step, "target has %zu bytes", n);
 	cr_assert(all_bytes(p, n, 'N'));
 	free(p);
-	cr_assert_eq(fx_dir_count(fx.dir, ".tether-"), 0, "a temporary was left behind");
+	cr_assert_eq(fx_dir_count(fx.dir, ".tether-"), 0,
+		     "a temporary was left behind");
 	still_serving();
 }
 
@@ -871,7 +873,8 @@ static void killed_mid_put(const char *old)
 			  "the old file was replaced by a dead PUT");
 	else
 		cr_assert(!exists(path), "a dead PUT left its target");
-	cr_assert_eq(fx_dir_count(fx.dir, ".tether-"), 0, "a dead PUT left a temporary");
+	cr_assert_eq(fx_dir_count(fx.dir, ".tether-"), 0,
+		     "a dead PUT left a temporary");
 	still_serving();
 }
 

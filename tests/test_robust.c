@@ -317,7 +317,8 @@ static void wait_read_by_server(int fd)
 	int64_t end = kit_now_ms() + FX_DEADLINE_MS;
 
 	while (unread_by_peer(fd) > 0) {
-		cr_assert_lt(kit_now_ms(), end, "the server never read the request");
+		cr_assert_lt(kit_now_ms(), end,
+			     "the server never read the request");
 		kit_nap_ms(10);
 	}
 }

@@ -943,7 +943,8 @@ Test(stop, stopped_worker_is_continued_and_ends)
 			cr_expect_eq(sig, SIGSTOP);
 			break;
 		}
-		cr_assert(kit_now_ms() < end, "ps never showed the worker stopped");
+		cr_assert(kit_now_ms() < end,
+			  "ps never showed the worker stopped");
 		kit_nap_us(20000);
 	}
 	rc = tether_stop(fx.t, "frozen", 5000, &w);
@@ -1237,7 +1238,8 @@ Test(logs, two_observers_follow_the_same_worker)
 			     0);
 	/* Both streams are live before the worker may finish. */
 	end = kit_now_ms() + WAIT_MS;
-	while (__atomic_load_n(&seen, __ATOMIC_SEQ_CST) < 2 && kit_now_ms() < end)
+	while (__atomic_load_n(&seen, __ATOMIC_SEQ_CST) < 2 &&
+	       kit_now_ms() < end)
 		kit_nap_us(10000);
 	rc = __atomic_load_n(&seen, __ATOMIC_SEQ_CST);
 	if (rc == 2)
