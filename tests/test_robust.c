@@ -37,6 +37,8 @@
 #define _GNU_SOURCE 1
 #endif
 #include <criterion/criterion.h>
+#include <linux/close_range.h>
+#include <sched.h>
 #include <criterion/logging.h>
 #include <dirent.h>
 #include <errno.h>
@@ -551,6 +553,25 @@ Test(request, sigstop_to_the_server_is_eperm)
  * is made persistent first (a session and group of its own), so that a
  * server that runs it kills only itself, not the test (the previous
  * server did just that). */
+/* A private fd table for one thread splits the server: the loop closes
+ * fds the helpers keep open (found by tests/fuzz/fuzz_server).  A plain
+ * close_range still runs. */
+Test(request, splitting_the_fd_table_is_eperm)
+{
+	struct tether_call c = { .nr = SYS_close_range, .nargs = 3 };
+	int base = fx_settled_fds(fx.pid);
+
+	c.args[0] = TETHER_INT(900);
+	c.args[1] = TETHER_INT(901);
+	c.args[2] = TETHER_INT(CLOSE_RANGE_UNSHARE);
+	refused(&c, EPERM, "fd table");
+	c = (struct tether_call){ .nr = SYS_unshare, .nargs = 1 };
+	c.args[0] = TETHER_INT(CLONE_FILES);
+	refused(&c, EPERM, "fd table");
+	cr_assert_eq(call_int(SYS_close_range, 3, 900L, 901L, 0L), 0);
+	finish(base);
+}
+
 Test(request, sigkill_to_own_group_is_eperm)
 {
 	struct tether_call c = { .nr = SYS_kill, .nargs = 2 };
