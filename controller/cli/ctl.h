@@ -81,6 +81,12 @@ void ctl_split_free(char **argv, int argc);
 #define CTL_EX_FAILED 1		/* the syscall or request failed */
 #define CTL_EX_USAGE 2
 #define CTL_EX_UNREACHABLE 3	/* cannot reach (or lost) the server */
+/* Distinct causes that 1 used to cover (a contract, tetherctl(1)):
+ * scripts branch on them. */
+#define CTL_EX_TIMEOUT 4	/* --timeout ran out */
+#define CTL_EX_DENIED 5		/* refused by the policy or the role */
+#define CTL_EX_CONFLICT 6	/* another controller attached / took over */
+#define CTL_EX_INTERRUPTED 130	/* SIGINT, as shells report it */
 
 struct ctl {
 	const char *socket_path;
