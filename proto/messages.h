@@ -17,7 +17,8 @@
  * that is present (the TP_<MSG>_<KEY> bits below), and for an integer
  * that may be nil, one that says it is not.  Unpacked strings, bins and
  * lists point into the decoded frame: they live as long as it does.
- * Nothing here allocates.
+ * Unpacking allocates nothing, and packing only what the frame's buffer
+ * grows by.
  *
  * The messages are listed in TP_MESSAGES below in the order
  * tether-protocol(7) describes them (tests/test_messages.c checks that

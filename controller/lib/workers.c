@@ -393,11 +393,13 @@ TETHER_API int tether_logs(struct tether *t, const char *target,
 	while (rc == 0) {
 		bool end = false;
 
-		if ((rc = tp_unpack_logs_reply(in.body, &f, &e)) < 0)
+		if ((rc = tp_unpack_logs_reply(in.body, &f, &e)) < 0) {
 			rc = tl_fail(t, -rc, "%s", e.msg);
-		else if ((end = f.end), f.data.n &&
-			 cb(f.data.p, f.data.n, f.offset, arg))
-			rc = 1;
+		} else {
+			end = f.end;
+			if (f.data.n && cb(f.data.p, f.data.n, f.offset, arg))
+				rc = 1;
+		}
 		tp_in_destroy(&in);
 		if (rc || end)
 			break;
