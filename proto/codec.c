@@ -20,37 +20,6 @@ void tp_w_buffer(struct tp_w *w, msgpack_packer *pk, msgpack_sbuffer *sb)
 	tp_w_init(w, pk);
 }
 
-/* One pack call's result into w: the first failure sticks. */
-static int tp_w_took(struct tp_w *w, int rc)
-{
-	if (rc < 0 && !w->err)
-		w->err = -ENOMEM;
-	return w->err;
-}
-
-int tp_w_nil(struct tp_w *w)
-{
-	return w->err ? w->err : tp_w_took(w, msgpack_pack_nil(w->pk));
-}
-
-int tp_w_bool(struct tp_w *w, bool v)
-{
-	if (w->err)
-		return w->err;
-	return tp_w_took(w, v ? msgpack_pack_true(w->pk)
-			      : msgpack_pack_false(w->pk));
-}
-
-int tp_w_i64(struct tp_w *w, int64_t v)
-{
-	return w->err ? w->err : tp_w_took(w, msgpack_pack_int64(w->pk, v));
-}
-
-int tp_w_u64(struct tp_w *w, uint64_t v)
-{
-	return w->err ? w->err : tp_w_took(w, msgpack_pack_uint64(w->pk, v));
-}
-
 int tp_w_str(struct tp_w *w, const void *p, size_t n)
 {
 	if (w->err)
@@ -76,11 +45,6 @@ int tp_w_bin(struct tp_w *w, const void *p, size_t n)
 	if (tp_w_took(w, msgpack_pack_bin(w->pk, n)) == 0 && n)
 		tp_w_took(w, msgpack_pack_bin_body(w->pk, p, n));
 	return w->err;
-}
-
-int tp_w_array(struct tp_w *w, uint32_t n)
-{
-	return w->err ? w->err : tp_w_took(w, msgpack_pack_array(w->pk, n));
 }
 
 int tp_w_map(struct tp_w *w, uint32_t n)

@@ -5,6 +5,7 @@
 #ifndef TETHER_PROTO_INTERNAL_H
 #define TETHER_PROTO_INTERNAL_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -51,15 +52,46 @@ struct tp_w {
 void tp_w_init(struct tp_w *w, msgpack_packer *pk);
 /* A writer that appends to sb, through pk (the caller's storage). */
 void tp_w_buffer(struct tp_w *w, msgpack_packer *pk, msgpack_sbuffer *sb);
-/* Each returns w->err: 0 while everything went. */
-int tp_w_nil(struct tp_w *w);
-int tp_w_bool(struct tp_w *w, bool v);
-int tp_w_i64(struct tp_w *w, int64_t v);
-int tp_w_u64(struct tp_w *w, uint64_t v);
+/* Each returns w->err: 0 while everything went.  The scalar ones are
+ * inline: a SYSCALL's round trip packs a dozen of them. */
+static inline int tp_w_took(struct tp_w *w, int rc)
+{
+	if (rc < 0 && !w->err)
+		w->err = -ENOMEM;
+	return w->err;
+}
+
+static inline int tp_w_nil(struct tp_w *w)
+{
+	return w->err ? w->err : tp_w_took(w, msgpack_pack_nil(w->pk));
+}
+
+static inline int tp_w_bool(struct tp_w *w, bool v)
+{
+	if (w->err)
+		return w->err;
+	return tp_w_took(w, v ? msgpack_pack_true(w->pk)
+			      : msgpack_pack_false(w->pk));
+}
+
+static inline int tp_w_i64(struct tp_w *w, int64_t v)
+{
+	return w->err ? w->err : tp_w_took(w, msgpack_pack_int64(w->pk, v));
+}
+
+static inline int tp_w_u64(struct tp_w *w, uint64_t v)
+{
+	return w->err ? w->err : tp_w_took(w, msgpack_pack_uint64(w->pk, v));
+}
+
+static inline int tp_w_array(struct tp_w *w, uint32_t n)
+{
+	return w->err ? w->err : tp_w_took(w, msgpack_pack_array(w->pk, n));
+}
+
 int tp_w_str(struct tp_w *w, const void *p, size_t n);
 int tp_w_cstr(struct tp_w *w, const char *s);
 int tp_w_bin(struct tp_w *w, const void *p, size_t n);
-int tp_w_array(struct tp_w *w, uint32_t n);
 /* A map header: only the message tables write one (proto/messages.c),
  * from the entries they count themselves. */
 int tp_w_map(struct tp_w *w, uint32_t n);
