@@ -235,8 +235,11 @@ static int bench_getpid(void *ctx, long n)
 	struct bench_tetherd *bt = ctx;
 
 	for (long i = 0; i < n; i++) {
-		long pid = tether_getpid(bt->t);
+		long pid = 0;
+		int rc = tether_getpid(bt->t, &pid);
 
+		if (rc < 0)
+			return rc;
 		if (pid <= 0)
 			return pid < 0 ? (int)pid : -EPROTO;
 		bench_sink = pid;
@@ -410,8 +413,12 @@ static int bench_async_setup(struct bench_tetherd *bt, struct bench_pipes *p,
 	for (long i = 0; i < n; i++) {
 		int fds[2];
 
-		if ((rc = tether_pipe2(bt->t, fds, O_CLOEXEC)) < 0)
+		long r = 0;
+
+		if ((rc = tether_pipe2(bt->t, fds, O_CLOEXEC, &r)) < 0)
 			return rc;
+		if (r < 0)
+			return (int)r;
 		p->rfd[i] = fds[0];
 		p->wfd[i] = fds[1];
 	}

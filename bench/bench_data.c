@@ -740,7 +740,7 @@ static int bench_tether_put(struct bench_env *e, double *ns)
 			stat(e->p.put, &st) < 0 ||
 			(uint64_t)st.st_size != e->size))
 		rc = -EIO;
-	if (tether_getpid(e->t) < 0 && rc == 0)
+	if (tether_getpid(e->t, NULL) < 0 && rc == 0)
 		rc = -EPROTO;
 	unlink(e->p.put);
 	return rc;

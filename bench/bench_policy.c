@@ -501,7 +501,7 @@ static int bench_server_start(struct bench_server *s, const char *dir,
 static int bench_server_check(struct bench_server *s, const char *name,
 			      bool policy)
 {
-	struct tether_policy tp = { 0 };
+	struct tether_policy *tp = NULL;
 	const struct tether_status *info = tether_info(s->t);
 	long r;
 	int rc;
@@ -513,25 +513,27 @@ static int bench_server_check(struct bench_server *s, const char *name,
 			strerror(-rc), tether_last_error(s->t));
 		return rc;
 	}
-	s->nrules = tp.nrules;
-	rc = tp.active != policy ||
-	     (policy && tp.nrules != BENCH_RULES) ? -EPROTO : 0;
+	s->nrules = tp->nrules;
+	rc = tp->active != policy ||
+	     (policy && tp->nrules != BENCH_RULES) ? -EPROTO : 0;
 	if (rc < 0)
 		fprintf(stderr, "bench: %s: server reports policy %s, %zu "
 			"rules; expected %s, %d\n", name,
-			tp.active ? "active" : "inactive", tp.nrules,
+			tp->active ? "active" : "inactive", tp->nrules,
 			policy ? "active" : "inactive",
 			policy ? BENCH_RULES : 0);
-	tether_policy_free(&tp);
+	tether_free(tp);
 	if (rc < 0)
 		return rc;
-	s->probe_ret = tether_syscall(s->t, SYS_getpgrp, 0, NULL);
+	if ((rc = tether_syscall(s->t, SYS_getpgrp, 0, NULL, &s->probe_ret)) < 0)
+		return rc;
 	if (policy ? s->probe_ret != -EPERM : s->probe_ret <= 0) {
 		fprintf(stderr, "bench: %s: getpgrp gave %ld, expected %s\n",
 			name, s->probe_ret, policy ? "-EPERM" : "a pgid");
 		return -EPROTO;
 	}
-	r = tether_syscall(s->t, SYS_getppid, 0, NULL);
+	if ((rc = tether_syscall(s->t, SYS_getppid, 0, NULL, &r)) < 0)
+		return rc;
 	if (r != (long)getpid()) {
 		fprintf(stderr, "bench: %s: getppid gave %ld (%s), expected "
 			"%ld\n", name, r, r < 0 ? strerror((int)-r) : "ok",
@@ -547,8 +549,11 @@ static int bench_tether(void *ctx, long n)
 	struct bench_server *s = ctx;
 
 	for (long i = 0; i < n; i++) {
-		long ppid = tether_syscall(s->t, SYS_getppid, 0, NULL);
+		long ppid = 0;
+		int rc = tether_syscall(s->t, SYS_getppid, 0, NULL, &ppid);
 
+		if (rc < 0)
+			return rc;
 		if (ppid <= 0)
 			return ppid < 0 ? (int)ppid : -EPROTO;
 		bench_sink = ppid;

@@ -750,7 +750,7 @@ static int bench_gc(struct bench_tether *bt, double *ns, size_t *nclosed)
 	}
 	if (rc == 0)
 		rc = bench_now(&t1);
-	free(closed);
+	tether_free(closed);
 	tether_disconnect(t);
 	if (rc < 0)
 		return rc;

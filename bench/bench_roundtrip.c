@@ -238,8 +238,11 @@ static int bench_tether(void *ctx, long n)
 	struct bench_tetherd *bt = ctx;
 
 	for (long i = 0; i < n; i++) {
-		long pid = tether_getpid(bt->t);
+		long pid = 0;
+		int rc = tether_getpid(bt->t, &pid);
 
+		if (rc < 0)
+			return rc;
 		if (pid <= 0)
 			return pid < 0 ? (int)pid : -EPROTO;
 		bench_sink = pid;

@@ -462,7 +462,6 @@ static int bench_tether_reap(struct bench_env *e, pid_t pid,
 	rc = tether_wait(e->t, target, -1, &w);
 	if (rc < 0)
 		return rc;
-	tether_worker_clear(&w);
 	if (w.state != TETHER_W_EXITED || w.exit_code != 0)
 		rc = -EIO;
 	if (out)

@@ -490,6 +490,7 @@ static void start_spawn(struct tether *t, const char *label,
 			pid_t *pid)
 {
 	struct tether_spawn sp = {
+		.struct_size = sizeof(sp),
 		.argv = argv, .env = env, .label = label, .capture = true,
 	};
 	int rc = tether_spawn(t, &sp, pid);
@@ -507,7 +508,6 @@ static void start_check_alive(struct tether *t, const char *label)
 
 	if (rc < 0)
 		die("asking about %s: %s", label, errtext(t, rc));
-	tether_worker_clear(&w);
 	if (w.state == TETHER_W_RUNNING)
 		return;
 	tether_logs(t, label, 0, false, text_feed, &log);
@@ -517,7 +517,8 @@ static void start_check_alive(struct tether *t, const char *label)
 
 static int cmd_start(const struct paths *p)
 {
-	struct tether_start_opts opts = { .socket_path = p->sock,
+	struct tether_start_opts opts = { .struct_size = sizeof(opts),
+					  .socket_path = p->sock,
 					  .log_path = p->log };
 	const char *const counter_argv[] = { "sh", "-c", COUNTER_SCRIPT,
 					     NULL };
@@ -531,6 +532,7 @@ static int cmd_start(const struct paths *p)
 	pid_t pid;
 	int64_t deadline;
 	ssize_t n;
+	long r = 0;
 	size_t ne = 0;
 	int rc, fd;
 
@@ -591,25 +593,30 @@ static int cmd_start(const struct paths *p)
 	printf("  Said \"hello from supervisor #1\" to it; it answered "
 	       "\"%s\".\n", answer);
 
-	fd = tether_openat(t, AT_FDCWD, p->journal,
-			   O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (fd < 0)
-		die("openat %s in tetherd: %s", p->journal, errtext(t, fd));
-	s.journal_fd = fd;
+	if ((rc = tether_openat(t, AT_FDCWD, p->journal,
+				O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600,
+				&r)) < 0)
+		die("openat %s in tetherd: %s", p->journal, errtext(t, rc));
+	if (r < 0)
+		die("openat %s in tetherd: %s", p->journal, strerror((int)-r));
+	s.journal_fd = fd = (int)r;
 	snprintf(line, sizeof(line), "written by supervisor #1 (pid %d) "
 		 "through fd %d in tetherd\n", (int)getpid(), fd);
-	if ((n = tether_write(t, fd, line, strlen(line))) !=
-	    (ssize_t)strlen(line))
+	if ((rc = tether_write(t, fd, line, strlen(line), &r)) < 0)
+		die("write to the journal: %s", errtext(t, rc));
+	if (r != (long)strlen(line))
 		die("write to the journal: %s",
-		    n < 0 ? errtext(t, (int)n) : "short write");
+		    r < 0 ? strerror((int)-r) : "short write");
 	if ((rc = tether_label(t, fd, "journal")) < 0)
 		die("label: %s", errtext(t, rc));
 	printf("  Opened %s inside tetherd (fd %d there), wrote a line,\n"
 	       "  and labeled the fd \"journal\": a name the server remembers "
 	       "for us.\n", p->journal, fd);
 
-	if ((rc = tether_pipe2(t, s.pipe, O_CLOEXEC)) < 0)
+	if ((rc = tether_pipe2(t, s.pipe, O_CLOEXEC, &r)) < 0)
 		die("pipe2 in tetherd: %s", errtext(t, rc));
+	if (r < 0)
+		die("pipe2 in tetherd: %s", strerror((int)-r));
 	printf("  Opened a pipe inside tetherd (fds %d and %d) and gave it no "
 	       "label: once this\n  process is gone, nobody will remember "
 	       "what it was for.\n", s.pipe[0], s.pipe[1]);
@@ -754,7 +761,7 @@ static void recover_workers(struct tether *t, const struct state *s)
 	      "started", s->counter);
 	check(e && e->state == TETHER_W_RUNNING && e->pid == s->echo,
 	      "the echo server still runs, same pid (%ld)", s->echo);
-	tether_workers_free(v, n);
+	tether_free(v);
 }
 
 /* fstat inside the server, to compare with ours. */
@@ -791,7 +798,7 @@ static int recover_fds(struct tether *t, const struct paths *p,
 		if (!strcmp(v[i].label, "journal"))
 			journal = v[i].fd;
 	}
-	free(v);
+	tether_free(v);
 	printf("  The label is all tetherd remembers about who owns what. "
 	       "tether_reconnect took\n  every labeled fd back into this "
 	       "process's handle table; the pipe is nobody's.\n");
@@ -820,18 +827,21 @@ static void recover_journal(struct tether *t, const struct paths *p,
 			    int fd)
 {
 	char line[256], buf[4096];
-	ssize_t n;
+	long r = 0;
 	FILE *f;
 	size_t len;
+	int rc;
 
 	step("Supervisor #2 writes to the journal through the fd it "
 	     "inherited (tether_write on fd %d).", fd);
 	snprintf(line, sizeof(line), "written by supervisor #2 (pid %d) "
 		 "through the same fd %d\n", (int)getpid(), fd);
-	n = tether_write(t, fd, line, strlen(line));
-	if (!check(n == (ssize_t)strlen(line), "wrote a line through fd %d",
+	if ((rc = tether_write(t, fd, line, strlen(line), &r)) < 0)
+		r = rc;
+	if (!check(r == (long)strlen(line), "wrote a line through fd %d",
 		   fd))
-		printf("    (%s)\n", n < 0 ? errtext(t, (int)n) : "short");
+		printf("    (%s)\n", rc < 0 ? errtext(t, rc)
+				   : r < 0 ? strerror((int)-r) : "short");
 	if (!(f = fopen(p->journal, "r"))) {
 		check(false, "open %s: %s", p->journal, strerror(errno));
 		return;
@@ -924,7 +934,7 @@ static void recover_gc(struct tether *t, const struct state *s, int journal)
 	same = n == 2 && closed[0] == want[0] && closed[1] == want[1];
 	check(same, "it closed exactly the orphan pipe (fds %d and %d), "
 	      "nothing else", want[0], want[1]);
-	free(closed);
+	tether_free(closed);
 }
 
 static void recover_stop(struct tether *t, const char *label,
@@ -939,7 +949,6 @@ static void recover_stop(struct tether *t, const char *label,
 		       wstate_words(w));
 		return;
 	}
-	tether_worker_clear(w);
 	memset(w, 0, sizeof(*w));
 	printf("  tether_stop: SIGTERM to its process group, SIGKILL only if "
 	       "it is still there\n  after %d s.\n", GRACE_MS / 1000);
@@ -968,7 +977,6 @@ static void recover_stop_all(struct tether *t, struct ticks *k)
 	recover_stop(t, "echo-server", &w);
 	check(w.state == TETHER_W_KILLED && w.signal == SIGTERM && !w.sigkill,
 	      "its exit record: ended by SIGTERM, within the grace period");
-	tether_worker_clear(&w);
 	if ((rc = tether_logs(t, "echo-server", 0, false, text_feed, &log)) <
 	    0) {
 		check(false, "read the echo server's log: %s", errtext(t, rc));
@@ -993,7 +1001,6 @@ static void recover_stop_all(struct tether *t, struct ticks *k)
 	recover_stop(t, "counter", &w);
 	check((w.state == TETHER_W_KILLED || w.state == TETHER_W_EXITED) &&
 	      !w.sigkill, "the counter ended within the grace period");
-	tether_worker_clear(&w);
 	/* Everything up to its last line, now that no more can come. */
 	if ((rc = ticks_update(t, k)) < 0)
 		check(false, "read the rest of the counter's log: %s",
@@ -1019,7 +1026,7 @@ static void recover_finish(struct tether *t, const struct paths *p)
 	      tether_ack(t, "counter") == 0, "both records acknowledged");
 	rc = tether_ps(t, &v, &n);
 	check(rc == 0 && n == 0, "tetherd has no workers left");
-	tether_workers_free(v, n);
+	tether_free(v);
 	rc = tether_shutdown(t);
 	check(rc == 0, "tetherd accepted the shutdown%s%s",
 	      rc < 0 ? ": " : "", rc < 0 ? errtext(t, rc) : "");

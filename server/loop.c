@@ -194,6 +194,13 @@ static void td_loop_cqe(struct td_server *srv, struct io_uring_cqe *cqe)
 	}
 }
 
+static bool td_loop_is_accept(struct io_uring_cqe *cqe)
+{
+	struct td_event *ev = io_uring_cqe_get_data(cqe);
+
+	return ev && ev->kind == TD_EV_ACCEPT;
+}
+
 /* Wait for events (at most ts long, if given), handle them all, then
  * the between-events work. */
 static int td_loop_turn(struct td_server *srv, struct __kernel_timespec *ts)
@@ -212,8 +219,16 @@ static int td_loop_turn(struct td_server *srv, struct __kernel_timespec *ts)
 		td_log("io_uring_submit_and_wait: %s", strerror(-rc));
 		return rc;
 	}
+	/* Accepted sockets first: until adopted into the internal band an
+	 * accepted socket sits at the lowest free number, where a
+	 * controller's call handled earlier in this batch could write to it
+	 * or close it (found by tests/fuzz/fuzz_server). */
+	io_uring_for_each_cqe(&srv->ring, head, cqe)
+		if (td_loop_is_accept(cqe))
+			td_loop_cqe(srv, cqe);
 	io_uring_for_each_cqe(&srv->ring, head, cqe) {
-		td_loop_cqe(srv, cqe);
+		if (!td_loop_is_accept(cqe))
+			td_loop_cqe(srv, cqe);
 		n++;
 	}
 	io_uring_cq_advance(&srv->ring, n);

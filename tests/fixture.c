@@ -201,12 +201,79 @@ int fx_reattach(void)
 	return fx_connect_retry(fx.sock, 0, &fx.t);
 }
 
+
 long fx_getpid(struct tether *t)
 {
-	struct tether_call c = { .nr = SYS_getpid, .nargs = 0 };
-	int rc = tether_call(t, &c);
+	long r = 0;
+	int rc = tether_getpid(t, &r);
 
-	return rc < 0 ? rc : c.ret;
+	return rc < 0 ? rc : r;
+}
+
+long fx_syscall(struct tether *t, long nr, unsigned nargs,
+		struct tether_arg *args)
+{
+	long r = 0;
+	int rc = tether_syscall(t, nr, nargs, args, &r);
+
+	return rc < 0 ? rc : r;
+}
+
+long fx_openat(struct tether *t, int dirfd, const char *path, int flags,
+	       mode_t mode)
+{
+	long r = 0;
+	int rc = tether_openat(t, dirfd, path, flags, mode, &r);
+
+	return rc < 0 ? rc : r;
+}
+
+long fx_read(struct tether *t, int fd, void *buf, size_t count)
+{
+	long r = 0;
+	int rc = tether_read(t, fd, buf, count, &r);
+
+	return rc < 0 ? rc : r;
+}
+
+long fx_write(struct tether *t, int fd, const void *buf, size_t count)
+{
+	long r = 0;
+	int rc = tether_write(t, fd, buf, count, &r);
+
+	return rc < 0 ? rc : r;
+}
+
+long fx_close(struct tether *t, int fd)
+{
+	long r = 0;
+	int rc = tether_close(t, fd, &r);
+
+	return rc < 0 ? rc : r;
+}
+
+long fx_pipe2(struct tether *t, int fds[2], int flags)
+{
+	long r = 0;
+	int rc = tether_pipe2(t, fds, flags, &r);
+
+	return rc < 0 ? rc : r;
+}
+
+long fx_dup3(struct tether *t, int oldfd, int newfd, int flags)
+{
+	long r = 0;
+	int rc = tether_dup3(t, oldfd, newfd, flags, &r);
+
+	return rc < 0 ? rc : r;
+}
+
+long fx_lseek(struct tether *t, int fd, off_t off, int whence)
+{
+	long r = 0;
+	int rc = tether_lseek(t, fd, off, whence, &r);
+
+	return rc < 0 ? rc : r;
 }
 
 void fx_write_file(const char *path, const void *data, size_t len)

@@ -79,7 +79,21 @@ int fx_connect_retry(const char *sock, unsigned flags, struct tether **out);
 /* getpid run in the server through tether_call (the server's pid), or
  * the library's -errno.  Unlike tether_getpid it passes no NULL args
  * array, so tests of other things do not hinge on that helper. */
+/* libtether's typed helpers, collapsed to one number for tests that only
+ * look at that: the syscall's result, or the library's -errno when the
+ * request itself failed.  (The library keeps the two apart: its status
+ * is the return value, the syscall's result is in *ret.) */
 long fx_getpid(struct tether *t);
+long fx_syscall(struct tether *t, long nr, unsigned nargs,
+		struct tether_arg *args);
+long fx_openat(struct tether *t, int dirfd, const char *path, int flags,
+	       mode_t mode);
+long fx_read(struct tether *t, int fd, void *buf, size_t count);
+long fx_write(struct tether *t, int fd, const void *buf, size_t count);
+long fx_close(struct tether *t, int fd);
+long fx_pipe2(struct tether *t, int fds[2], int flags);
+long fx_dup3(struct tether *t, int oldfd, int newfd, int flags);
+long fx_lseek(struct tether *t, int fd, off_t off, int whence);
 /* Write a whole file. */
 void fx_write_file(const char *path, const void *data, size_t len);
 /* Sleep a little (for polling loops). */

@@ -934,7 +934,7 @@ Test(xfer, put_into_missing_directory_is_enoent)
  * failure but ECONNRESET ("data stream failed"), ABORT included.  So
  * tether_put returns -EISDIR and the next request on the handle gets
  * ECONNRESET.  Reproducer: tether_put(t, open(".", O_RDONLY), "/tmp/x",
- * 0644, NULL) then tether_getpid(t).  Fix: in td_xfer_recv_pump, treat
+ * 0644, NULL) then fx_getpid(t).  Fix: in td_xfer_recv_pump, treat
  * a received ABORT like END for the connection (finish with the error,
  * keep the connection), e.g. have td_xfer_recv_some return a distinct
  * code for ABORT. */
@@ -1279,12 +1279,12 @@ Test(fdpass, take_pipe_write_end_labeled)
 	cr_assert_eq(tether_fd_by_label(fx.t, "pw"), s);
 	cr_assert_eq(fx_wait_fds(fx.pid, base + 1), base + 1);
 	close(p[1]);
-	cr_assert_eq(tether_write(fx.t, s, msg, sizeof(msg) - 1),
+	cr_assert_eq(fx_write(fx.t, s, msg, sizeof(msg) - 1),
 		     (ssize_t)sizeof(msg) - 1);
 	cr_assert_eq(tp_read_all(p[0], buf, sizeof(msg) - 1), 0);
 	cr_assert_eq(memcmp(buf, msg, sizeof(msg) - 1), 0);
 	/* The server's copy is the last writer: closing it is EOF here. */
-	cr_assert_eq(tether_close(fx.t, s), 0);
+	cr_assert_eq(fx_close(fx.t, s), 0);
 	cr_assert(fx_wait_eof(p[0]), "the pipe saw no EOF: a copy is left");
 	cr_assert_eq(fx_wait_fds(fx.pid, base), base);
 	close(p[0]);
@@ -1301,7 +1301,7 @@ Test(fdpass, give_server_file_fd)
 
 	fx_path(path, sizeof(path), "given");
 	fx_write_file(path, body, sizeof(body) - 1);
-	s = tether_openat(fx.t, AT_FDCWD, path, O_RDONLY, 0);
+	s = fx_openat(fx.t, AT_FDCWD, path, O_RDONLY, 0);
 	cr_assert_geq(s, 0, "openat: %s", strerror(-s));
 	l = tether_give(fx.t, s);
 	cr_assert_geq(l, 0, "tether_give: %s (%s)", strerror(-l),
@@ -1313,11 +1313,11 @@ Test(fdpass, give_server_file_fd)
 	cr_assert_eq(read(l, buf, 10), 10);
 	cr_assert_eq(memcmp(buf, body, 10), 0);
 	/* A duplicate: one file description, one offset. */
-	cr_assert_eq(tether_lseek(fx.t, s, 0, SEEK_CUR), 10);
-	cr_assert_eq(tether_read(fx.t, s, buf, sizeof(buf)), 6);
+	cr_assert_eq(fx_lseek(fx.t, s, 0, SEEK_CUR), 10);
+	cr_assert_eq(fx_read(fx.t, s, buf, sizeof(buf)), 6);
 	cr_assert_eq(memcmp(buf, body + 10, 6), 0);
 	close(l);
-	cr_assert_eq(tether_close(fx.t, s), 0);
+	cr_assert_eq(fx_close(fx.t, s), 0);
 }
 
 /* A server pipe's read end comes here; the server writes into it. */
@@ -1327,15 +1327,15 @@ Test(fdpass, give_server_pipe_read_end)
 	char buf[64];
 	int fds[2], l;
 
-	cr_assert_eq(tether_pipe2(fx.t, fds, 0), 0);
+	cr_assert_eq(fx_pipe2(fx.t, fds, 0), 0);
 	l = tether_give(fx.t, fds[0]);
 	cr_assert_geq(l, 0, "tether_give: %s", strerror(-l));
-	cr_assert_eq(tether_write(fx.t, fds[1], msg, sizeof(msg) - 1),
+	cr_assert_eq(fx_write(fx.t, fds[1], msg, sizeof(msg) - 1),
 		     (ssize_t)sizeof(msg) - 1);
 	cr_assert_eq(tp_read_all(l, buf, sizeof(msg) - 1), 0);
 	cr_assert_eq(memcmp(buf, msg, sizeof(msg) - 1), 0);
-	cr_assert_eq(tether_close(fx.t, fds[1]), 0);
-	cr_assert_eq(tether_close(fx.t, fds[0]), 0);
+	cr_assert_eq(fx_close(fx.t, fds[1]), 0);
+	cr_assert_eq(fx_close(fx.t, fds[0]), 0);
 	cr_assert(fx_wait_eof(l), "EOF once the server closed both ends");
 	close(l);
 }
@@ -1355,11 +1355,11 @@ Test(fdpass, socketpair_end_both_ways)
 	cr_assert_geq(s, 0, "tether_take: %s (%s)", strerror(-s),
 		      tether_last_error(fx.t));
 	close(sp[1]);
-	cr_assert_eq(tether_write(fx.t, s, "ping", 4), 4);
+	cr_assert_eq(fx_write(fx.t, s, "ping", 4), 4);
 	cr_assert_eq(tp_read_all(sp[0], buf, 4), 0);
 	cr_assert_eq(memcmp(buf, "ping", 4), 0);
 	cr_assert_eq(write(sp[0], "pong", 4), 4);
-	cr_assert_eq(tether_read(fx.t, s, buf, sizeof(buf)), 4);
+	cr_assert_eq(fx_read(fx.t, s, buf, sizeof(buf)), 4);
 	cr_assert_eq(memcmp(buf, "pong", 4), 0);
 	g = tether_give(fx.t, s);
 	cr_assert_geq(g, 0, "tether_give: %s", strerror(-g));
@@ -1369,7 +1369,7 @@ Test(fdpass, socketpair_end_both_ways)
 	cr_assert_eq(tp_read_all(sp[0], buf, 4), 0);
 	cr_assert_eq(memcmp(buf, "back", 4), 0);
 	close(g);
-	cr_assert_eq(tether_close(fx.t, s), 0);
+	cr_assert_eq(fx_close(fx.t, s), 0);
 	cr_assert(fx_wait_eof(sp[0]), "no EOF: a copy of the end is left");
 	close(sp[0]);
 }
@@ -1398,7 +1398,7 @@ Test(fdpass, take_with_taken_label_leaves_nothing)
 	cr_assert_eq(fx_wait_fds(fx.pid, base), base);
 	close(p[1]);
 	cr_assert_eq(tether_fd_by_label(fx.t, "dup-label"), s);
-	cr_assert_eq(tether_close(fx.t, s), 0);
+	cr_assert_eq(fx_close(fx.t, s), 0);
 	close(p[0]);
 	still_serving();
 }
@@ -1622,7 +1622,7 @@ Test(malformed, take_after_refused_take_gets_its_own_fd)
 	s = tether_take(fx.t, b[1], NULL);
 	cr_assert_geq(s, 0, "tether_take: %s (%s)", strerror(-s),
 		      tether_last_error(fx.t));
-	cr_assert_eq(tether_write(fx.t, s, "B", 1), 1);
+	cr_assert_eq(fx_write(fx.t, s, "B", 1), 1);
 	fcntl(b[0], F_SETFL, O_NONBLOCK);
 	fcntl(a[0], F_SETFL, O_NONBLOCK);
 	cr_assert_eq(read(b[0], buf, 1), 1,
@@ -1983,11 +1983,11 @@ Test(mem, munmap_of_remote_memory_is_eperm)
 				      TETHER_INT(PROT_NONE) };
 	long rc;
 
-	rc = tether_syscall(fx.t, SYS_munmap, 2, whole);
+	rc = fx_syscall(fx.t, SYS_munmap, 2, whole);
 	cr_assert_eq(rc, -EPERM, "munmap of an allocation: %ld", rc);
-	rc = tether_syscall(fx.t, SYS_munmap, 2, part);
+	rc = fx_syscall(fx.t, SYS_munmap, 2, part);
 	cr_assert_eq(rc, -EPERM, "munmap of its middle page: %ld", rc);
-	rc = tether_syscall(fx.t, SYS_mprotect, 3, prot);
+	rc = fx_syscall(fx.t, SYS_mprotect, 3, prot);
 	cr_assert_eq(rc, -EPERM, "mprotect of an allocation: %ld", rc);
 	cr_assert_eq(tether_mem_write(fx.t, a, "still", 5), 0);
 	cr_assert(listed(fx.t, a, 3 * 4096, NULL));
@@ -2010,7 +2010,7 @@ Test(mem, mmap_fixed_over_remote_memory_is_eperm)
 		TETHER_INT(MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED),
 		TETHER_INT(-1), TETHER_INT(0)
 	};
-	long rc = tether_syscall(fx.t, SYS_mmap, 6, args);
+	long rc = fx_syscall(fx.t, SYS_mmap, 6, args);
 
 	cr_assert_eq(rc, -EPERM, "mmap MAP_FIXED over an allocation returned "
 		     "%#lx (the allocation at %#llx)", rc,
@@ -2030,30 +2030,30 @@ Test(mem, remote_memory_as_syscall_pointer)
 
 	fx_path(path, sizeof(path), "from-mem");
 	cr_assert_eq(tether_mem_write(fx.t, a, msg, n), 0);
-	fd = tether_openat(fx.t, AT_FDCWD, path, O_RDWR | O_CREAT | O_TRUNC,
+	fd = fx_openat(fx.t, AT_FDCWD, path, O_RDWR | O_CREAT | O_TRUNC,
 			   0644);
 	cr_assert_geq(fd, 0);
 	{
 		struct tether_arg w[3] = { TETHER_INT(fd), TETHER_INT(a),
 					   TETHER_INT(n) };
 
-		rc = tether_syscall(fx.t, SYS_write, 3, w);
+		rc = fx_syscall(fx.t, SYS_write, 3, w);
 	}
 	cr_assert_eq(rc, (long)n, "write from remote memory: %ld", rc);
 	cr_assert(file_is(path, msg, n));
 	/* And the other way: the file's bytes into the allocation. */
-	cr_assert_eq(tether_lseek(fx.t, fd, 0, SEEK_SET), 0);
+	cr_assert_eq(fx_lseek(fx.t, fd, 0, SEEK_SET), 0);
 	{
 		struct tether_arg r[3] = { TETHER_INT(fd),
 					   TETHER_INT(a + 1024),
 					   TETHER_INT(n) };
 
-		rc = tether_syscall(fx.t, SYS_read, 3, r);
+		rc = fx_syscall(fx.t, SYS_read, 3, r);
 	}
 	cr_assert_eq(rc, (long)n, "read into remote memory: %ld", rc);
 	cr_assert_eq(tether_mem_read(fx.t, a + 1024, buf, n), 0);
 	cr_assert_eq(memcmp(buf, msg, n), 0);
-	cr_assert_eq(tether_close(fx.t, fd), 0);
+	cr_assert_eq(fx_close(fx.t, fd), 0);
 }
 
 /* ===================================================================== */
@@ -2087,22 +2087,22 @@ Test(bigcall, write_read_16mib_round_trip)
 	cr_assert(in && out);
 	pattern(in, n, 1);
 	fx_path(path, sizeof(path), "sixteen-mib");
-	fd = tether_openat(fx.t, AT_FDCWD, path, O_RDWR | O_CREAT | O_TRUNC,
+	fd = fx_openat(fx.t, AT_FDCWD, path, O_RDWR | O_CREAT | O_TRUNC,
 			   0644);
 	cr_assert_geq(fd, 0);
-	cr_assert_eq(tether_write(fx.t, fd, in, n), (ssize_t)n,
+	cr_assert_eq(fx_write(fx.t, fd, in, n), (ssize_t)n,
 		     "write of 16 MiB: %s", tether_last_error(fx.t));
 	disk = slurp(path, &len);
 	cr_assert_eq(len, n);
 	cr_assert_eq(memcmp(disk, in, n), 0,
 		     "the file differs from the buffer");
 	free(disk);
-	cr_assert_eq(tether_lseek(fx.t, fd, 0, SEEK_SET), 0);
+	cr_assert_eq(fx_lseek(fx.t, fd, 0, SEEK_SET), 0);
 	memset(out, 0, n);
-	cr_assert_eq(tether_read(fx.t, fd, out, n), (ssize_t)n,
+	cr_assert_eq(fx_read(fx.t, fd, out, n), (ssize_t)n,
 		     "read of 16 MiB: %s", tether_last_error(fx.t));
 	cr_assert_eq(memcmp(in, out, n), 0, "the read differs");
-	cr_assert_eq(tether_close(fx.t, fd), 0);
+	cr_assert_eq(fx_close(fx.t, fd), 0);
 	still_serving();
 }
 
@@ -2119,14 +2119,14 @@ Test(bigcall, short_big_read_returns_ret_bytes)
 	pattern(in, have, 2);
 	fx_path(path, sizeof(path), "five-mib");
 	fx_write_file(path, in, have);
-	fd = tether_openat(fx.t, AT_FDCWD, path, O_RDONLY, 0);
+	fd = fx_openat(fx.t, AT_FDCWD, path, O_RDONLY, 0);
 	cr_assert_geq(fd, 0);
 	memset(out, 0x6b, n);
-	cr_assert_eq(tether_read(fx.t, fd, out, n), (ssize_t)have);
+	cr_assert_eq(fx_read(fx.t, fd, out, n), (ssize_t)have);
 	cr_assert_eq(memcmp(in, out, have), 0);
 	cr_assert(all_bytes(out + have, n - have, 0x6b),
 		  "bytes past ret were overwritten");
-	cr_assert_eq(tether_close(fx.t, fd), 0);
+	cr_assert_eq(fx_close(fx.t, fd), 0);
 	still_serving();
 }
 
@@ -2138,7 +2138,7 @@ Test(bigcall, big_and_small_calls_interleave)
 	int fds[2];
 
 	cr_assert(in && out);
-	cr_assert_eq(tether_pipe2(fx.t, fds, 0), 0);
+	cr_assert_eq(fx_pipe2(fx.t, fds, 0), 0);
 	for (int i = 0; i < 4; i++) {
 		char path[256], name[16];
 		int fd;
@@ -2146,17 +2146,17 @@ Test(bigcall, big_and_small_calls_interleave)
 		snprintf(name, sizeof(name), "round%d", i);
 		fx_path(path, sizeof(path), name);
 		pattern(in, n, (unsigned)i + 10);
-		fd = tether_openat(fx.t, AT_FDCWD, path,
+		fd = fx_openat(fx.t, AT_FDCWD, path,
 				   O_RDWR | O_CREAT | O_TRUNC, 0644);
 		cr_assert_geq(fd, 0);
-		cr_assert_eq(tether_write(fx.t, fd, in, n), (ssize_t)n);
+		cr_assert_eq(fx_write(fx.t, fd, in, n), (ssize_t)n);
 		cr_assert_eq(fx_getpid(fx.t), fx.pid);
-		cr_assert_eq(tether_lseek(fx.t, fd, 0, SEEK_SET), 0);
-		cr_assert_eq(tether_read(fx.t, fd, out, n), (ssize_t)n);
+		cr_assert_eq(fx_lseek(fx.t, fd, 0, SEEK_SET), 0);
+		cr_assert_eq(fx_read(fx.t, fd, out, n), (ssize_t)n);
 		cr_assert_eq(memcmp(in, out, n), 0, "round %d", i);
-		cr_assert_eq(tether_write(fx.t, fds[1], "x", 1), 1);
-		cr_assert_eq(tether_read(fx.t, fds[0], out, 1), 1);
-		cr_assert_eq(tether_close(fx.t, fd), 0);
+		cr_assert_eq(fx_write(fx.t, fds[1], "x", 1), 1);
+		cr_assert_eq(fx_read(fx.t, fds[0], out, 1), 1);
+		cr_assert_eq(fx_close(fx.t, fd), 0);
 	}
 	free(in);
 	free(out);

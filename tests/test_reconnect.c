@@ -330,7 +330,7 @@ static struct tether_fdinfo fd_entry(struct tether *t, int fd)
 static long call_ok(struct tether *t, long nr, unsigned nargs,
 		    struct tether_arg *a)
 {
-	long r = tether_syscall(t, nr, nargs, a);
+	long r = fx_syscall(t, nr, nargs, a);
 
 	cr_assert_geq(r, 0, "syscall %ld: %s (%s)", nr, strerror((int)-r),
 		      tether_last_error(t));
@@ -344,7 +344,7 @@ static int srv_open(struct tether *t, const char *name)
 	int fd;
 
 	fx_path(path, sizeof(path), name);
-	fd = tether_openat(t, AT_FDCWD, path, O_RDWR | O_CREAT, 0600);
+	fd = fx_openat(t, AT_FDCWD, path, O_RDWR | O_CREAT, 0600);
 	cr_assert_geq(fd, 0, "openat %s: %s", path, strerror(-fd));
 	return fd;
 }
@@ -649,14 +649,14 @@ static void life(void *arg)
 
 	for (int i = 0; i < 2; i++) {
 		snprintf(path, sizeof(path), "%s/%c", fx.dir, 'a' + i);
-		if ((fd[i] = tether_openat(t, AT_FDCWD, path,
+		if ((fd[i] = fx_openat(t, AT_FDCWD, path,
 					   O_RDWR | O_CREAT, 0600)) < 0)
 			kid_fail("openat %s: %s", path, strerror(-fd[i]));
 	}
-	if ((fd[2] = tether_openat(t, AT_FDCWD, fx.dir,
+	if ((fd[2] = fx_openat(t, AT_FDCWD, fx.dir,
 				   O_RDONLY | O_DIRECTORY, 0)) < 0)
 		kid_fail("openat dir: %s", strerror(-fd[2]));
-	if ((rc = tether_pipe2(t, p, 0)) < 0)
+	if ((rc = fx_pipe2(t, p, 0)) < 0)
 		kid_fail("pipe2: %s", strerror(-rc));
 	kid_say("FDS %d %d %d %d %d", fd[0], fd[1], fd[2], p[0], p[1]);
 	if (stop == ST_OPENED)
@@ -676,7 +676,7 @@ static void life(void *arg)
 		kid_hold();
 
 	snprintf(path, sizeof(path), "%s/c", fx.dir);
-	if ((fd[3] = tether_openat(t, AT_FDCWD, path, O_RDWR | O_CREAT,
+	if ((fd[3] = fx_openat(t, AT_FDCWD, path, O_RDWR | O_CREAT,
 				   0600)) < 0 ||
 	    (rc = tether_label(t, fd[3], "late")) < 0)
 		kid_fail("late file: %d %s", fd[3], tether_last_error(t));
@@ -830,7 +830,7 @@ static int handshake_setup(struct want *w)
 	memset(w, 0, sizeof(*w));
 	want_add(w, srv_open(fx.t, "a"), "db");
 	want_add(w, srv_open(fx.t, "b"), NULL);
-	cr_assert_eq(tether_pipe2(fx.t, p, 0), 0);
+	cr_assert_eq(fx_pipe2(fx.t, p, 0), 0);
 	want_add(w, p[0], "pipe.r");
 	want_add(w, p[1], NULL);
 	must_label(fx.t, w->fd[0], "db");
@@ -968,7 +968,7 @@ Test(labels, close_drops_label)
 	int fd = srv_open(fx.t, "f");
 
 	must_label(fx.t, fd, "db");
-	cr_assert_eq(tether_close(fx.t, fd), 0);
+	cr_assert_eq(fx_close(fx.t, fd), 0);
 	label_gone(fx.t, fd, "db");
 }
 
@@ -977,7 +977,7 @@ Test(labels, close_then_reuse_of_the_number_is_unlabeled)
 	int fd = srv_open(fx.t, "f"), fd2;
 
 	must_label(fx.t, fd, "db");
-	cr_assert_eq(tether_close(fx.t, fd), 0);
+	cr_assert_eq(fx_close(fx.t, fd), 0);
 	fd2 = srv_open(fx.t, "g");
 	cr_assert_eq(fd2, fd, "the number was not reused");
 	label_gone(fx.t, fd2, "db");
@@ -998,7 +998,7 @@ Test(labels, dup3_over_labeled_fd_drops_label)
 	int fd = srv_open(fx.t, "f"), other = srv_open(fx.t, "g");
 
 	must_label(fx.t, fd, "db");
-	cr_assert_eq(tether_dup3(fx.t, other, fd, 0), fd);
+	cr_assert_eq(fx_dup3(fx.t, other, fd, 0), fd);
 	label_gone(fx.t, fd, "db");
 }
 
@@ -1117,7 +1117,7 @@ Test(labels, unlabel_removes_and_keeps_fd)
 	must_label(fx.t, fd, "db");
 	cr_assert_eq(tether_unlabel(fx.t, "db"), 0);
 	label_gone(fx.t, fd, "db");
-	cr_assert_eq(tether_lseek(fx.t, fd, 0, SEEK_SET), 0, "fd closed");
+	cr_assert_eq(fx_lseek(fx.t, fd, 0, SEEK_SET), 0, "fd closed");
 }
 
 static void bad_name(const char *name)
@@ -1210,7 +1210,7 @@ Test(list_fds, regular)
 
 Test(list_fds, directory)
 {
-	int fd = tether_openat(fx.t, AT_FDCWD, fx.dir, O_RDONLY | O_DIRECTORY,
+	int fd = fx_openat(fx.t, AT_FDCWD, fx.dir, O_RDONLY | O_DIRECTORY,
 			       0);
 
 	cr_assert_geq(fd, 0);
@@ -1222,7 +1222,7 @@ Test(list_fds, pipe)
 {
 	int p[2];
 
-	cr_assert_eq(tether_pipe2(fx.t, p, 0), 0);
+	cr_assert_eq(fx_pipe2(fx.t, p, 0), 0);
 	kind_is(p[0], "pipe");
 	kind_is(p[1], "pipe");
 	cr_assert_eq(fd_entry(fx.t, p[1]).flags & O_ACCMODE, O_WRONLY);
@@ -1248,7 +1248,7 @@ Test(list_fds, inet_dgram_socket)
 {
 	struct tether_arg a[3] = { TETHER_INT(AF_INET), TETHER_INT(SOCK_DGRAM),
 				   TETHER_INT(0) };
-	long fd = tether_syscall(fx.t, SYS_socket, 3, a);
+	long fd = fx_syscall(fx.t, SYS_socket, 3, a);
 	struct tether_fdinfo fi;
 
 	if (fd == -EAFNOSUPPORT || fd == -EACCES || fd == -EPERM)
@@ -1288,7 +1288,7 @@ Test(list_fds, memfd)
 Test(list_fds, pidfd_of_the_server_itself)
 {
 	struct tether_arg a[2] = { TETHER_INT(fx.pid), TETHER_INT(0) };
-	long fd = tether_syscall(fx.t, SYS_pidfd_open, 2, a);
+	long fd = fx_syscall(fx.t, SYS_pidfd_open, 2, a);
 
 	if (fd == -ENOSYS)
 		cr_skip_test("no pidfd_open");
@@ -1303,14 +1303,14 @@ Test(list_fds, tty_from_ptmx)
 	if (lfd < 0)
 		cr_skip_test("/dev/ptmx: %s", strerror(errno));
 	close(lfd);
-	fd = tether_openat(fx.t, AT_FDCWD, "/dev/ptmx", O_RDWR | O_NOCTTY, 0);
+	fd = fx_openat(fx.t, AT_FDCWD, "/dev/ptmx", O_RDWR | O_NOCTTY, 0);
 	cr_assert_geq(fd, 0, "ptmx in the server: %s", strerror(-fd));
 	kind_is(fd, "tty");
 }
 
 Test(list_fds, chardev_dev_null)
 {
-	int fd = tether_openat(fx.t, AT_FDCWD, "/dev/null", O_RDONLY, 0);
+	int fd = fx_openat(fx.t, AT_FDCWD, "/dev/null", O_RDONLY, 0);
 
 	cr_assert_geq(fd, 0);
 	kind_is(fd, "chardev");
@@ -1323,8 +1323,8 @@ Test(list_fds, cloexec_reflects_o_cloexec)
 
 	fx_path(path, sizeof(path), "f");
 	fx_write_file(path, "x", 1);
-	with = tether_openat(fx.t, AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
-	without = tether_openat(fx.t, AT_FDCWD, path, O_RDONLY, 0);
+	with = fx_openat(fx.t, AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
+	without = fx_openat(fx.t, AT_FDCWD, path, O_RDONLY, 0);
 	cr_assert_geq(with, 0);
 	cr_assert_geq(without, 0);
 	cr_assert(fd_entry(fx.t, with).cloexec);
@@ -1398,7 +1398,7 @@ Test(takeover, second_controller_is_ebusy_naming_the_pid)
 	cr_assert(str_has(tether_last_error(NULL), want), "text: \"%s\"",
 		  tether_last_error(NULL));
 	expect_fds(fx.pid, before, "after the refused attach");
-	cr_assert_eq(tether_getpid(fx.t), fx.pid, "first controller hurt");
+	cr_assert_eq(fx_getpid(fx.t), fx.pid, "first controller hurt");
 }
 
 /*
@@ -1422,7 +1422,7 @@ Test(takeover, takeover_wins_and_old_call_fails_taken_over)
 	rc = tether_connect(fx.sock, TETHER_CONNECT_TAKEOVER, &t);
 	cr_assert_eq(rc, 0, "take-over: %s (%s)", strerror(-rc),
 		     tether_last_error(NULL));
-	cr_assert_eq(tether_getpid(t), fx.pid);
+	cr_assert_eq(fx_getpid(t), fx.pid);
 	cr_assert_gt(tether_info(t)->generation, g0);
 	/* Old sockets closed by the server, new ones in: same count. */
 	rc = fx_wait_fds(fx.pid, before);
@@ -1433,7 +1433,7 @@ Test(takeover, takeover_wins_and_old_call_fails_taken_over)
 	cr_assert(st.attached);
 	cr_assert_eq(st.controller_pid, getpid());
 	cr_assert_gt(st.generation, g0);
-	r = tether_getpid(fx.t);
+	r = fx_getpid(fx.t);
 	snprintf(text, sizeof(text), "%s", tether_last_error(fx.t));
 	cr_assert(r == -ECONNABORTED || r == -ECONNRESET,
 		  "old controller's call: %ld (%s), want -ECONNABORTED", r,
@@ -1450,10 +1450,10 @@ Test(takeover, old_controller_stays_disconnected)
 	int p[2];
 
 	cr_assert_eq(tether_connect(fx.sock, TETHER_CONNECT_TAKEOVER, &t), 0);
-	tether_getpid(fx.t);
-	cr_assert_lt(tether_pipe2(fx.t, p, 0), 0);
+	fx_getpid(fx.t);
+	cr_assert_lt(fx_pipe2(fx.t, p, 0), 0);
 	cr_assert_lt(tether_label(fx.t, 0, "x"), 0);
-	cr_assert_eq(tether_getpid(t), fx.pid);
+	cr_assert_eq(fx_getpid(t), fx.pid);
 	tether_disconnect(t);
 }
 
@@ -1476,11 +1476,11 @@ static void stoppable_controller(void *arg)
 		(unsigned long long)tether_info(t)->generation);
 	if (read(KID_EXTRA, buf, 1) < 0)
 		kid_fail("barrier: %s", strerror(errno));
-	r = tether_getpid(t);
+	r = fx_getpid(t);
 	kid_say("LOST %ld %s", r, tether_last_error(t));
 	rc = tether_connect(fx.sock, 0, &t2);
 	kid_say("RETRY %d", rc);
-	r = tether_getpid(t);
+	r = fx_getpid(t);
 	kid_say("AGAIN %ld", r);
 	kid_hold();
 }
@@ -1510,7 +1510,7 @@ Test(takeover, takeover_of_a_stopped_controller)
 	rc = tether_connect(fx.sock, TETHER_CONNECT_TAKEOVER, &t);
 	cr_assert_eq(rc, 0, "take-over of a stopped controller: %s (%s)",
 		     strerror(-rc), tether_last_error(NULL));
-	cr_assert_eq(tether_getpid(t), fx.pid);
+	cr_assert_eq(fx_getpid(t), fx.pid);
 	gen = tether_info(t)->generation;
 
 	cr_assert_eq(kill(k.pid, SIGCONT), 0);
@@ -1521,10 +1521,10 @@ Test(takeover, takeover_of_a_stopped_controller)
 	cr_assert_eq(kid_num(&k, "RETRY"), -EBUSY);
 	cr_assert_lt(kid_num(&k, "AGAIN"), 0);
 	/* The new controller is undisturbed, then and after the kill. */
-	cr_assert_eq(tether_getpid(t), fx.pid);
+	cr_assert_eq(fx_getpid(t), fx.pid);
 	kid_kill(&k);
 	close(bar[1]);
-	cr_assert_eq(tether_getpid(t), fx.pid);
+	cr_assert_eq(fx_getpid(t), fx.pid);
 	cr_assert_eq(tether_status(t, &st), 0);
 	cr_assert(st.attached);
 	cr_assert_eq(st.controller_pid, getpid());
@@ -1626,7 +1626,7 @@ Test(takeover, two_racing_takeovers_end_consistent)
 	/* The library's HELLO names no generation (controller/lib/reconnect.c
 	 * sends [version, flags, pid]): both may win, one after the other.
 	 * Exactly one is asserted for the raw compare-and-swap below. */
-	cr_assert_lt(tether_getpid(fx.t), 0, "fx.t survived the take-overs");
+	cr_assert_lt(fx_getpid(fx.t), 0, "fx.t survived the take-overs");
 }
 
 Test(takeover, two_racing_cas_takeovers_exactly_one_wins)
@@ -1660,7 +1660,7 @@ Test(observer, status_while_a_controller_is_attached)
 	cr_assert_eq(st.generation, tether_info(fx.t)->generation,
 		     "an observer must not bump the generation");
 	tether_disconnect(obs);
-	cr_assert_eq(tether_getpid(fx.t), fx.pid);
+	cr_assert_eq(fx_getpid(fx.t), fx.pid);
 }
 
 Test(observer, list_fds_while_a_controller_is_attached)
@@ -1682,7 +1682,7 @@ static void observer_refused(int rc, struct tether *obs, const char *what)
 {
 	cr_assert_eq(rc, -EBUSY, "observer %s: %d (%s)", what, rc,
 		     tether_last_error(obs));
-	cr_assert_eq(tether_getpid(fx.t), fx.pid, "controller hurt by %s",
+	cr_assert_eq(fx_getpid(fx.t), fx.pid, "controller hurt by %s",
 		     what);
 	tether_disconnect(obs);
 }
@@ -1721,7 +1721,7 @@ Test(observer, gc_refused)
 	struct tether *obs = must_observe(fx.sock);
 
 	observer_refused(tether_gc(obs, NULL, 0, 0, NULL, NULL), obs, "GC");
-	cr_assert_geq(tether_lseek(fx.t, fd, 0, SEEK_SET), 0, "fd closed");
+	cr_assert_geq(fx_lseek(fx.t, fd, 0, SEEK_SET), 0, "fd closed");
 }
 
 Test(observer, gc_dry_run_refused_too)
@@ -1751,7 +1751,7 @@ static void cycle(int i)
 
 	cr_assert_eq(rc, 0, "cycle %d: connect: %s (%s)", i, strerror(-rc),
 		     tether_last_error(NULL));
-	pid = tether_getpid(t);
+	pid = fx_getpid(t);
 	cr_assert_eq(pid, fx.pid, "cycle %d: getpid %ld (%s)", i, pid,
 		     tether_last_error(t));
 	tether_disconnect(t);
@@ -1787,14 +1787,14 @@ Test(soak, thousand_attach_detach_cycles_flat_fds_and_rss)
 /* NDUP dups of /dev/null in the server; their numbers into v. */
 static void make_orphans(int *v)
 {
-	int null = tether_openat(fx.t, AT_FDCWD, "/dev/null", O_RDONLY, 0);
+	int null = fx_openat(fx.t, AT_FDCWD, "/dev/null", O_RDONLY, 0);
 
 	cr_assert_geq(null, 0);
 	for (int i = 0; i < NDUP; i++) {
 		struct tether_arg a[3] = { TETHER_INT(null),
 					   TETHER_INT(F_DUPFD),
 					   TETHER_INT(0) };
-		long fd = tether_syscall(fx.t, SYS_fcntl, 3, a);
+		long fd = fx_syscall(fx.t, SYS_fcntl, 3, a);
 
 		cr_assert_geq(fd, 0, "dup %d: %s (%s)", i, strerror((int)-fd),
 			      tether_last_error(fx.t));
@@ -1868,7 +1868,7 @@ Test(soak, gc_of_10000_orphans)
 	free(closed);
 	free(expect);
 	expect_fds(fx.pid, base, "after GC of 10,000 orphans");
-	cr_assert_eq(tether_getpid(fx.t), fx.pid);
+	cr_assert_eq(fx_getpid(fx.t), fx.pid);
 	log_clean();
 }
 
@@ -1890,7 +1890,7 @@ static void refused_hello(uint64_t flags, bool with_gen, uint64_t gen,
 			  text);
 	expect_fds(fx.pid, before, "after the refused HELLO");
 	if (fx.t)
-		cr_assert_eq(tether_getpid(fx.t), fx.pid, "controller hurt");
+		cr_assert_eq(fx_getpid(fx.t), fx.pid, "controller hurt");
 	log_clean();
 }
 
@@ -1935,7 +1935,7 @@ Test(hello_gen, current_generation_takeover_wins)
 	cr_assert_eq(st.generation, g + 1);
 	cr_assert_eq(st.controller_pid, getpid());
 	tether_disconnect(obs);
-	cr_assert_lt(tether_getpid(fx.t), 0, "fx.t survived the take-over");
+	cr_assert_lt(fx_getpid(fx.t), 0, "fx.t survived the take-over");
 	close(ours[0]);
 	close(ours[1]);
 }

@@ -1428,10 +1428,10 @@ static pid_t controller_child(bool persistent, bool make_fds,
 		}
 		if (r.rc == 0 && make_fds) {
 			fx_path(path, sizeof(path), "data.txt");
-			r.file_fd = tether_openat(t, AT_FDCWD, path, O_RDONLY,
+			r.file_fd = fx_openat(t, AT_FDCWD, path, O_RDONLY,
 						  0);
-			if (tether_pipe2(t, pp, 0) < 0 ||
-			    tether_write(t, pp[1], "piped", 5) != 5 ||
+			if (fx_pipe2(t, pp, 0) < 0 ||
+			    fx_write(t, pp[1], "piped", 5) != 5 ||
 			    r.file_fd < 0)
 				r.rc = -EIO;
 			r.pipe_rd = pp[0];
@@ -1509,10 +1509,10 @@ Test(life, fds_outlive_their_controller)
 	kill_child(child);
 	cr_assert_eq(fx_connect_retry(fx.sock, 0, &fx.t), 0, "%s",
 		     tether_last_error(NULL));
-	cr_assert_eq(tether_read(fx.t, rep.pipe_rd, buf, sizeof(buf)), 5);
+	cr_assert_eq(fx_read(fx.t, rep.pipe_rd, buf, sizeof(buf)), 5);
 	cr_assert_eq(memcmp(buf, "piped", 5), 0);
 	memset(buf, 0, sizeof(buf));
-	cr_assert_eq(tether_read(fx.t, rep.file_fd, buf, sizeof(buf)), 8);
+	cr_assert_eq(fx_read(fx.t, rep.file_fd, buf, sizeof(buf)), 8);
 	cr_assert_str_eq(buf, "filedata");
 }
 

@@ -177,7 +177,6 @@ static void assert_exited(pid_t pid, int code)
 		     (int)pid, (int)w.state, w.signal);
 	cr_assert_eq(w.exit_code, code, "worker %d exited %d, expected %d",
 		     (int)pid, w.exit_code, code);
-	tether_worker_clear(&w);
 }
 
 /* The first line of a file, "" if there is none. */
@@ -442,7 +441,6 @@ Test(spawner, exit_records_kill_and_ack_work)
 	w = wait_end(b);
 	cr_assert_eq(w.state, TETHER_W_KILLED);
 	cr_assert_eq(w.signal, SIGKILL);
-	tether_worker_clear(&w);
 	cr_assert_eq(tether_ack(fx.t, "napper"), 0);
 	/* The spawner is not an orphan the server reaped. */
 	cr_assert(fx_alive(spawner_of(fx.pid)));
@@ -487,7 +485,7 @@ Test(spawner, captured_output_and_mapped_fds_pass_through)
 
 	start_policy_server("default allow\n");
 	fx_path(out, sizeof(out), "mapped.txt");
-	fd = tether_openat(fx.t, AT_FDCWD, out,
+	fd = fx_openat(fx.t, AT_FDCWD, out,
 			   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	cr_assert_geq(fd, 0, "openat in the server: %d (%s)", fd,
 		      tether_last_error(fx.t));
@@ -503,7 +501,7 @@ Test(spawner, captured_output_and_mapped_fds_pass_through)
 	cr_assert_eq(tether_logs(fx.t, target, 0, false, log_cb, logged), 0);
 	cr_assert(strstr(logged, "out\n") && strstr(logged, "err\n"),
 		  "captured: \"%s\"", logged);
-	cr_assert_eq(tether_close(fx.t, fd), 0);
+	cr_assert_eq(fx_close(fx.t, fd), 0);
 }
 
 Test(spawner, a_large_request_goes_through)
@@ -568,7 +566,7 @@ Test(spawner, killed_spawner_fails_spawn_with_epipe_and_server_goes_on)
 	cr_assert(strstr(msg, "spawner gone"), "message: %s", msg);
 	cr_assert_eq(fx_getpid(fx.t), fx.pid);
 	cr_assert_eq(tether_ps(fx.t, &v, &n), 0);
-	tether_workers_free(v, n);
+	tether_free(v);
 	cr_assert(fx_alive(fx.pid));
 	/* Reaped by the server, not counted as an orphan. */
 	cr_assert_eq(children_named(fx.pid, "tetherd-spawner", NULL), 0);

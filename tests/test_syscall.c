@@ -41,7 +41,7 @@ static int srv_file(const char *name, const void *data, size_t len, int flags)
 	fx_path(path, sizeof(path), name);
 	if (data)
 		fx_write_file(path, data, len);
-	fd = tether_openat(fx.t, AT_FDCWD, path, flags, 0644);
+	fd = fx_openat(fx.t, AT_FDCWD, path, flags, 0644);
 	cr_assert_geq(fd, 0, "openat %s in the server: %s", path,
 		      strerror(-fd));
 	return fd;
@@ -115,8 +115,8 @@ Test(syscall, in_buffer_read_back_locally)
 	int p[2], lfd;
 	char buf[16] = "";
 
-	cr_assert_eq(tether_pipe2(fx.t, p, O_CLOEXEC), 0);
-	cr_assert_eq(tether_write(fx.t, p[1], "abc", 3), 3);
+	cr_assert_eq(fx_pipe2(fx.t, p, O_CLOEXEC), 0);
+	cr_assert_eq(fx_write(fx.t, p[1], "abc", 3), 3);
 	lfd = local_open_server_fd(p[0], O_RDONLY | O_NONBLOCK);
 	cr_assert_geq(lfd, 0, "open /proc/%d/fd/%d: %s", (int)fx.pid, p[0],
 		      strerror(errno));
@@ -130,9 +130,9 @@ Test(syscall, in_buffer_read_back_via_server)
 	int p[2];
 	char buf[16] = "";
 
-	cr_assert_eq(tether_pipe2(fx.t, p, 0), 0);
-	cr_assert_eq(tether_write(fx.t, p[1], "\0\1\2\377", 4), 4);
-	cr_assert_eq(tether_read(fx.t, p[0], buf, sizeof(buf)), 4);
+	cr_assert_eq(fx_pipe2(fx.t, p, 0), 0);
+	cr_assert_eq(fx_write(fx.t, p[1], "\0\1\2\377", 4), 4);
+	cr_assert_eq(fx_read(fx.t, p[0], buf, sizeof(buf)), 4);
 	cr_assert_eq(memcmp(buf, "\0\1\2\377", 4), 0);
 }
 
@@ -231,7 +231,7 @@ Test(syscall, pipe2_out_of_8_bytes)
 	cr_assert_geq(fds[0], 3);
 	cr_assert_geq(fds[1], 3);
 	cr_assert_neq(fds[0], fds[1]);
-	cr_assert_eq(tether_write(fx.t, fds[1], "z", 1), 1);
+	cr_assert_eq(fx_write(fx.t, fds[1], "z", 1), 1);
 }
 
 Test(syscall, string_path_openat)
@@ -241,13 +241,13 @@ Test(syscall, string_path_openat)
 
 	fx_path(path, sizeof(path), "with space & 'quote\".txt");
 	fx_write_file(path, hello, 6);
-	fd = tether_openat(fx.t, AT_FDCWD, path, O_RDONLY, 0);
+	fd = fx_openat(fx.t, AT_FDCWD, path, O_RDONLY, 0);
 	cr_assert_geq(fd, 0, "%s", strerror(-fd));
 }
 
 Test(syscall, empty_string_argument)
 {
-	cr_assert_eq(tether_openat(fx.t, AT_FDCWD, "", O_RDONLY, 0), -ENOENT);
+	cr_assert_eq(fx_openat(fx.t, AT_FDCWD, "", O_RDONLY, 0), -ENOENT);
 }
 
 Test(syscall, string_over_limit_refused)
@@ -280,7 +280,7 @@ Test(syscall, string_at_limit_runs)
 	memset(s, 'a', n);
 	s[n] = '\0';
 	/* Runs, and the kernel itself says the name is too long. */
-	cr_assert_eq(tether_openat(fx.t, AT_FDCWD, s, O_RDONLY, 0),
+	cr_assert_eq(fx_openat(fx.t, AT_FDCWD, s, O_RDONLY, 0),
 		     -ENAMETOOLONG);
 	free(s);
 }
@@ -331,7 +331,7 @@ Test(syscall, getdents64_trims_to_ret)
 
 	fx_path(path, sizeof(path), "entry-one");
 	fx_write_file(path, "", 0);
-	fd = tether_openat(fx.t, AT_FDCWD, fx.dir, O_RDONLY | O_DIRECTORY,
+	fd = fx_openat(fx.t, AT_FDCWD, fx.dir, O_RDONLY | O_DIRECTORY,
 			   0);
 	cr_assert_geq(fd, 0);
 	c.args[0] = TETHER_INT(fd);
@@ -437,7 +437,7 @@ Test(syscall, read_1mib_reply)
 		data[i] = (unsigned char)(i * 7 + i / 4096);
 	fd = srv_file("big.bin", data, n, O_RDONLY);
 	memset(buf, 0, n);
-	got = tether_read(fx.t, fd, buf, n);
+	got = fx_read(fx.t, fd, buf, n);
 	cr_assert_eq(got, (ssize_t)n, "read: %zd (%s)", got,
 		     tether_last_error(fx.t));
 	cr_assert_eq(memcmp(buf, data, n), 0,
@@ -460,10 +460,10 @@ Test(syscall, read_300k_then_small_call)
 	for (size_t i = 0; i < n; i++)
 		data[i] = (unsigned char)(i ^ (i >> 8));
 	fd = srv_file("mid.bin", data, n, O_RDONLY);
-	cr_assert_eq(tether_read(fx.t, fd, buf, n), (ssize_t)n);
+	cr_assert_eq(fx_read(fx.t, fd, buf, n), (ssize_t)n);
 	cr_assert_eq(memcmp(buf, data, n), 0, "300 KiB reply corrupted");
-	cr_assert_eq(tether_lseek(fx.t, fd, 0, SEEK_SET), 0);
-	cr_assert_eq(tether_read(fx.t, fd, buf, 16), 16);
+	cr_assert_eq(fx_lseek(fx.t, fd, 0, SEEK_SET), 0);
+	cr_assert_eq(fx_read(fx.t, fd, buf, 16), 16);
 	cr_assert_eq(memcmp(buf, data, 16), 0);
 	free(data);
 	free(buf);
@@ -476,7 +476,7 @@ Test(syscall, enoent_from_openat)
 	char path[128];
 
 	fx_path(path, sizeof(path), "does-not-exist");
-	cr_assert_eq(tether_openat(fx.t, AT_FDCWD, path, O_RDONLY, 0),
+	cr_assert_eq(fx_openat(fx.t, AT_FDCWD, path, O_RDONLY, 0),
 		     -ENOENT);
 }
 
@@ -493,14 +493,14 @@ Test(syscall, enoent_is_the_syscall_result_not_a_call_failure)
 
 Test(syscall, ebadf_from_close)
 {
-	cr_assert_eq(tether_close(fx.t, 9999), -EBADF);
+	cr_assert_eq(fx_close(fx.t, 9999), -EBADF);
 }
 
 Test(syscall, einval_from_lseek)
 {
 	int fd = srv_file("e.txt", hello, 6, O_RDONLY);
 
-	cr_assert_eq(tether_lseek(fx.t, fd, 0, 12345), -EINVAL);
+	cr_assert_eq(fx_lseek(fx.t, fd, 0, 12345), -EINVAL);
 }
 
 Test(syscall, efault_from_a_raw_bad_pointer)
@@ -537,7 +537,7 @@ Test(syscall, zero_length_in_buffer_is_not_efault)
 	int p[2];
 	struct tether_call c = { .nr = SYS_write, .nargs = 3 };
 
-	cr_assert_eq(tether_pipe2(fx.t, p, 0), 0);
+	cr_assert_eq(fx_pipe2(fx.t, p, 0), 0);
 	c.args[0] = TETHER_INT(p[1]);
 	c.args[1] = TETHER_IN(NULL, 0);
 	c.args[2] = TETHER_INT(0);
@@ -594,7 +594,7 @@ Test(syscall, close_syscall_socket_is_ebadf)
 	int sfd = tether_info(fx.t)->syscall_fd;
 
 	cr_assert_geq(sfd, 3);
-	cr_assert_eq(tether_close(fx.t, sfd), -EBADF);
+	cr_assert_eq(fx_close(fx.t, sfd), -EBADF);
 	still_serving();
 }
 
@@ -604,7 +604,7 @@ Test(syscall, close_data_socket_is_ebadf)
 
 	cr_assert_geq(dfd, 3);
 	cr_assert_neq(dfd, tether_info(fx.t)->syscall_fd);
-	cr_assert_eq(tether_close(fx.t, dfd), -EBADF);
+	cr_assert_eq(fx_close(fx.t, dfd), -EBADF);
 	still_serving();
 }
 
@@ -623,7 +623,7 @@ Test(syscall, dup2_onto_internal_fd_is_ebadf)
 
 Test(syscall, dup3_onto_internal_fd_is_ebadf)
 {
-	cr_assert_eq(tether_dup3(fx.t, 0, tether_info(fx.t)->syscall_fd, 0),
+	cr_assert_eq(fx_dup3(fx.t, 0, tether_info(fx.t)->syscall_fd, 0),
 		     -EBADF);
 	still_serving();
 }
@@ -632,7 +632,7 @@ Test(syscall, read_from_internal_fd_is_ebadf)
 {
 	char buf[8];
 
-	cr_assert_eq(tether_read(fx.t, tether_info(fx.t)->syscall_fd, buf,
+	cr_assert_eq(fx_read(fx.t, tether_info(fx.t)->syscall_fd, buf,
 				 sizeof(buf)),
 		     -EBADF);
 	still_serving();
@@ -644,15 +644,15 @@ Test(syscall, close_range_keeps_the_connection)
 	struct tether_call c = { .nr = SYS_close_range, .nargs = 3 };
 	struct tether_status st;
 
-	cr_assert_eq(tether_pipe2(fx.t, p, 0), 0);
+	cr_assert_eq(fx_pipe2(fx.t, p, 0), 0);
 	cr_assert_geq(srv_file("cr.txt", hello, 6, O_RDONLY), 3);
 	c.args[0] = TETHER_INT(3);
 	c.args[1] = TETHER_INT(~0U);
 	c.args[2] = TETHER_INT(0);
 	run(&c);
 	cr_assert_eq(c.ret, 0, "close_range: %s", strerror((int)-c.ret));
-	cr_assert_eq(tether_close(fx.t, p[0]), -EBADF);
-	cr_assert_eq(tether_close(fx.t, p[1]), -EBADF);
+	cr_assert_eq(fx_close(fx.t, p[0]), -EBADF);
+	cr_assert_eq(fx_close(fx.t, p[1]), -EBADF);
 	still_serving();
 	cr_assert_eq(tether_status(fx.t, &st), 0);
 	cr_assert_eq(st.nfds, 3, "only 0, 1, 2 left, got %u", st.nfds);
@@ -686,18 +686,18 @@ Test(syscall, close_range_inverted_is_einval)
 
 /* ---- typed helpers --------------------------------------------------- */
 
-/* Regression (sanitizer builds): tether_syscall() did
+/* Regression (sanitizer builds): fx_syscall() did
  * memcpy(c.args, NULL, 0) for nargs == 0, which UBSan
- * (-fno-sanitize-recover) aborts on: tether_getpid() crashed. */
+ * (-fno-sanitize-recover) aborts on: fx_getpid() crashed. */
 Test(helpers, getpid_is_the_server)
 {
-	cr_assert_eq(tether_getpid(fx.t), fx.pid);
+	cr_assert_eq(fx_getpid(fx.t), fx.pid);
 	cr_assert_neq(fx.pid, getpid());
 }
 
 Test(helpers, syscall_with_no_args)
 {
-	cr_assert_eq(tether_syscall(fx.t, SYS_getppid, 0, NULL), getpid());
+	cr_assert_eq(fx_syscall(fx.t, SYS_getppid, 0, NULL), getpid());
 }
 
 Test(helpers, openat_write_lseek_read_close)
@@ -706,16 +706,16 @@ Test(helpers, openat_write_lseek_read_close)
 	int fd;
 
 	fx_path(path, sizeof(path), "rw.txt");
-	fd = tether_openat(fx.t, AT_FDCWD, path, O_RDWR | O_CREAT | O_EXCL,
+	fd = fx_openat(fx.t, AT_FDCWD, path, O_RDWR | O_CREAT | O_EXCL,
 			   0600);
 	cr_assert_geq(fd, 0, "%s", strerror(-fd));
-	cr_assert_eq(tether_write(fx.t, fd, "0123456789", 10), 10);
-	cr_assert_eq(tether_lseek(fx.t, fd, 0, SEEK_END), 10);
-	cr_assert_eq(tether_lseek(fx.t, fd, 4, SEEK_SET), 4);
-	cr_assert_eq(tether_read(fx.t, fd, buf, sizeof(buf)), 6);
+	cr_assert_eq(fx_write(fx.t, fd, "0123456789", 10), 10);
+	cr_assert_eq(fx_lseek(fx.t, fd, 0, SEEK_END), 10);
+	cr_assert_eq(fx_lseek(fx.t, fd, 4, SEEK_SET), 4);
+	cr_assert_eq(fx_read(fx.t, fd, buf, sizeof(buf)), 6);
 	cr_assert_str_eq(buf, "456789");
-	cr_assert_eq(tether_close(fx.t, fd), 0);
-	cr_assert_eq(tether_close(fx.t, fd), -EBADF);
+	cr_assert_eq(fx_close(fx.t, fd), 0);
+	cr_assert_eq(fx_close(fx.t, fd), -EBADF);
 }
 
 Test(helpers, openat_mode_is_applied)
@@ -727,7 +727,7 @@ Test(helpers, openat_mode_is_applied)
 
 	umask(mask);
 	fx_path(path, sizeof(path), "mode.txt");
-	fd = tether_openat(fx.t, AT_FDCWD, path, O_WRONLY | O_CREAT, 0640);
+	fd = fx_openat(fx.t, AT_FDCWD, path, O_WRONLY | O_CREAT, 0640);
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(stat(path, &st), 0);
 	cr_assert_eq(st.st_mode & 0777, 0640 & ~mask);
@@ -738,10 +738,10 @@ Test(helpers, pipe2_round_trip)
 	int p[2] = { -1, -1 };
 	char buf[8] = "";
 
-	cr_assert_eq(tether_pipe2(fx.t, p, O_CLOEXEC | O_NONBLOCK), 0);
-	cr_assert_eq(tether_read(fx.t, p[0], buf, sizeof(buf)), -EAGAIN);
-	cr_assert_eq(tether_write(fx.t, p[1], "ping", 4), 4);
-	cr_assert_eq(tether_read(fx.t, p[0], buf, sizeof(buf)), 4);
+	cr_assert_eq(fx_pipe2(fx.t, p, O_CLOEXEC | O_NONBLOCK), 0);
+	cr_assert_eq(fx_read(fx.t, p[0], buf, sizeof(buf)), -EAGAIN);
+	cr_assert_eq(fx_write(fx.t, p[1], "ping", 4), 4);
+	cr_assert_eq(fx_read(fx.t, p[0], buf, sizeof(buf)), 4);
 	cr_assert_eq(memcmp(buf, "ping", 4), 0);
 }
 
@@ -749,7 +749,7 @@ Test(helpers, pipe2_bad_flags_is_einval)
 {
 	int p[2];
 
-	cr_assert_eq(tether_pipe2(fx.t, p, 0x7fffffff), -EINVAL);
+	cr_assert_eq(fx_pipe2(fx.t, p, 0x7fffffff), -EINVAL);
 }
 
 Test(helpers, dup3_to_chosen_fd)
@@ -757,20 +757,20 @@ Test(helpers, dup3_to_chosen_fd)
 	int p[2];
 	char buf[8] = "";
 
-	cr_assert_eq(tether_pipe2(fx.t, p, 0), 0);
-	cr_assert_eq(tether_dup3(fx.t, p[1], 100, O_CLOEXEC), 100);
-	cr_assert_eq(tether_write(fx.t, 100, "dup", 3), 3);
-	cr_assert_eq(tether_read(fx.t, p[0], buf, sizeof(buf)), 3);
+	cr_assert_eq(fx_pipe2(fx.t, p, 0), 0);
+	cr_assert_eq(fx_dup3(fx.t, p[1], 100, O_CLOEXEC), 100);
+	cr_assert_eq(fx_write(fx.t, 100, "dup", 3), 3);
+	cr_assert_eq(fx_read(fx.t, p[0], buf, sizeof(buf)), 3);
 	cr_assert_eq(memcmp(buf, "dup", 3), 0);
-	cr_assert_eq(tether_dup3(fx.t, 100, 100, 0), -EINVAL);
+	cr_assert_eq(fx_dup3(fx.t, 100, 100, 0), -EINVAL);
 }
 
 Test(helpers, lseek_on_pipe_is_espipe)
 {
 	int p[2];
 
-	cr_assert_eq(tether_pipe2(fx.t, p, 0), 0);
-	cr_assert_eq(tether_lseek(fx.t, p[0], 0, SEEK_SET), -ESPIPE);
+	cr_assert_eq(fx_pipe2(fx.t, p, 0), 0);
+	cr_assert_eq(fx_lseek(fx.t, p[0], 0, SEEK_SET), -ESPIPE);
 }
 
 Test(helpers, status_describes_us)
@@ -817,7 +817,7 @@ Test(helpers, nfds_counts_controller_fds)
 	int p[2];
 
 	cr_assert_eq(tether_status(fx.t, &a), 0);
-	cr_assert_eq(tether_pipe2(fx.t, p, 0), 0);
+	cr_assert_eq(fx_pipe2(fx.t, p, 0), 0);
 	cr_assert_eq(tether_status(fx.t, &b), 0);
 	cr_assert_eq(b.nfds, a.nfds + 2);
 	cr_assert_eq(b.ninternal, a.ninternal);
@@ -890,7 +890,7 @@ Test(callerr, async_in_buffer_over_frame_is_emsgsize)
 	int p[2];
 
 	cr_assert_not_null(buf);
-	cr_assert_eq(tether_pipe2(fx.t, p, 0), 0);
+	cr_assert_eq(fx_pipe2(fx.t, p, 0), 0);
 	c.args[0] = TETHER_INT(p[1]);
 	c.args[1] = TETHER_IN(buf, n);
 	c.args[2] = TETHER_INT(n);
@@ -911,7 +911,7 @@ Test(callerr, async_in_buffer_over_buf_max_is_e2big)
 	int p[2];
 
 	cr_assert_not_null(buf);
-	cr_assert_eq(tether_pipe2(fx.t, p, 0), 0);
+	cr_assert_eq(fx_pipe2(fx.t, p, 0), 0);
 	c.args[0] = TETHER_INT(p[1]);
 	c.args[1] = TETHER_IN(buf, n);
 	c.args[2] = TETHER_INT(n);
@@ -933,13 +933,13 @@ Test(callerr, big_buffers_go_by_the_data_socket)
 	for (size_t i = 0; i < n; i++)
 		in[i] = (char)(i * 31 + 7);
 	fx_path(path, sizeof(path), "big");
-	fd = tether_openat(fx.t, AT_FDCWD, path, O_RDWR | O_CREAT, 0600);
+	fd = fx_openat(fx.t, AT_FDCWD, path, O_RDWR | O_CREAT, 0600);
 	cr_assert_geq(fd, 0);
-	cr_assert_eq(tether_write(fx.t, fd, in, n), (ssize_t)n);
-	cr_assert_eq(tether_lseek(fx.t, fd, 0, SEEK_SET), 0);
-	cr_assert_eq(tether_read(fx.t, fd, out, n), (ssize_t)n);
+	cr_assert_eq(fx_write(fx.t, fd, in, n), (ssize_t)n);
+	cr_assert_eq(fx_lseek(fx.t, fd, 0, SEEK_SET), 0);
+	cr_assert_eq(fx_read(fx.t, fd, out, n), (ssize_t)n);
 	cr_assert_eq(memcmp(in, out, n), 0);
-	cr_assert_eq(tether_close(fx.t, fd), 0);
+	cr_assert_eq(fx_close(fx.t, fd), 0);
 	free(in);
 	free(out);
 	still_serving();
@@ -955,7 +955,7 @@ Test(callerr, seven_args_is_e2big)
 		  tether_last_error(fx.t));
 	for (int i = 0; i < 7; i++)
 		a[i] = TETHER_INT(0);
-	cr_assert_eq(tether_syscall(fx.t, SYS_getpid, 7, a), -E2BIG);
+	cr_assert_eq(fx_syscall(fx.t, SYS_getpid, 7, a), -E2BIG);
 	still_serving();
 }
 

@@ -207,11 +207,11 @@ static bool ps_has(struct tether *t, pid_t pid)
 
 	ps_ok(t, &v, &n);
 	found = ps_find(v, n, pid) != NULL;
-	tether_workers_free(v, n);
+	tether_free(v);
 	return found;
 }
 
-static bool argv_eq(char *const *got, const char *const *want)
+static bool argv_eq(const char *const *got, const char *const *want)
 {
 	size_t i;
 
@@ -617,7 +617,7 @@ Test(spawn, ps_lists_pid_label_argv_state_and_start_time)
 	cr_expect(w->started_ms >= before - 1000 && w->started_ms <= after + 1000,
 		  "started_ms %lld is not epoch ms near %lld",
 		  (long long)w->started_ms, (long long)before);
-	tether_workers_free(v, n);
+	tether_free(v);
 }
 
 Test(spawn, worker_is_a_real_child_of_the_server_in_its_own_group)
@@ -645,7 +645,7 @@ Test(spawn, nonexistent_path_is_enoent)
 		     tether_last_error(fx.t));
 	ps_ok(fx.t, &v, &n);
 	cr_expect_eq(n, 0, "a failed spawn left %zu records", n);
-	tether_workers_free(v, n);
+	tether_free(v);
 	cr_expect_eq(wait_procs(fx.pid, 0, true, 0), 0,
 		     "a failed spawn left a zombie");
 }
@@ -742,7 +742,6 @@ Test(spawn, ended_label_can_be_reused_and_names_the_live_worker)
 
 	first = spawn_sh(fx.t, "again", false, "exit 0");
 	w = wait_end(fx.t, "again");
-	tether_worker_clear(&w);
 	second = spawn_sh(fx.t, "again", false, "sleep 100");
 	cr_assert_neq(first, second);
 	rc = tether_wait(fx.t, "again", 0, &w);
@@ -750,7 +749,6 @@ Test(spawn, ended_label_can_be_reused_and_names_the_live_worker)
 	cr_expect_eq(w.pid, second, "label names pid %d, not the live %d",
 		     (int)w.pid, (int)second);
 	cr_expect_eq(w.state, TETHER_W_RUNNING);
-	tether_worker_clear(&w);
 }
 
 Test(spawn, observer_cannot_spawn_or_kill)
@@ -787,7 +785,6 @@ Test(exitrec, exit_code_3)
 	cr_expect_eq(w.exit_code, 3);
 	cr_expect_eq(w.signal, 0);
 	cr_expect(!w.core);
-	tether_worker_clear(&w);
 }
 
 Test(exitrec, sigkill_through_tether_kill)
@@ -804,7 +801,6 @@ Test(exitrec, sigkill_through_tether_kill)
 	cr_expect_eq(w.signal, SIGKILL);
 	cr_expect(!w.core, "SIGKILL reported a core dump");
 	cr_expect_eq(w.exit_code, 0);
-	tether_worker_clear(&w);
 }
 
 Test(exitrec, kill_by_pid_target)
@@ -823,7 +819,6 @@ Test(exitrec, kill_by_pid_target)
 	cr_expect_eq(w.state, TETHER_W_KILLED);
 	cr_expect_eq(w.signal, SIGTERM);
 	cr_expect_str_eq(w.label, "");
-	tether_worker_clear(&w);
 }
 
 Test(exitrec, rusage_after_exit)
@@ -837,7 +832,6 @@ Test(exitrec, rusage_after_exit)
 	cr_expect_gt(w.maxrss_kb, 0, "maxrss_kb %ld after exit", w.maxrss_kb);
 	cr_expect_gt(w.ended_ms, 0);
 	cr_expect_geq(w.ended_ms, w.started_ms);
-	tether_worker_clear(&w);
 }
 
 Test(exitrec, record_stays_until_ack)
@@ -848,7 +842,6 @@ Test(exitrec, record_stays_until_ack)
 
 	pid = spawn_sh(fx.t, "kept", false, "exit 0");
 	w = wait_end(fx.t, "kept");
-	tether_worker_clear(&w);
 	cr_expect(ps_has(fx.t, pid), "record gone before ACK");
 	/* Still there for the next controller. */
 	cr_assert_eq(fx_reattach(), 0);
@@ -856,7 +849,6 @@ Test(exitrec, record_stays_until_ack)
 	rc = tether_wait(fx.t, "kept", 0, &w);
 	cr_expect_eq(rc, 0);
 	cr_expect_eq(w.state, TETHER_W_EXITED);
-	tether_worker_clear(&w);
 }
 
 Test(exitrec, ack_forgets_the_record)
@@ -867,7 +859,6 @@ Test(exitrec, ack_forgets_the_record)
 
 	pid = spawn_sh(fx.t, "gone", false, "exit 0");
 	w = wait_end(fx.t, "gone");
-	tether_worker_clear(&w);
 	rc = tether_ack(fx.t, "gone");
 	cr_assert_eq(rc, 0, "tether_ack: %s (%s)", strerror(-rc),
 		     tether_last_error(fx.t));
@@ -880,12 +871,10 @@ Test(exitrec, ack_forgets_the_record)
 
 Test(exitrec, ack_deletes_the_logs)
 {
-	struct tether_worker w;
 	int rc;
 
 	spawn_sh(fx.t, "logged", true, "echo hello");
-	w = wait_end(fx.t, "logged");
-	tether_worker_clear(&w);
+	wait_end(fx.t, "logged");
 	cr_expect_eq(count_state_files("logged.", ".log"), 1,
 		     "no log file for a captured worker");
 	rc = tether_ack(fx.t, "logged");
@@ -905,17 +894,14 @@ Test(exitrec, ack_of_running_worker_is_ebusy)
 	cr_expect_eq(rc, -EBUSY, "ack of a running worker: %d", rc);
 	cr_assert_eq(tether_wait(fx.t, "busy", 0, &w), 0);
 	cr_expect_eq(w.state, TETHER_W_RUNNING);
-	tether_worker_clear(&w);
 }
 
 Test(exitrec, kill_of_ended_worker_is_esrch)
 {
-	struct tether_worker w;
 	int rc;
 
 	spawn_sh(fx.t, "done", false, "exit 0");
-	w = wait_end(fx.t, "done");
-	tether_worker_clear(&w);
+	wait_end(fx.t, "done");
 	rc = tether_kill(fx.t, "done", SIGTERM);
 	cr_expect_eq(rc, -ESRCH, "kill of an ended worker: %d", rc);
 	rc = tether_kill(fx.t, "nobody-by-that-name", SIGTERM);
@@ -950,7 +936,6 @@ static struct logbuf env_of(struct tether_spawn *sp)
 	w = wait_end(fx.t, "env");
 	cr_assert_eq(w.state, TETHER_W_EXITED);
 	cr_assert_eq(w.exit_code, 0);
-	tether_worker_clear(&w);
 	return logs_ok(fx.t, "env", 0);
 }
 
@@ -1053,7 +1038,6 @@ Test(user, nobody_gets_uid_gid_groups_and_home)
 		     logbuf_text(&b));
 	cr_assert_eq(w.exit_code, 0, "exit %d:\n%s", w.exit_code,
 		     logbuf_text(&b));
-	tether_worker_clear(&w);
 	p = b.p;
 	uid = strtoul(p, &end, 10);
 	cr_assert(end != p && *end == '\n', "bad id -u output:\n%s", b.p);
@@ -1114,7 +1098,6 @@ Test(stop, cooperative_worker_ends_by_sigterm)
 	cr_expect_eq(w.state, TETHER_W_KILLED);
 	cr_expect_eq(w.signal, SIGTERM, "ended by signal %d", w.signal);
 	cr_expect(!w.sigkill, "a cooperative worker needed SIGKILL");
-	tether_worker_clear(&w);
 }
 
 Test(stop, stubborn_worker_gets_sigkill_after_grace)
@@ -1133,7 +1116,6 @@ Test(stop, stubborn_worker_gets_sigkill_after_grace)
 	cr_expect_eq(w.state, TETHER_W_KILLED);
 	cr_expect_eq(w.signal, SIGKILL, "ended by signal %d", w.signal);
 	cr_expect(w.sigkill, "sigkill not reported");
-	tether_worker_clear(&w);
 	cr_expect_eq(wait_procs(0, pid, false, 0), 0,
 		     "processes of the stubborn group remain");
 }
@@ -1152,7 +1134,6 @@ Test(stop, whole_process_group_is_gone)
 	rc = tether_stop(fx.t, "group", 5000, &w);
 	cr_assert_eq(rc, 0, "tether_stop: %s (%s)", strerror(-rc),
 		     tether_last_error(fx.t));
-	tether_worker_clear(&w);
 	n = wait_procs(0, pid, false, 0);
 	cr_expect_eq(n, 0, "%d processes of group %d remain after stop", n,
 		     (int)pid);
@@ -1180,7 +1161,7 @@ Test(stop, stopped_worker_is_continued_and_ends)
 		cr_assert_not_null(p);
 		st = p->state;
 		sig = p->signal;
-		tether_workers_free(v, n);
+		tether_free(v);
 		if (st == TETHER_W_STOPPED) {
 			cr_expect_eq(sig, SIGSTOP);
 			break;
@@ -1193,7 +1174,6 @@ Test(stop, stopped_worker_is_continued_and_ends)
 	cr_expect_eq(w.state, TETHER_W_KILLED);
 	cr_expect_eq(w.signal, SIGTERM);
 	cr_expect(!w.sigkill);
-	tether_worker_clear(&w);
 }
 
 Test(stop, ended_worker_answers_at_once)
@@ -1203,13 +1183,11 @@ Test(stop, ended_worker_answers_at_once)
 
 	spawn_sh(fx.t, "over", false, "exit 4");
 	w = wait_end(fx.t, "over");
-	tether_worker_clear(&w);
 	rc = tether_stop(fx.t, "over", 5000, &w);
 	cr_assert_eq(rc, 0, "stop of an ended worker: %s", strerror(-rc));
 	cr_expect_eq(w.state, TETHER_W_EXITED);
 	cr_expect_eq(w.exit_code, 4);
 	cr_expect(!w.sigkill);
-	tether_worker_clear(&w);
 }
 
 Test(stop, unknown_worker_is_esrch)
@@ -1235,7 +1213,6 @@ Test(wait, timeout_on_running_worker)
 		     tether_last_error(fx.t));
 	cr_expect(w.timeout, "timeout not reported");
 	cr_expect_eq(w.state, TETHER_W_RUNNING);
-	tether_worker_clear(&w);
 }
 
 Test(wait, zero_timeout_just_looks)
@@ -1248,7 +1225,6 @@ Test(wait, zero_timeout_just_looks)
 	cr_assert_eq(rc, 0);
 	cr_expect(w.timeout);
 	cr_expect_eq(w.state, TETHER_W_RUNNING);
-	tether_worker_clear(&w);
 }
 
 Test(wait, worker_that_exits_later)
@@ -1262,7 +1238,6 @@ Test(wait, worker_that_exits_later)
 	cr_expect(!w.timeout);
 	cr_expect_eq(w.state, TETHER_W_EXITED);
 	cr_expect_eq(w.exit_code, 7);
-	tether_worker_clear(&w);
 }
 
 Test(wait, by_pid)
@@ -1277,7 +1252,6 @@ Test(wait, by_pid)
 	cr_expect_eq(w.pid, pid);
 	cr_expect_str_eq(w.label, "bypid");
 	cr_expect_eq(w.exit_code, 2);
-	tether_worker_clear(&w);
 }
 
 Test(wait, unknown_worker_is_esrch)
@@ -1299,7 +1273,6 @@ Test(wait, observer_can_wait)
 	cr_assert_eq(rc, 0);
 	w = wait_end(obs, "watched");
 	cr_expect_eq(w.exit_code, 9);
-	tether_worker_clear(&w);
 	tether_disconnect(obs);
 }
 
@@ -1315,7 +1288,6 @@ Test(logs, whole_log_and_from_an_offset)
 	spawn_sh(fx.t, "hex", true, "printf 0123456789abcdef");
 	w = wait_end(fx.t, "hex");
 	cr_expect_eq(w.log_size, 16);
-	tether_worker_clear(&w);
 	b = logs_ok(fx.t, "hex", 0);
 	cr_expect_str_eq(logbuf_text(&b), "0123456789abcdef");
 	cr_expect_eq(b.first, 0);
@@ -1332,12 +1304,10 @@ Test(logs, whole_log_and_from_an_offset)
 
 Test(logs, stdout_and_stderr_both_captured)
 {
-	struct tether_worker w;
 	struct logbuf b;
 
 	spawn_sh(fx.t, "both", true, "echo out; echo err >&2; echo out2");
-	w = wait_end(fx.t, "both");
-	tether_worker_clear(&w);
+	wait_end(fx.t, "both");
 	b = logs_ok(fx.t, "both", 0);
 	cr_expect_str_eq(logbuf_text(&b), "out\nerr\nout2\n");
 	logbuf_free(&b);
@@ -1374,7 +1344,6 @@ Test(logs, rotation_keeps_one_old_file_in_order)
 	spawn_ok(fx.t, &sp);
 	w = wait_end(fx.t, "rot");
 	cr_expect_eq(w.log_size, wlen);
-	tether_worker_clear(&w);
 	/* [3000, 3893) in the file, [2000, 3000) in file.1; the rest is
 	 * gone, and reading from 0 starts at the oldest byte kept. */
 	b = logs_ok(fx.t, "rot", 0);
@@ -1465,7 +1434,6 @@ Test(logs, observer_follows_until_the_worker_exits)
 	cr_assert_eq(rc, 0);
 	cr_expect(!w.timeout, "follow ended while the worker still runs");
 	cr_expect_eq(w.state, TETHER_W_EXITED);
-	tether_worker_clear(&w);
 	logbuf_free(&f.b);
 	tether_disconnect(f.t);
 }
@@ -1581,7 +1549,6 @@ Test(logs, follower_killed_mid_stream_leaks_no_server_fd)
 	cr_assert_eq(tether_wait(fx.t, "chatty", 0, &w), 0);
 	cr_expect_eq(w.state, TETHER_W_RUNNING);
 	cr_expect(fx_alive(pid));
-	tether_worker_clear(&w);
 }
 
 Test(logs, waiter_killed_leaks_no_server_fd)
@@ -1604,7 +1571,6 @@ Test(logs, waiter_killed_leaks_no_server_fd)
 	cr_assert_eq(tether_kill(fx.t, "waited", SIGKILL), 0);
 	w = wait_end(fx.t, "waited");
 	cr_expect_eq(w.state, TETHER_W_KILLED);
-	tether_worker_clear(&w);
 	cr_expect_eq(fx_getpid(fx.t), fx.pid);
 }
 
@@ -1624,7 +1590,6 @@ Test(orphans, daemonized_grandchild_is_reaped)
 	w = wait_end(fx.t, "daemonizer");
 	cr_expect_eq(w.state, TETHER_W_EXITED);
 	cr_expect_eq(w.exit_code, 0);
-	tether_worker_clear(&w);
 	b = logs_ok(fx.t, "daemonizer", 0);
 	cr_expect_not_null(strstr(logbuf_text(&b), "parent\n"));
 	cr_expect_not_null(strstr(logbuf_text(&b), "gc done\n"),
@@ -1702,7 +1667,6 @@ Test(bulk, hundred_mb_written_while_detached_all_arrive_in_order)
 	rc = tether_wait(obs, "bulk", 60000, &w);
 	cr_assert_eq(rc, 0, "observer wait: %s", strerror(-rc));
 	cr_assert(!w.timeout, "100 MB not written within 60 s");
-	tether_worker_clear(&w);
 	tether_disconnect(obs);
 
 	/* A fresh controller finds the record and every byte. */
@@ -1714,7 +1678,6 @@ Test(bulk, hundred_mb_written_while_detached_all_arrive_in_order)
 	cr_expect_eq(w.exit_code, 0);
 	cr_expect_eq(w.log_size, BULK_BYTES, "log_size %llu",
 		     (unsigned long long)w.log_size);
-	tether_worker_clear(&w);
 	/* 64 MiB per file, one rotation kept: 100 MB spans file.1+file. */
 	cr_expect_eq(count_state_files("bulk.", ".log.1"), 1,
 		     "no rotated file");
@@ -1810,9 +1773,7 @@ Test(crash, after_persistent_reattach_accounts_for_every_worker)
 		     tether_last_error(NULL));
 	cr_assert_eq(fx_getpid(fx.t), fx.pid);
 	/* "quick" has ended by now (or soon): wait for its record. */
-	struct tether_worker q = wait_end(fx.t, "quick");
-
-	tether_worker_clear(&q);
+	wait_end(fx.t, "quick");
 	ps_ok(fx.t, &v, &n);
 	cr_expect_eq(n, 3, "ps lists %zu workers after reattach", n);
 	for (int i = 0; i < 3; i++) {
@@ -1834,7 +1795,7 @@ Test(crash, after_persistent_reattach_accounts_for_every_worker)
 			cr_expect_eq(w->exit_code, 5);
 		}
 	}
-	tether_workers_free(v, n);
+	tether_free(v);
 }
 
 /* A persistent server and a counter printing 0..199, one every 10 ms;
@@ -1890,7 +1851,6 @@ Test(crash, counter_output_complete_after_reattach)
 	w = wait_end(fx.t, "counter");
 	cr_expect_eq(w.state, TETHER_W_EXITED);
 	cr_expect_eq(w.exit_code, 0);
-	tether_worker_clear(&w);
 	b = logs_ok(fx.t, "counter", 0);
 	cr_expect_eq(b.first, 0);
 	p = logbuf_text(&b);
@@ -1969,7 +1929,7 @@ static void wait_record_ended(struct tether *t, pid_t pid)
 		cr_assert_not_null(w, "worker %d not in ps", (int)pid);
 		ended = w->state == TETHER_W_EXITED ||
 			w->state == TETHER_W_KILLED;
-		tether_workers_free(v, n);
+		tether_free(v);
 		if (ended)
 			return;
 		cr_assert(now_ms() < end, "worker %d never ended", (int)pid);
@@ -1999,12 +1959,10 @@ Test(shutdown, refused_with_running_workers)
 
 Test(shutdown, allowed_when_only_records_remain)
 {
-	struct tether_worker w;
 	int rc;
 
 	spawn_sh(fx.t, "finished", false, "exit 0");
-	w = wait_end(fx.t, "finished");
-	tether_worker_clear(&w);
+	wait_end(fx.t, "finished");
 	rc = tether_shutdown(fx.t);
 	cr_expect_eq(rc, 0, "shutdown with only ended records: %s (%s)",
 		     strerror(-rc), tether_last_error(fx.t));
@@ -2119,7 +2077,6 @@ static struct logbuf run_sh(const char *label, const struct tether_spawn *tmpl,
 	cr_assert(w.state == TETHER_W_EXITED && w.exit_code == 0,
 		  "%s: state %d exit %d:\n%s", label, w.state, w.exit_code,
 		  logbuf_text(&b));
-	tether_worker_clear(&w);
 	return b;
 }
 
@@ -2341,7 +2298,6 @@ Test(spawn, digit_label_is_refused_or_addressable)
 		     "label: %s (%s)", strerror(-rc), tether_last_error(fx.t));
 	if (rc == 0) {
 		cr_expect_eq(w.pid, pid);
-		tether_worker_clear(&w);
 	}
 }
 
@@ -2381,7 +2337,7 @@ Test(spawn, ps_works_with_large_argvs)
 		     strerror(-rc), tether_last_error(fx.t));
 	if (rc == 0) {
 		cr_expect_eq(n, 2);
-		tether_workers_free(v, n);
+		tether_free(v);
 	}
 	free(big);
 }
@@ -2403,7 +2359,6 @@ Test(stop, group_of_exited_captured_leader_is_stopped)
 	rc = tether_stop(fx.t, "heldc", 5000, &w);
 	cr_assert_eq(rc, 0, "stop: %s", strerror(-rc));
 	cr_expect_eq(w.state, TETHER_W_EXITED);
-	tether_worker_clear(&w);
 	cr_expect_eq(wait_procs(0, pid, false, 0), 0,
 		     "the group outlived STOP");
 }
@@ -2430,7 +2385,6 @@ Test(stop, group_of_exited_uncaptured_leader_is_stopped)
 	cr_assert_eq(count_procs(0, pid, false), 1);
 	rc = tether_stop(fx.t, "heldu", 5000, &w);
 	cr_assert_eq(rc, 0, "stop: %s", strerror(-rc));
-	tether_worker_clear(&w);
 	n = wait_procs(0, pid, false, 0);
 	cr_expect_eq(n, 0, "%d process(es) of the group outlived STOP", n);
 }

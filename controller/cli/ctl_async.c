@@ -74,7 +74,7 @@ int ctl_pending(struct ctl *g, struct tether *t, int argc, char **argv)
 	}
 	if (g->json)
 		printf("]\n");
-	free(v);
+	tether_free(v);
 	return CTL_EX_OK;
 }
 
@@ -118,7 +118,7 @@ int ctl_collect(struct ctl *g, struct tether *t, int argc, char **argv)
 		{ "timeout", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct tether_call call;
+	struct tether_call *call;
 	int64_t wait = -1;
 	uint64_t id;
 	char *end;
@@ -142,20 +142,20 @@ int ctl_collect(struct ctl *g, struct tether *t, int argc, char **argv)
 	id = ctl_parse_id(argv[optind], &ok);
 	if (!ok)
 		return CTL_EX_USAGE;
-	memset(&call, 0, sizeof(call));
-	if ((rc = tether_collect(t, id, wait, &call)) < 0) {
+	if ((rc = tether_collect_record(t, id, wait, &call)) < 0) {
 		ctl_err("collect %llu: %s", (unsigned long long)id,
 			ctl_why(t, rc));
+		tether_free(call);
 		return ctl_status_of(rc);
 	}
-	if (call.nr < 0) {
+	if (call->nr < 0) {
 		printf("batch %llu: %ld entries ran\n", (unsigned long long)id,
-		       call.ret);
+		       call->ret);
 		rc = CTL_EX_OK;
 	} else {
-		rc = ctl_print_collected(g, &call);
+		rc = ctl_print_collected(g, call);
 	}
-	tether_call_release(&call);
+	tether_free(call);
 	return rc;
 }
 

@@ -52,7 +52,7 @@ int ctl_put(struct ctl *g, struct tether *t, int argc, char **argv)
 		{ "mode", required_argument, NULL, 'm' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct tether_xfer x = { 0 };
+	struct tether_xfer x = TETHER_XFER_INIT;
 	struct stat st;
 	int fd, c, rc, last = -1, mode = 0644;
 	bool bar = isatty(2);
@@ -257,7 +257,7 @@ static int ctl_get_open(const char *local, struct ctl_local *l, bool *direct)
 
 int ctl_get(struct ctl *g, struct tether *t, int argc, char **argv)
 {
-	struct tether_xfer x = { 0 };
+	struct tether_xfer x = TETHER_XFER_INIT;
 	struct ctl_local l;
 	int fd, rc, last = -1;
 	bool to_stdout, direct, bar = isatty(2);

@@ -106,8 +106,8 @@ int ctl_fds(struct ctl *g, struct tether *t, int argc, char **argv)
 		for (size_t i = 0; i < ni; i++)
 			ctl_fd_row(&iv[i]);
 	}
-	free(v);
-	free(iv);
+	tether_free(v);
+	tether_free(iv);
 	return CTL_EX_OK;
 }
 
@@ -245,6 +245,6 @@ int ctl_gc(struct ctl *g, struct tether *t, int argc, char **argv)
 		return ctl_status_of(rc);
 	}
 	ctl_gc_print(g, closed, nclosed, dry);
-	free(closed);
+	tether_free(closed);
 	return CTL_EX_OK;
 }

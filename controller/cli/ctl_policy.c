@@ -26,7 +26,7 @@ static void ctl_policy_json(const struct tether_policy *p)
 
 int ctl_policy(struct ctl *g, struct tether *t, int argc, char **argv)
 {
-	struct tether_policy p;
+	struct tether_policy *p;
 	int rc;
 
 	(void)argv;
@@ -37,16 +37,16 @@ int ctl_policy(struct ctl *g, struct tether *t, int argc, char **argv)
 		return ctl_status_of(rc);
 	}
 	if (g->json) {
-		ctl_policy_json(&p);
-	} else if (!p.active) {
+		ctl_policy_json(p);
+	} else if (!p->active) {
 		printf("no policy: every syscall is allowed (tetherd was "
 		       "started without --policy)\n");
 	} else {
-		printf("policy %s, %zu rules\n%s\n", p.path, p.nrules,
-		       p.default_rule);
-		for (size_t i = 0; i < p.nrules; i++)
-			printf("%s\n", p.rules[i]);
+		printf("policy %s, %zu rules\n%s\n", p->path, p->nrules,
+		       p->default_rule);
+		for (size_t i = 0; i < p->nrules; i++)
+			printf("%s\n", p->rules[i]);
 	}
-	tether_policy_free(&p);
+	tether_free(p);
 	return CTL_EX_OK;
 }

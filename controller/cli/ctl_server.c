@@ -27,11 +27,12 @@ int ctl_start(struct ctl *g, struct tether *unused, int argc,
 		{ "policy", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct tether_start_opts so = { .socket_path = g->socket_path };
+	struct tether_start_opts so = TETHER_START_OPTS_INIT;
 	char logbuf[4200];
 	struct tether *t;
 	int c, rc;
 
+	so.socket_path = g->socket_path;
 	(void)unused;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+l:", opts, NULL)) != -1) {

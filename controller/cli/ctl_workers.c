@@ -219,6 +219,7 @@ int ctl_spawn(struct ctl *g, struct tether *t, int argc, char **argv)
 	int c, rc;
 
 	memset(&o, 0, sizeof(o));
+	o.sp.struct_size = sizeof(o.sp);
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "+l:ce:d:u:", opts, NULL)) != -1)
 		if (ctl_spawn_opt(&o, c, optarg) < 0)
@@ -283,7 +284,7 @@ int ctl_ps(struct ctl *g, struct tether *t, int argc, char **argv)
 			printf("\n");
 		}
 	}
-	tether_workers_free(v, n);
+	tether_free(v);
 	return CTL_EX_OK;
 }
 
@@ -329,7 +330,6 @@ int ctl_wait(struct ctl *g, struct tether *t, int argc, char **argv)
 		printf("%s: %s%s\n", ctl_wname(&w, name, sizeof(name)), state,
 		       w.timeout ? " (timed out waiting)" : "");
 	}
-	tether_worker_clear(&w);
 	return w.timeout ? CTL_EX_FAILED : CTL_EX_OK;
 }
 
@@ -388,7 +388,6 @@ int ctl_stop(struct ctl *g, struct tether *t, int argc, char **argv)
 		printf("%s: %s after %.1f s\n", ctl_wname(&w, name, sizeof(name)),
 		       state, (double)w.after_ms / 1000.0);
 	}
-	tether_worker_clear(&w);
 	return CTL_EX_OK;
 }
 

@@ -115,10 +115,29 @@ static char *tl_dup_str(struct tp_str s)
 	return s.p ? strndup(s.p, s.n) : NULL;
 }
 
+/* The answer as decoded, before it becomes the caller's one block. */
+struct tl_policy {
+	bool active;
+	char *path;
+	char *default_rule;
+	char **rules;
+	size_t nrules;
+};
+
+static void tl_policy_clear(struct tl_policy *p)
+{
+	for (size_t i = 0; i < p->nrules; i++)
+		free(p->rules[i]);
+	free(p->rules);
+	free(p->path);
+	free(p->default_rule);
+	memset(p, 0, sizeof(*p));
+}
+
 static int tl_got_policy(struct tether *t, const msgpack_object *body,
 			 void *arg)
 {
-	struct tether_policy *p = arg;
+	struct tl_policy *p = arg;
 	struct tp_policy_reply r;
 	struct tp_err e;
 	struct tp_str rule;
@@ -143,24 +162,34 @@ static int tl_got_policy(struct tether *t, const msgpack_object *body,
 		goto oom;
 	return 0;
 oom:
-	tether_policy_free(p);
+	tl_policy_clear(p);
 	return tl_fail(t, ENOMEM, "out of memory");
 }
 
-TETHER_API int tether_policy(struct tether *t, struct tether_policy *out)
+TETHER_API int tether_policy(struct tether *t, struct tether_policy **out)
 {
-	memset(out, 0, sizeof(*out));
-	return tl_request(t, TETHER_OP_POLICY, NULL, NULL, tl_got_policy, out);
-}
+	struct tl_policy p = { 0 };
+	struct tl_block b = { 0 };
+	struct tether_policy *o;
+	int rc;
 
-TETHER_API void tether_policy_free(struct tether_policy *p)
-{
-	if (!p)
-		return;
-	for (size_t i = 0; i < p->nrules; i++)
-		free(p->rules[i]);
-	free(p->rules);
-	free(p->path);
-	free(p->default_rule);
-	memset(p, 0, sizeof(*p));
+	*out = NULL;
+	if ((rc = tl_request(t, TETHER_OP_POLICY, NULL, NULL, tl_got_policy,
+			     &p)) < 0)
+		return rc;
+	tl_block_count_str(&b, p.path);
+	tl_block_count_str(&b, p.default_rule);
+	tl_block_count(&b, p.rules, p.nrules);
+	if (!(o = tl_block_alloc(&b, sizeof(*o)))) {
+		tl_policy_clear(&p);
+		return tl_fail(t, ENOMEM, "out of memory");
+	}
+	o->active = p.active;
+	o->path = tl_block_str(&b, p.path);
+	o->default_rule = tl_block_str(&b, p.default_rule);
+	o->rules = tl_block_strv(&b, p.rules, p.nrules);
+	o->nrules = p.nrules;
+	tl_policy_clear(&p);
+	*out = o;
+	return 0;
 }

@@ -6,10 +6,9 @@
 
 #include "libtether.h"
 
-TETHER_API void tether_call_release(struct tether_call *c)
+/* A record's arguments as decoded, each buffer its own allocation. */
+static void tl_record_clear(struct tether_call *c)
 {
-	if (!c->owned)
-		return;
 	for (unsigned i = 0; i < c->nargs; i++) {
 		free((void *)c->args[i].in);
 		if (c->args[i].out != c->args[i].in)
@@ -17,13 +16,56 @@ TETHER_API void tether_call_release(struct tether_call *c)
 		c->args[i].in = NULL;
 		c->args[i].out = NULL;
 	}
-	c->owned = false;
+}
+
+/* Room for one buffer in a block: aligned, so that a caller may read a
+ * struct out of it. */
+static size_t tl_buf_room(size_t n)
+{
+	return (n + 15) & ~(size_t)15;
+}
+
+/* The record and its buffers as the caller's one block. */
+static struct tether_call *tl_record_block(const struct tether_call *c)
+{
+	size_t size = tl_buf_room(sizeof(*c));
+	struct tether_call *o;
+	char *p;
+
+	for (unsigned i = 0; i < c->nargs; i++) {
+		const struct tether_arg *a = &c->args[i];
+
+		if (a->kind == TETHER_ARG_STR)
+			size += tl_buf_room(strlen(a->in) + 1);
+		else if (a->kind == TETHER_ARG_IN || a->kind == TETHER_ARG_OUT)
+			size += tl_buf_room(a->size);
+	}
+	if (!(o = malloc(size)))
+		return NULL;
+	*o = *c;
+	p = (char *)o + tl_buf_room(sizeof(*c));
+	for (unsigned i = 0; i < c->nargs; i++) {
+		const struct tether_arg *a = &c->args[i];
+		size_t n = a->kind == TETHER_ARG_STR ? strlen(a->in) + 1
+						     : a->size;
+
+		if (a->kind == TETHER_ARG_STR || a->kind == TETHER_ARG_IN) {
+			memcpy(p, a->in, n);
+			o->args[i].in = p;
+		} else if (a->kind == TETHER_ARG_OUT) {
+			memcpy(p, a->out, a->returned);
+			o->args[i].out = p;
+		} else {
+			continue;
+		}
+		p += tl_buf_room(n);
+	}
+	return o;
 }
 
 /* The record's arguments, our own copies. */
 static int tl_args_from_record(struct tether_call *c, const struct tp_args *a)
 {
-	c->owned = true;
 	c->nargs = a->n;
 	for (uint32_t i = 0; i < a->n; i++) {
 		const struct tp_arg *w = &a->a[i];
@@ -62,10 +104,16 @@ static int tl_args_from_record(struct tether_call *c, const struct tp_args *a)
 	return 0;
 }
 
+struct tl_collect {
+	struct tether_call *c;
+	bool record;			/* the arguments from the record */
+};
+
 static int tl_got_record(struct tether *t, const msgpack_object *body,
 			 void *arg)
 {
-	struct tether_call *c = arg;
+	struct tl_collect *col = arg;
+	struct tether_call *c = col->c;
 	struct tp_record r;
 	struct tp_err e;
 	int rc;
@@ -90,15 +138,17 @@ static int tl_got_record(struct tether *t, const msgpack_object *body,
 		return 0;
 	}
 	if (!(r.has & TP_RECORD_NR) || !(r.has & TP_RECORD_RESULT) ||
-	    (c->nargs == 0 && !(r.has & TP_RECORD_ARGS)))
+	    (col->record && !(r.has & TP_RECORD_ARGS)))
 		return tl_fail(t, EPROTO, "COLLECT record: a call's without "
 			       "its nr, args or result");
-	if (c->nargs == 0) {
-		c->nr = (long)r.nr;
-		if ((rc = tl_args_from_record(c, &r.args)) < 0) {
-			tether_call_release(c);
-			return tl_fail(t, -rc, "malformed COLLECT arguments");
-		}
+	c->nr = (long)r.nr;
+	/* On failure the caller clears what was decoded (tl_record_clear). */
+	if (col->record && (rc = tl_args_from_record(c, &r.args)) < 0)
+		return tl_fail(t, -rc, "malformed COLLECT arguments");
+	/* No arguments to fill: the result alone. */
+	if (!col->record && c->nargs == 0) {
+		c->ret = (long)r.result.ret;
+		return 0;
 	}
 	return tl_call_unpack(t, c, &r.result);
 }
@@ -116,9 +166,28 @@ TETHER_API int tether_collect(struct tether *t, uint64_t id, int64_t wait_ms,
 			      struct tether_call *call)
 {
 	int64_t a[2] = { (int64_t)id, wait_ms };
+	struct tl_collect col = { call, false };
 
 	return tl_request(t, TETHER_OP_COLLECT, tl_pack_collect, a,
-			  tl_got_record, call);
+			  tl_got_record, &col);
+}
+
+TETHER_API int tether_collect_record(struct tether *t, uint64_t id,
+				     int64_t wait_ms, struct tether_call **out)
+{
+	int64_t a[2] = { (int64_t)id, wait_ms };
+	struct tether_call c = { .nargs = 0 };
+	struct tl_collect col = { &c, true };
+	int rc = tl_request(t, TETHER_OP_COLLECT, tl_pack_collect, a,
+			    tl_got_record, &col);
+
+	*out = NULL;
+	/* ENODATA: the result was kept without its buffers -- still a
+	 * record worth having. */
+	if ((rc == 0 || rc == -ENODATA) && !(*out = tl_record_block(&c)))
+		rc = tl_fail(t, ENOMEM, "out of memory");
+	tl_record_clear(&c);
+	return rc;
 }
 
 static int tl_pack_id(struct tp_w *w, const void *arg)

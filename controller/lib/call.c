@@ -200,19 +200,22 @@ TETHER_API int tether_call(struct tether *t, struct tether_call *c)
 	return rc;
 }
 
-TETHER_API long tether_syscall(struct tether *t, long nr, unsigned nargs,
-			       struct tether_arg *args)
+TETHER_API int tether_syscall(struct tether *t, long nr, unsigned nargs,
+			      struct tether_arg *args, long *ret)
 {
 	struct tether_call c = { .nr = nr, .nargs = nargs };
 	int rc;
 
 	if (nargs > TETHER_NARGS_MAX)
-		return -E2BIG;
+		return tl_fail(t, E2BIG, "%u arguments (at most %u)", nargs,
+			       TETHER_NARGS_MAX);
 	if (nargs)
 		memcpy(c.args, args, nargs * sizeof(*args));
 	if ((rc = tether_call(t, &c)) < 0)
 		return rc;
 	if (nargs)
 		memcpy(args, c.args, nargs * sizeof(*args));
-	return c.ret;
+	if (ret)
+		*ret = c.ret;
+	return 0;
 }

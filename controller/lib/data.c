@@ -289,19 +289,34 @@ static int tl_pack_put(struct tp_w *w, const void *arg)
 	return tp_pack_put(w, &m);
 }
 
+/* The caller's tether_xfer (NULL: none) in, as far as it reaches. */
+static int tl_xfer_in(struct tether *t, struct tether_xfer *x,
+		      const struct tether_xfer *user, struct tl_end *e)
+{
+	int rc = tl_opts_in(t, x, sizeof(*x), user,
+			    TL_V1_SIZE(struct tether_xfer, remote_xxh3));
+
+	e->progress = x->progress;
+	e->parg = x->progress_arg;
+	return rc;
+}
+
 TETHER_API int tether_get(struct tether *t, const char *remote, int fd,
 			  struct tether_xfer *info)
 {
 	struct tl_end e = { .fd = fd };
+	struct tether_xfer x;
+	int rc;
 
 	if (!remote || fd < 0)
 		return tl_fail(t, EINVAL, "no path or fd");
-	if (info) {
-		e.progress = info->progress;
-		e.parg = info->progress_arg;
-	}
-	return tl_transfer(t, TETHER_OP_GET, tl_pack_path, remote, false, &e,
-			   info);
+	if ((rc = tl_xfer_in(t, &x, info, &e)) < 0)
+		return rc;
+	rc = tl_transfer(t, TETHER_OP_GET, tl_pack_path, remote, false, &e,
+			 &x);
+	if (rc == 0 && info)
+		tl_opts_out(info, &x, sizeof(x));
+	return rc;
 }
 
 TETHER_API int tether_put(struct tether *t, int fd, const char *remote,
@@ -309,15 +324,18 @@ TETHER_API int tether_put(struct tether *t, int fd, const char *remote,
 {
 	struct tl_put_arg a = { remote, mode };
 	struct tl_end e = { .fd = fd };
+	struct tether_xfer x;
+	int rc;
 
 	if (!remote || fd < 0)
 		return tl_fail(t, EINVAL, "no path or fd");
-	if (info) {
-		e.progress = info->progress;
-		e.parg = info->progress_arg;
-		e.total = info->size > 0 ? (uint64_t)info->size : 0;
-	}
-	return tl_transfer(t, TETHER_OP_PUT, tl_pack_put, &a, true, &e, info);
+	if ((rc = tl_xfer_in(t, &x, info, &e)) < 0)
+		return rc;
+	e.total = x.size > 0 ? (uint64_t)x.size : 0;
+	rc = tl_transfer(t, TETHER_OP_PUT, tl_pack_put, &a, true, &e, &x);
+	if (rc == 0 && info)
+		tl_opts_out(info, &x, sizeof(x));
+	return rc;
 }
 
 /* ---- remote memory ------------------------------------------------------ */

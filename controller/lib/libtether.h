@@ -5,6 +5,8 @@
 #ifndef LIBTETHER_H
 #define LIBTETHER_H
 
+#include <stddef.h>
+
 #include "messages.h"
 #include "proto.h"
 #include "tether.h"
@@ -25,6 +27,34 @@ struct tether {
 	size_t capheld;
 	char err[256];
 };
+
+/* opts.c: the caller's option structure src (NULL: every default) as
+ * this library knows it, known bytes of dst; v1 is its size in
+ * libtether 1.0 (what struct_size 0 means).  dst's struct_size is then
+ * the caller's. */
+int tl_opts_in(struct tether *t, void *dst, size_t known, const void *src,
+	       size_t v1);
+/* Output fields back: no more than the caller's structure holds. */
+void tl_opts_out(void *dst, const void *src, size_t known);
+#define TL_V1_SIZE(type, last) \
+	(offsetof(type, last) + sizeof(((type *)0)->last))
+
+/* block.c: one block for the caller.  Count every string vector and
+ * string, allocate with the records' size, then copy them in. */
+struct tl_block {
+	size_t nptrs;			/* pointer slots, NULLs included */
+	size_t nstrs;			/* string bytes, NULs included */
+	char *base;
+	char **ptrs;
+	char *strs;
+};
+void tl_block_count(struct tl_block *b, char *const *v, size_t n);
+void tl_block_count_str(struct tl_block *b, const char *s);
+/* The block, its first `records` bytes for the caller's records. */
+void *tl_block_alloc(struct tl_block *b, size_t records);
+const char *tl_block_str(struct tl_block *b, const char *s);
+const char *const *tl_block_strv(struct tl_block *b, char *const *v,
+				 size_t n);
 
 /* handle.c */
 struct tether *tl_alloc(void);

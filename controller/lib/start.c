@@ -122,11 +122,12 @@ static int tl_start_argv(const struct tether_start_opts *o, const char *path,
 	return 0;
 }
 
-TETHER_API int tether_start(const struct tether_start_opts *opts,
+TETHER_API int tether_start(const struct tether_start_opts *user,
 			    struct tether **out)
 {
 	struct tether *t = tl_alloc();
-	const char *exe = tl_tetherd_path(opts);
+	struct tether_start_opts o, *opts = &o;
+	const char *exe;
 	char path[4096], ready[16];
 	char *argv[TL_MAX_ARGS];
 	int pfd[2] = { -1, -1 }, rc;
@@ -135,7 +136,11 @@ TETHER_API int tether_start(const struct tether_start_opts *opts,
 	*out = NULL;
 	if (!t)
 		return -ENOMEM;
-	if (opts && opts->socket_path)
+	if ((rc = tl_opts_in(t, &o, sizeof(o), user,
+			     TL_V1_SIZE(struct tether_start_opts, policy))) < 0)
+		goto fail;
+	exe = tl_tetherd_path(opts);
+	if (opts->socket_path)
 		snprintf(path, sizeof(path), "%s", opts->socket_path);
 	else if (tp_default_socket_path(path, sizeof(path)) < 0) {
 		rc = tl_fail(t, ENAMETOOLONG, "no default socket path");

@@ -1,10 +1,20 @@
 /*
  * libtether: drive a persistent tetherd syscall server.
  *
- * Every function returning int returns 0 (or a non-negative count) on
- * success and a negative errno on failure; libtether(3) lists the codes.
- * A syscall's own failure is not a library failure: tether_call() returns
- * 0 and leaves the syscall's -errno in call->ret.
+ * Conventions (libtether(3), CONVENTIONS), the same for every function:
+ *
+ * - The return value is the library's status and nothing else: 0 (or a
+ *   non-negative value the function documents, such as an fd number in
+ *   the server) on success, a negative errno when the library failed --
+ *   transport, protocol, the server refused the request, the policy.
+ * - A syscall's own outcome is its result, never the return value: it
+ *   is in call->ret, or in the `long *ret` of tether_syscall() and of
+ *   the typed helpers, the kernel's way (the value, or -errno).
+ * - What the library allocates for the caller is one block, released
+ *   with tether_free(); no public structure says who owns what.
+ * - Option structures begin with their size (.struct_size = sizeof, or
+ *   the *_INIT macros); 0 means the layout of libtether.so.1, so fields
+ *   added later never change what an older caller asked for.
  */
 #ifndef TETHER_H
 #define TETHER_H
@@ -20,15 +30,22 @@ extern "C" {
 
 struct tether;
 
+/* Release what the library allocated for the caller (every array and
+ * record it hands out is one block).  NULL is fine. */
+void tether_free(void *p);
+
 /* ---- starting and connecting ------------------------------------- */
 
 struct tether_start_opts {
+	size_t struct_size;		/* sizeof, or 0: the 1.0 layout */
 	const char *socket_path;	/* NULL: tether_default_socket() */
 	const char *tetherd;		/* NULL: $TETHERD, else installed path */
 	const char *log_path;		/* NULL: server logs to our stderr */
 	const char *const *extra_args;	/* more tetherd options, NULL-ended */
 	const char *policy;		/* tetherd --policy FILE, or NULL */
 };
+#define TETHER_START_OPTS_INIT \
+	{ .struct_size = sizeof(struct tether_start_opts) }
 
 /* Launch tetherd as our child (dies with us until made persistent),
  * wait until it listens, and attach to it. */
@@ -67,13 +84,13 @@ int tether_default_socket(char *buf, size_t size);
  * the server resolved them, one readable line each. */
 struct tether_policy {
 	bool active;			/* false: no policy, anything goes */
-	char *path;			/* the policy file, as tetherd was given */
-	char *default_rule;		/* "default: deny EPERM" */
-	char **rules;			/* "3: allow openat (257) if ..." */
+	const char *path;		/* the policy file, as tetherd was given */
+	const char *default_rule;	/* "default: deny EPERM" */
+	const char *const *rules;	/* "3: allow openat (257) if ..." */
 	size_t nrules;
 };
-int tether_policy(struct tether *t, struct tether_policy *out);
-void tether_policy_free(struct tether_policy *p);
+/* *out: one block (tether_free). */
+int tether_policy(struct tether *t, struct tether_policy **out);
 
 /* The server's explanation of the last failure on this handle, or "". */
 const char *tether_last_error(const struct tether *t);
@@ -154,7 +171,6 @@ struct tether_call {
 	uint64_t timeout_ms;		/* > 0: the server gives up (-ETIMEDOUT) */
 	long ret;			/* the syscall's result or -errno */
 	uint64_t async_id;		/* TETHER_CALL_ASYNC: what to collect */
-	bool owned;			/* tether_collect allocated the buffers */
 };
 
 /* Run one syscall in the server.  0 when the server ran it (its result,
@@ -163,13 +179,16 @@ struct tether_call {
 int tether_call(struct tether *t, struct tether_call *call);
 
 /* A request's result, now or when it completes (wait_ms -1: as long as
- * it takes, 0: not at all).  With call->nargs set, out buffers are
- * copied to call's; with nargs 0 the record's arguments are filled in,
- * in buffers the library allocates: free them with tether_call_release.
- * A parked BATCH gives nr -1 and ret = the number of entries that ran. */
+ * it takes, 0: not at all), into call: its out buffers are copied to
+ * call's (call->nargs 0: the result only).  A parked BATCH gives nr -1
+ * and ret = the number of entries that ran. */
 int tether_collect(struct tether *t, uint64_t id, int64_t wait_ms,
 		   struct tether_call *call);
-void tether_call_release(struct tether_call *call);
+/* The same for a caller that does not know the call (a new controller,
+ * a debugging session): the whole record -- number, arguments, in and
+ * out buffers, result -- as one block (tether_free). */
+int tether_collect_record(struct tether *t, uint64_t id, int64_t wait_ms,
+			  struct tether_call **out);
 int tether_cancel(struct tether *t, uint64_t id);
 
 struct tether_pending {
@@ -182,6 +201,7 @@ struct tether_pending {
 	bool waited;			/* someone waits for the answer */
 };
 
+/* *v: one block (tether_free). */
 int tether_pending(struct tether *t, struct tether_pending **v, size_t *n);
 
 #define TETHER_BATCH_STOP 0x1u		/* stop at the first failure */
@@ -192,20 +212,28 @@ int tether_pending(struct tether *t, struct tether_pending **v, size_t *n);
 int tether_batch(struct tether *t, struct tether_call *calls, size_t n,
 		 unsigned flags, int *stopped_at);
 
-/* Convenience: the syscall's result, or the library's -errno. */
-long tether_syscall(struct tether *t, long nr, unsigned nargs,
-		    struct tether_arg *args);
+/* tether_call() in one line: *ret gets the syscall's result or -errno
+ * (ret may be NULL). */
+int tether_syscall(struct tether *t, long nr, unsigned nargs,
+		   struct tether_arg *args, long *ret);
 
-/* Typed helpers.  Results as the syscall's, or -errno. */
-long tether_getpid(struct tether *t);
+/* Typed helpers: the library's status as the return value, the
+ * syscall's result or -errno in *ret (may be NULL).  An fd they create
+ * is held by the handle, one they close released. */
+int tether_getpid(struct tether *t, long *ret);
 int tether_openat(struct tether *t, int dirfd, const char *path, int flags,
-		  mode_t mode);
-ssize_t tether_read(struct tether *t, int fd, void *buf, size_t count);
-ssize_t tether_write(struct tether *t, int fd, const void *buf, size_t count);
-int tether_close(struct tether *t, int fd);
-int tether_pipe2(struct tether *t, int fds[2], int flags);
-int tether_dup3(struct tether *t, int oldfd, int newfd, int flags);
-off_t tether_lseek(struct tether *t, int fd, off_t off, int whence);
+		  mode_t mode, long *ret);
+int tether_read(struct tether *t, int fd, void *buf, size_t count,
+		long *ret);
+int tether_write(struct tether *t, int fd, const void *buf, size_t count,
+		 long *ret);
+int tether_close(struct tether *t, int fd, long *ret);
+/* fds[] is written only when *ret is 0. */
+int tether_pipe2(struct tether *t, int fds[2], int flags, long *ret);
+int tether_dup3(struct tether *t, int oldfd, int newfd, int flags,
+		long *ret);
+int tether_lseek(struct tether *t, int fd, off_t off, int whence,
+		 long *ret);
 
 /* ---- what the server holds: fds, labels, garbage collection ------- */
 
@@ -223,7 +251,7 @@ struct tether_fdinfo {
 };
 
 /* Every fd of the server; *internal gets the server's own (may be NULL).
- * Free both arrays with free(). */
+ * Each array is one block (tether_free). */
 int tether_list_fds(struct tether *t, struct tether_fdinfo **fds,
 		    size_t *nfds, struct tether_fdinfo **internal,
 		    size_t *ninternal);
@@ -235,7 +263,7 @@ int tether_fd_by_label(struct tether *t, const char *name);
 #define TETHER_GC_DRY_RUN 0x1u		/* report, close nothing */
 
 /* Close every fd that is not internal, not 0-2, not labeled and not in
- * keep[].  *closed (free()) lists what was (or would be) closed. */
+ * keep[].  *closed (tether_free) lists what was (or would be) closed. */
 int tether_gc(struct tether *t, const int *keep, size_t nkeep,
 	      unsigned flags, int **closed, size_t *nclosed);
 /* The same, keeping every fd this handle holds. */
@@ -263,6 +291,7 @@ struct tether_rlimit {
 };
 
 struct tether_spawn {
+	size_t struct_size;		/* sizeof, or 0: the 1.0 layout */
 	const char *const *argv;	/* NULL-ended; argv[0] searched in PATH */
 	const char *const *env;		/* "K=V", NULL-ended; added to the
 					 * allow-listed PATH HOME LANG ... */
@@ -281,6 +310,7 @@ struct tether_spawn {
 	const char *policy;		/* path of a policy file (read here,
 					 * enforced on the worker) */
 };
+#define TETHER_SPAWN_INIT { .struct_size = sizeof(struct tether_spawn) }
 
 enum tether_wstate {
 	TETHER_W_RUNNING,
@@ -292,7 +322,7 @@ enum tether_wstate {
 struct tether_worker {
 	pid_t pid;
 	char label[256];
-	char **argv;			/* NULL-ended (ps only) */
+	const char *const *argv;	/* NULL-ended (tether_ps); else NULL */
 	enum tether_wstate state;
 	int exit_code;			/* TETHER_W_EXITED */
 	int signal;			/* TETHER_W_KILLED or _STOPPED */
@@ -312,10 +342,8 @@ struct tether_worker {
 /* Targets name a worker by label, or by pid in decimal. */
 int tether_spawn(struct tether *t, const struct tether_spawn *sp,
 		 pid_t *pid);
+/* *workers: one block, argv strings included (tether_free). */
 int tether_ps(struct tether *t, struct tether_worker **workers, size_t *n);
-void tether_workers_free(struct tether_worker *workers, size_t n);
-/* Free what one record points to (argv), not the record. */
-void tether_worker_clear(struct tether_worker *w);
 /* timeout_ms: -1 forever, 0 just look. */
 int tether_wait(struct tether *t, const char *target, int64_t timeout_ms,
 		struct tether_worker *out);
@@ -340,6 +368,7 @@ int tether_shutdown_force(struct tether *t);
 /* ---- the data socket: files, remote memory, fds ------------------- */
 
 struct tether_xfer {
+	size_t struct_size;		/* sizeof, or 0: the 1.0 layout */
 	/* in */
 	void (*progress)(uint64_t done, uint64_t total, void *arg);
 	void *progress_arg;
@@ -350,6 +379,7 @@ struct tether_xfer {
 	uint64_t local_xxh3;		/* XXH3-64 of the bytes, both ends */
 	uint64_t remote_xxh3;
 };
+#define TETHER_XFER_INIT { .struct_size = sizeof(struct tether_xfer) }
 
 /* Stream a server file to fd, in 1 MiB chunks; -EIO if the checksums
  * of the two ends differ. */
@@ -379,6 +409,7 @@ int tether_mem_free(struct tether *t, uint64_t addr);
 int tether_mem_write(struct tether *t, uint64_t addr, const void *buf,
 		     size_t len);
 int tether_mem_read(struct tether *t, uint64_t addr, void *buf, size_t len);
+/* *v: one block (tether_free). */
 int tether_mem_list(struct tether *t, struct tether_mem **v, size_t *n);
 
 #ifdef __cplusplus

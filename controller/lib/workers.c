@@ -127,14 +127,20 @@ static int tl_got_pid(struct tether *t, const msgpack_object *body, void *arg)
 	return 0;
 }
 
-TETHER_API int tether_spawn(struct tether *t, const struct tether_spawn *sp,
+TETHER_API int tether_spawn(struct tether *t, const struct tether_spawn *user,
 			    pid_t *pid)
 {
+	struct tether_spawn o, *sp = &o;
 	struct tl_spawn req = { sp, NULL, 0 };
 	pid_t dummy;
 	int rc;
 
-	if (!sp || !sp->argv || !sp->argv[0])
+	if (!user)
+		return tl_fail(t, EINVAL, "no argv");
+	if ((rc = tl_opts_in(t, &o, sizeof(o), user,
+			     TL_V1_SIZE(struct tether_spawn, policy))) < 0)
+		return rc;
+	if (!sp->argv || !sp->argv[0])
 		return tl_fail(t, EINVAL, "no argv");
 	if (sp->policy &&
 	    (rc = tl_read_policy(t, sp->policy, &req.policy,
@@ -177,18 +183,38 @@ static void tl_worker_from(struct tether_worker *w, const struct tp_worker *m)
 	w->after_ms = (uint64_t)m->after_ms;
 }
 
-/* The record's argv, our own copies (PS). */
+/* The record's argv, our own copies (PS; tl_worker_clear frees them). */
 static int tl_worker_argv(struct tether_worker *w, const struct tp_list *argv)
 {
 	struct tp_str s;
+	char **v;
 
-	if (!(w->argv = calloc(argv->n + 1, sizeof(char *))))
+	if (!(v = calloc(argv->n + 1, sizeof(char *))))
 		return -ENOMEM;
+	w->argv = (const char *const *)v;
 	for (uint32_t i = 0; i < argv->n; i++)
 		if (tp_obj_str(&argv->o[i], &s.p, &s.n) < 0 ||
-		    !(w->argv[i] = strndup(s.p, s.n)))
+		    !(v[i] = strndup(s.p, s.n)))
 			return -ENOMEM;
 	return 0;
+}
+
+/* argv as decoded, each string its own allocation. */
+static void tl_worker_clear(struct tether_worker *w)
+{
+	for (size_t k = 0; w->argv && w->argv[k]; k++)
+		free((char *)w->argv[k]);
+	free((void *)w->argv);
+	w->argv = NULL;
+}
+
+static size_t tl_strv_len(const char *const *v)
+{
+	size_t n = 0;
+
+	while (v && v[n])
+		n++;
+	return n;
 }
 
 struct tl_ps {
@@ -225,19 +251,31 @@ static int tl_got_ps(struct tether *t, const msgpack_object *body, void *arg)
 	return 0;
 }
 
-TETHER_API void tether_worker_clear(struct tether_worker *w)
-{
-	for (size_t k = 0; w->argv && w->argv[k]; k++)
-		free(w->argv[k]);
-	free(w->argv);
-	w->argv = NULL;
-}
-
-TETHER_API void tether_workers_free(struct tether_worker *v, size_t n)
+static void tl_workers_clear(struct tether_worker *v, size_t n)
 {
 	for (size_t i = 0; v && i < n; i++)
-		tether_worker_clear(&v[i]);
+		tl_worker_clear(&v[i]);
 	free(v);
+}
+
+/* The records and their argv as the caller's one block. */
+static struct tether_worker *tl_workers_block(const struct tether_worker *v,
+					      size_t n)
+{
+	struct tl_block b = { 0 };
+	struct tether_worker *o;
+
+	for (size_t i = 0; i < n; i++)
+		tl_block_count(&b, (char *const *)v[i].argv,
+			       tl_strv_len(v[i].argv));
+	if (!(o = tl_block_alloc(&b, n * sizeof(*o))))
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		o[i] = v[i];
+		o[i].argv = tl_block_strv(&b, (char *const *)v[i].argv,
+					  tl_strv_len(v[i].argv));
+	}
+	return o;
 }
 
 static int tl_pack_from(struct tp_w *w, const void *arg)
@@ -255,17 +293,19 @@ TETHER_API int tether_ps(struct tether *t, struct tether_worker **workers,
 	int64_t from;
 	int rc;
 
+	*workers = NULL;
+	*n = 0;
 	/* Pages, oldest first, until the server says that was the last. */
 	do {
 		from = ps.next;
 		rc = tl_request(t, TETHER_OP_PS, tl_pack_from, &from, tl_got_ps,
 				&ps);
 	} while (rc == 0 && ps.next > from);
-	if (rc < 0) {
-		tether_workers_free(ps.v, ps.n);
+	if (rc == 0 && !(*workers = tl_workers_block(ps.v, ps.n)))
+		rc = tl_fail(t, ENOMEM, "out of memory");
+	tl_workers_clear(ps.v, ps.n);
+	if (rc < 0)
 		return rc;
-	}
-	*workers = ps.v;
 	*n = ps.n;
 	return 0;
 }
@@ -305,11 +345,9 @@ static int tl_got_worker(struct tether *t, const msgpack_object *body,
 		return tl_fail(t, -rc, "%s", e.msg);
 	if (!record || !a->out)
 		return 0;
+	/* A single record carries no argv: it would be the caller's to
+	 * free, and only tether_ps() hands out blocks. */
 	tl_worker_from(a->out, &m);
-	if (tl_worker_argv(a->out, &m.argv) < 0) {
-		tether_worker_clear(a->out);
-		return tl_fail(t, ENOMEM, "out of memory");
-	}
 	return 0;
 }
 

@@ -5,6 +5,8 @@
  * are fds, and which calls trim their out buffer, is the syscall table's
  * (proto/systab.h).
  */
+#include <linux/close_range.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stddef.h>
@@ -70,6 +72,23 @@ bool td_fdguard_refused_args(const struct td_call *c, const char **why)
 	int sig = (int)c->a[1].reg;
 
 	switch (c->nr) {
+	case SYS_unshare:
+		/* A private fd table for the loop thread alone: the helpers
+		 * would go on with the old one, where the fds the server
+		 * closes stay open (found by tests/fuzz/fuzz_server). */
+		if (c->a[0].reg & CLONE_FILES) {
+			*why = "CLONE_FILES would split tetherd's fd table "
+			       "between its threads";
+			return true;
+		}
+		return false;
+	case SYS_close_range:
+		if (c->a[2].reg & CLOSE_RANGE_UNSHARE) {
+			*why = "CLOSE_RANGE_UNSHARE would split tetherd's fd "
+			       "table between its threads";
+			return true;
+		}
+		return false;
 	case SYS_kill:
 	case SYS_rt_sigqueueinfo:
 		break;

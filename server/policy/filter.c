@@ -92,8 +92,9 @@ static const struct {
 	{ "nanosleep", IORING_OP_TIMEOUT }, { "poll", IORING_OP_POLL_ADD },
 };
 
-/* The ring ops the loop itself submits (loop.c, conn.c, reconnect.c,
- * capture.c, data.c, wait.c, async.c's cancels and timeouts). */
+/* The ring ops the server itself submits (loop.c, handshake/, conn/,
+ * reply/, workers/capture.c and wait.c, data/, exec/async.c's cancels,
+ * deferred/timer.c's timeouts). */
 static const unsigned char td_ring_own_ops[] = {
 	IORING_OP_ACCEPT, IORING_OP_POLL_ADD, IORING_OP_POLL_REMOVE,
 	IORING_OP_ASYNC_CANCEL, IORING_OP_TIMEOUT, IORING_OP_TIMEOUT_REMOVE,
