@@ -6,13 +6,76 @@
 
 #include "proto.h"
 
+/* ---- the writer ------------------------------------------------------- */
+
+void tp_w_init(struct tp_w *w, msgpack_packer *pk)
+{
+	w->pk = pk;
+	w->err = 0;
+}
+
+void tp_w_buffer(struct tp_w *w, msgpack_packer *pk, msgpack_sbuffer *sb)
+{
+	msgpack_packer_init(pk, sb, msgpack_sbuffer_write);
+	tp_w_init(w, pk);
+}
+
+int tp_w_str(struct tp_w *w, const void *p, size_t n)
+{
+	if (w->err)
+		return w->err;
+	if (n > UINT32_MAX)
+		return tp_w_took(w, -1);
+	if (tp_w_took(w, msgpack_pack_str(w->pk, n)) == 0 && n)
+		tp_w_took(w, msgpack_pack_str_body(w->pk, p, n));
+	return w->err;
+}
+
+int tp_w_cstr(struct tp_w *w, const char *s)
+{
+	return tp_w_str(w, s, strlen(s));
+}
+
+int tp_w_bin(struct tp_w *w, const void *p, size_t n)
+{
+	if (w->err)
+		return w->err;
+	if (n > UINT32_MAX)
+		return tp_w_took(w, -1);
+	if (tp_w_took(w, msgpack_pack_bin(w->pk, n)) == 0 && n)
+		tp_w_took(w, msgpack_pack_bin_body(w->pk, p, n));
+	return w->err;
+}
+
+int tp_w_map(struct tp_w *w, uint32_t n)
+{
+	return w->err ? w->err : tp_w_took(w, msgpack_pack_map(w->pk, n));
+}
+
+int tp_w_raw(struct tp_w *w, const void *p, size_t n)
+{
+	if (w->err || !n)
+		return w->err;
+	return tp_w_took(w, w->pk->callback(w->pk->data, (const char *)p, n));
+}
+
+int tp_w_fail(struct tp_w *w, int err)
+{
+	if (!w->err)
+		w->err = err < 0 ? err : -EINVAL;
+	return w->err;
+}
+
+/* ---- frames ------------------------------------------------------------- */
+
 void tp_msg_init(struct tp_msg *m)
 {
 	static const char hdr[TETHER_FRAME_HDR];
 
 	msgpack_sbuffer_init(&m->sb);
 	msgpack_packer_init(&m->pk, &m->sb, msgpack_sbuffer_write);
-	msgpack_sbuffer_write(&m->sb, hdr, sizeof(hdr));
+	tp_w_init(&m->w, &m->pk);
+	tp_w_raw(&m->w, hdr, sizeof(hdr));
 }
 
 void tp_msg_destroy(struct tp_msg *m)
@@ -23,23 +86,26 @@ void tp_msg_destroy(struct tp_msg *m)
 
 void tp_msg_request(struct tp_msg *m, uint64_t id, unsigned op)
 {
-	msgpack_pack_array(&m->pk, 3);
-	msgpack_pack_uint64(&m->pk, id);
-	msgpack_pack_unsigned_int(&m->pk, op);
+	tp_w_array(&m->w, 3);
+	tp_w_u64(&m->w, id);
+	tp_w_u64(&m->w, op);
 }
 
 void tp_msg_reply(struct tp_msg *m, uint64_t id, int err)
 {
-	msgpack_pack_array(&m->pk, 3);
-	msgpack_pack_uint64(&m->pk, id);
-	msgpack_pack_int(&m->pk, err);
+	tp_w_array(&m->w, 3);
+	tp_w_u64(&m->w, id);
+	tp_w_i64(&m->w, err);
 }
 
 int tp_msg_finish(struct tp_msg *m)
 {
 	size_t plen;
 
-	/* sbuffer drops writes it cannot allocate for; its size tells. */
+	/* A write that failed (tests writing through pk alone: sbuffer
+	 * drops what it cannot allocate for, and its size tells). */
+	if (m->w.err)
+		return m->w.err;
 	if (!m->sb.data || m->sb.size < TETHER_FRAME_HDR)
 		return -ENOMEM;
 	plen = m->sb.size - TETHER_FRAME_HDR;
@@ -62,36 +128,45 @@ size_t tp_msg_size(const struct tp_msg *m)
 	return m->sb.size;
 }
 
-void tp_pack_str(msgpack_packer *pk, const char *s)
+int tp_pack_str(msgpack_packer *pk, const char *s)
 {
-	size_t n = strlen(s);
+	struct tp_w w;
 
-	msgpack_pack_str(pk, n);
-	msgpack_pack_str_body(pk, s, n);
+	tp_w_init(&w, pk);
+	return tp_w_cstr(&w, s) < 0 ? -1 : 0;
 }
 
-void tp_pack_kv_str(msgpack_packer *pk, const char *k, const char *v)
+int tp_pack_kv_str(msgpack_packer *pk, const char *k, const char *v)
 {
-	tp_pack_str(pk, k);
+	struct tp_w w;
+
+	tp_w_init(&w, pk);
+	tp_w_cstr(&w, k);
 	if (v)
-		tp_pack_str(pk, v);
+		tp_w_cstr(&w, v);
 	else
-		msgpack_pack_nil(pk);
+		tp_w_nil(&w);
+	return w.err < 0 ? -1 : 0;
 }
 
-void tp_pack_kv_int(msgpack_packer *pk, const char *k, int64_t v)
+int tp_pack_kv_int(msgpack_packer *pk, const char *k, int64_t v)
 {
-	tp_pack_str(pk, k);
-	msgpack_pack_int64(pk, v);
+	struct tp_w w;
+
+	tp_w_init(&w, pk);
+	tp_w_cstr(&w, k);
+	tp_w_i64(&w, v);
+	return w.err < 0 ? -1 : 0;
 }
 
-void tp_pack_kv_bool(msgpack_packer *pk, const char *k, bool v)
+int tp_pack_kv_bool(msgpack_packer *pk, const char *k, bool v)
 {
-	tp_pack_str(pk, k);
-	if (v)
-		msgpack_pack_true(pk);
-	else
-		msgpack_pack_false(pk);
+	struct tp_w w;
+
+	tp_w_init(&w, pk);
+	tp_w_cstr(&w, k);
+	tp_w_bool(&w, v);
+	return w.err < 0 ? -1 : 0;
 }
 
 int tp_msg_error(struct tp_msg *m, uint64_t id, int err, const char *fmt, ...)
@@ -103,7 +178,7 @@ int tp_msg_error(struct tp_msg *m, uint64_t id, int err, const char *fmt, ...)
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
 	tp_msg_reply(m, id, err);
-	tp_pack_str(&m->pk, text);
+	tp_w_cstr(&m->w, text);
 	return tp_msg_finish(m);
 }
 

@@ -5,6 +5,7 @@
 #ifndef TETHER_PROTO_INTERNAL_H
 #define TETHER_PROTO_INTERNAL_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -39,10 +40,72 @@ void tp_rbuf_consume(struct tp_rbuf *rb, size_t payload_len);
  * objects or uses ext types, before msgpack-c allocates for it. */
 int tp_precheck(const unsigned char *p, size_t len);
 
-/* codec.c: building frames. */
+/* codec.c: the writer every message goes through.  msgpack-c's pack
+ * calls return -1 when the buffer cannot grow; the writer keeps the
+ * first failure, skips every later write, and whoever finishes the frame
+ * (tp_msg_finish) reports it instead of sending half a message. */
+struct tp_w {
+	msgpack_packer *pk;
+	int err;			/* 0, or the first failure (-ENOMEM) */
+};
+
+void tp_w_init(struct tp_w *w, msgpack_packer *pk);
+/* A writer that appends to sb, through pk (the caller's storage). */
+void tp_w_buffer(struct tp_w *w, msgpack_packer *pk, msgpack_sbuffer *sb);
+/* Each returns w->err: 0 while everything went.  The scalar ones are
+ * inline: a SYSCALL's round trip packs a dozen of them. */
+static inline int tp_w_took(struct tp_w *w, int rc)
+{
+	if (rc < 0 && !w->err)
+		w->err = -ENOMEM;
+	return w->err;
+}
+
+static inline int tp_w_nil(struct tp_w *w)
+{
+	return w->err ? w->err : tp_w_took(w, msgpack_pack_nil(w->pk));
+}
+
+static inline int tp_w_bool(struct tp_w *w, bool v)
+{
+	if (w->err)
+		return w->err;
+	return tp_w_took(w, v ? msgpack_pack_true(w->pk)
+			      : msgpack_pack_false(w->pk));
+}
+
+static inline int tp_w_i64(struct tp_w *w, int64_t v)
+{
+	return w->err ? w->err : tp_w_took(w, msgpack_pack_int64(w->pk, v));
+}
+
+static inline int tp_w_u64(struct tp_w *w, uint64_t v)
+{
+	return w->err ? w->err : tp_w_took(w, msgpack_pack_uint64(w->pk, v));
+}
+
+static inline int tp_w_array(struct tp_w *w, uint32_t n)
+{
+	return w->err ? w->err : tp_w_took(w, msgpack_pack_array(w->pk, n));
+}
+
+int tp_w_str(struct tp_w *w, const void *p, size_t n);
+int tp_w_cstr(struct tp_w *w, const char *s);
+int tp_w_bin(struct tp_w *w, const void *p, size_t n);
+/* A map header: only the message tables write one (proto/messages.c),
+ * from the entries they count themselves. */
+int tp_w_map(struct tp_w *w, uint32_t n);
+/* Bytes that are already msgpack (a parked record). */
+int tp_w_raw(struct tp_w *w, const void *p, size_t n);
+/* What the caller found wrong while packing (-EINVAL ...) sticks too. */
+int tp_w_fail(struct tp_w *w, int err);
+
+/* codec.c: building frames.  pk is there for tests that write raw
+ * frames; tether's own code writes through w. */
 struct tp_msg {
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
+	struct tp_w w;			/* on pk */
 };
 
 void tp_msg_init(struct tp_msg *m);
@@ -50,18 +113,21 @@ void tp_msg_destroy(struct tp_msg *m);
 /* Start [id, op, <body>] or [id, err, <body>]; the caller packs the body. */
 void tp_msg_request(struct tp_msg *m, uint64_t id, unsigned op);
 void tp_msg_reply(struct tp_msg *m, uint64_t id, int err);
-/* Patch the length prefix.  -EMSGSIZE if the payload outgrew the limit
- * (the message then must not be sent), -ENOMEM if packing ran out. */
+/* Patch the length prefix.  -EMSGSIZE if the payload outgrew the limit,
+ * -ENOMEM (w's failure) if packing ran out: the message then must not be
+ * sent. */
 int tp_msg_finish(struct tp_msg *m);
 const void *tp_msg_data(const struct tp_msg *m);
 size_t tp_msg_size(const struct tp_msg *m);
 /* A reply [id, err, message] in one go. */
 int tp_msg_error(struct tp_msg *m, uint64_t id, int err, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-void tp_pack_str(msgpack_packer *pk, const char *s);
-void tp_pack_kv_str(msgpack_packer *pk, const char *k, const char *v);
-void tp_pack_kv_int(msgpack_packer *pk, const char *k, int64_t v);
-void tp_pack_kv_bool(msgpack_packer *pk, const char *k, bool v);
+/* Raw helpers for tests that build frames by hand (malformed ones
+ * included); tether itself packs through proto/messages.h.  0 or -1. */
+int tp_pack_str(msgpack_packer *pk, const char *s);
+int tp_pack_kv_str(msgpack_packer *pk, const char *k, const char *v);
+int tp_pack_kv_int(msgpack_packer *pk, const char *k, int64_t v);
+int tp_pack_kv_bool(msgpack_packer *pk, const char *k, bool v);
 
 /* codec.c: decoding one frame's payload into [a, b, body]. */
 struct tp_in {
@@ -86,6 +152,8 @@ int tp_obj_reg(const msgpack_object *o, uint64_t *v);
 int tp_obj_str(const msgpack_object *o, const char **p, size_t *n);
 int tp_obj_bin(const msgpack_object *o, const void **p, size_t *n);
 const msgpack_object *tp_obj_array(const msgpack_object *o, size_t *n);
+/* The value of key in map, or NULL: for tests and tools that look into
+ * raw frames; tether itself reads through proto/messages.h. */
 const msgpack_object *tp_map_get(const msgpack_object *map, const char *key);
 
 /* paths.c: where a socket lives when nobody says. */

@@ -88,6 +88,24 @@ static inline uint64_t td_uptime_ms(const struct td_server *srv)
 	       (uint64_t)((now.tv_nsec - srv->started.tv_nsec) / 1000000);
 }
 
+/* What the HELLO answer and STATUS both say (one message, tp_status):
+ * each adds what is its own. */
+static inline void td_status_common(struct td_server *srv,
+				    struct tp_status *st)
+{
+	td_labels_validate(srv);
+	st->version = TETHER_PROTO_VERSION;
+	st->pid = srv->pid;
+	st->generation = srv->conns.generation;
+	st->persistent = srv->persistent;
+	st->uptime_ms = td_uptime_ms(srv);
+	st->nfds = td_count_fds();
+	st->ninternal = td_ifd_count();
+	st->nlabels = srv->fds.nlabels;
+	st->children = srv->workers.nrunning;
+	st->workers = srv->workers.nworkers;
+}
+
 /* persist.c: setsid, and no more dying with the controller. */
 int td_persist(struct td_server *srv);
 

@@ -1,20 +1,44 @@
 /* Requests about the server itself: status, make persistent, shutdown,
  * the policy it enforces. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 
 #include "libtether.h"
 
-static void tl_pack_empty(msgpack_packer *pk, const void *arg)
+/* An op's body when the caller has nothing to say: its request message
+ * with nothing set ([] for all of them). */
+static int tl_pack_none(struct tp_w *w, unsigned op)
 {
-	(void)arg;
-	msgpack_pack_array(pk, 0);
+	static const union {
+		max_align_t align;
+		char b[1024];
+	} none;
+	const struct tp_desc *d = tp_request_desc(op);
+
+	if (!d || d->size > sizeof(none.b))
+		return tp_w_fail(w, -EINVAL);
+	return tp_pack(w, d, none.b);
+}
+
+/* A reply nobody reads is still checked: a server that leaves out what
+ * the protocol promises is broken, and the caller should hear it. */
+static int tl_check_reply(struct tether *t, unsigned op,
+			  const msgpack_object *body)
+{
+	const struct tp_desc *d = tp_reply_desc(op);
+	struct tp_err e;
+	int rc;
+
+	if (d && (rc = tp_unpack(body, d, NULL, &e)) < 0)
+		return tl_fail(t, -rc, "%s", e.msg);
+	return 0;
 }
 
 int tl_request(struct tether *t, unsigned op,
-	       void (*pack)(msgpack_packer *pk, const void *arg),
+	       int (*pack)(struct tp_w *w, const void *arg),
 	       const void *parg,
 	       int (*fn)(struct tether *t, const msgpack_object *body,
 			 void *arg),
@@ -25,15 +49,22 @@ int tl_request(struct tether *t, unsigned op,
 	uint64_t id = tl_next_id(t);
 	int rc;
 
+	t->err[0] = '\0';
 	tp_msg_init(&m);
 	tp_msg_request(&m, id, op);
-	(pack ? pack : tl_pack_empty)(&m.pk, parg);
+	rc = pack ? pack(&m.w, parg) : tl_pack_none(&m.w, op);
+	/* A body that could not be packed is not sent; the packer may
+	 * have said why already. */
+	if (rc < 0) {
+		tp_msg_destroy(&m);
+		return t->err[0] ? rc : tl_fail(t, -rc, "packing the request: %s",
+						strerror(-rc));
+	}
 	rc = tl_rpc(t, &m, id, &in);
 	tp_msg_destroy(&m);
 	if (rc < 0)
 		return rc;
-	if (fn)
-		rc = fn(t, in.body, arg);
+	rc = fn ? fn(t, in.body, arg) : tl_check_reply(t, op, in.body);
 	tp_in_destroy(&in);
 	return rc;
 }
@@ -42,9 +73,11 @@ static int tl_got_status(struct tether *t, const msgpack_object *body,
 			 void *arg)
 {
 	struct tether_status *st = arg;
+	int rc;
 
 	*st = t->info;
-	tl_status_from_map(st, body);
+	if ((rc = tl_status_from_map(t, st, body)) < 0)
+		return rc;
 	/* Keep our own view current too. */
 	t->info.persistent = st->persistent;
 	return 0;
@@ -76,15 +109,10 @@ TETHER_API int tether_shutdown(struct tether *t)
 	return rc;
 }
 
-/* A msgpack str as a new C string, or NULL. */
-static char *tl_dup_obj(const msgpack_object *o)
+/* A str as a new C string, or NULL. */
+static char *tl_dup_str(struct tp_str s)
 {
-	const char *p;
-	size_t n;
-
-	if (tp_obj_str(o, &p, &n) < 0)
-		return NULL;
-	return strndup(p, n);
+	return s.p ? strndup(s.p, s.n) : NULL;
 }
 
 /* The answer as decoded, before it becomes the caller's one block. */
@@ -110,20 +138,25 @@ static int tl_got_policy(struct tether *t, const msgpack_object *body,
 			 void *arg)
 {
 	struct tl_policy *p = arg;
-	const msgpack_object *o = tp_map_get(body, "active"), *v;
-	size_t n = 0;
+	struct tp_policy_reply r;
+	struct tp_err e;
+	struct tp_str rule;
+	int rc;
 
-	if (!o || o->type != MSGPACK_OBJECT_BOOLEAN)
-		return tl_fail(t, EPROTO, "POLICY answer without \"active\"");
-	if (!(p->active = o->via.boolean))
+	if ((rc = tp_unpack_policy_reply(body, &r, &e)) < 0)
+		return tl_fail(t, -rc, "%s", e.msg);
+	if (!(p->active = r.active))
 		return 0;
-	p->path = tl_dup_obj(tp_map_get(body, "path"));
-	p->default_rule = tl_dup_obj(tp_map_get(body, "default"));
-	if ((v = tp_obj_array(tp_map_get(body, "rules"), &n)) && n &&
-	    !(p->rules = calloc(n, sizeof(char *))))
+	if (!(r.has & TP_POLICY_PATH) || !(r.has & TP_POLICY_DEFAULT))
+		return tl_fail(t, EPROTO, "POLICY reply: an active policy "
+			       "without its path or default");
+	p->path = tl_dup_str(r.path);
+	p->default_rule = tl_dup_str(r.default_rule);
+	if (r.rules.n && !(p->rules = calloc(r.rules.n, sizeof(char *))))
 		goto oom;
-	for (size_t i = 0; v && i < n; i++, p->nrules++)
-		if (!(p->rules[i] = tl_dup_obj(&v[i])))
+	for (uint32_t i = 0; i < r.rules.n; i++, p->nrules++)
+		if (tp_obj_str(&r.rules.o[i], &rule.p, &rule.n) < 0 ||
+		    !(p->rules[i] = tl_dup_str(rule)))
 			goto oom;
 	if (!p->path || !p->default_rule)
 		goto oom;

@@ -1,5 +1,6 @@
 /* PENDING, COLLECT, CANCEL and BATCH from the controller's side. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,41 +64,40 @@ static struct tether_call *tl_record_block(const struct tether_call *c)
 }
 
 /* The record's arguments, our own copies. */
-static int tl_args_from_record(struct tether_call *c, const msgpack_object *a)
+static int tl_args_from_record(struct tether_call *c, const struct tp_args *a)
 {
-	size_t n, m;
-	const msgpack_object *v = tp_obj_array(a, &n), *p;
-	const void *bytes;
-	uint64_t size;
-
-	if (!v || n > TETHER_NARGS_MAX)
-		return -EPROTO;
-	c->nargs = (unsigned)n;
-	for (size_t i = 0; i < n; i++) {
+	c->nargs = a->n;
+	for (uint32_t i = 0; i < a->n; i++) {
+		const struct tp_arg *w = &a->a[i];
 		struct tether_arg *arg = &c->args[i];
-		size_t len;
 
 		memset(arg, 0, sizeof(*arg));
-		if (tp_obj_reg(&v[i], &arg->value) == 0) {
+		switch (w->kind) {
+		case TP_A_INT:
 			arg->kind = TETHER_ARG_INT;
-		} else if (tp_obj_str(&v[i], (const char **)&bytes, &len) == 0) {
+			arg->value = w->v;
+			break;
+		case TP_A_STR:
 			arg->kind = TETHER_ARG_STR;
-			if (!(arg->in = strndup(bytes, len)))
+			if (!(arg->in = strndup(w->p, w->n)))
 				return -ENOMEM;
-		} else if (tp_obj_bin(&v[i], &bytes, &len) == 0) {
+			break;
+		case TP_A_IN:
 			arg->kind = TETHER_ARG_IN;
-			arg->size = len;
-			if (!(arg->in = malloc(len ? len : 1)))
+			arg->size = w->n;
+			if (!(arg->in = malloc(w->n ? w->n : 1)))
 				return -ENOMEM;
-			memcpy((void *)arg->in, bytes, len);
-		} else if ((p = tp_obj_array(&v[i], &m)) && m == 2 &&
-			   tp_obj_u64(&p[1], &size) == 0 &&
-			   size <= TETHER_BUF_MAX) {
+			memcpy((void *)arg->in, w->p, w->n);
+			break;
+		case TP_A_OUT:
+			if (w->v > TETHER_BUF_MAX)
+				return -EPROTO;
 			arg->kind = TETHER_ARG_OUT;
-			arg->size = (size_t)size;
-			if (!(arg->out = malloc(size ? size : 1)))
+			arg->size = (size_t)w->v;
+			if (!(arg->out = malloc(w->v ? w->v : 1)))
 				return -ENOMEM;
-		} else {
+			break;
+		default:
 			return -EPROTO;
 		}
 	}
@@ -114,58 +114,52 @@ static int tl_got_record(struct tether *t, const msgpack_object *body,
 {
 	struct tl_collect *col = arg;
 	struct tether_call *c = col->c;
-	const msgpack_object *batch = tp_map_get(body, "batch");
-	const msgpack_object *lost = tp_map_get(body, "data_lost");
-	int64_t v;
+	struct tp_record r;
+	struct tp_err e;
 	int rc;
 
+	if ((rc = tp_unpack_record(body, &r, &e)) < 0)
+		return tl_fail(t, -rc, "%s", e.msg);
 	/* Parked over the server's budget: the result, not the bytes. */
-	if (lost && lost->type == MSGPACK_OBJECT_BOOLEAN && lost->via.boolean) {
-		v = 0;
-		tp_obj_i64(tp_map_get(body, "ret"), &v);
-		tp_obj_i64(tp_map_get(body, "nr"), (int64_t *)&c->nr);
-		c->ret = (long)v;
+	if (r.data_lost) {
+		c->ret = (long)r.ret;
+		if (r.has & TP_RECORD_NR)
+			c->nr = (long)r.nr;
 		for (unsigned i = 0; i < c->nargs; i++)
 			c->args[i].returned = 0;
 		return tl_fail(t, ENODATA, "result %ld kept, but its out "
 			       "buffers were dropped (parked over budget)",
 			       c->ret);
 	}
-
-	if (batch) {
+	if (r.has & TP_RECORD_BATCH) {
 		c->nr = -1;
 		c->nargs = 0;
-		tp_obj_i64(tp_map_get(batch, "completed"), &v);
-		c->ret = (long)v;
+		c->ret = (long)r.batch.completed;
 		return 0;
 	}
-	if (tp_obj_i64(tp_map_get(body, "nr"), &v) < 0)
-		return tl_fail(t, EPROTO, "malformed COLLECT reply");
-	c->nr = (long)v;
-	if (col->record &&
-	    (rc = tl_args_from_record(c, tp_map_get(body, "args"))) < 0)
+	if (!(r.has & TP_RECORD_NR) || !(r.has & TP_RECORD_RESULT) ||
+	    (col->record && !(r.has & TP_RECORD_ARGS)))
+		return tl_fail(t, EPROTO, "COLLECT record: a call's without "
+			       "its nr, args or result");
+	c->nr = (long)r.nr;
+	/* On failure the caller clears what was decoded (tl_record_clear). */
+	if (col->record && (rc = tl_args_from_record(c, &r.args)) < 0)
 		return tl_fail(t, -rc, "malformed COLLECT arguments");
 	/* No arguments to fill: the result alone. */
 	if (!col->record && c->nargs == 0) {
-		size_t n;
-		const msgpack_object *r = tp_obj_array(tp_map_get(body,
-							   "result"), &n);
-
-		if (!r || n != 2 || tp_obj_i64(&r[0], &v) < 0)
-			return tl_fail(t, EPROTO, "malformed COLLECT result");
-		c->ret = (long)v;
+		c->ret = (long)r.result.ret;
 		return 0;
 	}
-	return tl_call_unpack(t, c, tp_map_get(body, "result"));
+	return tl_call_unpack(t, c, &r.result);
 }
 
-static void tl_pack_collect(msgpack_packer *pk, const void *arg)
+static int tl_pack_collect(struct tp_w *w, const void *arg)
 {
 	const int64_t *a = arg;
+	struct tp_collect m = { .has = TP_COLLECT_WAIT_MS,
+				.id = (uint64_t)a[0], .wait_ms = a[1] };
 
-	msgpack_pack_array(pk, 2);
-	msgpack_pack_uint64(pk, (uint64_t)a[0]);
-	msgpack_pack_int64(pk, a[1]);
+	return tp_pack_collect(w, &m);
 }
 
 TETHER_API int tether_collect(struct tether *t, uint64_t id, int64_t wait_ms,
@@ -196,10 +190,11 @@ TETHER_API int tether_collect_record(struct tether *t, uint64_t id,
 	return rc;
 }
 
-static void tl_pack_id(msgpack_packer *pk, const void *arg)
+static int tl_pack_id(struct tp_w *w, const void *arg)
 {
-	msgpack_pack_array(pk, 1);
-	msgpack_pack_uint64(pk, *(const uint64_t *)arg);
+	struct tp_cancel m = { .id = *(const uint64_t *)arg };
+
+	return tp_pack_cancel(w, &m);
 }
 
 TETHER_API int tether_cancel(struct tether *t, uint64_t id)
@@ -216,35 +211,28 @@ static int tl_got_pending(struct tether *t, const msgpack_object *body,
 			  void *arg)
 {
 	struct tl_pending *p = arg;
-	size_t n;
-	const msgpack_object *v = tp_obj_array(tp_map_get(body, "pending"), &n);
+	struct tp_pending_reply r;
+	struct tp_pending_entry x;
+	struct tp_err e;
+	int rc;
 
-	if (!v)
-		return tl_fail(t, EPROTO, "malformed PENDING reply");
-	if (n && !(p->v = calloc(n, sizeof(*p->v))))
+	if ((rc = tp_unpack_pending_reply(body, &r, &e)) < 0)
+		return tl_fail(t, -rc, "%s", e.msg);
+	if (r.pending.n && !(p->v = calloc(r.pending.n, sizeof(*p->v))))
 		return tl_fail(t, ENOMEM, "out of memory");
-	for (size_t i = 0; i < n; i++) {
-		struct tether_pending *e = &p->v[i];
-		const msgpack_object *o;
-		const char *s;
-		size_t len;
-		int64_t x = 0;
+	for (uint32_t i = 0; i < r.pending.n; i++) {
+		struct tether_pending *v = &p->v[i];
 
-		tp_obj_i64(tp_map_get(&v[i], "id"), &x);
-		e->id = (uint64_t)x;
-		x = -1;
-		tp_obj_i64(tp_map_get(&v[i], "nr"), &x);
-		e->nr = (long)x;
-		tp_obj_i64(tp_map_get(&v[i], "since"), &e->since_ms);
-		x = 0;
-		tp_obj_i64(tp_map_get(&v[i], "generation"), &x);
-		e->generation = (uint64_t)x;
-		if (tp_obj_str(tp_map_get(&v[i], "state"), &s, &len) == 0)
-			snprintf(e->state, sizeof(e->state), "%.*s", (int)len, s);
-		o = tp_map_get(&v[i], "batch");
-		e->batch = o && o->type == MSGPACK_OBJECT_BOOLEAN && o->via.boolean;
-		o = tp_map_get(&v[i], "waited");
-		e->waited = o && o->type == MSGPACK_OBJECT_BOOLEAN && o->via.boolean;
+		if ((rc = tp_unpack_pending_entry(&r.pending.o[i], &x, &e)) < 0)
+			return tl_fail(t, -rc, "%s", e.msg);
+		v->id = x.id;
+		v->nr = (long)x.nr;
+		v->since_ms = x.since;
+		v->generation = x.generation;
+		snprintf(v->state, sizeof(v->state), "%.*s", (int)x.state.n,
+			 x.state.p);
+		v->batch = x.batch;
+		v->waited = x.waited;
 		p->n++;
 	}
 	return 0;
@@ -277,34 +265,51 @@ struct tl_batch {
 	int rc;
 };
 
-static void tl_pack_batch(msgpack_packer *pk, const void *arg)
+/* Entry i of the batch, checked already (tether_batch). */
+static int tl_pack_entry(struct tp_w *w, const void *ctx, uint32_t i)
+{
+	const struct tl_batch *b = ctx;
+	struct tp_syscall_req s;
+
+	if (tl_call_to_syscall(b->t, &b->calls[i], &s) < 0)
+		return tp_w_fail(w, -EINVAL);
+	return tp_pack_syscall(w, &s);
+}
+
+static int tl_pack_batch(struct tp_w *w, const void *arg)
 {
 	const struct tl_batch *b = arg;
+	struct tp_batch m = {
+		.has = TP_BATCH_FLAGS,
+		.entries = { .n = (uint32_t)b->n, .each = tl_pack_entry,
+			     .ctx = b },
+		.flags = b->flags,
+	};
 
-	msgpack_pack_array(pk, 2);
-	msgpack_pack_array(pk, b->n);
-	for (size_t i = 0; i < b->n; i++)
-		if (tl_call_pack_body(b->t, pk, &b->calls[i]) < 0)
-			((struct tl_batch *)b)->rc = -EINVAL;
-	msgpack_pack_unsigned_int(pk, b->flags);
+	return tp_pack_batch(w, &m);
 }
 
 static int tl_got_batch(struct tether *t, const msgpack_object *body,
 			void *arg)
 {
 	struct tl_batch *b = arg;
-	size_t n;
-	const msgpack_object *v = tp_obj_array(tp_map_get(body, "results"), &n);
-	int64_t at = -1;
+	struct tp_batch_reply r;
+	struct tp_syscall_reply x;
+	struct tp_err e;
 	int rc;
 
-	if (!v || n != b->n)
-		return tl_fail(t, EPROTO, "malformed BATCH reply");
-	tp_obj_i64(tp_map_get(body, "stopped_at"), &at);
-	b->stopped_at = (int)at;
-	for (size_t i = 0; i < n; i++)
-		if ((rc = tl_call_unpack(t, &b->calls[i], &v[i])) < 0)
+	if ((rc = tp_unpack_batch_reply(body, &r, &e)) < 0)
+		return tl_fail(t, -rc, "%s", e.msg);
+	if (r.results.n != b->n)
+		return tl_fail(t, EPROTO, "BATCH reply: %u results for %zu "
+			       "entries", r.results.n, b->n);
+	b->stopped_at = (int)r.stopped_at;
+	for (uint32_t i = 0; i < r.results.n; i++) {
+		if ((rc = tp_unpack_syscall_reply(&r.results.o[i], &x, &e)) < 0)
+			return tl_fail(t, -rc, "%s", e.msg);
+		if ((rc = tl_call_unpack(t, &b->calls[i], &x)) < 0)
 			return rc;
+	}
 	return 0;
 }
 
@@ -317,16 +322,11 @@ TETHER_API int tether_batch(struct tether *t, struct tether_call *calls,
 	if (n == 0 || n > TETHER_BATCH_MAX)
 		return tl_fail(t, E2BIG, "%zu entries (1 to %u)", n,
 			       TETHER_BATCH_MAX);
-	/* Refuse a bad entry here: half a frame would cost the connection. */
+	/* Refuse a bad entry here, with its number. */
 	for (size_t i = 0; i < n; i++) {
-		msgpack_sbuffer sb;
-		msgpack_packer pk;
+		struct tp_syscall_req s;
 
-		msgpack_sbuffer_init(&sb);
-		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-		rc = tl_call_pack_body(t, &pk, &calls[i]);
-		msgpack_sbuffer_destroy(&sb);
-		if (rc < 0)
+		if ((rc = tl_call_to_syscall(t, &calls[i], &s)) < 0)
 			return tl_fail(t, -rc, "entry %zu: %s", i, t->err);
 	}
 	rc = tl_request(t, TETHER_OP_BATCH, tl_pack_batch, &b, tl_got_batch,

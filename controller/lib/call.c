@@ -4,100 +4,91 @@
 
 #include "libtether.h"
 
-static int tl_call_pack_arg(struct tether *t, msgpack_packer *pk,
-			    const struct tether_arg *a, unsigned i, int tag)
+/* One argument as it travels; tag, if any, sends it by the data socket
+ * (only its size here). */
+static int tl_call_arg(struct tether *t, const struct tether_arg *a,
+		       unsigned i, int tag, struct tp_arg *w)
 {
-	size_t n;
-
-	/* Big buffers travel on the data socket: only their size here. */
+	memset(w, 0, sizeof(*w));
 	if (tag) {
-		msgpack_pack_array(pk, 2);
-		msgpack_pack_unsigned_int(pk, (unsigned)tag);
-		msgpack_pack_uint64(pk, a->size);
+		w->kind = tag == TETHER_ARGTAG_DATA_IN ? TP_A_DATA_IN
+						       : TP_A_DATA_OUT;
+		w->v = a->size;
 		return 0;
 	}
 	switch (a->kind) {
 	case TETHER_ARG_INT:
-		msgpack_pack_int64(pk, (int64_t)a->value);
+		w->kind = TP_A_INT;
+		w->v = a->value;
 		return 0;
 	case TETHER_ARG_IN:
 		if (a->size && !a->in)
 			break;
-		msgpack_pack_bin(pk, a->size);
-		msgpack_pack_bin_body(pk, a->in, a->size);
+		w->kind = TP_A_IN;
+		w->p = a->in;
+		w->n = a->size;
 		return 0;
 	case TETHER_ARG_OUT:
 		if (a->size && !a->out)
 			break;
-		msgpack_pack_array(pk, 2);
-		msgpack_pack_unsigned_int(pk, TETHER_ARGTAG_OUT);
-		msgpack_pack_uint64(pk, a->size);
+		w->kind = TP_A_OUT;
+		w->v = a->size;
 		return 0;
 	case TETHER_ARG_INOUT:
 		if (!a->out || a->cap < a->size || (a->size && !a->in))
 			break;
-		msgpack_pack_array(pk, 3);
-		msgpack_pack_unsigned_int(pk, TETHER_ARGTAG_INOUT);
-		msgpack_pack_bin(pk, a->size);
-		msgpack_pack_bin_body(pk, a->in, a->size);
-		msgpack_pack_uint64(pk, a->cap);
+		w->kind = TP_A_INOUT;
+		w->p = a->in;
+		w->n = a->size;
+		w->v = a->cap;
 		return 0;
 	case TETHER_ARG_STR:
 		if (!a->in)
 			break;
-		n = strlen(a->in);
-		msgpack_pack_str(pk, n);
-		msgpack_pack_str_body(pk, a->in, n);
+		w->kind = TP_A_STR;
+		w->p = a->in;
+		w->n = strlen(a->in);
 		return 0;
 	case TETHER_ARG_RESULT:
-		msgpack_pack_array(pk, 2);
-		msgpack_pack_unsigned_int(pk, TETHER_ARGTAG_RESULT);
-		msgpack_pack_uint64(pk, a->value);
+		w->kind = TP_A_RESULT;
+		w->v = a->value;
 		return 0;
 	}
 	return tl_fail(t, EINVAL, "argument %u: bad kind, pointer or size", i);
 }
 
-/* [ret, outs]: copy each out buffer back, no more than its capacity. */
+/* A SYSCALL reply into c: copy each out buffer back, no more than its
+ * capacity. */
 int tl_call_unpack(struct tether *t, struct tether_call *c,
-			  const msgpack_object *body)
+		   const struct tp_syscall_reply *r)
 {
-	size_t nb, no;
-	const msgpack_object *b = tp_obj_array(body, &nb);
-	const msgpack_object *outs;
-	int64_t ret;
-
-	if (!b || nb != 2 || tp_obj_i64(&b[0], &ret) < 0 ||
-	    !(outs = tp_obj_array(&b[1], &no)) || no != c->nargs)
-		return tl_fail(t, EPROTO, "malformed SYSCALL reply");
-	c->ret = (long)ret;
+	if (r->n != c->nargs)
+		return tl_fail(t, EPROTO, "SYSCALL reply: %u outs for %u "
+			       "arguments", r->n, c->nargs);
+	c->ret = (long)r->ret;
 	for (unsigned i = 0; i < c->nargs; i++) {
 		struct tether_arg *a = &c->args[i];
+		const struct tp_out *o = &r->o[i];
 		size_t cap = a->kind == TETHER_ARG_INOUT ? a->cap : a->size;
-		const void *p;
-		size_t n;
 
 		a->returned = 0;
 		if (a->kind != TETHER_ARG_OUT && a->kind != TETHER_ARG_INOUT)
 			continue;
-		/* {"data": n}: the bytes follow on the data socket. */
-		if (outs[i].type == MSGPACK_OBJECT_MAP) {
-			int64_t dn;
-
-			if (tp_obj_i64(tp_map_get(&outs[i], "data"), &dn) < 0 ||
-			    dn < 0 || (size_t)dn > cap)
+		/* {data: n}: the bytes follow on the data socket. */
+		if (o->kind == TP_OUT_DATA) {
+			if (o->n > cap)
 				return tl_fail(t, EPROTO, "bad data announcement "
 					       "for buffer %u", i);
-			a->returned = (size_t)dn;
+			a->returned = (size_t)o->n;
 			t->data_out = (int)i;
 			continue;
 		}
-		if (tp_obj_bin(&outs[i], &p, &n) < 0 || n > cap)
+		if (o->kind != TP_OUT_BIN || o->n > cap)
 			return tl_fail(t, EPROTO, "bad out buffer %u in reply",
 				       i);
-		if (n)
-			memcpy(a->out, p, n);
-		a->returned = n;
+		if (o->n)
+			memcpy(a->out, o->p, o->n);
+		a->returned = o->n;
 	}
 	return 0;
 }
@@ -122,55 +113,66 @@ static void tl_call_data_args(const struct tether_call *c, int *din, int *dout)
 	}
 }
 
-static int tl_call_pack(struct tether *t, msgpack_packer *pk,
-			const struct tether_call *c, int din, int dout)
+/* c as the SYSCALL message: flags go when set or when a timeout does. */
+static int tl_call_wire(struct tether *t, const struct tether_call *c,
+			int din, int dout, struct tp_syscall_req *s)
 {
-	int rc = 0;
+	int rc;
 
 	if (c->nargs > TETHER_NARGS_MAX)
 		return tl_fail(t, E2BIG, "%u arguments; at most 6", c->nargs);
-	msgpack_pack_array(pk, c->timeout_ms ? 4 : c->flags ? 3 : 2);
-	msgpack_pack_int64(pk, c->nr);
-	msgpack_pack_array(pk, c->nargs);
-	for (unsigned i = 0; i < c->nargs && rc == 0; i++)
-		rc = tl_call_pack_arg(t, pk, &c->args[i], i,
+	s->has = (c->timeout_ms ? TP_SYSCALL_TIMEOUT | TP_SYSCALL_FLAGS : 0) |
+		 (c->flags ? TP_SYSCALL_FLAGS : 0);
+	s->nr = c->nr;
+	s->flags = c->flags;
+	s->timeout_ms = c->timeout_ms;
+	s->args.has = 0;
+	s->args.n = c->nargs;
+	for (unsigned i = 0; i < c->nargs; i++)
+		if ((rc = tl_call_arg(t, &c->args[i], i,
 				      (int)i == din ? TETHER_ARGTAG_DATA_IN
 				      : (int)i == dout ? TETHER_ARGTAG_DATA_OUT
-						       : 0);
-	if (c->flags || c->timeout_ms)
-		msgpack_pack_unsigned_int(pk, c->flags);
-	if (c->timeout_ms)
-		msgpack_pack_uint64(pk, c->timeout_ms);
-	return rc;
+						       : 0,
+				      &s->args.a[i])) < 0)
+			return rc;
+	return 0;
 }
 
-/* A SYSCALL body with every buffer inline (BATCH entries). */
-int tl_call_pack_body(struct tether *t, msgpack_packer *pk,
-		      const struct tether_call *c)
+int tl_call_to_syscall(struct tether *t, const struct tether_call *c,
+		       struct tp_syscall_req *s)
 {
-	return tl_call_pack(t, pk, c, -1, -1);
+	return tl_call_wire(t, c, -1, -1, s);
 }
 
 TETHER_API int tether_call(struct tether *t, struct tether_call *c)
 {
 	struct tp_msg m;
 	struct tp_in in;
+	struct tp_syscall_req s;
+	struct tp_syscall_reply r;
+	struct tp_syscall_async async;
+	struct tp_syscall_send send;
+	struct tp_err e;
 	uint64_t id = tl_next_id(t);
-	int64_t aid;
 	int din, dout, rc;
 
 	tl_call_data_args(c, &din, &dout);
 	tp_msg_init(&m);
 	tp_msg_request(&m, id, TETHER_OP_SYSCALL);
-	rc = tl_call_pack(t, &m.pk, c, din, dout);
-	if (rc == 0)
+	/* A packing failure sticks in m.w: tl_rpc then sends nothing. */
+	if ((rc = tl_call_wire(t, c, din, dout, &s)) == 0) {
+		tp_pack_syscall(&m.w, &s);
 		rc = tl_rpc(t, &m, id, &in);
+	}
 	tp_msg_destroy(&m);
 	if (rc < 0)
 		return rc;
-	/* {"send": true}: the big in buffer now, then the answer. */
+	/* {send: true}: the big in buffer now, then the answer. */
 	if (din >= 0) {
+		rc = tp_unpack_syscall_send(in.body, &send, &e);
 		tp_in_destroy(&in);
+		if (rc < 0)
+			return tl_fail(t, -rc, "%s", e.msg);
 		if ((rc = tl_send_buffer(t, c->args[din].in,
 					 c->args[din].size)) < 0 ||
 		    (rc = tl_rpc_more(t, id, &in)) < 0)
@@ -180,10 +182,15 @@ TETHER_API int tether_call(struct tether *t, struct tether_call *c)
 	 * is the result itself, and there is nothing to collect (id 0). */
 	c->async_id = 0;
 	t->data_out = -1;
-	if (tp_obj_i64(tp_map_get(in.body, "async_id"), &aid) == 0)
-		c->async_id = (uint64_t)aid;
-	else
-		rc = tl_call_unpack(t, c, in.body);
+	if (in.body->type == MSGPACK_OBJECT_MAP) {
+		if ((rc = tp_unpack_syscall_async(in.body, &async, &e)) == 0)
+			c->async_id = async.async_id;
+	} else if ((rc = tp_unpack_syscall_reply(in.body, &r, &e)) == 0) {
+		rc = tl_call_unpack(t, c, &r);
+		e.msg[0] = '\0';
+	}
+	if (rc < 0 && e.msg[0])
+		tl_fail(t, -rc, "%s", e.msg);
 	tp_in_destroy(&in);
 	if (rc == 0 && t->data_out >= 0) {
 		struct tether_arg *a = &c->args[t->data_out];

@@ -171,25 +171,45 @@ struct tl_reply {
 	int64_t size;
 };
 
-static int tl_got_xfer(struct tether *t, const msgpack_object *body,
-		       void *arg)
+/* The interim reply: a transfer's size to expect (GET, MEM_READ), or
+ * that the server is ready for ours (PUT, MEM_WRITE). */
+static int tl_got_ready(struct tether *t, unsigned op,
+			const msgpack_object *body, struct tl_reply *r)
 {
-	struct tl_reply *r = arg;
-	int64_t v;
+	const struct tp_desc *d = op == TETHER_OP_GET ? &tp_get_ready_desc
+				  : op == TETHER_OP_MEM_READ
+				  ? &tp_mem_read_ready_desc
+				  : op == TETHER_OP_PUT ? &tp_put_ready_desc
+							: &tp_mem_write_ready_desc;
+	struct tp_ready m;
+	struct tp_err e;
+	int rc;
 
-	(void)t;
-	if (tp_obj_i64(tp_map_get(body, "size"), &r->size) < 0)
-		r->size = -1;
-	if (tp_obj_i64(tp_map_get(body, "bytes"), &v) == 0)
-		r->bytes = (uint64_t)v;
-	if (tp_obj_i64(tp_map_get(body, "xxh3"), &v) == 0)
-		r->xxh3 = (uint64_t)v;
+	if ((rc = tp_unpack(body, d, &m, &e)) < 0)
+		return tl_fail(t, -rc, "%s", e.msg);
+	r->size = op == TETHER_OP_GET || op == TETHER_OP_MEM_READ
+		  ? (int64_t)m.size : -1;
+	return 0;
+}
+
+/* The final reply: what passed on the server's side. */
+static int tl_got_done(struct tether *t, const msgpack_object *body,
+		       struct tl_reply *r)
+{
+	struct tp_xfer_done m;
+	struct tp_err e;
+	int rc;
+
+	if ((rc = tp_unpack_xfer_done(body, &m, &e)) < 0)
+		return tl_fail(t, -rc, "%s", e.msg);
+	r->bytes = m.bytes;
+	r->xxh3 = m.xxh3;
 	return 0;
 }
 
 /* A transfer's request, its first answer, the stream, its last answer. */
 static int tl_transfer(struct tether *t, unsigned op,
-		       void (*pack)(msgpack_packer *pk, const void *arg),
+		       int (*pack)(struct tp_w *w, const void *arg),
 		       const void *parg, bool out, struct tl_end *e,
 		       struct tether_xfer *info)
 {
@@ -208,13 +228,15 @@ static int tl_transfer(struct tether *t, unsigned op,
 	XXH3_64bits_reset(e->hash);
 	tp_msg_init(&m);
 	tp_msg_request(&m, id, op);
-	pack(&m.pk, parg);
+	pack(&m.w, parg);
 	rc = tl_rpc(t, &m, id, &in);
 	tp_msg_destroy(&m);
 	if (rc < 0)
 		goto out;
-	tl_got_xfer(t, in.body, &first);
+	rc = tl_got_ready(t, op, in.body, &first);
 	tp_in_destroy(&in);
+	if (rc < 0)
+		goto out;
 	if (first.size >= 0 && !e->total)
 		e->total = (uint64_t)first.size;
 	src = out ? tl_stream_out(t, e, buf) : tl_stream_in(t, e, buf);
@@ -222,7 +244,7 @@ static int tl_transfer(struct tether *t, unsigned op,
 	 * the better error when both ends failed. */
 	rc = tl_rpc_more(t, id, &in);
 	if (rc == 0) {
-		tl_got_xfer(t, in.body, &last);
+		rc = tl_got_done(t, in.body, &last);
 		tp_in_destroy(&in);
 	}
 	if (rc == 0 && src < 0)
@@ -246,10 +268,11 @@ out:
 	return rc;
 }
 
-static void tl_pack_path(msgpack_packer *pk, const void *arg)
+static int tl_pack_path(struct tp_w *w, const void *arg)
 {
-	msgpack_pack_array(pk, 1);
-	tp_pack_str(pk, arg);
+	struct tp_path m = { .has = TP_PATH_PATH, .path = tp_str(arg) };
+
+	return tp_pack_get(w, &m);
 }
 
 struct tl_put_arg {
@@ -257,13 +280,13 @@ struct tl_put_arg {
 	int mode;
 };
 
-static void tl_pack_put(msgpack_packer *pk, const void *arg)
+static int tl_pack_put(struct tp_w *w, const void *arg)
 {
 	const struct tl_put_arg *a = arg;
+	struct tp_path m = { .has = TP_PATH_PATH | TP_PATH_MODE,
+			     .path = tp_str(a->path), .mode = a->mode };
 
-	msgpack_pack_array(pk, 2);
-	tp_pack_str(pk, a->path);
-	msgpack_pack_int(pk, a->mode);
+	return tp_pack_put(w, &m);
 }
 
 /* The caller's tether_xfer (NULL: none) in, as far as it reaches. */
@@ -317,41 +340,59 @@ TETHER_API int tether_put(struct tether *t, int fd, const char *remote,
 
 /* ---- remote memory ------------------------------------------------------ */
 
-static void tl_pack_u64(msgpack_packer *pk, const void *arg)
+static int tl_pack_mem_alloc(struct tp_w *w, const void *arg)
 {
-	msgpack_pack_array(pk, 1);
-	msgpack_pack_uint64(pk, *(const uint64_t *)arg);
+	struct tp_mem_req m = { .size = *(const uint64_t *)arg };
+
+	return tp_pack_mem_alloc(w, &m);
 }
 
-static void tl_pack_u64x2(msgpack_packer *pk, const void *arg)
+static int tl_pack_mem_free(struct tp_w *w, const void *arg)
+{
+	struct tp_mem_req m = { .addr = *(const uint64_t *)arg };
+
+	return tp_pack_mem_free(w, &m);
+}
+
+/* [addr, len] of MEM_WRITE and MEM_READ. */
+static int tl_pack_mem_write(struct tp_w *w, const void *arg)
 {
 	const uint64_t *v = arg;
+	struct tp_mem_req m = { .addr = v[0], .size = v[1] };
 
-	msgpack_pack_array(pk, 2);
-	msgpack_pack_uint64(pk, v[0]);
-	msgpack_pack_uint64(pk, v[1]);
+	return tp_pack_mem_write(w, &m);
+}
+
+static int tl_pack_mem_read(struct tp_w *w, const void *arg)
+{
+	const uint64_t *v = arg;
+	struct tp_mem_req m = { .addr = v[0], .size = v[1] };
+
+	return tp_pack_mem_read(w, &m);
 }
 
 static int tl_got_addr(struct tether *t, const msgpack_object *body, void *arg)
 {
-	int64_t v;
+	struct tp_mem m;
+	struct tp_err e;
+	int rc;
 
-	if (tp_obj_i64(tp_map_get(body, "addr"), &v) < 0)
-		return tl_fail(t, EPROTO, "malformed MEM_ALLOC reply");
-	*(uint64_t *)arg = (uint64_t)v;
+	if ((rc = tp_unpack_mem_alloc_reply(body, &m, &e)) < 0)
+		return tl_fail(t, -rc, "%s", e.msg);
+	*(uint64_t *)arg = m.addr;
 	return 0;
 }
 
 TETHER_API int tether_mem_alloc(struct tether *t, uint64_t size,
 				uint64_t *addr)
 {
-	return tl_request(t, TETHER_OP_MEM_ALLOC, tl_pack_u64, &size,
+	return tl_request(t, TETHER_OP_MEM_ALLOC, tl_pack_mem_alloc, &size,
 			  tl_got_addr, addr);
 }
 
 TETHER_API int tether_mem_free(struct tether *t, uint64_t addr)
 {
-	return tl_request(t, TETHER_OP_MEM_FREE, tl_pack_u64, &addr, NULL,
+	return tl_request(t, TETHER_OP_MEM_FREE, tl_pack_mem_free, &addr, NULL,
 			  NULL);
 }
 
@@ -361,7 +402,7 @@ TETHER_API int tether_mem_write(struct tether *t, uint64_t addr,
 	uint64_t a[2] = { addr, len };
 	struct tl_end e = { .fd = -1, .mem = (char *)buf, .len = len };
 
-	return tl_transfer(t, TETHER_OP_MEM_WRITE, tl_pack_u64x2, a, true, &e,
+	return tl_transfer(t, TETHER_OP_MEM_WRITE, tl_pack_mem_write, a, true, &e,
 			   NULL);
 }
 
@@ -371,7 +412,7 @@ TETHER_API int tether_mem_read(struct tether *t, uint64_t addr, void *buf,
 	uint64_t a[2] = { addr, len };
 	struct tl_end e = { .fd = -1, .mem = buf, .len = len };
 
-	return tl_transfer(t, TETHER_OP_MEM_READ, tl_pack_u64x2, a, false, &e,
+	return tl_transfer(t, TETHER_OP_MEM_READ, tl_pack_mem_read, a, false, &e,
 			   NULL);
 }
 
@@ -383,24 +424,23 @@ struct tl_mems {
 static int tl_got_mems(struct tether *t, const msgpack_object *body, void *arg)
 {
 	struct tl_mems *ms = arg;
-	size_t n;
-	const msgpack_object *v = tp_obj_array(tp_map_get(body, "mems"), &n);
+	struct tp_mem_list r;
+	struct tp_mem x;
+	struct tp_err e;
+	int rc;
 
-	if (!v)
-		return tl_fail(t, EPROTO, "malformed MEM_LIST reply");
-	if (n && !(ms->v = calloc(n, sizeof(*ms->v))))
+	if ((rc = tp_unpack_mem_list_reply(body, &r, &e)) < 0)
+		return tl_fail(t, -rc, "%s", e.msg);
+	if (r.mems.n && !(ms->v = calloc(r.mems.n, sizeof(*ms->v))))
 		return tl_fail(t, ENOMEM, "out of memory");
-	for (size_t i = 0; i < n; i++) {
-		int64_t x = 0;
-
-		tp_obj_i64(tp_map_get(&v[i], "addr"), &x);
-		ms->v[i].addr = (uint64_t)x;
-		tp_obj_i64(tp_map_get(&v[i], "size"), &x);
-		ms->v[i].size = (uint64_t)x;
-		tp_obj_i64(tp_map_get(&v[i], "generation"), &x);
-		ms->v[i].generation = (uint64_t)x;
+	for (uint32_t i = 0; i < r.mems.n; i++) {
+		if ((rc = tp_unpack_mem_entry(&r.mems.o[i], &x, &e)) < 0)
+			return tl_fail(t, -rc, "%s", e.msg);
+		ms->v[i].addr = x.addr;
+		ms->v[i].size = x.size;
+		ms->v[i].generation = x.generation;
 	}
-	ms->n = n;
+	ms->n = r.mems.n;
 	return 0;
 }
 
@@ -440,10 +480,11 @@ static int tl_recv_fd(struct tether *t)
 		       mflags & MSG_CTRUNC ? " (truncated)" : "");
 }
 
-static void tl_pack_int(msgpack_packer *pk, const void *arg)
+static int tl_pack_int(struct tp_w *w, const void *arg)
 {
-	msgpack_pack_array(pk, 1);
-	msgpack_pack_int(pk, *(const int *)arg);
+	struct tp_fd m = { .fd = *(const int *)arg };
+
+	return tp_pack_give(w, &m);
 }
 
 TETHER_API int tether_give(struct tether *t, int fd)
@@ -455,19 +496,22 @@ TETHER_API int tether_give(struct tether *t, int fd)
 
 static int tl_got_fd(struct tether *t, const msgpack_object *body, void *arg)
 {
-	int64_t v;
+	struct tp_fd m;
+	struct tp_err e;
+	int rc;
 
-	if (tp_obj_i64(tp_map_get(body, "fd"), &v) < 0)
-		return tl_fail(t, EPROTO, "malformed reply");
-	*(int *)arg = (int)v;
+	if ((rc = tp_unpack_take_reply(body, &m, &e)) < 0)
+		return tl_fail(t, -rc, "%s", e.msg);
+	*(int *)arg = (int)m.fd;
 	return 0;
 }
 
-static void tl_pack_take(msgpack_packer *pk, const void *arg)
+static int tl_pack_take(struct tp_w *w, const void *arg)
 {
-	msgpack_pack_array(pk, arg ? 1 : 0);
-	if (arg)
-		tp_pack_str(pk, arg);
+	struct tp_take m = { .has = arg ? TP_TAKE_LABEL : 0,
+			     .label = tp_str(arg) };
+
+	return tp_pack_take(w, &m);
 }
 
 TETHER_API int tether_take(struct tether *t, int fd, const char *label)

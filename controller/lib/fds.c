@@ -12,82 +12,77 @@ struct tl_list {
 	int64_t next;
 };
 
-static void tl_copy_str(char *dst, size_t size, const msgpack_object *o)
+static void tl_copy_str(char *dst, size_t size, struct tp_str s)
 {
-	const char *p;
-	size_t n;
+	size_t n = s.p ? s.n : 0;
 
-	dst[0] = '\0';
-	if (tp_obj_str(o, &p, &n) < 0)
-		return;
 	if (n >= size)
 		n = size - 1;
-	memcpy(dst, p, n);
+	if (n)
+		memcpy(dst, s.p, n);
 	dst[n] = '\0';
 }
 
-static void tl_fdinfo_from_map(struct tether_fdinfo *fi,
-			       const msgpack_object *m)
+static void tl_fdinfo_from(struct tether_fdinfo *fi, const struct tp_fdinfo *e)
 {
-	const msgpack_object *o;
-	int64_t v = -1;
-
 	memset(fi, 0, sizeof(*fi));
-	tp_obj_i64(tp_map_get(m, "fd"), &v);
-	fi->fd = (int)v;
-	v = 0;
-	tp_obj_i64(tp_map_get(m, "flags"), &v);
-	fi->flags = (int)v;
-	o = tp_map_get(m, "cloexec");
-	fi->cloexec = o && o->type == MSGPACK_OBJECT_BOOLEAN && o->via.boolean;
-	o = tp_map_get(m, "internal");
-	fi->internal = o && o->type == MSGPACK_OBJECT_BOOLEAN && o->via.boolean;
-	tl_copy_str(fi->kind, sizeof(fi->kind), tp_map_get(m, "kind"));
-	tl_copy_str(fi->target, sizeof(fi->target), tp_map_get(m, "target"));
-	tl_copy_str(fi->label, sizeof(fi->label), tp_map_get(m, "label"));
-	tl_copy_str(fi->family, sizeof(fi->family), tp_map_get(m, "family"));
-	tl_copy_str(fi->socktype, sizeof(fi->socktype),
-		    tp_map_get(m, "socktype"));
-	tl_copy_str(fi->role, sizeof(fi->role), tp_map_get(m, "role"));
+	fi->fd = (int)e->fd;
+	fi->flags = (int)e->flags;
+	fi->cloexec = e->cloexec;
+	fi->internal = e->internal;
+	tl_copy_str(fi->kind, sizeof(fi->kind), e->kind);
+	tl_copy_str(fi->target, sizeof(fi->target), e->target);
+	tl_copy_str(fi->label, sizeof(fi->label), e->label);
+	tl_copy_str(fi->family, sizeof(fi->family), e->family);
+	tl_copy_str(fi->socktype, sizeof(fi->socktype), e->socktype);
+	tl_copy_str(fi->role, sizeof(fi->role), e->role);
 }
 
-static int tl_list_append(struct tl_list *l, int which, const msgpack_object *a)
+static int tl_list_append(struct tether *t, struct tl_list *l, int which,
+			  const struct tp_list *v)
 {
-	size_t n;
-	const msgpack_object *v = tp_obj_array(a, &n);
 	struct tether_fdinfo *nv;
+	struct tp_fdinfo e;
+	struct tp_err err;
+	int rc;
 
-	if (!v)
-		return -EPROTO;
-	if (!n)
+	if (!v->n)
 		return 0;
-	nv = realloc(l->v[which], (l->n[which] + n) * sizeof(*nv));
+	nv = realloc(l->v[which], (l->n[which] + v->n) * sizeof(*nv));
 	if (!nv)
-		return -ENOMEM;
+		return tl_fail(t, ENOMEM, "out of memory");
 	l->v[which] = nv;
-	for (size_t i = 0; i < n; i++)
-		tl_fdinfo_from_map(&nv[l->n[which]++], &v[i]);
+	for (uint32_t i = 0; i < v->n; i++) {
+		if ((rc = tp_unpack_fdinfo(&v->o[i], &e, &err)) < 0)
+			return tl_fail(t, -rc, "%s", err.msg);
+		tl_fdinfo_from(&nv[l->n[which]++], &e);
+	}
 	return 0;
 }
 
 static int tl_got_page(struct tether *t, const msgpack_object *body, void *arg)
 {
 	struct tl_list *l = arg;
+	struct tp_fd_list r;
+	struct tp_err e;
 	int rc;
 
 	l->next = 0;
-	if ((rc = tl_list_append(l, 0, tp_map_get(body, "fds"))) < 0 ||
-	    (rc = tl_list_append(l, 1, tp_map_get(body, "internal"))) < 0 ||
-	    tp_obj_i64(tp_map_get(body, "next"), &l->next) < 0)
-		return tl_fail(t, rc == -ENOMEM ? ENOMEM : EPROTO,
-			       "malformed LIST_FDS reply");
+	if ((rc = tp_unpack_list_fds_reply(body, &r, &e)) < 0)
+		return tl_fail(t, -rc, "%s", e.msg);
+	if ((rc = tl_list_append(t, l, 0, &r.fds)) < 0 ||
+	    (rc = tl_list_append(t, l, 1, &r.internal)) < 0)
+		return rc;
+	l->next = r.next;
 	return 0;
 }
 
-static void tl_pack_from(msgpack_packer *pk, const void *arg)
+static int tl_pack_from(struct tp_w *w, const void *arg)
 {
-	msgpack_pack_array(pk, 1);
-	msgpack_pack_int64(pk, *(const int64_t *)arg);
+	struct tp_from f = { .has = TP_FROM_FROM,
+			     .from = *(const int64_t *)arg };
+
+	return tp_pack_list_fds(w, &f);
 }
 
 TETHER_API int tether_list_fds(struct tether *t, struct tether_fdinfo **fds,
@@ -125,19 +120,21 @@ struct tl_label_arg {
 	const char *name;
 };
 
-static void tl_pack_label(msgpack_packer *pk, const void *arg)
+static int tl_pack_label(struct tp_w *w, const void *arg)
 {
 	const struct tl_label_arg *a = arg;
+	struct tp_label l = { .has = TP_LABEL_NAME, .fd = a->fd,
+			      .name = tp_str(a->name) };
 
-	msgpack_pack_array(pk, 2);
-	msgpack_pack_int(pk, a->fd);
-	tp_pack_str(pk, a->name);
+	return tp_pack_label(w, &l);
 }
 
-static void tl_pack_name(msgpack_packer *pk, const void *arg)
+static int tl_pack_name(struct tp_w *w, const void *arg)
 {
-	msgpack_pack_array(pk, 1);
-	tp_pack_str(pk, arg);
+	struct tp_unlabel u = { .has = TP_UNLABEL_WHICH,
+				.which = { .s = tp_str(arg) } };
+
+	return tp_pack_unlabel(w, &u);
 }
 
 TETHER_API int tether_label(struct tether *t, int fd, const char *name)
@@ -183,34 +180,42 @@ struct tl_gc {
 	size_t nclosed;
 };
 
-static void tl_pack_gc(msgpack_packer *pk, const void *arg)
+static int tl_pack_keep(struct tp_w *w, const void *ctx, uint32_t i)
+{
+	return tp_w_i64(w, ((const int *)ctx)[i]);
+}
+
+static int tl_pack_gc(struct tp_w *w, const void *arg)
 {
 	const struct tl_gc *g = arg;
+	struct tp_gc m = {
+		.has = TP_GC_FLAGS,
+		.keep = { .n = (uint32_t)g->nkeep, .each = tl_pack_keep,
+			  .ctx = g->keep },
+		.flags = g->flags,
+	};
 
-	msgpack_pack_array(pk, 2);
-	msgpack_pack_array(pk, g->nkeep);
-	for (size_t i = 0; i < g->nkeep; i++)
-		msgpack_pack_int(pk, g->keep[i]);
-	msgpack_pack_unsigned_int(pk, g->flags);
+	return tp_pack_gc(w, &m);
 }
 
 static int tl_got_gc(struct tether *t, const msgpack_object *body, void *arg)
 {
 	struct tl_gc *g = arg;
-	size_t n;
-	const msgpack_object *v = tp_obj_array(tp_map_get(body, "closed"), &n);
+	struct tp_gc_reply r;
+	struct tp_err e;
+	int rc;
 
-	if (!v)
-		return tl_fail(t, EPROTO, "malformed GC reply");
-	if (n && !(g->closed = malloc(n * sizeof(int))))
+	if ((rc = tp_unpack_gc_reply(body, &r, &e)) < 0)
+		return tl_fail(t, -rc, "%s", e.msg);
+	if (r.closed.n && !(g->closed = malloc(r.closed.n * sizeof(int))))
 		return tl_fail(t, ENOMEM, "out of memory");
-	for (size_t i = 0; i < n; i++) {
+	for (uint32_t i = 0; i < r.closed.n; i++) {
 		int64_t fd = -1;
 
-		tp_obj_i64(&v[i], &fd);
+		tp_obj_i64(&r.closed.o[i], &fd);
 		g->closed[i] = (int)fd;
 	}
-	g->nclosed = n;
+	g->nclosed = r.closed.n;
 	return 0;
 }
 

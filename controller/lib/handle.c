@@ -45,54 +45,36 @@ int tl_fail(struct tether *t, int err, const char *fmt, ...)
 	return -err;
 }
 
-static int64_t tl_map_int(const msgpack_object *map, const char *key)
+int tl_status_from_map(struct tether *t, struct tether_status *st,
+		       const msgpack_object *map)
 {
-	int64_t v = 0;
+	struct tp_status s;
+	struct tp_err e;
+	int rc = tp_unpack_status(map, &s, &e);
 
-	tp_obj_i64(tp_map_get(map, key), &v);
-	return v;
-}
-
-static bool tl_map_bool(const msgpack_object *map, const char *key)
-{
-	const msgpack_object *o = tp_map_get(map, key);
-
-	return o && o->type == MSGPACK_OBJECT_BOOLEAN && o->via.boolean;
-}
-
-/* Fill what the map carries; keys it lacks keep their value. */
-void tl_status_from_map(struct tether_status *st, const msgpack_object *map)
-{
-	if (tp_map_get(map, "pid"))
-		st->pid = (pid_t)tl_map_int(map, "pid");
-	if (tp_map_get(map, "generation"))
-		st->generation = (uint64_t)tl_map_int(map, "generation");
-	if (tp_map_get(map, "persistent"))
-		st->persistent = tl_map_bool(map, "persistent");
-	if (tp_map_get(map, "attached"))
-		st->attached = tl_map_bool(map, "attached");
-	if (tp_map_get(map, "controller_pid"))
-		st->controller_pid = (pid_t)tl_map_int(map, "controller_pid");
-	if (tp_map_get(map, "controller_since"))
-		st->controller_since = tl_map_int(map, "controller_since");
-	if (tp_map_get(map, "uptime_ms"))
-		st->uptime_ms = (uint64_t)tl_map_int(map, "uptime_ms");
-	if (tp_map_get(map, "nfds"))
-		st->nfds = (unsigned)tl_map_int(map, "nfds");
-	if (tp_map_get(map, "ninternal"))
-		st->ninternal = (unsigned)tl_map_int(map, "ninternal");
-	if (tp_map_get(map, "nlabels"))
-		st->nlabels = (unsigned)tl_map_int(map, "nlabels");
-	if (tp_map_get(map, "children"))
-		st->nchildren = (unsigned)tl_map_int(map, "children");
-	if (tp_map_get(map, "workers"))
-		st->nworkers = (unsigned)tl_map_int(map, "workers");
-	if (tp_map_get(map, "syscall_fd"))
-		st->syscall_fd = (int)tl_map_int(map, "syscall_fd");
-	if (tp_map_get(map, "data_fd"))
-		st->data_fd = (int)tl_map_int(map, "data_fd");
-	if (tp_map_get(map, "observer"))
-		st->observer = tl_map_bool(map, "observer");
+	if (rc < 0)
+		return tl_fail(t, -rc, "%s", e.msg);
+	st->pid = (pid_t)s.pid;
+	st->generation = s.generation;
+	st->persistent = s.persistent;
+	if (s.has & TP_STATUS_ATTACHED)
+		st->attached = s.attached;
+	if (s.has & TP_STATUS_CONTROLLER_PID)
+		st->controller_pid = (pid_t)s.controller_pid;
+	if (s.has & TP_STATUS_CONTROLLER_SINCE)
+		st->controller_since = s.controller_since;
+	st->uptime_ms = s.uptime_ms;
+	st->nfds = (unsigned)s.nfds;
+	st->ninternal = (unsigned)s.ninternal;
+	st->nlabels = (unsigned)s.nlabels;
+	st->nchildren = (unsigned)s.children;
+	st->nworkers = (unsigned)s.workers;
+	if (s.has & TP_STATUS_SYSCALL_FD)
+		st->syscall_fd = (int)s.syscall_fd;
+	if (s.has & TP_STATUS_DATA_FD)
+		st->data_fd = (int)s.data_fd;
+	st->observer = s.observer;
+	return 0;
 }
 
 static __thread char tl_orphan_err[256];

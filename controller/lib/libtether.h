@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 
+#include "messages.h"
 #include "proto.h"
 #include "tether.h"
 
@@ -63,7 +64,11 @@ int tl_fail(struct tether *t, int err, const char *fmt, ...)
 /* Failures with no handle to hold their text (connect, start) leave it
  * here, per thread; tether_last_error(NULL) reads it. */
 void tl_set_orphan_error(const char *text);
-void tl_status_from_map(struct tether_status *st, const msgpack_object *map);
+/* The status a HELLO answer or a STATUS reply carries, into st: what the
+ * message may leave out (the fds of our connection, in a STATUS) keeps
+ * its value; a required key missing is -EPROTO, with t->err saying. */
+int tl_status_from_map(struct tether *t, struct tether_status *st,
+		       const msgpack_object *map);
 
 /* rpc.c: send one request and wait for its reply.  On success the reply
  * is in *in (destroy it); a server error becomes -err with its text in
@@ -74,19 +79,24 @@ uint64_t tl_next_id(struct tether *t);
 /* The next frame of a streamed reply to id (LOGS). */
 int tl_rpc_more(struct tether *t, uint64_t id, struct tp_in *in);
 
-/* admin.c: a request with a prepared body; reply body to fn. */
+/* admin.c: a request whose body pack writes (NULL: the op's empty
+ * body); the reply's body to fn, or, fn NULL, only checked against the
+ * op's reply message. */
 int tl_request(struct tether *t, unsigned op,
-	       void (*pack)(msgpack_packer *pk, const void *arg),
+	       int (*pack)(struct tp_w *w, const void *arg),
 	       const void *parg,
 	       int (*fn)(struct tether *t, const msgpack_object *body,
 			 void *arg),
 	       void *arg);
 
 /* call.c */
-int tl_call_pack_body(struct tether *t, msgpack_packer *pk,
-		      const struct tether_call *c);
+/* c as a SYSCALL body with every buffer inline (BATCH entries): 0, or
+ * -EINVAL/-E2BIG with t->err saying which argument is wrong. */
+int tl_call_to_syscall(struct tether *t, const struct tether_call *c,
+		       struct tp_syscall_req *s);
+/* A SYSCALL reply into c: ret, and the out buffers copied back. */
 int tl_call_unpack(struct tether *t, struct tether_call *c,
-		   const msgpack_object *body);
+		   const struct tp_syscall_reply *r);
 
 /* data.c: a buffer as chunks on the data socket, out or in (exactly
  * len bytes expected). */

@@ -112,6 +112,13 @@ static int tl_send_hello(struct tether *t, int fd, const int *pass,
 		char b[CMSG_SPACE(2 * sizeof(int))];
 		struct cmsghdr align;
 	} cbuf;
+	struct tp_hello h = {
+		.has = expect_gen ? TP_HELLO_GENERATION : 0,
+		.version = TETHER_PROTO_VERSION,
+		.flags = flags,
+		.pid = getpid(),
+		.generation = expect_gen,
+	};
 	struct tp_msg m;
 	struct iovec iov;
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
@@ -123,14 +130,11 @@ static int tl_send_hello(struct tether *t, int fd, const int *pass,
 
 	tp_msg_init(&m);
 	tp_msg_request(&m, 1, TETHER_OP_HELLO);
-	msgpack_pack_array(&m.pk, expect_gen ? 4 : 3);
-	msgpack_pack_unsigned_int(&m.pk, TETHER_PROTO_VERSION);
-	msgpack_pack_unsigned_int(&m.pk, flags);
-	msgpack_pack_int(&m.pk, getpid());
-	if (expect_gen)
-		msgpack_pack_uint64(&m.pk, expect_gen);
-	if ((rc = tp_msg_finish(&m)) < 0)
+	tp_pack_hello(&m.w, &h);
+	if ((rc = tp_msg_finish(&m)) < 0) {
+		rc = tl_fail(t, -rc, "building the HELLO: %s", strerror(-rc));
 		goto out;
+	}
 	iov.iov_base = (void *)tp_msg_data(&m);
 	iov.iov_len = tp_msg_size(&m);
 	memset(cbuf.b, 0, sizeof(cbuf.b));
@@ -159,8 +163,7 @@ static int tl_recv_answer(struct tether *t, int fd)
 {
 	unsigned char buf[4096];
 	struct tp_in in;
-	const char *text = "";
-	size_t tlen = 0;
+	struct tp_error x;
 	ssize_t n;
 	int rc;
 
@@ -184,16 +187,17 @@ static int tl_recv_answer(struct tether *t, int fd)
 		return tl_fail(t, EPROTO, "malformed handshake answer");
 	}
 	if (in.code != 0) {
-		tp_obj_str(in.body, &text, &tlen);
+		if (tp_unpack_error(in.body, &x, NULL) < 0)
+			x.text = tp_str("");
 		rc = in.code > 0 && in.code < 4096 ? (int)in.code : EPROTO;
-		tl_fail(t, rc, "%.*s", (int)tlen, text);
+		tl_fail(t, rc, "%.*s", (int)x.text.n, x.text.p);
 		tp_in_destroy(&in);
 		return -rc;
 	}
-	tl_status_from_map(&t->info, in.body);
+	rc = tl_status_from_map(t, &t->info, in.body);
 	t->info.attached = !t->info.observer;
 	tp_in_destroy(&in);
-	return 0;
+	return rc;
 }
 
 /* Refused at accept (busy, or a uid it does not admit), a server

@@ -52,8 +52,7 @@ static int tl_rpc_recv(struct tether *t, struct tp_in *in)
  * notice of an error that ends or concerns the whole connection. */
 static int tl_rpc_wait(struct tether *t, uint64_t id, struct tp_in *in)
 {
-	const char *text;
-	size_t n;
+	struct tp_error x;
 	int rc;
 
 	for (;;) {
@@ -65,12 +64,11 @@ static int tl_rpc_wait(struct tether *t, uint64_t id, struct tp_in *in)
 	}
 	if (in->code == 0 && in->id == id)
 		return 0;
-	if (tp_obj_str(in->body, &text, &n) < 0) {
-		text = "";
-		n = 0;
-	}
+	/* An error whose text is not a string is still that error. */
+	if (tp_unpack_error(in->body, &x, NULL) < 0)
+		x.text = tp_str("");
 	rc = in->code > 0 && in->code < 4096 ? (int)in->code : EPROTO;
-	tl_fail(t, rc, "%.*s", (int)n, text);
+	tl_fail(t, rc, "%.*s", (int)x.text.n, x.text.p);
 	tp_in_destroy(in);
 	return -rc;
 }
@@ -88,8 +86,13 @@ int tl_rpc(struct tether *t, struct tp_msg *req, uint64_t id,
 	if (t->sfd < 0)
 		return tl_fail(t, ENOTCONN, "not connected");
 	t->err[0] = '\0';
+	/* Half a request is never sent: what packing failed on is the
+	 * request's error. */
 	if ((rc = tp_msg_finish(req)) < 0)
-		return tl_fail(t, -rc, "request too large for one frame");
+		return tl_fail(t, -rc, "%s", rc == -EMSGSIZE
+			       ? "request too large for one frame"
+			       : rc == -ENOMEM ? "out of memory for the request"
+					       : strerror(-rc));
 	if ((rc = tp_write_all(t->sfd, tp_msg_data(req), tp_msg_size(req))) < 0) {
 		/* The server may have said why before it closed (taken
 		 * over): that notice is the better error. */

@@ -8,26 +8,27 @@
 #include "libtether.h"
 
 /* A label, or a pid written in decimal. */
-static void tl_pack_target(msgpack_packer *pk, const char *target)
+static struct tp_intstr tl_target(const char *target)
 {
+	struct tp_intstr v = { .s = tp_str(target) };
 	char *end;
 	long pid = strtol(target, &end, 10);
 
-	if (*target && !*end && pid > 0)
-		msgpack_pack_int64(pk, pid);
-	else
-		tp_pack_str(pk, target);
+	if (*target && !*end && pid > 0) {
+		v.is_int = true;
+		v.i = pid;
+	}
+	return v;
 }
 
-static void tl_pack_strv(msgpack_packer *pk, const char *const *v)
+/* A NULL-ended vector as a list of strings. */
+static struct tp_list tl_strv(const char *const *v)
 {
-	size_t n = 0;
+	struct tp_list l = { .v = v };
 
-	while (v && v[n])
-		n++;
-	msgpack_pack_array(pk, n);
-	for (size_t i = 0; i < n; i++)
-		tp_pack_str(pk, v[i]);
+	while (v && v[l.n])
+		l.n++;
+	return l;
 }
 
 #define TL_POLICY_MAX (1u << 20)	/* the server's bound too */
@@ -54,75 +55,75 @@ static int tl_read_policy(struct tether *t, const char *path, char **out,
 	return 0;
 }
 
-static void tl_pack_spawn(msgpack_packer *pk, const void *arg)
+static int tl_pack_fdpair(struct tp_w *w, const void *ctx, uint32_t i)
+{
+	const int(*fds)[2] = ctx;
+	struct tp_spawn_fd m = { .child = fds[i][0], .server = fds[i][1] };
+
+	return tp_pack_spawn_fd(w, &m);
+}
+
+static int tl_pack_rlimit(struct tp_w *w, const void *ctx, uint32_t i)
+{
+	const struct tether_rlimit *r = (const struct tether_rlimit *)ctx + i;
+	struct tp_spawn_rlimit m = { .resource = r->resource, .soft = r->soft,
+				     .hard = r->hard };
+
+	return tp_pack_spawn_rlimit(w, &m);
+}
+
+static int tl_pack_spawn(struct tp_w *w, const void *arg)
 {
 	const struct tl_spawn *req = arg;
 	const struct tether_spawn *sp = req->sp;
-	unsigned n = 5;
+	struct tp_spawn m = {
+		.has = TP_SPAWN_CLEAR_ENV | TP_SPAWN_CAPTURE |
+		       TP_SPAWN_SETSID | TP_SPAWN_PGROUP,
+		.argv = tl_strv(sp->argv),
+		.clear_env = sp->clear_env,
+		.capture = sp->capture,
+		.setsid = sp->setsid,
+		.pgroup = true,
+		.env = tl_strv(sp->env),
+		.cwd = tp_str(sp->cwd),
+		.label = tp_str(sp->label),
+		.log_max = sp->log_max,
+		.fds = { .n = (uint32_t)sp->nfds, .each = tl_pack_fdpair,
+			 .ctx = sp->fds },
+		.user = tp_str(sp->user),
+		.cgroup = tp_str(sp->cgroup),
+		.rlimits = { .n = (uint32_t)sp->nrlimits,
+			     .each = tl_pack_rlimit, .ctx = sp->rlimits },
+	};
 	size_t len;
 
-	n += !!sp->env + !!sp->cwd + !!sp->label + !!sp->log_max +
-	     !!sp->nfds + !!sp->user + !!sp->cgroup + !!sp->nrlimits +
-	     2 * !!req->policy;
-	msgpack_pack_map(pk, n);
-	tp_pack_str(pk, "argv");
-	tl_pack_strv(pk, sp->argv);
-	tp_pack_kv_bool(pk, "clear_env", sp->clear_env);
-	tp_pack_kv_bool(pk, "capture", sp->capture);
-	tp_pack_kv_bool(pk, "setsid", sp->setsid);
-	tp_pack_kv_bool(pk, "pgroup", true);
-	if (sp->env) {
-		tp_pack_str(pk, "env");
-		tl_pack_strv(pk, sp->env);
-	}
-	if (sp->cwd)
-		tp_pack_kv_str(pk, "cwd", sp->cwd);
-	if (sp->label)
-		tp_pack_kv_str(pk, "label", sp->label);
-	if (sp->log_max)
-		tp_pack_kv_int(pk, "log_max", (int64_t)sp->log_max);
-	if (sp->nfds) {
-		tp_pack_str(pk, "fds");
-		msgpack_pack_array(pk, sp->nfds);
-		for (size_t i = 0; i < sp->nfds; i++) {
-			msgpack_pack_array(pk, 2);
-			msgpack_pack_int(pk, sp->fds[i][0]);
-			msgpack_pack_int(pk, sp->fds[i][1]);
-		}
-	}
-	if (sp->user)
-		tp_pack_kv_str(pk, "user", sp->user);
-	if (sp->cgroup)
-		tp_pack_kv_str(pk, "cgroup", sp->cgroup);
-	if (sp->nrlimits) {
-		tp_pack_str(pk, "rlimits");
-		msgpack_pack_array(pk, sp->nrlimits);
-		for (size_t i = 0; i < sp->nrlimits; i++) {
-			msgpack_pack_array(pk, 3);
-			msgpack_pack_int(pk, sp->rlimits[i].resource);
-			msgpack_pack_uint64(pk, sp->rlimits[i].soft);
-			msgpack_pack_uint64(pk, sp->rlimits[i].hard);
-		}
-	}
+	m.has |= (sp->env ? TP_SPAWN_ENV : 0) | (sp->cwd ? TP_SPAWN_CWD : 0) |
+		 (sp->label ? TP_SPAWN_LABEL : 0) |
+		 (sp->log_max ? TP_SPAWN_LOG_MAX : 0) |
+		 (sp->nfds ? TP_SPAWN_FDS : 0) | (sp->user ? TP_SPAWN_USER : 0) |
+		 (sp->cgroup ? TP_SPAWN_CGROUP : 0) |
+		 (sp->nrlimits ? TP_SPAWN_RLIMITS : 0);
 	if (req->policy) {
-		tp_pack_str(pk, "policy");
-		msgpack_pack_str(pk, req->policy_len);
-		msgpack_pack_str_body(pk, req->policy, req->policy_len);
+		m.has |= TP_SPAWN_POLICY | TP_SPAWN_POLICY_NAME;
+		m.policy.p = req->policy;
+		m.policy.n = req->policy_len;
 		/* The server takes a name of up to 255 bytes: a longer path
 		 * keeps its end, where the file's name is. */
 		len = strlen(sp->policy);
-		tp_pack_kv_str(pk, "policy_name",
-			       sp->policy + (len > 255 ? len - 255 : 0));
+		m.policy_name = tp_str(sp->policy + (len > 255 ? len - 255 : 0));
 	}
+	return tp_pack_spawn(w, &m);
 }
 
 static int tl_got_pid(struct tether *t, const msgpack_object *body, void *arg)
 {
-	int64_t pid;
+	struct tp_spawn_reply m;
+	struct tp_err e;
+	int rc;
 
-	if (tp_obj_i64(tp_map_get(body, "pid"), &pid) < 0)
-		return tl_fail(t, EPROTO, "malformed reply");
-	*(pid_t *)arg = (pid_t)pid;
+	if ((rc = tp_unpack_spawn_reply(body, &m, &e)) < 0)
+		return tl_fail(t, -rc, "%s", e.msg);
+	*(pid_t *)arg = (pid_t)m.pid;
 	return 0;
 }
 
@@ -151,65 +152,50 @@ TETHER_API int tether_spawn(struct tether *t, const struct tether_spawn *user,
 	return rc;
 }
 
-static int64_t tl_int(const msgpack_object *map, const char *key)
-{
-	int64_t v = 0;
-
-	tp_obj_i64(tp_map_get(map, key), &v);
-	return v;
-}
-
-static bool tl_bool(const msgpack_object *map, const char *key)
-{
-	const msgpack_object *o = tp_map_get(map, key);
-
-	return o && o->type == MSGPACK_OBJECT_BOOLEAN && o->via.boolean;
-}
-
-static int tl_worker_from_map(struct tether_worker *w, const msgpack_object *m)
+static void tl_worker_from(struct tether_worker *w, const struct tp_worker *m)
 {
 	static const char *const states[] = { "running", "stopped", "exited",
 					      "killed" };
-	const msgpack_object *o, *ru = tp_map_get(m, "rusage"), *av;
-	const char *s;
-	char **argv;
 	size_t n;
 
 	memset(w, 0, sizeof(*w));
-	w->pid = (pid_t)tl_int(m, "pid");
-	if (tp_obj_str(tp_map_get(m, "label"), &s, &n) == 0) {
-		n = n < sizeof(w->label) - 1 ? n : sizeof(w->label) - 1;
-		memcpy(w->label, s, n);
+	w->pid = (pid_t)m->pid;
+	if (m->label.p) {
+		n = m->label.n < sizeof(w->label) - 1 ? m->label.n
+						      : sizeof(w->label) - 1;
+		memcpy(w->label, m->label.p, n);
 	}
-	if (tp_obj_str(tp_map_get(m, "state"), &s, &n) == 0)
-		for (unsigned i = 0; i < 4; i++)
-			if (strlen(states[i]) == n && !memcmp(states[i], s, n))
-				w->state = (enum tether_wstate)i;
-	w->exit_code = (int)tl_int(m, "exit_code");
-	w->signal = (int)tl_int(m, "signal");
-	w->core = tl_bool(m, "core");
-	w->started_ms = tl_int(m, "started");
-	w->ended_ms = tl_int(m, "ended");
-	w->utime_us = (uint64_t)tl_int(ru, "utime_us");
-	w->stime_us = (uint64_t)tl_int(ru, "stime_us");
-	w->maxrss_kb = (long)tl_int(ru, "maxrss_kb");
-	w->captured = tl_bool(m, "captured");
-	w->log_size = (uint64_t)tl_int(m, "log_size");
-	w->timeout = tl_bool(m, "timeout");
-	w->sigkill = tl_bool(m, "sigkill");
-	w->after_ms = (uint64_t)tl_int(m, "after_ms");
-	if ((o = tp_map_get(m, "argv")) && (av = tp_obj_array(o, &n))) {
-		if (!(argv = calloc(n + 1, sizeof(char *))))
-			return -ENOMEM;
-		w->argv = (const char *const *)argv;
-		for (size_t i = 0; i < n; i++)
-			if (tp_obj_str(&av[i], &s, &(size_t){ 0 }) == 0) {
-				size_t len = av[i].via.str.size;
+	for (unsigned i = 0; i < 4; i++)
+		if (tp_str_is(m->state, states[i]))
+			w->state = (enum tether_wstate)i;
+	w->exit_code = (int)m->exit_code;
+	w->signal = (int)m->signal;
+	w->core = m->core;
+	w->started_ms = m->started;
+	w->ended_ms = m->ended;
+	w->utime_us = (uint64_t)m->rusage.utime_us;
+	w->stime_us = (uint64_t)m->rusage.stime_us;
+	w->maxrss_kb = (long)m->rusage.maxrss_kb;
+	w->captured = m->captured;
+	w->log_size = (uint64_t)m->log_size;
+	w->timeout = m->timeout;
+	w->sigkill = m->sigkill;
+	w->after_ms = (uint64_t)m->after_ms;
+}
 
-				if (!(argv[i] = strndup(len ? s : "", len)))
-					return -ENOMEM;
-			}
-	}
+/* The record's argv, our own copies (PS; tl_worker_clear frees them). */
+static int tl_worker_argv(struct tether_worker *w, const struct tp_list *argv)
+{
+	struct tp_str s;
+	char **v;
+
+	if (!(v = calloc(argv->n + 1, sizeof(char *))))
+		return -ENOMEM;
+	w->argv = (const char *const *)v;
+	for (uint32_t i = 0; i < argv->n; i++)
+		if (tp_obj_str(&argv->o[i], &s.p, &s.n) < 0 ||
+		    !(v[i] = strndup(s.p, s.n)))
+			return -ENOMEM;
 	return 0;
 }
 
@@ -240,21 +226,26 @@ struct tl_ps {
 static int tl_got_ps(struct tether *t, const msgpack_object *body, void *arg)
 {
 	struct tl_ps *ps = arg;
-	size_t n;
-	const msgpack_object *v = tp_obj_array(tp_map_get(body, "workers"), &n);
+	struct tp_ps_reply r;
+	struct tp_worker m;
+	struct tp_err e;
 	struct tether_worker *nv;
+	int rc;
 
 	ps->next = 0;
-	tp_obj_i64(tp_map_get(body, "next"), &ps->next);
-	if (!v)
-		return tl_fail(t, EPROTO, "malformed PS reply");
-	if (!n)
+	if ((rc = tp_unpack_ps_reply(body, &r, &e)) < 0)
+		return tl_fail(t, -rc, "%s", e.msg);
+	ps->next = r.next;
+	if (!r.workers.n)
 		return 0;
-	if (!(nv = realloc(ps->v, (ps->n + n) * sizeof(*nv))))
+	if (!(nv = realloc(ps->v, (ps->n + r.workers.n) * sizeof(*nv))))
 		return tl_fail(t, ENOMEM, "out of memory");
 	ps->v = nv;
-	for (size_t i = 0; i < n; i++) {
-		if (tl_worker_from_map(&ps->v[ps->n++], &v[i]) < 0)
+	for (uint32_t i = 0; i < r.workers.n; i++) {
+		if ((rc = tp_unpack_worker(&r.workers.o[i], &m, &e)) < 0)
+			return tl_fail(t, -rc, "%s", e.msg);
+		tl_worker_from(&ps->v[ps->n], &m);
+		if (tl_worker_argv(&ps->v[ps->n++], &m.argv) < 0)
 			return tl_fail(t, ENOMEM, "out of memory");
 	}
 	return 0;
@@ -287,10 +278,12 @@ static struct tether_worker *tl_workers_block(const struct tether_worker *v,
 	return o;
 }
 
-static void tl_pack_from(msgpack_packer *pk, const void *arg)
+static int tl_pack_from(struct tp_w *w, const void *arg)
 {
-	msgpack_pack_array(pk, 1);
-	msgpack_pack_int64(pk, *(const int64_t *)arg);
+	struct tp_from m = { .has = TP_FROM_FROM,
+			     .ufrom = (uint64_t) * (const int64_t *)arg };
+
+	return tp_pack_ps(w, &m);
 }
 
 TETHER_API int tether_ps(struct tether *t, struct tether_worker **workers,
@@ -318,45 +311,54 @@ TETHER_API int tether_ps(struct tether *t, struct tether_worker **workers,
 }
 
 struct tl_target {
+	unsigned op;
 	const char *target;
 	int64_t arg;
 	bool has_arg;
+	struct tether_worker *out;
 };
 
-static void tl_pack_target_arg(msgpack_packer *pk, const void *arg)
+static int tl_pack_target_arg(struct tp_w *w, const void *arg)
 {
 	const struct tl_target *a = arg;
+	struct tp_target m = {
+		.has = TP_TARGET_TARGET | (a->has_arg ? TP_TARGET_ARG : 0),
+		.target = tl_target(a->target),
+		.arg = a->arg,
+	};
 
-	msgpack_pack_array(pk, a->has_arg ? 2 : 1);
-	tl_pack_target(pk, a->target);
-	if (a->has_arg)
-		msgpack_pack_int64(pk, a->arg);
+	return tp_pack(w, tp_request_desc(a->op), &m);
 }
 
+/* WAIT and STOP answer a worker record, KILL and ACK less. */
 static int tl_got_worker(struct tether *t, const msgpack_object *body,
 			 void *arg)
 {
-	struct tether_worker w;
-	int rc = tl_worker_from_map(&w, body);
+	const struct tl_target *a = arg;
+	bool record = a->op == TETHER_OP_WAIT || a->op == TETHER_OP_STOP;
+	struct tp_worker m;
+	struct tp_err e;
+	int rc;
 
+	if ((rc = tp_unpack(body, tp_reply_desc(a->op), record ? &m : NULL,
+			    &e)) < 0)
+		return tl_fail(t, -rc, "%s", e.msg);
+	if (!record || !a->out)
+		return 0;
 	/* A single record carries no argv: it would be the caller's to
 	 * free, and only tether_ps() hands out blocks. */
-	tl_worker_clear(&w);
-	if (rc < 0)
-		return tl_fail(t, ENOMEM, "out of memory");
-	if (arg)
-		*(struct tether_worker *)arg = w;
+	tl_worker_from(a->out, &m);
 	return 0;
 }
 
 static int tl_target_op(struct tether *t, unsigned op, const char *target,
 			int64_t arg, bool has_arg, struct tether_worker *out)
 {
-	struct tl_target a = { target, arg, has_arg };
+	struct tl_target a = { op, target, arg, has_arg, out };
 
 	if (!target || !*target)
 		return tl_fail(t, EINVAL, "no worker named");
-	return tl_request(t, op, tl_pack_target_arg, &a, tl_got_worker, out);
+	return tl_request(t, op, tl_pack_target_arg, &a, tl_got_worker, &a);
 }
 
 TETHER_API int tether_wait(struct tether *t, const char *target,
@@ -381,11 +383,12 @@ TETHER_API int tether_ack(struct tether *t, const char *target)
 	return tl_target_op(t, TETHER_OP_ACK, target, 0, false, NULL);
 }
 
-static void tl_pack_force(msgpack_packer *pk, const void *arg)
+static int tl_pack_force(struct tp_w *w, const void *arg)
 {
+	struct tp_shutdown m = { .has = TP_SHUTDOWN_FORCE, .force = true };
+
 	(void)arg;
-	msgpack_pack_array(pk, 1);
-	msgpack_pack_true(pk);
+	return tp_pack_shutdown(w, &m);
 }
 
 TETHER_API int tether_shutdown_force(struct tether *t)
@@ -409,33 +412,32 @@ TETHER_API int tether_logs(struct tether *t, const char *target,
 {
 	struct tp_msg m;
 	struct tp_in in;
+	struct tp_target req;
+	struct tp_logs_reply f;
+	struct tp_err e;
 	uint64_t id = tl_next_id(t);
 	int rc;
 
 	if (!target || !cb)
 		return tl_fail(t, EINVAL, "no worker or callback");
+	req = (struct tp_target){ .has = TP_TARGET_TARGET | TP_TARGET_ARG,
+				  .target = tl_target(target),
+				  .arg = (int64_t)from, .follow = follow };
 	tp_msg_init(&m);
 	tp_msg_request(&m, id, TETHER_OP_LOGS);
-	msgpack_pack_array(&m.pk, 3);
-	tl_pack_target(&m.pk, target);
-	msgpack_pack_uint64(&m.pk, from);
-	if (follow)
-		msgpack_pack_true(&m.pk);
-	else
-		msgpack_pack_false(&m.pk);
+	tp_pack_logs(&m.w, &req);
 	rc = tl_rpc(t, &m, id, &in);
 	tp_msg_destroy(&m);
 	while (rc == 0) {
-		const void *p;
-		size_t n;
-		int64_t off = 0;
-		bool end = tl_bool(in.body, "end");
+		bool end = false;
 
-		if (tp_obj_bin(tp_map_get(in.body, "data"), &p, &n) < 0 ||
-		    tp_obj_i64(tp_map_get(in.body, "offset"), &off) < 0)
-			rc = tl_fail(t, EPROTO, "malformed LOGS frame");
-		else if (n && cb(p, n, (uint64_t)off, arg))
-			rc = 1;
+		if ((rc = tp_unpack_logs_reply(in.body, &f, &e)) < 0) {
+			rc = tl_fail(t, -rc, "%s", e.msg);
+		} else {
+			end = f.end;
+			if (f.data.n && cb(f.data.p, f.data.n, f.offset, arg))
+				rc = 1;
+		}
 		tp_in_destroy(&in);
 		if (rc || end)
 			break;

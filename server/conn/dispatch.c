@@ -1,7 +1,8 @@
 /*
  * Request dispatch: one handler per op, from a table.  A handler packs
- * its success body through r->pk or returns td_req_fail(); the frame
- * that carries either is built here.
+ * its success body through r->w or returns td_req_fail(); the frame
+ * that carries either is built here, and a body that could not be
+ * packed whole is answered as the error it is.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -24,68 +25,63 @@ static int td_do_hello(struct td_req *r)
 
 static int td_do_persist(struct td_req *r)
 {
+	struct tp_persist_reply rep = { .persistent = true };
 	int rc = td_persist(r->srv);
 
 	if (rc < 0)
 		return td_req_fail(r, -rc, "make persistent: %s",
 				   strerror(-rc));
-	msgpack_pack_map(r->pk, 2);
-	tp_pack_kv_bool(r->pk, "persistent", true);
-	tp_pack_kv_int(r->pk, "sid", getsid(0));
-	return 0;
+	rep.sid = getsid(0);
+	return tp_pack_persist_reply(r->w, &rep);
 }
 
 static int td_do_status(struct td_req *r)
 {
 	struct td_server *srv = r->srv;
 	struct td_conn *ctl = srv->conns.controller;
-
+	struct tp_status st = {
+		.has = TP_STATUS_ATTACHED | TP_STATUS_CONTROLLER_PID |
+		       TP_STATUS_CONTROLLER_SINCE | TP_STATUS_NOBSERVERS |
+		       TP_STATUS_SOCKET | TP_STATUS_HELPERS |
+		       TP_STATUS_HELPERS_BUSY | TP_STATUS_HELPERS_SYSCALLS |
+		       TP_STATUS_JOBS,
+	};
 	unsigned helpers, busy, syscalls;
 
-	td_labels_validate(srv);
+	td_status_common(srv, &st);
 	td_pool_counts(srv, &helpers, &busy, &syscalls);
-	msgpack_pack_map(r->pk, 20);
-	tp_pack_kv_int(r->pk, "version", TETHER_PROTO_VERSION);
-	tp_pack_kv_int(r->pk, "pid", srv->pid);
-	tp_pack_kv_int(r->pk, "generation", (int64_t)srv->conns.generation);
-	tp_pack_kv_bool(r->pk, "persistent", srv->persistent);
-	tp_pack_kv_bool(r->pk, "attached", ctl != NULL);
-	tp_pack_kv_int(r->pk, "controller_pid", ctl ? ctl->peer_pid : 0);
-	tp_pack_kv_int(r->pk, "controller_since", ctl ? ctl->since : 0);
-	tp_pack_kv_int(r->pk, "uptime_ms", (int64_t)td_uptime_ms(srv));
-	tp_pack_kv_int(r->pk, "nfds", td_count_fds());
-	tp_pack_kv_int(r->pk, "ninternal", td_ifd_count());
-	tp_pack_kv_int(r->pk, "nlabels", srv->fds.nlabels);
-	tp_pack_kv_int(r->pk, "nobservers", srv->conns.nobservers);
-	tp_pack_kv_bool(r->pk, "observer", r->conn->observer);
-	tp_pack_kv_str(r->pk, "socket", srv->socket_path);
-	tp_pack_kv_int(r->pk, "children", srv->workers.nrunning);
-	tp_pack_kv_int(r->pk, "workers", srv->workers.nworkers);
+	st.attached = ctl != NULL;
+	st.controller_pid = ctl ? ctl->peer_pid : 0;
+	st.controller_since = ctl ? ctl->since : 0;
+	st.nobservers = srv->conns.nobservers;
+	st.observer = r->conn->observer;
+	st.socket = tp_str(srv->socket_path);
 	/* What the loop handed off: helper threads in use, of them by a
 	 * controller's syscalls, and requests answered later. */
-	tp_pack_kv_int(r->pk, "helpers", helpers);
-	tp_pack_kv_int(r->pk, "helpers_busy", busy);
-	tp_pack_kv_int(r->pk, "helpers_syscalls", syscalls);
-	tp_pack_kv_int(r->pk, "jobs", srv->deferred.njobs);
-	return 0;
+	st.helpers = helpers;
+	st.helpers_busy = busy;
+	st.helpers_syscalls = syscalls;
+	st.jobs = srv->deferred.njobs;
+	return tp_pack_status(r->w, &st);
 }
 
 /* SHUTDOWN [] or [force]: running workers are stopped only if forced. */
 static int td_do_shutdown(struct td_req *r)
 {
-	size_t nb;
-	const msgpack_object *b = tp_obj_array(r->body, &nb);
-	bool force = b && nb == 1 && b[0].type == MSGPACK_OBJECT_BOOLEAN &&
-		     b[0].via.boolean;
+	struct tp_shutdown req;
+	static const struct tp_empty none;
+	bool force;
 
+	/* Lax: any other body is a SHUTDOWN that is not forced. */
+	tp_unpack_shutdown(r->body, &req, NULL);
+	force = (req.has & TP_SHUTDOWN_FORCE) && req.force;
 	if (r->srv->workers.nrunning && !force)
 		return td_req_fail(r, EBUSY, "%u workers running: stop them, "
 				   "or force (they get SIGTERM, then SIGKILL)",
 				   r->srv->workers.nrunning);
 	td_log("shutdown requested by pid %d", (int)r->conn->peer_pid);
 	kill(getpid(), SIGTERM);	/* handled by the loop, in order */
-	msgpack_pack_nil(r->pk);
-	return 0;
+	return tp_pack_shutdown_reply(r->w, &none);
 }
 
 struct td_op {
@@ -139,7 +135,7 @@ static void td_dispatch_op(struct td_conn *c, const struct tp_in *in,
 {
 	const struct td_op *op = td_op_find(in->code);
 	struct td_req r = { .conn = c, .srv = c->srv, .id = in->id,
-			    .body = in->body, .pk = &m->pk };
+			    .body = in->body, .w = &m->w };
 	struct td_conn *ctl = c->srv->conns.controller;
 	int rc;
 

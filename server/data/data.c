@@ -427,6 +427,13 @@ void td_xfer_abort(struct td_conn *c, int err)
 void td_xfer_reply(struct td_xfer *x, int err, const char *path)
 {
 	struct td_job *j = x->job;
+	struct tp_xfer_done done = {
+		.has = path ? TP_XFER_DONE_PATH : 0,
+		.done = true,
+		.bytes = x->done,
+		.xxh3 = td_xfer_digest(x),
+		.path = tp_str(path),
+	};
 	struct tp_msg m;
 
 	if (err) {
@@ -435,12 +442,7 @@ void td_xfer_reply(struct td_xfer *x, int err, const char *path)
 	}
 	tp_msg_init(&m);
 	tp_msg_reply(&m, j->to_id, 0);
-	msgpack_pack_map(&m.pk, path ? 4 : 3);
-	tp_pack_kv_bool(&m.pk, "done", true);
-	tp_pack_kv_int(&m.pk, "bytes", (int64_t)x->done);
-	tp_pack_kv_int(&m.pk, "xxh3", (int64_t)td_xfer_digest(x));
-	if (path)
-		tp_pack_kv_str(&m.pk, "path", path);
+	tp_pack_xfer_done(&m.w, &done);
 	td_job_send(j, &m);
 }
 
@@ -702,6 +704,22 @@ static int td_file_adopt(struct td_filejob *fj)
 	return 0;
 }
 
+/* The interim reply: PUT's {ready}, GET's {size, mode} (the size first,
+ * so the controller knows what comes). */
+static int td_file_ready(struct td_filejob *fj, struct tp_msg *m)
+{
+	struct tp_ready rep = { .ready = true, .size = fj->size,
+				.mode = fj->mode };
+
+	tp_msg_init(m);
+	tp_msg_reply(m, fj->job.to_id, 0);
+	if (fj->put)
+		tp_pack_put_ready(&m->w, &rep);
+	else
+		tp_pack_get_ready(&m->w, &rep);
+	return tp_msg_finish(m);
+}
+
 static void td_file_opened(struct td_filejob *fj, int res)
 {
 	struct tp_msg m;
@@ -713,24 +731,24 @@ static void td_file_opened(struct td_filejob *fj, int res)
 		td_xfer_over(&fj->x, 0);
 		return;
 	}
+	/* Built before anything starts: if it cannot be, nothing does. */
+	if ((rc = td_file_ready(fj, &m)) < 0) {
+		tp_msg_destroy(&m);
+		td_file_fail(fj, -rc, "%s: building the reply: %s", fj->path);
+		td_xfer_over(&fj->x, 0);
+		return;
+	}
 	if ((rc = td_file_adopt(fj)) < 0) {
+		tp_msg_destroy(&m);
 		td_file_fail(fj, -rc, "%s: no room for the file: %s", fj->path);
 		td_xfer_over(&fj->x, 0);
 		return;
 	}
 	fj->phase = TD_FILE_STREAM;
 	fj->x.fd = fj->fd;
-	tp_msg_init(&m);
-	tp_msg_reply(&m, fj->job.to_id, 0);
 	if (fj->put) {
-		msgpack_pack_map(&m.pk, 1);
-		tp_pack_kv_bool(&m.pk, "ready", true);
 		fj->x.total = UINT64_MAX;
 	} else {
-		/* The size first, so the controller knows what comes. */
-		msgpack_pack_map(&m.pk, 2);
-		tp_pack_kv_int(&m.pk, "size", (int64_t)fj->size);
-		tp_pack_kv_int(&m.pk, "mode", fj->mode);
 		fj->x.sending = true;
 		fj->x.total = fj->size;
 	}
@@ -774,23 +792,23 @@ static const struct td_job_ops td_file_ops = {
 	.release = td_file_release,
 };
 
-static int td_path_arg(struct td_req *r, const msgpack_object *o, char *buf,
+/* The path of a GET or PUT (absent: it was not a string). */
+static int td_path_arg(struct td_req *r, const struct tp_path *m, char *buf,
 		       size_t size)
 {
-	const char *p;
-	size_t n;
+	const struct tp_str *p = &m->path;
 
-	if (tp_obj_str(o, &p, &n) < 0 || n == 0 || n >= size ||
-	    memchr(p, '\0', n))
+	if (!(m->has & TP_PATH_PATH) || p->n == 0 || p->n >= size ||
+	    memchr(p->p, '\0', p->n))
 		return td_req_fail(r, EINVAL, "path must be a non-empty string "
 				   "under %zu bytes", size);
-	memcpy(buf, p, n);
-	buf[n] = '\0';
+	memcpy(buf, p->p, p->n);
+	buf[p->n] = '\0';
 	return 0;
 }
 
 /* A GET or PUT job for r, its data socket claimed, its open queued. */
-static int td_file_start(struct td_req *r, const msgpack_object *path,
+static int td_file_start(struct td_req *r, const struct tp_path *path,
 			 bool put, mode_t mode)
 {
 	struct td_filejob *fj;
@@ -823,39 +841,40 @@ static int td_file_start(struct td_req *r, const msgpack_object *path,
  * {"done", "bytes", "xxh3"} under the same id. */
 int td_do_get(struct td_req *r)
 {
-	size_t nb;
-	const msgpack_object *b = tp_obj_array(r->body, &nb);
+	struct tp_path req;
+	struct tp_err e;
 	int rc;
 
-	if (!b || nb != 1)
-		return td_req_fail(r, EPROTO, "GET body is [path]");
+	if ((rc = tp_unpack_get(r->body, &req, &e)) < 0)
+		return td_req_fail(r, -rc, "%s", e.msg);
 	/* GET reads a file: under a policy, only if openat for reading is
 	 * allowed (the path itself is not something a filter can see). */
 	if ((rc = td_policy_check_op(r, "GET", SYS_openat, (uint64_t)AT_FDCWD,
 				     0, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
 				     O_NOCTTY, 0)) < 0)
 		return rc;
-	return td_file_start(r, &b[0], false, 0);
+	return td_file_start(r, &req, false, 0);
 }
 
 /* PUT [path, mode]: {"ready"} once the temporary exists, then the
  * controller's chunks, then {"done", "bytes", "xxh3", "path"}. */
 int td_do_put(struct td_req *r)
 {
-	size_t nb;
-	const msgpack_object *b = tp_obj_array(r->body, &nb);
-	int64_t mode = 0644;
+	struct tp_path req;
+	struct tp_err e;
+	int64_t mode;
 	int rc;
 
-	if (!b || nb < 1 || nb > 2 || (nb == 2 && tp_obj_i64(&b[1], &mode) < 0))
-		return td_req_fail(r, EPROTO, "PUT body is [path, mode]");
+	if ((rc = tp_unpack_put(r->body, &req, &e)) < 0)
+		return td_req_fail(r, -rc, "%s", e.msg);
+	mode = req.has & TP_PATH_MODE ? req.mode : 0644;
 	/* PUT creates or replaces a file: checked as the open for writing
 	 * it amounts to. */
 	if ((rc = td_policy_check_op(r, "PUT", SYS_openat, (uint64_t)AT_FDCWD,
 				     0, O_WRONLY | O_CREAT | O_TRUNC |
 				     O_CLOEXEC, (mode_t)mode & 07777)) < 0)
 		return rc;
-	return td_file_start(r, &b[0], true, (mode_t)mode & 07777);
+	return td_file_start(r, &req, true, (mode_t)mode & 07777);
 }
 
 /* ---- GIVE and TAKE ------------------------------------------------------- */
@@ -864,8 +883,8 @@ int td_do_put(struct td_req *r)
  * socket with one byte. */
 int td_do_give(struct td_req *r)
 {
-	size_t nb;
-	const msgpack_object *b = tp_obj_array(r->body, &nb);
+	struct tp_fd req;
+	struct tp_err e;
 	union {
 		char b[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
@@ -877,10 +896,11 @@ int td_do_give(struct td_req *r)
 			      .msg_controllen = sizeof(cbuf.b) };
 	struct cmsghdr *cm;
 	int64_t fd;
-	int f;
+	int f, rc;
 
-	if (!b || nb != 1 || tp_obj_i64(&b[0], &fd) < 0)
-		return td_req_fail(r, EPROTO, "GIVE body is [fd]");
+	if ((rc = tp_unpack_give(r->body, &req, &e)) < 0)
+		return td_req_fail(r, -rc, "%s", e.msg);
+	fd = req.fd;
 	if (r->conn->xfer)
 		return td_req_fail(r, EBUSY, "a transfer is in progress");
 	if (fd < 0 || fd > INT32_MAX || td_ifd_is((int)fd) ||
@@ -897,9 +917,8 @@ int td_do_give(struct td_req *r)
 	if (sendmsg(r->conn->dfd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) != 1)
 		return td_req_fail(r, errno ? errno : EIO, "sending the fd: %s",
 				   strerror(errno));
-	msgpack_pack_map(r->pk, 1);
-	tp_pack_kv_int(r->pk, "fd", f);
-	return 0;
+	req.fd = f;
+	return tp_pack_give_reply(r->w, &req);
 }
 
 /* A refused TAKE drops whatever else waits on the idle data socket, fds
@@ -923,16 +942,17 @@ static void td_take_drain(int dfd)
  * data socket before asking; it becomes one of ours (lowest free). */
 int td_do_take(struct td_req *r)
 {
-	size_t nb;
-	const msgpack_object *b = tp_obj_array(r->body, &nb);
+	struct tp_take req;
+	struct tp_fd rep;
+	struct tp_err e;
 	int fds[1], nfds = 0, mflags, fd, rc;
 	char byte;
 	ssize_t k;
 
-	if (!b || nb > 1) {
+	if ((rc = tp_unpack_take(r->body, &req, &e)) < 0) {
 		if (!r->conn->xfer)
 			td_take_drain(r->conn->dfd);
-		return td_req_fail(r, EPROTO, "TAKE body is [] or [label]");
+		return td_req_fail(r, -rc, "%s", e.msg);
 	}
 	if (r->conn->xfer)
 		return td_req_fail(r, EBUSY, "a transfer is in progress");
@@ -953,34 +973,14 @@ int td_do_take(struct td_req *r)
 	/* Ours now, and the controller's to keep: no close-on-exec
 	 * unless it asks (a worker may inherit it through a fd map). */
 	fcntl(fd, F_SETFD, 0);
-	if (nb == 1 && b[0].type == MSGPACK_OBJECT_STR) {
-		struct tp_msg m;
-		struct td_req lr = { .conn = r->conn, .srv = r->srv,
-				     .id = r->id };
-		msgpack_object body[2];
-		msgpack_object arr;
-
-		/* Reuse LABEL on [fd, name]. */
-		body[0].type = MSGPACK_OBJECT_POSITIVE_INTEGER;
-		body[0].via.u64 = (uint64_t)fd;
-		body[1] = b[0];
-		arr.type = MSGPACK_OBJECT_ARRAY;
-		arr.via.array.size = 2;
-		arr.via.array.ptr = body;
-		lr.body = &arr;
-		tp_msg_init(&m);
-		lr.pk = &m.pk;
-		rc = td_do_label(&lr);
-		tp_msg_destroy(&m);
-		if (rc < 0) {
-			close(fd);
-			snprintf(r->err, sizeof(r->err), "%s", lr.err);
-			return rc;
-		}
+	/* Labeled as LABEL would (a label of another type: none). */
+	if ((req.has & TP_TAKE_LABEL) &&
+	    (rc = td_label_set(r, fd, &req.label, NULL)) < 0) {
+		close(fd);
+		return rc;
 	}
 	td_fds_changed();
 	td_log("took fd %d from pid %d", fd, (int)r->conn->peer_pid);
-	msgpack_pack_map(r->pk, 1);
-	tp_pack_kv_int(r->pk, "fd", fd);
-	return 0;
+	rep = (struct tp_fd){ .fd = fd };
+	return tp_pack_take_reply(r->w, &rep);
 }

@@ -129,15 +129,17 @@ int td_mem_read(void *dst, const void *src, size_t n)
 
 int td_do_mem_alloc(struct td_req *r)
 {
-	size_t nb;
-	const msgpack_object *b = tp_obj_array(r->body, &nb);
+	struct tp_mem_req req;
+	struct tp_mem rep;
+	struct tp_err e;
 	struct td_mem *m;
 	uint64_t size;
 	void *p;
 	int rc;
 
-	if (!b || nb != 1 || tp_obj_u64(&b[0], &size) < 0)
-		return td_req_fail(r, EPROTO, "MEM_ALLOC body is [size]");
+	if ((rc = tp_unpack_mem_alloc(r->body, &req, &e)) < 0)
+		return td_req_fail(r, -rc, "%s", e.msg);
+	size = req.size;
 	if (size == 0 || size > TETHER_MEM_MAX)
 		return td_req_fail(r, EINVAL, "size %llu (1 to %llu)",
 				   (unsigned long long)size,
@@ -157,28 +159,35 @@ int td_do_mem_alloc(struct td_req *r)
 		free(m);
 		return td_req_fail(r, errno, "mmap: %s", strerror(errno));
 	}
-	m->addr = (uint64_t)(uintptr_t)p;
+	rep = (struct tp_mem){ .addr = (uint64_t)(uintptr_t)p, .size = size };
+	/* Nobody would know of an allocation whose answer failed. */
+	if ((rc = tp_pack_mem_alloc_reply(r->w, &rep)) < 0) {
+		munmap(p, size);
+		free(m);
+		return rc;
+	}
+	m->addr = rep.addr;
 	m->size = size;
 	m->generation = r->conn->generation;
 	m->since = (int64_t)time(NULL);
 	m->next = r->srv->mem.list;
 	r->srv->mem.list = m;
 	r->srv->mem.n++;
-	msgpack_pack_map(r->pk, 2);
-	tp_pack_kv_int(r->pk, "addr", (int64_t)m->addr);
-	tp_pack_kv_int(r->pk, "size", (int64_t)size);
 	return 0;
 }
 
 int td_do_mem_free(struct td_req *r)
 {
-	size_t nb;
-	const msgpack_object *b = tp_obj_array(r->body, &nb);
+	struct tp_mem_req req;
+	struct tp_mem rep;
+	struct tp_err e;
 	struct td_mem **pp, *m;
 	uint64_t addr;
+	int rc;
 
-	if (!b || nb != 1 || tp_obj_u64(&b[0], &addr) < 0)
-		return td_req_fail(r, EPROTO, "MEM_FREE body is [addr]");
+	if ((rc = tp_unpack_mem_free(r->body, &req, &e)) < 0)
+		return td_req_fail(r, -rc, "%s", e.msg);
+	addr = req.addr;
 	if (r->conn->xfer)
 		return td_req_fail(r, EBUSY, "a transfer is in progress");
 	for (pp = &r->srv->mem.list; *pp && (*pp)->addr != addr; pp = &(*pp)->next)
@@ -190,24 +199,32 @@ int td_do_mem_free(struct td_req *r)
 	*pp = m->next;
 	r->srv->mem.n--;
 	free(m);
-	msgpack_pack_map(r->pk, 1);
-	tp_pack_kv_int(r->pk, "addr", (int64_t)addr);
-	return 0;
+	rep = (struct tp_mem){ .addr = addr };
+	return tp_pack_mem_free_reply(r->w, &rep);
+}
+
+/* MEM_LIST's entries, in list order. */
+static int td_mem_pack_one(struct tp_w *w, const void *ctx, uint32_t i)
+{
+	const struct td_mem **at = (const struct td_mem **)ctx;
+	const struct td_mem *m = *at;
+	struct tp_mem e = { .addr = m->addr, .size = m->size,
+			    .generation = m->generation, .since = m->since };
+
+	(void)i;
+	*at = m->next;
+	return tp_pack_mem_entry(w, &e);
 }
 
 int td_do_mem_list(struct td_req *r)
 {
-	msgpack_pack_map(r->pk, 1);
-	tp_pack_str(r->pk, "mems");
-	msgpack_pack_array(r->pk, r->srv->mem.n);
-	for (struct td_mem *m = r->srv->mem.list; m; m = m->next) {
-		msgpack_pack_map(r->pk, 4);
-		tp_pack_kv_int(r->pk, "addr", (int64_t)m->addr);
-		tp_pack_kv_int(r->pk, "size", (int64_t)m->size);
-		tp_pack_kv_int(r->pk, "generation", (int64_t)m->generation);
-		tp_pack_kv_int(r->pk, "since", m->since);
-	}
-	return 0;
+	const struct td_mem *at = r->srv->mem.list;
+	struct tp_mem_list rep = {
+		.mems = { .n = r->srv->mem.n, .each = td_mem_pack_one,
+			  .ctx = &at },
+	};
+
+	return tp_pack_mem_list_reply(r->w, &rep);
 }
 
 /* MEM_READ and MEM_WRITE: a transfer between the data socket and remote
@@ -240,25 +257,40 @@ static const struct td_job_ops td_mem_ops = {
  * now, chunks, then {"done", "bytes", "xxh3"}. */
 static int td_mem_xfer(struct td_req *r, bool sending)
 {
-	size_t nb;
-	const msgpack_object *b = tp_obj_array(r->body, &nb);
+	struct tp_mem_req req;
+	struct tp_ready rep = { .ready = true };
+	struct tp_err e;
 	struct td_memjob *mj;
 	struct tp_msg m;
 	uint64_t addr, len;
 	int rc;
 
-	if (!b || nb != 2 || tp_obj_u64(&b[0], &addr) < 0 ||
-	    tp_obj_u64(&b[1], &len) < 0)
-		return td_req_fail(r, EPROTO, "body is [addr, len]");
+	if ((rc = tp_unpack(r->body, sending ? &tp_mem_read_desc
+						: &tp_mem_write_desc,
+			    &req, &e)) < 0)
+		return td_req_fail(r, -rc, "%s", e.msg);
+	addr = req.addr;
+	len = rep.size = req.size;
 	if (td_mem_check(r->srv, addr, len) < 0)
 		return td_req_fail(r, EFAULT, "[0x%llx, +%llu) is not inside "
 				   "an allocation", (unsigned long long)addr,
 				   (unsigned long long)len);
 	if (r->conn->xfer)
 		return td_req_fail(r, EBUSY, "a transfer is in progress");
-	if (!(mj = calloc(1, sizeof(*mj))))
+	/* {size} or {ready}, built before anything starts: if it cannot
+	 * be, nothing does. */
+	tp_msg_init(&m);
+	tp_msg_reply(&m, r->id, 0);
+	if (sending)
+		tp_pack_mem_read_ready(&m.w, &rep);
+	else
+		tp_pack_mem_write_ready(&m.w, &rep);
+	if ((rc = tp_msg_finish(&m)) < 0 || !(mj = calloc(1, sizeof(*mj)))) {
+		tp_msg_destroy(&m);
 		return td_req_fail(r, ENOMEM, "out of memory");
+	}
 	if ((rc = td_job_start(&mj->job, &td_mem_ops, r)) < 0) {
+		tp_msg_destroy(&m);
 		free(mj);
 		return rc;
 	}
@@ -269,13 +301,6 @@ static int td_mem_xfer(struct td_req *r, bool sending)
 	mj->x.total = len;
 	mj->x.finish = td_mem_over;
 	td_xfer_claim(r->conn, &mj->x, &mj->job);
-	tp_msg_init(&m);
-	tp_msg_reply(&m, r->id, 0);
-	msgpack_pack_map(&m.pk, 1);
-	if (sending)
-		tp_pack_kv_int(&m.pk, "size", (int64_t)len);
-	else
-		tp_pack_kv_bool(&m.pk, "ready", true);
 	td_job_send(&mj->job, &m);
 	td_xfer_start(&mj->x);
 	return TD_REPLY_LATER;

@@ -130,11 +130,18 @@ void td_job_end(struct td_job *j)
 		td_job_cancel(j);
 }
 
-void td_job_send(struct td_job *j, struct tp_msg *m)
+int td_job_send(struct td_job *j, struct tp_msg *m)
 {
-	if (j->to && !td_conn_gone(j->to) && tp_msg_finish(m) == 0)
+	int rc = tp_msg_finish(m);
+
+	if (rc == 0 && j->to && !td_conn_gone(j->to))
 		td_conn_queue(j->to, m);
 	tp_msg_destroy(m);
+	/* Half a reply is never sent: the waiter hears why instead. */
+	if (rc < 0)
+		td_job_fail(j, -rc, "the reply could not be built: %s",
+			    strerror(-rc));
+	return rc;
 }
 
 void td_job_fail(struct td_job *j, int err, const char *fmt, ...)

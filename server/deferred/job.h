@@ -130,8 +130,9 @@ void td_job_cancel(struct td_job *j);
  * once the ring and the helpers let go. */
 void td_job_end(struct td_job *j);
 
-/* Answer on j->to: a finished frame (consumed), or an error. */
-void td_job_send(struct td_job *j, struct tp_msg *m);
+/* Answer on j->to with m (consumed, finished here): 0, or the -errno
+ * that kept it from being built, which j->to hears instead. */
+int td_job_send(struct td_job *j, struct tp_msg *m);
 void td_job_fail(struct td_job *j, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

@@ -349,64 +349,79 @@ struct td_calljob *td_calljob_new(void)
 
 /* ---- answers and parked records --------------------------------------- */
 
-/* The record COLLECT answers with, and PENDING describes. */
-static void td_calljob_pack_record(msgpack_packer *pk, struct td_calljob *cj)
+/* The record COLLECT answers with, and PENDING describes, into cj->body:
+ * 0, or -ENOMEM with the body cleared. */
+static int td_calljob_pack_record(struct td_calljob *cj)
 {
 	struct td_call *c = cj->call;
+	struct tp_record rec = {
+		.id = cj->job.id,
+		.state = tp_str(cj->data_lost ? "lost" : "done"),
+		.since = cj->job.since_ms,
+		.generation = cj->job.generation,
+		.data_lost = cj->data_lost,
+		.is_batch = cj->is_batch,
+		.ret = cj->ret,
+	};
+	msgpack_packer pk;
+	struct tp_w w;
 
-	msgpack_pack_map(pk, cj->data_lost ? 8 : cj->batch ? 7 : 10);
-	tp_pack_kv_int(pk, "id", (int64_t)cj->job.id);
-	tp_pack_kv_str(pk, "state", cj->data_lost ? "lost" : "done");
-	tp_pack_kv_int(pk, "since", cj->job.since_ms);
-	tp_pack_kv_int(pk, "generation", (int64_t)cj->job.generation);
-	tp_pack_kv_bool(pk, "data_lost", cj->data_lost);
-	tp_pack_kv_bool(pk, "is_batch", cj->is_batch);
 	if (cj->data_lost) {
 		/* Over budget: what it was and what it returned, no bytes
 		 * (a batch: how many entries completed). */
-		tp_pack_kv_int(pk, "nr", c && !cj->is_batch ? c->nr : -1);
-		tp_pack_kv_int(pk, "ret", cj->ret);
-		return;
+		rec.has = TP_RECORD_NR | TP_RECORD_RET;
+		rec.nr = c && !cj->is_batch ? c->nr : -1;
+	} else if (cj->batch) {
+		rec.has = TP_RECORD_BATCH;
+		td_batch_reply(cj->batch, &rec.batch);
+	} else {
+		rec.has = TP_RECORD_NR | TP_RECORD_ARGS | TP_RECORD_RESULT |
+			  TP_RECORD_RET;
+		rec.nr = c->nr;
+		td_call_args(c, &rec.args);
+		td_call_result(c, cj->ret, &rec.result);
 	}
-	if (cj->batch) {
-		tp_pack_str(pk, "batch");
-		td_batch_pack(pk, cj->batch);
-		return;
-	}
-	tp_pack_kv_int(pk, "nr", c->nr);
-	tp_pack_str(pk, "args");
-	td_call_pack_args(pk, c);
-	tp_pack_str(pk, "result");
-	td_call_pack_result(pk, c, cj->ret);
-	tp_pack_kv_int(pk, "ret", cj->ret);
+	tp_w_buffer(&w, &pk, &cj->body);
+	if (tp_pack_record(&w, &rec) < 0)
+		msgpack_sbuffer_clear(&cj->body);
+	return w.err;
 }
 
 /* The record without its bytes: what it was and what it returned. */
-static void td_calljob_lose_data(struct td_calljob *cj, msgpack_packer *pk)
+static void td_calljob_lose_data(struct td_calljob *cj)
 {
 	cj->data_lost = true;
 	cj->job.srv->exec.parked_lost++;
 	msgpack_sbuffer_clear(&cj->body);
-	td_calljob_pack_record(pk, cj);
+	td_calljob_pack_record(cj);
 }
 
-/* Body b as the answer to (conn, id); one that cannot be framed is an
- * error the waiter hears, not silence. */
+/* Body b as the answer to (conn, id); one that cannot be framed (or was
+ * not packed whole: b empty) is an error the waiter hears, not
+ * silence. */
 static void td_send_body(struct td_conn *conn, uint64_t id,
 			 const msgpack_sbuffer *b)
 {
 	struct tp_msg m;
+	int rc = 0;
 
 	if (!conn || td_conn_gone(conn))
 		return;
 	tp_msg_init(&m);
 	tp_msg_reply(&m, id, 0);
-	msgpack_sbuffer_write(&m.sb, b->data, b->size);
-	if (tp_msg_finish(&m) < 0) {
+	tp_w_raw(&m.w, b->data, b->size);
+	if (!b->size || (rc = tp_msg_finish(&m)) < 0) {
 		tp_msg_destroy(&m);
 		tp_msg_init(&m);
-		if (tp_msg_error(&m, id, EMSGSIZE, "the result (%zu bytes) "
-				 "exceeds the frame limit", b->size) < 0)
+		if (b->size)
+			rc = tp_msg_error(&m, id, rc == -EMSGSIZE ? EMSGSIZE
+				  : -rc, "the result (%zu bytes) %s", b->size,
+				  rc == -EMSGSIZE ? "exceeds the frame limit"
+						  : "could not be framed");
+		else
+			rc = tp_msg_error(&m, id, ENOMEM, "the result could "
+					  "not be packed: out of memory");
+		if (rc < 0)
 			goto out;
 	}
 	td_conn_queue(conn, &m);
@@ -419,39 +434,46 @@ static void td_calljob_answer(struct td_calljob *cj)
 {
 	struct td_conn *to = cj->job.to;
 	msgpack_packer pk;
+	struct tp_w w;
+	struct tp_batch_reply rep;
 
-	msgpack_packer_init(&pk, &cj->body, msgpack_sbuffer_write);
-	if (cj->batch)
-		td_batch_pack(&pk, cj->batch);
-	else
-		td_call_pack_result(&pk, cj->call, cj->ret);
+	tp_w_buffer(&w, &pk, &cj->body);
+	if (cj->batch) {
+		td_batch_reply(cj->batch, &rep);
+		tp_pack_batch_reply(&w, &rep);
+	} else {
+		td_call_pack_result(&w, cj->call, cj->ret);
+	}
+	if (w.err)
+		msgpack_sbuffer_clear(&cj->body);
 	td_send_body(to, cj->job.to_id, &cj->body);
-	msgpack_sbuffer_clear(&cj->body);
-	if (!cj->batch && cj->call->data_idx >= 0 && to && !td_conn_gone(to)) {
+	/* The bytes announced go only after an answer that went. */
+	if (!w.err && !cj->batch && cj->call->data_idx >= 0 && to &&
+	    !td_conn_gone(to)) {
+		msgpack_sbuffer_clear(&cj->body);
 		td_call_data_out(cj, to);
 		return;
 	}
+	msgpack_sbuffer_clear(&cj->body);
 	td_job_end(&cj->job);
 }
 
 static void td_calljob_park(struct td_calljob *cj)
 {
 	struct td_server *srv = cj->job.srv;
-	msgpack_packer pk;
 
 	/* A record carries every byte in the frame. */
 	if (cj->call)
 		cj->call->data_reply = false;
 	if (cj->batch)
 		cj->ret = (long)cj->batch->executed;
-	msgpack_packer_init(&pk, &cj->body, msgpack_sbuffer_write);
-	td_calljob_pack_record(&pk, cj);
-	/* A record travels in one frame: one too big for it keeps its
-	 * return value and says the bytes were lost. */
-	if (cj->body.size > TD_RECORD_MAX) {
+	/* A record travels in one frame: one too big for it (or that
+	 * could not be packed) keeps its return value and says the bytes
+	 * were lost. */
+	if (td_calljob_pack_record(cj) < 0 || cj->body.size > TD_RECORD_MAX) {
 		td_log("result %llu too big for a frame (%zu bytes): data "
 		       "dropped", (unsigned long long)cj->job.id, cj->body.size);
-		td_calljob_lose_data(cj, &pk);
+		td_calljob_lose_data(cj);
 	}
 	if (cj->collector) {
 		struct td_job *col = cj->collector;
@@ -466,7 +488,7 @@ static void td_calljob_park(struct td_calljob *cj)
 	 * past it keep the result but say the data was lost. */
 	if (!cj->data_lost && (srv->exec.nparked >= TD_PARKED_MAX ||
 	    srv->exec.parked_bytes + cj->body.size > TD_PARKED_BYTES)) {
-		td_calljob_lose_data(cj, &pk);
+		td_calljob_lose_data(cj);
 		td_log("parked result %llu over budget: data dropped",
 		       (unsigned long long)cj->job.id);
 	}
@@ -507,10 +529,11 @@ void td_calljob_finish(struct td_calljob *cj)
 /* [ret, outs] in the request's own reply. */
 static int td_call_answer_now(struct td_req *r, struct td_call *c, long ret)
 {
-	td_call_pack_result(r->pk, c, ret);
+	int rc = td_call_pack_result(r->w, c, ret);
+
 	td_call_free(c);
 	free(c);
-	return 0;
+	return rc;
 }
 
 int td_call_go(struct td_req *r, struct td_call *c)
@@ -554,12 +577,13 @@ int td_call_go(struct td_req *r, struct td_call *c)
 		return TD_REPLY_LATER;
 	}
 	if (cj->async) {
-		/* Answered now with the id; the result waits for COLLECT. */
+		struct tp_syscall_async a = { .async_id = cj->job.id,
+					      .state = tp_str("running") };
+
+		/* Answered now with the id; the result waits for COLLECT
+		 * (a reply that could not be packed leaves it parked). */
 		cj->job.to = NULL;
-		msgpack_pack_map(r->pk, 2);
-		tp_pack_kv_int(r->pk, "async_id", (int64_t)cj->job.id);
-		tp_pack_kv_str(r->pk, "state", "running");
-		return 0;
+		return tp_pack_syscall_async(r->w, &a);
 	}
 	return TD_REPLY_LATER;
 }
@@ -636,12 +660,20 @@ static void td_call_in_done(struct td_xfer *x, int err)
 
 int td_call_with_data(struct td_req *r, struct td_call *c, int in_idx)
 {
+	static const struct tp_syscall_send go = { .send = true };
 	struct td_calljob *cj = td_calljob_new();
 	struct td_xfer *x = calloc(1, sizeof(*x));
 	struct tp_msg m;
 	int rc;
 
-	if (!cj || !x) {
+	/* {send: true} is built first: if it cannot be, nothing starts. */
+	tp_msg_init(&m);
+	if (in_idx >= 0) {
+		tp_msg_reply(&m, r->id, 0);
+		tp_pack_syscall_send(&m.w, &go);
+	}
+	if (!cj || !x || (in_idx >= 0 && tp_msg_finish(&m) < 0)) {
+		tp_msg_destroy(&m);
 		free(x);
 		if (cj)
 			td_calljob_release(&cj->job);
@@ -653,12 +685,14 @@ int td_call_with_data(struct td_req *r, struct td_call *c, int in_idx)
 	cj->xfer = x;
 	x->fd = -1;
 	if ((rc = td_job_start(&cj->job, &td_call_ops, r)) < 0) {
+		tp_msg_destroy(&m);
 		td_calljob_release(&cj->job);
 		return rc;
 	}
 	/* The data socket is this call's from now on. */
 	td_xfer_claim(r->conn, x, &cj->job);
 	if (in_idx < 0) {
+		tp_msg_destroy(&m);
 		x->finish = td_call_out_done;
 		if ((rc = td_calljob_place(cj)) < 0) {
 			td_job_end(&cj->job);
@@ -671,16 +705,11 @@ int td_call_with_data(struct td_req *r, struct td_call *c, int in_idx)
 		}
 		return TD_REPLY_LATER;
 	}
-	/* {"send": true}, then the in bytes, then the answer. */
+	/* {send: true}, then the in bytes, then the answer. */
 	x->mem = c->a[in_idx].b.p;
 	x->total = c->a[in_idx].size;
 	x->finish = td_call_in_done;
-	tp_msg_init(&m);
-	tp_msg_reply(&m, r->id, 0);
-	msgpack_pack_map(&m.pk, 1);
-	tp_pack_kv_bool(&m.pk, "send", true);
-	if (tp_msg_finish(&m) == 0)
-		td_conn_queue(r->conn, &m);
+	td_conn_queue(r->conn, &m);
 	tp_msg_destroy(&m);
 	td_xfer_start(x);
 	return TD_REPLY_LATER;
@@ -736,25 +765,31 @@ static struct td_calljob *td_calljob_find(struct td_server *srv, uint64_t id)
 /* COLLECT [id, wait_ms]: the record, now or when it completes. */
 int td_do_collect(struct td_req *r)
 {
-	size_t nb;
-	const msgpack_object *b = tp_obj_array(r->body, &nb);
+	struct tp_collect req;
+	struct tp_err e;
 	struct td_collectjob *col;
 	struct td_calljob *cj;
 	uint64_t id;
-	int64_t wait = -1;
+	int64_t wait;
 	int rc;
 
-	if (!b || nb < 1 || nb > 2 || tp_obj_u64(&b[0], &id) < 0 ||
-	    (nb == 2 && tp_obj_i64(&b[1], &wait) < 0))
-		return td_req_fail(r, EPROTO, "COLLECT body is [id, wait_ms]");
+	if ((rc = tp_unpack_collect(r->body, &req, &e)) < 0)
+		return td_req_fail(r, -rc, "%s", e.msg);
+	id = req.id;
+	wait = req.has & TP_COLLECT_WAIT_MS ? req.wait_ms : -1;
 	if (!(cj = td_calljob_find(r->srv, id)))
 		return td_req_fail(r, ENOENT, "no pending request %llu",
 				   (unsigned long long)id);
 	if (cj->parked) {
-		msgpack_sbuffer_write(r->pk->data, cj->body.data,
-				      cj->body.size);
+		/* A record that could not be kept at all is an error now. */
+		if (!cj->body.size)
+			rc = td_req_fail(r, ENOMEM, "the record of request "
+					 "%llu was lost: out of memory",
+					 (unsigned long long)id);
+		else
+			rc = tp_w_raw(r->w, cj->body.data, cj->body.size);
 		td_job_end(&cj->job);
-		return 0;
+		return rc;
 	}
 	if ((cj->job.to && !cj->async) || cj->collector)
 		return td_req_fail(r, EBUSY, "request %llu is already waited "
@@ -782,50 +817,68 @@ static const char *td_calljob_state(const struct td_calljob *cj)
 	return cj->data_lost ? "lost" : "done";
 }
 
+/* PENDING's entries go out in list order: the walk goes on from the
+ * last one. */
+struct td_pending_walk {
+	struct td_job *j;
+};
+
+/* The next running or parked call's entry. */
+static int td_pending_pack_one(struct tp_w *w, const void *ctx, uint32_t i)
+{
+	struct td_pending_walk *walk = (struct td_pending_walk *)ctx;
+	struct td_job *j = walk->j;
+	struct td_calljob *cj;
+	struct tp_pending_entry e;
+
+	(void)i;
+	while (j->ops != &td_call_ops || j->ended)
+		j = j->next;
+	walk->j = j->next;
+	cj = (struct td_calljob *)j;
+	e = (struct tp_pending_entry){
+		.id = j->id,
+		.nr = cj->is_batch ? -1 : cj->call ? cj->call->nr : -1,
+		.state = tp_str(td_calljob_state(cj)),
+		.since = j->since_ms,
+		.generation = j->generation,
+		.batch = cj->is_batch,
+		.waited = (j->to && !cj->async) || cj->collector,
+		.where = tp_str(cj->parked ? "parked"
+				: j->at == TD_JOB_RING ? "ring"
+				: j->at == TD_JOB_HELPER ? "helper"
+							 : "server"),
+	};
+	return tp_pack_pending_entry(w, &e);
+}
+
 /* PENDING []: every running or parked call. */
 int td_do_pending(struct td_req *r)
 {
-	unsigned n = 0;
+	struct td_pending_walk walk = { r->srv->deferred.jobs };
+	struct tp_pending_reply rep = {
+		.pending = { .each = td_pending_pack_one, .ctx = &walk },
+		.parked_lost = r->srv->exec.parked_lost,
+		.parked_bytes = r->srv->exec.parked_bytes,
+	};
 
 	for (struct td_job *j = r->srv->deferred.jobs; j; j = j->next)
-		n += j->ops == &td_call_ops && !j->ended;
-	msgpack_pack_map(r->pk, 3);
-	tp_pack_str(r->pk, "pending");
-	msgpack_pack_array(r->pk, n);
-	for (struct td_job *j = r->srv->deferred.jobs; j; j = j->next) {
-		struct td_calljob *cj = (struct td_calljob *)j;
-
-		if (j->ops != &td_call_ops || j->ended)
-			continue;
-		msgpack_pack_map(r->pk, 8);
-		tp_pack_kv_int(r->pk, "id", (int64_t)j->id);
-		tp_pack_kv_int(r->pk, "nr", cj->is_batch ? -1 :
-			       cj->call ? cj->call->nr : -1);
-		tp_pack_kv_str(r->pk, "state", td_calljob_state(cj));
-		tp_pack_kv_int(r->pk, "since", j->since_ms);
-		tp_pack_kv_int(r->pk, "generation", (int64_t)j->generation);
-		tp_pack_kv_bool(r->pk, "batch", cj->is_batch);
-		tp_pack_kv_bool(r->pk, "waited", (j->to && !cj->async) ||
-						 cj->collector);
-		tp_pack_kv_str(r->pk, "where", cj->parked ? "parked" :
-			       j->at == TD_JOB_RING ? "ring" :
-			       j->at == TD_JOB_HELPER ? "helper" : "server");
-	}
-	tp_pack_kv_int(r->pk, "parked_lost", (int64_t)r->srv->exec.parked_lost);
-	tp_pack_kv_int(r->pk, "parked_bytes", (int64_t)r->srv->exec.parked_bytes);
-	return 0;
+		rep.pending.n += j->ops == &td_call_ops && !j->ended;
+	return tp_pack_pending_reply(r->w, &rep);
 }
 
 /* CANCEL [id]. */
 int td_do_cancel(struct td_req *r)
 {
-	size_t nb;
-	const msgpack_object *b = tp_obj_array(r->body, &nb);
+	struct tp_cancel req;
+	struct tp_err e;
 	struct td_calljob *cj;
 	uint64_t id;
+	int rc;
 
-	if (!b || nb != 1 || tp_obj_u64(&b[0], &id) < 0)
-		return td_req_fail(r, EPROTO, "CANCEL body is [id]");
+	if ((rc = tp_unpack_cancel(r->body, &req, &e)) < 0)
+		return td_req_fail(r, -rc, "%s", e.msg);
+	id = req.id;
 	if (!(cj = td_calljob_find(r->srv, id)))
 		return td_req_fail(r, ENOENT, "no pending request %llu",
 				   (unsigned long long)id);
@@ -833,8 +886,6 @@ int td_do_cancel(struct td_req *r)
 		return td_req_fail(r, EALREADY, "request %llu has completed",
 				   (unsigned long long)id);
 	td_job_cancel(&cj->job);
-	msgpack_pack_map(r->pk, 2);
-	tp_pack_kv_int(r->pk, "id", (int64_t)id);
-	tp_pack_kv_bool(r->pk, "cancelled", true);
-	return 0;
+	req.cancelled = true;
+	return tp_pack_cancel_reply(r->w, &req);
 }

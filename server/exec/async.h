@@ -27,6 +27,8 @@ struct td_batch {
 void td_batch_step(struct td_calljob *cj);
 void td_batch_record(struct td_calljob *cj, long ret);
 void td_batch_free(struct td_batch *b);
-void td_batch_pack(msgpack_packer *pk, const struct td_batch *b);
+/* The BATCH reply {results, stopped_at, completed}, its results packed
+ * from b as it goes out. */
+void td_batch_reply(const struct td_batch *b, struct tp_batch_reply *rep);
 
 #endif

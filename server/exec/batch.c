@@ -100,25 +100,27 @@ void td_batch_step(struct td_calljob *cj)
 	td_calljob_finish(cj);
 }
 
-/* {"results": [[ret, outs]...], "stopped_at": k or -1, "completed": n} */
-void td_batch_pack(msgpack_packer *pk, const struct td_batch *b)
+/* Entry i's result: as it ran, or -ECANCELED (or its refusal) with nil
+ * outs for one that did not. */
+static int td_batch_pack_result(struct tp_w *w, const void *ctx, uint32_t i)
 {
-	msgpack_pack_map(pk, 3);
-	tp_pack_str(pk, "results");
-	msgpack_pack_array(pk, b->n);
-	for (unsigned i = 0; i < b->n; i++) {
-		if (i < b->executed) {
-			td_call_pack_result(pk, &b->calls[i], b->rets[i]);
-			continue;
-		}
-		msgpack_pack_array(pk, 2);
-		msgpack_pack_int64(pk, b->rets[i]);
-		msgpack_pack_array(pk, b->calls[i].nargs);
-		for (unsigned k = 0; k < b->calls[i].nargs; k++)
-			msgpack_pack_nil(pk);
-	}
-	tp_pack_kv_int(pk, "stopped_at", b->stopped_at);
-	tp_pack_kv_int(pk, "completed", b->executed);
+	struct td_batch *b = (struct td_batch *)ctx;
+	struct tp_syscall_reply rep = { .ret = b->rets[i],
+					.n = b->calls[i].nargs };
+
+	if (i < b->executed)
+		return td_call_pack_result(w, &b->calls[i], b->rets[i]);
+	return tp_pack_syscall_reply(w, &rep);	/* outs all nil */
+}
+
+void td_batch_reply(const struct td_batch *b, struct tp_batch_reply *rep)
+{
+	rep->has = 0;
+	rep->results = (struct tp_list){ .n = b->n,
+					 .each = td_batch_pack_result,
+					 .ctx = b };
+	rep->stopped_at = b->stopped_at;
+	rep->completed = b->executed;
 }
 
 static int td_batch_no_data(struct td_req *r, const struct td_call *c)

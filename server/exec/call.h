@@ -83,10 +83,12 @@ bool td_call_inline(struct td_server *srv, struct td_call *c, long *ret);
 long td_call_raw(struct td_call *c);
 /* The loop's bookkeeping after c ran elsewhere (labels, fd count). */
 void td_call_ran(struct td_server *srv, struct td_call *c, long ret);
-/* [ret, outs] */
-void td_call_pack_result(msgpack_packer *pk, struct td_call *c, long ret);
-/* The arguments as received, out buffers as [1, size]. */
-void td_call_pack_args(msgpack_packer *pk, const struct td_call *c);
+/* The SYSCALL reply [ret, outs] of c (outs pointing into c's buffers;
+ * a data-socket out noted in c), and packed through w. */
+void td_call_result(struct td_call *c, long ret, struct tp_syscall_reply *rep);
+int td_call_pack_result(struct tp_w *w, struct td_call *c, long ret);
+/* The arguments as received, out buffers as [1, size] (a record's). */
+void td_call_args(const struct td_call *c, struct tp_args *args);
 
 /* fdguard.c: calls tetherd will not run in itself. */
 /* Refused whatever the arguments (exit, execve, fork, wait4 ...). */
@@ -118,7 +120,7 @@ struct td_calljob {
 
 /* Run c (decoded and checked, owned by the callee from here on) for
  * request r: directly, in the ring or on a helper.  TD_REPLY_LATER, 0
- * with the answer packed in r->pk, or -errno. */
+ * with the answer packed through r->w, or -errno. */
 int td_call_go(struct td_req *r, struct td_call *c);
 /* The ring: can c be one SQE? */
 bool td_ring_takes(const struct td_call *c);

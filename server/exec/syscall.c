@@ -60,103 +60,82 @@ static int td_arg_alloc(struct td_req *r, struct td_call *c, unsigned i,
 	return 0;
 }
 
-static int td_arg_tagged(struct td_req *r, struct td_call *c, unsigned i,
-			 const msgpack_object *o)
+/* A buffer the controller sizes: out, in-out, or on the data socket. */
+static int td_arg_sized(struct td_req *r, struct td_call *c, unsigned i,
+			const struct tp_arg *w)
 {
-	size_t n;
-	const msgpack_object *v = tp_obj_array(o, &n);
-	uint64_t tag, size;
-	const void *in = NULL;
-	size_t inlen = 0;
+	struct td_arg *a = &c->a[i];
 	int rc;
 
-	if (n < 2 || tp_obj_u64(&v[0], &tag) < 0)
-		return td_req_fail(r, EINVAL, "argument %u: bad tagged form",
-				   i);
-	if ((tag == TETHER_ARGTAG_OUT || tag == TETHER_ARGTAG_DATA_OUT ||
-	     tag == TETHER_ARGTAG_DATA_IN) && n == 2 &&
-	    tp_obj_u64(&v[1], &size) == 0) {
-		c->a[i].kind = tag == TETHER_ARGTAG_DATA_IN ? TD_ARG_IN
-							    : TD_ARG_OUT;
-		c->a[i].via_data = tag != TETHER_ARGTAG_OUT;
-		/* Big buffers come and go on the data socket, up to what
-		 * one remote allocation may be. */
-		if (c->a[i].via_data) {
-			if (size > (256u << 20))
-				return td_req_fail(r, E2BIG, "argument %u: %llu "
-						   "bytes exceeds 256 MiB", i,
-						   (unsigned long long)size);
-			return td_arg_alloc(r, c, i, (size_t)size, false);
-		}
-	} else if (tag == TETHER_ARGTAG_INOUT && n == 3 &&
-		   tp_obj_bin(&v[1], &in, &inlen) == 0 &&
-		   tp_obj_u64(&v[2], &size) == 0) {
-		c->a[i].kind = TD_ARG_INOUT;
-		if (inlen > size)
-			return td_req_fail(r, EINVAL,
-					   "argument %u: %zu bytes in, "
-					   "capacity %llu", i, inlen,
-					   (unsigned long long)size);
-	} else if (tag == TETHER_ARGTAG_RESULT && n == 2 &&
-		   tp_obj_u64(&v[1], &size) == 0) {
-		c->a[i].kind = TD_ARG_RESULT;
-		c->a[i].reg = size;	/* the entry index, resolved later */
-		return 0;
-	} else {
-		return td_req_fail(r, EINVAL,
-				   "argument %u: unknown tag or shape", i);
+	a->kind = w->kind == TP_A_DATA_IN ? TD_ARG_IN
+		  : w->kind == TP_A_INOUT ? TD_ARG_INOUT
+					  : TD_ARG_OUT;
+	a->via_data = w->kind == TP_A_DATA_IN || w->kind == TP_A_DATA_OUT;
+	/* Big buffers come and go on the data socket, up to what one
+	 * remote allocation may be. */
+	if (a->via_data) {
+		if (w->v > (256u << 20))
+			return td_req_fail(r, E2BIG, "argument %u: %llu bytes "
+					   "exceeds 256 MiB", i,
+					   (unsigned long long)w->v);
+		return td_arg_alloc(r, c, i, (size_t)w->v, false);
 	}
-	if (size > TETHER_BUF_MAX)
+	if (w->kind == TP_A_INOUT && w->n > w->v)
+		return td_req_fail(r, EINVAL, "argument %u: %zu bytes in, "
+				   "capacity %llu", i, w->n,
+				   (unsigned long long)w->v);
+	if (w->v > TETHER_BUF_MAX)
 		return td_req_fail(r, E2BIG, "argument %u: %llu bytes exceeds "
-				   "%u", i, (unsigned long long)size,
+				   "%u", i, (unsigned long long)w->v,
 				   TETHER_BUF_MAX);
-	if ((rc = td_arg_alloc(r, c, i, (size_t)size, true)) < 0)
+	if ((rc = td_arg_alloc(r, c, i, (size_t)w->v, true)) < 0)
 		return rc;
-	if (inlen)
-		memcpy(c->a[i].b.p, in, inlen);
+	if (w->kind == TP_A_INOUT && w->n)
+		memcpy(a->b.p, w->p, w->n);
 	return 0;
 }
 
+/* One argument as it came (proto checked its shape) into registers and
+ * guarded buffers. */
 static int td_arg_decode(struct td_req *r, struct td_call *c, unsigned i,
-			 const msgpack_object *o)
+			 const struct tp_arg *w)
 {
-	const void *p;
-	size_t n;
+	struct td_arg *a = &c->a[i];
 	int rc;
 
-	switch (o->type) {
-	case MSGPACK_OBJECT_POSITIVE_INTEGER:
-	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-		c->a[i].kind = TD_ARG_INT;
-		return tp_obj_reg(o, &c->a[i].reg);
-	case MSGPACK_OBJECT_BIN:
-		tp_obj_bin(o, &p, &n);
-		c->a[i].kind = TD_ARG_IN;
-		if ((rc = td_arg_alloc(r, c, i, n, true)) < 0)
-			return rc;
-		memcpy(c->a[i].b.p, p, n);
+	switch (w->kind) {
+	case TP_A_INT:
+		a->kind = TD_ARG_INT;
+		a->reg = w->v;
 		return 0;
-	case MSGPACK_OBJECT_STR:
-		tp_obj_str(o, (const char **)&p, &n);
-		c->a[i].kind = TD_ARG_STR;
-		if (n > TETHER_STR_MAX)
+	case TP_A_RESULT:
+		a->kind = TD_ARG_RESULT;
+		a->reg = w->v;	/* the entry index, resolved later */
+		return 0;
+	case TP_A_IN:
+		a->kind = TD_ARG_IN;
+		if ((rc = td_arg_alloc(r, c, i, w->n, true)) < 0)
+			return rc;
+		if (w->n)
+			memcpy(a->b.p, w->p, w->n);
+		return 0;
+	case TP_A_STR:
+		a->kind = TD_ARG_STR;
+		if (w->n > TETHER_STR_MAX)
 			return td_req_fail(r, ENAMETOOLONG,
 					   "argument %u: string of %zu bytes "
-					   "exceeds %u", i, n, TETHER_STR_MAX);
-		if (memchr(p, '\0', n))
+					   "exceeds %u", i, w->n,
+					   TETHER_STR_MAX);
+		if (memchr(w->p, '\0', w->n))
 			return td_req_fail(r, EINVAL,
 					   "argument %u: string contains NUL",
 					   i);
-		if ((rc = td_arg_alloc(r, c, i, n + 1, true)) < 0)
+		if ((rc = td_arg_alloc(r, c, i, w->n + 1, true)) < 0)
 			return rc;
-		memcpy(c->a[i].b.p, p, n);
+		memcpy(a->b.p, w->p, w->n);
 		return 0;
-	case MSGPACK_OBJECT_ARRAY:
-		return td_arg_tagged(r, c, i, o);
 	default:
-		return td_req_fail(r, EINVAL,
-				   "argument %u: msgpack type %d is not an "
-				   "argument", i, (int)o->type);
+		return td_arg_sized(r, c, i, w);
 	}
 }
 
@@ -215,44 +194,28 @@ int td_call_check_sizes(const struct td_call *c, char *why, size_t size)
 int td_call_decode(struct td_req *r, const msgpack_object *body,
 		   struct td_call *c)
 {
-	size_t nb, na;
-	const msgpack_object *b = tp_obj_array(body, &nb);
-	const msgpack_object *args;
+	struct tp_syscall_req s;
+	struct tp_err e;
 	const char *why;
-	int64_t nr;
-	uint64_t flags = 0, timeout = 0;
 	int rc;
 
 	memset(c, 0, sizeof(*c));
 	c->data_idx = -1;
-	if (!b || nb < 2 || nb > 4)
-		return td_req_fail(r, EPROTO,
-				   "SYSCALL body is [nr, args, flags, "
-				   "timeout_ms] (the last two optional)");
-	if (tp_obj_i64(&b[0], &nr) < 0 || nr < 0 || nr > 4095)
-		return td_req_fail(r, EINVAL, "bad syscall number");
-	if (!(args = tp_obj_array(&b[1], &na)))
-		return td_req_fail(r, EPROTO, "SYSCALL args is not an array");
-	if (na > TETHER_NARGS_MAX)
-		return td_req_fail(r, E2BIG, "%zu arguments; at most %u", na,
-				   TETHER_NARGS_MAX);
-	if (nb >= 3 && tp_obj_u64(&b[2], &flags) < 0)
-		return td_req_fail(r, EPROTO, "SYSCALL flags is not an uint");
+	if ((rc = tp_unpack_syscall(body, &s, &e)) < 0)
+		return td_req_fail(r, -rc, "%s", e.msg);
 	/* All 64 bits: 2^32 is not 0. */
-	if (flags & ~(uint64_t)TETHER_CALL_FLAGS)
+	if (s.flags & ~(uint64_t)TETHER_CALL_FLAGS)
 		return td_req_fail(r, EINVAL, "unknown SYSCALL flags 0x%llx",
-				   (unsigned long long)flags);
-	if (nb == 4 && tp_obj_u64(&b[3], &timeout) < 0)
-		return td_req_fail(r, EPROTO, "SYSCALL timeout is not an uint");
-	c->nr = (long)nr;
+				   (unsigned long long)s.flags);
+	c->nr = (long)s.nr;
 	c->sc = tp_syscall_by_nr(c->nr);
 	if (td_fdguard_refused(c->nr, &why))
 		return td_req_fail(r, EPERM, "syscall %ld %s", c->nr, why);
-	c->nargs = (unsigned)na;
-	c->flags = (unsigned)flags;
-	c->timeout_ms = timeout;
+	c->nargs = s.args.n;
+	c->flags = (unsigned)s.flags;
+	c->timeout_ms = s.timeout_ms;
 	for (unsigned i = 0; i < c->nargs; i++)
-		if ((rc = td_arg_decode(r, c, i, &args[i])) < 0)
+		if ((rc = td_arg_decode(r, c, i, &s.args.a[i])) < 0)
 			return rc;
 	if ((rc = td_call_arity(r, c)) < 0)
 		return rc;
@@ -551,63 +514,77 @@ long td_call_run(struct td_server *srv, struct td_call *c)
 	return ret;
 }
 
-void td_call_pack_result(msgpack_packer *pk, struct td_call *c, long ret)
+void td_call_result(struct td_call *c, long ret, struct tp_syscall_reply *rep)
 {
 	bool trim = (c->flags & TETHER_CALL_TRIM) ||
 		    (c->sc && (c->sc->flags & TP_SC_TRIM) &&
 		     !(c->flags & TETHER_CALL_NOTRIM));
 
-	msgpack_pack_array(pk, 2);
-	msgpack_pack_int64(pk, ret);
-	msgpack_pack_array(pk, c->nargs);
+	rep->has = 0;
+	rep->ret = ret;
+	rep->n = c->nargs;
 	for (unsigned i = 0; i < c->nargs; i++) {
 		const struct td_arg *a = &c->a[i];
+		struct tp_out *o = &rep->o[i];
 		size_t n = a->size;
 
-		if (a->kind != TD_ARG_OUT && a->kind != TD_ARG_INOUT) {
-			msgpack_pack_nil(pk);
+		o->kind = TP_OUT_NIL;
+		if (a->kind != TD_ARG_OUT && a->kind != TD_ARG_INOUT)
 			continue;
-		}
 		if (trim) {
 			n = ret < 0 ? 0 : (size_t)ret < n ? (size_t)ret : n;
 			trim = false;	/* only the first out buffer */
 		}
+		o->n = n;
 		if (a->via_data && c->data_reply) {
 			/* The bytes follow on the data socket. */
 			c->data_idx = (int)i;
 			c->data_n = n;
-			msgpack_pack_map(pk, 1);
-			tp_pack_kv_int(pk, "data", (int64_t)n);
+			o->kind = TP_OUT_DATA;
 			continue;
 		}
-		msgpack_pack_bin(pk, n);
-		msgpack_pack_bin_body(pk, a->b.p, n);
+		o->kind = TP_OUT_BIN;
+		o->p = a->b.p;
 	}
 }
 
-void td_call_pack_args(msgpack_packer *pk, const struct td_call *c)
+int td_call_pack_result(struct tp_w *w, struct td_call *c, long ret)
 {
-	msgpack_pack_array(pk, c->nargs);
+	struct tp_syscall_reply rep;
+
+	td_call_result(c, ret, &rep);
+	return tp_pack_syscall_reply(w, &rep);
+}
+
+void td_call_args(const struct td_call *c, struct tp_args *args)
+{
+	args->has = 0;
+	args->n = c->nargs;
 	for (unsigned i = 0; i < c->nargs; i++) {
 		const struct td_arg *a = &c->a[i];
+		struct tp_arg *w = &args->a[i];
 
+		memset(w, 0, sizeof(*w));
 		switch (a->kind) {
 		case TD_ARG_INT:
 		case TD_ARG_RESULT:
-			msgpack_pack_int64(pk, (int64_t)a->reg);
+			w->kind = TP_A_INT;
+			w->v = a->reg;
 			break;
 		case TD_ARG_STR:
-			tp_pack_str(pk, a->b.p);
+			w->kind = TP_A_STR;
+			w->p = a->b.p;
+			w->n = strlen(a->b.p);
 			break;
 		case TD_ARG_IN:
-			msgpack_pack_bin(pk, a->size);
-			msgpack_pack_bin_body(pk, a->b.p, a->size);
+			w->kind = TP_A_IN;
+			w->p = a->b.p;
+			w->n = a->size;
 			break;
 		case TD_ARG_OUT:
 		case TD_ARG_INOUT:
-			msgpack_pack_array(pk, 2);
-			msgpack_pack_int(pk, TETHER_ARGTAG_OUT);
-			msgpack_pack_uint64(pk, a->size);
+			w->kind = TP_A_OUT;
+			w->v = a->size;
 			break;
 		}
 	}

@@ -121,17 +121,33 @@ static const char *td_fd_kind(int fd, const struct stat *st,
 	}
 }
 
-/* One entry: a map whose size depends on what the fd is. */
-static void td_fds_pack_one(struct td_server *srv, msgpack_packer *pk, int fd)
-{
-	char link[32], target[TD_TARGET_MAX + 1];
-	struct stat st;
-	const char *role = td_ifd_role(fd), *label = td_label_of(srv, fd);
-	ssize_t n;
-	int fl, fdfl, dom = 0, type = 0;
-	socklen_t len = sizeof(int);
-	bool sock;
+/* What LIST_FDS packs, an entry at a time: the fds of one list, in
+ * order, skipping or keeping the internal ones. */
+struct td_fds_walk {
+	struct td_server *srv;
+	const int *fds;
+	size_t at;			/* next index into fds */
+	bool internal;			/* the list of the server's own */
+};
 
+/* One entry: sockets say their family and type, internal fds their
+ * role. */
+static int td_fds_pack_one(struct tp_w *w, const void *ctx, uint32_t i)
+{
+	struct td_fds_walk *walk = (struct td_fds_walk *)ctx;
+	char link[32], target[TD_TARGET_MAX + 1];
+	struct tp_fdinfo e = { 0 };
+	struct stat st;
+	const char *role;
+	ssize_t n;
+	int fd, fl, fdfl, dom = 0, type = 0;
+	socklen_t len = sizeof(int);
+
+	(void)i;
+	while (!walk->internal && td_ifd_is(walk->fds[walk->at]))
+		walk->at++;
+	fd = walk->fds[walk->at++];
+	role = td_ifd_role(fd);
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
 	n = readlink(link, target, sizeof(target) - 1);
 	target[n > 0 ? n : 0] = '\0';
@@ -139,69 +155,67 @@ static void td_fds_pack_one(struct td_server *srv, msgpack_packer *pk, int fd)
 		memset(&st, 0, sizeof(st));
 	fl = fcntl(fd, F_GETFL);
 	fdfl = fcntl(fd, F_GETFD);
-	sock = S_ISSOCK(st.st_mode) &&
-	       getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom, &len) == 0 &&
-	       (len = sizeof(int),
-		getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0);
-
-	msgpack_pack_map(pk, 7 + (sock ? 2 : 0) + (role ? 1 : 0));
-	tp_pack_kv_int(pk, "fd", fd);
-	tp_pack_kv_str(pk, "kind", td_fd_kind(fd, &st, target));
-	tp_pack_kv_str(pk, "target", target);
-	tp_pack_kv_int(pk, "flags", fl < 0 ? 0 : fl);
-	tp_pack_kv_bool(pk, "cloexec", fdfl >= 0 && (fdfl & FD_CLOEXEC));
-	tp_pack_kv_str(pk, "label", label);
-	tp_pack_kv_bool(pk, "internal", role != NULL);
-	if (sock) {
-		tp_pack_kv_str(pk, "family", td_sock_family(dom));
-		tp_pack_kv_str(pk, "socktype", td_sock_type(type));
+	if (S_ISSOCK(st.st_mode) &&
+	    getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom, &len) == 0 &&
+	    (len = sizeof(int),
+	     getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0)) {
+		e.has |= TP_FDINFO_FAMILY | TP_FDINFO_SOCKTYPE;
+		e.family = tp_str(td_sock_family(dom));
+		e.socktype = tp_str(td_sock_type(type));
 	}
-	if (role)
-		tp_pack_kv_str(pk, "role", role);
+	if (role) {
+		e.has |= TP_FDINFO_ROLE;
+		e.role = tp_str(role);
+	}
+	e.fd = fd;
+	e.kind = tp_str(td_fd_kind(fd, &st, target));
+	e.target = tp_str(target);
+	e.flags = fl < 0 ? 0 : fl;
+	e.cloexec = fdfl >= 0 && (fdfl & FD_CLOEXEC);
+	e.label = tp_str(td_label_of(walk->srv, fd));
+	e.internal = role != NULL;
+	return tp_pack_fdinfo(w, &e);
 }
 
 /* LIST_FDS [] or [from]: {"fds": [...], "internal": [...], "next": N}.
  * "next" is 0 when the listing is complete, else the fd to ask from. */
 int td_do_list_fds(struct td_req *r)
 {
-	size_t nb, n, i, first = 0, count = 0;
-	const msgpack_object *b = tp_obj_array(r->body, &nb);
-	int64_t from = 0;
+	size_t n, i, first = 0, count = 0;
+	struct tp_from req;
+	struct tp_err e;
 	int *fds, rc;
 	int ifds[TD_IFD_RESERVE];
 	unsigned ni;
+	struct td_fds_walk mine, own;
+	struct tp_fd_list rep;
 
-	if (!b || nb > 1 || (nb == 1 && tp_obj_i64(&b[0], &from) < 0))
-		return td_req_fail(r, EPROTO, "LIST_FDS body is [] or [from]");
+	if ((rc = tp_unpack_list_fds(r->body, &req, &e)) < 0)
+		return td_req_fail(r, -rc, "%s", e.msg);
 	td_labels_validate(r->srv);
 	if ((rc = td_fds_scan(&fds, &n)) < 0)
 		return td_req_fail(r, -rc, "reading /proc/self/fd: %s",
 				   strerror(-rc));
-	while (first < n && fds[first] < from)
+	while (first < n && fds[first] < req.from)
 		first++;
 	for (i = first; i < n && count < TD_FDS_PAGE; i++)
 		if (!td_ifd_is(fds[i]))
 			count++;
-	msgpack_pack_map(r->pk, 3);
-	tp_pack_str(r->pk, "fds");
-	msgpack_pack_array(r->pk, count);
-	for (i = first, count = 0; i < n && count < TD_FDS_PAGE; i++) {
-		if (td_ifd_is(fds[i]))
-			continue;
-		td_fds_pack_one(r->srv, r->pk, fds[i]);
-		count++;
-	}
-	/* The server's own fds come once, with the first page. */
-	ni = from == 0 ? td_ifd_list(ifds, TD_IFD_RESERVE) : 0;
-	tp_pack_str(r->pk, "internal");
-	msgpack_pack_array(r->pk, ni);
-	for (unsigned k = 0; k < ni; k++)
-		td_fds_pack_one(r->srv, r->pk, ifds[k]);
 	for (; i < n && td_ifd_is(fds[i]); i++)
 		;
-	tp_pack_kv_int(r->pk, "next", i < n ? fds[i] : 0);
+	/* The server's own fds come once, with the first page. */
+	ni = req.from == 0 ? td_ifd_list(ifds, TD_IFD_RESERVE) : 0;
+	mine = (struct td_fds_walk){ r->srv, fds, first, false };
+	own = (struct td_fds_walk){ r->srv, ifds, 0, true };
+	rep = (struct tp_fd_list){
+		.fds = { .n = (uint32_t)count, .each = td_fds_pack_one,
+			 .ctx = &mine },
+		.internal = { .n = ni, .each = td_fds_pack_one, .ctx = &own },
+		.next = i < n ? fds[i] : 0,
+	};
+	rc = tp_pack_list_fds_reply(r->w, &rep);
 	free(fds);
-	return 0;
+	return rc;
 }
 
 static int td_nfds_cached = -1;

@@ -46,6 +46,13 @@ void td_labels_syscall_done(struct td_server *srv, long nr,
 			    const uint64_t *regs, long ret);
 void td_labels_free(struct td_server *srv);
 int td_do_label(struct td_req *r);
+/* Label fd as name (NULL: the name was not a string), as LABEL does,
+ * and what LABEL would answer into *done (may be NULL); 0 or
+ * td_req_fail()'s -errno. */
+struct tp_str;
+struct tp_label_reply;
+int td_label_set(struct td_req *r, int64_t fd, const struct tp_str *name,
+		 struct tp_label_reply *done);
 int td_do_unlabel(struct td_req *r);
 
 /* fds.c */

@@ -24,17 +24,15 @@ static bool td_gc_kept(const struct td_server *srv, int fd, const int *keep,
 	       (nkeep && bsearch(&fd, keep, nkeep, sizeof(int), td_int_cmp));
 }
 
-static int td_gc_keep_list(struct td_req *r, const msgpack_object *o,
+static int td_gc_keep_list(struct td_req *r, const struct tp_list *l,
 			   int **keep, size_t *nkeep)
 {
-	size_t n;
-	const msgpack_object *v = tp_obj_array(o, &n);
+	size_t n = l->n;
+	const msgpack_object *v = l->o;
 	int64_t fd;
 
 	*keep = NULL;
 	*nkeep = 0;
-	if (!v)
-		return td_req_fail(r, EPROTO, "GC keep list is not an array");
 	if (n > TETHER_KEEP_MAX)
 		return td_req_fail(r, E2BIG, "keep list of %zu fds (max %u)",
 				   n, TETHER_KEEP_MAX);
@@ -77,22 +75,42 @@ static int td_gc_close(const int *fds, const bool *doomed, size_t n)
 	return 0;
 }
 
+/* The closed fds, from the scan and its verdicts. */
+struct td_gc_walk {
+	const int *fds;
+	const bool *doomed;
+	size_t at;
+};
+
+static int td_gc_pack_closed(struct tp_w *w, const void *ctx, uint32_t i)
+{
+	struct td_gc_walk *walk = (struct td_gc_walk *)ctx;
+
+	(void)i;
+	while (!walk->doomed[walk->at])
+		walk->at++;
+	return tp_w_i64(w, walk->fds[walk->at++]);
+}
+
 /* GC [keep, flags]: {"closed": [...], "kept": N, "dry_run": bool}. */
 int td_do_gc(struct td_req *r)
 {
-	size_t nb, n, nkeep, nclosed = 0;
-	const msgpack_object *b = tp_obj_array(r->body, &nb);
-	uint64_t flags = 0;
+	size_t n, nkeep, nclosed = 0;
+	struct tp_gc req;
+	struct tp_gc_reply rep;
+	struct td_gc_walk walk;
+	struct tp_err e;
+	uint64_t flags;
 	int *fds = NULL, *keep = NULL, rc;
 	bool *doomed = NULL;
 	struct timespec t0, t1;
 
-	if (!b || nb < 1 || nb > 2 || (nb == 2 && tp_obj_u64(&b[1], &flags) < 0))
-		return td_req_fail(r, EPROTO, "GC body is [keep] or "
-				   "[keep, flags]");
+	if ((rc = tp_unpack_gc(r->body, &req, &e)) < 0)
+		return td_req_fail(r, -rc, "%s", e.msg);
+	flags = req.flags;
 	/* GC closes fds the controller could have closed itself. */
 	if ((rc = td_policy_check_op(r, "GC", SYS_close, 0, 0, 0, 0)) < 0 ||
-	    (rc = td_gc_keep_list(r, &b[0], &keep, &nkeep)) < 0)
+	    (rc = td_gc_keep_list(r, &req.keep, &keep, &nkeep)) < 0)
 		return rc;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	td_labels_validate(r->srv);
@@ -116,16 +134,16 @@ int td_do_gc(struct td_req *r)
 		goto out;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	msgpack_pack_map(r->pk, 4);
-	tp_pack_str(r->pk, "closed");
-	msgpack_pack_array(r->pk, nclosed);
-	for (size_t i = 0; i < n; i++)
-		if (doomed[i])
-			msgpack_pack_int(r->pk, fds[i]);
-	tp_pack_kv_int(r->pk, "kept", (int64_t)(n - nclosed));
-	tp_pack_kv_bool(r->pk, "dry_run", flags & TETHER_GC_DRY_RUN);
-	tp_pack_kv_int(r->pk, "usec", (t1.tv_sec - t0.tv_sec) * 1000000 +
-					     (t1.tv_nsec - t0.tv_nsec) / 1000);
+	walk = (struct td_gc_walk){ fds, doomed, 0 };
+	rep = (struct tp_gc_reply){
+		.closed = { .n = (uint32_t)nclosed, .each = td_gc_pack_closed,
+			    .ctx = &walk },
+		.kept = (int64_t)(n - nclosed),
+		.dry_run = flags & TETHER_GC_DRY_RUN,
+		.usec = (t1.tv_sec - t0.tv_sec) * 1000000 +
+			(t1.tv_nsec - t0.tv_nsec) / 1000,
+	};
+	rc = tp_pack_gc_reply(r->w, &rep);
 	if (!(flags & TETHER_GC_DRY_RUN))
 		td_log("gc closed %zu fds, kept %zu", nclosed, n - nclosed);
 out:

@@ -104,16 +104,15 @@ void td_labels_syscall_done(struct td_server *srv, long nr,
 	}
 }
 
-static int td_label_name(struct td_req *r, const msgpack_object *o,
-			 const char **name, size_t *n)
+static int td_label_name(struct td_req *r, const struct tp_str *name)
 {
-	if (tp_obj_str(o, name, n) < 0)
+	if (!name)
 		return td_req_fail(r, EINVAL, "label name must be a string");
-	if (*n == 0 || *n > TETHER_LABEL_MAX)
+	if (name->n == 0 || name->n > TETHER_LABEL_MAX)
 		return td_req_fail(r, EINVAL, "label name of %zu bytes (1 to "
-				   "%u)", *n, TETHER_LABEL_MAX);
-	for (size_t i = 0; i < *n; i++)
-		if ((unsigned char)(*name)[i] < 0x20 || (*name)[i] == 0x7f)
+				   "%u)", name->n, TETHER_LABEL_MAX);
+	for (size_t i = 0; i < name->n; i++)
+		if ((unsigned char)name->p[i] < 0x20 || name->p[i] == 0x7f)
 			return td_req_fail(r, EINVAL, "label name has a control "
 					   "character");
 	return 0;
@@ -130,30 +129,24 @@ static struct td_label **td_label_find(struct td_server *srv,
 	return NULL;
 }
 
-/* LABEL [fd, name]: one label per fd, one fd per label. */
-int td_do_label(struct td_req *r)
+int td_label_set(struct td_req *r, int64_t fd, const struct tp_str *name,
+		 struct tp_label_reply *done)
 {
 	struct td_server *srv = r->srv;
-	size_t nb, n;
-	const msgpack_object *b = tp_obj_array(r->body, &nb);
 	struct td_label **pp, *l;
-	const char *name;
 	struct stat st;
-	int64_t fd;
 	int rc;
 
-	if (!b || nb != 2 || tp_obj_i64(&b[0], &fd) < 0)
-		return td_req_fail(r, EPROTO, "LABEL body is [fd, name]");
-	if ((rc = td_label_name(r, &b[1], &name, &n)) < 0)
+	if ((rc = td_label_name(r, name)) < 0)
 		return rc;
 	if (fd < 0 || fd > INT32_MAX || td_ifd_is((int)fd) ||
 	    fstat((int)fd, &st) < 0)
 		return td_req_fail(r, EBADF, "fd %lld is not open",
 				   (long long)fd);
 	td_labels_validate(srv);
-	if ((pp = td_label_find(srv, name, n)) && (*pp)->fd != fd)
+	if ((pp = td_label_find(srv, name->p, name->n)) && (*pp)->fd != fd)
 		return td_req_fail(r, EEXIST, "label \"%.*s\" is on fd %d",
-				   (int)n, name, (*pp)->fd);
+				   (int)name->n, name->p, (*pp)->fd);
 	for (l = srv->fds.labels; l && l->fd != fd; l = l->next)
 		;
 	if (!l) {
@@ -170,48 +163,66 @@ int td_do_label(struct td_req *r)
 	l->dev = st.st_dev;
 	l->ino = st.st_ino;
 	l->type = st.st_mode & S_IFMT;
-	memcpy(l->name, name, n);
-	l->name[n] = '\0';
+	memcpy(l->name, name->p, name->n);
+	l->name[name->n] = '\0';
 	td_log("fd %d labeled \"%s\"", l->fd, l->name);
-	msgpack_pack_map(r->pk, 2);
-	tp_pack_kv_int(r->pk, "fd", l->fd);
-	tp_pack_kv_str(r->pk, "label", l->name);
+	if (done)
+		*done = (struct tp_label_reply){ .fd = l->fd,
+						 .label = tp_str(l->name) };
 	return 0;
+}
+
+/* LABEL [fd, name]: one label per fd, one fd per label. */
+int td_do_label(struct td_req *r)
+{
+	struct tp_label req;
+	struct tp_label_reply rep;
+	struct tp_err e;
+	int rc;
+
+	if ((rc = tp_unpack_label(r->body, &req, &e)) < 0)
+		return td_req_fail(r, -rc, "%s", e.msg);
+	if ((rc = td_label_set(r, req.fd, req.has & TP_LABEL_NAME ? &req.name
+								  : NULL,
+			       &rep)) < 0)
+		return rc;
+	return tp_pack_label_reply(r->w, &rep);
 }
 
 /* UNLABEL [name] or [fd]. */
 int td_do_unlabel(struct td_req *r)
 {
 	struct td_server *srv = r->srv;
-	size_t nb, n;
-	const msgpack_object *b = tp_obj_array(r->body, &nb);
+	struct tp_unlabel req;
+	struct tp_label_reply rep;
+	struct tp_err e;
 	struct td_label **pp = NULL;
-	const char *name;
-	int64_t fd;
 	int rc;
 
-	if (!b || nb != 1)
-		return td_req_fail(r, EPROTO, "UNLABEL body is [name] or [fd]");
+	if ((rc = tp_unpack_unlabel(r->body, &req, &e)) < 0)
+		return td_req_fail(r, -rc, "%s", e.msg);
 	td_labels_validate(srv);
-	if (tp_obj_i64(&b[0], &fd) == 0) {
-		for (pp = &srv->fds.labels; *pp && (*pp)->fd != fd;
+	if ((req.has & TP_UNLABEL_WHICH) && req.which.is_int) {
+		for (pp = &srv->fds.labels; *pp && (*pp)->fd != req.which.i;
 		     pp = &(*pp)->next)
 			;
 		if (!*pp)
 			return td_req_fail(r, ENOENT, "fd %lld has no label",
-					   (long long)fd);
+					   (long long)req.which.i);
 	} else {
-		if ((rc = td_label_name(r, &b[0], &name, &n)) < 0)
+		if ((rc = td_label_name(r, req.has & TP_UNLABEL_WHICH
+					       ? &req.which.s : NULL)) < 0)
 			return rc;
-		if (!(pp = td_label_find(srv, name, n)))
+		if (!(pp = td_label_find(srv, req.which.s.p, req.which.s.n)))
 			return td_req_fail(r, ENOENT, "no label \"%.*s\"",
-					   (int)n, name);
+					   (int)req.which.s.n, req.which.s.p);
 	}
-	msgpack_pack_map(r->pk, 2);
-	tp_pack_kv_int(r->pk, "fd", (*pp)->fd);
-	tp_pack_kv_str(r->pk, "label", (*pp)->name);
+	/* Packed before the label goes: the reply points at its name. */
+	rep = (struct tp_label_reply){ .fd = (*pp)->fd,
+				       .label = tp_str((*pp)->name) };
+	rc = tp_pack_label_reply(r->w, &rep);
 	td_label_unlink(srv, pp, "unlabeled");
-	return 0;
+	return rc;
 }
 
 void td_labels_free(struct td_server *srv)

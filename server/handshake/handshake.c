@@ -266,8 +266,8 @@ static int td_hello_check_socket(struct td_hello *h, unsigned i)
 static int td_hello_parse(const unsigned char *buf, size_t n,
 			  struct td_hello *h)
 {
-	size_t nb;
-	const msgpack_object *b;
+	struct tp_hello m;
+	struct tp_err e;
 	struct tp_in in;
 	uint32_t plen;
 	int rc;
@@ -286,19 +286,15 @@ static int td_hello_parse(const unsigned char *buf, size_t n,
 		tp_in_destroy(&in);
 		return td_hello_fail(h, EPROTO, "handshake is not a request");
 	}
-	b = tp_obj_array(in.body, &nb);
 	if (in.code != TETHER_OP_HELLO)
 		rc = td_hello_fail(h, EPROTO, "expected HELLO (op %d), got op "
 				   "%lld", TETHER_OP_HELLO,
 				   (long long)in.code);
-	else if (!b || nb < 3 || nb > 4 ||
-		 tp_obj_u64(&b[0], &h->version) < 0 ||
-		 tp_obj_u64(&b[1], &h->flags) < 0 ||
-		 tp_obj_i64(&b[2], &h->pid) < 0 ||
-		 (nb == 4 && tp_obj_u64(&b[3], &h->expect_gen) < 0))
-		rc = td_hello_fail(h, EPROTO, "HELLO body is [version, flags, "
-				   "pid] or [version, flags, pid, generation]");
-	else if (h->version != TETHER_PROTO_VERSION)
+	else if ((rc = tp_unpack_hello(in.body, &m, &e)) < 0)
+		rc = td_hello_fail(h, -rc, "%s", e.msg);
+	else if ((h->version = m.version, h->flags = m.flags, h->pid = m.pid,
+		  h->expect_gen = m.generation,
+		  h->version != TETHER_PROTO_VERSION))
 		rc = td_hello_fail(h, EPROTONOSUPPORT,
 				   "protocol version %llu not supported "
 				   "(this tetherd speaks %d)",
@@ -371,37 +367,39 @@ static int td_hello_admit(struct td_server *srv,
 			     (int)cur->peer_pid, when);
 }
 
-/* The answer to a HELLO that attached c -- or, c NULL, to a PROBE. */
+/* The answer to a HELLO that attached c -- or, c NULL, to a PROBE: the
+ * status STATUS answers too, with what a connection's attach says. */
 static void td_hello_answer(struct td_server *srv, int fd, uint64_t id,
 			    const struct td_conn *c)
 {
+	struct tp_status st = { .has = TP_STATUS_SYSCALL_FD |
+				       TP_STATUS_DATA_FD };
 	struct tp_msg m;
+	int rc;
 
-	td_labels_validate(srv);
+	td_status_common(srv, &st);
+	st.generation = c ? c->generation : srv->conns.generation;
+	st.syscall_fd = c ? c->sfd : -1;
+	st.data_fd = c ? c->dfd : -1;
+	if (!c) {
+		st.has |= TP_STATUS_ATTACHED | TP_STATUS_CONTROLLER_PID;
+		st.attached = srv->conns.controller != NULL;
+		st.controller_pid = srv->conns.controller
+				    ? srv->conns.controller->peer_pid : 0;
+	}
+	/* A PROBE is answered as an observer would be. */
+	st.observer = c ? c->observer : true;
 	tp_msg_init(&m);
 	tp_msg_reply(&m, id, 0);
-	msgpack_pack_map(&m.pk, c ? 13 : 15);
-	tp_pack_kv_int(&m.pk, "version", TETHER_PROTO_VERSION);
-	tp_pack_kv_int(&m.pk, "pid", srv->pid);
-	tp_pack_kv_int(&m.pk, "generation",
-		       (int64_t)(c ? c->generation : srv->conns.generation));
-	tp_pack_kv_int(&m.pk, "syscall_fd", c ? c->sfd : -1);
-	tp_pack_kv_int(&m.pk, "data_fd", c ? c->dfd : -1);
-	if (!c) {
-		tp_pack_kv_bool(&m.pk, "attached", srv->conns.controller != NULL);
-		tp_pack_kv_int(&m.pk, "controller_pid", srv->conns.controller
-			       ? srv->conns.controller->peer_pid : 0);
+	tp_pack_status(&m.w, &st);
+	/* An answer that could not be built is an error the peer hears. */
+	if ((rc = tp_msg_finish(&m)) < 0) {
+		tp_msg_destroy(&m);
+		tp_msg_init(&m);
+		rc = tp_msg_error(&m, id, -rc, "building the answer: %s",
+				  strerror(-rc));
 	}
-	tp_pack_kv_int(&m.pk, "uptime_ms", (int64_t)td_uptime_ms(srv));
-	tp_pack_kv_int(&m.pk, "nfds", td_count_fds());
-	tp_pack_kv_int(&m.pk, "ninternal", td_ifd_count());
-	tp_pack_kv_int(&m.pk, "nlabels", srv->fds.nlabels);
-	tp_pack_kv_int(&m.pk, "children", srv->workers.nrunning);
-	tp_pack_kv_int(&m.pk, "workers", srv->workers.nworkers);
-	tp_pack_kv_bool(&m.pk, "persistent", srv->persistent);
-	/* A PROBE is answered as an observer would be. */
-	tp_pack_kv_bool(&m.pk, "observer", c ? c->observer : true);
-	if (tp_msg_finish(&m) == 0)
+	if (rc == 0)
 		td_handshake_send(fd, &m);
 	tp_msg_destroy(&m);
 }

@@ -231,25 +231,31 @@ out:
 	return rc;
 }
 
+/* A rule of the policy, as a line a person can read. */
+static int td_policy_pack_rule(struct tp_w *w, const void *ctx, uint32_t i)
+{
+	const struct td_policy *p = ctx;
+	char line[512];
+
+	td_rule_format(p, &p->rules[i], line, sizeof(line));
+	return tp_w_cstr(w, line);
+}
+
 /* POLICY: what this server enforces, as text rules a person can read. */
 int td_do_policy(struct td_req *r)
 {
 	const struct td_policy *p = r->srv->policy.loaded;
-	msgpack_packer *pk = r->pk;
+	struct tp_policy_reply rep = { .active = p != NULL };
 	char line[512];
 
-	msgpack_pack_map(pk, p ? 4 : 1);
-	tp_pack_kv_bool(pk, "active", p != NULL);
-	if (!p)
-		return 0;
-	tp_pack_kv_str(pk, "path", r->srv->policy.path);
-	td_rule_format(p, NULL, line, sizeof(line));
-	tp_pack_kv_str(pk, "default", line);
-	tp_pack_str(pk, "rules");
-	msgpack_pack_array(pk, (uint32_t)p->nrules);
-	for (size_t i = 0; i < p->nrules; i++) {
-		td_rule_format(p, &p->rules[i], line, sizeof(line));
-		tp_pack_str(pk, line);
+	if (p) {
+		td_rule_format(p, NULL, line, sizeof(line));
+		rep.has = TP_POLICY_PATH | TP_POLICY_DEFAULT | TP_POLICY_RULES;
+		rep.path = tp_str(r->srv->policy.path);
+		rep.default_rule = tp_str(line);
+		rep.rules = (struct tp_list){ .n = (uint32_t)p->nrules,
+					      .each = td_policy_pack_rule,
+					      .ctx = p };
 	}
-	return 0;
+	return tp_pack_policy_reply(r->w, &rep);
 }

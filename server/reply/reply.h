@@ -1,6 +1,7 @@
 /*
  * Replies: the one path every answer takes.  A handler packs its success
- * body into r->pk or returns td_req_fail(); an answer that comes later
+ * body (a message of proto/messages.h) through r->w or returns
+ * td_req_fail(); an answer that comes later
  * (a job's) is queued with td_conn_queue().  A peer's output queue never
  * blocks the server: what the socket does not take now waits for
  * POLLOUT.  Nothing here closes a connection: a peer whose replies cannot
@@ -13,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "messages.h"
 #include "proto.h"
 
 #define TD_OUTQ_HIGH (4u << 20)		/* stop reading a peer past this */
@@ -40,7 +42,8 @@ struct td_req {
 	struct td_server *srv;
 	uint64_t id;
 	const msgpack_object *body;
-	msgpack_packer *pk;		/* where the success body goes */
+	struct tp_w *w;			/* where the success body goes: a
+					 * failure there fails the request */
 	char err[256];
 };
 

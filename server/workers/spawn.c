@@ -106,21 +106,27 @@ char **td_spawn_take_argv(struct td_spawn *sp, int *argc)
 	return v;
 }
 
-/* A msgpack str as a new C string, NUL-free and bounded. */
-static int td_strdup_obj(struct td_req *r, const msgpack_object *o,
-			 const char *what, char **out)
+/* A str as a new C string, NUL-free and bounded. */
+static int td_strdup_str(struct td_req *r, struct tp_str s, const char *what,
+			 char **out)
 {
-	const char *p;
-	size_t n;
-
-	if (tp_obj_str(o, &p, &n) < 0)
-		return td_req_fail(r, EINVAL, "%s must be a string", what);
-	if (n > TETHER_STR_MAX || memchr(p, '\0', n))
+	if (s.n > TETHER_STR_MAX || memchr(s.p, '\0', s.n))
 		return td_req_fail(r, EINVAL, "%s: too long or contains NUL",
 				   what);
-	if (!(*out = strndup(p, n)))
+	if (!(*out = strndup(s.p, s.n)))
 		return td_req_fail(r, ENOMEM, "out of memory");
 	return 0;
+}
+
+/* Entry i of a list of strings (argv, env) as a new C string. */
+static int td_strdup_entry(struct td_req *r, const struct tp_list *l,
+			   size_t i, const char *what, char **out)
+{
+	struct tp_str s;
+
+	if (tp_obj_str(&l->o[i], &s.p, &s.n) < 0)
+		return td_req_fail(r, EINVAL, "%s must be a string", what);
+	return td_strdup_str(r, s, what, out);
 }
 
 static int td_strv_push(struct td_req *r, char ***v, int *n, char *s)
@@ -143,17 +149,15 @@ static int td_strv_push(struct td_req *r, char ***v, int *n, char *s)
 }
 
 static int td_spawn_argv(struct td_req *r, struct td_spawn *sp,
-			 const msgpack_object *o)
+			 const struct tp_list *argv)
 {
-	size_t n;
-	const msgpack_object *v = tp_obj_array(o, &n);
 	char *s;
 	int rc;
 
-	if (!v || n == 0)
+	if (argv->n == 0)
 		return td_req_fail(r, EINVAL, "argv must be a non-empty array");
-	for (size_t i = 0; i < n; i++)
-		if ((rc = td_strdup_obj(r, &v[i], "argv entry", &s)) < 0 ||
+	for (size_t i = 0; i < argv->n; i++)
+		if ((rc = td_strdup_entry(r, argv, i, "argv entry", &s)) < 0 ||
 		    (rc = td_strv_push(r, &sp->argv, &sp->argc, s)) < 0)
 			return rc;
 	return 0;
@@ -181,12 +185,10 @@ static int td_env_set(struct td_req *r, struct td_spawn *sp, char *kv)
 }
 
 static int td_spawn_env(struct td_req *r, struct td_spawn *sp,
-			const msgpack_object *body)
+			const struct tp_spawn *req)
 {
-	const msgpack_object *o = tp_map_get(body, "clear_env");
-	bool clear = o && o->type == MSGPACK_OBJECT_BOOLEAN && o->via.boolean;
-	const msgpack_object *v = NULL;
-	size_t n = 0;
+	bool clear = (req->has & TP_SPAWN_CLEAR_ENV) && req->clear_env;
+	size_t n = req->has & TP_SPAWN_ENV ? req->env.n : 0;
 	char *s;
 	int rc;
 
@@ -202,10 +204,9 @@ static int td_spawn_env(struct td_req *r, struct td_spawn *sp,
 		if ((rc = td_strv_push(r, &sp->envp, &sp->envc, s)) < 0)
 			return rc;
 	}
-	if ((o = tp_map_get(body, "env")) && !(v = tp_obj_array(o, &n)))
-		return td_req_fail(r, EINVAL, "env must be an array");
 	for (size_t i = 0; i < n; i++) {
-		if ((rc = td_strdup_obj(r, &v[i], "env entry", &s)) < 0)
+		if ((rc = td_strdup_entry(r, &req->env, i, "env entry",
+					  &s)) < 0)
 			return rc;
 		/* What the user's entry must not override later. */
 		for (int k = 0; k < 3; k++)
@@ -285,25 +286,23 @@ static int td_spawn_path(struct td_req *r, struct td_spawn *sp)
 /* --user NAME or uid/gid, as asked: kept for the helper that resolves
  * them (NSS may talk to the network: never on the loop). */
 static int td_spawn_user_spec(struct td_req *r, struct td_spawn *sp,
-			      const msgpack_object *body)
+			      const struct tp_spawn *req)
 {
-	const msgpack_object *o;
-	int64_t v;
 	int rc;
 
 	sp->opt_uid = sp->opt_gid = -1;
-	if ((o = tp_map_get(body, "user")) &&
-	    (rc = td_strdup_obj(r, o, "user", &sp->user)) < 0)
+	if ((req->has & TP_SPAWN_USER) &&
+	    (rc = td_strdup_str(r, req->user, "user", &sp->user)) < 0)
 		return rc;
-	if (!sp->user && (o = tp_map_get(body, "uid"))) {
-		if (tp_obj_i64(o, &v) < 0 || v < 0 || v >= UINT32_MAX)
+	if (!sp->user && (req->has & TP_SPAWN_UID)) {
+		if (req->uid < 0 || req->uid >= UINT32_MAX)
 			return td_req_fail(r, EINVAL, "bad uid");
-		sp->opt_uid = v;
+		sp->opt_uid = req->uid;
 	}
-	if ((o = tp_map_get(body, "gid"))) {
-		if (tp_obj_i64(o, &v) < 0 || v < 0 || v >= UINT32_MAX)
+	if (req->has & TP_SPAWN_GID) {
+		if (req->gid < 0 || req->gid >= UINT32_MAX)
 			return td_req_fail(r, EINVAL, "bad gid");
-		sp->opt_gid = v;
+		sp->opt_gid = req->gid;
 	}
 	return 0;
 }
@@ -370,21 +369,19 @@ gid:
 }
 
 static int td_spawn_fdmap(struct td_req *r, struct td_spawn *sp,
-			  const msgpack_object *o)
+			  const struct tp_list *fds)
 {
-	size_t n, m;
-	const msgpack_object *v = tp_obj_array(o, &n), *p;
+	struct tp_spawn_fd m;
 	int64_t child, server;
 
-	if (!v || n > TETHER_SPAWN_FDS_MAX)
+	if (fds->n > TETHER_SPAWN_FDS_MAX)
 		return td_req_fail(r, EINVAL, "fds must be an array of at most "
 				   "%u [child_fd, server_fd] pairs",
 				   TETHER_SPAWN_FDS_MAX);
-	for (size_t i = 0; i < n; i++) {
-		if (!(p = tp_obj_array(&v[i], &m)) || m != 2 ||
-		    tp_obj_i64(&p[0], &child) < 0 ||
-		    tp_obj_i64(&p[1], &server) < 0 || child < 0 ||
-		    child > 1023 || server < 0 || server > INT32_MAX)
+	for (size_t i = 0; i < fds->n; i++) {
+		if (tp_unpack_spawn_fd(&fds->o[i], &m, NULL) < 0 ||
+		    (child = m.child) < 0 || child > 1023 ||
+		    (server = m.server) < 0 || server > INT32_MAX)
 			return td_req_fail(r, EINVAL, "fds entry %zu is not "
 					   "[child_fd, server_fd]", i);
 		if (td_ifd_is((int)server) || fcntl((int)server, F_GETFD) < 0)
@@ -399,39 +396,32 @@ static int td_spawn_fdmap(struct td_req *r, struct td_spawn *sp,
 }
 
 static int td_spawn_rlimits(struct td_req *r, struct td_spawn *sp,
-			    const msgpack_object *o)
+			    const struct tp_list *rl)
 {
-	size_t n, m;
-	const msgpack_object *v = tp_obj_array(o, &n), *p;
-	int64_t res;
-	uint64_t soft, hard;
+	struct tp_spawn_rlimit m;
 
-	if (!v || n > TD_RLIMITS_MAX)
+	if (rl->n > TD_RLIMITS_MAX)
 		return td_req_fail(r, EINVAL, "rlimits must be an array of at "
 				   "most %d [resource, soft, hard]",
 				   TD_RLIMITS_MAX);
-	for (size_t i = 0; i < n; i++) {
-		if (!(p = tp_obj_array(&v[i], &m)) || m != 3 ||
-		    tp_obj_i64(&p[0], &res) < 0 || res < 0 ||
-		    res >= RLIMIT_NLIMITS || tp_obj_reg(&p[1], &soft) < 0 ||
-		    tp_obj_reg(&p[2], &hard) < 0)
+	for (size_t i = 0; i < rl->n; i++) {
+		if (tp_unpack_spawn_rlimit(&rl->o[i], &m, NULL) < 0 ||
+		    m.resource < 0 || m.resource >= RLIMIT_NLIMITS)
 			return td_req_fail(r, EINVAL, "rlimits entry %zu is not "
 					   "[resource, soft, hard]", i);
-		sp->rlimits[i].res = (int)res;
-		sp->rlimits[i].rl.rlim_cur = soft;
-		sp->rlimits[i].rl.rlim_max = hard;
+		sp->rlimits[i].res = (int)m.resource;
+		sp->rlimits[i].rl.rlim_cur = m.soft;
+		sp->rlimits[i].rl.rlim_max = m.hard;
 		sp->nrlimits++;
 	}
 	return 0;
 }
 
-static bool td_map_bool(const msgpack_object *body, const char *key, bool def)
+/* A boolean of the request, or its default when absent. */
+static bool td_spawn_flag(const struct tp_spawn *req, uint32_t bit, bool v,
+			  bool def)
 {
-	const msgpack_object *o = tp_map_get(body, key);
-
-	if (!o || o->type != MSGPACK_OBJECT_BOOLEAN)
-		return def;
-	return o->via.boolean;
+	return req->has & bit ? v : def;
 }
 
 /* The parser's "NAME:LINE: what" lines, joined with "; " as far as
@@ -532,28 +522,28 @@ out:
 /* "policy" (the text of a policy file) and "policy_name" (for messages):
  * the worker's own seccomp filter, as a BPF program in sp. */
 static int td_spawn_policy(struct td_req *r, struct td_spawn *sp,
-			   const msgpack_object *body)
+			   const struct tp_spawn *req)
 {
-	const msgpack_object *o = tp_map_get(body, "policy");
 	char name[TD_POLICY_NAME_MAX + 1] = "policy", *errs = NULL;
 	struct td_policy *p = NULL;
-	const char *text, *s;
-	size_t len, n, elen = 0;
+	const char *text = req->policy.p;
+	size_t len = req->policy.n, elen = 0;
+	const struct tp_str *s = &req->policy_name;
 	FILE *f;
 	int rc;
 
-	if (!o)
+	if (!(req->has & TP_SPAWN_POLICY))
 		return 0;
-	if (tp_obj_str(o, &text, &len) < 0 || len > TD_POLICY_FILE_MAX)
+	if (len > TD_POLICY_FILE_MAX)
 		return td_req_fail(r, EINVAL, "policy must be the text of a "
 				   "policy file, at most %u bytes",
 				   TD_POLICY_FILE_MAX);
-	if ((o = tp_map_get(body, "policy_name"))) {
-		if (tp_obj_str(o, &s, &n) < 0 || !n || n > TD_POLICY_NAME_MAX ||
-		    memchr(s, '\0', n))
+	if (req->has & TP_SPAWN_POLICY_NAME) {
+		if (!s->n || s->n > TD_POLICY_NAME_MAX ||
+		    memchr(s->p, '\0', s->n))
 			return td_req_fail(r, EINVAL, "bad policy_name");
-		memcpy(name, s, n);
-		name[n] = '\0';
+		memcpy(name, s->p, s->n);
+		name[s->n] = '\0';
 	}
 	if (!(f = open_memstream(&errs, &elen)))
 		return td_req_fail(r, ENOMEM, "out of memory");
@@ -577,9 +567,9 @@ int td_spawn_prepare(struct td_req *r, const msgpack_object *body,
 		     struct td_spawn **out)
 {
 	struct td_spawn *sp = calloc(1, sizeof(*sp));
-	const msgpack_object *o;
-	const char *s;
-	size_t n;
+	struct tp_spawn req;
+	struct tp_err e;
+	const struct tp_str *s = &req.label;
 	int rc;
 
 	*out = NULL;
@@ -593,43 +583,40 @@ int td_spawn_prepare(struct td_req *r, const msgpack_object *body,
 	}
 	if (!sp)
 		return td_req_fail(r, ENOMEM, "out of memory");
-	if (!body || body->type != MSGPACK_OBJECT_MAP) {
-		rc = td_req_fail(r, EPROTO, "SPAWN body is a map");
+	/* Not a map: EPROTO; a key of the wrong type: EINVAL. */
+	if ((rc = tp_unpack_spawn(body, &req, &e)) < 0) {
+		rc = td_req_fail(r, -rc, "%s", e.msg);
 		goto fail;
 	}
-	sp->setsid = td_map_bool(body, "setsid", false);
-	sp->pgroup = td_map_bool(body, "pgroup", true);
-	sp->capture = td_map_bool(body, "capture", false);
-	sp->log_max = 64u << 20;
-	if ((o = tp_map_get(body, "log_max")) && tp_obj_u64(o, &sp->log_max) < 0) {
-		rc = td_req_fail(r, EINVAL, "log_max must be a byte count");
-		goto fail;
-	}
-	if ((o = tp_map_get(body, "label"))) {
-		if (tp_obj_str(o, &s, &n) < 0 || !n || n > TETHER_LABEL_MAX ||
-		    memchr(s, '/', n) || memchr(s, '\0', n)) {
+	sp->setsid = td_spawn_flag(&req, TP_SPAWN_SETSID, req.setsid, false);
+	sp->pgroup = td_spawn_flag(&req, TP_SPAWN_PGROUP, req.pgroup, true);
+	sp->capture = td_spawn_flag(&req, TP_SPAWN_CAPTURE, req.capture, false);
+	sp->log_max = req.has & TP_SPAWN_LOG_MAX ? req.log_max : 64u << 20;
+	if (req.has & TP_SPAWN_LABEL) {
+		if (!s->n || s->n > TETHER_LABEL_MAX || memchr(s->p, '/', s->n) ||
+		    memchr(s->p, '\0', s->n)) {
 			rc = td_req_fail(r, EINVAL, "bad worker label");
 			goto fail;
 		}
-		memcpy(sp->label, s, n);
+		memcpy(sp->label, s->p, s->n);
 	}
-	if ((rc = td_spawn_argv(r, sp, tp_map_get(body, "argv"))) < 0 ||
-	    (rc = td_spawn_user_spec(r, sp, body)) < 0 ||
-	    (rc = td_spawn_env(r, sp, body)) < 0)
+	if ((rc = td_spawn_argv(r, sp, &req.argv)) < 0 ||
+	    (rc = td_spawn_user_spec(r, sp, &req)) < 0 ||
+	    (rc = td_spawn_env(r, sp, &req)) < 0)
 		goto fail;
-	if ((o = tp_map_get(body, "cwd")) &&
-	    (rc = td_strdup_obj(r, o, "cwd", &sp->cwd)) < 0)
+	if ((req.has & TP_SPAWN_CWD) &&
+	    (rc = td_strdup_str(r, req.cwd, "cwd", &sp->cwd)) < 0)
 		goto fail;
-	if ((o = tp_map_get(body, "cgroup")) &&
-	    (rc = td_strdup_obj(r, o, "cgroup", &sp->cgroup)) < 0)
+	if ((req.has & TP_SPAWN_CGROUP) &&
+	    (rc = td_strdup_str(r, req.cgroup, "cgroup", &sp->cgroup)) < 0)
 		goto fail;
-	if ((o = tp_map_get(body, "fds")) &&
-	    (rc = td_spawn_fdmap(r, sp, o)) < 0)
+	if ((req.has & TP_SPAWN_FDS) &&
+	    (rc = td_spawn_fdmap(r, sp, &req.fds)) < 0)
 		goto fail;
-	if ((o = tp_map_get(body, "rlimits")) &&
-	    (rc = td_spawn_rlimits(r, sp, o)) < 0)
+	if ((req.has & TP_SPAWN_RLIMITS) &&
+	    (rc = td_spawn_rlimits(r, sp, &req.rlimits)) < 0)
 		goto fail;
-	if ((rc = td_spawn_policy(r, sp, body)) < 0)
+	if ((rc = td_spawn_policy(r, sp, &req)) < 0)
 		goto fail;
 	sp->nofile = r->srv->workers.nofile_orig;
 	*out = sp;

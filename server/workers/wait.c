@@ -96,11 +96,15 @@ void td_watchers_worker_gone(struct td_server *srv, struct td_worker *w)
 
 /* ---- WAIT ---------------------------------------------------------------- */
 
-static void td_wait_pack(msgpack_packer *pk, const struct td_worker *w,
-			 bool timeout)
+/* The record, and whether the wait ran out first. */
+static int td_wait_pack(struct tp_w *w, const struct td_worker *wk,
+			bool timeout)
 {
-	td_worker_pack(pk, w, 1);
-	tp_pack_kv_bool(pk, "timeout", timeout);
+	struct tp_worker rec;
+
+	td_worker_record(wk, &rec);
+	rec.timeout = timeout;
+	return tp_pack_wait_reply(w, &rec);
 }
 
 static void td_wait_answer(struct td_watch *wa, bool timeout)
@@ -109,7 +113,7 @@ static void td_wait_answer(struct td_watch *wa, bool timeout)
 
 	tp_msg_init(&m);
 	tp_msg_reply(&m, wa->job.to_id, 0);
-	td_wait_pack(&m.pk, wa->w, timeout);
+	td_wait_pack(&m.w, wa->w, timeout);
 	td_job_send(&wa->job, &m);
 	td_job_end(&wa->job);
 }
@@ -129,22 +133,20 @@ static const struct td_job_ops td_wait_ops = {
 /* WAIT [target, timeout_ms]: timeout 0 asks now, -1 waits forever. */
 int td_do_wait(struct td_req *r)
 {
-	size_t nb;
-	const msgpack_object *b = tp_obj_array(r->body, &nb);
+	struct tp_target req;
+	struct tp_err e;
 	struct td_worker *w;
 	struct td_watch *wa;
-	int64_t timeout = -1;
+	int64_t timeout;
 	int rc;
 
-	if (!b || nb < 1 || nb > 2 ||
-	    (nb == 2 && tp_obj_i64(&b[1], &timeout) < 0))
-		return td_req_fail(r, EPROTO, "WAIT body is [target, timeout_ms]");
-	if (!(w = td_worker_find(r->srv, &b[0])))
+	if ((rc = tp_unpack_wait(r->body, &req, &e)) < 0)
+		return td_req_fail(r, -rc, "%s", e.msg);
+	timeout = req.has & TP_TARGET_ARG ? req.arg : -1;
+	if (!(w = td_worker_find(r->srv, td_target_of(&req))))
 		return td_req_fail(r, ESRCH, "no such worker");
-	if (td_worker_done(w) || timeout == 0) {
-		td_wait_pack(r->pk, w, !td_worker_done(w));
-		return 0;
-	}
+	if (td_worker_done(w) || timeout == 0)
+		return td_wait_pack(r->w, w, !td_worker_done(w));
 	if (!(wa = td_watch_new(r, &td_wait_ops, w, &rc)))
 		return rc;
 	if (timeout > 0)
@@ -169,11 +171,15 @@ static void td_stop_signal(struct td_worker *w, int sig)
 		syscall(SYS_pidfd_send_signal, w->pidfd, sig, NULL, 0);
 }
 
-static void td_stop_pack(msgpack_packer *pk, const struct td_worker *w)
+/* The record, whether it took SIGKILL, and how long it took. */
+static int td_stop_pack(struct tp_w *w, const struct td_worker *wk)
 {
-	td_worker_pack(pk, w, 2);
-	tp_pack_kv_bool(pk, "sigkill", w->stop_killed);
-	tp_pack_kv_int(pk, "after_ms", (int64_t)(td_now_ms() - w->stop_start));
+	struct tp_worker rec;
+
+	td_worker_record(wk, &rec);
+	rec.sigkill = wk->stop_killed;
+	rec.after_ms = (int64_t)(td_now_ms() - wk->stop_start);
+	return tp_pack_stop_reply(w, &rec);
 }
 
 static void td_stop_answer(struct td_watch *wa)
@@ -182,7 +188,7 @@ static void td_stop_answer(struct td_watch *wa)
 
 	tp_msg_init(&m);
 	tp_msg_reply(&m, wa->job.to_id, 0);
-	td_stop_pack(&m.pk, wa->w);
+	td_stop_pack(&m.w, wa->w);
 	td_job_send(&wa->job, &m);
 	td_job_end(&wa->job);
 }
@@ -240,17 +246,19 @@ static const int td_stop_sigs[] = { SIGTERM, SIGCONT, SIGKILL };
 /* STOP [target, grace_ms]. */
 int td_do_stop(struct td_req *r)
 {
-	size_t nb;
-	const msgpack_object *b = tp_obj_array(r->body, &nb);
+	struct tp_target req;
+	struct tp_err e;
 	struct td_worker *w;
 	struct td_watch *wa;
-	int64_t grace = 10000;
+	int64_t grace;
 	int rc;
 
-	if (!b || nb < 1 || nb > 2 ||
-	    (nb == 2 && (tp_obj_i64(&b[1], &grace) < 0 || grace < 0)))
-		return td_req_fail(r, EPROTO, "STOP body is [target, grace_ms]");
-	if (!(w = td_worker_find(r->srv, &b[0])))
+	if ((rc = tp_unpack_stop(r->body, &req, &e)) < 0)
+		return td_req_fail(r, -rc, "%s", e.msg);
+	if ((grace = req.has & TP_TARGET_ARG ? req.arg : 10000) < 0)
+		return td_req_fail(r, EPROTO, "STOP: a grace of %lld ms",
+				   (long long)grace);
+	if (!(w = td_worker_find(r->srv, td_target_of(&req))))
 		return td_req_fail(r, ESRCH, "no such worker");
 	/* A policy must allow every signal STOP may send. */
 	for (size_t i = 0; i < sizeof(td_stop_sigs) / sizeof(td_stop_sigs[0]);
@@ -264,8 +272,7 @@ int td_do_stop(struct td_req *r)
 	 * the record open) still has a group to stop. */
 	if (!w->stopping && td_worker_done(w) && !td_group_alive(w)) {
 		w->stop_start = td_now_ms();
-		td_stop_pack(r->pk, w);
-		return 0;
+		return td_stop_pack(r->w, w);
 	}
 	if (!(wa = td_watch_new(r, &td_stop_ops, w, &rc)))
 		return rc;
@@ -279,20 +286,19 @@ int td_do_stop(struct td_req *r)
 
 /* ---- LOGS ---------------------------------------------------------------- */
 
-static void td_logs_frame(struct td_watch *wa, const char *data, size_t n,
-			  uint64_t offset, bool end)
+/* One frame of the stream: 0, or -errno when it could not be built
+ * (the reader has heard an error, and the stream is over). */
+static int td_logs_frame(struct td_watch *wa, const char *data, size_t n,
+			 uint64_t offset, bool end)
 {
+	struct tp_logs_reply f = { .data = { data, n }, .offset = offset,
+				   .end = end };
 	struct tp_msg m;
 
 	tp_msg_init(&m);
 	tp_msg_reply(&m, wa->job.to_id, 0);
-	msgpack_pack_map(&m.pk, 3);
-	tp_pack_str(&m.pk, "data");
-	msgpack_pack_bin(&m.pk, n);
-	msgpack_pack_bin_body(&m.pk, data, n);
-	tp_pack_kv_int(&m.pk, "offset", (int64_t)offset);
-	tp_pack_kv_bool(&m.pk, "end", end);
-	td_job_send(&wa->job, &m);
+	tp_pack_logs_reply(&m.w, &f);
+	return td_job_send(&wa->job, &m);
 }
 
 /* Send what there is, as far as the peer keeps up; the end frame ends
@@ -314,7 +320,11 @@ static void td_logs_pump(struct td_watch *wa)
 		} else if (n == 0 && wa->follow && !td_worker_done(w)) {
 			return;
 		} else if (n > 0) {
-			td_logs_frame(wa, buf, (size_t)n, wa->offset, false);
+			if (td_logs_frame(wa, buf, (size_t)n, wa->offset,
+					  false) < 0) {
+				td_job_end(&wa->job);
+				return;
+			}
 			wa->offset += (uint64_t)n;
 			continue;
 		}
@@ -333,18 +343,19 @@ static const struct td_job_ops td_logs_ops = {
 /* LOGS [target, from, follow]. */
 int td_do_logs(struct td_req *r)
 {
-	size_t nb;
-	const msgpack_object *b = tp_obj_array(r->body, &nb);
+	struct tp_target req;
+	struct tp_err e;
 	struct td_worker *w;
 	struct td_watch *wa;
-	int64_t from = 0;
+	int64_t from;
 	int rc;
 
-	if (!b || nb != 3 || tp_obj_i64(&b[1], &from) < 0 || from < 0 ||
-	    b[2].type != MSGPACK_OBJECT_BOOLEAN)
-		return td_req_fail(r, EPROTO, "LOGS body is [target, from, "
-				   "follow]");
-	if (!(w = td_worker_find(r->srv, &b[0])))
+	if ((rc = tp_unpack_logs(r->body, &req, &e)) < 0)
+		return td_req_fail(r, -rc, "%s", e.msg);
+	if ((from = req.arg) < 0)
+		return td_req_fail(r, EPROTO, "LOGS: from %lld is negative",
+				   (long long)from);
+	if (!(w = td_worker_find(r->srv, td_target_of(&req))))
 		return td_req_fail(r, ESRCH, "no such worker");
 	if (!w->cap)
 		return td_req_fail(r, ENODATA, "worker %s was not spawned with "
@@ -357,7 +368,7 @@ int td_do_logs(struct td_req *r)
 	if (!(wa = td_watch_new(r, &td_logs_ops, w, &rc)))
 		return rc;
 	wa->offset = (uint64_t)from;
-	wa->follow = b[2].via.boolean;
+	wa->follow = req.follow;
 	td_logs_pump(wa);
 	return TD_REPLY_LATER;
 }

@@ -115,11 +115,16 @@ struct td_worker {
 
 /* workers.c */
 struct td_worker *td_worker_find(struct td_server *srv,
-				 const msgpack_object *target);
+				 const struct tp_intstr *target);
+/* A request's target, NULL if it was neither a pid nor a label. */
+static inline const struct tp_intstr *td_target_of(const struct tp_target *t)
+{
+	return t->has & TP_TARGET_TARGET ? &t->target : NULL;
+}
 bool td_worker_done(const struct td_worker *w);	/* exited, output drained */
 const char *td_worker_name(const struct td_worker *w);
-void td_worker_pack(msgpack_packer *pk, const struct td_worker *w,
-		    unsigned extra);
+/* w as a worker record (pointing into w). */
+void td_worker_record(const struct td_worker *w, struct tp_worker *rec);
 /* A child of ours that wait4 returned and no record claimed (a spawn
  * still on its way, or an orphan). */
 bool td_workers_claim_exit(struct td_server *srv, pid_t pid, int *status,

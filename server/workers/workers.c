@@ -34,24 +34,22 @@ bool td_worker_done(const struct td_worker *w)
 	       (!w->cap || td_capture_eof(w->cap));
 }
 
-/* [target]: a pid (int) or a worker label (str). */
+/* A target: a pid or a worker label (NULL: it was neither). */
 struct td_worker *td_worker_find(struct td_server *srv,
-				 const msgpack_object *target)
+				 const struct tp_intstr *target)
 {
-	int64_t pid;
-	const char *s;
-	size_t n;
-
-	if (tp_obj_i64(target, &pid) == 0) {
+	if (!target)
+		return NULL;
+	if (target->is_int) {
 		for (struct td_worker *w = srv->workers.list; w; w = w->next)
-			if (w->pid == pid)
+			if (w->pid == target->i)
 				return w;
-	} else if (tp_obj_str(target, &s, &n) == 0) {
+	} else {
 		/* A live worker owns its label; else the newest record. */
 		struct td_worker *found = NULL;
 
 		for (struct td_worker *w = srv->workers.list; w; w = w->next) {
-			if (strlen(w->label) != n || memcmp(w->label, s, n))
+			if (!tp_str_is(target->s, w->label))
 				continue;
 			if (w->state == TD_W_RUNNING || w->state == TD_W_STOPPED)
 				return w;
@@ -200,16 +198,19 @@ static void td_spawn_forget(struct td_spawnjob *sj)
 static void td_spawn_answer(struct td_spawnjob *sj)
 {
 	struct td_worker *w = sj->w;
+	struct tp_spawn_reply rep;
 	struct tp_msg m;
 
 	td_log("spawned worker %s pid %d%s", td_worker_name(w), (int)w->pid,
 	       w->cap ? " (output captured)" : "");
+	rep = (struct tp_spawn_reply){
+		.pid = w->pid,
+		.label = tp_str(w->label[0] ? w->label : NULL),
+		.log = tp_str(w->cap ? td_capture_path(w->cap) : NULL),
+	};
 	tp_msg_init(&m);
 	tp_msg_reply(&m, sj->job.to_id, 0);
-	msgpack_pack_map(&m.pk, 3);
-	tp_pack_kv_int(&m.pk, "pid", w->pid);
-	tp_pack_kv_str(&m.pk, "label", w->label[0] ? w->label : NULL);
-	tp_pack_kv_str(&m.pk, "log", w->cap ? td_capture_path(w->cap) : NULL);
+	tp_pack_spawn_reply(&m.w, &rep);
 	td_job_send(&sj->job, &m);
 	td_job_end(&sj->job);
 }
@@ -366,73 +367,72 @@ static const char *td_state_name(const struct td_worker *w)
 	return names[w->state];
 }
 
-/* state, exit_code, signal, core, ended, rusage: how it is or ended. */
-static void td_worker_pack_end(msgpack_packer *pk,
-			       const struct td_worker *w)
-{
-	tp_pack_kv_str(pk, "state", td_state_name(w));
-	tp_pack_str(pk, "exit_code");
-	if (w->state == TD_W_EXITED)
-		msgpack_pack_int(pk, w->exit_code);
-	else
-		msgpack_pack_nil(pk);
-	tp_pack_str(pk, "signal");
-	if (w->state == TD_W_KILLED || w->state == TD_W_STOPPED)
-		msgpack_pack_int(pk, w->signal);
-	else
-		msgpack_pack_nil(pk);
-	tp_pack_kv_bool(pk, "core", w->core);
-	tp_pack_kv_int(pk, "ended", w->ended_ms);
-	tp_pack_str(pk, "rusage");
-	msgpack_pack_map(pk, 3);
-	tp_pack_kv_int(pk, "utime_us", (int64_t)w->ru.ru_utime.tv_sec * 1000000 +
-					       w->ru.ru_utime.tv_usec);
-	tp_pack_kv_int(pk, "stime_us", (int64_t)w->ru.ru_stime.tv_sec * 1000000 +
-					       w->ru.ru_stime.tv_usec);
-	tp_pack_kv_int(pk, "maxrss_kb", w->ru.ru_maxrss);
-}
-
 #define TD_PS_PAGE 256		/* records per PS reply */
 #define TD_ARGV_SHOWN 4096	/* argv bytes a record shows */
 
-/* The whole record as a map, with room for `extra` more pairs.  argv is
- * cut at TD_ARGV_SHOWN bytes so a page of records fits in a frame. */
-void td_worker_pack(msgpack_packer *pk, const struct td_worker *w,
-		    unsigned extra)
+/* The whole record (WAIT and STOP add their own).  argv is cut at
+ * TD_ARGV_SHOWN bytes so a page of records fits in a frame. */
+void td_worker_record(const struct td_worker *w, struct tp_worker *rec)
 {
 	size_t budget = TD_ARGV_SHOWN;
 	int shown = 0;
 
 	while (shown < w->argc && strlen(w->argv[shown]) < budget)
 		budget -= strlen(w->argv[shown++]) + 1;
-	msgpack_pack_map(pk, 14 + extra);
-	tp_pack_kv_int(pk, "pid", w->pid);
-	tp_pack_kv_str(pk, "label", w->label[0] ? w->label : NULL);
-	tp_pack_str(pk, "argv");
-	msgpack_pack_array(pk, (size_t)shown);
-	for (int i = 0; i < shown; i++)
-		tp_pack_str(pk, w->argv[i]);
-	tp_pack_kv_bool(pk, "argv_truncated", shown < w->argc);
-	tp_pack_kv_int(pk, "started", w->started_ms);
-	tp_pack_kv_int(pk, "pgid", w->pgid);
-	tp_pack_kv_bool(pk, "captured", w->cap != NULL);
-	tp_pack_kv_int(pk, "log_size", w->cap ? (int64_t)td_capture_size(w->cap)
-					      : 0);
-	td_worker_pack_end(pk, w);
+	*rec = (struct tp_worker){
+		.pid = w->pid,
+		.label = tp_str(w->label[0] ? w->label : NULL),
+		.argv = { .n = (uint32_t)shown, .v = w->argv },
+		.argv_truncated = shown < w->argc,
+		.started = w->started_ms,
+		.pgid = w->pgid,
+		.captured = w->cap != NULL,
+		.log_size = w->cap ? (int64_t)td_capture_size(w->cap) : 0,
+		.state = tp_str(td_state_name(w)),
+		.exit_code = w->exit_code,
+		.signal = w->signal,
+		.core = w->core,
+		.ended = w->ended_ms,
+		.rusage = {
+			.utime_us = (int64_t)w->ru.ru_utime.tv_sec * 1000000 +
+				    w->ru.ru_utime.tv_usec,
+			.stime_us = (int64_t)w->ru.ru_stime.tv_sec * 1000000 +
+				    w->ru.ru_stime.tv_usec,
+			.maxrss_kb = w->ru.ru_maxrss,
+		},
+	};
+	/* exit_code once exited, signal once killed or stopped: else nil. */
+	if (w->state == TD_W_EXITED)
+		rec->has |= TP_WORKER_EXIT_CODE;
+	if (w->state == TD_W_KILLED || w->state == TD_W_STOPPED)
+		rec->has |= TP_WORKER_SIGNAL;
+}
+
+/* PS's records, from the page's list. */
+static int td_ps_pack_one(struct tp_w *w, const void *ctx, uint32_t i)
+{
+	struct td_worker *const *v = ctx;
+	struct tp_worker rec;
+
+	td_worker_record(v[i], &rec);
+	return tp_pack_worker(w, &rec);
 }
 
 /* PS [] or [from]: oldest first, a page at a time; "next" is where the
  * next page starts, 0 when this one is the last. */
 int td_do_ps(struct td_req *r)
 {
-	size_t nb;
-	const msgpack_object *b = tp_obj_array(r->body, &nb);
+	struct tp_from req;
+	struct tp_ps_reply rep;
+	struct tp_err e;
 	struct td_worker *v[TD_PS_PAGE];
-	uint64_t from = 0;
+	uint64_t from;
 	unsigned n = 0, total = 0, count;
+	int rc;
 
-	if (!b || nb > 1 || (nb == 1 && tp_obj_u64(&b[0], &from) < 0))
-		return td_req_fail(r, EPROTO, "PS body is [] or [from]");
+	if ((rc = tp_unpack_ps(r->body, &req, &e)) < 0)
+		return td_req_fail(r, -rc, "%s", e.msg);
+	from = req.ufrom;
 	for (struct td_worker *w = r->srv->workers.list; w; w = w->next)
 		total++;
 	count = total > from ? total - (unsigned)from : 0;
@@ -445,15 +445,12 @@ int td_do_ps(struct td_req *r)
 		if (idx >= from && idx < from + count)
 			v[idx - from] = w;
 	}
-	msgpack_pack_map(r->pk, 3);
-	tp_pack_str(r->pk, "workers");
-	msgpack_pack_array(r->pk, count);
-	for (unsigned i = 0; i < count; i++)
-		td_worker_pack(r->pk, v[i], 0);
-	tp_pack_kv_int(r->pk, "orphans_reaped", (int64_t)r->srv->workers.orphans_reaped);
-	tp_pack_kv_int(r->pk, "next", from + count < total
-				      ? (int64_t)(from + count) : 0);
-	return 0;
+	rep = (struct tp_ps_reply){
+		.workers = { .n = count, .each = td_ps_pack_one, .ctx = v },
+		.orphans_reaped = (int64_t)r->srv->workers.orphans_reaped,
+		.next = from + count < total ? (int64_t)(from + count) : 0,
+	};
+	return tp_pack_ps_reply(r->w, &rep);
 }
 
 /* KILL [target, sig]: through the pidfd, never a pid that may have been
@@ -461,16 +458,19 @@ int td_do_ps(struct td_req *r)
  * safe: the worker is our child and unreaped, so its pid is not free. */
 int td_do_kill(struct td_req *r)
 {
-	size_t nb;
-	const msgpack_object *b = tp_obj_array(r->body, &nb);
+	struct tp_target req;
+	struct tp_kill_reply rep;
+	struct tp_err e;
 	struct td_worker *w;
 	int64_t sig;
 	int rc;
 
-	if (!b || nb != 2 || tp_obj_i64(&b[1], &sig) < 0 || sig < 0 ||
-	    sig >= NSIG)
-		return td_req_fail(r, EPROTO, "KILL body is [target, signal]");
-	if (!(w = td_worker_find(r->srv, &b[0])))
+	if ((rc = tp_unpack_kill(r->body, &req, &e)) < 0)
+		return td_req_fail(r, -rc, "%s", e.msg);
+	if ((sig = req.arg) < 0 || sig >= NSIG)
+		return td_req_fail(r, EPROTO, "KILL: signal %lld is not 0 to "
+				   "%d", (long long)sig, NSIG - 1);
+	if (!(w = td_worker_find(r->srv, td_target_of(&req))))
 		return td_req_fail(r, ESRCH, "no such worker");
 	if (w->state == TD_W_EXITED || w->state == TD_W_KILLED)
 		return td_req_fail(r, ESRCH, "worker %s (pid %d) has ended",
@@ -485,22 +485,22 @@ int td_do_kill(struct td_req *r)
 				   strerror(errno));
 	td_log("signal %d sent to worker %s pid %d", (int)sig,
 	       td_worker_name(w), (int)w->pid);
-	msgpack_pack_map(r->pk, 2);
-	tp_pack_kv_int(r->pk, "pid", w->pid);
-	tp_pack_kv_int(r->pk, "signal", sig);
-	return 0;
+	rep = (struct tp_kill_reply){ .pid = w->pid, .signal = sig };
+	return tp_pack_kill_reply(r->w, &rep);
 }
 
 /* ACK [target]: the controller has the exit record; forget it. */
 int td_do_ack(struct td_req *r)
 {
-	size_t nb;
-	const msgpack_object *b = tp_obj_array(r->body, &nb);
+	struct tp_target req;
+	struct tp_kill_reply rep;
+	struct tp_err e;
 	struct td_worker **pp, *w;
+	int rc;
 
-	if (!b || nb != 1)
-		return td_req_fail(r, EPROTO, "ACK body is [target]");
-	if (!(w = td_worker_find(r->srv, &b[0])))
+	if ((rc = tp_unpack_ack(r->body, &req, &e)) < 0)
+		return td_req_fail(r, -rc, "%s", e.msg);
+	if (!(w = td_worker_find(r->srv, td_target_of(&req))))
 		return td_req_fail(r, ESRCH, "no such worker");
 	if (w->state != TD_W_EXITED && w->state != TD_W_KILLED)
 		return td_req_fail(r, EBUSY, "worker %s (pid %d) still runs",
@@ -510,10 +510,9 @@ int td_do_ack(struct td_req *r)
 	*pp = w->next;
 	r->srv->workers.nworkers--;
 	td_watchers_worker_gone(r->srv, w);
-	msgpack_pack_map(r->pk, 1);
-	tp_pack_kv_int(r->pk, "pid", w->pid);
+	rep = (struct tp_kill_reply){ .pid = w->pid };
 	td_worker_free(w);
-	return 0;
+	return tp_pack_ack_reply(r->w, &rep);
 }
 
 static void td_worker_status(struct td_server *srv, struct td_worker *w,

@@ -1,0 +1,141 @@
+/*
+ * Errors, the handshake, and the requests about the server itself:
+ * HELLO and the status it answers (STATUS answers the same map),
+ * PERSIST, STATUS, SHUTDOWN, POLICY.
+ */
+#include <errno.h>
+
+#include "messages.h"
+#include "messages_table.h"
+
+/* ---- errors and notices: the body is the text -------------------------- */
+
+static int tp_error_pack(struct tp_w *w, const void *m)
+{
+	const struct tp_error *x = m;
+
+	return tp_w_str(w, x->text.p ? x->text.p : "",
+			x->text.p ? x->text.n : 0);
+}
+
+static int tp_error_unpack(const msgpack_object *o, void *m, struct tp_err *e)
+{
+	struct tp_error tmp, *x = m ? m : &tmp;
+
+	x->has = 0;
+	if (tp_obj_str(o, &x->text.p, &x->text.n) < 0)
+		return tp_fail(e, &tp_error_desc, 0, "not a string");
+	return 0;
+}
+
+const struct tp_desc tp_error_desc = {
+	.name = "error",
+	.shape = TP_CUSTOM,
+	.size = sizeof(struct tp_error),
+	.schema = "str",
+	.pack = tp_error_pack,
+	.unpack = tp_error_unpack,
+};
+
+/* ---- HELLO -------------------------------------------------------------- */
+
+static const struct tp_field tp_hello_f[] = {
+	TP_FIELD(tp_hello, "version", version, TP_F_U64, TP_REQ, 0),
+	TP_FIELD(tp_hello, "flags", flags, TP_F_U64, TP_REQ, 0),
+	TP_FIELD(tp_hello, "pid", pid, TP_F_I64, TP_REQ, 0),
+	TP_FIELD(tp_hello, "generation", generation, TP_F_U64, 0,
+		 TP_HELLO_GENERATION),
+};
+TP_ARRAY_DESC(hello, "HELLO", tp_hello, tp_hello_f, 3);
+
+/* What both the HELLO answer and STATUS carry is required; the rest is
+ * one's or the other's. */
+static const struct tp_field tp_status_f[] = {
+	TP_FIELD(tp_status, TP_K_VERSION, version, TP_F_I64, TP_REQ, 0),
+	TP_FIELD(tp_status, TP_K_PID, pid, TP_F_I64, TP_REQ, 0),
+	TP_FIELD(tp_status, TP_K_GENERATION, generation, TP_F_U64, TP_REQ, 0),
+	TP_FIELD(tp_status, TP_K_SYSCALL_FD, syscall_fd, TP_F_I64, 0,
+		 TP_STATUS_SYSCALL_FD),
+	TP_FIELD(tp_status, TP_K_DATA_FD, data_fd, TP_F_I64, 0,
+		 TP_STATUS_DATA_FD),
+	TP_FIELD(tp_status, TP_K_PERSISTENT, persistent, TP_F_BOOL, TP_REQ, 0),
+	TP_FIELD(tp_status, TP_K_ATTACHED, attached, TP_F_BOOL, 0,
+		 TP_STATUS_ATTACHED),
+	TP_FIELD(tp_status, TP_K_CONTROLLER_PID, controller_pid, TP_F_I64, 0,
+		 TP_STATUS_CONTROLLER_PID),
+	TP_FIELD(tp_status, TP_K_CONTROLLER_SINCE, controller_since, TP_F_I64,
+		 0, TP_STATUS_CONTROLLER_SINCE),
+	TP_FIELD(tp_status, TP_K_UPTIME_MS, uptime_ms, TP_F_U64, TP_REQ, 0),
+	TP_FIELD(tp_status, TP_K_NFDS, nfds, TP_F_I64, TP_REQ, 0),
+	TP_FIELD(tp_status, TP_K_NINTERNAL, ninternal, TP_F_I64, TP_REQ, 0),
+	TP_FIELD(tp_status, TP_K_NLABELS, nlabels, TP_F_I64, TP_REQ, 0),
+	TP_FIELD(tp_status, TP_K_NOBSERVERS, nobservers, TP_F_I64, 0,
+		 TP_STATUS_NOBSERVERS),
+	TP_FIELD(tp_status, TP_K_OBSERVER, observer, TP_F_BOOL, TP_REQ, 0),
+	TP_FIELD(tp_status, TP_K_SOCKET, socket, TP_F_STR, TP_NIL,
+		 TP_STATUS_SOCKET),
+	TP_FIELD(tp_status, TP_K_CHILDREN, children, TP_F_I64, TP_REQ, 0),
+	TP_FIELD(tp_status, TP_K_WORKERS, workers, TP_F_I64, TP_REQ, 0),
+	TP_FIELD(tp_status, TP_K_HELPERS, helpers, TP_F_I64, 0,
+		 TP_STATUS_HELPERS),
+	TP_FIELD(tp_status, TP_K_HELPERS_BUSY, helpers_busy, TP_F_I64, 0,
+		 TP_STATUS_HELPERS_BUSY),
+	TP_FIELD(tp_status, TP_K_HELPERS_SYSCALLS, helpers_syscalls, TP_F_I64,
+		 0, TP_STATUS_HELPERS_SYSCALLS),
+	TP_FIELD(tp_status, TP_K_JOBS, jobs, TP_F_I64, 0, TP_STATUS_JOBS),
+};
+TP_MAP_DESC(status, "status", tp_status, tp_status_f);
+
+/* ---- PERSIST, STATUS, SHUTDOWN, POLICY --------------------------------- */
+
+/* Bodies nobody reads: whatever comes is accepted, [] is sent. */
+const struct tp_desc tp_persist_desc = {
+	.name = "PERSIST", .shape = TP_ARRAY, .lax = true,
+	.size = sizeof(struct tp_empty),
+};
+
+static const struct tp_field tp_persist_reply_f[] = {
+	TP_FIELD(tp_persist_reply, TP_K_PERSISTENT, persistent, TP_F_BOOL,
+		 TP_REQ, 0),
+	TP_FIELD(tp_persist_reply, TP_K_SID, sid, TP_F_I64, TP_REQ, 0),
+};
+TP_MAP_DESC(persist_reply, "PERSIST reply", tp_persist_reply,
+	    tp_persist_reply_f);
+
+const struct tp_desc tp_status_req_desc = {
+	.name = "STATUS", .shape = TP_ARRAY, .lax = true,
+	.size = sizeof(struct tp_empty),
+};
+
+/* [true] forces; anything else does not (and is no error). */
+static const struct tp_field tp_shutdown_f[] = {
+	TP_FIELD(tp_shutdown, "force", force, TP_F_BOOL, TP_LAX,
+		 TP_SHUTDOWN_FORCE),
+};
+const struct tp_desc tp_shutdown_desc = {
+	.name = "SHUTDOWN", .shape = TP_ARRAY, .lax = true,
+	.nfields = TP_NFIELDS(tp_shutdown_f), .size = sizeof(struct tp_shutdown),
+	.f = tp_shutdown_f,
+};
+
+const struct tp_desc tp_shutdown_reply_desc = {
+	.name = "SHUTDOWN reply", .shape = TP_NILBODY,
+	.size = sizeof(struct tp_empty),
+};
+
+const struct tp_desc tp_policy_desc = {
+	.name = "POLICY", .shape = TP_ARRAY, .lax = true,
+	.size = sizeof(struct tp_empty),
+};
+
+static const struct tp_field tp_policy_reply_f[] = {
+	TP_FIELD(tp_policy_reply, TP_K_ACTIVE, active, TP_F_BOOL, TP_REQ, 0),
+	TP_FIELD(tp_policy_reply, TP_K_PATH, path, TP_F_STR, 0,
+		 TP_POLICY_PATH),
+	TP_FIELD(tp_policy_reply, TP_K_DEFAULT, default_rule, TP_F_STR, 0,
+		 TP_POLICY_DEFAULT),
+	TP_LIST(tp_policy_reply, TP_K_RULES, rules, TP_F_CSTR, 0,
+		TP_POLICY_RULES, NULL),
+};
+TP_MAP_DESC(policy_reply, "POLICY reply", tp_policy_reply,
+	    tp_policy_reply_f);
