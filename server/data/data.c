@@ -62,6 +62,19 @@ void td_xfer_release(struct td_xfer *x)
 	x->buf = NULL;
 }
 
+void td_xfer_disown(struct td_xfer *x)
+{
+	struct td_conn *c = x->conn;
+
+	/* Once over, the connection has let go already (and may be gone). */
+	if (x->over || !c || c->xfer != x)
+		return;
+	c->xfer = NULL;
+	x->over = true;
+	if (x->started && !td_conn_gone(c))
+		td_conn_fail(c, "a transfer ended half-way");
+}
+
 void td_xfer_reset(struct td_xfer *x)
 {
 	struct td_job *job = x->job;

@@ -68,6 +68,9 @@ void td_xfer_io_done(struct td_xfer *x, int res);
 /* The connection ends: the transfer with it. */
 void td_xfer_abort(struct td_conn *c, int err);
 void td_xfer_release(struct td_xfer *x);
+/* The owner is going away with x unfinished: the connection lets go of
+ * it (and is failed if bytes of it already went on the stream). */
+void td_xfer_disown(struct td_xfer *x);
 /* Over and done: ready to be claimed again (its owner and finish kept). */
 void td_xfer_reset(struct td_xfer *x);
 uint64_t td_xfer_digest(const struct td_xfer *x);

@@ -322,6 +322,10 @@ static void td_calljob_release(struct td_job *j)
 		free(cj->call);
 	}
 	if (cj->xfer) {
+		/* A call that ended before its data moved (it could not be
+		 * placed, or its argument failed) may still hold the data
+		 * socket: the connection must not keep a freed transfer. */
+		td_xfer_disown(cj->xfer);
 		td_xfer_release(cj->xfer);
 		free(cj->xfer);
 	}
