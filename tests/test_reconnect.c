@@ -474,9 +474,11 @@ static void killed_before_persistent(enum stage stop)
 		  "non-persistent controller", (int)r.spid);
 	/* The dead server's ring is torn down asynchronously, and with it
 	 * the listening socket its pending accept holds: for a moment a
-	 * connect may still succeed and then be reset. */
+	 * connect may still succeed and then be reset (read: ECONNRESET;
+	 * the HELLO's write: EPIPE). */
 	for (int64_t end = kit_now_ms() + FX_DEADLINE_MS;
-	     (rc = tether_connect(fx.sock, 0, &t)) == -ECONNRESET &&
+	     ((rc = tether_connect(fx.sock, 0, &t)) == -ECONNRESET ||
+	      rc == -EPIPE) &&
 	     kit_now_ms() < end;)
 		kit_nap_ms(10);
 	cr_assert_eq(rc, -ECONNREFUSED, "connect to the dead server: %d "
