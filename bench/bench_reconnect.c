@@ -189,16 +189,7 @@ static int bench_build_answer_replica(struct bench_packets *p)
 static int bench_exchange(int conn, const struct tp_msg *hello,
 			  unsigned char *rbuf, size_t *got)
 {
-	union {
-		char b[CMSG_SPACE(BENCH_PASS * sizeof(int))];
-		struct cmsghdr align;
-	} cbuf;
-	struct iovec iov = { (void *)tp_msg_data(hello), tp_msg_size(hello) };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
-			      .msg_control = cbuf.b,
-			      .msg_controllen = sizeof(cbuf.b) };
 	int sp[2] = { -1, -1 }, dp[2] = { -1, -1 }, pass[BENCH_PASS];
-	struct cmsghdr *cm;
 	ssize_t n;
 	int rc = 0;
 
@@ -209,17 +200,10 @@ static int bench_exchange(int conn, const struct tp_msg *hello,
 	}
 	pass[0] = sp[1];
 	pass[1] = dp[1];
-	memset(cbuf.b, 0, sizeof(cbuf.b));
-	cm = CMSG_FIRSTHDR(&msg);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(BENCH_PASS * sizeof(int));
-	memcpy(CMSG_DATA(cm), pass, sizeof(pass));
-	do
-		n = sendmsg(conn, &msg, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
+	n = tp_send_fds(conn, tp_msg_data(hello), tp_msg_size(hello), 0, pass,
+			BENCH_PASS);
 	if (n < 0) {
-		rc = -errno;
+		rc = (int)n;
 		goto out;
 	}
 	close(sp[1]);

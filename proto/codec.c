@@ -111,10 +111,7 @@ int tp_msg_finish(struct tp_msg *m)
 	plen = m->sb.size - TETHER_FRAME_HDR;
 	if (plen > TETHER_FRAME_MAX)
 		return -EMSGSIZE;
-	m->sb.data[0] = (char)(plen >> 24);
-	m->sb.data[1] = (char)(plen >> 16);
-	m->sb.data[2] = (char)(plen >> 8);
-	m->sb.data[3] = (char)plen;
+	tp_put_be32((unsigned char *)m->sb.data, (uint32_t)plen);
 	return 0;
 }
 

@@ -15,12 +15,6 @@ void tp_rbuf_free(struct tp_rbuf *rb)
 	rb->len = rb->cap = 0;
 }
 
-static uint32_t tp_be32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
 /* Room for at least the frame at the head (once its header is known),
  * never more than one maximal frame, whatever the peer announces. */
 static int tp_rbuf_reserve(struct tp_rbuf *rb)
@@ -29,7 +23,7 @@ static int tp_rbuf_reserve(struct tp_rbuf *rb)
 	unsigned char *nb;
 
 	if (rb->len >= TETHER_FRAME_HDR) {
-		uint32_t plen = tp_be32(rb->buf);
+		uint32_t plen = tp_get_be32(rb->buf);
 
 		if (plen > TETHER_FRAME_MAX)
 			return -EMSGSIZE;
@@ -70,7 +64,7 @@ int tp_rbuf_frame(const struct tp_rbuf *rb, const unsigned char **payload,
 
 	if (rb->len < TETHER_FRAME_HDR)
 		return 0;
-	plen = tp_be32(rb->buf);
+	plen = tp_get_be32(rb->buf);
 	if (plen > TETHER_FRAME_MAX)
 		return -EMSGSIZE;
 	if (rb->len - TETHER_FRAME_HDR < plen)

@@ -151,6 +151,36 @@ int tp_cmsg_fds(struct msghdr *msg, int *fds, int max)
 	return nfds;
 }
 
+ssize_t tp_send_fds(int sock, const void *buf, size_t len, int flags,
+		    const int *fds, int nfds)
+{
+	union {
+		char b[CMSG_SPACE(sizeof(int) * TP_SCM_MAX_FD)];
+		struct cmsghdr align;
+	} cbuf;
+	struct iovec iov = { (void *)buf, len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	if (nfds < 0 || nfds > TP_SCM_MAX_FD)
+		return -EINVAL;
+	if (nfds) {
+		memset(&cbuf, 0, sizeof(cbuf));
+		msg.msg_control = cbuf.b;
+		msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)nfds);
+	}
+	do
+		n = sendmsg(sock, &msg, flags | MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
 ssize_t tp_recv_fds(int sock, void *buf, size_t len, int flags, int *fds,
 		    int max, int *nfds, int *msg_flags)
 {

@@ -14,6 +14,22 @@
 
 #include "tether_proto.h"
 
+/* The big-endian 32-bit words of the wire: a frame's length, a data
+ * chunk's length and kind. */
+static inline void tp_put_be32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+static inline uint32_t tp_get_be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
 /* Most msgpack objects one frame may decode to: bounds the unpacker's
  * zone, since every container allocates its element array up front. */
 #define TP_OBJS_MAX 70000u
@@ -201,5 +217,11 @@ int tp_cmsg_fds(struct msghdr *msg, int *fds, int max);
  * is retried; flags: MSG_DONTWAIT or 0. */
 ssize_t tp_recv_fds(int sock, void *buf, size_t len, int flags, int *fds,
 		    int max, int *nfds, int *msg_flags);
+/* Its twin: len bytes of buf and nfds fds (0..TP_SCM_MAX_FD; none: no
+ * control message) in one sendmsg, MSG_NOSIGNAL always.  Bytes sent or
+ * -errno (-EINVAL for too many fds); EINTR is retried; flags:
+ * MSG_DONTWAIT or 0. */
+ssize_t tp_send_fds(int sock, const void *buf, size_t len, int flags,
+		    const int *fds, int nfds);
 
 #endif

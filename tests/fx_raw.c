@@ -67,29 +67,9 @@ void fx_hello_msg(struct tp_msg *m, uint64_t version, uint64_t flags)
 ssize_t fx_send_fds(int fd, const void *buf, size_t len, const int *fds,
 		    unsigned nfds)
 {
-	union {
-		char b[CMSG_SPACE(FX_MAX_FDS * sizeof(int))];
-		struct cmsghdr align;
-	} cbuf;
-	struct iovec iov = { (void *)buf, len };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *cm;
-	ssize_t n;
-
 	if (nfds > FX_MAX_FDS)
 		return -EINVAL;
-	if (nfds) {
-		memset(&cbuf, 0, sizeof(cbuf));
-		msg.msg_control = cbuf.b;
-		msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		cm = CMSG_FIRSTHDR(&msg);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
-	}
-	n = sendmsg(fd, &msg, MSG_NOSIGNAL);
-	return n < 0 ? -errno : n;
+	return tp_send_fds(fd, buf, len, 0, fds, (int)nfds);
 }
 
 int fx_handshake(const char *sock, const void *pkt, size_t len,

@@ -14,20 +14,6 @@
 
 #include "libtether.h"
 
-static void tl_be32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-}
-
-static uint32_t tl_get_be32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
 /* Where a stream's bytes come from or go: an fd or a buffer. */
 struct tl_end {
 	int fd;
@@ -46,8 +32,8 @@ static int tl_send_chunk(struct tether *t, uint32_t kind, const void *p,
 	unsigned char h[TETHER_CHUNK_HDR];
 	int rc;
 
-	tl_be32(h, n);
-	tl_be32(h + 4, kind);
+	tp_put_be32(h, n);
+	tp_put_be32(h + 4, kind);
 	if ((rc = tp_write_all(t->dfd, h, sizeof(h))) < 0 ||
 	    (n && (rc = tp_write_all(t->dfd, p, n)) < 0))
 		return rc;
@@ -104,8 +90,8 @@ static int tl_stream_in(struct tether *t, struct tl_end *e, char *buf)
 	for (;;) {
 		if ((rc = tp_read_all(t->dfd, h, sizeof(h))) < 0)
 			return rc;
-		len = tl_get_be32(h);
-		kind = tl_get_be32(h + 4);
+		len = tp_get_be32(h);
+		kind = tp_get_be32(h + 4);
 		if (kind == TETHER_CHUNK_END)
 			return local;
 		if (kind == TETHER_CHUNK_ABORT)
@@ -516,31 +502,13 @@ static int tl_pack_take(struct tp_w *w, const void *arg)
 
 TETHER_API int tether_take(struct tether *t, int fd, const char *label)
 {
-	union {
-		char b[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} cbuf;
-	char byte = 'F';
-	struct iovec iov = { &byte, 1 };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
-			      .msg_control = cbuf.b,
-			      .msg_controllen = sizeof(cbuf.b) };
-	struct cmsghdr *cm;
 	int sfd = -1, rc;
 	ssize_t n;
 
-	memset(cbuf.b, 0, sizeof(cbuf.b));
-	cm = CMSG_FIRSTHDR(&msg);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	do
-		n = sendmsg(t->dfd, &msg, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	if (n != 1)
-		return tl_fail(t, errno ? errno : EIO, "sending the fd: %s",
-			       strerror(errno));
+	if ((n = tp_send_fds(t->dfd, "F", 1, 0, &fd, 1)) != 1) {
+		rc = n < 0 ? (int)-n : EIO;
+		return tl_fail(t, rc, "sending the fd: %s", strerror(rc));
+	}
 	rc = tl_request(t, TETHER_OP_TAKE, tl_pack_take, label, tl_got_fd,
 			&sfd);
 	if (rc == 0 && (rc = tether_fd_hold(t, sfd)) == 0)

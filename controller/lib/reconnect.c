@@ -108,10 +108,6 @@ static int tl_dial(struct tether *t, const char *path, uid_t server_uid)
 static int tl_send_hello(struct tether *t, int fd, const int *pass,
 			 unsigned npass, unsigned flags, uint64_t expect_gen)
 {
-	union {
-		char b[CMSG_SPACE(2 * sizeof(int))];
-		struct cmsghdr align;
-	} cbuf;
 	struct tp_hello h = {
 		.has = expect_gen ? TP_HELLO_GENERATION : 0,
 		.version = TETHER_PROTO_VERSION,
@@ -120,11 +116,6 @@ static int tl_send_hello(struct tether *t, int fd, const int *pass,
 		.generation = expect_gen,
 	};
 	struct tp_msg m;
-	struct iovec iov;
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
-			      .msg_control = cbuf.b,
-			      .msg_controllen = sizeof(cbuf.b) };
-	struct cmsghdr *cm;
 	ssize_t n;
 	int rc;
 
@@ -135,24 +126,10 @@ static int tl_send_hello(struct tether *t, int fd, const int *pass,
 		rc = tl_fail(t, -rc, "building the HELLO: %s", strerror(-rc));
 		goto out;
 	}
-	iov.iov_base = (void *)tp_msg_data(&m);
-	iov.iov_len = tp_msg_size(&m);
-	memset(cbuf.b, 0, sizeof(cbuf.b));
-	if (npass) {
-		msg.msg_controllen = CMSG_SPACE(npass * sizeof(int));
-		cm = CMSG_FIRSTHDR(&msg);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(npass * sizeof(int));
-		memcpy(CMSG_DATA(cm), pass, npass * sizeof(int));
-	} else {
-		msg.msg_control = NULL;
-		msg.msg_controllen = 0;
-	}
-	do
-		n = sendmsg(fd, &msg, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	rc = n < 0 ? tl_fail(t, errno, "sending HELLO: %s", strerror(errno))
+	n = tp_send_fds(fd, tp_msg_data(&m), tp_msg_size(&m), 0, pass,
+			(int)npass);
+	rc = n < 0 ? tl_fail(t, (int)-n, "sending HELLO: %s",
+			     strerror((int)-n))
 		   : 0;
 out:
 	tp_msg_destroy(&m);

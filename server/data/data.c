@@ -27,20 +27,6 @@
 /* Bytes one readiness event may move before others get a turn. */
 #define TD_XFER_BUDGET (4u << 20)
 
-static void td_be32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-}
-
-static uint32_t td_get_be32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
 /* ---- the stream ------------------------------------------------------- */
 
 int td_xfer_claim(struct td_conn *c, struct td_xfer *x, struct td_job *j)
@@ -136,8 +122,8 @@ static int td_xfer_io(struct td_xfer *x, bool write, char *p, size_t n,
 static void td_xfer_chunk(struct td_xfer *x, size_t n)
 {
 	XXH3_64bits_update(x->hash, x->buf + TETHER_CHUNK_HDR, n);
-	td_be32((unsigned char *)x->buf, (uint32_t)n);
-	td_be32((unsigned char *)x->buf + 4, TETHER_CHUNK_DATA);
+	tp_put_be32((unsigned char *)x->buf, (uint32_t)n);
+	tp_put_be32((unsigned char *)x->buf + 4, TETHER_CHUNK_DATA);
 	x->blen = TETHER_CHUNK_HDR + n;
 	x->boff = 0;
 	x->done += n;
@@ -151,8 +137,8 @@ static int td_xfer_fill(struct td_xfer *x)
 	int rc;
 
 	if (n == 0) {
-		td_be32((unsigned char *)x->buf, 0);
-		td_be32((unsigned char *)x->buf + 4, TETHER_CHUNK_END);
+		tp_put_be32((unsigned char *)x->buf, 0);
+		tp_put_be32((unsigned char *)x->buf + 4, TETHER_CHUNK_END);
 		x->blen = TETHER_CHUNK_HDR;
 		x->boff = 0;
 		x->ended = true;
@@ -181,8 +167,8 @@ static void td_xfer_send_fail(struct td_xfer *x, int err)
 	struct td_conn *c = x->conn;
 	unsigned char h[TETHER_CHUNK_HDR];
 
-	td_be32(h, (uint32_t)-err);
-	td_be32(h + 4, TETHER_CHUNK_ABORT);
+	tp_put_be32(h, (uint32_t)-err);
+	tp_put_be32(h + 4, TETHER_CHUNK_ABORT);
 	if (send(c->dfd, h, sizeof(h), MSG_DONTWAIT | MSG_NOSIGNAL) !=
 	    (ssize_t)sizeof(h))
 		/* Out of step for good; closing ends x too. */
@@ -314,8 +300,8 @@ static int td_xfer_recv_some(struct td_xfer *x)
 			x->hdr_have += (size_t)n;
 			if (x->hdr_have < TETHER_CHUNK_HDR)
 				continue;
-			len = td_get_be32(x->hdr);
-			kind = td_get_be32(x->hdr + 4);
+			len = tp_get_be32(x->hdr);
+			kind = tp_get_be32(x->hdr + 4);
 			x->hdr_have = 0;
 			if (kind == TETHER_CHUNK_END)
 				return 1;
@@ -898,17 +884,8 @@ int td_do_give(struct td_req *r)
 {
 	struct tp_fd req;
 	struct tp_err e;
-	union {
-		char b[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} cbuf;
-	char byte = 'F';
-	struct iovec iov = { &byte, 1 };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
-			      .msg_control = cbuf.b,
-			      .msg_controllen = sizeof(cbuf.b) };
-	struct cmsghdr *cm;
 	int64_t fd;
+	ssize_t n;
 	int f, rc;
 
 	if ((rc = tp_unpack_give(r->body, &req, &e)) < 0)
@@ -921,15 +898,10 @@ int td_do_give(struct td_req *r)
 		return td_req_fail(r, EBADF, "fd %lld is not open",
 				   (long long)fd);
 	f = (int)fd;
-	memset(cbuf.b, 0, sizeof(cbuf.b));
-	cm = CMSG_FIRSTHDR(&msg);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &f, sizeof(int));
-	if (sendmsg(r->conn->dfd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) != 1)
-		return td_req_fail(r, errno ? errno : EIO, "sending the fd: %s",
-				   strerror(errno));
+	if ((n = tp_send_fds(r->conn->dfd, "F", 1, MSG_DONTWAIT, &f, 1)) != 1) {
+		rc = n < 0 ? (int)-n : EIO;
+		return td_req_fail(r, rc, "sending the fd: %s", strerror(rc));
+	}
 	req.fd = f;
 	return tp_pack_give_reply(r->w, &req);
 }

@@ -117,29 +117,10 @@ static void td_pool_finish(struct td_pool *p, struct td_job *j, int res)
 /* The opener: hand what the job opened to the loop, then forget it. */
 static void td_opener_pass(struct td_pool *p, struct td_job *j)
 {
-	union {
-		char b[CMSG_SPACE(sizeof(int) * 2)];
-		struct cmsghdr align;
-	} cbuf;
-	char byte = 'O';
-	struct iovec iov = { &byte, 1 };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *cm;
 	int n = j->nfds > 0 && j->nfds <= 2 ? j->nfds : 0;
 
-	if (n) {
-		memset(&cbuf, 0, sizeof(cbuf));
-		msg.msg_control = cbuf.b;
-		msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n);
-		cm = CMSG_FIRSTHDR(&msg);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n);
-		memcpy(CMSG_DATA(cm), j->fds, sizeof(int) * (size_t)n);
-	}
 	/* Always one message per job: the loop reads one per job. */
-	while (sendmsg(p->sock[1], &msg, MSG_NOSIGNAL) < 0 && errno == EINTR)
-		;
+	(void)tp_send_fds(p->sock[1], "O", 1, 0, j->fds, n);
 	for (int i = 0; i < j->nfds && i < 2; i++)
 		close(j->fds[i]);
 	j->nfds = 0;

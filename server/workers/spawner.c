@@ -596,26 +596,10 @@ static int td_spawner_memfd(const char *buf, size_t len)
 static int td_spawner_send(struct td_server *srv, const char *buf,
 			   size_t len, const int *fds, unsigned nfds)
 {
-	union {
-		char b[CMSG_SPACE(TD_SPW_FDS_MAX * sizeof(int))];
-		struct cmsghdr align;
-	} cbuf;
-	struct iovec iov = { (void *)buf, len };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
-			      .msg_control = cbuf.b,
-			      .msg_controllen = CMSG_SPACE(nfds * sizeof(int)) };
-	struct cmsghdr *cm;
+	ssize_t n = tp_send_fds(srv->workers.spawner_fd, buf, len, 0, fds,
+				(int)nfds);
 
-	memset(&cbuf, 0, sizeof(cbuf));
-	cm = CMSG_FIRSTHDR(&msg);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-	memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
-	while (sendmsg(srv->workers.spawner_fd, &msg, MSG_NOSIGNAL) < 0)
-		if (errno != EINTR)
-			return -errno;
-	return 0;
+	return n < 0 ? (int)n : 0;
 }
 
 static int td_spawner_recv(struct td_server *srv, uint32_t seq,
