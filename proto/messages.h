@@ -134,6 +134,7 @@
 #define TP_K_STOPPED_AT "stopped_at"
 #define TP_K_SYSCALL_FD "syscall_fd"
 #define TP_K_TARGET "target"
+#define TP_K_TEXT "text"
 #define TP_K_TIMEOUT "timeout"
 #define TP_K_UID "uid"
 #define TP_K_UPTIME_MS "uptime_ms"
@@ -768,6 +769,17 @@ struct tp_logs_reply {
 	bool end;
 };
 
+/* The notice a replaced controller gets, [0, ECONNABORTED, taken_over],
+ * just before the server drops it: who took over (SO_PEERCRED of the new
+ * controller's handshake) and the generation it attached as. */
+struct tp_taken_over {
+	uint32_t has;
+	struct tp_str text;
+	int64_t pid;
+	int64_t uid;
+	uint64_t generation;
+};
+
 /*
  * Every message, in tether-protocol(7)'s order: X(name, struct).  Each
  * has tp_<name>_desc, tp_pack_<name>() and tp_unpack_<name>().
@@ -844,7 +856,8 @@ struct tp_logs_reply {
 	X(logs, tp_target)                                                    \
 	X(logs_reply, tp_logs_reply)                                          \
 	X(ack, tp_target)                                                     \
-	X(ack_reply, tp_kill_reply)
+	X(ack_reply, tp_kill_reply)                                           \
+	X(taken_over, tp_taken_over)
 
 #define TP_MESSAGE_FUNCS(name, type)                                          \
 	extern const struct tp_desc tp_##name##_desc;                         \

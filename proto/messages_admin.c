@@ -1,7 +1,8 @@
 /*
  * Errors, the handshake, and the requests about the server itself:
  * HELLO and the status it answers (STATUS answers the same map),
- * PERSIST, STATUS, SHUTDOWN, POLICY.
+ * PERSIST, STATUS, SHUTDOWN, POLICY; and the notice a controller that
+ * was taken over gets.
  */
 #include <errno.h>
 
@@ -139,3 +140,15 @@ static const struct tp_field tp_policy_reply_f[] = {
 };
 TP_MAP_DESC(policy_reply, "POLICY reply", tp_policy_reply,
 	    tp_policy_reply_f);
+
+/* ---- the take-over notice ----------------------------------------------- */
+
+static const struct tp_field tp_taken_over_f[] = {
+	TP_FIELD(tp_taken_over, TP_K_TEXT, text, TP_F_STR, TP_REQ, 0),
+	TP_FIELD(tp_taken_over, TP_K_PID, pid, TP_F_I64, TP_REQ, 0),
+	TP_FIELD(tp_taken_over, TP_K_UID, uid, TP_F_I64, TP_REQ, 0),
+	TP_FIELD(tp_taken_over, TP_K_GENERATION, generation, TP_F_U64, TP_REQ,
+		 0),
+};
+TP_MAP_DESC(taken_over, "taken_over notice", tp_taken_over,
+	    tp_taken_over_f);

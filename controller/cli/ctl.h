@@ -118,6 +118,10 @@ void ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *ctl_why(const struct tether *t, int rc);
 /* Exit status for a failed library call: lost connection or failure. */
 int ctl_status_of(int rc);
+/* tether_connect*() failed with rc on path: the message, once naming
+ * path, and the exit status (3, or 6 when another controller is
+ * attached). */
+int ctl_connect_failed(const char *path, int rc);
 
 /* ctl_verbs.c */
 const struct ctl_verb *ctl_verb_find(const char *name);

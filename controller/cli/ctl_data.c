@@ -342,28 +342,31 @@ int ctl_give(struct ctl *g, struct tether *t, int argc, char **argv)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-/* take LOCALPATH [--label L]: open it here, pass it to the server,
- * print the fd it got there. */
+/* take LOCALPATH [--label L] [--rw]: open it here, read-only unless
+ * --rw (the server gets no more than was asked for), pass it to the
+ * server, print the fd it got there. */
 int ctl_take(struct ctl *g, struct tether *t, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "label", required_argument, NULL, 'l' },
+		{ "rw", no_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *label = NULL;
-	int c, fd, sfd;
+	int c, fd, sfd, mode = O_RDONLY;
 
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "l:", opts, NULL)) != -1) {
-		if (c != 'l')
+		if (c == 'w')
+			mode = O_RDWR;
+		else if (c == 'l')
+			label = optarg;
+		else
 			return CTL_EX_USAGE;
-		label = optarg;
 	}
 	if (optind != argc - 1)
 		return CTL_EX_USAGE;
-	fd = open(argv[optind], O_RDWR | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0 && (errno == EACCES || errno == EISDIR || errno == EROFS))
-		fd = open(argv[optind], O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	fd = open(argv[optind], mode | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		ctl_err("take: %s: %s", argv[optind], strerror(errno));
 		return CTL_EX_FAILED;

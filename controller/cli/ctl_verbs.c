@@ -38,7 +38,7 @@ static const struct ctl_verb ctl_verbs[] = {
 	{ "put", ctl_put, CTL_CONN_CONTROL, "put [--mode OCTAL] LOCAL|- REMOTE", NULL },
 	{ "get", ctl_get, CTL_CONN_CONTROL, "get REMOTE LOCAL|-", NULL },
 	{ "give", ctl_give, CTL_CONN_CONTROL, "give FD [--as N] -- CMD [ARGS...]", NULL },
-	{ "take", ctl_take, CTL_CONN_CONTROL, "take LOCALPATH [--label L]", NULL },
+	{ "take", ctl_take, CTL_CONN_CONTROL, "take LOCALPATH [--label L] [--rw]", NULL },
 	{ "attach", ctl_attach, CTL_CONN_CONTROL, "attach", NULL },
 	{ "shutdown", ctl_shutdown, CTL_CONN_CONTROL, "shutdown [--force]", NULL },
 	{ NULL, NULL, CTL_CONN_NONE, NULL, NULL },

@@ -2,7 +2,8 @@
  * tetherctl: drive a tetherd from the shell.  Every invocation is a
  * reconnect: it attaches, does its work, detaches.
  * Exit status: 0 success, 1 the syscall or request failed, 2 usage,
- * 3 cannot reach the server.
+ * 3 cannot reach the server, 6 another controller is attached or took
+ * over (tetherctl(1) lists them all).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -42,11 +43,8 @@ static int ctl_run(struct ctl *g, const struct ctl_verb *v, int argc,
 	}
 	if (v->conn != CTL_CONN_NONE &&
 	    (rc = tether_connect_uid(g->socket_path, flags, g->server_uid,
-				     &t)) < 0) {
-		ctl_err("%s: %s%s", g->socket_path, ctl_why(NULL, rc),
-			rc == -EBUSY ? " (--take-over replaces it)" : "");
-		return CTL_EX_UNREACHABLE;
-	}
+				     &t)) < 0)
+		return ctl_connect_failed(g->socket_path, rc);
 	rc = ctl_verb_call(g, t, argc, argv);
 	tether_disconnect(t);
 	return rc;

@@ -138,7 +138,9 @@ static int tl_buffer_stream(struct tether *t, void *buf, size_t len, bool out)
 		rc = -EIO;
 	XXH3_freeState(e.hash);
 	free(chunk);
-	return rc < 0 ? tl_fail(t, -rc, "data socket: %s", strerror(-rc)) : 0;
+	return rc < 0 ? tl_lost(t, tl_fail(t, -rc, "data socket: %s",
+					   strerror(-rc)))
+		      : 0;
 }
 
 int tl_send_buffer(struct tether *t, const void *buf, size_t len)
@@ -456,8 +458,12 @@ static int tl_recv_fd(struct tether *t)
 	ssize_t n = tp_recv_fds(t->dfd, &byte, 1, 0, fds, 1, &nfds, &mflags);
 
 	if (n < 0)
-		return tl_fail(t, (int)-n, "receiving the fd: %s",
-			       strerror((int)-n));
+		return tl_lost(t, tl_fail(t, (int)-n, "receiving the fd: %s",
+					  strerror((int)-n)));
+	/* The server closed the data socket: dropped, or taken over. */
+	if (n == 0)
+		return tl_lost(t, tl_fail(t, ECONNRESET, "receiving the fd: "
+					  "server closed the connection"));
 	if (n == 1 && nfds == 1 && !(mflags & MSG_CTRUNC))
 		return fds[0];
 	if (nfds >= 1)
@@ -507,7 +513,8 @@ TETHER_API int tether_take(struct tether *t, int fd, const char *label)
 
 	if ((n = tp_send_fds(t->dfd, "F", 1, 0, &fd, 1)) != 1) {
 		rc = n < 0 ? (int)-n : EIO;
-		return tl_fail(t, rc, "sending the fd: %s", strerror(rc));
+		return tl_lost(t, tl_fail(t, rc, "sending the fd: %s",
+					  strerror(rc)));
 	}
 	rc = tl_request(t, TETHER_OP_TAKE, tl_pack_take, label, tl_got_fd,
 			&sfd);

@@ -89,6 +89,18 @@ TETHER_API const char *tether_last_error(const struct tether *t)
 	return t ? t->err : tl_orphan_err;
 }
 
+TETHER_API int tether_taken_over(const struct tether *t, pid_t *pid,
+				 uid_t *uid)
+{
+	if (!t || !t->taken)
+		return 0;
+	if (pid)
+		*pid = t->taken_pid;
+	if (uid)
+		*uid = t->taken_uid;
+	return 1;
+}
+
 TETHER_API const struct tether_status *tether_info(const struct tether *t)
 {
 	return &t->info;

@@ -5,6 +5,7 @@
 #ifndef LIBTETHER_H
 #define LIBTETHER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "messages.h"
@@ -26,6 +27,9 @@ struct tether {
 	size_t nheld;
 	size_t capheld;
 	char err[256];
+	bool taken;			/* lost to a take-over, by: */
+	pid_t taken_pid;
+	uid_t taken_uid;
 };
 
 /* opts.c: the caller's option structure src (NULL: every default) as
@@ -78,6 +82,10 @@ int tl_rpc(struct tether *t, struct tp_msg *req, uint64_t id,
 uint64_t tl_next_id(struct tether *t);
 /* The next frame of a streamed reply to id (LOGS). */
 int tl_rpc_more(struct tether *t, uint64_t id, struct tp_in *in);
+/* rc, a call's failure on a lost connection, or -ECONNABORTED if the
+ * server's take-over notice has arrived (t->err then names who took
+ * over): reads what the syscall socket holds, without waiting. */
+int tl_lost(struct tether *t, int rc);
 
 /* admin.c: a request whose body pack writes (NULL: the op's empty
  * body); the reply's body to fn, or, fn NULL, only checked against the

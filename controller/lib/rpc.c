@@ -1,5 +1,7 @@
-/* One request, one reply, matched by id, on the syscall socket. */
+/* One request, one reply, matched by id, on the syscall socket; and
+ * the notice a server sends before it drops us (taken over). */
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 
 #include "libtether.h"
@@ -9,9 +11,11 @@ uint64_t tl_next_id(struct tether *t)
 	return t->next_id++;
 }
 
-/* The next whole frame from the server, decoded. */
-static int tl_rpc_recv(struct tether *t, struct tp_in *in)
+/* The next whole frame from the server, decoded.  With nowait, only
+ * what has arrived: -EAGAIN (t->err untouched) when no whole frame has. */
+static int tl_rpc_recv(struct tether *t, struct tp_in *in, bool nowait)
 {
+	struct pollfd pfd = { .fd = t->sfd, .events = POLLIN };
 	const unsigned char *p;
 	size_t len;
 	ssize_t n;
@@ -29,6 +33,8 @@ static int tl_rpc_recv(struct tether *t, struct tp_in *in)
 			return tl_fail(t, EPROTO, "server frame too large");
 		if (rc > 0)
 			break;
+		if (nowait && poll(&pfd, 1, 0) <= 0)
+			return -EAGAIN;
 		n = tp_rbuf_fill(&t->in, t->sfd);
 		if (n == 0)
 			return tl_fail(t, ECONNRESET,
@@ -48,22 +54,39 @@ static int tl_rpc_recv(struct tether *t, struct tp_in *in)
 	return 0;
 }
 
-/* Wait for the reply to id; id 0 is the server speaking unasked, a
- * notice of an error that ends or concerns the whole connection. */
-static int tl_rpc_wait(struct tether *t, uint64_t id, struct tp_in *in)
+/* The handle was taken over: every call fails so from now on. */
+static int tl_taken_fail(struct tether *t)
+{
+	return tl_fail(t, ECONNABORTED, "taken over by pid %d uid %u",
+		       (int)t->taken_pid, (unsigned)t->taken_uid);
+}
+
+/* The take-over notice, if in is one: who took over is kept. */
+static bool tl_taken_notice(struct tether *t, const struct tp_in *in)
+{
+	struct tp_taken_over n;
+	struct tp_err e;
+
+	if (in->id != 0 || in->code != ECONNABORTED ||
+	    tp_unpack_taken_over(in->body, &n, &e) < 0)
+		return false;
+	t->taken = true;
+	t->taken_pid = (pid_t)n.pid;
+	t->taken_uid = (uid_t)n.uid;
+	return true;
+}
+
+/* An error reply or notice as the call's failure: -err, its text in
+ * t->err.  in is destroyed. */
+static int tl_rpc_error(struct tether *t, struct tp_in *in)
 {
 	struct tp_error x;
 	int rc;
 
-	for (;;) {
-		if ((rc = tl_rpc_recv(t, in)) < 0)
-			return rc;
-		if (in->id == id || in->id == 0)
-			break;
+	if (tl_taken_notice(t, in)) {
 		tp_in_destroy(in);
+		return tl_taken_fail(t);
 	}
-	if (in->code == 0 && in->id == id)
-		return 0;
 	/* An error whose text is not a string is still that error. */
 	if (tp_unpack_error(in->body, &x, NULL) < 0)
 		x.text = tp_str("");
@@ -73,9 +96,52 @@ static int tl_rpc_wait(struct tether *t, uint64_t id, struct tp_in *in)
 	return -rc;
 }
 
+/* Wait for the reply to id; id 0 is the server speaking unasked, a
+ * notice of an error that ends or concerns the whole connection. */
+static int tl_rpc_wait(struct tether *t, uint64_t id, struct tp_in *in)
+{
+	int rc;
+
+	for (;;) {
+		if ((rc = tl_rpc_recv(t, in, false)) < 0)
+			return rc;
+		if (in->id == id || in->id == 0)
+			break;
+		tp_in_destroy(in);
+	}
+	if (in->code == 0 && in->id == id)
+		return 0;
+	return tl_rpc_error(t, in);
+}
+
 int tl_rpc_more(struct tether *t, uint64_t id, struct tp_in *in)
 {
 	return tl_rpc_wait(t, id, in);
+}
+
+/* A call that failed on a lost connection (a broken send, the data
+ * socket's end) may have lost it to a take-over: the server said so on
+ * the syscall socket before it closed both, so the notice, if it made
+ * it, is already here.  Read what has arrived, never waiting. */
+int tl_lost(struct tether *t, int rc)
+{
+	char why[sizeof(t->err)];
+	struct tp_in in;
+
+	if (t->taken)
+		return tl_taken_fail(t);
+	if (t->sfd < 0 || (rc != -EPIPE && rc != -ECONNRESET &&
+			   rc != -ENOTCONN && rc != -EIO))
+		return rc;
+	memcpy(why, t->err, sizeof(why));
+	/* Replies to what we asked are read past; a notice says why. */
+	while (tl_rpc_recv(t, &in, true) == 0) {
+		if (in.id == 0 && in.code != 0)
+			return tl_rpc_error(t, &in);
+		tp_in_destroy(&in);
+	}
+	memcpy(t->err, why, sizeof(why));
+	return rc;
 }
 
 int tl_rpc(struct tether *t, struct tp_msg *req, uint64_t id,
@@ -83,6 +149,8 @@ int tl_rpc(struct tether *t, struct tp_msg *req, uint64_t id,
 {
 	int rc;
 
+	if (t->taken)
+		return tl_taken_fail(t);
 	if (t->sfd < 0)
 		return tl_fail(t, ENOTCONN, "not connected");
 	t->err[0] = '\0';
@@ -96,14 +164,8 @@ int tl_rpc(struct tether *t, struct tp_msg *req, uint64_t id,
 	if ((rc = tp_write_all(t->sfd, tp_msg_data(req), tp_msg_size(req))) < 0) {
 		/* The server may have said why before it closed (taken
 		 * over): that notice is the better error. */
-		if (rc == -EPIPE || rc == -ECONNRESET) {
-			int notice = tl_rpc_wait(t, 0, in);
-
-			if (notice < 0)
-				return notice;
-			tp_in_destroy(in);
-		}
-		return tl_fail(t, -rc, "sending: %s", strerror(-rc));
+		tl_fail(t, -rc, "sending: %s", strerror(-rc));
+		return tl_lost(t, rc);
 	}
 	return tl_rpc_wait(t, id, in);
 }

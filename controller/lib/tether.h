@@ -95,6 +95,11 @@ int tether_policy(struct tether *t, struct tether_policy **out);
 /* The server's explanation of the last failure on this handle, or "". */
 const char *tether_last_error(const struct tether *t);
 
+/* 1 if this handle lost its connection to a take-over (its calls then
+ * fail with -ECONNABORTED), with the new controller's pid and uid (each
+ * may be NULL); 0 if not, or if the server's notice never arrived. */
+int tether_taken_over(const struct tether *t, pid_t *pid, uid_t *uid);
+
 /* ---- what the handshake learned, and status ---------------------- */
 
 struct tether_status {

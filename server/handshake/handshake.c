@@ -404,6 +404,37 @@ static void td_hello_answer(struct td_server *srv, int fd, uint64_t id,
 	tp_msg_destroy(&m);
 }
 
+/* Tell the controller being replaced who replaces it, then let it go.
+ * Best effort and never blocking: the notice goes after whatever is
+ * still queued for old, as far as its socket takes it now (a flush even
+ * when POLLOUT is armed: this is the last chance); what does not fit is
+ * dropped with the connection. */
+static void td_taken_over_notice(struct td_conn *old, const struct td_conn *by)
+{
+	char text[96];
+	struct tp_taken_over n = {
+		.pid = by->peer_pid,
+		.uid = by->peer_uid,
+		.generation = by->generation,
+	};
+	struct tp_msg m;
+
+	snprintf(text, sizeof(text), "taken over by pid %d uid %u",
+		 (int)by->peer_pid, (unsigned)by->peer_uid);
+	n.text = tp_str(text);
+	tp_msg_init(&m);
+	tp_msg_reply(&m, 0, ECONNABORTED);
+	tp_pack_taken_over(&m.w, &n);
+	if (tp_msg_finish(&m) == 0 && td_conn_queue(old, &m) == 0 &&
+	    !td_conn_gone(old))
+		td_conn_flush(old);
+	tp_msg_destroy(&m);
+	if (td_conn_unsent(old))
+		td_log("controller pid %d: take-over notice not delivered "
+		       "(%zu bytes unread)", (int)old->peer_pid,
+		       td_conn_unsent(old));
+}
+
 /* Read the HELLO packet and, if it is right, make its sockets the
  * (or an observer) connection.  Any fd we do not keep is closed. */
 static int td_handshake_hello(struct td_handshake *hs, struct td_hello *h)
@@ -481,14 +512,12 @@ static int td_handshake_hello(struct td_handshake *hs, struct td_hello *h)
 		srv->conns.nobservers++;
 		c->generation = srv->conns.generation;
 	} else {
+		c->generation = ++srv->conns.generation;
 		if ((old = srv->conns.controller)) {
-			td_conn_notice(old, ECONNABORTED,
-				       "taken over by controller pid %d",
-				       (int)c->peer_pid);
+			td_taken_over_notice(old, c);
 			td_conn_close(old, "taken over");
 		}
 		srv->conns.controller = c;
-		c->generation = ++srv->conns.generation;
 	}
 	td_log("%s pid %d uid %u attached (generation %llu)",
 	       c->observer ? "observer" : "controller", (int)c->peer_pid,
