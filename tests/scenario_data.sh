@@ -159,6 +159,29 @@ ctl "give passes the command's exit status" 3 give "$FD" -- sh -c 'exit 3'
 ctl "give of a closed fd fails" 1 give 999 -- cat
 ctl "take of a missing path fails" 1 take "$D/nonexistent"
 
+# take opens read-only unless --rw: the server gets no more than asked.
+printf 'keep\n' >"$D/ro"
+ctl "take (read-only by default)" 0 take "$D/ro"
+RO=$out
+is_fd "take prints the read-only fd" "$RO"
+ctl "write on a read-only take: the call ran" 1 call write "$RO" "'x'" 1
+has "write on a read-only take fails EBADF" "= -1 EBADF" "$out"
+expect "the file is untouched" "keep" "$(cat "$D/ro")"
+ctl "read on a read-only take works" 0 call read "$RO" @4 4
+has "read on a read-only take reads" '"keep"' "$out"
+ctl "take --rw" 0 take --rw "$D/ro"
+RW=$out
+is_fd "take --rw prints an fd" "$RW"
+ctl "write on a --rw take works" 0 call write "$RW" "'K'" 1
+has "write on a --rw take wrote 1 byte" "= 1" "$out"
+expect "the file was written" "Keep" "$(cat "$D/ro")"
+chmod 0400 "$D/ro"
+if [ "$(id -u)" -ne 0 ]; then
+	ctl "take --rw of a read-only file fails" 1 take --rw "$D/ro"
+	has "... saying why" "Permission denied" "$err"
+fi
+ctl "take of a read-only file works without --rw" 0 take "$D/ro"
+
 # ---- and the server is fine ---------------------------------------------------
 
 ctl "status after it all" 0 status

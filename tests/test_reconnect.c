@@ -1116,15 +1116,11 @@ Test(takeover, second_controller_is_ebusy_naming_the_pid)
 	cr_assert_eq(fx_getpid(fx.t), fx.pid, "first controller hurt");
 }
 
-/*
- * KNOWN FAILING (library bug, controller/lib/rpc.c tl_rpc): the server queues
- * its notice [0, ECONNABORTED, "taken over by controller pid N"] on the
- * old syscall socket and then closes it; the old handle's next request
- * fails in tp_write_all() with EPIPE first, and tl_rpc() returns -EPIPE
- * "sending: Broken pipe" without reading the notice that is waiting in
- * its receive queue.  Left in, failing, until tl_rpc drains an id-0
- * notice after a failed send.
- */
+/* The server sends its taken_over notice [0, ECONNABORTED, {text, pid,
+ * uid, generation}] on the old syscall socket and closes it; the old
+ * handle's next request fails to send (EPIPE), and the library reports
+ * the notice waiting in its receive queue instead (tests/test_takeover.c
+ * has the rest). */
 Test(takeover, takeover_wins_and_old_call_fails_taken_over)
 {
 	struct tether *t = NULL;

@@ -1027,7 +1027,7 @@ Test(peers, takeover_replaces_the_controller)
 }
 
 /* The server sends the replaced controller an ECONNABORTED notice
- * ("taken over by controller pid N") and closes; the old handle's next
+ * ("taken over by pid N uid U") and closes; the old handle's next
  * request fails to send (EPIPE), and the library must still report the
  * notice waiting in its socket, not -EPIPE. */
 Test(peers, takeover_notice_names_the_new_controller)
