@@ -599,7 +599,10 @@ static void fz_reply(struct fz_slot *s, const unsigned char *p, size_t len)
 	if (in.code < 0 || in.code > 4095)
 		fz_fail("the server answered request %llu with err %lld",
 			(unsigned long long)in.id, (long long)in.code);
-	if (in.code && in.body->type != MSGPACK_OBJECT_STR)
+	/* The take-over notice's message is in its map. */
+	if (in.code && in.body->type != MSGPACK_OBJECT_STR &&
+	    !(in.id == 0 && in.code == ECONNABORTED &&
+	      tp_unpack_taken_over(in.body, NULL, NULL) == 0))
 		fz_fail("error reply %llu (err %lld) without a message",
 			(unsigned long long)in.id, (long long)in.code);
 	fz_show("reply", (unsigned)(s - fz.slot), &in);
