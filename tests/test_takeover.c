@@ -253,7 +253,7 @@ Test(taken, logs_follow_returns_at_the_take_over)
 	tether_disconnect(t);
 }
 
-/* ---- the notice on the wire ----------------------------------------------- */
+/* ---- the notice on the wire ------------------------------------------- */
 
 /* Replies the old controller had not read come first, then the notice,
  * then the end. */
