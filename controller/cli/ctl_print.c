@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "ctl_decode.h"
 
 /* The kernel's convention: -4095..-1 are errors, anything else is a
  * value (lseek and mmap results can be huge but never land there). */
@@ -87,7 +88,14 @@ static void print_arg(FILE *f, const struct ctl_callspec *cs, unsigned i)
 {
 	const struct tether_arg *a = &cs->call.args[i];
 	const char *tok = cs->text[i];
+	struct ctl_out o;
 
+	/* by type where the tables know it (ctl_decode.h); a number asked
+	 * to be hex stays hex */
+	ctl_out_init(&o, f, false);
+	if (!cs->raw && cs->disp[i] != CTL_DISP_HEX &&
+	    ctl_decode_arg(&o, cs, i))
+		return;
 	switch (cs->disp[i]) {
 	case CTL_DISP_INT:
 	case CTL_DISP_SYM:
@@ -248,6 +256,28 @@ static void json_outs(FILE *f, const struct ctl_callspec *cs, bool hex)
 	fputc(']', f);
 }
 
+/* "decoded": per argument, what the text output shows by type (names
+ * of flags, a struct's fields), or null; "fds" for pipe2 and the like.
+ * Added beside the fields scripts already read, never instead. */
+static void json_decoded(FILE *f, const struct ctl_callspec *cs)
+{
+	struct ctl_out o;
+	int fds[2];
+	unsigned i;
+
+	fputs(",\"decoded\":[", f);
+	for (i = 0; i < cs->call.nargs && i < 6; i++) {
+		if (i)
+			fputc(',', f);
+		ctl_out_init(&o, f, true);
+		if (!ctl_decode_arg(&o, cs, i))
+			fputs("null", f);
+	}
+	fputc(']', f);
+	if (ctl_decode_fdpair(cs, fds))
+		fprintf(f, ",\"fds\":[%d,%d]", fds[0], fds[1]);
+}
+
 void ctl_call_print_json(FILE *f, const struct ctl_callspec *cs)
 {
 	long ret = cs->call.ret;
@@ -280,5 +310,7 @@ void ctl_call_print_json(FILE *f, const struct ctl_callspec *cs)
 	fputc(']', f);
 	json_outs(f, cs, false);
 	json_outs(f, cs, true);
+	if (!cs->raw)
+		json_decoded(f, cs);
 	fputs("}\n", f);
 }
