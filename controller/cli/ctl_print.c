@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ctl.h"
@@ -257,23 +258,32 @@ static void json_outs(FILE *f, const struct ctl_callspec *cs, bool hex)
 }
 
 /* "decoded": per argument, what the text output shows by type (names
- * of flags, a struct's fields), or null; "fds" for pipe2 and the like.
- * Added beside the fields scripts already read, never instead. */
+ * of flags, a struct's fields), or null; left out when no argument has
+ * any.  "fds" for pipe2 and the like.  Added beside the fields scripts
+ * already read, never instead. */
 static void json_decoded(FILE *f, const struct ctl_callspec *cs)
 {
 	struct ctl_out o;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m;
 	int fds[2];
 	unsigned i;
+	bool any = false;
 
-	fputs(",\"decoded\":[", f);
-	for (i = 0; i < cs->call.nargs && i < 6; i++) {
-		if (i)
-			fputc(',', f);
-		ctl_out_init(&o, f, true);
-		if (!ctl_decode_arg(&o, cs, i))
-			fputs("null", f);
+	/* built aside first: only written if some argument has something */
+	m = open_memstream(&buf, &len);
+	for (i = 0; m && i < cs->call.nargs && i < 6; i++) {
+		fputc(i ? ',' : '[', m);
+		ctl_out_init(&o, m, true);
+		if (ctl_decode_arg(&o, cs, i))
+			any = true;
+		else
+			fputs("null", m);
 	}
-	fputc(']', f);
+	if (m && !fclose(m) && any)
+		fprintf(f, ",\"decoded\":%s]", buf);
+	free(buf);
 	if (ctl_decode_fdpair(cs, fds))
 		fprintf(f, ",\"fds\":[%d,%d]", fds[0], fds[1]);
 }
