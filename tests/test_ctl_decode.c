@@ -484,6 +484,32 @@ Test(decode, sockets)
 	ctl_callspec_free(&cs);
 }
 
+Test(decode, results)
+{
+	struct ctl_callspec cs;
+
+	parse_ok("fcntl 3 F_GETFL", &cs);
+	cs.call.ret = O_RDWR | 0100000;
+	expect_print(&cs, false,
+		     "fcntl(3, F_GETFL) = 0x8002 (flags O_RDWR|O_LARGEFILE)\n");
+	cs.raw = true;
+	expect_print(&cs, false, "fcntl(3, F_GETFL) = 32770\n");
+	ctl_callspec_free(&cs);
+
+	parse_ok("fcntl 3 F_GETFD", &cs);
+	cs.call.ret = FD_CLOEXEC;
+	expect_print(&cs, false, "fcntl(3, F_GETFD) = 0x1 (flags FD_CLOEXEC)\n");
+	cs.call.ret = -EBADF;
+	expect_print(&cs, false, "fcntl(3, F_GETFD) = -1 EBADF (Bad file "
+				 "descriptor)\n");
+	ctl_callspec_free(&cs);
+
+	parse_ok("umask 077", &cs);
+	cs.call.ret = 022;
+	expect_print(&cs, false, "umask(077) = 022\n");
+	ctl_callspec_free(&cs);
+}
+
 /* ---- JSON ---------------------------------------------------------- */
 
 Test(decode_json, pipe2_fds)

@@ -126,6 +126,10 @@ size_t ctl_decode_elem_size(unsigned type);
  * where no decoder applies (the caller then shows it as --raw would). */
 bool ctl_decode_arg(struct ctl_out *o, const struct ctl_callspec *cs,
 		    unsigned i);
+/* A successful result shown by type, strace style, into buf: umask's
+ * in octal, fcntl F_GETFL's and F_GETFD's flags by name.  false where
+ * the result is just a number. */
+bool ctl_decode_ret(const struct ctl_callspec *cs, char *buf, size_t size);
 /* The two fds of a successful pipe, pipe2 or socketpair: true and
  * fds[], else false. */
 bool ctl_decode_fdpair(const struct ctl_callspec *cs, int fds[2]);

@@ -271,3 +271,31 @@ bool ctl_decode_fdpair(const struct ctl_callspec *cs, int fds[2])
 	}
 	return false;
 }
+
+bool ctl_decode_ret(const struct ctl_callspec *cs, char *buf, size_t size)
+{
+	char names[256];
+	int fam;
+
+	if (failed(cs) || cs->call.ret < 0 || !size)
+		return false;
+	if (!strcmp(cs->name, "umask")) {
+		snprintf(buf, size, "%#03lo", cs->call.ret);
+		return true;
+	}
+	/* fcntl's F_GETFL and F_GETFD return flags: strace's
+	 * "0x8002 (flags O_RDWR|O_LARGEFILE)" */
+	if (strcmp(cs->name, "fcntl") || cs->call.nargs < 2 ||
+	    cs->call.args[1].kind != TETHER_ARG_INT)
+		return false;
+	if (cs->call.args[1].value == F_GETFL)
+		fam = CTL_X_OPEN;
+	else if (cs->call.args[1].value == F_GETFD)
+		fam = CTL_X_FD;
+	else
+		return false;
+	ctl_xlat_format(names, sizeof(names), (enum ctl_xfam)fam,
+			(uint64_t)cs->call.ret);
+	snprintf(buf, size, "%#lx (flags %s)", cs->call.ret, names);
+	return true;
+}

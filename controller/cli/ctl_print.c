@@ -153,6 +153,8 @@ void ctl_call_print(FILE *f, const struct ctl_callspec *cs)
 		fprintf(f, " (%s)\n", strerror_r((int)-ret, buf, sizeof(buf)));
 	} else if (ret > 0xffff && returns_pointer(cs)) {
 		fprintf(f, ") = %#lx\n", ret);
+	} else if (!cs->raw && ctl_decode_ret(cs, buf, sizeof(buf))) {
+		fprintf(f, ") = %s\n", buf);
 	} else {
 		fprintf(f, ") = %ld\n", ret);
 	}
