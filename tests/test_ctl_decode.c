@@ -308,7 +308,8 @@ Test(decode, signals_and_commands)
 
 	parse_ok("fcntl 3 4 0x800", &cs);
 	cs.call.ret = 0;
-	expect_print(&cs, false, "fcntl(3, F_SETFL, O_RDONLY|O_NONBLOCK) = 0\n");
+	expect_print(&cs, false,
+		     "fcntl(3, F_SETFL, O_RDONLY|O_NONBLOCK) = 0\n");
 	ctl_callspec_free(&cs);
 
 	parse_ok("fcntl 3 F_SETFD 1", &cs);
@@ -498,7 +499,8 @@ Test(decode, results)
 
 	parse_ok("fcntl 3 F_GETFD", &cs);
 	cs.call.ret = FD_CLOEXEC;
-	expect_print(&cs, false, "fcntl(3, F_GETFD) = 0x1 (flags FD_CLOEXEC)\n");
+	expect_print(&cs, false,
+		     "fcntl(3, F_GETFD) = 0x1 (flags FD_CLOEXEC)\n");
 	cs.call.ret = -EBADF;
 	expect_print(&cs, false, "fcntl(3, F_GETFD) = -1 EBADF (Bad file "
 				 "descriptor)\n");

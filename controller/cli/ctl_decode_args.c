@@ -167,11 +167,12 @@ static void regs_of(const struct ctl_callspec *cs, uint64_t regs[6])
 {
 	unsigned k;
 
-	for (k = 0; k < 6; k++)
-		regs[k] = k < cs->call.nargs &&
-					  cs->call.args[k].kind == TETHER_ARG_INT
-				  ? cs->call.args[k].value
-				  : 0;
+	for (k = 0; k < 6; k++) {
+		regs[k] = 0;
+		if (k < cs->call.nargs &&
+		    cs->call.args[k].kind == TETHER_ARG_INT)
+			regs[k] = cs->call.args[k].value;
+	}
 }
 
 /* How many elements of buffer i the call means: the table's size over

@@ -341,7 +341,8 @@ static void dec_sockaddr_un(struct ctl_out *o, const unsigned char *p,
 		len = sizeof(((struct sockaddr_un *)0)->sun_path);
 	/* abstract names start with NUL; strace shows them as @name */
 	if (len && path[0] == '\0') {
-		ctl_out_str(o, "sun_path", path, strnlen(path + 1, len - 1) + 1);
+		ctl_out_str(o, "sun_path", path,
+			    strnlen(path + 1, len - 1) + 1);
 		return;
 	}
 	ctl_out_str(o, "sun_path", path, strnlen(path, len));

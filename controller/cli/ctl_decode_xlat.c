@@ -37,13 +37,14 @@ struct xl {
 enum xkind {
 	XK_VALUE,		/* one name */
 	XK_FLAGS,		/* bits or-ed */
-	XK_OPEN,		/* an access mode (low two bits), then flags */
+	XK_OPEN,		/* an access mode (low 2 bits), then flags */
 	XK_MODE,		/* a file type, set-id bits, octal permissions */
 	XK_SOCKTYPE,		/* a type (low four bits), then flags */
 	XK_SIGNAL,		/* a name, or SIGRTMIN+n */
 };
 
 #define X(x) { #x, (uint64_t)(x) }
+#define NELEM(t) (sizeof(t) / sizeof((t)[0]))
 
 static const struct xl x_open[] = {
 	X(O_CREAT), X(O_EXCL), X(O_NOCTTY), X(O_TRUNC), X(O_APPEND),
@@ -219,7 +220,7 @@ struct xfam {
 	const char *zero;	/* FLAGS: the name of 0, if it has one */
 };
 
-#define N(t) (t), sizeof(t) / sizeof((t)[0])
+#define N(t) (t), NELEM(t)
 
 /* Indexed by enum ctl_xfam. */
 static const struct xfam fams[CTL_X_MAX_] = {
@@ -333,14 +334,13 @@ static void put_value(struct sbuf *b, const struct xl *t, size_t n,
 /* S_IFREG|S_ISUID|0755 as strace shows st_mode. */
 static void put_mode(struct sbuf *b, uint64_t v)
 {
-	const char *type = name_of(x_ftype, sizeof(x_ftype) / sizeof(x_ftype[0]),
-				   v & S_IFMT);
+	const char *type = name_of(x_ftype, NELEM(x_ftype), v & S_IFMT);
 
 	if (type)
 		put_name(b, type);
 	else if (v & S_IFMT)
 		put(b, "%#llo|", (unsigned long long)(v & S_IFMT));
-	put_flags(b, x_setid, sizeof(x_setid) / sizeof(x_setid[0]),
+	put_flags(b, x_setid, NELEM(x_setid),
 		  v & (S_ISUID | S_ISGID | S_ISVTX));
 	put(b, "%s%#03llo", b->any ? "|" : "", (unsigned long long)(v & 0777));
 	/* bits beyond a mode_t's: say so rather than drop them */
@@ -386,12 +386,11 @@ size_t ctl_xlat_format(char *buf, size_t size, enum ctl_xfam fam,
 		put_mode(&b, v);
 		break;
 	case XK_OPEN:
-		put_value(&b, x_accmode, 3, v & O_ACCMODE);
+		put_value(&b, x_accmode, NELEM(x_accmode), v & O_ACCMODE);
 		put_flags(&b, f->v, f->n, v & ~(uint64_t)O_ACCMODE);
 		break;
 	case XK_SOCKTYPE:
-		put_value(&b, x_socktype,
-			  sizeof(x_socktype) / sizeof(x_socktype[0]), v & 0xf);
+		put_value(&b, x_socktype, NELEM(x_socktype), v & 0xf);
 		put_flags(&b, f->v, f->n, v & ~(uint64_t)0xf);
 		break;
 	case XK_FLAGS:
