@@ -918,6 +918,7 @@ Test(print, ints_as_typed)
 
 	parse_ok("openat -100 \"a\\tb\" O_WRONLY|O_CREAT|0x40 0644", &cs);
 	cs.call.ret = 3;
+	cs.raw = true;	/* call --raw; decoded: tests/test_ctl_decode.c */
 	expect_print(&cs, false,
 		     "openat(-100, \"a\\tb\", O_WRONLY|O_CREAT|0x40, 0644)"
 		     " = 3\n");
@@ -1017,7 +1018,7 @@ Test(print, inout)
 	cs.call.ret = 0;
 	expect_print(&cs, false,
 		     "getsockopt(3, SOL_SOCKET, SO_TYPE, \"\\x01\\x00\\x00"
-		     "\\x00\", \"\\x04\\x00\\x00\\x00\") = 0\n");
+		     "\\x00\", [4]) = 0\n");
 	ctl_callspec_free(&cs);
 }
 
@@ -1054,11 +1055,12 @@ Test(print, programmatic_spec)
 	cs.disp[2] = CTL_DISP_SYM;
 	cs.call.ret = -ESPIPE;
 	expect_print(&cs, false,
-		     "lseek(-1, 0x1000, 0) = -1 ESPIPE (Illegal seek)\n");
+		     "lseek(-1, 0x1000, SEEK_SET) = -1 ESPIPE (Illegal seek)\n");
 	expect_print(&cs, true,
 		     "{\"syscall\":\"lseek\",\"nr\":8,\"ret\":-1,\"errno\":"
 		     "\"ESPIPE\",\"errno_num\":29,\"error\":\"Illegal seek\","
-		     "\"args\":[-1,4096,0],\"outs\":[],\"outs_hex\":[]}\n");
+		     "\"args\":[-1,4096,0],\"outs\":[],\"outs_hex\":[],"
+		     "\"decoded\":[null,null,\"SEEK_SET\"]}\n");
 }
 
 /* ---- JSON printing ------------------------------------------------ */
@@ -1088,13 +1090,15 @@ Test(json, failure)
 		     "{\"syscall\":\"openat\",\"nr\":257,\"ret\":-1,\"errno\":"
 		     "\"ENOENT\",\"errno_num\":2,\"error\":\"No such file or "
 		     "directory\",\"args\":[-100,\"/nope\",524288],\"outs\":[],"
-		     "\"outs_hex\":[]}\n");
+		     "\"outs_hex\":[],\"decoded\":[\"AT_FDCWD\",null,"
+		     "\"O_RDONLY|O_CLOEXEC\"]}\n");
 	cs.call.ret = -1000;
 	expect_print(&cs, true,
 		     "{\"syscall\":\"openat\",\"nr\":257,\"ret\":-1,\"errno\":"
 		     "\"E1000\",\"errno_num\":1000,\"error\":\"Unknown error "
 		     "1000\",\"args\":[-100,\"/nope\",524288],\"outs\":[],"
-		     "\"outs_hex\":[]}\n");
+		     "\"outs_hex\":[],\"decoded\":[\"AT_FDCWD\",null,"
+		     "\"O_RDONLY|O_CLOEXEC\"]}\n");
 	ctl_callspec_free(&cs);
 }
 
@@ -1109,7 +1113,9 @@ Test(json, ints)
 		     "{\"syscall\":\"mmap\",\"nr\":9,\"ret\":0,"
 		     "\"errno\":null,\"errno_num\":null,\"error\":null,"
 		     "\"args\":[-1,18446744073709551615,-9223372036854775808,"
-		     "420,-100,65],\"outs\":[],\"outs_hex\":[]}\n");
+		     "420,-100,65],\"outs\":[],\"outs_hex\":[],"
+		     "\"decoded\":[null,null,\"0x8000000000000000\","
+		     "\"MAP_ANONYMOUS|MAP_GROWSDOWN|0x84\",null,null]}\n");
 	ctl_callspec_free(&cs);
 }
 

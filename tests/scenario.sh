@@ -203,7 +203,7 @@ fi
 
 run call uname @
 sysname=$(uname -s)
-if [ "$rc" -eq 0 ] && grep -qF "uname(\"$sysname\\x00" "$D/out"; then
+if [ "$rc" -eq 0 ] && grep -qF "uname({sysname=\"$sysname\"" "$D/out"; then
 	ok "call uname @ prints the system name ($sysname)"
 else
 	not_ok "call uname @" "exit status $rc, want 0 and \"$sysname\""

@@ -37,6 +37,7 @@ struct ctl_callspec {
 	int disp[6];		/* enum ctl_disp */
 	char *text[6];		/* the original token of arg i */
 	bool sgn[6];		/* INT/SYM/HEX: print value signed */
+	bool raw;		/* call --raw: no decoding, as typed/bytes */
 };
 
 /* ctl_parse.c */

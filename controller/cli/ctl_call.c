@@ -19,10 +19,11 @@
 
 /* ---- call ------------------------------------------------------------- */
 
-/* call [--async] [--timeout S] [--detach-cancel] [--sync] NAME ARG...:
- * options end at the syscall name, so negative numbers among the
- * arguments are left alone.  Returns the index of the name. */
-static int ctl_call_opts(int argc, char **argv, struct tether_call *c)
+/* call [--async] [--timeout S] [--detach-cancel] [--sync] [--raw] NAME
+ * ARG...: options end at the syscall name, so negative numbers among
+ * the arguments are left alone.  Returns the index of the name. */
+static int ctl_call_opts(int argc, char **argv, struct tether_call *c,
+			 bool *raw)
 {
 	char *end;
 	double sec;
@@ -35,6 +36,9 @@ static int ctl_call_opts(int argc, char **argv, struct tether_call *c)
 			c->flags |= TETHER_CALL_DETACH_CANCEL;
 		} else if (!strcmp(argv[i], "--sync")) {
 			c->flags |= TETHER_CALL_SYNC;
+		} else if (!strcmp(argv[i], "--raw")) {
+			/* today's output: arguments as typed, bytes */
+			*raw = true;
 		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
 			sec = strtod(argv[++i], &end);
 			if (*end || sec <= 0)
@@ -55,10 +59,12 @@ static int ctl_call_prepare(int argc, char **argv, struct ctl_callspec *cs,
 			    struct tether_call *opts)
 {
 	char err[256];
+	bool raw = false;
 	int first;
 
 	memset(cs, 0, sizeof(*cs));
-	if ((first = ctl_call_opts(argc, argv, opts)) < 0 || first >= argc)
+	if ((first = ctl_call_opts(argc, argv, opts, &raw)) < 0 ||
+	    first >= argc)
 		return CTL_EX_USAGE;
 	if (ctl_call_parse(argc - first, argv + first, cs, err,
 			   sizeof(err)) < 0 ||
@@ -67,6 +73,7 @@ static int ctl_call_prepare(int argc, char **argv, struct ctl_callspec *cs,
 		ctl_callspec_free(cs);
 		return CTL_EX_USAGE;
 	}
+	cs->raw = raw;
 	return CTL_EX_OK;
 }
 

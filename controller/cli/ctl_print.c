@@ -8,9 +8,11 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ctl.h"
+#include "ctl_decode.h"
 
 /* The kernel's convention: -4095..-1 are errors, anything else is a
  * value (lseek and mmap results can be huge but never land there). */
@@ -87,7 +89,14 @@ static void print_arg(FILE *f, const struct ctl_callspec *cs, unsigned i)
 {
 	const struct tether_arg *a = &cs->call.args[i];
 	const char *tok = cs->text[i];
+	struct ctl_out o;
 
+	/* by type where the tables know it (ctl_decode.h); a number asked
+	 * to be hex stays hex */
+	ctl_out_init(&o, f, false);
+	if (!cs->raw && cs->disp[i] != CTL_DISP_HEX &&
+	    ctl_decode_arg(&o, cs, i))
+		return;
 	switch (cs->disp[i]) {
 	case CTL_DISP_INT:
 	case CTL_DISP_SYM:
@@ -144,6 +153,8 @@ void ctl_call_print(FILE *f, const struct ctl_callspec *cs)
 		fprintf(f, " (%s)\n", strerror_r((int)-ret, buf, sizeof(buf)));
 	} else if (ret > 0xffff && returns_pointer(cs)) {
 		fprintf(f, ") = %#lx\n", ret);
+	} else if (!cs->raw && ctl_decode_ret(cs, buf, sizeof(buf))) {
+		fprintf(f, ") = %s\n", buf);
 	} else {
 		fprintf(f, ") = %ld\n", ret);
 	}
@@ -248,6 +259,37 @@ static void json_outs(FILE *f, const struct ctl_callspec *cs, bool hex)
 	fputc(']', f);
 }
 
+/* "decoded": per argument, what the text output shows by type (names
+ * of flags, a struct's fields), or null; left out when no argument has
+ * any.  "fds" for pipe2 and the like.  Added beside the fields scripts
+ * already read, never instead. */
+static void json_decoded(FILE *f, const struct ctl_callspec *cs)
+{
+	struct ctl_out o;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m;
+	int fds[2];
+	unsigned i;
+	bool any = false;
+
+	/* built aside first: only written if some argument has something */
+	m = open_memstream(&buf, &len);
+	for (i = 0; m && i < cs->call.nargs && i < 6; i++) {
+		fputc(i ? ',' : '[', m);
+		ctl_out_init(&o, m, true);
+		if (ctl_decode_arg(&o, cs, i))
+			any = true;
+		else
+			fputs("null", m);
+	}
+	if (m && !fclose(m) && any)
+		fprintf(f, ",\"decoded\":%s]", buf);
+	free(buf);
+	if (ctl_decode_fdpair(cs, fds))
+		fprintf(f, ",\"fds\":[%d,%d]", fds[0], fds[1]);
+}
+
 void ctl_call_print_json(FILE *f, const struct ctl_callspec *cs)
 {
 	long ret = cs->call.ret;
@@ -280,5 +322,7 @@ void ctl_call_print_json(FILE *f, const struct ctl_callspec *cs)
 	fputc(']', f);
 	json_outs(f, cs, false);
 	json_outs(f, cs, true);
+	if (!cs->raw)
+		json_decoded(f, cs);
 	fputs("}\n", f);
 }

@@ -14,8 +14,8 @@ static const struct ctl_verb ctl_verbs[] = {
 	{ "status", ctl_status, CTL_CONN_OBSERVE, "status", NULL },
 	{ "policy", ctl_policy, CTL_CONN_OBSERVE, "policy", NULL },
 	{ "call", ctl_call, CTL_CONN_CONTROL,
-	  "call [--async] [--timeout S] [--detach-cancel] [--sync] NAME "
-	  "[ARG...]", ctl_call_precheck },
+	  "call [--async] [--timeout S] [--detach-cancel] [--sync] [--raw] "
+	  "NAME [ARG...]", ctl_call_precheck },
 	{ "pending", ctl_pending, CTL_CONN_OBSERVE, "pending", NULL },
 	{ "collect", ctl_collect, CTL_CONN_CONTROL,
 	  "collect [--no-wait] [--timeout S] ID", NULL },
