@@ -14,11 +14,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ctl.h"
@@ -402,6 +406,19 @@ Test(parse_sym, lookup_is_exact)
 	cr_assert_eq(tp_const_lookup("O_RDONL", 7, &v), -ENOENT);
 	cr_assert_eq(tp_const_lookup("o_rdonly", 8, &v), -ENOENT);
 	cr_assert_eq(tp_const_lookup("", 0, &v), -ENOENT);
+}
+
+/* What the decoded output prints can be typed back. */
+Test(parse_sym, names_the_output_prints)
+{
+	cr_assert_eq(int_value("RLIMIT_NOFILE"), (uint64_t)RLIMIT_NOFILE);
+	cr_assert_eq(int_value("CLOCK_MONOTONIC_RAW"),
+		     (uint64_t)CLOCK_MONOTONIC_RAW);
+	cr_assert_eq(int_value("POLLIN|POLLOUT"), (uint64_t)(POLLIN | POLLOUT));
+	cr_assert_eq(int_value("EPOLL_CTL_ADD"), (uint64_t)EPOLL_CTL_ADD);
+	cr_assert_eq(int_value("STATX_BASIC_STATS"),
+		     (uint64_t)STATX_BASIC_STATS);
+	parse_fails("getpid RLIMIT_NOFILEX", -EINVAL, "unknown symbol");
 }
 
 Test(parse_sym, errors)

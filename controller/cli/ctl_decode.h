@@ -70,6 +70,11 @@ enum ctl_xfam {
 size_t ctl_xlat_format(char *buf, size_t size, enum ctl_xfam fam,
 		       uint64_t v);
 
+/* The value of a name the tables print (RLIMIT_NOFILE, POLLIN ...): what
+ * `call` accepts besides proto/consts.c's names, so that what the output
+ * shows can be typed back.  0 or -ENOENT. */
+int ctl_xlat_lookup(const char *name, size_t len, uint64_t *value);
+
 /* ---- ctl_decode_out.c ----------------------------------------------- */
 
 /* Where decoded values go: strace's text or JSON.  Keys are NULL inside

@@ -9,6 +9,7 @@
 #define _GNU_SOURCE 1
 #endif
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -259,6 +260,18 @@ static const struct xfam fams[CTL_X_MAX_] = {
 };
 
 #undef N
+
+int ctl_xlat_lookup(const char *name, size_t len, uint64_t *value)
+{
+	for (size_t f = 0; f < CTL_X_MAX_; f++)
+		for (size_t i = 0; i < fams[f].n; i++)
+			if (strlen(fams[f].v[i].name) == len &&
+			    !memcmp(fams[f].v[i].name, name, len)) {
+				*value = fams[f].v[i].val;
+				return 0;
+			}
+	return -ENOENT;
+}
 
 /* snprintf that appends and never runs past the end. */
 struct sbuf {

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "ctl_decode.h"
 #include "systab.h"
 #include "tether_proto.h"
 
@@ -124,7 +125,8 @@ static int parse_expr(struct pctx *p, const char *tok, uint64_t *val,
 		} else if (*s == '_' || (*s >= 'A' && *s <= 'Z') ||
 			   (*s >= 'a' && *s <= 'z')) {
 			e = s + strcspn(s, "|");
-			if (tp_const_lookup(s, (size_t)(e - s), &k))
+			if (tp_const_lookup(s, (size_t)(e - s), &k) &&
+			    ctl_xlat_lookup(s, (size_t)(e - s), (uint64_t *)&k))
 				return perr(p, -EINVAL,
 					    "unknown symbol \"%.*s\"",
 					    (int)(e - s), s);
