@@ -95,6 +95,21 @@ int tether_policy(struct tether *t, struct tether_policy **out);
 /* The server's explanation of the last failure on this handle, or "". */
 const char *tether_last_error(const struct tether *t);
 
+/* Why the last request on this handle failed (t NULL: the last connect
+ * of this thread), for callers that must tell a refusal from a failure.
+ * Since libtether 1.1 (TETHER_1.1); see libtether(3). */
+enum tether_cause {
+	TETHER_CAUSE_NONE = 0,		/* no failure, or none the server named */
+	TETHER_CAUSE_SYSCALL,		/* the syscall ran and failed (ret) */
+	TETHER_CAUSE_REQUEST,		/* the server refused the request itself */
+	TETHER_CAUSE_POLICY,		/* the server's policy refused it */
+	TETHER_CAUSE_ROLE,		/* observer or read-only: not allowed */
+	TETHER_CAUSE_TIMEOUT,		/* the request's own timeout ran out */
+	TETHER_CAUSE_CONFLICT,		/* another controller is attached */
+	TETHER_CAUSE_CONNECTION,	/* no server, or the connection was lost */
+};
+int tether_last_cause(const struct tether *t);
+
 /* ---- what the handshake learned, and status ---------------------- */
 
 struct tether_status {
