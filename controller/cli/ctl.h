@@ -118,6 +118,25 @@ void ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *ctl_why(const struct tether *t, int rc);
 /* Exit status for a failed library call: lost connection or failure. */
 int ctl_status_of(int rc);
+/* The failure a verb reports is kept (first message, errno, cause) for
+ * --json: ctl_err keeps the message, ctl_err_errno the errno too,
+ * ctl_why the library's errno and cause; ctl_err_note keeps a message
+ * without printing it.  ctl_verb_call and main print it once with
+ * ctl_err_json, unless the verb printed its own (ctl_err_printed). */
+void ctl_err_errno(int err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void ctl_err_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void ctl_err_cause(int cause);		/* enum tether_cause */
+void ctl_err_reset(void);
+void ctl_err_printed(void);
+/* {"error": {...}} and a newline, once, for a non-zero status. */
+void ctl_err_json(FILE *f, int status);
+/* The inner object alone: {"errno", "errno_code", "message", "exit",
+ * "cause"}. */
+void ctl_err_json_body(FILE *f, int status);
+/* A connect that failed: 3, or 5/6 when the server refused a role or
+ * saw another controller. */
+int ctl_status_connect(int rc);
 
 /* ctl_verbs.c */
 const struct ctl_verb *ctl_verb_find(const char *name);
@@ -133,6 +152,10 @@ int ctl_shutdown(struct ctl *g, struct tether *t, int argc, char **argv);
 /* ctl_call.c */
 int ctl_call(struct ctl *g, struct tether *t, int argc, char **argv);
 int ctl_call_precheck(int argc, char **argv);
+/* Print a call's result (text or --json) and say how it ended: a failed
+ * result exits 1 (4 when cause is TETHER_CAUSE_TIMEOUT), and under
+ * --json is the error object with the call object under "call". */
+int ctl_call_report(struct ctl *g, const struct ctl_callspec *cs, int cause);
 
 /* ctl_policy.c */
 int ctl_policy(struct ctl *g, struct tether *t, int argc, char **argv);

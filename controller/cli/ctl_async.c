@@ -104,11 +104,7 @@ static int ctl_print_collected(struct ctl *g, struct tether_call *c)
 			break;
 		}
 	}
-	if (g->json)
-		ctl_call_print_json(stdout, &cs);
-	else
-		ctl_call_print(stdout, &cs);
-	return c->ret < 0 ? CTL_EX_FAILED : CTL_EX_OK;
+	return ctl_call_report(g, &cs, TETHER_CAUSE_SYSCALL);
 }
 
 int ctl_collect(struct ctl *g, struct tether *t, int argc, char **argv)

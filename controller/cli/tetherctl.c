@@ -38,6 +38,7 @@ static int ctl_run(struct ctl *g, const struct ctl_verb *v, int argc,
 
 	if (v->precheck && (rc = v->precheck(argc, argv))) {
 		fprintf(stderr, "usage: tetherctl %s\n", v->usage);
+		ctl_err_note("usage: tetherctl %s", v->usage);
 		return rc;
 	}
 	if (v->conn != CTL_CONN_NONE &&
@@ -45,7 +46,7 @@ static int ctl_run(struct ctl *g, const struct ctl_verb *v, int argc,
 				     &t)) < 0) {
 		ctl_err("%s: %s%s", g->socket_path, ctl_why(NULL, rc),
 			rc == -EBUSY ? " (--take-over replaces it)" : "");
-		return CTL_EX_UNREACHABLE;
+		return ctl_status_connect(rc);
 	}
 	rc = ctl_verb_call(g, t, argc, argv);
 	tether_disconnect(t);
@@ -87,7 +88,7 @@ static int ctl_server_uid(struct ctl *g, const char *opt)
 	return 0;
 }
 
-int main(int argc, char **argv)
+static int ctl_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },
@@ -148,4 +149,31 @@ int main(int argc, char **argv)
 		return CTL_EX_USAGE;
 	}
 	return ctl_run(&g, v, argc - optind, argv + optind);
+}
+
+/* --json among the options before the verb (read again here: a usage
+ * error may come before getopt reached it). */
+static bool ctl_argv_json(int argc, char **argv)
+{
+	for (int i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
+			return true;
+		if (!strcmp(argv[i], "--"))
+			break;
+		if (!strcmp(argv[i], "-s") || !strcmp(argv[i], "--socket") ||
+		    !strcmp(argv[i], "--server-uid"))
+			i++;
+	}
+	return false;
+}
+
+/* Failures before a verb ran (usage, connect) are JSON too: whatever
+ * failed and was not printed yet is, once. */
+int main(int argc, char **argv)
+{
+	int rc = ctl_main(argc, argv);
+
+	if (ctl_argv_json(argc, argv))
+		ctl_err_json(stdout, rc);
+	return rc;
 }
