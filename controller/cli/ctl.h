@@ -60,8 +60,9 @@ int ctl_call_check(const struct ctl_callspec *cs, char *err, size_t errsz);
 /* After the call ran (call.ret and args[i].returned set). */
 void ctl_call_print(FILE *f, const struct ctl_callspec *cs);
 void ctl_call_print_json(FILE *f, const struct ctl_callspec *cs);
-/* JSON string of s[0..n): quoted and escaped, every byte one code point
- * (>= 0x80 and controls as \u00XX), so latin-1 gives the bytes back. */
+/* JSON string of s[0..n): valid UTF-8 quoted as it is (", \\, controls
+ * and U+2028/9 escaped); bytes that are not UTF-8 as {"hex": "..."},
+ * never a guess; s NULL as null. */
 void ctl_json_string(FILE *f, const char *s, size_t n);
 /* "deadbeef" in double quotes. */
 void ctl_json_hex(FILE *f, const void *p, size_t n);

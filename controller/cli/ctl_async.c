@@ -144,7 +144,11 @@ int ctl_collect(struct ctl *g, struct tether *t, int argc, char **argv)
 		tether_free(call);
 		return ctl_status_of(rc);
 	}
-	if (call->nr < 0) {
+	if (call->nr < 0 && g->json) {
+		printf("{\"id\":%llu,\"batch\":true,\"completed\":%ld}\n",
+		       (unsigned long long)id, call->ret);
+		rc = CTL_EX_OK;
+	} else if (call->nr < 0) {
 		printf("batch %llu: %ld entries ran\n", (unsigned long long)id,
 		       call->ret);
 		rc = CTL_EX_OK;
@@ -275,7 +279,8 @@ int ctl_batch(struct ctl *g, struct tether *t, int argc, char **argv)
 		return CTL_EX_USAGE;
 	f = strcmp(argv[optind], "-") ? fopen(argv[optind], "re") : stdin;
 	if (!f) {
-		ctl_err("batch: %s: %s", argv[optind], strerror(errno));
+		ctl_err_errno(errno, "batch: %s: %s",
+			      argv[optind], strerror(errno));
 		return CTL_EX_FAILED;
 	}
 	rc = ctl_batch_read(&b, f);
