@@ -4,7 +4,8 @@
 # syscall, a request the server refused), and the exit status tells the
 # cause apart: 1 the syscall failed, 3 no server, 4 --timeout ran out,
 # 5 refused by the policy (the same EPERM the syscall itself gives is 1)
-# or by the role (a read-only uid), 2 usage.  Results a script can read:
+# or by the role (a read-only uid), 6 another controller attached, 2
+# usage.  Results a script can read:
 # a parked batch collected as JSON, get REMOTE - with stdout holding the
 # file's bytes alone, a label café as real UTF-8, bytes that are not
 # UTF-8 as {"hex": ...}.  Every JSON output is checked with python3's
@@ -117,6 +118,38 @@ jexpect "timeout: ETIMEDOUT, cause timeout" "$D/out" \
 	"('ETIMEDOUT', 'timeout', 4)"
 ctl "without --json it exits 4 too" 4 call --timeout 0.2 read "$R" @8 8
 has "the strace line says ETIMEDOUT" "= -1 ETIMEDOUT" "$out"
+
+ctl "--async read" 0 call --async read "$R" @8 8
+AID=$out
+ctl "collect --timeout of a running call exits 4" 4 --json collect \
+	--timeout 0.2 "$AID"
+jexpect "collect timeout: cause timeout" "$D/out" \
+	'(j["error"]["errno"], j["error"]["cause"])' "('ETIMEDOUT', 'timeout')"
+ctl "cancel it" 0 cancel "$AID"
+ctl "collect the cancelled call exits 1" 1 --json collect "$AID"
+jexpect "a collected failure: error object and call" "$D/out" \
+	'(j["error"]["errno"], j["error"]["cause"], j["call"]["syscall"])' \
+	"('ECANCELED', 'syscall', 'read')"
+
+# ---- another controller attached: 6 -----------------------------------------
+
+mkfifo "$D/fifo" || exit 1
+"$TETHERCTL" -s "$S" attach <"$D/fifo" >"$D/attach.out" 2>&1 &
+BPID=$!
+exec 7>"$D/fifo"
+echo "call getpid" >&7
+n=0
+while [ "$n" -lt 100 ] && ! grep -q "getpid()" "$D/attach.out"; do
+	nap
+	n=$((n + 1))
+done
+ctl "a second controller exits 6" 6 --json call getpid
+jexpect "conflict: EBUSY, cause conflict" "$D/out" \
+	'(j["error"]["errno"], j["error"]["cause"], j["error"]["exit"])' \
+	"('EBUSY', 'conflict', 6)"
+exec 7>&-
+wait "$BPID" 2>/dev/null
+BPID=
 
 # ---- strings are UTF-8, bytes that are not come as hex ---------------------
 

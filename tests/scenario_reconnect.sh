@@ -154,7 +154,7 @@ else
 		"$(cat "$D/attach.err")"
 fi
 
-ctl "second controller is refused" 3 call getpid
+ctl "second controller is refused (conflict)" 6 call getpid
 has "refusal names the attached pid" "attached by pid $APID" "$err"
 ctl "status works while attached (observer)" 0 status
 has "status names the controller" "attached (pid $APID" "$out"
@@ -162,7 +162,7 @@ ctl "--json status while attached" 0 --json status
 has "--json status: attached" '"attached":true' "$out"
 has "--json status: controller pid" "\"controller_pid\":$APID" "$out"
 ctl "fds works while attached (observer)" 0 fds
-ctl "label refused while attached" 3 label "$DB" other
+ctl "label refused while attached" 6 label "$DB" other
 
 ctl "--take-over call getpid" 0 --take-over call getpid
 has "take-over ran the call" "getpid() = $SPID" "$out"
