@@ -188,6 +188,8 @@ jexpect "stderr's object: ENOENT" "$D/errjson" 'j["error"]["errno"]' ENOENT
 
 "$TETHERCTL" -s "$S" batch - >"$D/bg.out" 2>"$D/bg.err" <<EOF &
 read $R @8 8
+getpid
+close 999
 EOF
 BPID=$!
 n=0
@@ -211,7 +213,29 @@ fi
 ctl "write so the batch ends" 0 call write "$W" "'x'" 1
 ctl "--json collect of the parked batch" 0 --json collect "$BID"
 jexpect "its record is JSON" "$D/out" \
-	'(j["id"], j["batch"], j["completed"])' "($BID, True, 1)"
+	'(j["id"], j["batch"], j["completed"], j["stopped_at"])' \
+	"($BID, True, 3, None)"
+jexpect "entry 0 read what was written" "$D/out" \
+	'(j["results"][0]["ret"], j["results"][0]["outs"])' "(1, ['x'])"
+jexpect "entry 1 is the server's pid" "$D/out" 'j["results"][1]["ret"]' \
+	"$SPID"
+jexpect "entry 2 failed with EBADF" "$D/out" \
+	'(j["results"][2]["ret"], j["results"][2]["errno"])' "(-1, 'EBADF')"
+
+ctl "batch --json with a failing entry exits 1" 1 --json batch - <<'EOF'
+getpid
+close 999
+EOF
+python3 -c '
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+assert len(lines) == 3, lines
+assert lines[1]["errno"] == "EBADF", lines[1]
+e = lines[2]["error"]
+assert (e["errno"], e["cause"], e["exit"]) == ("EBADF", "syscall", 1), e
+' "$D/out" 2>"$D/py.err"
+expect "batch --json: the entries, then the error object" "" \
+	"$(cat "$D/py.err")"
 
 # ---- a read-only uid is refused a control op: 5 -------------------------------
 

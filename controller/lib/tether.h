@@ -204,6 +204,25 @@ int tether_collect(struct tether *t, uint64_t id, int64_t wait_ms,
  * out buffers, result -- as one block (tether_free). */
 int tether_collect_record(struct tether *t, uint64_t id, int64_t wait_ms,
 			  struct tether_call **out);
+
+/* One entry of a collected BATCH: its result, and the bytes of each out
+ * buffer it returned (out[i] NULL where argument i was none).  Since
+ * libtether 1.1. */
+struct tether_batch_result {
+	long ret;			/* the result or -errno (-ECANCELED:
+					 * did not run) */
+	unsigned nargs;
+	const void *out[6];
+	size_t out_len[6];
+};
+/* tether_collect_record, and for a BATCH (out->nr -1) its entries too:
+ * *results, one block (tether_free) of *n, and *stopped_at, the entry
+ * TETHER_BATCH_STOP stopped at or -1.  For a call: NULL, 0 and -1.
+ * Since libtether 1.1. */
+int tether_collect_batch(struct tether *t, uint64_t id, int64_t wait_ms,
+			 struct tether_call **out,
+			 struct tether_batch_result **results, size_t *n,
+			 int *stopped_at);
 int tether_cancel(struct tether *t, uint64_t id);
 
 struct tether_pending {
