@@ -2,7 +2,8 @@
  * tetherctl: drive a tetherd from the shell.  Every invocation is a
  * reconnect: it attaches, does its work, detaches.
  * Exit status: 0 success, 1 the syscall or request failed, 2 usage,
- * 3 cannot reach the server.
+ * 3 cannot reach the server, 4 timeout, 5 denied by policy or role,
+ * 6 another controller attached (tetherctl(1), EXIT STATUS).
  */
 #include <errno.h>
 #include <getopt.h>
