@@ -49,6 +49,7 @@
 #define TP_K_BYTES "bytes"
 #define TP_K_CANCELLED "cancelled"
 #define TP_K_CAPTURE "capture"
+#define TP_K_CAUSE "cause"
 #define TP_K_CAPTURED "captured"
 #define TP_K_CGROUP "cgroup"
 #define TP_K_CHILDREN "children"
@@ -282,11 +283,28 @@ struct tp_empty {
 	uint32_t has;
 };
 
-/* [id, err, text]: the body of every error reply and notice. */
+/* [id, err, text]: the body of every error reply and notice.  On a
+ * connection whose HELLO asked for TETHER_HELLO_CAUSE, an error whose
+ * cause the server knows is {text, cause} instead (TP_ERROR_CAUSE). */
 struct tp_error {
 	uint32_t has;
 	struct tp_str text;
+	struct tp_str cause;		/* one of TP_CAUSE_* */
 };
+#define TP_ERROR_CAUSE 0x1u
+
+/* Why a request failed, when it is not the request's own error (an
+ * error's cause, and a SYSCALL reply's third element). */
+#define TP_CAUSE_POLICY "policy"	/* the server's policy refused */
+#define TP_CAUSE_ROLE "role"		/* an observer or read-only peer */
+#define TP_CAUSE_TIMEOUT "timeout"	/* the request's own timeout */
+#define TP_CAUSE_CONFLICT "conflict"	/* another controller attached */
+
+struct tp_msg;
+/* tp_msg_error, its body {text, cause} when cause is not NULL. */
+int tp_msg_error_cause(struct tp_msg *m, uint64_t id, int err,
+		       const char *cause, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
 
 /* HELLO [version, flags, pid] or [version, flags, pid, generation]. */
 struct tp_hello {
@@ -392,7 +410,9 @@ struct tp_syscall_reply {
 	int64_t ret;
 	uint32_t n;
 	struct tp_out o[TETHER_NARGS_MAX];
+	struct tp_str cause;		/* TP_SYSCALL_REPLY_CAUSE: TP_CAUSE_* */
 };
+#define TP_SYSCALL_REPLY_CAUSE 0x1u
 
 /* {data: n}: an out buffer's bytes follow on the data socket. */
 struct tp_syscall_data {

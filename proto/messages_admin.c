@@ -5,25 +5,45 @@
  * was taken over gets.
  */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "messages.h"
 #include "messages_table.h"
 
 /* ---- errors and notices: the body is the text -------------------------- */
 
+/* The body with a cause: {text, cause}, read and written by the table. */
+static const struct tp_field tp_error_cause_f[] = {
+	TP_FIELD(tp_error, TP_K_TEXT, text, TP_F_STR, TP_REQ, 0),
+	TP_FIELD(tp_error, TP_K_CAUSE, cause, TP_F_STR, TP_REQ, 0),
+};
+static TP_MAP_DESC(error_cause, "error", tp_error, tp_error_cause_f);
+
 static int tp_error_pack(struct tp_w *w, const void *m)
 {
 	const struct tp_error *x = m;
 
+	if ((x->has & TP_ERROR_CAUSE) && x->cause.p)
+		return tp_pack(w, &tp_error_cause_desc, x);
 	return tp_w_str(w, x->text.p ? x->text.p : "",
 			x->text.p ? x->text.n : 0);
 }
 
+/* A str, or (from a server asked for causes) {text, cause}. */
 static int tp_error_unpack(const msgpack_object *o, void *m, struct tp_err *e)
 {
 	struct tp_error tmp, *x = m ? m : &tmp;
+	int rc;
 
-	x->has = 0;
+	memset(x, 0, sizeof(*x));
+	if (o->type == MSGPACK_OBJECT_MAP) {
+		if ((rc = tp_unpack(o, &tp_error_cause_desc, x, e)) < 0)
+			return rc;
+		x->has = TP_ERROR_CAUSE;
+		return 0;
+	}
 	if (tp_obj_str(o, &x->text.p, &x->text.n) < 0)
 		return tp_fail(e, &tp_error_desc, 0, "not a string");
 	return 0;
@@ -33,10 +53,30 @@ const struct tp_desc tp_error_desc = {
 	.name = "error",
 	.shape = TP_CUSTOM,
 	.size = sizeof(struct tp_error),
-	.schema = "str",
+	.schema = "str or {text: str, cause: str}",
 	.pack = tp_error_pack,
 	.unpack = tp_error_unpack,
 };
+
+int tp_msg_error_cause(struct tp_msg *m, uint64_t id, int err,
+		       const char *cause, const char *fmt, ...)
+{
+	struct tp_error x = { 0 };
+	char text[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (!cause)
+		return tp_msg_error(m, id, err, "%s", text);
+	x.has = TP_ERROR_CAUSE;
+	x.text = tp_str(text);
+	x.cause = tp_str(cause);
+	tp_msg_reply(m, id, err);
+	tp_pack_error(&m->w, &x);
+	return tp_msg_finish(m);
+}
 
 /* ---- HELLO -------------------------------------------------------------- */
 

@@ -245,7 +245,7 @@ static int tp_syscall_reply_pack(struct tp_w *w, const void *m)
 			w->err = -E2BIG;
 		return w->err;
 	}
-	tp_w_array(w, 2);
+	tp_w_array(w, (r->has & TP_SYSCALL_REPLY_CAUSE) ? 3 : 2);
 	tp_w_i64(w, r->ret);
 	tp_w_array(w, r->n);
 	for (uint32_t i = 0; i < r->n && !w->err; i++) {
@@ -259,6 +259,8 @@ static int tp_syscall_reply_pack(struct tp_w *w, const void *m)
 		else
 			tp_w_nil(w);
 	}
+	if (r->has & TP_SYSCALL_REPLY_CAUSE)
+		tp_w_str(w, r->cause.p, r->cause.n);
 	return w->err;
 }
 
@@ -273,14 +275,22 @@ static int tp_syscall_reply_unpack(const msgpack_object *o, void *m,
 	size_t nb, no;
 	size_t n;
 
-	if (!(b = tp_obj_array(o, &nb)) || nb != 2 ||
+	if (!(b = tp_obj_array(o, &nb)) || nb < 2 || nb > 3 ||
 	    tp_obj_i64(&b[0], &r->ret) < 0 ||
 	    !(outs = tp_obj_array(&b[1], &no)))
-		return tp_fail(e, d, 0, "the body is [ret: int, outs: [...]]");
+		return tp_fail(e, d, 0, "the body is [ret: int, outs: [...], "
+			       "cause?: str]");
 	if (no > TETHER_NARGS_MAX)
 		return tp_fail(e, d, 0, "%zu outs; at most %u", no,
 			       TETHER_NARGS_MAX);
 	r->has = 0;
+	r->cause = tp_str(NULL);
+	/* [ret, outs, cause]: only to a client that asked for causes */
+	if (nb == 3) {
+		if (tp_obj_str(&b[2], &r->cause.p, &r->cause.n) < 0)
+			return tp_fail(e, d, 0, "cause is not a string");
+		r->has |= TP_SYSCALL_REPLY_CAUSE;
+	}
 	r->n = (uint32_t)no;
 	for (size_t i = 0; i < no; i++) {
 		struct tp_out *out = &r->o[i];
@@ -307,7 +317,7 @@ const struct tp_desc tp_syscall_reply_desc = {
 	.name = "SYSCALL reply",
 	.shape = TP_CUSTOM,
 	.size = sizeof(struct tp_syscall_reply),
-	.schema = "[ret: int, outs: [nil, bin or SYSCALL data...]]",
+	.schema = "[ret: int, outs: [nil, bin or SYSCALL data...], cause?: str]",
 	.pack = tp_syscall_reply_pack,
 	.unpack = tp_syscall_reply_unpack,
 };

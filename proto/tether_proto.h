@@ -70,6 +70,7 @@ enum tether_op {
 #define TETHER_HELLO_TAKEOVER 0x1u	/* replace an attached controller */
 #define TETHER_HELLO_OBSERVE 0x2u	/* read-only observer connection */
 #define TETHER_HELLO_PROBE 0x4u		/* the status only: attach nothing */
+#define TETHER_HELLO_CAUSE 0x8u		/* error replies may name their cause */
 
 /* Argument tags: an argument is a msgpack integer, a bin (in buffer), a
  * str (NUL-terminated string) or an array [tag, ...] below. */

@@ -1148,8 +1148,8 @@ Test(json, buffers)
 		     "{\"syscall\":\"sendto\",\"nr\":44,\"ret\":3,"
 		     "\"errno\":null,\"errno_num\":null,\"error\":null,"
 		     "\"args\":[3,"
-		     "{\"in\":\"a\\u0080\\\"\",\"hex\":\"618022\",\"size\":3},"
-		     "\"p\\u00c3\\u00a9\","
+		     "{\"in\":{\"hex\":\"618022\"},\"hex\":\"618022\",\"size\":3},"
+		     "\"p\xc3\xa9\","
 		     "{\"out\":\"\\u0000\\u0001\\u0002\",\"returned\":3,"
 		     "\"size\":3},"
 		     "{\"out\":\"outs\",\"returned\":4,\"size\":8,"
@@ -1175,7 +1175,7 @@ Test(json, failed_call_has_empty_outs)
 
 Test(json, string_escaping)
 {
-	static const char in[] = "q\"b\\n\n\t\r\b\f\x1f\x7f\x80\xff\xc3\xa9~";
+	static const char in[] = "q\"b\\n\n\t\r\b\f\x1f\x7f\xc3\xa9~\xe2\x80\xa8";
 	char *buf = NULL;
 	size_t n = 0;
 	FILE *f = open_memstream(&buf, &n);
@@ -1189,11 +1189,42 @@ Test(json, string_escaping)
 	fputc(' ', f);
 	ctl_json_hex(f, "\x00\xab", 2);
 	fclose(f);
+	/* valid UTF-8 passes as it is: only ", \\, controls and U+2028/9
+	 * are escaped */
 	cr_assert_str_eq(buf,
 			 "\"q\\\"b\\\\n\\n\\t\\r\\u0008\\u000c\\u001f\\u007f"
-			 "\\u0080\\u00ff\\u00c3\\u00a9~\" null \"a\\u0000b\" "
-			 "\"00ab\"");
+			 "\xc3\xa9~\\u2028\" null \"a\\u0000b\" \"00ab\"");
 	free(buf);
+}
+
+/* Bytes that are not UTF-8 (a stray continuation byte, 0xff, an
+ * overlong form, a surrogate, a cut sequence) come as {"hex": ...}. */
+Test(json, string_not_utf8)
+{
+	static const struct {
+		const char *in;
+		const char *want;
+	} cases[] = {
+		{ "a\x80", "{\"hex\":\"6180\"}" },
+		{ "\xff", "{\"hex\":\"ff\"}" },
+		{ "\xc0\xaf", "{\"hex\":\"c0af\"}" },
+		{ "\xed\xa0\x80", "{\"hex\":\"eda080\"}" },
+		{ "caf\xc3", "{\"hex\":\"636166c3\"}" },
+		{ "\xf4\x90\x80\x80", "{\"hex\":\"f4908080\"}" },
+		{ "\xf0\x9f\x98\x80", "\"\xf0\x9f\x98\x80\"" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *buf = NULL;
+		size_t n = 0;
+		FILE *f = open_memstream(&buf, &n);
+
+		cr_assert_not_null(f);
+		ctl_json_string(f, cases[i].in, strlen(cases[i].in));
+		fclose(f);
+		cr_expect_str_eq(buf, cases[i].want, "case %zu", i);
+		free(buf);
+	}
 }
 
 /* ---- splitting lines ---------------------------------------------- */

@@ -193,7 +193,7 @@ expect "it kept its result" "read($R, \"z\", 64) = 1" "$out"
 
 # ---- timeout, nonblocking, nanosleep ----------------------------------------
 
-ctl "call --timeout 0.2 on an empty pipe" 1 call --timeout 0.2 read "$R" \
+ctl "call --timeout 0.2 on an empty pipe" 4 call --timeout 0.2 read "$R" \
 	@64 64
 has "it prints -1 ETIMEDOUT" "= -1 ETIMEDOUT" "$out"
 ctl "pending after the timeout" 0 --json pending

@@ -285,3 +285,95 @@ Test(options, output_stops_at_the_callers_size)
 	cr_assert_eq(x.struct_size, offsetof(struct tether_xfer, remote_bytes));
 	close(fd);
 }
+
+/* ---- why a request failed: tether_last_cause ------------------------ */
+
+TestSuite(cause, .init = fx_init_server, .fini = fx_fini, .timeout = 30);
+
+/* The syscall's own failure is SYSCALL; a success leaves NONE. */
+Test(cause, syscall_failure_and_success)
+{
+	long ret = SENTINEL;
+
+	cr_assert_eq(tether_close(fx.t, 999, &ret), 0);
+	cr_assert_eq(ret, -EBADF);
+	cr_expect_eq(tether_last_cause(fx.t), TETHER_CAUSE_SYSCALL);
+	cr_assert_eq(tether_getpid(fx.t, &ret), 0);
+	cr_expect_eq(tether_last_cause(fx.t), TETHER_CAUSE_NONE);
+}
+
+/* A request the server refuses for its own reasons is REQUEST. */
+Test(cause, refused_request)
+{
+	int rc = tether_label(fx.t, 999, "nothing");
+
+	cr_assert_lt(rc, 0);
+	cr_expect_eq(tether_last_cause(fx.t), TETHER_CAUSE_REQUEST,
+		     "cause %d (%s)", tether_last_cause(fx.t),
+		     tether_last_error(fx.t));
+}
+
+/* An observer sending a request that changes something: EBUSY, ROLE. */
+Test(cause, observer_control_op_is_role)
+{
+	struct tether *o = fx_observe(fx.sock);
+	long ret = SENTINEL;
+	int rc;
+
+	rc = tether_getpid(o, &ret);
+	cr_assert_eq(rc, -EBUSY, "getpid as an observer: %d (%s)", rc,
+		     tether_last_error(o));
+	cr_expect_eq(tether_last_cause(o), TETHER_CAUSE_ROLE);
+	cr_expect_eq(ret, SENTINEL);
+	tether_disconnect(o);
+}
+
+/* A second controller without take-over: EBUSY, CONFLICT, read through
+ * tether_last_cause(NULL) since no handle came back. */
+Test(cause, second_controller_is_conflict)
+{
+	struct tether *t2 = NULL;
+	int rc = tether_connect(fx.sock, 0, &t2);
+
+	cr_assert_eq(rc, -EBUSY, "second connect: %d", rc);
+	cr_assert_null(t2);
+	cr_expect_eq(tether_last_cause(NULL), TETHER_CAUSE_CONFLICT);
+}
+
+/* The call's own timeout: a 0 status, ret -ETIMEDOUT and TIMEOUT, told
+ * apart from a syscall that returned ETIMEDOUT itself. */
+Test(cause, call_timeout)
+{
+	int p[2] = { -1, -1 };
+	char buf[8];
+	struct tether_call c = {
+		.nr = SYS_read,
+		.nargs = 3,
+		.timeout_ms = 100,
+	};
+	int rc;
+
+	long pret = SENTINEL;
+
+	cr_assert_eq(tether_pipe2(fx.t, p, 0, &pret), 0, "%s",
+		     tether_last_error(fx.t));
+	cr_assert_eq(pret, 0);
+	c.args[0] = TETHER_INT(p[0]);
+	c.args[1] = TETHER_OUT(buf, sizeof(buf));
+	c.args[2] = TETHER_INT(sizeof(buf));
+	rc = tether_call(fx.t, &c);
+	cr_assert_eq(rc, 0, "%d (%s)", rc, tether_last_error(fx.t));
+	cr_assert_eq(c.ret, -ETIMEDOUT, "ret %ld", c.ret);
+	cr_expect_eq(tether_last_cause(fx.t), TETHER_CAUSE_TIMEOUT);
+}
+
+/* A server gone: CONNECTION. */
+Test(cause, lost_server_is_connection)
+{
+	long ret;
+
+	cr_assert_eq(kill(fx.pid, SIGKILL), 0);
+	cr_assert(fx_wait_gone(fx.pid));
+	cr_assert_lt(tether_getpid(fx.t, &ret), 0);
+	cr_expect_eq(tether_last_cause(fx.t), TETHER_CAUSE_CONNECTION);
+}

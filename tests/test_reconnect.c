@@ -1699,6 +1699,6 @@ Test(hello_gen, unknown_flag_with_takeover_is_einval)
 
 Test(hello_gen, unknown_flag_with_observe_is_einval)
 {
-	refused_hello(TETHER_HELLO_OBSERVE | 0x8, false, 0, EINVAL,
+	refused_hello(TETHER_HELLO_OBSERVE | 0x10, false, 0, EINVAL,
 		      "unknown HELLO flags");
 }

@@ -61,8 +61,9 @@ int ctl_call_check(const struct ctl_callspec *cs, char *err, size_t errsz);
 /* After the call ran (call.ret and args[i].returned set). */
 void ctl_call_print(FILE *f, const struct ctl_callspec *cs);
 void ctl_call_print_json(FILE *f, const struct ctl_callspec *cs);
-/* JSON string of s[0..n): quoted and escaped, every byte one code point
- * (>= 0x80 and controls as \u00XX), so latin-1 gives the bytes back. */
+/* JSON string of s[0..n): valid UTF-8 quoted as it is (", \\, controls
+ * and U+2028/9 escaped); bytes that are not UTF-8 as {"hex": "..."},
+ * never a guess; s NULL as null. */
 void ctl_json_string(FILE *f, const char *s, size_t n);
 /* "deadbeef" in double quotes. */
 void ctl_json_hex(FILE *f, const void *p, size_t n);
@@ -123,6 +124,22 @@ int ctl_status_of(int rc);
  * path, and the exit status (3, or 6 when another controller is
  * attached). */
 int ctl_connect_failed(const char *path, int rc);
+/* The failure a verb reports is kept (first message, errno, cause) for
+ * --json: ctl_err keeps the message, ctl_err_errno the errno too,
+ * ctl_why the library's errno and cause; ctl_err_note keeps a message
+ * without printing it.  ctl_verb_call and main print it once with
+ * ctl_err_json, unless the verb printed its own (ctl_err_printed). */
+void ctl_err_errno(int err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void ctl_err_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void ctl_err_cause(int cause);		/* enum tether_cause */
+void ctl_err_reset(void);
+void ctl_err_printed(void);
+/* {"error": {...}} and a newline, once, for a non-zero status. */
+void ctl_err_json(FILE *f, int status);
+/* The inner object alone: {"errno", "errno_code", "message", "exit",
+ * "cause"}. */
+void ctl_err_json_body(FILE *f, int status);
 
 /* ctl_verbs.c */
 const struct ctl_verb *ctl_verb_find(const char *name);
@@ -138,6 +155,10 @@ int ctl_shutdown(struct ctl *g, struct tether *t, int argc, char **argv);
 /* ctl_call.c */
 int ctl_call(struct ctl *g, struct tether *t, int argc, char **argv);
 int ctl_call_precheck(int argc, char **argv);
+/* Print a call's result (text or --json) and say how it ended: a failed
+ * result exits 1 (4 when cause is TETHER_CAUSE_TIMEOUT), and under
+ * --json is the error object with the call object under "call". */
+int ctl_call_report(struct ctl *g, const struct ctl_callspec *cs, int cause);
 
 /* ctl_policy.c */
 int ctl_policy(struct ctl *g, struct tether *t, int argc, char **argv);

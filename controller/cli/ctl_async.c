@@ -104,11 +104,98 @@ static int ctl_print_collected(struct ctl *g, struct tether_call *c)
 			break;
 		}
 	}
-	if (g->json)
-		ctl_call_print_json(stdout, &cs);
+	return ctl_call_report(g, &cs, TETHER_CAUSE_SYSCALL);
+}
+
+/* A result as call prints it: "= 3", "= -1 ENOENT (No such ...)". */
+static void ctl_print_ret(long ret)
+{
+	const char *name;
+
+	if (ret >= 0 || ret < -4095) {
+		printf("= %ld", ret);
+		return;
+	}
+	name = tp_errno_name((int)-ret);
+	if (name)
+		printf("= -1 %s (%s)", name, strerror((int)-ret));
 	else
-		ctl_call_print(stdout, &cs);
-	return c->ret < 0 ? CTL_EX_FAILED : CTL_EX_OK;
+		printf("= -1 E%ld (%s)", -ret, strerror((int)-ret));
+}
+
+/* A parked batch: how many entries ran, where --stop stopped, and each
+ * entry's result and returned bytes (the entries' calls are not kept). */
+static void ctl_print_batch(struct ctl *g, uint64_t id, long completed,
+			    const struct tether_batch_result *res, size_t n,
+			    int stopped)
+{
+	const char *name;
+
+	if (!g->json) {
+		printf("batch %llu: %ld entries ran\n", (unsigned long long)id,
+		       completed);
+		for (size_t i = 0; i < n; i++) {
+			printf("  %zu ", i);
+			ctl_print_ret(res[i].ret);
+			for (unsigned k = 0; k < res[i].nargs && k < 6; k++) {
+				size_t len = res[i].out_len[k];
+
+				if (!res[i].out[k])
+					continue;
+				printf(" arg%u=", k);
+				ctl_print_bytes(stdout, res[i].out[k],
+						len < CTL_PRINT_MAX ? len
+								    : CTL_PRINT_MAX,
+						'"');
+			}
+			putchar('\n');
+		}
+		if (stopped >= 0)
+			printf("# stopped at entry %d; the rest did not run\n",
+			       stopped);
+		return;
+	}
+	printf("{\"id\":%llu,\"batch\":true,\"completed\":%ld,"
+	       "\"stopped_at\":", (unsigned long long)id, completed);
+	if (stopped >= 0)
+		printf("%d", stopped);
+	else
+		fputs("null", stdout);
+	fputs(",\"results\":[", stdout);
+	for (size_t i = 0; i < n; i++) {
+		long ret = res[i].ret;
+		bool err = ret < 0 && ret >= -4095;
+
+		printf("%s{\"ret\":%ld,\"errno\":", i ? "," : "",
+		       err ? -1 : ret);
+		name = err ? tp_errno_name((int)-ret) : NULL;
+		if (err && name)
+			printf("\"%s\",\"errno_num\":%ld", name, -ret);
+		else if (err)
+			printf("\"E%ld\",\"errno_num\":%ld", -ret, -ret);
+		else
+			fputs("null,\"errno_num\":null", stdout);
+		for (int hex = 0; hex < 2; hex++) {
+			fputs(hex ? ",\"outs_hex\":[" : ",\"outs\":[", stdout);
+			for (unsigned k = 0, first = 1; k < res[i].nargs && k < 6;
+			     k++) {
+				if (!res[i].out[k])
+					continue;
+				if (!first)
+					putchar(',');
+				first = 0;
+				if (hex)
+					ctl_json_hex(stdout, res[i].out[k],
+						     res[i].out_len[k]);
+				else
+					ctl_json_string(stdout, res[i].out[k],
+							res[i].out_len[k]);
+			}
+			putchar(']');
+		}
+		putchar('}');
+	}
+	fputs("]}\n", stdout);
 }
 
 int ctl_collect(struct ctl *g, struct tether *t, int argc, char **argv)
@@ -118,8 +205,11 @@ int ctl_collect(struct ctl *g, struct tether *t, int argc, char **argv)
 		{ "timeout", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct tether_batch_result *res = NULL;
 	struct tether_call *call;
 	int64_t wait = -1;
+	int stopped;
+	size_t n;
 	uint64_t id;
 	char *end;
 	bool ok;
@@ -142,20 +232,22 @@ int ctl_collect(struct ctl *g, struct tether *t, int argc, char **argv)
 	id = ctl_parse_id(argv[optind], &ok);
 	if (!ok)
 		return CTL_EX_USAGE;
-	if ((rc = tether_collect_record(t, id, wait, &call)) < 0) {
+	if ((rc = tether_collect_batch(t, id, wait, &call, &res, &n,
+				       &stopped)) < 0) {
 		ctl_err("collect %llu: %s", (unsigned long long)id,
 			ctl_why(t, rc));
 		tether_free(call);
+		tether_free(res);
 		return ctl_status_of(rc);
 	}
 	if (call->nr < 0) {
-		printf("batch %llu: %ld entries ran\n", (unsigned long long)id,
-		       call->ret);
+		ctl_print_batch(g, id, call->ret, res, n, stopped);
 		rc = CTL_EX_OK;
 	} else {
 		rc = ctl_print_collected(g, call);
 	}
 	tether_free(call);
+	tether_free(res);
 	return rc;
 }
 
@@ -279,7 +371,8 @@ int ctl_batch(struct ctl *g, struct tether *t, int argc, char **argv)
 		return CTL_EX_USAGE;
 	f = strcmp(argv[optind], "-") ? fopen(argv[optind], "re") : stdin;
 	if (!f) {
-		ctl_err("batch: %s: %s", argv[optind], strerror(errno));
+		ctl_err_errno(errno, "batch: %s: %s",
+			      argv[optind], strerror(errno));
 		return CTL_EX_FAILED;
 	}
 	rc = ctl_batch_read(&b, f);
@@ -307,6 +400,15 @@ int ctl_batch(struct ctl *g, struct tether *t, int argc, char **argv)
 				ctl_call_print_json(stdout, &b.cs[i]);
 			else
 				ctl_call_print(stdout, &b.cs[i]);
+			if (calls[i].ret < 0 && status == CTL_EX_OK &&
+			    g->json) {
+				/* the error object after the entries names
+				 * the first that failed */
+				ctl_err_cause(TETHER_CAUSE_SYSCALL);
+				ctl_err_errno((int)-calls[i].ret, "batch: entry "
+					      "%zu (%s): %s", i, b.cs[i].name,
+					      strerror((int)-calls[i].ret));
+			}
 			if (calls[i].ret < 0)
 				status = CTL_EX_FAILED;
 		}

@@ -89,6 +89,65 @@ int ctl_call_precheck(int argc, char **argv)
 	return rc;
 }
 
+/* The kernel's convention: -4095..-1 are errors. */
+static bool ctl_ret_failed(long ret)
+{
+	return ret < 0 && ret >= -4095;
+}
+
+/* A failed call's object under --json: the error object, and the call
+ * object as a successful call prints it under "call" -- one line. */
+static void ctl_call_failed_json(FILE *f, const struct ctl_callspec *cs,
+				 int status)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+
+	if (m) {
+		ctl_call_print_json(m, cs);
+		if (fclose(m))
+			len = 0;
+	}
+	while (len && buf[len - 1] == '\n')
+		len--;
+	fputs("{\"error\":", f);
+	ctl_err_json_body(f, status);
+	if (len) {
+		fputs(",\"call\":", f);
+		fwrite(buf, 1, len, f);
+	}
+	fputs("}\n", f);
+	free(buf);
+	ctl_err_printed();
+}
+
+int ctl_call_report(struct ctl *g, const struct ctl_callspec *cs, int cause)
+{
+	long ret = cs->call.ret;
+	int st = CTL_EX_OK;
+
+	/* the syscall's own failure, or the server's timeout */
+	if (ctl_ret_failed(ret))
+		st = cause == TETHER_CAUSE_TIMEOUT ? CTL_EX_TIMEOUT
+						   : CTL_EX_FAILED;
+	/* text: the strace line says it all; --json: stderr says it too */
+	if (st != CTL_EX_OK && g->json) {
+		ctl_err_cause(st == CTL_EX_TIMEOUT ? TETHER_CAUSE_TIMEOUT
+						   : TETHER_CAUSE_SYSCALL);
+		ctl_err_errno((int)-ret, "%.*s: %s%s", (int)sizeof(cs->name),
+			      cs->name, strerror((int)-ret),
+			      st == CTL_EX_TIMEOUT ? " (--timeout ran out)"
+						   : "");
+		ctl_call_failed_json(stdout, cs, st);
+	} else if (g->json) {
+		ctl_call_print_json(stdout, cs);
+	} else {
+		ctl_call_print(stdout, cs);
+	}
+	return st;
+}
+
 int ctl_call(struct ctl *g, struct tether *t, int argc, char **argv)
 {
 	struct ctl_callspec cs;
@@ -112,11 +171,7 @@ int ctl_call(struct ctl *g, struct tether *t, int argc, char **argv)
 			printf("%llu\n", (unsigned long long)cs.call.async_id);
 		rc = CTL_EX_OK;
 	} else {
-		if (g->json)
-			ctl_call_print_json(stdout, &cs);
-		else
-			ctl_call_print(stdout, &cs);
-		rc = cs.call.ret < 0 ? CTL_EX_FAILED : CTL_EX_OK;
+		rc = ctl_call_report(g, &cs, tether_last_cause(t));
 	}
 	fflush(stdout);
 	ctl_callspec_free(&cs);

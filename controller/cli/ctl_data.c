@@ -31,13 +31,15 @@ static void ctl_progress(uint64_t done, uint64_t total, void *arg)
 		fprintf(stderr, "\r%llu bytes", (unsigned long long)done);
 }
 
+/* The JSON summary goes to out: stdout, or stderr when stdout carries
+ * the file itself (get REMOTE -). */
 static int ctl_xfer_report(struct ctl *g, const char *what,
-			   const struct tether_xfer *x, bool bar)
+			   const struct tether_xfer *x, bool bar, FILE *out)
 {
 	if (bar)
 		fputc('\n', stderr);
 	if (g->json)
-		printf("{\"op\":\"%s\",\"bytes\":%llu,\"local_xxh3\":"
+		fprintf(out, "{\"op\":\"%s\",\"bytes\":%llu,\"local_xxh3\":"
 		       "\"%016llx\",\"remote_xxh3\":\"%016llx\",\"verified\":%s}\n",
 		       what, (unsigned long long)x->bytes,
 		       (unsigned long long)x->local_xxh3,
@@ -71,7 +73,8 @@ int ctl_put(struct ctl *g, struct tether *t, int argc, char **argv)
 	fd = strcmp(argv[optind], "-") ? open(argv[optind], O_RDONLY | O_CLOEXEC)
 				       : 0;
 	if (fd < 0) {
-		ctl_err("put: %s: %s", argv[optind], strerror(errno));
+		ctl_err_errno(errno, "put: %s: %s",
+			      argv[optind], strerror(errno));
 		return CTL_EX_FAILED;
 	}
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
@@ -89,7 +92,7 @@ int ctl_put(struct ctl *g, struct tether *t, int argc, char **argv)
 		ctl_err("put %s: %s", argv[optind + 1], ctl_why(t, rc));
 		return ctl_status_of(rc);
 	}
-	return ctl_xfer_report(g, "put", &x, bar);
+	return ctl_xfer_report(g, "put", &x, bar, stdout);
 }
 
 /* get's local file appears whole or not at all, like a PUT: it is
@@ -183,13 +186,13 @@ static int ctl_local_open(struct ctl_local *l)
 	if (l->fd >= 0)
 		return 0;
 	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
-		ctl_err("get: %s: %s", l->dir, strerror(errno));
+		ctl_err_errno(errno, "get: %s: %s", l->dir, strerror(errno));
 		return -errno;
 	}
 	l->fd = open(l->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
 				     O_NOFOLLOW, 0644);
 	if (l->fd < 0) {
-		ctl_err("get: %s: %s", l->tmp, strerror(errno));
+		ctl_err_errno(errno, "get: %s: %s", l->tmp, strerror(errno));
 		return -errno;
 	}
 	l->named = true;
@@ -239,16 +242,19 @@ static int ctl_get_open(const char *local, struct ctl_local *l, bool *direct)
 	if (stat(local, &st) == 0 && !S_ISREG(st.st_mode)) {
 		*direct = true;
 		if (S_ISDIR(st.st_mode)) {
-			ctl_err("get: %s: %s", local, strerror(EISDIR));
+			ctl_err_errno(EISDIR, "get: %s: %s", local,
+				      strerror(EISDIR));
 			return -1;
 		}
 		fd = open(local, O_WRONLY | O_CLOEXEC | O_NOCTTY);
 		if (fd < 0)
-			ctl_err("get: %s: %s", local, strerror(errno));
+			ctl_err_errno(errno, "get: %s: %s",
+				      local, strerror(errno));
 		return fd;
 	}
 	if (ctl_local_names(l, local) < 0) {
-		ctl_err("get: %s: %s", local, strerror(ENAMETOOLONG));
+		ctl_err_errno(ENAMETOOLONG, "get: %s: %s", local,
+			      strerror(ENAMETOOLONG));
 		return -1;
 	}
 	ctl_sweep_stale(l->dir);
@@ -285,9 +291,14 @@ int ctl_get(struct ctl *g, struct tether *t, int argc, char **argv)
 		if (bar)
 			fputc('\n', stderr);
 		ctl_err("get %s: %s", argv[1], ctl_why(t, rc));
-		return ctl_status_of(rc);
+		rc = ctl_status_of(rc);
+		/* stdout holds the bytes that came: the object goes beside
+		 * the text, not after them */
+		if (g->json && to_stdout)
+			ctl_err_json(stderr, rc);
+		return rc;
 	}
-	return ctl_xfer_report(g, "get", &x, bar);
+	return ctl_xfer_report(g, "get", &x, bar, to_stdout ? stderr : stdout);
 }
 
 /* give FD [--as N] -- CMD ARGS...: run CMD here with a copy of the
@@ -323,7 +334,7 @@ int ctl_give(struct ctl *g, struct tether *t, int argc, char **argv)
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
-		ctl_err("fork: %s", strerror(errno));
+		ctl_err_errno(errno, "fork: %s", strerror(errno));
 		close(fd);
 		return CTL_EX_FAILED;
 	}
@@ -368,7 +379,8 @@ int ctl_take(struct ctl *g, struct tether *t, int argc, char **argv)
 		return CTL_EX_USAGE;
 	fd = open(argv[optind], mode | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
-		ctl_err("take: %s: %s", argv[optind], strerror(errno));
+		ctl_err_errno(errno, "take: %s: %s",
+			      argv[optind], strerror(errno));
 		return CTL_EX_FAILED;
 	}
 	sfd = tether_take(t, fd, label);

@@ -160,6 +160,53 @@ void ctl_call_print(FILE *f, const struct ctl_callspec *cs)
 	}
 }
 
+/* Length of the UTF-8 sequence at b[0..n) (shortest form, no
+ * surrogates, at most U+10FFFF), or 0 if it is not one. */
+static size_t utf8_seq(const unsigned char *b, size_t n)
+{
+	size_t len, i;
+	unsigned cp;
+
+	if (b[0] < 0x80)
+		return 1;
+	if (b[0] >= 0xc2 && b[0] <= 0xdf) {
+		len = 2;
+		cp = b[0] & 0x1f;
+	} else if (b[0] >= 0xe0 && b[0] <= 0xef) {
+		len = 3;
+		cp = b[0] & 0x0f;
+	} else if (b[0] >= 0xf0 && b[0] <= 0xf4) {
+		len = 4;
+		cp = b[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((b[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (b[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return len;
+}
+
+static bool utf8_valid(const unsigned char *b, size_t n)
+{
+	size_t i, len;
+
+	for (i = 0; i < n; i += len)
+		if (!(len = utf8_seq(b + i, n - i)))
+			return false;
+	return true;
+}
+
+/* Valid UTF-8 as itself, escaping only what JSON must (and U+2028/9,
+ * which JavaScript does not take raw); anything else as {"hex": ...}:
+ * JSON strings are text, and bytes that are not cannot be guessed at. */
 void ctl_json_string(FILE *f, const char *s, size_t n)
 {
 	const unsigned char *b = (const unsigned char *)s;
@@ -167,6 +214,12 @@ void ctl_json_string(FILE *f, const char *s, size_t n)
 
 	if (!s) {
 		fputs("null", f);
+		return;
+	}
+	if (!utf8_valid(b, n)) {
+		fputs("{\"hex\":", f);
+		ctl_json_hex(f, s, n);
+		fputc('}', f);
 		return;
 	}
 	fputc('"', f);
@@ -179,12 +232,15 @@ void ctl_json_string(FILE *f, const char *s, size_t n)
 			fputs("\\t", f);
 		else if (b[i] == '\r')
 			fputs("\\r", f);
-		else if (b[i] >= 0x20 && b[i] < 0x7f)
-			fputc(b[i], f);
-		else
-			/* one code point per byte: no UTF-8 guessing, so
-			 * scripts get the exact bytes back */
+		else if (b[i] < 0x20 || b[i] == 0x7f)
 			fprintf(f, "\\u%04x", b[i]);
+		else if (b[i] == 0xe2 && i + 2 < n && b[i + 1] == 0x80 &&
+			 (b[i + 2] == 0xa8 || b[i + 2] == 0xa9)) {
+			fprintf(f, "\\u%04x", b[i + 2] == 0xa8 ? 0x2028 : 0x2029);
+			i += 2;
+		} else {
+			fputc(b[i], f);
+		}
 	}
 	fputc('"', f);
 }

@@ -59,13 +59,20 @@ int ctl_verb_call(struct ctl *g, struct tether *t, int argc, char **argv)
 	const struct ctl_verb *v = ctl_verb_find(argv[0]);
 	int rc;
 
+	ctl_err_reset();
 	if (!v) {
 		ctl_err("unknown verb '%s'", argv[0]);
-		return CTL_EX_USAGE;
+		rc = CTL_EX_USAGE;
+	} else {
+		rc = v->fn(g, t, argc, argv);
+		if (rc == CTL_EX_USAGE) {
+			fprintf(stderr, "usage: tetherctl %s\n", v->usage);
+			ctl_err_note("usage: tetherctl %s", v->usage);
+		}
 	}
-	rc = v->fn(g, t, argc, argv);
-	if (rc == CTL_EX_USAGE)
-		fprintf(stderr, "usage: tetherctl %s\n", v->usage);
+	/* --json: every failure is one object on stdout */
+	if (g->json)
+		ctl_err_json(stdout, rc);
 	return rc;
 }
 

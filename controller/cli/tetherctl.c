@@ -2,8 +2,9 @@
  * tetherctl: drive a tetherd from the shell.  Every invocation is a
  * reconnect: it attaches, does its work, detaches.
  * Exit status: 0 success, 1 the syscall or request failed, 2 usage,
- * 3 cannot reach the server, 6 another controller is attached or took
- * over (tetherctl(1) lists them all).
+ * 3 cannot reach the server, 4 timeout, 5 denied by policy or role,
+ * 6 another controller attached or took over (tetherctl(1), EXIT
+ * STATUS).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -39,6 +40,7 @@ static int ctl_run(struct ctl *g, const struct ctl_verb *v, int argc,
 
 	if (v->precheck && (rc = v->precheck(argc, argv))) {
 		fprintf(stderr, "usage: tetherctl %s\n", v->usage);
+		ctl_err_note("usage: tetherctl %s", v->usage);
 		return rc;
 	}
 	if (v->conn != CTL_CONN_NONE &&
@@ -85,7 +87,7 @@ static int ctl_server_uid(struct ctl *g, const char *opt)
 	return 0;
 }
 
-int main(int argc, char **argv)
+static int ctl_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },
@@ -146,4 +148,31 @@ int main(int argc, char **argv)
 		return CTL_EX_USAGE;
 	}
 	return ctl_run(&g, v, argc - optind, argv + optind);
+}
+
+/* --json among the options before the verb (read again here: a usage
+ * error may come before getopt reached it). */
+static bool ctl_argv_json(int argc, char **argv)
+{
+	for (int i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
+			return true;
+		if (!strcmp(argv[i], "--"))
+			break;
+		if (!strcmp(argv[i], "-s") || !strcmp(argv[i], "--socket") ||
+		    !strcmp(argv[i], "--server-uid"))
+			i++;
+	}
+	return false;
+}
+
+/* Failures before a verb ran (usage, connect) are JSON too: whatever
+ * failed and was not printed yet is, once. */
+int main(int argc, char **argv)
+{
+	int rc = ctl_main(argc, argv);
+
+	if (ctl_argv_json(argc, argv))
+		ctl_err_json(stdout, rc);
+	return rc;
 }

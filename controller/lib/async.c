@@ -107,7 +107,59 @@ static int tl_args_from_record(struct tether_call *c, const struct tp_args *a)
 struct tl_collect {
 	struct tether_call *c;
 	bool record;			/* the arguments from the record */
+	/* tether_collect_batch: a BATCH's entries, one block */
+	struct tether_batch_result **results;
+	size_t *nresults;
+	int *stopped_at;
 };
+
+/* A BATCH record's entries as one block: the results, then the bytes of
+ * their out buffers (they point into the frame until copied). */
+static int tl_batch_results(struct tether *t, const struct tp_batch_reply *b,
+			    struct tl_collect *col)
+{
+	size_t size = tl_buf_room(b->results.n * sizeof(**col->results));
+	struct tether_batch_result *v = NULL;
+	struct tp_syscall_reply x;
+	struct tp_err e;
+	char *p;
+	int rc;
+
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass && !(v = calloc(1, size ? size : 1)))
+			return tl_fail(t, ENOMEM, "out of memory");
+		p = pass ? (char *)v + tl_buf_room(b->results.n * sizeof(*v))
+			 : NULL;
+		for (uint32_t i = 0; i < b->results.n; i++) {
+			if ((rc = tp_unpack_syscall_reply(&b->results.o[i], &x,
+							  &e)) < 0) {
+				if (pass)
+					free(v);
+				return tl_fail(t, -rc, "%s", e.msg);
+			}
+			for (uint32_t k = 0; k < x.n; k++) {
+				if (x.o[k].kind != TP_OUT_BIN)
+					continue;
+				if (!pass) {
+					size += tl_buf_room(x.o[k].n);
+					continue;
+				}
+				memcpy(p, x.o[k].p, x.o[k].n);
+				v[i].out[k] = p;
+				v[i].out_len[k] = x.o[k].n;
+				p += tl_buf_room(x.o[k].n);
+			}
+			if (pass) {
+				v[i].ret = (long)x.ret;
+				v[i].nargs = x.n;
+			}
+		}
+	}
+	*col->results = v;
+	*col->nresults = b->results.n;
+	*col->stopped_at = (int)b->stopped_at;
+	return 0;
+}
 
 static int tl_got_record(struct tether *t, const msgpack_object *body,
 			 void *arg)
@@ -135,7 +187,7 @@ static int tl_got_record(struct tether *t, const msgpack_object *body,
 		c->nr = -1;
 		c->nargs = 0;
 		c->ret = (long)r.batch.completed;
-		return 0;
+		return col->results ? tl_batch_results(t, &r.batch, col) : 0;
 	}
 	if (!(r.has & TP_RECORD_NR) || !(r.has & TP_RECORD_RESULT) ||
 	    (col->record && !(r.has & TP_RECORD_ARGS)))
@@ -166,7 +218,7 @@ TETHER_API int tether_collect(struct tether *t, uint64_t id, int64_t wait_ms,
 			      struct tether_call *call)
 {
 	int64_t a[2] = { (int64_t)id, wait_ms };
-	struct tl_collect col = { call, false };
+	struct tl_collect col = { call, false, NULL, NULL, NULL };
 
 	return tl_request(t, TETHER_OP_COLLECT, tl_pack_collect, a,
 			  tl_got_record, &col);
@@ -177,7 +229,7 @@ TETHER_API int tether_collect_record(struct tether *t, uint64_t id,
 {
 	int64_t a[2] = { (int64_t)id, wait_ms };
 	struct tether_call c = { .nargs = 0 };
-	struct tl_collect col = { &c, true };
+	struct tl_collect col = { &c, true, NULL, NULL, NULL };
 	int rc = tl_request(t, TETHER_OP_COLLECT, tl_pack_collect, a,
 			    tl_got_record, &col);
 
@@ -187,6 +239,33 @@ TETHER_API int tether_collect_record(struct tether *t, uint64_t id,
 	if ((rc == 0 || rc == -ENODATA) && !(*out = tl_record_block(&c)))
 		rc = tl_fail(t, ENOMEM, "out of memory");
 	tl_record_clear(&c);
+	return rc;
+}
+
+TETHER_API int tether_collect_batch(struct tether *t, uint64_t id,
+				    int64_t wait_ms, struct tether_call **out,
+				    struct tether_batch_result **results,
+				    size_t *n, int *stopped_at)
+{
+	int64_t a[2] = { (int64_t)id, wait_ms };
+	struct tether_call c = { .nargs = 0 };
+	struct tl_collect col = { &c, true, results, n, stopped_at };
+	int rc;
+
+	*out = NULL;
+	*results = NULL;
+	*n = 0;
+	*stopped_at = -1;
+	rc = tl_request(t, TETHER_OP_COLLECT, tl_pack_collect, a,
+			tl_got_record, &col);
+	if ((rc == 0 || rc == -ENODATA) && !(*out = tl_record_block(&c)))
+		rc = tl_fail(t, ENOMEM, "out of memory");
+	tl_record_clear(&c);
+	if (!*out) {
+		free(*results);
+		*results = NULL;
+		*n = 0;
+	}
 	return rc;
 }
 

@@ -188,6 +188,12 @@ TETHER_API int tether_call(struct tether *t, struct tether_call *c)
 	} else if ((rc = tp_unpack_syscall_reply(in.body, &r, &e)) == 0) {
 		rc = tl_call_unpack(t, c, &r);
 		e.msg[0] = '\0';
+		/* a failed result is the syscall's, unless the server says
+		 * its own timeout stopped it */
+		if (rc == 0 && (r.has & TP_SYSCALL_REPLY_CAUSE))
+			t->cause = tl_cause_of(r.cause.p, r.cause.n);
+		else if (rc == 0 && c->ret < 0)
+			t->cause = TETHER_CAUSE_SYSCALL;
 	}
 	if (rc < 0 && e.msg[0])
 		tl_fail(t, -rc, "%s", e.msg);

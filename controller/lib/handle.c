@@ -78,6 +78,7 @@ int tl_status_from_map(struct tether *t, struct tether_status *st,
 }
 
 static __thread char tl_orphan_err[256];
+static __thread int tl_orphan_cause;
 
 void tl_set_orphan_error(const char *text)
 {
@@ -99,6 +100,35 @@ TETHER_API int tether_taken_over(const struct tether *t, pid_t *pid,
 	if (uid)
 		*uid = t->taken_uid;
 	return 1;
+}
+
+void tl_set_orphan_cause(int cause)
+{
+	tl_orphan_cause = cause;
+}
+
+int tl_cause_of(const char *p, size_t n)
+{
+	static const struct {
+		const char *name;
+		int cause;
+	} names[] = {
+		{ TP_CAUSE_POLICY, TETHER_CAUSE_POLICY },
+		{ TP_CAUSE_ROLE, TETHER_CAUSE_ROLE },
+		{ TP_CAUSE_TIMEOUT, TETHER_CAUSE_TIMEOUT },
+		{ TP_CAUSE_CONFLICT, TETHER_CAUSE_CONFLICT },
+	};
+
+	for (size_t i = 0; p && i < sizeof(names) / sizeof(names[0]); i++)
+		if (strlen(names[i].name) == n && !memcmp(names[i].name, p, n))
+			return names[i].cause;
+	/* none, or one this library does not know: the request's own */
+	return TETHER_CAUSE_REQUEST;
+}
+
+TETHER_API int tether_last_cause(const struct tether *t)
+{
+	return t ? t->cause : tl_orphan_cause;
 }
 
 TETHER_API const struct tether_status *tether_info(const struct tether *t)

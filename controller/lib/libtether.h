@@ -30,6 +30,8 @@ struct tether {
 	bool taken;			/* lost to a take-over, by: */
 	pid_t taken_pid;
 	uid_t taken_uid;
+	int cause;			/* enum tether_cause of the last failure */
+	bool causes;			/* HELLO asked for causes (server knew it) */
 };
 
 /* opts.c: the caller's option structure src (NULL: every default) as
@@ -68,6 +70,9 @@ int tl_fail(struct tether *t, int err, const char *fmt, ...)
 /* Failures with no handle to hold their text (connect, start) leave it
  * here, per thread; tether_last_error(NULL) reads it. */
 void tl_set_orphan_error(const char *text);
+void tl_set_orphan_cause(int cause);
+/* A wire cause (TP_CAUSE_*) as enum tether_cause; NULL: the request's. */
+int tl_cause_of(const char *p, size_t n);
 /* The status a HELLO answer or a STATUS reply carries, into st: what the
  * message may leave out (the fds of our connection, in a STATUS) keeps
  * its value; a required key missing is -EPROTO, with t->err saying. */

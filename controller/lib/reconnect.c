@@ -167,6 +167,8 @@ static int tl_recv_answer(struct tether *t, int fd)
 		if (tp_unpack_error(in.body, &x, NULL) < 0)
 			x.text = tp_str("");
 		rc = in.code > 0 && in.code < 4096 ? (int)in.code : EPROTO;
+		if (x.has & TP_ERROR_CAUSE)
+			t->cause = tl_cause_of(x.cause.p, x.cause.n);
 		tl_fail(t, rc, "%.*s", (int)x.text.n, x.text.p);
 		tp_in_destroy(&in);
 		return -rc;
@@ -275,6 +277,25 @@ static int tl_attach_retry(struct tether *t, const char *path,
 	}
 }
 
+/* Attach asking for errors' causes (TETHER_HELLO_CAUSE); a tetherd
+ * older than that flag refuses it (EINVAL, unknown flag), and is asked
+ * again without: its errors then name no cause. */
+static int tl_attach_causes(struct tether *t, const char *path,
+			    unsigned flags, uint64_t expect_gen,
+			    uid_t server_uid)
+{
+	static const char unknown[] = "unknown HELLO flags";
+	int rc;
+
+	rc = tl_attach_retry(t, path, flags | TETHER_HELLO_CAUSE, expect_gen,
+			     server_uid);
+	t->causes = rc == 0;
+	if (rc != -EINVAL || strncmp(t->err, unknown, sizeof(unknown) - 1))
+		return rc;
+	t->cause = TETHER_CAUSE_CONNECTION;
+	return tl_attach_retry(t, path, flags, expect_gen, server_uid);
+}
+
 /* The generation a take-over names: PROBE for it, so a take-over needs
  * no observer slot; a tetherd older than PROBE (EINVAL, unknown flag)
  * is asked as an observer, as before. */
@@ -305,6 +326,9 @@ int tl_connect(struct tether *t, const char *socket_path, unsigned flags,
 	uint64_t gen = 0;
 	int rc;
 
+	/* what fails from here on is reaching the server, unless the
+	 * server's refusal names another cause */
+	t->cause = TETHER_CAUSE_CONNECTION;
 	if (flags & ~(TETHER_CONNECT_TAKEOVER | TETHER_CONNECT_OBSERVE))
 		return tl_fail(t, EINVAL, "unknown connect flags");
 	if (!socket_path) {
@@ -313,16 +337,16 @@ int tl_connect(struct tether *t, const char *socket_path, unsigned flags,
 		socket_path = def;
 	}
 	if (flags & TETHER_CONNECT_OBSERVE)
-		return tl_attach_retry(t, socket_path, TETHER_HELLO_OBSERVE, 0,
-				       server_uid);
+		return tl_attach_causes(t, socket_path, TETHER_HELLO_OBSERVE, 0,
+					server_uid);
 	if (!(flags & TETHER_CONNECT_TAKEOVER))
-		return tl_attach_retry(t, socket_path, 0, 0, server_uid);
+		return tl_attach_causes(t, socket_path, 0, 0, server_uid);
 	/* Take over the controller we saw, not whoever came after it:
 	 * of two take-overs racing for the same one, exactly one wins. */
 	if ((rc = tl_peek_generation(t, socket_path, server_uid, &gen)) < 0)
 		return rc;
-	return tl_attach_retry(t, socket_path, TETHER_HELLO_TAKEOVER, gen,
-			       server_uid);
+	return tl_attach_causes(t, socket_path, TETHER_HELLO_TAKEOVER, gen,
+				server_uid);
 }
 
 TETHER_API int tether_connect_uid(const char *socket_path, unsigned flags,
@@ -337,6 +361,7 @@ TETHER_API int tether_connect_uid(const char *socket_path, unsigned flags,
 	if ((rc = tl_connect(t, socket_path, flags, server_uid)) < 0) {
 		/* Keep the text for tether_last_error(NULL)-less callers. */
 		tl_set_orphan_error(t->err);
+		tl_set_orphan_cause(t->cause);
 		tl_free(t);
 		return rc;
 	}
@@ -371,6 +396,7 @@ TETHER_API int tether_reconnect(const char *socket_path, unsigned flags,
 fail:
 	free(v);
 	tl_set_orphan_error(tether_last_error(*out));
+	tl_set_orphan_cause(tether_last_cause(*out));
 	tether_disconnect(*out);
 	*out = NULL;
 	return rc;

@@ -36,6 +36,8 @@ static int tl_rpc_recv(struct tether *t, struct tp_in *in, bool nowait)
 		if (nowait && poll(&pfd, 1, 0) <= 0)
 			return -EAGAIN;
 		n = tp_rbuf_fill(&t->in, t->sfd);
+		if (n <= 0)
+			t->cause = TETHER_CAUSE_CONNECTION;
 		if (n == 0)
 			return tl_fail(t, ECONNRESET,
 				       "server closed the connection");
@@ -57,6 +59,7 @@ static int tl_rpc_recv(struct tether *t, struct tp_in *in, bool nowait)
 /* The handle was taken over: every call fails so from now on. */
 static int tl_taken_fail(struct tether *t)
 {
+	t->cause = TETHER_CAUSE_CONFLICT;
 	return tl_fail(t, ECONNABORTED, "taken over by pid %d uid %u",
 		       (int)t->taken_pid, (unsigned)t->taken_uid);
 }
@@ -90,6 +93,11 @@ static int tl_rpc_error(struct tether *t, struct tp_in *in)
 	/* An error whose text is not a string is still that error. */
 	if (tp_unpack_error(in->body, &x, NULL) < 0)
 		x.text = tp_str("");
+	/* From a server that was not asked (or is older): no cause, and
+	 * the connection notice of a take-over is one too. */
+	t->cause = x.has & TP_ERROR_CAUSE ? tl_cause_of(x.cause.p, x.cause.n)
+		   : in->id == 0 ? TETHER_CAUSE_CONNECTION
+				 : TETHER_CAUSE_REQUEST;
 	rc = in->code > 0 && in->code < 4096 ? (int)in->code : EPROTO;
 	tl_fail(t, rc, "%.*s", (int)x.text.n, x.text.p);
 	tp_in_destroy(in);
@@ -151,9 +159,11 @@ int tl_rpc(struct tether *t, struct tp_msg *req, uint64_t id,
 
 	if (t->taken)
 		return tl_taken_fail(t);
+	t->cause = TETHER_CAUSE_CONNECTION;
 	if (t->sfd < 0)
 		return tl_fail(t, ENOTCONN, "not connected");
 	t->err[0] = '\0';
+	t->cause = TETHER_CAUSE_NONE;
 	/* Half a request is never sent: what packing failed on is the
 	 * request's error. */
 	if ((rc = tp_msg_finish(req)) < 0)
@@ -165,6 +175,7 @@ int tl_rpc(struct tether *t, struct tp_msg *req, uint64_t id,
 		/* The server may have said why before it closed (taken
 		 * over): that notice is the better error. */
 		tl_fail(t, -rc, "sending: %s", strerror(-rc));
+		t->cause = TETHER_CAUSE_CONNECTION;
 		return tl_lost(t, rc);
 	}
 	return tl_rpc_wait(t, id, in);

@@ -99,6 +99,20 @@ const char *tether_last_error(const struct tether *t);
  * fail with -ECONNABORTED), with the new controller's pid and uid (each
  * may be NULL); 0 if not, or if the server's notice never arrived. */
 int tether_taken_over(const struct tether *t, pid_t *pid, uid_t *uid);
+/* Why the last request on this handle failed (t NULL: the last connect
+ * of this thread), for callers that must tell a refusal from a failure.
+ * Since libtether 1.1 (TETHER_1.1); see libtether(3). */
+enum tether_cause {
+	TETHER_CAUSE_NONE = 0,		/* no failure, or none the server named */
+	TETHER_CAUSE_SYSCALL,		/* the syscall ran and failed (ret) */
+	TETHER_CAUSE_REQUEST,		/* the server refused the request itself */
+	TETHER_CAUSE_POLICY,		/* the server's policy refused it */
+	TETHER_CAUSE_ROLE,		/* observer or read-only: not allowed */
+	TETHER_CAUSE_TIMEOUT,		/* the request's own timeout ran out */
+	TETHER_CAUSE_CONFLICT,		/* another controller is attached */
+	TETHER_CAUSE_CONNECTION,	/* no server, or the connection was lost */
+};
+int tether_last_cause(const struct tether *t);
 
 /* ---- what the handshake learned, and status ---------------------- */
 
@@ -194,6 +208,25 @@ int tether_collect(struct tether *t, uint64_t id, int64_t wait_ms,
  * out buffers, result -- as one block (tether_free). */
 int tether_collect_record(struct tether *t, uint64_t id, int64_t wait_ms,
 			  struct tether_call **out);
+
+/* One entry of a collected BATCH: its result, and the bytes of each out
+ * buffer it returned (out[i] NULL where argument i was none).  Since
+ * libtether 1.1. */
+struct tether_batch_result {
+	long ret;			/* the result or -errno (-ECANCELED:
+					 * did not run) */
+	unsigned nargs;
+	const void *out[6];
+	size_t out_len[6];
+};
+/* tether_collect_record, and for a BATCH (out->nr -1) its entries too:
+ * *results, one block (tether_free) of *n, and *stopped_at, the entry
+ * TETHER_BATCH_STOP stopped at or -1.  For a call: NULL, 0 and -1.
+ * Since libtether 1.1. */
+int tether_collect_batch(struct tether *t, uint64_t id, int64_t wait_ms,
+			 struct tether_call **out,
+			 struct tether_batch_result **results, size_t *n,
+			 int *stopped_at);
 int tether_cancel(struct tether *t, uint64_t id);
 
 struct tether_pending {

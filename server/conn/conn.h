@@ -47,6 +47,7 @@ struct td_conn {
 	struct td_xfer *xfer;		/* a transfer on the data socket */
 	struct tp_rbuf in;
 	struct td_outq out;
+	bool causes;			/* HELLO asked for errors' causes */
 };
 
 /* The module's state in the server. */

@@ -145,7 +145,8 @@ static void td_dispatch_op(struct td_conn *c, const struct tp_in *in,
 		return;
 	}
 	if (c->observer && !op->readonly) {
-		tp_msg_error(m, in->id, EBUSY,
+		tp_msg_error_cause(m, in->id, EBUSY,
+			     c->causes ? TP_CAUSE_ROLE : NULL,
 			     "%s refused: read-only observer connection "
 			     "(attached by pid %d)", op->name,
 			     ctl ? (int)ctl->peer_pid : 0);
@@ -165,7 +166,8 @@ static void td_dispatch_op(struct td_conn *c, const struct tp_in *in,
 			 TETHER_FRAME_MAX);
 	tp_msg_destroy(m);
 	tp_msg_init(m);
-	tp_msg_error(m, in->id, -rc, "%s", r.err[0] ? r.err : strerror(-rc));
+	tp_msg_error_cause(m, in->id, -rc, c->causes ? r.cause : NULL, "%s",
+			   r.err[0] ? r.err : strerror(-rc));
 }
 
 void td_dispatch(struct td_conn *c, const unsigned char *payload, size_t len)

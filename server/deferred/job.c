@@ -154,7 +154,11 @@ void td_job_fail(struct td_job *j, int err, const char *fmt, ...)
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
 	tp_msg_init(&m);
-	if (tp_msg_error(&m, j->to_id, err, "%s", text) == 0 && j->to &&
+	/* ETIMEDOUT after its own timer fired is the request's timeout */
+	if (tp_msg_error_cause(&m, j->to_id, err,
+			       j->to && j->to->causes && err == ETIMEDOUT &&
+			       j->timed_out ? TP_CAUSE_TIMEOUT : NULL,
+			       "%s", text) == 0 && j->to &&
 	    !td_conn_gone(j->to))
 		td_conn_queue(j->to, &m);
 	tp_msg_destroy(&m);

@@ -446,7 +446,13 @@ static void td_calljob_answer(struct td_calljob *cj)
 		td_batch_reply(cj->batch, &rep);
 		tp_pack_batch_reply(&w, &rep);
 	} else {
+		/* -ETIMEDOUT because our timer fired, not the call's own:
+		 * said to a client that asked (parked records never say) */
+		cj->call->cause = to && to->causes && cj->job.timed_out &&
+				  cj->ret == -ETIMEDOUT ? TP_CAUSE_TIMEOUT
+							: NULL;
 		td_call_pack_result(&w, cj->call, cj->ret);
+		cj->call->cause = NULL;
 	}
 	if (w.err)
 		msgpack_sbuffer_clear(&cj->body);

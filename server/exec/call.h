@@ -49,6 +49,7 @@ struct td_call {
 	int data_idx;			/* ... which arg that was, or -1 */
 	size_t data_n;			/* ... and how many bytes follow */
 	long ret;			/* a helper's result */
+	const char *cause;		/* the reply's TP_CAUSE_*, or NULL */
 };
 
 /* Decode [nr, args] / [nr, args, flags] / [nr, args, flags, timeout]

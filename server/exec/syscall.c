@@ -270,8 +270,10 @@ static int td_call_policy(struct td_req *r, const struct td_call *c)
 	char why[400];
 	int rc;
 
-	if ((rc = td_call_policy_refuses(r->srv, c, why, sizeof(why))) < 0)
+	if ((rc = td_call_policy_refuses(r->srv, c, why, sizeof(why))) < 0) {
+		r->cause = TP_CAUSE_POLICY;
 		return td_req_fail(r, -rc, "syscall %ld %s", c->nr, why);
+	}
 	return 0;
 }
 
@@ -520,7 +522,8 @@ void td_call_result(struct td_call *c, long ret, struct tp_syscall_reply *rep)
 		    (c->sc && (c->sc->flags & TP_SC_TRIM) &&
 		     !(c->flags & TETHER_CALL_NOTRIM));
 
-	rep->has = 0;
+	rep->has = c->cause ? TP_SYSCALL_REPLY_CAUSE : 0;
+	rep->cause = tp_str(c->cause);
 	rep->ret = ret;
 	rep->n = c->nargs;
 	for (unsigned i = 0; i < c->nargs; i++) {

@@ -30,6 +30,7 @@ struct td_hello {
 	int fds[TD_SCM_MAX_FD];
 	unsigned nfds;
 	char err[256];
+	const char *cause;		/* TP_CAUSE_* of a refusal, or NULL */
 };
 
 /* Who may connect, and to do what: the server's uid and root, and the
@@ -72,12 +73,13 @@ static void td_handshake_send(int fd, struct tp_msg *m)
 		td_log("handshake answer: %s", strerror(errno));
 }
 
-static void td_handshake_refuse(int fd, uint64_t id, int err, const char *text)
+static void td_handshake_refuse(int fd, uint64_t id, int err, const char *text,
+				const char *cause)
 {
 	struct tp_msg m;
 
 	tp_msg_init(&m);
-	if (tp_msg_error(&m, id, err, "%s", text) == 0)
+	if (tp_msg_error_cause(&m, id, err, cause, "%s", text) == 0)
 		td_handshake_send(fd, &m);
 	tp_msg_destroy(&m);
 }
@@ -118,7 +120,7 @@ static void td_handshake_expired(struct td_timer *t)
 	td_log("handshake from pid %d uid %u timed out", (int)hs->peer_pid,
 	       (unsigned)hs->peer_uid);
 	td_handshake_refuse(hs->fd, 0, ETIMEDOUT,
-			    "no HELLO within the time limit");
+			    "no HELLO within the time limit", NULL);
 	td_handshake_drop(hs);
 }
 
@@ -180,7 +182,7 @@ void td_handshake_accepted(struct td_server *srv, int fd)
 		       (unsigned)cred.uid);
 		td_handshake_refuse(fd, 0, allowed ? EAGAIN : EACCES,
 				    allowed ? "too many handshakes in progress"
-					    : "uid not allowed");
+					    : "uid not allowed", NULL);
 		td_ifd_close(fd);
 		return;
 	}
@@ -342,7 +344,7 @@ static int td_hello_admit(struct td_server *srv,
 	if (srv->stopping)
 		return td_hello_fail(h, ESHUTDOWN, "tetherd is shutting down");
 	if (h->flags & ~(uint64_t)(TETHER_HELLO_TAKEOVER | TETHER_HELLO_OBSERVE |
-				   TETHER_HELLO_PROBE))
+				   TETHER_HELLO_PROBE | TETHER_HELLO_CAUSE))
 		return td_hello_fail(h, EINVAL, "unknown HELLO flags 0x%llx",
 				     (unsigned long long)h->flags);
 	if (h->flags & TETHER_HELLO_OBSERVE)
@@ -353,6 +355,7 @@ static int td_hello_admit(struct td_server *srv,
 	}
 	/* Take-over names the generation it means to replace: of two
 	 * racing take-overs of the same controller, exactly one wins. */
+	h->cause = TP_CAUSE_CONFLICT;	/* the refusals below */
 	if (h->expect_gen && h->expect_gen != srv->conns.generation)
 		return td_hello_fail(h, EBUSY, "generation is %llu, not %llu: "
 				     "another controller attached meanwhile "
@@ -361,8 +364,10 @@ static int td_hello_admit(struct td_server *srv,
 				     (unsigned long long)h->expect_gen,
 				     cur ? "attached by" : "detached, last",
 				     cur ? (int)cur->peer_pid : 0);
-	if (!cur || (h->flags & TETHER_HELLO_TAKEOVER))
+	if (!cur || (h->flags & TETHER_HELLO_TAKEOVER)) {
+		h->cause = NULL;
 		return 0;
+	}
 	return td_hello_fail(h, EBUSY, "attached by pid %d since %s",
 			     (int)cur->peer_pid, when);
 }
@@ -480,11 +485,13 @@ static int td_handshake_hello(struct td_handshake *hs, struct td_hello *h)
 		td_hello_answer(srv, hs->fd, h->id, NULL);
 		return 0;
 	}
-	if (hs->role == TD_PEER_READONLY && !(h->flags & TETHER_HELLO_OBSERVE))
+	if (hs->role == TD_PEER_READONLY && !(h->flags & TETHER_HELLO_OBSERVE)) {
+		h->cause = TP_CAUSE_ROLE;
 		return td_hello_fail(h, EACCES, "uid %u is read-only on this "
 				     "tetherd: it may observe (status, fds, "
 				     "ps, logs), not attach",
 				     (unsigned)hs->peer_uid);
+	}
 	if (h->nfds != 2)
 		return td_hello_fail(h, EINVAL, "expected 2 fds (syscall and "
 				     "data sockets), got %u", h->nfds);
@@ -508,6 +515,7 @@ static int td_handshake_hello(struct td_handshake *hs, struct td_hello *h)
 	c->peer_uid = hs->peer_uid;
 	c->role = hs->role;
 	c->observer = h->flags & TETHER_HELLO_OBSERVE;
+	c->causes = h->flags & TETHER_HELLO_CAUSE;
 	if (c->observer) {
 		srv->conns.nobservers++;
 		c->generation = srv->conns.generation;
@@ -555,7 +563,9 @@ void td_handshake_event(struct td_handshake *hs, int res)
 	if ((rc = td_handshake_hello(hs, &h)) < 0) {
 		td_log("audit: handshake from pid %d uid %u refused: %s",
 		       (int)hs->peer_pid, (unsigned)hs->peer_uid, h.err);
-		td_handshake_refuse(hs->fd, h.id, -rc, h.err);
+		td_handshake_refuse(hs->fd, h.id, -rc, h.err,
+				    h.flags & TETHER_HELLO_CAUSE ? h.cause
+								 : NULL);
 	}
 	td_hello_close_fds(&h);
 	td_handshake_free(hs);

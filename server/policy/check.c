@@ -48,8 +48,10 @@ int td_policy_check_op(struct td_req *r, const char *op, long nr,
 	char why[400];
 	int rc;
 
-	if ((rc = td_policy_refuses(r->srv, nr, a, why, sizeof(why))) < 0)
+	if ((rc = td_policy_refuses(r->srv, nr, a, why, sizeof(why))) < 0) {
+		r->cause = TP_CAUSE_POLICY;
 		return td_req_fail(r, -rc, "%s needs syscall %ld: %s", op, nr,
 				   why);
+	}
 	return 0;
 }

@@ -45,6 +45,7 @@ struct td_req {
 	struct tp_w *w;			/* where the success body goes: a
 					 * failure there fails the request */
 	char err[256];
+	const char *cause;		/* TP_CAUSE_* of the failure, or NULL */
 };
 
 /* The request fails with err; fmt says why.  Returns -err. */
