@@ -291,11 +291,6 @@ TETHER_API int tether_ps_ex(struct tether *t,
 
 /* ---- RESPAWN ---------------------------------------------------------- */
 
-struct tl_respawned {
-	pid_t pid;
-	pid_t old_pid;
-};
-
 static int tl_pack_respawn(struct tp_w *w, const void *arg)
 {
 	struct tp_target m = { .has = TP_TARGET_TARGET,
@@ -307,33 +302,40 @@ static int tl_pack_respawn(struct tp_w *w, const void *arg)
 static int tl_got_respawn(struct tether *t, const msgpack_object *body,
 			  void *arg)
 {
-	struct tl_respawned *r = arg;
+	struct tether_respawned *r = arg;
 	struct tp_respawn_reply m;
 	struct tp_err e;
+	size_t n;
 	int rc;
 
 	if ((rc = tp_unpack_respawn_reply(body, &m, &e)) < 0)
 		return tl_fail(t, -rc, "%s", e.msg);
+	memset(r, 0, sizeof(*r));
 	r->pid = (pid_t)m.pid;
-	r->old_pid = (pid_t)m.respawned_from;
+	r->respawned_from = (pid_t)m.respawned_from;
+	n = m.label.n < sizeof(r->label) - 1 ? m.label.n : sizeof(r->label) - 1;
+	if (m.label.p)
+		memcpy(r->label, m.label.p, n);
 	return 0;
 }
 
 TETHER_API int tether_respawn(struct tether *t, const char *target,
-			      pid_t *pid, pid_t *old_pid)
+			      struct tether_respawned *out)
 {
-	struct tl_respawned r = { 0, 0 };
+	struct tether_respawned r;
 	int rc;
 
 	if (!target || !*target)
 		return tl_fail(t, EINVAL, "no worker named");
+	if (out && out->struct_size < sizeof(size_t))
+		return tl_fail(t, EINVAL, "struct_size unset");
 	rc = tl_request(t, TETHER_OP_RESPAWN, tl_pack_respawn, target,
 			tl_got_respawn, &r);
-	if (rc < 0)
+	if (rc < 0 || !out)
 		return rc;
-	if (pid)
-		*pid = r.pid;
-	if (old_pid)
-		*old_pid = r.old_pid;
+	/* As much as the caller's struct holds, its size field kept. */
+	r.struct_size = out->struct_size;
+	memcpy(out, &r, out->struct_size < sizeof(r) ? out->struct_size
+						     : sizeof(r));
 	return 0;
 }

@@ -413,12 +413,23 @@ struct tether_worker_ex {
 /* Every record, its spec and its strings in one block (tether_free). */
 int tether_ps_ex(struct tether *t, struct tether_worker_ex **workers,
 		 size_t *n);
+/* What tether_respawn() started.  The caller sets struct_size (the
+ * _INIT macro); the library fills no more than that. */
+struct tether_respawned {
+	size_t struct_size;
+	pid_t pid;			/* the new worker */
+	pid_t respawned_from;		/* the record it replaced */
+	char label[256];		/* its label, "" if none */
+};
+#define TETHER_RESPAWNED_INIT \
+	{ .struct_size = sizeof(struct tether_respawned) }
+
 /* Start an ended worker (exited or killed, its record not acknowledged)
  * again from its kept spec, with its label; its old record, and logs,
  * are replaced once the new one runs.  -EBUSY if it still runs, -EBADF
- * if a server fd of its fd map is no longer open. */
-int tether_respawn(struct tether *t, const char *target, pid_t *pid,
-		   pid_t *old_pid);
+ * if a server fd of its fd map is no longer open.  out may be NULL. */
+int tether_respawn(struct tether *t, const char *target,
+		   struct tether_respawned *out);
 
 /* ---- the data socket: files, remote memory, fds ------------------- */
 
