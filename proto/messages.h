@@ -733,8 +733,8 @@ struct tp_worker_spec {
 	struct tp_str path;		/* the executable, PATH searched */
 	struct tp_str cwd;		/* or nil */
 	struct tp_str user;		/* --user as given, or nil */
-	int64_t uid;			/* TP_WSPEC_USER, else nil: the server's */
-	int64_t gid;			/* TP_WSPEC_USER, else nil */
+	int64_t uid;			/* TP_WSPEC_UID (always, today) */
+	int64_t gid;			/* TP_WSPEC_GID (always, today) */
 	struct tp_list groups;		/* of int */
 	bool setsid;
 	bool pgroup;
@@ -747,7 +747,8 @@ struct tp_worker_spec {
 	uint64_t log_max;
 	struct tp_str log;		/* or nil */
 };
-#define TP_WSPEC_USER 0x1u
+#define TP_WSPEC_UID 0x1u
+#define TP_WSPEC_GID 0x2u
 
 /* An fd map entry as PS shows it: the server fd's label, if any. */
 struct tp_worker_fd {
@@ -781,13 +782,14 @@ struct tp_worker {
 	/* A STOP's grace running (state "stopping"): ms until SIGKILL (0
 	 * once sent), and the signal sent last. */
 	int64_t stop_deadline_ms;	/* TP_WORKER_STOP */
-	int64_t stop_signal;		/* TP_WORKER_STOP */
+	int64_t stop_signal;		/* TP_WORKER_STOP_SIGNAL */
 	struct tp_worker_spec spec;	/* PS: TP_WORKER_SPEC */
 };
 #define TP_WORKER_EXIT_CODE 0x1u
 #define TP_WORKER_SIGNAL 0x2u
-#define TP_WORKER_STOP 0x4u
+#define TP_WORKER_STOP 0x4u		/* stop_deadline_ms */
 #define TP_WORKER_SPEC 0x8u
+#define TP_WORKER_STOP_SIGNAL 0x10u
 
 /* WAIT [target, timeout_ms?], KILL [target, signal], STOP [target,
  * grace_ms?], ACK [target], LOGS [target, from, follow]: a target of

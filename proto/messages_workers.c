@@ -109,7 +109,7 @@ TP_MAP_DESC(ps_reply, "PS reply", tp_ps_reply, tp_ps_reply_f);
 	TP_FIELD(tp_worker, TP_K_STOP_DEADLINE_MS, stop_deadline_ms,         \
 		 TP_F_I64, 0, TP_WORKER_STOP),                                \
 	TP_FIELD(tp_worker, TP_K_STOP_SIGNAL, stop_signal, TP_F_I64, 0,       \
-		 TP_WORKER_STOP),                                             \
+		 TP_WORKER_STOP_SIGNAL),                                             \
 	TP_SUBMSG(tp_worker, TP_K_SPEC, spec, 0, TP_WORKER_SPEC,             \
 		  &tp_worker_spec_desc)
 
@@ -202,9 +202,9 @@ static const struct tp_field tp_worker_spec_f[] = {
 	TP_FIELD(tp_worker_spec, TP_K_USER, user, TP_F_STR, TP_REQ | TP_NIL,
 		 0),
 	TP_FIELD(tp_worker_spec, TP_K_UID, uid, TP_F_I64, TP_REQ | TP_NIL,
-		 TP_WSPEC_USER),
+		 TP_WSPEC_UID),
 	TP_FIELD(tp_worker_spec, TP_K_GID, gid, TP_F_I64, TP_REQ | TP_NIL,
-		 TP_WSPEC_USER),
+		 TP_WSPEC_GID),
 	TP_LIST(tp_worker_spec, TP_K_GROUPS, groups, TP_F_I64, TP_REQ, 0,
 		NULL),
 	TP_FIELD(tp_worker_spec, TP_K_SETSID, setsid, TP_F_BOOL, TP_REQ, 0),

@@ -114,5 +114,5 @@ void td_spec_record(const struct td_worker *w, struct tp_worker *rec)
 		.log_max = sp->log_max,
 		.log = tp_str(w->cap ? td_capture_path(w->cap) : NULL),
 	};
-	s->has |= TP_WSPEC_USER;
+	s->has |= TP_WSPEC_UID | TP_WSPEC_GID;
 }

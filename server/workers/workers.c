@@ -532,7 +532,7 @@ void td_worker_record(const struct td_worker *w, struct tp_worker *rec)
 	if (w->stopping) {
 		uint64_t now = td_now_ms();
 
-		rec->has |= TP_WORKER_STOP;
+		rec->has |= TP_WORKER_STOP | TP_WORKER_STOP_SIGNAL;
 		rec->stop_signal = w->stop_killed ? SIGKILL : SIGTERM;
 		rec->stop_deadline_ms = !w->stop_killed && w->stop_deadline > now
 					? (int64_t)(w->stop_deadline - now) : 0;
