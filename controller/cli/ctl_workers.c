@@ -441,13 +441,6 @@ static void ctl_worker_json_keys(const struct tether_worker *w,
 	       (unsigned long long)w->log_size);
 }
 
-static void ctl_worker_json(const struct tether_worker *w)
-{
-	printf("{");
-	ctl_worker_json_keys(w, NULL);
-	printf("}");
-}
-
 /* A ps --json record: tether_worker's keys (state "stopping" while a
  * STOP's grace runs), then the STOP's and the spec's. */
 static void ctl_worker_ex_json(const struct tether_worker_ex *x,
@@ -675,8 +668,11 @@ int ctl_stop(struct ctl *g, struct tether *t, int argc, char **argv)
 	}
 	ctl_wstate(&w, state, sizeof(state));
 	if (g->json) {
-		ctl_worker_json(&w);
-		printf("\n");
+		printf("{");
+		ctl_worker_json_keys(&w, NULL);
+		printf(",\"sigkill\":%s,\"after_ms\":%llu}\n",
+		       w.sigkill ? "true" : "false",
+		       (unsigned long long)w.after_ms);
 	} else if (w.sigkill) {
 		printf("%s: %s after %.1f s grace\n",
 		       ctl_wname(&w, name, sizeof(name)), state,
