@@ -207,6 +207,7 @@ Test(psx, a_worker_not_being_stopped_is_not_stopping)
 	cr_assert_not_null(x);
 	cr_expect(!x->stopping);
 	cr_expect_eq(x->stop_deadline_ms, 0);
+	cr_expect_eq(x->stop_signal, 0);
 	tether_free(v);
 }
 

@@ -450,7 +450,7 @@ static void ctl_worker_ex_json(const struct tether_worker_ex *x,
 
 	printf("{");
 	ctl_worker_json_keys(&x->w, x->stopping ? "stopping" : NULL);
-	if (x->stopping)
+	if (x->stop_signal)
 		printf(",\"stop_deadline_ms\":%lld,\"stop_signal\":\"%s\"",
 		       (long long)x->stop_deadline_ms,
 		       ctl_signal_name(x->stop_signal, sig, sizeof(sig)));

@@ -146,11 +146,14 @@ static int tl_wx_from(struct tl_wx *d, const struct tp_worker *m)
 	memset(d, 0, sizeof(*d));
 	tl_worker_from(&d->x.w, m);
 	d->x.argv_truncated = m->argv_truncated;
-	if (m->has & TP_WORKER_STOP) {
-		d->x.stopping = true;
+	/* Stopping is the live worker's state; the deadline and signal are
+	 * there as long as the stop runs (a leader may end before its
+	 * group). */
+	d->x.stopping = tp_str_is(m->state, "stopping");
+	if (m->has & TP_WORKER_STOP)
 		d->x.stop_deadline_ms = m->stop_deadline_ms;
+	if (m->has & TP_WORKER_STOP_SIGNAL)
 		d->x.stop_signal = (int)m->stop_signal;
-	}
 	if ((rc = tl_strv(&m->argv, &d->argv, &d->argc)) < 0)
 		return rc;
 	return m->has & TP_WORKER_SPEC ? tl_wx_spec(d, &m->spec) : 0;

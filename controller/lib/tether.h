@@ -381,10 +381,12 @@ struct tether_worker_fd {
 struct tether_worker_ex {
 	struct tether_worker w;		/* as tether_ps() fills it (a
 					 * stopping worker reads as running) */
-	bool stopping;			/* a STOP's grace runs */
+	bool stopping;			/* live, and a STOP's grace runs */
 	int64_t stop_deadline_ms;	/* ms until its SIGKILL; 0 once sent */
 	int stop_signal;		/* what STOP sent last: SIGTERM, then
-					 * SIGKILL */
+					 * SIGKILL; 0: no STOP runs.  Set
+					 * until the stop is over, which may
+					 * outlast the leader (its group) */
 	bool has_spec;			/* the rest is there (servers >= 1.1) */
 	bool argv_truncated;		/* w.argv lacks entries (> 512 KiB) */
 	const char *const *env;		/* "K=V", the whole environment */
