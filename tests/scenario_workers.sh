@@ -235,8 +235,11 @@ ps_stopping() {
 	return 1
 }
 
-spawn_w stubborn -- sh -c 'trap "" TERM; while :; do sleep 0.05; done'
+spawn_w stubborn --capture -- \
+	sh -c 'trap "" TERM; echo ready; while :; do sleep 0.05; done'
 STUB=$wpid
+# Its trap is set once it says so: a SIGTERM before would end it.
+wait_log "the stubborn worker is ready" stubborn ready
 # Not under $GUARD: the kill below must reach tetherctl itself.
 "$TETHERCTL" -s "$S" stop --grace 60 stubborn >/dev/null 2>&1 &
 STOPPER=$!

@@ -119,6 +119,30 @@ static void proc_link(pid_t pid, const char *name, char *buf, size_t size)
 /* psx: a STOP in progress                                                */
 /* ===================================================================== */
 
+static int ready_cb(const void *data, size_t len, uint64_t off, void *arg)
+{
+	(void)off;
+	if (memmem(data, len, "ready", 5))
+		*(bool *)arg = true;
+	return 0;
+}
+
+/* Until the worker's log says "ready": its trap is set, so a SIGTERM
+ * sent from now on is ignored, not fatal. */
+static void wait_ready(struct tether *t, const char *target)
+{
+	int64_t end = kit_now_ms() + WAIT_MS;
+	bool ready = false;
+
+	while (!ready && kit_now_ms() < end) {
+		cr_assert_eq(tether_logs(t, target, 0, false, ready_cb, &ready),
+			     0, "%s", tether_last_error(t));
+		if (!ready)
+			kit_nap_ms(20);
+	}
+	cr_assert(ready, "%s never said ready", target);
+}
+
 static const char *g_stop_target;
 
 /* A controller that asks for a 3 s STOP and is killed while it waits. */
@@ -140,7 +164,7 @@ Test(psx, stopping_with_its_deadline_also_after_the_stopper_died)
 	struct tether *obs;
 	struct tether_worker w;
 	struct kid k;
-	int64_t end = kit_now_ms() + FX_DEADLINE_MS;
+	int64_t end;
 	pid_t pid;
 	int rc;
 
@@ -149,6 +173,7 @@ Test(psx, stopping_with_its_deadline_also_after_the_stopper_died)
 		.argv = ARGV("sh", "-c", "trap '' TERM; echo ready; "
 					 "while :; do sleep 0.05; done"),
 		.label = "stubborn", .capture = true });
+	wait_ready(fx.t, "stubborn");
 	cr_assert_eq(tether_make_persistent(fx.t), 0);
 	tether_disconnect(fx.t);
 	fx.t = NULL;
@@ -157,6 +182,7 @@ Test(psx, stopping_with_its_deadline_also_after_the_stopper_died)
 	kid_start(&k, kid_stopper, NULL);
 	kid_line(&k, "STOPPING", NULL, 0);
 	/* The observer sees the grace running. */
+	end = kit_now_ms() + WAIT_MS;
 	for (;;) {
 		x = psx_find(obs, pid, &v);
 		cr_assert_not_null(x, "pid %d not listed", (int)pid);
