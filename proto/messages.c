@@ -538,6 +538,7 @@ const struct tp_desc *tp_request_desc(unsigned op)
 		[TETHER_OP_MEM_WRITE] = &tp_mem_write_desc,
 		[TETHER_OP_MEM_READ] = &tp_mem_read_desc,
 		[TETHER_OP_POLICY] = &tp_policy_desc,
+		[TETHER_OP_RESPAWN] = &tp_respawn_desc,
 	};
 
 	return op < TETHER_OP_MAX_ ? r[op] : NULL;
@@ -575,6 +576,7 @@ const struct tp_desc *tp_reply_desc(unsigned op)
 		[TETHER_OP_MEM_WRITE] = &tp_xfer_done_desc,
 		[TETHER_OP_MEM_READ] = &tp_xfer_done_desc,
 		[TETHER_OP_POLICY] = &tp_policy_reply_desc,
+		[TETHER_OP_RESPAWN] = &tp_respawn_reply_desc,
 	};
 
 	return op < TETHER_OP_MAX_ ? r[op] : NULL;

@@ -147,6 +147,15 @@
 #define TP_K_WHERE "where"
 #define TP_K_WORKERS "workers"
 #define TP_K_XXH3 "xxh3"
+#define TP_K_CHILD_FD "child_fd"
+#define TP_K_ENV_TRUNCATED "env_truncated"
+#define TP_K_GROUPS "groups"
+#define TP_K_POLICY_XXH3 "policy_xxh3"
+#define TP_K_RESPAWNED_FROM "respawned_from"
+#define TP_K_SERVER_FD "server_fd"
+#define TP_K_SPEC "spec"
+#define TP_K_STOP_DEADLINE_MS "stop_deadline_ms"
+#define TP_K_STOP_SIGNAL "stop_signal"
 
 /* ---- values the fields hold ------------------------------------------- */
 
@@ -737,6 +746,39 @@ struct tp_rusage {
 	int64_t maxrss_kb;
 };
 
+/* What the server keeps of a worker's SPAWN, resolved (PS). */
+struct tp_worker_spec {
+	uint32_t has;
+	struct tp_list env;		/* of "K=V", the whole environment */
+	bool env_truncated;
+	struct tp_str path;		/* the executable, PATH searched */
+	struct tp_str cwd;		/* or nil */
+	struct tp_str user;		/* --user as given, or nil */
+	int64_t uid;			/* TP_WSPEC_UID (always, today) */
+	int64_t gid;			/* TP_WSPEC_GID (always, today) */
+	struct tp_list groups;		/* of int */
+	bool setsid;
+	bool pgroup;
+	struct tp_str cgroup;		/* or nil */
+	struct tp_list fds;		/* of worker_fd */
+	struct tp_list rlimits;		/* of spawn_rlimit */
+	struct tp_str policy_name;	/* or nil */
+	struct tp_str policy_xxh3;	/* 16 hex digits, or nil */
+	bool capture;
+	uint64_t log_max;
+	struct tp_str log;		/* or nil */
+};
+#define TP_WSPEC_UID 0x1u
+#define TP_WSPEC_GID 0x2u
+
+/* An fd map entry as PS shows it: the server fd's label, if any. */
+struct tp_worker_fd {
+	uint32_t has;
+	int64_t child;
+	int64_t server;
+	struct tp_str label;		/* or nil */
+};
+
 /* A worker record; WAIT's reply adds timeout, STOP's sigkill and
  * after_ms. */
 struct tp_worker {
@@ -758,9 +800,17 @@ struct tp_worker {
 	bool timeout;			/* WAIT */
 	bool sigkill;			/* STOP */
 	int64_t after_ms;		/* STOP */
+	/* A STOP's grace running (state "stopping"): ms until SIGKILL (0
+	 * once sent), and the signal sent last. */
+	int64_t stop_deadline_ms;	/* TP_WORKER_STOP */
+	int64_t stop_signal;		/* TP_WORKER_STOP_SIGNAL */
+	struct tp_worker_spec spec;	/* PS: TP_WORKER_SPEC */
 };
 #define TP_WORKER_EXIT_CODE 0x1u
 #define TP_WORKER_SIGNAL 0x2u
+#define TP_WORKER_STOP 0x4u		/* stop_deadline_ms */
+#define TP_WORKER_SPEC 0x8u
+#define TP_WORKER_STOP_SIGNAL 0x10u
 
 /* WAIT [target, timeout_ms?], KILL [target, signal], STOP [target,
  * grace_ms?], ACK [target], LOGS [target, from, follow]: a target of
@@ -779,6 +829,15 @@ struct tp_kill_reply {
 	uint32_t has;
 	int64_t pid;
 	int64_t signal;
+};
+
+/* RESPAWN's reply: SPAWN's, and the record it replaced. */
+struct tp_respawn_reply {
+	uint32_t has;
+	int64_t pid;
+	struct tp_str label;		/* or nil */
+	struct tp_str log;		/* or nil */
+	int64_t respawned_from;
 };
 
 /* One LOGS frame. */
@@ -877,7 +936,11 @@ struct tp_taken_over {
 	X(logs_reply, tp_logs_reply)                                          \
 	X(ack, tp_target)                                                     \
 	X(ack_reply, tp_kill_reply)                                           \
-	X(taken_over, tp_taken_over)
+	X(taken_over, tp_taken_over)                                          \
+	X(worker_spec, tp_worker_spec)                                        \
+	X(worker_fd, tp_worker_fd)                                            \
+	X(respawn, tp_target)                                                 \
+	X(respawn_reply, tp_respawn_reply)
 
 #define TP_MESSAGE_FUNCS(name, type)                                          \
 	extern const struct tp_desc tp_##name##_desc;                         \

@@ -105,7 +105,13 @@ TP_MAP_DESC(ps_reply, "PS reply", tp_ps_reply, tp_ps_reply_f);
 		 TP_WORKER_SIGNAL),                                           \
 	TP_FIELD(tp_worker, TP_K_CORE, core, TP_F_BOOL, TP_REQ, 0),           \
 	TP_FIELD(tp_worker, TP_K_ENDED, ended, TP_F_I64, TP_REQ, 0),          \
-	TP_SUBMSG(tp_worker, TP_K_RUSAGE, rusage, TP_REQ, 0, &tp_rusage_desc)
+	TP_SUBMSG(tp_worker, TP_K_RUSAGE, rusage, TP_REQ, 0, &tp_rusage_desc), \
+	TP_FIELD(tp_worker, TP_K_STOP_DEADLINE_MS, stop_deadline_ms,         \
+		 TP_F_I64, 0, TP_WORKER_STOP),                                \
+	TP_FIELD(tp_worker, TP_K_STOP_SIGNAL, stop_signal, TP_F_I64, 0,       \
+		 TP_WORKER_STOP_SIGNAL),                                             \
+	TP_SUBMSG(tp_worker, TP_K_SPEC, spec, 0, TP_WORKER_SPEC,             \
+		  &tp_worker_spec_desc)
 
 static const struct tp_field tp_worker_f[] = { TP_WORKER_FIELDS };
 TP_MAP_DESC(worker, "worker record", tp_worker, tp_worker_f);
@@ -184,3 +190,60 @@ static const struct tp_field tp_ack_reply_f[] = {
 	TP_FIELD(tp_kill_reply, TP_K_PID, pid, TP_F_I64, TP_REQ, 0),
 };
 TP_MAP_DESC(ack_reply, "ACK reply", tp_kill_reply, tp_ack_reply_f);
+
+/* ---- the spawn spec PS shows, RESPAWN --------------------------------- */
+
+static const struct tp_field tp_worker_spec_f[] = {
+	TP_LIST(tp_worker_spec, TP_K_ENV, env, TP_F_CSTR, TP_REQ, 0, NULL),
+	TP_FIELD(tp_worker_spec, TP_K_ENV_TRUNCATED, env_truncated, TP_F_BOOL,
+		 TP_REQ, 0),
+	TP_FIELD(tp_worker_spec, TP_K_PATH, path, TP_F_STR, TP_REQ, 0),
+	TP_FIELD(tp_worker_spec, TP_K_CWD, cwd, TP_F_STR, TP_REQ | TP_NIL, 0),
+	TP_FIELD(tp_worker_spec, TP_K_USER, user, TP_F_STR, TP_REQ | TP_NIL,
+		 0),
+	TP_FIELD(tp_worker_spec, TP_K_UID, uid, TP_F_I64, TP_REQ | TP_NIL,
+		 TP_WSPEC_UID),
+	TP_FIELD(tp_worker_spec, TP_K_GID, gid, TP_F_I64, TP_REQ | TP_NIL,
+		 TP_WSPEC_GID),
+	TP_LIST(tp_worker_spec, TP_K_GROUPS, groups, TP_F_I64, TP_REQ, 0,
+		NULL),
+	TP_FIELD(tp_worker_spec, TP_K_SETSID, setsid, TP_F_BOOL, TP_REQ, 0),
+	TP_FIELD(tp_worker_spec, TP_K_PGROUP, pgroup, TP_F_BOOL, TP_REQ, 0),
+	TP_FIELD(tp_worker_spec, TP_K_CGROUP, cgroup, TP_F_STR,
+		 TP_REQ | TP_NIL, 0),
+	TP_LIST(tp_worker_spec, TP_K_FDS, fds, TP_F_MSG, TP_REQ, 0,
+		&tp_worker_fd_desc),
+	TP_LIST(tp_worker_spec, TP_K_RLIMITS, rlimits, TP_F_MSG, TP_REQ, 0,
+		&tp_spawn_rlimit_desc),
+	TP_FIELD(tp_worker_spec, TP_K_POLICY_NAME, policy_name, TP_F_STR,
+		 TP_REQ | TP_NIL, 0),
+	TP_FIELD(tp_worker_spec, TP_K_POLICY_XXH3, policy_xxh3, TP_F_STR,
+		 TP_REQ | TP_NIL, 0),
+	TP_FIELD(tp_worker_spec, TP_K_CAPTURE, capture, TP_F_BOOL, TP_REQ, 0),
+	TP_FIELD(tp_worker_spec, TP_K_LOG_MAX, log_max, TP_F_U64, TP_REQ, 0),
+	TP_FIELD(tp_worker_spec, TP_K_LOG, log, TP_F_STR, TP_REQ | TP_NIL, 0),
+};
+TP_MAP_DESC(worker_spec, "worker spec", tp_worker_spec, tp_worker_spec_f);
+
+static const struct tp_field tp_worker_fd_f[] = {
+	TP_FIELD(tp_worker_fd, TP_K_CHILD_FD, child, TP_F_I64, TP_REQ, 0),
+	TP_FIELD(tp_worker_fd, TP_K_SERVER_FD, server, TP_F_I64, TP_REQ, 0),
+	TP_FIELD(tp_worker_fd, TP_K_LABEL, label, TP_F_STR, TP_REQ | TP_NIL, 0),
+};
+TP_MAP_DESC(worker_fd, "worker fd", tp_worker_fd, tp_worker_fd_f);
+
+static const struct tp_field tp_respawn_f[] = {
+	TP_TARGET_FIELD,
+};
+TP_ARRAY_DESC(respawn, "RESPAWN", tp_target, tp_respawn_f, 1);
+
+static const struct tp_field tp_respawn_reply_f[] = {
+	TP_FIELD(tp_respawn_reply, TP_K_PID, pid, TP_F_I64, TP_REQ, 0),
+	TP_FIELD(tp_respawn_reply, TP_K_LABEL, label, TP_F_STR,
+		 TP_REQ | TP_NIL, 0),
+	TP_FIELD(tp_respawn_reply, TP_K_LOG, log, TP_F_STR, TP_REQ | TP_NIL, 0),
+	TP_FIELD(tp_respawn_reply, TP_K_RESPAWNED_FROM, respawned_from,
+		 TP_F_I64, TP_REQ, 0),
+};
+TP_MAP_DESC(respawn_reply, "RESPAWN reply", tp_respawn_reply,
+	    tp_respawn_reply_f);

@@ -60,6 +60,7 @@ enum tether_op {
 	TETHER_OP_MEM_WRITE = 28,	/* data socket -> server memory */
 	TETHER_OP_MEM_READ = 29,	/* server memory -> data socket */
 	TETHER_OP_POLICY = 30,		/* the syscall policy in force */
+	TETHER_OP_RESPAWN = 31,		/* an ended worker, from its spec */
 	TETHER_OP_MAX_
 };
 

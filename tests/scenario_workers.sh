@@ -141,13 +141,21 @@ fi
 # ---- wait ----------------------------------------------------------------
 
 # Options come before the operand (usage: wait [--timeout S] LABEL|PID).
-ctl "wait --timeout 0.2 on a running worker exits 1" 1 \
+ctl "wait --timeout 0.2 on a running worker exits 4" 4 \
 	wait --timeout 0.2 talker
 has "wait says it timed out" "timed out" "$out"
+ctl "--json wait --timeout on a running worker exits 4" 4 \
+	--json wait --timeout 0.2 talker
+has "its JSON says timed_out true" '"timed_out":true' "$out"
+has "and still running" '"state":"running"' "$out"
 
 spawn_w three -- sh -c 'exit 3'
 ctl "wait for a worker that exits 3" 0 wait three
 expect "wait reports the exit code" "three: exited 3" "$out"
+ctl "--json wait --timeout for an ended worker exits 0" 0 \
+	--json wait --timeout 5 three
+has "its JSON says timed_out false" '"timed_out":false' "$out"
+has "and the exit code" '"exit_code":3' "$out"
 
 spawn_w later -- sh -c 'sleep 0.3; exit 7'
 ctl "wait for a worker that exits later" 0 wait later
@@ -215,6 +223,142 @@ else
 fi
 ctl "wait ticker" 0 wait ticker
 expect "ticker exited 0" "ticker: exited 0" "$out"
+
+# ---- stopping: the deadline is the server's --------------------------------
+
+# ps_stopping: ps shows a worker stopping, with the time to its SIGKILL.
+ps_stopping() {
+	ctl_any ps
+	case $out in
+	*"stopping (SIGKILL in "*s\)*) return 0 ;;
+	esac
+	return 1
+}
+
+spawn_w stubborn --capture -- \
+	sh -c 'trap "" TERM; echo ready; while :; do sleep 0.05; done'
+STUB=$wpid
+# Its trap is set once it says so: a SIGTERM before would end it.
+wait_log "the stubborn worker is ready" stubborn ready
+# Not under $GUARD: the kill below must reach tetherctl itself.
+"$TETHERCTL" -s "$S" stop --grace 60 stubborn >/dev/null 2>&1 &
+STOPPER=$!
+if wait_until 10 ps_stopping; then
+	ok "ps shows the worker stopping, with its deadline"
+else
+	bad "ps shows the worker stopping, with its deadline" "$out"
+fi
+kill -9 "$STOPPER" 2>/dev/null
+wait "$STOPPER" 2>/dev/null
+if ps_stopping; then
+	ok "still stopping once the stop's controller is SIGKILLed"
+else
+	bad "still stopping once the stop's controller is SIGKILLed" "$out"
+fi
+if ctl "--json ps while stopping" 0 --json ps; then
+	rec=$(printf '%s' "$out" | sed 's/},{"pid"/}\n{"pid"/g' |
+		grep "\"pid\":$STUB,")
+	has "its state is stopping" '"state":"stopping"' "$rec"
+	has "it has stop_deadline_ms" '"stop_deadline_ms":' "$rec"
+	has "it has stop_signal SIGTERM" '"stop_signal":"SIGTERM"' "$rec"
+fi
+ctl "kill -KILL the stopping worker" 0 kill -KILL stubborn
+ctl "wait for it" 0 wait stubborn
+if ctl "ps once it is dead" 0 ps; then
+	row=$(printf '%s\n' "$out" | grep "^$STUB ")
+	has "it is killed, no longer stopping" "killed by SIGKILL" "$row"
+fi
+
+# ---- ps: escaped text, the spawn spec ------------------------------------
+
+ODD=$(printf 'two\nlines\tand\001ctl\\')
+spawn_w odd -- sh -c 'exit 0' "$ODD"
+ctl "wait for the worker with odd bytes in its argv" 0 wait odd
+if ctl "ps with a newline in an argument" 0 ps; then
+	n=$(printf '%s\n' "$out" | grep -c " odd ")
+	expect "its record is one line" 1 "$n"
+	has "control bytes are escaped" 'two\nlines\tand\x01ctl\\' "$out"
+fi
+
+spawn_w spec --env 'GREETING=hello there' --cwd "$D" --fd 7=2 \
+	--capture -- sleep 100
+SPEC=$wpid
+if ctl "--json ps with the spawn spec" 0 --json ps; then
+	rec=$(printf '%s' "$out" | sed 's/},{"pid"/}\n{"pid"/g' |
+		grep "\"pid\":$SPEC,")
+	has "the spec has the env" '"GREETING=hello there"' "$rec"
+	has "the spec has the cwd" "\"cwd\":\"$D\"" "$rec"
+	has "the spec has the fd map" '{"child_fd":7,"server_fd":2,' "$rec"
+	has "the spec has capture" '"capture":true' "$rec"
+	has "the spec has uid" "\"uid\":$(id -u)" "$rec"
+	has "the spec has the path" '"path":"/' "$rec"
+	lacks "UTF-8 argv has no argv_hex" '"argv_hex"' "$rec"
+	odd=$(printf '%s' "$out" | sed 's/},{"pid"/}\n{"pid"/g' |
+		grep '"label":"odd"')
+	has "an argv with control bytes is exact in JSON" \
+		'"two\nlines\tand\u0001ctl\\"' "$odd"
+fi
+if ctl "--json ps --env-digest" 0 --json ps --env-digest; then
+	rec=$(printf '%s' "$out" | sed 's/},{"pid"/}\n{"pid"/g' |
+		grep "\"pid\":$SPEC,")
+	has "the env is a digest" '"env_digest":"xxh3:' "$rec"
+	lacks "and not the entries" 'GREETING' "$rec"
+fi
+BAD=$(printf 'caf\351')
+spawn_w latin1 -- sh -c 'exit 0' "$BAD"
+ctl "wait for the latin-1 worker" 0 wait latin1
+if ctl "--json ps with a byte that is not UTF-8" 0 --json ps; then
+	rec=$(printf '%s' "$out" | sed 's/},{"pid"/}\n{"pid"/g' |
+		grep '"label":"latin1"')
+	has "argv_hex gives every argument's bytes" \
+		'"argv_hex":["7368","2d63","657869742030","636166e9"]' "$rec"
+fi
+
+# ---- respawn --------------------------------------------------------------
+
+ctl "respawn of a running worker fails" 1 respawn spec
+has "it says it still runs" "still runs" "$err"
+has "it names EBUSY" EBUSY "$err"
+GATE=$D/gate
+spawn_w phoenix --env 'GREETING=hello there' --cwd "$D" -- \
+	sh -c '[ -e gate ] && exec sleep 100; exit 5'
+OLD=$wpid
+ctl "wait for phoenix to exit 5" 0 wait phoenix
+: >"$GATE"
+if ctl "respawn phoenix" 0 respawn phoenix; then
+	case $out in
+	'' | *[!0-9]*) bad "respawn prints the new pid" "$out" ;;
+	*)
+		NEW=$out
+		WPIDS="$WPIDS $NEW"
+		ok "respawn prints the new pid"
+		;;
+	esac
+fi
+if [ -n "${NEW:-}" ] && wait_until 5 alive "$NEW"; then
+	ok "the respawned worker runs"
+	env=$(tr '\0' '\n' <"/proc/$NEW/environ")
+	has "it has the same environment" "GREETING=hello there" "$env"
+	expect "it has the same cwd" "$D" "$(readlink "/proc/$NEW/cwd")"
+else
+	bad "the respawned worker runs" "pid ${NEW:-none}"
+fi
+if ctl "ps after respawn" 0 ps; then
+	lacks "the old record is gone" "$OLD " "$out"
+	row=$(printf '%s\n' "$out" | grep "^${NEW:-x} ")
+	has "the label names the new worker" phoenix "$row"
+fi
+ctl "kill -KILL phoenix" 0 kill -KILL phoenix
+ctl "wait for it again" 0 wait phoenix
+if ctl "--json respawn" 0 --json respawn phoenix; then
+	has "its JSON has the label" '"label":"phoenix"' "$out"
+	has "and respawned_from" "\"respawned_from\":$NEW}" "$out"
+	NEW=$(printf '%s' "$out" | sed 's/.*"pid":\([0-9]*\).*/\1/')
+	WPIDS="$WPIDS $NEW"
+fi
+ctl "kill -KILL phoenix again" 0 kill -KILL phoenix
+ctl "respawn of an unknown worker fails" 1 respawn nobody
+ctl "respawn without a target is a usage error" 2 respawn
 
 # ---- ack -----------------------------------------------------------------
 

@@ -177,6 +177,7 @@ int ctl_kill(struct ctl *g, struct tether *t, int argc, char **argv);
 int ctl_stop(struct ctl *g, struct tether *t, int argc, char **argv);
 int ctl_ack(struct ctl *g, struct tether *t, int argc, char **argv);
 int ctl_logs(struct ctl *g, struct tether *t, int argc, char **argv);
+int ctl_respawn(struct ctl *g, struct tether *t, int argc, char **argv);
 const char *ctl_signal_name(int sig, char *buf, size_t size);
 int ctl_signal_parse(const char *s, int *sig);
 

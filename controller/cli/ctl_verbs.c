@@ -29,7 +29,7 @@ static const struct ctl_verb ctl_verbs[] = {
 	  "spawn [--label L] [--capture] [--env K=V]... [--clear-env] "
 	  "[--cwd D] [--user U] [--setsid] [--cgroup DIR] [--log-max BYTES] "
 	  "[--fd CHILD=SERVER]... [--policy FILE] -- CMD [ARGS...]", NULL },
-	{ "ps", ctl_ps, CTL_CONN_OBSERVE, "ps", NULL },
+	{ "ps", ctl_ps, CTL_CONN_OBSERVE, "ps [--env-digest]", NULL },
 	{ "wait", ctl_wait, CTL_CONN_OBSERVE, "wait [--timeout S] LABEL|PID", NULL },
 	{ "kill", ctl_kill, CTL_CONN_CONTROL, "kill [-SIG] LABEL|PID", NULL },
 	{ "stop", ctl_stop, CTL_CONN_CONTROL, "stop [--grace S] LABEL|PID", NULL },
@@ -42,6 +42,7 @@ static const struct ctl_verb ctl_verbs[] = {
 	  "take LOCALPATH [--label L] [--rw]", NULL },
 	{ "attach", ctl_attach, CTL_CONN_CONTROL, "attach", NULL },
 	{ "shutdown", ctl_shutdown, CTL_CONN_CONTROL, "shutdown [--force]", NULL },
+	{ "respawn", ctl_respawn, CTL_CONN_CONTROL, "respawn LABEL|PID", NULL },
 	{ NULL, NULL, CTL_CONN_NONE, NULL, NULL },
 };
 

@@ -1,6 +1,8 @@
 /* tetherctl spawn, ps, wait, kill, stop, logs, ack: the workers. */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +11,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "hash.h"
 
 #define CTL_ENV_MAX 256
 #define CTL_FDS_MAX 64
@@ -96,46 +99,6 @@ static void ctl_iso_time(int64_t ms, char *buf, size_t size)
 		return;
 	}
 	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static void ctl_worker_json(const struct tether_worker *w)
-{
-	static const char *const states[] = { "running", "stopped", "exited",
-					      "killed" };
-	char sig[32], started[32], ended[32];
-
-	ctl_iso_time(w->started_ms, started, sizeof(started));
-	ctl_iso_time(w->ended_ms, ended, sizeof(ended));
-	printf("{\"pid\":%d,\"label\":", (int)w->pid);
-	if (w->label[0])
-		ctl_json_string(stdout, w->label, strlen(w->label));
-	else
-		printf("null");
-	printf(",\"argv\":[");
-	for (size_t i = 0; w->argv && w->argv[i]; i++) {
-		printf(i ? "," : "");
-		ctl_json_string(stdout, w->argv[i], strlen(w->argv[i]));
-	}
-	printf("],\"state\":\"%s\",\"exit_code\":", states[w->state]);
-	if (w->state == TETHER_W_EXITED)
-		printf("%d", w->exit_code);
-	else
-		printf("null");
-	printf(",\"signal\":");
-	if (w->state == TETHER_W_KILLED || w->state == TETHER_W_STOPPED)
-		printf("\"%s\"", ctl_signal_name(w->signal, sig, sizeof(sig)));
-	else
-		printf("null");
-	printf(",\"core\":%s,\"started\":\"%s\",\"started_ms\":%lld,"
-	       "\"ended\":%s%s%s,\"ended_ms\":%lld,\"rusage\":{\"utime_ms\":"
-	       "%.3f,\"stime_ms\":%.3f,\"maxrss_kb\":%ld},\"captured\":%s,"
-	       "\"log_size\":%llu}",
-	       w->core ? "true" : "false", started, (long long)w->started_ms,
-	       w->ended_ms ? "\"" : "", w->ended_ms ? ended : "null",
-	       w->ended_ms ? "\"" : "", (long long)w->ended_ms,
-	       (double)w->utime_us / 1000.0, (double)w->stime_us / 1000.0,
-	       w->maxrss_kb, w->captured ? "true" : "false",
-	       (unsigned long long)w->log_size);
 }
 
 /* ---- spawn ---------------------------------------------------------------- */
@@ -247,17 +210,327 @@ int ctl_spawn(struct ctl *g, struct tether *t, int argc, char **argv)
 
 /* ---- ps ------------------------------------------------------------------ */
 
+/* The length of the valid UTF-8 sequence at s[0..n), or 0 if there is
+ * none (overlong forms, surrogates and past U+10FFFF are not valid). */
+static size_t ctl_utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len;
+	uint32_t cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return len;
+}
+
+static bool ctl_utf8_valid(const char *s)
+{
+	const unsigned char *b = (const unsigned char *)s;
+	size_t n = strlen(s), k;
+
+	for (size_t i = 0; i < n; i += k)
+		if (!(k = ctl_utf8_len(b + i, n - i)))
+			return false;
+	return true;
+}
+
+/* s for a table cell: valid UTF-8 as it is; \n \t \r \\ and \xNN for
+ * controls and bytes that are not UTF-8, so one argv is one line. */
+static void ctl_print_escaped(FILE *f, const char *s)
+{
+	const unsigned char *b = (const unsigned char *)s;
+	size_t n = strlen(s), k;
+
+	for (size_t i = 0; i < n; i += k) {
+		k = 1;
+		if (b[i] == '\n')
+			fputs("\\n", f);
+		else if (b[i] == '\t')
+			fputs("\\t", f);
+		else if (b[i] == '\r')
+			fputs("\\r", f);
+		else if (b[i] == '\\')
+			fputs("\\\\", f);
+		else if (b[i] < 0x20 || b[i] == 0x7f)
+			fprintf(f, "\\x%02x", b[i]);
+		else if (b[i] < 0x80)
+			fputc(b[i], f);
+		else if ((k = ctl_utf8_len(b + i, n - i)))
+			fwrite(b + i, 1, k, f);
+		else {
+			fprintf(f, "\\x%02x", b[i]);
+			k = 1;
+		}
+	}
+}
+
+/* A JSON array of v's strings, and, when any is not UTF-8, the same
+ * array in hex under key_hex: the exact bytes. */
+static void ctl_json_strv(const char *key, const char *const *v)
+{
+	bool utf8 = true;
+
+	printf("\"%s\":[", key);
+	for (size_t i = 0; v && v[i]; i++) {
+		printf(i ? "," : "");
+		ctl_json_string(stdout, v[i], strlen(v[i]));
+		utf8 &= ctl_utf8_valid(v[i]);
+	}
+	printf("]");
+	if (utf8)
+		return;
+	printf(",\"%s_hex\":[", key);
+	for (size_t i = 0; v[i]; i++) {
+		printf(i ? "," : "");
+		ctl_json_hex(stdout, v[i], strlen(v[i]));
+	}
+	printf("]");
+}
+
+static void ctl_json_key_str(const char *key, const char *s)
+{
+	printf(",\"%s\":", key);
+	ctl_json_string(stdout, s, s ? strlen(s) : 0);
+}
+
+/* XXH3-64 of the environment, each "K=V" with its NUL, in order. */
+static void ctl_env_digest(const char *const *env, char *hex, size_t size)
+{
+	XXH3_state_t *st = XXH3_createState();
+
+	if (!st) {
+		snprintf(hex, size, "?");
+		return;
+	}
+	XXH3_64bits_reset(st);
+	for (size_t i = 0; env && env[i]; i++)
+		XXH3_64bits_update(st, env[i], strlen(env[i]) + 1);
+	snprintf(hex, size, "%016llx",
+		 (unsigned long long)XXH3_64bits_digest(st));
+	XXH3_freeState(st);
+}
+
+/* User and group names, looked up here: never in the server, whose loop
+ * must not wait on NSS. */
+static void ctl_json_ids(const struct tether_worker_ex *x)
+{
+	struct passwd pw, *pwr = NULL;
+	struct group gr, *grr = NULL;
+	char buf[16384];
+
+	printf(",\"uid\":%u,\"gid\":%u", (unsigned)x->uid, (unsigned)x->gid);
+	getpwuid_r(x->uid, &pw, buf, sizeof(buf), &pwr);
+	ctl_json_key_str("user_name", pwr ? pwr->pw_name : NULL);
+	getgrgid_r(x->gid, &gr, buf, sizeof(buf), &grr);
+	ctl_json_key_str("group_name", grr ? grr->gr_name : NULL);
+	printf(",\"groups\":[");
+	for (size_t i = 0; i < x->ngroups; i++)
+		printf("%s%u", i ? "," : "", (unsigned)x->groups[i]);
+	printf("]");
+}
+
+static void ctl_json_fds(const struct tether_worker_ex *x)
+{
+	printf(",\"fds\":[");
+	for (size_t i = 0; i < x->nfds; i++) {
+		printf("%s{\"child_fd\":%d,\"server_fd\":%d,\"label\":",
+		       i ? "," : "", x->fds[i].child_fd, x->fds[i].server_fd);
+		ctl_json_string(stdout, x->fds[i].label,
+				x->fds[i].label ? strlen(x->fds[i].label) : 0);
+		printf("}");
+	}
+	printf("],\"rlimits\":[");
+	for (size_t i = 0; i < x->nrlimits; i++)
+		printf("%s{\"resource\":%d,\"soft\":%llu,\"hard\":%llu}",
+		       i ? "," : "", x->rlimits[i].resource,
+		       (unsigned long long)x->rlimits[i].soft,
+		       (unsigned long long)x->rlimits[i].hard);
+	printf("]");
+}
+
+/* The spawn spec's keys of a ps --json record (tetherctl(1)). */
+static void ctl_json_spec(const struct tether_worker_ex *x, bool env_digest)
+{
+	char hex[20];
+
+	printf(",\"argv_truncated\":%s,", x->argv_truncated ? "true" : "false");
+	if (env_digest) {
+		ctl_env_digest(x->env, hex, sizeof(hex));
+		printf("\"env_digest\":\"xxh3:%s\"", hex);
+	} else {
+		ctl_json_strv("env", x->env);
+	}
+	printf(",\"env_truncated\":%s", x->env_truncated ? "true" : "false");
+	ctl_json_key_str("path", x->path);
+	ctl_json_key_str("cwd", x->cwd);
+	ctl_json_key_str("user", x->user);
+	ctl_json_ids(x);
+	printf(",\"setsid\":%s,\"pgroup\":%s", x->setsid ? "true" : "false",
+	       x->pgroup ? "true" : "false");
+	ctl_json_key_str("cgroup", x->cgroup);
+	ctl_json_fds(x);
+	printf(",\"policy\":");
+	if (x->policy_name) {
+		printf("{\"name\":");
+		ctl_json_string(stdout, x->policy_name, strlen(x->policy_name));
+		ctl_json_key_str("xxh3", x->policy_xxh3);
+		printf("}");
+	} else {
+		printf("null");
+	}
+	printf(",\"capture\":%s,\"log_max\":%llu", x->capture ? "true" : "false",
+	       (unsigned long long)x->log_max);
+	ctl_json_key_str("log", x->log);
+}
+
+/* A worker record's keys, without the braces; state overrides the
+ * record's own ("stopping"). */
+static void ctl_worker_json_keys(const struct tether_worker *w,
+				 const char *state)
+{
+	static const char *const states[] = { "running", "stopped", "exited",
+					      "killed" };
+	char sig[32], started[32], ended[32];
+
+	ctl_iso_time(w->started_ms, started, sizeof(started));
+	ctl_iso_time(w->ended_ms, ended, sizeof(ended));
+	printf("\"pid\":%d,\"label\":", (int)w->pid);
+	if (w->label[0])
+		ctl_json_string(stdout, w->label, strlen(w->label));
+	else
+		printf("null");
+	printf(",");
+	ctl_json_strv("argv", w->argv);
+	printf(",\"state\":\"%s\",\"exit_code\":",
+	       state ? state : states[w->state]);
+	if (w->state == TETHER_W_EXITED)
+		printf("%d", w->exit_code);
+	else
+		printf("null");
+	printf(",\"signal\":");
+	if (w->state == TETHER_W_KILLED || w->state == TETHER_W_STOPPED)
+		printf("\"%s\"", ctl_signal_name(w->signal, sig, sizeof(sig)));
+	else
+		printf("null");
+	printf(",\"core\":%s,\"started\":\"%s\",\"started_ms\":%lld,"
+	       "\"ended\":%s%s%s,\"ended_ms\":%lld,\"rusage\":{\"utime_ms\":"
+	       "%.3f,\"stime_ms\":%.3f,\"maxrss_kb\":%ld},\"captured\":%s,"
+	       "\"log_size\":%llu",
+	       w->core ? "true" : "false", started, (long long)w->started_ms,
+	       w->ended_ms ? "\"" : "", w->ended_ms ? ended : "null",
+	       w->ended_ms ? "\"" : "", (long long)w->ended_ms,
+	       (double)w->utime_us / 1000.0, (double)w->stime_us / 1000.0,
+	       w->maxrss_kb, w->captured ? "true" : "false",
+	       (unsigned long long)w->log_size);
+}
+
+/* A ps --json record: tether_worker's keys (state "stopping" while a
+ * STOP's grace runs), then the STOP's and the spec's. */
+static void ctl_worker_ex_json(const struct tether_worker_ex *x,
+			       bool env_digest)
+{
+	char sig[32];
+
+	printf("{");
+	ctl_worker_json_keys(&x->w, x->stopping ? "stopping" : NULL);
+	if (x->stop_signal)
+		printf(",\"stop_deadline_ms\":%lld,\"stop_signal\":\"%s\"",
+		       (long long)x->stop_deadline_ms,
+		       ctl_signal_name(x->stop_signal, sig, sizeof(sig)));
+	if (x->has_spec)
+		ctl_json_spec(x, env_digest);
+	printf("}");
+}
+
+/* "stopping (SIGKILL in 3.2s)", "stopping (SIGKILL sent)", or the
+ * plain state. */
+static void ctl_wstate_ex(const struct tether_worker_ex *x, char *buf,
+			  size_t size)
+{
+	if (!x->stopping) {
+		ctl_wstate(&x->w, buf, size);
+	} else if (x->stop_signal == SIGKILL) {
+		snprintf(buf, size, "stopping (SIGKILL sent)");
+	} else {
+		snprintf(buf, size, "stopping (SIGKILL in %.1fs)",
+			 (double)x->stop_deadline_ms / 1000.0);
+	}
+}
+
+/* s escaped into buf (cut to fit). */
+static void ctl_escape_cell(const char *s, char *buf, size_t size)
+{
+	FILE *f = fmemopen(buf, size, "w");
+
+	buf[0] = '\0';
+	if (!f)
+		return;
+	ctl_print_escaped(f, s);
+	fclose(f);
+}
+
+static void ctl_ps_table(const struct tether_worker_ex *v, size_t n)
+{
+	char state[64], started[32], label[4 * 256 + 1];
+
+	printf("%-8s %-14s %-26s %-20s %8s %8s  %s\n", "PID", "LABEL",
+	       "STATE", "STARTED", "CPU(s)", "RSS(kB)", "COMMAND");
+	for (size_t i = 0; i < n; i++) {
+		const struct tether_worker *w = &v[i].w;
+
+		ctl_wstate_ex(&v[i], state, sizeof(state));
+		ctl_iso_time(w->started_ms, started, sizeof(started));
+		ctl_escape_cell(w->label[0] ? w->label : "-", label,
+				sizeof(label));
+		printf("%-8d %-14s %-26s %-20s %8.2f %8ld ", (int)w->pid, label,
+		       state, started,
+		       (double)(w->utime_us + w->stime_us) / 1e6,
+		       w->maxrss_kb);
+		for (size_t k = 0; w->argv && w->argv[k]; k++) {
+			printf(" ");
+			ctl_print_escaped(stdout, w->argv[k]);
+		}
+		printf("%s\n", v[i].argv_truncated ? " ..." : "");
+	}
+}
+
 int ctl_ps(struct ctl *g, struct tether *t, int argc, char **argv)
 {
-	struct tether_worker *v;
-	char state[64], started[32];
+	static const struct option opts[] = {
+		{ "env-digest", no_argument, NULL, 'D' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct tether_worker_ex *v;
+	bool env_digest = false;
 	size_t n;
-	int rc;
+	int c, rc;
 
-	(void)argv;
-	if (argc != 1)
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
+		if (c == 'D')
+			env_digest = true;
+		else
+			return CTL_EX_USAGE;
+	if (optind != argc)
 		return CTL_EX_USAGE;
-	if ((rc = tether_ps(t, &v, &n)) < 0) {
+	if ((rc = tether_ps_ex(t, &v, &n)) < 0) {
 		ctl_err("ps: %s", ctl_why(t, rc));
 		return ctl_status_of(rc);
 	}
@@ -265,26 +538,40 @@ int ctl_ps(struct ctl *g, struct tether *t, int argc, char **argv)
 		printf("[");
 		for (size_t i = 0; i < n; i++) {
 			printf(i ? "," : "");
-			ctl_worker_json(&v[i]);
+			ctl_worker_ex_json(&v[i], env_digest);
 		}
 		printf("]\n");
 	} else {
-		printf("%-8s %-14s %-24s %-20s %8s %8s  %s\n", "PID", "LABEL",
-		       "STATE", "STARTED", "CPU(s)", "RSS(kB)", "COMMAND");
-		for (size_t i = 0; i < n; i++) {
-			ctl_wstate(&v[i], state, sizeof(state));
-			ctl_iso_time(v[i].started_ms, started, sizeof(started));
-			printf("%-8d %-14s %-24s %-20s %8.2f %8ld ",
-			       (int)v[i].pid, v[i].label[0] ? v[i].label : "-",
-			       state, started,
-			       (double)(v[i].utime_us + v[i].stime_us) / 1e6,
-			       v[i].maxrss_kb);
-			for (size_t k = 0; v[i].argv && v[i].argv[k]; k++)
-				printf(" %s", v[i].argv[k]);
-			printf("\n");
-		}
+		ctl_ps_table(v, n);
 	}
 	tether_free(v);
+	return CTL_EX_OK;
+}
+
+/* ---- respawn ----------------------------------------------------------------- */
+
+int ctl_respawn(struct ctl *g, struct tether *t, int argc, char **argv)
+{
+	struct tether_respawned r = TETHER_RESPAWNED_INIT;
+	int rc;
+
+	if (argc != 2 || argv[1][0] == '-')
+		return CTL_EX_USAGE;
+	if ((rc = tether_respawn(t, argv[1], &r)) < 0) {
+		ctl_err("respawn %s: %s (%s)", argv[1], ctl_why(t, rc),
+			tp_errno_name(-rc) ? tp_errno_name(-rc) : "?");
+		return ctl_status_of(rc);
+	}
+	if (g->json) {
+		printf("{\"pid\":%d,\"label\":", (int)r.pid);
+		if (r.label[0])
+			ctl_json_string(stdout, r.label, strlen(r.label));
+		else
+			printf("null");
+		printf(",\"respawned_from\":%d}\n", (int)r.respawned_from);
+	} else {
+		printf("%d\n", (int)r.pid);
+	}
 	return CTL_EX_OK;
 }
 
@@ -324,13 +611,16 @@ int ctl_wait(struct ctl *g, struct tether *t, int argc, char **argv)
 	}
 	ctl_wstate(&w, state, sizeof(state));
 	if (g->json) {
-		ctl_worker_json(&w);
-		printf("\n");
+		/* A script tells a timeout from an ended worker without
+		 * reading the state: timed_out, and exit 4. */
+		printf("{");
+		ctl_worker_json_keys(&w, NULL);
+		printf(",\"timed_out\":%s}\n", w.timeout ? "true" : "false");
 	} else {
 		printf("%s: %s%s\n", ctl_wname(&w, name, sizeof(name)), state,
 		       w.timeout ? " (timed out waiting)" : "");
 	}
-	return w.timeout ? CTL_EX_FAILED : CTL_EX_OK;
+	return w.timeout ? CTL_EX_TIMEOUT : CTL_EX_OK;
 }
 
 int ctl_kill(struct ctl *g, struct tether *t, int argc, char **argv)
@@ -378,8 +668,11 @@ int ctl_stop(struct ctl *g, struct tether *t, int argc, char **argv)
 	}
 	ctl_wstate(&w, state, sizeof(state));
 	if (g->json) {
-		ctl_worker_json(&w);
-		printf("\n");
+		printf("{");
+		ctl_worker_json_keys(&w, NULL);
+		printf(",\"sigkill\":%s,\"after_ms\":%llu}\n",
+		       w.sigkill ? "true" : "false",
+		       (unsigned long long)w.after_ms);
 	} else if (w.sigkill) {
 		printf("%s: %s after %.1f s grace\n",
 		       ctl_wname(&w, name, sizeof(name)), state,

@@ -123,4 +123,9 @@ int tl_recv_buffer(struct tether *t, void *buf, size_t len);
 int tl_connect(struct tether *t, const char *socket_path, unsigned flags,
 	       uid_t server_uid);
 
+/* workers.c, for spec.c */
+struct tp_intstr tl_target(const char *target);
+void tl_worker_from(struct tether_worker *w, const struct tp_worker *m);
+int tl_pack_ps_from(struct tp_w *w, const void *arg);
+
 #endif

@@ -403,6 +403,74 @@ int tether_logs(struct tether *t, const char *target, uint64_t from,
 /* Shut down even with workers running: they get SIGTERM, then SIGKILL. */
 int tether_shutdown_force(struct tether *t);
 
+/* ---- workers, 1.1: what the server keeps of each ------------------- */
+
+/* An fd map entry: the worker's fd, the server fd it is a copy of, and
+ * that fd's label now (NULL if none). */
+struct tether_worker_fd {
+	int child_fd;
+	int server_fd;
+	const char *label;
+};
+
+/* A worker record (tether_ps_ex) with the SPAWN the server keeps for it,
+ * resolved: what tether_respawn() runs again.  A new struct rather than
+ * a longer tether_worker, whose size 1.0 callers compiled in. */
+struct tether_worker_ex {
+	struct tether_worker w;		/* as tether_ps() fills it (a
+					 * stopping worker reads as running) */
+	bool stopping;			/* live, and a STOP's grace runs */
+	int64_t stop_deadline_ms;	/* ms until its SIGKILL; 0 once sent */
+	int stop_signal;		/* what STOP sent last: SIGTERM, then
+					 * SIGKILL; 0: no STOP runs.  Set
+					 * until the stop is over, which may
+					 * outlast the leader (its group) */
+	bool has_spec;			/* the rest is there (servers >= 1.1) */
+	bool argv_truncated;		/* w.argv lacks entries (> 512 KiB) */
+	const char *const *env;		/* "K=V", the whole environment */
+	bool env_truncated;
+	const char *path;		/* the executable, as PATH resolved */
+	const char *cwd;		/* NULL: the server's */
+	const char *user;		/* --user as given, or NULL */
+	uid_t uid;			/* what it runs as */
+	gid_t gid;
+	const gid_t *groups;		/* supplementary (with --user) */
+	size_t ngroups;
+	bool setsid;
+	bool pgroup;
+	const char *cgroup;		/* or NULL */
+	const struct tether_worker_fd *fds;
+	size_t nfds;
+	const struct tether_rlimit *rlimits;
+	size_t nrlimits;
+	const char *policy_name;	/* the worker's own policy, or NULL */
+	const char *policy_xxh3;	/* XXH3-64 of its text, 16 hex digits */
+	bool capture;
+	uint64_t log_max;
+	const char *log;		/* the capture's file, or NULL */
+};
+
+/* Every record, its spec and its strings in one block (tether_free). */
+int tether_ps_ex(struct tether *t, struct tether_worker_ex **workers,
+		 size_t *n);
+/* What tether_respawn() started.  The caller sets struct_size (the
+ * _INIT macro); the library fills no more than that. */
+struct tether_respawned {
+	size_t struct_size;
+	pid_t pid;			/* the new worker */
+	pid_t respawned_from;		/* the record it replaced */
+	char label[256];		/* its label, "" if none */
+};
+#define TETHER_RESPAWNED_INIT \
+	{ .struct_size = sizeof(struct tether_respawned) }
+
+/* Start an ended worker (exited or killed, its record not acknowledged)
+ * again from its kept spec, with its label; its old record, and logs,
+ * are replaced once the new one runs.  -EBUSY if it still runs, -EBADF
+ * if a server fd of its fd map is no longer open.  out may be NULL. */
+int tether_respawn(struct tether *t, const char *target,
+		   struct tether_respawned *out);
+
 /* ---- the data socket: files, remote memory, fds ------------------- */
 
 struct tether_xfer {

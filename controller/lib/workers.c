@@ -8,7 +8,7 @@
 #include "libtether.h"
 
 /* A label, or a pid written in decimal. */
-static struct tp_intstr tl_target(const char *target)
+struct tp_intstr tl_target(const char *target)
 {
 	struct tp_intstr v = { .s = tp_str(target) };
 	char *end;
@@ -152,7 +152,7 @@ TETHER_API int tether_spawn(struct tether *t, const struct tether_spawn *user,
 	return rc;
 }
 
-static void tl_worker_from(struct tether_worker *w, const struct tp_worker *m)
+void tl_worker_from(struct tether_worker *w, const struct tp_worker *m)
 {
 	static const char *const states[] = { "running", "stopped", "exited",
 					      "killed" };
@@ -278,7 +278,7 @@ static struct tether_worker *tl_workers_block(const struct tether_worker *v,
 	return o;
 }
 
-static int tl_pack_from(struct tp_w *w, const void *arg)
+int tl_pack_ps_from(struct tp_w *w, const void *arg)
 {
 	struct tp_from m = { .has = TP_FROM_FROM,
 			     .ufrom = (uint64_t) * (const int64_t *)arg };
@@ -298,7 +298,7 @@ TETHER_API int tether_ps(struct tether *t, struct tether_worker **workers,
 	/* Pages, oldest first, until the server says that was the last. */
 	do {
 		from = ps.next;
-		rc = tl_request(t, TETHER_OP_PS, tl_pack_from, &from, tl_got_ps,
+		rc = tl_request(t, TETHER_OP_PS, tl_pack_ps_from, &from, tl_got_ps,
 				&ps);
 	} while (rc == 0 && ps.next > from);
 	if (rc == 0 && !(*workers = tl_workers_block(ps.v, ps.n)))

@@ -121,6 +121,7 @@ static const struct td_op td_ops[TETHER_OP_MAX_] = {
 	[TETHER_OP_MEM_WRITE] = { "MEM_WRITE", td_do_mem_write, false },
 	[TETHER_OP_MEM_READ] = { "MEM_READ", td_do_mem_read, false },
 	[TETHER_OP_POLICY] = { "POLICY", td_do_policy, true },
+	[TETHER_OP_RESPAWN] = { "RESPAWN", td_do_respawn, false },
 };
 
 static const struct td_op *td_op_find(int64_t op)

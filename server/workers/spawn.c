@@ -29,6 +29,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "hash.h"
 #include "policy/policy.h"
 #include "tetherd.h"
 #include "worker.h"
@@ -78,6 +79,7 @@ void td_spawn_free(struct td_spawn *sp)
 	free(sp->cwd);
 	free(sp->cgroup);
 	free(sp->filter);
+	free(sp->policy_name);
 	free(sp);
 }
 
@@ -96,14 +98,63 @@ uint64_t td_spawn_log_max(const struct td_spawn *sp)
 	return sp->log_max;
 }
 
-char **td_spawn_take_argv(struct td_spawn *sp, int *argc)
+static char **td_strv_dup(char *const *v, int n)
 {
-	char **v = sp->argv;
+	char **nv = calloc((size_t)n + 1, sizeof(char *));
 
-	*argc = sp->argc;
-	sp->argv = NULL;
-	sp->argc = 0;
-	return v;
+	for (int i = 0; nv && i < n; i++)
+		if (!(nv[i] = strdup(v[i]))) {
+			td_strv_free(nv, i);
+			return NULL;
+		}
+	return nv;
+}
+
+/* A deep copy, for a RESPAWN: the record keeps its own. */
+struct td_spawn *td_spawn_dup(const struct td_spawn *sp)
+{
+	struct td_spawn *d = malloc(sizeof(*d));
+	size_t fsize = sp->nfilter * sizeof(struct sock_filter);
+
+	if (!d)
+		return NULL;
+	*d = *sp;
+	d->argv = td_strv_dup(sp->argv, sp->argc);
+	d->envp = td_strv_dup(sp->envp, sp->envc);
+	d->user = sp->user ? strdup(sp->user) : NULL;
+	d->path = sp->path ? strdup(sp->path) : NULL;
+	d->cwd = sp->cwd ? strdup(sp->cwd) : NULL;
+	d->cgroup = sp->cgroup ? strdup(sp->cgroup) : NULL;
+	d->policy_name = sp->policy_name ? strdup(sp->policy_name) : NULL;
+	d->filter = fsize ? malloc(fsize) : NULL;
+	if (d->filter)
+		memcpy(d->filter, sp->filter, fsize);
+	if (!d->argv || !d->envp || (sp->user && !d->user) ||
+	    (sp->path && !d->path) || (sp->cwd && !d->cwd) ||
+	    (sp->cgroup && !d->cgroup) ||
+	    (sp->policy_name && !d->policy_name) || (fsize && !d->filter)) {
+		td_spawn_free(d);
+		return NULL;
+	}
+	return d;
+}
+
+/* A server fd the worker is to get: open, and not one of ours. */
+static bool td_spawn_fd_ok(int server)
+{
+	return !td_ifd_is(server) && fcntl(server, F_GETFD) >= 0;
+}
+
+/* The fd map against the server's fds now: a RESPAWN after one of them
+ * was closed fails naming it, rather than starting a worker without. */
+int td_spawn_fds_check(struct td_req *r, const struct td_spawn *sp)
+{
+	for (unsigned i = 0; i < sp->nfds; i++)
+		if (!td_spawn_fd_ok(sp->fds[i].server))
+			return td_req_fail(r, EBADF, "server fd %d (the worker's "
+					   "fd %d) is no longer open",
+					   sp->fds[i].server, sp->fds[i].child);
+	return 0;
 }
 
 /* A str as a new C string, NUL-free and bounded. */
@@ -384,7 +435,7 @@ static int td_spawn_fdmap(struct td_req *r, struct td_spawn *sp,
 		    (server = m.server) < 0 || server > INT32_MAX)
 			return td_req_fail(r, EINVAL, "fds entry %zu is not "
 					   "[child_fd, server_fd]", i);
-		if (td_ifd_is((int)server) || fcntl((int)server, F_GETFD) < 0)
+		if (!td_spawn_fd_ok((int)server))
 			return td_req_fail(r, EBADF, "fds entry %zu: server fd "
 					   "%lld is not open", i,
 					   (long long)server);
@@ -558,9 +609,25 @@ static int td_spawn_policy(struct td_req *r, struct td_spawn *sp,
 				 "does not allow execve", sp->argv[0], name);
 	else
 		rc = td_spawn_compile(r, sp, p, name);
+	/* What PS shows of it: the name and a digest of the text. */
+	if (rc == 0 && !(sp->policy_name = strdup(name)))
+		rc = td_req_fail(r, ENOMEM, "out of memory");
+	snprintf(sp->policy_xxh3, sizeof(sp->policy_xxh3), "%016llx",
+		 (unsigned long long)XXH3_64bits(text, len));
 	free(errs);
 	td_policy_free(p);
 	return rc;
+}
+
+/* Spawning runs programs: a policy that forbids execve to the
+ * controller forbids SPAWN and RESPAWN too. */
+int td_spawn_allowed(struct td_req *r)
+{
+	if (r->srv->policy.loaded &&
+	    !td_policy_may_allow(r->srv->policy.loaded, SCMP_SYS(execve)))
+		return td_req_fail(r, EPERM, "SPAWN needs execve allowed by the "
+				   "policy (%s)", r->srv->policy.path);
+	return 0;
 }
 
 int td_spawn_prepare(struct td_req *r, const msgpack_object *body,
@@ -573,13 +640,9 @@ int td_spawn_prepare(struct td_req *r, const msgpack_object *body,
 	int rc;
 
 	*out = NULL;
-	/* Spawning runs programs: a policy that forbids execve to the
-	 * controller forbids SPAWN too. */
-	if (r->srv->policy.loaded &&
-	    !td_policy_may_allow(r->srv->policy.loaded, SCMP_SYS(execve))) {
+	if ((rc = td_spawn_allowed(r)) < 0) {
 		free(sp);
-		return td_req_fail(r, EPERM, "SPAWN needs execve allowed by the "
-				   "policy (%s)", r->srv->policy.path);
+		return rc;
 	}
 	if (!sp)
 		return td_req_fail(r, ENOMEM, "out of memory");
@@ -794,10 +857,15 @@ int td_spawn_resolve(struct td_req *r, struct td_spawn *sp)
 {
 	int rc;
 
+	/* A RESPAWN's copy runs as the first did, whatever NSS or PATH
+	 * say now. */
+	if (sp->resolved)
+		return 0;
 	if ((rc = td_spawn_user(r, sp)) < 0 ||
 	    (rc = td_spawn_env_user(r, sp)) < 0 ||
 	    (rc = td_spawn_path(r, sp)) < 0)
 		return rc;
+	sp->resolved = true;
 	return 0;
 }
 

@@ -87,7 +87,8 @@ void td_watchers_worker_gone(struct td_server *srv, struct td_worker *w)
 
 		if (!wa)
 			continue;
-		td_job_fail(j, ESRCH, "worker record acknowledged meanwhile");
+		td_job_fail(j, ESRCH, "worker record acknowledged or "
+			    "replaced (RESPAWN) meanwhile");
 		w->nwatch--;
 		wa->w = NULL;
 		td_job_end(j);

@@ -55,6 +55,10 @@ struct td_spawn {
 	unsigned nfilter;		/* instructions, <= TD_FILTER_MAX */
 	char home[PATH_MAX];		/* --user's, for HOME */
 	char uname[256];		/* --user's, for USER and LOGNAME */
+	/* Kept with the worker for PS and RESPAWN: */
+	bool resolved;			/* user, env and path settled */
+	char *policy_name;		/* the worker's policy, or NULL */
+	char policy_xxh3[17];		/* of its text, in hex */
 };
 
 /* spawn.c: the child's side, system calls only; shared with the
@@ -93,8 +97,12 @@ struct td_worker {
 	pid_t pgid;
 	int pidfd;			/* internal; closed once reaped */
 	char label[TETHER_LABEL_MAX + 1];
-	char **argv;
+	char **argv;			/* spec's */
 	int argc;
+	/* The SPAWN it came from, resolved: PS shows it, RESPAWN reruns
+	 * it.  Bounded as the request was (a frame). */
+	struct td_spawn *spec;
+	bool respawning;		/* a RESPAWN of it runs */
 	int64_t started_ms;		/* epoch */
 	uint64_t started_mono;		/* td_now_ms() */
 	enum td_wstate state;
@@ -139,7 +147,17 @@ void td_spawn_free(struct td_spawn *sp);
 const char *td_spawn_label(const struct td_spawn *sp);
 bool td_spawn_capture(const struct td_spawn *sp);
 uint64_t td_spawn_log_max(const struct td_spawn *sp);
-char **td_spawn_take_argv(struct td_spawn *sp, int *argc);
+/* RESPAWN: a copy to run again (resolved: no NSS, no PATH search),
+ * and its fd map checked against the server's fds as they are now. */
+struct td_spawn *td_spawn_dup(const struct td_spawn *sp);
+/* EPERM (said) when the server's policy forbids execve. */
+int td_spawn_allowed(struct td_req *r);
+int td_spawn_fds_check(struct td_req *r, const struct td_spawn *sp);
+
+/* spec.c: PS's view of a worker's spec and of a STOP in progress. */
+void td_spec_record(const struct td_worker *w, struct tp_worker *rec);
+/* A rough size of w's PS record, for the page's budget. */
+size_t td_spec_size(const struct td_worker *w);
 
 /* capture.c: workers' output into log files, and LOGS' reads. */
 struct td_capture;

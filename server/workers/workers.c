@@ -64,9 +64,7 @@ struct td_worker *td_worker_find(struct td_server *srv,
 static void td_worker_free(struct td_worker *w)
 {
 	td_timer_stop(w->srv, &w->stop_timer);
-	for (int i = 0; i < w->argc; i++)
-		free(w->argv[i]);
-	free(w->argv);
+	td_spawn_free(w->spec);
 	if (w->pidfd >= 0)
 		td_ifd_close(w->pidfd);
 	td_capture_free(w->cap);
@@ -103,6 +101,11 @@ struct td_spawnjob {
 	pid_t pid;
 	int rc;
 	struct td_req req;		/* the helper's words (req.err) */
+	/* RESPAWN: the record it replaces once exec happened, found again
+	 * by pid and start (it may be acknowledged meanwhile). */
+	bool respawn;
+	pid_t old_pid;
+	uint64_t old_mono;
 };
 
 static void td_spawn_close(int *fd)
@@ -141,6 +144,24 @@ static void td_worker_unlink(struct td_server *srv, struct td_worker *w)
 	srv->workers.nworkers--;
 }
 
+/* An ended record goes: its watchers hear so, its logs are deleted. */
+static void td_worker_drop(struct td_server *srv, struct td_worker *w)
+{
+	td_worker_unlink(srv, w);
+	td_watchers_worker_gone(srv, w);
+	td_worker_free(w);
+}
+
+/* The ended record a RESPAWN came from, if it is still there. */
+static struct td_worker *td_respawn_old(struct td_spawnjob *sj)
+{
+	for (struct td_worker *w = sj->req.srv->workers.list; w; w = w->next)
+		if (w != sj->w && w->pid == sj->old_pid &&
+		    w->started_mono == sj->old_mono)
+			return w;
+	return NULL;
+}
+
 static void td_worker_status(struct td_server *srv, struct td_worker *w,
 			     int status, const struct rusage *ru);
 
@@ -155,7 +176,11 @@ static void td_spawn_launched(struct td_spawnjob *sj)
 
 	w->pid = w->pgid = sj->pid;
 	w->state = TD_W_RUNNING;
-	w->argv = td_spawn_take_argv(sj->sp, &w->argc);
+	/* The record keeps the spec from now on. */
+	w->spec = sj->sp;
+	sj->sp = NULL;
+	w->argv = w->spec->argv;
+	w->argc = w->spec->argc;
 	td_worker_link(srv, w);
 	sj->linked = true;
 	if (td_workers_claim_exit(srv, w->pid, &status, &ru)) {
@@ -195,22 +220,45 @@ static void td_spawn_forget(struct td_spawnjob *sj)
 	td_watchers_worker_gone(srv, w);
 }
 
+/* A RESPAWN's answer; the record it came from is replaced now that
+ * the new one runs (and not before: a failed exec leaves it as it was). */
+static void td_respawn_answer(struct td_spawnjob *sj, struct tp_msg *m)
+{
+	struct td_worker *w = sj->w, *old = td_respawn_old(sj);
+	struct tp_respawn_reply rep = {
+		.pid = w->pid,
+		.label = tp_str(w->label[0] ? w->label : NULL),
+		.log = tp_str(w->cap ? td_capture_path(w->cap) : NULL),
+		.respawned_from = sj->old_pid,
+	};
+
+	td_log("respawned worker %s pid %d (was pid %d)", td_worker_name(w),
+	       (int)w->pid, (int)sj->old_pid);
+	tp_pack_respawn_reply(&m->w, &rep);
+	if (old)
+		td_worker_drop(sj->job.srv, old);
+}
+
 static void td_spawn_answer(struct td_spawnjob *sj)
 {
 	struct td_worker *w = sj->w;
 	struct tp_spawn_reply rep;
 	struct tp_msg m;
 
-	td_log("spawned worker %s pid %d%s", td_worker_name(w), (int)w->pid,
-	       w->cap ? " (output captured)" : "");
-	rep = (struct tp_spawn_reply){
-		.pid = w->pid,
-		.label = tp_str(w->label[0] ? w->label : NULL),
-		.log = tp_str(w->cap ? td_capture_path(w->cap) : NULL),
-	};
 	tp_msg_init(&m);
 	tp_msg_reply(&m, sj->job.to_id, 0);
-	tp_pack_spawn_reply(&m.w, &rep);
+	if (sj->respawn) {
+		td_respawn_answer(sj, &m);
+	} else {
+		td_log("spawned worker %s pid %d%s", td_worker_name(w),
+		       (int)w->pid, w->cap ? " (output captured)" : "");
+		rep = (struct tp_spawn_reply){
+			.pid = w->pid,
+			.label = tp_str(w->label[0] ? w->label : NULL),
+			.log = tp_str(w->cap ? td_capture_path(w->cap) : NULL),
+		};
+		tp_pack_spawn_reply(&m.w, &rep);
+	}
 	td_job_send(&sj->job, &m);
 	td_job_end(&sj->job);
 }
@@ -231,7 +279,8 @@ static void td_spawn_exec_done(struct td_spawnjob *sj, int res)
 		return;
 	}
 	if (n > 0) {
-		int rc = td_spawn_exec_error(&sj->req, sj->sp, rec, (size_t)n);
+		int rc = td_spawn_exec_error(&sj->req, sj->w->spec, rec,
+					     (size_t)n);
 
 		td_spawn_forget(sj);
 		td_job_fail(&sj->job, -rc, "%s", sj->req.err);
@@ -266,7 +315,10 @@ static void td_spawn_done(struct td_job *j, int res)
 static void td_spawn_release(struct td_job *j)
 {
 	struct td_spawnjob *sj = (struct td_spawnjob *)j;
+	struct td_worker *old = sj->respawn ? td_respawn_old(sj) : NULL;
 
+	if (old)
+		old->respawning = false;
 	td_spawn_close(&sj->child_fd);
 	td_spawn_close(&sj->err_w);
 	td_spawn_close(&sj->err_r);
@@ -327,21 +379,25 @@ static int td_spawn_setup(struct td_req *r, struct td_spawnjob *sj)
 	return 0;
 }
 
-int td_do_spawn(struct td_req *r)
+static struct td_spawnjob *td_spawnjob_new(struct td_req *r)
 {
-	struct td_server *srv = r->srv;
-	struct td_spawnjob *sj;
+	struct td_spawnjob *sj = calloc(1, sizeof(*sj));
+
+	if (!sj) {
+		td_req_fail(r, ENOMEM, "out of memory");
+		return NULL;
+	}
+	sj->child_fd = sj->err_r = sj->err_w = -1;
+	sj->req.srv = r->srv;
+	return sj;
+}
+
+/* The job, its spec prepared: checked, set up, on to a helper. */
+static int td_spawn_go(struct td_req *r, struct td_spawnjob *sj)
+{
 	int rc;
 
-	if (srv->workers.nworkers >= TD_WORKERS_MAX)
-		return td_req_fail(r, EAGAIN, "%d worker records; acknowledge "
-				   "some exited ones", TD_WORKERS_MAX);
-	if (!(sj = calloc(1, sizeof(*sj))))
-		return td_req_fail(r, ENOMEM, "out of memory");
-	sj->child_fd = sj->err_r = sj->err_w = -1;
-	sj->req.srv = srv;
-	if ((rc = td_spawn_prepare(r, r->body, &sj->sp)) < 0 ||
-	    (rc = td_spawn_check(r, sj->sp)) < 0 ||
+	if ((rc = td_spawn_check(r, sj->sp)) < 0 ||
 	    (rc = td_spawn_setup(r, sj)) < 0 ||
 	    (rc = td_job_start(&sj->job, &td_spawn_ops, r)) < 0) {
 		td_spawn_release(&sj->job);
@@ -357,6 +413,68 @@ int td_do_spawn(struct td_req *r)
 	return TD_REPLY_LATER;
 }
 
+int td_do_spawn(struct td_req *r)
+{
+	struct td_spawnjob *sj;
+	int rc;
+
+	if (r->srv->workers.nworkers >= TD_WORKERS_MAX)
+		return td_req_fail(r, EAGAIN, "%d worker records; acknowledge "
+				   "some exited ones", TD_WORKERS_MAX);
+	if (!(sj = td_spawnjob_new(r)))
+		return -ENOMEM;
+	if ((rc = td_spawn_prepare(r, r->body, &sj->sp)) < 0) {
+		td_spawn_release(&sj->job);
+		return rc;
+	}
+	return td_spawn_go(r, sj);
+}
+
+/* RESPAWN [target]: a worker that ended, again, from the spec its record
+ * kept -- same argv, environment, cwd, user, fd map (as server fds are
+ * now), policy, capture and label; the record is replaced once the new
+ * one has exec'd.  A live worker is refused (EBUSY): stop it first. */
+int td_do_respawn(struct td_req *r)
+{
+	struct tp_target req;
+	struct tp_err e;
+	struct td_worker *w;
+	struct td_spawnjob *sj;
+	int rc;
+
+	if ((rc = tp_unpack_respawn(r->body, &req, &e)) < 0)
+		return td_req_fail(r, -rc, "%s", e.msg);
+	if (!(w = td_worker_find(r->srv, td_target_of(&req))))
+		return td_req_fail(r, ESRCH, "no such worker");
+	if (w->state == TD_W_RUNNING || w->state == TD_W_STOPPED)
+		return td_req_fail(r, EBUSY, "worker %s (pid %d) still runs; "
+				   "stop it first", td_worker_name(w),
+				   (int)w->pid);
+	if (w->respawning)
+		return td_req_fail(r, EBUSY, "worker %s (pid %d) is being "
+				   "respawned already", td_worker_name(w),
+				   (int)w->pid);
+	if ((rc = td_spawn_allowed(r)) < 0)
+		return rc;
+	if (!(sj = td_spawnjob_new(r)))
+		return -ENOMEM;
+	sj->respawn = true;
+	sj->old_pid = w->pid;
+	sj->old_mono = w->started_mono;
+	if (!(sj->sp = td_spawn_dup(w->spec))) {
+		td_spawn_release(&sj->job);
+		return td_req_fail(r, ENOMEM, "out of memory");
+	}
+	if ((rc = td_spawn_fds_check(r, sj->sp)) < 0) {
+		td_spawn_release(&sj->job);
+		return rc;
+	}
+	if ((rc = td_spawn_go(r, sj)) >= 0)
+		w->respawning = true;
+	return rc;
+}
+
+/* A live worker whose STOP's grace runs is "stopping". */
 static const char *td_state_name(const struct td_worker *w)
 {
 	static const char *const names[] = {
@@ -364,10 +482,14 @@ static const char *td_state_name(const struct td_worker *w)
 		[TD_W_EXITED] = "exited", [TD_W_KILLED] = "killed",
 	};
 
+	if (w->stopping &&
+	    (w->state == TD_W_RUNNING || w->state == TD_W_STOPPED))
+		return "stopping";
 	return names[w->state];
 }
 
 #define TD_PS_PAGE 256		/* records per PS reply */
+#define TD_PS_BYTES (1u << 20)	/* about as many bytes, with specs */
 #define TD_ARGV_SHOWN 4096	/* argv bytes a record shows */
 
 /* The whole record (WAIT and STOP add their own).  argv is cut at
@@ -406,6 +528,15 @@ void td_worker_record(const struct td_worker *w, struct tp_worker *rec)
 		rec->has |= TP_WORKER_EXIT_CODE;
 	if (w->state == TD_W_KILLED || w->state == TD_W_STOPPED)
 		rec->has |= TP_WORKER_SIGNAL;
+	/* The STOP's deadline is the server's: it holds whoever asked. */
+	if (w->stopping) {
+		uint64_t now = td_now_ms();
+
+		rec->has |= TP_WORKER_STOP | TP_WORKER_STOP_SIGNAL;
+		rec->stop_signal = w->stop_killed ? SIGKILL : SIGTERM;
+		rec->stop_deadline_ms = !w->stop_killed && w->stop_deadline > now
+					? (int64_t)(w->stop_deadline - now) : 0;
+	}
 }
 
 /* PS's records, from the page's list. */
@@ -415,6 +546,7 @@ static int td_ps_pack_one(struct tp_w *w, const void *ctx, uint32_t i)
 	struct tp_worker rec;
 
 	td_worker_record(v[i], &rec);
+	td_spec_record(v[i], &rec);
 	return tp_pack_worker(w, &rec);
 }
 
@@ -444,6 +576,15 @@ int td_do_ps(struct td_req *r)
 
 		if (idx >= from && idx < from + count)
 			v[idx - from] = w;
+	}
+	/* Specs make records large: a page stops at about TD_PS_BYTES,
+	 * one record at least. */
+	for (size_t i = 0, bytes = 0; i < count; i++) {
+		bytes += td_spec_size(v[i]);
+		if (i && bytes > TD_PS_BYTES) {
+			count = (unsigned)i;
+			break;
+		}
 	}
 	rep = (struct tp_ps_reply){
 		.workers = { .n = count, .each = td_ps_pack_one, .ctx = v },
@@ -495,7 +636,7 @@ int td_do_ack(struct td_req *r)
 	struct tp_target req;
 	struct tp_kill_reply rep;
 	struct tp_err e;
-	struct td_worker **pp, *w;
+	struct td_worker *w;
 	int rc;
 
 	if ((rc = tp_unpack_ack(r->body, &req, &e)) < 0)
@@ -505,13 +646,8 @@ int td_do_ack(struct td_req *r)
 	if (w->state != TD_W_EXITED && w->state != TD_W_KILLED)
 		return td_req_fail(r, EBUSY, "worker %s (pid %d) still runs",
 				   td_worker_name(w), (int)w->pid);
-	for (pp = &r->srv->workers.list; *pp != w; pp = &(*pp)->next)
-		;
-	*pp = w->next;
-	r->srv->workers.nworkers--;
-	td_watchers_worker_gone(r->srv, w);
 	rep = (struct tp_kill_reply){ .pid = w->pid };
-	td_worker_free(w);
+	td_worker_drop(r->srv, w);
 	return tp_pack_ack_reply(r->w, &rep);
 }
 

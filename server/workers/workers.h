@@ -39,6 +39,8 @@ int td_do_spawn(struct td_req *r);
 int td_do_ps(struct td_req *r);
 int td_do_kill(struct td_req *r);
 int td_do_ack(struct td_req *r);
+/* RESPAWN [target]: an ended worker again, from its kept spec. */
+int td_do_respawn(struct td_req *r);
 /* SIGCHLD: collect every change, ours and adopted orphans'. */
 void td_workers_reap(struct td_server *srv);
 /* A STOP still waits for a group that outlived its leader. */
