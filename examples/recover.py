@@ -129,7 +129,7 @@ def main():
     st, ps = tc("ps")
     if st != 0:
         return st
-    keep = sorted({m["server"] for w in ps for m in w.get("fd_map", [])})
+    keep = sorted({m["server_fd"] for w in ps for m in w.get("fds", [])})
     args = ["gc"] + (["--keep", ",".join(map(str, keep))] if keep else [])
     if a.dry_run:
         st, doc = tc(*args, "--dry-run")

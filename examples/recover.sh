@@ -121,7 +121,7 @@ printf '%s' "$pending" | jq -c '.[] | select(.state != "done") |
 
 # 4. fds: keep labeled ones (gc keeps those itself) and what workers use
 ps=$(tc ps) || exit $?
-keep=$(printf '%s' "$ps" | jq -r '[.[] | .fd_map[]? | .server] | unique |
+keep=$(printf '%s' "$ps" | jq -r '[.[] | .fds[]? | .server_fd] | unique |
 	map(tostring) | join(",")')
 if [ -n "$dry" ]; then
 	out=$(tc gc ${keep:+--keep "$keep"} --dry-run) || exit $?
