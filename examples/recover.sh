@@ -80,19 +80,19 @@ act "$(printf '%s' "$status" | jq -c '{action: "status", pid, generation}')"
 # 2. workers
 ps=$(tc ps) || exit $?
 printf '%s' "$ps" | jq -c '.[] | select(.state == "running" or
-	.state == "stopping") | {action: "keep", pid, label, state}'
+	.state == "stopping") | {action: "keep", pid, label: .label, state}'
 printf '%s' "$ps" | jq -c --arg r "$restart" '.[] |
 	select(.state == "exited" or .state == "killed") |
-	{pid, label, state, exit_code, signal,
+	{pid, label: .label, state, exit_code, signal,
 	 restart: ($r == "always" or ($r == "on-failure" and
 		   (.state == "killed" or .exit_code != 0)))}' | {
 while read -r w; do
 	target=$(printf '%s' "$w" | jq -r '.label // .pid')
 	if [ "$(printf '%s' "$w" | jq -r .restart)" = true ]; then
 		run "$(printf '%s' "$w" | jq -c '{action: "respawn", pid,
-			label, state, exit_code, signal}')" respawn "$target"
+			label: .label, state, exit_code, signal}')" respawn "$target"
 	else
-		act "$(printf '%s' "$w" | jq -c '{action: "ended", pid, label,
+		act "$(printf '%s' "$w" | jq -c '{action: "ended", pid, label: .label,
 			state, exit_code, signal}')"
 	fi
 done

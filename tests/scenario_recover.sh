@@ -59,7 +59,8 @@ crash_a_supervisor() {
 		-- sh -c "[ -e '$D/flaky.marker' ] && exec sleep 1000
 			touch '$D/flaky.marker'; sleep 0.3; exit 3"
 	FLAKY=$(field .pid)
-	cat "/proc/$FLAKY/cmdline" >"$D/flaky.cmdline"
+	ctl_any --json ps
+	field '.[] | select(.label == "flaky") | .argv' >"$D/flaky.argv"
 	ctl "spawn oneshot" 0 --json spawn --label oneshot -- true
 	WPIDS="$WPIDS $TICK $FLAKY"
 	ctl "open the journal" 0 --json call openat AT_FDCWD "\"$D/journal\"" \
@@ -131,9 +132,16 @@ check_recovered() {
 	WPIDS="$WPIDS $nf"
 	if [ -n "$nf" ] && [ "$nf" != "$FLAKY" ] && alive "$nf"; then
 		ok "$tool: a new flaky runs ($nf)"
-		cat "/proc/$nf/cmdline" >"$D/flaky.cmdline.new"
-		same "$tool: flaky's argv as spawned" "$D/flaky.cmdline" \
-			"$D/flaky.cmdline.new"
+		field '.[] | select(.label == "flaky") | .argv' \
+			>"$D/flaky.argv.new"
+		same "$tool: flaky's argv as spawned" "$D/flaky.argv" \
+			"$D/flaky.argv.new"
+		# (sh adds PWD of its own)
+		tr '\0' '\n' <"/proc/$nf/environ" | jq -R . | jq -s . \
+			>"$D/flaky.environ"
+		expect "$tool: flaky's env as spawned" "[]" \
+			"$(field '.[] | select(.label == "flaky") | .env' |
+				jq -c --slurpfile p "$D/flaky.environ" '. - $p[0]')"
 		expect "$tool: flaky's fd 3 is the mapped fd" /dev/zero \
 			"$(readlink "/proc/$nf/fd/3")"
 	else
