@@ -26,6 +26,7 @@ struct tether {
 	size_t nheld;
 	size_t capheld;
 	char err[256];
+	int intr_fd;			/* tether_set_interrupt_fd, or -1 */
 };
 
 /* opts.c: the caller's option structure src (NULL: every default) as
