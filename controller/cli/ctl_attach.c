@@ -104,7 +104,7 @@ static bool ctl_attach_line(struct ctl_session *s, const char *line,
 
 	if ((rc = ctl_words(line, &w, &n)) < 0) {
 		ctl_err("%s", ctl_words_strerror(rc));
-		if (!*status)
+		if (!*status && !s->tty)
 			*status = CTL_EX_USAGE;
 		return true;
 	}

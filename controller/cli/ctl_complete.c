@@ -1,10 +1,10 @@
 /*
  * Tab in attach: the word at the cursor completed from what fits where
  * it stands -- verbs and syscall names first, then the syscall names
- * after `call` and the verbs after `help`, fd numbers and labels (the
- * server's `fds`) as arguments of a call, label, unlabel, gc --keep and
- * give, worker pids and labels (`ps`) after kill, stop, wait, logs, ack
- * and respawn.  One match is inserted with a blank; several, their
+ * after `call` and the verbs after `help`, the server's fd numbers (its
+ * `fds`) as arguments of a call, label, gc --keep and give, its labels
+ * after unlabel, worker pids and labels (`ps`) after kill, stop, wait,
+ * logs, ack and respawn.  One match is inserted with a blank; several, their
  * common beginning, and a second Tab lists them.
  */
 #ifndef _GNU_SOURCE
@@ -193,12 +193,13 @@ static void ctl_cands_for(struct ctl_cands *c, struct ctl_session *s,
 		if (n == at)
 			ctl_cand_syscalls(c);
 		else if (n > at)
-			ctl_cand_fds(c, s->t, true, true);
+			ctl_cand_fds(c, s->t, true, false);
 		return;
 	}
 	if (!(v = ctl_verb_find(w[0])))
-		/* a bare syscall: its arguments */
-		ctl_cand_fds(c, s->t, true, true);
+		/* a bare syscall: its arguments (numbers: call takes no
+		 * labels) */
+		ctl_cand_fds(c, s->t, true, false);
 }
 
 static int ctl_cand_cmp(const void *a, const void *b)
