@@ -87,6 +87,17 @@ static void say(struct kpty *p, const char *line, const char *want)
 		kpty_must(p, want);
 }
 
+/* Ctrl-D at the prompt; the exit status.  (Typed ahead, while the verb
+ * runs and the terminal is in its cooked mode, ^D would be a read of 0
+ * bytes for nobody: a person types it at the prompt.) */
+static int ctrl_d(struct kpty *p)
+{
+	kpty_must(p, "> ");
+	kpty_drain(p, 100);
+	kpty_send(p, "\x04");
+	return kpty_wait(p);
+}
+
 struct run {
 	int status;
 	char out[65536];
@@ -165,8 +176,7 @@ Test(attach, quotes_like_a_shell)
 	say(pty, "label 1 \"oops", "unbalanced quotes: a \" is not closed");
 	say(pty, "label 1 'oops", "unbalanced quotes: a ' is not closed");
 	say(pty, "getpid", "getpid() = ");
-	kpty_send(pty, "\x04");
-	cr_assert_eq(kpty_wait(pty), 0, "%s", pty->out);
+	cr_assert_eq(ctrl_d(pty), 0, "%s", pty->out);
 }
 
 Test(attach, empty_word_reaches_the_verb)
@@ -237,8 +247,7 @@ Test(attach, help_in_session)
 	cr_assert_null(strstr(pty->out, "usage: tetherctl spawn [--label L] "
 					"[--capture]\r\n  start a worker process\r\n"
 					"tetherctl"));
-	kpty_send(pty, "\x04");
-	cr_assert_eq(kpty_wait(pty), 0);
+	cr_assert_eq(ctrl_d(pty), 0);
 }
 
 Test(attach, help_outside_needs_no_server)
@@ -341,8 +350,7 @@ Test(attach, ctrl_c_interrupts_the_verb)
 	say(pty, "status", "controller");
 	say(pty, "ps", "running");
 	/* the session was never lost: still the same generation */
-	kpty_send(pty, "\x04");
-	cr_assert_eq(kpty_wait(pty), 0, "%s", pty->out);
+	cr_assert_eq(ctrl_d(pty), 0, "%s", pty->out);
 	cr_assert_null(strstr(pty->out, "killed"), "%s", pty->out);
 }
 
@@ -380,8 +388,7 @@ Test(attach, history_across_sessions)
 	session(pty, NULL);
 	say(pty, "getpid", "getpid() = ");
 	say(pty, "label 1 remembered", "labeled remembered");
-	kpty_send(pty, "\x04");
-	cr_assert_eq(kpty_wait(pty), 0);
+	cr_assert_eq(ctrl_d(pty), 0);
 	snprintf(dir, sizeof(dir), "%s/state/tether", fx.dir);
 	snprintf(path, sizeof(path), "%s/history", dir);
 	cr_assert_eq(stat(dir, &st), 0);
@@ -395,8 +402,7 @@ Test(attach, history_across_sessions)
 	session(pty2, NULL);
 	kpty_send(pty2, "\x10\x10\r");
 	kpty_must(pty2, "getpid() = ");
-	kpty_send(pty2, "\x04");
-	cr_assert_eq(kpty_wait(pty2), 0);
+	cr_assert_eq(ctrl_d(pty2), 0);
 	slurp(path, buf, sizeof(buf));
 	cr_assert_str_eq(buf, "getpid\nlabel 1 remembered\ngetpid\n");
 }
@@ -417,8 +423,7 @@ Test(attach, history_not_through_a_symlink)
 	cr_assert(strstr(pty->out, "no history kept: Too many levels of "
 				   "symbolic links"), "%s", pty->out);
 	say(pty, "getpid", "getpid() = ");
-	kpty_send(pty, "\x04");
-	cr_assert_eq(kpty_wait(pty), 0, "%s", pty->out);
+	cr_assert_eq(ctrl_d(pty), 0, "%s", pty->out);
 	slurp(target, buf, sizeof(buf));
 	cr_assert_str_eq(buf, "");
 }
@@ -456,8 +461,7 @@ Test(attach, tab_completion)
 	/* (a ^C flushes what is typed after it: ^D waits for the prompt) */
 	kpty_send(pty, "\x03");
 	kpty_drain(pty, 200);
-	kpty_send(pty, "\x04");
-	cr_assert_eq(kpty_wait(pty), 0, "%s", pty->out);
+	cr_assert_eq(ctrl_d(pty), 0, "%s", pty->out);
 }
 
 /* ---- --observe, take-over, scripts ------------------------------------ */
@@ -485,8 +489,7 @@ Test(attach, observe_beside_a_supervisor)
 	/* the supervisor never noticed */
 	say(pty, "getpid", "getpid() = ");
 	say(pty, "fds", "supervised");
-	kpty_send(pty2, "\x04");
-	cr_assert_eq(kpty_wait(pty2), 0, "%s", pty2->out);
+	cr_assert_eq(ctrl_d(pty2), 0, "%s", pty2->out);
 	/* a script of an observer: the refusal is its status, 5 */
 	RUN(&r, "status\nlabel 1 x\nfds\n", "-s", fx.sock, "attach",
 	    "--observe");
@@ -494,8 +497,7 @@ Test(attach, observe_beside_a_supervisor)
 	cr_assert(strstr(r.err, "label: refused"), "%s", r.err);
 	cr_assert(strstr(r.out, "supervised"), "fds ran after: %s", r.out);
 	say(pty, "getpid", "getpid() = ");
-	kpty_send(pty, "\x04");
-	cr_assert_eq(kpty_wait(pty), 0);
+	cr_assert_eq(ctrl_d(pty), 0);
 }
 
 Test(attach, taken_over_session_ends)
