@@ -535,3 +535,57 @@ Test(attach, script_mode_is_quiet)
 	cr_assert(strstr(r.out, "getpid() = "), "%s", r.out);
 	cr_assert_null(strstr(r.err, "usage: tetherctl attach"), "%s", r.err);
 }
+
+/* A script (stdin a pipe) gets SIGINT: while a line runs, and while it
+ * waits for the next one.  Both end it with 130; the running call is
+ * cancelled in the server. */
+Test(attach, sigint_ends_a_script)
+{
+	char line[64];
+	struct tether *t;
+	int p[2], in[2], st;
+	int64_t end;
+	pid_t pid;
+
+	cr_assert_eq(fx_connect_retry(fx.sock, 0, &t), 0);
+	cr_assert_eq(fx_pipe2(t, p, 0), 0);
+	tether_disconnect(t);
+	for (int round = 0; round < 2; round++) {
+		cr_assert_eq(pipe2(in, O_CLOEXEC), 0);
+		pid = fork();
+		cr_assert_geq(pid, 0);
+		if (pid == 0) {
+			int null = open("/dev/null", O_WRONLY);
+
+			fx_forked();
+			dup2(in[0], 0);
+			dup2(null, 1);
+			dup2(null, 2);
+			for (int fd = 3; fd < 1024; fd++)
+				close(fd);
+			execl(ctl_path(), ctl_path(), "-s", fx.sock, "attach",
+			      (char *)NULL);
+			_exit(127);
+		}
+		fx_track(pid);
+		close(in[0]);
+		if (round == 0)
+			snprintf(line, sizeof(line), "read %d @16 16\n", p[0]);
+		else
+			snprintf(line, sizeof(line), "getpid\n");
+		cr_assert_gt(write(in[1], line, strlen(line)), 0);
+		/* until the line runs (round 0: the read is pending) */
+		end = kit_now_ms() + FX_DEADLINE_MS;
+		while (round == 0 && !server_runs("read") &&
+		       kit_now_ms() < end)
+			kit_nap_ms(20);
+		kit_nap_ms(100);
+		kill(pid, SIGINT);
+		cr_assert_eq(waitpid(pid, &st, 0), pid);
+		fx_untrack(pid);
+		close(in[1]);
+		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 130,
+			  "round %d: status %#x", round, st);
+		cr_assert(!server_runs("read"), "the read still runs");
+	}
+}

@@ -149,6 +149,8 @@ int ctl_intr_install(void);
 int ctl_intr_fd(void);
 bool ctl_intr_taken(void);
 void ctl_intr_clear(void);
+/* While set, SIGINT exits 130 at once (nothing would see the pipe). */
+void ctl_intr_set_fatal(bool fatal);
 /* Cancel what an interrupted call left running in the server. */
 int ctl_intr_cancel(struct tether *t);
 

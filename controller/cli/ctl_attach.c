@@ -45,7 +45,13 @@ static char *ctl_attach_getline(void)
 {
 	char *line = NULL;
 	size_t cap = 0;
-	ssize_t n = getline(&line, &cap, stdin);
+	ssize_t n;
+
+	/* SIGINT while the script's next line is awaited: stdio restarts
+	 * the read, so the handler ends the script itself (130) */
+	ctl_intr_set_fatal(true);
+	n = getline(&line, &cap, stdin);
+	ctl_intr_set_fatal(false);
 
 	if (n < 0) {
 		free(line);

@@ -92,10 +92,9 @@ static void ctl_cand_fds(struct ctl_cands *c, struct tether *t, bool numbers,
 	size_t n = 0, nin = 0;
 	char buf[16];
 
-	if (tether_list_fds(t, &v, &n, &in, &nin) < 0) {
-		ctl_intr_clear();
+	/* (interrupted: the prompt sees the Ctrl-C too and starts over) */
+	if (tether_list_fds(t, &v, &n, &in, &nin) < 0)
 		return;
-	}
 	for (size_t i = 0; i < n; i++) {
 		snprintf(buf, sizeof(buf), "%d", v[i].fd);
 		if (numbers)
@@ -113,10 +112,8 @@ static void ctl_cand_workers(struct ctl_cands *c, struct tether *t)
 	size_t n = 0;
 	char buf[16];
 
-	if (tether_ps(t, &w, &n) < 0) {
-		ctl_intr_clear();
+	if (tether_ps(t, &w, &n) < 0)
 		return;
-	}
 	for (size_t i = 0; i < n; i++) {
 		snprintf(buf, sizeof(buf), "%d", (int)w[i].pid);
 		ctl_cand(c, buf);

@@ -20,13 +20,16 @@
 
 static int ctl_intr_pipe[2] = { -1, -1 };
 static volatile sig_atomic_t ctl_intr_hits;
+/* Set while nothing could notice the pipe (a script's next line is
+ * awaited in stdio): SIGINT then ends us at once. */
+static volatile sig_atomic_t ctl_intr_fatal;
 
 static void ctl_intr_handler(int sig)
 {
 	int e = errno;
 
 	(void)sig;
-	if (++ctl_intr_hits >= 3)
+	if (++ctl_intr_hits >= 3 || ctl_intr_fatal)
 		_exit(CTL_EX_INTERRUPTED);
 	if (write(ctl_intr_pipe[1], "", 1) < 0) {
 		/* full: it is readable, which is all that counts */
@@ -49,6 +52,11 @@ int ctl_intr_install(void)
 	if (sigaction(SIGINT, &sa, NULL) < 0)
 		return -errno;
 	return 0;
+}
+
+void ctl_intr_set_fatal(bool fatal)
+{
+	ctl_intr_fatal = fatal;
 }
 
 int ctl_intr_fd(void)
