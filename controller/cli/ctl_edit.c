@@ -111,8 +111,10 @@ struct ctl_edit *ctl_edit_open(struct ctl_session *s)
 	el_set(e->el, EL_PROMPT, ctl_edit_prompt);
 	el_set(e->el, EL_HIST, history, e->hist);
 	el_set(e->el, EL_GETCFN, ctl_edit_getc);
-	el_set(e->el, EL_ADDFN, "tether-complete", "complete a word",
-	       ctl_complete);
+	/* the wide call: the narrow one leaks copies of both strings
+	 * (libedit's eln.c says so) */
+	el_wset(e->el, EL_ADDFN, L"tether-complete", L"complete a word",
+		ctl_complete);
 	el_set(e->el, EL_BIND, "^I", "tether-complete", NULL);
 	/* ~/.editrc (or $EDITRC) may rebind keys, as for other libedit
 	 * programs. */

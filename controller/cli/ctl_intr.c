@@ -14,9 +14,14 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ctl.h"
+
+/* Polls, 10 ms apart, for a cancelled request to end: a helper thread
+ * is woken by a signal, so this is quick unless the kernel holds it. */
+#define CTL_INTR_SETTLE_TRIES 200
 
 static int ctl_intr_pipe[2] = { -1, -1 };
 static volatile sig_atomic_t ctl_intr_hits;
@@ -79,30 +84,57 @@ void ctl_intr_clear(void)
 	ctl_intr_hits = 0;
 }
 
+/* Is request id among v[0..n)? */
+static bool ctl_intr_listed(const struct tether_pending *v, size_t n,
+			    uint64_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].id == id)
+			return true;
+	return false;
+}
+
 /* After an interrupted `call` or `batch`: the server still runs what we
  * stopped waiting for.  Ours is the one request of our generation that
  * runs and is waited for (we ask one thing at a time); cancel it, so a
  * read on an empty pipe does not hold a helper thread until data comes.
- * Returns how many were cancelled, or -errno. */
+ * Then wait (a little) until it has ended: its answer comes to this
+ * connection and is skipped, where after a disconnect it would be
+ * parked for a collect nobody makes.  Returns how many were cancelled,
+ * or -errno. */
 int ctl_intr_cancel(struct tether *t)
 {
 	const struct tether_status *me = tether_info(t);
 	struct tether_pending *v = NULL;
-	size_t n = 0;
-	int rc, cancelled = 0;
+	uint64_t ids[8];
+	size_t n = 0, nids = 0;
+	int rc;
 
 	ctl_intr_clear();
 	if (!me)
 		return -ENOTCONN;
 	if ((rc = tether_pending(t, &v, &n)) < 0)
 		return rc;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && nids < 8; i++) {
 		if (v[i].generation != me->generation || !v[i].waited ||
 		    strcmp(v[i].state, "running"))
 			continue;
 		if (tether_cancel(t, v[i].id) == 0)
-			cancelled++;
+			ids[nids++] = v[i].id;
 	}
 	tether_free(v);
-	return cancelled;
+	for (int tries = 0; nids && tries < CTL_INTR_SETTLE_TRIES; tries++) {
+		bool left = false;
+
+		if (tether_pending(t, &v, &n) < 0)
+			break;
+		for (size_t k = 0; k < nids; k++)
+			left |= ctl_intr_listed(v, n, ids[k]);
+		tether_free(v);
+		if (!left)
+			break;
+		nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 },
+			  NULL);
+	}
+	return (int)nids;
 }
