@@ -589,3 +589,42 @@ Test(attach, sigint_ends_a_script)
 		cr_assert(!server_runs("read"), "the read still runs");
 	}
 }
+
+/* The history file is bounded: a file of 2,500 lines is cut back to the
+ * last 1,000 when a session opens it; an overlong line is not kept. */
+Test(attach, history_is_bounded)
+{
+	char path[400], *buf;
+	size_t cap = 1 << 20, n = 0, lines = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/state", fx.dir);
+	cr_assert_eq(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/state/tether", fx.dir);
+	cr_assert_eq(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/state/tether/history", fx.dir);
+	cr_assert_not_null(f = fopen(path, "w"));
+	for (int i = 0; i < 2500; i++)
+		fprintf(f, "call getpid # %d\n", i);
+	fclose(f);
+	cr_assert_eq(chmod(path, 0644), 0);
+	session(pty, NULL);
+	say(pty, "getpid", "getpid() = ");
+	cr_assert_eq(ctrl_d(pty), 0);
+	cr_assert_not_null(buf = calloc(1, cap));
+	slurp(path, buf, cap);
+	for (char *p = buf; *p; p++)
+		lines += *p == '\n';
+	n = strlen(buf);
+	cr_assert_eq(lines, 1001, "%zu lines", lines);
+	cr_assert(!strncmp(buf, "call getpid # 1500\n", 19), "%.40s", buf);
+	cr_assert(!strcmp(buf + n - 7, "getpid\n"));
+	/* made private as it was opened */
+	{
+		struct stat st;
+
+		cr_assert_eq(stat(path, &st), 0);
+		cr_assert_eq(st.st_mode & 0777, 0600, "%o", st.st_mode);
+	}
+	free(buf);
+}
