@@ -24,8 +24,9 @@
 /* A line longer than this is not kept (nor read back). */
 #define CTL_HISTORY_LINE 4096
 
-/* mkdir -p of path's directory, each new one 0700; not through
- * symlinks we did not make (a component must be a directory). */
+/* mkdir -p of path's directory, each new one 0700 (an existing one may
+ * be a symlink to a directory, as $HOME often is; the file itself is
+ * never followed). */
 static int ctl_history_dirs(char *path)
 {
 	struct stat st;
@@ -37,7 +38,7 @@ static int ctl_history_dirs(char *path)
 			*slash = '/';
 			return -errno;
 		}
-		if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
 			*slash = '/';
 			return -ENOTDIR;
 		}

@@ -12,6 +12,7 @@
 #endif
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <time.h>
@@ -69,19 +70,24 @@ int ctl_intr_fd(void)
 	return ctl_intr_pipe[0];
 }
 
+/* The count, or a byte in the pipe: a SIGINT that came while
+ * ctl_intr_clear ran still counts, whichever half of it it undid. */
 bool ctl_intr_taken(void)
 {
-	return ctl_intr_hits > 0;
+	struct pollfd p = { .fd = ctl_intr_pipe[0], .events = POLLIN };
+
+	return ctl_intr_hits > 0 ||
+	       (ctl_intr_pipe[0] >= 0 && poll(&p, 1, 0) > 0);
 }
 
 void ctl_intr_clear(void)
 {
 	char buf[64];
 
+	ctl_intr_hits = 0;
 	if (ctl_intr_pipe[0] >= 0)
 		while (read(ctl_intr_pipe[0], buf, sizeof(buf)) > 0)
 			;
-	ctl_intr_hits = 0;
 }
 
 /* Is request id among v[0..n)? */
