@@ -219,7 +219,7 @@ Test(attach, batch_file_quoting)
 /* ---- help ---------------------------------------------------------------- */
 
 static const char *const all_verbs[] = {
-	"status", "policy", "call", "pending", "collect", "cancel", "batch",
+	"start", "attach", "status", "policy", "call", "pending", "collect", "cancel", "batch",
 	"fds", "label", "unlabel", "gc", "spawn", "ps", "wait", "kill", "stop",
 	"logs", "ack", "put", "get", "give", "take", "shutdown", "help", NULL
 };

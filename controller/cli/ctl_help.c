@@ -49,12 +49,11 @@ void ctl_help_all(FILE *f, bool session)
 				 : "verbs (tetherctl help VERB for its usage):\n");
 	for (size_t i = 0; (v = ctl_verb_at(i)); i++) {
 		const char *about = ctl_verb_about(v);
+		bool outside = session && v->fn != ctl_help &&
+			       (v->conn == CTL_CONN_NONE || v->fn == ctl_attach);
 
-		if (session && (v->conn == CTL_CONN_NONE ||
-				!strcmp(v->name, "attach")) &&
-		    strcmp(v->name, "help"))
-			continue;
-		fprintf(f, "  %-10s %s\n", v->name, about ? about : "");
+		fprintf(f, "  %-10s %s%s\n", v->name, about ? about : "",
+			outside ? " (not inside attach)" : "");
 	}
 	if (session)
 		fprintf(f, "  %-10s %s\n"

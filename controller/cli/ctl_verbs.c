@@ -39,7 +39,7 @@ static const struct ctl_verb ctl_verbs[] = {
 	{ "get", ctl_get, CTL_CONN_CONTROL, "get REMOTE LOCAL|-", NULL },
 	{ "give", ctl_give, CTL_CONN_CONTROL, "give FD [--as N] -- CMD [ARGS...]", NULL },
 	{ "take", ctl_take, CTL_CONN_CONTROL, "take LOCALPATH [--label L]", NULL },
-	{ "attach", ctl_attach, CTL_CONN_CONTROL, "attach", NULL },
+	{ "attach", ctl_attach, CTL_CONN_CONTROL, "attach [--observe]", NULL },
 	{ "shutdown", ctl_shutdown, CTL_CONN_CONTROL, "shutdown [--force]", NULL },
 	{ "help", ctl_help, CTL_CONN_NONE, "help [VERB]", NULL },
 	{ NULL, NULL, CTL_CONN_NONE, NULL, NULL },
