@@ -443,6 +443,13 @@ Test(attach, tab_completion)
 	say(pty, "label 2 completed-label", "labeled completed-label");
 	kpty_send(pty, "unlabel compl\t\r");
 	kpty_must(pty, "label completed-label removed");
+	/* a label with a blank comes back quoted, so it stays one word */
+	say(pty, "label 2 'two words'", "labeled two words");
+	kpty_send(pty, "unlabel two\t\r");
+	kpty_must(pty, "label two words removed");
+	say(pty, "label 2 'two words'", "labeled two words");
+	kpty_send(pty, "unlabel 'two w\t\r");
+	kpty_must(pty, "label two words removed");
 	say(pty, "openat AT_FDCWD '\"/dev/null\"' O_RDONLY", ") = ");
 	say(pty, "dup3 3 77 0", "= 77");
 	kpty_send(pty, "fstat 7\t@\r");

@@ -4,8 +4,9 @@
  * after `call` and the verbs after `help`, the server's fd numbers (its
  * `fds`) as arguments of a call, label, gc --keep and give, its labels
  * after unlabel, worker pids and labels (`ps`) after kill, stop, wait,
- * logs, ack and respawn.  One match is inserted with a blank; several, their
- * common beginning, and a second Tab lists them.
+ * logs, ack and respawn.  One match replaces the word, quoted as
+ * ctl_words needs it (a label with a blank), and a blank follows;
+ * several: their common beginning, and a second Tab lists them.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
@@ -225,24 +226,106 @@ static void ctl_cands_list(const struct ctl_cands *c)
 	fflush(stdout);
 }
 
+/* Where the word being typed starts in buf[0..len): after the last
+ * blank outside quotes, as ctl_words would split it. */
+static size_t ctl_word_start(const char *buf, size_t len)
+{
+	size_t i, start = 0;
+	char q = 0;
+
+	for (i = 0; i < len; i++) {
+		char c = buf[i];
+
+		if (q == '\'') {
+			if (c == '\'')
+				q = 0;
+		} else if (c == '\\') {
+			i++;
+		} else if (q) {
+			if (c == '"')
+				q = 0;
+		} else if (c == '"' || c == '\'') {
+			q = c;
+		} else if (c == ' ' || c == '\t') {
+			start = i + 1;
+		}
+	}
+	return start;
+}
+
+/* The word as typed so far, its quotes and escapes undone (a quote left
+ * open is closed for it): what candidates must start with. */
+static char *ctl_word_unquote(const char *raw)
+{
+	static const char *const closers[] = { "", "'", "\"" };
+	char *text, **w = NULL, *out = NULL;
+	int n = 0;
+
+	for (size_t k = 0; k < 3; k++) {
+		if (asprintf(&text, "%s%s", raw, closers[k]) < 0)
+			return NULL;
+		if (ctl_words(text, &w, &n) == 0) {
+			/* one word at most: it starts after the last blank */
+			if (n <= 1)
+				out = strdup(n == 1 ? w[0] : "");
+			ctl_words_free(w, n);
+			free(text);
+			return out;
+		}
+		free(text);
+	}
+	return NULL;
+}
+
+/* s with what ctl_words would take apart escaped, to be inserted. */
+static char *ctl_word_quote(const char *s, size_t n)
+{
+	char *out = malloc(2 * n + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (strchr(" \t\n'\"\\", s[i]) || (i == 0 && s[i] == '#'))
+			*o++ = '\\';
+		*o++ = s[i];
+	}
+	*o = '\0';
+	return out;
+}
+
+/* The typed word (raw, n characters on screen) replaced by the first len
+ * bytes of cand, quoted, and a blank after it when it is complete. */
+static void ctl_word_replace(EditLine *el, const char *raw, const char *cand,
+			     size_t len, bool done)
+{
+	char *q = ctl_word_quote(cand, len);
+	size_t chars = mbstowcs(NULL, raw, 0);
+
+	if (!q)
+		return;
+	el_deletestr(el, (int)(chars == (size_t)-1 ? strlen(raw) : chars));
+	el_insertstr(el, q);
+	if (done)
+		el_insertstr(el, " ");
+	free(q);
+}
+
 unsigned char ctl_complete(EditLine *el, int ch)
 {
 	const LineInfo *li = el_line(el);
 	struct ctl_session *s = NULL;
 	struct ctl_cands c = { 0 };
-	const char *start = li->cursor;
-	char *before = NULL, *word = NULL, **w = NULL;
+	char *before = NULL, *raw = NULL, *word = NULL, **w = NULL;
 	unsigned char ret = CC_ERROR;
-	size_t common;
+	size_t len = (size_t)(li->cursor - li->buffer), at, common;
 	int n = 0;
 
 	(void)ch;
 	el_get(el, EL_CLIENTDATA, &s);
-	while (start > li->buffer && start[-1] != ' ' && start[-1] != '\t')
-		start--;
-	if (!s || !(before = strndup(li->buffer, (size_t)(start - li->buffer))) ||
-	    !(word = strndup(start, (size_t)(li->cursor - start))) ||
-	    ctl_words(before, &w, &n) < 0)
+	at = ctl_word_start(li->buffer, len);
+	if (!s || !(before = strndup(li->buffer, at)) ||
+	    !(raw = strndup(li->buffer + at, len - at)) ||
+	    !(word = ctl_word_unquote(raw)) || ctl_words(before, &w, &n) < 0)
 		goto out;
 	c.prefix = word;
 	c.plen = strlen(word);
@@ -258,21 +341,10 @@ unsigned char ctl_complete(EditLine *el, int ch)
 		if (i == c.n)
 			break;
 	}
-	if (c.n == 1) {
-		char *ins = NULL;
-
-		if (asprintf(&ins, "%s ", c.v[0] + c.plen) >= 0) {
-			el_insertstr(el, ins);
-			free(ins);
-		}
-		ret = CC_REFRESH;
-	} else if (common > c.plen) {
-		char *ins = strndup(c.v[0] + c.plen, common - c.plen);
-
-		if (ins) {
-			el_insertstr(el, ins);
-			free(ins);
-		}
+	if (c.n == 1 || common > c.plen) {
+		ctl_word_replace(el, raw, c.v[0], c.n == 1 ? strlen(c.v[0])
+							   : common,
+				 c.n == 1);
 		ret = CC_REFRESH;
 	} else {
 		ctl_cands_list(&c);
@@ -284,6 +356,7 @@ out:
 	free(c.v);
 	ctl_words_free(w, n);
 	free(before);
+	free(raw);
 	free(word);
 	return ret;
 }
