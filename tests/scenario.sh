@@ -209,7 +209,7 @@ else
 	not_ok "call uname @" "exit status $rc, want 0 and \"$sysname\""
 fi
 
-printf 'mkdirat AT_FDCWD "%s" 0700\nread 0 @8 100\n' "$D/made" \
+printf 'mkdirat AT_FDCWD '\''"%s"'\'' 0700\nread 0 @8 100\n' "$D/made" \
 	>"$D/batch"
 run batch "$D/batch"
 if [ "$rc" -eq 2 ] && grep -q "batch line 2: read: argument 3 (100)" "$D/err" &&

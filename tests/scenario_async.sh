@@ -219,7 +219,7 @@ has "nanosleep returns 0" ") = 0" "$out"
 
 printf 'tether batch\n' >"$D/f"
 ctl "batch - with \$0 references" 0 batch - <<EOF
-openat AT_FDCWD "$D/f" O_RDONLY
+openat AT_FDCWD '"$D/f"' O_RDONLY
 read \$0 @64 64
 close \$0
 EOF
@@ -262,7 +262,7 @@ has "reference to a later entry is EINVAL" "= -1 EINVAL" "$(line 2 "$out")"
 expect "the others ran" "getpid() = $SPID" "$(line 3 "$out")"
 
 ctl "batch with a reference to a failed entry" 1 batch - <<'EOF'
-openat AT_FDCWD "/nonexistent/tether" O_RDONLY
+openat AT_FDCWD '"/nonexistent/tether"' O_RDONLY
 read $0 @8 8
 EOF
 has "the failed entry" "= -1 ENOENT" "$(line 1 "$out")"

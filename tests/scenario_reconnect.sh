@@ -107,7 +107,7 @@ has "--json gc lists the kept orphan now" "\"closed\":[$O1]" "$out"
 
 cat >"$D/good.txt" <<EOF
 getpid
-openat AT_FDCWD "$D/f2" O_RDONLY
+openat AT_FDCWD '"$D/f2"' O_RDONLY
 fds
 label $O1 second
 gc

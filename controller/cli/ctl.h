@@ -70,12 +70,18 @@ void ctl_json_hex(FILE *f, const void *p, size_t n);
 /* C-like escape of p[0..n) between quote characters q, strace style. */
 void ctl_print_bytes(FILE *f, const void *p, size_t n, char q);
 
-/* ctl_split.c */
-/* Split one line into words; quotes and escapes stay in the words.
- * Returns 0 (argv NULL-terminated), -EINVAL on unbalanced quotes, or
- * -ENOMEM.  Free with ctl_split_free. */
-int ctl_split_line(const char *line, char ***argv_out, int *argc_out);
-void ctl_split_free(char **argv, int argc);
+/* ctl_words.c */
+/* Split one line into words as a shell does (quotes and escapes
+ * removed, "" an empty word, '#' starting a word comments out the rest;
+ * no expansion).  Returns 0 (argv NULL-terminated, free with
+ * ctl_words_free), one of the CTL_WORDS_ errors below, -E2BIG or
+ * -ENOMEM; ctl_words_strerror says which in words. */
+#define CTL_WORDS_SQUOTE (-1001)	/* a ' left open */
+#define CTL_WORDS_DQUOTE (-1002)	/* a " left open */
+#define CTL_WORDS_BACKSLASH (-1003)	/* a \ ends the line */
+int ctl_words(const char *line, char ***argv_out, int *argc_out);
+void ctl_words_free(char **argv, int argc);
+const char *ctl_words_strerror(int rc);
 
 /* ---- the verbs: one file a group (ctl_*.c), one table (ctl_verbs.c) -- */
 
@@ -146,6 +152,29 @@ const struct ctl_verb *ctl_verb_find(const char *name);
 int ctl_verb_call(struct ctl *g, struct tether *t, int argc, char **argv);
 /* Every verb's usage line, indented. */
 void ctl_verbs_usage(FILE *f);
+/* What the verb does in one line (help), or NULL. */
+const char *ctl_verb_about(const struct ctl_verb *v);
+/* The i-th verb of the table, NULL past the end. */
+const struct ctl_verb *ctl_verb_at(size_t i);
+
+/* ctl_help.c */
+int ctl_help(struct ctl *g, struct tether *t, int argc, char **argv);
+/* -h or --help among the verb's words, before any --. */
+bool ctl_help_wanted(int argc, char **argv);
+/* "usage: tetherctl USAGE" and what it does. */
+void ctl_help_verb(FILE *f, const struct ctl_verb *v);
+/* Every verb and what it does; in a session, what it may run. */
+void ctl_help_all(FILE *f, bool session);
+
+/* ctl_intr.c: SIGINT to a self-pipe libtether and the prompt watch. */
+int ctl_intr_install(void);
+int ctl_intr_fd(void);
+bool ctl_intr_taken(void);
+void ctl_intr_clear(void);
+/* While set, SIGINT exits 130 at once (nothing would see the pipe). */
+void ctl_intr_set_fatal(bool fatal);
+/* Cancel what an interrupted call left running in the server. */
+int ctl_intr_cancel(struct tether *t);
 
 /* ctl_server.c */
 int ctl_start(struct ctl *g, struct tether *t, int argc, char **argv);
@@ -195,5 +224,43 @@ int ctl_take(struct ctl *g, struct tether *t, int argc, char **argv);
 
 /* ctl_attach.c */
 int ctl_attach(struct ctl *g, struct tether *t, int argc, char **argv);
+/* How attach with these words connects: --observe as an observer. */
+enum ctl_conn ctl_attach_conn(int argc, char **argv);
+
+/* An attach session. */
+struct ctl_edit;
+struct ctl_session {
+	struct ctl *g;
+	struct tether *t;
+	bool observe;		/* attach --observe: looks only */
+	bool tty;		/* stdin is a terminal: prompt, editing */
+	struct ctl_edit *edit;	/* line editor, when tty */
+};
+
+/* ctl_edit.c: libedit on the terminal. */
+struct ctl_edit *ctl_edit_open(struct ctl_session *s);
+/* The next line (free it), "" after Ctrl-C, NULL at EOF. */
+char *ctl_edit_read(struct ctl_edit *e);
+void ctl_edit_remember(struct ctl_edit *e, const char *line);
+void ctl_edit_close(struct ctl_edit *e);
+
+/* ctl_complete.c: Tab (a libedit function; EL_CLIENTDATA the session). */
+typedef struct editline EditLine;
+unsigned char ctl_complete(EditLine *el, int ch);
+
+/* ctl_history.c: $XDG_STATE_HOME/tether/history. */
+#define CTL_HISTORY_MAX 1000
+struct ctl_history {
+	char *lines[CTL_HISTORY_MAX];	/* oldest first */
+	size_t n;
+	size_t in_file;		/* lines the file holds */
+	int fd;			/* appending, or -1 */
+};
+int ctl_history_path(char *buf, size_t size);
+int ctl_history_open(struct ctl_history *h);
+void ctl_history_keep(struct ctl_history *h, const char *line);
+void ctl_history_rewrite(struct ctl_history *h);
+void ctl_history_add(struct ctl_history *h, const char *line);
+void ctl_history_close(struct ctl_history *h);
 
 #endif

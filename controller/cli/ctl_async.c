@@ -296,12 +296,14 @@ static int ctl_batch_line(struct ctl_batch *b, const char *line, int lineno)
 	char err[256], **w;
 	int n, rc, skip;
 
-	if ((rc = ctl_split_line(line, &w, &n)) < 0) {
-		ctl_err("batch line %d: unbalanced quotes", lineno);
-		return rc;
+	/* Words as attach and a shell split them: a string for `call`
+	 * keeps its double quotes inside single ones ('"/etc/hostname"'). */
+	if ((rc = ctl_words(line, &w, &n)) < 0) {
+		ctl_err("batch line %d: %s", lineno, ctl_words_strerror(rc));
+		return rc == -ENOMEM ? rc : -EINVAL;
 	}
 	if (n == 0) {
-		ctl_split_free(w, n);
+		ctl_words_free(w, n);
 		return 0;
 	}
 	if (b->n == b->cap) {
@@ -309,7 +311,7 @@ static int ctl_batch_line(struct ctl_batch *b, const char *line, int lineno)
 		struct ctl_callspec *nv = realloc(b->cs, cap * sizeof(*nv));
 
 		if (!nv) {
-			ctl_split_free(w, n);
+			ctl_words_free(w, n);
 			return -ENOMEM;
 		}
 		b->cs = nv;
@@ -328,7 +330,7 @@ static int ctl_batch_line(struct ctl_batch *b, const char *line, int lineno)
 		ctl_err("batch line %d: %s", lineno, err);
 	else
 		b->n++;
-	ctl_split_free(w, n);
+	ctl_words_free(w, n);
 	return rc;
 }
 

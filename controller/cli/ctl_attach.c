@@ -1,27 +1,58 @@
 /*
  * tetherctl attach: stay attached and read commands, one per line, in
- * the verbs' syntax (a bare syscall name means `call`).  On a terminal
- * with line editing and history; from a pipe, plainly, so the same verb
- * runs recovery scripts: tetherctl attach < recovery.txt
+ * the verbs' syntax (a bare syscall name means `call`), words quoted as a
+ * shell quotes them (ctl_words.c).
+ *
+ * On a terminal: a prompt, line editing, history and Tab completion
+ * (ctl_edit.c); Ctrl-C interrupts the verb that runs -- a blocking call
+ * is cancelled in the server -- and comes back to the prompt; Ctrl-D
+ * leaves with status 0.  From a pipe or a file: no prompt and no
+ * banner, so the same verb runs recovery scripts
+ * (tetherctl attach < recovery.txt); the status is that of the first
+ * line that failed, and SIGINT ends the script with 130.
+ *
+ * Both ways, a verb that reports the server lost (3) or the session taken
+ * over (6) ends the session with that status.  attach --observe connects
+ * as an observer, beside a controller, and refuses what would change
+ * anything (5).
  */
 #include <errno.h>
+#include <getopt.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <editline/readline.h>
 
 #include "ctl.h"
 
-static char *ctl_attach_read(bool tty)
+static bool ctl_has_observe(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--observe"))
+			return true;
+	return false;
+}
+
+enum ctl_conn ctl_attach_conn(int argc, char **argv)
+{
+	return ctl_has_observe(argc, argv) ? CTL_CONN_OBSERVE
+					   : CTL_CONN_CONTROL;
+}
+
+/* A line from a script, without its newline; NULL at EOF. */
+static char *ctl_attach_getline(void)
 {
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
 
-	if (tty)
-		return readline("tether> ");
+	/* SIGINT while the script's next line is awaited: stdio restarts
+	 * the read, so the handler ends the script itself (130) */
+	ctl_intr_set_fatal(true);
 	n = getline(&line, &cap, stdin);
+	ctl_intr_set_fatal(false);
+
 	if (n < 0) {
 		free(line);
 		return NULL;
@@ -31,87 +62,159 @@ static char *ctl_attach_read(bool tty)
 	return line;
 }
 
-static void ctl_attach_help(void)
+/* Is the command a syscall for the server (call, batch or a bare name):
+ * what an interrupt leaves running there is to be cancelled. */
+static bool ctl_attach_is_call(const struct ctl_verb *v)
 {
-	printf("commands: a syscall as for `call` (e.g. openat AT_FDCWD "
-	       "\"/etc/hostname\" O_RDONLY),\n"
-	       "  call NAME ARG..., status, fds, label FD NAME, unlabel NAME,\n"
-	       "  gc [--keep FD,...] [--dry-run], shutdown, help, detach "
-	       "(or EOF)\n");
+	return !v || v->fn == ctl_call || v->fn == ctl_batch;
 }
 
-/* One line: a verb, or a syscall for `call`.  Returns its exit status. */
-static int ctl_attach_line(struct ctl *g, struct tether *t, char **w, int n)
+/* One command: a verb, or a syscall for `call`.  Its exit status. */
+static int ctl_attach_run(struct ctl_session *s, char **w, int n)
 {
 	const struct ctl_verb *v = ctl_verb_find(w[0]);
 	char **cw;
 	int rc;
 
-	if (v && (v->conn == CTL_CONN_NONE || !strcmp(w[0], "attach"))) {
+	if (v && v->fn != ctl_help &&
+	    (v->conn == CTL_CONN_NONE || v->fn == ctl_attach)) {
 		ctl_err("%s: not inside attach", w[0]);
 		return CTL_EX_USAGE;
 	}
+	if (s->observe && (!v || v->conn == CTL_CONN_CONTROL)) {
+		ctl_err("%s: refused: this session only observes (attach "
+			"--observe); status, fds, ps, logs, pending, policy, "
+			"wait and help work here", v ? w[0] : "call");
+		return CTL_EX_DENIED;
+	}
 	if (v)
-		return ctl_verb_call(g, t, n, w);
+		return ctl_verb_call(s->g, s->t, n, w);
 	if (!(cw = calloc((size_t)n + 2, sizeof(char *))))
 		return CTL_EX_FAILED;
 	cw[0] = (char *)"call";
 	memcpy(cw + 1, w, (size_t)n * sizeof(char *));
-	rc = ctl_verb_call(g, t, n + 1, cw);
+	rc = ctl_verb_call(s->g, s->t, n + 1, cw);
 	free(cw);
 	return rc;
 }
 
-int ctl_attach(struct ctl *g, struct tether *t, int argc, char **argv)
+/* The line's words run; the session's status updated.  false: the
+ * session ends. */
+static bool ctl_attach_line(struct ctl_session *s, const char *line,
+			    int *status)
 {
-	const struct tether_status *info = tether_info(t);
-	bool tty = isatty(0);
-	int worst = CTL_EX_OK;
-	char *line, **w;
+	const struct ctl_verb *v;
+	bool go_on = true;
+	char **w;
 	int n, rc;
 
-	(void)argv;
-	if (argc != 1)
+	if ((rc = ctl_words(line, &w, &n)) < 0) {
+		ctl_err("%s", ctl_words_strerror(rc));
+		if (!*status && !s->tty)
+			*status = CTL_EX_USAGE;
+		return true;
+	}
+	if (n == 0) {
+		ctl_words_free(w, n);
+		return true;
+	}
+	if (!strcmp(w[0], "detach") || !strcmp(w[0], "quit") ||
+	    !strcmp(w[0], "exit")) {
+		ctl_words_free(w, n);
+		return false;
+	}
+	v = ctl_verb_find(w[0]);
+	ctl_intr_clear();
+	rc = ctl_attach_run(s, w, n);
+	fflush(stdout);
+	/* "/etc/hostname" lost its quotes to the shell-like splitting */
+	if (rc == CTL_EX_USAGE && ctl_attach_is_call(v) && strchr(line, '"'))
+		ctl_err("hint: words are quoted as in a shell; a string keeps "
+			"its double quotes inside single ones: "
+			"openat AT_FDCWD '\"/etc/hostname\"' O_RDONLY");
+	if (ctl_intr_taken()) {
+		if (ctl_attach_is_call(v))
+			ctl_intr_cancel(s->t);
+		ctl_intr_clear();
+		ctl_err("interrupted");
+		rc = CTL_EX_INTERRUPTED;
+		/* a script stops; a person gets the prompt back */
+		if (!s->tty)
+			go_on = false;
+	}
+	if (rc == CTL_EX_CONFLICT) {
+		ctl_err("session ended: another controller took over");
+		go_on = false;
+	} else if (rc == CTL_EX_UNREACHABLE) {
+		go_on = false;
+	} else if (v && v->fn == ctl_shutdown && rc == CTL_EX_OK) {
+		go_on = false;
+	}
+	if (rc != CTL_EX_OK && !*status)
+		*status = rc;
+	/* Only what ends the session counts on a terminal. */
+	if (s->tty && go_on && rc != CTL_EX_OK)
+		*status = CTL_EX_OK;
+	if (!go_on && rc != CTL_EX_OK)
+		*status = rc;
+	ctl_words_free(w, n);
+	return go_on;
+}
+
+int ctl_attach(struct ctl *g, struct tether *t, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "observe", no_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const struct tether_status *info = tether_info(t);
+	struct ctl_session s = { .g = g, .t = t };
+	int c, status = CTL_EX_OK;
+	char *line;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		if (c != 'o')
+			return CTL_EX_USAGE;
+		s.observe = true;
+	}
+	if (optind != argc)
 		return CTL_EX_USAGE;
 	g->interactive = true;
-	if (tty)
-		printf("attached to tetherd pid %d (generation %llu); "
-		       "help for commands, EOF to detach\n",
-		       (int)info->pid, (unsigned long long)info->generation);
-	while ((line = ctl_attach_read(tty))) {
-		if (tty && *line)
-			add_history(line);
-		if (ctl_split_line(line, &w, &n) < 0) {
-			ctl_err("unbalanced quotes: %s", line);
-			worst = worst ? worst : CTL_EX_FAILED;
+	s.tty = isatty(STDIN_FILENO);
+	if (ctl_intr_install() == 0)
+		tether_set_interrupt_fd(t, ctl_intr_fd());
+	if (s.tty) {
+		setlocale(LC_CTYPE, "");
+		if (!ctl_edit_open(&s))
+			ctl_err("no line editing: out of memory");
+		printf("attached to tetherd pid %d (generation %llu)%s; "
+		       "help lists the commands, Ctrl-D leaves\n",
+		       (int)info->pid, (unsigned long long)info->generation,
+		       s.observe ? " as an observer" : "");
+		fflush(stdout);
+	}
+	for (;;) {
+		ctl_intr_clear();
+		line = s.edit ? ctl_edit_read(s.edit) : ctl_attach_getline();
+		if (!line) {
+			if (!s.tty && ctl_intr_taken())
+				status = CTL_EX_INTERRUPTED;
+			break;
+		}
+		if (s.edit)
+			ctl_edit_remember(s.edit, line);
+		if (!ctl_attach_line(&s, line, &status)) {
 			free(line);
-			continue;
+			break;
 		}
 		free(line);
-		if (n == 0) {
-			rc = CTL_EX_OK;
-		} else if (!strcmp(w[0], "help")) {
-			ctl_attach_help();
-			rc = CTL_EX_OK;
-		} else if (!strcmp(w[0], "detach") || !strcmp(w[0], "quit") ||
-			   !strcmp(w[0], "exit")) {
-			ctl_split_free(w, n);
-			break;
-		} else {
-			rc = ctl_attach_line(g, t, w, n);
-		}
-		fflush(stdout);
-		/* The session's status: 1 if anything failed, 3 if the
-		 * server was lost. */
-		if (rc == CTL_EX_UNREACHABLE)
-			worst = rc;
-		else if (rc != CTL_EX_OK && worst == CTL_EX_OK)
-			worst = CTL_EX_FAILED;
-		if (n && (rc == CTL_EX_UNREACHABLE || !strcmp(w[0], "shutdown"))) {
-			ctl_split_free(w, n);
-			break;
-		}
-		ctl_split_free(w, n);
 	}
-	return worst;
+	if (s.tty && !line) {
+		/* Ctrl-D: end the prompt's line */
+		fputc('\n', stdout);
+		fflush(stdout);
+	}
+	ctl_edit_close(s.edit);
+	return status;
 }

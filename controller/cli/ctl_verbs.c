@@ -40,11 +40,62 @@ static const struct ctl_verb ctl_verbs[] = {
 	{ "give", ctl_give, CTL_CONN_CONTROL, "give FD [--as N] -- CMD [ARGS...]", NULL },
 	{ "take", ctl_take, CTL_CONN_CONTROL,
 	  "take LOCALPATH [--label L] [--rw]", NULL },
-	{ "attach", ctl_attach, CTL_CONN_CONTROL, "attach", NULL },
+	{ "attach", ctl_attach, CTL_CONN_CONTROL, "attach [--observe]", NULL },
 	{ "shutdown", ctl_shutdown, CTL_CONN_CONTROL, "shutdown [--force]", NULL },
 	{ "respawn", ctl_respawn, CTL_CONN_CONTROL, "respawn LABEL|PID", NULL },
+	{ "help", ctl_help, CTL_CONN_NONE, "help [VERB]", NULL },
 	{ NULL, NULL, CTL_CONN_NONE, NULL, NULL },
 };
+
+/* What each verb does, in one line, for help: beside the table so that
+ * its rows stay as they are; a verb added above gets its line here
+ * (tests/test_attach checks that every verb has one). */
+static const struct {
+	const char *name, *about;
+} ctl_verb_abouts[] = {
+	{ "start", "start a tetherd and make it persistent" },
+	{ "status", "the server: pid, generation, controller, fds" },
+	{ "policy", "the policy in force" },
+	{ "call", "run one syscall in the server (in attach a bare NAME too)" },
+	{ "pending", "requests still running or parked" },
+	{ "collect", "the result of a request that ran on" },
+	{ "cancel", "cancel a running request" },
+	{ "batch", "run the calls of a file in one round trip" },
+	{ "fds", "the fds the server holds, with their labels" },
+	{ "label", "give a server fd a name" },
+	{ "unlabel", "remove a label" },
+	{ "gc", "close the fds nobody owns" },
+	{ "spawn", "start a worker process" },
+	{ "ps", "the workers, running and exited" },
+	{ "wait", "wait for a worker to exit" },
+	{ "kill", "send a worker a signal" },
+	{ "stop", "SIGTERM a worker, SIGKILL after the grace period" },
+	{ "logs", "a worker's captured output (-f follows it)" },
+	{ "ack", "forget an exited worker" },
+	{ "put", "copy a local file (or stdin) to the server" },
+	{ "get", "copy a server file here (or to stdout)" },
+	{ "give", "run a local command with a server fd" },
+	{ "take", "open a local file and hand it to the server" },
+	{ "attach", "stay attached: an interactive session, or a script" },
+	{ "shutdown", "stop the server" },
+	{ "respawn", "start a dead worker again from its kept spec" },
+	{ "help", "list the verbs, or show one verb's usage" },
+};
+
+const char *ctl_verb_about(const struct ctl_verb *v)
+{
+	for (size_t i = 0; i < sizeof(ctl_verb_abouts) / sizeof(ctl_verb_abouts[0]); i++)
+		if (!strcmp(ctl_verb_abouts[i].name, v->name))
+			return ctl_verb_abouts[i].about;
+	return NULL;
+}
+
+/* The i-th verb of the table, NULL past the end. */
+const struct ctl_verb *ctl_verb_at(size_t i)
+{
+	return i < sizeof(ctl_verbs) / sizeof(ctl_verbs[0]) - 1 ? &ctl_verbs[i]
+								 : NULL;
+}
 
 const struct ctl_verb *ctl_verb_find(const char *name)
 {
@@ -64,9 +115,15 @@ int ctl_verb_call(struct ctl *g, struct tether *t, int argc, char **argv)
 	if (!v) {
 		ctl_err("unknown verb '%s'", argv[0]);
 		rc = CTL_EX_USAGE;
+	} else if (ctl_help_wanted(argc, argv)) {
+		ctl_help_verb(stdout, v);
+		return CTL_EX_OK;
 	} else {
 		rc = v->fn(g, t, argc, argv);
-		if (rc == CTL_EX_USAGE) {
+		/* attach's status after a session is the status of its
+		 * lines, which said their own usage */
+		if (rc == CTL_EX_USAGE &&
+		    !(v->fn == ctl_attach && g->interactive)) {
 			fprintf(stderr, "usage: tetherctl %s\n", v->usage);
 			ctl_err_note("usage: tetherctl %s", v->usage);
 		}

@@ -21,6 +21,8 @@ static void ctl_usage(FILE *f)
 	fprintf(f, "usage: tetherctl [-s PATH] [--json] [--take-over] "
 		   "[--server-uid UID] VERB [ARGS...]\n\nverbs:\n");
 	ctl_verbs_usage(f);
+	fprintf(f, "\ntetherctl VERB --help (or help VERB) shows a verb's "
+		   "usage; tetherctl attach\nis an interactive session.\n");
 	fprintf(f, "\nThe socket is -s PATH, else $TETHER_SOCKET, else the "
 		   "per-user default.\nA tetherd (and directories) of uid "
 		   "--server-uid, else $TETHER_SERVER_UID,\nis trusted besides "
@@ -28,26 +30,42 @@ static void ctl_usage(FILE *f)
 		   "reach the server.  See tetherctl(1).\n");
 }
 
-/* Attach the way the verb needs, run it, detach. */
+/* Attach the way the verb needs, run it, detach.  SIGINT while it waits
+ * for the server ends the wait; what a call left running is cancelled
+ * and the exit status is 130 (attach handles its own). */
 static int ctl_run(struct ctl *g, const struct ctl_verb *v, int argc,
 		   char **argv)
 {
 	struct tether *t = NULL;
-	unsigned flags = v->conn == CTL_CONN_OBSERVE ? TETHER_CONNECT_OBSERVE
-			 : g->takeover		    ? TETHER_CONNECT_TAKEOVER
-						    : 0;
+	enum ctl_conn conn = v->fn == ctl_attach ? ctl_attach_conn(argc, argv)
+						 : v->conn;
+	unsigned flags = conn == CTL_CONN_OBSERVE ? TETHER_CONNECT_OBSERVE
+			 : g->takeover		  ? TETHER_CONNECT_TAKEOVER
+						  : 0;
 	int rc;
 
+	/* Usage needs no server, and must not wait for one. */
+	if (ctl_help_wanted(argc, argv)) {
+		ctl_help_verb(stdout, v);
+		return CTL_EX_OK;
+	}
 	if (v->precheck && (rc = v->precheck(argc, argv))) {
 		fprintf(stderr, "usage: tetherctl %s\n", v->usage);
 		ctl_err_note("usage: tetherctl %s", v->usage);
 		return rc;
 	}
-	if (v->conn != CTL_CONN_NONE &&
+	if (conn != CTL_CONN_NONE &&
 	    (rc = tether_connect_uid(g->socket_path, flags, g->server_uid,
 				     &t)) < 0)
 		return ctl_connect_failed(g->socket_path, rc);
+	if (t && ctl_intr_install() == 0)
+		tether_set_interrupt_fd(t, ctl_intr_fd());
 	rc = ctl_verb_call(g, t, argc, argv);
+	if (t && v->fn != ctl_attach && ctl_intr_taken()) {
+		if (v->fn == ctl_call || v->fn == ctl_batch)
+			ctl_intr_cancel(t);
+		rc = CTL_EX_INTERRUPTED;
+	}
 	tether_disconnect(t);
 	return rc;
 }

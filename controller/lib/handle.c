@@ -15,7 +15,7 @@ struct tether *tl_alloc(void)
 
 	if (!t)
 		return NULL;
-	t->sfd = t->dfd = -1;
+	t->sfd = t->dfd = t->intr_fd = -1;
 	t->next_id = 1;
 	return t;
 }

@@ -32,6 +32,7 @@ struct tether {
 	uid_t taken_uid;
 	int cause;			/* enum tether_cause of the last failure */
 	bool causes;			/* HELLO asked for causes (server knew it) */
+	int intr_fd;			/* tether_set_interrupt_fd, or -1 */
 };
 
 /* opts.c: the caller's option structure src (NULL: every default) as

@@ -11,6 +11,37 @@ uint64_t tl_next_id(struct tether *t)
 	return t->next_id++;
 }
 
+TETHER_API int tether_set_interrupt_fd(struct tether *t, int fd)
+{
+	if (!t || fd < -1)
+		return -EINVAL;
+	t->intr_fd = fd;
+	return 0;
+}
+
+/* Before a read that may wait: 0 when the server's socket has bytes (or
+ * news of its end), -EINTR when the interrupt fd became readable first.
+ * Polled, not read: what made it readable is the caller's to drain. */
+static int tl_rpc_wait_readable(struct tether *t)
+{
+	struct pollfd p[2] = { { .fd = t->sfd, .events = POLLIN },
+			       { .fd = t->intr_fd, .events = POLLIN } };
+
+	if (t->intr_fd < 0)
+		return 0;
+	for (;;) {
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (p[1].revents)
+			return tl_fail(t, EINTR, "interrupted");
+		if (p[0].revents)
+			return 0;
+	}
+}
+
 /* The next whole frame from the server, decoded.  With nowait, only
  * what has arrived: -EAGAIN (t->err untouched) when no whole frame has. */
 static int tl_rpc_recv(struct tether *t, struct tp_in *in, bool nowait)
@@ -35,6 +66,8 @@ static int tl_rpc_recv(struct tether *t, struct tp_in *in, bool nowait)
 			break;
 		if (nowait && poll(&pfd, 1, 0) <= 0)
 			return -EAGAIN;
+		if (!nowait && (rc = tl_rpc_wait_readable(t)) < 0)
+			return rc;
 		n = tp_rbuf_fill(&t->in, t->sfd);
 		if (n <= 0)
 			t->cause = TETHER_CAUSE_CONNECTION;

@@ -518,6 +518,15 @@ int tether_mem_read(struct tether *t, uint64_t addr, void *buf, size_t len);
 /* *v: one block (tether_free). */
 int tether_mem_list(struct tether *t, struct tether_mem **v, size_t *n);
 
+/* libtether 1.1.  While fd >= 0, every wait of this handle for the
+ * server's answer also watches fd: once it is readable the wait ends
+ * with -EINTR ("interrupted"), the request left to the server (its late
+ * answer is skipped; cancel a call with tether_pending + tether_cancel).
+ * The library never reads fd: a self-pipe a SIGINT handler writes to,
+ * drained by the caller, makes Ctrl-C interrupt a blocking call, wait or
+ * logs follow.  fd -1 turns it off.  0, or -EINVAL. */
+int tether_set_interrupt_fd(struct tether *t, int fd);
+
 #ifdef __cplusplus
 }
 #endif

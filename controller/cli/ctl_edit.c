@@ -1,0 +1,169 @@
+/*
+ * attach on a terminal: libedit's line editor with the history file
+ * (ctl_history.c) and Tab completion (ctl_complete.c).  Characters come
+ * through our own reader, which also watches the SIGINT self-pipe: Ctrl-C
+ * at the prompt drops the line and gives a fresh prompt, and never runs
+ * what was half typed.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
+#include <errno.h>
+#include <histedit.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+#include <wchar.h>
+
+#include "ctl.h"
+
+struct ctl_edit {
+	EditLine *el;
+	History *hist;
+	struct ctl_history file;
+	struct ctl_session *s;
+	mbstate_t mb;
+};
+
+static char *ctl_edit_prompt(EditLine *el)
+{
+	struct ctl_session *s = NULL;
+
+	el_get(el, EL_CLIENTDATA, &s);
+	return (char *)(s && s->observe ? "tether(observe)> " : "tether> ");
+}
+
+/* One character for libedit: -1 with EINTR once SIGINT came (or the
+ * terminal's interrupt character, should ISIG be off), 0 at EOF. */
+static int ctl_edit_getc(EditLine *el, wchar_t *wc)
+{
+	struct ctl_session *s = NULL;
+	struct ctl_edit *e;
+	struct pollfd p[2] = { { .fd = STDIN_FILENO, .events = POLLIN },
+			       { .fd = ctl_intr_fd(), .events = POLLIN } };
+	unsigned char c;
+	char ch;
+	ssize_t n;
+	size_t r;
+
+	el_get(el, EL_CLIENTDATA, &s);
+	e = s->edit;
+	for (;;) {
+		if (ctl_intr_taken()) {
+			errno = EINTR;
+			return -1;
+		}
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (p[1].revents)
+			continue;	/* ctl_intr_taken() says so now */
+		n = read(STDIN_FILENO, &c, 1);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0)
+			return (int)n;
+		if (c == 0x03) {
+			raise(SIGINT);
+			continue;
+		}
+		ch = (char)c;
+		r = mbrtowc(wc, &ch, 1, &e->mb);
+		if (r == (size_t)-2)
+			continue;	/* more bytes of one character */
+		if (r == (size_t)-1) {
+			memset(&e->mb, 0, sizeof(e->mb));
+			*wc = (wchar_t)c;
+		}
+		return 1;
+	}
+}
+
+struct ctl_edit *ctl_edit_open(struct ctl_session *s)
+{
+	struct ctl_edit *e = calloc(1, sizeof(*e));
+	HistEvent ev;
+	int rc;
+
+	if (!e)
+		return NULL;
+	e->s = s;
+	s->edit = e;
+	if (!(e->el = el_init("tetherctl", stdin, stdout, stderr)) ||
+	    !(e->hist = history_init())) {
+		ctl_edit_close(e);
+		s->edit = NULL;
+		return NULL;
+	}
+	history(e->hist, &ev, H_SETSIZE, CTL_HISTORY_MAX);
+	if ((rc = ctl_history_open(&e->file)) < 0)
+		ctl_err("no history kept: %s", strerror(-rc));
+	for (size_t i = 0; i < e->file.n; i++)
+		history(e->hist, &ev, H_ENTER, e->file.lines[i]);
+	el_set(e->el, EL_CLIENTDATA, s);
+	el_set(e->el, EL_EDITOR, "emacs");
+	el_set(e->el, EL_PROMPT, ctl_edit_prompt);
+	el_set(e->el, EL_HIST, history, e->hist);
+	el_set(e->el, EL_GETCFN, ctl_edit_getc);
+	/* the wide call: the narrow one leaks copies of both strings
+	 * (libedit's eln.c says so) */
+	el_wset(e->el, EL_ADDFN, L"tether-complete", L"complete a word",
+		ctl_complete);
+	el_set(e->el, EL_BIND, "^I", "tether-complete", NULL);
+	/* ~/.editrc (or $EDITRC) may rebind keys, as for other libedit
+	 * programs. */
+	el_source(e->el, NULL);
+	return e;
+}
+
+/* The next line without its newline (the caller frees it); "" after
+ * Ctrl-C (ctl_intr_taken() says so); NULL at EOF (Ctrl-D). */
+char *ctl_edit_read(struct ctl_edit *e)
+{
+	const char *line;
+	size_t n;
+	int count = 0;
+
+	line = el_gets(e->el, &count);
+	if (ctl_intr_taken()) {
+		/* whatever was typed is dropped, as shells do */
+		el_reset(e->el);
+		fputc('\n', stdout);
+		fflush(stdout);
+		return strdup("");
+	}
+	if (!line || count <= 0)
+		return NULL;
+	n = strlen(line);
+	if (n && line[n - 1] == '\n')
+		n--;
+	return strndup(line, n);
+}
+
+void ctl_edit_remember(struct ctl_edit *e, const char *line)
+{
+	HistEvent ev;
+
+	if (!*line || strspn(line, " \t") == strlen(line))
+		return;
+	history(e->hist, &ev, H_ENTER, line);
+	ctl_history_add(&e->file, line);
+}
+
+void ctl_edit_close(struct ctl_edit *e)
+{
+	if (!e)
+		return;
+	if (e->el)
+		el_end(e->el);
+	if (e->hist)
+		history_end(e->hist);
+	ctl_history_close(&e->file);
+	free(e);
+}
