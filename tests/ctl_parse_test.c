@@ -480,6 +480,27 @@ Test(parse_str, plain)
 	ctl_callspec_free(&cs);
 }
 
+/* Where the table says the kernel reads a string, a bare word is that
+ * string: what attach and batch files pass once their quotes are gone. */
+Test(parse_str, bare_word_where_a_string_goes)
+{
+	struct ctl_callspec cs;
+
+	parse_ok("openat AT_FDCWD /etc/host\\name O_RDONLY", &cs);
+	cr_assert_eq(cs.call.args[1].kind, TETHER_ARG_STR);
+	cr_assert_str_eq(cs.call.args[1].in, "/etc/host\\name");
+	cr_assert_eq(cs.disp[1], CTL_DISP_STR);
+	cr_assert_eq(cs.call.args[2].value, (uint64_t)O_RDONLY);
+	ctl_callspec_free(&cs);
+	/* a number there is still a number: NULL */
+	parse_ok("openat AT_FDCWD 0 O_RDONLY", &cs);
+	cr_assert_eq(cs.call.args[1].kind, TETHER_ARG_INT);
+	ctl_callspec_free(&cs);
+	/* not where an int goes */
+	parse_fails("openat AT_FDCWD /x rdonly", -EINVAL, "unknown symbol");
+	parse_fails("getpid /x", -EINVAL, "cannot parse");
+}
+
 Test(parse_str, escapes)
 {
 	struct ctl_callspec cs;

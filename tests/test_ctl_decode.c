@@ -47,10 +47,10 @@ static void parse_ok(const char *line, struct ctl_callspec *cs)
 	char **argv, err[256];
 	int argc;
 
-	cr_assert_eq(ctl_split_line(line, &argv, &argc), 0, "%s", line);
+	cr_assert_eq(ctl_words(line, &argv, &argc), 0, "%s", line);
 	cr_assert_eq(ctl_call_parse(argc, argv, cs, err, sizeof(err)), 0,
 		     "%s: %s", line, err);
-	ctl_split_free(argv, argc);
+	ctl_words_free(argv, argc);
 }
 
 /* Pretend the server wrote data into out buffer i. */

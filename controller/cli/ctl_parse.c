@@ -357,6 +357,39 @@ static int parse_at(struct pctx *p, const char *tok, struct tether_arg *a,
 	return 0;
 }
 
+/* A bare word where the syscall table says the kernel reads a string
+ * (openat AT_FDCWD /etc/hostname O_RDONLY): the word is the string, as
+ * a shell would pass it -- so a line split by attach or a batch file,
+ * whose quotes are gone, means what it says.  A number there is still a
+ * number (0 for NULL); quote a path made of digits. */
+static bool bare_string(const struct ctl_callspec *cs, int i, const char *tok)
+{
+	const struct tp_syscall *sc = tp_syscall_by_nr(cs->call.nr);
+
+	if (!sc || sc->arg[i].kind != TP_ARG_STR || !*tok)
+		return false;
+	if (tok[0] == '-' || is_digit(tok[0]))
+		return false;
+	return true;
+}
+
+static int parse_bare_str(struct pctx *p, const char *tok,
+			  struct tether_arg *a, void **bufp)
+{
+	size_t n = strlen(tok);
+	char *buf;
+
+	if (n > TETHER_STR_MAX)
+		return perr(p, -E2BIG, "string of %zu bytes, at most %u", n,
+			    TETHER_STR_MAX);
+	buf = strdup(tok);
+	if (!buf)
+		return perr(p, -ENOMEM, "out of memory");
+	*bufp = buf;
+	*a = TETHER_STR(buf);
+	return 0;
+}
+
 /* Argument i from its token; what it allocates hangs off cs at once, so
  * the caller's cleanup frees it on any failure. */
 static int parse_arg(struct pctx *p, const char *tok,
@@ -398,6 +431,10 @@ static int parse_arg(struct pctx *p, const char *tok,
 		*a = TETHER_IN(buf, n);
 		cs->disp[i] = CTL_DISP_IN;
 		return 0;
+	}
+	if (bare_string(cs, i, tok)) {
+		cs->disp[i] = CTL_DISP_STR;
+		return parse_bare_str(p, tok, a, &cs->bufs[i]);
 	}
 	rc = parse_expr(p, tok, &v, &cs->sgn[i], &sym);
 	if (rc)
