@@ -518,11 +518,12 @@ Test(attach, taken_over_session_ends)
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	say(pty, "getpid", NULL);
 	st = kpty_wait(pty);
-	/* 6 (conflict) once the library says who took over; 3 (lost)
-	 * until then.  Either way the session ends, no new prompt. */
-	cr_assert(st == 6 || st == 3, "status %d: %s", st, pty->out);
-	if (st == 6)
-		cr_assert(strstr(pty->out, "another controller took over"));
+	/* 6 (conflict): the server told us who took over; the session
+	 * ends, no new prompt */
+	cr_assert_eq(st, 6, "status %d: %s", st, pty->out);
+	cr_assert(strstr(pty->out, "taken over by pid"), "%s", pty->out);
+	cr_assert(strstr(pty->out, "another controller took over"), "%s",
+		  pty->out);
 }
 
 Test(attach, script_mode_is_quiet)
