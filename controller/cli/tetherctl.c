@@ -27,7 +27,8 @@ static void ctl_usage(FILE *f)
 		   "per-user default.\nA tetherd (and directories) of uid "
 		   "--server-uid, else $TETHER_SERVER_UID,\nis trusted besides "
 		   "ours and root's.\nExit: 0 ok, 1 failed, 2 usage, 3 cannot "
-		   "reach the server.  See tetherctl(1).\n");
+		   "reach the server, 4 timeout,\n5 denied by policy or role, "
+		   "6 another controller, 130 interrupted.  See tetherctl(1).\n");
 }
 
 /* Attach the way the verb needs, run it, detach.  SIGINT while it waits
