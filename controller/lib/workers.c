@@ -183,31 +183,6 @@ void tl_worker_from(struct tether_worker *w, const struct tp_worker *m)
 	w->after_ms = (uint64_t)m->after_ms;
 }
 
-/* The record's argv, our own copies (PS; tl_worker_clear frees them). */
-static int tl_worker_argv(struct tether_worker *w, const struct tp_list *argv)
-{
-	struct tp_str s;
-	char **v;
-
-	if (!(v = calloc(argv->n + 1, sizeof(char *))))
-		return -ENOMEM;
-	w->argv = (const char *const *)v;
-	for (uint32_t i = 0; i < argv->n; i++)
-		if (tp_obj_str(&argv->o[i], &s.p, &s.n) < 0 ||
-		    !(v[i] = strndup(s.p, s.n)))
-			return -ENOMEM;
-	return 0;
-}
-
-/* argv as decoded, each string its own allocation. */
-static void tl_worker_clear(struct tether_worker *w)
-{
-	for (size_t k = 0; w->argv && w->argv[k]; k++)
-		free((char *)w->argv[k]);
-	free((void *)w->argv);
-	w->argv = NULL;
-}
-
 static size_t tl_strv_len(const char *const *v)
 {
 	size_t n = 0;
@@ -215,47 +190,6 @@ static size_t tl_strv_len(const char *const *v)
 	while (v && v[n])
 		n++;
 	return n;
-}
-
-struct tl_ps {
-	struct tether_worker *v;
-	size_t n;
-	int64_t next;
-};
-
-static int tl_got_ps(struct tether *t, const msgpack_object *body, void *arg)
-{
-	struct tl_ps *ps = arg;
-	struct tp_ps_reply r;
-	struct tp_worker m;
-	struct tp_err e;
-	struct tether_worker *nv;
-	int rc;
-
-	ps->next = 0;
-	if ((rc = tp_unpack_ps_reply(body, &r, &e)) < 0)
-		return tl_fail(t, -rc, "%s", e.msg);
-	ps->next = r.next;
-	if (!r.workers.n)
-		return 0;
-	if (!(nv = realloc(ps->v, (ps->n + r.workers.n) * sizeof(*nv))))
-		return tl_fail(t, ENOMEM, "out of memory");
-	ps->v = nv;
-	for (uint32_t i = 0; i < r.workers.n; i++) {
-		if ((rc = tp_unpack_worker(&r.workers.o[i], &m, &e)) < 0)
-			return tl_fail(t, -rc, "%s", e.msg);
-		tl_worker_from(&ps->v[ps->n], &m);
-		if (tl_worker_argv(&ps->v[ps->n++], &m.argv) < 0)
-			return tl_fail(t, ENOMEM, "out of memory");
-	}
-	return 0;
-}
-
-static void tl_workers_clear(struct tether_worker *v, size_t n)
-{
-	for (size_t i = 0; v && i < n; i++)
-		tl_worker_clear(&v[i]);
-	free(v);
 }
 
 /* The records and their argv as the caller's one block. */
@@ -286,28 +220,33 @@ int tl_pack_ps_from(struct tp_w *w, const void *arg)
 	return tp_pack_ps(w, &m);
 }
 
+/* The 1.0 records: tether_ps_ex's, without the spec (one PS walk, one
+ * decoder: spec.c). */
 TETHER_API int tether_ps(struct tether *t, struct tether_worker **workers,
 			 size_t *n)
 {
-	struct tl_ps ps = { NULL, 0, 0 };
-	int64_t from;
+	struct tether_worker_ex *x;
+	struct tether_worker *v;
 	int rc;
 
 	*workers = NULL;
 	*n = 0;
-	/* Pages, oldest first, until the server says that was the last. */
-	do {
-		from = ps.next;
-		rc = tl_request(t, TETHER_OP_PS, tl_pack_ps_from, &from, tl_got_ps,
-				&ps);
-	} while (rc == 0 && ps.next > from);
-	if (rc == 0 && !(*workers = tl_workers_block(ps.v, ps.n)))
-		rc = tl_fail(t, ENOMEM, "out of memory");
-	tl_workers_clear(ps.v, ps.n);
-	if (rc < 0)
+	if ((rc = tether_ps_ex(t, &x, n)) < 0)
 		return rc;
-	*n = ps.n;
-	return 0;
+	if (!(v = calloc(*n ? *n : 1, sizeof(*v)))) {
+		rc = tl_fail(t, ENOMEM, "out of memory");
+		goto fail;
+	}
+	for (size_t i = 0; i < *n; i++)
+		v[i] = x[i].w;
+	if (!(*workers = tl_workers_block(v, *n)))
+		rc = tl_fail(t, ENOMEM, "out of memory");
+	free(v);
+fail:
+	tether_free(x);
+	if (rc < 0)
+		*n = 0;
+	return rc;
 }
 
 struct tl_target {
