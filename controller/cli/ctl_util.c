@@ -35,6 +35,19 @@ static void ctl_record(const char *fmt, va_list ap)
 	ctl_last.have_msg = true;
 }
 
+/* "tetherctl: MESSAGE" on stderr, and the message kept for --json. */
+static void ctl_verr(const char *fmt, va_list ap)
+{
+	va_list again;
+
+	va_copy(again, ap);
+	fputs("tetherctl: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	ctl_record(fmt, again);
+	va_end(again);
+}
+
 void ctl_err(const char *fmt, ...)
 {
 	va_list ap;
@@ -45,13 +58,8 @@ void ctl_err(const char *fmt, ...)
 		ctl_taken_line[0] = '\0';
 		return;
 	}
-	fputs("tetherctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	va_start(ap, fmt);
-	ctl_record(fmt, ap);
+	ctl_verr(fmt, ap);
 	va_end(ap);
 }
 
@@ -61,13 +69,8 @@ void ctl_err_errno(int err, const char *fmt, ...)
 
 	if (!ctl_last.err)
 		ctl_last.err = err;
-	fputs("tetherctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	va_start(ap, fmt);
-	ctl_record(fmt, ap);
+	ctl_verr(fmt, ap);
 	va_end(ap);
 }
 
