@@ -157,6 +157,15 @@ expect "give --as 5 prints the file" "$(cat "$D/small")" "$out"
 ctl "give passes the command's exit status" 3 give "$FD" -- sh -c 'exit 3'
 
 ctl "give of a closed fd fails" 1 give 999 -- cat
+
+# From the shell give becomes the command (no fork, no wait): the
+# command's parent is whoever ran tetherctl, not a tetherctl.
+ctl "give execs the command" 0 give "$FD2" -- sh -c 'cat /proc/$PPID/comm'
+lacks "give's command is not tetherctl's child" tetherctl "$out"
+ctl "give of a missing command is 127" 127 give "$FD2" -- /nonexistent/cmd
+has "give names the missing command" "/nonexistent/cmd" "$err"
+ctl "status after the give: nobody attached" 0 --json status
+has "give left no controller behind" '"attached":false' "$out"
 ctl "take of a missing path fails" 1 take "$D/nonexistent"
 
 # take opens read-only unless --rw: the server gets no more than asked.

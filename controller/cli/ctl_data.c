@@ -303,13 +303,25 @@ int ctl_get(struct ctl *g, struct tether *t, int argc, char **argv)
 
 /* give FD [--as N] -- CMD ARGS...: run CMD here with a copy of the
  * server's fd as its stdin, or as fd N. */
+/* The received fd as fd `as` of the command, inheritable.  dup2 clears
+ * close-on-exec on a copy, but does nothing when the two are the same
+ * number: then it is cleared by hand. */
+static int ctl_give_place(int fd, int as)
+{
+	if (fd == as)
+		return fcntl(as, F_SETFD, 0);
+	if (dup2(fd, as) < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
 int ctl_give(struct ctl *g, struct tether *t, int argc, char **argv)
 {
 	int i, fd, as = 0, status, sfd = -1;
 	char *end;
 	pid_t pid;
 
-	(void)g;
 	/* FD and --as N in any order, then --, then the command. */
 	for (i = 1; i < argc && strcmp(argv[i], "--"); i++) {
 		if (!strcmp(argv[i], "--as") && i + 1 < argc) {
@@ -332,6 +344,20 @@ int ctl_give(struct ctl *g, struct tether *t, int argc, char **argv)
 		return ctl_status_of(fd);
 	}
 	fflush(NULL);
+	/* From the shell, become the command, as s6-fdholder-retrieve does:
+	 * no fork, no wait, its status is ours.  Our connection's fds are
+	 * close-on-exec, so the server sees us go at the exec.  A session
+	 * (attach) must outlive the command: it forks. */
+	if (!g->interactive) {
+		if (ctl_give_place(fd, as) < 0) {
+			ctl_err_errno(errno, "give: fd %d: %s", as,
+				      strerror(errno));
+			return CTL_EX_FAILED;
+		}
+		execvp(argv[i], argv + i);
+		ctl_err_errno(errno, "give: %s: %s", argv[i], strerror(errno));
+		return 127;
+	}
 	pid = fork();
 	if (pid < 0) {
 		ctl_err_errno(errno, "fork: %s", strerror(errno));
@@ -339,8 +365,7 @@ int ctl_give(struct ctl *g, struct tether *t, int argc, char **argv)
 		return CTL_EX_FAILED;
 	}
 	if (pid == 0) {
-		/* dup2 clears close-on-exec on the copy. */
-		if (dup2(fd, as) < 0)
+		if (ctl_give_place(fd, as) < 0)
 			_exit(127);
 		execvp(argv[i], argv + i);
 		fprintf(stderr, "tetherctl: give: %s: %s\n", argv[i],
