@@ -6,6 +6,7 @@
 #define _GNU_SOURCE 1
 #endif
 #include <criterion/criterion.h>
+#include <seccomp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -1483,4 +1484,28 @@ Test(roundtrip, print_reparses)
 		ctl_callspec_free(&b);
 		free(out);
 	}
+}
+
+/* ---- the syscall names tetherctl carries (tools/gen-sysnames) ------- */
+
+/* The table made at build time says what libseccomp says, both ways. */
+Test(sysnames, agree_with_libseccomp)
+{
+	for (int nr = 0; nr < 1024; nr++) {
+		char *want = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE,
+							      nr);
+		const char *got = ctl_sysname_of(nr);
+
+		if (want) {
+			cr_assert_not_null(got, "%d: %s missing", nr, want);
+			cr_assert_str_eq(got, want, "%d", nr);
+			cr_assert_eq(ctl_sysnr_of(got), nr, "%s", got);
+		} else {
+			cr_assert_null(got, "%d: %s", nr, got);
+		}
+		free(want);
+	}
+	cr_assert_eq(ctl_sysnr_of("nosuchcall"), -1);
+	cr_assert_null(ctl_sysname_of(-1));
+	cr_assert_null(ctl_sysname_of(1 << 20));
 }

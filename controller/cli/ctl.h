@@ -83,6 +83,14 @@ int ctl_words(const char *line, char ***argv_out, int *argc_out);
 void ctl_words_free(char **argv, int argc);
 const char *ctl_words_strerror(int rc);
 
+/* ctl_sysnames.c, generated at build time by tools/gen-sysnames from
+ * libseccomp (native architecture), and ctl_sysnr.c */
+extern const size_t ctl_sysnames_n;	/* numbers 0 .. n-1 */
+/* The name of syscall nr, or NULL (none, or not this architecture's). */
+const char *ctl_sysname_of(long nr);
+/* The number of syscall name on this architecture, or -1. */
+long ctl_sysnr_of(const char *name);
+
 /* ---- the verbs: one file a group (ctl_*.c), one table (ctl_verbs.c) -- */
 
 #define CTL_EX_OK 0

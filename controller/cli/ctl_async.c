@@ -1,7 +1,6 @@
 /* tetherctl pending, collect, cancel, batch: requests that outlive us. */
 #include <errno.h>
 #include <getopt.h>
-#include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,14 +10,14 @@
 
 static void ctl_syscall_name(long nr, char *buf, size_t size)
 {
-	char *name = nr >= 0 ? seccomp_syscall_resolve_num_arch(
-					SCMP_ARCH_NATIVE, (int)nr)
-			     : NULL;
+	const char *name = ctl_sysname_of(nr);
 
-	snprintf(buf, size, "%s", name ? name : nr < 0 ? "batch" : "?");
-	if (!name && nr >= 0)
+	if (name)
+		snprintf(buf, size, "%s", name);
+	else if (nr < 0)
+		snprintf(buf, size, "batch");
+	else
 		snprintf(buf, size, "syscall_%ld", nr);
-	free(name);
 }
 
 static uint64_t ctl_parse_id(const char *s, bool *ok)

@@ -13,7 +13,6 @@
 #endif
 #include <errno.h>
 #include <histedit.h>
-#include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +20,6 @@
 #include "ctl.h"
 
 /* Syscall numbers looked up for names: past any there is today. */
-#define CTL_COMPLETE_NR_MAX 1024
 /* Candidates shown at once. */
 #define CTL_COMPLETE_LIST_MAX 200
 
@@ -76,13 +74,11 @@ static void ctl_cand_verbs(struct ctl_cands *c, const struct ctl_session *s,
 
 static void ctl_cand_syscalls(struct ctl_cands *c)
 {
-	for (int nr = 0; nr < CTL_COMPLETE_NR_MAX; nr++) {
-		char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE,
-							      nr);
+	for (size_t nr = 0; nr < ctl_sysnames_n; nr++) {
+		const char *name = ctl_sysname_of((long)nr);
 
 		if (name)
 			ctl_cand(c, name);
-		free(name);
 	}
 }
 

@@ -22,7 +22,6 @@
 #endif
 #include <errno.h>
 #include <limits.h>
-#include <seccomp.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -444,12 +443,14 @@ static int parse_arg(struct pctx *p, const char *tok,
 	return 0;
 }
 
-/* A name libseccomp knows for this architecture, or a number. */
+/* A name this architecture has (libseccomp's, from the table made at
+ * build time), or a number. */
 static int parse_name(struct pctx *p, const char *s, struct ctl_callspec *cs)
 {
 	unsigned long long u;
-	char *e, *known;
-	int nr;
+	const char *known;
+	char *e;
+	long nr;
 
 	if (is_digit(s[0])) {
 		errno = 0;
@@ -458,16 +459,14 @@ static int parse_name(struct pctx *p, const char *s, struct ctl_callspec *cs)
 			return perr(p, -ENOSYS, "unknown syscall \"%s\"", s);
 		cs->call.nr = (long)u;
 		/* print "getpid()" rather than "39()" when we can */
-		known = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE,
-							 (int)u);
+		known = ctl_sysname_of((long)u);
 		snprintf(cs->name, sizeof(cs->name), "%s", known ? known : s);
-		free(known);
 		return 0;
 	}
 	if (strlen(s) >= sizeof(cs->name))
 		return perr(p, -ENOSYS, "unknown syscall \"%s\"", s);
-	/* negative: unknown, or a pseudo-number for another arch's call */
-	nr = seccomp_syscall_resolve_name(s);
+	/* this architecture's calls only (another's has no number here) */
+	nr = ctl_sysnr_of(s);
 	if (nr < 0)
 		return perr(p, -ENOSYS, "unknown syscall \"%s\"", s);
 	cs->call.nr = nr;
