@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "ctl_kit.h"
 
 /* ---- helpers ------------------------------------------------------ */
 
@@ -146,39 +147,6 @@ static uint64_t int_value(const char *arg)
 	cr_assert_eq(a.kind, TETHER_ARG_INT, "%s is not an int", arg);
 	ctl_callspec_free(&cs);
 	return a.value;
-}
-
-/* What a print function wrote, as a malloc'd string. */
-static char *printed(const struct ctl_callspec *cs, bool json)
-{
-	char *buf = NULL;
-	size_t n = 0;
-	FILE *f = open_memstream(&buf, &n);
-
-	cr_assert_not_null(f);
-	if (json)
-		ctl_call_print_json(f, cs);
-	else
-		ctl_call_print(f, cs);
-	cr_assert_eq(fclose(f), 0);
-	return buf;
-}
-
-static void expect_print(const struct ctl_callspec *cs, bool json,
-			 const char *want)
-{
-	char *got = printed(cs, json);
-
-	cr_assert_str_eq(got, want);
-	free(got);
-}
-
-/* Pretend the server wrote data into out buffer i. */
-static void fill_out(struct ctl_callspec *cs, int i, const void *data,
-		     size_t n)
-{
-	memcpy(cs->call.args[i].out, data, n);
-	cs->call.args[i].returned = n;
 }
 
 /* ---- syscall names ------------------------------------------------ */

@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "ctl.h"
+#include "ctl_kit.h"
 #include "ctl_decode.h"
 
 /* Dates in the text output are local: make local UTC. */
@@ -51,38 +52,6 @@ static void parse_ok(const char *line, struct ctl_callspec *cs)
 	cr_assert_eq(ctl_call_parse(argc, argv, cs, err, sizeof(err)), 0,
 		     "%s: %s", line, err);
 	ctl_words_free(argv, argc);
-}
-
-/* Pretend the server wrote data into out buffer i. */
-static void fill_out(struct ctl_callspec *cs, int i, const void *data,
-		     size_t n)
-{
-	memcpy(cs->call.args[i].out, data, n);
-	cs->call.args[i].returned = n;
-}
-
-static char *printed(const struct ctl_callspec *cs, bool json)
-{
-	char *buf = NULL;
-	size_t n = 0;
-	FILE *f = open_memstream(&buf, &n);
-
-	cr_assert_not_null(f);
-	if (json)
-		ctl_call_print_json(f, cs);
-	else
-		ctl_call_print(f, cs);
-	cr_assert_eq(fclose(f), 0);
-	return buf;
-}
-
-static void expect_print(const struct ctl_callspec *cs, bool json,
-			 const char *want)
-{
-	char *got = printed(cs, json);
-
-	cr_assert_str_eq(got, want);
-	free(got);
 }
 
 static void expect_has(const struct ctl_callspec *cs, bool json,
