@@ -118,6 +118,9 @@ struct fx_pstat {
 bool fx_read_pstat(pid_t pid, struct fx_pstat *ps);
 /* Running: not gone, not a zombie nobody reaped. */
 bool fx_alive(pid_t pid);
+/* The syscall pid is blocked in, per /proc/PID/syscall; -1 running or
+ * unreadable. */
+long fx_blocked_in(pid_t pid);
 /* The number on the "field:" line of /proc/PID/status (VmRSS, in kB;
  * Seccomp), or -1. */
 long fx_status_field(pid_t pid, const char *field);

@@ -148,6 +148,23 @@ bool fx_alive(pid_t pid)
 	return fx_read_pstat(pid, &ps) && ps.state != 'Z' && ps.state != 'X';
 }
 
+long fx_blocked_in(pid_t pid)
+{
+	char path[64], buf[128];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0 || buf[0] < '0' || buf[0] > '9')
+		return -1;
+	buf[n] = '\0';
+	return strtol(buf, NULL, 10);
+}
+
 long fx_status_field(pid_t pid, const char *field)
 {
 	char path[64], line[256];

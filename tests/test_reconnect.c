@@ -153,25 +153,6 @@ static bool str_has(const char *s, const char *needle)
 	return s && strstr(s, needle);
 }
 
-/* The syscall pid is blocked in, per /proc/PID/syscall; -1 running or
- * unreadable. */
-static long blocked_in(pid_t pid)
-{
-	char path[64], buf[128];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0 || buf[0] < '0' || buf[0] > '9')
-		return -1;
-	buf[n] = '\0';
-	return strtol(buf, NULL, 10);
-}
-
 /* Sanitizer reports of the server land in its log (fx.sock.log).
  * fx_fini scans it too, but an assertion in .fini does not fail the
  * test in Criterion: check here, inside the test. */
@@ -538,7 +519,7 @@ Test(crash, killed_mid_request_server_finishes_and_serves_next)
 	life_run(&r, ST_MIDREQ);
 	/* Make sure the server is inside the nanosleep when we kill. */
 	end = kit_now_ms() + FX_DEADLINE_MS;
-	while ((nr = blocked_in(r.spid)) != SYS_nanosleep && kit_now_ms() < end)
+	while ((nr = fx_blocked_in(r.spid)) != SYS_nanosleep && kit_now_ms() < end)
 		kit_nap_us(1000);
 	if (nr != SYS_nanosleep)
 		cr_log_info("could not see the server in nanosleep "

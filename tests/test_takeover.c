@@ -31,25 +31,6 @@ TestSuite(taken, .init = fx_init_server, .fini = fx_fini_all,
 
 /* ---- helpers ---------------------------------------------------------- */
 
-/* The syscall pid is blocked in, per /proc/PID/syscall; -1 running or
- * unreadable. */
-static long blocked_in(pid_t pid)
-{
-	char path[64], buf[128];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0 || buf[0] < '0' || buf[0] > '9')
-		return -1;
-	buf[n] = '\0';
-	return strtol(buf, NULL, 10);
-}
-
 /* Until pid sits in read(2) (its request sent, waiting for the reply):
  * false if it never did within the deadline. */
 static bool wait_blocked_in_read(pid_t pid)
@@ -57,7 +38,7 @@ static bool wait_blocked_in_read(pid_t pid)
 	int64_t end = kit_now_ms() + FX_DEADLINE_MS;
 
 	while (kit_now_ms() < end) {
-		if (blocked_in(pid) == SYS_read)
+		if (fx_blocked_in(pid) == SYS_read)
 			return true;
 		kit_nap_ms(5);
 	}
