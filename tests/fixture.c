@@ -414,3 +414,26 @@ void fx_fini_all(void)
 	fx_fini();
 	fx_kill_descendants();
 }
+
+pid_t fx_spawn_ok(struct tether *t, const struct tether_spawn *sp)
+{
+	pid_t pid = 0;
+	int rc = tether_spawn(t, sp, &pid);
+
+	cr_assert_eq(rc, 0, "tether_spawn %s: %s (%s)", sp->argv[0],
+		     strerror(-rc), tether_last_error(t));
+	cr_assert_gt(pid, 0);
+	return pid;
+}
+
+struct tether_worker fx_wait_end(struct tether *t, const char *target)
+{
+	struct tether_worker w;
+	int rc = tether_wait(t, target, FX_WAIT_MS, &w);
+
+	cr_assert_eq(rc, 0, "tether_wait %s: %s (%s)", target, strerror(-rc),
+		     tether_last_error(t));
+	cr_assert(!w.timeout, "worker %s still runs after %d ms", target,
+		  FX_WAIT_MS);
+	return w;
+}

@@ -82,6 +82,12 @@ long fx_pipe2(struct tether *t, int fds[2], int flags);
 long fx_dup3(struct tether *t, int oldfd, int newfd, int flags);
 long fx_lseek(struct tether *t, int fd, off_t off, int whence);
 /* Write a whole file. */
+/* tether_spawn that must succeed: the worker's pid. */
+pid_t fx_spawn_ok(struct tether *t, const struct tether_spawn *sp);
+/* tether_wait with a generous deadline; the worker must have ended. */
+#define FX_WAIT_MS 10000
+struct tether_worker fx_wait_end(struct tether *t, const char *target);
+
 void fx_write_file(const char *path, const void *data, size_t len);
 /* Entries of dir whose name contains needle (all but . and .. when
  * needle is NULL). */

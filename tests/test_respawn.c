@@ -24,35 +24,12 @@
 
 #include "kit.h"
 
-#define WAIT_MS 10000
+#define WAIT_MS FX_WAIT_MS
 #define ARGV(...) ((const char *const[]){ __VA_ARGS__, NULL })
 
 TestSuite(psx, .init = fx_init_server, .fini = fx_fini_all, .timeout = 30);
 TestSuite(respawn, .init = fx_init_server, .fini = fx_fini_all,
 	  .timeout = 30);
-
-static pid_t spawn_ok(struct tether *t, const struct tether_spawn *sp)
-{
-	pid_t pid = 0;
-	int rc = tether_spawn(t, sp, &pid);
-
-	cr_assert_eq(rc, 0, "tether_spawn %s: %s (%s)", sp->argv[0],
-		     strerror(-rc), tether_last_error(t));
-	cr_assert_gt(pid, 0);
-	return pid;
-}
-
-static struct tether_worker wait_end(struct tether *t, const char *target)
-{
-	struct tether_worker w;
-	int rc = tether_wait(t, target, WAIT_MS, &w);
-
-	cr_assert_eq(rc, 0, "tether_wait %s: %s (%s)", target, strerror(-rc),
-		     tether_last_error(t));
-	cr_assert(!w.timeout, "worker %s still runs after %d ms", target,
-		  WAIT_MS);
-	return w;
-}
 
 /* tether_ps_ex's record of pid, copied out of *v (freed by the caller):
  * NULL if it is not listed. */
@@ -169,7 +146,7 @@ Test(psx, stopping_with_its_deadline_also_after_the_stopper_died)
 	int rc;
 
 	/* A worker that ignores SIGTERM: only the grace's SIGKILL ends it. */
-	pid = spawn_ok(fx.t, &(struct tether_spawn){
+	pid = fx_spawn_ok(fx.t, &(struct tether_spawn){
 		.argv = ARGV("sh", "-c", "trap '' TERM; echo ready; "
 					 "while :; do sleep 0.05; done"),
 		.label = "stubborn", .capture = true });
@@ -226,7 +203,7 @@ Test(psx, a_worker_not_being_stopped_is_not_stopping)
 {
 	struct tether_worker_ex *v;
 	const struct tether_worker_ex *x;
-	pid_t pid = spawn_ok(fx.t, &(struct tether_spawn){
+	pid_t pid = fx_spawn_ok(fx.t, &(struct tether_spawn){
 		.argv = ARGV("sleep", "100"), .label = "calm" });
 
 	x = psx_find(fx.t, pid, &v);
@@ -263,7 +240,7 @@ Test(psx, spec_has_everything_spawn_was_given)
 	fds[0][1] = (int)fd;
 	fds[1][0] = 8;
 	fds[1][1] = 2;
-	pid = spawn_ok(fx.t, &(struct tether_spawn){
+	pid = fx_spawn_ok(fx.t, &(struct tether_spawn){
 		.argv = ARGV("sleep", "100"), .label = "full",
 		.env = ARGV("FOO=bar", "EMPTY="), .cwd = cwd, .capture = true,
 		.log_max = 123456, .fds = (const int (*)[2])fds, .nfds = 2,
@@ -308,7 +285,7 @@ Test(psx, old_tether_ps_still_works_beside_it)
 {
 	struct tether_worker *v;
 	size_t n;
-	pid_t pid = spawn_ok(fx.t, &(struct tether_spawn){
+	pid_t pid = fx_spawn_ok(fx.t, &(struct tether_spawn){
 		.argv = ARGV("sleep", "100"), .env = ARGV("A=1") });
 
 	cr_assert_eq(tether_ps(fx.t, &v, &n), 0);
@@ -351,11 +328,11 @@ Test(respawn, same_argv_env_cwd_and_fds_from_proc)
 	cr_assert_geq(fd, 0);
 	fds[0][0] = 5;
 	fds[0][1] = (int)fd;
-	pid = spawn_ok(fx.t, &(struct tether_spawn){
+	pid = fx_spawn_ok(fx.t, &(struct tether_spawn){
 		.argv = ARGV("sh", "-c", script), .label = "phoenix",
 		.env = ARGV("FOO=bar baz", "SECOND=2"), .cwd = cwd,
 		.capture = true, .fds = (const int (*)[2])fds, .nfds = 1 });
-	w = wait_end(fx.t, "phoenix");
+	w = fx_wait_end(fx.t, "phoenix");
 	cr_assert_eq(w.state, TETHER_W_EXITED);
 	cr_assert_eq(w.exit_code, 7);
 	fx_write_file(gate, "", 0);
@@ -404,11 +381,11 @@ Test(respawn, same_argv_env_cwd_and_fds_from_proc)
 
 	/* Twice: it ends again, and comes back again. */
 	cr_assert_eq(tether_kill(fx.t, "phoenix", SIGKILL), 0);
-	wait_end(fx.t, "phoenix");
+	fx_wait_end(fx.t, "phoenix");
 	cr_assert_eq(tether_respawn(fx.t, "phoenix", NULL), 0,
 		     "%s", tether_last_error(fx.t));
 	cr_assert_eq(tether_kill(fx.t, "phoenix", SIGKILL), 0);
-	wait_end(fx.t, "phoenix");
+	fx_wait_end(fx.t, "phoenix");
 	cr_assert_eq(tether_ack(fx.t, "phoenix"), 0);
 	/* One record per respawn replaced, nothing of it left open. */
 	fx_expect_fds(fx.pid, base, "after three respawns and an ack");
@@ -416,7 +393,7 @@ Test(respawn, same_argv_env_cwd_and_fds_from_proc)
 
 Test(respawn, a_running_worker_is_ebusy_and_untouched)
 {
-	pid_t pid = spawn_ok(fx.t, &(struct tether_spawn){
+	pid_t pid = fx_spawn_ok(fx.t, &(struct tether_spawn){
 		.argv = ARGV("sleep", "100"), .label = "alive" });
 	int rc = tether_respawn(fx.t, "alive", NULL);
 
@@ -441,10 +418,10 @@ Test(respawn, a_closed_server_fd_is_ebadf_naming_it)
 	cr_assert_geq(fd, 0);
 	fds[0][0] = 9;
 	fds[0][1] = (int)fd;
-	pid = spawn_ok(fx.t, &(struct tether_spawn){
+	pid = fx_spawn_ok(fx.t, &(struct tether_spawn){
 		.argv = ARGV("true"), .label = "needsfd",
 		.fds = (const int (*)[2])fds, .nfds = 1 });
-	wait_end(fx.t, "needsfd");
+	fx_wait_end(fx.t, "needsfd");
 	cr_assert_eq(fx_close(fx.t, (int)fd), 0);
 	rc = tether_respawn(fx.t, "needsfd", NULL);
 	cr_expect_eq(rc, -EBADF, "%d (%s)", rc, tether_last_error(fx.t));
@@ -469,9 +446,9 @@ Test(respawn, a_failed_exec_keeps_the_old_record)
 	fx_path(prog, sizeof(prog), "prog");
 	fx_write_file(prog, "#!/bin/sh\nexit 4\n", strlen("#!/bin/sh\nexit 4\n"));
 	cr_assert_eq(chmod(prog, 0700), 0);
-	pid = spawn_ok(fx.t, &(struct tether_spawn){ .argv = ARGV(prog),
+	pid = fx_spawn_ok(fx.t, &(struct tether_spawn){ .argv = ARGV(prog),
 						    .label = "gone" });
-	cr_assert_eq(wait_end(fx.t, "gone").exit_code, 4);
+	cr_assert_eq(fx_wait_end(fx.t, "gone").exit_code, 4);
 	cr_assert_eq(unlink(prog), 0);
 	rc = tether_respawn(fx.t, "gone", NULL);
 	cr_expect_eq(rc, -ENOENT, "%d (%s)", rc, tether_last_error(fx.t));
@@ -487,9 +464,9 @@ Test(respawn, an_unknown_or_acknowledged_worker_is_esrch)
 	int rc = tether_respawn(fx.t, "nobody", NULL);
 
 	cr_expect_eq(rc, -ESRCH, "%d", rc);
-	spawn_ok(fx.t, &(struct tether_spawn){ .argv = ARGV("true"),
+	fx_spawn_ok(fx.t, &(struct tether_spawn){ .argv = ARGV("true"),
 					       .label = "acked" });
-	wait_end(fx.t, "acked");
+	fx_wait_end(fx.t, "acked");
 	cr_assert_eq(tether_ack(fx.t, "acked"), 0);
 	rc = tether_respawn(fx.t, "acked", NULL);
 	cr_expect_eq(rc, -ESRCH, "%d", rc);
@@ -505,10 +482,10 @@ Test(respawn, under_its_own_policy_again)
 	fx_path(pol, sizeof(pol), "w.policy");
 	fx_write_file(pol, "default allow\ndeny mkdirat EACCES\n",
 		      strlen("default allow\ndeny mkdirat EACCES\n"));
-	spawn_ok(fx.t, &(struct tether_spawn){
+	fx_spawn_ok(fx.t, &(struct tether_spawn){
 		.argv = ARGV("sh", "-c", script), .label = "filtered",
 		.policy = pol });
-	wait_end(fx.t, "filtered");
+	fx_wait_end(fx.t, "filtered");
 	fx_write_file(gate, "", 0);
 	cr_assert_eq(tether_respawn(fx.t, "filtered", &r), 0, "%s",
 		     tether_last_error(fx.t));
@@ -522,11 +499,11 @@ Test(respawn, by_pid_and_not_by_an_observer)
 	struct tether_respawned r = TETHER_RESPAWNED_INIT;
 	struct tether *obs;
 	char target[32];
-	pid_t pid = spawn_ok(fx.t, &(struct tether_spawn){
+	pid_t pid = fx_spawn_ok(fx.t, &(struct tether_spawn){
 		.argv = ARGV("sh", "-c", "exit 0") });
 
 	snprintf(target, sizeof(target), "%d", (int)pid);
-	wait_end(fx.t, target);
+	fx_wait_end(fx.t, target);
 	obs = fx_observe(fx.sock);
 	cr_expect_eq(tether_respawn(obs, target, NULL), -EBUSY,
 		     "an observer respawned");
@@ -536,5 +513,5 @@ Test(respawn, by_pid_and_not_by_an_observer)
 	cr_expect_eq(r.respawned_from, pid);
 	cr_expect_str_eq(r.label, "");
 	snprintf(target, sizeof(target), "%d", (int)r.pid);
-	cr_expect_eq(wait_end(fx.t, target).exit_code, 0);
+	cr_expect_eq(fx_wait_end(fx.t, target).exit_code, 0);
 }

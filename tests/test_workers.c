@@ -46,7 +46,7 @@
 
 #include "kit.h"
 
-#define WAIT_MS 10000			/* tether_wait deadlines */
+#define WAIT_MS FX_WAIT_MS		/* tether_wait deadlines */
 #define BULK_BYTES 100000000ull
 
 /* ---- clean-up -------------------------------------------------------------
@@ -112,17 +112,6 @@ TestSuite(shutdown, .init = wk_init_san_server, .fini = fx_fini_all,
 
 #define ARGV(...) ((const char *const[]){ __VA_ARGS__, NULL })
 
-static pid_t spawn_ok(struct tether *t, const struct tether_spawn *sp)
-{
-	pid_t pid = 0;
-	int rc = tether_spawn(t, sp, &pid);
-
-	cr_assert_eq(rc, 0, "tether_spawn %s: %s (%s)", sp->argv[0],
-		     strerror(-rc), tether_last_error(t));
-	cr_assert_gt(pid, 0);
-	return pid;
-}
-
 /* argv through sh -c, labeled, optionally captured. */
 static pid_t spawn_sh(struct tether *t, const char *label, bool capture,
 		      const char *script)
@@ -130,25 +119,12 @@ static pid_t spawn_sh(struct tether *t, const char *label, bool capture,
 	struct tether_spawn sp = { .argv = ARGV("sh", "-c", script),
 				   .label = label, .capture = capture };
 
-	return spawn_ok(t, &sp);
+	return fx_spawn_ok(t, &sp);
 }
 
 static void pidstr(char *buf, size_t size, pid_t pid)
 {
 	snprintf(buf, size, "%d", (int)pid);
-}
-
-/* tether_wait with a generous deadline; the worker must have ended. */
-static struct tether_worker wait_end(struct tether *t, const char *target)
-{
-	struct tether_worker w;
-	int rc = tether_wait(t, target, WAIT_MS, &w);
-
-	cr_assert_eq(rc, 0, "tether_wait %s: %s (%s)", target, strerror(-rc),
-		     tether_last_error(t));
-	cr_assert(!w.timeout, "worker %s still runs after %d ms", target,
-		  WAIT_MS);
-	return w;
 }
 
 static struct tether_worker *ps_find(struct tether_worker *v, size_t n,
@@ -377,7 +353,7 @@ Test(spawn, ps_lists_pid_label_argv_state_and_start_time)
 	int64_t before = kit_epoch_ms(), after;
 	struct tether_worker *v, *w;
 	size_t n;
-	pid_t pid = spawn_ok(fx.t, &sp);
+	pid_t pid = fx_spawn_ok(fx.t, &sp);
 
 	after = kit_epoch_ms();
 	ps_ok(fx.t, &v, &n);
@@ -400,7 +376,7 @@ Test(spawn, ps_lists_pid_label_argv_state_and_start_time)
 Test(spawn, worker_is_a_real_child_of_the_server_in_its_own_group)
 {
 	struct tether_spawn sp = { .argv = ARGV("sleep", "100") };
-	pid_t pid = spawn_ok(fx.t, &sp);
+	pid_t pid = fx_spawn_ok(fx.t, &sp);
 	struct fx_pstat ps;
 
 	cr_assert(fx_read_pstat(pid, &ps), "no /proc entry for worker %d",
@@ -505,7 +481,7 @@ Test(spawn, running_label_cannot_be_reused)
 				   .label = "uniq" };
 	int rc;
 
-	spawn_ok(fx.t, &sp);
+	fx_spawn_ok(fx.t, &sp);
 	rc = tether_spawn(fx.t, &sp, NULL);
 	cr_expect_eq(rc, -EEXIST, "second running \"uniq\": %d (%s)", rc,
 		     tether_last_error(fx.t));
@@ -518,7 +494,7 @@ Test(spawn, ended_label_can_be_reused_and_names_the_live_worker)
 	int rc;
 
 	first = spawn_sh(fx.t, "again", false, "exit 0");
-	w = wait_end(fx.t, "again");
+	w = fx_wait_end(fx.t, "again");
 	second = spawn_sh(fx.t, "again", false, "sleep 100");
 	cr_assert_neq(first, second);
 	rc = tether_wait(fx.t, "again", 0, &w);
@@ -557,7 +533,7 @@ Test(exitrec, exit_code_3)
 	struct tether_worker w;
 
 	spawn_sh(fx.t, "three", false, "exit 3");
-	w = wait_end(fx.t, "three");
+	w = fx_wait_end(fx.t, "three");
 	cr_expect_eq(w.state, TETHER_W_EXITED);
 	cr_expect_eq(w.exit_code, 3);
 	cr_expect_eq(w.signal, 0);
@@ -573,7 +549,7 @@ Test(exitrec, sigkill_through_tether_kill)
 	rc = tether_kill(fx.t, "victim", SIGKILL);
 	cr_assert_eq(rc, 0, "tether_kill: %s (%s)", strerror(-rc),
 		     tether_last_error(fx.t));
-	w = wait_end(fx.t, "victim");
+	w = fx_wait_end(fx.t, "victim");
 	cr_expect_eq(w.state, TETHER_W_KILLED);
 	cr_expect_eq(w.signal, SIGKILL);
 	cr_expect(!w.core, "SIGKILL reported a core dump");
@@ -591,7 +567,7 @@ Test(exitrec, kill_by_pid_target)
 	pidstr(target, sizeof(target), pid);
 	rc = tether_kill(fx.t, target, SIGTERM);
 	cr_assert_eq(rc, 0, "tether_kill %s: %s", target, strerror(-rc));
-	w = wait_end(fx.t, target);
+	w = fx_wait_end(fx.t, target);
 	cr_expect_eq(w.pid, pid);
 	cr_expect_eq(w.state, TETHER_W_KILLED);
 	cr_expect_eq(w.signal, SIGTERM);
@@ -604,7 +580,7 @@ Test(exitrec, rusage_after_exit)
 
 	spawn_sh(fx.t, "ru", false, "i=0; while [ $i -lt 2000 ]; do "
 				     "i=$((i+1)); done");
-	w = wait_end(fx.t, "ru");
+	w = fx_wait_end(fx.t, "ru");
 	cr_expect_eq(w.state, TETHER_W_EXITED);
 	cr_expect_gt(w.maxrss_kb, 0, "maxrss_kb %ld after exit", w.maxrss_kb);
 	cr_expect_gt(w.ended_ms, 0);
@@ -618,7 +594,7 @@ Test(exitrec, record_stays_until_ack)
 	int rc;
 
 	pid = spawn_sh(fx.t, "kept", false, "exit 0");
-	w = wait_end(fx.t, "kept");
+	w = fx_wait_end(fx.t, "kept");
 	cr_expect(ps_has(fx.t, pid), "record gone before ACK");
 	/* Still there for the next controller. */
 	cr_assert_eq(fx_reattach(), 0);
@@ -635,7 +611,7 @@ Test(exitrec, ack_forgets_the_record)
 	int rc;
 
 	pid = spawn_sh(fx.t, "gone", false, "exit 0");
-	w = wait_end(fx.t, "gone");
+	w = fx_wait_end(fx.t, "gone");
 	rc = tether_ack(fx.t, "gone");
 	cr_assert_eq(rc, 0, "tether_ack: %s (%s)", strerror(-rc),
 		     tether_last_error(fx.t));
@@ -651,7 +627,7 @@ Test(exitrec, ack_deletes_the_logs)
 	int rc;
 
 	spawn_sh(fx.t, "logged", true, "echo hello");
-	wait_end(fx.t, "logged");
+	fx_wait_end(fx.t, "logged");
 	cr_expect_eq(count_state_files("logged.", ".log"), 1,
 		     "no log file for a captured worker");
 	rc = tether_ack(fx.t, "logged");
@@ -678,7 +654,7 @@ Test(exitrec, kill_of_ended_worker_is_esrch)
 	int rc;
 
 	spawn_sh(fx.t, "done", false, "exit 0");
-	wait_end(fx.t, "done");
+	fx_wait_end(fx.t, "done");
 	rc = tether_kill(fx.t, "done", SIGTERM);
 	cr_expect_eq(rc, -ESRCH, "kill of an ended worker: %d", rc);
 	rc = tether_kill(fx.t, "nobody-by-that-name", SIGTERM);
@@ -709,8 +685,8 @@ static struct logbuf env_of(struct tether_spawn *sp)
 	sp->argv = ARGV("env");
 	sp->label = "env";
 	sp->capture = true;
-	spawn_ok(fx.t, sp);
-	w = wait_end(fx.t, "env");
+	fx_spawn_ok(fx.t, sp);
+	w = fx_wait_end(fx.t, "env");
 	cr_assert_eq(w.state, TETHER_W_EXITED);
 	cr_assert_eq(w.exit_code, 0);
 	return logs_ok(fx.t, "env", 0);
@@ -808,8 +784,8 @@ Test(user, nobody_gets_uid_gid_groups_and_home)
 		cr_skip_test("needs root to change uid");
 	cr_assert_not_null(pw, "no passwd entry for nobody");
 	cr_assert_geq(getgrouplist("nobody", pw->pw_gid, want, &nwant), 0);
-	spawn_ok(fx.t, &sp);
-	w = wait_end(fx.t, "nob");
+	fx_spawn_ok(fx.t, &sp);
+	w = fx_wait_end(fx.t, "nob");
 	b = logs_ok(fx.t, "nob", 0);
 	cr_assert_eq(w.state, TETHER_W_EXITED, "worker did not exit:\n%s",
 		     logbuf_text(&b));
@@ -960,7 +936,7 @@ Test(stop, ended_worker_answers_at_once)
 	int rc;
 
 	spawn_sh(fx.t, "over", false, "exit 4");
-	w = wait_end(fx.t, "over");
+	w = fx_wait_end(fx.t, "over");
 	rc = tether_stop(fx.t, "over", 5000, &w);
 	cr_assert_eq(rc, 0, "stop of an ended worker: %s", strerror(-rc));
 	cr_expect_eq(w.state, TETHER_W_EXITED);
@@ -1026,7 +1002,7 @@ Test(wait, by_pid)
 
 	pid = spawn_sh(fx.t, "bypid", false, "exit 2");
 	pidstr(target, sizeof(target), pid);
-	w = wait_end(fx.t, target);
+	w = fx_wait_end(fx.t, target);
 	cr_expect_eq(w.pid, pid);
 	cr_expect_str_eq(w.label, "bypid");
 	cr_expect_eq(w.exit_code, 2);
@@ -1049,7 +1025,7 @@ Test(wait, observer_can_wait)
 	spawn_sh(fx.t, "watched", false, "sleep 0.2; exit 9");
 	rc = tether_connect(fx.sock, TETHER_CONNECT_OBSERVE, &obs);
 	cr_assert_eq(rc, 0);
-	w = wait_end(obs, "watched");
+	w = fx_wait_end(obs, "watched");
 	cr_expect_eq(w.exit_code, 9);
 	tether_disconnect(obs);
 }
@@ -1064,7 +1040,7 @@ Test(logs, whole_log_and_from_an_offset)
 	struct logbuf b;
 
 	spawn_sh(fx.t, "hex", true, "printf 0123456789abcdef");
-	w = wait_end(fx.t, "hex");
+	w = fx_wait_end(fx.t, "hex");
 	cr_expect_eq(w.log_size, 16);
 	b = logs_ok(fx.t, "hex", 0);
 	cr_expect_str_eq(logbuf_text(&b), "0123456789abcdef");
@@ -1085,7 +1061,7 @@ Test(logs, stdout_and_stderr_both_captured)
 	struct logbuf b;
 
 	spawn_sh(fx.t, "both", true, "echo out; echo err >&2; echo out2");
-	wait_end(fx.t, "both");
+	fx_wait_end(fx.t, "both");
 	b = logs_ok(fx.t, "both", 0);
 	cr_expect_str_eq(logbuf_text(&b), "out\nerr\nout2\n");
 	logbuf_free(&b);
@@ -1119,8 +1095,8 @@ Test(logs, rotation_keeps_one_old_file_in_order)
 		fprintf(f, "%d\n", i);
 	fclose(f);
 	cr_assert_eq(wlen, 3893);
-	spawn_ok(fx.t, &sp);
-	w = wait_end(fx.t, "rot");
+	fx_spawn_ok(fx.t, &sp);
+	w = fx_wait_end(fx.t, "rot");
 	cr_expect_eq(w.log_size, wlen);
 	/* [3000, 3893) in the file, [2000, 3000) in file.1; the rest is
 	 * gone, and reading from 0 starts at the oldest byte kept. */
@@ -1348,7 +1324,7 @@ Test(logs, waiter_killed_leaks_no_server_fd)
 		     "%d before", n, base);
 	/* Its pending WAIT is gone: ending the worker now is harmless. */
 	cr_assert_eq(tether_kill(fx.t, "waited", SIGKILL), 0);
-	w = wait_end(fx.t, "waited");
+	w = fx_wait_end(fx.t, "waited");
 	cr_expect_eq(w.state, TETHER_W_KILLED);
 	cr_expect_eq(fx_getpid(fx.t), fx.pid);
 }
@@ -1366,7 +1342,7 @@ Test(orphans, daemonized_grandchild_is_reaped)
 	spawn_sh(fx.t, "daemonizer", true,
 		 "(setsid sh -c \"sleep 0.5; echo gc done\") & echo parent");
 	/* WAIT ends when the output does: the grandchild holds it. */
-	w = wait_end(fx.t, "daemonizer");
+	w = fx_wait_end(fx.t, "daemonizer");
 	cr_expect_eq(w.state, TETHER_W_EXITED);
 	cr_expect_eq(w.exit_code, 0);
 	b = logs_ok(fx.t, "daemonizer", 0);
@@ -1437,7 +1413,7 @@ Test(bulk, hundred_mb_written_while_detached_all_arrive_in_order)
 	uint64_t want_hash = FNV_OFF;
 	int rc;
 
-	spawn_ok(fx.t, &sp);
+	fx_spawn_ok(fx.t, &sp);
 	/* No controller while it writes; an observer is not one. */
 	tether_disconnect(fx.t);
 	fx.t = NULL;
@@ -1552,7 +1528,7 @@ Test(crash, after_persistent_reattach_accounts_for_every_worker)
 		     tether_last_error(NULL));
 	cr_assert_eq(fx_getpid(fx.t), fx.pid);
 	/* "quick" has ended by now (or soon): wait for its record. */
-	wait_end(fx.t, "quick");
+	fx_wait_end(fx.t, "quick");
 	ps_ok(fx.t, &v, &n);
 	cr_expect_eq(n, 3, "ps lists %zu workers after reattach", n);
 	for (int i = 0; i < 3; i++) {
@@ -1627,7 +1603,7 @@ Test(crash, counter_output_complete_after_reattach)
 	kid_kill(&k);
 	rc = fx_connect_retry(fx.sock, 0, &fx.t);
 	cr_assert_eq(rc, 0, "reattach: %s", strerror(-rc));
-	w = wait_end(fx.t, "counter");
+	w = fx_wait_end(fx.t, "counter");
 	cr_expect_eq(w.state, TETHER_W_EXITED);
 	cr_expect_eq(w.exit_code, 0);
 	b = logs_ok(fx.t, "counter", 0);
@@ -1741,7 +1717,7 @@ Test(shutdown, allowed_when_only_records_remain)
 	int rc;
 
 	spawn_sh(fx.t, "finished", false, "exit 0");
-	wait_end(fx.t, "finished");
+	fx_wait_end(fx.t, "finished");
 	rc = tether_shutdown(fx.t);
 	cr_expect_eq(rc, 0, "shutdown with only ended records: %s (%s)",
 		     strerror(-rc), tether_last_error(fx.t));
@@ -1850,8 +1826,8 @@ static struct logbuf run_sh(const char *label, const struct tether_spawn *tmpl,
 	sp.argv = ARGV("sh", "-c", script);
 	sp.label = label;
 	sp.capture = true;
-	spawn_ok(fx.t, &sp);
-	w = wait_end(fx.t, label);
+	fx_spawn_ok(fx.t, &sp);
+	w = fx_wait_end(fx.t, label);
 	b = logs_ok(fx.t, label, 0);
 	cr_assert(w.state == TETHER_W_EXITED && w.exit_code == 0,
 		  "%s: state %d exit %d:\n%s", label, w.state, w.exit_code,
@@ -1904,7 +1880,7 @@ Test(spawn, worker_gets_only_fds_0_to_2_and_null_stdin)
 {
 	struct tether_spawn sp = { .argv = ARGV("sleep", "100"),
 				   .capture = true };
-	pid_t pid = spawn_ok(fx.t, &sp);
+	pid_t pid = fx_spawn_ok(fx.t, &sp);
 	int64_t end = kit_now_ms() + FX_DEADLINE_MS;
 	char list[512], t0[256], t1[256], t2[256];
 
@@ -1973,7 +1949,7 @@ Test(spawn, setsid_makes_a_new_session)
 				   .setsid = true };
 	char path[64], buf[512], *p;
 	int fd, sid = 0, pgrp = 0;
-	pid_t pid = spawn_ok(fx.t, &sp);
+	pid_t pid = fx_spawn_ok(fx.t, &sp);
 	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
@@ -2110,7 +2086,7 @@ Test(spawn, ps_works_with_large_argvs)
 	struct tether_spawn sp = { .argv = argv };
 
 	for (int i = 0; i < 2; i++)
-		spawn_ok(fx.t, &sp);
+		fx_spawn_ok(fx.t, &sp);
 	rc = tether_ps(fx.t, &v, &n);
 	cr_expect_eq(rc, 0, "ps with two 1.2 MB argvs: %s (%s)",
 		     strerror(-rc), tether_last_error(fx.t));
