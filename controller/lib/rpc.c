@@ -19,23 +19,28 @@ TETHER_API int tether_set_interrupt_fd(struct tether *t, int fd)
 	return 0;
 }
 
-/* Before a read that may wait: 0 when the server's socket has bytes (or
- * news of its end), -EINTR when the interrupt fd became readable first.
- * Polled, not read: what made it readable is the caller's to drain. */
-static int tl_rpc_wait_readable(struct tether *t)
+/* Before a read: 0 when the server's socket has bytes (or news of its
+ * end).  nowait: -EAGAIN when it has none yet.  Else it waits, and
+ * returns -EINTR if the interrupt fd becomes readable first -- polled,
+ * not read: what made it readable is the caller's to drain. */
+static int tl_rpc_readable(struct tether *t, bool nowait)
 {
 	struct pollfd p[2] = { { .fd = t->sfd, .events = POLLIN },
 			       { .fd = t->intr_fd, .events = POLLIN } };
+	nfds_t n = !nowait && t->intr_fd >= 0 ? 2 : 1;
+	int r;
 
-	if (t->intr_fd < 0)
+	/* nothing to watch but the socket: the read itself waits */
+	if (!nowait && n == 1)
 		return 0;
 	for (;;) {
-		if (poll(p, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
+		if ((r = poll(p, n, nowait ? 0 : -1)) < 0 && errno == EINTR)
+			continue;
+		if (nowait && r <= 0)
+			return -EAGAIN;
+		if (r < 0)
 			return -errno;
-		}
-		if (p[1].revents)
+		if (n == 2 && p[1].revents)
 			return tl_fail(t, EINTR, "interrupted");
 		if (p[0].revents)
 			return 0;
@@ -46,7 +51,6 @@ static int tl_rpc_wait_readable(struct tether *t)
  * what has arrived: -EAGAIN (t->err untouched) when no whole frame has. */
 static int tl_rpc_recv(struct tether *t, struct tp_in *in, bool nowait)
 {
-	struct pollfd pfd = { .fd = t->sfd, .events = POLLIN };
 	const unsigned char *p;
 	size_t len;
 	ssize_t n;
@@ -64,9 +68,7 @@ static int tl_rpc_recv(struct tether *t, struct tp_in *in, bool nowait)
 			return tl_fail(t, EPROTO, "server frame too large");
 		if (rc > 0)
 			break;
-		if (nowait && poll(&pfd, 1, 0) <= 0)
-			return -EAGAIN;
-		if (!nowait && (rc = tl_rpc_wait_readable(t)) < 0)
+		if ((rc = tl_rpc_readable(t, nowait)) < 0)
 			return rc;
 		n = tp_rbuf_fill(&t->in, t->sfd);
 		if (n <= 0)
