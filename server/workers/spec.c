@@ -20,9 +20,12 @@
 static uint32_t td_spec_fit(char *const *v, int n, size_t budget)
 {
 	int shown = 0;
+	size_t len;
 
-	while (shown < n && strlen(v[shown]) < budget)
-		budget -= strlen(v[shown++]) + 1;
+	while (shown < n && (len = strlen(v[shown])) < budget) {
+		budget -= len + 1;
+		shown++;
+	}
 	return (uint32_t)shown;
 }
 
