@@ -127,6 +127,7 @@ struct ctl_verb {
 	const char *usage;
 	/* Usage checks that need no server (exit 2 before connecting). */
 	int (*precheck)(int argc, char **argv);
+	const char *about;	/* what it does, one line (help) */
 };
 
 /* ctl_util.c */
@@ -160,8 +161,6 @@ const struct ctl_verb *ctl_verb_find(const char *name);
 int ctl_verb_call(struct ctl *g, struct tether *t, int argc, char **argv);
 /* Every verb's usage line, indented. */
 void ctl_verbs_usage(FILE *f);
-/* What the verb does in one line (help), or NULL. */
-const char *ctl_verb_about(const struct ctl_verb *v);
 /* The i-th verb of the table, NULL past the end. */
 const struct ctl_verb *ctl_verb_at(size_t i);
 

@@ -23,7 +23,7 @@ bool ctl_help_wanted(int argc, char **argv)
 
 void ctl_help_verb(FILE *f, const struct ctl_verb *v)
 {
-	const char *about = ctl_verb_about(v);
+	const char *about = v->about;
 
 	fprintf(f, "usage: tetherctl %s\n", v->usage);
 	if (about)
@@ -48,7 +48,7 @@ void ctl_help_all(FILE *f, bool session)
 	fprintf(f, "%s", session ? "commands (help VERB for its usage):\n"
 				 : "verbs (tetherctl help VERB for its usage):\n");
 	for (size_t i = 0; (v = ctl_verb_at(i)); i++) {
-		const char *about = ctl_verb_about(v);
+		const char *about = v->about;
 		bool outside = session && v->fn != ctl_help &&
 			       (v->conn == CTL_CONN_NONE || v->fn == ctl_attach);
 

@@ -1,6 +1,6 @@
 /*
- * The verb table: every verb's name, function, how it needs the server
- * and its usage line; attach and the command line both run verbs here.
+ * The verb table: every verb's name, function, how it needs the server,
+ * its usage line and what it does in one line (for help); attach and the command line both run verbs here.
  */
 #include <stdio.h>
 #include <string.h>
@@ -10,85 +10,69 @@
 static const struct ctl_verb ctl_verbs[] = {
 	{ "start", ctl_start, CTL_CONN_NONE,
 	  "start [--log FILE|-] [--tetherd PATH] [--policy FILE] "
-	  "[TETHERD-OPTIONS...]", NULL },
-	{ "status", ctl_status, CTL_CONN_OBSERVE, "status", NULL },
-	{ "policy", ctl_policy, CTL_CONN_OBSERVE, "policy", NULL },
+	  "[TETHERD-OPTIONS...]", NULL,
+	  "start a tetherd and make it persistent" },
+	{ "status", ctl_status, CTL_CONN_OBSERVE, "status", NULL,
+	  "the server: pid, generation, controller, fds" },
+	{ "policy", ctl_policy, CTL_CONN_OBSERVE, "policy", NULL,
+	  "the policy in force" },
 	{ "call", ctl_call, CTL_CONN_CONTROL,
 	  "call [--async] [--timeout S] [--detach-cancel] [--sync] [--raw] "
-	  "NAME [ARG...]", ctl_call_precheck },
-	{ "pending", ctl_pending, CTL_CONN_OBSERVE, "pending", NULL },
+	  "NAME [ARG...]", ctl_call_precheck,
+	  "run one syscall in the server (in attach a bare NAME too)" },
+	{ "pending", ctl_pending, CTL_CONN_OBSERVE, "pending", NULL,
+	  "requests still running or parked" },
 	{ "collect", ctl_collect, CTL_CONN_CONTROL,
-	  "collect [--no-wait] [--timeout S] ID", NULL },
-	{ "cancel", ctl_cancel, CTL_CONN_CONTROL, "cancel ID", NULL },
-	{ "batch", ctl_batch, CTL_CONN_CONTROL, "batch [--stop] FILE|-", NULL },
-	{ "fds", ctl_fds, CTL_CONN_OBSERVE, "fds", NULL },
-	{ "label", ctl_label, CTL_CONN_CONTROL, "label FD NAME", NULL },
-	{ "unlabel", ctl_unlabel, CTL_CONN_CONTROL, "unlabel NAME", NULL },
-	{ "gc", ctl_gc, CTL_CONN_CONTROL, "gc [--keep FD,...] [--dry-run]", NULL },
+	  "collect [--no-wait] [--timeout S] ID", NULL,
+	  "the result of a request that ran on" },
+	{ "cancel", ctl_cancel, CTL_CONN_CONTROL, "cancel ID", NULL,
+	  "cancel a running request" },
+	{ "batch", ctl_batch, CTL_CONN_CONTROL, "batch [--stop] FILE|-", NULL,
+	  "run the calls of a file in one round trip" },
+	{ "fds", ctl_fds, CTL_CONN_OBSERVE, "fds", NULL,
+	  "the fds the server holds, with their labels" },
+	{ "label", ctl_label, CTL_CONN_CONTROL, "label FD NAME", NULL,
+	  "give a server fd a name" },
+	{ "unlabel", ctl_unlabel, CTL_CONN_CONTROL, "unlabel NAME", NULL,
+	  "remove a label" },
+	{ "gc", ctl_gc, CTL_CONN_CONTROL, "gc [--keep FD,...] [--dry-run]", NULL,
+	  "close the fds nobody owns" },
 	{ "spawn", ctl_spawn, CTL_CONN_CONTROL,
 	  "spawn [--label L] [--capture] [--env K=V]... [--clear-env] "
 	  "[--cwd D] [--user U] [--setsid] [--cgroup DIR] [--log-max BYTES] "
-	  "[--fd CHILD=SERVER]... [--policy FILE] -- CMD [ARGS...]", NULL },
-	{ "ps", ctl_ps, CTL_CONN_OBSERVE, "ps [--env-digest]", NULL },
-	{ "wait", ctl_wait, CTL_CONN_OBSERVE, "wait [--timeout S] LABEL|PID", NULL },
-	{ "kill", ctl_kill, CTL_CONN_CONTROL, "kill [-SIG] LABEL|PID", NULL },
-	{ "stop", ctl_stop, CTL_CONN_CONTROL, "stop [--grace S] LABEL|PID", NULL },
-	{ "logs", ctl_logs, CTL_CONN_OBSERVE, "logs [-f] [--from N] LABEL|PID", NULL },
-	{ "ack", ctl_ack, CTL_CONN_CONTROL, "ack LABEL|PID", NULL },
-	{ "put", ctl_put, CTL_CONN_CONTROL, "put [--mode OCTAL] LOCAL|- REMOTE", NULL },
-	{ "get", ctl_get, CTL_CONN_CONTROL, "get REMOTE LOCAL|-", NULL },
-	{ "give", ctl_give, CTL_CONN_CONTROL, "give FD [--as N] -- CMD [ARGS...]", NULL },
+	  "[--fd CHILD=SERVER]... [--policy FILE] -- CMD [ARGS...]", NULL,
+	  "start a worker process" },
+	{ "ps", ctl_ps, CTL_CONN_OBSERVE, "ps [--env-digest]", NULL,
+	  "the workers, running and exited" },
+	{ "wait", ctl_wait, CTL_CONN_OBSERVE, "wait [--timeout S] LABEL|PID", NULL,
+	  "wait for a worker to exit" },
+	{ "kill", ctl_kill, CTL_CONN_CONTROL, "kill [-SIG] LABEL|PID", NULL,
+	  "send a worker a signal" },
+	{ "stop", ctl_stop, CTL_CONN_CONTROL, "stop [--grace S] LABEL|PID", NULL,
+	  "SIGTERM a worker, SIGKILL after the grace period" },
+	{ "logs", ctl_logs, CTL_CONN_OBSERVE, "logs [-f] [--from N] LABEL|PID", NULL,
+	  "a worker's captured output (-f follows it)" },
+	{ "ack", ctl_ack, CTL_CONN_CONTROL, "ack LABEL|PID", NULL,
+	  "forget an exited worker" },
+	{ "put", ctl_put, CTL_CONN_CONTROL, "put [--mode OCTAL] LOCAL|- REMOTE", NULL,
+	  "copy a local file (or stdin) to the server" },
+	{ "get", ctl_get, CTL_CONN_CONTROL, "get REMOTE LOCAL|-", NULL,
+	  "copy a server file here (or to stdout)" },
+	{ "give", ctl_give, CTL_CONN_CONTROL, "give FD [--as N] -- CMD [ARGS...]", NULL,
+	  "run a local command with a server fd" },
 	{ "take", ctl_take, CTL_CONN_CONTROL,
-	  "take LOCALPATH [--label L] [--rw]", NULL },
-	{ "attach", ctl_attach, CTL_CONN_CONTROL, "attach [--observe]", NULL },
-	{ "shutdown", ctl_shutdown, CTL_CONN_CONTROL, "shutdown [--force]", NULL },
-	{ "respawn", ctl_respawn, CTL_CONN_CONTROL, "respawn LABEL|PID", NULL },
-	{ "help", ctl_help, CTL_CONN_NONE, "help [VERB]", NULL },
-	{ NULL, NULL, CTL_CONN_NONE, NULL, NULL },
+	  "take LOCALPATH [--label L] [--rw]", NULL,
+	  "open a local file and hand it to the server" },
+	{ "attach", ctl_attach, CTL_CONN_CONTROL, "attach [--observe]", NULL,
+	  "stay attached: an interactive session, or a script" },
+	{ "shutdown", ctl_shutdown, CTL_CONN_CONTROL, "shutdown [--force]", NULL,
+	  "stop the server" },
+	{ "respawn", ctl_respawn, CTL_CONN_CONTROL, "respawn LABEL|PID", NULL,
+	  "start a dead worker again from its kept spec" },
+	{ "help", ctl_help, CTL_CONN_NONE, "help [VERB]", NULL,
+	  "list the verbs, or show one verb's usage" },
+	{ NULL, NULL, CTL_CONN_NONE, NULL, NULL, NULL },
 };
-
-/* What each verb does, in one line, for help: beside the table so that
- * its rows stay as they are; a verb added above gets its line here
- * (tests/test_attach checks that every verb has one). */
-static const struct {
-	const char *name, *about;
-} ctl_verb_abouts[] = {
-	{ "start", "start a tetherd and make it persistent" },
-	{ "status", "the server: pid, generation, controller, fds" },
-	{ "policy", "the policy in force" },
-	{ "call", "run one syscall in the server (in attach a bare NAME too)" },
-	{ "pending", "requests still running or parked" },
-	{ "collect", "the result of a request that ran on" },
-	{ "cancel", "cancel a running request" },
-	{ "batch", "run the calls of a file in one round trip" },
-	{ "fds", "the fds the server holds, with their labels" },
-	{ "label", "give a server fd a name" },
-	{ "unlabel", "remove a label" },
-	{ "gc", "close the fds nobody owns" },
-	{ "spawn", "start a worker process" },
-	{ "ps", "the workers, running and exited" },
-	{ "wait", "wait for a worker to exit" },
-	{ "kill", "send a worker a signal" },
-	{ "stop", "SIGTERM a worker, SIGKILL after the grace period" },
-	{ "logs", "a worker's captured output (-f follows it)" },
-	{ "ack", "forget an exited worker" },
-	{ "put", "copy a local file (or stdin) to the server" },
-	{ "get", "copy a server file here (or to stdout)" },
-	{ "give", "run a local command with a server fd" },
-	{ "take", "open a local file and hand it to the server" },
-	{ "attach", "stay attached: an interactive session, or a script" },
-	{ "shutdown", "stop the server" },
-	{ "respawn", "start a dead worker again from its kept spec" },
-	{ "help", "list the verbs, or show one verb's usage" },
-};
-
-const char *ctl_verb_about(const struct ctl_verb *v)
-{
-	for (size_t i = 0; i < sizeof(ctl_verb_abouts) / sizeof(ctl_verb_abouts[0]); i++)
-		if (!strcmp(ctl_verb_abouts[i].name, v->name))
-			return ctl_verb_abouts[i].about;
-	return NULL;
-}
 
 /* The i-th verb of the table, NULL past the end. */
 const struct ctl_verb *ctl_verb_at(size_t i)
