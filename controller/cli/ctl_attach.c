@@ -127,11 +127,13 @@ static bool ctl_attach_line(struct ctl_session *s, const char *line,
 	ctl_intr_clear();
 	rc = ctl_attach_run(s, w, n);
 	fflush(stdout);
-	/* "/etc/hostname" lost its quotes to the shell-like splitting */
+	/* quotes are the splitter's, not call's: "hello" for a buffer
+	 * reached call as a bare word */
 	if (rc == CTL_EX_USAGE && ctl_attach_is_call(v) && strchr(line, '"'))
-		ctl_err("hint: words are quoted as in a shell; a string keeps "
-			"its double quotes inside single ones: "
-			"openat AT_FDCWD '\"/etc/hostname\"' O_RDONLY");
+		ctl_err("hint: words are quoted as in a shell; call's own "
+			"quotes go inside the other kind: write 1 \"'hi'\" 2 "
+			"(a string argument may be a bare word: openat "
+			"AT_FDCWD /etc/hostname O_RDONLY)");
 	if (ctl_intr_taken()) {
 		if (ctl_attach_is_call(v))
 			ctl_intr_cancel(s->t);
