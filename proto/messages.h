@@ -41,10 +41,12 @@
 #define TP_K_ADDR "addr"
 #define TP_K_AFTER_MS "after_ms"
 #define TP_K_ARGS "args"
+#define TP_K_ARCH "arch"
 #define TP_K_ARGV "argv"
 #define TP_K_ARGV_TRUNCATED "argv_truncated"
 #define TP_K_ASYNC_ID "async_id"
 #define TP_K_ATTACHED "attached"
+#define TP_K_AUDIT_ARCH "audit_arch"
 #define TP_K_BATCH "batch"
 #define TP_K_BYTES "bytes"
 #define TP_K_CANCELLED "cancelled"
@@ -331,6 +333,8 @@ struct tp_status {
 	int64_t version;
 	int64_t pid;
 	uint64_t generation;
+	struct tp_str arch;		/* uname's machine name: x86_64 */
+	uint64_t audit_arch;		/* AUDIT_ARCH_*: 0xc000003e */
 	int64_t syscall_fd;		/* HELLO */
 	int64_t data_fd;		/* HELLO */
 	bool persistent;
@@ -362,6 +366,8 @@ struct tp_status {
 #define TP_STATUS_HELPERS_BUSY 0x100u
 #define TP_STATUS_HELPERS_SYSCALLS 0x200u
 #define TP_STATUS_JOBS 0x400u
+#define TP_STATUS_ARCH 0x800u
+#define TP_STATUS_AUDIT_ARCH 0x1000u
 
 /* One SYSCALL argument, as it travels. */
 enum tp_arg_wire {

@@ -30,6 +30,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "arch.h"
 #include "conn/conn.h"
 #include "data/data.h"
 #include "deferred/job.h"
@@ -97,6 +98,12 @@ static inline void td_status_common(struct td_server *srv,
 	st->version = TETHER_PROTO_VERSION;
 	st->pid = srv->pid;
 	st->generation = srv->conns.generation;
+	/* Clients number syscalls and spell flags by it. */
+#ifdef TP_ARCH
+	st->has |= TP_STATUS_ARCH | TP_STATUS_AUDIT_ARCH;
+	st->arch = tp_str(TP_ARCH);
+	st->audit_arch = TP_AUDIT_ARCH;
+#endif
 	st->persistent = srv->persistent;
 	st->uptime_ms = td_uptime_ms(srv);
 	st->nfds = td_count_fds();
