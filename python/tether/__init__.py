@@ -16,11 +16,12 @@ from .client import (ASYNC, DETACH_CANCEL, NOTRIM, OPS, SYNC, TRIM, Client)
 from .consts import for_arch
 from .errors import Disconnected, Error, SyscallError, TakenOver
 from .paths import default_socket_path
+from .start import start
 from .wire import HAVE_XXH3
 
 __all__ = [
     "Client", "Error", "SyscallError", "Disconnected", "TakenOver",
     "In", "Out", "InOut", "Ref", "DataIn", "DataOut", "Result",
     "TRIM", "NOTRIM", "ASYNC", "DETACH_CANCEL", "SYNC", "OPS",
-    "default_socket_path", "for_arch", "HAVE_XXH3",
+    "default_socket_path", "for_arch", "HAVE_XXH3", "start",
 ]
