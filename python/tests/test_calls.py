@@ -129,3 +129,10 @@ def test_timeout(client):
     ts = struct.pack("qq", 30, 0)
     r = client.syscall("nanosleep", In(ts), 0, timeout_ms=50)
     assert r.errno == errno.ETIMEDOUT and r.cause == "timeout"
+
+
+def test_collect_names_the_call(client):
+    a = client.call_async("nanosleep", In(struct.pack("qq", 0, 1000)), 0)
+    rec = client.collect(a.async_id)
+    assert rec["result"].name == "nanosleep" and rec["result"].ret == 0
+    assert client.name_of(client.nr("getpid")) == "getpid"

@@ -125,3 +125,29 @@ def test_remote_memory(client):
     assert [m["addr"] % (1 << 64) for m in client.mem_list()] == [addr]
     client.mem_free(addr)
     assert client.mem_list() == []
+
+
+def test_transfers_without_xxhash(client, tmp_path, monkeypatch):
+    # a machine without python3-xxhash: byte counts alone are compared
+    from tether import wire
+    monkeypatch.setattr(wire, "_xxhash", None)
+    blob = os.urandom(100000)
+    assert client.put(str(tmp_path / "n"), blob)["bytes"] == len(blob)
+    assert client.get(str(tmp_path / "n")) == blob
+    h = wire.Hasher()
+    h.update(b"abc")
+    with pytest.raises(tether.Error) as e:
+        h.check({"bytes": 4, "xxh3": 0})
+    assert e.value.errno == errno.EIO
+
+
+@pytest.mark.skipif(not tether.HAVE_XXH3, reason="no python3-xxhash")
+def test_xxh3_checked():
+    from tether import wire
+    h = wire.Hasher()
+    h.update(b"hi\n")
+    # tether-protocol(7)'s example: 0xb34d1a3ab2bece70, sent signed
+    h.check({"bytes": 3, "xxh3": 0xb34d1a3ab2bece70 - (1 << 64)})
+    with pytest.raises(tether.Error) as e:
+        h.check({"bytes": 3, "xxh3": 1})
+    assert e.value.errno == errno.EIO and "XXH3" in e.value.strerror

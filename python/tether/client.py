@@ -230,6 +230,13 @@ class Client:
                 name, self.arch, "" if self._sysnr else
                 " (no table for this architecture: pass numbers)"))
 
+    def name_of(self, nr):
+        """A system call's name from its number (the number itself when
+        the table lacks it)."""
+        if not hasattr(self, "_sysname"):
+            self._sysname = {v: k for k, v in self._sysnr.items()}
+        return self._sysname.get(nr, nr)
+
     @staticmethod
     def _body(nr, args, flags, timeout_ms):
         body = [nr, A.encode(args)]
@@ -312,7 +319,8 @@ class Client:
         rec = self.request("COLLECT", [async_id, wait_ms])
         if isinstance(rec.get("result"), list):
             res = rec["result"]
-            rec["result"] = A.Result(rec.get("nr"), res[0], res[1])
+            rec["result"] = A.Result(self.name_of(rec.get("nr")), res[0],
+                                     res[1])
         return rec
 
     def cancel(self, async_id):
