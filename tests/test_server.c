@@ -20,10 +20,13 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "arch.h"
 #include "kit.h"
+#include "messages.h"
 
 /* fds the server held when the test began, with fx.t attached. */
 static int base_fds;
@@ -761,6 +764,38 @@ Test(handshake, inet_sockets_are_eprototype)
 	cr_assert(strstr(text, "AF_UNIX"), "'%s'", text);
 	close_all(fds, 2);
 	intact();
+}
+
+/* STATUS (and the HELLO answer, the same map) says the architecture:
+ * clients number syscalls and spell flags by it. */
+Test(handshake, status_names_the_architecture)
+{
+	struct fx_frame f;
+	struct tp_status st;
+	struct tp_err e;
+	struct tp_msg m;
+	struct utsname u;
+	int rc;
+
+	cr_assert_eq(uname(&u), 0);
+	raw_open();
+	tp_msg_init(&m);
+	tp_msg_request(&m, 7, TETHER_OP_STATUS);
+	msgpack_pack_array(&m.pk, 0);
+	raw_send(&m);
+	cr_assert_eq((rc = fx_recv_frame(raw.fd, &raw.rb, &f)), 0, "%s",
+		     strerror(-rc));
+	cr_assert_eq(f.in.code, 0);
+	cr_assert_eq(tp_unpack_status(f.in.body, &st, &e), 0, "%s", e.msg);
+	cr_assert(st.has & TP_STATUS_ARCH, "no arch in STATUS");
+	cr_assert(st.arch.n == strlen(u.machine) &&
+		  !memcmp(st.arch.p, u.machine, st.arch.n),
+		  "arch %.*s, uname says %s", (int)st.arch.n, st.arch.p,
+		  u.machine);
+	cr_assert(st.has & TP_STATUS_AUDIT_ARCH);
+	cr_assert_eq(st.audit_arch, TP_AUDIT_ARCH);
+	fx_frame_free(&f);
+	raw_close_intact();
 }
 
 Test(handshake, not_hello_is_eproto)
