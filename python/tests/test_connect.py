@@ -1,7 +1,6 @@
 """Attaching: the handshake, its refusals, observers, take-over."""
 import errno
 import os
-import stat
 
 import pytest
 

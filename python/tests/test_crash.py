@@ -157,3 +157,43 @@ def test_takeover_of_a_blocked_controller(server):
     c.cancel(e["id"])
     assert c.collect(e["id"])["ret"] == -errno.ECANCELED
     c.close()
+
+
+BATCHER = r'''
+import struct, sys, tether
+c = tether.Client(sys.argv[1])
+print("ready", flush=True)
+c.batch([("getpid",), ("nanosleep", struct.pack("qq", 60, 0), 0),
+         ("getppid",)])
+'''
+
+COLLECT_BATCH = r'''
+import json, sys, tether
+c = tether.Client(sys.argv[1])
+(e,) = c.pending()["pending"]
+c.cancel(e["id"])
+rec = c.collect(e["id"])
+print(json.dumps(dict(entry=e, batch=rec["batch"])))
+'''
+
+
+def test_sigkill_mid_batch_then_collect(server):
+    child = _child(BATCHER, server.path)
+    try:
+        assert child.stdout.readline() == "ready\n"
+        with tether.Client(server.path, observe=True) as obs:
+            assert wait_for(lambda: [e for e in obs.pending()["pending"]
+                                     if e["batch"] and e["waited"]])
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        child.stdout.close()
+    out = json.loads(run_py(COLLECT_BATCH, server.path))
+    assert out["entry"]["nr"] == -1 and not out["entry"]["waited"]
+    b = out["batch"]
+    assert b["results"][0][0] == server.pid
+    assert b["results"][1][0] == -errno.ECANCELED
+    assert b["stopped_at"] == 1 and b["completed"] == 2
