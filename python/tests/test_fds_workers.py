@@ -151,3 +151,33 @@ def test_xxh3_checked():
     with pytest.raises(tether.Error) as e:
         h.check({"bytes": 3, "xxh3": 1})
     assert e.value.errno == errno.EIO and "XXH3" in e.value.strerror
+
+
+def test_put_of_a_failing_source(client, tmp_path):
+    class Failing:
+        n = 0
+
+        def read(self, size):
+            self.n += 1
+            if self.n > 1:
+                raise OSError(errno.EIO, "disk on fire")
+            return b"x" * 1000
+    with pytest.raises(OSError) as e:
+        client.put(str(tmp_path / "never"), Failing())
+    assert e.value.errno == errno.EIO and "fire" in str(e.value)
+    assert os.listdir(tmp_path) == []
+    assert client.call("getpid") == client.server_pid
+
+
+def test_get_into_a_failing_sink(client, tmp_path):
+    (tmp_path / "src").write_bytes(os.urandom(3 << 20))
+
+    class Full:
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "full")
+    with pytest.raises(OSError) as e:
+        client.get(str(tmp_path / "src"), Full())
+    assert e.value.errno == errno.ENOSPC
+    # the stream was drained: the connection is in step
+    assert client.get(str(tmp_path / "src")) == \
+        (tmp_path / "src").read_bytes()

@@ -53,7 +53,8 @@ class Client:
     def __init__(self, path=None, *, takeover=False, observe=False,
                  generation=None, server_uid=None, busy_wait=H.RETRY_FOR,
                  causes=True):
-        self.path = path if path is not None else default_socket_path()
+        self.path = os.fspath(path) if path is not None \
+            else default_socket_path()
         self.server_uid = server_uid
         self.sock = self.data = None
         self._causes = causes
@@ -189,6 +190,8 @@ class Client:
         while not q:
             if self._dead:
                 raise self._dead
+            if self.sock is None:
+                raise Disconnected("not connected")
             self._pump()
             q = self._stash.get(rid)
         err, body = q.popleft()
@@ -445,8 +448,8 @@ class Client:
         self.reply(rid, op)                       # {size, mode}
         parts = []
         h = wire.Hasher()
-        failed = wire.recv_stream(self.data, dest.write if dest is not None
-                                  else parts.append, h)
+        failed = self._recv_stream(rid, op, dest.write if dest is not None
+                                   else parts.append, h)
         h.check(self.reply(rid, op))
         if failed:
             raise failed
@@ -460,9 +463,13 @@ class Client:
         self.reply(rid, op)                       # {ready: true}
         h = wire.Hasher()
         failed = wire.send_stream(self.data, source, h)
-        done = self.reply(rid, op)
-        if failed:
-            raise failed
+        try:
+            done = self.reply(rid, op)
+        except Error:
+            # our ABORT, answered with its errno: the local error says more
+            if failed:
+                raise failed from None
+            raise
         h.check(done)
         return done
 
@@ -505,9 +512,20 @@ class Client:
         rid = self.send(op, [addr, size])
         self.reply(rid, op)
         parts, h = [], wire.Hasher()
-        wire.recv_stream(self.data, parts.append, h)
+        self._recv_stream(rid, op, parts.append, h)
         h.check(self.reply(rid, op))
         return b"".join(parts)
+
+    def _recv_stream(self, rid, op, sink, h):
+        """A server-to-client stream; an ABORT is followed by the final
+        reply, which says why (and is raised)."""
+        try:
+            return wire.recv_stream(self.data, sink, h)
+        except Error as e:
+            if e.errno == errno.EPROTO or isinstance(e, Disconnected):
+                raise
+            self.reply(rid, op)
+            raise
 
 
 class _Batch(list):
