@@ -168,13 +168,15 @@ class Hasher:
 
 
 def _recv_exact(sock, n):
-    out = bytearray()
-    while len(out) < n:
-        data = sock.recv(n - len(out))
-        if not data:
+    """n bytes, read into one buffer (chunks are up to 1 MiB)."""
+    out = bytearray(n)
+    view, got = memoryview(out), 0
+    while got < n:
+        k = sock.recv_into(view[got:])
+        if not k:
             raise Disconnected("data socket closed mid-chunk")
-        out += data
-    return bytes(out)
+        got += k
+    return out
 
 
 def send_stream(sock, source, hasher, limit=None):
