@@ -136,3 +136,16 @@ def test_collect_names_the_call(client):
     rec = client.collect(a.async_id)
     assert rec["result"].name == "nanosleep" and rec["result"].ret == 0
     assert client.name_of(client.nr("getpid")) == "getpid"
+
+
+def test_reply_timeout_then_the_reply(client):
+    ts = struct.pack("qq", 0, 300 * 1000 * 1000)
+    rid = client.send(tether.OPS["SYSCALL"],
+                      [client.nr("nanosleep"), [ts, 0]])
+    with pytest.raises(tether.Error) as e:
+        client.reply(rid, timeout=0.01)
+    assert e.value.errno == errno.ETIMEDOUT and e.value.cause == "timeout"
+    # the request went on; its reply still comes, in step
+    assert client.reply(rid)[0] == 0
+    client.timeout = 5
+    assert client.call("getpid") == client.server_pid

@@ -9,6 +9,7 @@ import collections
 import errno
 import os
 import socket
+import time
 
 from . import args as A
 from . import consts as _consts
@@ -48,14 +49,18 @@ class Client:
     observe attaches read-only.  busy_wait: seconds to keep trying while
     the server still counts a dead controller (or ourselves) as attached,
     i.e. has not yet read the end of a connection that is already gone.
-    server_uid: a uid besides ours and root's trusted to run tetherd."""
+    server_uid: a uid besides ours and root's trusted to run tetherd.
+    timeout: seconds to wait for a reply (None: as long as it takes); a
+    wait that runs out raises Error ETIMEDOUT (cause "timeout"), and the
+    request goes on in the server."""
 
     def __init__(self, path=None, *, takeover=False, observe=False,
                  generation=None, server_uid=None, busy_wait=H.RETRY_FOR,
-                 causes=True):
+                 causes=True, timeout=None):
         self.path = os.fspath(path) if path is not None \
             else default_socket_path()
         self.server_uid = server_uid
+        self.timeout = timeout
         self.sock = self.data = None
         self._causes = causes
         self._connect(takeover, observe, generation, busy_wait)
@@ -171,10 +176,10 @@ class Client:
                              body.get("uid"), body.get("generation"))
         return _error(err, body, None)
 
-    def _pump(self):
+    def _pump(self, deadline=None):
         """Read one frame into the stash."""
         try:
-            msg = self._reader.next()
+            msg = self._reader.next(deadline)
         except Disconnected:
             raise self._lost()
         err = self._file(msg)
@@ -184,15 +189,20 @@ class Client:
                 self._close_socks()
             raise err
 
-    def reply(self, rid, op=None):
-        """The next reply to request rid: its body, or Error."""
+    def reply(self, rid, op=None, timeout=None):
+        """The next reply to request rid: its body, or Error.  timeout
+        (seconds; default the Client's): Error ETIMEDOUT when no reply
+        came by then -- the request goes on, and reply(rid) may be asked
+        again."""
+        timeout = self.timeout if timeout is None else timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
         q = self._stash.get(rid)
         while not q:
             if self._dead:
                 raise self._dead
             if self.sock is None:
                 raise Disconnected("not connected")
-            self._pump()
+            self._pump(deadline)
             q = self._stash.get(rid)
         err, body = q.popleft()
         if not q:

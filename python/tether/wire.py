@@ -5,8 +5,10 @@ python3-msgpack is needed; python3-xxhash, when present, checks the
 XXH3-64 the server reports for every data-socket stream.
 """
 import errno
+import select
 import socket
 import struct
+import time
 
 import msgpack
 
@@ -93,15 +95,21 @@ class FrameReader:
         except Exception as e:
             raise Error(errno.EPROTO, "malformed frame from tetherd: %s" % e)
 
-    def next(self):
+    def next(self, deadline=None):
         """The next frame's value, reading as needed; Disconnected at the
-        end of the connection."""
+        end of the connection, ETIMEDOUT at deadline (time.monotonic();
+        what was read so far is kept for the next call)."""
         while True:
             v = self._take()
             if v is not None:
                 return v
             if self.eof:
                 raise Disconnected()
+            if deadline is not None:
+                left = max(0.0, deadline - time.monotonic())
+                if not select.select([self.sock], [], [], left)[0]:
+                    raise Error(errno.ETIMEDOUT, "no reply from tetherd "
+                                "within the time limit", "timeout")
             try:
                 data = self.sock.recv(1 << 16)
             except ConnectionResetError:
