@@ -3,7 +3,9 @@
  * STATUS report it: a client needs it to number system calls and to
  * spell flags (O_DIRECTORY is 0200000 on x86-64, 040000 on arm64), and
  * nothing else on the wire says it.  TP_ARCH is uname(2)'s machine
- * name, TP_AUDIT_ARCH the AUDIT_ARCH_* value seccomp filters match.
+ * name where one name fits the build (x86_64, aarch64 ...; i686, arm and
+ * x32 otherwise), TP_AUDIT_ARCH the AUDIT_ARCH_* value seccomp filters
+ * match.
  */
 #ifndef TETHER_ARCH_H
 #define TETHER_ARCH_H
