@@ -101,14 +101,22 @@ class Client:
         self._stash = collections.defaultdict(collections.deque)
         self._next = 1
         self._dead = None
+        self.__dict__.pop("_sysname", None)
 
     @staticmethod
     def probe(path=None, server_uid=None):
         """The server's status without attaching (a PROBE): generation,
         attached, controller_pid ..."""
-        st, _, _ = H.attach(path if path is not None
-                            else default_socket_path(), H.PROBE, 0,
-                            server_uid)
+        path = path if path is not None else default_socket_path()
+        try:
+            st, _, _ = H.attach(path, H.PROBE, 0, server_uid)
+        except Error as e:
+            # a tetherd older than PROBE: ask as an observer
+            if e.errno != errno.EINVAL:
+                raise
+            st, s, d = H.attach(path, H.OBSERVE, 0, server_uid)
+            s.close()
+            d.close()
         return st
 
     def reconnect(self, takeover=False, generation=None,
