@@ -5,6 +5,7 @@ come back [id, err, body], possibly out of order, and are matched by id
 (replies for other ids wait in a stash until asked for).  Not thread
 safe: one thread per Client.
 """
+import array
 import collections
 import errno
 import os
@@ -505,7 +506,10 @@ class Client:
     def take(self, fd, label=None):
         """Put a duplicate of our fd in the server's table: its number
         there."""
-        socket.send_fds(self.data, [b"F"], [fd])
+        # MSG_NOSIGNAL like every write of ours: never SIGPIPE
+        self.data.sendmsg([b"F"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                    array.array("i", [fd]))],
+                          socket.MSG_NOSIGNAL)
         return self.request("TAKE", [] if label is None else [label])["fd"]
 
     def mem_alloc(self, size):
