@@ -124,3 +124,19 @@ def test_reconnect_right_after_close(server):
 def test_handshake_answer_fits(server):
     st, _, _ = handshake.hello(server.path, handshake.PROBE)
     assert len(tether.wire.frame([1, 0, st])) <= tether.wire.HANDSHAKE_MAX
+
+
+def test_no_sigpipe_when_taken_over(server):
+    # with SIGPIPE's default action, a write to the closed connection
+    # would kill the process: MSG_NOSIGNAL makes it EPIPE, and the notice
+    # is read after it
+    out = run_py(
+        "import signal, sys, tether\n"
+        "signal.signal(signal.SIGPIPE, signal.SIG_DFL)\n"
+        "c = tether.Client(sys.argv[1])\n"
+        "n = tether.Client(sys.argv[1], takeover=True)\n"
+        "try:\n"
+        "    c.call('getpid')\n"
+        "except tether.TakenOver as e:\n"
+        "    print(e.generation == n.generation)\n", server.path)
+    assert out == "True\n"
