@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "ctl.h"
+#include "ctl_libedit.h"
 
 static void ctl_syscall_name(long nr, char *buf, size_t size)
 {
@@ -370,6 +371,11 @@ int ctl_batch(struct ctl *g, struct tether *t, int argc, char **argv)
 	}
 	if (optind != argc - 1)
 		return CTL_EX_USAGE;
+	/* Its lines are split by libedit's tokenizer: say so up front. */
+	if (ctl_libedit_load() < 0) {
+		ctl_err("batch: %s", ctl_libedit_why());
+		return CTL_EX_FAILED;
+	}
 	f = strcmp(argv[optind], "-") ? fopen(argv[optind], "re") : stdin;
 	if (!f) {
 		ctl_err_errno(errno, "batch: %s: %s",

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "ctl_libedit.h"
 
 static bool ctl_has_observe(int argc, char **argv)
 {
@@ -182,6 +183,11 @@ int ctl_attach(struct ctl *g, struct tether *t, int argc, char **argv)
 	}
 	if (optind != argc)
 		return CTL_EX_USAGE;
+	/* Line editing and word splitting are libedit's: say so up front. */
+	if (ctl_libedit_load() < 0) {
+		ctl_err("attach: %s", ctl_libedit_why());
+		return CTL_EX_FAILED;
+	}
 	g->interactive = true;
 	s.tty = isatty(STDIN_FILENO);
 	if (ctl_intr_install() == 0)

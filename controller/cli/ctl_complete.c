@@ -12,12 +12,12 @@
 #define _GNU_SOURCE 1
 #endif
 #include <errno.h>
-#include <histedit.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ctl.h"
+#include "ctl_libedit.h"
 
 /* Syscall numbers looked up for names: past any there is today. */
 /* Candidates shown at once. */
@@ -299,16 +299,16 @@ static void ctl_word_replace(EditLine *el, const char *raw, const char *cand,
 
 	if (!q)
 		return;
-	el_deletestr(el, (int)(chars == (size_t)-1 ? strlen(raw) : chars));
-	el_insertstr(el, q);
+	ctl_le.el_deletestr(el, (int)(chars == (size_t)-1 ? strlen(raw) : chars));
+	ctl_le.el_insertstr(el, q);
 	if (done)
-		el_insertstr(el, " ");
+		ctl_le.el_insertstr(el, " ");
 	free(q);
 }
 
 unsigned char ctl_complete(EditLine *el, int ch)
 {
-	const LineInfo *li = el_line(el);
+	const LineInfo *li = ctl_le.el_line(el);
 	struct ctl_session *s = NULL;
 	struct ctl_cands c = { 0 };
 	char *before = NULL, *raw = NULL, *word = NULL, **w = NULL;
@@ -317,7 +317,7 @@ unsigned char ctl_complete(EditLine *el, int ch)
 	int n = 0;
 
 	(void)ch;
-	el_get(el, EL_CLIENTDATA, &s);
+	ctl_le.el_get(el, EL_CLIENTDATA, &s);
 	at = ctl_word_start(li->buffer, len);
 	if (!s || !(before = strndup(li->buffer, at)) ||
 	    !(raw = strndup(li->buffer + at, len - at)) ||

@@ -9,7 +9,6 @@
 #define _GNU_SOURCE 1
 #endif
 #include <errno.h>
-#include <histedit.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +19,7 @@
 #include <wchar.h>
 
 #include "ctl.h"
+#include "ctl_libedit.h"
 
 struct ctl_edit {
 	EditLine *el;
@@ -33,7 +33,7 @@ static char *ctl_edit_prompt(EditLine *el)
 {
 	struct ctl_session *s = NULL;
 
-	el_get(el, EL_CLIENTDATA, &s);
+	ctl_le.el_get(el, EL_CLIENTDATA, &s);
 	return (char *)(s && s->observe ? "tether(observe)> " : "tether> ");
 }
 
@@ -50,7 +50,7 @@ static int ctl_edit_getc(EditLine *el, wchar_t *wc)
 	ssize_t n;
 	size_t r;
 
-	el_get(el, EL_CLIENTDATA, &s);
+	ctl_le.el_get(el, EL_CLIENTDATA, &s);
 	e = s->edit;
 	for (;;) {
 		if (ctl_intr_taken()) {
@@ -87,38 +87,38 @@ static int ctl_edit_getc(EditLine *el, wchar_t *wc)
 
 struct ctl_edit *ctl_edit_open(struct ctl_session *s)
 {
-	struct ctl_edit *e = calloc(1, sizeof(*e));
+	struct ctl_edit *e;
 	HistEvent ev;
 	int rc;
 
-	if (!e)
+	if (ctl_libedit_load() < 0 || !(e = calloc(1, sizeof(*e))))
 		return NULL;
 	e->s = s;
 	s->edit = e;
-	if (!(e->el = el_init("tetherctl", stdin, stdout, stderr)) ||
-	    !(e->hist = history_init())) {
+	if (!(e->el = ctl_le.el_init("tetherctl", stdin, stdout, stderr)) ||
+	    !(e->hist = ctl_le.history_init())) {
 		ctl_edit_close(e);
 		s->edit = NULL;
 		return NULL;
 	}
-	history(e->hist, &ev, H_SETSIZE, CTL_HISTORY_MAX);
+	ctl_le.history(e->hist, &ev, H_SETSIZE, CTL_HISTORY_MAX);
 	if ((rc = ctl_history_open(&e->file)) < 0)
 		ctl_err("no history kept: %s", strerror(-rc));
 	for (size_t i = 0; i < e->file.n; i++)
-		history(e->hist, &ev, H_ENTER, e->file.lines[i]);
-	el_set(e->el, EL_CLIENTDATA, s);
-	el_set(e->el, EL_EDITOR, "emacs");
-	el_set(e->el, EL_PROMPT, ctl_edit_prompt);
-	el_set(e->el, EL_HIST, history, e->hist);
-	el_set(e->el, EL_GETCFN, ctl_edit_getc);
+		ctl_le.history(e->hist, &ev, H_ENTER, e->file.lines[i]);
+	ctl_le.el_set(e->el, EL_CLIENTDATA, s);
+	ctl_le.el_set(e->el, EL_EDITOR, "emacs");
+	ctl_le.el_set(e->el, EL_PROMPT, ctl_edit_prompt);
+	ctl_le.el_set(e->el, EL_HIST, ctl_le.history, e->hist);
+	ctl_le.el_set(e->el, EL_GETCFN, ctl_edit_getc);
 	/* the wide call: the narrow one leaks copies of both strings
 	 * (libedit's eln.c says so) */
-	el_wset(e->el, EL_ADDFN, L"tether-complete", L"complete a word",
+	ctl_le.el_wset(e->el, EL_ADDFN, L"tether-complete", L"complete a word",
 		ctl_complete);
-	el_set(e->el, EL_BIND, "^I", "tether-complete", NULL);
+	ctl_le.el_set(e->el, EL_BIND, "^I", "tether-complete", NULL);
 	/* ~/.editrc (or $EDITRC) may rebind keys, as for other libedit
 	 * programs. */
-	el_source(e->el, NULL);
+	ctl_le.el_source(e->el, NULL);
 	return e;
 }
 
@@ -130,10 +130,10 @@ char *ctl_edit_read(struct ctl_edit *e)
 	size_t n;
 	int count = 0;
 
-	line = el_gets(e->el, &count);
+	line = ctl_le.el_gets(e->el, &count);
 	if (ctl_intr_taken()) {
 		/* whatever was typed is dropped, as shells do */
-		el_reset(e->el);
+		ctl_le.el_reset(e->el);
 		fputc('\n', stdout);
 		fflush(stdout);
 		return strdup("");
@@ -152,7 +152,7 @@ void ctl_edit_remember(struct ctl_edit *e, const char *line)
 
 	if (!*line || strspn(line, " \t") == strlen(line))
 		return;
-	history(e->hist, &ev, H_ENTER, line);
+	ctl_le.history(e->hist, &ev, H_ENTER, line);
 	ctl_history_add(&e->file, line);
 }
 
@@ -161,9 +161,9 @@ void ctl_edit_close(struct ctl_edit *e)
 	if (!e)
 		return;
 	if (e->el)
-		el_end(e->el);
+		ctl_le.el_end(e->el);
 	if (e->hist)
-		history_end(e->hist);
+		ctl_le.history_end(e->hist);
 	ctl_history_close(&e->file);
 	free(e);
 }

@@ -6,7 +6,8 @@
  * '#' that starts a word comments out the rest of the line.  No
  * expansion of any kind ($0 in a batch file stays $0).
  *
- * The splitting itself is libedit's tokenizer (tok_str, histedit.h);
+ * The splitting itself is libedit's tokenizer (tok_str, histedit.h,
+ * loaded on first use: ctl_libedit.h);
  * this file adds comments, one word limit, and guards its one flaw: a
  * backslash at the very end of a string makes tok_str read past the
  * terminating NUL (libedit 3.1-20221030), so we refuse it first.
@@ -15,11 +16,11 @@
 #define _GNU_SOURCE 1
 #endif
 #include <errno.h>
-#include <histedit.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ctl.h"
+#include "ctl_libedit.h"
 
 /* Words one line may have: argv for a verb, not a data channel. */
 #define CTL_WORDS_MAX 4096
@@ -77,6 +78,8 @@ const char *ctl_words_strerror(int rc)
 		return "too many words on one line";
 	case -ENOMEM:
 		return "out of memory";
+	case -ELIBACC:
+		return ctl_libedit_why();
 	default:
 		return "cannot split the line";
 	}
@@ -101,10 +104,12 @@ int ctl_words(const char *line, char ***argv_out, int *argc_out)
 		return CTL_WORDS_BACKSLASH;
 	if (open)
 		return open == '\'' ? CTL_WORDS_SQUOTE : CTL_WORDS_DQUOTE;
+	if ((rc = ctl_libedit_load()) < 0)
+		return rc;
 	rc = -ENOMEM;
-	if (!(copy = strndup(line, end)) || !(tok = tok_init(NULL)))
+	if (!(copy = strndup(line, end)) || !(tok = ctl_le.tok_init(NULL)))
 		goto fail;
-	switch (tok_str(tok, copy, &tc, &tv)) {
+	switch (ctl_le.tok_str(tok, copy, &tc, &tv)) {
 	case 0:
 		break;
 	case 1:
@@ -131,14 +136,14 @@ int ctl_words(const char *line, char ***argv_out, int *argc_out)
 			argv = NULL;
 			goto fail;
 		}
-	tok_end(tok);
+	ctl_le.tok_end(tok);
 	free(copy);
 	*argv_out = argv;
 	*argc_out = tc;
 	return 0;
 fail:
 	if (tok)
-		tok_end(tok);
+		ctl_le.tok_end(tok);
 	free(copy);
 	return rc;
 }
