@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "proto.h"
@@ -50,6 +51,22 @@ ssize_t tp_rbuf_fill(struct tp_rbuf *rb, int fd)
 		return rc;
 	do
 		n = read(fd, rb->buf + rb->len, rb->cap - rb->len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	rb->len += (size_t)n;
+	return n;
+}
+
+ssize_t tp_rbuf_recv(struct tp_rbuf *rb, int fd, int flags)
+{
+	ssize_t n;
+	int rc = tp_rbuf_reserve(rb);
+
+	if (rc < 0)
+		return rc;
+	do
+		n = recv(fd, rb->buf + rb->len, rb->cap - rb->len, flags);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;

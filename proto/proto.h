@@ -45,6 +45,10 @@ void tp_rbuf_free(struct tp_rbuf *rb);
 /* Read once from fd (non-blocking or not).  Returns bytes read, 0 on EOF,
  * or -errno (-EAGAIN when nothing is there). */
 ssize_t tp_rbuf_fill(struct tp_rbuf *rb, int fd);
+/* The same from a socket with recv(2) flags: MSG_DONTWAIT makes the read
+ * non-blocking whatever the socket's O_NONBLOCK (which whoever holds a
+ * copy of the open file can clear). */
+ssize_t tp_rbuf_recv(struct tp_rbuf *rb, int fd, int flags);
 /* A whole frame at the head: 1 and its payload, 0 if incomplete,
  * -EMSGSIZE if its header announces more than TETHER_FRAME_MAX. */
 int tp_rbuf_frame(const struct tp_rbuf *rb, const unsigned char **payload,

@@ -33,6 +33,14 @@ static char td_logq[TD_LOG_QUEUE];
 static size_t td_logq_len;
 static uint64_t td_log_dropped;
 static bool td_log_armed;
+/* Our pid for each line's prefix, asked once (a syscall per line
+ * otherwise: two per attach); a fork's child asks again. */
+static pid_t td_log_pid;
+
+static void td_log_forked(void)
+{
+	td_log_pid = getpid();
+}
 
 /* A private, non-blocking way to write where fd writes. */
 static int td_log_private(int fd, bool *sock)
@@ -65,6 +73,9 @@ int td_log_open(const char *path)
 {
 	bool sock = false;
 	int fd;
+
+	if (!td_log_pid && pthread_atfork(NULL, NULL, td_log_forked) == 0)
+		td_log_pid = getpid();
 
 	if (path) {
 		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
@@ -159,7 +170,8 @@ static size_t td_log_format(char *line, size_t size, const char *fmt,
 	n = snprintf(line, size,
 		     "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ tetherd[%d]: ",
 		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		     tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, (int)getpid());
+		     tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
+		     (int)(td_log_pid ? td_log_pid : getpid()));
 	m = vsnprintf(line + n, size - (size_t)n - 1, fmt, ap);
 	if (m < 0)
 		m = 0;

@@ -195,7 +195,7 @@ static void td_conn_pump(struct td_conn *c, bool hup)
 		 * hung up in the same wakeup: then read on to the EOF. */
 		if (drained && !hup)
 			return;
-		n = tp_rbuf_fill(&c->in, c->sfd);
+		n = tp_rbuf_recv(&c->in, c->sfd, MSG_DONTWAIT);
 		drained = n > 0 && c->in.len < c->in.cap;
 		if (n == -EMSGSIZE) {
 			td_conn_oversized(c);

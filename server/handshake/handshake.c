@@ -31,6 +31,7 @@ struct td_hello {
 	unsigned nfds;
 	char err[256];
 	const char *cause;		/* TP_CAUSE_* of a refusal, or NULL */
+	bool not_yet;			/* recvmsg: EAGAIN, nothing read */
 };
 
 /* Who may connect, and to do what: the server's uid and root, and the
@@ -148,6 +149,8 @@ static bool td_handshake_room(const struct td_server *srv,
 	}
 }
 
+static bool td_handshake_run(struct td_handshake *hs, bool early);
+
 void td_handshake_accepted(struct td_server *srv, int fd)
 {
 	struct ucred cred;
@@ -198,6 +201,11 @@ void td_handshake_accepted(struct td_server *srv, int fd)
 	hs->next = srv->listen.handshakes;
 	srv->listen.handshakes = hs;
 	srv->listen.nhandshakes++;
+	/* A controller sends its HELLO right after connect(), so it is
+	 * mostly here already: read it now, and only if it is not, wait
+	 * for it (a poll and a deadline, two more trips through the ring). */
+	if (td_handshake_run(hs, true))
+		return;
 	td_timer_in(srv, &hs->deadline, role == TD_PEER_FULL
 					   ? TD_HS_TIMEOUT_MS
 					   : TD_HS_TIMEOUT_RO_MS);
@@ -242,17 +250,18 @@ static void td_hello_collect(struct msghdr *msg, struct td_hello *h)
 	}
 }
 
+/* Two getsockopt calls: the first fails with ENOTSOCK on anything but a
+ * socket, so no fstat is needed to tell. */
 static int td_hello_check_socket(struct td_hello *h, unsigned i)
 {
-	struct stat st;
-	int v;
+	int v = -1;
 	socklen_t len = sizeof(v);
 
-	if (fstat(h->fds[i], &st) < 0 || !S_ISSOCK(st.st_mode))
+	if (getsockopt(h->fds[i], SOL_SOCKET, SO_DOMAIN, &v, &len) < 0 &&
+	    errno == ENOTSOCK)
 		return td_hello_fail(h, ENOTSOCK,
 				     "passed fd %u is not a socket", i);
-	if (getsockopt(h->fds[i], SOL_SOCKET, SO_DOMAIN, &v, &len) < 0 ||
-	    v != AF_UNIX)
+	if (len != sizeof(v) || v != AF_UNIX)
 		return td_hello_fail(h, EPROTOTYPE,
 				     "passed fd %u is not an AF_UNIX socket",
 				     i);
@@ -459,8 +468,10 @@ static int td_handshake_hello(struct td_handshake *hs, struct td_hello *h)
 	ssize_t n;
 
 	n = recvmsg(hs->fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-	if (n < 0)
+	if (n < 0) {
+		h->not_yet = errno == EAGAIN;
 		return td_hello_fail(h, errno, "recvmsg: %s", strerror(errno));
+	}
 	td_hello_collect(&msg, h);
 	if (hs->refuse)
 		return td_hello_fail(h, hs->refuse, "uid %u may not connect to "
@@ -504,8 +515,10 @@ static int td_handshake_hello(struct td_handshake *hs, struct td_hello *h)
 	sfd = td_ifd_adopt(h->fds[0], "syscall socket");
 	dfd = td_ifd_adopt(h->fds[1], "data socket");
 	h->fds[0] = h->fds[1] = -1;
-	if (sfd < 0 || dfd < 0 || fcntl(sfd, F_SETFL, O_NONBLOCK) < 0 ||
-	    fcntl(dfd, F_SETFL, O_NONBLOCK) < 0 ||
+	/* The syscall socket is read and written with MSG_DONTWAIT only
+	 * (conn/, reply/), so it needs no O_NONBLOCK; the data socket
+	 * gets it for the file transfers' sake. */
+	if (sfd < 0 || dfd < 0 || fcntl(dfd, F_SETFL, O_NONBLOCK) < 0 ||
 	    !(c = td_conn_new(srv, sfd, dfd))) {
 		td_ifd_close(sfd);
 		td_ifd_close(dfd);
@@ -549,18 +562,19 @@ static void td_handshake_free(struct td_handshake *hs)
 	free(hs);
 }
 
-void td_handshake_event(struct td_handshake *hs, int res)
+/* Read the HELLO and answer it (attached, or refused), then free hs;
+ * false, hs kept, when early says the HELLO may not be here yet and it
+ * is not. */
+static bool td_handshake_run(struct td_handshake *hs, bool early)
 {
 	struct td_hello h;
 	int rc;
 
-	if (hs->done || res == -ECANCELED) {
-		td_handshake_free(hs);
-		return;
-	}
-	td_timer_stop(hs->srv, &hs->deadline);
 	memset(&h, 0, sizeof(h));
-	if ((rc = td_handshake_hello(hs, &h)) < 0) {
+	rc = td_handshake_hello(hs, &h);
+	if (early && h.not_yet)
+		return false;
+	if (rc < 0) {
 		td_log("audit: handshake from pid %d uid %u refused: %s",
 		       (int)hs->peer_pid, (unsigned)hs->peer_uid, h.err);
 		td_handshake_refuse(hs->fd, h.id, -rc, h.err,
@@ -569,6 +583,17 @@ void td_handshake_event(struct td_handshake *hs, int res)
 	}
 	td_hello_close_fds(&h);
 	td_handshake_free(hs);
+	return true;
+}
+
+void td_handshake_event(struct td_handshake *hs, int res)
+{
+	if (hs->done || res == -ECANCELED) {
+		td_handshake_free(hs);
+		return;
+	}
+	td_timer_stop(hs->srv, &hs->deadline);
+	td_handshake_run(hs, false);
 }
 
 /* Shutting down: drop handshakes in progress. */
