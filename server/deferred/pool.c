@@ -32,6 +32,7 @@ struct td_helper {
 
 struct td_jobq {
 	struct td_job *head, *tail;
+	unsigned n;
 };
 
 struct td_pool {
@@ -44,6 +45,9 @@ struct td_pool {
 	struct td_jobq done;		/* came back, for the loop */
 	struct td_helper *helpers;	/* n, then the opener */
 	unsigned n;
+	unsigned nstarted;		/* of the n, running threads */
+	unsigned idle;			/* of those, waiting for a job */
+	bool lazy;			/* start them as jobs come */
 	unsigned nsyscalls;		/* TD_JOB_SYSCALL jobs queued/running */
 	unsigned nserver;		/* TD_JOB_SERVER jobs queued/running */
 	unsigned busy;			/* every job queued or running */
@@ -73,6 +77,7 @@ static void td_q_push(struct td_jobq *q, struct td_job *j)
 	else
 		q->head = j;
 	q->tail = j;
+	q->n++;
 }
 
 static struct td_job *td_q_pop(struct td_jobq *q)
@@ -81,6 +86,8 @@ static struct td_job *td_q_pop(struct td_jobq *q)
 
 	if (j && !(q->head = j->qnext))
 		q->tail = NULL;
+	if (j)
+		q->n--;
 	return j;
 }
 
@@ -97,6 +104,7 @@ static bool td_q_remove(struct td_jobq *q, struct td_job *j)
 			q->head = k->qnext;
 		if (q->tail == k)
 			q->tail = prev;
+		q->n--;
 		return true;
 	}
 	return false;
@@ -169,8 +177,10 @@ static void *td_helper_main(void *arg)
 	for (;;) {
 		struct td_job *j;
 
+		p->idle += !h->opener;
 		while (!p->stopping && !q->head)
 			pthread_cond_wait(cv, &p->lock);
+		p->idle -= !h->opener;
 		if (p->stopping)
 			break;
 		j = td_q_pop(q);
@@ -247,6 +257,19 @@ static int td_pool_spawn(struct td_pool *p, struct td_helper *h)
 	return 0;
 }
 
+/* One more of the n helpers, under the lock or before any exists. */
+static int td_pool_grow(struct td_pool *p)
+{
+	int rc;
+
+	if (p->nstarted >= p->n)
+		return -EAGAIN;
+	if ((rc = td_pool_spawn(p, &p->helpers[p->nstarted])) < 0)
+		return rc;
+	p->nstarted++;
+	return 0;
+}
+
 static int td_pool_fds(struct td_pool *p)
 {
 	int fd;
@@ -292,8 +315,12 @@ int td_pool_start(struct td_server *srv, unsigned n)
 		return -ENOMEM;
 	if ((rc = td_pool_signals()) < 0 || (rc = td_pool_fds(p)) < 0)
 		return rc;
-	for (unsigned i = 0; i < n; i++)
-		if ((rc = td_pool_spawn(p, &p->helpers[i])) < 0)
+	/* Under a seccomp filter no thread can be made: all of them now.
+	 * Else as the jobs come (td_pool_grow): an idle server keeps no
+	 * stacks it has not used. */
+	p->lazy = !(srv->policy.loaded && !srv->in_process);
+	for (unsigned i = 0; !p->lazy && i < n; i++)
+		if ((rc = td_pool_grow(p)) < 0)
 			return rc;
 	p->helpers[n].opener = true;
 	if ((rc = td_pool_spawn(p, &p->helpers[n])) < 0)
@@ -385,6 +412,17 @@ int td_pool_submit(struct td_server *srv, struct td_job *j)
 			rc = -EAGAIN;
 		else
 			p->nserver++;
+	}
+	/* A job no idle helper will take: a helper more, if we may; if
+	 * none could be made at all, nothing would ever run it. */
+	if (rc == 0 && j->cls != TD_JOB_OPEN && p->lazy &&
+	    p->queue.n + 1 > p->idle && p->nstarted < p->n &&
+	    td_pool_grow(p) < 0 && p->nstarted == 0) {
+		rc = -EAGAIN;
+		if (j->cls == TD_JOB_SYSCALL)
+			p->nsyscalls--;
+		else if (j->cls == TD_JOB_SERVER)
+			p->nserver--;
 	}
 	if (rc == 0) {
 		j->helper = -1;
