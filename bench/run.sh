@@ -3,7 +3,7 @@
 # usage: bench/run.sh [BENCH|all [TETHERD [extra bench options...]]]
 # BENCH is one bench executable; all (the default) runs
 # ./bench/bench_roundtrip, bench_reconnect, bench_workers, bench_async,
-# bench_data, then bench_policy.
+# bench_data, bench_policy, then bench_s6 (which skips without s6).
 # Run from the build directory; the defaults are relative to it.
 set -u
 
@@ -41,6 +41,7 @@ if [ "$bench" = all ]; then
 	check ./bench/bench_async
 	check ./bench/bench_data
 	check ./bench/bench_policy
+	check ./bench/bench_s6
 else
 	check "$bench"
 fi
@@ -54,6 +55,7 @@ if [ "$bench" = all ]; then
 	run_one ./bench/bench_async "$@"
 	run_one ./bench/bench_data "$@"
 	run_one ./bench/bench_policy "$@"
+	run_one ./bench/bench_s6 "$@"
 else
 	run_one "$bench" "$@"
 fi
