@@ -1609,6 +1609,25 @@ Test(hello_gen, current_generation_without_takeover_is_ebusy)
 		      "attached by pid");
 }
 
+/* A controller that detached and one that attaches right after it (a
+ * shell running tetherctl twice in a row): the server may see the HELLO
+ * before the first one's end of file, and must read that end of file
+ * then instead of answering EBUSY. */
+Test(hello_gen, attach_right_after_a_detach_is_never_busy)
+{
+	for (int i = 0; i < 200; i++) {
+		struct tether *t = NULL;
+		int rc;
+
+		tether_disconnect(fx.t);
+		fx.t = NULL;
+		rc = tether_connect(fx.sock, 0, &t);
+		cr_assert_eq(rc, 0, "attach %d right after a detach: %s (%s)",
+			     i, strerror(-rc), tether_last_error(NULL));
+		fx.t = t;
+	}
+}
+
 Test(hello_gen, current_generation_takeover_wins)
 {
 	char text[256];

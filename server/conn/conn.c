@@ -227,6 +227,17 @@ void td_conn_event_in(struct td_conn *c, int res, bool more)
 	td_conn_put(c);
 }
 
+bool td_conn_catch_up(struct td_conn *c)
+{
+	c->inflight++;
+	if (c->failed && !c->closing)
+		td_conn_close(c, c->failed);
+	if (!td_conn_gone(c))
+		td_conn_pump(c, true);
+	td_conn_put(c);
+	return !td_conn_gone(c);
+}
+
 /* The poll's reference keeps c alive through the handler. */
 void td_conn_event_data(struct td_conn *c, int res)
 {

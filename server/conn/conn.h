@@ -71,6 +71,11 @@ void td_conn_event_in(struct td_conn *c, int res, bool more);
 void td_conn_event_out(struct td_conn *c, int res);
 void td_conn_event_data(struct td_conn *c, int res);
 void td_conn_close(struct td_conn *c, const char *why);
+/* Read and handle what c has sent so far, now, as its next poll
+ * completion would: a controller whose process exited has its end of
+ * file read and is detached (its completion may still wait in the CQ
+ * behind a HELLO that finds it attached).  False if c is gone after. */
+bool td_conn_catch_up(struct td_conn *c);
 void td_conn_put(struct td_conn *c);	/* drop one inflight reference */
 /* Between events: close failed connections, free closed ones. */
 void td_conns_reap(struct td_server *srv);

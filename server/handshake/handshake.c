@@ -350,6 +350,11 @@ static int td_hello_admit(struct td_server *srv,
 	char when[32] = "?";
 	struct tm tm;
 
+	/* A controller that just exited (tetherctl run twice in a row) is
+	 * still attached until its end of file is read: read it now rather
+	 * than refuse its successor. */
+	if (cur && !(h->flags & TETHER_HELLO_OBSERVE) && !td_conn_catch_up(cur))
+		cur = srv->conns.controller;
 	if (srv->stopping)
 		return td_hello_fail(h, ESHUTDOWN, "tetherd is shutting down");
 	if (h->flags & ~(uint64_t)(TETHER_HELLO_TAKEOVER | TETHER_HELLO_OBSERVE |
