@@ -303,6 +303,18 @@ static bool server_runs(const char *syscall)
 	return strstr(r.out, syscall) != NULL;
 }
 
+/* The server's controller is pid (an observer asks). */
+static bool attached_as(pid_t pid)
+{
+	struct tether *obs = fx_observe(fx.sock);
+	struct tether_status st;
+	bool yes = tether_status(obs, &st) == 0 && st.attached &&
+		   st.controller_pid == pid;
+
+	tether_disconnect(obs);
+	return yes;
+}
+
 Test(attach, ctrl_c_interrupts_the_verb)
 {
 	struct tether *t;
@@ -586,6 +598,10 @@ Test(attach, sigint_ends_a_script)
 		end = kit_now_ms() + FX_DEADLINE_MS;
 		while (round == 0 && !server_runs("read") &&
 		       kit_now_ms() < end)
+			kit_nap_ms(20);
+		/* round 1: at least attached (its Ctrl-C handler follows at
+		 * once), however slowly it started on a loaded machine */
+		while (round == 1 && !attached_as(pid) && kit_now_ms() < end)
 			kit_nap_ms(20);
 		kit_nap_ms(100);
 		kill(pid, SIGINT);
