@@ -98,8 +98,9 @@ static void td_loop_stop(struct td_server *srv, const char *why)
 {
 	if (srv->stopping)
 		return;
-	td_log("shutting down: %s", why);
+	td_log_at(LOG_NOTICE, "shutting down: %s", why);
 	srv->stopping = true;
+	td_notify_stopping(srv);
 	td_handshakes_closeall(srv);
 	td_listen_close(srv);
 	if (srv->workers.nrunning)
@@ -125,7 +126,7 @@ static void td_loop_signal(struct td_server *srv, int res, bool more)
 			continue;
 		}
 		if (si.ssi_signo == SIGHUP) {
-			td_log("SIGHUP ignored (pid %u)", si.ssi_pid);
+			td_log_reopen(srv, si.ssi_pid);
 			continue;
 		}
 		td_loop_stop(srv, strsignal((int)si.ssi_signo));
@@ -182,6 +183,9 @@ static void td_loop_cqe(struct td_server *srv, struct io_uring_cqe *cqe)
 	case TD_EV_LOG:
 		td_log_event(srv, cqe->res);
 		break;
+	case TD_EV_NOTIFY:
+		td_notify_event(srv, cqe->res);
+		break;
 	case TD_EV_CAPTURE:
 		td_capture_event(ev->obj, cqe->res, more);
 		break;
@@ -237,6 +241,7 @@ static int td_loop_turn(struct td_server *srv, struct __kernel_timespec *ts)
 	td_conns_reap(srv);
 	td_timers_run(srv);
 	td_log_flush(srv);
+	td_notify_flush(srv);
 	return 0;
 }
 

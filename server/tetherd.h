@@ -42,6 +42,7 @@
 #include "proto.h"
 #include "reply/reply.h"
 #include "ring.h"
+#include "systemd/systemd.h"
 #include "workers/workers.h"
 
 #define TD_SHUTDOWN_DEADLINE_S 5
@@ -49,6 +50,7 @@
 struct td_server {
 	struct io_uring ring;
 	const char *socket_path;
+	const char *log_path;		/* --log: reopened on SIGHUP */
 	pid_t pid;
 	uid_t uid;
 	bool persistent;
@@ -70,6 +72,8 @@ struct td_server {
 	struct td_mems mem;		/* data/ */
 	struct td_workers workers;	/* workers/ */
 	struct td_policy_state policy;	/* policy/ */
+	struct td_notify notify;	/* systemd/ */
+	struct td_activation activation; /* systemd/: until taken */
 };
 
 /* loop.c */
