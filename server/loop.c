@@ -132,7 +132,7 @@ static void td_loop_signal(struct td_server *srv, int res, bool more)
 		td_loop_stop(srv, strsignal((int)si.ssi_signo));
 	}
 	if (res < 0 && res != -ECANCELED)
-		td_log("signalfd poll: %s", strerror(-res));
+		td_log_at(LOG_ERR, "signalfd poll: %s", strerror(-res));
 	if (!more && !srv->stopping)
 		td_arm_signal(srv);
 }
@@ -142,7 +142,7 @@ static void td_loop_deadline(struct td_timer *t)
 	struct td_server *srv = (struct td_server *)((char *)t -
 				offsetof(struct td_server, shutdown_deadline));
 
-	td_log("shutdown deadline passed; dropping %s",
+	td_log_at(LOG_WARNING, "shutdown deadline passed; dropping %s",
 	       srv->conns.all ? "unread replies" : "nothing");
 	srv->deadline_passed = true;
 	for (struct td_conn *c = srv->conns.all, *next; c; c = next) {
@@ -220,7 +220,7 @@ static int td_loop_turn(struct td_server *srv, struct __kernel_timespec *ts)
 		rc = io_uring_submit_and_wait(&srv->ring, 1);
 	if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY &&
 	    rc != -ETIME) {
-		td_log("io_uring_submit_and_wait: %s", strerror(-rc));
+		td_log_at(LOG_ERR, "io_uring_submit_and_wait: %s", strerror(-rc));
 		return rc;
 	}
 	/* Accepted sockets first: until adopted into the internal band an

@@ -348,7 +348,7 @@ void td_listen_event(struct td_server *srv, int res, bool more)
 	} else if (res == -EMFILE || res == -ENFILE || res == -ENOBUFS ||
 		   res == -ENOMEM) {
 		/* Out of fds: back off instead of spinning. */
-		td_log("accept: %s; retrying in 100 ms", strerror(-res));
+		td_log_at(LOG_WARNING, "accept: %s; retrying in 100 ms", strerror(-res));
 		if (!srv->listen.accept_armed) {
 			td_timer_in(srv, &srv->listen.accept_retry, 100);
 			srv->listen.accept_armed = true;
@@ -356,7 +356,7 @@ void td_listen_event(struct td_server *srv, int res, bool more)
 		return;
 	} else if (res != -EAGAIN && res != -EINTR && res != -ECONNABORTED &&
 		   res != -ECANCELED) {
-		td_log("accept: %s", strerror(-res));
+		td_log_at(LOG_WARNING, "accept: %s", strerror(-res));
 	}
 	td_listen_arm(srv);
 }

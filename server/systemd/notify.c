@@ -227,10 +227,15 @@ void td_notify_ready(struct td_server *srv)
 
 void td_notify_stopping(struct td_server *srv)
 {
-	td_notify_send(srv, "STOPPING=1\nSTATUS=shutting down\n", -1);
-	if (td_notify_on(srv))
-		snprintf(srv->notify.status, sizeof(srv->notify.status),
-			 "shutting down");
+	char text[sizeof(srv->notify.status) + 32];
+
+	if (!td_notify_on(srv))
+		return;
+	td_notify_status_text(srv, srv->notify.status,
+			      sizeof(srv->notify.status));
+	snprintf(text, sizeof(text), "STOPPING=1\nSTATUS=%s\n",
+		 srv->notify.status);
+	td_notify_send(srv, text, -1);
 }
 
 void td_notify_flush(struct td_server *srv)
