@@ -172,11 +172,6 @@ int td_log_replace(int fd)
 	return td_log_set(fd, false, TD_LOG_PLAIN);
 }
 
-enum td_log_form td_log_format_in_use(void)
-{
-	return td_log_form;
-}
-
 /* Under the lock: as much of p as goes now; bytes written, or -errno. */
 static ssize_t td_log_put(const char *p, size_t n)
 {

@@ -27,7 +27,6 @@ int td_log_open_file(const char *path);
 /* From now on, the log (and fd 2) is fd, a file td_log_open_file opened;
  * the old one is closed. */
 int td_log_replace(int fd);
-enum td_log_form td_log_format_in_use(void);
 /* A line at syslog priority prio (LOG_ERR ... LOG_DEBUG); td_log is
  * LOG_INFO. */
 void td_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
