@@ -237,6 +237,45 @@ Test(activate, stream)
 	sd_serves(SOCK_STREAM);
 }
 
+/* On a stream a HELLO must come in one write: one split in two is
+ * refused (EPROTO, the reason in the answer), and the server serves on,
+ * with the split peer's fds closed. */
+Test(activate, stream_split_hello_refused)
+{
+	int l = sd_socket(fx.sock, SOCK_STREAM, 0), fd, pair[2];
+	struct sd_start s = { .fds = &l, .nfds = 1, .err = -1 };
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	unsigned char buf[4096];
+	struct tether *t;
+	struct tp_msg m;
+	pid_t pid = sd_spawn(&s);
+	ssize_t n, got = 0;
+
+	fx_hello_msg(&m, TETHER_PROTO_VERSION, 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", fx.sock);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair),
+		     0);
+	/* The header and two fds now, the rest never. */
+	cr_assert_eq(fx_send_fds(fd, tp_msg_data(&m), 3, pair, 2), 3);
+	while ((n = read(fd, buf + got, sizeof(buf) - (size_t)got)) > 0)
+		got += n;
+	cr_assert_gt(got, (ssize_t)TETHER_FRAME_HDR, "no answer");
+	cr_assert(memmem(buf, (size_t)got, "too short", 9),
+		  "answer without the reason");
+	/* Our end sees EOF: the server closed what it was passed. */
+	close(pair[1]);
+	cr_assert(fx_wait_eof(pair[0]));
+	close(fd);
+	close(pair[0]);
+	tp_msg_destroy(&m);
+	t = sd_connect(fx.sock);
+	cr_assert_eq(fx_getpid(t), pid);
+	tether_disconnect(t);
+	close(l);
+}
+
 /* The service manager's socket outlives tetherd: it is not removed on
  * exit, and a second tetherd given the same socket serves on it. */
 Test(activate, socket_outlives_server)
