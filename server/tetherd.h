@@ -12,6 +12,7 @@
  *   data/       the data socket (GET, PUT, GIVE, TAKE), remote memory
  *   workers/    SPAWN and the rest, captured output, the spawner
  *   policy/     the syscall policy, its filter on the server
+ *   systemd/    the service manager: passed fds, notifications
  *
  * and, here, what holds them together: the loop, start-up and teardown
  * (server.c), the ring (ring.c), the log, persistence.  Requests flow one
