@@ -544,6 +544,42 @@ Test(fdstore, survives_sigkill)
 	close(ns);
 }
 
+/* What comes back from the store: each fd at its old number if it can
+ * be, the others after them at the lowest free one; a name that is not
+ * tetherd's is closed and withdrawn. */
+Test(fdstore, restore_numbers_and_strangers)
+{
+	char npath[128], buf[1024];
+	int fds[4], ns;
+	struct sd_start s = { .fds = fds, .nfds = 4,
+			      .names = "tetherd:label.junk:label.1.b:label.3.a",
+			      .notify = npath, .err = -1 };
+	struct tether *t;
+
+	fx_path(npath, sizeof(npath), "notify");
+	ns = sd_socket(npath, SOCK_DGRAM, 0);
+	fds[0] = sd_socket(fx.sock, SOCK_SEQPACKET, 0);
+	fds[1] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	fds[2] = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+	fds[3] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	sd_spawn(&s);
+	sd_expect(ns, "FDSTOREREMOVE=1\nFDNAME=label.junk\n", buf,
+		  sizeof(buf), NULL);
+	sd_expect(ns, "READY=1\n", buf, sizeof(buf), NULL);
+	cr_assert(strstr(buf, "2 labelled fds"), "%s", buf);
+	t = sd_connect(fx.sock);
+	cr_assert_eq(tether_fd_by_label(t, "a"), 3);
+	cr_assert_eq(tether_fd_by_label(t, "b"), 4);
+	/* b is /dev/zero: its bytes read as zeros. */
+	memset(buf, 1, 4);
+	cr_assert_eq(fx_read(t, 4, buf, 4), 4);
+	cr_assert_eq(buf[0] | buf[1] | buf[2] | buf[3], 0);
+	tether_disconnect(t);
+	for (int i = 0; i < 4; i++)
+		close(fds[i]);
+	close(ns);
+}
+
 /* Closing a labelled fd through the server withdraws it too; without
  * --fdstore nothing is deposited. */
 Test(fdstore, close_withdraws_and_opt_in)

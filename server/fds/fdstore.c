@@ -125,48 +125,62 @@ void td_fdstore_drop(struct td_server *srv, int stored_fd, const char *label)
 }
 
 /* Where a stored fd goes back: its old number if that is free (and a
- * controller's number), else the lowest free one. */
-static int td_fdstore_place(int ifd, int want)
+ * controller's number); else, only on the second pass (once every fd
+ * that can have its own number has it), the lowest free one. */
+static int td_fdstore_place(int ifd, int want, bool any)
 {
 	int fd;
 
 	if (want > 2 && want < TD_IFD_FLOOR && fcntl(want, F_GETFD) < 0 &&
 	    errno == EBADF && (fd = dup3(ifd, want, 0)) >= 0)
 		return fd;
+	if (!any)
+		return -EAGAIN;
 	fd = fcntl(ifd, F_DUPFD, 3);
 	return fd < 0 ? -errno : fd;
+}
+
+/* Stored fd s labelled again, placed as td_fdstore_place says: false
+ * if it must wait for the second pass. */
+static bool td_fdstore_restore_one(struct td_server *srv, struct td_sd_fd *s,
+				   bool any)
+{
+	char label[TETHER_LABEL_MAX + 2];
+	int want, fd, rc;
+
+	if (td_fdstore_parse(s->name, &want, label, sizeof(label)) < 0) {
+		td_log_at(LOG_WARNING, "fd store: \"%s\" is not a label of "
+			  "tetherd's: closed and removed", s->name);
+		td_fdstore_remove_name(srv, s->name);
+		goto drop;
+	}
+	if ((fd = td_fdstore_place(s->fd, want, any)) == -EAGAIN)
+		return false;
+	if (fd < 0) {
+		td_log_at(LOG_ERR, "fd store: label \"%s\": %s", label,
+			  strerror(-fd));
+		goto drop;
+	}
+	if ((rc = td_label_restore(srv, fd, label, want)) < 0) {
+		td_log_at(LOG_WARNING, "fd store: label \"%s\": %s: closed and "
+			  "removed", label, strerror(-rc));
+		close(fd);
+		td_fdstore_drop(srv, want, label);
+	}
+drop:
+	td_ifd_close(s->fd);
+	s->fd = -1;
+	return true;
 }
 
 void td_fdstore_restore(struct td_server *srv)
 {
 	struct td_activation *a = &srv->activation;
-	char label[TETHER_LABEL_MAX + 2];
-	int want, fd, rc;
 
-	for (unsigned i = 0; i < a->nstored; i++) {
-		struct td_sd_fd *s = &a->stored[i];
-
-		if (td_fdstore_parse(s->name, &want, label, sizeof(label)) < 0) {
-			td_log_at(LOG_WARNING, "fd store: \"%s\" is not a "
-				  "label of tetherd's: closed and removed",
-				  s->name);
-			td_fdstore_remove_name(srv, s->name);
-			goto drop;
-		}
-		if ((fd = td_fdstore_place(s->fd, want)) < 0) {
-			td_log_at(LOG_ERR, "fd store: label \"%s\": %s", label,
-				  strerror(-fd));
-			goto drop;
-		}
-		if ((rc = td_label_restore(srv, fd, label, want)) < 0) {
-			td_log_at(LOG_WARNING, "fd store: label \"%s\": %s: "
-				  "closed and removed", label, strerror(-rc));
-			close(fd);
-			td_fdstore_drop(srv, want, label);
-		}
-drop:
-		td_ifd_close(s->fd);
-		s->fd = -1;
-	}
+	for (int pass = 0; pass < 2; pass++)
+		for (unsigned i = 0; i < a->nstored; i++)
+			if (a->stored[i].fd >= 0)
+				td_fdstore_restore_one(srv, &a->stored[i],
+						       pass == 1);
 	a->nstored = 0;
 }
