@@ -143,7 +143,7 @@ static void td_loop_deadline(struct td_timer *t)
 				offsetof(struct td_server, shutdown_deadline));
 
 	td_log_at(LOG_WARNING, "shutdown deadline passed; dropping %s",
-	       srv->conns.all ? "unread replies" : "nothing");
+		  srv->conns.all ? "unread replies" : "nothing");
 	srv->deadline_passed = true;
 	for (struct td_conn *c = srv->conns.all, *next; c; c = next) {
 		next = c->next;
@@ -220,7 +220,8 @@ static int td_loop_turn(struct td_server *srv, struct __kernel_timespec *ts)
 		rc = io_uring_submit_and_wait(&srv->ring, 1);
 	if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY &&
 	    rc != -ETIME) {
-		td_log_at(LOG_ERR, "io_uring_submit_and_wait: %s", strerror(-rc));
+		td_log_at(LOG_ERR, "io_uring_submit_and_wait: %s",
+			  strerror(-rc));
 		return rc;
 	}
 	/* Accepted sockets first: until adopted into the internal band an

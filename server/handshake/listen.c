@@ -348,7 +348,8 @@ void td_listen_event(struct td_server *srv, int res, bool more)
 	} else if (res == -EMFILE || res == -ENFILE || res == -ENOBUFS ||
 		   res == -ENOMEM) {
 		/* Out of fds: back off instead of spinning. */
-		td_log_at(LOG_WARNING, "accept: %s; retrying in 100 ms", strerror(-res));
+		td_log_at(LOG_WARNING, "accept: %s; retrying in 100 ms",
+			  strerror(-res));
 		if (!srv->listen.accept_armed) {
 			td_timer_in(srv, &srv->listen.accept_retry, 100);
 			srv->listen.accept_armed = true;
