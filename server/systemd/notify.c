@@ -238,12 +238,34 @@ void td_notify_stopping(struct td_server *srv)
 	td_notify_send(srv, text, -1);
 }
 
+/* What the status says, in numbers: the loop compares them after every
+ * batch of events, and formats a line only when they changed. */
+static bool td_notify_changed(const struct td_server *srv,
+			      struct td_notify_said *said)
+{
+	const struct td_conn *c = srv->conns.controller;
+	struct td_notify_said now = {
+		.generation = c ? c->generation : 0,
+		.pid = c ? (int)c->peer_pid : 0,
+		.workers = srv->workers.nrunning,
+		.labels = srv->fds.nlabels,
+		.stopping = srv->stopping,
+	};
+
+	if (now.generation == said->generation && now.pid == said->pid &&
+	    now.workers == said->workers && now.labels == said->labels &&
+	    now.stopping == said->stopping)
+		return false;
+	*said = now;
+	return true;
+}
+
 void td_notify_flush(struct td_server *srv)
 {
 	struct td_notify *nt = &srv->notify;
 	char now[sizeof(nt->status)], text[sizeof(now) + 16];
 
-	if (nt->fd < 0 || !nt->ready)
+	if (nt->fd < 0 || !nt->ready || !td_notify_changed(srv, &nt->said))
 		return;
 	td_notify_status_text(srv, now, sizeof(now));
 	if (strcmp(now, nt->status)) {

@@ -50,6 +50,12 @@ struct td_notify {
 	bool ready;			/* READY=1 queued */
 	bool armed;			/* POLLOUT in the ring */
 	char status[256];		/* the last STATUS= sent */
+	struct td_notify_said {		/* what it said */
+		unsigned long long generation;
+		int pid;		/* the controller's, or 0 */
+		unsigned workers, labels;
+		bool stopping;
+	} said;
 	struct td_notify_msg *head, **tail;
 	unsigned queued;
 	unsigned long long dropped;
