@@ -1,5 +1,6 @@
 /*
- * The log: one line per event, with the pid, to stderr or --log FILE.
+ * The log: one line per event, with the pid and a severity, to stderr,
+ * --log FILE or --syslog.
  *
  * It never waits.  Its fd is the server's own (in the internal band, out
  * of every controller's reach: a dup2 over fd 2 changes fd 2, not the
@@ -9,6 +10,13 @@
  * flushed when the loop sees it writable; past the queue they are
  * counted and the count is logged once there is room.  Any thread may
  * log.
+ *
+ * Three formats: our own ("TIME tetherd[PID]: warning: text"); the
+ * journal's, when stderr is the journal (JOURNAL_STREAM names its
+ * device and inode): "<4>text", the priority journald parses, and no
+ * time or pid, which journald records itself; syslog's datagrams
+ * ("<28>Dec  6 05:40:01 tetherd[PID]: text"), one per line, never
+ * queued (a datagram that does not go now is counted as lost).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,9 +24,12 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,6 +40,7 @@
 static pthread_mutex_t td_log_lock = PTHREAD_MUTEX_INITIALIZER;
 static int td_log_fd = 2;		/* until td_log_open */
 static bool td_log_sock;		/* send(MSG_DONTWAIT), not write */
+static enum td_log_form td_log_form = TD_LOG_PLAIN;
 static char td_logq[TD_LOG_QUEUE];
 static size_t td_logq_len;
 static uint64_t td_log_dropped;
@@ -69,37 +81,105 @@ static int td_log_private(int fd, bool *sock)
 	return nfd < 0 ? -errno : nfd;
 }
 
-int td_log_open(const char *path)
+/* Is fd 2 the journal's stream?  JOURNAL_STREAM=DEV:INO says which
+ * one it handed us; an fd 2 redirected since is something else. */
+static bool td_log_is_journal(void)
+{
+	const char *env = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	int n = 0;
+
+	if (!env || sscanf(env, "%llu:%llu%n", &dev, &ino, &n) != 2 ||
+	    env[n] || fstat(2, &st) < 0)
+		return false;
+	return (unsigned long long)st.st_dev == dev &&
+	       (unsigned long long)st.st_ino == ino;
+}
+
+/* A datagram socket connected to the syslog socket at addr. */
+static int td_log_syslog_fd(const char *addr)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(addr) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, addr);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* A log file, opened for appending.  (Any thread: the opener's table
+ * is private, so fd 2 is pointed at it by td_log_replace, in ours.) */
+int td_log_open_file(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+			    O_NOFOLLOW | O_NOCTTY, 0600);
+
+	return fd < 0 ? -errno : fd;
+}
+
+static int td_log_set(int fd, bool sock, enum td_log_form form)
+{
+	int old;
+
+	if ((fd = td_ifd_adopt(fd, "log")) < 0)
+		return fd;
+	pthread_mutex_lock(&td_log_lock);
+	old = td_log_fd;
+	td_log_fd = fd;
+	td_log_sock = sock;
+	td_log_form = form;
+	pthread_mutex_unlock(&td_log_lock);
+	if (old > 2)
+		td_ifd_close(old);
+	return 0;
+}
+
+int td_log_open(const char *path, const char *syslog_addr)
 {
 	bool sock = false;
 	int fd;
 
 	if (!td_log_pid && pthread_atfork(NULL, NULL, td_log_forked) == 0)
 		td_log_pid = getpid();
-
-	if (path) {
-		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
-				O_NOFOLLOW | O_NOCTTY, 0600);
-		if (fd < 0)
-			return -errno;
-		/* Crash reports and sanitizer output go to fd 2: there too.
-		 * Only the log's own copy is out of reach. */
-		if (fd != 2 && dup2(fd, 2) < 0) {
-			int err = -errno;
-
-			close(fd);
-			return err;
-		}
-	} else if ((fd = td_log_private(2, &sock)) < 0) {
-		return fd;
+	if (syslog_addr) {
+		if ((fd = td_log_syslog_fd(syslog_addr)) < 0)
+			return fd;
+		return td_log_set(fd, true, TD_LOG_SYSLOG);
 	}
-	if ((fd = td_ifd_adopt(fd, "log")) < 0)
+	if (path) {
+		if ((fd = td_log_open_file(path)) < 0)
+			return fd;
+		return td_log_replace(fd);
+	}
+	if ((fd = td_log_private(2, &sock)) < 0)
 		return fd;
-	pthread_mutex_lock(&td_log_lock);
-	td_log_fd = fd;
-	td_log_sock = sock;
-	pthread_mutex_unlock(&td_log_lock);
-	return 0;
+	return td_log_set(fd, sock, td_log_is_journal() ? TD_LOG_JOURNAL
+							: TD_LOG_PLAIN);
+}
+
+/* fd 2 too, so that crash reports and sanitizer output land beside
+ * the lines; only the log's own copy is out of controllers' reach. */
+int td_log_replace(int fd)
+{
+	/* dup3, not dup2: a policy's filter lets the server dup3 only. */
+	if (fd != 2 && dup3(fd, 2, 0) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return td_log_set(fd, false, TD_LOG_PLAIN);
 }
 
 /* Under the lock: as much of p as goes now; bytes written, or -errno. */
@@ -143,6 +223,11 @@ static void td_log_line(const char *line, size_t n)
 {
 	ssize_t k = 0;
 
+	if (td_log_form == TD_LOG_SYSLOG) {
+		if (td_log_put(line, n) != (ssize_t)n)
+			td_log_dropped++;
+		return;
+	}
 	if (!td_logq_len) {
 		k = td_log_put(line, n);
 		if (k == (ssize_t)n)
@@ -158,45 +243,89 @@ static void td_log_line(const char *line, size_t n)
 	td_logq_len += n - (size_t)k;
 }
 
-static size_t td_log_format(char *line, size_t size, const char *fmt,
-			    va_list ap)
+static const char *const td_log_level[] = {
+	"emergency: ", "alert: ", "critical: ", "error: ", "warning: ",
+	"", "", "debug: ",
+};
+
+/* The line's start: its time and pid, or its priority. */
+static int td_log_prefix(char *line, size_t size, int prio)
 {
 	struct timespec ts;
 	struct tm tm;
+
+	if (td_log_form == TD_LOG_JOURNAL)
+		return snprintf(line, size, "<%d>", prio);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (td_log_form == TD_LOG_SYSLOG) {
+		char when[32];
+
+		localtime_r(&ts.tv_sec, &tm);
+		strftime(when, sizeof(when), "%b %e %H:%M:%S", &tm);
+		return snprintf(line, size, "<%d>%s tetherd[%d]: ",
+				LOG_DAEMON | prio, when,
+				(int)(td_log_pid ? td_log_pid : getpid()));
+	}
+	gmtime_r(&ts.tv_sec, &tm);
+	return snprintf(line, size,
+			"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ tetherd[%d]: %s",
+			tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+			tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
+			(int)(td_log_pid ? td_log_pid : getpid()),
+			td_log_level[prio & 7]);
+}
+
+static size_t td_log_format(char *line, size_t size, int prio,
+			    const char *fmt, va_list ap)
+{
 	int n, m;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	n = snprintf(line, size,
-		     "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ tetherd[%d]: ",
-		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		     tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
-		     (int)(td_log_pid ? td_log_pid : getpid()));
+	n = td_log_prefix(line, size, prio);
+	if (n < 0 || (size_t)n >= size / 2)
+		n = 0;
 	m = vsnprintf(line + n, size - (size_t)n - 1, fmt, ap);
 	if (m < 0)
 		m = 0;
 	n += m;
 	if ((size_t)n > size - 2)
 		n = (int)size - 2;
-	line[n++] = '\n';
+	/* A datagram is a line: no newline (syslog would keep it). */
+	if (td_log_form != TD_LOG_SYSLOG)
+		line[n++] = '\n';
 	return (size_t)n;
+}
+
+static void td_log_v(int prio, const char *fmt, va_list ap)
+{
+	char line[1024];
+	size_t n;
+	int saved = errno;
+
+	/* One write per line keeps lines whole in a shared log; the
+	 * format is read under the lock, which a reopen changes. */
+	pthread_mutex_lock(&td_log_lock);
+	n = td_log_format(line, sizeof(line), prio & 7, fmt, ap);
+	td_log_line(line, n);
+	pthread_mutex_unlock(&td_log_lock);
+	errno = saved;
 }
 
 void td_log(const char *fmt, ...)
 {
-	char line[1024];
 	va_list ap;
-	size_t n;
-	int saved = errno;
 
 	va_start(ap, fmt);
-	n = td_log_format(line, sizeof(line), fmt, ap);
+	td_log_v(LOG_INFO, fmt, ap);
 	va_end(ap);
-	/* One write per line keeps lines whole in a shared log. */
-	pthread_mutex_lock(&td_log_lock);
-	td_log_line(line, n);
-	pthread_mutex_unlock(&td_log_lock);
-	errno = saved;
+}
+
+void td_log_at(int prio, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	td_log_v(prio, fmt, ap);
+	va_end(ap);
 }
 
 /* The loop, after every batch of events: what waits goes out; a log
@@ -222,7 +351,8 @@ void td_log_flush(struct td_server *srv)
 	}
 	pthread_mutex_unlock(&td_log_lock);
 	if (lost)
-		td_log("log was full: %llu lines lost", (unsigned long long)lost);
+		td_log_at(LOG_WARNING, "log was full: %llu lines lost",
+			  (unsigned long long)lost);
 }
 
 void td_log_event(struct td_server *srv, int res)

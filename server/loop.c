@@ -98,8 +98,9 @@ static void td_loop_stop(struct td_server *srv, const char *why)
 {
 	if (srv->stopping)
 		return;
-	td_log("shutting down: %s", why);
+	td_log_at(LOG_NOTICE, "shutting down: %s", why);
 	srv->stopping = true;
+	td_notify_stopping(srv);
 	td_handshakes_closeall(srv);
 	td_listen_close(srv);
 	if (srv->workers.nrunning)
@@ -125,13 +126,13 @@ static void td_loop_signal(struct td_server *srv, int res, bool more)
 			continue;
 		}
 		if (si.ssi_signo == SIGHUP) {
-			td_log("SIGHUP ignored (pid %u)", si.ssi_pid);
+			td_log_reopen(srv, si.ssi_pid);
 			continue;
 		}
 		td_loop_stop(srv, strsignal((int)si.ssi_signo));
 	}
 	if (res < 0 && res != -ECANCELED)
-		td_log("signalfd poll: %s", strerror(-res));
+		td_log_at(LOG_ERR, "signalfd poll: %s", strerror(-res));
 	if (!more && !srv->stopping)
 		td_arm_signal(srv);
 }
@@ -141,8 +142,8 @@ static void td_loop_deadline(struct td_timer *t)
 	struct td_server *srv = (struct td_server *)((char *)t -
 				offsetof(struct td_server, shutdown_deadline));
 
-	td_log("shutdown deadline passed; dropping %s",
-	       srv->conns.all ? "unread replies" : "nothing");
+	td_log_at(LOG_WARNING, "shutdown deadline passed; dropping %s",
+		  srv->conns.all ? "unread replies" : "nothing");
 	srv->deadline_passed = true;
 	for (struct td_conn *c = srv->conns.all, *next; c; c = next) {
 		next = c->next;
@@ -182,6 +183,9 @@ static void td_loop_cqe(struct td_server *srv, struct io_uring_cqe *cqe)
 	case TD_EV_LOG:
 		td_log_event(srv, cqe->res);
 		break;
+	case TD_EV_NOTIFY:
+		td_notify_event(srv, cqe->res);
+		break;
 	case TD_EV_CAPTURE:
 		td_capture_event(ev->obj, cqe->res, more);
 		break;
@@ -216,7 +220,8 @@ static int td_loop_turn(struct td_server *srv, struct __kernel_timespec *ts)
 		rc = io_uring_submit_and_wait(&srv->ring, 1);
 	if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY &&
 	    rc != -ETIME) {
-		td_log("io_uring_submit_and_wait: %s", strerror(-rc));
+		td_log_at(LOG_ERR, "io_uring_submit_and_wait: %s",
+			  strerror(-rc));
 		return rc;
 	}
 	/* Accepted sockets first: until adopted into the internal band an
@@ -237,6 +242,7 @@ static int td_loop_turn(struct td_server *srv, struct __kernel_timespec *ts)
 	td_conns_reap(srv);
 	td_timers_run(srv);
 	td_log_flush(srv);
+	td_notify_flush(srv);
 	return 0;
 }
 

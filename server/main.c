@@ -29,13 +29,18 @@ struct td_opts {
 static void td_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: tetherd [--socket PATH] [--log FILE] [--policy FILE] "
-		"[--allow-uid UID[,UID...]]...\n"
+		"usage: tetherd [--socket PATH] [--log FILE | --syslog[=SOCKET]] "
+		"[--policy FILE] [--allow-uid UID[,UID...]]... [--fdstore]\n"
 		"       tetherd --check-policy FILE\n"
 		"Serve marshalled syscalls on a Unix socket (see tetherd(8)).\n"
-		"  -s, --socket PATH     listening socket (default: per-user "
-		"runtime dir)\n"
-		"  -l, --log FILE        log there instead of stderr\n"
+		"  -s, --socket PATH     listening socket (default: the one "
+		"systemd passed,\n"
+		"                        else per-user runtime dir)\n"
+		"  -l, --log FILE        log there instead of stderr (reopened "
+		"on SIGHUP)\n"
+		"      --syslog[=SOCKET] log to syslog (default /dev/log)\n"
+		"      --fdstore         keep labelled fds in systemd's fd "
+		"store\n"
 		"  -p, --policy FILE     run only the syscalls FILE allows, "
 		"twice enforced\n"
 		"      --check-policy FILE  validate FILE, print its rules, "
@@ -106,6 +111,8 @@ static int td_parse(int argc, char **argv, struct td_opts *o,
 		{ "ready-fd", required_argument, NULL, 'r' },
 		{ "state-dir", required_argument, NULL, 'S' },
 		{ "helpers", required_argument, NULL, 'H' },
+		{ "syslog", optional_argument, NULL, 'Y' },
+		{ "fdstore", no_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -156,6 +163,12 @@ static int td_parse(int argc, char **argv, struct td_opts *o,
 		case 'S':
 			o->cfg.state_dir = optarg;
 			break;
+		case 'Y':
+			o->cfg.syslog_addr = optarg ? optarg : "/dev/log";
+			break;
+		case 'F':
+			o->cfg.fdstore = true;
+			break;
 		case 'H': {
 			char *end;
 			long n = strtol(optarg, &end, 10);
@@ -186,6 +199,10 @@ static int td_parse(int argc, char **argv, struct td_opts *o,
 		td_usage(stderr);
 		return 2;
 	}
+	if (o->cfg.syslog_addr && o->cfg.log_path) {
+		fprintf(stderr, "tetherd: --log and --syslog: choose one\n");
+		return 2;
+	}
 	return 0;
 }
 
@@ -204,7 +221,7 @@ int main(int argc, char **argv)
 {
 	struct td_server srv;
 	struct td_opts o = { .ready_fd = -1, .cfg.helpers = TD_POOL_DEFAULT };
-	char path[4096], err[512] = "";
+	char err[512] = "";
 	int rc;
 
 	td_server_init(&srv);
@@ -214,24 +231,14 @@ int main(int argc, char **argv)
 		rc = td_policy_check_main(o.check_policy);
 		goto out;
 	}
-	if (!o.cfg.socket_path) {
-		if (tp_default_socket_path(path, sizeof(path)) < 0) {
-			fprintf(stderr, "tetherd: cannot build a socket path\n");
-			return 1;
-		}
-		o.cfg.socket_path = path;
-	}
 	if ((rc = td_server_start(&srv, &o.cfg, err, sizeof(err))) < 0) {
 		td_ready(o.ready_fd, -rc, err[0] ? err : strerror(-rc));
 		rc = 1;
 		goto out;
 	}
-	td_log("listening on %s (protocol %d, %s%s%s)", srv.socket_path,
-	       TETHER_PROTO_VERSION,
-	       srv.persistent ? "persistent" : "dies with its controller",
-	       srv.policy.loaded ? ", policy " : "",
-	       srv.policy.loaded ? srv.policy.path : "");
+	/* (server.c logged "listening on ...".) */
 	td_ready(o.ready_fd, 0, NULL);
+	td_notify_ready(&srv);
 	rc = td_loop_run(&srv);
 	td_server_finish(&srv);
 	td_log("exiting");

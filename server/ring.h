@@ -32,6 +32,7 @@ enum td_ev_kind {
 	TD_EV_POOL,			/* deferred/: helper threads finished */
 	TD_EV_CAPTURE,			/* workers/: output to drain */
 	TD_EV_LOG,			/* log.c: the log takes lines again */
+	TD_EV_NOTIFY,			/* systemd/: the manager reads again */
 };
 
 struct td_event {

@@ -27,6 +27,7 @@ void td_server_init(struct td_server *srv)
 {
 	memset(srv, 0, sizeof(*srv));
 	srv->listen.listen_fd = srv->listen.lock_fd = srv->signal_fd = srv->workers.spawner_fd = -1;
+	srv->notify.fd = srv->activation.listen_fd = -1;
 }
 
 /* fds 0-2 must be taken, or the first controller open() would land on
@@ -99,16 +100,34 @@ static int td_start(struct td_server *srv, const struct td_config *o,
 		snprintf(err, errsz, "fd limit: %s", strerror(-rc));
 		return rc;
 	}
+	/* The service manager's fds first: they sit at 3 and up, where
+	 * anything opened next would land among them. */
+	if ((rc = td_activation_take(&srv->activation, err, errsz)) < 0)
+		return rc;
 	if ((rc = td_listen_open(srv, err, errsz)) < 0)
 		return rc;
 	if ((rc = td_state_dir(srv, o->state_dir, err, errsz)) < 0)
 		return rc;
 	/* After the socket: the log usually lives in its directory. */
-	if ((rc = td_log_open(o->log_path)) < 0) {
+	if ((rc = td_log_open(o->log_path, o->syslog_addr)) < 0) {
 		snprintf(err, errsz, "cannot open log %s: %s",
-			 o->log_path ? o->log_path : "(stderr)", strerror(-rc));
+			 o->syslog_addr ? o->syslog_addr
+			 : o->log_path ? o->log_path : "(stderr)",
+			 strerror(-rc));
 		return rc;
 	}
+	srv->log_path = o->syslog_addr ? NULL : o->log_path;
+	/* A notify socket we cannot reach is the manager's problem, not a
+	 * reason not to serve (it times out waiting for READY=1). */
+	if ((rc = td_notify_open(srv, err, errsz)) < 0) {
+		td_log_at(LOG_WARNING, "%s: no readiness notification", err);
+		err[0] = '\0';
+	}
+	srv->notify.fdstore = o->fdstore;
+	if (o->fdstore && !td_notify_on(srv))
+		td_log_at(LOG_WARNING, "--fdstore without NOTIFY_SOCKET: "
+			  "labelled fds are not kept by anyone");
+	td_fdstore_restore(srv);
 	/* Before the ring: a policy ring starts disabled, to be restricted
 	 * before its first submission. */
 	if (srv->policy.path && (rc = td_policy_setup(srv, err, errsz)) < 0)
@@ -154,17 +173,24 @@ int td_server_start(struct td_server *srv, const struct td_config *cfg,
 	srv->uid = getuid();
 	clock_gettime(CLOCK_MONOTONIC, &srv->started);
 	if ((rc = td_start(srv, cfg, err, errsz)) < 0) {
-		td_log("cannot start: %s", err[0] ? err : strerror(-rc));
+		td_log_at(LOG_ERR, "cannot start: %s",
+			  err[0] ? err : strerror(-rc));
+		td_activation_free(&srv->activation);
+		td_notify_close(srv);
 		td_listen_close(srv);
 		td_pool_stop(srv);
 		td_spawner_stop(srv);
 		return rc;
 	}
-	td_log("listening on %s (protocol %d, %s%s%s)", srv->socket_path,
+	td_log("listening on %s (protocol %d, %s%s%s%s)", srv->socket_path,
 	       TETHER_PROTO_VERSION,
 	       srv->persistent ? "persistent" : "dies with its controller",
 	       srv->policy.loaded ? ", policy " : "",
-	       srv->policy.loaded ? srv->policy.path : "");
+	       srv->policy.loaded ? srv->policy.path : "",
+	       !srv->listen.inherited ? ""
+	       : srv->listen.stream ? ", socket from the service manager, "
+				      "SOCK_STREAM"
+				    : ", socket from the service manager");
 	return 0;
 }
 
@@ -179,6 +205,8 @@ void td_server_finish(struct td_server *srv)
 	td_workers_free(srv);
 	td_labels_free(srv);
 	td_mem_free_all(srv);
+	td_notify_close(srv);
+	td_activation_free(&srv->activation);
 	io_uring_queue_exit(&srv->ring);
 	td_timers_free(srv);
 	td_arena_free();

@@ -8,8 +8,10 @@
 #include "tetherd.h"
 
 struct td_config {
-	const char *socket_path;
+	const char *socket_path;	/* NULL: passed, or the default */
 	const char *log_path;		/* NULL: a private copy of stderr */
+	const char *syslog_addr;	/* --syslog: instead of the log */
+	bool fdstore;			/* --fdstore */
 	const char *state_dir;		/* NULL: SOCKET.d */
 	unsigned helpers;
 	/* The fuzz target: the policy's user-space check only -- no

@@ -12,6 +12,7 @@
  *   data/       the data socket (GET, PUT, GIVE, TAKE), remote memory
  *   workers/    SPAWN and the rest, captured output, the spawner
  *   policy/     the syscall policy, its filter on the server
+ *   systemd/    the service manager: passed fds, notifications
  *
  * and, here, what holds them together: the loop, start-up and teardown
  * (server.c), the ring (ring.c), the log, persistence.  Requests flow one
@@ -42,6 +43,7 @@
 #include "proto.h"
 #include "reply/reply.h"
 #include "ring.h"
+#include "systemd/systemd.h"
 #include "workers/workers.h"
 
 #define TD_SHUTDOWN_DEADLINE_S 5
@@ -49,6 +51,7 @@
 struct td_server {
 	struct io_uring ring;
 	const char *socket_path;
+	const char *log_path;		/* --log: reopened on SIGHUP */
 	pid_t pid;
 	uid_t uid;
 	bool persistent;
@@ -70,6 +73,8 @@ struct td_server {
 	struct td_mems mem;		/* data/ */
 	struct td_workers workers;	/* workers/ */
 	struct td_policy_state policy;	/* policy/ */
+	struct td_notify notify;	/* systemd/ */
+	struct td_activation activation; /* systemd/: until taken */
 };
 
 /* loop.c */

@@ -1,7 +1,8 @@
 /*
  * Attach to a tetherd: make fresh syscall and data socket pairs, send
  * the server's ends with a HELLO over the listening socket (one
- * SOCK_SEQPACKET packet), read the answer.  First connection and
+ * SOCK_SEQPACKET packet, or one write on the SOCK_STREAM socket a
+ * service manager may have made instead), read the answer.  First connection and
  * reconnection after a crash are the same code.  Before a byte goes
  * out, the socket's directories and the listening process must belong
  * to us, root, or the uid the caller named.
@@ -73,6 +74,23 @@ static int tl_check_peer(struct tether *t, int fd, const char *path,
 		       tl_trusted_text(server_uid, who, sizeof(who)));
 }
 
+/* A socket of type connected to sa: the fd, or -errno. */
+static int tl_dial_type(const struct sockaddr_un *sa, int type)
+{
+	int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0), err;
+
+	if (fd < 0)
+		return -errno;
+	while (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0) {
+		if (errno == EINTR)
+			continue;
+		err = errno;
+		close(fd);
+		return -err;
+	}
+	return fd;
+}
+
 static int tl_dial(struct tether *t, const char *path, uid_t server_uid)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -84,14 +102,13 @@ static int tl_dial(struct tether *t, const char *path, uid_t server_uid)
 	if ((rc = tl_check_dir(t, path, server_uid)) < 0)
 		return rc;
 	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return tl_fail(t, errno, "socket: %s", strerror(errno));
-	while (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		if (errno == EINTR)
-			continue;
-		err = errno;
-		close(fd);
+	/* EPROTOTYPE: a stream socket, as systemd-socket-activate makes
+	 * one unless told --seqpacket; tetherd answers on both. */
+	fd = tl_dial_type(&sa, SOCK_SEQPACKET);
+	if (fd == -EPROTOTYPE)
+		fd = tl_dial_type(&sa, SOCK_STREAM);
+	if (fd < 0) {
+		err = -fd;
 		if (err == ENOENT || err == ECONNREFUSED)
 			return tl_fail(t, ECONNREFUSED, "no tetherd at %s",
 				       path);
@@ -136,6 +153,33 @@ out:
 	return rc;
 }
 
+/* On a stream socket the answer's frame may come in pieces: the rest
+ * of it after n bytes (a packet socket's n is the whole packet). */
+static ssize_t tl_recv_rest(int fd, unsigned char *buf, size_t size,
+			    ssize_t n)
+{
+	int type;
+	socklen_t len = sizeof(type);
+	size_t want;
+	ssize_t k;
+
+	if (n < (ssize_t)TETHER_FRAME_HDR ||
+	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
+	    type != SOCK_STREAM)
+		return n;
+	want = TETHER_FRAME_HDR + ((size_t)buf[0] << 24 | (size_t)buf[1] << 16 |
+				   (size_t)buf[2] << 8 | buf[3]);
+	while ((size_t)n < want && want <= size) {
+		k = recv(fd, buf + n, want - (size_t)n, 0);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		n += k;
+	}
+	return n;
+}
+
 static int tl_recv_answer(struct tether *t, int fd)
 {
 	unsigned char buf[4096];
@@ -154,6 +198,7 @@ static int tl_recv_answer(struct tether *t, int fd)
 	}
 	if (n < 0)
 		return tl_fail(t, errno, "handshake: %s", strerror(errno));
+	n = tl_recv_rest(fd, buf, sizeof(buf), n);
 	if (n < (ssize_t)TETHER_FRAME_HDR)
 		return tl_fail(t, ECONNRESET,
 			       "tetherd closed the handshake without answer");

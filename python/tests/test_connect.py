@@ -140,3 +140,36 @@ def test_no_sigpipe_when_taken_over(server):
         "except tether.TakenOver as e:\n"
         "    print(e.generation == n.generation)\n", server.path)
     assert out == "True\n"
+
+
+@pytest.mark.parametrize("kind", ["stream", "seqpacket"])
+def test_socket_activated(tmp_path, kind):
+    # systemd-socket-activate makes a stream socket unless told
+    # --seqpacket; tetherd takes either, and so does the client
+    import shutil
+    import subprocess
+    import time
+    from conftest import _pdeathsig, _tetherd
+    if not shutil.which("systemd-socket-activate"):
+        pytest.skip("systemd-socket-activate is not installed "
+                    "(Debian package systemd)")
+    path = str(tmp_path / "s.sock")
+    argv = ["systemd-socket-activate", "-l", path, _tetherd()]
+    if kind == "seqpacket":
+        argv[1:1] = ["--seqpacket"]
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, preexec_fn=_pdeathsig)
+    try:
+        end = time.monotonic() + 5
+        while not os.path.exists(path) and time.monotonic() < end:
+            time.sleep(0.01)
+        with tether.Client(path) as c:
+            assert c.status()["pid"] == proc.pid
+            assert c.call("getpid") == proc.pid
+            c.shutdown()
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

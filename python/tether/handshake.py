@@ -1,9 +1,11 @@
 """Attaching to tetherd (tether-protocol(7), HANDSHAKE).
 
 Make two socket pairs, connect a SOCK_SEQPACKET socket to the listening
-path, check who listens (SO_PEERCRED) before a byte goes out, send one
-HELLO packet with the server's ends as SCM_RIGHTS, close our copies of
-them, read the one-packet answer (at most 4096 bytes).
+path (SOCK_STREAM if that is refused with EPROTOTYPE: a service manager
+may have made a stream socket), check who listens (SO_PEERCRED) before a
+byte goes out, send one HELLO packet with the server's ends as
+SCM_RIGHTS, close our copies of them, read the one-frame answer (at most
+4096 bytes).
 """
 import array
 import errno
@@ -33,14 +35,31 @@ def _dial(path, server_uid):
         if e.errno == errno.ENOENT:
             raise Error(errno.ECONNREFUSED, "no tetherd at %s" % path)
         raise
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        s = _connect(path, socket.SOCK_SEQPACKET)
+    except OSError as e:
+        if e.errno == errno.EPROTOTYPE:
+            s = _connect(path, socket.SOCK_STREAM)
+        else:
+            raise
+    return _check_peer(s, path, server_uid)
+
+
+def _connect(path, kind):
+    s = socket.socket(socket.AF_UNIX, kind)
     try:
         s.connect(path)
     except OSError as e:
         s.close()
+        if e.errno == errno.EPROTOTYPE and kind == socket.SOCK_SEQPACKET:
+            raise
         if e.errno in (errno.ENOENT, errno.ECONNREFUSED):
             raise Error(errno.ECONNREFUSED, "no tetherd at %s" % path)
         raise Error(e.errno, "connect %s: %s" % (path, e.strerror))
+    return s
+
+
+def _check_peer(s, path, server_uid):
     pid, uid, gid = struct.unpack("3i", s.getsockopt(
         socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
     if uid not in (0, os.geteuid()) and uid != server_uid:
@@ -65,6 +84,14 @@ def _answer(s):
     if len(data) < wire.FRAME_HDR:
         raise Error(errno.ECONNRESET,
                     "tetherd closed the handshake without answer")
+    # on a stream the frame may come in pieces: read it to its length
+    if s.type == socket.SOCK_STREAM:
+        want = wire.FRAME_HDR + struct.unpack(">I", data[:4])[0]
+        while len(data) < want <= wire.HANDSHAKE_MAX:
+            more = s.recv(want - len(data))
+            if not more:
+                break
+            data += more
     try:
         msg = wire.unpack(data[wire.FRAME_HDR:])
         _id, err, body = msg

@@ -54,6 +54,19 @@ struct tp_label_reply;
 int td_label_set(struct td_req *r, int64_t fd, const struct tp_str *name,
 		 struct tp_label_reply *done);
 int td_do_unlabel(struct td_req *r);
+/* A label taken back from the fd store (stored: the fd number its
+ * stored name says), as LABEL would set it. */
+int td_label_restore(struct td_server *srv, int fd, const char *name,
+		     int stored);
+
+/* fdstore.c: --fdstore.  Deposit fd under its label: the number it is
+ * stored under, or -1 if it is not (no --fdstore, no NOTIFY_SOCKET, a
+ * name too long). */
+int td_fdstore_put(struct td_server *srv, int fd, const char *label);
+/* Withdraw what td_fdstore_put stored (stored_fd < 0: nothing). */
+void td_fdstore_drop(struct td_server *srv, int stored_fd, const char *label);
+/* Start-up: label again what LISTEN_FDS brought back from the store. */
+void td_fdstore_restore(struct td_server *srv);
 
 /* fds.c */
 int td_fds_scan(int **out, size_t *n);	/* sorted, /proc/self/fd */

@@ -22,6 +22,7 @@ struct td_label {
 	dev_t dev;
 	ino_t ino;
 	mode_t type;
+	int stored;			/* in the fd store under this fd, or -1 */
 	char name[TETHER_LABEL_MAX + 1];
 };
 
@@ -31,6 +32,7 @@ static void td_label_unlink(struct td_server *srv, struct td_label **pp,
 	struct td_label *l = *pp;
 
 	td_log("label \"%s\" on fd %d dropped: %s", l->name, l->fd, why);
+	td_fdstore_drop(srv, l->stored, l->name);
 	*pp = l->next;
 	srv->fds.nlabels--;
 	free(l);
@@ -155,17 +157,23 @@ int td_label_set(struct td_req *r, int64_t fd, const struct tp_str *name,
 					   TD_LABELS_MAX);
 		if (!(l = calloc(1, sizeof(*l))))
 			return td_req_fail(r, ENOMEM, "out of memory");
+		l->stored = -1;
 		l->next = srv->fds.labels;
 		srv->fds.labels = l;
 		srv->fds.nlabels++;
 	}
+	/* A new name (or a new file under the old one) is a new entry in
+	 * the store: the old one goes first. */
+	td_fdstore_drop(srv, l->stored, l->name);
 	l->fd = (int)fd;
 	l->dev = st.st_dev;
 	l->ino = st.st_ino;
 	l->type = st.st_mode & S_IFMT;
 	memcpy(l->name, name->p, name->n);
 	l->name[name->n] = '\0';
-	td_log("fd %d labeled \"%s\"", l->fd, l->name);
+	l->stored = td_fdstore_put(srv, l->fd, l->name);
+	td_log("fd %d labeled \"%s\"%s", l->fd, l->name,
+	       l->stored >= 0 ? " (kept in the fd store)" : "");
 	if (done)
 		*done = (struct tp_label_reply){ .fd = l->fd,
 						 .label = tp_str(l->name) };
@@ -223,6 +231,33 @@ int td_do_unlabel(struct td_req *r)
 	rc = tp_pack_label_reply(r->w, &rep);
 	td_label_unlink(srv, pp, "unlabeled");
 	return rc;
+}
+
+int td_label_restore(struct td_server *srv, int fd, const char *name,
+		     int stored)
+{
+	struct td_label *l;
+	struct stat st;
+
+	if (td_label_find(srv, name, strlen(name)))
+		return -EEXIST;
+	if (srv->fds.nlabels >= TD_LABELS_MAX)
+		return -ENOSPC;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!(l = calloc(1, sizeof(*l))))
+		return -ENOMEM;
+	l->fd = fd;
+	l->dev = st.st_dev;
+	l->ino = st.st_ino;
+	l->type = st.st_mode & S_IFMT;
+	l->stored = stored;
+	snprintf(l->name, sizeof(l->name), "%s", name);
+	l->next = srv->fds.labels;
+	srv->fds.labels = l;
+	srv->fds.nlabels++;
+	td_log("fd %d labeled \"%s\" again, from the fd store", fd, l->name);
+	return 0;
 }
 
 void td_labels_free(struct td_server *srv)

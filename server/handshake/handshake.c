@@ -171,11 +171,11 @@ void td_handshake_accepted(struct td_server *srv, int fd)
 	role = td_peer_role(srv, fd, cred.uid, cred.gid);
 	allowed = role != TD_PEER_REFUSED;
 	if (!allowed)
-		td_log("audit: refusing connection from pid %d: uid %u gid %u "
-		       "is not allowed (server uid %u; see --allow-uid, "
-		       "--allow-gid, --read-only-uid)", (int)cred.pid,
-		       (unsigned)cred.uid, (unsigned)cred.gid,
-		       (unsigned)srv->uid);
+		td_log_at(LOG_WARNING, "audit: refusing connection from pid "
+			  "%d: uid %u gid %u is not allowed (server uid %u; "
+			  "see --allow-uid, --allow-gid, --read-only-uid)",
+			  (int)cred.pid, (unsigned)cred.uid, (unsigned)cred.gid,
+			  (unsigned)srv->uid);
 	/* A refusal waits for the peer's HELLO too: answering and closing
 	 * with its packet unread would reach it as a bare ECONNRESET. */
 	if (!td_handshake_room(srv, role, cred.uid) ||
@@ -580,8 +580,9 @@ static bool td_handshake_run(struct td_handshake *hs, bool early)
 	if (early && h.not_yet)
 		return false;
 	if (rc < 0) {
-		td_log("audit: handshake from pid %d uid %u refused: %s",
-		       (int)hs->peer_pid, (unsigned)hs->peer_uid, h.err);
+		td_log_at(LOG_WARNING, "audit: handshake from pid %d uid %u "
+			  "refused: %s", (int)hs->peer_pid,
+			  (unsigned)hs->peer_uid, h.err);
 		td_handshake_refuse(hs->fd, h.id, -rc, h.err,
 				    h.flags & TETHER_HELLO_CAUSE ? h.cause
 								 : NULL);

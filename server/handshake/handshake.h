@@ -49,10 +49,15 @@ struct td_handshake {
 /* The module's state in the server. */
 struct td_listen {
 	struct td_server *srv;
+	char path[108];			/* the socket's, when not configured */
 	char lock_path[4096];
 	int listen_fd;
 	int lock_fd;
 	ino_t socket_ino;
+	/* Made by the service manager: never unlinked by us (it listens on
+	 * after we exit), SOCK_STREAM when it made that type. */
+	bool inherited;
+	bool stream;
 	bool accept_armed;
 	struct td_event ev_accept;
 	struct td_timer accept_retry;
@@ -68,7 +73,9 @@ struct td_listen {
 };
 
 /* listen.c: the socket (0600 in a checked 0700 directory), its lock,
- * accepting. */
+ * accepting.  The socket is srv->activation's when the service manager
+ * passed one (checked as if we had made it), else made at
+ * srv->socket_path (NULL: the default path). */
 int td_listen_open(struct td_server *srv, char *err, size_t errsz);
 void td_listen_close(struct td_server *srv);
 void td_listen_arm(struct td_server *srv);

@@ -4,6 +4,12 @@
  * (one handshake message is one packet, fds and all), and an flock on
  * PATH.lock so a second server on the same path is refused and a stale
  * socket of a dead one can be replaced safely.
+ *
+ * Or the service manager's (socket activation): the same checks on its
+ * directories and file, the same lock.  It may be SOCK_STREAM
+ * (systemd-socket-activate makes that unless told --seqpacket): a
+ * client's HELLO is one write with its fds, which a stream delivers in
+ * one read as a packet would, so the handshake is the same.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -123,6 +129,139 @@ static void td_listen_retry(struct td_timer *t)
 	td_listen_arm(l->srv);
 }
 
+/* The socket file of a passed socket: ours, and nobody else may
+ * connect (write) to it -- what a socket we make is. */
+static int td_listen_check_file(const char *path, ino_t *ino, char *err,
+				size_t errsz)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+		snprintf(err, errsz, "the passed socket's file %s is %s", path,
+			 errno == ENOENT ? "gone" : "not a socket");
+		return -ENOENT;
+	}
+	if (st.st_uid != getuid()) {
+		snprintf(err, errsz, "the passed socket %s belongs to uid %u, "
+			 "not to tetherd's uid %u (SocketUser=)", path,
+			 (unsigned)st.st_uid, (unsigned)getuid());
+		return -EACCES;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(err, errsz, "the passed socket %s is mode %04o: others "
+			 "could connect; make it 0600 (SocketMode=0600)", path,
+			 (unsigned)st.st_mode & 07777);
+		return -EACCES;
+	}
+	*ino = st.st_ino;
+	return 0;
+}
+
+/* What kind of socket fd is: 0 if one tetherd can listen on (its type
+ * into *type), else -errno with err saying what it is instead. */
+static int td_listen_check_fd(int fd, const char *name, int *type, char *err,
+			      size_t errsz)
+{
+	struct stat st;
+	int v;
+	socklen_t len = sizeof(v);
+
+	if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+		snprintf(err, errsz, "passed fd \"%s\" is not a socket", name);
+		return -ENOTSOCK;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &len) < 0 ||
+	    v != AF_UNIX) {
+		snprintf(err, errsz, "passed socket \"%s\" is not AF_UNIX "
+			 "(tetherd listens on a Unix socket: "
+			 "ListenSequentialPacket=/path)", name);
+		return -EAFNOSUPPORT;
+	}
+	len = sizeof(*type);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, type, &len) < 0 ||
+	    (*type != SOCK_SEQPACKET && *type != SOCK_STREAM)) {
+		snprintf(err, errsz, "passed socket \"%s\" is a datagram "
+			 "socket: tetherd needs SOCK_SEQPACKET "
+			 "(ListenSequentialPacket=) or SOCK_STREAM", name);
+		return -EPROTOTYPE;
+	}
+	len = sizeof(v);
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) < 0 || !v) {
+		snprintf(err, errsz, "passed socket \"%s\" is not listening "
+			 "(Accept=yes hands over connections; tetherd needs "
+			 "Accept=no)", name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The passed socket's path: a file's, not abstract or unnamed (there
+ * would be nothing whose permissions could be checked). */
+static int td_listen_passed_path(struct td_server *srv, int fd,
+				 const char *name, char *err, size_t errsz)
+{
+	struct sockaddr_un sa;
+	socklen_t len = sizeof(sa);
+	size_t n;
+
+	memset(&sa, 0, sizeof(sa));
+	if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
+		return -errno;
+	n = len > offsetof(struct sockaddr_un, sun_path)
+		    ? len - offsetof(struct sockaddr_un, sun_path) : 0;
+	if (!n || !sa.sun_path[0]) {
+		snprintf(err, errsz, "passed socket \"%s\" is %s: tetherd "
+			 "needs one bound to a path", name,
+			 n ? "abstract" : "unnamed");
+		return -EINVAL;
+	}
+	if (n >= sizeof(sa.sun_path))
+		n = sizeof(sa.sun_path) - 1;
+	sa.sun_path[n] = '\0';
+	if (srv->socket_path && strcmp(srv->socket_path, sa.sun_path)) {
+		snprintf(err, errsz, "passed socket is %s, not --socket %s",
+			 sa.sun_path, srv->socket_path);
+		return -EINVAL;
+	}
+	snprintf(srv->listen.path, sizeof(srv->listen.path), "%s", sa.sun_path);
+	srv->socket_path = srv->listen.path;
+	return 0;
+}
+
+/* The service manager's socket, checked as one we would have made. */
+static int td_listen_inherit(struct td_server *srv, char *err, size_t errsz)
+{
+	struct td_activation *a = &srv->activation;
+	char dir[sizeof(srv->listen.path)], *slash;
+	int type, rc;
+
+	if ((rc = td_listen_check_fd(a->listen_fd, a->listen_name, &type, err,
+				     errsz)) < 0 ||
+	    (rc = td_listen_passed_path(srv, a->listen_fd, a->listen_name, err,
+					errsz)) < 0)
+		return rc;
+	strcpy(dir, srv->socket_path);
+	if (!(slash = strrchr(dir, '/')))
+		strcpy(dir, ".");
+	else
+		slash[slash == dir] = '\0';
+	if ((rc = tp_check_dir_chain(dir, getuid(), TP_UID_NONE, err,
+				     errsz)) < 0 ||
+	    (rc = td_listen_check_file(srv->socket_path,
+				       &srv->listen.socket_ino, err,
+				       errsz)) < 0)
+		return rc;
+	if ((rc = td_listen_lock(srv, err, errsz)) < 0)
+		return rc;
+	if ((srv->listen.lock_fd = td_ifd_adopt(rc, "lock")) < 0)
+		return srv->listen.lock_fd;
+	srv->listen.listen_fd = a->listen_fd;
+	a->listen_fd = -1;
+	srv->listen.inherited = true;
+	srv->listen.stream = type == SOCK_STREAM;
+	return 0;
+}
+
 int td_listen_open(struct td_server *srv, char *err, size_t errsz)
 {
 	struct sockaddr_un sa;
@@ -134,6 +273,16 @@ int td_listen_open(struct td_server *srv, char *err, size_t errsz)
 
 	srv->listen.srv = srv;
 	td_timer_init(&srv->listen.accept_retry, td_listen_retry);
+	if (srv->activation.listen_fd >= 0)
+		return td_listen_inherit(srv, err, errsz);
+	if (!srv->socket_path) {
+		if (tp_default_socket_path(srv->listen.path,
+					   sizeof(srv->listen.path)) < 0) {
+			snprintf(err, errsz, "cannot build a socket path");
+			return -ENAMETOOLONG;
+		}
+		srv->socket_path = srv->listen.path;
+	}
 
 	if ((rc = td_listen_addr(srv->socket_path, &sa)) < 0) {
 		snprintf(err, errsz, "socket path too long (max %zu bytes)",
@@ -199,7 +348,8 @@ void td_listen_event(struct td_server *srv, int res, bool more)
 	} else if (res == -EMFILE || res == -ENFILE || res == -ENOBUFS ||
 		   res == -ENOMEM) {
 		/* Out of fds: back off instead of spinning. */
-		td_log("accept: %s; retrying in 100 ms", strerror(-res));
+		td_log_at(LOG_WARNING, "accept: %s; retrying in 100 ms",
+			  strerror(-res));
 		if (!srv->listen.accept_armed) {
 			td_timer_in(srv, &srv->listen.accept_retry, 100);
 			srv->listen.accept_armed = true;
@@ -207,7 +357,7 @@ void td_listen_event(struct td_server *srv, int res, bool more)
 		return;
 	} else if (res != -EAGAIN && res != -EINTR && res != -ECONNABORTED &&
 		   res != -ECANCELED) {
-		td_log("accept: %s", strerror(-res));
+		td_log_at(LOG_WARNING, "accept: %s", strerror(-res));
 	}
 	td_listen_arm(srv);
 }
@@ -219,7 +369,10 @@ void td_listen_close(struct td_server *srv)
 	struct stat st;
 
 	if (srv->listen.listen_fd >= 0) {
-		if (lstat(srv->socket_path, &st) == 0 &&
+		/* The service manager's socket is its to remove: it listens
+		 * on, and starts us again when a controller comes. */
+		if (!srv->listen.inherited &&
+		    lstat(srv->socket_path, &st) == 0 &&
 		    st.st_ino == srv->listen.socket_ino)
 			unlink(srv->socket_path);
 		td_ifd_close(srv->listen.listen_fd);

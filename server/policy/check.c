@@ -35,8 +35,8 @@ int td_policy_refuses(struct td_server *srv, long nr, const uint64_t a[6],
 	else
 		snprintf(why, size, "denied by policy %s (%s)",
 			 srv->policy.path, text);
-	td_log("audit: pid %d: syscall %ld %s",
-	       srv->conns.controller ? (int)srv->conns.controller->peer_pid : 0, nr, why);
+	td_log_at(LOG_NOTICE, "audit: pid %d: syscall %ld %s",
+		  srv->conns.controller ? (int)srv->conns.controller->peer_pid : 0, nr, why);
 	return -err;
 #endif
 }
