@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tetherd.h"
@@ -27,6 +28,10 @@ struct td_capture {
 	uint64_t base;
 	uint64_t size;
 	bool have_old;
+	/* The files as created, so a LOGS fd is checked to be one of them
+	 * and not whatever was put in their place. */
+	dev_t dev, old_dev;
+	ino_t ino, old_ino;
 	uint64_t log_max;
 	uint64_t lost;			/* bytes we failed to write */
 	bool armed;
@@ -52,9 +57,14 @@ static int td_capture_create(struct td_capture *cap)
 {
 	int fd = open(cap->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 				       O_CLOEXEC | O_APPEND, 0600);
+	struct stat st;
 
 	if (fd < 0)
 		return -errno;
+	if (fstat(fd, &st) == 0) {
+		cap->dev = st.st_dev;
+		cap->ino = st.st_ino;
+	}
 	cap->log_fd = td_ifd_adopt(fd, "worker log");
 	return cap->log_fd < 0 ? cap->log_fd : 0;
 }
@@ -144,6 +154,10 @@ static void td_capture_rotate(struct td_capture *cap)
 	cap->old_base = cap->base;
 	cap->base = cap->size;
 	cap->have_old = true;
+	cap->old_dev = cap->dev;
+	cap->old_ino = cap->ino;
+	cap->dev = 0;
+	cap->ino = 0;
 	if (td_capture_create(cap) < 0)
 		td_log("reopening %s: %s", cap->path, strerror(errno));
 }
@@ -291,4 +305,51 @@ ssize_t td_capture_read(struct td_capture *cap, uint64_t *off, char *buf,
 	n = pread(fd, buf, max, (off_t)(*off - start));
 	close(fd);
 	return n < 0 ? -errno : n;
+}
+
+/* Open, never wait: O_NONBLOCK, so a FIFO put in the log's place cannot
+ * hold the loop in open() (it is then refused as not the log); a
+ * symlink is refused by O_NOFOLLOW. */
+static int td_capture_open_ro(const char *path, dev_t dev, ino_t ino)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY |
+			    O_NONBLOCK);
+	struct stat st;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_dev != dev ||
+	    st.st_ino != ino || !ino) {
+		close(fd);
+		return -ESTALE;
+	}
+	fcntl(fd, F_SETFL, 0);
+	return fd;
+}
+
+int td_capture_fd(struct td_capture *cap, uint64_t *off, int *fd,
+		  uint64_t *foff, uint64_t *len)
+{
+	char old[PATH_MAX + 2];
+	bool in_old;
+	uint64_t start, end;
+
+	if (*off < (cap->have_old ? cap->old_base : cap->base))
+		*off = cap->have_old ? cap->old_base : cap->base;
+	if (*off >= cap->size)
+		return 0;
+	in_old = *off < cap->base;
+	start = in_old ? cap->old_base : cap->base;
+	end = in_old ? cap->base : cap->size;
+	if (in_old) {
+		snprintf(old, sizeof(old), "%s.1", cap->path);
+		*fd = td_capture_open_ro(old, cap->old_dev, cap->old_ino);
+	} else {
+		*fd = td_capture_open_ro(cap->path, cap->dev, cap->ino);
+	}
+	if (*fd < 0)
+		return *fd;
+	*foff = *off - start;
+	*len = end - *off;
+	return 1;
 }

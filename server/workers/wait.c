@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -302,6 +303,49 @@ static int td_logs_frame(struct td_watch *wa, const char *data, size_t n,
 	return td_job_send(&wa->job, &m);
 }
 
+/* The controller is on this host and asked for fds: what the log holds
+ * now goes as read-only fds of its files (at most two, PATH.1 and
+ * PATH), each on the idle data socket before the frame that says which
+ * bytes of it are the log's: [offset, offset + fdlen), fixed now, so
+ * what is appended later (or rotated away) does not change what the
+ * controller reads.  Whatever cannot go that way is streamed as
+ * always. */
+static void td_logs_pass(struct td_watch *wa)
+{
+	struct tp_logs_reply f = { .has = TP_LOGS_FD, .data = { "", 0 } };
+	struct td_conn *c;
+	struct tp_msg m;
+	int fd, rc;
+
+	for (int i = 0; i < 2; i++) {
+		c = wa->job.to;
+		if (!c || td_conn_gone(c) || c->xfer || wa->job.ended)
+			return;
+		rc = td_capture_fd(wa->w->cap, &wa->offset, &fd, &f.fdoff,
+				   &f.fdlen);
+		if (rc <= 0) {
+			if (rc < 0)
+				td_log("LOGS of %s: the log's fd: %s; "
+				       "streaming", td_worker_name(wa->w),
+				       strerror(-rc));
+			return;
+		}
+		rc = (int)tp_send_fds(c->dfd, "F", 1, MSG_DONTWAIT, &fd, 1);
+		close(fd);
+		if (rc != 1)
+			return;
+		f.offset = wa->offset;
+		tp_msg_init(&m);
+		tp_msg_reply(&m, wa->job.to_id, 0);
+		tp_pack_logs_reply(&m.w, &f);
+		if (td_job_send(&wa->job, &m) < 0) {
+			td_job_end(&wa->job);
+			return;
+		}
+		wa->offset += f.fdlen;
+	}
+}
+
 /* Send what there is, as far as the peer keeps up; the end frame ends
  * the job. */
 static void td_logs_pump(struct td_watch *wa)
@@ -370,6 +414,8 @@ int td_do_logs(struct td_req *r)
 		return rc;
 	wa->offset = (uint64_t)from;
 	wa->follow = req.follow;
+	if ((req.has & TP_TARGET_FDPASS) && req.fdpass)
+		td_logs_pass(wa);
 	td_logs_pump(wa);
 	return TD_REPLY_LATER;
 }

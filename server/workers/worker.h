@@ -171,6 +171,12 @@ bool td_capture_eof(const struct td_capture *cap);
 uint64_t td_capture_size(const struct td_capture *cap);
 const char *td_capture_path(const struct td_capture *cap);
 /* Logical [*off, ...) into buf: bytes read, 0 at the end, -errno. */
+/* LOGS through an fd: a read-only fd of the file holding logical *off
+ * (moved past bytes lost to rotation), checked to be the very file the
+ * log was written to, in *fd; its file offset in *foff and the bytes it
+ * holds from there now in *len.  1, 0 when nothing is left, -errno. */
+int td_capture_fd(struct td_capture *cap, uint64_t *off, int *fd,
+		  uint64_t *foff, uint64_t *len);
 ssize_t td_capture_read(struct td_capture *cap, uint64_t *off, char *buf,
 			size_t max);
 
