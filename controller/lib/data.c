@@ -127,7 +127,7 @@ static int tl_stream_in(struct tether *t, struct tl_end *e, char *buf)
 static int tl_buffer_stream(struct tether *t, void *buf, size_t len, bool out)
 {
 	struct tl_end e = { .fd = -1, .mem = buf, .len = len };
-	char *chunk = malloc(TETHER_CHUNK_MAX);
+	char *chunk = tl_chunk_alloc(TETHER_CHUNK_MAX);
 	int rc;
 
 	if (!chunk || !(e.hash = XXH3_createState())) {
@@ -305,7 +305,7 @@ static int tl_transfer(struct tether *t, unsigned op,
 	int rc, src;
 
 	if (!(e->hash = XXH3_createState()) ||
-	    !(buf = malloc(TETHER_CHUNK_MAX))) {
+	    !(buf = tl_chunk_alloc(TETHER_CHUNK_MAX))) {
 		rc = tl_fail(t, ENOMEM, "out of memory");
 		goto out;
 	}

@@ -16,7 +16,14 @@
 
 /* Bytes read per pass: small enough that what was just read is still in
  * the cache when it is hashed and handed on. */
-#define TL_FDPASS_WINDOW (256u << 10)
+#define TL_FDPASS_WINDOW (128u << 10)
+
+void *tl_chunk_alloc(size_t size)
+{
+	void *p;
+
+	return posix_memalign(&p, 4096, size) ? NULL : p;
+}
 
 bool tl_fdpass_ok(const struct tether *t)
 {
@@ -52,7 +59,7 @@ int tl_fdpass_ro(struct tether *t, int fd)
 int tl_fdpass_read(struct tether *t, int fd, uint64_t off, uint64_t size,
 		   int (*fn)(const void *p, size_t n, void *arg), void *arg)
 {
-	char *buf = malloc(TL_FDPASS_WINDOW);
+	char *buf = tl_chunk_alloc(TL_FDPASS_WINDOW);
 	uint64_t end = off + size;
 	int rc = 0;
 

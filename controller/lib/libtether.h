@@ -123,6 +123,10 @@ int tl_send_buffer(struct tether *t, const void *buf, size_t len);
 int tl_recv_buffer(struct tether *t, void *buf, size_t len);
 
 /* fdpass.c: the same-host fast paths (GET, PUT, LOGS through fds). */
+/* A buffer the kernel copies into or out of, page-aligned: into a
+ * misaligned one (malloc's 16-byte offset) read() and recv() run at a
+ * third of the speed on some CPUs.  free() it. */
+void *tl_chunk_alloc(size_t size);
 /* Ask for an fd: can_pass_fds, the server knows how, and
  * TETHER_NO_FDPASS is not set in the environment. */
 bool tl_fdpass_ok(const struct tether *t);

@@ -46,6 +46,7 @@ struct td_xfer {
 	uint64_t filed;			/* receiving to a file: written */
 	void *hash;			/* XXH3 state */
 	char *buf;			/* one chunk, header included (sending) */
+	void *bufmem;			/* buf's allocation */
 	size_t blen;
 	size_t boff;
 	bool ended;			/* END queued (sending) / seen */
