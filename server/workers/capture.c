@@ -276,6 +276,26 @@ void td_capture_free(struct td_capture *cap)
 		free(cap);
 }
 
+/* Open, never wait: O_NONBLOCK, so a FIFO put in the log's place cannot
+ * hold the loop in open() (it is then refused as not the log); a
+ * symlink is refused by O_NOFOLLOW. */
+static int td_capture_open_ro(const char *path, dev_t dev, ino_t ino)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY |
+			    O_NONBLOCK);
+	struct stat st;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_dev != dev ||
+	    st.st_ino != ino || !ino) {
+		close(fd);
+		return -ESTALE;
+	}
+	fcntl(fd, F_SETFL, 0);
+	return fd;
+}
+
 /* Read logical [off, off+max) into buf; returns bytes, 0 at the end.
  * *off moves past bytes lost to rotation. */
 ssize_t td_capture_read(struct td_capture *cap, uint64_t *off, char *buf,
@@ -299,32 +319,16 @@ ssize_t td_capture_read(struct td_capture *cap, uint64_t *off, char *buf,
 	}
 	if (end - *off < max)
 		max = (size_t)(end - *off);
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* The file checked as LOGS' fds are: a FIFO in its place must not
+	 * hold the loop in open(), another file must not be read. */
+	fd = td_capture_open_ro(path, path == cap->path ? cap->dev
+							: cap->old_dev,
+				path == cap->path ? cap->ino : cap->old_ino);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	n = pread(fd, buf, max, (off_t)(*off - start));
 	close(fd);
 	return n < 0 ? -errno : n;
-}
-
-/* Open, never wait: O_NONBLOCK, so a FIFO put in the log's place cannot
- * hold the loop in open() (it is then refused as not the log); a
- * symlink is refused by O_NOFOLLOW. */
-static int td_capture_open_ro(const char *path, dev_t dev, ino_t ino)
-{
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY |
-			    O_NONBLOCK);
-	struct stat st;
-
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_dev != dev ||
-	    st.st_ino != ino || !ino) {
-		close(fd);
-		return -ESTALE;
-	}
-	fcntl(fd, F_SETFL, 0);
-	return fd;
 }
 
 int td_capture_fd(struct td_capture *cap, uint64_t *off, int *fd,
