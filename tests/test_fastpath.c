@@ -687,3 +687,122 @@ Test(fast, controller_killed_mid_put_fd_leaves_no_file)
 	cr_assert_eq(fx_getpid(fx.t), fx.pid);
 	free(chunk);
 }
+
+/* ---- a controller that lies --------------------------------------------- */
+
+static void raw_attach_fast(struct fx_raw *r, int *base)
+{
+	*base = detach_fx();
+	fx_raw_attach(r);
+}
+
+static void be(unsigned char *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = (unsigned char)(v >> (8 * (n - 1 - i)));
+}
+
+/* PUT [path, 0600, true] by hand: the temporary's fd, from the data
+ * socket after {"ready", "fdpass"}; the request id in *id. */
+static int raw_put_fd(struct fx_raw *r, const char *path, uint64_t *id)
+{
+	struct tp_msg m;
+	struct fx_frame f;
+	const msgpack_object *o;
+	int fds[1], nfds = 0, fl;
+	char byte;
+
+	*id = fx_raw_begin(r, &m, TETHER_OP_PUT);
+	msgpack_pack_array(&m.pk, 3);
+	tp_pack_str(&m.pk, path);
+	msgpack_pack_int(&m.pk, 0600);
+	msgpack_pack_true(&m.pk);
+	fx_raw_send(r, &m);
+	cr_assert_eq(fx_raw_reply(r, *id, &f), 0);
+	o = tp_map_get(f.in.body, "fdpass");
+	cr_assert(o && o->type == MSGPACK_OBJECT_BOOLEAN && o->via.boolean,
+		  "PUT ready without fdpass");
+	fx_frame_free(&f);
+	cr_assert_eq(tp_recv_fds(r->dfd, &byte, 1, 0, fds, 1, &nfds, &fl), 1);
+	cr_assert_eq(nfds, 1);
+	return fds[0];
+}
+
+/* The server reads back what was written and checks what it was told:
+ * bytes or hash that do not match publish nothing. */
+Test(fast, put_fd_with_a_false_statement_publishes_nothing)
+{
+	static const struct {
+		uint64_t bytes;
+		bool good_hash;
+	} lie[] = { { 5, false }, { 6, true }, { 4, true } };
+	char path[256];
+	struct fx_raw r;
+	int base;
+
+	fx_path(path, sizeof(path), "lied");
+	raw_attach_fast(&r, &base);
+	for (size_t i = 0; i < sizeof(lie) / sizeof(lie[0]); i++) {
+		unsigned char d[24];
+		uint64_t id;
+		int fd = raw_put_fd(&r, path, &id), code;
+
+		cr_assert_eq(write(fd, "hello", 5), 5);
+		close(fd);
+		be(d, TETHER_FDDONE_LEN, 4);
+		be(d + 4, TETHER_CHUNK_FDDONE, 4);
+		be(d + 8, lie[i].bytes, 8);
+		be(d + 16, lie[i].good_hash ? XXH3_64bits("hello", 5) : 42, 8);
+		cr_assert_eq(fx_send_bytes(r.dfd, d, sizeof(d)), 0);
+		code = fx_raw_reply(&r, id, NULL);
+		cr_assert_eq(code, EIO, "lie %zu answered %d", i, code);
+		cr_assert(access(path, F_OK) < 0, "a false PUT was published");
+		cr_assert_eq(fx_dir_count(fx.dir, ".tether-"), 0);
+	}
+	/* The truth is published. */
+	{
+		unsigned char d[24];
+		uint64_t id;
+		int fd = raw_put_fd(&r, path, &id);
+
+		cr_assert_eq(write(fd, "hello", 5), 5);
+		close(fd);
+		be(d, TETHER_FDDONE_LEN, 4);
+		be(d + 4, TETHER_CHUNK_FDDONE, 4);
+		be(d + 8, 5, 8);
+		be(d + 16, XXH3_64bits("hello", 5), 8);
+		cr_assert_eq(fx_send_bytes(r.dfd, d, sizeof(d)), 0);
+		cr_assert_eq(fx_raw_reply(&r, id, NULL), 0);
+		cr_assert_eq(access(path, F_OK), 0);
+	}
+	fx_raw_close(&r);
+	cr_assert_eq(fx_wait_fds(fx.pid, base), base);
+}
+
+/* Anything but FDDONE (16 bytes) or ABORT after an fd PUT is out of
+ * step: EPROTO, the connection ends, nothing is left. */
+Test(fast, put_fd_with_a_bad_chunk_is_eproto)
+{
+	char path[256];
+	unsigned char h[8];
+	struct fx_raw r;
+	uint64_t id;
+	int base, fd, code;
+
+	fx_path(path, sizeof(path), "bad");
+	raw_attach_fast(&r, &base);
+	fd = raw_put_fd(&r, path, &id);
+	close(fd);
+	be(h, 5, 4);
+	be(h + 4, TETHER_CHUNK_DATA, 4);
+	cr_assert_eq(fx_send_bytes(r.dfd, h, 8), 0);
+	code = fx_raw_reply(&r, id, NULL);
+	cr_assert_eq(code, EPROTO, "DATA after an fd PUT answered %d", code);
+	cr_assert(fx_wait_eof(r.sfd));
+	fx_raw_close(&r);
+	cr_assert_eq(fx_wait_fds(fx.pid, base), base);
+	cr_assert(access(path, F_OK) < 0);
+	cr_assert_eq(fx_dir_count(fx.dir, ".tether-"), 0);
+	reattach();
+	cr_assert_eq(fx_getpid(fx.t), fx.pid);
+}
