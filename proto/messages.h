@@ -866,7 +866,8 @@ struct tp_logs_reply {
 	uint64_t fdlen;
 	uint64_t fdoff;
 };
-#define TP_LOGS_FD 0x1u
+#define TP_LOGS_FD 0x1u			/* fdlen */
+#define TP_LOGS_FDOFF 0x2u
 
 /* The notice a replaced controller gets, [0, ECONNABORTED, taken_over],
  * just before the server drops it: who took over (SO_PEERCRED of the new

@@ -41,11 +41,15 @@ static const struct tp_field tp_put_f[] = {
 };
 TP_ARRAY_DESC(put, "PUT", tp_path, tp_put_f, 1);
 
-static const struct tp_field tp_ready_f[] = {
+static const struct tp_field tp_put_ready_f[] = {
 	TP_FIELD(tp_ready, TP_K_READY, ready, TP_F_BOOL, TP_REQ, 0),
 	TP_FIELD(tp_ready, TP_K_FDPASS, fdpass, TP_F_BOOL, 0, TP_READY_FDPASS),
 };
-TP_MAP_DESC(put_ready, "PUT ready", tp_ready, tp_ready_f);
+TP_MAP_DESC(put_ready, "PUT ready", tp_ready, tp_put_ready_f);
+
+static const struct tp_field tp_ready_f[] = {
+	TP_FIELD(tp_ready, TP_K_READY, ready, TP_F_BOOL, TP_REQ, 0),
+};
 
 /* ---- fds ---------------------------------------------------------------- */
 

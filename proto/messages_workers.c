@@ -180,7 +180,7 @@ static const struct tp_field tp_logs_reply_f[] = {
 	TP_FIELD(tp_logs_reply, TP_K_OFFSET, offset, TP_F_U64, TP_REQ, 0),
 	TP_FIELD(tp_logs_reply, TP_K_END, end, TP_F_BOOL, TP_REQ, 0),
 	TP_FIELD(tp_logs_reply, TP_K_FDLEN, fdlen, TP_F_U64, 0, TP_LOGS_FD),
-	TP_FIELD(tp_logs_reply, TP_K_FDOFF, fdoff, TP_F_U64, 0, TP_LOGS_FD),
+	TP_FIELD(tp_logs_reply, TP_K_FDOFF, fdoff, TP_F_U64, 0, TP_LOGS_FDOFF),
 };
 TP_MAP_DESC(logs_reply, "LOGS reply", tp_logs_reply, tp_logs_reply_f);
 

@@ -406,7 +406,7 @@ static int tl_logs(struct tether *t, const char *target,
 
 		if ((rc = tp_unpack_logs_reply(in.body, &f, &e)) < 0) {
 			rc = tl_fail(t, -rc, "%s", e.msg);
-		} else if (f.has & TP_LOGS_FD) {
+		} else if (f.has & (TP_LOGS_FD | TP_LOGS_FDOFF)) {
 			/* Only asked for: an fd we did not ask for would
 			 * not be on the data socket. */
 			rc = fdpass ? tl_logs_fd(t, &f, cb, arg)

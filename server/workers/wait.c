@@ -312,7 +312,7 @@ static int td_logs_frame(struct td_watch *wa, const char *data, size_t n,
  * always. */
 static void td_logs_pass(struct td_watch *wa)
 {
-	struct tp_logs_reply f = { .has = TP_LOGS_FD, .data = { "", 0 } };
+	struct tp_logs_reply f = { .has = TP_LOGS_FD | TP_LOGS_FDOFF, .data = { "", 0 } };
 	struct td_conn *c;
 	struct tp_msg m;
 	int fd, rc;
