@@ -414,7 +414,10 @@ int td_do_logs(struct td_req *r)
 		return rc;
 	wa->offset = (uint64_t)from;
 	wa->follow = req.follow;
-	if ((req.has & TP_TARGET_FDPASS) && req.fdpass)
+	/* An fd outlives the session: an observer of another uid gets the
+	 * bytes, never a way to read the log after it is gone. */
+	if ((req.has & TP_TARGET_FDPASS) && req.fdpass &&
+	    (!r->conn->observer || r->conn->peer_uid == geteuid()))
 		td_logs_pass(wa);
 	td_logs_pump(wa);
 	return TD_REPLY_LATER;
