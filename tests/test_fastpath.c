@@ -521,6 +521,62 @@ Test(fast, logs_swapped_for_symlink_or_fifo_is_refused)
 	}
 }
 
+/* Rotated logs: the rotated file and the current one, as two fds, give
+ * what the stream gives, from the same first offset. */
+struct rot {
+	struct got g;
+	uint64_t first;
+	bool any;
+};
+
+static int rot_cb(const void *data, size_t len, uint64_t offset, void *arg)
+{
+	struct rot *r = arg;
+
+	if (!r->any) {
+		r->any = true;
+		r->first = offset;
+		r->g.n = 0;
+	}
+	return got_cb(data, len, offset - r->first, &r->g);
+}
+
+Test(fast, logs_of_a_rotated_log_same_both_ways)
+{
+	struct tether_spawn sp = { .argv = ARGV("seq", "1", "100000"),
+				   .label = "rotor", .capture = true,
+				   .log_max = 200000 };
+	char target[24];
+	size_t wlen;
+	char *want = seq_text(100000, &wlen);
+	struct rot r[2];
+
+	memset(r, 0, sizeof(r));
+	snprintf(target, sizeof(target), "%d", (int)fx_spawn_ok(fx.t, &sp));
+	fx_wait_end(fx.t, target);
+	for (int mode = 0; mode < 2; mode++) {
+		stream(mode);
+		cr_assert_eq(tether_logs(fx.t, target, 0, false, rot_cb,
+					 &r[mode]), 0, "%s",
+			     tether_last_error(fx.t));
+		stream(false);
+		cr_assert(r[mode].any);
+		cr_assert(!r[mode].g.gap);
+		/* Rotated at least twice: the oldest bytes are gone, the
+		 * rest spans the rotated file and the current one. */
+		cr_assert_gt(r[mode].first, 0);
+		cr_assert_gt(r[mode].g.n, 200000);
+		cr_assert_eq(r[mode].first + r[mode].g.n, wlen);
+		cr_assert_eq(memcmp(r[mode].g.p, want + r[mode].first,
+				    r[mode].g.n), 0);
+	}
+	cr_assert_eq(r[0].first, r[1].first);
+	cr_assert_eq(r[0].g.n, r[1].g.n);
+	free(r[0].g.p);
+	free(r[1].g.p);
+	free(want);
+}
+
 /* A log being written while it is read: what comes is a prefix of what
  * the worker writes, offsets without a gap, up to where the server said
  * the log ended when it answered. */
