@@ -331,29 +331,35 @@ ssize_t td_capture_read(struct td_capture *cap, uint64_t *off, char *buf,
 	return n < 0 ? -errno : n;
 }
 
-int td_capture_fd(struct td_capture *cap, uint64_t *off, int *fd,
-		  uint64_t *foff, uint64_t *len)
+int td_capture_segs(struct td_capture *cap, uint64_t *off,
+		    struct td_capture_seg seg[2])
 {
-	char old[PATH_MAX + 2];
-	bool in_old;
-	uint64_t start, end;
+	int n = 0;
 
 	if (*off < (cap->have_old ? cap->old_base : cap->base))
 		*off = cap->have_old ? cap->old_base : cap->base;
-	if (*off >= cap->size)
-		return 0;
-	in_old = *off < cap->base;
-	start = in_old ? cap->old_base : cap->base;
-	end = in_old ? cap->base : cap->size;
-	if (in_old) {
-		snprintf(old, sizeof(old), "%s.1", cap->path);
-		*fd = td_capture_open_ro(old, cap->old_dev, cap->old_ino);
-	} else {
-		*fd = td_capture_open_ro(cap->path, cap->dev, cap->ino);
+	if (*off < cap->base) {
+		snprintf(seg[n].path, sizeof(seg[n].path), "%s.1", cap->path);
+		seg[n].dev = cap->old_dev;
+		seg[n].ino = cap->old_ino;
+		seg[n].base = cap->old_base;
+		seg[n].from = *off;
+		seg[n].end = cap->base;
+		n++;
 	}
-	if (*fd < 0)
-		return *fd;
-	*foff = *off - start;
-	*len = end - *off;
-	return 1;
+	if (cap->size > cap->base && *off < cap->size) {
+		snprintf(seg[n].path, sizeof(seg[n].path), "%s", cap->path);
+		seg[n].dev = cap->dev;
+		seg[n].ino = cap->ino;
+		seg[n].base = cap->base;
+		seg[n].from = *off > cap->base ? *off : cap->base;
+		seg[n].end = cap->size;
+		n++;
+	}
+	return n;
+}
+
+int td_capture_open_seg(const struct td_capture_seg *seg)
+{
+	return td_capture_open_ro(seg->path, seg->dev, seg->ino);
 }
