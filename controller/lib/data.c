@@ -263,8 +263,11 @@ static int tl_fd_out(struct tether *t, struct tl_end *e, char *buf)
 	uint64_t h;
 	ssize_t n;
 
-	if (fd < 0)
+	/* The server waits for FDDONE or ABORT before it answers. */
+	if (fd < 0) {
+		tl_send_chunk(t, TETHER_CHUNK_ABORT, NULL, (uint32_t)-fd);
 		return fd;
+	}
 	while ((n = tl_end_read(e, buf, TETHER_CHUNK_MAX)) > 0) {
 		XXH3_64bits_update(e->hash, buf, (size_t)n);
 		if ((rc = tp_write_all(fd, buf, (size_t)n)) < 0)
