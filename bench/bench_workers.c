@@ -14,7 +14,9 @@
  *                  tether_spawn(capture) until tether_wait() reports the
  *                  exit with every byte in the log.  Reading the bytes
  *                  back (read() of cat's file, tether_logs()) is timed
- *                  as two more rows.
+ *                  as two more rows; tether_logs() takes the log's fd on
+ *                  this host and reads it itself (TETHER_NO_FDPASS=1 in
+ *                  the environment: the stream of LOGS frames).
  *
  * Each is run BENCH_RUNS times, interleaved; the median of the per-run
  * values is reported.  Timing is only reported, never judged: the exit
@@ -466,11 +468,13 @@ out:
 	return rc;
 }
 
-/* Read cat's file back with read() in 64 KiB blocks; then delete it. */
+/* Read cat's file back with read() in 64 KiB blocks; then delete it.
+ * The buffer page-aligned: read() into a misaligned one runs at a third
+ * of the speed on some CPUs (bench/README), which would flatter LOGS. */
 static int bench_readback_file(struct bench_env *e, const struct bench_opts *o,
 			       double *ns)
 {
-	static char buf[BENCH_BLOCK];
+	static char buf[BENCH_BLOCK] __attribute__((aligned(4096)));
 	uint64_t total = 0;
 	double t0 = 0, t1 = 0;
 	ssize_t n;

@@ -76,6 +76,9 @@
 #define TP_K_FAMILY "family"
 #define TP_K_FD "fd"
 #define TP_K_FDS "fds"
+#define TP_K_FDLEN "fdlen"
+#define TP_K_FDOFF "fdoff"
+#define TP_K_FDPASS "fdpass"
 #define TP_K_FLAGS "flags"
 #define TP_K_GENERATION "generation"
 #define TP_K_GID "gid"
@@ -525,9 +528,11 @@ struct tp_path {
 	uint32_t has;
 	struct tp_str path;
 	int64_t mode;
+	bool fdpass;			/* the controller takes an fd instead */
 };
 #define TP_PATH_PATH 0x1u
 #define TP_PATH_MODE 0x2u
+#define TP_PATH_FDPASS 0x4u
 
 /* The interim replies of GET {size, mode}, PUT and MEM_WRITE {ready},
  * MEM_READ {size}. */
@@ -536,7 +541,9 @@ struct tp_ready {
 	uint64_t size;
 	int64_t mode;
 	bool ready;
+	bool fdpass;			/* the file's fd is on the data socket */
 };
+#define TP_READY_FDPASS 0x1u
 
 /* The final reply of GET, PUT, MEM_READ and MEM_WRITE. */
 struct tp_xfer_done {
@@ -826,9 +833,11 @@ struct tp_target {
 	struct tp_intstr target;
 	int64_t arg;			/* timeout_ms, signal, grace_ms, from */
 	bool follow;			/* LOGS */
+	bool fdpass;			/* LOGS: fds of the log welcome */
 };
 #define TP_TARGET_TARGET 0x1u
 #define TP_TARGET_ARG 0x2u
+#define TP_TARGET_FDPASS 0x4u
 
 /* KILL's reply {pid, signal}, ACK's {pid}. */
 struct tp_kill_reply {
@@ -852,7 +861,13 @@ struct tp_logs_reply {
 	struct tp_bin data;
 	uint64_t offset;
 	bool end;
+	/* fdpass: the log file's fd went on the data socket; it holds
+	 * [offset, offset + fdlen) at file offset fdoff (data is empty). */
+	uint64_t fdlen;
+	uint64_t fdoff;
 };
+#define TP_LOGS_FD 0x1u			/* fdlen */
+#define TP_LOGS_FDOFF 0x2u
 
 /* The notice a replaced controller gets, [0, ECONNABORTED, taken_over],
  * just before the server drops it: who took over (SO_PEERCRED of the new

@@ -13,12 +13,14 @@
 static const struct tp_field tp_get_f[] = {
 	TP_FIELD(tp_path, "path", path, TP_F_STR, TP_REQ | TP_LAX,
 		 TP_PATH_PATH),
+	TP_FIELD(tp_path, "fdpass", fdpass, TP_F_BOOL, 0, TP_PATH_FDPASS),
 };
 TP_ARRAY_DESC(get, "GET", tp_path, tp_get_f, 1);
 
 static const struct tp_field tp_get_ready_f[] = {
 	TP_FIELD(tp_ready, TP_K_SIZE, size, TP_F_U64, TP_REQ, 0),
 	TP_FIELD(tp_ready, TP_K_MODE, mode, TP_F_I64, TP_REQ, 0),
+	TP_FIELD(tp_ready, TP_K_FDPASS, fdpass, TP_F_BOOL, 0, TP_READY_FDPASS),
 };
 TP_MAP_DESC(get_ready, "GET ready", tp_ready, tp_get_ready_f);
 
@@ -35,13 +37,19 @@ static const struct tp_field tp_put_f[] = {
 	TP_FIELD(tp_path, "path", path, TP_F_STR, TP_REQ | TP_LAX,
 		 TP_PATH_PATH),
 	TP_FIELD(tp_path, "mode", mode, TP_F_I64, 0, TP_PATH_MODE),
+	TP_FIELD(tp_path, "fdpass", fdpass, TP_F_BOOL, 0, TP_PATH_FDPASS),
 };
 TP_ARRAY_DESC(put, "PUT", tp_path, tp_put_f, 1);
+
+static const struct tp_field tp_put_ready_f[] = {
+	TP_FIELD(tp_ready, TP_K_READY, ready, TP_F_BOOL, TP_REQ, 0),
+	TP_FIELD(tp_ready, TP_K_FDPASS, fdpass, TP_F_BOOL, 0, TP_READY_FDPASS),
+};
+TP_MAP_DESC(put_ready, "PUT ready", tp_ready, tp_put_ready_f);
 
 static const struct tp_field tp_ready_f[] = {
 	TP_FIELD(tp_ready, TP_K_READY, ready, TP_F_BOOL, TP_REQ, 0),
 };
-TP_MAP_DESC(put_ready, "PUT ready", tp_ready, tp_ready_f);
 
 /* ---- fds ---------------------------------------------------------------- */
 

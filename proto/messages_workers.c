@@ -171,6 +171,7 @@ static const struct tp_field tp_logs_f[] = {
 	TP_TARGET_FIELD,
 	TP_FIELD(tp_target, "from", arg, TP_F_I64, TP_REQ, TP_TARGET_ARG),
 	TP_FIELD(tp_target, "follow", follow, TP_F_BOOL, TP_REQ, 0),
+	TP_FIELD(tp_target, "fdpass", fdpass, TP_F_BOOL, 0, TP_TARGET_FDPASS),
 };
 TP_ARRAY_DESC(logs, "LOGS", tp_target, tp_logs_f, 3);
 
@@ -178,6 +179,8 @@ static const struct tp_field tp_logs_reply_f[] = {
 	TP_FIELD(tp_logs_reply, TP_K_DATA, data, TP_F_BIN, TP_REQ, 0),
 	TP_FIELD(tp_logs_reply, TP_K_OFFSET, offset, TP_F_U64, TP_REQ, 0),
 	TP_FIELD(tp_logs_reply, TP_K_END, end, TP_F_BOOL, TP_REQ, 0),
+	TP_FIELD(tp_logs_reply, TP_K_FDLEN, fdlen, TP_F_U64, 0, TP_LOGS_FD),
+	TP_FIELD(tp_logs_reply, TP_K_FDOFF, fdoff, TP_F_U64, 0, TP_LOGS_FDOFF),
 };
 TP_MAP_DESC(logs_reply, "LOGS reply", tp_logs_reply, tp_logs_reply_f);
 

@@ -92,7 +92,12 @@ enum tether_chunk_kind {
 	TETHER_CHUNK_DATA = 0,
 	TETHER_CHUNK_END = 1,
 	TETHER_CHUNK_ABORT = 2,
+	/* A PUT whose temporary was passed to the controller (fdpass): no
+	 * DATA, one FDDONE of 16 bytes, big-endian bytes written and their
+	 * XXH3-64, instead of END. */
+	TETHER_CHUNK_FDDONE = 3,
 };
+#define TETHER_FDDONE_LEN 16u
 /* Buffers above this go over the data socket, not in the frame. */
 #define TETHER_INLINE_MAX (64u << 10)
 #define TETHER_MEM_MAX (1ull << 32)	/* one remote allocation */

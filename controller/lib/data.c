@@ -24,6 +24,8 @@ struct tl_end {
 	void (*progress)(uint64_t done, uint64_t total, void *arg);
 	void *parg;
 	uint64_t total;			/* for progress; 0 if unknown */
+	bool refused;			/* the request itself was refused */
+	int lerr;			/* fd path: the local side failed */
 };
 
 static int tl_send_chunk(struct tether *t, uint32_t kind, const void *p,
@@ -125,7 +127,7 @@ static int tl_stream_in(struct tether *t, struct tl_end *e, char *buf)
 static int tl_buffer_stream(struct tether *t, void *buf, size_t len, bool out)
 {
 	struct tl_end e = { .fd = -1, .mem = buf, .len = len };
-	char *chunk = malloc(TETHER_CHUNK_MAX);
+	char *chunk = tl_chunk_alloc(TETHER_CHUNK_MAX);
 	int rc;
 
 	if (!chunk || !(e.hash = XXH3_createState())) {
@@ -157,6 +159,7 @@ struct tl_reply {
 	uint64_t bytes;
 	uint64_t xxh3;
 	int64_t size;
+	bool fdpass;			/* the file's fd is on the data socket */
 };
 
 /* The interim reply: a transfer's size to expect (GET, MEM_READ), or
@@ -177,6 +180,7 @@ static int tl_got_ready(struct tether *t, unsigned op,
 		return tl_fail(t, -rc, "%s", e.msg);
 	r->size = op == TETHER_OP_GET || op == TETHER_OP_MEM_READ
 		  ? (int64_t)m.size : -1;
+	r->fdpass = (m.has & TP_READY_FDPASS) && m.fdpass;
 	return 0;
 }
 
@@ -195,6 +199,101 @@ static int tl_got_done(struct tether *t, const msgpack_object *body,
 	return 0;
 }
 
+/* GET through the passed file: what the stream would have brought, read
+ * here from the very file the server opened and checked. */
+static int tl_fd_take(const void *p, size_t n, void *arg)
+{
+	struct tl_end *e = arg;
+	int rc;
+
+	XXH3_64bits_update(e->hash, p, n);
+	if ((rc = tp_write_all(e->fd, p, n)) < 0)
+		return e->lerr = rc;
+	e->done += n;
+	if (e->progress)
+		e->progress(e->done, e->total, e->parg);
+	return 0;
+}
+
+/* GET's fd: exactly the size the server stated at its open; a file
+ * grown since ends there, one shrunk is -EIO.  No final answer comes:
+ * the bytes never passed through the server, so both hashes are ours. */
+static int tl_fd_in(struct tether *t, struct tl_end *e, uint64_t size,
+		    struct tl_reply *last)
+{
+	int fd = tl_fdpass_ro(t, tl_recv_fd(t)), rc;
+
+	if (fd < 0)
+		return fd;
+	rc = tl_fdpass_read(t, fd, 0, size, tl_fd_take, e);
+	close(fd);
+	if (e->lerr)
+		rc = tl_fail(t, -e->lerr, "local side: %s", strerror(-e->lerr));
+	last->bytes = e->done;
+	last->xxh3 = XXH3_64bits_digest(e->hash);
+	return rc;
+}
+
+/* The source's next bytes into buf: count, 0 at its end, -errno. */
+static ssize_t tl_end_read(struct tl_end *e, char *buf, size_t max)
+{
+	ssize_t n;
+
+	if (e->fd < 0) {
+		uint64_t left = e->len - e->done;
+
+		n = (ssize_t)(left < max ? left : max);
+		memcpy(buf, e->mem + e->done, (size_t)n);
+		return n;
+	}
+	do
+		n = read(e->fd, buf, max);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
+/* PUT into the server's temporary through its fd: we write it, then
+ * say on the data socket how many bytes and their XXH3 (FDDONE); the
+ * server reads it back, checks, and publishes as it always does.  A
+ * local failure is an ABORT: the server discards the temporary. */
+static int tl_fd_out(struct tether *t, struct tl_end *e, char *buf)
+{
+	unsigned char d[TETHER_CHUNK_HDR + TETHER_FDDONE_LEN];
+	int fd = tl_recv_fd(t), rc = 0;
+	uint64_t h;
+	ssize_t n;
+
+	/* The server waits for FDDONE or ABORT before it answers. */
+	if (fd < 0) {
+		tl_send_chunk(t, TETHER_CHUNK_ABORT, NULL, (uint32_t)-fd);
+		return fd;
+	}
+	while ((n = tl_end_read(e, buf, TETHER_CHUNK_MAX)) > 0) {
+		XXH3_64bits_update(e->hash, buf, (size_t)n);
+		if ((rc = tp_write_all(fd, buf, (size_t)n)) < 0)
+			break;
+		e->done += (uint64_t)n;
+		if (e->progress)
+			e->progress(e->done, e->total, e->parg);
+	}
+	if (n < 0)
+		rc = (int)n;
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	if (rc < 0) {
+		tl_send_chunk(t, TETHER_CHUNK_ABORT, NULL, (uint32_t)-rc);
+		return rc;
+	}
+	h = XXH3_64bits_digest(e->hash);
+	tp_put_be32(d, TETHER_FDDONE_LEN);
+	tp_put_be32(d + 4, TETHER_CHUNK_FDDONE);
+	tp_put_be32(d + 8, (uint32_t)(e->done >> 32));
+	tp_put_be32(d + 12, (uint32_t)e->done);
+	tp_put_be32(d + 16, (uint32_t)(h >> 32));
+	tp_put_be32(d + 20, (uint32_t)h);
+	return tp_write_all(t->dfd, d, sizeof(d));
+}
+
 /* A transfer's request, its first answer, the stream, its last answer. */
 static int tl_transfer(struct tether *t, unsigned op,
 		       int (*pack)(struct tp_w *w, const void *arg),
@@ -203,13 +302,13 @@ static int tl_transfer(struct tether *t, unsigned op,
 {
 	struct tp_msg m;
 	struct tp_in in;
-	struct tl_reply first = { 0, 0, -1 }, last = { 0, 0, -1 };
+	struct tl_reply first = { 0, 0, -1, false }, last = { 0, 0, -1, false };
 	uint64_t id = tl_next_id(t);
 	char *buf = NULL;
 	int rc, src;
 
 	if (!(e->hash = XXH3_createState()) ||
-	    !(buf = malloc(TETHER_CHUNK_MAX))) {
+	    !(buf = tl_chunk_alloc(TETHER_CHUNK_MAX))) {
 		rc = tl_fail(t, ENOMEM, "out of memory");
 		goto out;
 	}
@@ -219,19 +318,30 @@ static int tl_transfer(struct tether *t, unsigned op,
 	pack(&m.w, parg);
 	rc = tl_rpc(t, &m, id, &in);
 	tp_msg_destroy(&m);
-	if (rc < 0)
+	if (rc < 0) {
+		e->refused = true;
 		goto out;
+	}
 	rc = tl_got_ready(t, op, in.body, &first);
 	tp_in_destroy(&in);
 	if (rc < 0)
 		goto out;
 	if (first.size >= 0 && !e->total)
 		e->total = (uint64_t)first.size;
-	src = out ? tl_stream_out(t, e, buf) : tl_stream_in(t, e, buf);
-	/* The last answer says how it went on the server's side; it is
-	 * the better error when both ends failed. */
-	rc = tl_rpc_more(t, id, &in);
-	if (rc == 0) {
+	if (first.fdpass && !out) {
+		/* GET through the file itself: no stream, no last answer. */
+		rc = tl_fd_in(t, e, first.size < 0 ? 0 : (uint64_t)first.size,
+			      &last);
+		src = 0;
+	} else {
+		src = !first.fdpass ? out ? tl_stream_out(t, e, buf)
+					  : tl_stream_in(t, e, buf)
+				    : tl_fd_out(t, e, buf);
+		/* The last answer says how it went on the server's side;
+		 * it is the better error when both ends failed. */
+		rc = tl_rpc_more(t, id, &in);
+	}
+	if (rc == 0 && !(first.fdpass && !out)) {
 		rc = tl_got_done(t, in.body, &last);
 		tp_in_destroy(&in);
 	}
@@ -256,25 +366,55 @@ out:
 	return rc;
 }
 
+struct tl_put_arg {
+	const char *path;
+	int mode;
+	bool fdpass;
+};
+
 static int tl_pack_path(struct tp_w *w, const void *arg)
 {
-	struct tp_path m = { .has = TP_PATH_PATH, .path = tp_str(arg) };
+	const struct tl_put_arg *a = arg;
+	struct tp_path m = { .has = TP_PATH_PATH |
+				    (a->fdpass ? TP_PATH_FDPASS : 0),
+			     .path = tp_str(a->path), .fdpass = a->fdpass };
 
 	return tp_pack_get(w, &m);
 }
 
-struct tl_put_arg {
-	const char *path;
-	int mode;
-};
-
 static int tl_pack_put(struct tp_w *w, const void *arg)
 {
 	const struct tl_put_arg *a = arg;
-	struct tp_path m = { .has = TP_PATH_PATH | TP_PATH_MODE,
-			     .path = tp_str(a->path), .mode = a->mode };
+	struct tp_path m = { .has = TP_PATH_PATH | TP_PATH_MODE |
+				    (a->fdpass ? TP_PATH_FDPASS : 0),
+			     .path = tp_str(a->path), .mode = a->mode,
+			     .fdpass = a->fdpass };
 
 	return tp_pack_put(w, &m);
+}
+
+/* GET or PUT, through an fd where we may; a server that does not know
+ * the fdpass element refuses the request (EPROTO), and from then on
+ * this connection streams. */
+static int tl_file_xfer(struct tether *t, unsigned op, struct tl_put_arg *a,
+			struct tl_end *e, struct tether_xfer *x)
+{
+	struct tl_end e0 = *e;
+	int rc;
+
+	a->fdpass = tl_fdpass_ok(t);
+	rc = tl_transfer(t, op, op == TETHER_OP_GET ? tl_pack_path
+						   : tl_pack_put,
+			 a, op == TETHER_OP_PUT, e, x);
+	if (rc == -EPROTO && e->refused && a->fdpass) {
+		t->fdpass_refused = true;
+		a->fdpass = false;
+		*e = e0;
+		rc = tl_transfer(t, op, op == TETHER_OP_GET ? tl_pack_path
+							   : tl_pack_put,
+				 a, op == TETHER_OP_PUT, e, x);
+	}
+	return rc;
 }
 
 /* The caller's tether_xfer (NULL: none) in, as far as it reaches. */
@@ -292,6 +432,7 @@ static int tl_xfer_in(struct tether *t, struct tether_xfer *x,
 TETHER_API int tether_get(struct tether *t, const char *remote, int fd,
 			  struct tether_xfer *info)
 {
+	struct tl_put_arg a = { remote, 0, false };
 	struct tl_end e = { .fd = fd };
 	struct tether_xfer x;
 	int rc;
@@ -300,8 +441,7 @@ TETHER_API int tether_get(struct tether *t, const char *remote, int fd,
 		return tl_fail(t, EINVAL, "no path or fd");
 	if ((rc = tl_xfer_in(t, &x, info, &e)) < 0)
 		return rc;
-	rc = tl_transfer(t, TETHER_OP_GET, tl_pack_path, remote, false, &e,
-			 &x);
+	rc = tl_file_xfer(t, TETHER_OP_GET, &a, &e, &x);
 	if (rc == 0 && info)
 		tl_opts_out(info, &x, sizeof(x));
 	return rc;
@@ -310,7 +450,7 @@ TETHER_API int tether_get(struct tether *t, const char *remote, int fd,
 TETHER_API int tether_put(struct tether *t, int fd, const char *remote,
 			  int mode, struct tether_xfer *info)
 {
-	struct tl_put_arg a = { remote, mode };
+	struct tl_put_arg a = { remote, mode, false };
 	struct tl_end e = { .fd = fd };
 	struct tether_xfer x;
 	int rc;
@@ -320,7 +460,7 @@ TETHER_API int tether_put(struct tether *t, int fd, const char *remote,
 	if ((rc = tl_xfer_in(t, &x, info, &e)) < 0)
 		return rc;
 	e.total = x.size > 0 ? (uint64_t)x.size : 0;
-	rc = tl_transfer(t, TETHER_OP_PUT, tl_pack_put, &a, true, &e, &x);
+	rc = tl_file_xfer(t, TETHER_OP_PUT, &a, &e, &x);
 	if (rc == 0 && info)
 		tl_opts_out(info, &x, sizeof(x));
 	return rc;
@@ -451,7 +591,7 @@ TETHER_API int tether_mem_list(struct tether *t, struct tether_mem **v,
 /* ---- fds both ways ----------------------------------------------------- */
 
 /* One byte with exactly one fd, or an error and no fd kept. */
-static int tl_recv_fd(struct tether *t)
+int tl_recv_fd(struct tether *t)
 {
 	int fds[1], nfds, mflags;
 	char byte;

@@ -17,6 +17,8 @@ struct tether *tl_alloc(void)
 		return NULL;
 	t->sfd = t->dfd = t->intr_fd = -1;
 	t->next_id = 1;
+	/* Every connection made here is to a socket on this host. */
+	t->can_pass_fds = true;
 	return t;
 }
 

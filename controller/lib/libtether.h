@@ -33,6 +33,11 @@ struct tether {
 	int cause;			/* enum tether_cause of the last failure */
 	bool causes;			/* HELLO asked for causes (server knew it) */
 	int intr_fd;			/* tether_set_interrupt_fd, or -1 */
+	/* The server is on this host and may hand us fds of its files
+	 * (GET, PUT, LOGS copy locally): true for a local connection, set
+	 * false where fds cannot cross (a remote controller over ssh). */
+	bool can_pass_fds;
+	bool fdpass_refused;		/* the server did not know the flag */
 };
 
 /* opts.c: the caller's option structure src (NULL: every default) as
@@ -116,6 +121,24 @@ int tl_call_unpack(struct tether *t, struct tether_call *c,
  * len bytes expected). */
 int tl_send_buffer(struct tether *t, const void *buf, size_t len);
 int tl_recv_buffer(struct tether *t, void *buf, size_t len);
+
+/* fdpass.c: the same-host fast paths (GET, PUT, LOGS through fds). */
+/* A buffer the kernel copies into or out of, page-aligned: into a
+ * misaligned one (malloc's 16-byte offset) read() and recv() run at a
+ * third of the speed on some CPUs.  free() it. */
+void *tl_chunk_alloc(size_t size);
+/* Ask for an fd: can_pass_fds, the server knows how, and
+ * TETHER_NO_FDPASS is not set in the environment. */
+bool tl_fdpass_ok(const struct tether *t);
+/* One byte with exactly one fd from the data socket (data.c). */
+int tl_recv_fd(struct tether *t);
+/* The read-only regular file a GET or LOGS was passed, checked: the
+ * fd, or -errno with t->err saying (the fd closed). */
+int tl_fdpass_ro(struct tether *t, int fd);
+/* size bytes of the file fd from offset off, window by window, to fn
+ * (nonzero stops: returned as is); -EIO if the file ends early. */
+int tl_fdpass_read(struct tether *t, int fd, uint64_t off, uint64_t size,
+		   int (*fn)(const void *p, size_t n, void *arg), void *arg);
 
 /* reconnect.c */
 /* Trusting, besides ourselves and root, server_uid (TETHER_UID_NONE:

@@ -342,12 +342,45 @@ TETHER_API int tether_shutdown_force(struct tether *t)
 	return rc;
 }
 
+struct tl_logs_cb {
+	int (*cb)(const void *data, size_t len, uint64_t offset, void *arg);
+	void *arg;
+	uint64_t offset;
+};
+
+static int tl_logs_take(const void *p, size_t n, void *arg)
+{
+	struct tl_logs_cb *l = arg;
+
+	if (l->cb(p, n, l->offset, l->arg))
+		return 1;
+	l->offset += n;
+	return 0;
+}
+
+/* A frame that says the log's fd is on the data socket: the bytes it
+ * names, read here, to the callback as if they had come in frames. */
+static int tl_logs_fd(struct tether *t, const struct tp_logs_reply *f,
+		      int (*cb)(const void *data, size_t len,
+				uint64_t offset, void *arg),
+		      void *arg)
+{
+	struct tl_logs_cb l = { cb, arg, f->offset };
+	int fd = tl_fdpass_ro(t, tl_recv_fd(t)), rc;
+
+	if (fd < 0)
+		return fd;
+	rc = tl_fdpass_read(t, fd, f->fdoff, f->fdlen, tl_logs_take, &l);
+	close(fd);
+	return rc;
+}
+
 /* LOGS: frames under one id until one says end. */
-TETHER_API int tether_logs(struct tether *t, const char *target,
-			   uint64_t from, bool follow,
-			   int (*cb)(const void *data, size_t len,
-				     uint64_t offset, void *arg),
-			   void *arg)
+static int tl_logs(struct tether *t, const char *target,
+		   uint64_t from, bool follow, bool fdpass, bool *refused,
+		   int (*cb)(const void *data, size_t len, uint64_t offset,
+			     void *arg),
+		   void *arg)
 {
 	struct tp_msg m;
 	struct tp_in in;
@@ -357,21 +390,28 @@ TETHER_API int tether_logs(struct tether *t, const char *target,
 	uint64_t id = tl_next_id(t);
 	int rc;
 
-	if (!target || !cb)
-		return tl_fail(t, EINVAL, "no worker or callback");
-	req = (struct tp_target){ .has = TP_TARGET_TARGET | TP_TARGET_ARG,
+	req = (struct tp_target){ .has = TP_TARGET_TARGET | TP_TARGET_ARG |
+					 (fdpass ? TP_TARGET_FDPASS : 0),
 				  .target = tl_target(target),
-				  .arg = (int64_t)from, .follow = follow };
+				  .arg = (int64_t)from, .follow = follow,
+				  .fdpass = fdpass };
 	tp_msg_init(&m);
 	tp_msg_request(&m, id, TETHER_OP_LOGS);
 	tp_pack_logs(&m.w, &req);
 	rc = tl_rpc(t, &m, id, &in);
 	tp_msg_destroy(&m);
+	*refused = rc < 0;
 	while (rc == 0) {
 		bool end = false;
 
 		if ((rc = tp_unpack_logs_reply(in.body, &f, &e)) < 0) {
 			rc = tl_fail(t, -rc, "%s", e.msg);
+		} else if (f.has & (TP_LOGS_FD | TP_LOGS_FDOFF)) {
+			/* Only asked for: an fd we did not ask for would
+			 * not be on the data socket. */
+			rc = fdpass ? tl_logs_fd(t, &f, cb, arg)
+				    : tl_fail(t, EPROTO, "LOGS: an fd frame "
+					      "unasked for");
 		} else {
 			end = f.end;
 			if (f.data.n && cb(f.data.p, f.data.n, f.offset, arg))
@@ -387,6 +427,29 @@ TETHER_API int tether_logs(struct tether *t, const char *target,
 	if (rc == 1) {
 		shutdown(t->sfd, SHUT_RDWR);
 		return 0;
+	}
+	return rc;
+}
+
+/* LOGS: frames under one id until one says end.  On this host the log's
+ * fds may come instead of its bytes; a server that does not know the
+ * fdpass element refuses (EPROTO), and this connection streams. */
+TETHER_API int tether_logs(struct tether *t, const char *target,
+			   uint64_t from, bool follow,
+			   int (*cb)(const void *data, size_t len,
+				     uint64_t offset, void *arg),
+			   void *arg)
+{
+	bool fdpass = tl_fdpass_ok(t), refused = false;
+	int rc;
+
+	if (!target || !cb)
+		return tl_fail(t, EINVAL, "no worker or callback");
+	rc = tl_logs(t, target, from, follow, fdpass, &refused, cb, arg);
+	if (rc == -EPROTO && refused && fdpass) {
+		t->fdpass_refused = true;
+		rc = tl_logs(t, target, from, follow, false, &refused, cb,
+			     arg);
 	}
 	return rc;
 }

@@ -43,9 +43,10 @@ void td_xfer_release(struct td_xfer *x)
 {
 	if (x->hash)
 		XXH3_freeState(x->hash);
-	free(x->buf);
+	free(x->bufmem);
 	x->hash = NULL;
 	x->buf = NULL;
+	x->bufmem = NULL;
 }
 
 void td_xfer_disown(struct td_xfer *x)
@@ -333,10 +334,57 @@ static int td_xfer_recv_some(struct td_xfer *x)
 	}
 }
 
+/* fdpass: the controller wrote the file itself; what comes is one
+ * FDDONE {bytes, xxh3} or an ABORT, gathered in buf.  Returns as
+ * td_xfer_recv_some does. */
+static int td_xfer_recv_fdd(struct td_xfer *x)
+{
+	unsigned char *b = (unsigned char *)x->buf;
+	size_t whole = TETHER_CHUNK_HDR + TETHER_FDDONE_LEN;
+	uint32_t len, kind;
+	ssize_t n;
+
+	for (;;) {
+		size_t want = (x->blen < TETHER_CHUNK_HDR ? TETHER_CHUNK_HDR
+							  : whole) - x->blen;
+
+		n = recv(x->conn->dfd, b + x->blen, want, MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -ECONNRESET;
+		x->blen += (size_t)n;
+		if (x->blen == TETHER_CHUNK_HDR) {
+			len = tp_get_be32(b);
+			kind = tp_get_be32(b + 4);
+			if (kind == TETHER_CHUNK_ABORT) {
+				x->err = -(len > 0 && len < 4096 ? (int)len
+								 : ECANCELED);
+				return 1;
+			}
+			if (kind != TETHER_CHUNK_FDDONE ||
+			    len != TETHER_FDDONE_LEN)
+				return -EPROTO;
+		}
+		if (x->blen == whole) {
+			x->done = (uint64_t)tp_get_be32(b + 8) << 32 |
+				  tp_get_be32(b + 12);
+			x->stated = (uint64_t)tp_get_be32(b + 16) << 32 |
+				    tp_get_be32(b + 20);
+			x->blen = 0;
+			return 1;
+		}
+	}
+}
+
 static void td_xfer_recv_pump(struct td_xfer *x)
 {
 	struct td_conn *c = x->conn;
-	int rc = td_xfer_recv_some(x);
+	int rc = x->fdpass ? td_xfer_recv_fdd(x) : td_xfer_recv_some(x);
 
 	if (rc == 0 || rc == 2) {
 		if (!x->io)
@@ -350,10 +398,21 @@ static void td_xfer_recv_pump(struct td_xfer *x)
 		td_conn_fail(c, "data stream failed");
 }
 
+/* The chunk buffer, its payload on a cache line: the kernel's copies
+ * into a misaligned buffer (pread, recv) run at a third of the speed on
+ * some CPUs (AMD EPYC here; bench/README). */
+static int td_xfer_buf(struct td_xfer *x)
+{
+	if (posix_memalign(&x->bufmem, 4096, TETHER_CHUNK_HDR +
+			   TETHER_CHUNK_MAX + 64))
+		return -ENOMEM;
+	x->buf = (char *)x->bufmem + (x->sending ? 64 - TETHER_CHUNK_HDR : 0);
+	return 0;
+}
+
 void td_xfer_start(struct td_xfer *x)
 {
-	if (!(x->hash = XXH3_createState()) ||
-	    !(x->buf = malloc(TETHER_CHUNK_HDR + TETHER_CHUNK_MAX))) {
+	if (!(x->hash = XXH3_createState()) || td_xfer_buf(x) < 0) {
 		td_xfer_over(x, -ENOMEM);
 		return;
 	}
@@ -469,6 +528,7 @@ struct td_filejob {
 	char tmpname[NAME_MAX + 1];	/* PUT: else the temporary's name */
 	int err;			/* a helper's failure */
 	char why[PATH_MAX + 256];	/* ... in words */
+	bool fdpass;			/* the controller takes the fd if it can */
 };
 
 static int td_file_fail(struct td_filejob *fj, int err, const char *fmt,
@@ -512,7 +572,7 @@ static void td_put_open(struct td_filejob *fj)
 	char dir[PATH_MAX], *slash;
 	const char *base = strrchr(fj->path, '/') ? strrchr(fj->path, '/') + 1
 						  : fj->path;
-	int dfd, fd;
+	int dfd, fd, acc;
 
 	snprintf(dir, sizeof(dir), "%s", fj->path);
 	slash = strrchr(dir, '/');
@@ -531,14 +591,17 @@ static void td_put_open(struct td_filejob *fj)
 		td_file_fail(fj, errno, "%s: %s", fj->path);
 		return;
 	}
-	fd = openat(dfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, fj->mode);
+	/* Readable when the controller writes it through a passed fd: the
+	 * server reads it back to check what it was told. */
+	acc = fj->fdpass ? O_RDWR : O_WRONLY;
+	fd = openat(dfd, ".", O_TMPFILE | acc | O_CLOEXEC, fj->mode);
 	if (fd >= 0) {
 		fj->tmpfile = true;
 	} else {
 		snprintf(fj->tmpname, sizeof(fj->tmpname),
 			 ".%.200s.tether-%d-%llx", base, (int)getpid(),
 			 (unsigned long long)fj->job.id);
-		fd = openat(dfd, fj->tmpname, O_WRONLY | O_CREAT | O_EXCL |
+		fd = openat(dfd, fj->tmpname, acc | O_CREAT | O_EXCL |
 					      O_NOFOLLOW | O_CLOEXEC, fj->mode);
 	}
 	if (fd < 0) {
@@ -551,6 +614,44 @@ static void td_put_open(struct td_filejob *fj)
 	fj->job.nfds = 2;
 }
 
+/* fdpass: the controller wrote the temporary itself and stated how
+ * many bytes and their XXH3; read it back (on the helper) and hash it,
+ * so the final answer states what the file holds, not what we were
+ * told, and a mismatch publishes nothing. */
+static int td_put_verify(struct td_filejob *fj)
+{
+	struct td_xfer *x = &fj->x;
+	size_t bsz = TETHER_CHUNK_MAX;
+	uint64_t off = 0;
+	struct stat st;
+	ssize_t n;
+
+	if (fstat(fj->fd, &st) < 0)
+		return td_file_fail(fj, errno, "fstat %s: %s", fj->path);
+	XXH3_64bits_reset(x->hash);
+	while ((n = pread(fj->fd, x->buf, bsz, (off_t)off)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return td_file_fail(fj, errno, "reading back %s: %s",
+					    fj->path);
+		XXH3_64bits_update(x->hash, x->buf, (size_t)n);
+		off += (uint64_t)n;
+	}
+	if (off != x->done || (uint64_t)st.st_size != x->done ||
+	    XXH3_64bits_digest(x->hash) != x->stated) {
+		fj->err = EIO;
+		snprintf(fj->why, sizeof(fj->why), "%s: the controller stated "
+			 "%llu bytes with XXH3 %016llx, the file holds %llu "
+			 "with %016llx", fj->path, (unsigned long long)x->done,
+			 (unsigned long long)x->stated,
+			 (unsigned long long)off,
+			 (unsigned long long)XXH3_64bits_digest(x->hash));
+		return -EIO;
+	}
+	return 0;
+}
+
 /* Give the finished temporary the target's name: fsync, then link it
  * under a unique name and rename that over the target, so readers see
  * the old file or the new one, never a part. */
@@ -560,6 +661,8 @@ static void td_put_publish(struct td_filejob *fj)
 						  : fj->path;
 	char proc[64];
 
+	if (fj->x.fdpass && td_put_verify(fj) < 0)
+		return;
 	if (fsync(fj->fd) < 0) {
 		td_file_fail(fj, errno, "fsync %s: %s", fj->path);
 		return;
@@ -705,10 +808,13 @@ static int td_file_adopt(struct td_filejob *fj)
 
 /* The interim reply: PUT's {ready}, GET's {size, mode} (the size first,
  * so the controller knows what comes). */
-static int td_file_ready(struct td_filejob *fj, struct tp_msg *m)
+static int td_file_ready(struct td_filejob *fj, struct tp_msg *m,
+			 bool fdpass)
 {
 	struct tp_ready rep = { .ready = true, .size = fj->size,
-				.mode = fj->mode };
+				.mode = fj->mode,
+				.has = fdpass ? TP_READY_FDPASS : 0,
+				.fdpass = fdpass };
 
 	tp_msg_init(m);
 	tp_msg_reply(m, fj->job.to_id, 0);
@@ -717,6 +823,28 @@ static int td_file_ready(struct td_filejob *fj, struct tp_msg *m)
 	else
 		tp_pack_get_ready(&m->w, &rep);
 	return tp_msg_finish(m);
+}
+
+/* The controller may take the file's fd (GET: read-only, as opened;
+ * PUT: the temporary) rather than the bytes: the fd goes on the idle
+ * data socket, before the reply that says so.  When it cannot go
+ * (the socket full, ETOOMANYREFS), the reply is rebuilt without
+ * fdpass and the bytes stream.  -ENOMEM if no reply can be built. */
+static int td_file_pass(struct td_filejob *fj, struct tp_msg *m)
+{
+	struct td_conn *c = fj->x.conn;
+	ssize_t n = c && !td_conn_gone(c)
+		    ? tp_send_fds(c->dfd, "F", 1, MSG_DONTWAIT, &fj->fd, 1)
+		    : -ECONNRESET;
+
+	if (n == 1)
+		return 0;
+	td_log("%s %s: passing the fd: %s; streaming instead",
+	       fj->put ? "PUT" : "GET", fj->path,
+	       strerror(n < 0 ? (int)-n : EIO));
+	fj->fdpass = false;
+	tp_msg_destroy(m);
+	return td_file_ready(fj, m, false);
 }
 
 static void td_file_opened(struct td_filejob *fj, int res)
@@ -731,7 +859,7 @@ static void td_file_opened(struct td_filejob *fj, int res)
 		return;
 	}
 	/* Built before anything starts: if it cannot be, nothing does. */
-	if ((rc = td_file_ready(fj, &m)) < 0) {
+	if ((rc = td_file_ready(fj, &m, fj->fdpass)) < 0) {
 		tp_msg_destroy(&m);
 		td_file_fail(fj, -rc, "%s: building the reply: %s", fj->path);
 		td_xfer_over(&fj->x, 0);
@@ -743,8 +871,24 @@ static void td_file_opened(struct td_filejob *fj, int res)
 		td_xfer_over(&fj->x, 0);
 		return;
 	}
+	if (fj->fdpass && td_file_pass(fj, &m) < 0) {
+		td_file_fail(fj, ENOMEM, "%s: building the reply: %s",
+			     fj->path);
+		td_xfer_over(&fj->x, 0);
+		return;
+	}
+	if (fj->fdpass && !fj->put) {
+		/* The controller reads the file itself: nothing more. */
+		td_job_send(&fj->job, &m);
+		fj->answered = true;
+		td_log("GET passed %s (%llu bytes)", fj->path,
+		       (unsigned long long)fj->size);
+		td_xfer_over(&fj->x, 0);
+		return;
+	}
 	fj->phase = TD_FILE_STREAM;
 	fj->x.fd = fj->fd;
+	fj->x.fdpass = fj->fdpass;
 	if (fj->put) {
 		fj->x.total = UINT64_MAX;
 	} else {
@@ -820,6 +964,7 @@ static int td_file_start(struct td_req *r, const struct tp_path *path,
 	fj->fd = fj->dirfd = fj->x.fd = -1;
 	fj->put = put;
 	fj->mode = mode;
+	fj->fdpass = (path->has & TP_PATH_FDPASS) && path->fdpass;
 	if ((rc = td_path_arg(r, path, fj->path, sizeof(fj->path))) < 0 ||
 	    (rc = td_job_start(&fj->job, &td_file_ops, r)) < 0) {
 		free(fj);

@@ -35,6 +35,10 @@ struct td_xfer {
 	bool started;
 	bool over;			/* finish() has run */
 	bool io;			/* a ring read/write of buf is out */
+	bool fdpass;			/* receiving: the controller wrote the
+					 * file through a passed fd; only
+					 * FDDONE (or ABORT) comes */
+	uint64_t stated;		/* fdpass: the XXH3 FDDONE stated */
 	int fd;				/* file source/sink, or -1 */
 	char *mem;			/* memory source/sink */
 	uint64_t total;			/* bytes to send / most to receive */
@@ -42,6 +46,7 @@ struct td_xfer {
 	uint64_t filed;			/* receiving to a file: written */
 	void *hash;			/* XXH3 state */
 	char *buf;			/* one chunk, header included (sending) */
+	void *bufmem;			/* buf's allocation */
 	size_t blen;
 	size_t boff;
 	bool ended;			/* END queued (sending) / seen */

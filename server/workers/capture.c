@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tetherd.h"
@@ -27,6 +28,10 @@ struct td_capture {
 	uint64_t base;
 	uint64_t size;
 	bool have_old;
+	/* The files as created, so a LOGS fd is checked to be one of them
+	 * and not whatever was put in their place. */
+	dev_t dev, old_dev;
+	ino_t ino, old_ino;
 	uint64_t log_max;
 	uint64_t lost;			/* bytes we failed to write */
 	bool armed;
@@ -52,9 +57,14 @@ static int td_capture_create(struct td_capture *cap)
 {
 	int fd = open(cap->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 				       O_CLOEXEC | O_APPEND, 0600);
+	struct stat st;
 
 	if (fd < 0)
 		return -errno;
+	if (fstat(fd, &st) == 0) {
+		cap->dev = st.st_dev;
+		cap->ino = st.st_ino;
+	}
 	cap->log_fd = td_ifd_adopt(fd, "worker log");
 	return cap->log_fd < 0 ? cap->log_fd : 0;
 }
@@ -144,6 +154,10 @@ static void td_capture_rotate(struct td_capture *cap)
 	cap->old_base = cap->base;
 	cap->base = cap->size;
 	cap->have_old = true;
+	cap->old_dev = cap->dev;
+	cap->old_ino = cap->ino;
+	cap->dev = 0;
+	cap->ino = 0;
 	if (td_capture_create(cap) < 0)
 		td_log("reopening %s: %s", cap->path, strerror(errno));
 }
@@ -262,6 +276,26 @@ void td_capture_free(struct td_capture *cap)
 		free(cap);
 }
 
+/* Open, never wait: O_NONBLOCK, so a FIFO put in the log's place cannot
+ * hold the loop in open() (it is then refused as not the log); a
+ * symlink is refused by O_NOFOLLOW. */
+static int td_capture_open_ro(const char *path, dev_t dev, ino_t ino)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY |
+			    O_NONBLOCK);
+	struct stat st;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_dev != dev ||
+	    st.st_ino != ino || !ino) {
+		close(fd);
+		return -ESTALE;
+	}
+	fcntl(fd, F_SETFL, 0);
+	return fd;
+}
+
 /* Read logical [off, off+max) into buf; returns bytes, 0 at the end.
  * *off moves past bytes lost to rotation. */
 ssize_t td_capture_read(struct td_capture *cap, uint64_t *off, char *buf,
@@ -285,10 +319,47 @@ ssize_t td_capture_read(struct td_capture *cap, uint64_t *off, char *buf,
 	}
 	if (end - *off < max)
 		max = (size_t)(end - *off);
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* The file checked as LOGS' fds are: a FIFO in its place must not
+	 * hold the loop in open(), another file must not be read. */
+	fd = td_capture_open_ro(path, path == cap->path ? cap->dev
+							: cap->old_dev,
+				path == cap->path ? cap->ino : cap->old_ino);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	n = pread(fd, buf, max, (off_t)(*off - start));
 	close(fd);
 	return n < 0 ? -errno : n;
+}
+
+int td_capture_segs(struct td_capture *cap, uint64_t *off,
+		    struct td_capture_seg seg[2])
+{
+	int n = 0;
+
+	if (*off < (cap->have_old ? cap->old_base : cap->base))
+		*off = cap->have_old ? cap->old_base : cap->base;
+	if (*off < cap->base) {
+		snprintf(seg[n].path, sizeof(seg[n].path), "%s.1", cap->path);
+		seg[n].dev = cap->old_dev;
+		seg[n].ino = cap->old_ino;
+		seg[n].base = cap->old_base;
+		seg[n].from = *off;
+		seg[n].end = cap->base;
+		n++;
+	}
+	if (cap->size > cap->base && *off < cap->size) {
+		snprintf(seg[n].path, sizeof(seg[n].path), "%s", cap->path);
+		seg[n].dev = cap->dev;
+		seg[n].ino = cap->ino;
+		seg[n].base = cap->base;
+		seg[n].from = *off > cap->base ? *off : cap->base;
+		seg[n].end = cap->size;
+		n++;
+	}
+	return n;
+}
+
+int td_capture_open_seg(const struct td_capture_seg *seg)
+{
+	return td_capture_open_ro(seg->path, seg->dev, seg->ino);
 }

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -21,11 +22,20 @@
 #define TD_STOP_POLL_MS 50		/* a group outliving its leader */
 #define TD_LOGS_QUEUE (1u << 20)	/* outq bytes before LOGS pauses */
 
+/* LOGS through fds: the log's files as they were when asked, opened on
+ * the opener (a slow disk never stalls the loop), then passed. */
+struct td_logs_pass {
+	struct td_capture_seg seg[2];
+	int nseg;
+	int err;			/* the opener's failure, or 0 */
+};
+
 struct td_watch {
 	struct td_job job;
 	struct td_worker *w;		/* NULL once the record is gone */
 	uint64_t offset;		/* LOGS */
 	bool follow;			/* LOGS */
+	struct td_logs_pass *pass;	/* LOGS: its fds are being opened */
 };
 
 static const struct td_job_ops td_wait_ops, td_stop_ops, td_logs_ops;
@@ -48,6 +58,9 @@ static void td_watch_release(struct td_job *j)
 
 	if (wa->w)
 		wa->w->nwatch--;
+	for (int i = 0; i < j->nfds; i++)
+		close(j->fds[i]);
+	free(wa->pass);
 	free(wa);
 }
 
@@ -302,6 +315,96 @@ static int td_logs_frame(struct td_watch *wa, const char *data, size_t n,
 	return td_job_send(&wa->job, &m);
 }
 
+/* The controller is on this host and asked for fds: what the log holds
+ * now goes as read-only fds of its files (at most two, PATH.1 and
+ * PATH), each on the idle data socket before the frame that says which
+ * bytes of it are the log's: [offset, offset + fdlen), fixed when asked,
+ * so what is appended later (or rotated away) does not change what the
+ * controller reads.  What cannot go that way is streamed as always. */
+static int td_logs_pass_start(struct td_watch *wa)
+{
+	struct td_logs_pass *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	p->nseg = td_capture_segs(wa->w->cap, &wa->offset, p->seg);
+	if (!p->nseg) {
+		free(p);
+		return -ENODATA;
+	}
+	wa->pass = p;
+	wa->job.cls = TD_JOB_OPEN;
+	if (td_job_to_helper(&wa->job) < 0) {
+		wa->pass = NULL;
+		free(p);
+		return -EAGAIN;
+	}
+	return 0;
+}
+
+/* The opener: the files, in order, while they are still the log's. */
+static void td_logs_open(struct td_job *j)
+{
+	struct td_watch *wa = (struct td_watch *)j;
+	int fd;
+
+	for (int i = 0; i < wa->pass->nseg; i++) {
+		if ((fd = td_capture_open_seg(&wa->pass->seg[i])) < 0) {
+			wa->pass->err = -fd;	/* logged on the loop */
+			break;
+		}
+		j->fds[j->nfds++] = fd;
+	}
+}
+
+/* One fd and its frame; false when it could not go (the rest streams). */
+static bool td_logs_pass_one(struct td_watch *wa, int fd,
+			     const struct td_capture_seg *sg)
+{
+	struct tp_logs_reply f = { .has = TP_LOGS_FD | TP_LOGS_FDOFF,
+				   .data = { "", 0 }, .offset = sg->from,
+				   .fdlen = sg->end - sg->from,
+				   .fdoff = sg->from - sg->base };
+	struct td_conn *c = wa->job.to;
+	struct tp_msg m;
+
+	if (!c || td_conn_gone(c) || c->xfer || wa->offset != sg->from ||
+	    tp_send_fds(c->dfd, "F", 1, MSG_DONTWAIT, &fd, 1) != 1)
+		return false;
+	tp_msg_init(&m);
+	tp_msg_reply(&m, wa->job.to_id, 0);
+	tp_pack_logs_reply(&m.w, &f);
+	if (td_job_send(&wa->job, &m) < 0) {
+		td_job_end(&wa->job);
+		return false;
+	}
+	wa->offset = sg->end;
+	return true;
+}
+
+static void td_logs_pump(struct td_watch *wa);
+
+/* The opener is done: pass what it opened, then stream the rest. */
+static void td_logs_opened(struct td_job *j, int res)
+{
+	struct td_watch *wa = (struct td_watch *)j;
+	bool go = res == 0 && !j->ended;
+
+	if (wa->pass->err && go && wa->w)
+		td_log("LOGS of %s: %s: %s; streaming", td_worker_name(wa->w),
+		       wa->pass->seg[j->nfds].path, strerror(wa->pass->err));
+	for (int i = 0; i < j->nfds; i++) {
+		if (go)
+			go = td_logs_pass_one(wa, j->fds[i], &wa->pass->seg[i]);
+		close(j->fds[i]);
+	}
+	j->nfds = 0;
+	free(wa->pass);
+	wa->pass = NULL;
+	if (!j->ended)
+		td_logs_pump(wa);
+}
+
 /* Send what there is, as far as the peer keeps up; the end frame ends
  * the job. */
 static void td_logs_pump(struct td_watch *wa)
@@ -311,6 +414,8 @@ static void td_logs_pump(struct td_watch *wa)
 	struct td_conn *c;
 	ssize_t n;
 
+	if (wa->pass)
+		return;			/* the opener first */
 	/* wa->job.to goes NULL if a frame's send closes the connection. */
 	while ((c = wa->job.to) && !td_conn_gone(c) && !wa->job.ended &&
 	       c->out.len - c->out.head < TD_LOGS_QUEUE) {
@@ -337,6 +442,8 @@ static void td_logs_pump(struct td_watch *wa)
 
 static const struct td_job_ops td_logs_ops = {
 	.name = "LOGS",
+	.work = td_logs_open,
+	.done = td_logs_opened,
 	.detach = td_watch_detach,
 	.release = td_watch_release,
 };
@@ -370,6 +477,12 @@ int td_do_logs(struct td_req *r)
 		return rc;
 	wa->offset = (uint64_t)from;
 	wa->follow = req.follow;
+	/* An fd outlives the session: an observer of another uid gets the
+	 * bytes, never a way to read the log after it is gone. */
+	if ((req.has & TP_TARGET_FDPASS) && req.fdpass && !r->conn->xfer &&
+	    (!r->conn->observer || r->conn->peer_uid == geteuid()) &&
+	    td_logs_pass_start(wa) == 0)
+		return TD_REPLY_LATER;
 	td_logs_pump(wa);
 	return TD_REPLY_LATER;
 }

@@ -170,6 +170,23 @@ void td_capture_free(struct td_capture *cap);
 bool td_capture_eof(const struct td_capture *cap);
 uint64_t td_capture_size(const struct td_capture *cap);
 const char *td_capture_path(const struct td_capture *cap);
+/* LOGS through fds: what the log holds now from logical *off (moved
+ * past bytes lost to rotation), as at most two files (the rotated one,
+ * the current one) -- their paths and identities, taken on the loop, so
+ * a helper can open them (td_capture_open_seg) without touching cap. */
+struct td_capture_seg {
+	char path[PATH_MAX + 2];
+	dev_t dev;
+	ino_t ino;
+	uint64_t base;			/* logical offset of the file's byte 0 */
+	uint64_t from, end;		/* the log's bytes in it: [from, end) */
+};
+int td_capture_segs(struct td_capture *cap, uint64_t *off,
+		    struct td_capture_seg seg[2]);
+/* A helper: the file of seg read-only, if it is still that file (the
+ * same device and inode, regular; a FIFO put in its place cannot block
+ * the open), else -errno. */
+int td_capture_open_seg(const struct td_capture_seg *seg);
 /* Logical [*off, ...) into buf: bytes read, 0 at the end, -errno. */
 ssize_t td_capture_read(struct td_capture *cap, uint64_t *off, char *buf,
 			size_t max);
