@@ -242,6 +242,10 @@ struct ctl_session {
 	bool observe;		/* attach --observe: looks only */
 	bool tty;		/* stdin is a terminal: prompt, editing */
 	struct ctl_edit *edit;	/* line editor, when tty */
+	/* tetherctl complete: the shell's words, t connected (observing)
+	 * only when a candidate needs the server, once (tried) */
+	bool cmdline;
+	bool tried;
 };
 
 /* ctl_edit.c: libedit on the terminal. */
@@ -254,6 +258,16 @@ void ctl_edit_close(struct ctl_edit *e);
 /* ctl_complete.c: Tab (a libedit function; EL_CLIENTDATA the session). */
 typedef struct editline EditLine;
 unsigned char ctl_complete(EditLine *el, int ch);
+/* What may stand as word n after w[0..n), starting with prefix: Tab's
+ * rules, for the shell's completion too (s->cmdline).  Sorted, in *out;
+ * free with ctl_complete_cands_free. */
+int ctl_complete_cands(struct ctl_session *s, char **w, int n,
+		       const char *prefix, char ***out, size_t *nout);
+void ctl_complete_cands_free(char **v, size_t n);
+
+/* ctl_complete_cmd.c: tetherctl complete -- WORD...: the shell's
+ * completion (contrib/completion), not a verb of the table. */
+int ctl_complete_cmd(struct ctl *g, int argc, char **argv);
 
 /* ctl_history.c: $XDG_STATE_HOME/tether/history. */
 #define CTL_HISTORY_MAX 1000

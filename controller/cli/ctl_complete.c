@@ -7,6 +7,8 @@
  * logs, ack and respawn.  One match replaces the word, quoted as
  * ctl_words needs it (a label with a blank), and a blank follows;
  * several: their common beginning, and a second Tab lists them.
+ * The shell's completion asks the same rules through ctl_complete_cands
+ * (tetherctl complete, ctl_complete_cmd.c).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
@@ -51,6 +53,19 @@ static void ctl_cand(struct ctl_cands *c, const char *s)
 		c->n++;
 }
 
+/* The server to ask: the session's, or (the shell's completion) one
+ * connected as an observer on first need; NULL when there is none. */
+static struct tether *ctl_cands_server(struct ctl_session *s)
+{
+	if (s->t || !s->cmdline || s->tried)
+		return s->t;
+	s->tried = true;
+	if (tether_connect_uid(s->g->socket_path, TETHER_CONNECT_OBSERVE,
+			       s->g->server_uid, &s->t) < 0)
+		s->t = NULL;
+	return s->t;
+}
+
 static void ctl_cand_verbs(struct ctl_cands *c, const struct ctl_session *s,
 			   bool session_words)
 {
@@ -82,15 +97,16 @@ static void ctl_cand_syscalls(struct ctl_cands *c)
 	}
 }
 
-static void ctl_cand_fds(struct ctl_cands *c, struct tether *t, bool numbers,
-			 bool labels)
+static void ctl_cand_fds(struct ctl_cands *c, struct ctl_session *s,
+			 bool numbers, bool labels)
 {
+	struct tether *t = ctl_cands_server(s);
 	struct tether_fdinfo *v = NULL, *in = NULL;
 	size_t n = 0, nin = 0;
 	char buf[16];
 
 	/* (interrupted: the prompt sees the Ctrl-C too and starts over) */
-	if (tether_list_fds(t, &v, &n, &in, &nin) < 0)
+	if (!t || tether_list_fds(t, &v, &n, &in, &nin) < 0)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		snprintf(buf, sizeof(buf), "%d", v[i].fd);
@@ -103,13 +119,14 @@ static void ctl_cand_fds(struct ctl_cands *c, struct tether *t, bool numbers,
 	tether_free(in);
 }
 
-static void ctl_cand_workers(struct ctl_cands *c, struct tether *t)
+static void ctl_cand_workers(struct ctl_cands *c, struct ctl_session *s)
 {
+	struct tether *t = ctl_cands_server(s);
 	struct tether_worker *w = NULL;
 	size_t n = 0;
 	char buf[16];
 
-	if (tether_ps(t, &w, &n) < 0)
+	if (!t || tether_ps(t, &w, &n) < 0)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		snprintf(buf, sizeof(buf), "%d", (int)w[i].pid);
@@ -152,8 +169,8 @@ static void ctl_cands_for(struct ctl_cands *c, struct ctl_session *s,
 	int at;
 
 	if (n == 0) {
-		ctl_cand_verbs(c, s, true);
-		if (!s->observe)
+		ctl_cand_verbs(c, s, !s->cmdline);
+		if (!s->observe && !s->cmdline)
 			ctl_cand_syscalls(c);
 		return;
 	}
@@ -164,22 +181,22 @@ static void ctl_cands_for(struct ctl_cands *c, struct ctl_session *s,
 	}
 	if (ctl_is_one_of(w[0], worker_verbs)) {
 		if (c->prefix[0] != '-')
-			ctl_cand_workers(c, s->t);
+			ctl_cand_workers(c, s);
 		return;
 	}
 	if (!strcmp(w[0], "label")) {
 		if (n == 1)
-			ctl_cand_fds(c, s->t, true, false);
+			ctl_cand_fds(c, s, true, false);
 		return;
 	}
 	if (!strcmp(w[0], "unlabel")) {
 		if (n == 1)
-			ctl_cand_fds(c, s->t, false, true);
+			ctl_cand_fds(c, s, false, true);
 		return;
 	}
 	if (!strcmp(w[0], "gc") || !strcmp(w[0], "give")) {
 		if (!strcmp(w[0], "give") ? n == 1 : !strcmp(w[n - 1], "--keep"))
-			ctl_cand_fds(c, s->t, true, false);
+			ctl_cand_fds(c, s, true, false);
 		return;
 	}
 	if (!strcmp(w[0], "call")) {
@@ -187,18 +204,38 @@ static void ctl_cands_for(struct ctl_cands *c, struct ctl_session *s,
 		if (n == at)
 			ctl_cand_syscalls(c);
 		else if (n > at)
-			ctl_cand_fds(c, s->t, true, false);
+			ctl_cand_fds(c, s, true, false);
 		return;
 	}
-	if (!(v = ctl_verb_find(w[0])))
+	if (!(v = ctl_verb_find(w[0])) && !s->cmdline)
 		/* a bare syscall: its arguments (numbers: call takes no
 		 * labels) */
-		ctl_cand_fds(c, s->t, true, false);
+		ctl_cand_fds(c, s, true, false);
 }
 
 static int ctl_cand_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int ctl_complete_cands(struct ctl_session *s, char **w, int n,
+		       const char *prefix, char ***out, size_t *nout)
+{
+	struct ctl_cands c = { .prefix = prefix, .plen = strlen(prefix) };
+
+	ctl_cands_for(&c, s, w, n);
+	if (c.n)
+		qsort(c.v, c.n, sizeof(*c.v), ctl_cand_cmp);
+	*out = c.v;
+	*nout = c.n;
+	return 0;
+}
+
+void ctl_complete_cands_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
 }
 
 /* Several matches: in columns under the line, which is then redrawn. */

@@ -161,6 +161,9 @@ static int ctl_main(int argc, char **argv)
 		g.socket_path = g.socket_buf;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* The shell's completion: not a verb of the table, never listed. */
+	if (!strcmp(argv[optind], "complete"))
+		return ctl_complete_cmd(&g, argc - optind, argv + optind);
 	if (!(v = ctl_verb_find(argv[optind]))) {
 		ctl_err("unknown verb '%s'", argv[optind]);
 		ctl_usage(stderr);
