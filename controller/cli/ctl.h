@@ -229,6 +229,32 @@ int ctl_get(struct ctl *g, struct tether *t, int argc, char **argv);
 int ctl_give(struct ctl *g, struct tether *t, int argc, char **argv);
 int ctl_take(struct ctl *g, struct tether *t, int argc, char **argv);
 
+/* ctl_progress.c: put and get progress on stderr. */
+enum ctl_progress_mode {
+	CTL_PROGRESS_AUTO,	/* a bar when stderr is a terminal */
+	CTL_PROGRESS_NONE,	/* --no-progress, --quiet */
+	CTL_PROGRESS_BAR,	/* --progress: a bar even if not a tty */
+	CTL_PROGRESS_JSON,	/* --progress=json: a JSON line a second */
+};
+struct ctl_progress {
+	enum ctl_progress_mode mode;
+	const char *op;		/* "put", "get" */
+	double start, last;	/* CLOCK_MONOTONIC seconds; last -1: none */
+	int last_pct;
+	bool drawn;		/* a bar is on the line */
+	uint64_t done, total;	/* total 0: unknown */
+};
+/* --progress's MODE (NULL: bar): 0, or -1 for an unknown one. */
+int ctl_progress_parse(const char *arg, enum ctl_progress_mode *mode);
+/* Resolve AUTO (a bar if tty_ok and stderr is a terminal); true when
+ * there is something to show: then pass ctl_progress_cb and p to
+ * libtether. */
+bool ctl_progress_begin(struct ctl_progress *p, enum ctl_progress_mode mode,
+			const char *op, bool tty_ok);
+void ctl_progress_cb(uint64_t done, uint64_t total, void *arg);
+/* The last line (ok) and the bar's newline. */
+void ctl_progress_end(struct ctl_progress *p, bool ok);
+
 /* ctl_attach.c */
 int ctl_attach(struct ctl *g, struct tether *t, int argc, char **argv);
 /* How attach with these words connects: --observe as an observer. */

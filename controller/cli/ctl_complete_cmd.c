@@ -55,7 +55,7 @@ static bool ctl_is_opt_word(const char *t, size_t n)
 /* One token of a usage line, brackets and "..." aside. */
 struct ctl_utok {
 	const char *s;
-	size_t n;		/* the name: up to ] | = or . */
+	size_t n;		/* the name: up to [ ] | = or . */
 	size_t len;		/* the whole token from s */
 	bool opened;		/* began with '[' and did not close it */
 };
@@ -76,7 +76,7 @@ static bool ctl_utok_next(const char **p, struct ctl_utok *t)
 		s++;
 	t->s = s;
 	t->len = (size_t)(e - s);
-	t->n = strcspn(s, "]|=.");
+	t->n = strcspn(s, "[]|=.");
 	if (t->n > t->len)
 		t->n = t->len;
 	return true;

@@ -13,31 +13,34 @@
 
 #include "ctl.h"
 
-/* A one-line bar on stderr, redrawn at most every 1 %. */
-static void ctl_progress(uint64_t done, uint64_t total, void *arg)
-{
-	int *last = arg;
-	int pct = total ? (int)(done * 100 / total) : -1;
+/* The progress options put and get share (ctl_progress.c). */
+#define CTL_XFER_LONGOPTS                                                  \
+	{ "progress", optional_argument, NULL, 'P' },                      \
+	{ "no-progress", no_argument, NULL, 'N' },                         \
+	{ "quiet", no_argument, NULL, 'q' }
 
-	if (pct == *last && total)
-		return;
-	*last = pct;
-	if (total)
-		fprintf(stderr, "\r%3d%% [%-40.*s] %llu/%llu bytes", pct,
-			pct * 40 / 100,
-			"########################################",
-			(unsigned long long)done, (unsigned long long)total);
-	else
-		fprintf(stderr, "\r%llu bytes", (unsigned long long)done);
+/* One of them (getopt's c, optarg): 0, 1 if c is not one, -1 if bad. */
+static int ctl_xfer_opt(int c, const char *arg, enum ctl_progress_mode *mode)
+{
+	switch (c) {
+	case 'P':
+		return ctl_progress_parse(arg, mode);
+	case 'N':
+	case 'q':
+		*mode = CTL_PROGRESS_NONE;
+		return 0;
+	default:
+		return 1;
+	}
 }
 
 /* The JSON summary goes to out: stdout, or stderr when stdout carries
  * the file itself (get REMOTE -). */
 static int ctl_xfer_report(struct ctl *g, const char *what,
-			   const struct tether_xfer *x, bool bar, FILE *out)
+			   const struct tether_xfer *x, struct ctl_progress *p,
+			   FILE *out)
 {
-	if (bar)
-		fputc('\n', stderr);
+	ctl_progress_end(p, true);
 	if (g->json)
 		fprintf(out, "{\"op\":\"%s\",\"bytes\":%llu,\"local_xxh3\":"
 		       "\"%016llx\",\"remote_xxh3\":\"%016llx\",\"verified\":%s}\n",
@@ -52,18 +55,23 @@ int ctl_put(struct ctl *g, struct tether *t, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "mode", required_argument, NULL, 'm' },
+		CTL_XFER_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	struct tether_xfer x = TETHER_XFER_INIT;
+	enum ctl_progress_mode pm = CTL_PROGRESS_AUTO;
+	struct ctl_progress prog;
 	struct stat st;
-	int fd, c, rc, last = -1, mode = 0644;
-	bool bar = isatty(2);
+	int fd, c, rc, mode = 0644;
 	char *end;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "m:", opts, NULL)) != -1) {
-		if (c != 'm')
+	while ((c = getopt_long(argc, argv, "m:q", opts, NULL)) != -1) {
+		if ((rc = ctl_xfer_opt(c, optarg, &pm)) < 0 ||
+		    (rc && c != 'm'))
 			return CTL_EX_USAGE;
+		if (rc == 0)
+			continue;
 		mode = (int)strtol(optarg, &end, 8);
 		if (*end)
 			return CTL_EX_USAGE;
@@ -79,20 +87,19 @@ int ctl_put(struct ctl *g, struct tether *t, int argc, char **argv)
 	}
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
 		x.size = st.st_size;
-	if (bar) {
-		x.progress = ctl_progress;
-		x.progress_arg = &last;
+	if (ctl_progress_begin(&prog, pm, "put", true)) {
+		x.progress = ctl_progress_cb;
+		x.progress_arg = &prog;
 	}
 	rc = tether_put(t, fd, argv[optind + 1], mode, &x);
 	if (fd)
 		close(fd);
 	if (rc < 0) {
-		if (bar)
-			fputc('\n', stderr);
+		ctl_progress_end(&prog, false);
 		ctl_err("put %s: %s", argv[optind + 1], ctl_why(t, rc));
 		return ctl_status_of(rc);
 	}
-	return ctl_xfer_report(g, "put", &x, bar, stdout);
+	return ctl_xfer_report(g, "put", &x, &prog, stdout);
 }
 
 /* get's local file appears whole or not at all, like a PUT: it is
@@ -263,23 +270,35 @@ static int ctl_get_open(const char *local, struct ctl_local *l, bool *direct)
 
 int ctl_get(struct ctl *g, struct tether *t, int argc, char **argv)
 {
+	static const struct option opts[] = {
+		CTL_XFER_LONGOPTS,
+		{ NULL, 0, NULL, 0 },
+	};
 	struct tether_xfer x = TETHER_XFER_INIT;
+	enum ctl_progress_mode pm = CTL_PROGRESS_AUTO;
+	struct ctl_progress prog;
 	struct ctl_local l;
-	int fd, rc, last = -1;
-	bool to_stdout, direct, bar = isatty(2);
+	const char *remote, *local;
+	int fd, rc, c;
+	bool to_stdout, direct;
 
-	if (argc != 3)
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "q", opts, NULL)) != -1)
+		if (ctl_xfer_opt(c, optarg, &pm))
+			return CTL_EX_USAGE;
+	if (optind != argc - 2)
 		return CTL_EX_USAGE;
-	to_stdout = !strcmp(argv[2], "-");
-	if ((fd = ctl_get_open(argv[2], &l, &direct)) < 0)
+	remote = argv[optind];
+	local = argv[optind + 1];
+	to_stdout = !strcmp(local, "-");
+	if ((fd = ctl_get_open(local, &l, &direct)) < 0)
 		return CTL_EX_FAILED;
-	if (bar && !(to_stdout && isatty(1))) {
-		x.progress = ctl_progress;
-		x.progress_arg = &last;
-	} else {
-		bar = false;
+	/* the bar, unasked, not on the terminal the bytes go to */
+	if (ctl_progress_begin(&prog, pm, "get", !(to_stdout && isatty(1)))) {
+		x.progress = ctl_progress_cb;
+		x.progress_arg = &prog;
 	}
-	rc = tether_get(t, argv[1], fd, &x);
+	rc = tether_get(t, remote, fd, &x);
 	if (direct) {
 		close(fd);
 	} else if (!to_stdout) {
@@ -288,9 +307,8 @@ int ctl_get(struct ctl *g, struct tether *t, int argc, char **argv)
 		ctl_local_close(&l, rc);
 	}
 	if (rc < 0) {
-		if (bar)
-			fputc('\n', stderr);
-		ctl_err("get %s: %s", argv[1], ctl_why(t, rc));
+		ctl_progress_end(&prog, false);
+		ctl_err("get %s: %s", remote, ctl_why(t, rc));
 		rc = ctl_status_of(rc);
 		/* stdout holds the bytes that came: the object goes beside
 		 * the text, not after them */
@@ -298,7 +316,8 @@ int ctl_get(struct ctl *g, struct tether *t, int argc, char **argv)
 			ctl_err_json(stderr, rc);
 		return rc;
 	}
-	return ctl_xfer_report(g, "get", &x, bar, to_stdout ? stderr : stdout);
+	return ctl_xfer_report(g, "get", &x, &prog,
+			       to_stdout ? stderr : stdout);
 }
 
 /* give FD [--as N] -- CMD ARGS...: run CMD here with a copy of the

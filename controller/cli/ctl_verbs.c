@@ -54,9 +54,11 @@ static const struct ctl_verb ctl_verbs[] = {
 	  "a worker's captured output (-f follows it)" },
 	{ "ack", ctl_ack, CTL_CONN_CONTROL, "ack LABEL|PID", NULL,
 	  "forget an exited worker" },
-	{ "put", ctl_put, CTL_CONN_CONTROL, "put [--mode OCTAL] LOCAL|- REMOTE", NULL,
+	{ "put", ctl_put, CTL_CONN_CONTROL, "put [--mode OCTAL] [--progress[=bar|json]] "
+	  "[--no-progress] [--quiet] LOCAL|- REMOTE", NULL,
 	  "copy a local file (or stdin) to the server" },
-	{ "get", ctl_get, CTL_CONN_CONTROL, "get REMOTE LOCAL|-", NULL,
+	{ "get", ctl_get, CTL_CONN_CONTROL, "get [--progress[=bar|json]] [--no-progress] "
+	  "[--quiet] REMOTE LOCAL|-", NULL,
 	  "copy a server file here (or to stdout)" },
 	{ "give", ctl_give, CTL_CONN_CONTROL, "give FD [--as N] -- CMD [ARGS...]", NULL,
 	  "run a local command with a server fd" },
