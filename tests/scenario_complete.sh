@@ -95,6 +95,24 @@ expect "-s PATH: file names" "$D/files/other" "$out"
 comp -s "$S" call --timeout ''
 expect "an option's word: nothing" "" "$out"
 
+# A server that accepts and never answers: no candidates, and no hang.
+python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+s.listen(8)
+print("ready", flush=True)
+time.sleep(60)
+' "$D/hung.sock" >"$D/hung.out" 2>&1 &
+HUNG=$!
+scen_cleanup_more() {
+	kill "$HUNG" 2>/dev/null
+}
+wait_until 10 grep -q ready "$D/hung.out"
+comp -s "$D/hung.sock" unlabel ''
+expect "a server that never answers: nothing offered, Tab returns" "" "$out"
+kill "$HUNG" 2>/dev/null
+
 # ---- from a running server ---------------------------------------------
 
 if ! ctl "start" 0 start --tetherd "$TETHERD"; then

@@ -13,6 +13,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ctl.h"
 
@@ -27,6 +28,10 @@ static const struct {
 };
 
 #define CTL_NGLOBALS (sizeof(ctl_globals) / sizeof(ctl_globals[0]))
+
+/* A Tab must not hang on a server that accepts and never answers:
+ * SIGALRM (its default action) ends us, and the shell offers nothing. */
+#define CTL_COMPLETE_SECONDS 2
 
 /* A placeholder of a usage line that names a local file. */
 static bool ctl_is_file_word(const char *ph, size_t n)
@@ -269,6 +274,7 @@ int ctl_complete_cmd(struct ctl *g, int argc, char **argv)
 	/* an option's word: only gc --keep's are the server's (fds) */
 	if (files || (opt_arg && strcmp(words[nw - 2], "--keep")))
 		return CTL_EX_OK;
+	alarm(CTL_COMPLETE_SECONDS);
 	ctl_complete_cands(&s, words + at, nw - 1 - at, prefix, &cands, &n);
 	for (size_t i = 0; i < n; i++)
 		printf("%s\n", cands[i]);
