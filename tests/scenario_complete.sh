@@ -95,6 +95,30 @@ expect "-s PATH: file names" "$D/files/other" "$out"
 comp -s "$S" call --timeout ''
 expect "an option's word: nothing" "" "$out"
 
+# zsh's script, when there is a zsh: its function run with compadd and
+# _files standing in for the completion system's.
+zcomp() {
+	out=$(zsh -f -c '
+		compadd() { [[ $1 == -- ]] && shift; print -l -- "$@" }
+		_files() { print FILES }
+		zfile=$1; shift
+		words=("$@"); CURRENT=$#; PREFIX=${words[CURRENT]}
+		_tetherctl() { source "$zfile" }
+		_tetherctl' sh "$(dirname "$0")/../contrib/completion/_tetherctl" \
+		"$TETHERCTL" "$@" 2>&1 | sort)
+}
+if command -v zsh >/dev/null 2>&1; then
+	zcomp -s "$S" st
+	expect "zsh: a verb's beginning" "$(printf 'start\nstatus\nstop')" \
+		"$out"
+	zcomp -s "$S" put ''
+	expect "zsh: put LOCAL: its file completion" FILES "$out"
+	zcomp -s "$S" call --ti
+	expect "zsh: call's options" "--timeout" "$out"
+else
+	echo "skip zsh (not installed)"
+fi
+
 # A server that accepts and never answers: no candidates, and no hang.
 python3 -c '
 import socket, sys, time
