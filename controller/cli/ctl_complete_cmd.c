@@ -191,10 +191,16 @@ static int ctl_skip_globals(struct ctl *g, char **words, int last,
 			*global_arg = true;
 			return last;
 		}
-		if (!strcmp(w, "-s") || !strcmp(w, "--socket"))
+		if (!strcmp(w, "-s") || !strcmp(w, "--socket")) {
 			g->socket_path = words[i + 1];
-		else
-			g->server_uid = (uid_t)strtoul(words[i + 1], NULL, 10);
+		} else {
+			char *end;
+			unsigned long uid = strtoul(words[i + 1], &end, 10);
+
+			/* a uid that does not parse trusts no one more */
+			if (!*end && end != words[i + 1] && uid < (uid_t)-1)
+				g->server_uid = (uid_t)uid;
+		}
 		i += 2;
 	}
 	return i;
