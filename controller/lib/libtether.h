@@ -38,6 +38,12 @@ struct tether {
 	 * false where fds cannot cross (a remote controller over ssh). */
 	bool can_pass_fds;
 	bool fdpass_refused;		/* the server did not know the flag */
+	/* reap.c: calls submitted and not yet reaped, by id (open
+	 * addressing; id 0 is never one) */
+	uint64_t *sub_ids;
+	struct tether_call **sub_calls;
+	size_t sub_cap;			/* a power of two, or 0 */
+	size_t nsub;
 };
 
 /* opts.c: the caller's option structure src (NULL: every default) as

@@ -54,6 +54,17 @@ static unsigned td_job_quota(const struct td_conn *c)
 	return c->observer ? TD_JOBS_OBSERVER : TD_JOBS_CONTROLLER;
 }
 
+unsigned td_job_room(const struct td_conn *c)
+{
+	unsigned max = td_job_quota(c), all;
+
+	if (c->njobs >= max)
+		return 0;
+	all = c->srv->deferred.njobs >= TD_JOBS_MAX ? 0
+		: TD_JOBS_MAX - c->srv->deferred.njobs;
+	return max - c->njobs < all ? max - c->njobs : all;
+}
+
 int td_job_start(struct td_job *j, const struct td_job_ops *ops,
 		 struct td_req *r)
 {
