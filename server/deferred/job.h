@@ -95,6 +95,7 @@ struct td_job {
 struct td_deferred {
 	struct td_job *jobs;
 	unsigned njobs;
+	unsigned nended;		/* ended, not yet freed: reap walks */
 	uint64_t job_seq;
 	unsigned nring;			/* SQEs of jobs in the ring */
 	/* timer.c */

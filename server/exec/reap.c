@@ -307,6 +307,8 @@ static int td_submit_decode(struct td_req *r, const msgpack_object *o,
 			return td_req_fail(r, EINVAL, "argument %u: data-socket "
 					   "buffers cannot be submitted", i);
 	}
+	/* Answered later, as an ASYNC call: where it runs says so. */
+	c->flags |= TETHER_CALL_ASYNC;
 	return 0;
 }
 
