@@ -206,6 +206,28 @@ static void td_reap_kick(struct td_conn *c)
 		td_reapjob_answer(rj);
 }
 
+/* A completion carries only its out buffers: its in buffers go back to
+ * the arena now, not when it is reaped (its record, should a COLLECT
+ * take it or its connection go, shows them empty). */
+static void td_reap_drop_inputs(struct td_conn *c, struct td_calljob *cj)
+{
+	static char none[1];
+	struct td_call *call = cj->call;
+
+	for (unsigned i = 0; i < call->nargs; i++) {
+		struct td_arg *a = &call->a[i];
+		size_t span = a->b.span ? a->b.span : a->size;
+
+		if (a->kind != TD_ARG_IN || !a->b.base)
+			continue;
+		td_buf_put(&a->b);
+		a->b.p = none;
+		a->size = 0;
+		cj->held -= span;
+		c->submit_bytes -= span;
+	}
+}
+
 bool td_reap_complete(struct td_calljob *cj)
 {
 	struct td_conn *c = cj->job.owner;
@@ -224,6 +246,7 @@ bool td_reap_complete(struct td_calljob *cj)
 		}
 		return false;
 	}
+	td_reap_drop_inputs(c, cj);
 	td_reap_enqueue(c, cj);
 	td_reap_kick(c);
 	return true;

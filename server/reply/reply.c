@@ -118,8 +118,13 @@ int td_conn_queue(struct td_conn *c, struct tp_msg *m)
 				td_conn_fail(c, "server shutting down");
 			return 0;
 		}
-		return td_conn_queue_rest(c, p + (w > 0 ? w : 0),
-					  n - (size_t)(w > 0 ? w : 0));
+		/* The rest waits for POLLOUT in m's own buffer, which the
+		 * queue takes over instead of copying it. */
+		free(q->buf);
+		q->buf = tp_msg_steal(m, &q->len, &q->cap);
+		q->head = w > 0 ? (size_t)w : 0;
+		td_conn_flush(c);
+		return 0;
 	}
 	return td_conn_queue_rest(c, tp_msg_data(m), n);
 }
