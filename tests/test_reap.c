@@ -762,4 +762,6 @@ Test(cancel, collect_takes_a_queued_completion)
 		     tether_last_error(fx.t));
 	cr_assert_eq(r.ret, fx.pid);
 	cr_assert_eq(reap_ok(fx.t, done, 1, 0, 0), 0);
+	cr_assert_eq(tether_submitted(fx.t), 0, "a collected call still "
+		     "counted as submitted");
 }

@@ -146,6 +146,10 @@ int tl_fdpass_ro(struct tether *t, int fd);
 int tl_fdpass_read(struct tether *t, int fd, uint64_t off, uint64_t size,
 		   int (*fn)(const void *p, size_t n, void *arg), void *arg);
 
+/* reap.c: id, if this handle submitted it, is no longer to be reaped
+ * (a collect took it). */
+void tl_sub_forget(struct tether *t, uint64_t id);
+
 /* reconnect.c */
 /* Trusting, besides ourselves and root, server_uid (TETHER_UID_NONE:
  * nobody more) as the owner of the socket's directories and of the

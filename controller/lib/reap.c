@@ -93,6 +93,11 @@ static struct tether_call *tl_sub_take(struct tether *t, uint64_t id)
 	return c;
 }
 
+void tl_sub_forget(struct tether *t, uint64_t id)
+{
+	tl_sub_take(t, id);
+}
+
 TETHER_API size_t tether_submitted(const struct tether *t)
 {
 	return t ? t->nsub : 0;
