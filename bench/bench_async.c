@@ -18,18 +18,20 @@
  *                   REAP waiting for as many as are still out (up to
  *                   1,024; a reply frame holds ~500 4 KiB reads).  This
  *                   row is ratio_reads_tether_epoll.
- *   per request     the same reads the way they went before SUBMIT: the
- *                   bench submits one
- *                   TETHER_CALL_ASYNC read per pipe (blocking pipes: they
- *                   wait in the server's io_uring), writes 4 KiB into
- *                   every pipe with tether_batch() (256 entries a batch;
- *                   TETHER_CALL_SYNC, so tetherd writes directly: 4 KiB
- *                   into an empty pipe never blocks; --ring-writes sends
- *                   them through the ring instead), and collects every
- *                   result with tether_collect().
- *                   Against one process doing the same with epoll: write
- *                   4 KiB into each of as many pipes, then epoll_wait and
- *                   read until every pipe has been read.
+ *   per request     the same reads the way they went before SUBMIT
+ *                   (ratio_reads_per_request_epoll): the bench submits
+ *                   one TETHER_CALL_ASYNC read per pipe, writes 4 KiB
+ *                   into every pipe with tether_batch() (256 entries a
+ *                   batch; TETHER_CALL_SYNC, which keeps them out of the
+ *                   ring -- for a pipe that means a helper thread, not
+ *                   the loop; --ring-writes sends them through the ring
+ *                   instead), and collects every result with
+ *                   tether_collect().
+ *   epoll           both against one process doing the same with epoll:
+ *                   write 4 KiB into each of as many pipes, then
+ *                   epoll_wait and read until every pipe has been read.
+ *                   The CPU time both sides spend per cycle is measured
+ *                   too (ratio_cpu_epoll_tether_bulk).
  *
  * Each is run BENCH_RUNS times, interleaved; the median of the per-run
  * values is reported.  Timing is only reported, never judged: the exit
