@@ -8,17 +8,30 @@
  *                   and per syscall, against a direct syscall(SYS_getpid)
  *                   and an unbatched tether_getpid() round trip.
  *   pipe reads      one cycle of --pipes (1,000) concurrent 4 KiB pipe
- *                   reads: tetherd holds the pipes; the bench submits one
- *                   TETHER_CALL_ASYNC read per pipe (blocking pipes: they
- *                   wait in the server's io_uring), writes 4 KiB into
- *                   every pipe with tether_batch() (256 entries a batch;
- *                   TETHER_CALL_SYNC, so tetherd writes directly: 4 KiB
- *                   into an empty pipe never blocks; --ring-writes sends
- *                   them through the ring instead), and collects every
- *                   result with tether_collect().
- *                   Against one process doing the same with epoll: write
- *                   4 KiB into each of as many pipes, then epoll_wait and
- *                   read until every pipe has been read.
+ *                   reads, in bulk: tetherd holds the pipes; the bench
+ *                   submits every read with tether_submit_many() (1,024
+ *                   calls a SUBMIT frame; blocking pipes: they wait in
+ *                   the server's io_uring), then every 4 KiB write the
+ *                   same way (480 a frame: a frame is at most 2 MiB; the
+ *                   ring writes them at once, a pipe has room), and
+ *                   reaps the 2,000 completions with tether_reap(), each
+ *                   REAP waiting for as many as are still out (up to
+ *                   1,024; a reply frame holds ~500 4 KiB reads).  This
+ *                   row is ratio_reads_tether_epoll.
+ *   per request     the same reads the way they went before SUBMIT
+ *                   (ratio_reads_per_request_epoll): the bench submits
+ *                   one TETHER_CALL_ASYNC read per pipe, writes 4 KiB
+ *                   into every pipe with tether_batch() (256 entries a
+ *                   batch; TETHER_CALL_SYNC, which keeps them out of the
+ *                   ring -- for a pipe that means a helper thread, not
+ *                   the loop; --ring-writes sends them through the ring
+ *                   instead), and collects every result with
+ *                   tether_collect().
+ *   epoll           both against one process doing the same with epoll:
+ *                   write 4 KiB into each of as many pipes, then
+ *                   epoll_wait and read until every pipe has been read.
+ *                   The CPU time both sides spend per cycle is measured
+ *                   too (ratio_cpu_epoll_tether_bulk).
  *
  * Each is run BENCH_RUNS times, interleaved; the median of the per-run
  * values is reported.  Timing is only reported, never judged: the exit
@@ -54,6 +67,7 @@
 #define BENCH_READ 4096			/* bytes per pipe read */
 #define BENCH_PIPES_MAX 8192
 #define BENCH_EPOLL_EVENTS 1024
+#define BENCH_SUB_WRITES 480		/* 4 KiB writes a SUBMIT frame */
 
 struct bench_opts {
 	struct bench_args a;
@@ -62,6 +76,7 @@ struct bench_opts {
 	long pipes;
 	long cycles;			/* pipe cycles per run */
 	bool ring_writes;		/* writes through the ring, not SYNC */
+	bool bulk_only;			/* no per-request row (profiling) */
 };
 
 /* Pipes, the bench's own or tetherd's, and their buffers. */
@@ -74,6 +89,8 @@ struct bench_pipes {
 	int epfd;			/* the bench's: epoll on every rfd */
 	uint64_t *ids;			/* tether's: async ids */
 	struct tether_call *calls;	/* tether's: one write batch */
+	struct tether_call *sub;	/* tether's bulk: n reads, n writes */
+	struct tether_call **done;	/* ... what one REAP hands back */
 	unsigned char cycle;		/* varies the bytes per cycle */
 };
 
@@ -82,7 +99,14 @@ struct bench_results {
 	struct bench_series getpid;
 	struct bench_series batch;	/* per round trip of BENCH_BATCH */
 	struct bench_series epoll;	/* per cycle */
-	struct bench_series async;	/* per cycle */
+	struct bench_series epoll_cpu;	/* ... its CPU time */
+	struct bench_series bulk;	/* per cycle: SUBMIT + REAP */
+	struct bench_series bulk_cpu;	/* ... CPU time, bench + tetherd */
+	struct bench_series bulk_cpu_srv; /* ... of which tetherd's */
+	struct bench_series bsubmit;	/* its phases */
+	struct bench_series bwrite;
+	struct bench_series breap;
+	struct bench_series async;	/* per cycle: ASYNC + COLLECT each */
 	struct bench_series submit;	/* the cycle's phases */
 	struct bench_series write;
 	struct bench_series collect;
@@ -191,6 +215,8 @@ static void bench_pipes_free(struct bench_pipes *p)
 	free(p->rbuf);
 	free(p->ids);
 	free(p->calls);
+	free(p->sub);
+	free(p->done);
 	memset(p, 0, sizeof(*p));
 	p->epfd = -1;
 }
@@ -281,7 +307,9 @@ static int bench_async_setup(struct bench_tetherd *bt, struct bench_pipes *p,
 		return rc;
 	p->ids = calloc((size_t)n, sizeof(*p->ids));
 	p->calls = calloc(BENCH_WBATCH, sizeof(*p->calls));
-	if (!p->ids || !p->calls)
+	p->sub = calloc(2 * (size_t)n, sizeof(*p->sub));
+	p->done = calloc(TETHER_SUBMIT_MAX, sizeof(*p->done));
+	if (!p->ids || !p->calls || !p->sub || !p->done)
 		return -ENOMEM;
 	for (long i = 0; i < n; i++) {
 		int fds[2];
@@ -377,6 +405,102 @@ static int bench_async_collect(struct bench_tetherd *bt, struct bench_pipes *p)
 	return 0;
 }
 
+/* ---- the bulk path: SUBMIT, REAP ---------------------------------------- */
+
+/* calls[0..n) by SUBMIT frames of at most per. */
+static int bench_bulk_submit(struct bench_tetherd *bt, struct tether_call *calls,
+			     long n, long per)
+{
+	for (long base = 0; base < n; base += per) {
+		int rc = tether_submit_many(bt->t, calls + base,
+					    (size_t)(n - base < per ? n - base
+								   : per), 0);
+
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Every read, then every write, submitted in bulk. */
+static int bench_bulk_reads(struct bench_tetherd *bt, struct bench_pipes *p)
+{
+	for (long i = 0; i < p->n; i++)
+		p->sub[i] = (struct tether_call){
+			.nr = SYS_read,
+			.nargs = 3,
+			.args = { TETHER_INT(p->rfd[i]),
+				  TETHER_OUT(p->rbuf + (size_t)i * BENCH_READ,
+					     BENCH_READ),
+				  TETHER_INT(BENCH_READ) },
+		};
+	return bench_bulk_submit(bt, p->sub, p->n, TETHER_SUBMIT_MAX);
+}
+
+static int bench_bulk_writes(struct bench_tetherd *bt, struct bench_pipes *p)
+{
+	struct tether_call *w = p->sub + p->n;
+
+	for (long i = 0; i < p->n; i++)
+		w[i] = (struct tether_call){
+			.nr = SYS_write,
+			.nargs = 3,
+			.args = { TETHER_INT(p->wfd[i]),
+				  TETHER_IN(p->wbuf + (size_t)i * BENCH_READ,
+					    BENCH_READ),
+				  TETHER_INT(BENCH_READ) },
+		};
+	return bench_bulk_submit(bt, w, p->n, BENCH_SUB_WRITES);
+}
+
+/* REAP until all 2n have come, each REAP waiting for as many as are
+ * still out; every one must have moved its 4 KiB. */
+static int bench_bulk_reap(struct bench_tetherd *bt, struct bench_pipes *p)
+{
+	long left = 2 * p->n;
+
+	while (left > 0) {
+		size_t min = left < TETHER_SUBMIT_MAX ? (size_t)left
+						      : TETHER_SUBMIT_MAX;
+		int k = tether_reap(bt->t, p->done, TETHER_SUBMIT_MAX, min, -1);
+
+		if (k < 0)
+			return k;
+		if (k == 0)
+			return -EPROTO;
+		for (int j = 0; j < k; j++)
+			if (p->done[j]->ret != BENCH_READ)
+				return p->done[j]->ret < 0 ?
+				       (int)p->done[j]->ret : -EIO;
+		left -= k;
+	}
+	return 0;
+}
+
+/* One bulk cycle: submit every read, submit every write, reap. */
+static int bench_bulk_cycle(struct bench_tetherd *bt, struct bench_pipes *p,
+			    double *ns, struct bench_phases *ph)
+{
+	double t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+	int rc;
+
+	bench_pipes_fill(p);
+	memset(p->rbuf, 0, (size_t)p->n * BENCH_READ);
+	if ((rc = bench_now(&t0)) < 0 ||
+	    (rc = bench_bulk_reads(bt, p)) < 0 ||
+	    (rc = bench_now(&t1)) < 0 ||
+	    (rc = bench_bulk_writes(bt, p)) < 0 ||
+	    (rc = bench_now(&t2)) < 0 ||
+	    (rc = bench_bulk_reap(bt, p)) < 0 ||
+	    (rc = bench_now(&t3)) < 0)
+		return rc;
+	*ns = t3 - t0;
+	ph->submit = t1 - t0;
+	ph->write = t2 - t1;
+	ph->collect = t3 - t2;
+	return bench_pipes_check(p);
+}
+
 /* One cycle: submit every read, batch-write every pipe, collect every
  * read. */
 static int bench_async_cycle(struct bench_tetherd *bt, struct bench_pipes *p,
@@ -404,6 +528,21 @@ static int bench_async_cycle(struct bench_tetherd *bt, struct bench_pipes *p,
 
 /* ---- measuring ------------------------------------------------------- */
 
+/* CPU time (ns) this process, and pid (0: none), have used so far: what
+ * a cycle costs whatever else the machine runs. */
+static void bench_cpu(pid_t pid, double *self, double *other)
+{
+	struct timespec ts;
+	clockid_t cid;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	*self = (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+	*other = 0;
+	if (pid > 0 && clock_getcpuclockid(pid, &cid) == 0 &&
+	    clock_gettime(cid, &ts) == 0)
+		*other = (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
 struct bench_ctx {
 	const struct bench_opts *o;
 	struct bench_tetherd *bt;
@@ -413,24 +552,65 @@ struct bench_ctx {
 	struct bench_results *res;
 };
 
+/* cycles bulk cycles after one untimed one, into the bulk series. */
+static int bench_bulk_run(struct bench_ctx *x)
+{
+	struct bench_results *res = x->res;
+	struct bench_phases ph, sum = { 0, 0, 0 };
+	double ns = 0, total = 0, c0 = 0, s0 = 0, c1, s1;
+	long n = x->o->cycles;
+	int rc;
+
+	for (long i = 0; i <= n; i++) {
+		if (i == 1)
+			bench_cpu(x->bt->pid, &c0, &s0);
+		if ((rc = bench_bulk_cycle(x->bt, x->tp, &ns, &ph)) < 0) {
+			bench_tether_failed(x->bt->t, "tether bulk cycle", rc,
+					    &res->tether_ok, &res->tether_err);
+			return 0;
+		}
+		if (!i)
+			continue;
+		total += ns;
+		sum.submit += ph.submit;
+		sum.write += ph.write;
+		sum.collect += ph.collect;
+	}
+	bench_cpu(x->bt->pid, &c1, &s1);
+	res->bulk.ns[res->bulk.n++] = total / (double)n;
+	res->bulk_cpu.ns[res->bulk_cpu.n++] = (c1 - c0 + s1 - s0) / (double)n;
+	res->bulk_cpu_srv.ns[res->bulk_cpu_srv.n++] = (s1 - s0) / (double)n;
+	res->bsubmit.ns[res->bsubmit.n++] = sum.submit / (double)n;
+	res->bwrite.ns[res->bwrite.n++] = sum.write / (double)n;
+	res->breap.ns[res->breap.n++] = sum.collect / (double)n;
+	return 0;
+}
+
 /* cycles pipe cycles of each kind after one untimed cycle; the mean per
  * cycle (and per phase) goes to the series. */
 static int bench_pipe_run(struct bench_ctx *x)
 {
 	struct bench_results *res = x->res;
 	struct bench_phases ph, sum = { 0, 0, 0 };
-	double ns = 0, total = 0;
+	double ns = 0, total = 0, c0 = 0, s0 = 0, c1, s1;
 	long n = x->o->cycles;
 	int rc;
 
 	for (long i = 0; i <= n; i++) {
+		if (i == 1)
+			bench_cpu(0, &c0, &s0);
 		if ((rc = bench_epoll_cycle(x->ep, &ns)) < 0)
 			return bench_fail("epoll cycle", rc);
 		total += i ? ns : 0;
 	}
+	bench_cpu(0, &c1, &s1);
 	res->epoll.ns[res->epoll.n++] = total / (double)n;
+	res->epoll_cpu.ns[res->epoll_cpu.n++] = (c1 - c0) / (double)n;
 	if (!res->tether_ok)
 		return 0;
+	if ((rc = bench_bulk_run(x)) < 0 || !res->tether_ok ||
+	    x->o->bulk_only)
+		return rc;
 	total = 0;
 	for (long i = 0; i <= n; i++) {
 		rc = bench_async_cycle(x->bt, x->tp, x->o->ring_writes, &ns,
@@ -507,8 +687,9 @@ static void bench_print_cycle(const struct bench_opts *o, const char *name,
 	printf("\n");
 }
 /* The ratios: [0] batched getpid / direct, [1] round trip / direct,
- * [2] round trip / batched, [3] tether / epoll reads/s. */
-static void bench_ratios(const struct bench_results *res, double r[4])
+ * [2] round trip / batched, [3] tether bulk / epoll reads/s, [4] tether
+ * per request / epoll, [5] bulk / epoll by CPU time per cycle. */
+static void bench_ratios(const struct bench_results *res, double r[6])
 {
 	double per = bench_median(&res->batch);
 
@@ -518,7 +699,11 @@ static void bench_ratios(const struct bench_results *res, double r[4])
 			   bench_median(&res->direct));
 	r[2] = bench_ratio(bench_median(&res->getpid), per);
 	r[3] = bench_ratio(bench_median(&res->epoll),
+			   bench_median(&res->bulk));
+	r[4] = bench_ratio(bench_median(&res->epoll),
 			   bench_median(&res->async));
+	r[5] = bench_ratio(bench_median(&res->epoll_cpu),
+			   bench_median(&res->bulk_cpu));
 }
 
 /* The human-readable report. */
@@ -527,7 +712,7 @@ static void bench_print_table(const struct bench_opts *o,
 {
 	struct bench_unit per_getpid = { "ns", BENCH_BATCH, 0, NULL };
 	long nb = (o->pipes + BENCH_WBATCH - 1) / BENCH_WBATCH;
-	double r[4];
+	double r[6];
 
 	bench_ratios(res, r);
 	bench_layout.width = 36;
@@ -556,17 +741,33 @@ static void bench_print_table(const struct bench_opts *o,
 	printf("%-36s %12s %12s %12s %12s %10s\n", "pipe reads, one cycle",
 	       "us median", "min run", "max run", "reads/s", "MB/s");
 	bench_print_cycle(o, "epoll loop, one process", &res->epoll, true);
+	bench_print_cycle(o, "tether SUBMIT+REAP (bulk)", &res->bulk, true);
+	printf("  of which:\n");
+	bench_print_cycle(o, "  submit reads (SUBMIT)", &res->bsubmit, false);
+	bench_print_cycle(o, "  submit writes (SUBMIT)", &res->bwrite, false);
+	bench_print_cycle(o, "  reap (REAP, many a frame)", &res->breap, false);
+	bench_print_cycle(o, "epoll loop: CPU time", &res->epoll_cpu, false);
+	bench_print_cycle(o, "bulk: CPU time, both processes", &res->bulk_cpu,
+			  false);
+	bench_print_cycle(o, "  of which tetherd's", &res->bulk_cpu_srv, false);
 	bench_print_cycle(o, "tether ASYNC+BATCH+COLLECT", &res->async, true);
 	printf("  of which:\n");
 	bench_print_cycle(o, "  submit (ASYNC read each)", &res->submit, false);
 	bench_print_cycle(o, "  write (BATCH of <= 256)", &res->write, false);
 	bench_print_cycle(o, "  collect (COLLECT each)", &res->collect, false);
 	printf("\n");
-	bench_print_ratio("reads/s: tether / epoll", r[3]);
-	printf("note: a tether cycle is %ld + %ld + %ld = %ld round trips: "
-	       "one SYSCALL per\nASYNC read, %ld BATCH for the writes, one "
-	       "COLLECT per read (there is no\nbulk COLLECT); the epoll loop "
-	       "registered its pipes once, untimed.  MB = 10^6 B.\n",
+	bench_print_ratio("reads/s: tether bulk / epoll", r[3]);
+	bench_print_ratio("reads/s: per request / epoll", r[4]);
+	bench_print_ratio("CPU time: epoll / tether bulk", r[5]);
+	printf("note: a bulk cycle is %ld SUBMIT of reads, %ld of writes "
+	       "(%d a frame) and\nabout %ld REAPs (a reply frame holds ~500 "
+	       "4 KiB reads); the per-request\ncycle is %ld + %ld + %ld = %ld "
+	       "round trips: one SYSCALL per ASYNC read, %ld\nBATCH for the "
+	       "writes, one COLLECT per read.  The epoll loop registered its\n"
+	       "pipes once, untimed.  MB = 10^6 B.\n",
+	       (o->pipes + TETHER_SUBMIT_MAX - 1) / TETHER_SUBMIT_MAX,
+	       (o->pipes + BENCH_SUB_WRITES - 1) / BENCH_SUB_WRITES,
+	       BENCH_SUB_WRITES, o->pipes / 500 + 2,
 	       o->pipes, nb, o->pipes, 2 * o->pipes + nb, nb);
 	if (!res->tether_ok)
 		printf("tether rows incomplete: %s\n",
@@ -578,8 +779,8 @@ static void bench_print_json(const struct bench_opts *o,
 			     const struct bench_results *res)
 {
 	struct bench_unit per_getpid = { "ns", BENCH_BATCH, 0, NULL };
-	double r[4], ea = bench_median(&res->epoll),
-		     ta = bench_median(&res->async);
+	double r[6], ea = bench_median(&res->epoll),
+		     ta = bench_median(&res->bulk);
 
 	bench_ratios(res, r);
 	bench_json_head(o->a.pin);
@@ -595,6 +796,14 @@ static void bench_print_json(const struct bench_opts *o,
 	bench_json_series("tether_batch_roundtrip", &res->batch, BENCH_NS);
 	bench_json_series("tether_batch_per_getpid", &res->batch, per_getpid);
 	bench_json_series("epoll_cycle", &res->epoll, BENCH_US);
+	bench_json_series("tether_bulk_cycle", &res->bulk, BENCH_US);
+	bench_json_series("tether_bulk_submit", &res->bsubmit, BENCH_US);
+	bench_json_series("tether_bulk_write", &res->bwrite, BENCH_US);
+	bench_json_series("tether_bulk_reap", &res->breap, BENCH_US);
+	bench_json_series("epoll_cycle_cpu", &res->epoll_cpu, BENCH_US);
+	bench_json_series("tether_bulk_cycle_cpu", &res->bulk_cpu, BENCH_US);
+	bench_json_series("tether_bulk_cycle_cpu_tetherd", &res->bulk_cpu_srv,
+			  BENCH_US);
 	bench_json_series("tether_cycle", &res->async, BENCH_US);
 	bench_json_series("tether_submit", &res->submit, BENCH_US);
 	bench_json_series("tether_write", &res->write, BENCH_US);
@@ -612,6 +821,8 @@ static void bench_print_json(const struct bench_opts *o,
 	bench_json_ratio("ratio_roundtrip_direct", r[1], false);
 	bench_json_ratio("ratio_roundtrip_batched", r[2], false);
 	bench_json_ratio("ratio_reads_tether_epoll", r[3], false);
+	bench_json_ratio("ratio_reads_per_request_epoll", r[4], false);
+	bench_json_ratio("ratio_cpu_epoll_tether_bulk", r[5], false);
 	printf("  \"target_ratio\": %.2f,\n", BENCH_TARGET);
 	bench_json_met("target_met", r[0], BENCH_TARGET, true, true);
 	printf("}\n");
@@ -634,6 +845,8 @@ int main(int argc, char **argv)
 		  .help = "the batched writes go through tetherd's ring\n"
 			  "                 (else TETHER_CALL_SYNC, run "
 			  "directly)" },
+		{ .name = "bulk-only", .flag = &o.bulk_only,
+		  .help = "time only the bulk pipe row (to profile it)" },
 		{ .name = NULL },
 	};
 	struct bench_tetherd bt = { 0 };

@@ -115,6 +115,17 @@ int tp_msg_finish(struct tp_msg *m)
 	return 0;
 }
 
+void *tp_msg_steal(struct tp_msg *m, size_t *size, size_t *cap)
+{
+	void *p = m->sb.data;
+
+	*size = m->sb.size;
+	*cap = m->sb.alloc;
+	m->sb.data = NULL;
+	m->sb.size = m->sb.alloc = 0;
+	return p;
+}
+
 const void *tp_msg_data(const struct tp_msg *m)
 {
 	return m->sb.data;

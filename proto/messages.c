@@ -539,6 +539,8 @@ const struct tp_desc *tp_request_desc(unsigned op)
 		[TETHER_OP_MEM_READ] = &tp_mem_read_desc,
 		[TETHER_OP_POLICY] = &tp_policy_desc,
 		[TETHER_OP_RESPAWN] = &tp_respawn_desc,
+		[TETHER_OP_SUBMIT] = &tp_submit_desc,
+		[TETHER_OP_REAP] = &tp_reap_desc,
 	};
 
 	return op < TETHER_OP_MAX_ ? r[op] : NULL;
@@ -577,6 +579,8 @@ const struct tp_desc *tp_reply_desc(unsigned op)
 		[TETHER_OP_MEM_READ] = &tp_xfer_done_desc,
 		[TETHER_OP_POLICY] = &tp_policy_reply_desc,
 		[TETHER_OP_RESPAWN] = &tp_respawn_reply_desc,
+		[TETHER_OP_SUBMIT] = &tp_submit_reply_desc,
+		[TETHER_OP_REAP] = &tp_reap_reply_desc,
 	};
 
 	return op < TETHER_OP_MAX_ ? r[op] : NULL;

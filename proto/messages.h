@@ -59,6 +59,7 @@
 #define TP_K_CLOEXEC "cloexec"
 #define TP_K_CLOSED "closed"
 #define TP_K_COMPLETED "completed"
+#define TP_K_COMPLETIONS "completions"
 #define TP_K_CONTROLLER_PID "controller_pid"
 #define TP_K_CONTROLLER_SINCE "controller_since"
 #define TP_K_CORE "core"
@@ -86,6 +87,7 @@
 #define TP_K_HELPERS_BUSY "helpers_busy"
 #define TP_K_HELPERS_SYSCALLS "helpers_syscalls"
 #define TP_K_ID "id"
+#define TP_K_IDS "ids"
 #define TP_K_INTERNAL "internal"
 #define TP_K_IS_BATCH "is_batch"
 #define TP_K_JOBS "jobs"
@@ -117,6 +119,7 @@
 #define TP_K_PID "pid"
 #define TP_K_POLICY "policy"
 #define TP_K_POLICY_NAME "policy_name"
+#define TP_K_QUEUED "queued"
 #define TP_K_READY "ready"
 #define TP_K_RESULT "result"
 #define TP_K_RESULTS "results"
@@ -124,6 +127,7 @@
 #define TP_K_RLIMITS "rlimits"
 #define TP_K_ROLE "role"
 #define TP_K_RULES "rules"
+#define TP_K_RUNNING "running"
 #define TP_K_RUSAGE "rusage"
 #define TP_K_SEND "send"
 #define TP_K_SETSID "setsid"
@@ -492,6 +496,45 @@ struct tp_batch_reply {
 	struct tp_list results;		/* of syscall_reply */
 	int64_t stopped_at;
 	int64_t completed;
+};
+
+/* SUBMIT [entries] or [entries, flags]: SYSCALL bodies run side by
+ * side, each answered by REAP; its reply {ids}, one per entry. */
+struct tp_submit {
+	uint32_t has;
+	struct tp_list entries;		/* of syscall bodies */
+	uint64_t flags;
+};
+#define TP_SUBMIT_FLAGS 0x1u
+
+struct tp_submit_reply {
+	uint32_t has;
+	struct tp_list ids;		/* of uint, in entry order */
+};
+
+/* REAP [min, max, wait_ms] (each optional, in that order); its reply
+ * {completions, queued, running}, and one completion [id, result]. */
+struct tp_reap {
+	uint32_t has;
+	uint64_t min;
+	uint64_t max;
+	int64_t wait_ms;
+};
+#define TP_REAP_MIN 0x1u
+#define TP_REAP_MAX 0x2u
+#define TP_REAP_WAIT_MS 0x4u
+
+struct tp_reap_reply {
+	uint32_t has;
+	struct tp_list completions;	/* of reap_entry */
+	uint64_t queued;		/* completions left for the next REAP */
+	uint64_t running;		/* submitted, not yet complete */
+};
+
+struct tp_reap_entry {
+	uint32_t has;
+	uint64_t id;
+	struct tp_syscall_reply result;
 };
 
 /* COLLECT's reply: a call's (or a BATCH's) record. */
@@ -903,6 +946,11 @@ struct tp_taken_over {
 	X(cancel_reply, tp_cancel)                                            \
 	X(batch, tp_batch)                                                    \
 	X(batch_reply, tp_batch_reply)                                        \
+	X(submit, tp_submit)                                                  \
+	X(submit_reply, tp_submit_reply)                                      \
+	X(reap, tp_reap)                                                      \
+	X(reap_reply, tp_reap_reply)                                          \
+	X(reap_entry, tp_reap_entry)                                          \
 	X(get, tp_path)                                                       \
 	X(get_ready, tp_ready)                                                \
 	X(xfer_done, tp_xfer_done)                                            \

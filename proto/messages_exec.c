@@ -424,3 +424,43 @@ static const struct tp_field tp_batch_reply_f[] = {
 		 0),
 };
 TP_MAP_DESC(batch_reply, "BATCH reply", tp_batch_reply, tp_batch_reply_f);
+
+/* ---- SUBMIT, REAP ------------------------------------------------------ */
+
+/* Entries are decoded by the server as SYSCALLs, as BATCH's are. */
+static const struct tp_field tp_submit_f[] = {
+	TP_LIST(tp_submit, "entries", entries, TP_F_MSG, TP_REQ | TP_DEFER, 0,
+		&tp_syscall_desc),
+	TP_FIELD(tp_submit, "flags", flags, TP_F_U64, 0, TP_SUBMIT_FLAGS),
+};
+TP_ARRAY_DESC(submit, "SUBMIT", tp_submit, tp_submit_f, 1);
+
+static const struct tp_field tp_submit_reply_f[] = {
+	TP_LIST(tp_submit_reply, TP_K_IDS, ids, TP_F_I64, TP_REQ, 0, NULL),
+};
+TP_MAP_DESC(submit_reply, "SUBMIT reply", tp_submit_reply,
+	    tp_submit_reply_f);
+
+static const struct tp_field tp_reap_f[] = {
+	TP_FIELD(tp_reap, "min", min, TP_F_U64, 0, TP_REAP_MIN),
+	TP_FIELD(tp_reap, "max", max, TP_F_U64, 0, TP_REAP_MAX),
+	TP_FIELD(tp_reap, "wait_ms", wait_ms, TP_F_I64, 0, TP_REAP_WAIT_MS),
+};
+TP_ARRAY_DESC(reap, "REAP", tp_reap, tp_reap_f, 0);
+
+static const struct tp_field tp_reap_entry_f[] = {
+	TP_FIELD(tp_reap_entry, "id", id, TP_F_U64, TP_REQ, 0),
+	TP_SUBMSG(tp_reap_entry, "result", result, TP_REQ, 0,
+		  &tp_syscall_reply_desc),
+};
+TP_ARRAY_DESC(reap_entry, "REAP completion", tp_reap_entry,
+	      tp_reap_entry_f, 2);
+
+/* The completions are unpacked by the reader, one at a time. */
+static const struct tp_field tp_reap_reply_f[] = {
+	TP_LIST(tp_reap_reply, TP_K_COMPLETIONS, completions, TP_F_MSG,
+		TP_REQ | TP_DEFER, 0, &tp_reap_entry_desc),
+	TP_FIELD(tp_reap_reply, TP_K_QUEUED, queued, TP_F_U64, TP_REQ, 0),
+	TP_FIELD(tp_reap_reply, TP_K_RUNNING, running, TP_F_U64, TP_REQ, 0),
+};
+TP_MAP_DESC(reap_reply, "REAP reply", tp_reap_reply, tp_reap_reply_f);

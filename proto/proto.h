@@ -130,6 +130,9 @@ struct tp_msg {
 
 void tp_msg_init(struct tp_msg *m);
 void tp_msg_destroy(struct tp_msg *m);
+/* The finished frame's buffer (*size bytes, *cap allocated), the
+ * caller's to free() from now on; m is left empty. */
+void *tp_msg_steal(struct tp_msg *m, size_t *size, size_t *cap);
 /* Start [id, op, <body>] or [id, err, <body>]; the caller packs the body. */
 void tp_msg_request(struct tp_msg *m, uint64_t id, unsigned op);
 void tp_msg_reply(struct tp_msg *m, uint64_t id, int err);

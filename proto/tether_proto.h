@@ -27,6 +27,8 @@
 #define TETHER_SPAWN_FDS_MAX 64u	/* fd map entries of a SPAWN */
 #define TETHER_LOG_CHUNK (256u << 10)	/* LOGS bytes per reply frame */
 #define TETHER_BATCH_MAX 256u		/* entries of one BATCH */
+#define TETHER_SUBMIT_MAX 1024u		/* entries of one SUBMIT, and
+					 * completions of one REAP reply */
 
 /* Operations (the "op" field of a request). */
 enum tether_op {
@@ -61,6 +63,8 @@ enum tether_op {
 	TETHER_OP_MEM_READ = 29,	/* server memory -> data socket */
 	TETHER_OP_POLICY = 30,		/* the syscall policy in force */
 	TETHER_OP_RESPAWN = 31,		/* an ended worker, from its spec */
+	TETHER_OP_SUBMIT = 32,		/* many calls at once, for REAP */
+	TETHER_OP_REAP = 33,		/* SUBMIT's completions, many a frame */
 	TETHER_OP_MAX_
 };
 

@@ -219,9 +219,13 @@ TETHER_API int tether_collect(struct tether *t, uint64_t id, int64_t wait_ms,
 {
 	int64_t a[2] = { (int64_t)id, wait_ms };
 	struct tl_collect col = { call, false, NULL, NULL, NULL };
+	int rc = tl_request(t, TETHER_OP_COLLECT, tl_pack_collect, a,
+			    tl_got_record, &col);
 
-	return tl_request(t, TETHER_OP_COLLECT, tl_pack_collect, a,
-			  tl_got_record, &col);
+	/* Collected, it is gone from the server: no reap will bring it. */
+	if (rc == 0 || rc == -ENODATA)
+		tl_sub_forget(t, id);
+	return rc;
 }
 
 TETHER_API int tether_collect_record(struct tether *t, uint64_t id,
@@ -234,6 +238,8 @@ TETHER_API int tether_collect_record(struct tether *t, uint64_t id,
 			    tl_got_record, &col);
 
 	*out = NULL;
+	if (rc == 0 || rc == -ENODATA)
+		tl_sub_forget(t, id);
 	/* ENODATA: the result was kept without its buffers -- still a
 	 * record worth having. */
 	if ((rc == 0 || rc == -ENODATA) && !(*out = tl_record_block(&c)))
@@ -258,6 +264,8 @@ TETHER_API int tether_collect_batch(struct tether *t, uint64_t id,
 	*stopped_at = -1;
 	rc = tl_request(t, TETHER_OP_COLLECT, tl_pack_collect, a,
 			tl_got_record, &col);
+	if (rc == 0 || rc == -ENODATA)
+		tl_sub_forget(t, id);
 	if ((rc == 0 || rc == -ENODATA) && !(*out = tl_record_block(&c)))
 		rc = tl_fail(t, ENOMEM, "out of memory");
 	tl_record_clear(&c);

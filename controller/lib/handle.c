@@ -32,6 +32,8 @@ void tl_free(struct tether *t)
 		close(t->dfd);
 	tp_rbuf_free(&t->in);
 	free(t->held);
+	free(t->sub_ids);
+	free(t->sub_calls);
 	free(t);
 }
 

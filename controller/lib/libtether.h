@@ -38,6 +38,12 @@ struct tether {
 	 * false where fds cannot cross (a remote controller over ssh). */
 	bool can_pass_fds;
 	bool fdpass_refused;		/* the server did not know the flag */
+	/* reap.c: calls submitted and not yet reaped, by id (open
+	 * addressing; id 0 is never one) */
+	uint64_t *sub_ids;
+	struct tether_call **sub_calls;
+	size_t sub_cap;			/* a power of two, or 0 */
+	size_t nsub;
 };
 
 /* opts.c: the caller's option structure src (NULL: every default) as
@@ -139,6 +145,10 @@ int tl_fdpass_ro(struct tether *t, int fd);
  * (nonzero stops: returned as is); -EIO if the file ends early. */
 int tl_fdpass_read(struct tether *t, int fd, uint64_t off, uint64_t size,
 		   int (*fn)(const void *p, size_t n, void *arg), void *arg);
+
+/* reap.c: id, if this handle submitted it, is no longer to be reaped
+ * (a collect took it). */
+void tl_sub_forget(struct tether *t, uint64_t id);
 
 /* reconnect.c */
 /* Trusting, besides ourselves and root, server_uid (TETHER_UID_NONE:

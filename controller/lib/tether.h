@@ -250,6 +250,27 @@ int tether_pending(struct tether *t, struct tether_pending **v, size_t *n);
 int tether_batch(struct tether *t, struct tether_call *calls, size_t n,
 		 unsigned flags, int *stopped_at);
 
+/* ---- many calls at once: submit, then reap ------------------------- */
+
+#define TETHER_SUBMIT_MAX 1024u		/* calls of one submit, and one reap */
+
+/* Start calls[0..n) in one frame, side by side, each run as a
+ * TETHER_CALL_ASYNC call would be; calls[i].async_id gets its id.  The
+ * calls and their out buffers must stay valid until tether_reap hands
+ * them back.  flags: 0.  0, or -errno with none started.  Since
+ * libtether 1.2 (TETHER_1.2); see libtether(3). */
+int tether_submit_many(struct tether *t, struct tether_call *calls,
+		       size_t n, unsigned flags);
+/* Up to max of the calls this handle submitted that have completed, in
+ * the order they completed, once at least min have (or as many as are
+ * still out, if fewer), or whatever did within wait_ms (-1: as long as
+ * it takes, 0: no wait).  done[k] is the call as submitted, its ret and
+ * out buffers filled.  The number in done[], or -errno.  Since 1.2. */
+int tether_reap(struct tether *t, struct tether_call **done, size_t max,
+		size_t min, int64_t wait_ms);
+/* Calls submitted on this handle and not reaped yet.  Since 1.2. */
+size_t tether_submitted(const struct tether *t);
+
 /* tether_call() in one line: *ret gets the syscall's result or -errno
  * (ret may be NULL). */
 int tether_syscall(struct tether *t, long nr, unsigned nargs,

@@ -16,6 +16,8 @@
 #include "reply/reply.h"
 #include "ring.h"
 
+struct td_calljob;
+struct td_job;
 struct td_server;
 struct td_xfer;
 
@@ -48,6 +50,13 @@ struct td_conn {
 	struct tp_rbuf in;
 	struct td_outq out;
 	bool causes;			/* HELLO asked for errors' causes */
+	/* exec/reap.c's: SUBMIT's completions until a REAP takes them */
+	struct td_calljob *cq_head;
+	struct td_calljob *cq_tail;
+	unsigned ncq;			/* completions queued */
+	unsigned nsubmitted;		/* submitted, not yet complete */
+	size_t submit_bytes;		/* buffer bytes both kinds hold */
+	struct td_job *reaper;		/* a REAP waiting, or NULL */
 };
 
 /* The module's state in the server. */

@@ -122,6 +122,8 @@ static const struct td_op td_ops[TETHER_OP_MAX_] = {
 	[TETHER_OP_MEM_READ] = { "MEM_READ", td_do_mem_read, false },
 	[TETHER_OP_POLICY] = { "POLICY", td_do_policy, true },
 	[TETHER_OP_RESPAWN] = { "RESPAWN", td_do_respawn, false },
+	[TETHER_OP_SUBMIT] = { "SUBMIT", td_do_submit, false },
+	[TETHER_OP_REAP] = { "REAP", td_do_reap, false },
 };
 
 static const struct td_op *td_op_find(int64_t op)

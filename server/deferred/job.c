@@ -54,6 +54,17 @@ static unsigned td_job_quota(const struct td_conn *c)
 	return c->observer ? TD_JOBS_OBSERVER : TD_JOBS_CONTROLLER;
 }
 
+unsigned td_job_room(const struct td_conn *c)
+{
+	unsigned max = td_job_quota(c), all;
+
+	if (c->njobs >= max)
+		return 0;
+	all = c->srv->deferred.njobs >= TD_JOBS_MAX ? 0
+		: TD_JOBS_MAX - c->srv->deferred.njobs;
+	return max - c->njobs < all ? max - c->njobs : all;
+}
+
 int td_job_start(struct td_job *j, const struct td_job_ops *ops,
 		 struct td_req *r)
 {
@@ -119,6 +130,7 @@ void td_job_end(struct td_job *j)
 	if (j->ended)
 		return;
 	j->ended = true;
+	j->srv->deferred.nended++;
 	td_timer_stop(j->srv, &j->timer);
 	if (j->owner) {
 		j->owner->njobs--;
@@ -199,12 +211,16 @@ void td_jobs_reap(struct td_server *srv)
 {
 	struct td_job **pp = &srv->deferred.jobs;
 
+	/* Most turns end nothing: no walk of thousands of running jobs. */
+	if (!srv->deferred.nended)
+		return;
 	while (*pp) {
 		struct td_job *j = *pp;
 
 		if (j->ended && j->at == TD_JOB_LOOP) {
 			*pp = j->next;
 			srv->deferred.njobs--;
+			srv->deferred.nended--;
 			j->ops->release(j);
 		} else {
 			pp = &j->next;

@@ -95,6 +95,7 @@ struct td_job {
 struct td_deferred {
 	struct td_job *jobs;
 	unsigned njobs;
+	unsigned nended;		/* ended, not yet freed: reap walks */
 	uint64_t job_seq;
 	unsigned nring;			/* SQEs of jobs in the ring */
 	/* timer.c */
@@ -114,6 +115,9 @@ struct td_deferred {
  * -EAGAIN (with r->err) when the connection's quota is used up. */
 int td_job_start(struct td_job *j, const struct td_job_ops *ops,
 		 struct td_req *r);
+/* How many more jobs c may start now (its quota, and all
+ * connections'): SUBMIT checks its entries at once. */
+unsigned td_job_room(const struct td_conn *c);
 /* A job nobody asked for on a connection (the server's own). */
 void td_job_start_internal(struct td_job *j, const struct td_job_ops *ops,
 			   struct td_server *srv);

@@ -296,6 +296,17 @@ static void td_calljob_detach(struct td_job *j, struct td_conn *c)
 {
 	struct td_calljob *cj = (struct td_calljob *)j;
 
+	/* A completion its connection never reaped: parked for the next
+	 * controller, or with DETACH_CANCEL dropped, as if it had run on. */
+	if (cj->queued) {
+		td_reap_unqueue(c, cj);
+		if (cj->cancel_on_detach && !c->observer &&
+		    j->generation == c->generation)
+			td_job_end(j);
+		else
+			td_calljob_park(cj);
+		return;
+	}
 	if (cj->xfer && !cj->xfer->over)
 		return;		/* the transfer's abort ends it */
 	if (cj->parked || !cj->cancel_on_detach || cj->collector ||
@@ -468,7 +479,7 @@ static void td_calljob_answer(struct td_calljob *cj)
 	td_job_end(&cj->job);
 }
 
-static void td_calljob_park(struct td_calljob *cj)
+void td_calljob_park(struct td_calljob *cj)
 {
 	struct td_server *srv = cj->job.srv;
 
@@ -527,6 +538,8 @@ void td_calljob_finish(struct td_calljob *cj)
 		td_calljob_answer(cj);
 		return;
 	}
+	if (cj->reap && td_reap_complete(cj))
+		return;
 	if (cj->drop && !cj->collector) {
 		td_job_end(&cj->job);
 		return;
@@ -790,6 +803,11 @@ int td_do_collect(struct td_req *r)
 	if (!(cj = td_calljob_find(r->srv, id)))
 		return td_req_fail(r, ENOENT, "no pending request %llu",
 				   (unsigned long long)id);
+	/* A SUBMIT completion not yet reaped: this COLLECT takes it. */
+	if (cj->queued) {
+		td_reap_unqueue(cj->job.owner, cj);
+		td_calljob_park(cj);
+	}
 	if (cj->parked) {
 		/* A record that could not be kept at all is an error now. */
 		if (!cj->body.size)
@@ -822,6 +840,8 @@ int td_do_collect(struct td_req *r)
 
 static const char *td_calljob_state(const struct td_calljob *cj)
 {
+	if (cj->queued)
+		return "done";
 	if (!cj->parked)
 		return "running";
 	return cj->data_lost ? "lost" : "done";
@@ -853,8 +873,10 @@ static int td_pending_pack_one(struct tp_w *w, const void *ctx, uint32_t i)
 		.since = j->since_ms,
 		.generation = j->generation,
 		.batch = cj->is_batch,
-		.waited = (j->to && !cj->async) || cj->collector,
+		.waited = (j->to && !cj->async) || cj->collector ||
+			  (cj->reap && j->owner),
 		.where = tp_str(cj->parked ? "parked"
+				: cj->queued ? "reap"
 				: j->at == TD_JOB_RING ? "ring"
 				: j->at == TD_JOB_HELPER ? "helper"
 							 : "server"),

@@ -117,6 +117,12 @@ struct td_calljob {
 	msgpack_sbuffer body;
 	struct __kernel_timespec sleep;	/* nanosleep through the ring */
 	struct td_xfer *xfer;		/* data-socket buffer in or out */
+	/* SUBMIT's (reap.c): completes into its owner's queue for REAP */
+	bool reap;
+	bool submitted;			/* counted in owner->nsubmitted */
+	bool queued;			/* in owner's completion queue */
+	size_t held;			/* buffer bytes, in owner->submit_bytes */
+	struct td_calljob *cq_next;
 };
 
 /* Run c (decoded and checked, owned by the callee from here on) for
@@ -131,6 +137,14 @@ int td_call_with_data(struct td_req *r, struct td_call *c, int in_idx);
 /* A syscall's answer is known: send it, hand it to a COLLECT, or park
  * it. */
 void td_calljob_finish(struct td_calljob *cj);
+/* Nobody waits: keep the result as a record for a later COLLECT (or
+ * hand it to the COLLECT that waits). */
+void td_calljob_park(struct td_calljob *cj);
+/* reap.c: a SUBMIT call's result is known.  true when it went to its
+ * connection's completion queue; false: park or drop it as any other. */
+bool td_reap_complete(struct td_calljob *cj);
+/* cj leaves c's completion queue (REAP took it, a COLLECT, a detach). */
+void td_reap_unqueue(struct td_conn *c, struct td_calljob *cj);
 /* After an answer that announced {"data": n}: stream those bytes. */
 void td_call_data_out(struct td_calljob *cj, struct td_conn *conn);
 /* Run the job's current call where it must: 0, 1 when it ran at once

@@ -17,6 +17,7 @@ struct td_exec {
 	unsigned nparked;
 	size_t parked_bytes;
 	uint64_t parked_lost;
+	bool submitting;		/* in SUBMIT: no REAP answered yet */
 };
 
 int td_do_syscall(struct td_req *r);		/* syscall.c */
@@ -24,6 +25,8 @@ int td_do_batch(struct td_req *r);		/* batch.c */
 int td_do_pending(struct td_req *r);		/* async.c */
 int td_do_collect(struct td_req *r);
 int td_do_cancel(struct td_req *r);
+int td_do_submit(struct td_req *r);		/* reap.c */
+int td_do_reap(struct td_req *r);
 
 /* arena.c: drop the cache of guarded slots (at exit). */
 void td_arena_free(void);

@@ -354,6 +354,10 @@ enum td_route td_call_route(const struct td_call *c)
 	 * the internal fds. */
 	if (td_call_hits_internal(c) || c->nr == SYS_close_range)
 		return TD_RUN_DIRECT;
+	/* Asked to be answered later: the ring if it takes it, whether the
+	 * fd may block or not -- so no need to look (two syscalls). */
+	if (timed && !(c->flags & TETHER_CALL_SYNC) && td_ring_takes(c))
+		return TD_RUN_RING;
 	if (!sc)
 		blocks = true;		/* not sure it cannot: off the loop */
 	else if (sc->flags & TP_SC_BLOCKS)

@@ -80,6 +80,8 @@ size_t td_conn_outq_high(const struct td_conn *c)
 }
 
 
+static int td_conn_queue_rest(struct td_conn *c, const char *p, size_t n);
+
 int td_conn_queue(struct td_conn *c, struct tp_msg *m)
 {
 	struct td_outq *q = &c->out;
@@ -97,6 +99,41 @@ int td_conn_queue(struct td_conn *c, struct tp_msg *m)
 	}
 	if (q->head && q->head == q->len)
 		q->head = q->len = 0;
+	/* Nothing waits before it: straight from m to the socket, and only
+	 * what the socket does not take now is copied to the queue (a 2 MiB
+	 * REAP reply is not copied twice). */
+	if (!q->len && !c->out_armed) {
+		const char *p = tp_msg_data(m);
+		ssize_t w;
+
+		do
+			w = send(c->sfd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		while (w < 0 && errno == EINTR);
+		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+			td_conn_fail(c, strerror(errno));
+			return -EPIPE;
+		}
+		if (w == (ssize_t)n) {
+			if (c->srv->stopping)
+				td_conn_fail(c, "server shutting down");
+			return 0;
+		}
+		/* The rest waits for POLLOUT in m's own buffer, which the
+		 * queue takes over instead of copying it. */
+		free(q->buf);
+		q->buf = tp_msg_steal(m, &q->len, &q->cap);
+		q->head = w > 0 ? (size_t)w : 0;
+		td_conn_flush(c);
+		return 0;
+	}
+	return td_conn_queue_rest(c, tp_msg_data(m), n);
+}
+
+/* n bytes at p after what is queued, and send what the socket takes. */
+static int td_conn_queue_rest(struct td_conn *c, const char *p, size_t n)
+{
+	struct td_outq *q = &c->out;
+
 	if (q->len + n > q->cap) {
 		size_t cap = q->cap ? q->cap : 4096;
 		char *nb;
@@ -110,7 +147,7 @@ int td_conn_queue(struct td_conn *c, struct tp_msg *m)
 		q->buf = nb;
 		q->cap = cap;
 	}
-	memcpy(q->buf + q->len, tp_msg_data(m), n);
+	memcpy(q->buf + q->len, p, n);
 	q->len += n;
 	if (!c->out_armed)
 		td_conn_flush(c);

@@ -52,7 +52,8 @@ struct td_req {
 int td_req_fail(struct td_req *r, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Queue a finished frame on c (and send what the socket takes).  -EPIPE
+/* Queue a finished frame on c (and send what the socket takes; the
+ * queue may take over m's buffer: m is only to be destroyed after).  -EPIPE
  * on a connection that is going, -ENOBUFS when c leaves more unread than
  * it may (c is then failed). */
 int td_conn_queue(struct td_conn *c, struct tp_msg *m);
