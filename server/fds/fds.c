@@ -234,14 +234,51 @@ static int td_fds_pack_one(struct tp_w *w, const void *ctx, uint32_t i)
 	return tp_pack_fdinfo(w, &e);
 }
 
-/* LIST_FDS [] or [from]: {"fds": [...], "internal": [...], "next": N}.
- * "next" is 0 when the listing is complete, else the fd to ask from. */
+/* The labeled fds, in order, from the label table (validated). */
+static int td_fds_labeled(struct td_server *srv, int **out, size_t *n)
+{
+	size_t len;
+	int *v = malloc((srv->fds.nlabels + 1) * sizeof(int));
+
+	if (!v)
+		return -ENOMEM;
+	len = td_labels_fds(srv, v, srv->fds.nlabels);
+	qsort(v, len, sizeof(int), td_fd_cmp);
+	*out = v;
+	*n = len;
+	return 0;
+}
+
+/* LIST_FDS [from, true]: the labeled fds alone, in one page, without
+ * the server's own. */
+static int td_list_labeled(struct td_req *r)
+{
+	struct td_fds_walk mine;
+	struct tp_fd_list rep;
+	size_t n;
+	int *fds, rc;
+
+	if ((rc = td_fds_labeled(r->srv, &fds, &n)) < 0)
+		return td_req_fail(r, -rc, "out of memory");
+	mine = (struct td_fds_walk){ r->srv, fds, 0, false };
+	rep = (struct tp_fd_list){
+		.fds = { .n = (uint32_t)n, .each = td_fds_pack_one,
+			 .ctx = &mine },
+	};
+	rc = tp_pack_list_fds_reply(r->w, &rep);
+	free(fds);
+	return rc;
+}
+
+/* LIST_FDS [] or [from] or [from, labeled]: {"fds": [...], "internal":
+ * [...], "next": N}.  "next" is 0 when the listing is complete, else
+ * the fd to ask from. */
 int td_do_list_fds(struct td_req *r)
 {
-	size_t n, i, first = 0, count = 0;
+	size_t n = 0, i, first = 0, count = 0;
 	struct tp_from req;
 	struct tp_err e;
-	int *fds, rc;
+	int *fds = NULL, rc;
 	int ifds[TD_IFD_RESERVE];
 	unsigned ni;
 	struct td_fds_walk mine, own;
@@ -250,6 +287,8 @@ int td_do_list_fds(struct td_req *r)
 	if ((rc = tp_unpack_list_fds(r->body, &req, &e)) < 0)
 		return td_req_fail(r, -rc, "%s", e.msg);
 	td_labels_validate(r->srv);
+	if ((req.has & TP_FROM_LABELED) && req.labeled)
+		return td_list_labeled(r);
 	if ((rc = td_fds_scan_page(req.from, TD_FDS_PAGE, &fds, &n)) < 0)
 		return td_req_fail(r, -rc, "reading /proc/self/fd: %s",
 				   strerror(-rc));
