@@ -8,7 +8,7 @@
  *
  *   fds        10, 1,000, 100,000 fds held (dups of /dev/null; 0-2
  *              count), with 1 worker and 1 observer
- *   workers    1, 100, 1,000 workers (sleep processes), with 10 fds
+ *   workers    1, 100, 1,000 workers (sleep 900), with 10 fds
  *   observers  1, 32 observer connections (attached read-only)
  *   all        100,000 fds, 1,000 workers, 32 observers
  *
@@ -26,7 +26,10 @@
  *
  * 100,000 fds need RLIMIT_NOFILE above that for tetherd, which inherits
  * ours: it is raised (hard limit too, where allowed); what cannot be
- * had lowers --fds, and the report says so.
+ * had lowers --fds, and the report says so.  Workers are sleep
+ * processes; the bench's end shuts tetherd down with force, which
+ * SIGTERMs them (an interrupted bench SIGKILLs tetherd and leaves them
+ * to init, where they end within 15 minutes).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
@@ -52,9 +55,11 @@
 #define BENCH_LINEAR_TARGET 1.5		/* per-item listing cost, vs 1,000 */
 #define BENCH_CONFIGS 8
 #define BENCH_LABEL "bench-scale"	/* the fd tether_reconnect re-holds */
-#define BENCH_IFD_BAND (1024 + 8192)	/* below and in tetherd's own band */
+#define BENCH_IFD_BAND 8192		/* tetherd's own fds' band */
+#define BENCH_FD_MARGIN 512		/* sockets, pidfds, the listing's dir */
 #define BENCH_BUSY_TRIES 1000		/* EBUSY retries of one attach */
-#define BENCH_LIST_ITEMS 20000		/* items listed per run, at least */
+#define BENCH_LIST_ITEMS 20000		/* items listed per run, about */
+#define BENCH_LIST_CALLS 20		/* listings per run, at most */
 #define BENCH_BATCH 256			/* dups a round trip (BATCH's most) */
 
 struct bench_opts {
@@ -99,10 +104,12 @@ static volatile long bench_sink;
 /* ---- setting up ------------------------------------------------------ */
 
 /* Room for want fds in tetherd (which inherits our limit) beside its own
- * band; *got: the fd count the limit allows. */
+ * band; *got: the fd count the limit allows.  The controller's fds are
+ * 0-1023 and what lies above the band, so all but the band's numbers
+ * (and a margin for our own and the server's sockets) can be held. */
 static void bench_nofile(long want, long *got, char *note, size_t size)
 {
-	rlim_t need = (rlim_t)want + BENCH_IFD_BAND + 4096;
+	rlim_t need = (rlim_t)want + BENCH_IFD_BAND + BENCH_FD_MARGIN;
 	struct rlimit rl;
 
 	*got = want;
@@ -115,15 +122,16 @@ static void bench_nofile(long want, long *got, char *note, size_t size)
 		rl.rlim_max = need;
 	if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
 		return;
-	/* Not root: the hard limit is what there is. */
+	/* Without CAP_SYS_RESOURCE the hard limit is what there is. */
 	getrlimit(RLIMIT_NOFILE, &rl);
 	rl.rlim_cur = rl.rlim_max;
 	setrlimit(RLIMIT_NOFILE, &rl);
-	if (rl.rlim_cur > BENCH_IFD_BAND + 4096)
-		*got = (long)(rl.rlim_cur - BENCH_IFD_BAND - 4096);
+	if (rl.rlim_cur > BENCH_IFD_BAND + BENCH_FD_MARGIN + 10)
+		*got = (long)(rl.rlim_cur - BENCH_IFD_BAND - BENCH_FD_MARGIN);
 	else
 		*got = 10;
-	snprintf(note, size, "RLIMIT_NOFILE %llu: fds capped at %ld",
+	snprintf(note, size, "RLIMIT_NOFILE hard limit %llu (no "
+		 "CAP_SYS_RESOURCE): fds capped at %ld",
 		 (unsigned long long)rl.rlim_cur, *got);
 }
 
@@ -207,7 +215,8 @@ static int bench_shrink_fds(struct bench_state *s, long want)
 /* Up to want sleeping workers. */
 static int bench_grow_workers(struct bench_state *s, long want)
 {
-	static const char *const argv[] = { "sleep", "100000", NULL };
+	/* Bounded: an interrupted bench leaves them behind (see above). */
+	static const char *const argv[] = { "sleep", "900", NULL };
 	struct tether_spawn sp = { 0 };
 
 	sp.argv = argv;
@@ -406,13 +415,13 @@ static int bench_requests(const struct bench_opts *o, struct bench_state *s,
 	return 0;
 }
 
-/* Calls a run makes of a listing of items things: BENCH_LIST_ITEMS
- * items listed a run, at least one call. */
+/* Calls a run makes of a listing of items things: about
+ * BENCH_LIST_ITEMS items listed a run, 1 to BENCH_LIST_CALLS calls. */
 static long bench_list_calls(long items)
 {
 	long n = BENCH_LIST_ITEMS / (items > 0 ? items : 1);
 
-	return n > 0 ? n : 1;
+	return n < 1 ? 1 : n > BENCH_LIST_CALLS ? BENCH_LIST_CALLS : n;
 }
 
 /* Every measurement of c, BENCH_RUNS times, interleaved. */
@@ -424,16 +433,14 @@ static int bench_measure_config(const struct bench_opts *o,
 	long na = o->attaches;
 	int rc;
 
-	/* A reconnect lists every fd: as many as a listing makes. */
-	if (na > nl)
-		na = nl;
 	for (int run = 0; run < BENCH_RUNS; run++) {
 		if ((rc = bench_requests(o, s, c)) < 0)
 			return bench_fail("getpid", rc);
-		if ((rc = bench_measure(bench_list_fds, &x, 1, nl,
+		/* A listing of 100,000 fds is its own warmup. */
+		if ((rc = bench_measure(bench_list_fds, &x, nl > 1, nl,
 					&c->list_fds)) < 0)
 			return bench_fail("LIST_FDS", rc);
-		if ((rc = bench_measure(bench_ps, &x, 1, np, &c->ps)) < 0)
+		if ((rc = bench_measure(bench_ps, &x, np > 1, np, &c->ps)) < 0)
 			return bench_fail("PS", rc);
 		if ((rc = bench_measure(bench_attach, &x, 1, na,
 					&c->attach)) < 0)
@@ -563,9 +570,10 @@ static void bench_print_table(const struct bench_opts *o,
 	bench_judge(v, n, &j);
 	bench_print_head(o->a.pin);
 	printf("affinity: bench %s, tetherd %s\n", cpus_self, cpus_tetherd);
-	printf("requests: %ld x %d runs (warmup %ld); listings: >= %d items "
-	       "a run; attaches: <= %ld a run\n", o->iterations, BENCH_RUNS,
-	       o->warmup, BENCH_LIST_ITEMS, o->attaches);
+	printf("requests: %ld x %d runs (warmup %ld); listings: ~%d items "
+	       "(1-%d calls) a run; attaches: %ld a run\n", o->iterations,
+	       BENCH_RUNS, o->warmup, BENCH_LIST_ITEMS, BENCH_LIST_CALLS,
+	       o->attaches);
 	if (s->rlimit_note[0])
 		printf("note: %s\n", s->rlimit_note);
 	printf("\n%-9s %7s %5s %3s  %7s %5s %6s %5s  %9s %5s  %8s %6s  %7s "
