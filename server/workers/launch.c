@@ -246,12 +246,14 @@ pid_t td_spawn_clone(const struct td_spawn *sp, int capture_fd,
 		munmap(stack, size);
 		return err;
 	}
+	/* The raw call: glibc's would leave its own two signals (thread
+	 * cancellation, setxid) open, and their handlers are the server's. */
 	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, _NSIG / 8);
 	pid = clone(td_child_main, stack + size,
 		    (int)(CLONE_VM | CLONE_VFORK | flags | SIGCHLD), &l);
 	err = pid < 0 ? -errno : 0;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, _NSIG / 8);
 	munmap(stack, size);
 	return err < 0 ? err : pid;
 }
