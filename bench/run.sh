@@ -3,7 +3,8 @@
 # usage: bench/run.sh [BENCH|all [TETHERD [extra bench options...]]]
 # BENCH is one bench executable; all (the default) runs
 # ./bench/bench_roundtrip, bench_reconnect, bench_workers, bench_async,
-# bench_data, bench_policy, then bench_s6 (which skips without s6).
+# bench_data, bench_policy, bench_s6 (which skips without s6), then
+# bench_scale.
 # Run from the build directory; the defaults are relative to it.
 set -u
 
@@ -42,6 +43,7 @@ if [ "$bench" = all ]; then
 	check ./bench/bench_data
 	check ./bench/bench_policy
 	check ./bench/bench_s6
+	check ./bench/bench_scale
 else
 	check "$bench"
 fi
@@ -56,6 +58,7 @@ if [ "$bench" = all ]; then
 	run_one ./bench/bench_data "$@"
 	run_one ./bench/bench_policy "$@"
 	run_one ./bench/bench_s6 "$@"
+	run_one ./bench/bench_scale "$@"
 else
 	run_one "$bench" "$@"
 fi

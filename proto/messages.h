@@ -664,8 +664,10 @@ struct tp_from {
 	uint32_t has;
 	int64_t from;
 	uint64_t ufrom;			/* PS's is unsigned */
+	bool labeled;			/* LIST_FDS: only labeled fds */
 };
 #define TP_FROM_FROM 0x1u
+#define TP_FROM_LABELED 0x2u
 
 struct tp_fd_list {
 	uint32_t has;

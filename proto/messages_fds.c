@@ -6,6 +6,9 @@
 
 static const struct tp_field tp_list_fds_f[] = {
 	TP_FIELD(tp_from, "from", from, TP_F_I64, 0, TP_FROM_FROM),
+	/* Only labeled fds, from the label table: what a reconnect needs,
+	 * at a cost that does not grow with the fds held. */
+	TP_FIELD(tp_from, "labeled", labeled, TP_F_BOOL, 0, TP_FROM_LABELED),
 };
 TP_ARRAY_DESC(list_fds, "LIST_FDS", tp_from, tp_list_fds_f, 0);
 

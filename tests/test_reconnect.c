@@ -750,6 +750,23 @@ Test(labels, label_survives_reconnect)
 	tether_disconnect(t);
 }
 
+/* A reconnect holds the labeled fds and nothing else the server has. */
+Test(labels, reconnect_holds_the_labeled_fds_only)
+{
+	int a = srv_open(fx.t, "a"), b = srv_open(fx.t, "b");
+	int c = srv_open(fx.t, "c"), held[8];
+	struct tether *t;
+
+	must_label(fx.t, b, "only-b");
+	tether_disconnect(fx.t);
+	fx.t = NULL;
+	t = must_reconnect(fx.sock);
+	cr_assert_eq(tether_fds_held(t, held, 8), 1u);
+	cr_assert_eq(held[0], b);
+	cr_assert(!tether_fd_held(t, a) && !tether_fd_held(t, c));
+	tether_disconnect(t);
+}
+
 Test(labels, label_of_unopened_fd_is_ebadf)
 {
 	int rc = tether_label(fx.t, 1000, "nope");
@@ -1025,6 +1042,41 @@ Test(list_fds, cloexec_reflects_o_cloexec)
 	cr_assert_geq(without, 0);
 	cr_assert(fd_entry(fx.t, with).cloexec);
 	cr_assert(!fd_entry(fx.t, without).cloexec);
+}
+
+/* More fds than three pages hold (1,024 each): every one listed once,
+ * in order, across the pages. */
+Test(list_fds, pages_list_every_fd_once_in_order)
+{
+	static struct tether_call calls[256];
+	struct tether_fdinfo *v = NULL;
+	int fd = srv_open(fx.t, "paged"), made = 0, stopped, rc;
+	size_t n = 0, seen = 0;
+
+	while (made < 3300) {
+		for (int i = 0; i < 256; i++) {
+			calls[i] = (struct tether_call){ .nr = SYS_dup,
+							 .nargs = 1 };
+			calls[i].args[0] = TETHER_INT(fd);
+		}
+		rc = tether_batch(fx.t, calls, 256, TETHER_BATCH_STOP,
+				  &stopped);
+		cr_assert_eq(rc, 0, "batch: %s", tether_last_error(fx.t));
+		cr_assert_eq(stopped, -1, "dup failed: %ld",
+			     calls[stopped].ret);
+		made += 256;
+	}
+	rc = tether_list_fds(fx.t, &v, &n, NULL, NULL);
+	cr_assert_eq(rc, 0, "%s", tether_last_error(fx.t));
+	cr_assert_geq(n, (size_t)made + 1);
+	for (size_t i = 0; i < n; i++) {
+		cr_assert(!v[i].internal);
+		if (i)
+			cr_assert_gt(v[i].fd, v[i - 1].fd, "entry %zu", i);
+		seen += v[i].fd == fd;
+	}
+	cr_assert_eq(seen, 1u);
+	tether_free(v);
 }
 
 Test(list_fds, internal_fds_listed_apart_with_roles)

@@ -72,6 +72,22 @@ static size_t proc_read(pid_t pid, const char *name, char *buf, size_t size)
 	return (size_t)n;
 }
 
+/* cmdline or environ of a worker just spawned.  SPAWN answers once the
+ * exec has replaced the memory (the vfork-style clone resumes there),
+ * and the kernel sets where argv and envp lie a moment later, in the
+ * new image's loader: until then both read empty. */
+static size_t proc_read_args(pid_t pid, const char *name, char *buf,
+			     size_t size)
+{
+	int64_t end = kit_now_ms() + WAIT_MS;
+	size_t n;
+
+	while ((n = proc_read(pid, name, buf, size)) == 0 &&
+	       kit_now_ms() < end)
+		kit_nap_ms(1);
+	return n;
+}
+
 /* Is the NUL-separated entry s in buf[0..n)? */
 static bool nul_list_has(const char *buf, size_t n, const char *s)
 {
@@ -347,11 +363,11 @@ Test(respawn, same_argv_env_cwd_and_fds_from_proc)
 	cr_expect_str_eq(r.label, "phoenix");
 
 	/* What the kernel says the new process got. */
-	n = proc_read(r.pid, "cmdline", buf, sizeof(buf));
+	n = proc_read_args(r.pid, "cmdline", buf, sizeof(buf));
 	cr_expect(n == strlen("sh") + strlen("-c") + strlen(script) + 3 &&
 		  !strcmp(buf, "sh") && !strcmp(buf + 3, "-c") &&
 		  !strcmp(buf + 6, script), "cmdline differs");
-	n = proc_read(r.pid, "environ", buf, sizeof(buf));
+	n = proc_read_args(r.pid, "environ", buf, sizeof(buf));
 	cr_expect(nul_list_has(buf, n, "FOO=bar baz"), "FOO not in environ");
 	cr_expect(nul_list_has(buf, n, "SECOND=2"));
 	proc_link(r.pid, "cwd", got, sizeof(got));

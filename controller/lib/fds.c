@@ -85,6 +85,31 @@ static int tl_pack_from(struct tp_w *w, const void *arg)
 	return tp_pack_list_fds(w, &f);
 }
 
+static int tl_pack_labeled(struct tp_w *w, const void *arg)
+{
+	struct tp_from f = { .has = TP_FROM_FROM | TP_FROM_LABELED,
+			     .labeled = true };
+
+	(void)arg;
+	return tp_pack_list_fds(w, &f);
+}
+
+int tl_list_labeled(struct tether *t, struct tether_fdinfo **v, size_t *n)
+{
+	struct tl_list l = { { NULL, NULL }, { 0, 0 }, 0 };
+	int rc = tl_request(t, TETHER_OP_LIST_FDS, tl_pack_labeled, NULL,
+			    tl_got_page, &l);
+
+	free(l.v[1]);
+	if (rc < 0) {
+		free(l.v[0]);
+		return rc;
+	}
+	*v = l.v[0];
+	*n = l.n[0];
+	return 0;
+}
+
 TETHER_API int tether_list_fds(struct tether *t, struct tether_fdinfo **fds,
 			       size_t *nfds, struct tether_fdinfo **internal,
 			       size_t *ninternal)

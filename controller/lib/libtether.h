@@ -114,6 +114,10 @@ int tl_request(struct tether *t, unsigned op,
 			 void *arg),
 	       void *arg);
 
+/* fds.c: the labeled fds alone, in one request (LIST_FDS [0, true]);
+ * *v one block.  A server that predates it answers an error. */
+int tl_list_labeled(struct tether *t, struct tether_fdinfo **v, size_t *n);
+
 /* call.c */
 /* c as a SYSCALL body with every buffer inline (BATCH entries): 0, or
  * -EINVAL/-E2BIG with t->err saying which argument is wrong. */

@@ -431,7 +431,12 @@ TETHER_API int tether_reconnect(const char *socket_path, unsigned flags,
 
 	if (rc < 0)
 		return rc;
-	if ((rc = tether_list_fds(*out, &v, &n, NULL, NULL)) < 0)
+	/* The labeled fds alone: a reconnect costs the same whatever the
+	 * server holds.  A server from before that lists everything. */
+	rc = tl_list_labeled(*out, &v, &n);
+	if (rc == -EPROTO || rc == -EINVAL)
+		rc = tether_list_fds(*out, &v, &n, NULL, NULL);
+	if (rc < 0)
 		goto fail;
 	for (size_t i = 0; i < n; i++)
 		if (v[i].label[0] && (rc = tether_fd_hold(*out, v[i].fd)) < 0)

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,62 @@ int td_fds_scan(int **out, size_t *n)
 		v[len++] = (int)fd;
 	}
 	closedir(d);
+	qsort(v, len, sizeof(int), td_fd_cmp);
+	*out = v;
+	*n = len;
+	return 0;
+}
+
+/* The fds from `from` on, in order: until more than max of them are
+ * not the server's own (the last is where the next page starts), or
+ * the table ends.  procfs positions an fd directory at fd + 2, so a
+ * page is read from where it starts, not from fd 0: listing n fds a
+ * page at a time stays O(n), where a whole scan per page made it
+ * O(n^2 / page). */
+static int td_fds_scan_page(int64_t from, size_t max, int **out, size_t *n)
+{
+	int d = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char buf[16384];
+	int *v = NULL, *nv;
+	size_t len = 0, cap = 0, mine = 0;
+	ssize_t k = 1;
+	int rc = 0;
+
+	if (d < 0)
+		return -errno;
+	if (from < 0 || from > INT_MAX)
+		from = from < 0 ? 0 : INT_MAX;
+	if (lseek(d, (off_t)from + 2, SEEK_SET) < 0)
+		rc = -errno;
+	while (rc == 0 && mine <= max && (k = getdents64(d, buf, sizeof(buf))) > 0) {
+		for (ssize_t o = 0; o < k && mine <= max;) {
+			struct dirent64 *e = (struct dirent64 *)(buf + o);
+			char *end;
+			long fd = strtol(e->d_name, &end, 10);
+
+			o += e->d_reclen;
+			if (*end || end == e->d_name || fd == d || fd < from)
+				continue;
+			if (len == cap) {
+				cap = cap ? 2 * cap : 256;
+				if (!(nv = realloc(v, cap * sizeof(int)))) {
+					rc = -ENOMEM;
+					break;
+				}
+				v = nv;
+			}
+			v[len++] = (int)fd;
+			mine += !td_ifd_is((int)fd);
+		}
+	}
+	if (rc == 0 && k < 0)
+		rc = -errno;
+	close(d);
+	if (rc < 0) {
+		free(v);
+		return rc;
+	}
+	/* procfs lists in order; sorted anyway, the page relies on it. */
 	qsort(v, len, sizeof(int), td_fd_cmp);
 	*out = v;
 	*n = len;
@@ -177,14 +234,51 @@ static int td_fds_pack_one(struct tp_w *w, const void *ctx, uint32_t i)
 	return tp_pack_fdinfo(w, &e);
 }
 
-/* LIST_FDS [] or [from]: {"fds": [...], "internal": [...], "next": N}.
- * "next" is 0 when the listing is complete, else the fd to ask from. */
+/* The labeled fds, in order, from the label table (validated). */
+static int td_fds_labeled(struct td_server *srv, int **out, size_t *n)
+{
+	size_t len;
+	int *v = malloc((srv->fds.nlabels + 1) * sizeof(int));
+
+	if (!v)
+		return -ENOMEM;
+	len = td_labels_fds(srv, v, srv->fds.nlabels);
+	qsort(v, len, sizeof(int), td_fd_cmp);
+	*out = v;
+	*n = len;
+	return 0;
+}
+
+/* LIST_FDS [from, true]: the labeled fds alone, in one page, without
+ * the server's own. */
+static int td_list_labeled(struct td_req *r)
+{
+	struct td_fds_walk mine;
+	struct tp_fd_list rep;
+	size_t n;
+	int *fds, rc;
+
+	if ((rc = td_fds_labeled(r->srv, &fds, &n)) < 0)
+		return td_req_fail(r, -rc, "out of memory");
+	mine = (struct td_fds_walk){ r->srv, fds, 0, false };
+	rep = (struct tp_fd_list){
+		.fds = { .n = (uint32_t)n, .each = td_fds_pack_one,
+			 .ctx = &mine },
+	};
+	rc = tp_pack_list_fds_reply(r->w, &rep);
+	free(fds);
+	return rc;
+}
+
+/* LIST_FDS [] or [from] or [from, labeled]: {"fds": [...], "internal":
+ * [...], "next": N}.  "next" is 0 when the listing is complete, else
+ * the fd to ask from. */
 int td_do_list_fds(struct td_req *r)
 {
-	size_t n, i, first = 0, count = 0;
+	size_t n = 0, i, first = 0, count = 0;
 	struct tp_from req;
 	struct tp_err e;
-	int *fds, rc;
+	int *fds = NULL, rc;
 	int ifds[TD_IFD_RESERVE];
 	unsigned ni;
 	struct td_fds_walk mine, own;
@@ -193,11 +287,11 @@ int td_do_list_fds(struct td_req *r)
 	if ((rc = tp_unpack_list_fds(r->body, &req, &e)) < 0)
 		return td_req_fail(r, -rc, "%s", e.msg);
 	td_labels_validate(r->srv);
-	if ((rc = td_fds_scan(&fds, &n)) < 0)
+	if ((req.has & TP_FROM_LABELED) && req.labeled)
+		return td_list_labeled(r);
+	if ((rc = td_fds_scan_page(req.from, TD_FDS_PAGE, &fds, &n)) < 0)
 		return td_req_fail(r, -rc, "reading /proc/self/fd: %s",
 				   strerror(-rc));
-	while (first < n && fds[first] < req.from)
-		first++;
 	for (i = first; i < n && count < TD_FDS_PAGE; i++)
 		if (!td_ifd_is(fds[i]))
 			count++;

@@ -42,6 +42,8 @@ int td_ifd_close_range(unsigned first, unsigned last, unsigned flags);
 /* labels.c */
 void td_labels_validate(struct td_server *srv);
 const char *td_label_of(const struct td_server *srv, int fd);
+/* The labeled fds (at most max) into out; how many. */
+size_t td_labels_fds(const struct td_server *srv, int *out, size_t max);
 void td_labels_syscall_done(struct td_server *srv, long nr,
 			    const uint64_t *regs, long ret);
 void td_labels_free(struct td_server *srv);

@@ -65,6 +65,16 @@ const char *td_label_of(const struct td_server *srv, int fd)
 	return NULL;
 }
 
+size_t td_labels_fds(const struct td_server *srv, int *out, size_t max)
+{
+	size_t n = 0;
+
+	for (const struct td_label *l = srv->fds.labels; l && n < max;
+	     l = l->next)
+		out[n++] = l->fd;
+	return n;
+}
+
 static void td_labels_drop_range(struct td_server *srv, uint64_t first,
 				 uint64_t last, const char *why)
 {

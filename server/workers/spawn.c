@@ -1,13 +1,14 @@
 /*
- * SPAWN, the mechanics: everything that can allocate or consult NSS
+ * SPAWN, the parent's side: everything that can allocate or consult NSS
  * (argv, environment, PATH search, the user's groups) happens in the
- * server before fork; the child only makes system calls, and reports a
- * failure before exec through a close-on-exec pipe, so ENOENT or EPERM
- * comes back as the spawn's error, not as a worker that exits 127.
+ * server -- NSS and PATH on a helper thread -- before the clone; the
+ * child (launch.c) only makes system calls, and reports a failure before
+ * exec in memory it shares with its parent, so ENOENT or EPERM comes
+ * back as the spawn's error, not as a worker that exits 127.
  *
  * Under a policy the server runs under its own seccomp filter, which a
- * forked worker would inherit: the child code below then runs in a clone
- * made by the spawner (spawner.c), with the same request rebuilt there.
+ * cloned worker would inherit: the child code then runs in a clone made
+ * by the spawner (spawner.c), with the same request rebuilt there.
  * A SPAWN may bring a policy of its own for the worker: compiled here,
  * loaded by the child as its last step before exec.
  */
@@ -20,13 +21,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/seccomp.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "hash.h"
@@ -44,13 +42,6 @@ static const char *const td_env_allow[] = {
 
 /* What --user sets, unless the controller's env does. */
 static const char *const td_env_user[3] = { "HOME", "USER", "LOGNAME" };
-
-/* Where the child failed, for the error text. */
-enum td_step {
-	TD_STEP_SIGNALS = 1, TD_STEP_SESSION, TD_STEP_CGROUP, TD_STEP_RLIMIT,
-	TD_STEP_FDS, TD_STEP_GROUPS, TD_STEP_GID, TD_STEP_UID, TD_STEP_CWD,
-	TD_STEP_SECCOMP, TD_STEP_EXEC,
-};
 
 static const char *const td_step_names[] = {
 	[TD_STEP_SIGNALS] = "signals", [TD_STEP_SESSION] = "setsid/setpgid",
@@ -689,168 +680,7 @@ fail:
 	return rc;
 }
 
-/* ---- the child: system calls only ------------------------------------ */
-
-struct td_spawn_err {
-	int err;
-	int step;
-};
-
-static void __attribute__((noreturn)) td_child_fail(int pipefd, int step)
-{
-	struct td_spawn_err e = { errno, step };
-
-	if (write(pipefd, &e, sizeof(e)) < 0)
-		(void)0;
-	_exit(127);
-}
-
-/* Put the fd map in place: first every source out of the way (above
- * every target and the pipe), then onto its target.  0-2 not mapped
- * read /dev/null; nothing else survives. */
-static int td_child_fds(const struct td_spawn *sp, int capture_fd,
-			int *pipefd)
-{
-	int tmp[TETHER_SPAWN_FDS_MAX + 2], target[TETHER_SPAWN_FDS_MAX + 2];
-	unsigned n = 0;
-	int floor = 1024, null;
-
-	for (unsigned i = 0; i < sp->nfds; i++) {
-		target[n] = sp->fds[i].child;
-		tmp[n++] = fcntl(sp->fds[i].server, F_DUPFD, floor);
-	}
-	if (capture_fd >= 0) {
-		for (int fd = 1; fd <= 2; fd++) {
-			bool mapped = false;
-
-			for (unsigned i = 0; i < sp->nfds; i++)
-				mapped |= sp->fds[i].child == fd;
-			if (!mapped) {
-				target[n] = fd;
-				tmp[n++] = fcntl(capture_fd, F_DUPFD, floor);
-			}
-		}
-	}
-	if ((*pipefd = fcntl(*pipefd, F_DUPFD_CLOEXEC, floor)) < 0)
-		return -1;
-	for (unsigned i = 0; i < n; i++)
-		if (tmp[i] < 0 || dup2(tmp[i], target[i]) < 0)
-			return -1;
-	null = open("/dev/null", O_RDWR);
-	for (int fd = 0; fd <= 2; fd++) {
-		bool set = false;
-
-		for (unsigned i = 0; i < n; i++)
-			set |= target[i] == fd;
-		if (!set && null >= 0 && null != fd && dup2(null, fd) < 0)
-			return -1;
-	}
-	/* Everything else goes, in close_range runs between targets. */
-	for (int fd = 3; fd < floor;) {
-		int next = floor;
-
-		for (unsigned i = 0; i < n; i++)
-			if (target[i] >= fd && target[i] < next)
-				next = target[i];
-		if (next > fd)
-			syscall(SYS_close_range, fd, next - 1, 0);
-		fd = next + 1;
-	}
-	if (*pipefd > floor)
-		syscall(SYS_close_range, floor, *pipefd - 1, 0);
-	syscall(SYS_close_range, *pipefd + 1, ~0U, 0);
-	return 0;
-}
-
-/* The raw call: glibc refuses to touch the signals it reserves, and an
- * ignored one of those survives exec. */
-void td_spawn_signals_default(void)
-{
-	for (int sig = 1; sig < NSIG; sig++) {
-		struct { void *handler; unsigned long flags; void *restorer;
-			 uint64_t mask; } dfl = { 0 };
-
-		syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(dfl.mask));
-	}
-}
-
-/* The worker's own policy.  Last, after setresuid and chdir, so that it
- * judges only the program: it must allow execve itself and what the
- * dynamic loader does before main (openat, read, mmap, mprotect, fstat,
- * pread64, arch_prctl, set_tid_address, brk, ...), or exec fails with
- * the policy's errno (step "exec") or the program dies at start.  The
- * failure record is a write: under a policy that denies write a failed
- * exec goes unreported, and the worker just dies. */
-static int td_child_seccomp(const struct td_spawn *sp)
-{
-	struct sock_fprog prog = { .len = (unsigned short)sp->nfilter,
-				   .filter = sp->filter };
-
-	if (!sp->nfilter)
-		return 0;
-	/* Unprivileged filters need no_new_privs; it also means a setuid
-	 * program gains nothing under this one. */
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return -1;
-	return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0
-		       ? -1 : 0;
-}
-
-void td_spawn_child(const struct td_spawn *sp, int capture_fd, int pipefd)
-{
-	sigset_t none;
-	char buf[16];
-	int fd, len;
-
-	/* Nothing of the server's signal handling is the worker's. */
-	sigemptyset(&none);
-	td_spawn_signals_default();
-	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
-		td_child_fail(pipefd, TD_STEP_SIGNALS);
-	if ((sp->setsid && setsid() < 0) ||
-	    (!sp->setsid && sp->pgroup && setpgid(0, 0) < 0))
-		td_child_fail(pipefd, TD_STEP_SESSION);
-	if (sp->cgroup) {
-		fd = openat(AT_FDCWD, sp->cgroup, O_DIRECTORY | O_CLOEXEC);
-		if (fd >= 0) {
-			int pfd = openat(fd, "cgroup.procs",
-					 O_WRONLY | O_CLOEXEC);
-
-			close(fd);
-			fd = pfd;
-		}
-		len = snprintf(buf, sizeof(buf), "0");
-		if (fd < 0 || write(fd, buf, (size_t)len) != len)
-			td_child_fail(pipefd, TD_STEP_CGROUP);
-		close(fd);
-	}
-	if (td_child_fds(sp, capture_fd, &pipefd) < 0)
-		td_child_fail(pipefd, TD_STEP_FDS);
-	/* The fd limit tetherd raised for itself goes back down. */
-	if (setrlimit(RLIMIT_NOFILE, &sp->nofile) < 0)
-		td_child_fail(pipefd, TD_STEP_RLIMIT);
-	for (unsigned i = 0; i < sp->nrlimits; i++)
-		if (setrlimit(sp->rlimits[i].res, &sp->rlimits[i].rl) < 0)
-			td_child_fail(pipefd, TD_STEP_RLIMIT);
-	if (sp->have_user) {
-		if (setgroups((size_t)sp->ngroups, sp->groups) < 0)
-			td_child_fail(pipefd, TD_STEP_GROUPS);
-		if (setresgid(sp->gid, sp->gid, sp->gid) < 0)
-			td_child_fail(pipefd, TD_STEP_GID);
-		if (setresuid(sp->uid, sp->uid, sp->uid) < 0)
-			td_child_fail(pipefd, TD_STEP_UID);
-	}
-	if (sp->cwd && chdir(sp->cwd) < 0)
-		td_child_fail(pipefd, TD_STEP_CWD);
-	/* The server is a subreaper; the worker is not. */
-	prctl(PR_SET_CHILD_SUBREAPER, 0);
-	if (td_child_seccomp(sp) < 0)
-		td_child_fail(pipefd, TD_STEP_SECCOMP);
-	execve(sp->path, sp->argv, sp->envp);
-	td_child_fail(pipefd, TD_STEP_EXEC);
-}
-
-/* What may block before a fork: the user database (NSS may ask the
+/* What may block before the clone: the user database (NSS may ask the
  * network) and the search of PATH (a hung NFS mount in it).  A helper
  * thread's work. */
 int td_spawn_resolve(struct td_req *r, struct td_spawn *sp)
@@ -869,40 +699,35 @@ int td_spawn_resolve(struct td_req *r, struct td_spawn *sp)
 	return 0;
 }
 
-/* fork (or ask the spawner), on a helper: the pid, or -errno with
- * r->err set.  What the child did is in the error pipe. */
+/* Clone (or ask the spawner), on a helper: the pid, or -errno with
+ * r->err set.  What the child did is in rep. */
 int td_spawn_launch(struct td_req *r, const struct td_spawn *sp,
-		    int capture_fd, int errpipe, pid_t *pid)
+		    int capture_fd, pid_t *pid, struct td_spawn_report *rep)
 {
+	pid_t rc;
+
 	/* Under a policy only the spawner may start workers, gone or not:
-	 * a fork here would hand the server's filter on. */
+	 * a clone here would hand the server's filter on. */
 	if (r->srv->policy.loaded)
-		return td_spawner_spawn(r, sp, capture_fd, errpipe, pid);
-	*pid = fork();
-	if (*pid < 0)
-		return td_req_fail(r, errno, "fork: %s", strerror(errno));
-	if (*pid == 0)
-		td_spawn_child(sp, capture_fd, errpipe);
+		return td_spawner_spawn(r, sp, capture_fd, pid, rep);
+	if ((rc = td_spawn_clone(sp, capture_fd, 0, rep)) < 0)
+		return td_req_fail(r, -rc, "clone: %s", strerror(-rc));
+	*pid = rc;
 	return 0;
 }
 
-/* The error pipe's record of a child that did not exec: why, as the
- * spawn's failure. */
+/* A child that did not exec: why, as the spawn's failure. */
 int td_spawn_exec_error(struct td_req *r, const struct td_spawn *sp,
-			const void *rec, size_t n)
+			const struct td_spawn_report *rep)
 {
-	struct td_spawn_err e;
+	int step = rep->step;
 
-	if (n != sizeof(e))
-		return td_req_fail(r, EIO, "exec %s: broken report",
-				   sp->path);
-	memcpy(&e, rec, sizeof(e));
-	if (e.step <= 0 || e.step > TD_STEP_EXEC)
-		e.step = TD_STEP_EXEC;
-	return td_req_fail(r, e.err, "%s %s: %s%s", td_step_names[e.step],
-			   e.step == TD_STEP_EXEC ? sp->path
-			   : e.step == TD_STEP_CWD ? sp->cwd : sp->argv[0],
-			   strerror(e.err),
-			   e.step == TD_STEP_EXEC && sp->nfilter
+	if (step <= 0 || step > TD_STEP_EXEC)
+		step = TD_STEP_EXEC;
+	return td_req_fail(r, rep->err, "%s %s: %s%s", td_step_names[step],
+			   step == TD_STEP_EXEC ? sp->path
+			   : step == TD_STEP_CWD ? sp->cwd : sp->argv[0],
+			   strerror(rep->err),
+			   step == TD_STEP_EXEC && sp->nfilter
 				   ? " (under the worker's policy)" : "");
 }

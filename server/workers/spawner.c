@@ -14,14 +14,15 @@
  * (8-byte instructions), then NUL-terminated strings: the resolved path,
  * cwd and cgroup if flagged, argv, envp.  Host byte order (both ends are
  * the same binary), no alignment assumed.  The fds: the fd map's server
- * fds in order, the capture fd if flagged, the exec-error pipe's write
- * end.  A request over TD_SPW_INLINE_MAX travels in a memfd, passed last,
- * and the packet carries only its header.  The spawner checks every
- * count and length against its own bounds before using it.
+ * fds in order, then the capture fd if flagged.  A request over
+ * TD_SPW_INLINE_MAX travels in a memfd, passed last, and the packet
+ * carries only its header.  The spawner checks every count and length
+ * against its own bounds before using it.
  *
- * The reply: the worker's pid, or -errno.  It comes right after the
- * clone, not after exec: exec failures still come through the error
- * pipe, which the server reads as it does for a fork.
+ * The reply: the worker's pid, or -errno; and, as the clone shares the
+ * spawner's memory until the child has exec'd (launch.c), whether it
+ * did: the child's failure report, which the server turns into the
+ * spawn's error as for a clone of its own.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -47,8 +48,8 @@
 #define TD_SPW_INLINE_MAX (64u << 10)	/* below any socket's send buffer */
 #define TD_SPW_MSG_MAX (16u << 20)	/* a whole request, memfd or not */
 #define TD_SPW_STR_MAX (128u << 10)	/* MAX_ARG_STRLEN, NUL included */
-#define TD_SPW_FDS_MAX (TETHER_SPAWN_FDS_MAX + 3)
-#define TD_SPW_TIMEOUT_S 5		/* the spawner answers in microseconds */
+#define TD_SPW_FDS_MAX (TETHER_SPAWN_FDS_MAX + 2)	/* + capture, memfd */
+#define TD_SPW_TIMEOUT_S 5		/* a clone and an exec: milliseconds */
 #define TD_SPW_STOP_MS 1000		/* after EOF, before SIGKILL */
 
 enum {
@@ -80,6 +81,8 @@ struct td_spw_reply {
 	uint32_t seq;
 	int32_t rc;			/* the worker's pid, or -errno */
 	uint32_t stage;
+	int32_t exec_err;		/* the child did not exec: why */
+	int32_t exec_step;		/* and where (enum td_step) */
 };
 
 /* ---- the request, both ways ------------------------------------------- */
@@ -232,8 +235,8 @@ static int td_spw_check_hdr(const struct td_spw_hdr *h, size_t len,
 	    h->nfds > TETHER_SPAWN_FDS_MAX || h->nrlimits > TD_RLIMITS_MAX ||
 	    h->ngroups > TD_GROUPS_MAX || h->nfilter > TD_FILTER_MAX)
 		return -EPROTO;
-	/* Exactly the fds the header announces, the error pipe last. */
-	if (nfds != h->nfds + !!(h->flags & TD_SPW_CAPTURE) + 1)
+	/* Exactly the fds the header announces. */
+	if (nfds != h->nfds + !!(h->flags & TD_SPW_CAPTURE))
 		return -EPROTO;
 	return 0;
 }
@@ -289,8 +292,7 @@ static int td_spw_decode_fixed(struct td_spw_in *in,
 
 /* buf, len: a whole request; fds: what came with it (memfd excluded). */
 static int td_spw_decode(const char *buf, size_t len, const int *fds,
-			 unsigned nfds, struct td_spawn **out, int *capture_fd,
-			 int *errpipe)
+			 unsigned nfds, struct td_spawn **out, int *capture_fd)
 {
 	struct td_spw_in in = { buf, len, 0 };
 	struct td_spw_hdr h;
@@ -325,7 +327,6 @@ static int td_spw_decode(const char *buf, size_t len, const int *fds,
 	sp->nofile.rlim_cur = h.nofile_cur;
 	sp->nofile.rlim_max = h.nofile_max;
 	*capture_fd = (h.flags & TD_SPW_CAPTURE) ? fds[h.nfds] : -1;
-	*errpipe = fds[nfds - 1];
 	*out = sp;
 	return 0;
 fail:
@@ -334,19 +335,6 @@ fail:
 }
 
 /* ---- the spawner process ------------------------------------------------ */
-
-/* A child of our parent (the server), which gets its SIGCHLD.  The raw
- * call, fork-like (no new stack); s390 takes the stack first. */
-static pid_t td_clone_parent(void)
-{
-#if defined(__s390__) || defined(__CRIS__)
-	return (pid_t)syscall(SYS_clone, 0, CLONE_PARENT | SIGCHLD, NULL,
-			      NULL, 0);
-#else
-	return (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, NULL,
-			      NULL, 0);
-#endif
-}
 
 /* The request in a memfd: its size is the request's, bounded. */
 static int td_spw_read_memfd(int fd, uint32_t len, char **out)
@@ -368,15 +356,17 @@ static int td_spw_read_memfd(int fd, uint32_t len, char **out)
 	return 0;
 }
 
-/* One request: the clone's pid, or -errno and the stage that failed. */
+/* One request: the clone's pid (and in *rep whether it exec'd), or
+ * -errno and the stage that failed.  CLONE_PARENT: a child of our
+ * parent, the server, which gets its SIGCHLD. */
 static int td_spw_serve(const char *msg, size_t n, const int *fds,
-			unsigned nfds, uint32_t *stage)
+			unsigned nfds, uint32_t *stage,
+			struct td_spawn_report *rep)
 {
 	struct td_spw_hdr h;
 	struct td_spawn *sp = NULL;
 	char *big = NULL;
-	int capture_fd, errpipe, rc;
-	pid_t pid;
+	int capture_fd, rc;
 
 	*stage = TD_SPW_REQUEST;
 	if (n < sizeof(h))
@@ -396,13 +386,10 @@ static int td_spw_serve(const char *msg, size_t n, const int *fds,
 			return -EPROTO;
 		}
 	}
-	if ((rc = td_spw_decode(msg, n, fds, nfds, &sp, &capture_fd,
-				&errpipe)) < 0)
+	if ((rc = td_spw_decode(msg, n, fds, nfds, &sp, &capture_fd)) < 0)
 		goto out;
 	*stage = TD_SPW_CLONE;
-	if ((pid = td_clone_parent()) == 0)
-		td_spawn_child(sp, capture_fd, errpipe);
-	rc = pid < 0 ? -errno : (int)pid;
+	rc = td_spawn_clone(sp, capture_fd, CLONE_PARENT, rep);
 out:
 	td_spw_free(sp);
 	free(big);
@@ -425,6 +412,7 @@ static void td_spw_loop(int sock, char *buf)
 				      .msg_control = cbuf.b,
 				      .msg_controllen = sizeof(cbuf.b) };
 		struct td_spw_reply rep = { .magic = TD_SPW_REPLY_MAGIC };
+		struct td_spawn_report crep = { 0, 0 };
 		unsigned nfds;
 		int n_in;
 		ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
@@ -446,10 +434,12 @@ static void td_spw_loop(int sock, char *buf)
 			rep.stage = TD_SPW_REQUEST;
 		} else {
 			rep.rc = td_spw_serve(buf, (size_t)n, fds, nfds,
-					      &rep.stage);
+					      &rep.stage, &crep);
+			rep.exec_err = crep.err;
+			rep.exec_step = crep.step;
 		}
 		/* Our copies go before the reply: once the server has it,
-		 * only the worker may hold the error pipe open. */
+		 * only the worker may hold its capture pipe open. */
 		for (unsigned i = 0; i < nfds; i++)
 			close(fds[i]);
 		if (rep.rc > 0)
@@ -620,11 +610,10 @@ static int td_spawner_recv(struct td_server *srv, uint32_t seq,
 	return 0;
 }
 
-/* The packet and its fds: the fd map's, the capture pipe, the error
- * pipe, the memfd of a big request. */
+/* The packet and its fds: the fd map's, the capture pipe, the memfd of
+ * a big request. */
 static int td_spawner_request(struct td_req *r, const struct td_spawn *sp,
-			      int capture_fd, int errpipe, char *buf,
-			      size_t len)
+			      int capture_fd, char *buf, size_t len)
 {
 	int fds[TD_SPW_FDS_MAX], memfd = -1, rc;
 	unsigned nfds = 0;
@@ -634,7 +623,6 @@ static int td_spawner_request(struct td_req *r, const struct td_spawn *sp,
 		fds[nfds++] = sp->fds[i].server;
 	if (capture_fd >= 0)
 		fds[nfds++] = capture_fd;
-	fds[nfds++] = errpipe;
 	if (len > TD_SPW_INLINE_MAX) {
 		if ((memfd = td_spawner_memfd(buf, len)) < 0)
 			return td_req_fail(r, -memfd, "spawn request: %s",
@@ -661,7 +649,8 @@ static int td_spawner_request(struct td_req *r, const struct td_spawn *sp,
 static pthread_mutex_t td_spawner_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int td_spawner_spawn_locked(struct td_req *r, const struct td_spawn *sp,
-				   int capture_fd, int errpipe, pid_t *pid)
+				   int capture_fd, pid_t *pid,
+				   struct td_spawn_report *crep)
 {
 	static uint32_t seq;
 	struct td_spw_reply rep;
@@ -678,7 +667,7 @@ static int td_spawner_spawn_locked(struct td_req *r, const struct td_spawn *sp,
 	if (!(buf = malloc(len)))
 		return td_req_fail(r, ENOMEM, "out of memory");
 	td_spw_encode(sp, capture_fd >= 0, seq, len, buf);
-	rc = td_spawner_request(r, sp, capture_fd, errpipe, buf, len);
+	rc = td_spawner_request(r, sp, capture_fd, buf, len);
 	free(buf);
 	if (rc < 0)
 		return rc;
@@ -690,17 +679,19 @@ static int td_spawner_spawn_locked(struct td_req *r, const struct td_spawn *sp,
 							     : "bad request",
 				   strerror(-rep.rc));
 	*pid = rep.rc;
+	crep->err = rep.exec_err;
+	crep->step = rep.exec_step;
 	return 0;
 }
 
 /* On a helper thread. */
 int td_spawner_spawn(struct td_req *r, const struct td_spawn *sp,
-		     int capture_fd, int errpipe, pid_t *pid)
+		     int capture_fd, pid_t *pid, struct td_spawn_report *rep)
 {
 	int rc;
 
 	pthread_mutex_lock(&td_spawner_lock);
-	rc = td_spawner_spawn_locked(r, sp, capture_fd, errpipe, pid);
+	rc = td_spawner_spawn_locked(r, sp, capture_fd, pid, rep);
 	pthread_mutex_unlock(&td_spawner_lock);
 	return rc;
 }

@@ -61,30 +61,45 @@ struct td_spawn {
 	char policy_xxh3[17];		/* of its text, in hex */
 };
 
-/* spawn.c: the child's side, system calls only; shared with the
- * spawner, whose clones run it too. */
-void td_spawn_child(const struct td_spawn *sp, int capture_fd, int errpipe)
-	__attribute__((noreturn));
+/* Where a child failed before exec, for the error text. */
+enum td_step {
+	TD_STEP_SIGNALS = 1, TD_STEP_SESSION, TD_STEP_CGROUP, TD_STEP_RLIMIT,
+	TD_STEP_FDS, TD_STEP_GROUPS, TD_STEP_GID, TD_STEP_UID, TD_STEP_CWD,
+	TD_STEP_SECCOMP, TD_STEP_EXEC,
+};
+
+/* What a child that did not exec says (err 0: it did). */
+struct td_spawn_report {
+	int err;
+	int step;			/* enum td_step */
+};
+
+/* launch.c: the child's side, system calls only, in a clone that shares
+ * the caller's memory until it has exec'd (CLONE_VM | CLONE_VFORK);
+ * the spawner's clones run it too (flags CLONE_PARENT). */
+void td_spawn_child(const struct td_spawn *sp, int capture_fd,
+		    struct td_spawn_report *rep) __attribute__((noreturn));
+/* The pid once the child has exec'd or failed (rep), or -errno. */
+pid_t td_spawn_clone(const struct td_spawn *sp, int capture_fd,
+		     unsigned long flags, struct td_spawn_report *rep);
 /* Default dispositions for every signal, the reserved ones included. */
 void td_spawn_signals_default(void);
 
 /* spawn.c, the parent's side.  Resolve the user and the executable
- * (NSS, PATH: may block), then fork or ask the spawner -- both on a
- * helper thread.  -errno with r->err set on failure. */
+ * (NSS, PATH: may block), then clone or ask the spawner -- both on a
+ * helper thread.  -errno with r->err set on failure; else the pid, and
+ * rep says whether it exec'd. */
 int td_spawn_resolve(struct td_req *r, struct td_spawn *sp);
 int td_spawn_launch(struct td_req *r, const struct td_spawn *sp,
-		    int capture_fd, int errpipe, pid_t *pid);
-/* A failure record read from the error pipe, as the spawn's error. */
+		    int capture_fd, pid_t *pid, struct td_spawn_report *rep);
+/* A child's failure report, as the spawn's error. */
 int td_spawn_exec_error(struct td_req *r, const struct td_spawn *sp,
-			const void *rec, size_t n);
-/* The size of that record. */
-#define TD_SPAWN_ERR_SIZE (2 * sizeof(int))
+			const struct td_spawn_report *rep);
 
 /* spawner.c: the server's side of a spawn through the spawner.  The
- * worker's pid, or -errno with r->err set; errpipe is the write end of
- * the exec-error pipe, passed on (the caller still closes its own). */
+ * worker's pid and rep, as td_spawn_launch; or -errno with r->err set. */
 int td_spawner_spawn(struct td_req *r, const struct td_spawn *sp,
-		     int capture_fd, int errpipe, pid_t *pid);
+		     int capture_fd, pid_t *pid, struct td_spawn_report *rep);
 /* A child reaped by wait4: true if it was the spawner. */
 bool td_spawner_reaped(struct td_server *srv, pid_t pid, int status);
 

@@ -7,7 +7,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,23 +82,20 @@ static bool td_label_live(struct td_server *srv, const char *label)
 /* ---- SPAWN: a job --------------------------------------------------------- */
 
 /*
- * A spawn in three steps, none of which waits on the loop: a helper
- * resolves the user and the executable and forks (or asks the spawner);
- * the loop makes the record, its pidfd and its capture; the ring tells
- * when the error pipe reaches EOF (exec happened) or holds why not.
+ * A spawn in two steps, neither of which waits on the loop: a helper
+ * resolves the user and the executable and clones (or asks the
+ * spawner), and is back once the child has exec'd or failed; the loop
+ * then makes the record, its pidfd and its capture, and answers.
  */
-enum td_spawn_phase { TD_SPAWN_LAUNCH, TD_SPAWN_EXEC };
-
 struct td_spawnjob {
 	struct td_job job;
-	enum td_spawn_phase phase;
 	struct td_spawn *sp;
 	struct td_worker *w;		/* the record; ours until linked */
 	bool linked;
 	int child_fd;			/* capture's write end, or -1 */
-	int err_r, err_w;		/* the exec-error pipe (internal) */
 	pid_t pid;
 	int rc;
+	struct td_spawn_report rep;	/* the child's, if it did not exec */
 	struct td_req req;		/* the helper's words (req.err) */
 	/* RESPAWN: the record it replaces once exec happened, found again
 	 * by pid and start (it may be acknowledged meanwhile). */
@@ -121,8 +117,8 @@ static void td_spawn_work(struct td_job *j)
 
 	if ((sj->rc = td_spawn_resolve(&sj->req, sj->sp)) < 0)
 		return;
-	sj->rc = td_spawn_launch(&sj->req, sj->sp, sj->child_fd, sj->err_w,
-				 &sj->pid);
+	sj->rc = td_spawn_launch(&sj->req, sj->sp, sj->child_fd, &sj->pid,
+				 &sj->rep);
 }
 
 static void td_worker_link(struct td_server *srv, struct td_worker *w)
@@ -165,12 +161,13 @@ static struct td_worker *td_respawn_old(struct td_spawnjob *sj)
 static void td_worker_status(struct td_server *srv, struct td_worker *w,
 			     int status, const struct rusage *ru);
 
-/* Forked: the record from now on, even if the exec still fails. */
+static void td_spawn_answer(struct td_spawnjob *sj);
+
+/* Exec'd: the record from now on, and the answer. */
 static void td_spawn_launched(struct td_spawnjob *sj)
 {
 	struct td_server *srv = sj->job.srv;
 	struct td_worker *w = sj->w;
-	struct io_uring_sqe *sqe;
 	struct rusage ru;
 	int status;
 
@@ -194,30 +191,22 @@ static void td_spawn_launched(struct td_spawnjob *sj)
 	}
 	if (w->cap)
 		td_capture_start(w->cap);
-	sj->phase = TD_SPAWN_EXEC;
-	if (!(sqe = td_sqe(srv))) {
-		td_job_fail(&sj->job, EAGAIN, "submission queue full");
-		td_job_end(&sj->job);
-		return;
-	}
-	io_uring_prep_poll_add(sqe, sj->err_r, POLLIN);
-	td_job_in_ring(&sj->job, sqe);
+	td_spawn_answer(sj);
 }
 
-/* A failed exec leaves no record: the child exits 127 and is reaped
- * quietly. */
-static void td_spawn_forget(struct td_spawnjob *sj)
+/* A child that did not exec leaves no record: it exits 127 and is
+ * reaped quietly (or was already, and counted as an orphan's). */
+static void td_spawn_failed(struct td_spawnjob *sj)
 {
 	struct td_server *srv = sj->job.srv;
-	struct td_worker *w = sj->w;
+	struct rusage ru;
+	int status, rc;
 
-	td_worker_unlink(srv, w);
-	sj->linked = false;
-	if (w->state == TD_W_RUNNING || w->state == TD_W_STOPPED) {
-		srv->workers.nrunning--;
-		td_workers_expect_exit(w->pid);
-	}
-	td_watchers_worker_gone(srv, w);
+	if (!td_workers_claim_exit(srv, sj->pid, &status, &ru))
+		td_workers_expect_exit(sj->pid);
+	rc = td_spawn_exec_error(&sj->req, sj->sp, &sj->rep);
+	td_job_fail(&sj->job, -rc, "%s", sj->req.err);
+	td_job_end(&sj->job);
 }
 
 /* A RESPAWN's answer; the record it came from is replaced now that
@@ -263,50 +252,23 @@ static void td_spawn_answer(struct td_spawnjob *sj)
 	td_job_end(&sj->job);
 }
 
-/* The error pipe: EOF means exec happened; a record means it did not. */
-static void td_spawn_exec_done(struct td_spawnjob *sj, int res)
-{
-	char rec[TD_SPAWN_ERR_SIZE + 1];
-	struct io_uring_sqe *sqe;
-	ssize_t n;
-
-	do
-		n = read(sj->err_r, rec, sizeof(rec));
-	while (n < 0 && errno == EINTR);
-	if (n < 0 && errno == EAGAIN && res >= 0 && (sqe = td_sqe(sj->job.srv))) {
-		io_uring_prep_poll_add(sqe, sj->err_r, POLLIN);
-		td_job_in_ring(&sj->job, sqe);
-		return;
-	}
-	if (n > 0) {
-		int rc = td_spawn_exec_error(&sj->req, sj->w->spec, rec,
-					     (size_t)n);
-
-		td_spawn_forget(sj);
-		td_job_fail(&sj->job, -rc, "%s", sj->req.err);
-		td_job_end(&sj->job);
-		return;
-	}
-	td_spawn_answer(sj);
-}
-
 static void td_spawn_done(struct td_job *j, int res)
 {
 	struct td_spawnjob *sj = (struct td_spawnjob *)j;
 
-	if (sj->phase == TD_SPAWN_EXEC) {
-		td_spawn_exec_done(sj, res);
-		return;
-	}
-	/* The parent's copies: from now on only the child may hold the
-	 * write ends (EOF on the error pipe means exec). */
+	/* The parent's copy: from now on only the worker holds the write
+	 * end of its capture. */
 	td_spawn_close(&sj->child_fd);
-	td_spawn_close(&sj->err_w);
+	/* res < 0: the work never ran (nothing was started). */
 	if (res < 0 && !sj->rc)
 		sj->rc = td_req_fail(&sj->req, -res, "spawn cancelled");
 	if (sj->rc < 0) {
 		td_job_fail(j, -sj->rc, "%s", sj->req.err);
 		td_job_end(j);
+		return;
+	}
+	if (sj->rep.err) {
+		td_spawn_failed(sj);
 		return;
 	}
 	td_spawn_launched(sj);
@@ -320,8 +282,6 @@ static void td_spawn_release(struct td_job *j)
 	if (old)
 		old->respawning = false;
 	td_spawn_close(&sj->child_fd);
-	td_spawn_close(&sj->err_w);
-	td_spawn_close(&sj->err_r);
 	if (!sj->linked && sj->w)
 		td_worker_free(sj->w);
 	td_spawn_free(sj->sp);
@@ -350,11 +310,11 @@ static int td_spawn_check(struct td_req *r, const struct td_spawn *sp)
 	return 0;
 }
 
-/* The record to be, with its capture, and the exec-error pipe. */
+/* The record to be, with its capture. */
 static int td_spawn_setup(struct td_req *r, struct td_spawnjob *sj)
 {
 	struct td_worker *w;
-	int p[2], rc;
+	int rc;
 
 	if (!(w = calloc(1, sizeof(*w))))
 		return td_req_fail(r, ENOMEM, "out of memory");
@@ -369,13 +329,6 @@ static int td_spawn_setup(struct td_req *r, struct td_spawnjob *sj)
 	    (rc = td_capture_open(r->srv, w, td_spawn_log_max(sj->sp),
 				  &sj->child_fd)) < 0)
 		return td_req_fail(r, -rc, "capture: %s", strerror(-rc));
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return td_req_fail(r, errno, "pipe: %s", strerror(errno));
-	sj->err_w = td_ifd_adopt(p[1], "spawn error pipe, its end");
-	sj->err_r = td_ifd_adopt(p[0], "spawn error pipe");
-	if (sj->err_r < 0 || sj->err_w < 0)
-		return td_req_fail(r, EMFILE, "no room for the error pipe");
-	fcntl(sj->err_r, F_SETFL, O_NONBLOCK);
 	return 0;
 }
 
@@ -387,7 +340,7 @@ static struct td_spawnjob *td_spawnjob_new(struct td_req *r)
 		td_req_fail(r, ENOMEM, "out of memory");
 		return NULL;
 	}
-	sj->child_fd = sj->err_r = sj->err_w = -1;
+	sj->child_fd = -1;
 	sj->req.srv = r->srv;
 	return sj;
 }
