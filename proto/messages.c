@@ -541,6 +541,7 @@ const struct tp_desc *tp_request_desc(unsigned op)
 		[TETHER_OP_RESPAWN] = &tp_respawn_desc,
 		[TETHER_OP_SUBMIT] = &tp_submit_desc,
 		[TETHER_OP_REAP] = &tp_reap_desc,
+		[TETHER_OP_UPGRADE] = &tp_upgrade_desc,
 	};
 
 	return op < TETHER_OP_MAX_ ? r[op] : NULL;
@@ -581,6 +582,7 @@ const struct tp_desc *tp_reply_desc(unsigned op)
 		[TETHER_OP_RESPAWN] = &tp_respawn_reply_desc,
 		[TETHER_OP_SUBMIT] = &tp_submit_reply_desc,
 		[TETHER_OP_REAP] = &tp_reap_reply_desc,
+		[TETHER_OP_UPGRADE] = &tp_upgrade_reply_desc,
 	};
 
 	return op < TETHER_OP_MAX_ ? r[op] : NULL;

@@ -91,6 +91,10 @@
 #define TP_K_INTERNAL "internal"
 #define TP_K_IS_BATCH "is_batch"
 #define TP_K_JOBS "jobs"
+#define TP_K_SERVER_VERSION "server_version"
+#define TP_K_BINARY "binary"
+#define TP_K_UPGRADES "upgrades"
+#define TP_K_UPGRADE_ERROR "upgrade_error"
 #define TP_K_KEPT "kept"
 #define TP_K_KIND "kind"
 #define TP_K_LABEL "label"
@@ -361,6 +365,10 @@ struct tp_status {
 	int64_t helpers_busy;		/* STATUS */
 	int64_t helpers_syscalls;	/* STATUS */
 	int64_t jobs;			/* STATUS */
+	struct tp_str server_version;	/* PACKAGE_VERSION of the binary */
+	struct tp_str binary;		/* STATUS: what UPGRADE execs */
+	int64_t upgrades;		/* STATUS: execs survived */
+	struct tp_str upgrade_error;	/* STATUS: why the last one failed */
 };
 #define TP_STATUS_SYSCALL_FD 0x1u
 #define TP_STATUS_DATA_FD 0x2u
@@ -375,6 +383,10 @@ struct tp_status {
 #define TP_STATUS_JOBS 0x400u
 #define TP_STATUS_ARCH 0x800u
 #define TP_STATUS_AUDIT_ARCH 0x1000u
+#define TP_STATUS_SERVER_VERSION 0x2000u
+#define TP_STATUS_BINARY 0x4000u
+#define TP_STATUS_UPGRADES 0x8000u
+#define TP_STATUS_UPGRADE_ERROR 0x10000u
 
 /* One SYSCALL argument, as it travels. */
 enum tp_arg_wire {
@@ -646,6 +658,22 @@ struct tp_shutdown {
 	bool force;
 };
 #define TP_SHUTDOWN_FORCE 0x1u
+
+/* UPGRADE [] or [binary]: the tetherd to exec (default: the one the
+ * server was started from, as that path names it now). */
+struct tp_upgrade {
+	uint32_t has;
+	struct tp_str binary;
+};
+#define TP_UPGRADE_BINARY 0x1u
+
+/* UPGRADE's reply, sent before the exec: who execs what. */
+struct tp_upgrade_reply {
+	uint32_t has;
+	int64_t pid;
+	struct tp_str binary;
+	struct tp_str server_version;	/* the running (old) one's */
+};
 
 /* POLICY's reply: {active: false}, or the policy. */
 struct tp_policy_reply {
@@ -978,6 +1006,8 @@ struct tp_taken_over {
 	X(status_req, tp_empty)                                               \
 	X(shutdown, tp_shutdown)                                              \
 	X(shutdown_reply, tp_empty)                                           \
+	X(upgrade, tp_upgrade)                                                \
+	X(upgrade_reply, tp_upgrade_reply)                                    \
 	X(policy, tp_empty)                                                   \
 	X(policy_reply, tp_policy_reply)                                      \
 	X(list_fds, tp_from)                                                  \

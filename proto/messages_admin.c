@@ -127,6 +127,14 @@ static const struct tp_field tp_status_f[] = {
 	TP_FIELD(tp_status, TP_K_HELPERS_SYSCALLS, helpers_syscalls, TP_F_I64,
 		 0, TP_STATUS_HELPERS_SYSCALLS),
 	TP_FIELD(tp_status, TP_K_JOBS, jobs, TP_F_I64, 0, TP_STATUS_JOBS),
+	TP_FIELD(tp_status, TP_K_SERVER_VERSION, server_version, TP_F_STR, 0,
+		 TP_STATUS_SERVER_VERSION),
+	TP_FIELD(tp_status, TP_K_BINARY, binary, TP_F_STR, 0,
+		 TP_STATUS_BINARY),
+	TP_FIELD(tp_status, TP_K_UPGRADES, upgrades, TP_F_I64, 0,
+		 TP_STATUS_UPGRADES),
+	TP_FIELD(tp_status, TP_K_UPGRADE_ERROR, upgrade_error, TP_F_STR, 0,
+		 TP_STATUS_UPGRADE_ERROR),
 };
 TP_MAP_DESC(status, "status", tp_status, tp_status_f);
 
@@ -166,6 +174,21 @@ const struct tp_desc tp_shutdown_reply_desc = {
 	.name = "SHUTDOWN reply", .shape = TP_NILBODY,
 	.size = sizeof(struct tp_empty),
 };
+
+static const struct tp_field tp_upgrade_f[] = {
+	TP_FIELD(tp_upgrade, TP_K_BINARY, binary, TP_F_STR, 0,
+		 TP_UPGRADE_BINARY),
+};
+TP_ARRAY_DESC(upgrade, "UPGRADE", tp_upgrade, tp_upgrade_f, 0);
+
+static const struct tp_field tp_upgrade_reply_f[] = {
+	TP_FIELD(tp_upgrade_reply, TP_K_PID, pid, TP_F_I64, TP_REQ, 0),
+	TP_FIELD(tp_upgrade_reply, TP_K_BINARY, binary, TP_F_STR, TP_REQ, 0),
+	TP_FIELD(tp_upgrade_reply, TP_K_SERVER_VERSION, server_version,
+		 TP_F_STR, TP_REQ, 0),
+};
+TP_MAP_DESC(upgrade_reply, "UPGRADE reply", tp_upgrade_reply,
+	    tp_upgrade_reply_f);
 
 const struct tp_desc tp_policy_desc = {
 	.name = "POLICY", .shape = TP_ARRAY, .lax = true,

@@ -65,6 +65,7 @@ enum tether_op {
 	TETHER_OP_RESPAWN = 31,		/* an ended worker, from its spec */
 	TETHER_OP_SUBMIT = 32,		/* many calls at once, for REAP */
 	TETHER_OP_REAP = 33,		/* SUBMIT's completions, many a frame */
+	TETHER_OP_UPGRADE = 34,		/* execve a new tetherd, same pid */
 	TETHER_OP_MAX_
 };
 

@@ -363,3 +363,12 @@ void td_log_event(struct td_server *srv, int res)
 	pthread_mutex_unlock(&td_log_lock);
 	td_log_flush(srv);
 }
+
+/* Before an exec (upgrade/): what the log takes now, without waiting. */
+void td_log_sync(void)
+{
+	pthread_mutex_lock(&td_log_lock);
+	if (td_logq_len)
+		td_log_drain();
+	pthread_mutex_unlock(&td_log_lock);
+}

@@ -37,6 +37,7 @@ void td_log_at(int prio, const char *fmt, ...)
 void td_log_reopen(struct td_server *srv, unsigned sender);
 /* The loop: write out what is queued; arm a poll if the log is full. */
 void td_log_flush(struct td_server *srv);
+void td_log_sync(void);
 void td_log_event(struct td_server *srv, int res);
 
 #endif

@@ -207,6 +207,35 @@ static bool td_loop_is_accept(struct io_uring_cqe *cqe)
 
 /* Wait for events (at most ts long, if given), handle them all, then
  * the between-events work. */
+/* UPGRADE's drain (upgrade/ decides, the loop owns the peers): stop
+ * accepting -- new peers wait in the backlog for the next binary --
+ * close connections once their replies are out, exec when drained.  A
+ * drain that failed or timed out accepts again. */
+static void td_loop_upgrade(struct td_server *srv)
+{
+	struct td_upgrade *u = &srv->upgrade;
+
+	if (!u->draining) {
+		if (u->quiesced) {
+			u->quiesced = false;
+			td_listen_arm(srv);
+		}
+		return;
+	}
+	if (!u->quiesced) {
+		u->quiesced = true;
+		td_handshakes_closeall(srv);
+		td_listen_pause(srv);
+	}
+	for (struct td_conn *c = srv->conns.all, *next; c; c = next) {
+		next = c->next;
+		if (c->out.head == c->out.len && !td_conn_gone(c))
+			td_conn_close(c, "tetherd is upgrading");
+	}
+	if (td_upgrade_drained(srv))
+		td_upgrade_exec(srv);
+}
+
 static int td_loop_turn(struct td_server *srv, struct __kernel_timespec *ts)
 {
 	struct io_uring_cqe *cqe;
@@ -243,6 +272,7 @@ static int td_loop_turn(struct td_server *srv, struct __kernel_timespec *ts)
 	td_timers_run(srv);
 	td_log_flush(srv);
 	td_notify_flush(srv);
+	td_loop_upgrade(srv);
 	return 0;
 }
 

@@ -4,6 +4,7 @@
  * and tears down).
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -24,6 +25,8 @@ struct td_opts {
 	struct td_config cfg;
 	const char *check_policy;
 	int ready_fd;
+	int resume_fd;			/* -1, or UPGRADE's state */
+	const char *resume_fallback;
 };
 
 static void td_usage(FILE *f)
@@ -115,6 +118,9 @@ static int td_parse(int argc, char **argv, struct td_opts *o,
 		{ "fdstore", no_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		/* UPGRADE's exec of the next binary: not for people */
+		{ "resume-fd", required_argument, NULL, 'F' },
+		{ "resume-fallback", required_argument, NULL, 'B' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -183,6 +189,21 @@ static int td_parse(int argc, char **argv, struct td_opts *o,
 			o->cfg.helpers = (unsigned)n;
 			break;
 		}
+		case 'F': {
+			char *end;
+			long fd = strtol(optarg, &end, 10);
+
+			if (*end || end == optarg || fd < 3 || fd > INT_MAX) {
+				fprintf(stderr, "tetherd: bad --resume-fd "
+					"'%s'\n", optarg);
+				return 2;
+			}
+			o->resume_fd = (int)fd;
+			break;
+		}
+		case 'B':
+			o->resume_fallback = optarg;
+			break;
 		case 'h':
 			td_usage(stdout);
 			exit(0);
@@ -220,7 +241,8 @@ static void td_ready(int fd, int err, const char *text)
 int main(int argc, char **argv)
 {
 	struct td_server srv;
-	struct td_opts o = { .ready_fd = -1, .cfg.helpers = TD_POOL_DEFAULT };
+	struct td_opts o = { .ready_fd = -1, .resume_fd = -1,
+			     .cfg.helpers = TD_POOL_DEFAULT };
 	char err[512] = "";
 	int rc;
 
@@ -231,6 +253,15 @@ int main(int argc, char **argv)
 		rc = td_policy_check_main(o.check_policy);
 		goto out;
 	}
+	if (o.resume_fd >= 0) {
+		if ((rc = td_server_resume(&srv, o.resume_fd, o.resume_fallback,
+					   err, sizeof(err))) < 0) {
+			fprintf(stderr, "tetherd: cannot resume: %s\n", err);
+			rc = 1;
+			goto out;
+		}
+		goto serve;
+	}
 	if ((rc = td_server_start(&srv, &o.cfg, err, sizeof(err))) < 0) {
 		td_ready(o.ready_fd, -rc, err[0] ? err : strerror(-rc));
 		rc = 1;
@@ -239,6 +270,7 @@ int main(int argc, char **argv)
 	/* (server.c logged "listening on ...".) */
 	td_ready(o.ready_fd, 0, NULL);
 	td_notify_ready(&srv);
+serve:
 	rc = td_loop_run(&srv);
 	td_server_finish(&srv);
 	td_log("exiting");

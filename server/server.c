@@ -21,6 +21,7 @@
 #include "policy/policy.h"
 #include "deferred/pool.h"
 #include "server.h"
+#include "upgrade/state_in.h"
 #include "workers/workers.h"
 
 void td_server_init(struct td_server *srv)
@@ -28,6 +29,7 @@ void td_server_init(struct td_server *srv)
 	memset(srv, 0, sizeof(*srv));
 	srv->listen.listen_fd = srv->listen.lock_fd = srv->signal_fd = srv->workers.spawner_fd = -1;
 	srv->notify.fd = srv->activation.listen_fd = -1;
+	srv->upgrade.exe_fd = srv->upgrade.new_fd = -1;
 }
 
 /* fds 0-2 must be taken, or the first controller open() would land on
@@ -171,6 +173,9 @@ int td_server_start(struct td_server *srv, const struct td_config *cfg,
 	srv->in_process = cfg->in_process;
 	srv->pid = getpid();
 	srv->uid = getuid();
+	srv->upgrade.log_path = cfg->log_path;
+	srv->upgrade.syslog_addr = cfg->syslog_addr;
+	srv->upgrade.helpers = cfg->helpers;
 	clock_gettime(CLOCK_MONOTONIC, &srv->started);
 	if ((rc = td_start(srv, cfg, err, errsz)) < 0) {
 		td_log_at(LOG_ERR, "cannot start: %s",
@@ -182,6 +187,8 @@ int td_server_start(struct td_server *srv, const struct td_config *cfg,
 		td_spawner_stop(srv);
 		return rc;
 	}
+	if (!cfg->in_process)
+		td_upgrade_init(srv);
 	td_log("listening on %s (protocol %d, %s%s%s%s)", srv->socket_path,
 	       TETHER_PROTO_VERSION,
 	       srv->persistent ? "persistent" : "dies with its controller",
@@ -191,6 +198,102 @@ int td_server_start(struct td_server *srv, const struct td_config *cfg,
 	       : srv->listen.stream ? ", socket from the service manager, "
 				      "SOCK_STREAM"
 				    : ", socket from the service manager");
+	return 0;
+}
+
+/* The rest of td_start for a server a previous binary of this process
+ * handed over: its socket, workers and fds are already there. */
+static int td_resume(struct td_server *srv, struct td_state_in *st,
+		     struct td_config *cfg, char *err, size_t errsz)
+{
+	int rc;
+
+	if ((rc = td_std_fds()) < 0 || (rc = td_ifd_init()) < 0) {
+		snprintf(err, errsz, "fds: %s", strerror(-rc));
+		return rc;
+	}
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	if ((rc = td_state_config(srv, st, cfg)) < 0) {
+		snprintf(err, errsz, "%s", st->err);
+		return rc;
+	}
+	srv->socket_path = cfg->socket_path;
+	srv->upgrade.log_path = cfg->log_path;
+	srv->upgrade.helpers = cfg->helpers;
+	if ((rc = td_state_dir(srv, cfg->state_dir, err, errsz)) < 0)
+		return rc;
+	if ((rc = td_log_open(cfg->log_path, cfg->syslog_addr)) < 0) {
+		snprintf(err, errsz, "cannot open log %s: %s",
+			 cfg->syslog_addr ? cfg->syslog_addr
+			 : cfg->log_path ? cfg->log_path : "(stderr)",
+			 strerror(-rc));
+		return rc;
+	}
+	srv->log_path = cfg->syslog_addr ? NULL : cfg->log_path;
+	srv->upgrade.syslog_addr = cfg->syslog_addr;
+	/* NOTIFY_SOCKET was ours alone (unset for the workers): the
+	 * connected socket came across instead. */
+	td_notify_adopt(srv, st->notify_fd, st->notify_addr);
+	srv->notify.fdstore = cfg->fdstore;
+	if ((rc = td_loop_init(srv)) < 0) {
+		snprintf(err, errsz, "io_uring: %s", strerror(-rc));
+		return rc;
+	}
+	if ((rc = td_pool_start(srv, cfg->helpers)) < 0) {
+		snprintf(err, errsz, "helper threads: %s", strerror(-rc));
+		return rc;
+	}
+	if ((rc = td_state_restore(srv, st)) < 0) {
+		snprintf(err, errsz, "%s", st->err);
+		return rc;
+	}
+	return 0;
+}
+
+int td_server_resume(struct td_server *srv, int state_fd,
+		     const char *fallback_from, char *err, size_t errsz)
+{
+	static struct td_state_in st;	/* cfg's strings live in it */
+	struct td_config cfg = { 0 };
+	int rc;
+
+	srv->pid = getpid();
+	srv->uid = getuid();
+	if ((rc = td_state_read(state_fd, &st)) < 0)
+		snprintf(err, errsz, "%s", st.err);
+	else
+		rc = td_resume(srv, &st, &cfg, err, errsz);
+	/* Whatever went wrong, the binary that wrote the state reads it:
+	 * go back to it rather than lose the workers. */
+	if (rc < 0 && !fallback_from && st.fallback_fd >= 0)
+		td_state_fall_back(&st, err);
+	close(state_fd);
+	/* The binary that wrote the state: we are it, or replace it. */
+	if (st.fallback_fd >= 0)
+		close(st.fallback_fd);
+	if (rc < 0) {
+		td_log("cannot resume: %s", err);
+		td_state_in_free(&st);
+		return rc;
+	}
+	td_upgrade_init(srv);
+	srv->upgrade.count = st.upgrades;
+	if (fallback_from) {
+		/* The new binary could not read the state: we are the old
+		 * one again, and the upgrade did not happen. */
+		srv->upgrade.count--;
+		snprintf(srv->upgrade.error, sizeof(srv->upgrade.error),
+			 "%.100s (%.120s): the old binary resumed", st.binary,
+			 fallback_from);
+	}
+	td_state_in_free(&st);
+	td_workers_reap(srv);
+	td_log("resumed %s on %s (upgrade %u, generation %llu, %u workers, "
+	       "%u labels, %u parked)", td_server_version(), srv->socket_path,
+	       srv->upgrade.count, (unsigned long long)srv->conns.generation,
+	       srv->workers.nworkers, srv->fds.nlabels, srv->exec.nparked);
+	if (fallback_from)
+		td_log("upgrade failed: %s", srv->upgrade.error);
 	return 0;
 }
 

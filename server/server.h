@@ -24,6 +24,11 @@ void td_server_init(struct td_server *srv);
 /* Everything up to serving; -errno with err[] saying why (logged). */
 int td_server_start(struct td_server *srv, const struct td_config *cfg,
 		    char *err, size_t errsz);
+/* tetherd --resume-fd: a server handed over by the previous binary of
+ * this process (upgrade/); fallback_from: why the newer binary could
+ * not resume, when we are the old one taking the state back. */
+int td_server_resume(struct td_server *srv, int state_fd,
+		     const char *fallback_from, char *err, size_t errsz);
 /* After the loop: free in the order things may point at each other. */
 void td_server_finish(struct td_server *srv);
 /* What option parsing allocated (td_server_start's caller's). */

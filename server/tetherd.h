@@ -13,6 +13,7 @@
  *   workers/    SPAWN and the rest, captured output, the spawner
  *   policy/     the syscall policy, its filter on the server
  *   systemd/    the service manager: passed fds, notifications
+ *   upgrade/    UPGRADE: the state across an exec of a new binary
  *
  * and, here, what holds them together: the loop, start-up and teardown
  * (server.c), the ring (ring.c), the log, persistence.  Requests flow one
@@ -44,6 +45,7 @@
 #include "reply/reply.h"
 #include "ring.h"
 #include "systemd/systemd.h"
+#include "upgrade/upgrade.h"
 #include "workers/workers.h"
 
 #define TD_SHUTDOWN_DEADLINE_S 5
@@ -75,6 +77,7 @@ struct td_server {
 	struct td_policy_state policy;	/* policy/ */
 	struct td_notify notify;	/* systemd/ */
 	struct td_activation activation; /* systemd/: until taken */
+	struct td_upgrade upgrade;	/* upgrade/ */
 };
 
 /* loop.c */
@@ -116,6 +119,8 @@ static inline void td_status_common(struct td_server *srv,
 	st->nlabels = srv->fds.nlabels;
 	st->children = srv->workers.nrunning;
 	st->workers = srv->workers.nworkers;
+	st->server_version = tp_str(td_server_version());
+	st->has |= TP_STATUS_SERVER_VERSION;
 }
 
 /* persist.c: setsid, and no more dying with the controller. */

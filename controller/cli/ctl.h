@@ -187,6 +187,7 @@ int ctl_intr_cancel(struct tether *t);
 int ctl_start(struct ctl *g, struct tether *t, int argc, char **argv);
 int ctl_status(struct ctl *g, struct tether *t, int argc, char **argv);
 int ctl_shutdown(struct ctl *g, struct tether *t, int argc, char **argv);
+int ctl_upgrade(struct ctl *g, struct tether *t, int argc, char **argv);
 
 /* ctl_call.c */
 int ctl_call(struct ctl *g, struct tether *t, int argc, char **argv);

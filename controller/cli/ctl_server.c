@@ -166,3 +166,63 @@ int ctl_shutdown(struct ctl *g, struct tether *t, int argc, char **argv)
 		printf("tetherd pid %d stopped\n", (int)pid);
 	return CTL_EX_OK;
 }
+
+/* ---- upgrade ---------------------------------------------------------- */
+
+int ctl_upgrade(struct ctl *g, struct tether *t, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "tetherd", required_argument, NULL, 'd' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct tether_upgrade_result res = { .struct_size = sizeof(res) };
+	const char *binary = NULL;
+	char abs[4096], *end;
+	long long timeout = 30000;
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		if (c == 'd') {
+			binary = optarg;
+		} else if (c == 't') {
+			timeout = strtoll(optarg, &end, 10);
+			if (*end || end == optarg || timeout <= 0)
+				return CTL_EX_USAGE;
+		} else {
+			return CTL_EX_USAGE;
+		}
+	}
+	if (optind != argc)
+		return CTL_EX_USAGE;
+	/* The server resolves nothing for us: a relative path is ours. */
+	if (binary && binary[0] != '/') {
+		if (!realpath(binary, abs)) {
+			ctl_err("upgrade: %s: %s", binary, strerror(errno));
+			return CTL_EX_FAILED;
+		}
+		binary = abs;
+	}
+	rc = tether_upgrade(t, g->socket_path,
+			    g->takeover ? TETHER_CONNECT_TAKEOVER : 0, binary,
+			    timeout, &res);
+	if (rc < 0) {
+		ctl_err("upgrade: %s", ctl_why(t, rc));
+		return rc == -ETIMEDOUT ? CTL_EX_TIMEOUT : ctl_status_of(rc);
+	}
+	if (g->json) {
+		printf("{\"pid\":%d,\"upgrades\":%u,\"from\":", (int)res.pid,
+		       res.upgrades);
+		ctl_json_string(stdout, res.from_version,
+				strlen(res.from_version));
+		printf(",\"to\":");
+		ctl_json_string(stdout, res.to_version, strlen(res.to_version));
+		printf("}\n");
+	} else {
+		printf("tetherd pid %d upgraded: %s -> %s (upgrade %u)\n",
+		       (int)res.pid, res.from_version, res.to_version,
+		       res.upgrades);
+	}
+	return CTL_EX_OK;
+}

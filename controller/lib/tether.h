@@ -548,6 +548,30 @@ int tether_mem_list(struct tether *t, struct tether_mem **v, size_t *n);
  * logs follow.  fd -1 turns it off.  0, or -EINVAL. */
 int tether_set_interrupt_fd(struct tether *t, int fd);
 
+/* ---- live upgrade (libtether 1.2) --------------------------------- */
+
+struct tether_upgrade_result {
+	size_t struct_size;		/* sizeof, set by the caller */
+	pid_t pid;			/* the server's, before and after */
+	unsigned upgrades;		/* execs the server has survived */
+	char from_version[64];		/* the binary that ran */
+	char to_version[64];		/* the binary that runs now */
+	char error[256];		/* why it failed, as the server says */
+};
+
+/* Have the server exec binary (NULL: the path it was started from) in
+ * its own process -- the pid, the workers, every fd and label and
+ * parked result stay -- and wait up to timeout_ms (<= 0: 30 s) for it
+ * to serve again.  The server closes t's connection first: t attaches
+ * again, in place, with socket_path and flags (the fds it holds stay
+ * held).  0 once the new binary has resumed; -ENOEXEC if the old one
+ * still runs (res->error says why), -ETIMEDOUT if no server answered
+ * in time (t is then detached), -ENOTSUP under a policy or from a
+ * server too old to upgrade. */
+int tether_upgrade(struct tether *t, const char *socket_path,
+		   unsigned flags, const char *binary, int64_t timeout_ms,
+		   struct tether_upgrade_result *res);
+
 #ifdef __cplusplus
 }
 #endif

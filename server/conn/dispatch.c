@@ -62,6 +62,11 @@ static int td_do_status(struct td_req *r)
 	st.helpers_busy = busy;
 	st.helpers_syscalls = syscalls;
 	st.jobs = srv->deferred.njobs;
+	st.binary = tp_str(srv->upgrade.binary);
+	st.upgrades = srv->upgrade.count;
+	st.upgrade_error = tp_str(srv->upgrade.error);
+	st.has |= TP_STATUS_BINARY | TP_STATUS_UPGRADES |
+		  (srv->upgrade.error[0] ? TP_STATUS_UPGRADE_ERROR : 0);
 	return tp_pack_status(r->w, &st);
 }
 
@@ -124,6 +129,7 @@ static const struct td_op td_ops[TETHER_OP_MAX_] = {
 	[TETHER_OP_RESPAWN] = { "RESPAWN", td_do_respawn, false },
 	[TETHER_OP_SUBMIT] = { "SUBMIT", td_do_submit, false },
 	[TETHER_OP_REAP] = { "REAP", td_do_reap, false },
+	[TETHER_OP_UPGRADE] = { "UPGRADE", td_do_upgrade, false },
 };
 
 static const struct td_op *td_op_find(int64_t op)
@@ -153,6 +159,12 @@ static void td_dispatch_op(struct td_conn *c, const struct tp_in *in,
 			     "%s refused: read-only observer connection "
 			     "(attached by pid %d)", op->name,
 			     ctl ? (int)ctl->peer_pid : 0);
+		return;
+	}
+	/* Draining for an exec: nothing new may start (STATUS may). */
+	if (c->srv->upgrade.draining && in->code != TETHER_OP_STATUS) {
+		tp_msg_error(m, in->id, EAGAIN, "tetherd is upgrading: "
+			     "reconnect in a moment");
 		return;
 	}
 	tp_msg_reply(m, in->id, 0);

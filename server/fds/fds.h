@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define TD_NOFILE_WANT 65536		/* soft RLIMIT_NOFILE we ask for */
 #define TD_IFD_FLOOR 1024		/* the server's own fds start here */
@@ -30,6 +31,8 @@ int td_ifd_init(void);
 /* Move fd up and record it with a role (a static string); returns the
  * new fd.  Closes fd on failure. */
 int td_ifd_adopt(int fd, const char *role);
+/* An fd the previous binary left us (upgrade/): recorded where it is. */
+int td_ifd_keep(int fd, const char *role);
 void td_ifd_close(int fd);
 bool td_ifd_is(int fd);
 const char *td_ifd_role(int fd);	/* NULL if not internal */
@@ -47,6 +50,12 @@ size_t td_labels_fds(const struct td_server *srv, int *out, size_t max);
 void td_labels_syscall_done(struct td_server *srv, long nr,
 			    const uint64_t *regs, long ret);
 void td_labels_free(struct td_server *srv);
+int td_labels_each(struct td_server *srv,
+		   int (*fn)(void *ctx, int fd, dev_t dev, ino_t ino,
+			     mode_t type, const char *name),
+		   void *ctx);
+int td_label_restore(struct td_server *srv, int fd, dev_t dev, ino_t ino,
+		     mode_t type, const char *name);
 int td_do_label(struct td_req *r);
 /* Label fd as name (NULL: the name was not a string), as LABEL does,
  * and what LABEL would answer into *done (may be NULL); 0 or

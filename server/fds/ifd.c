@@ -100,6 +100,22 @@ int td_ifd_adopt(int fd, const char *role)
 	return nfd;
 }
 
+int td_ifd_keep(int fd, const char *role)
+{
+	if (fd < td_ifd_floor || fcntl(fd, F_GETFD) < 0)
+		return -EBADF;
+	pthread_mutex_lock(&td_ifd_lock);
+	if (td_nifds >= td_ifd_max || bsearch(&fd, td_ifds, td_nifds, sizeof(int), td_ifd_cmp)) {
+		pthread_mutex_unlock(&td_ifd_lock);
+		return -EMFILE;
+	}
+	td_ifd_insert(fd, role);
+	pthread_mutex_unlock(&td_ifd_lock);
+	/* FD_CLOEXEC, cleared for the exec that brought it here, is set
+	 * again once the resume cannot fail (and fall back) any more. */
+	return fd;
+}
+
 void td_ifd_close(int fd)
 {
 	int *p;

@@ -280,3 +280,41 @@ void td_labels_free(struct td_server *srv)
 	}
 	srv->fds.nlabels = 0;
 }
+
+/* upgrade/: every label as it is (fn stops the walk by returning
+ * nonzero), and one put back after the exec, oldest first. */
+int td_labels_each(struct td_server *srv,
+		   int (*fn)(void *ctx, int fd, dev_t dev, ino_t ino,
+			     mode_t type, const char *name),
+		   void *ctx)
+{
+	int rc;
+
+	for (const struct td_label *l = srv->fds.labels; l; l = l->next)
+		if ((rc = fn(ctx, l->fd, l->dev, l->ino, l->type, l->name)))
+			return rc;
+	return 0;
+}
+
+int td_label_restore(struct td_server *srv, int fd, dev_t dev, ino_t ino,
+		     mode_t type, const char *name)
+{
+	struct td_label *l, **tail = &srv->fds.labels;
+
+	if (strlen(name) > TETHER_LABEL_MAX || !*name ||
+	    srv->fds.nlabels >= TD_LABELS_MAX)
+		return -EINVAL;
+	if (!(l = calloc(1, sizeof(*l))))
+		return -ENOMEM;
+	l->fd = fd;
+	l->dev = dev;
+	l->ino = ino;
+	l->type = type;
+	strcpy(l->name, name);
+	/* appended: the saved list was walked newest first */
+	while (*tail)
+		tail = &(*tail)->next;
+	*tail = l;
+	srv->fds.nlabels++;
+	return 0;
+}

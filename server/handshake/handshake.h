@@ -79,6 +79,9 @@ struct td_listen {
 int td_listen_open(struct td_server *srv, char *err, size_t errsz);
 void td_listen_close(struct td_server *srv);
 void td_listen_arm(struct td_server *srv);
+void td_listen_pause(struct td_server *srv);
+void td_listen_adopt(struct td_server *srv, int listen_fd, int lock_fd,
+		     ino_t ino);
 void td_listen_event(struct td_server *srv, int res, bool more);
 
 /* handshake.c */

@@ -328,7 +328,8 @@ void td_listen_arm(struct td_server *srv)
 {
 	struct io_uring_sqe *sqe;
 
-	if (srv->listen.accept_armed || srv->stopping || srv->listen.listen_fd < 0)
+	if (srv->listen.accept_armed || srv->stopping ||
+	    srv->upgrade.draining || srv->listen.listen_fd < 0)
 		return;
 	if (!(sqe = td_sqe(srv)))
 		return;
@@ -360,6 +361,30 @@ void td_listen_event(struct td_server *srv, int res, bool more)
 		td_log_at(LOG_WARNING, "accept: %s", strerror(-res));
 	}
 	td_listen_arm(srv);
+}
+
+/* An upgrade: connections wait in the backlog for the next binary. */
+void td_listen_pause(struct td_server *srv)
+{
+	struct io_uring_sqe *sqe;
+
+	if (srv->listen.accept_armed && (sqe = td_sqe(srv))) {
+		io_uring_prep_cancel64(sqe,
+			(uint64_t)(uintptr_t)&srv->listen.ev_accept, 0);
+		io_uring_sqe_set_data(sqe, NULL);
+	}
+}
+
+/* The socket and lock a previous binary of this process made (and
+ * checked): already the server's own fds. */
+void td_listen_adopt(struct td_server *srv, int listen_fd, int lock_fd,
+		     ino_t ino)
+{
+	srv->listen.srv = srv;
+	td_timer_init(&srv->listen.accept_retry, td_listen_retry);
+	srv->listen.listen_fd = listen_fd;
+	srv->listen.lock_fd = lock_fd;
+	srv->listen.socket_ino = ino;
 }
 
 /* Remove the socket only if it is still ours: a successor may already

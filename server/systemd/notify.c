@@ -55,6 +55,20 @@ static int td_notify_addr(const char *env, struct sockaddr_un *sa,
 	return 0;
 }
 
+/* After an UPGRADE's exec: the socket the previous binary connected
+ * (already the server's own, or -1), and READY=1 long said. */
+void td_notify_adopt(struct td_server *srv, int fd, const char *addr)
+{
+	struct td_notify *nt = &srv->notify;
+
+	nt->tail = &nt->head;
+	nt->ev.kind = TD_EV_NOTIFY;
+	nt->ev.obj = srv;
+	nt->fd = fd;
+	nt->ready = fd >= 0;
+	snprintf(nt->addr, sizeof(nt->addr), "%s", addr);
+}
+
 int td_notify_open(struct td_server *srv, char *err, size_t errsz)
 {
 	struct td_notify *nt = &srv->notify;

@@ -71,6 +71,7 @@ void td_activation_free(struct td_activation *a);
 /* notify.c: connect to NOTIFY_SOCKET if it is set (and unset it, so
  * workers do not inherit it); 0 when it is not. */
 int td_notify_open(struct td_server *srv, char *err, size_t errsz);
+void td_notify_adopt(struct td_server *srv, int fd, const char *addr);
 bool td_notify_on(const struct td_server *srv);
 /* Queue one datagram (lines "KEY=value\n"), with fd (>= 0: a copy is
  * sent, ours stays ours) attached, and send what goes now. */

@@ -363,3 +363,48 @@ int td_capture_open_seg(const struct td_capture_seg *seg)
 {
 	return td_capture_open_ro(seg->path, seg->dev, seg->ino);
 }
+
+void td_capture_export(const struct td_capture *cap,
+		       struct td_capture_state *s)
+{
+	*s = (struct td_capture_state){
+		.pipe_fd = cap->pipe_fd, .log_fd = cap->log_fd,
+		.path = cap->path, .old_base = cap->old_base,
+		.base = cap->base, .size = cap->size, .log_max = cap->log_max,
+		.lost = cap->lost, .have_old = cap->have_old,
+		.dev = cap->dev, .ino = cap->ino, .old_dev = cap->old_dev,
+		.old_ino = cap->old_ino,
+	};
+}
+
+/* The fds are already the server's own (td_ifd_keep); armed by
+ * td_capture_start like a new one. */
+int td_capture_import(struct td_server *srv, struct td_worker *w,
+		      const struct td_capture_state *s)
+{
+	struct td_capture *cap;
+
+	if (strlen(s->path) >= sizeof(cap->path))
+		return -ENAMETOOLONG;
+	if (!(cap = calloc(1, sizeof(*cap))))
+		return -ENOMEM;
+	cap->srv = srv;
+	cap->w = w;
+	cap->pipe_fd = s->pipe_fd;
+	cap->log_fd = s->log_fd;
+	strcpy(cap->path, s->path);
+	cap->old_base = s->old_base;
+	cap->base = s->base;
+	cap->size = s->size;
+	cap->have_old = s->have_old;
+	cap->log_max = s->log_max;
+	cap->lost = s->lost;
+	cap->dev = s->dev;
+	cap->ino = s->ino;
+	cap->old_dev = s->old_dev;
+	cap->old_ino = s->old_ino;
+	cap->ev.kind = TD_EV_CAPTURE;
+	cap->ev.obj = cap;
+	w->cap = cap;
+	return 0;
+}

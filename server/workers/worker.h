@@ -181,6 +181,22 @@ struct td_capture;
 int td_capture_open(struct td_server *srv, struct td_worker *w,
 		    uint64_t log_max, int *child_fd);
 void td_capture_start(struct td_capture *cap);
+/* upgrade/: a capture as the next binary needs it, and back. */
+struct td_capture_state {
+	int pipe_fd;
+	int log_fd;
+	const char *path;
+	uint64_t old_base, base, size, log_max, lost;
+	bool have_old;
+	dev_t dev, old_dev;		/* the files as created */
+	ino_t ino, old_ino;
+};
+void td_capture_export(const struct td_capture *cap,
+		       struct td_capture_state *s);
+int td_capture_import(struct td_server *srv, struct td_worker *w,
+		      const struct td_capture_state *s);
+/* upgrade/: a worker record rebuilt after the exec, linked in. */
+void td_worker_adopt(struct td_server *srv, struct td_worker *w);
 void td_capture_free(struct td_capture *cap);
 bool td_capture_eof(const struct td_capture *cap);
 uint64_t td_capture_size(const struct td_capture *cap);

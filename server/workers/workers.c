@@ -768,3 +768,22 @@ void td_workers_free(struct td_server *srv)
 	}
 	srv->workers.nworkers = srv->workers.nrunning = 0;
 }
+
+/* upgrade/: a record rebuilt from the state, appended (the state lists
+ * the oldest first, the list is newest first: each goes to the head). */
+void td_worker_adopt(struct td_server *srv, struct td_worker *w)
+{
+	bool running = w->state == TD_W_RUNNING || w->state == TD_W_STOPPED;
+
+	w->srv = srv;
+	td_timer_init(&w->stop_timer, NULL);
+	td_worker_link(srv, w);
+	if (!running)
+		srv->workers.nrunning--;
+	if (w->spec) {
+		w->argv = w->spec->argv;
+		w->argc = w->spec->argc;
+	}
+	if (w->cap)
+		td_capture_start(w->cap);
+}

@@ -1,0 +1,165 @@
+/*
+ * tether_upgrade: have tetherd exec a new binary in its own process (the
+ * UPGRADE op), then attach to what comes back and check that it is the
+ * same process, upgraded.  The server closes our connection before its
+ * exec: the handle is attached again in place, keeping what is the
+ * caller's (the fds it holds, its interrupt fd).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "libtether.h"
+
+/* What STATUS says of upgrades, beyond struct tether_status. */
+struct tl_upstat {
+	pid_t pid;
+	int64_t upgrades;
+	char version[64];
+	char error[256];
+};
+
+static int tl_got_upstat(struct tether *t, const msgpack_object *body,
+			 void *arg)
+{
+	struct tl_upstat *u = arg;
+	struct tp_status st;
+	struct tp_err e;
+	int rc;
+
+	if ((rc = tp_unpack_status(body, &st, &e)) < 0)
+		return tl_fail(t, -rc, "%s", e.msg);
+	u->pid = (pid_t)st.pid;
+	u->upgrades = st.has & TP_STATUS_UPGRADES ? st.upgrades : -1;
+	snprintf(u->version, sizeof(u->version), "%.*s",
+		 st.has & TP_STATUS_SERVER_VERSION ? (int)st.server_version.n
+						   : 0,
+		 st.server_version.p ? st.server_version.p : "");
+	snprintf(u->error, sizeof(u->error), "%.*s",
+		 st.has & TP_STATUS_UPGRADE_ERROR ? (int)st.upgrade_error.n : 0,
+		 st.upgrade_error.p ? st.upgrade_error.p : "");
+	return 0;
+}
+
+static int tl_pack_upgrade(struct tp_w *w, const void *arg)
+{
+	const char *binary = arg;
+	struct tp_upgrade req = { 0 };
+
+	if (binary) {
+		req.has = TP_UPGRADE_BINARY;
+		req.binary = tp_str(binary);
+	}
+	return tp_pack_upgrade(w, &req);
+}
+
+static int64_t tl_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The server closes our syscall socket once the answer is out. */
+static void tl_wait_closed(struct tether *t, int64_t deadline)
+{
+	char buf[4096];
+
+	for (;;) {
+		struct pollfd p = { .fd = t->sfd, .events = POLLIN };
+		int64_t left = deadline - tl_now_ms();
+
+		if (left <= 0 || poll(&p, 1, (int)(left > 1000 ? 1000 : left)) < 0)
+			return;
+		if (p.revents && read(t->sfd, buf, sizeof(buf)) <= 0)
+			return;
+	}
+}
+
+/* t takes nt's connection; nt goes. */
+static void tl_handle_move(struct tether *t, struct tether *nt)
+{
+	if (t->sfd >= 0)
+		close(t->sfd);
+	if (t->dfd >= 0)
+		close(t->dfd);
+	tp_rbuf_free(&t->in);
+	t->sfd = nt->sfd;
+	t->dfd = nt->dfd;
+	t->in = nt->in;
+	t->consumed_pending = nt->consumed_pending;
+	t->next_id = nt->next_id;
+	t->info = nt->info;
+	t->causes = nt->causes;
+	t->taken = false;
+	nt->sfd = nt->dfd = -1;
+	memset(&nt->in, 0, sizeof(nt->in));
+	tl_free(nt);
+}
+
+TETHER_API int tether_upgrade(struct tether *t, const char *socket_path,
+			      unsigned flags, const char *binary,
+			      int64_t timeout_ms,
+			      struct tether_upgrade_result *res)
+{
+	struct tether_upgrade_result r = { .struct_size = sizeof(r) };
+	struct tl_upstat before = { 0 }, after = { 0 };
+	struct tether *nt = NULL;
+	int64_t deadline;
+	int rc;
+
+	if (timeout_ms <= 0)
+		timeout_ms = 30000;
+	deadline = tl_now_ms() + timeout_ms;
+	if ((rc = tl_request(t, TETHER_OP_STATUS, NULL, NULL, tl_got_upstat,
+			     &before)) < 0)
+		return rc;
+	if (before.upgrades < 0)
+		return tl_fail(t, ENOTSUP, "tetherd %s cannot upgrade itself",
+			       before.version[0] ? before.version : "(old)");
+	r.pid = before.pid;
+	snprintf(r.from_version, sizeof(r.from_version), "%s", before.version);
+	if ((rc = tl_request(t, TETHER_OP_UPGRADE, tl_pack_upgrade, binary,
+			     NULL, NULL)) < 0)
+		return rc;
+	tl_wait_closed(t, deadline);
+	/* The new binary serves once it has resumed; until then the
+	 * socket's backlog holds us, or the old one still drains. */
+	for (;;) {
+		rc = tether_connect(socket_path, flags, &nt);
+		if (rc == 0) {
+			rc = tl_request(nt, TETHER_OP_STATUS, NULL, NULL,
+					tl_got_upstat, &after);
+			if (rc == 0 && after.upgrades != before.upgrades)
+				break;
+			if (rc == 0 && after.error[0] &&
+			    strcmp(after.error, before.error))
+				break;	/* it failed, and says why */
+			tether_disconnect(nt);
+			nt = NULL;
+		}
+		if (tl_now_ms() >= deadline)
+			return tl_fail(t, ETIMEDOUT, "the upgraded tetherd did "
+				       "not answer within %lld ms",
+				       (long long)timeout_ms);
+		usleep(20000);
+	}
+	tl_handle_move(t, nt);
+	r.upgrades = (unsigned)after.upgrades;
+	snprintf(r.to_version, sizeof(r.to_version), "%s", after.version);
+	snprintf(r.error, sizeof(r.error), "%s", after.error);
+	if (res)
+		tl_opts_out(res, &r, sizeof(r));
+	if (after.pid != before.pid)
+		return tl_fail(t, ESRCH, "tetherd's pid changed (%d, now %d): "
+			       "another server took the socket",
+			       (int)before.pid, (int)after.pid);
+	if (after.upgrades == before.upgrades)
+		return tl_fail(t, ENOEXEC, "upgrade failed: %s", after.error);
+	return 0;
+}

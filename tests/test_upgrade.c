@@ -1,0 +1,393 @@
+/*
+ * UPGRADE with real binaries: the server execs tests/tetherd-unchecked
+ * (the same sources built apart, reporting "+unchecked") in its own
+ * process, and back.  Everything it held must be there after: the pid,
+ * 3 workers writing output (same pids, the bytes captured before, more
+ * after), 1,000 fds with their FD_CLOEXEC flags, a label, a parked
+ * result; a call in flight is cancelled and reported as such.  A binary
+ * that cannot read the state gives it back to the old one; bad binaries,
+ * a policy and remote memory are refused before anything is touched; a
+ * controller SIGKILLed mid-upgrade costs nothing.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kit.h"
+
+#define ARGV(...) ((const char *const[]){ __VA_ARGS__, NULL })
+#define NWORKERS 3
+#define NFDS 1000
+
+TestSuite(upgrade, .init = fx_init_server, .fini = fx_fini_all,
+	  .timeout = 60);
+
+static void fallback_init(void)
+{
+	/* Read only by the unchecked build: it then knows no state. */
+	setenv("TETHERD_TEST_STATE_MAX", "0", 1);
+	fx_init_server();
+	unsetenv("TETHERD_TEST_STATE_MAX");
+}
+TestSuite(upgrade_fallback, .init = fallback_init, .fini = fx_fini_all,
+	  .timeout = 60);
+
+static const char *unchecked(void)
+{
+	const char *p = getenv("TETHERD_UNCHECKED");
+
+	cr_assert(p && *p, "TETHERD_UNCHECKED is not set");
+	return p;
+}
+
+static int do_upgrade(const char *binary, struct tether_upgrade_result *res)
+{
+	*res = (struct tether_upgrade_result){ .struct_size = sizeof(*res) };
+	return tether_upgrade(fx.t, fx.sock, 0, binary, 30000, res);
+}
+
+static void upgrade_ok(const char *binary, unsigned n)
+{
+	struct tether_upgrade_result res;
+	int rc = do_upgrade(binary, &res);
+
+	cr_assert_eq(rc, 0, "tether_upgrade(%s): %s (%s)", binary,
+		     strerror(-rc), tether_last_error(fx.t));
+	cr_expect_eq(res.pid, fx.pid);
+	cr_expect_eq(res.upgrades, n);
+	cr_expect_eq(tether_info(fx.t)->pid, fx.pid);
+}
+
+/* Bytes of worker target's log so far, into buf (NUL-ended). */
+struct logbuf {
+	char b[1 << 16];
+	size_t n;
+};
+
+static int log_cb(const void *data, size_t len, uint64_t off, void *arg)
+{
+	struct logbuf *lb = arg;
+
+	(void)off;
+	if (lb->n + len >= sizeof(lb->b))
+		len = sizeof(lb->b) - 1 - lb->n;
+	memcpy(lb->b + lb->n, data, len);
+	lb->n += len;
+	lb->b[lb->n] = '\0';
+	return 0;
+}
+
+static void read_log(const char *target, struct logbuf *lb)
+{
+	int rc;
+
+	lb->n = 0;
+	lb->b[0] = '\0';
+	rc = tether_logs(fx.t, target, 0, false, log_cb, lb);
+	cr_assert_eq(rc, 0, "logs %s: %s (%s)", target, strerror(-rc),
+		     tether_last_error(fx.t));
+}
+
+/* 1 if pid's fd has FD_CLOEXEC, per /proc/PID/fdinfo. */
+static int fd_cloexec(pid_t pid, int fd)
+{
+	unsigned long flags = 0;
+	char path[64], line[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", (int)pid, fd);
+	f = fopen(path, "re");
+	cr_assert(f, "%s: %s", path, strerror(errno));
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "flags: %lo", &flags) == 1)
+			break;
+	fclose(f);
+	return flags & O_CLOEXEC ? 1 : 0;
+}
+
+static long srv_call(long nr, unsigned nargs, uint64_t a0, uint64_t a1,
+		     uint64_t a2)
+{
+	struct tether_arg args[3] = { TETHER_INT(a0), TETHER_INT(a1),
+				      TETHER_INT(a2) };
+
+	return fx_syscall(fx.t, nr, nargs, args);
+}
+
+/* Until PENDING says id is done (parked). */
+static void wait_parked(uint64_t id)
+{
+	for (int tries = 0; tries < 500; tries++) {
+		struct tether_pending *v;
+		size_t n;
+		bool done = false;
+
+		cr_assert_eq(tether_pending(fx.t, &v, &n), 0);
+		for (size_t i = 0; i < n; i++)
+			if (v[i].id == id && !strcmp(v[i].state, "done"))
+				done = true;
+		tether_free(v);
+		if (done)
+			return;
+		usleep(10000);
+	}
+	cr_assert_fail("request %llu never completed", (unsigned long long)id);
+}
+
+/* "wN 0\nwN 1\n..." with no line missing: no byte was lost while
+ * the server was between binaries. */
+static void expect_unbroken(const char *label, const char *log)
+{
+	char want[64];
+	long k = 0;
+
+	for (const char *p = log; *p; k++) {
+		const char *nl = strchr(p, '\n');
+		int n = snprintf(want, sizeof(want), "%s %ld", label, k);
+
+		if (!nl)
+			break;	/* a line still being written */
+		cr_assert(nl - p == n && !memcmp(p, want, (size_t)n),
+			  "%s's log: line %ld is \"%.*s\", want \"%s\"", label,
+			  k, (int)(nl - p), p, want);
+		p = nl + 1;
+	}
+	cr_expect_gt(k, 0, "%s's log is empty", label);
+}
+
+Test(upgrade, keeps_everything)
+{
+	pid_t wpid[NWORKERS];
+	int dups[NFDS];
+	struct logbuf before[NWORKERS], after;
+	struct tether_status st0, st1;
+	struct tether_call c;
+	uint64_t parked_id, inflight_id;
+	char sink[16], label[16];
+	int p[2], devnull;
+
+	/* workers, writing as they go */
+	for (int i = 0; i < NWORKERS; i++) {
+		struct tether_spawn sp = TETHER_SPAWN_INIT;
+		char script[128];
+
+		snprintf(label, sizeof(label), "w%d", i);
+		snprintf(script, sizeof(script), "i=0; while :; do echo %s "
+			 "$i; i=$((i+1)); sleep 0.02; done", label);
+		sp.argv = ARGV("/bin/sh", "-c", script);
+		sp.label = label;
+		sp.capture = true;
+		wpid[i] = fx_spawn_ok(fx.t, &sp);
+	}
+	/* 1,000 fds, every other one FD_CLOEXEC, and a label */
+	devnull = (int)fx_openat(fx.t, AT_FDCWD, "/dev/null", O_RDONLY, 0);
+	cr_assert_geq(devnull, 0);
+	cr_assert_eq(tether_label(fx.t, devnull, "devnull"), 0);
+	for (int i = 0; i < NFDS; i++) {
+		dups[i] = (int)srv_call(SYS_fcntl, 3, (uint64_t)devnull,
+					i % 2 ? F_DUPFD_CLOEXEC : F_DUPFD, 3);
+		cr_assert_geq(dups[i], 0, "dup %d: %s", i, strerror(-dups[i]));
+	}
+	/* a parked result (a read that had its bytes), and a call still in
+	 * flight (a read nobody writes for) */
+	cr_assert_eq(fx_pipe2(fx.t, p, 0), 0);
+	cr_assert_eq(fx_write(fx.t, p[1], "abc", 3), 3);
+	memset(&c, 0, sizeof(c));
+	c.nr = SYS_read;
+	c.nargs = 3;
+	c.args[0] = TETHER_INT(p[0]);
+	c.args[1] = TETHER_OUT(sink, sizeof(sink));
+	c.args[2] = TETHER_INT(sizeof(sink));
+	c.flags = TETHER_CALL_ASYNC;
+	cr_assert_eq(tether_call(fx.t, &c), 0);
+	parked_id = c.async_id;
+	cr_assert_gt(parked_id, 0);
+	wait_parked(parked_id);
+	memset(&c, 0, sizeof(c));
+	c.nr = SYS_read;
+	c.nargs = 3;
+	c.args[0] = TETHER_INT(p[0]);
+	c.args[1] = TETHER_OUT(sink, sizeof(sink));
+	c.args[2] = TETHER_INT(sizeof(sink));
+	c.flags = TETHER_CALL_ASYNC;
+	cr_assert_eq(tether_call(fx.t, &c), 0);
+	inflight_id = c.async_id;
+	/* output captured so far */
+	for (int i = 0; i < NWORKERS; i++) {
+		snprintf(label, sizeof(label), "w%d", i);
+		do
+			read_log(label, &before[i]);
+		while (before[i].n < 8 && usleep(10000) == 0);
+	}
+	cr_assert_eq(tether_status(fx.t, &st0), 0);
+	/* an observer is attached through it all */
+	struct tether *obs = fx_observe(fx.sock);
+
+	upgrade_ok(unchecked(), 1);
+
+	cr_assert(fx_alive(fx.pid), "the server's pid is gone");
+	cr_assert_eq(tether_status(fx.t, &st1), 0);
+	cr_expect_eq(st1.pid, fx.pid);
+	cr_expect_eq(st1.nfds, st0.nfds, "fds %u before, %u after", st0.nfds,
+		     st1.nfds);
+	cr_expect_eq(st1.nchildren, NWORKERS);
+	cr_expect_eq(tether_fd_by_label(fx.t, "devnull"), devnull);
+	for (int i = 0; i < NFDS; i += 97)
+		cr_expect_eq(fd_cloexec(fx.pid, dups[i]), i % 2,
+			     "fd %d lost its FD_CLOEXEC flag (or gained one)",
+			     dups[i]);
+	/* the workers: same processes, still the server's children, their
+	 * output kept and still coming */
+	for (int i = 0; i < NWORKERS; i++) {
+		struct fx_pstat ps;
+
+		cr_assert(fx_read_pstat(wpid[i], &ps) && ps.state != 'Z',
+			  "worker %d is gone", (int)wpid[i]);
+		cr_expect_eq(ps.ppid, fx.pid);
+		snprintf(label, sizeof(label), "w%d", i);
+		do
+			read_log(label, &after);
+		while (after.n <= before[i].n + 16 && usleep(10000) == 0);
+		cr_expect(!memcmp(after.b, before[i].b, before[i].n),
+			  "%s's log changed across the upgrade", label);
+		expect_unbroken(label, after.b);
+	}
+	/* the parked result, and the cancelled one */
+	memset(&c, 0, sizeof(c));
+	cr_assert_eq(tether_collect(fx.t, parked_id, 0, &c), 0,
+		     "parked result: %s", tether_last_error(fx.t));
+	cr_expect_eq(c.ret, 3);
+	memset(&c, 0, sizeof(c));
+	cr_assert_eq(tether_collect(fx.t, inflight_id, 5000, &c), 0,
+		     "in-flight result: %s", tether_last_error(fx.t));
+	cr_expect_eq(c.ret, -ECANCELED, "in-flight read: %ld", c.ret);
+	/* and back to the first binary: nothing more is lost */
+	upgrade_ok(fx_tetherd(), 2);
+	cr_assert_eq(tether_status(fx.t, &st1), 0);
+	cr_expect_eq(st1.nfds, st0.nfds);
+	cr_expect_eq(st1.nchildren, NWORKERS);
+	tether_disconnect(obs);
+}
+
+Test(upgrade_fallback, old_binary_resumes)
+{
+	struct tether_spawn sp = TETHER_SPAWN_INIT;
+	struct tether_upgrade_result res;
+	struct tether_status st;
+	pid_t w;
+	int rc;
+
+	sp.argv = ARGV("/bin/sleep", "600");
+	sp.label = "sleeper";
+	w = fx_spawn_ok(fx.t, &sp);
+	rc = do_upgrade(unchecked(), &res);
+	cr_assert_eq(rc, -ENOEXEC, "upgrade: %s (%s)", strerror(-rc),
+		     tether_last_error(fx.t));
+	cr_expect(strstr(res.error, "state version"), "error: %s", res.error);
+	cr_expect(strstr(res.error, "old binary resumed"), "error: %s",
+		  res.error);
+	cr_expect_eq(res.upgrades, 0);
+	cr_expect(!strstr(res.to_version, "unchecked"), "now %s",
+		  res.to_version);
+	cr_assert_eq(tether_status(fx.t, &st), 0);
+	cr_expect_eq(st.pid, fx.pid);
+	cr_expect_eq(st.nchildren, 1);
+	cr_expect(fx_alive(w));
+}
+
+/* Refused before anything is touched: the server answers, unchanged. */
+static void refused(const char *binary, int err)
+{
+	struct tether_upgrade_result res;
+	struct tether_status st;
+	int rc = do_upgrade(binary, &res);
+
+	cr_expect_eq(rc, -err, "upgrade to %s: %s (%s), want %s", binary,
+		     strerror(-rc), tether_last_error(fx.t), strerror(err));
+	cr_assert_eq(tether_status(fx.t, &st), 0, "no answer after refusing "
+		     "%s", binary);
+	cr_expect_eq(st.pid, fx.pid);
+}
+
+Test(upgrade, refuses_bad_binaries)
+{
+	char script[256], writable[256], cmd[600];
+
+	fx_path(script, sizeof(script), "script");
+	fx_write_file(script, "#!/bin/sh\nexit 0\n", 17);
+	chmod(script, 0755);
+	refused(script, ENOEXEC);
+	fx_path(writable, sizeof(writable), "tetherd-copy");
+	snprintf(cmd, sizeof(cmd), "cp %s %s && chmod 0775 %s", fx_tetherd(),
+		 writable, writable);
+	cr_assert_eq(system(cmd), 0);
+	refused(writable, EPERM);
+	refused("relative/tetherd", EINVAL);
+	refused("/nonexistent/tetherd", ENOENT);
+	refused("/etc", EACCES);
+}
+
+Test(upgrade, refuses_remote_memory)
+{
+	uint64_t addr;
+
+	cr_assert_eq(tether_mem_alloc(fx.t, 4096, &addr), 0);
+	refused(unchecked(), EBUSY);
+	cr_assert_eq(tether_mem_free(fx.t, addr), 0);
+	upgrade_ok(unchecked(), 1);
+}
+
+Test(upgrade, refused_under_policy, .init = fx_init_dir)
+{
+	fx_start_policy("default allow\n");
+	refused(unchecked(), ENOTSUP);
+}
+
+/* The controller dies right after asking: the server finishes (or never
+ * starts) the upgrade on its own, and the next controller finds it all. */
+Test(upgrade, controller_killed_mid_upgrade)
+{
+	struct tether_spawn sp = TETHER_SPAWN_INIT;
+	struct tether_status st;
+	pid_t w, kid;
+	int status;
+
+	sp.argv = ARGV("/bin/sleep", "600");
+	w = fx_spawn_ok(fx.t, &sp);
+	tether_disconnect(fx.t);
+	fx.t = NULL;
+	kid = fork();
+	cr_assert_geq(kid, 0);
+	if (kid == 0) {
+		struct tether *t;
+		struct tether_upgrade_result res = {
+			.struct_size = sizeof(res) };
+
+		fx_forked();
+		if (tether_connect(fx.sock, 0, &t) < 0)
+			_exit(3);
+		tether_upgrade(t, fx.sock, 0, unchecked(), 30000, &res);
+		_exit(0);
+	}
+	fx_track(kid);
+	usleep(2000);
+	kill(kid, SIGKILL);
+	waitpid(kid, &status, 0);
+	fx_untrack(kid);
+	cr_assert_eq(fx_reattach(), 0);
+	cr_assert_eq(tether_status(fx.t, &st), 0);
+	cr_expect_eq(st.pid, fx.pid);
+	cr_expect_eq(st.nchildren, 1);
+	cr_expect(fx_alive(w));
+}
