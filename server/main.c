@@ -119,8 +119,8 @@ static int td_parse(int argc, char **argv, struct td_opts *o,
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		/* UPGRADE's exec of the next binary: not for people */
-		{ "resume-fd", required_argument, NULL, 'F' },
-		{ "resume-fallback", required_argument, NULL, 'B' },
+		{ "resume-fd", required_argument, NULL, 'Z' },
+		{ "resume-fallback", required_argument, NULL, 'X' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -189,7 +189,7 @@ static int td_parse(int argc, char **argv, struct td_opts *o,
 			o->cfg.helpers = (unsigned)n;
 			break;
 		}
-		case 'F': {
+		case 'Z': {
 			char *end;
 			long fd = strtol(optarg, &end, 10);
 
@@ -201,7 +201,7 @@ static int td_parse(int argc, char **argv, struct td_opts *o,
 			o->resume_fd = (int)fd;
 			break;
 		}
-		case 'B':
+		case 'X':
 			o->resume_fallback = optarg;
 			break;
 		case 'h':

@@ -54,7 +54,7 @@ int td_labels_each(struct td_server *srv,
 		   int (*fn)(void *ctx, int fd, dev_t dev, ino_t ino,
 			     mode_t type, const char *name),
 		   void *ctx);
-int td_label_restore(struct td_server *srv, int fd, dev_t dev, ino_t ino,
+int td_label_carry(struct td_server *srv, int fd, dev_t dev, ino_t ino,
 		     mode_t type, const char *name);
 int td_do_label(struct td_req *r);
 /* Label fd as name (NULL: the name was not a string), as LABEL does,

@@ -296,7 +296,7 @@ int td_labels_each(struct td_server *srv,
 	return 0;
 }
 
-int td_label_restore(struct td_server *srv, int fd, dev_t dev, ino_t ino,
+int td_label_carry(struct td_server *srv, int fd, dev_t dev, ino_t ino,
 		     mode_t type, const char *name)
 {
 	struct td_label *l, **tail = &srv->fds.labels;

@@ -287,7 +287,7 @@ static int td_state_labels(struct td_server *srv, struct td_state_in *st)
 		    m.fd < 0 || m.fd > INT32_MAX ||
 		    td_copy(st, m.name, "label", name, sizeof(name)) < 0)
 			return td_bad(st, "labels");
-		if ((rc = td_label_restore(srv, (int)m.fd, (dev_t)m.dev,
+		if ((rc = td_label_carry(srv, (int)m.fd, (dev_t)m.dev,
 					   (ino_t)m.ino, (mode_t)m.type,
 					   name)) < 0)
 			return td_bad(st, "labels");
