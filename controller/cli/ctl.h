@@ -111,6 +111,7 @@ struct ctl {
 	bool takeover;
 	bool interactive;	/* inside attach */
 	uid_t server_uid;	/* trusted too: --server-uid, TETHER_SERVER_UID */
+	const char *host;	/* -H URL, TETHER_HOST: a remote server */
 };
 
 /* How a verb needs the server. */
@@ -185,6 +186,8 @@ int ctl_intr_cancel(struct tether *t);
 
 /* ctl_server.c */
 int ctl_start(struct ctl *g, struct tether *t, int argc, char **argv);
+/* ctl_dial.c */
+int ctl_dial_stdio(struct ctl *g, struct tether *t, int argc, char **argv);
 int ctl_status(struct ctl *g, struct tether *t, int argc, char **argv);
 int ctl_shutdown(struct ctl *g, struct tether *t, int argc, char **argv);
 int ctl_upgrade(struct ctl *g, struct tether *t, int argc, char **argv);

@@ -74,6 +74,8 @@ static const struct ctl_verb ctl_verbs[] = {
 	  "replace tetherd's binary in place, losing nothing" },
 	{ "respawn", ctl_respawn, CTL_CONN_CONTROL, "respawn LABEL|PID", NULL,
 	  "start a dead worker again from its kept spec" },
+	{ "dial-stdio", ctl_dial_stdio, CTL_CONN_NONE, "dial-stdio [-s SOCKET]",
+	  NULL, "relay a remote controller's connection (ssh runs it)" },
 	{ "help", ctl_help, CTL_CONN_NONE, "help [VERB]", NULL,
 	  "list the verbs, or show one verb's usage" },
 	{ NULL, NULL, CTL_CONN_NONE, NULL, NULL, NULL },

@@ -18,13 +18,15 @@
 
 static void ctl_usage(FILE *f)
 {
-	fprintf(f, "usage: tetherctl [-s PATH] [--json] [--take-over] "
-		   "[--server-uid UID] VERB [ARGS...]\n\nverbs:\n");
+	fprintf(f, "usage: tetherctl [-s PATH | -H ssh://[USER@]HOST[:PORT]"
+		   "[/SOCKET]] [--json]\n       [--take-over] [--server-uid UID] "
+		   "VERB [ARGS...]\n\nverbs:\n");
 	ctl_verbs_usage(f);
 	fprintf(f, "\ntetherctl VERB --help (or help VERB) shows a verb's "
 		   "usage; tetherctl attach\nis an interactive session.\n");
 	fprintf(f, "\nThe socket is -s PATH, else $TETHER_SOCKET, else the "
-		   "per-user default.\nA tetherd (and directories) of uid "
+		   "per-user default;\n-H URL (else $TETHER_HOST) names a "
+		   "server on another host, reached over ssh.\nA tetherd (and directories) of uid "
 		   "--server-uid, else $TETHER_SERVER_UID,\nis trusted besides "
 		   "ours and root's.\nExit: 0 ok, 1 failed, 2 usage, 3 cannot "
 		   "reach the server, 4 timeout,\n5 denied by policy or role, "
@@ -55,7 +57,15 @@ static int ctl_run(struct ctl *g, const struct ctl_verb *v, int argc,
 		ctl_err_note("usage: tetherctl %s", v->usage);
 		return rc;
 	}
-	if (conn != CTL_CONN_NONE &&
+	if (g->host && v->fn == ctl_start) {
+		ctl_err("start runs tetherd on this host: with -H, run it on "
+			"the server's (ssh HOST tetherctl start)");
+		return CTL_EX_USAGE;
+	}
+	if (conn != CTL_CONN_NONE && g->host &&
+	    (rc = tether_connect_url(g->host, flags, g->server_uid, &t)) < 0)
+		return ctl_connect_failed(g->host, rc);
+	if (conn != CTL_CONN_NONE && !g->host &&
 	    (rc = tether_connect_uid(g->socket_path, flags, g->server_uid,
 				     &t)) < 0)
 		return ctl_connect_failed(g->socket_path, rc);
@@ -106,6 +116,28 @@ static int ctl_server_uid(struct ctl *g, const char *opt)
 	return 0;
 }
 
+/* -H URL, else $TETHER_HOST (unset or empty: this host).  The socket
+ * is then the URL's: -s with it is a mistake, $TETHER_SOCKET ignored.
+ * dial-stdio, ssh's remote command, ignores $TETHER_HOST. */
+static int ctl_host(struct ctl *g, const struct ctl_verb *v)
+{
+	const char *env = getenv("TETHER_HOST");
+
+	/* dial-stdio is the far end: an environment meant for controllers
+	 * there does not make it dial further */
+	if (!g->host && env && *env && !(v && v->fn == ctl_dial_stdio))
+		g->host = env;
+	if (g->host && g->socket_path) {
+		ctl_err("-s names a socket on this host; with -H the socket "
+			"is the URL's path (ssh://HOST/SOCKET)");
+		return -EINVAL;
+	}
+	/* what status and errors name as the server's place */
+	if (g->host)
+		g->socket_path = g->host;
+	return 0;
+}
+
 static int ctl_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -113,6 +145,7 @@ static int ctl_main(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "take-over", no_argument, NULL, 'T' },
 		{ "server-uid", required_argument, NULL, 'U' },
+		{ "host", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -122,10 +155,13 @@ static int ctl_main(int argc, char **argv)
 	const char *server_uid = NULL;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+s:jhV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+s:H:jhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			g.socket_path = optarg;
+			break;
+		case 'H':
+			g.host = optarg;
 			break;
 		case 'j':
 			g.json = true;
@@ -153,6 +189,9 @@ static int ctl_main(int argc, char **argv)
 	}
 	if (ctl_server_uid(&g, server_uid) < 0)
 		return CTL_EX_USAGE;
+	v = ctl_verb_find(argv[optind]);
+	if (ctl_host(&g, v) < 0)
+		return CTL_EX_USAGE;
 	if (!g.socket_path) {
 		if (tether_default_socket(g.socket_buf, sizeof(g.socket_buf)) < 0) {
 			ctl_err("cannot build the default socket path");
@@ -164,7 +203,7 @@ static int ctl_main(int argc, char **argv)
 	/* The shell's completion: not a verb of the table, never listed. */
 	if (!strcmp(argv[optind], "complete"))
 		return ctl_complete_cmd(&g, argc - optind, argv + optind);
-	if (!(v = ctl_verb_find(argv[optind]))) {
+	if (!v) {
 		ctl_err("unknown verb '%s'", argv[optind]);
 		ctl_usage(stderr);
 		return CTL_EX_USAGE;
@@ -182,7 +221,8 @@ static bool ctl_argv_json(int argc, char **argv)
 		if (!strcmp(argv[i], "--"))
 			break;
 		if (!strcmp(argv[i], "-s") || !strcmp(argv[i], "--socket") ||
-		    !strcmp(argv[i], "--server-uid"))
+		    !strcmp(argv[i], "--server-uid") ||
+		    !strcmp(argv[i], "-H") || !strcmp(argv[i], "--host"))
 			i++;
 	}
 	return false;

@@ -619,9 +619,24 @@ static int tl_pack_int(struct tp_w *w, const void *arg)
 	return tp_pack_give(w, &m);
 }
 
+/* fds cross only a local connection: over ssh the relay would read the
+ * byte and drop the fd. */
+static int tl_fds_here(struct tether *t, const char *what)
+{
+	if (t->can_pass_fds)
+		return 0;
+	t->cause = TETHER_CAUSE_REQUEST;
+	return tl_fail(t, EOPNOTSUPP, "fds cannot cross a remote (ssh://) "
+		       "connection: run %s on the server's host", what);
+}
+
 TETHER_API int tether_give(struct tether *t, int fd)
 {
-	int rc = tl_request(t, TETHER_OP_GIVE, tl_pack_int, &fd, NULL, NULL);
+	int rc = tl_fds_here(t, "give");
+
+	if (rc < 0)
+		return rc;
+	rc = tl_request(t, TETHER_OP_GIVE, tl_pack_int, &fd, NULL, NULL);
 
 	return rc < 0 ? rc : tl_recv_fd(t);
 }
@@ -651,6 +666,8 @@ TETHER_API int tether_take(struct tether *t, int fd, const char *label)
 	int sfd = -1, rc;
 	ssize_t n;
 
+	if ((rc = tl_fds_here(t, "take")) < 0)
+		return rc;
 	if ((n = tp_send_fds(t->dfd, "F", 1, 0, &fd, 1)) != 1) {
 		rc = n < 0 ? (int)-n : EIO;
 		return tl_lost(t, tl_fail(t, rc, "sending the fd: %s",

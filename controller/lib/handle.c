@@ -30,7 +30,14 @@ void tl_free(struct tether *t)
 		close(t->sfd);
 	if (t->dfd >= 0)
 		close(t->dfd);
+	/* Our sockets closed, the relay ends our side over ssh and waits
+	 * (boundedly) until the far side has ended too: a controller that
+	 * disconnected has left the server when this returns. */
+	while (t->relay > 0 && waitpid(t->relay, NULL, 0) < 0 &&
+	       errno == EINTR)
+		;
 	tp_rbuf_free(&t->in);
+	free(t->answer);
 	free(t->held);
 	free(t->sub_ids);
 	free(t->sub_calls);

@@ -44,6 +44,9 @@ struct tether {
 	struct tether_call **sub_calls;
 	size_t sub_cap;			/* a power of two, or 0 */
 	size_t nsub;
+	pid_t relay;			/* url.c: the relay child, or 0 */
+	unsigned char *answer;		/* dial.c: tetherd's answer, raw */
+	size_t answer_len;
 };
 
 /* opts.c: the caller's option structure src (NULL: every default) as
@@ -155,6 +158,10 @@ int tl_fdpass_read(struct tether *t, int fd, uint64_t off, uint64_t size,
 void tl_sub_forget(struct tether *t, uint64_t id);
 
 /* reconnect.c */
+#define TL_ANSWER_MAX 4096	/* a handshake answer, whole */
+/* A handshake answer frame (header included): the status into t->info,
+ * or the server's refusal as -errno with t->err and t->cause. */
+int tl_answer_parse(struct tether *t, const unsigned char *buf, size_t n);
 /* Trusting, besides ourselves and root, server_uid (TETHER_UID_NONE:
  * nobody more) as the owner of the socket's directories and of the
  * server. */

@@ -180,30 +180,16 @@ static ssize_t tl_recv_rest(int fd, unsigned char *buf, size_t size,
 	return n;
 }
 
-static int tl_recv_answer(struct tether *t, int fd)
+int tl_answer_parse(struct tether *t, const unsigned char *buf, size_t n)
 {
-	unsigned char buf[4096];
 	struct tp_in in;
 	struct tp_error x;
-	ssize_t n;
 	int rc;
 
-	/* A server that answered and closed before reading our HELLO
-	 * shows ECONNRESET first, its answer on the next read. */
-	for (int tries = 0;; tries++) {
-		n = recv(fd, buf, sizeof(buf), 0);
-		if (n >= 0 || (errno != EINTR &&
-			       (errno != ECONNRESET || tries > 0)))
-			break;
-	}
-	if (n < 0)
-		return tl_fail(t, errno, "handshake: %s", strerror(errno));
-	n = tl_recv_rest(fd, buf, sizeof(buf), n);
-	if (n < (ssize_t)TETHER_FRAME_HDR)
+	if (n < TETHER_FRAME_HDR)
 		return tl_fail(t, ECONNRESET,
 			       "tetherd closed the handshake without answer");
-	rc = tp_decode(buf + TETHER_FRAME_HDR, (size_t)n - TETHER_FRAME_HDR,
-		       &in);
+	rc = tp_decode(buf + TETHER_FRAME_HDR, n - TETHER_FRAME_HDR, &in);
 	if (rc < 0) {
 		tp_in_destroy(&in);
 		return tl_fail(t, EPROTO, "malformed handshake answer");
@@ -222,6 +208,30 @@ static int tl_recv_answer(struct tether *t, int fd)
 	t->info.attached = !t->info.observer;
 	tp_in_destroy(&in);
 	return rc;
+}
+
+static int tl_recv_answer(struct tether *t, int fd)
+{
+	unsigned char buf[TL_ANSWER_MAX];
+	ssize_t n;
+
+	/* A server that answered and closed before reading our HELLO
+	 * shows ECONNRESET first, its answer on the next read. */
+	for (int tries = 0;; tries++) {
+		n = recv(fd, buf, sizeof(buf), 0);
+		if (n >= 0 || (errno != EINTR &&
+			       (errno != ECONNRESET || tries > 0)))
+			break;
+	}
+	if (n < 0)
+		return tl_fail(t, errno, "handshake: %s", strerror(errno));
+	n = tl_recv_rest(fd, buf, sizeof(buf), n);
+	/* dial-stdio passes the answer on as it came */
+	if (t->answer) {
+		memcpy(t->answer, buf, (size_t)n);
+		t->answer_len = (size_t)n;
+	}
+	return tl_answer_parse(t, buf, (size_t)n);
 }
 
 /* Refused at accept (busy, or a uid it does not admit), a server

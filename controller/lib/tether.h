@@ -69,6 +69,27 @@ int tether_connect(const char *socket_path, unsigned flags,
 int tether_connect_uid(const char *socket_path, unsigned flags,
 		       uid_t server_uid, struct tether **out);
 
+/* A server named by URL (libtether(3), REMOTE CONNECTIONS):
+ * unix://PATH (NULL or "unix://": the default) is tether_connect_uid;
+ * ssh://[USER@]HOST[:PORT][/SOCKET] runs the ssh on PATH with
+ * `tetherctl dial-stdio [-s SOCKET]` on HOST ($TETHER_REMOTE_TETHERCTL
+ * names another program) and relays the connection over it.  Such a
+ * handle cannot pass fds (tether_give, tether_take: -EOPNOTSUPP).
+ * Since libtether 1.2 (TETHER_1.2). */
+int tether_connect_url(const char *url, unsigned flags, uid_t server_uid,
+		       struct tether **out);
+
+/* The far end of an ssh:// connection (tetherctl dial-stdio): read the
+ * controller's OPEN on in, attach to the tetherd at socket_path (NULL:
+ * the default) trusting server_uid too (unless OPEN names one), answer
+ * on out, relay until either side ends.  0 when the stream or the
+ * server ended it; -EPROTO for a frame that breaks the rules; the
+ * connect's -errno when attaching failed (the controller was told);
+ * -ECONNRESET if the stream ended before OPEN.  tether_last_error(NULL)
+ * says why.  SIGPIPE is ignored from then on.  Since libtether 1.2. */
+int tether_dial_stdio(const char *socket_path, uid_t server_uid, int in,
+		      int out);
+
 /* Detach and free.  The server, its fds and children stay. */
 void tether_disconnect(struct tether *t);
 
