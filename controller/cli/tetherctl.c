@@ -127,6 +127,12 @@ static int ctl_host(struct ctl *g, const struct ctl_verb *v)
 	 * there does not make it dial further */
 	if (!g->host && env && *env && !(v && v->fn == ctl_dial_stdio))
 		g->host = env;
+	if (g->host && strncmp(g->host, "ssh://", 6) &&
+	    strncmp(g->host, "unix://", 7)) {
+		ctl_err("-H %s: not ssh://[USER@]HOST[:PORT][/SOCKET] (or "
+			"unix://PATH)", g->host);
+		return -EINVAL;
+	}
 	if (g->host && g->socket_path) {
 		ctl_err("-s names a socket on this host; with -H the socket "
 			"is the URL's path (ssh://HOST/SOCKET)");
