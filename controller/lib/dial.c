@@ -32,17 +32,19 @@ static int tl_dial_open(struct tether *t, int in, int out, unsigned *flags,
 			uid_t *server_uid)
 {
 	unsigned char p[TL_MUX_OPEN_LEN];
+	char err[160];
 	unsigned type;
 	size_t len;
 	uint32_t v, uid;
 	int rc;
 
 	rc = tl_mux_recv(in, 1u << TL_MUX_OPEN, &type, p, sizeof(p), &len,
-			 t->err, sizeof(t->err));
+			 err, sizeof(err));
 	if (rc == -ECONNRESET)
-		return rc;
+		return tl_fail(t, ECONNRESET, "dial-stdio: the stream ended "
+			       "before an OPEN frame");
 	if (rc < 0)
-		return tl_fail(t, EPROTO, "dial-stdio: %s", t->err);
+		return tl_fail(t, EPROTO, "dial-stdio: %s", err);
 	if ((v = tl_get32(p)) != TL_MUX_VERSION) {
 		rc = tl_fail(t, EPROTONOSUPPORT, "dial-stdio: stream version "
 			     "%u, this one speaks %u", v, TL_MUX_VERSION);
@@ -108,10 +110,7 @@ TETHER_API int tether_dial_stdio(const char *socket_path, uid_t server_uid,
 	 * signal that kills us before the sockets are closed */
 	signal(SIGPIPE, SIG_IGN);
 	rc = tl_dial(t, socket_path, server_uid, in, out);
-	tl_set_orphan_error(rc == -ECONNRESET && !t->err[0]
-				    ? "dial-stdio: the stream ended before "
-				      "an OPEN frame"
-				    : t->err);
+	tl_set_orphan_error(t->err);
 	tl_set_orphan_cause(t->cause);
 	tl_free(t);
 	return rc;

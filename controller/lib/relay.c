@@ -163,7 +163,11 @@ static void __attribute__((noreturn)) tl_relay_child(struct tl_relay *r)
 	if (tl_mux_send(r->sfd, type, TL_MUX_CTL, p, len) == 0 &&
 	    type == TL_MUX_ANSWER) {
 		r->m.linger_ms = TL_RELAY_LINGER_MS;
-		tl_mux_run(&r->m);
+		/* a far side that breaks the rules is worth a word: the
+		 * controller only sees its connection end */
+		if (tl_mux_run(&r->m) == -EPROTO)
+			dprintf(2, "libtether: ssh %s: %s\n", r->host,
+				r->m.err);
 	}
 	close(r->sfd);
 	close(r->dfd);
