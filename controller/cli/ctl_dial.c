@@ -39,5 +39,13 @@ int ctl_dial_stdio(struct ctl *g, struct tether *t, int argc, char **argv)
 		ctl_err("%s", tether_last_error(NULL));
 		return CTL_EX_FAILED;
 	}
-	return ctl_connect_failed(path, rc);
+	/* the controller was sent the refusal and says it: once, there */
+	switch (tether_last_cause(NULL)) {
+	case TETHER_CAUSE_CONFLICT:
+		return CTL_EX_CONFLICT;
+	case TETHER_CAUSE_ROLE:
+	case TETHER_CAUSE_POLICY:
+		return CTL_EX_DENIED;
+	}
+	return rc == -EBUSY ? CTL_EX_CONFLICT : CTL_EX_UNREACHABLE;
 }

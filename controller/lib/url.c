@@ -182,6 +182,7 @@ TETHER_API int tether_connect_url(const char *url, unsigned flags,
 	}
 	if (!(t = tl_alloc()))
 		return -ENOMEM;
+	t->cause = TETHER_CAUSE_CONNECTION;
 	if (strncmp(url, TL_URL_SSH, strlen(TL_URL_SSH)))
 		rc = tl_fail(t, EINVAL, "URL '%s': not ssh://[USER@]HOST"
 			     "[:PORT][/SOCKET] or unix://PATH", url);
