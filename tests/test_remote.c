@@ -297,3 +297,39 @@ Test(remote, controller_killed_ends_relay_and_far_side)
 	fx_untrack(kid);
 	until_detached();
 }
+
+static int connect_with(const char *remote_prog, struct tether **t)
+{
+	int rc;
+
+	setenv("TETHER_REMOTE_TETHERCTL", remote_prog, 1);
+	rc = tether_connect_url(url, 0, TETHER_UID_NONE, t);
+	setenv("TETHER_REMOTE_TETHERCTL", getenv("TETHERCTL"), 1);
+	return rc;
+}
+
+/* The far side is not dial-stdio: a login banner on stdout, or no
+ * tetherctl at all; each named, nothing hangs, nothing is left. */
+Test(remote, far_side_that_is_not_dial_stdio)
+{
+	char prog[160];
+	struct tether *t = NULL;
+	FILE *f;
+	int rc;
+
+	snprintf(prog, sizeof(prog), "%s/banner", fx.dir);
+	cr_assert(f = fopen(prog, "w"));
+	fprintf(f, "#!/bin/sh\necho 'Welcome to the server!'\nexec cat\n");
+	fclose(f);
+	cr_assert_eq(chmod(prog, 0700), 0);
+	rc = connect_with(prog, &t);
+	cr_assert_eq(rc, -EPROTO, "%d (%s)", rc, tether_last_error(NULL));
+	cr_assert(strstr(tether_last_error(NULL), "not tetherctl dial-stdio"),
+		  "%s", tether_last_error(NULL));
+	rc = connect_with("/nonexistent/tetherctl", &t);
+	cr_assert_eq(rc, -ECONNREFUSED, "%d (%s)", rc, tether_last_error(NULL));
+	cr_assert(strstr(tether_last_error(NULL), "no tetherctl there"), "%s",
+		  tether_last_error(NULL));
+	cr_assert_null(t);
+	cr_assert_eq(kids_of(getpid(), NULL), 0, "a relay is left");
+}
