@@ -353,12 +353,15 @@ Test(attach, ctrl_c_interrupts_the_verb)
 	kpty_send(pty, "\x03");
 	kpty_must(pty, "interrupted");
 	say(pty, "ps", "sleeper");
-	/* Ctrl-C at the prompt: a new prompt; what was typed does not run */
+	/* Ctrl-C at the prompt: a new prompt; what was typed does not run.
+	 * Each new prompt is awaited, not a fixed time: under load what is
+	 * typed before it lands on a line the Ctrl-C then discards. */
+	kpty_must(pty, "tether> ");
 	kpty_send(pty, "\x03");
-	kpty_drain(pty, 100);
+	kpty_must(pty, "tether> ");
 	kpty_send(pty, "kill sleeper");
 	kpty_send(pty, "\x03");
-	kpty_drain(pty, 100);
+	kpty_must(pty, "tether> ");
 	say(pty, "status", "controller");
 	say(pty, "ps", "running");
 	/* the session was never lost: still the same generation */

@@ -125,6 +125,19 @@ static long srv_call(long nr, unsigned nargs, uint64_t a0, uint64_t a1,
 	return fx_syscall(fx.t, nr, nargs, args);
 }
 
+/* An ASYNC read of fd into buf: its id. */
+static uint64_t async_read(int fd, char *buf, size_t n)
+{
+	struct tether_call c = {
+		.nr = SYS_read, .nargs = 3, .flags = TETHER_CALL_ASYNC,
+		.args = { TETHER_INT(fd), TETHER_OUT(buf, n), TETHER_INT(n) },
+	};
+
+	cr_assert_eq(tether_call(fx.t, &c), 0, "%s", tether_last_error(fx.t));
+	cr_assert_gt(c.async_id, 0);
+	return c.async_id;
+}
+
 /* Until PENDING says id is done (parked). */
 static void wait_parked(uint64_t id)
 {
@@ -203,26 +216,9 @@ Test(upgrade, keeps_everything)
 	 * flight (a read nobody writes for) */
 	cr_assert_eq(fx_pipe2(fx.t, p, 0), 0);
 	cr_assert_eq(fx_write(fx.t, p[1], "abc", 3), 3);
-	memset(&c, 0, sizeof(c));
-	c.nr = SYS_read;
-	c.nargs = 3;
-	c.args[0] = TETHER_INT(p[0]);
-	c.args[1] = TETHER_OUT(sink, sizeof(sink));
-	c.args[2] = TETHER_INT(sizeof(sink));
-	c.flags = TETHER_CALL_ASYNC;
-	cr_assert_eq(tether_call(fx.t, &c), 0);
-	parked_id = c.async_id;
-	cr_assert_gt(parked_id, 0);
+	parked_id = async_read(p[0], sink, sizeof(sink));
 	wait_parked(parked_id);
-	memset(&c, 0, sizeof(c));
-	c.nr = SYS_read;
-	c.nargs = 3;
-	c.args[0] = TETHER_INT(p[0]);
-	c.args[1] = TETHER_OUT(sink, sizeof(sink));
-	c.args[2] = TETHER_INT(sizeof(sink));
-	c.flags = TETHER_CALL_ASYNC;
-	cr_assert_eq(tether_call(fx.t, &c), 0);
-	inflight_id = c.async_id;
+	inflight_id = async_read(p[0], sink, sizeof(sink));
 	/* output captured so far */
 	for (int i = 0; i < NWORKERS; i++) {
 		snprintf(label, sizeof(label), "w%d", i);
