@@ -80,6 +80,45 @@ fail:
 	return -errno;
 }
 
+/* After the socket: the log usually lives in its directory.  (UPGRADE
+ * keeps what it was told, for the next binary.) */
+static int td_open_log(struct td_server *srv, const struct td_config *o,
+		       char *err, size_t errsz)
+{
+	int rc;
+
+	if ((rc = td_log_open(o->log_path, o->syslog_addr)) < 0) {
+		snprintf(err, errsz, "cannot open log %s: %s",
+			 o->syslog_addr ? o->syslog_addr
+			 : o->log_path ? o->log_path : "(stderr)",
+			 strerror(-rc));
+		return rc;
+	}
+	srv->log_path = o->syslog_addr ? NULL : o->log_path;
+	srv->upgrade.syslog_addr = o->syslog_addr;
+	return 0;
+}
+
+/* The ring, then the helpers: after the loop has blocked its signals
+ * (the helpers inherit the mask), before any filter (threads cannot be
+ * made under it). */
+static int td_start_threads(struct td_server *srv, unsigned helpers,
+			    char *err, size_t errsz)
+{
+	int rc;
+
+	if ((rc = td_loop_init(srv)) < 0) {
+		snprintf(err, errsz, "io_uring: %s", strerror(-rc));
+		return rc;
+	}
+	if ((rc = td_pool_start(srv, helpers)) < 0) {
+		snprintf(err, errsz, "helper threads: %s", strerror(-rc));
+		return rc;
+	}
+	srv->upgrade.helpers = helpers;
+	return 0;
+}
+
 static int td_start(struct td_server *srv, const struct td_config *o,
 		    char *err, size_t errsz)
 {
@@ -110,15 +149,8 @@ static int td_start(struct td_server *srv, const struct td_config *o,
 		return rc;
 	if ((rc = td_state_dir(srv, o->state_dir, err, errsz)) < 0)
 		return rc;
-	/* After the socket: the log usually lives in its directory. */
-	if ((rc = td_log_open(o->log_path, o->syslog_addr)) < 0) {
-		snprintf(err, errsz, "cannot open log %s: %s",
-			 o->syslog_addr ? o->syslog_addr
-			 : o->log_path ? o->log_path : "(stderr)",
-			 strerror(-rc));
+	if ((rc = td_open_log(srv, o, err, errsz)) < 0)
 		return rc;
-	}
-	srv->log_path = o->syslog_addr ? NULL : o->log_path;
 	/* A notify socket we cannot reach is the manager's problem, not a
 	 * reason not to serve (it times out waiting for READY=1). */
 	if ((rc = td_notify_open(srv, err, errsz)) < 0) {
@@ -142,16 +174,8 @@ static int td_start(struct td_server *srv, const struct td_config *o,
 		snprintf(err, errsz, "spawner: %s", strerror(-rc));
 		return rc;
 	}
-	if ((rc = td_loop_init(srv)) < 0) {
-		snprintf(err, errsz, "io_uring: %s", strerror(-rc));
+	if ((rc = td_start_threads(srv, o->helpers, err, errsz)) < 0)
 		return rc;
-	}
-	/* After the loop has blocked its signals (the helpers inherit the
-	 * mask), before the filter (threads cannot be made under it). */
-	if ((rc = td_pool_start(srv, o->helpers)) < 0) {
-		snprintf(err, errsz, "helper threads: %s", strerror(-rc));
-		return rc;
-	}
 	/* Last: from here on the server can do only what it needs and what
 	 * the policy allows. */
 	if (srv->policy.loaded && !srv->in_process &&
@@ -173,9 +197,6 @@ int td_server_start(struct td_server *srv, const struct td_config *cfg,
 	srv->in_process = cfg->in_process;
 	srv->pid = getpid();
 	srv->uid = getuid();
-	srv->upgrade.log_path = cfg->log_path;
-	srv->upgrade.syslog_addr = cfg->syslog_addr;
-	srv->upgrade.helpers = cfg->helpers;
 	clock_gettime(CLOCK_MONOTONIC, &srv->started);
 	if ((rc = td_start(srv, cfg, err, errsz)) < 0) {
 		td_log_at(LOG_ERR, "cannot start: %s",
@@ -218,31 +239,15 @@ static int td_resume(struct td_server *srv, struct td_state_in *st,
 		return rc;
 	}
 	srv->socket_path = cfg->socket_path;
-	srv->upgrade.log_path = cfg->log_path;
-	srv->upgrade.helpers = cfg->helpers;
-	if ((rc = td_state_dir(srv, cfg->state_dir, err, errsz)) < 0)
+	if ((rc = td_state_dir(srv, cfg->state_dir, err, errsz)) < 0 ||
+	    (rc = td_open_log(srv, cfg, err, errsz)) < 0)
 		return rc;
-	if ((rc = td_log_open(cfg->log_path, cfg->syslog_addr)) < 0) {
-		snprintf(err, errsz, "cannot open log %s: %s",
-			 cfg->syslog_addr ? cfg->syslog_addr
-			 : cfg->log_path ? cfg->log_path : "(stderr)",
-			 strerror(-rc));
-		return rc;
-	}
-	srv->log_path = cfg->syslog_addr ? NULL : cfg->log_path;
-	srv->upgrade.syslog_addr = cfg->syslog_addr;
 	/* NOTIFY_SOCKET was ours alone (unset for the workers): the
 	 * connected socket came across instead. */
 	td_notify_adopt(srv, st->notify_fd, st->notify_addr);
 	srv->notify.fdstore = cfg->fdstore;
-	if ((rc = td_loop_init(srv)) < 0) {
-		snprintf(err, errsz, "io_uring: %s", strerror(-rc));
+	if ((rc = td_start_threads(srv, cfg->helpers, err, errsz)) < 0)
 		return rc;
-	}
-	if ((rc = td_pool_start(srv, cfg->helpers)) < 0) {
-		snprintf(err, errsz, "helper threads: %s", strerror(-rc));
-		return rc;
-	}
 	if ((rc = td_state_restore(srv, st)) < 0) {
 		snprintf(err, errsz, "%s", st->err);
 		return rc;

@@ -152,5 +152,11 @@ void td_call_data_out(struct td_calljob *cj, struct td_conn *conn);
 int td_calljob_place(struct td_calljob *cj);
 struct td_calljob *td_calljob_new(void);
 extern const struct td_job_ops td_call_ops;
+/* A finished call whose record waits for COLLECT (PENDING's "done"). */
+static inline bool td_calljob_is_parked(const struct td_job *j)
+{
+	return !j->ended && j->ops == &td_call_ops &&
+	       ((const struct td_calljob *)j)->parked;
+}
 
 #endif

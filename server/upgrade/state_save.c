@@ -136,39 +136,21 @@ static int td_pk_worker(struct tp_w *w, const void *ctx, uint32_t i)
 	return tp_pack(w, &tp_st_worker_desc, &m);
 }
 
-struct td_label_walk {
-	struct tp_w *w;
-	uint32_t n;
-};
-
 static int td_pk_label(void *ctx, int fd, dev_t dev, ino_t ino, mode_t type,
 		       const char *name)
 {
-	struct td_label_walk *lw = ctx;
 	struct tp_st_label m = { .fd = fd, .dev = dev, .ino = ino,
 				 .type = type, .name = tp_str(name) };
 
-	if (!lw->w) {
-		lw->n++;
-		return 0;
-	}
-	return tp_pack(lw->w, &tp_st_label_desc, &m) < 0;
+	return tp_pack(ctx, &tp_st_label_desc, &m) < 0;
 }
 
 static int td_pk_labels(struct tp_w *w, const void *ctx, uint32_t i)
 {
-	struct td_label_walk lw = { .w = w };
-
 	/* one call packs them all, newest first (as the list is) */
 	if (i == 0)
-		td_labels_each((struct td_server *)ctx, td_pk_label, &lw);
+		td_labels_each((struct td_server *)ctx, td_pk_label, w);
 	return w->err;
-}
-
-static bool td_is_parked(const struct td_job *j)
-{
-	return !j->ended && j->ops == &td_call_ops &&
-	       ((const struct td_calljob *)j)->parked;
 }
 
 /* Parked result i, oldest first. */
@@ -181,7 +163,7 @@ static int td_pk_parked(struct tp_w *w, const void *ctx, uint32_t i)
 	uint32_t k = srv->exec.nparked - 1 - i;
 
 	for (j = srv->deferred.jobs; j; j = j->next)
-		if (td_is_parked(j) && k-- == 0)
+		if (td_calljob_is_parked(j) && k-- == 0)
 			break;
 	if (!j)
 		return tp_w_fail(w, -EINVAL);
@@ -268,12 +250,10 @@ static int td_pack_state(struct td_server *srv, const struct td_state_out *o,
 			 msgpack_sbuffer *sb)
 {
 	const struct td_upgrade *u = &srv->upgrade;
-	struct td_label_walk lw = { 0 };
 	msgpack_packer pk;
 	struct tp_w w;
 	struct tp_state m;
 
-	td_labels_each(srv, td_pk_label, &lw);
 	m = (struct tp_state){
 		.version = TD_STATE_VERSION,
 		.writer = tp_str(td_server_version()),
@@ -281,7 +261,7 @@ static int td_pack_state(struct td_server *srv, const struct td_state_out *o,
 		.lock_path = tp_str(srv->listen.lock_path),
 		.state_dir = tp_str(srv->workers.state_dir),
 		.binary = tp_str(u->new_binary),
-		.log = tp_str(u->log_path),
+		.log = tp_str(srv->log_path),
 		.syslog = tp_str(u->syslog_addr),
 		.fdstore = srv->notify.fdstore,
 		.notify_fd = srv->notify.fd,
@@ -307,7 +287,8 @@ static int td_pack_state(struct td_server *srv, const struct td_state_out *o,
 		.nofile_max = srv->workers.nofile_orig.rlim_max,
 		.cloexec = td_ints(o->cloexec, o->ncloexec),
 		/* one callback packs every label: n of them, packed at i 0 */
-		.labels = { .n = lw.n, .each = td_pk_labels, .ctx = srv },
+		.labels = { .n = srv->fds.nlabels, .each = td_pk_labels,
+			    .ctx = srv },
 		.workers = { .n = srv->workers.nworkers, .each = td_pk_worker,
 			     .ctx = srv },
 		.parked = { .n = srv->exec.nparked, .each = td_pk_parked,

@@ -263,8 +263,7 @@ bool td_upgrade_drained(struct td_server *srv)
 	    srv->deferred.nring || td_pool_busy(srv))
 		return false;
 	for (const struct td_job *j = srv->deferred.jobs; j; j = j->next)
-		if (!j->ended && !(j->ops == &td_call_ops &&
-				   ((const struct td_calljob *)j)->parked))
+		if (!j->ended && !td_calljob_is_parked(j))
 			return false;
 	return true;
 }

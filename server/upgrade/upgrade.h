@@ -40,7 +40,6 @@ const char *td_server_version(void);
 
 struct td_upgrade {
 	/* How this server was configured: the new binary starts so too */
-	const char *log_path;		/* NULL: stderr */
 	const char *syslog_addr;	/* --syslog, or NULL */
 	unsigned helpers;
 	char binary[PATH_MAX];		/* what the server was started as */
