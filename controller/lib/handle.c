@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,6 +21,15 @@ struct tether *tl_alloc(void)
 	/* Every connection made here is to a socket on this host. */
 	t->can_pass_fds = true;
 	return t;
+}
+
+/* Milliseconds of CLOCK_MONOTONIC: deadlines. */
+int64_t tl_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 void tl_free(struct tether *t)

@@ -80,6 +80,7 @@ const char *const *tl_block_strv(struct tl_block *b, char *const *v,
 /* handle.c */
 struct tether *tl_alloc(void);
 void tl_free(struct tether *t);
+int64_t tl_now_ms(void);		/* CLOCK_MONOTONIC, for deadlines */
 int tl_fail(struct tether *t, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Failures with no handle to hold their text (connect, start) leave it

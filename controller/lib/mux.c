@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "libtether.h"
 #include "mux.h"
 
 /* Frames for the stream: room for two whole DATA frames, and a reserve
@@ -279,14 +280,6 @@ static int tl_mux_to_stream(struct tl_mux *m)
 	return 0;
 }
 
-static int64_t tl_mux_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* poll's timeout: forever, or what is left of the linger once both
  * sockets have ended here. */
 static int tl_mux_timeout(struct tl_mux *m, int64_t *deadline)
@@ -296,8 +289,8 @@ static int tl_mux_timeout(struct tl_mux *m, int64_t *deadline)
 	if (m->linger_ms < 0 || !m->c[1].rd_eof || !m->c[2].rd_eof)
 		return -1;
 	if (!*deadline)
-		*deadline = tl_mux_now_ms() + m->linger_ms;
-	left = *deadline - tl_mux_now_ms();
+		*deadline = tl_now_ms() + m->linger_ms;
+	left = *deadline - tl_now_ms();
 	return left < 0 ? 0 : (int)left;
 }
 

@@ -57,14 +57,6 @@ static int tl_pack_upgrade(struct tp_w *w, const void *arg)
 	return tp_pack_upgrade(w, &req);
 }
 
-static int64_t tl_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The server closes our syscall socket once the answer is out. */
 static void tl_wait_closed(struct tether *t, int64_t deadline)
 {
