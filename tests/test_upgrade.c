@@ -387,3 +387,20 @@ Test(upgrade, controller_killed_mid_upgrade)
 	cr_expect_eq(st.nchildren, 1);
 	cr_expect(fx_alive(w));
 }
+
+/* Only the controller may upgrade: an observer is refused and nothing
+ * changes. */
+Test(upgrade, observer_is_refused)
+{
+	struct tether_upgrade_result res = { .struct_size = sizeof(res) };
+	struct tether *obs = fx_observe(fx.sock);
+	struct tether_status st;
+	int rc = tether_upgrade(obs, fx.sock, TETHER_CONNECT_OBSERVE,
+				unchecked(), 30000, &res);
+
+	cr_expect_eq(rc, -EBUSY, "observer upgrade: %s (%s)", strerror(-rc),
+		     tether_last_error(obs));
+	tether_disconnect(obs);
+	cr_assert_eq(tether_status(fx.t, &st), 0);
+	cr_expect_eq(st.pid, fx.pid);
+}
