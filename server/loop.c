@@ -109,7 +109,7 @@ static void td_loop_stop(struct td_server *srv, const char *why)
 	td_jobs_cancel_all(srv);
 	for (struct td_conn *c = srv->conns.all, *next; c; c = next) {
 		next = c->next;
-		if (c->out.head == c->out.len)
+		if (!td_conn_unsent(c))
 			td_conn_close(c, "server shutting down");
 	}
 	td_timer_in(srv, &srv->shutdown_deadline,
@@ -198,11 +198,11 @@ static void td_loop_cqe(struct td_server *srv, struct io_uring_cqe *cqe)
 	}
 }
 
-static bool td_loop_is_accept(struct io_uring_cqe *cqe)
+static bool td_loop_is(struct io_uring_cqe *cqe, enum td_ev_kind kind)
 {
 	struct td_event *ev = io_uring_cqe_get_data(cqe);
 
-	return ev && ev->kind == TD_EV_ACCEPT;
+	return ev && ev->kind == kind;
 }
 
 /* Wait for events (at most ts long, if given), handle them all, then
@@ -229,7 +229,7 @@ static void td_loop_upgrade(struct td_server *srv)
 	}
 	for (struct td_conn *c = srv->conns.all, *next; c; c = next) {
 		next = c->next;
-		if (c->out.head == c->out.len && !td_conn_gone(c))
+		if (!td_conn_unsent(c) && !td_conn_gone(c))
 			td_conn_close(c, "tetherd is upgrading");
 	}
 	if (td_upgrade_drained(srv))
@@ -257,11 +257,19 @@ static int td_loop_turn(struct td_server *srv, struct __kernel_timespec *ts)
 	 * accepted socket sits at the lowest free number, where a
 	 * controller's call handled earlier in this batch could write to it
 	 * or close it (found by tests/fuzz/fuzz_server). */
+	/* Before those, the last turn's sends: a take-over in this batch
+	 * then finds its old controller's queue as the kernel left it and
+	 * can still send the notice. */
 	io_uring_for_each_cqe(&srv->ring, head, cqe)
-		if (td_loop_is_accept(cqe))
+		if (td_loop_is(cqe, TD_EV_CONN_OUT))
+			td_loop_cqe(srv, cqe);
+	td_conns_sent_whole(srv);
+	io_uring_for_each_cqe(&srv->ring, head, cqe)
+		if (td_loop_is(cqe, TD_EV_ACCEPT))
 			td_loop_cqe(srv, cqe);
 	io_uring_for_each_cqe(&srv->ring, head, cqe) {
-		if (!td_loop_is_accept(cqe))
+		if (!td_loop_is(cqe, TD_EV_ACCEPT) &&
+		    !td_loop_is(cqe, TD_EV_CONN_OUT))
 			td_loop_cqe(srv, cqe);
 		n++;
 	}
@@ -273,6 +281,8 @@ static int td_loop_turn(struct td_server *srv, struct __kernel_timespec *ts)
 	td_log_flush(srv);
 	td_notify_flush(srv);
 	td_loop_upgrade(srv);
+	/* Last: the replies of this turn ride on the next wait. */
+	td_conns_send(srv);
 	return 0;
 }
 

@@ -24,7 +24,7 @@ enum td_ev_kind {
 	TD_EV_ACCEPT = 1,		/* handshake/: the listening socket */
 	TD_EV_HANDSHAKE,		/* handshake/: one connection's HELLO */
 	TD_EV_CONN_IN,			/* conn/: a peer's frames */
-	TD_EV_CONN_OUT,			/* conn/: its replies may go on */
+	TD_EV_CONN_OUT,			/* conn/ reply/: a send or its POLLOUT */
 	TD_EV_DATA,			/* data/: its data socket is ready */
 	TD_EV_SIGNAL,			/* loop.c: the signalfd */
 	TD_EV_TIMER,			/* deferred/: the earliest deadline */

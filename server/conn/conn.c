@@ -58,7 +58,7 @@ static void td_conn_free(struct td_conn *c)
 	if (*pp)
 		*pp = c->next;
 	tp_rbuf_free(&c->in);
-	free(c->out.buf);
+	td_outq_free(&c->out);
 	free(c);
 }
 
@@ -84,6 +84,9 @@ void td_conn_close(struct td_conn *c, const char *why)
 
 	if (c->closing)
 		return;
+	/* Its last answers were to go with the turn's end: as much of
+	 * them as the socket takes now. */
+	td_conn_flush(c);
 	c->closing = true;
 	td_log("%s pid %d (generation %llu) detached: %s",
 	       c->observer ? "observer" : "controller", (int)c->peer_pid,
@@ -172,7 +175,7 @@ static void td_conn_pump(struct td_conn *c, bool hup)
 	ssize_t n;
 	int rc;
 
-	while (!td_conn_gone(c) && c->out.len - c->out.head < td_conn_outq_high(c)) {
+	while (!td_conn_gone(c) && td_conn_unsent(c) < td_conn_outq_high(c)) {
 		if (c->skip && (rc = td_conn_skip(c)) < 0) {
 			if (rc != -EAGAIN)
 				td_conn_close(c, strerror(-rc));
@@ -245,13 +248,16 @@ void td_conn_event_data(struct td_conn *c, int res)
 	td_conn_put(c);
 }
 
+/* A ring send (or the POLLOUT of a synchronous one) completed. */
 void td_conn_event_out(struct td_conn *c, int res)
 {
-	c->out_armed = false;
-	if (!td_conn_gone(c) && res < 0 && res != -ECANCELED)
-		td_conn_close(c, strerror(-res));
-	if (!td_conn_gone(c))
-		td_conn_flush(c);
+	bool was_long = td_conn_unsent(c) >= TD_OUTQ_RESUME || !c->sending;
+
+	td_conn_sent(c, res);
+	if (!was_long) {
+		td_conn_put(c);
+		return;
+	}
 	/* Streams that paused on a full queue go on. */
 	if (!td_conn_gone(c) && !c->out_armed)
 		td_logs_conn_drained(c);

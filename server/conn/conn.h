@@ -38,7 +38,8 @@ struct td_conn {
 	bool observer;
 	bool closing;
 	const char *failed;		/* td_conn_fail()'s why, or NULL */
-	bool out_armed;
+	bool out_armed;			/* ev_out in the ring: a send or POLLOUT */
+	bool sending;			/* ... a send, reading out.buf */
 	unsigned inflight;		/* ring requests that point at us */
 	unsigned njobs;			/* its requests answered later */
 	uint64_t skip;			/* bytes of an oversized frame to drop */
@@ -65,6 +66,8 @@ struct td_conns {
 	struct td_conn *controller;	/* the attached one, or NULL */
 	unsigned nobservers;
 	uint64_t generation;		/* grows with every controller attach */
+	bool sync_send;			/* replies by send(2), not the ring:
+					 * a policy kept IORING_OP_SEND out */
 };
 
 /* Closed, or failed and closed at the end of this turn: nothing more

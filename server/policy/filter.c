@@ -147,7 +147,8 @@ static int td_nr(const char *name)
 }
 
 /* Exactly the opcodes that carry a syscall the policy may allow, plus
- * the loop's own; one SQE flag, the link of a linked timeout. */
+ * the loop's own; two SQE flags, the link of a linked timeout and the
+ * quiet completion of a reply's send (reply/). */
 static int td_ring_restrict(struct td_server *srv)
 {
 	struct io_uring_restriction res[64];
@@ -165,6 +166,9 @@ static int td_ring_restrict(struct td_server *srv)
 		if (nr >= 0 && td_policy_may_allow(srv->policy.loaded, nr))
 			on[td_ring_ops[i].op] = true;
 	}
+	/* Replies go by the ring only where the policy lets the ring send
+	 * at all: the restriction is the second check of sendto. */
+	srv->conns.sync_send = !on[IORING_OP_SEND];
 	for (unsigned op = 0; op < IORING_OP_LAST && n < 63; op++) {
 		if (!on[op])
 			continue;
@@ -172,7 +176,7 @@ static int td_ring_restrict(struct td_server *srv)
 		res[n++].sqe_op = (uint8_t)op;
 	}
 	res[n].opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED;
-	res[n++].sqe_flags = IOSQE_IO_LINK;
+	res[n++].sqe_flags = IOSQE_IO_LINK | IOSQE_CQE_SKIP_SUCCESS;
 	/* Raw calls: Debian's liburing 2.3 library lacks the wrappers. */
 	if (syscall(__NR_io_uring_register, srv->ring.ring_fd,
 		    IORING_REGISTER_RESTRICTIONS, res, n) < 0 ||

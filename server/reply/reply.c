@@ -1,6 +1,6 @@
 /*
  * The one path every answer takes: a frame onto the peer's output queue,
- * sent as far as the socket takes it now, the rest on POLLOUT.  A peer
+ * sent by the ring at the end of the loop turn (reply.h says why).  A peer
  * whose replies cannot go is only marked failed here; conn/ closes it
  * between events, so no handler ever finds its connection freed under it.
  */
@@ -26,23 +26,9 @@ int td_req_fail(struct td_req *r, int err, const char *fmt, ...)
 	return -err;
 }
 
-static void td_conn_arm_out(struct td_conn *c)
-{
-	struct io_uring_sqe *sqe;
-
-	if (c->out_armed)
-		return;
-	if (!(sqe = td_sqe(c->srv))) {
-		td_conn_fail(c, "submission queue full");
-		return;
-	}
-	io_uring_prep_poll_add(sqe, c->sfd, POLLOUT);
-	io_uring_sqe_set_data(sqe, &c->ev_out);
-	c->out_armed = true;
-	c->inflight++;
-}
-
-void td_conn_flush(struct td_conn *c)
+/* What the socket takes of [head, len) now.  0, or -EAGAIN if some is
+ * left. */
+static int td_outq_send_now(struct td_conn *c)
 {
 	struct td_outq *q = &c->out;
 
@@ -52,24 +38,159 @@ void td_conn_flush(struct td_conn *c)
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			td_conn_arm_out(c);
-			return;
-		}
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return -EAGAIN;
 		if (n < 0) {
 			td_conn_fail(c, strerror(errno));
-			return;
+			return -EPIPE;
 		}
 		q->head += (size_t)n;
 	}
-	q->head = q->len = 0;
-	if (q->cap > TD_OUTQ_HIGH) {
+	return 0;
+}
+
+/* buf is all sent: what waited behind it comes forward. */
+static void td_outq_advance(struct td_conn *c)
+{
+	struct td_outq *q = &c->out;
+	char *b = q->buf;
+	size_t cap = q->cap;
+
+	if (q->head < q->len)
+		return;
+	q->buf = q->more;
+	q->cap = q->more_cap;
+	q->head = 0;
+	q->len = q->more_len;
+	q->more = b;
+	q->more_cap = cap;
+	q->more_len = 0;
+	/* A burst's memory goes back once it is out. */
+	if (q->more_cap > TD_OUTQ_HIGH) {
+		free(q->more);
+		q->more = NULL;
+		q->more_cap = 0;
+	}
+	if (!q->len && q->cap > TD_OUTQ_HIGH) {
 		free(q->buf);
 		q->buf = NULL;
 		q->cap = 0;
 	}
-	if (c->srv->stopping)
+}
+
+static void td_conn_drained(struct td_conn *c)
+{
+	if (c->srv->stopping && !td_conn_unsent(c))
 		td_conn_fail(c, "server shutting down");
+}
+
+void td_conn_flush(struct td_conn *c)
+{
+	/* A failed peer still gets what it was answered before the end
+	 * (an oversized frame's notice, say): conn/ flushes at the close. */
+	if (c->closing || c->out_armed)
+		return;
+	for (;;) {
+		td_outq_advance(c);
+		if (c->out.head == c->out.len || td_outq_send_now(c) < 0)
+			break;
+	}
+	if (!td_conn_gone(c))
+		td_conn_drained(c);
+}
+
+static void td_conn_arm_pollout(struct td_conn *c)
+{
+	struct io_uring_sqe *sqe = td_sqe(c->srv);
+
+	if (!sqe) {
+		td_conn_fail(c, "submission queue full");
+		return;
+	}
+	io_uring_prep_poll_add(sqe, c->sfd, POLLOUT);
+	io_uring_sqe_set_data(sqe, &c->ev_out);
+	c->out_armed = true;
+	c->inflight++;
+}
+
+/* One ring send of what is queued, issued by the next io_uring_enter
+ * before it waits.  MSG_DONTWAIT makes the ring finish it there and
+ * then (a full socket answers -EAGAIN instead of the ring waiting), so
+ * once that enter returns the kernel is done with buf; and since only a
+ * short or failed send posts a completion, the wait is not cut short by
+ * our own send (MSG_WAITALL makes a short one count as failed).  A full
+ * socket is waited for with POLLOUT, as the synchronous path does. */
+static void td_conn_send(struct td_conn *c)
+{
+	struct td_outq *q = &c->out;
+	struct io_uring_sqe *sqe;
+
+	td_outq_advance(c);
+	if (q->head == q->len)
+		return;
+	if (c->srv->conns.sync_send || !(sqe = td_sqe(c->srv))) {
+		if (td_outq_send_now(c) == -EAGAIN)
+			td_conn_arm_pollout(c);
+		return;
+	}
+	io_uring_prep_send(sqe, c->sfd, q->buf + q->head, q->len - q->head,
+			   MSG_DONTWAIT | MSG_WAITALL | MSG_NOSIGNAL);
+	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+	io_uring_sqe_set_data(sqe, &c->ev_out);
+	c->out_armed = true;
+	c->sending = true;
+	c->inflight++;
+}
+
+void td_conns_send(struct td_server *srv)
+{
+	for (struct td_conn *c = srv->conns.all; c; c = c->next)
+		if (!td_conn_gone(c) && !c->out_armed && td_conn_unsent(c))
+			td_conn_send(c);
+}
+
+void td_conns_sent_whole(struct td_server *srv)
+{
+	/* A send still in the SQ (the enter stopped short) is not done. */
+	if (io_uring_sq_ready(&srv->ring))
+		return;
+	for (struct td_conn *c = srv->conns.all; c; c = c->next)
+		if (c->sending)
+			td_conn_event_out(c, (int)(c->out.len - c->out.head));
+}
+
+void td_conn_sent(struct td_conn *c, int res)
+{
+	bool sending = c->sending;
+
+	c->out_armed = c->sending = false;
+	if (td_conn_gone(c))
+		return;
+	if (!sending) {
+		/* POLLOUT: what is queued goes at the turn's end. */
+		if (res < 0 && res != -ECANCELED)
+			td_conn_fail(c, strerror(-res));
+		return;
+	}
+	if (res == -EAGAIN) {
+		td_conn_arm_pollout(c);
+		return;
+	}
+	if (res < 0) {
+		if (res != -EINTR && res != -ECANCELED)
+			td_conn_fail(c, strerror(-res));
+		return;
+	}
+	c->out.head += (size_t)res;
+	td_outq_advance(c);
+	td_conn_drained(c);
+}
+
+void td_outq_free(struct td_outq *q)
+{
+	free(q->buf);
+	free(q->more);
+	memset(q, 0, sizeof(*q));
 }
 
 /* Past this much unread, a peer stops being read; past the hard bound it
@@ -80,77 +201,72 @@ size_t td_conn_outq_high(const struct td_conn *c)
 }
 
 
-static int td_conn_queue_rest(struct td_conn *c, const char *p, size_t n);
+/* Append n bytes at p to the buffer of *bufp (in place, or grown). */
+static int td_outq_append(char **bufp, size_t *len, size_t *cap,
+			  const char *p, size_t n)
+{
+	if (*len + n > *cap) {
+		size_t nc = *cap ? *cap : 4096;
+		char *nb;
+
+		while (nc < *len + n)
+			nc *= 2;
+		if (!(nb = realloc(*bufp, nc)))
+			return -ENOMEM;
+		*bufp = nb;
+		*cap = nc;
+	}
+	memcpy(*bufp + *len, p, n);
+	*len += n;
+	return 0;
+}
+
+/* Past this, a reply that finds the queue empty becomes the queue
+ * (its buffer taken over) instead of being copied into it. */
+#define TD_OUTQ_ADOPT (64u << 10)
 
 int td_conn_queue(struct td_conn *c, struct tp_msg *m)
 {
 	struct td_outq *q = &c->out;
 	size_t n = tp_msg_size(m);
 	size_t max = c->role == TD_PEER_READONLY ? TD_OUTQ_MAX_RO : TD_OUTQ_MAX;
+	int rc;
 
 	if (td_conn_gone(c))
 		return -EPIPE;
-	if (q->len - q->head + n > max) {
+	if (td_conn_unsent(c) + n > max) {
 		td_log("%s pid %d leaves %zu bytes of replies unread",
 		       c->observer ? "observer" : "controller",
-		       (int)c->peer_pid, q->len - q->head);
+		       (int)c->peer_pid, td_conn_unsent(c));
 		td_conn_fail(c, "not reading its replies");
 		return -ENOBUFS;
 	}
-	if (q->head && q->head == q->len)
-		q->head = q->len = 0;
-	/* Nothing waits before it: straight from m to the socket, and only
-	 * what the socket does not take now is copied to the queue (a 2 MiB
-	 * REAP reply is not copied twice). */
-	if (!q->len && !c->out_armed) {
-		const char *p = tp_msg_data(m);
-		ssize_t w;
-
-		do
-			w = send(c->sfd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
-		while (w < 0 && errno == EINTR);
-		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-			td_conn_fail(c, strerror(errno));
-			return -EPIPE;
+	if (c->out_armed || q->more_len) {
+		/* The kernel reads buf until the completion; what came
+		 * after a short send waits behind it. */
+		rc = td_outq_append(&q->more, &q->more_len, &q->more_cap,
+				    tp_msg_data(m), n);
+	} else if (q->head == q->len && n >= TD_OUTQ_ADOPT) {
+		/* A 2 MiB REAP reply is not copied twice. */
+		if (q->buf && !q->more) {
+			q->more = q->buf;
+			q->more_cap = q->cap;
+		} else {
+			free(q->buf);
 		}
-		if (w == (ssize_t)n) {
-			if (c->srv->stopping)
-				td_conn_fail(c, "server shutting down");
-			return 0;
-		}
-		/* The rest waits for POLLOUT in m's own buffer, which the
-		 * queue takes over instead of copying it. */
-		free(q->buf);
 		q->buf = tp_msg_steal(m, &q->len, &q->cap);
-		q->head = w > 0 ? (size_t)w : 0;
-		td_conn_flush(c);
-		return 0;
+		q->head = 0;
+		rc = 0;
+	} else {
+		if (q->head == q->len)
+			q->head = q->len = 0;
+		rc = td_outq_append(&q->buf, &q->len, &q->cap, tp_msg_data(m),
+				    n);
 	}
-	return td_conn_queue_rest(c, tp_msg_data(m), n);
-}
-
-/* n bytes at p after what is queued, and send what the socket takes. */
-static int td_conn_queue_rest(struct td_conn *c, const char *p, size_t n)
-{
-	struct td_outq *q = &c->out;
-
-	if (q->len + n > q->cap) {
-		size_t cap = q->cap ? q->cap : 4096;
-		char *nb;
-
-		while (cap < q->len + n)
-			cap *= 2;
-		if (!(nb = realloc(q->buf, cap))) {
-			td_conn_fail(c, "out of memory for replies");
-			return -ENOMEM;
-		}
-		q->buf = nb;
-		q->cap = cap;
+	if (rc < 0) {
+		td_conn_fail(c, "out of memory for replies");
+		return rc;
 	}
-	memcpy(q->buf + q->len, p, n);
-	q->len += n;
-	if (!c->out_armed)
-		td_conn_flush(c);
 	return 0;
 }
 
@@ -172,7 +288,7 @@ void td_conn_notice(struct td_conn *c, int err, const char *fmt, ...)
 
 size_t td_conn_unsent(const struct td_conn *c)
 {
-	return c->out.len - c->out.head;
+	return c->out.len - c->out.head + c->out.more_len;
 }
 
 void td_conn_fail(struct td_conn *c, const char *why)

@@ -3,8 +3,11 @@
  * body (a message of proto/messages.h) through r->w or returns
  * td_req_fail(); an answer that comes later
  * (a job's) is queued with td_conn_queue().  A peer's output queue never
- * blocks the server: what the socket does not take now waits for
- * POLLOUT.  Nothing here closes a connection: a peer whose replies cannot
+ * blocks the server.  Replies are sent by the ring, once per loop turn
+ * for everything a peer was answered in it: the send then rides on the
+ * io_uring_enter that waits for the next event instead of costing a
+ * syscall of its own, and a socket that is full is the ring's to wait
+ * for.  Nothing here closes a connection: a peer whose replies cannot
  * go is marked failed, and conn/ closes it between events.
  */
 #ifndef TETHERD_REPLY_H
@@ -28,12 +31,17 @@
 struct td_conn;
 struct td_server;
 
-/* Output queue of one connection: frames waiting for the socket. */
+/* Output queue of one connection: frames waiting for the socket.  While
+ * a ring send holds [head, len) of buf (the kernel reads it until the
+ * completion), what is queued goes after it in more. */
 struct td_outq {
 	char *buf;
 	size_t head;			/* first unsent byte */
 	size_t len;			/* end of queued bytes */
 	size_t cap;
+	char *more;			/* queued behind a send in flight */
+	size_t more_len;
+	size_t more_cap;
 };
 
 /* One request being handled. */
@@ -60,8 +68,25 @@ int td_conn_queue(struct td_conn *c, struct tp_msg *m);
 /* A reply with id 0 that answers no request. */
 void td_conn_notice(struct td_conn *c, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* Send what is queued; arm POLLOUT for the rest. */
+/* Send what is queued now, as far as the socket takes it, when no ring
+ * send is in flight (a take-over notice, the last answers of a peer
+ * being closed). */
 void td_conn_flush(struct td_conn *c);
+/* The end of a loop turn: a ring send for every peer with replies
+ * queued and none in flight. */
+void td_conns_send(struct td_server *srv);
+/* Right after the enter that issued them: the ring sends that posted no
+ * completion (only a short or failed one does) went whole. */
+void td_conns_sent_whole(struct td_server *srv);
+/* The completion of c's ring send (res: bytes sent or -errno) or of its
+ * POLLOUT. */
+void td_conn_sent(struct td_conn *c, int res);
+/* A peer whose queue was at least this long before a send completed may
+ * have paused streams or reading (LOGS pauses at 1 MiB, reading at
+ * td_conn_outq_high()): they go on. */
+#define TD_OUTQ_RESUME TD_OUTQ_HIGH_RO
+/* Free the queue's memory (the connection's end). */
+void td_outq_free(struct td_outq *q);
 /* Bytes queued and unsent. */
 size_t td_conn_unsent(const struct td_conn *c);
 /* Past this many unsent bytes, stop reading c. */

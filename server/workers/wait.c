@@ -418,7 +418,7 @@ static void td_logs_pump(struct td_watch *wa)
 		return;			/* the opener first */
 	/* wa->job.to goes NULL if a frame's send closes the connection. */
 	while ((c = wa->job.to) && !td_conn_gone(c) && !wa->job.ended &&
-	       c->out.len - c->out.head < TD_LOGS_QUEUE) {
+	       td_conn_unsent(c) < TD_LOGS_QUEUE) {
 		n = td_capture_read(w->cap, &wa->offset, buf, sizeof(buf));
 		if (n < 0) {
 			td_log("reading log of %s: %s", td_worker_name(w),
