@@ -40,6 +40,7 @@ struct td_conn {
 	const char *failed;		/* td_conn_fail()'s why, or NULL */
 	bool out_armed;			/* ev_out in the ring: a send or POLLOUT */
 	bool sending;			/* ... a send, reading out.buf */
+	bool send_waits;		/* ... one the ring waits to finish */
 	unsigned inflight;		/* ring requests that point at us */
 	unsigned njobs;			/* its requests answered later */
 	uint64_t skip;			/* bytes of an oversized frame to drop */

@@ -113,13 +113,32 @@ static void td_conn_arm_pollout(struct td_conn *c)
 	c->inflight++;
 }
 
+/* The rest of buf by a send the ring carries on with as the peer reads
+ * (MSG_WAITALL), completing once: a big reply or a slow reader costs no
+ * loop turn per socket-full. */
+static void td_conn_send_waiting(struct td_conn *c)
+{
+	struct td_outq *q = &c->out;
+	struct io_uring_sqe *sqe = td_sqe(c->srv);
+
+	if (!sqe) {
+		td_conn_fail(c, "submission queue full");
+		return;
+	}
+	io_uring_prep_send(sqe, c->sfd, q->buf + q->head, q->len - q->head,
+			   MSG_WAITALL | MSG_NOSIGNAL);
+	io_uring_sqe_set_data(sqe, &c->ev_out);
+	c->out_armed = c->sending = c->send_waits = true;
+	c->inflight++;
+}
+
 /* One ring send of what is queued, issued by the next io_uring_enter
  * before it waits.  MSG_DONTWAIT makes the ring finish it there and
  * then (a full socket answers -EAGAIN instead of the ring waiting), so
  * once that enter returns the kernel is done with buf; and since only a
  * short or failed send posts a completion, the wait is not cut short by
- * our own send (MSG_WAITALL makes a short one count as failed).  A full
- * socket is waited for with POLLOUT, as the synchronous path does. */
+ * our own send (MSG_WAITALL makes a short one count as failed).  What a
+ * full socket did not take goes on by td_conn_send_waiting. */
 static void td_conn_send(struct td_conn *c)
 {
 	struct td_outq *q = &c->out;
@@ -155,15 +174,15 @@ void td_conns_sent_whole(struct td_server *srv)
 	if (io_uring_sq_ready(&srv->ring))
 		return;
 	for (struct td_conn *c = srv->conns.all; c; c = c->next)
-		if (c->sending)
+		if (c->sending && !c->send_waits)
 			td_conn_event_out(c, (int)(c->out.len - c->out.head));
 }
 
 void td_conn_sent(struct td_conn *c, int res)
 {
-	bool sending = c->sending;
+	bool sending = c->sending, waited = c->send_waits;
 
-	c->out_armed = c->sending = false;
+	c->out_armed = c->sending = c->send_waits = false;
 	if (td_conn_gone(c))
 		return;
 	if (!sending) {
@@ -172,16 +191,18 @@ void td_conn_sent(struct td_conn *c, int res)
 			td_conn_fail(c, strerror(-res));
 		return;
 	}
-	if (res == -EAGAIN) {
-		td_conn_arm_pollout(c);
-		return;
-	}
-	if (res < 0) {
-		if (res != -EINTR && res != -ECANCELED)
+	if (res < 0 && res != -EAGAIN && res != -EINTR) {
+		if (res != -ECANCELED)
 			td_conn_fail(c, strerror(-res));
 		return;
 	}
-	c->out.head += (size_t)res;
+	if (res > 0)
+		c->out.head += (size_t)res;
+	/* The quiet send came back short: the socket is full. */
+	if (!waited && c->out.head < c->out.len) {
+		td_conn_send_waiting(c);
+		return;
+	}
 	td_outq_advance(c);
 	td_conn_drained(c);
 }
