@@ -248,6 +248,16 @@ void td_conn_event_data(struct td_conn *c, int res)
 	td_conn_put(c);
 }
 
+void td_conns_sent_whole(struct td_server *srv)
+{
+	/* A send still in the SQ (the enter stopped short) is not done. */
+	if (io_uring_sq_ready(&srv->ring))
+		return;
+	for (struct td_conn *c = srv->conns.all; c; c = c->next)
+		if (c->sending && !c->send_waits)
+			td_conn_event_out(c, (int)(c->out.len - c->out.head));
+}
+
 /* A ring send (or the POLLOUT of a synchronous one) completed. */
 void td_conn_event_out(struct td_conn *c, int res)
 {

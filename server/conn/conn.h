@@ -82,6 +82,10 @@ static inline bool td_conn_gone(const struct td_conn *c)
 struct td_conn *td_conn_new(struct td_server *srv, int sfd, int dfd);
 void td_conn_event_in(struct td_conn *c, int res, bool more);
 void td_conn_event_out(struct td_conn *c, int res);
+/* Right after the enter that issued them: the quiet ring sends (reply/)
+ * that posted no completion -- only a short or failed one does -- went
+ * whole. */
+void td_conns_sent_whole(struct td_server *srv);
 void td_conn_event_data(struct td_conn *c, int res);
 void td_conn_close(struct td_conn *c, const char *why);
 /* Read and handle what c has sent so far, now, as its next poll

@@ -168,16 +168,6 @@ void td_conns_send(struct td_server *srv)
 			td_conn_send(c);
 }
 
-void td_conns_sent_whole(struct td_server *srv)
-{
-	/* A send still in the SQ (the enter stopped short) is not done. */
-	if (io_uring_sq_ready(&srv->ring))
-		return;
-	for (struct td_conn *c = srv->conns.all; c; c = c->next)
-		if (c->sending && !c->send_waits)
-			td_conn_event_out(c, (int)(c->out.len - c->out.head));
-}
-
 void td_conn_sent(struct td_conn *c, int res)
 {
 	bool sending = c->sending, waited = c->send_waits;

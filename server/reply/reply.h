@@ -75,9 +75,6 @@ void td_conn_flush(struct td_conn *c);
 /* The end of a loop turn: a ring send for every peer with replies
  * queued and none in flight. */
 void td_conns_send(struct td_server *srv);
-/* Right after the enter that issued them: the ring sends that posted no
- * completion (only a short or failed one does) went whole. */
-void td_conns_sent_whole(struct td_server *srv);
 /* The completion of c's ring send (res: bytes sent or -errno) or of its
  * POLLOUT. */
 void td_conn_sent(struct td_conn *c, int res);
