@@ -161,10 +161,19 @@ def test_socket_activated(tmp_path, kind):
                             stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, preexec_fn=_pdeathsig)
     try:
+        # It binds, then listens: the path can be there a moment
+        # before a connect is accepted (ECONNREFUSED until then).
         end = time.monotonic() + 5
-        while not os.path.exists(path) and time.monotonic() < end:
-            time.sleep(0.01)
-        with tether.Client(path) as c:
+        while True:
+            try:
+                client = tether.Client(path)
+                break
+            except OSError as e:
+                if e.errno not in (errno.ENOENT, errno.ECONNREFUSED) or \
+                        time.monotonic() > end:
+                    raise
+                time.sleep(0.01)
+        with client as c:
             assert c.status()["pid"] == proc.pid
             assert c.call("getpid") == proc.pid
             c.shutdown()
