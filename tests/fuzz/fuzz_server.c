@@ -35,7 +35,7 @@
  *	10 CALL   a SYSCALL built from a compact description: the number
  *		  from the policy's list, arguments as ints or in, out,
  *		  in-out, string, data-socket and result-reference buffers
- *	11 BATCH  a BATCH of such descriptions
+ *	11 BATCH  a BATCH of such descriptions, or a SUBMIT of them
  *	12 JOB    COLLECT / CANCEL of the k-th job of this input, PENDING
  *	13 MEM    MEM_ALLOC, and MEM_WRITE / READ / FREE on the k-th
  *		  address MEM_ALLOC answered (addresses are not in the
@@ -1257,13 +1257,16 @@ static void fz_rec_call(struct fz_slot *s, struct fz_cur *c)
 static void fz_rec_batch(struct fz_slot *s, struct fz_cur *c)
 {
 	unsigned count = fz_u8(c), flags = fz_u8(c), n;
+	bool submit = flags & FZ_BF_SUBMIT;
 	struct fz_cur start = *c;
 	struct tp_msg m;
 
-	n = count == 0xff ? 0 : count == 0xfe ? TETHER_BATCH_MAX + 1
+	n = count == 0xff ? 0 : count == 0xfe ? (submit ? TETHER_SUBMIT_MAX
+							  : TETHER_BATCH_MAX) + 1
 					      : count % 16 + 1;
 	tp_msg_init(&m);
-	tp_msg_request(&m, fz.next_id++, TETHER_OP_BATCH);
+	tp_msg_request(&m, fz.next_id++,
+		       submit ? TETHER_OP_SUBMIT : TETHER_OP_BATCH);
 	msgpack_pack_array(&m.pk, flags & FZ_BF_NOFLAGS ? 1 : 2);
 	msgpack_pack_array(&m.pk, n);
 	for (unsigned i = 0; i < n; i++) {
@@ -1272,7 +1275,8 @@ static void fz_rec_batch(struct fz_slot *s, struct fz_cur *c)
 		fz_pack_call(&m.pk, c);
 	}
 	if (!(flags & FZ_BF_NOFLAGS))
-		msgpack_pack_uint32(&m.pk, flags & ~FZ_BF_NOFLAGS);
+		msgpack_pack_uint32(&m.pk,
+				    flags & ~(FZ_BF_NOFLAGS | FZ_BF_SUBMIT));
 	fz_send_msg(s, &m);
 }
 

@@ -110,12 +110,16 @@ enum fz_arg {
 };
 
 /*
- * BATCH payload: count flags entry...  count 0xff: no entry, 0xfe: 257
- * (one too many), else count % 16 + 1; the entries are CALL payloads,
- * read again from the first when the bytes run out.  flags: bit 0 STOP,
- * FZ_BF_NOFLAGS: the body is [entries].
+ * BATCH payload: count flags entry...  count 0xff: no entry, 0xfe: one
+ * too many (257 for BATCH, 1025 for SUBMIT), else count % 16 + 1; the
+ * entries are CALL payloads, read again from the first when the bytes
+ * run out.  flags: bit 0 STOP, FZ_BF_NOFLAGS: the body is [entries],
+ * FZ_BF_SUBMIT: the same body goes as a SUBMIT [entries, flags] (whose
+ * only valid flags are 0), so that SUBMIT's entries are a byte flip away
+ * from BATCH's; REAP goes by REQ.
  */
 #define FZ_BF_NOFLAGS 0x02u
+#define FZ_BF_SUBMIT 0x04u
 
 /* JOB payload: what, k, wait.  The id is the k-th job the server
  * started in this input (ids count from the job counter at its start);

@@ -152,6 +152,68 @@ static int gc_status(struct tp_msg *m)
 	return msgpack_pack_array(&m->pk, 0) ? -ENOMEM : 0;
 }
 
+/* [11, SUBMIT, [[getpid, read(3, [1, 64], 64), nr 5000], 0]]: entries
+ * are SYSCALL bodies, one with a number past the table. */
+static int gc_submit(struct tp_msg *m)
+{
+	tp_msg_request(m, 11, TETHER_OP_SUBMIT);
+	return msgpack_pack_array(&m->pk, 2) ||
+	       msgpack_pack_array(&m->pk, 3) ||
+	       msgpack_pack_array(&m->pk, 2) ||
+	       msgpack_pack_long(&m->pk, SYS_getpid) ||
+	       msgpack_pack_array(&m->pk, 0) ||
+	       msgpack_pack_array(&m->pk, 3) ||
+	       msgpack_pack_long(&m->pk, SYS_read) ||
+	       msgpack_pack_array(&m->pk, 3) ||
+	       msgpack_pack_int(&m->pk, 3) ||
+	       msgpack_pack_array(&m->pk, 2) ||
+	       msgpack_pack_int(&m->pk, TETHER_ARGTAG_OUT) ||
+	       msgpack_pack_uint32(&m->pk, 64) ||
+	       msgpack_pack_uint32(&m->pk, 64) ||
+	       msgpack_pack_uint32(&m->pk, TETHER_CALL_TRIM) ||
+	       msgpack_pack_array(&m->pk, 2) ||
+	       msgpack_pack_long(&m->pk, 5000) ||
+	       msgpack_pack_array(&m->pk, 0) ||
+	       msgpack_pack_uint32(&m->pk, 0) ? -ENOMEM : 0;
+}
+
+/* [12, SUBMIT, [[], 1]]: no entry, an unknown flag. */
+static int gc_submit_empty(struct tp_msg *m)
+{
+	tp_msg_request(m, 12, TETHER_OP_SUBMIT);
+	return msgpack_pack_array(&m->pk, 2) ||
+	       msgpack_pack_array(&m->pk, 0) ||
+	       msgpack_pack_uint32(&m->pk, 1) ? -ENOMEM : 0;
+}
+
+/* [13, REAP, [1, 1024, 100]] */
+static int gc_reap(struct tp_msg *m)
+{
+	tp_msg_request(m, 13, TETHER_OP_REAP);
+	return msgpack_pack_array(&m->pk, 3) ||
+	       msgpack_pack_uint32(&m->pk, 1) ||
+	       msgpack_pack_uint32(&m->pk, TETHER_SUBMIT_MAX) ||
+	       msgpack_pack_int(&m->pk, 100) ? -ENOMEM : 0;
+}
+
+/* [14, REAP, [2^64-1, 0, INT64_MIN]]: the extremes of each field. */
+static int gc_reap_hostile(struct tp_msg *m)
+{
+	tp_msg_request(m, 14, TETHER_OP_REAP);
+	return msgpack_pack_array(&m->pk, 3) ||
+	       msgpack_pack_uint64(&m->pk, UINT64_MAX) ||
+	       msgpack_pack_uint64(&m->pk, 0) ||
+	       msgpack_pack_int64(&m->pk, INT64_MIN) ? -ENOMEM : 0;
+}
+
+/* [15, UPGRADE, ["/usr/sbin/tetherd"]] */
+static int gc_upgrade(struct tp_msg *m)
+{
+	tp_msg_request(m, 15, TETHER_OP_UPGRADE);
+	return msgpack_pack_array(&m->pk, 1) ||
+	       tp_pack_str(&m->pk, "/usr/sbin/tetherd") ? -ENOMEM : 0;
+}
+
 /* ---- well-formed replies ---------------------------------------------- */
 
 /* [2, 0, [ret, []]]: a getpid answer. */
@@ -195,6 +257,43 @@ static int gc_reply_error(struct tp_msg *m)
 	return tp_msg_error(m, 6, -ENOENT, "openat: %s", "no such file");
 }
 
+/* [11, 0, {ids: [1, 2, 3]}]: a SUBMIT answer. */
+static int gc_reply_submit(struct tp_msg *m)
+{
+	tp_msg_reply(m, 11, 0);
+	return msgpack_pack_map(&m->pk, 1) ||
+	       tp_pack_str(&m->pk, "ids") ||
+	       msgpack_pack_array(&m->pk, 3) ||
+	       msgpack_pack_uint32(&m->pk, 1) ||
+	       msgpack_pack_uint32(&m->pk, 2) ||
+	       msgpack_pack_uint32(&m->pk, 3) ? -ENOMEM : 0;
+}
+
+/* [13, 0, {completions: [[1, [pid, []]], [2, [5, [bin]]]], queued: 1,
+ * running: 0}]: a REAP answer. */
+static int gc_reply_reap(struct tp_msg *m)
+{
+	tp_msg_reply(m, 13, 0);
+	if (msgpack_pack_map(&m->pk, 3) ||
+	    tp_pack_str(&m->pk, "completions") ||
+	    msgpack_pack_array(&m->pk, 2) ||
+	    msgpack_pack_array(&m->pk, 2) ||
+	    msgpack_pack_uint32(&m->pk, 1) ||
+	    msgpack_pack_array(&m->pk, 2) ||
+	    msgpack_pack_int(&m->pk, GC_PID) ||
+	    msgpack_pack_array(&m->pk, 0) ||
+	    msgpack_pack_array(&m->pk, 2) ||
+	    msgpack_pack_uint32(&m->pk, 2) ||
+	    msgpack_pack_array(&m->pk, 2) ||
+	    msgpack_pack_int(&m->pk, 5) ||
+	    msgpack_pack_array(&m->pk, 1) ||
+	    gc_pack_bin(&m->pk, "hello", 5) ||
+	    tp_pack_kv_int(&m->pk, "queued", 1) ||
+	    tp_pack_kv_int(&m->pk, "running", 0))
+		return -ENOMEM;
+	return 0;
+}
+
 static const struct gc_built gc_built[] = {
 	{ "req_hello", gc_hello },
 	{ "req_syscall_getpid", gc_getpid },
@@ -206,10 +305,17 @@ static const struct gc_built gc_built[] = {
 	{ "req_syscall_inout", gc_inout },
 	{ "req_syscall_six_args", gc_six },
 	{ "req_status", gc_status },
+	{ "req_submit", gc_submit },
+	{ "req_submit_empty_flags", gc_submit_empty },
+	{ "req_reap", gc_reap },
+	{ "req_reap_hostile", gc_reap_hostile },
+	{ "req_upgrade", gc_upgrade },
 	{ "rep_syscall", gc_reply_call },
 	{ "rep_syscall_out", gc_reply_out },
 	{ "rep_status_map", gc_reply_status },
 	{ "rep_error", gc_reply_error },
+	{ "rep_submit_ids", gc_reply_submit },
+	{ "rep_reap_completions", gc_reply_reap },
 };
 
 /* ---- hostile bytes ---------------------------------------------------- */

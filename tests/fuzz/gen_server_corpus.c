@@ -595,6 +595,314 @@ static void s_batch_errors(struct gs *g)
 	loop(g, 3);
 }
 
+/* ---- SUBMIT and REAP ----------------------------------------------------- */
+
+/* A request body spelled out byte by byte (it may hold NULs). */
+struct body {
+	const char *b;
+	size_t n;
+};
+#define BODY(s) { s, sizeof(s) - 1 }
+
+static void req_raw(struct gs *g, unsigned slot, unsigned op,
+		    const struct body *b)
+{
+	struct pl p = { .n = 0 };
+
+	pl_u8(&p, op);
+	pl_bytes(&p, b->b, b->n);
+	rec_pl(g, FZ_REQ, slot, &p);
+}
+
+/* A SUBMIT rides the BATCH record (FZ_BF_SUBMIT): count byte, flags
+ * byte, then the entries' CALL payloads. */
+static void submit_begin(struct pl *p, unsigned count, unsigned flags)
+{
+	p->n = 0;
+	pl_u8(p, count);
+	pl_u8(p, FZ_BF_SUBMIT | flags);
+}
+
+static void submit_add(struct pl *p, const struct pl *e)
+{
+	pl_bytes(p, e->b, e->n);
+}
+
+/* poll(pipe's read end 3, POLLIN, 10 ms): runs until its timeout. */
+static void call_poll_pipe(struct pl *p, unsigned flags)
+{
+	static const unsigned char pfd[8] = { 3, 0, 0, 0, POLLIN, 0, 0, 0 };
+
+	call_begin(p, FZ_SC_POLL, flags, 3);
+	arg_inout(p, pfd, sizeof(pfd), sizeof(pfd));
+	arg_i8(p, 1);
+	arg_i8(p, 10);
+}
+
+/* pipe2(O_NONBLOCK): the session's fds 3 and 4. */
+static void pipe_nb(struct gs *g)
+{
+	struct pl p;
+
+	call_begin(&p, FZ_SC_PIPE2, 0, 2);
+	arg_sized(&p, FZ_ARG_OUT, 8);
+	arg_u16(&p, O_NONBLOCK);
+	CALL(g, &p);
+}
+
+/* REAP with 0 to 3 of [min, max, wait_ms], each packed as given. */
+static void reap(struct gs *g, unsigned slot, unsigned n, uint64_t min,
+		 uint64_t max, int64_t wait)
+{
+	struct req r;
+	msgpack_packer *pk = req_begin(&r, TETHER_OP_REAP);
+
+	msgpack_pack_array(pk, n);
+	if (n > 0)
+		msgpack_pack_uint64(pk, min);
+	if (n > 1)
+		msgpack_pack_uint64(pk, max);
+	if (n > 2)
+		msgpack_pack_int64(pk, wait);
+	req_end(g, slot, &r);
+}
+
+/* Calls that run at once, in the ring and by a helper, reaped in parts;
+ * then a REAP that waits (negative wait_ms: for ever) for a poll, a
+ * second REAP refused while it waits, and one whose wait_ms ends it. */
+static void s_submit_reap(struct gs *g)
+{
+	struct pl p, e;
+
+	attach(g);
+	pipe_nb(g);					/* fds 3, 4 */
+	memfd(g);					/* fd 5 */
+	call_begin(&e, FZ_SC_WRITE, 0, 3);
+	arg_i8(&e, 5);
+	arg_in(&e, "hello", 5);
+	arg_i8(&e, 5);
+	CALL(g, &e);
+	submit_begin(&p, 5, 0);				/* 6 entries */
+	call_begin(&e, FZ_SC_GETPID, 0, 0);
+	submit_add(&p, &e);
+	call_begin(&e, FZ_SC_PREAD64, TETHER_CALL_TRIM, 4);
+	arg_i8(&e, 5);
+	arg_sized(&e, FZ_ARG_OUT, 8);
+	arg_i8(&e, 8);
+	arg_i8(&e, 0);
+	submit_add(&p, &e);
+	call_begin(&e, FZ_SC_FSTAT, 0, 2);
+	arg_i8(&e, 5);
+	arg_sized(&e, FZ_ARG_OUT, 144);
+	submit_add(&p, &e);
+	call_begin(&e, FZ_SC_UNAME, TETHER_CALL_SYNC, 1);
+	arg_sized(&e, FZ_ARG_OUT, 390);
+	submit_add(&p, &e);
+	call_begin(&e, FZ_SC_READ, 0, 3);		/* EAGAIN */
+	arg_i8(&e, 3);
+	arg_sized(&e, FZ_ARG_OUT, 16);
+	arg_i8(&e, 16);
+	submit_add(&p, &e);
+	call_begin(&e, FZ_SC_PWRITE64, 0, 4);
+	arg_i8(&e, 5);
+	arg_in(&e, "xy", 2);
+	arg_i8(&e, 2);
+	arg_i8(&e, 1);
+	submit_add(&p, &e);
+	rec_pl(g, FZ_BATCH, 0, &p);
+	loop(g, 2);
+	reap(g, 0, 2, 1, 2, 0);				/* two of six */
+	reap(g, 0, 0, 0, 0, 0);				/* the rest */
+	reap(g, 0, 3, 0, 1024, 0);			/* nothing left */
+	loop(g, 2);
+	submit_begin(&p, 1, 0);				/* 2 entries */
+	call_poll_pipe(&e, 0);
+	submit_add(&p, &e);
+	call_begin(&e, FZ_SC_GETTID, 0, 0);
+	submit_add(&p, &e);
+	rec_pl(g, FZ_BATCH, 0, &p);
+	reap(g, 0, 3, 2, 16, -5);			/* waits */
+	reap(g, 0, 3, 1, 1, 0);				/* EBUSY */
+	loop(g, 2);
+	sleep_ms(g, 12);
+	loop(g, 2);
+	submit_begin(&p, 0, 0);				/* 1 entry */
+	call_poll_pipe(&e, 0);
+	submit_add(&p, &e);
+	rec_pl(g, FZ_BATCH, 0, &p);
+	reap(g, 0, 3, 1, 1, 3);				/* 3 ms: empty */
+	loop(g, 1);
+	sleep_ms(g, 5);
+	loop(g, 2);
+	sleep_ms(g, 8);
+	reap(g, 0, 1, 1, 0, 0);				/* the poll */
+	loop(g, 3);
+}
+
+/* SUBMITs refused whole: no entry, one too many, unknown flags, an
+ * entry with a bad number, a result reference, a data-socket buffer,
+ * one the policy refuses, 7 arguments, and bodies of the wrong shape. */
+static void s_submit_errors(struct gs *g)
+{
+	static const struct body bodies[] = {
+		BODY("\x90"),					/* [] */
+		BODY("\x91\xa1x"),				/* ["x"] */
+		BODY("\x92\x91\x92\x27\x90\xa1" "0"),	/* flags "0" */
+		BODY("\x93\x91\x92\x27\x90\x00\x01"),	/* 3 elements */
+		BODY("\x91\x91\x01"),			/* entry 1 */
+		BODY("\x92\x91\x92\x27\x90\xff"),		/* flags -1 */
+		BODY("\x91\x90"),				/* [[]] */
+		BODY("\x81\xa1x\x90"),			/* a map */
+	};
+	struct pl p, e;
+
+	attach(g);
+	memfd(g);					/* fd 3 */
+	submit_begin(&p, 0xff, 0);			/* E2BIG */
+	rec_pl(g, FZ_BATCH, 0, &p);
+	submit_begin(&p, 0xfe, 0);			/* 1025: E2BIG */
+	call_begin(&e, FZ_SC_GETPID, 0, 0);
+	submit_add(&p, &e);
+	rec_pl(g, FZ_BATCH, 0, &p);
+	submit_begin(&p, 0, TETHER_BATCH_STOP);		/* flags 1 */
+	submit_add(&p, &e);
+	rec_pl(g, FZ_BATCH, 0, &p);
+	submit_begin(&p, 0, 0x80);			/* flags 0x80 */
+	submit_add(&p, &e);
+	rec_pl(g, FZ_BATCH, 0, &p);
+	submit_begin(&p, 0, FZ_BF_NOFLAGS);		/* [entries]: runs */
+	submit_add(&p, &e);
+	rec_pl(g, FZ_BATCH, 0, &p);
+	submit_begin(&p, 1, 0);				/* nr 5000 */
+	submit_add(&p, &e);
+	e.n = 0;
+	pl_u8(&e, 0xf3);
+	pl_u8(&e, 0x88);
+	pl_u8(&e, 0);
+	pl_u8(&e, 0);
+	submit_add(&p, &e);
+	rec_pl(g, FZ_BATCH, 0, &p);
+	submit_begin(&p, 0, 0);				/* reference */
+	call_begin(&e, FZ_SC_CLOSE, 0, 1);
+	arg_ref(&e, 0);
+	submit_add(&p, &e);
+	rec_pl(g, FZ_BATCH, 0, &p);
+	submit_begin(&p, 0, 0);				/* data socket */
+	call_begin(&e, FZ_SC_WRITE, 0, 3);
+	arg_i8(&e, 3);
+	arg_sized(&e, FZ_ARG_DATA_IN, 5);
+	arg_i8(&e, 5);
+	submit_add(&p, &e);
+	rec_pl(g, FZ_BATCH, 0, &p);
+	submit_begin(&p, 0, 0);				/* the policy */
+	call_begin(&e, FZ_SC_OPENAT, 0, 3);
+	arg_i8(&e, -100);
+	arg_str(&e, "/etc/hostname");
+	arg_i8(&e, 0);
+	submit_add(&p, &e);
+	rec_pl(g, FZ_BATCH, 0, &p);
+	submit_begin(&p, 0, 0);				/* E2BIG */
+	call_begin(&e, FZ_SC_GETPID, 0, 7);
+	for (int i = 0; i < 7; i++)
+		arg_i8(&e, i);
+	submit_add(&p, &e);
+	rec_pl(g, FZ_BATCH, 0, &p);
+	loop(g, 2);
+	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++)
+		req_raw(g, 0, TETHER_OP_SUBMIT, &bodies[i]);
+	loop(g, 3);
+}
+
+/* REAP's bounds: max 0, over 1024 and 2^64-1, min over max, a negative
+ * min, wrong types; wait_ms INT64_MIN and 2^64-1.  Then a REAP waiting
+ * for ever whose controller leaves, and completions left parked
+ * (and one dropped, DETACH_CANCEL) for the next controller. */
+static void s_reap_hostile(struct gs *g)
+{
+	static const struct body bodies[] = {
+		BODY("\x91\xff"),				/* [-1] */
+		BODY("\x91\xa1" "1"),				/* ["1"] */
+		/* wait_ms 2^64-1: past int64 */
+		BODY("\x93\x01\x01\xcf\xff\xff\xff\xff\xff\xff\xff\xff"),
+		BODY("\x94\x00\x01\x00\x09"),		/* 4 elements */
+		BODY("\x80"),					/* {} */
+		BODY("\x93\xc0\xc0\xc0"),			/* nils */
+	};
+	struct pl p, e;
+
+	attach(g);
+	reap(g, 0, 2, 1, 0, 0);				/* max 0 */
+	reap(g, 0, 2, 1, UINT64_MAX, 0);
+	reap(g, 0, 2, 1, TETHER_SUBMIT_MAX + 1, 0);
+	reap(g, 0, 2, 5, 2, 0);				/* min > max */
+	reap(g, 0, 1, UINT64_MAX, 0, 0);
+	reap(g, 0, 3, 1, TETHER_SUBMIT_MAX, INT64_MIN);	/* none: at once */
+	reap(g, 0, 3, 0, 1, -1);
+	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++)
+		req_raw(g, 0, TETHER_OP_REAP, &bodies[i]);
+	loop(g, 2);
+	pipe_nb(g);					/* fds 3, 4 */
+	submit_begin(&p, 1, 0);
+	call_poll_pipe(&e, 0);				/* parked */
+	submit_add(&p, &e);
+	call_poll_pipe(&e, TETHER_CALL_DETACH_CANCEL);	/* dropped */
+	submit_add(&p, &e);
+	rec_pl(g, FZ_BATCH, 0, &p);
+	reap(g, 0, 3, 2, 2, INT64_MIN);			/* waits */
+	loop(g, 1);
+	rec(g, FZ_OP(FZ_CLOSE, 0), (const unsigned char[]){ FZ_CLOSE_ALL }, 1);
+	loop(g, 2);
+	hello(g, 1, FZ_HELLO_PLAIN, 0, 0);
+	loop(g, 2);
+	req0(g, 1, TETHER_OP_PENDING);
+	reap(g, 1, 3, 1, 8, 0);				/* not its own */
+	sleep_ms(g, 12);
+	loop(g, 2);
+	req0(g, 1, TETHER_OP_PENDING);
+	loop(g, 2);
+}
+
+/* UPGRADE: refused in process (ENOTSUP) after the path is checked
+ * (relative, empty, a NUL, over PATH_MAX, not a string, too many
+ * elements), and refused to an observer. */
+static void s_upgrade(struct gs *g)
+{
+	static char longpath[4200];
+	static const char *const paths[] = {
+		"/usr/sbin/tetherd", "relative/tetherd", "", longpath,
+	};
+	struct req r;
+	msgpack_packer *pk;
+
+	longpath[0] = '/';
+	memset(longpath + 1, 'a', sizeof(longpath) - 2);
+	attach(g);
+	req0(g, 0, TETHER_OP_UPGRADE);
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		pk = req_begin(&r, TETHER_OP_UPGRADE);
+		msgpack_pack_array(pk, 1);
+		pk_str(pk, paths[i]);
+		req_end(g, 0, &r);
+	}
+	pk = req_begin(&r, TETHER_OP_UPGRADE);		/* a NUL */
+	msgpack_pack_array(pk, 1);
+	msgpack_pack_str(pk, 5);
+	msgpack_pack_str_body(pk, "/a\0bc", 5);
+	req_end(g, 0, &r);
+	req_ints(g, 0, TETHER_OP_UPGRADE, 1, 42, 0);
+	pk = req_begin(&r, TETHER_OP_UPGRADE);
+	msgpack_pack_array(pk, 2);
+	pk_str(pk, "/usr/sbin/tetherd");
+	msgpack_pack_int(pk, 1);
+	req_end(g, 0, &r);
+	loop(g, 2);
+	hello(g, 1, FZ_HELLO_PLAIN, TETHER_HELLO_OBSERVE, 0);
+	loop(g, 2);
+	req0(g, 1, TETHER_OP_UPGRADE);			/* EBUSY */
+	req0(g, 0, TETHER_OP_STATUS);
+	loop(g, 2);
+}
+
 /* An ASYNC poll in the ring (10 ms at most), then PENDING, COLLECT,
  * CANCEL of it, and one whose controller leaves. */
 static void s_async(struct gs *g)
@@ -1050,6 +1358,10 @@ static const struct seed seeds[] = {
 	{ "batch_refs", s_batch_refs },
 	{ "batch_errors", s_batch_errors },
 	{ "async_pending_collect_cancel", s_async },
+	{ "submit_reap", s_submit_reap },
+	{ "submit_errors", s_submit_errors },
+	{ "reap_hostile", s_reap_hostile },
+	{ "upgrade_refused", s_upgrade },
 	{ "status_list_fds_policy", s_introspection },
 	{ "label_unlabel", s_label },
 	{ "gc", s_gc },
