@@ -1,9 +1,10 @@
 /*
  * Test fixture: a private temp directory, real tetherd processes started
- * through the library (fixture.c), what /proc says of processes
- * (fx_proc.c), and raw-socket helpers to speak the wire protocol by hand
- * (fx_raw.c).  Everything a test starts is killed and reaped in
- * fx_fini().  Suites include kit.h, which adds the clock and kids.
+ * through the library (fixture.c), call records and PENDING lookups
+ * (fx_calls.c), what /proc says of processes (fx_proc.c), and raw-socket
+ * helpers to speak the wire protocol by hand (fx_raw.c).  Everything a
+ * test starts is killed and reaped in fx_fini().  Suites include kit.h,
+ * which adds the clock and kids.
  *
  * Functions returning int return 0 (or a count) or a negative errno.
  */
@@ -92,6 +93,22 @@ void fx_write_file(const char *path, const void *data, size_t len);
 /* Entries of dir whose name contains needle (all but . and .. when
  * needle is NULL). */
 int fx_dir_count(const char *dir, const char *needle);
+
+/* ---- fx_calls.c: requests as suites build and follow them ---------- */
+/* *c zeroed, then its number and argument count. */
+void fx_call_init(struct tether_call *c, long nr, unsigned nargs);
+/* read(fd, [out buf, n], n), no flags, no timeout. */
+void fx_read_call(struct tether_call *c, int fd, void *buf, size_t n);
+/* The entry of v[0..n) for request id, or NULL. */
+const struct tether_pending *fx_pending_find(const struct tether_pending *v,
+					     size_t n, uint64_t id);
+/* Request id's state in t's PENDING into st ("" when it is not listed);
+ * a PENDING that fails fails the test. */
+void fx_pending_state(struct tether *t, uint64_t id, char *st, size_t size);
+/* Poll PENDING until request id is in state want ("" for: not listed):
+ * false if it is not within FX_DEADLINE_MS, its last state in st. */
+bool fx_wait_state(struct tether *t, uint64_t id, const char *want,
+		   char *st, size_t size);
 
 /* ---- fx_proc.c: processes, as /proc shows them ----------------------- */
 /* True once pid no longer runs (gone, or a zombie, which is reaped if

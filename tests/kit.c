@@ -271,3 +271,13 @@ struct tether *kid_start_server(void)
 	kid_say("SERVER %d", (int)tether_info(t)->pid);
 	return t;
 }
+
+void kid_get_to_fd(void *path)
+{
+	struct tether *t = kid_connect();
+	int rc;
+
+	kid_say("ATTACHED");
+	rc = tether_get(t, path, KID_FD, NULL);
+	kid_fail("tether_get returned %d (%s)", rc, tether_last_error(t));
+}

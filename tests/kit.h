@@ -75,5 +75,8 @@ struct tether *kid_connect(void);
 /* Start a server of our own at fx.sock, logging to fx.sock.log, and
  * say SERVER <pid>; or FAIL. */
 struct tether *kid_start_server(void);
+/* Attach, say ATTACHED, GET the file path names into KID_FD: for a kid
+ * the test kills mid-transfer, so that the GET returning is a FAIL. */
+void kid_get_to_fd(void *path);
 
 #endif

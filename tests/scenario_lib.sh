@@ -93,13 +93,16 @@ else
 	GUARD=
 fi
 
-# ctl NAME WANT_STATUS ARGS...: run tetherctl, output in $out/$err
-# (stdout also whole in $D/out).
-ctl() {
-	name=$1
-	want=$2
-	shift 2
-	$GUARD "$TETHERCTL" -s "$S" "$@" >"$D/out" 2>"$D/err"
+# ctl_at OPT WHERE NAME WANT_STATUS ARGS...: run tetherctl OPT WHERE
+# (-s SOCKET, -H URL), output in $out/$err (stdout also whole in
+# $D/out).  A failure names OPT unless it is the usual -s.
+ctl_at() {
+	ctl_opt=$1
+	ctl_where=$2
+	name=$3
+	want=$4
+	shift 4
+	$GUARD "$TETHERCTL" "$ctl_opt" "$ctl_where" "$@" >"$D/out" 2>"$D/err"
 	st=$?
 	out=$(cat "$D/out")
 	err=$(cat "$D/err")
@@ -107,9 +110,15 @@ ctl() {
 		ok "$name"
 		return 0
 	fi
-	bad "$name" "tetherctl $* exited $st, expected $want" \
+	[ "$ctl_opt" = -s ] && ctl_opt= || ctl_opt="$ctl_opt "
+	bad "$name" "tetherctl $ctl_opt$* exited $st, expected $want" \
 		"stdout: $out" "stderr: $err"
 	return 1
+}
+
+# ctl NAME WANT_STATUS ARGS...: ctl_at on the server at $S.
+ctl() {
+	ctl_at -s "$S" "$@"
 }
 
 # shutdown_force: shut the server down, check it is gone (within 5 s).
@@ -123,12 +132,17 @@ shutdown_force() {
 	fi
 }
 
-# ctl_any ARGS...: run it, any status; status in $st.
-ctl_any() {
-	$GUARD "$TETHERCTL" -s "$S" "$@" >"$D/out" 2>"$D/err"
+# ctl_any_at OPT WHERE ARGS...: run it, any status; status in $st.
+ctl_any_at() {
+	$GUARD "$TETHERCTL" "$@" >"$D/out" 2>"$D/err"
 	st=$?
 	out=$(cat "$D/out")
 	err=$(cat "$D/err")
+}
+
+# ctl_any ARGS...: ctl_any_at on the server at $S.
+ctl_any() {
+	ctl_any_at -s "$S" "$@"
 }
 
 # expect NAME WANT GOT: exact comparison.

@@ -128,29 +128,14 @@ export PATH TETHER_REMOTE_TETHERCTL
 unset TETHER_HOST TETHER_SOCKET
 H=ssh://root@127.0.0.1:$PORT$S
 
-# hctl NAME WANT ARGS...: tetherctl -H, as ctl does -s.
+# hctl NAME WANT ARGS..., hctl_any ARGS...: tetherctl -H, as ctl and
+# ctl_any do -s.
 hctl() {
-	name=$1
-	want=$2
-	shift 2
-	$GUARD "$TETHERCTL" -H "$H" "$@" >"$D/out" 2>"$D/err"
-	st=$?
-	out=$(cat "$D/out")
-	err=$(cat "$D/err")
-	if [ "$st" -eq "$want" ]; then
-		ok "$name"
-		return 0
-	fi
-	bad "$name" "tetherctl -H $* exited $st, expected $want" \
-		"stdout: $out" "stderr: $err"
-	return 1
+	ctl_at -H "$H" "$@"
 }
 
 hctl_any() {
-	$GUARD "$TETHERCTL" -H "$H" "$@" >"$D/out" 2>"$D/err"
-	st=$?
-	out=$(cat "$D/out")
-	err=$(cat "$D/err")
+	ctl_any_at -H "$H" "$@"
 }
 
 ret_of() {

@@ -128,12 +128,7 @@ static void srv_close(struct tether *t, int fd)
 static void read_call(struct tether_call *c, int fd, void *buf, size_t n,
 		      unsigned flags, uint64_t timeout_ms)
 {
-	memset(c, 0, sizeof(*c));
-	c->nr = SYS_read;
-	c->nargs = 3;
-	c->args[0] = TETHER_INT(fd);
-	c->args[1] = TETHER_OUT(buf, n);
-	c->args[2] = TETHER_INT(n);
+	fx_read_call(c, fd, buf, n);
 	c->flags = flags;
 	c->timeout_ms = timeout_ms;
 }
@@ -174,51 +169,13 @@ static void pending_ok(struct tether *t, struct tether_pending **v,
 		     tether_last_error(t));
 }
 
-static const struct tether_pending *pending_by_id(const struct tether_pending *v,
-						  size_t n, uint64_t id)
-{
-	for (size_t i = 0; i < n; i++)
-		if (v[i].id == id)
-			return &v[i];
-	return NULL;
-}
-
-/* The state of request id ("" when it is not listed). */
-static void pending_state(struct tether *t, uint64_t id, char *st, size_t size)
-{
-	struct tether_pending *v;
-	const struct tether_pending *e;
-	size_t n;
-
-	pending_ok(t, &v, &n);
-	e = pending_by_id(v, n, id);
-	snprintf(st, size, "%s", e ? e->state : "");
-	free(v);
-}
-
-/* Poll until request id is in state want ("" for: not listed). */
-static bool wait_state(struct tether *t, uint64_t id, const char *want)
-{
-	int64_t end = kit_now_ms() + FX_DEADLINE_MS;
-	char st[16];
-
-	for (;;) {
-		pending_state(t, id, st, sizeof(st));
-		if (!strcmp(st, want))
-			return true;
-		if (kit_now_ms() > end)
-			return false;
-		kit_nap_ms(10);
-	}
-}
-
 /* Poll until request id no longer runs, or ms have passed: its state
  * then into st ("" when it is not listed). */
 static void wait_stopped(struct tether *t, uint64_t id, char *st,
 			 size_t size, int64_t ms)
 {
 	for (int64_t end = kit_now_ms() + ms;;) {
-		pending_state(t, id, st, size);
+		fx_pending_state(t, id, st, size);
 		if (strcmp(st, "running") || kit_now_ms() > end)
 			return;
 		kit_nap_ms(10);
@@ -387,7 +344,7 @@ Test(reconnect, read_in_flight_survives_kill_and_is_collected)
 		     (long long)ms);
 	cr_assert_gt(tether_info(t)->generation, gen);
 
-	pending_state(t, id, st, sizeof(st));
+	fx_pending_state(t, id, st, sizeof(st));
 	cr_assert_str_eq(st, "running", "request %llu after A died",
 			 (unsigned long long)id);
 	srv_write(t, p[1], "hello", 5);
@@ -403,7 +360,7 @@ Test(reconnect, read_in_flight_survives_kill_and_is_collected)
 	cr_expect_eq(c.args[2].value, 64);
 	record_release(&c);
 	/* Collected means gone. */
-	pending_state(t, id, st, sizeof(st));
+	fx_pending_state(t, id, st, sizeof(st));
 	cr_expect_str_empty(st, "request %llu still listed as %s",
 			    (unsigned long long)id, st);
 }
@@ -429,7 +386,7 @@ Test(reconnect, pending_entry_of_dead_controller_names_its_generation)
 	kid_kill(&k);
 	cr_assert_eq(fx_reattach(), 0);
 	pending_ok(fx.t, &v, &n);
-	e = pending_by_id(v, n, id);
+	e = fx_pending_find(v, n, id);
 	cr_assert_not_null(e, "request %llu not in PENDING",
 			   (unsigned long long)id);
 	cr_expect_eq(e->generation, gen);
@@ -641,13 +598,15 @@ Test(cancel, running_read_collects_ecanceled)
  * in the pipe. */
 Test(cancel, cancelled_read_consumes_nothing)
 {
+	char st[16];
 	uint64_t id;
 	int p[2];
 
 	srv_pipe(fx.t, p, 0);
 	id = async_read(fx.t, p[0], 16, 0);
 	cr_assert_eq(tether_cancel(fx.t, id), 0);
-	cr_assert(wait_state(fx.t, id, "done"), "cancelled read not done");
+	cr_assert(fx_wait_state(fx.t, id, "done", st, sizeof(st)),
+		  "cancelled read not done");
 	pipe_untouched(p, 'z', "the cancel");
 }
 
@@ -656,14 +615,15 @@ Test(cancel, cancelled_read_consumes_nothing)
 Test(cancel, finished_request_is_ealready)
 {
 	struct tether_call c;
+	char st[16];
 	uint64_t id;
 	int p[2], rc;
 
 	srv_pipe(fx.t, p, 0);
 	srv_write(fx.t, p[1], "ab", 2);
 	id = async_read(fx.t, p[0], 16, 0);
-	cr_assert(wait_state(fx.t, id, "done"), "read of a full pipe never "
-		  "completed");
+	cr_assert(fx_wait_state(fx.t, id, "done", st, sizeof(st)),
+		  "read of a full pipe never completed");
 	rc = tether_cancel(fx.t, id);
 	cr_expect_eq(rc, -EALREADY, "cancel of a finished request: %d", rc);
 	collect_record(fx.t, id, 0, &c);
@@ -727,7 +687,7 @@ Test(collect, no_wait_on_running_is_eagain)
 	srv_pipe(fx.t, p, 0);
 	id = async_read(fx.t, p[0], 4, 0);
 	cr_expect_eq(tether_collect(fx.t, id, 0, &c), -EAGAIN);
-	pending_state(fx.t, id, st, sizeof(st));
+	fx_pending_state(fx.t, id, st, sizeof(st));
 	cr_expect_str_eq(st, "running");
 	cr_assert_eq(tether_cancel(fx.t, id), 0);
 }
@@ -1042,7 +1002,7 @@ Test(detach_cancel, without_the_flag_the_async_read_goes_on)
 	srv_pipe(fx.t, p, 0);
 	id = async_read(fx.t, p[0], 8, 0);
 	cr_assert_eq(fx_reattach(), 0);
-	pending_state(fx.t, id, st, sizeof(st));
+	fx_pending_state(fx.t, id, st, sizeof(st));
 	cr_assert_str_eq(st, "running");
 	srv_write(fx.t, p[1], "on", 2);
 	collect_record(fx.t, id, FX_DEADLINE_MS, &c);
@@ -1404,7 +1364,7 @@ Test(batch, parked_batch_of_killed_controller_is_collected)
 	srv_pipe(fx.t, p, 0);
 	id = orphan_batch(&k, p[0]);
 	pending_ok(fx.t, &v, &n);
-	e = pending_by_id(v, n, id);
+	e = fx_pending_find(v, n, id);
 	cr_assert_not_null(e);
 	cr_expect_eq(e->nr, -1);
 	cr_expect(e->batch);
@@ -1490,7 +1450,7 @@ static void wait_all_done(struct tether *t, const uint64_t *ids, int n)
 
 		pending_ok(t, &v, &m);
 		for (int i = 0; i < n; i++) {
-			const struct tether_pending *e = pending_by_id(v, m,
+			const struct tether_pending *e = fx_pending_find(v, m,
 								      ids[i]);
 
 			cr_assert_not_null(e, "request %llu missing",
@@ -1525,7 +1485,7 @@ Test(parked, byte_budget_marks_the_overflow_lost)
 	pending_ok(fx.t, &v, &n);
 	cr_assert_eq(n, NBIG, "%zu requests listed, %d parked", n, NBIG);
 	for (int i = 0; i < NBIG; i++) {
-		const struct tether_pending *e = pending_by_id(v, n, ids[i]);
+		const struct tether_pending *e = fx_pending_find(v, n, ids[i]);
 
 		cr_assert_not_null(e);
 		cr_expect_eq(e->nr, SYS_pread64);
@@ -1720,7 +1680,7 @@ Test(parked, count_budget_marks_the_overflow_lost)
 	pending_ok(fx.t, &v, &n);
 	cr_assert_eq(n, N);
 	for (int i = 0; i < N; i++)
-		cr_assert_not_null(pending_by_id(v, n, ids[i]),
+		cr_assert_not_null(fx_pending_find(v, n, ids[i]),
 				   "request %llu not listed",
 				   (unsigned long long)ids[i]);
 	for (size_t i = 0; i < n; i++) {
@@ -1792,7 +1752,7 @@ Test(liveness, new_controller_handshake_while_read_blocks)
 		     tether_last_error(NULL));
 	fx.t = t;
 	cr_expect_eq(fx_getpid(t), fx.pid);
-	pending_state(t, id, st, sizeof(st));
+	fx_pending_state(t, id, st, sizeof(st));
 	cr_expect_str_eq(st, "running");
 	srv_write(t, p[1], "tk", 2);
 	collect_record(t, id, FX_DEADLINE_MS, &c);

@@ -891,17 +891,6 @@ Test(atomic, controller_killed_mid_put_keeps_old_file)
 	killed_mid_put("old and whole\n");
 }
 
-/* In a kid: GET arg into KID_FD, a pipe the test stops reading. */
-static void kid_get_to_pipe(void *arg)
-{
-	struct tether *t = kid_connect();
-	int rc;
-
-	kid_say("ATTACHED");
-	rc = tether_get(t, arg, KID_FD, NULL);
-	kid_fail("tether_get returned %d (%s)", rc, tether_last_error(t));
-}
-
 Test(atomic, controller_killed_mid_get)
 {
 	char path[256], buf[4096];
@@ -916,7 +905,7 @@ Test(atomic, controller_killed_mid_get)
 	/* The stream: the server holds the file while it sends (the same
 	 * host's fd pass is test_fastpath's). */
 	setenv("TETHER_NO_FDPASS", "1", 1);
-	kid_start_with(&k, kid_get_to_pipe, path, p[1], false);
+	kid_start_with(&k, kid_get_to_fd, path, p[1], false);
 	unsetenv("TETHER_NO_FDPASS");
 	close(p[1]);
 	kid_line(&k, "ATTACHED", NULL, 0);

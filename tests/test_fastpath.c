@@ -662,16 +662,6 @@ static void reattach(void)
 	cr_assert_eq(fx_reattach(), 0);
 }
 
-static void kid_get_to_pipe(void *arg)
-{
-	struct tether *t = kid_connect();
-	int rc;
-
-	kid_say("ATTACHED");
-	rc = tether_get(t, arg, KID_FD, NULL);
-	kid_fail("tether_get returned %d (%s)", rc, tether_last_error(t));
-}
-
 /* The server handed the file over and closed it: while the kid copies
  * (stuck on a full pipe) the server holds nothing of the GET, and the
  * kid's death changes nothing but its connection. */
@@ -686,7 +676,7 @@ Test(fast, controller_killed_mid_get_fd)
 	write_file(path, src, n);
 	base = detach_fx();
 	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-	kid_start_with(&k, kid_get_to_pipe, path, p[1], false);
+	kid_start_with(&k, kid_get_to_fd, path, p[1], false);
 	close(p[1]);
 	kid_line(&k, "ATTACHED", NULL, 0);
 	cr_assert_eq(tp_read_all(p[0], buf, sizeof(buf)), 0,

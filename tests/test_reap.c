@@ -36,24 +36,9 @@ TestSuite(cancel, .init = fx_init_server, .fini = fx_fini, .timeout = 30);
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static void call_init(struct tether_call *c, long nr, unsigned nargs)
-{
-	memset(c, 0, sizeof(*c));
-	c->nr = nr;
-	c->nargs = nargs;
-}
-
-static void read_call(struct tether_call *c, int fd, void *buf, size_t n)
-{
-	call_init(c, SYS_read, 3);
-	c->args[0] = TETHER_INT(fd);
-	c->args[1] = TETHER_OUT(buf, n);
-	c->args[2] = TETHER_INT(n);
-}
-
 static void write_call(struct tether_call *c, int fd, const void *p, size_t n)
 {
-	call_init(c, SYS_write, 3);
+	fx_call_init(c, SYS_write, 3);
 	c->args[0] = TETHER_INT(fd);
 	c->args[1] = TETHER_IN(p, n);
 	c->args[2] = TETHER_INT(n);
@@ -115,7 +100,7 @@ static void make_pipes(struct tether *t, int n)
 	static struct tether_call calls[NPIPES];
 
 	for (int i = 0; i < n; i++) {
-		call_init(&calls[i], SYS_pipe2, 2);
+		fx_call_init(&calls[i], SYS_pipe2, 2);
 		calls[i].args[0] = TETHER_OUT(g_pfd[i], 8);
 		calls[i].args[1] = TETHER_INT(O_CLOEXEC);
 	}
@@ -130,7 +115,7 @@ static void close_pipes(struct tether *t, int n)
 	static struct tether_call calls[2 * NPIPES];
 
 	for (int i = 0; i < 2 * n; i++) {
-		call_init(&calls[i], SYS_close, 1);
+		fx_call_init(&calls[i], SYS_close, 1);
 		calls[i].args[0] = TETHER_INT(g_pfd[i / 2][i % 2]);
 	}
 	submit_reap_all(t, calls, 2 * (size_t)n);
@@ -139,42 +124,27 @@ static void close_pipes(struct tether *t, int n)
 			     calls[i].ret);
 }
 
-static const struct tether_pending *find_pending(const struct tether_pending *v,
-						 size_t n, uint64_t id)
+/* A SUBMIT entry by hand: [read, [fd, [OUT, n], n]]. */
+static void raw_read_entry(struct tp_w *w, int fd, int64_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		if (v[i].id == id)
-			return &v[i];
-	return NULL;
+	tp_w_array(w, 2);
+	tp_w_i64(w, SYS_read);
+	tp_w_array(w, 3);
+	tp_w_i64(w, fd);
+	tp_w_array(w, 2);
+	tp_w_i64(w, TETHER_ARGTAG_OUT);
+	tp_w_i64(w, n);
+	tp_w_i64(w, n);
 }
 
-/* id's state in PENDING ("" once it is not listed). */
-static void pending_state(struct tether *t, uint64_t id, char *st, size_t size)
-{
-	struct tether_pending *v;
-	const struct tether_pending *p;
-	size_t n;
-	int rc = tether_pending(t, &v, &n);
-
-	cr_assert_eq(rc, 0, "pending: %s", strerror(-rc));
-	p = find_pending(v, n, id);
-	snprintf(st, size, "%s", p ? p->state : "");
-	free(v);
-}
-
+/* Poll until id is in state want ("" once it is not listed), or fail. */
 static void wait_state(struct tether *t, uint64_t id, const char *want)
 {
-	int64_t end = kit_now_ms() + FX_DEADLINE_MS;
 	char st[16];
 
-	for (;;) {
-		pending_state(t, id, st, sizeof(st));
-		if (!strcmp(st, want))
-			return;
-		cr_assert_lt(kit_now_ms(), end, "request %llu is \"%s\", not "
-			     "\"%s\"", (unsigned long long)id, st, want);
-		kit_nap_ms(10);
-	}
+	cr_assert(fx_wait_state(t, id, want, st, sizeof(st)),
+		  "request %llu is \"%s\", not \"%s\"",
+		  (unsigned long long)id, st, want);
 }
 
 /* ---- submit -------------------------------------------------------------- */
@@ -195,7 +165,7 @@ Test(submit, thousand_reads_in_one_frame_reaped_in_bulk)
 	make_pipes(fx.t, NPIPES);
 	for (int i = 0; i < NPIPES; i++) {
 		memset(in[i], (int)(i % 251 + 1), sizeof(in[i]));
-		read_call(&calls[i], g_pfd[i][0], out[i], sizeof(out[i]));
+		fx_read_call(&calls[i], g_pfd[i][0], out[i], sizeof(out[i]));
 	}
 	submit_ok(fx.t, calls, NPIPES);
 	/* Nothing written yet: nothing completes, nothing is lost. */
@@ -246,7 +216,7 @@ Test(submit, completions_in_completion_order)
 
 	for (int i = 0; i < 3; i++) {
 		cr_assert_eq(fx_pipe2(fx.t, p[i], O_CLOEXEC), 0);
-		read_call(&calls[i], p[i][0], buf[i], sizeof(buf[i]));
+		fx_read_call(&calls[i], p[i][0], buf[i], sizeof(buf[i]));
 	}
 	submit_ok(fx.t, calls, 3);
 	cr_assert(calls[0].async_id < calls[1].async_id &&
@@ -271,7 +241,7 @@ Test(submit, direct_calls_complete_at_submit_in_entry_order)
 	struct tether_call calls[10], *done[10];
 
 	for (int i = 0; i < 10; i++)
-		call_init(&calls[i], SYS_getpid, 0);
+		fx_call_init(&calls[i], SYS_getpid, 0);
 	submit_ok(fx.t, calls, 10);
 	cr_assert_eq(reap_ok(fx.t, done, 10, 10, 0), 10);
 	for (int i = 0; i < 10; i++) {
@@ -291,8 +261,8 @@ Test(submit, min_beyond_outstanding_and_max)
 
 	cr_assert_eq(fx_pipe2(fx.t, p, O_CLOEXEC), 0);
 	for (int i = 0; i < 3; i++)
-		call_init(&calls[i], SYS_getpid, 0);
-	read_call(&calls[3], p[0], buf, sizeof(buf));
+		fx_call_init(&calls[i], SYS_getpid, 0);
+	fx_read_call(&calls[3], p[0], buf, sizeof(buf));
 	submit_ok(fx.t, calls, 4);
 	cr_assert_eq(reap_ok(fx.t, done, 2, 0, 0), 2, "max 2");
 	cr_assert_eq(fx_write(fx.t, p[1], "z", 1), 1);
@@ -318,7 +288,7 @@ Test(submit, big_completions_split_across_frames)
 	fd = fx_openat(fx.t, AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
 	cr_assert_geq(fd, 0);
 	for (int i = 0; i < 4; i++) {
-		call_init(&calls[i], SYS_pread64, 4);
+		fx_call_init(&calls[i], SYS_pread64, 4);
 		calls[i].args[0] = TETHER_INT(fd);
 		calls[i].args[1] = TETHER_OUT(buf[i], MIB);
 		calls[i].args[2] = TETHER_INT(MIB);
@@ -382,7 +352,7 @@ Test(bounds, too_many_entries_is_e2big)
 	fx_raw_close(&r);
 	/* The library refuses them before sending. */
 	cr_assert_eq(fx_reattach(), 0);
-	call_init(&c, SYS_getpid, 0);
+	fx_call_init(&c, SYS_getpid, 0);
 	cr_assert_eq(tether_submit_many(fx.t, &c, 0, 0), -E2BIG);
 	cr_assert_eq(fx_getpid(fx.t), fx.pid);
 }
@@ -438,16 +408,8 @@ Test(bounds, bad_entry_fails_whole_submit)
 	id = fx_raw_begin(&r, &m, TETHER_OP_SUBMIT);
 	tp_w_array(&m.w, 1);
 	tp_w_array(&m.w, 3);
-	for (int i = 0; i < 2; i++) {	/* two reads of the pipe */
-		tp_w_array(&m.w, 2);
-		tp_w_i64(&m.w, SYS_read);
-		tp_w_array(&m.w, 3);
-		tp_w_i64(&m.w, p[0]);
-		tp_w_array(&m.w, 2);
-		tp_w_i64(&m.w, TETHER_ARGTAG_OUT);
-		tp_w_i64(&m.w, 8);
-		tp_w_i64(&m.w, 8);
-	}
+	for (int i = 0; i < 2; i++)	/* two reads of the pipe */
+		raw_read_entry(&m.w, p[0], 8);
 	tp_w_array(&m.w, 2);		/* seven arguments */
 	tp_w_i64(&m.w, SYS_getpid);
 	tp_w_array(&m.w, 7);
@@ -518,14 +480,7 @@ Test(bounds, second_waiting_reap_is_ebusy)
 	id = fx_raw_begin(&r, &m, TETHER_OP_SUBMIT);
 	tp_w_array(&m.w, 1);
 	tp_w_array(&m.w, 1);
-	tp_w_array(&m.w, 2);
-	tp_w_i64(&m.w, SYS_read);
-	tp_w_array(&m.w, 3);
-	tp_w_i64(&m.w, p[0]);
-	tp_w_array(&m.w, 2);
-	tp_w_i64(&m.w, TETHER_ARGTAG_OUT);
-	tp_w_i64(&m.w, 4);
-	tp_w_i64(&m.w, 4);
+	raw_read_entry(&m.w, p[0], 4);
 	fx_raw_send(&r, &m);
 	cr_assert_eq(fx_raw_reply(&r, id, NULL), 0);
 	first = fx_raw_begin(&r, &m, TETHER_OP_REAP);
@@ -569,10 +524,10 @@ Test(bounds, job_quota_is_eagain)
 
 	cr_assert_eq(fx_pipe2(fx.t, p, O_CLOEXEC), 0);
 	for (int i = 0; i < 4096; i++)
-		read_call(&calls[i], p[0], sink, sizeof(sink));
+		fx_read_call(&calls[i], p[0], sink, sizeof(sink));
 	for (int i = 0; i < 4; i++)
 		submit_ok(fx.t, calls + i * 1024, 1024);
-	read_call(&one, p[0], sink, sizeof(sink));
+	fx_read_call(&one, p[0], sink, sizeof(sink));
 	rc = tether_submit_many(fx.t, &one, 1, 0);
 	cr_assert_eq(rc, -EAGAIN, "submit past the quota: %s",
 		     strerror(-rc));
@@ -593,7 +548,7 @@ Test(bounds, buffer_bytes_are_bounded)
 
 	cr_assert_eq(fx_pipe2(fx.t, p, O_CLOEXEC), 0);
 	for (int i = 0; i < 65; i++)
-		read_call(&calls[i], p[0], sink, i < 64 ? MIB : 4096);
+		fx_read_call(&calls[i], p[0], sink, i < 64 ? MIB : 4096);
 	submit_ok(fx.t, calls, 64);
 	rc = tether_submit_many(fx.t, calls + 64, 1, 0);
 	cr_assert_eq(rc, -EAGAIN, "a page past 64 MiB: %s", strerror(-rc));
@@ -688,7 +643,7 @@ Test(detach, sigkill_mid_reap_parks_results)
 	cr_assert_eq(fx_write(fx.t, p[1], "bc", 2), 2);
 	for (int i = 0; i < 3; i++) {
 		wait_state(fx.t, ids[i], "done");
-		read_call(&c, p[0], buf, sizeof(buf));
+		fx_read_call(&c, p[0], buf, sizeof(buf));
 		cr_assert_eq(tether_collect(fx.t, ids[i], 0, &c), 0,
 			     "collect %llu: %s", (unsigned long long)ids[i],
 			     tether_last_error(fx.t));
@@ -735,8 +690,8 @@ Test(cancel, submitted_read_reaps_ecanceled)
 	int p[2];
 
 	cr_assert_eq(fx_pipe2(fx.t, p, O_CLOEXEC), 0);
-	read_call(&c[0], p[0], buf[0], sizeof(buf[0]));
-	call_init(&c[1], SYS_getpid, 0);
+	fx_read_call(&c[0], p[0], buf[0], sizeof(buf[0]));
+	fx_call_init(&c[1], SYS_getpid, 0);
 	submit_ok(fx.t, c, 2);
 	cr_assert_eq(tether_cancel(fx.t, c[1].async_id), -EALREADY);
 	cr_assert_eq(tether_cancel(fx.t, c[0].async_id), 0);
@@ -753,11 +708,11 @@ Test(cancel, collect_takes_a_queued_completion)
 	struct tether_call c, r, *done[1];
 	char st[16];
 
-	call_init(&c, SYS_getpid, 0);
+	fx_call_init(&c, SYS_getpid, 0);
 	submit_ok(fx.t, &c, 1);
-	pending_state(fx.t, c.async_id, st, sizeof(st));
+	fx_pending_state(fx.t, c.async_id, st, sizeof(st));
 	cr_assert_str_eq(st, "done");
-	call_init(&r, SYS_getpid, 0);
+	fx_call_init(&r, SYS_getpid, 0);
 	cr_assert_eq(tether_collect(fx.t, c.async_id, 0, &r), 0, "%s",
 		     tether_last_error(fx.t));
 	cr_assert_eq(r.ret, fx.pid);
