@@ -206,6 +206,7 @@ struct fz_slot {
 	bool mir_dead;			/* the server stopped reading it */
 	uint64_t takes[FZ_TAKES_MAX];	/* TAKE ids not answered yet */
 	unsigned ntakes;
+	bool causes;			/* its HELLO asked for error causes */
 };
 
 static struct td_server fz_srv;
@@ -599,10 +600,12 @@ static void fz_reply(struct fz_slot *s, const unsigned char *p, size_t len)
 	if (in.code < 0 || in.code > 4095)
 		fz_fail("the server answered request %llu with err %lld",
 			(unsigned long long)in.id, (long long)in.code);
-	/* The take-over notice's message is in its map. */
+	/* The take-over notice's message is in its map; so is an error's
+	 * for a peer that asked for causes (HELLO's CAUSE flag). */
 	if (in.code && in.body->type != MSGPACK_OBJECT_STR &&
 	    !(in.id == 0 && in.code == ECONNABORTED &&
-	      tp_unpack_taken_over(in.body, NULL, NULL) == 0))
+	      tp_unpack_taken_over(in.body, NULL, NULL) == 0) &&
+	    !(s->causes && tp_unpack_error(in.body, NULL, NULL) == 0))
 		fz_fail("error reply %llu (err %lld) without a message",
 			(unsigned long long)in.id, (long long)in.code);
 	fz_show("reply", (unsigned)(s - fz.slot), &in);
@@ -1037,6 +1040,7 @@ static void fz_rec_hello(struct fz_slot *s, struct fz_cur *c)
 	s->hs = fz_adopt(hs);
 	s->sfd = fz_adopt(sys[0]);
 	s->dfd = fz_adopt(dat[0]);
+	s->causes = flags & TETHER_HELLO_CAUSE;
 	/* The accepted socket is a low fd until the loop handles the accept
 	 * (crashes/accept-race-handshake-fd): this mode gives the accept a
 	 * turn of its own, so that a run can look for other bugs. */
