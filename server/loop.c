@@ -253,13 +253,14 @@ static int td_loop_turn(struct td_server *srv, struct __kernel_timespec *ts)
 			  strerror(-rc));
 		return rc;
 	}
-	/* Accepted sockets first: until adopted into the internal band an
-	 * accepted socket sits at the lowest free number, where a
-	 * controller's call handled earlier in this batch could write to it
-	 * or close it (found by tests/fuzz/fuzz_server). */
-	/* Before those, the last turn's sends: a take-over in this batch
-	 * then finds its old controller's queue as the kernel left it and
-	 * can still send the notice. */
+	/* First the last turn's sends: a take-over in this batch then
+	 * finds its old controller's queue as the kernel left it and can
+	 * still send the notice.  Then the accepted sockets, every one
+	 * adopted into the internal band before any handshake runs: until
+	 * then an accepted socket sits at the lowest free number, where a
+	 * controller's call (one handled earlier in the batch, or one a
+	 * HELLO's catch-up runs) could write to it or close it (both found
+	 * by tests/fuzz/fuzz_server).  Then the rest. */
 	io_uring_for_each_cqe(&srv->ring, head, cqe)
 		if (td_loop_is(cqe, TD_EV_CONN_OUT))
 			td_loop_cqe(srv, cqe);
@@ -267,6 +268,7 @@ static int td_loop_turn(struct td_server *srv, struct __kernel_timespec *ts)
 	io_uring_for_each_cqe(&srv->ring, head, cqe)
 		if (td_loop_is(cqe, TD_EV_ACCEPT))
 			td_loop_cqe(srv, cqe);
+	td_listen_batch_run(srv);
 	io_uring_for_each_cqe(&srv->ring, head, cqe) {
 		if (!td_loop_is(cqe, TD_EV_ACCEPT) &&
 		    !td_loop_is(cqe, TD_EV_CONN_OUT))

@@ -324,6 +324,7 @@ void td_server_finish(struct td_server *srv)
 void td_server_free(struct td_server *srv)
 {
 	td_policy_free(srv->policy.loaded);
+	free(srv->listen.batch);
 	free(srv->listen.allow_uids);
 	free(srv->listen.allow_gids);
 	free(srv->listen.ro_uids);

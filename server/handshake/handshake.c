@@ -159,10 +159,6 @@ void td_handshake_accepted(struct td_server *srv, int fd)
 	enum td_peer_role role;
 	bool allowed;
 
-	if ((fd = td_ifd_adopt(fd, "handshake")) < 0) {
-		td_log("accepted connection: %s", strerror(-fd));
-		return;
-	}
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
 		td_log("SO_PEERCRED: %s", strerror(errno));
 		td_ifd_close(fd);

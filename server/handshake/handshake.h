@@ -63,6 +63,9 @@ struct td_listen {
 	struct td_timer accept_retry;
 	struct td_handshake *handshakes;
 	unsigned nhandshakes;
+	/* This batch's accepts, adopted, until their handshakes run. */
+	struct td_accepted { int res; bool more; } *batch;
+	size_t nbatch, batch_cap;
 	/* who may connect, besides the server's uid and root */
 	uid_t *allow_uids;		/* --allow-uid: full access */
 	size_t nallow_uids;
@@ -82,9 +85,13 @@ void td_listen_arm(struct td_server *srv);
 void td_listen_pause(struct td_server *srv);
 void td_listen_adopt(struct td_server *srv, int listen_fd, int lock_fd,
 		     ino_t ino);
+/* An accept's completion: its socket is moved into the internal band at
+ * once, its handshake waits for td_listen_batch_run. */
 void td_listen_event(struct td_server *srv, int res, bool more);
+/* The handshakes of every accept td_listen_event took, in order. */
+void td_listen_batch_run(struct td_server *srv);
 
-/* handshake.c */
+/* handshake.c: fd already in the internal band */
 void td_handshake_accepted(struct td_server *srv, int fd);
 void td_handshake_event(struct td_handshake *hs, int res);
 /* Shutting down: drop handshakes in progress. */

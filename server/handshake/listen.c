@@ -339,8 +339,48 @@ void td_listen_arm(struct td_server *srv)
 	srv->listen.accept_armed = true;
 }
 
-/* A connection (or a reason there is none). */
+static void td_listen_accepted(struct td_server *srv, int res, bool more);
+
+/* The accepts of a batch are all adopted before any of their handshakes
+ * runs: a HELLO admitted at once may catch up on the calls its old
+ * controller left, and a call must not find another accepted socket
+ * still at the low number the kernel gave it (write(4, ...) reached a
+ * client's handshake socket: tests/fuzz/crashes/accept-race-catch-up). */
 void td_listen_event(struct td_server *srv, int res, bool more)
+{
+	struct td_listen *l = &srv->listen;
+
+	if (res >= 0 && (res = td_ifd_adopt(res, "handshake")) < 0)
+		td_log("accepted connection: %s", strerror(-res));
+	if (l->nbatch == l->batch_cap) {
+		size_t cap = l->batch_cap ? l->batch_cap * 2 : 16;
+		struct td_accepted *nb = realloc(l->batch, cap * sizeof(*nb));
+
+		if (!nb) {
+			/* Refused rather than handled out of turn. */
+			if (res >= 0)
+				td_ifd_close(res);
+			res = -ENOMEM;
+			td_listen_accepted(srv, res, more);
+			return;
+		}
+		l->batch = nb;
+		l->batch_cap = cap;
+	}
+	l->batch[l->nbatch++] = (struct td_accepted){ res, more };
+}
+
+void td_listen_batch_run(struct td_server *srv)
+{
+	struct td_listen *l = &srv->listen;
+
+	for (size_t i = 0; i < l->nbatch; i++)
+		td_listen_accepted(srv, l->batch[i].res, l->batch[i].more);
+	l->nbatch = 0;
+}
+
+/* A connection, adopted (or a reason there is none). */
+static void td_listen_accepted(struct td_server *srv, int res, bool more)
 {
 	if (!more)
 		srv->listen.accept_armed = false;
