@@ -39,6 +39,7 @@ struct tp_rbuf {
 	unsigned char *buf;
 	size_t len;			/* bytes held */
 	size_t cap;
+	unsigned small;			/* small frames since the last big one */
 };
 
 void tp_rbuf_free(struct tp_rbuf *rb);

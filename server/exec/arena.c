@@ -47,25 +47,52 @@ static int td_class_of(size_t size, size_t *span)
 	return -1;
 }
 
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102		/* Linux 6.13 */
+#endif
+
+/* Linux 6.13+ marks a guard page with madvise: the slot stays one
+ * mapping, which the kernel merges with its neighbours.  An mprotect
+ * guard splits the mapping in two, so 2,000 slots in flight were 4,000
+ * VMAs and every mmap, munmap and mremap of the process walked them.
+ * Older kernels (EINVAL) get the mprotect; both fault the same way. */
+static bool td_no_guard_advice;
+
+static int td_slot_guard(char *g, size_t page)
+{
+	if (!td_no_guard_advice) {
+		if (madvise(g, page, MADV_GUARD_INSTALL) == 0)
+			return 0;
+		if (errno != EINVAL)
+			return -errno;
+		td_no_guard_advice = true;
+	}
+	return mprotect(g, page, PROT_NONE) < 0 ? -errno : 0;
+}
+
 static int td_slot_map(size_t span, char **base)
 {
 	size_t page = td_page_size();
 	char *m = mmap(NULL, span + page, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	int rc;
 
 	if (m == MAP_FAILED)
 		return -errno;
-	if (mprotect(m + span, page, PROT_NONE) < 0) {
-		int err = -errno;
-
+	if ((rc = td_slot_guard(m + span, page)) < 0) {
 		munmap(m, span + page);
-		return err;
+		return rc;
 	}
 	*base = m;
 	return 0;
 }
 
 int td_buf_get(struct td_buf *b, size_t size)
+{
+	return td_buf_get_copy(b, size, NULL, 0);
+}
+
+int td_buf_get_copy(struct td_buf *b, size_t size, const void *src, size_t n)
 {
 	int c = td_class_of(size, &b->span);
 	bool fresh = true;
@@ -83,10 +110,14 @@ int td_buf_get(struct td_buf *b, size_t size)
 	}
 	b->size = size;
 	b->p = b->base + b->span - size;
+	if (n > size)
+		n = size;
+	if (n)
+		memcpy(b->p, src, n);
 	/* Zeroed: what the call leaves alone must not carry an earlier
 	 * call's bytes back (a fresh mapping already is). */
 	if (!fresh)
-		memset(b->p, 0, size);
+		memset(b->p + n, 0, size - n);
 	return 0;
 }
 

@@ -22,6 +22,9 @@ struct td_buf {
 /* size zeroed bytes against a guard page (size 0: p is the guard).
  * 0 or -ENOMEM.  Loop thread only; helpers may use the bytes. */
 int td_buf_get(struct td_buf *b, size_t size);
+/* The same, its first n (<= size) bytes copied from src: only the rest
+ * is zeroed (a write's 4 KiB are not cleared to be overwritten). */
+int td_buf_get_copy(struct td_buf *b, size_t size, const void *src, size_t n);
 /* Give the slot back (to the cache, or the kernel); b is emptied. */
 void td_buf_put(struct td_buf *b);
 /* Drop the cache (at exit). */

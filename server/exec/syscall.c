@@ -40,8 +40,10 @@ static size_t td_arg_span(const struct td_call *c, unsigned i, size_t size)
 	return size;
 }
 
+/* Argument i's buffer of size bytes, its first n from src (the rest
+ * zeroed). */
 static int td_arg_alloc(struct td_req *r, struct td_call *c, unsigned i,
-			size_t size, bool counted)
+			size_t size, bool counted, const void *src, size_t n)
 {
 	size_t span = td_arg_span(c, i, size);
 	int rc;
@@ -52,7 +54,7 @@ static int td_arg_alloc(struct td_req *r, struct td_call *c, unsigned i,
 				   TETHER_BUF_MAX);
 	if (counted)
 		c->bytes += size;
-	if ((rc = td_buf_get(&c->a[i].b, span)) < 0)
+	if ((rc = td_buf_get_copy(&c->a[i].b, span, src, n)) < 0)
 		return td_req_fail(r, -rc, "argument %u: no memory for %zu "
 				   "bytes: %s", i, span, strerror(-rc));
 	c->a[i].size = size;
@@ -65,7 +67,6 @@ static int td_arg_sized(struct td_req *r, struct td_call *c, unsigned i,
 			const struct tp_arg *w)
 {
 	struct td_arg *a = &c->a[i];
-	int rc;
 
 	a->kind = w->kind == TP_A_DATA_IN ? TD_ARG_IN
 		  : w->kind == TP_A_INOUT ? TD_ARG_INOUT
@@ -78,7 +79,7 @@ static int td_arg_sized(struct td_req *r, struct td_call *c, unsigned i,
 			return td_req_fail(r, E2BIG, "argument %u: %llu bytes "
 					   "exceeds 256 MiB", i,
 					   (unsigned long long)w->v);
-		return td_arg_alloc(r, c, i, (size_t)w->v, false);
+		return td_arg_alloc(r, c, i, (size_t)w->v, false, NULL, 0);
 	}
 	if (w->kind == TP_A_INOUT && w->n > w->v)
 		return td_req_fail(r, EINVAL, "argument %u: %zu bytes in, "
@@ -88,11 +89,8 @@ static int td_arg_sized(struct td_req *r, struct td_call *c, unsigned i,
 		return td_req_fail(r, E2BIG, "argument %u: %llu bytes exceeds "
 				   "%u", i, (unsigned long long)w->v,
 				   TETHER_BUF_MAX);
-	if ((rc = td_arg_alloc(r, c, i, (size_t)w->v, true)) < 0)
-		return rc;
-	if (w->kind == TP_A_INOUT && w->n)
-		memcpy(a->b.p, w->p, w->n);
-	return 0;
+	return td_arg_alloc(r, c, i, (size_t)w->v, true, w->p,
+			    w->kind == TP_A_INOUT ? w->n : 0);
 }
 
 /* One argument as it came (proto checked its shape) into registers and
@@ -101,7 +99,6 @@ static int td_arg_decode(struct td_req *r, struct td_call *c, unsigned i,
 			 const struct tp_arg *w)
 {
 	struct td_arg *a = &c->a[i];
-	int rc;
 
 	switch (w->kind) {
 	case TP_A_INT:
@@ -114,11 +111,7 @@ static int td_arg_decode(struct td_req *r, struct td_call *c, unsigned i,
 		return 0;
 	case TP_A_IN:
 		a->kind = TD_ARG_IN;
-		if ((rc = td_arg_alloc(r, c, i, w->n, true)) < 0)
-			return rc;
-		if (w->n)
-			memcpy(a->b.p, w->p, w->n);
-		return 0;
+		return td_arg_alloc(r, c, i, w->n, true, w->p, w->n);
 	case TP_A_STR:
 		a->kind = TD_ARG_STR;
 		if (w->n > TETHER_STR_MAX)
@@ -130,10 +123,7 @@ static int td_arg_decode(struct td_req *r, struct td_call *c, unsigned i,
 			return td_req_fail(r, EINVAL,
 					   "argument %u: string contains NUL",
 					   i);
-		if ((rc = td_arg_alloc(r, c, i, w->n + 1, true)) < 0)
-			return rc;
-		memcpy(a->b.p, w->p, w->n);
-		return 0;
+		return td_arg_alloc(r, c, i, w->n + 1, true, w->p, w->n);
 	default:
 		return td_arg_sized(r, c, i, w);
 	}
