@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <msgpack.h>
 
 #include "tether_proto.h"
@@ -152,6 +153,37 @@ int tp_pack_str(msgpack_packer *pk, const char *s);
 int tp_pack_kv_str(msgpack_packer *pk, const char *k, const char *v);
 int tp_pack_kv_int(msgpack_packer *pk, const char *k, int64_t v);
 int tp_pack_kv_bool(msgpack_packer *pk, const char *k, bool v);
+
+/* gather.c: a frame whose byte strings of ref_min bytes or more are
+ * pointed at, not copied: sent by iovecs (sendmsg).  Everything such a
+ * string points at must stay as it is until the frame has been sent or
+ * copied.  Packed through w as a tp_msg is; tp_gmsg_finish patches the
+ * length prefix (-EMSGSIZE, -ENOMEM as tp_msg_finish) and builds iov
+ * (niov entries, size bytes in all). */
+struct tp_gref {
+	size_t at;			/* goes after this many head bytes */
+	const void *p;
+	size_t n;
+};
+
+struct tp_gmsg {
+	msgpack_sbuffer head;		/* every byte not pointed at */
+	struct tp_gref *refs;
+	size_t nrefs;
+	size_t caprefs;
+	size_t refbytes;
+	size_t ref_min;
+	msgpack_packer pk;
+	struct tp_w w;			/* on pk */
+	struct iovec *iov;		/* after tp_gmsg_finish */
+	size_t niov;
+	size_t size;
+};
+
+void tp_gmsg_init(struct tp_gmsg *m, size_t ref_min);
+void tp_gmsg_reply(struct tp_gmsg *m, uint64_t id, int err);
+int tp_gmsg_finish(struct tp_gmsg *m);
+void tp_gmsg_destroy(struct tp_gmsg *m);
 
 /* codec.c: decoding one frame's payload into [a, b, body]. */
 struct tp_in {

@@ -26,6 +26,10 @@
  * queued together. */
 #define TD_SUBMIT_BYTES (64u << 20)
 
+/* Out buffers of this many bytes or more go into a REAP reply by
+ * reference (sendmsg iovecs), smaller ones are copied. */
+#define TD_REAP_REF_MIN 512
+
 /* ---- the completion queue ------------------------------------------------ */
 
 void td_reap_unqueue(struct td_conn *c, struct td_calljob *cj)
@@ -113,6 +117,7 @@ static void td_reap_send(struct td_conn *c, uint64_t id, uint64_t max)
 	struct td_calljob *cj = c->cq_head;
 	size_t bytes = 64;
 	uint32_t n = 0;
+	struct tp_gmsg g;
 	struct tp_msg m;
 	int rc;
 
@@ -127,11 +132,13 @@ static void td_reap_send(struct td_conn *c, uint64_t id, uint64_t max)
 					    .ctx = &walk };
 	rep.queued = c->ncq - n;
 	rep.running = c->nsubmitted;
-	tp_msg_init(&m);
-	tp_msg_reply(&m, id, 0);
-	tp_pack_reap_reply(&m.w, &rep);
-	if ((rc = tp_msg_finish(&m)) < 0) {
-		tp_msg_destroy(&m);
+	/* The out bytes are not copied into the frame: it points at the
+	 * guarded buffers, which stay until it has gone (or been queued). */
+	tp_gmsg_init(&g, TD_REAP_REF_MIN);
+	tp_gmsg_reply(&g, id, 0);
+	tp_pack_reap_reply(&g.w, &rep);
+	if ((rc = tp_gmsg_finish(&g)) < 0) {
+		tp_gmsg_destroy(&g);
 		tp_msg_init(&m);
 		if (tp_msg_error(&m, id, -rc, "the REAP reply (%u completions) "
 				 "could not be built: %s", n,
@@ -140,8 +147,8 @@ static void td_reap_send(struct td_conn *c, uint64_t id, uint64_t max)
 		tp_msg_destroy(&m);
 		return;
 	}
-	td_conn_queue(c, &m);
-	tp_msg_destroy(&m);
+	td_conn_queue_gather(c, &g);
+	tp_gmsg_destroy(&g);
 	while (n--) {
 		cj = c->cq_head;
 		td_reap_unqueue(c, cj);

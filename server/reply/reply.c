@@ -5,12 +5,14 @@
  * between events, so no handler ever finds its connection freed under it.
  */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "conn/conn.h"
 #include "log.h"
@@ -236,12 +238,11 @@ static int td_outq_append(char **bufp, size_t *len, size_t *cap,
  * (its buffer taken over) instead of being copied into it. */
 #define TD_OUTQ_ADOPT (64u << 10)
 
-int td_conn_queue(struct td_conn *c, struct tp_msg *m)
+/* Room for n more bytes of replies on c: 0, or -EPIPE (it is going) or
+ * -ENOBUFS (it leaves too much unread: failed). */
+static int td_conn_room(struct td_conn *c, size_t n)
 {
-	struct td_outq *q = &c->out;
-	size_t n = tp_msg_size(m);
 	size_t max = c->role == TD_PEER_READONLY ? TD_OUTQ_MAX_RO : TD_OUTQ_MAX;
-	int rc;
 
 	if (td_conn_gone(c))
 		return -EPIPE;
@@ -252,6 +253,105 @@ int td_conn_queue(struct td_conn *c, struct tp_msg *m)
 		td_conn_fail(c, "not reading its replies");
 		return -ENOBUFS;
 	}
+	return 0;
+}
+
+/* n bytes at p behind what is queued: after a send in flight (the
+ * kernel reads buf until its completion), or in buf. */
+static int td_outq_queue(struct td_conn *c, const char *p, size_t n)
+{
+	struct td_outq *q = &c->out;
+
+	if (c->out_armed || q->more_len)
+		return td_outq_append(&q->more, &q->more_len, &q->more_cap, p,
+				      n);
+	if (q->head == q->len)
+		q->head = q->len = 0;
+	return td_outq_append(&q->buf, &q->len, &q->cap, p, n);
+}
+
+/* A frame this big goes to a controller's socket in one send, not in
+ * the default send buffer's ~200 KiB pieces (each a wait for the peer
+ * to read).  Raised once per connection, for full peers only, to one
+ * frame: the kernel then holds at most about two frames of unread
+ * replies for each (SO_SNDBUF doubles what it is given, within
+ * net.core.wmem_max, which caps it silently). */
+#define TD_SNDBUF_BIG_AT (256u << 10)
+
+static void td_conn_size_sndbuf(struct td_conn *c, size_t n)
+{
+	int v = (int)(TETHER_FRAME_HDR + TETHER_FRAME_MAX);
+
+	if (n < TD_SNDBUF_BIG_AT || c->out.sndbuf_raised ||
+	    c->role != TD_PEER_FULL)
+		return;
+	c->out.sndbuf_raised = true;
+	/* Failing costs only speed. */
+	(void)setsockopt(c->sfd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
+}
+
+int td_conn_queue_gather(struct td_conn *c, struct tp_gmsg *m)
+{
+	struct iovec *iov = m->iov;
+	size_t niov = m->niov, n = m->size, k;
+	int rc = td_conn_room(c, n);
+
+	m->niov = 0;
+	if (rc < 0)
+		return rc;
+	td_conn_size_sndbuf(c, n);
+	/* A large frame with nothing before it goes now, straight from the
+	 * iovecs (one sendmsg of its own beside megabytes of copying, where
+	 * the ring's send at the turn's end would need it copied into the
+	 * queue first).  A small one is queued like any reply. */
+	while (n >= TD_OUTQ_ADOPT && niov && !c->out_armed &&
+	       !td_conn_unsent(c)) {
+		struct msghdr mh = { .msg_iov = iov,
+				     .msg_iovlen = niov < IOV_MAX ? niov
+								  : IOV_MAX };
+		ssize_t w = sendmsg(c->sfd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (w < 0) {
+			td_conn_fail(c, strerror(errno));
+			return -EPIPE;
+		}
+		/* Past what went: whole iovecs, then into the next one. */
+		k = (size_t)w;
+		while (niov && k >= iov->iov_len) {
+			k -= iov->iov_len;
+			iov++;
+			niov--;
+		}
+		if (niov && k) {
+			iov->iov_base = (char *)iov->iov_base + k;
+			iov->iov_len -= k;
+		}
+	}
+	/* The rest is copied: the buffers it points into are the caller's
+	 * to give back once this returns.  The ring sends it at the end of
+	 * the turn. */
+	for (; niov; niov--, iov++)
+		if ((rc = td_outq_queue(c, iov->iov_base, iov->iov_len)) < 0) {
+			td_conn_fail(c, "out of memory for replies");
+			return rc;
+		}
+	td_conn_drained(c);
+	return 0;
+}
+
+int td_conn_queue(struct td_conn *c, struct tp_msg *m)
+{
+	struct td_outq *q = &c->out;
+	size_t n = tp_msg_size(m);
+	int rc;
+
+	if ((rc = td_conn_room(c, n)) < 0)
+		return rc;
+	td_conn_size_sndbuf(c, n);
 	if (c->out_armed || q->more_len) {
 		/* The kernel reads buf until the completion; what came
 		 * after a short send waits behind it. */

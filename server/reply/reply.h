@@ -14,6 +14,7 @@
 #define TETHERD_REPLY_H
 
 #include <msgpack.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,6 +43,7 @@ struct td_outq {
 	char *more;			/* queued behind a send in flight */
 	size_t more_len;
 	size_t more_cap;
+	bool sndbuf_raised;		/* SO_SNDBUF holds a whole frame */
 };
 
 /* One request being handled. */
@@ -65,6 +67,11 @@ int td_req_fail(struct td_req *r, int err, const char *fmt, ...)
  * on a connection that is going, -ENOBUFS when c leaves more unread than
  * it may (c is then failed). */
 int td_conn_queue(struct td_conn *c, struct tp_msg *m);
+/* The same for a gathered frame (finished): sent from where its iovecs
+ * point, only what the socket does not take now copied to the queue, so
+ * what they point at may go as soon as this returns.  m's iovecs are
+ * used up. */
+int td_conn_queue_gather(struct td_conn *c, struct tp_gmsg *m);
 /* A reply with id 0 that answers no request. */
 void td_conn_notice(struct td_conn *c, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
