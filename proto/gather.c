@@ -48,6 +48,13 @@ void tp_gmsg_init(struct tp_gmsg *m, size_t ref_min)
 	tp_w_raw(&m->w, hdr, sizeof(hdr));
 }
 
+void tp_gmsg_request(struct tp_gmsg *m, uint64_t id, unsigned op)
+{
+	tp_w_array(&m->w, 3);
+	tp_w_u64(&m->w, id);
+	tp_w_u64(&m->w, op);
+}
+
 void tp_gmsg_reply(struct tp_gmsg *m, uint64_t id, int err)
 {
 	tp_w_array(&m->w, 3);

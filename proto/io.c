@@ -1,10 +1,13 @@
 /* Whole-buffer I/O on blocking fds, retrying EINTR and short transfers. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "proto.h"
@@ -25,6 +28,36 @@ int tp_write_all(int fd, const void *buf, size_t len)
 		}
 		p += n;
 		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int tp_writev_all(int fd, struct iovec *iov, size_t niov)
+{
+	bool sock = true;
+
+	while (niov) {
+		struct msghdr mh = { .msg_iov = iov,
+				     .msg_iovlen = niov < IOV_MAX ? niov
+								  : IOV_MAX };
+		ssize_t n = sock ? sendmsg(fd, &mh, MSG_NOSIGNAL) : -1;
+		size_t k;
+
+		if (sock && n < 0 && errno == ENOTSOCK)
+			sock = false;
+		if (!sock)
+			n = writev(fd, iov, (int)mh.msg_iovlen);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		for (k = (size_t)n; niov && k >= iov->iov_len; niov--, iov++)
+			k -= iov->iov_len;
+		if (niov && k) {
+			iov->iov_base = (char *)iov->iov_base + k;
+			iov->iov_len -= k;
+		}
 	}
 	return 0;
 }

@@ -181,6 +181,7 @@ struct tp_gmsg {
 };
 
 void tp_gmsg_init(struct tp_gmsg *m, size_t ref_min);
+void tp_gmsg_request(struct tp_gmsg *m, uint64_t id, unsigned op);
 void tp_gmsg_reply(struct tp_gmsg *m, uint64_t id, int err);
 int tp_gmsg_finish(struct tp_gmsg *m);
 void tp_gmsg_destroy(struct tp_gmsg *m);
@@ -235,6 +236,8 @@ int tp_check_dir_chain(const char *dir, uid_t uid, uid_t also, char *err,
 
 /* io.c: EINTR-retrying whole-buffer I/O for blocking fds. */
 int tp_write_all(int fd, const void *buf, size_t len);
+/* The same for niov iovecs (used up: advanced past what went). */
+int tp_writev_all(int fd, struct iovec *iov, size_t niov);
 int tp_read_all(int fd, void *buf, size_t len);
 /* len bytes at off, whatever the file position: -EIO if the file is
  * shorter. */

@@ -100,6 +100,10 @@ int tl_status_from_map(struct tether *t, struct tether_status *st,
  * t->err. */
 int tl_rpc(struct tether *t, struct tp_msg *req, uint64_t id,
 	   struct tp_in *in);
+/* The same for a gathered request (tp_gmsg: its large buffers sent from
+ * where they are, not copied into the frame). */
+int tl_rpc_gather(struct tether *t, struct tp_gmsg *req, uint64_t id,
+		  struct tp_in *in);
 uint64_t tl_next_id(struct tether *t);
 /* The next frame of a streamed reply to id (LOGS). */
 int tl_rpc_more(struct tether *t, uint64_t id, struct tp_in *in);

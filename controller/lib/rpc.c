@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "libtether.h"
 
@@ -187,11 +188,28 @@ int tl_lost(struct tether *t, int rc)
 	return rc;
 }
 
-int tl_rpc(struct tether *t, struct tp_msg *req, uint64_t id,
-	   struct tp_in *in)
-{
-	int rc;
+/* A request this big (a SUBMIT of writes) goes in one send, not in the
+ * default send buffer's ~200 KiB pieces, each a wake-up of both sides:
+ * the socket's send buffer is raised to hold a whole frame.  Asked at
+ * every such frame (one syscall beside a copy of 256 KiB or more), so
+ * the socket a reconnect brings is raised too. */
+#define TL_SNDBUF_BIG_AT (256u << 10)
 
+static void tl_rpc_size_sndbuf(struct tether *t, size_t n)
+{
+	int v = (int)(TETHER_FRAME_HDR + TETHER_FRAME_MAX);
+
+	/* Not a socket (a relay's pipe), or capped by wmem_max: slower. */
+	if (n >= TL_SNDBUF_BIG_AT)
+		(void)setsockopt(t->sfd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
+}
+
+/* A finished frame's iovecs (used up) to the server, then its reply:
+ * what tl_rpc and tl_rpc_gather share once the frame is built (rc: the
+ * building's outcome). */
+static int tl_rpc_iov(struct tether *t, int rc, struct iovec *iov,
+		      size_t niov, size_t size, uint64_t id, struct tp_in *in)
+{
 	if (t->taken)
 		return tl_taken_fail(t);
 	t->cause = TETHER_CAUSE_CONNECTION;
@@ -201,12 +219,17 @@ int tl_rpc(struct tether *t, struct tp_msg *req, uint64_t id,
 	t->cause = TETHER_CAUSE_NONE;
 	/* Half a request is never sent: what packing failed on is the
 	 * request's error. */
-	if ((rc = tp_msg_finish(req)) < 0)
+	if (rc < 0)
 		return tl_fail(t, -rc, "%s", rc == -EMSGSIZE
 			       ? "request too large for one frame"
 			       : rc == -ENOMEM ? "out of memory for the request"
 					       : strerror(-rc));
-	if ((rc = tp_write_all(t->sfd, tp_msg_data(req), tp_msg_size(req))) < 0) {
+	tl_rpc_size_sndbuf(t, size);
+	/* One buffer (every request but a gathered SUBMIT): send(2), the
+	 * round trip's own path. */
+	rc = niov == 1 ? tp_write_all(t->sfd, iov->iov_base, iov->iov_len)
+		       : tp_writev_all(t->sfd, iov, niov);
+	if (rc < 0) {
 		/* The server may have said why before it closed (taken
 		 * over): that notice is the better error. */
 		tl_fail(t, -rc, "sending: %s", strerror(-rc));
@@ -214,4 +237,21 @@ int tl_rpc(struct tether *t, struct tp_msg *req, uint64_t id,
 		return tl_lost(t, rc);
 	}
 	return tl_rpc_wait(t, id, in);
+}
+
+int tl_rpc(struct tether *t, struct tp_msg *req, uint64_t id,
+	   struct tp_in *in)
+{
+	int rc = tp_msg_finish(req);
+	struct iovec iov = { (void *)tp_msg_data(req), tp_msg_size(req) };
+
+	return tl_rpc_iov(t, rc, &iov, 1, iov.iov_len, id, in);
+}
+
+int tl_rpc_gather(struct tether *t, struct tp_gmsg *req, uint64_t id,
+		  struct tp_in *in)
+{
+	int rc = tp_gmsg_finish(req);
+
+	return tl_rpc_iov(t, rc, req->iov, req->niov, req->size, id, in);
 }
