@@ -210,6 +210,110 @@ Test(codec, finish_accepts_frame_at_limit)
 	free(big);
 }
 
+/* ---- gathered frames (proto/gather.c) ---------------------------------- */
+
+/* What a gathered frame's iovecs hold, in one buffer. */
+static unsigned char *gather_flat(const struct tp_gmsg *g)
+{
+	unsigned char *b = malloc(g->size), *p = b;
+
+	cr_assert_not_null(b);
+	for (size_t i = 0; i < g->niov; i++) {
+		memcpy(p, g->iov[i].iov_base, g->iov[i].iov_len);
+		p += g->iov[i].iov_len;
+	}
+	cr_assert_eq((size_t)(p - b), g->size);
+	return b;
+}
+
+static void gather_body(struct tp_w *w, const char *big, const char *mid)
+{
+	tp_w_array(w, 5);
+	tp_w_bin(w, "tiny", 4);
+	tp_w_bin(w, big, 4096);
+	tp_w_i64(w, -5);
+	tp_w_bin(w, mid, 600);
+	tp_w_cstr(w, "end");
+}
+
+/* The same bytes as a copied frame; the large strings are pointed at
+ * where they are, the small ones copied into the head. */
+Test(codec, gathered_frame_is_the_copied_frame)
+{
+	static char big[4096], mid[600];
+	struct tp_gmsg g;
+	struct tp_msg m;
+	unsigned char *flat;
+
+	memset(big, 'b', sizeof(big));
+	memset(mid, 'm', sizeof(mid));
+	tp_msg_init(&m);
+	tp_msg_reply(&m, 9, 0);
+	gather_body(&m.w, big, mid);
+	cr_assert_eq(tp_msg_finish(&m), 0);
+	tp_gmsg_init(&g, 512);
+	tp_gmsg_reply(&g, 9, 0);
+	gather_body(&g.w, big, mid);
+	cr_assert_eq(tp_gmsg_finish(&g), 0);
+	cr_assert_eq(g.size, tp_msg_size(&m));
+	flat = gather_flat(&g);
+	cr_assert_eq(memcmp(flat, tp_msg_data(&m), g.size), 0);
+	/* head, big, head, mid, head */
+	cr_assert_eq(g.niov, 5);
+	cr_assert_eq(g.iov[1].iov_base, (void *)big);
+	cr_assert_eq(g.iov[3].iov_base, (void *)mid);
+	free(flat);
+	tp_gmsg_destroy(&g);
+	tp_msg_destroy(&m);
+}
+
+Test(codec, gathered_frame_over_the_limit_is_emsgsize)
+{
+	char *big = calloc(1, TETHER_FRAME_MAX);
+	struct tp_gmsg g;
+
+	cr_assert_not_null(big);
+	tp_gmsg_init(&g, 512);
+	tp_gmsg_request(&g, 1, TETHER_OP_SUBMIT);
+	tp_w_bin(&g.w, big, TETHER_FRAME_MAX);
+	cr_assert_eq(tp_gmsg_finish(&g), -EMSGSIZE);
+	tp_gmsg_destroy(&g);
+	free(big);
+}
+
+/* More iovecs than one sendmsg takes (IOV_MAX), to a socket and to a
+ * pipe (writev): every byte arrives, in order. */
+Test(codec, writev_all_beyond_iov_max)
+{
+	enum { N = 3000 };
+	static struct iovec iov[N];
+	static char src[N], got[N];
+
+	for (int kind = 0; kind < 2; kind++) {
+		int fd[2];
+		size_t have = 0;
+
+		if (kind == 0)
+			cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM |
+						SOCK_CLOEXEC, 0, fd), 0);
+		else
+			cr_assert_eq(pipe2(fd, O_CLOEXEC), 0);
+		for (int i = 0; i < N; i++) {
+			src[i] = (char)(i * 7 + kind);
+			iov[i] = (struct iovec){ &src[i], 1 };
+		}
+		/* 3,000 bytes: both buffers hold them, nobody need read
+		 * yet. */
+		cr_assert_eq(tp_writev_all(fd[1], iov, N), 0);
+		close(fd[1]);
+		for (ssize_t n; (n = read(fd[0], got + have, N - have)) > 0;)
+			have += (size_t)n;
+		close(fd[0]);
+		cr_assert_eq(have, N);
+		cr_assert_eq(memcmp(got, src, N), 0, "kind %d", kind);
+	}
+}
+
 /* ---- envelope errors ------------------------------------------------- */
 
 Test(codec, decode_not_an_array_is_eproto)

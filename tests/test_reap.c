@@ -679,6 +679,152 @@ Test(detach, sigkill_mid_reap_detach_cancel_drops)
 	cr_expect_eq(buf[0], 'z', "a cancelled read took the byte");
 }
 
+/* ---- a controller that stops reading its REAP replies ------------------ */
+
+#define STALL_READS 512			/* reads of 64 KiB: 32 MiB in all */
+#define STALL_READ (64u << 10)
+#define STALL_REAPS 24			/* 31 completions a reply: more than enough */
+
+struct stall {
+	int zero;			/* the server's /dev/zero */
+};
+
+static int stall_pack_entry(struct tp_w *w, const void *ctx, uint32_t i)
+{
+	const struct stall *st = ctx;
+	struct tp_syscall_req s = {
+		.has = TP_SYSCALL_FLAGS,
+		.nr = SYS_read,
+		.flags = TETHER_CALL_DETACH_CANCEL,
+		.args = { .n = 3, .a = {
+			{ .kind = TP_A_INT, .v = (uint64_t)st->zero },
+			{ .kind = TP_A_OUT, .v = STALL_READ },
+			{ .kind = TP_A_INT, .v = STALL_READ } } },
+	};
+
+	(void)i;
+	return tp_pack_syscall(w, &s);
+}
+
+/* By hand (libtether reads every reply): SUBMIT 512 reads of 64 KiB,
+ * read its ids, then send 24 REAPs and never read their replies -- 32
+ * MiB that no socket buffer holds. */
+static void kid_stalled_reaper(void *arg)
+{
+	struct stall *st = arg;
+	struct tp_submit sub = {
+		.entries = { .n = STALL_READS, .each = stall_pack_entry,
+			     .ctx = st },
+	};
+	struct tp_reap reap = { .has = TP_REAP_MIN | TP_REAP_MAX,
+				.min = 1, .max = TETHER_SUBMIT_MAX };
+	struct tp_rbuf rb = { 0 };
+	struct fx_frame f;
+	struct tp_msg m;
+	int sfd = -1, rc = -EBUSY;
+
+	for (int i = 0; i < 200 && rc == -EBUSY; i++)
+		if ((rc = fx_attach_raw(fx.sock, 0, &sfd, NULL)) == -EBUSY)
+			kit_nap_ms(10);
+	if (rc < 0)
+		kid_fail("attach: %s", strerror(-rc));
+	tp_msg_init(&m);
+	tp_msg_request(&m, 1, TETHER_OP_SUBMIT);
+	tp_pack_submit(&m.w, &sub);
+	if (fx_send_msg(sfd, &m) < 0)
+		kid_fail("sending SUBMIT");
+	tp_msg_destroy(&m);
+	if ((rc = fx_recv_frame(sfd, &rb, &f)) < 0 || f.rc || f.in.code)
+		kid_fail("SUBMIT reply: %d %d %lld", rc, f.rc,
+			 (long long)f.in.code);
+	fx_frame_free(&f);
+	for (unsigned i = 0; i < STALL_REAPS; i++) {
+		tp_msg_init(&m);
+		tp_msg_request(&m, 2 + i, TETHER_OP_REAP);
+		tp_pack_reap(&m.w, &reap);
+		if (fx_send_msg(sfd, &m) < 0)
+			kid_fail("sending REAP %u", i);
+		tp_msg_destroy(&m);
+	}
+	kid_say("STALLED");
+	kid_hold();
+}
+
+/* REAP replies far larger than the socket holds, to a controller that
+ * stops reading them, then is SIGKILLed: the server stays responsive
+ * (it stops reading that peer, its queue bounded), its memory grows by
+ * no more than the peer's bounds (buffers and unsent replies), and once
+ * the kid is gone its completions are dropped (DETACH_CANCEL), its fds
+ * and memory given back. */
+Test(detach, stalled_reaper_of_big_replies_then_sigkill)
+{
+	struct stall st;
+	struct tether *obs;
+	struct tether_pending *v;
+	struct kid k;
+	size_t n;
+	long rss0, rss, rss1;
+	int before, rc;
+	int64_t end;
+
+	st.zero = (int)fx_openat(fx.t, AT_FDCWD, "/dev/zero",
+				 O_RDONLY | O_CLOEXEC, 0);
+	cr_assert_geq(st.zero, 0);
+	before = fx_settled_fds(fx.pid);
+	rss0 = fx_status_field(fx.pid, "VmRSS");
+	tether_disconnect(fx.t);
+	fx.t = NULL;
+	kid_start(&k, kid_stalled_reaper, &st);
+	kid_line(&k, "STALLED", NULL, 0);
+	kid_line(&k, "HOLD", NULL, 0);
+	/* The server answers an observer while the kid's replies pile up:
+	 * every read done, and kept (queued or in replies not yet read). */
+	obs = fx_observe(fx.sock);
+	cr_assert_not_null(obs);
+	end = kit_now_ms() + FX_DEADLINE_MS;
+	for (;;) {
+		size_t done = 0;
+
+		rc = tether_pending(obs, &v, &n);
+		cr_assert_eq(rc, 0, "pending: %s", tether_last_error(obs));
+		for (size_t i = 0; i < n; i++)
+			done += !strcmp(v[i].state, "done");
+		free(v);
+		if (done == n)
+			break;
+		cr_assert_lt(kit_now_ms(), end, "%zu of %zu reads done",
+			     done, n);
+		kit_nap_ms(10);
+	}
+	rss = fx_status_field(fx.pid, "VmRSS");
+	cr_log_info("tetherd VmRSS %ld kB before, %ld kB with the stalled "
+		    "reaper", rss0, rss);
+	/* 32 MiB of reads (under the 64 MiB of buffers a connection may
+	 * hold) plus at most 64 MiB of unsent replies. */
+	cr_expect_lt(rss - rss0, 128 * 1024, "VmRSS grew by %ld kB",
+		     rss - rss0);
+	tether_disconnect(obs);
+	kid_kill(&k);
+	cr_assert_eq(fx_reattach(), 0);
+	cr_assert_eq(fx_getpid(fx.t), fx.pid, "server after the kill");
+	end = kit_now_ms() + FX_DEADLINE_MS;
+	for (;;) {
+		rc = tether_pending(fx.t, &v, &n);
+		cr_assert_eq(rc, 0);
+		free(v);
+		if (n == 0)
+			break;
+		cr_assert_lt(kit_now_ms(), end, "%zu calls left", n);
+		kit_nap_ms(10);
+	}
+	fx_expect_fds(fx.pid, before, "after the stalled reaper");
+	rss1 = fx_status_field(fx.pid, "VmRSS");
+	cr_log_info("tetherd VmRSS %ld kB after the kill", rss1);
+	cr_expect_lt(rss1 - rss0, 32 * 1024, "VmRSS still %ld kB over",
+		     rss1 - rss0);
+	cr_assert_eq(fx_close(fx.t, st.zero), 0);
+}
+
 /* ---- cancel ---------------------------------------------------------- */
 
 /* CANCEL of a submitted read: it completes with -ECANCELED into the
