@@ -14,6 +14,8 @@
 
 #include "proto.h"
 
+#define TP_GMSG_REF_FLOOR 16
+
 static int tp_gmsg_write(void *data, const char *buf, size_t len)
 {
 	struct tp_gmsg *m = data;
@@ -41,8 +43,9 @@ void tp_gmsg_init(struct tp_gmsg *m, size_t ref_min)
 
 	memset(m, 0, sizeof(*m));
 	msgpack_sbuffer_init(&m->head);
-	m->ref_min = ref_min < TETHER_FRAME_HDR + 1 ? TETHER_FRAME_HDR + 1
-						    : ref_min;
+	/* msgpack-c writes every header and scalar (9 bytes at most) from
+	 * its own stack: those must be copied, whatever the caller asks. */
+	m->ref_min = ref_min < TP_GMSG_REF_FLOOR ? TP_GMSG_REF_FLOOR : ref_min;
 	msgpack_packer_init(&m->pk, m, tp_gmsg_write);
 	tp_w_init(&m->w, &m->pk);
 	tp_w_raw(&m->w, hdr, sizeof(hdr));

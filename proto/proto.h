@@ -180,6 +180,7 @@ struct tp_gmsg {
 	size_t size;
 };
 
+/* ref_min below 16 is taken as 16: headers are always copied. */
 void tp_gmsg_init(struct tp_gmsg *m, size_t ref_min);
 void tp_gmsg_request(struct tp_gmsg *m, uint64_t id, unsigned op);
 void tp_gmsg_reply(struct tp_gmsg *m, uint64_t id, int err);

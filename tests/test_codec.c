@@ -267,6 +267,35 @@ Test(codec, gathered_frame_is_the_copied_frame)
 	tp_msg_destroy(&m);
 }
 
+/* A ref_min so small that msgpack-c's own headers and scalars would be
+ * pointed at (they are written from its stack) is raised: the frame is
+ * still the copied one. */
+Test(codec, gathered_frame_copies_headers_whatever_ref_min)
+{
+	static char mid[600];
+	struct tp_gmsg g;
+	struct tp_msg m;
+	unsigned char *flat;
+
+	memset(mid, 'q', sizeof(mid));
+	tp_msg_init(&m);
+	tp_msg_reply(&m, UINT64_MAX, 0);
+	tp_w_u64(&m.w, UINT64_MAX - 1);
+	tp_w_bin(&m.w, mid, sizeof(mid));
+	cr_assert_eq(tp_msg_finish(&m), 0);
+	tp_gmsg_init(&g, 1);
+	tp_gmsg_reply(&g, UINT64_MAX, 0);
+	tp_w_u64(&g.w, UINT64_MAX - 1);
+	tp_w_bin(&g.w, mid, sizeof(mid));
+	cr_assert_eq(tp_gmsg_finish(&g), 0);
+	flat = gather_flat(&g);
+	cr_assert_eq(g.size, tp_msg_size(&m));
+	cr_assert_eq(memcmp(flat, tp_msg_data(&m), g.size), 0);
+	free(flat);
+	tp_gmsg_destroy(&g);
+	tp_msg_destroy(&m);
+}
+
 Test(codec, gathered_frame_over_the_limit_is_emsgsize)
 {
 	char *big = calloc(1, TETHER_FRAME_MAX);
