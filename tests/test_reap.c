@@ -679,6 +679,74 @@ Test(detach, sigkill_mid_reap_detach_cancel_drops)
 	cr_expect_eq(buf[0], 'z', "a cancelled read took the byte");
 }
 
+/* ---- read buffers are zeroed after the call, not before -------------- */
+
+/* A read's buffer comes from the arena unzeroed; what the read did not
+ * write is zeroed before the reply: a short read, a failed one, with
+ * NOTRIM (the whole buffer comes back), never shows the bytes of the
+ * read before it in the same slot -- submitted (ring), blocking (ring)
+ * and non-blocking (run directly). */
+static void short_reads_show_no_earlier_bytes(int flags)
+{
+	enum { N = 4096 };
+	static char full[N], got[N], zero[N];
+	struct tether_call c, *cp = &c, *done[1];
+	int p[2];
+
+	memset(full, 'X', sizeof(full));
+	cr_assert_eq(fx_pipe2(fx.t, p, O_CLOEXEC | flags), 0);
+	for (int round = 0; round < 8; round++) {
+		/* a full read leaves X's in the slot */
+		cr_assert_eq(fx_write(fx.t, p[1], full, N), N);
+		fx_read_call(&c, p[0], got, N);
+		if (round & 1) {
+			submit_ok(fx.t, &c, 1);
+			cr_assert_eq(reap_ok(fx.t, done, 1, 1, FX_DEADLINE_MS), 1);
+		} else {
+			cr_assert_eq(tether_call(fx.t, &c), 0);
+		}
+		cr_assert_eq(c.ret, N);
+		/* then 3 bytes into the whole buffer, sent back whole */
+		cr_assert_eq(fx_write(fx.t, p[1], "abc", 3), 3);
+		fx_read_call(&c, p[0], got, N);
+		c.flags = TETHER_CALL_NOTRIM;
+		memset(got, '?', sizeof(got));
+		if (round & 1) {
+			submit_ok(fx.t, cp, 1);
+			cr_assert_eq(reap_ok(fx.t, done, 1, 1, FX_DEADLINE_MS), 1);
+		} else {
+			cr_assert_eq(tether_call(fx.t, &c), 0);
+		}
+		cr_assert_eq(c.ret, 3);
+		cr_assert_eq(c.args[1].returned, N);
+		cr_assert_eq(memcmp(got, "abc", 3), 0);
+		cr_assert_eq(memcmp(got + 3, zero, N - 3), 0,
+			     "round %d: earlier bytes after a short read", round);
+		/* a failed read (a closed fd) sends back zeros only */
+		cr_assert_eq(fx_write(fx.t, p[1], full, N), N);
+		fx_read_call(&c, p[0], got, N);
+		cr_assert_eq(tether_call(fx.t, &c), 0);
+		fx_read_call(&c, 1 << 20, got, N);
+		c.flags = TETHER_CALL_NOTRIM;
+		cr_assert_eq(tether_call(fx.t, &c), 0);
+		cr_assert_eq(c.ret, -EBADF);
+		cr_assert_eq(memcmp(got, zero, N), 0,
+			     "round %d: earlier bytes after a failed read", round);
+	}
+	cr_assert_eq(fx_close(fx.t, p[0]), 0);
+	cr_assert_eq(fx_close(fx.t, p[1]), 0);
+}
+
+Test(submit, short_read_never_shows_earlier_bytes_blocking)
+{
+	short_reads_show_no_earlier_bytes(0);
+}
+
+Test(submit, short_read_never_shows_earlier_bytes_nonblocking)
+{
+	short_reads_show_no_earlier_bytes(O_NONBLOCK);
+}
+
 /* ---- a controller that stops reading its REAP replies ------------------ */
 
 #define STALL_READS 512			/* reads of 64 KiB: 32 MiB in all */

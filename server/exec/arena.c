@@ -92,24 +92,24 @@ int td_buf_get(struct td_buf *b, size_t size)
 	return td_buf_get_copy(b, size, NULL, 0);
 }
 
+static int td_buf_take(struct td_buf *b, size_t size, bool *fresh);
+
+int td_buf_get_dirty(struct td_buf *b, size_t size)
+{
+	bool fresh;
+	int rc = td_buf_take(b, size, &fresh);
+
+	b->dirty = rc == 0 && !fresh && size;
+	return rc;
+}
+
 int td_buf_get_copy(struct td_buf *b, size_t size, const void *src, size_t n)
 {
-	int c = td_class_of(size, &b->span);
-	bool fresh = true;
-	int rc;
+	bool fresh;
+	int rc = td_buf_take(b, size, &fresh);
 
-	if (c >= 0 && td_free_slots[c]) {
-		b->base = (char *)td_free_slots[c];
-		td_free_slots[c] = td_free_slots[c]->next;
-		td_cached_bytes -= b->span;
-		fresh = false;
-	} else if ((rc = td_slot_map(b->span, &b->base)) < 0) {
-		b->p = b->base = NULL;
-		b->size = b->span = 0;
+	if (rc < 0)
 		return rc;
-	}
-	b->size = size;
-	b->p = b->base + b->span - size;
 	if (n > size)
 		n = size;
 	if (n)
@@ -118,6 +118,30 @@ int td_buf_get_copy(struct td_buf *b, size_t size, const void *src, size_t n)
 	 * call's bytes back (a fresh mapping already is). */
 	if (!fresh)
 		memset(b->p + n, 0, size - n);
+	return 0;
+}
+
+/* A slot for size bytes, from the cache (*fresh false: its bytes are an
+ * earlier call's) or newly mapped. */
+static int td_buf_take(struct td_buf *b, size_t size, bool *fresh)
+{
+	int c = td_class_of(size, &b->span);
+	int rc;
+
+	*fresh = true;
+	b->dirty = false;
+	if (c >= 0 && td_free_slots[c]) {
+		b->base = (char *)td_free_slots[c];
+		td_free_slots[c] = td_free_slots[c]->next;
+		td_cached_bytes -= b->span;
+		*fresh = false;
+	} else if ((rc = td_slot_map(b->span, &b->base)) < 0) {
+		b->p = b->base = NULL;
+		b->size = b->span = 0;
+		return rc;
+	}
+	b->size = size;
+	b->p = b->base + b->span - size;
 	return 0;
 }
 
@@ -141,6 +165,7 @@ void td_buf_put(struct td_buf *b)
 	}
 	b->p = b->base = NULL;
 	b->size = b->span = 0;
+	b->dirty = false;
 }
 
 void td_arena_free(void)

@@ -17,6 +17,7 @@ struct td_buf {
 	size_t size;
 	char *base;			/* the slot's first data page */
 	size_t span;			/* its data bytes (whole pages) */
+	bool dirty;			/* not zeroed: an earlier call's bytes */
 };
 
 /* size zeroed bytes against a guard page (size 0: p is the guard).
@@ -25,6 +26,11 @@ int td_buf_get(struct td_buf *b, size_t size);
 /* The same, its first n (<= size) bytes copied from src: only the rest
  * is zeroed (a write's 4 KiB are not cleared to be overwritten). */
 int td_buf_get_copy(struct td_buf *b, size_t size, const void *src, size_t n);
+/* size bytes against a guard page, not zeroed when the slot is reused
+ * (b->dirty then says so): only for a buffer the call writes from its
+ * start and whose every unwritten byte is zeroed before anyone sees it
+ * (syscall.c: read's).  0 or -ENOMEM. */
+int td_buf_get_dirty(struct td_buf *b, size_t size);
 /* Give the slot back (to the cache, or the kernel); b is emptied. */
 void td_buf_put(struct td_buf *b);
 /* Drop the cache (at exit). */

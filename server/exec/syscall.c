@@ -41,9 +41,11 @@ static size_t td_arg_span(const struct td_call *c, unsigned i, size_t size)
 }
 
 /* Argument i's buffer of size bytes, its first n from src (the rest
- * zeroed). */
+ * zeroed), or with dirty left as a reused slot had it (td_call_result
+ * zeroes what the call did not write). */
 static int td_arg_alloc(struct td_req *r, struct td_call *c, unsigned i,
-			size_t size, bool counted, const void *src, size_t n)
+			size_t size, bool counted, const void *src, size_t n,
+			bool dirty)
 {
 	size_t span = td_arg_span(c, i, size);
 	int rc;
@@ -54,12 +56,26 @@ static int td_arg_alloc(struct td_req *r, struct td_call *c, unsigned i,
 				   TETHER_BUF_MAX);
 	if (counted)
 		c->bytes += size;
-	if ((rc = td_buf_get_copy(&c->a[i].b, span, src, n)) < 0)
+	rc = dirty ? td_buf_get_dirty(&c->a[i].b, span)
+		   : td_buf_get_copy(&c->a[i].b, span, src, n);
+	if (rc < 0)
 		return td_req_fail(r, -rc, "argument %u: no memory for %zu "
 				   "bytes: %s", i, span, strerror(-rc));
 	c->a[i].size = size;
 	c->a[i].reg = (uint64_t)(uintptr_t)c->a[i].b.p;
 	return 0;
+}
+
+/* Argument i is a buffer the call fills from its start with exactly as
+ * many bytes as it returns, and nothing else: read(2) and pread64(2)'s
+ * buffer.  Such a buffer is not zeroed before the call (4 KiB a read in
+ * a bulk SUBMIT, 9% of tetherd's time) but after it, from the returned
+ * count on (td_call_result), before anyone sees a byte: what leaves the
+ * server is the same.  Not recv (MSG_TRUNC counts bytes it never
+ * wrote), not getdents or getrandom (not worth the care). */
+static bool td_arg_written_from_ret(const struct td_call *c, unsigned i)
+{
+	return i == 1 && (c->nr == SYS_read || c->nr == SYS_pread64);
 }
 
 /* A buffer the controller sizes: out, in-out, or on the data socket. */
@@ -79,7 +95,8 @@ static int td_arg_sized(struct td_req *r, struct td_call *c, unsigned i,
 			return td_req_fail(r, E2BIG, "argument %u: %llu bytes "
 					   "exceeds 256 MiB", i,
 					   (unsigned long long)w->v);
-		return td_arg_alloc(r, c, i, (size_t)w->v, false, NULL, 0);
+		return td_arg_alloc(r, c, i, (size_t)w->v, false, NULL, 0,
+				    false);
 	}
 	if (w->kind == TP_A_INOUT && w->n > w->v)
 		return td_req_fail(r, EINVAL, "argument %u: %zu bytes in, "
@@ -90,7 +107,8 @@ static int td_arg_sized(struct td_req *r, struct td_call *c, unsigned i,
 				   "%u", i, (unsigned long long)w->v,
 				   TETHER_BUF_MAX);
 	return td_arg_alloc(r, c, i, (size_t)w->v, true, w->p,
-			    w->kind == TP_A_INOUT ? w->n : 0);
+			    w->kind == TP_A_INOUT ? w->n : 0,
+			    w->kind == TP_A_OUT && td_arg_written_from_ret(c, i));
 }
 
 /* One argument as it came (proto checked its shape) into registers and
@@ -111,7 +129,7 @@ static int td_arg_decode(struct td_req *r, struct td_call *c, unsigned i,
 		return 0;
 	case TP_A_IN:
 		a->kind = TD_ARG_IN;
-		return td_arg_alloc(r, c, i, w->n, true, w->p, w->n);
+		return td_arg_alloc(r, c, i, w->n, true, w->p, w->n, false);
 	case TP_A_STR:
 		a->kind = TD_ARG_STR;
 		if (w->n > TETHER_STR_MAX)
@@ -123,7 +141,8 @@ static int td_arg_decode(struct td_req *r, struct td_call *c, unsigned i,
 			return td_req_fail(r, EINVAL,
 					   "argument %u: string contains NUL",
 					   i);
-		return td_arg_alloc(r, c, i, w->n + 1, true, w->p, w->n);
+		return td_arg_alloc(r, c, i, w->n + 1, true, w->p, w->n,
+				    false);
 	default:
 		return td_arg_sized(r, c, i, w);
 	}
@@ -510,6 +529,19 @@ long td_call_run(struct td_server *srv, struct td_call *c)
 	return ret;
 }
 
+/* A buffer left dirty (td_arg_written_from_ret) gets its bytes past
+ * what the call wrote zeroed: all of them if it failed. */
+static void td_arg_clean(struct td_arg *a, long ret)
+{
+	size_t w = ret <= 0 ? 0 : (size_t)ret < a->b.size ? (size_t)ret
+							    : a->b.size;
+
+	if (!a->b.dirty)
+		return;
+	memset(a->b.p + w, 0, a->b.size - w);
+	a->b.dirty = false;
+}
+
 void td_call_result(struct td_call *c, long ret, struct tp_syscall_reply *rep)
 {
 	bool trim = (c->flags & TETHER_CALL_TRIM) ||
@@ -528,6 +560,7 @@ void td_call_result(struct td_call *c, long ret, struct tp_syscall_reply *rep)
 		o->kind = TP_OUT_NIL;
 		if (a->kind != TD_ARG_OUT && a->kind != TD_ARG_INOUT)
 			continue;
+		td_arg_clean(&c->a[i], ret);
 		if (trim) {
 			n = ret < 0 ? 0 : (size_t)ret < n ? (size_t)ret : n;
 			trim = false;	/* only the first out buffer */
