@@ -130,6 +130,8 @@ struct ctl_verb {
 	int (*precheck)(int argc, char **argv);
 	const char *about;	/* what it does, one line (help) */
 };
+/* ctl_verbs.c: connect with TETHER_CONNECT_PIPELINE for v. */
+bool ctl_verb_pipelined(const struct ctl_verb *v);
 
 /* ctl_util.c */
 void ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -139,7 +141,13 @@ int ctl_status_of(int rc);
 /* tether_connect*() failed with rc on path: the message, once naming
  * path, and the exit status (3, or 6 when another controller is
  * attached). */
-int ctl_connect_failed(const char *path, int rc);
+int ctl_connect_failed(const struct tether *t, const char *path, int rc);
+/* A pipelined connect's handle (ctl_run): the verb's first error asks
+ * for the HELLO's verdict, and a refusal is reported instead as
+ * ctl_connect_failed reports it, the verb's messages dropped.
+ * ctl_pipe_refused: that exit status once so, else 0. */
+void ctl_pipe_watch(struct tether *t, const char *path);
+int ctl_pipe_refused(void);
 /* The failure a verb reports is kept (first message, errno, cause) for
  * --json: ctl_err keeps the message, ctl_err_errno the errno too,
  * ctl_why the library's errno and cause; ctl_err_note keeps a message

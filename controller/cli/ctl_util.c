@@ -17,6 +17,14 @@
  * own error line then becomes this one, the same for every verb. */
 static char ctl_taken_line[64];
 
+/* A pipelined connect whose verdict the verb's first error reads. */
+static struct {
+	struct tether *t;
+	const char *path;
+	bool asked;
+	int status;			/* the connect's exit status, or 0 */
+} ctl_pipe;
+
 /* The failure being reported: its first message wins (later ones are
  * its consequences), errno and cause likewise. */
 static struct {
@@ -52,6 +60,8 @@ void ctl_err(const char *fmt, ...)
 {
 	va_list ap;
 
+	if (ctl_pipe_refused())
+		return;
 	if (ctl_taken_line[0]) {
 		fprintf(stderr, "tetherctl: %s\n", ctl_taken_line);
 		ctl_err_note("%s", ctl_taken_line);
@@ -67,6 +77,8 @@ void ctl_err_errno(int err, const char *fmt, ...)
 {
 	va_list ap;
 
+	if (ctl_pipe_refused())
+		return;
 	if (!ctl_last.err)
 		ctl_last.err = err;
 	va_start(ap, fmt);
@@ -78,6 +90,8 @@ void ctl_err_note(const char *fmt, ...)
 {
 	va_list ap;
 
+	if (ctl_pipe_refused())
+		return;
 	va_start(ap, fmt);
 	ctl_record(fmt, ap);
 	va_end(ap);
@@ -85,6 +99,8 @@ void ctl_err_note(const char *fmt, ...)
 
 void ctl_err_cause(int cause)
 {
+	if (ctl_pipe_refused())
+		return;
 	if (!ctl_last.cause)
 		ctl_last.cause = cause;
 }
@@ -160,9 +176,9 @@ int ctl_status_of(int rc)
 /* A connect that failed: the library's words name the socket when it
  * is the point ("no tetherd at P"); else say which socket, once.
  * Another controller attached is a conflict (6), not unreachable. */
-int ctl_connect_failed(const char *path, int rc)
+int ctl_connect_failed(const struct tether *t, const char *path, int rc)
 {
-	const char *why = ctl_why(NULL, rc);
+	const char *why = ctl_why(t, rc);
 	const char *pre = strstr(why, path) ? "" : path;
 	const char *sep = *pre ? ": " : "";
 	int st = ctl_status_of(rc);
@@ -250,4 +266,31 @@ void ctl_err_json(FILE *f, int status)
 	fputs("}\n", f);
 	fflush(f);
 	ctl_last.printed = true;
+}
+
+void ctl_pipe_watch(struct tether *t, const char *path)
+{
+	ctl_pipe.t = t;
+	ctl_pipe.path = path;
+	ctl_pipe.asked = false;
+	ctl_pipe.status = 0;
+}
+
+/* Asked once: a refusal replaces what the verb was about to say (it
+ * failed because of it) with what a waiting connect printed, and the
+ * rest of the verb's messages are its consequences, dropped. */
+int ctl_pipe_refused(void)
+{
+	int rc;
+
+	if (!ctl_pipe.t || ctl_pipe.asked)
+		return ctl_pipe.status;
+	ctl_pipe.asked = true;
+	/* -EINTR: no verdict, the interrupt's own status follows */
+	if ((rc = tether_connect_finish(ctl_pipe.t)) == 0 || rc == -EINTR)
+		return 0;
+	ctl_err_reset();
+	ctl_taken_line[0] = '\0';
+	ctl_pipe.status = ctl_connect_failed(ctl_pipe.t, ctl_pipe.path, rc);
+	return ctl_pipe.status;
 }

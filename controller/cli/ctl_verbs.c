@@ -97,6 +97,15 @@ const struct ctl_verb *ctl_verb_find(const char *name)
 }
 
 /* Run verb argv[0] on t; print its usage when it says so. */
+/* The one-shot verbs whose one request pays for a round trip of its
+ * own: they connect with TETHER_CONNECT_PIPELINE, the request right
+ * behind the HELLO (ctl_pipe_watch reports a refusal as the connect's). */
+bool ctl_verb_pipelined(const struct ctl_verb *v)
+{
+	return v->fn == ctl_take || v->fn == ctl_give || v->fn == ctl_status ||
+	       v->fn == ctl_call;
+}
+
 int ctl_verb_call(struct ctl *g, struct tether *t, int argc, char **argv)
 {
 	const struct ctl_verb *v = ctl_verb_find(argv[0]);
@@ -111,9 +120,12 @@ int ctl_verb_call(struct ctl *g, struct tether *t, int argc, char **argv)
 		return CTL_EX_OK;
 	} else {
 		rc = v->fn(g, t, argc, argv);
+		/* a pipelined connect refused: the connect's failure */
+		if (rc != CTL_EX_OK && ctl_pipe_refused())
+			rc = ctl_pipe_refused();
 		/* attach's status after a session is the status of its
 		 * lines, which said their own usage */
-		if (rc == CTL_EX_USAGE &&
+		else if (rc == CTL_EX_USAGE &&
 		    !(v->fn == ctl_attach && g->interactive)) {
 			fprintf(stderr, "usage: tetherctl %s\n", v->usage);
 			ctl_err_note("usage: tetherctl %s", v->usage);

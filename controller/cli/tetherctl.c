@@ -47,6 +47,10 @@ static int ctl_run(struct ctl *g, const struct ctl_verb *v, int argc,
 						  : 0;
 	int rc;
 
+	/* a one-shot verb sends its request right behind the HELLO */
+	if (ctl_verb_pipelined(v))
+		flags |= TETHER_CONNECT_PIPELINE;
+
 	/* Usage needs no server, and must not wait for one. */
 	if (ctl_help_wanted(argc, argv)) {
 		ctl_help_verb(stdout, v);
@@ -64,11 +68,13 @@ static int ctl_run(struct ctl *g, const struct ctl_verb *v, int argc,
 	}
 	if (conn != CTL_CONN_NONE && g->host &&
 	    (rc = tether_connect_url(g->host, flags, g->server_uid, &t)) < 0)
-		return ctl_connect_failed(g->host, rc);
+		return ctl_connect_failed(NULL, g->host, rc);
 	if (conn != CTL_CONN_NONE && !g->host &&
 	    (rc = tether_connect_uid(g->socket_path, flags, g->server_uid,
 				     &t)) < 0)
-		return ctl_connect_failed(g->socket_path, rc);
+		return ctl_connect_failed(NULL, g->socket_path, rc);
+	if (t && ctl_verb_pipelined(v))
+		ctl_pipe_watch(t, g->socket_path);
 	if (t && ctl_intr_install() == 0)
 		tether_set_interrupt_fd(t, ctl_intr_fd());
 	rc = ctl_verb_call(g, t, argc, argv);

@@ -34,6 +34,8 @@ static int tl_send_chunk(struct tether *t, uint32_t kind, const void *p,
 	unsigned char h[TETHER_CHUNK_HDR];
 	int rc;
 
+	if ((rc = tl_settle(t, false)) < 0)
+		return rc;
 	tp_put_be32(h, n);
 	tp_put_be32(h + 4, kind);
 	if ((rc = tp_write_all(t->dfd, h, sizeof(h))) < 0 ||
@@ -127,9 +129,13 @@ static int tl_stream_in(struct tether *t, struct tl_end *e, char *buf)
 static int tl_buffer_stream(struct tether *t, void *buf, size_t len, bool out)
 {
 	struct tl_end e = { .fd = -1, .mem = buf, .len = len };
-	char *chunk = tl_chunk_alloc(TETHER_CHUNK_MAX);
+	char *chunk;
 	int rc;
 
+	/* the data socket is read or written once the HELLO's answer is */
+	if ((rc = tl_settle(t, false)) < 0)
+		return rc;
+	chunk = tl_chunk_alloc(TETHER_CHUNK_MAX);
 	if (!chunk || !(e.hash = XXH3_createState())) {
 		free(chunk);
 		return tl_fail(t, ENOMEM, "out of memory");
@@ -595,7 +601,11 @@ int tl_recv_fd(struct tether *t)
 {
 	int fds[1], nfds, mflags;
 	char byte;
-	ssize_t n = tp_recv_fds(t->dfd, &byte, 1, 0, fds, 1, &nfds, &mflags);
+	ssize_t n;
+
+	if ((n = tl_settle(t, false)) < 0)
+		return (int)n;
+	n = tp_recv_fds(t->dfd, &byte, 1, 0, fds, 1, &nfds, &mflags);
 
 	if (n < 0)
 		return tl_lost(t, tl_fail(t, (int)-n, "receiving the fd: %s",
@@ -664,14 +674,17 @@ static int tl_pack_take(struct tp_w *w, const void *arg)
 TETHER_API int tether_take(struct tether *t, int fd, const char *label)
 {
 	int sfd = -1, rc;
-	ssize_t n;
 
 	if ((rc = tl_fds_here(t, "take")) < 0)
 		return rc;
-	if ((n = tp_send_fds(t->dfd, "F", 1, 0, &fd, 1)) != 1) {
-		rc = n < 0 ? (int)-n : EIO;
-		return tl_lost(t, tl_fail(t, rc, "sending the fd: %s",
-					  strerror(rc)));
+	if (tl_pipe_refusal(t))
+		return tl_settle(t, false);
+	/* behind a pipelined HELLO too: the fd waits in the data socket */
+	if ((rc = tl_pipe_send(t, true, "F", 1, fd)) < 0) {
+		if (tl_pipe_refusal(t))
+			return rc;
+		return tl_lost(t, tl_fail(t, -rc, "sending the fd: %s",
+					  strerror(-rc)));
 	}
 	rc = tl_request(t, TETHER_OP_TAKE, tl_pack_take, label, tl_got_fd,
 			&sfd);

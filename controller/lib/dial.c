@@ -82,6 +82,8 @@ static int tl_dial(struct tether *t, const char *socket_path,
 		return rc;
 	if (!(t->answer = malloc(TL_ANSWER_MAX)))
 		return tl_fail(t, ENOMEM, "out of memory");
+	/* the answer is relayed as soon as it comes: never pipelined */
+	flags &= ~TETHER_CONNECT_PIPELINE;
 	if ((rc = tl_connect(t, socket_path, flags, server_uid)) < 0) {
 		tl_dial_refuse(out, -rc, t->cause, t->err);
 		return rc;

@@ -36,6 +36,7 @@ void tl_free(struct tether *t)
 {
 	if (!t)
 		return;
+	tl_pipe_free(t);
 	if (t->sfd >= 0)
 		close(t->sfd);
 	if (t->dfd >= 0)
@@ -152,13 +153,17 @@ TETHER_API int tether_last_cause(const struct tether *t)
 	return t ? t->cause : tl_orphan_cause;
 }
 
+/* What the HELLO's answer said: read first on a pipelined handle (the
+ * handle is the caller's, const only in the signature). */
 TETHER_API const struct tether_status *tether_info(const struct tether *t)
 {
+	tl_settle((struct tether *)t, false);
 	return &t->info;
 }
 
 TETHER_API int tether_data_fd(const struct tether *t)
 {
+	tl_settle((struct tether *)t, false);
 	return t->dfd;
 }
 
@@ -175,5 +180,6 @@ TETHER_API void tether_disconnect(struct tether *t)
 	 * one goes on (persistent) or dies with us (not yet). */
 	if (t->child > 0)
 		waitpid(t->child, NULL, WNOHANG);
+	tl_pipe_close(t);
 	tl_free(t);
 }

@@ -47,6 +47,9 @@ struct tether {
 	pid_t relay;			/* url.c: the relay child, or 0 */
 	unsigned char *answer;		/* dial.c: tetherd's answer, raw */
 	size_t answer_len;
+	/* pipeline.c: a TETHER_CONNECT_PIPELINE connect whose HELLO answer
+	 * is not read yet, or was a refusal; NULL once attached. */
+	struct tl_pipe *pipe;
 };
 
 /* opts.c: the caller's option structure src (NULL: every default) as
@@ -172,6 +175,39 @@ int tl_answer_parse(struct tether *t, const unsigned char *buf, size_t n);
  * server. */
 int tl_connect(struct tether *t, const char *socket_path, unsigned flags,
 	       uid_t server_uid);
+
+/* pipeline.c: the connect behind a TETHER_CONNECT_PIPELINE handle. */
+/* The HELLO went out on hfd; its parameters, for an attach again. */
+int tl_pipe_begin(struct tether *t, int hfd, const char *path,
+		  unsigned hflags, uint64_t expect_gen, uid_t server_uid);
+/* Read the HELLO's answer (nowait: -EAGAIN if it has not come): 0
+ * attached, 1 attached again and what was sent replayed, or the
+ * refusal (sticky).  tl_settle is the check every read and unrecorded
+ * send makes first. */
+int tl_pipe_wait(struct tether *t, bool nowait);
+static inline int tl_settle(struct tether *t, bool nowait)
+{
+	return t->pipe ? tl_pipe_wait(t, nowait) : 0;
+}
+/* A request's bytes on the syscall socket (data false), or one byte
+ * and passfd on the data socket: sent, and while the answer is
+ * pending kept to be sent again should the attach have to be redone. */
+int tl_pipe_send(struct tether *t, bool data, const void *buf, size_t n,
+		 int passfd);
+void tl_pipe_free(struct tether *t);
+/* The HELLO was refused: calls fail with its words, not their own. */
+bool tl_pipe_refusal(const struct tether *t);
+/* tether_disconnect's: requests behind the HELLO are sent again if
+ * the attach has to be redone; then the state goes. */
+void tl_pipe_close(struct tether *t);
+
+/* reconnect.c, for pipeline.c: what tether_connect does after its
+ * first attempt was refused with rc (EAGAIN: try again; EINVAL for the
+ * causes flag: ask without), synchronously: 0 attached, or -errno. */
+int tl_attach_redo(struct tether *t, int rc, const char *path,
+		   unsigned hflags, uint64_t expect_gen, uid_t server_uid);
+/* The answer to a HELLO on fd: 0 attached (t->info), or the refusal. */
+int tl_recv_answer(struct tether *t, int fd);
 
 /* workers.c, for spec.c */
 struct tp_intstr tl_target(const char *target);

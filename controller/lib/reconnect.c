@@ -210,7 +210,7 @@ int tl_answer_parse(struct tether *t, const unsigned char *buf, size_t n)
 	return rc;
 }
 
-static int tl_recv_answer(struct tether *t, int fd)
+int tl_recv_answer(struct tether *t, int fd)
 {
 	unsigned char buf[TL_ANSWER_MAX];
 	ssize_t n;
@@ -264,8 +264,10 @@ static int tl_probe(struct tether *t, const char *path, uid_t server_uid)
 	return rc;
 }
 
+/* pipe: return once the HELLO is out, its answer read later
+ * (pipeline.c). */
 static int tl_attach(struct tether *t, const char *path, unsigned flags,
-		     uint64_t expect_gen, uid_t server_uid)
+		     uint64_t expect_gen, uid_t server_uid, bool pipe)
 {
 	int sp[2] = { -1, -1 }, dp[2] = { -1, -1 }, pass[2];
 	int fd, rc;
@@ -290,8 +292,13 @@ static int tl_attach(struct tether *t, const char *path, unsigned flags,
 	close(sp[1]);
 	close(dp[1]);
 	sp[1] = dp[1] = -1;
-	if ((rc = tl_recv_answer(t, fd)) < 0)
+	if (pipe && tl_pipe_begin(t, fd, path, flags & ~TETHER_HELLO_CAUSE,
+				  expect_gen, server_uid) == 0) {
+		fd = -1;		/* the answer's, now */
+		rc = 0;
+	} else if ((rc = tl_recv_answer(t, fd)) < 0) {
 		goto out;
+	}
 	t->sfd = sp[0];
 	t->dfd = dp[0];
 	sp[0] = dp[0] = -1;
@@ -302,31 +309,37 @@ out:
 		if (dp[i] >= 0)
 			close(dp[i]);
 	}
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	return rc;
 }
 
 /* EAGAIN is a busy server (too many handshakes in progress, or
  * observers): try again for up to TL_RETRY_MS, TL_RETRY_FIRST_MS apart
  * at first, twice as long each time. */
+static void tl_pause_ms(unsigned ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000,
+			       .tv_nsec = (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
 static int tl_attach_retry(struct tether *t, const char *path,
 			   unsigned flags, uint64_t expect_gen,
-			   uid_t server_uid)
+			   uid_t server_uid, bool pipe)
 {
 	unsigned delay = TL_RETRY_FIRST_MS, waited = 0;
-	struct timespec ts;
 	int rc;
 
 	for (;;) {
-		rc = tl_attach(t, path, flags, expect_gen, server_uid);
+		rc = tl_attach(t, path, flags, expect_gen, server_uid, pipe);
 		if (rc != -EAGAIN || waited >= TL_RETRY_MS)
 			return rc;
 		if (delay > TL_RETRY_MS - waited)
 			delay = TL_RETRY_MS - waited;
-		ts.tv_sec = delay / 1000;
-		ts.tv_nsec = (long)(delay % 1000) * 1000000L;
-		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-			;
+		tl_pause_ms(delay);
 		waited += delay;
 		delay *= 2;
 	}
@@ -335,20 +348,42 @@ static int tl_attach_retry(struct tether *t, const char *path,
 /* Attach asking for errors' causes (TETHER_HELLO_CAUSE); a tetherd
  * older than that flag refuses it (EINVAL, unknown flag), and is asked
  * again without: its errors then name no cause. */
-static int tl_attach_causes(struct tether *t, const char *path,
-			    unsigned flags, uint64_t expect_gen,
-			    uid_t server_uid)
+static int tl_attach_fallback(struct tether *t, int rc, const char *path,
+			      unsigned flags, uint64_t expect_gen,
+			      uid_t server_uid)
 {
 	static const char unknown[] = "unknown HELLO flags";
-	int rc;
 
-	rc = tl_attach_retry(t, path, flags | TETHER_HELLO_CAUSE, expect_gen,
-			     server_uid);
 	t->causes = rc == 0;
 	if (rc != -EINVAL || strncmp(t->err, unknown, sizeof(unknown) - 1))
 		return rc;
 	t->cause = TETHER_CAUSE_CONNECTION;
-	return tl_attach_retry(t, path, flags, expect_gen, server_uid);
+	return tl_attach_retry(t, path, flags, expect_gen, server_uid, false);
+}
+
+static int tl_attach_causes(struct tether *t, const char *path,
+			    unsigned flags, uint64_t expect_gen,
+			    uid_t server_uid, bool pipe)
+{
+	int rc;
+
+	rc = tl_attach_retry(t, path, flags | TETHER_HELLO_CAUSE, expect_gen,
+			     server_uid, pipe);
+	return tl_attach_fallback(t, rc, path, flags, expect_gen, server_uid);
+}
+
+/* A pipelined first attempt (with causes) was refused with rc: go on
+ * from there as tl_attach_causes would have, without pipelining. */
+int tl_attach_redo(struct tether *t, int rc, const char *path,
+		   unsigned hflags, uint64_t expect_gen, uid_t server_uid)
+{
+	t->cause = TETHER_CAUSE_CONNECTION;
+	if (rc == -EAGAIN) {
+		tl_pause_ms(TL_RETRY_FIRST_MS);
+		rc = tl_attach_retry(t, path, hflags | TETHER_HELLO_CAUSE,
+				     expect_gen, server_uid, false);
+	}
+	return tl_attach_fallback(t, rc, path, hflags, expect_gen, server_uid);
 }
 
 /* The generation a take-over names: PROBE for it, so a take-over needs
@@ -360,14 +395,16 @@ static int tl_peek_generation(struct tether *t, const char *path,
 	struct tether peek = { .sfd = -1, .dfd = -1 };
 	int rc;
 
-	rc = tl_attach_retry(&peek, path, TETHER_HELLO_PROBE, 0, server_uid);
+	rc = tl_attach_retry(&peek, path, TETHER_HELLO_PROBE, 0, server_uid,
+			     false);
 	if (rc == -EINVAL)
 		rc = tl_attach_retry(&peek, path, TETHER_HELLO_OBSERVE, 0,
-				     server_uid);
+				     server_uid, false);
 	if (peek.sfd >= 0)
 		close(peek.sfd);
 	if (peek.dfd >= 0)
 		close(peek.dfd);
+	tl_pipe_free(&peek);
 	if (rc < 0)
 		return tl_fail(t, -rc, "%s", peek.err);
 	*gen = peek.info.generation;
@@ -378,13 +415,15 @@ int tl_connect(struct tether *t, const char *socket_path, unsigned flags,
 	       uid_t server_uid)
 {
 	char def[4096];
+	bool pipe = flags & TETHER_CONNECT_PIPELINE;
 	uint64_t gen = 0;
 	int rc;
 
 	/* what fails from here on is reaching the server, unless the
 	 * server's refusal names another cause */
 	t->cause = TETHER_CAUSE_CONNECTION;
-	if (flags & ~(TETHER_CONNECT_TAKEOVER | TETHER_CONNECT_OBSERVE))
+	if (flags & ~(TETHER_CONNECT_TAKEOVER | TETHER_CONNECT_OBSERVE |
+		      TETHER_CONNECT_PIPELINE))
 		return tl_fail(t, EINVAL, "unknown connect flags");
 	if (!socket_path) {
 		if (tp_default_socket_path(def, sizeof(def)) < 0)
@@ -393,15 +432,15 @@ int tl_connect(struct tether *t, const char *socket_path, unsigned flags,
 	}
 	if (flags & TETHER_CONNECT_OBSERVE)
 		return tl_attach_causes(t, socket_path, TETHER_HELLO_OBSERVE, 0,
-					server_uid);
+					server_uid, pipe);
 	if (!(flags & TETHER_CONNECT_TAKEOVER))
-		return tl_attach_causes(t, socket_path, 0, 0, server_uid);
+		return tl_attach_causes(t, socket_path, 0, 0, server_uid, pipe);
 	/* Take over the controller we saw, not whoever came after it:
 	 * of two take-overs racing for the same one, exactly one wins. */
 	if ((rc = tl_peek_generation(t, socket_path, server_uid, &gen)) < 0)
 		return rc;
 	return tl_attach_causes(t, socket_path, TETHER_HELLO_TAKEOVER, gen,
-				server_uid);
+				server_uid, pipe);
 }
 
 TETHER_API int tether_connect_uid(const char *socket_path, unsigned flags,

@@ -57,6 +57,9 @@ static int tl_rpc_recv(struct tether *t, struct tp_in *in, bool nowait)
 	ssize_t n;
 	int rc;
 
+	/* A pipelined connect's answer comes first (its refusal, if so). */
+	if ((rc = tl_settle(t, nowait)) < 0)
+		return rc;
 	/* The previous frame's objects pointed into the buffer; they are
 	 * destroyed by now, so its bytes can go. */
 	if (t->consumed_pending) {
@@ -212,6 +215,8 @@ static int tl_rpc_iov(struct tether *t, int rc, struct iovec *iov,
 {
 	if (t->taken)
 		return tl_taken_fail(t);
+	if (tl_pipe_refusal(t))
+		return tl_settle(t, false);
 	t->cause = TETHER_CAUSE_CONNECTION;
 	if (t->sfd < 0)
 		return tl_fail(t, ENOTCONN, "not connected");
@@ -226,10 +231,15 @@ static int tl_rpc_iov(struct tether *t, int rc, struct iovec *iov,
 					       : strerror(-rc));
 	tl_rpc_size_sndbuf(t, size);
 	/* One buffer (every request but a gathered SUBMIT): send(2), the
-	 * round trip's own path. */
-	rc = niov == 1 ? tp_write_all(t->sfd, iov->iov_base, iov->iov_len)
-		       : tp_writev_all(t->sfd, iov, niov);
+	 * round trip's own path, right behind a pipelined HELLO too; a
+	 * gathered one is not kept for a replay: the HELLO's answer first. */
+	if (niov == 1)
+		rc = tl_pipe_send(t, false, iov->iov_base, iov->iov_len, -1);
+	else if ((rc = tl_settle(t, false)) >= 0)
+		rc = tp_writev_all(t->sfd, iov, niov);
 	if (rc < 0) {
+		if (tl_pipe_refusal(t))
+			return rc;
 		/* The server may have said why before it closed (taken
 		 * over): that notice is the better error. */
 		tl_fail(t, -rc, "sending: %s", strerror(-rc));

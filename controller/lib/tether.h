@@ -53,6 +53,14 @@ int tether_start(const struct tether_start_opts *opts, struct tether **out);
 
 #define TETHER_CONNECT_TAKEOVER 0x1u	/* replace an attached controller */
 #define TETHER_CONNECT_OBSERVE 0x2u	/* read-only, alongside a controller */
+/* Return once the HELLO is sent (after the directory and SO_PEERCRED
+ * checks), not after its answer: the first request goes out right
+ * behind it, one round trip saved.  The answer is read before the
+ * first reply, and a refusal is then that operation's failure, with
+ * tether_connect's errno, text and cause; tether_connect_finish reads
+ * it at any time.  Ignored for ssh:// connections.  Since libtether
+ * 1.2 (TETHER_1.2); see libtether(3), PIPELINED CONNECT. */
+#define TETHER_CONNECT_PIPELINE 0x4u
 
 /* Attach to a running server: make the syscall and data socket pairs,
  * pass the server's ends over the listening socket with SCM_RIGHTS.
@@ -89,6 +97,17 @@ int tether_connect_url(const char *url, unsigned flags, uid_t server_uid,
  * says why.  SIGPIPE is ignored from then on.  Since libtether 1.2. */
 int tether_dial_stdio(const char *socket_path, uid_t server_uid, int in,
 		      int out);
+
+/* The HELLO's verdict on a TETHER_CONNECT_PIPELINE handle, waiting
+ * for it if it has not been read: 0 attached, or the refusal as
+ * tether_connect would have returned it (-EBUSY, -EACCES, ...: the
+ * handle then fails every call so).  After an attempt the server
+ * refused as busy (EAGAIN), or that an older server refused for its
+ * flags, it attaches again as tether_connect does and sends again
+ * what went out behind the HELLO.  -EINTR if the interrupt fd became
+ * readable first (ask again).  0 at once for any other handle.  Since
+ * libtether 1.2 (TETHER_1.2). */
+int tether_connect_finish(struct tether *t);
 
 /* Detach and free.  The server, its fds and children stay. */
 void tether_disconnect(struct tether *t);

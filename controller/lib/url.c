@@ -160,6 +160,8 @@ static int tl_connect_ssh(struct tether *t, const char *url, unsigned flags,
 	t->cause = TETHER_CAUSE_CONNECTION;
 	if (!s)
 		return tl_fail(t, ENOMEM, "out of memory");
+	/* PIPELINE: ignored, the relay reads the answer first anyway */
+	flags &= ~TETHER_CONNECT_PIPELINE;
 	if (flags & ~(TETHER_CONNECT_TAKEOVER | TETHER_CONNECT_OBSERVE))
 		rc = tl_fail(t, EINVAL, "unknown connect flags");
 	else if ((rc = tl_url_parse_ssh(t, url, s)) == 0)

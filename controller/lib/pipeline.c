@@ -1,0 +1,272 @@
+/*
+ * A pipelined connect (TETHER_CONNECT_PIPELINE): tether_connect returns
+ * once the HELLO is out, and the first request follows it at once on
+ * the syscall socket the HELLO carries.  Its bytes (and fds) wait in
+ * that socket until tetherd adopts it, which it does only after it has
+ * answered the HELLO; a refused HELLO has the socket closed with them,
+ * unread (tether-protocol(7), HANDSHAKE).  Here: the answer is read
+ * before anything is read from the connection; a refusal becomes every
+ * later call's failure; and what went out behind the HELLO is kept
+ * until the answer, to be sent again where tether_connect would have
+ * attached again (a busy server, an older one).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "libtether.h"
+
+#define TL_PIPE_BYTES 65536	/* kept for a replay; beyond: wait first */
+#define TL_PIPE_SENDS 8
+
+/* One send behind the HELLO. */
+struct tl_pipe_rec {
+	bool data;			/* on the data socket, with fd */
+	int fd;				/* our copy of the fd it passed, or -1 */
+	size_t off;			/* its bytes in buf */
+	size_t len;
+};
+
+struct tl_pipe {
+	int hfd;			/* the handshake's connection, or -1 */
+	char path[108];			/* what to attach again with */
+	unsigned hflags;
+	uint64_t gen;
+	uid_t uid;
+	unsigned char *buf;		/* the bytes sent behind the HELLO */
+	size_t len;
+	size_t cap;
+	struct tl_pipe_rec rec[TL_PIPE_SENDS];
+	unsigned nrec;
+	int refused;			/* the refusal's errno, once read */
+	int cause;
+	char err[256];
+};
+
+int tl_pipe_begin(struct tether *t, int hfd, const char *path,
+		  unsigned hflags, uint64_t expect_gen, uid_t server_uid)
+{
+	struct tl_pipe *p;
+
+	if (strlen(path) >= sizeof(p->path) || !(p = calloc(1, sizeof(*p))))
+		return -ENOMEM;
+	p->hfd = hfd;
+	strcpy(p->path, path);
+	p->hflags = hflags;
+	p->gen = expect_gen;
+	p->uid = server_uid;
+	t->pipe = p;
+	return 0;
+}
+
+/* The record of what was sent: dropped once it cannot be needed. */
+static void tl_pipe_forget(struct tl_pipe *p)
+{
+	for (unsigned i = 0; i < p->nrec; i++)
+		if (p->rec[i].fd >= 0)
+			close(p->rec[i].fd);
+	p->nrec = 0;
+	free(p->buf);
+	p->buf = NULL;
+	p->len = p->cap = 0;
+}
+
+void tl_pipe_free(struct tether *t)
+{
+	struct tl_pipe *p = t->pipe;
+
+	if (!p)
+		return;
+	tl_pipe_forget(p);
+	if (p->hfd >= 0)
+		close(p->hfd);
+	free(p);
+	t->pipe = NULL;
+}
+
+/* One send as it is, on the socket of this handle's connection now. */
+static int tl_pipe_raw(struct tether *t, bool data, const void *buf,
+		       size_t n, int passfd)
+{
+	ssize_t k;
+
+	if (passfd < 0)
+		return tp_write_all(data ? t->dfd : t->sfd, buf, n);
+	k = tp_send_fds(t->dfd, buf, n, 0, &passfd, 1);
+	return k < 0 ? (int)k : (size_t)k == n ? 0 : -EIO;
+}
+
+/* Everything sent behind the HELLO, again, in order, on the new
+ * connection. */
+static int tl_pipe_replay(struct tether *t)
+{
+	struct tl_pipe *p = t->pipe;
+	int rc;
+
+	for (unsigned i = 0; i < p->nrec; i++) {
+		const struct tl_pipe_rec *r = &p->rec[i];
+
+		if ((rc = tl_pipe_raw(t, r->data, p->buf + r->off, r->len,
+				      r->fd)) < 0)
+			return tl_fail(t, -rc, "sending again after the "
+				       "attach: %s", strerror(-rc));
+	}
+	return 0;
+}
+
+/* Before a read: the answer there, or nowait's -EAGAIN; -EINTR if the
+ * interrupt fd turns readable first. */
+static int tl_pipe_ready(struct tether *t, int hfd, bool nowait)
+{
+	struct pollfd p[2] = { { .fd = hfd, .events = POLLIN },
+			       { .fd = t->intr_fd, .events = POLLIN } };
+	nfds_t n = !nowait && t->intr_fd >= 0 ? 2 : 1;
+	int r;
+
+	if (!nowait && n == 1)
+		return 0;
+	while ((r = poll(p, n, nowait ? 0 : -1)) < 0 && errno == EINTR)
+		;
+	if (r < 0)
+		return -errno;
+	if (n == 2 && p[1].revents && !p[0].revents)
+		return tl_fail(t, EINTR, "interrupted");
+	return r == 0 ? -EAGAIN : 0;
+}
+
+/* A refusal for good: the handle's sockets go, every call fails so. */
+static int tl_pipe_refused(struct tether *t, int rc)
+{
+	struct tl_pipe *p = t->pipe;
+
+	tl_pipe_forget(p);
+	p->refused = -rc;
+	p->cause = t->cause;
+	memcpy(p->err, t->err, sizeof(p->err));
+	return rc;
+}
+
+int tl_pipe_wait(struct tether *t, bool nowait)
+{
+	struct tl_pipe *p = t->pipe;
+	int rc;
+
+	if (p->refused) {
+		memcpy(t->err, p->err, sizeof(t->err));
+		t->cause = p->cause;
+		return -p->refused;
+	}
+	if ((rc = tl_pipe_ready(t, p->hfd, nowait)) < 0)
+		return rc;
+	rc = tl_recv_answer(t, p->hfd);
+	close(p->hfd);
+	p->hfd = -1;
+	if (rc == 0) {
+		tl_pipe_free(t);
+		return 0;
+	}
+	/* Refused: the server closed its ends with what we sent in them. */
+	close(t->sfd);
+	close(t->dfd);
+	t->sfd = t->dfd = -1;
+	if (rc != -EAGAIN && rc != -EINVAL)
+		return tl_pipe_refused(t, rc);
+	rc = tl_attach_redo(t, rc, p->path, p->hflags, p->gen, p->uid);
+	if (rc == 0 && (rc = tl_pipe_replay(t)) == 0) {
+		tl_pipe_free(t);
+		return 1;
+	}
+	return tl_pipe_refused(t, rc);
+}
+
+/* Room to keep n more bytes (and a copy of passfd): false when there
+ * is not, or nothing may be sent behind the HELLO any more. */
+static bool tl_pipe_room(struct tl_pipe *p, size_t n, int passfd, int *copy)
+{
+	unsigned char *nb;
+	size_t cap;
+
+	*copy = -1;
+	if (p->refused || p->nrec == TL_PIPE_SENDS ||
+	    n > TL_PIPE_BYTES - p->len)
+		return false;
+	if (p->len + n > p->cap) {
+		cap = p->cap ? p->cap : 256;
+		while (cap < p->len + n)
+			cap *= 2;
+		if (!(nb = realloc(p->buf, cap)))
+			return false;
+		p->buf = nb;
+		p->cap = cap;
+	}
+	/* the caller may close its fd before the answer comes */
+	return passfd < 0 ||
+	       (*copy = fcntl(passfd, F_DUPFD_CLOEXEC, 3)) >= 0;
+}
+
+static void tl_pipe_keep(struct tl_pipe *p, bool data, const void *buf,
+			 size_t n, int copy)
+{
+	struct tl_pipe_rec *r = &p->rec[p->nrec++];
+
+	r->data = data;
+	r->fd = copy;
+	r->off = p->len;
+	r->len = n;
+	memcpy(p->buf + p->len, buf, n);
+	p->len += n;
+}
+
+int tl_pipe_send(struct tether *t, bool data, const void *buf, size_t n,
+		 int passfd)
+{
+	int copy = -1, rc, w;
+
+	if (t->pipe && !tl_pipe_room(t->pipe, n, passfd, &copy) &&
+	    (rc = tl_pipe_wait(t, false)) < 0)
+		return rc;
+	rc = tl_pipe_raw(t, data, buf, n, passfd);
+	if (!t->pipe)
+		return rc;
+	if (rc == 0) {
+		tl_pipe_keep(t->pipe, data, buf, n, copy);
+		return 0;
+	}
+	if (copy >= 0)
+		close(copy);
+	if (rc != -EPIPE && rc != -ECONNRESET)
+		return rc;
+	/* The server dropped the sockets: refused, most likely, and the
+	 * answer says why (or it attached us again: then send it now). */
+	if ((w = tl_pipe_wait(t, false)) < 0)
+		return w;
+	return w == 0 ? rc : tl_pipe_raw(t, data, buf, n, passfd);
+}
+
+bool tl_pipe_refusal(const struct tether *t)
+{
+	return t->pipe && t->pipe->refused;
+}
+
+/* A disconnect with requests behind an unread answer reads it: if the
+ * attach had to be redone, they are sent again, as they would have
+ * been had tether_connect waited. */
+void tl_pipe_close(struct tether *t)
+{
+	if (t->pipe && !t->pipe->refused && t->pipe->nrec)
+		tl_pipe_wait(t, false);
+	tl_pipe_free(t);
+}
+
+TETHER_API int tether_connect_finish(struct tether *t)
+{
+	int rc;
+
+	if (!t)
+		return -EINVAL;
+	rc = tl_settle(t, false);
+	return rc < 0 ? rc : 0;
+}
