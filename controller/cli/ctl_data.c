@@ -400,27 +400,42 @@ int ctl_give(struct ctl *g, struct tether *t, int argc, char **argv)
 /* take LOCALPATH [--label L] [--rw]: open it here, read-only unless
  * --rw (the server gets no more than was asked for), pass it to the
  * server, print the fd it got there. */
-int ctl_take(struct ctl *g, struct tether *t, int argc, char **argv)
+static int ctl_take_opts(int argc, char **argv, const char **label,
+			 int *mode, bool quiet)
 {
 	static const struct option opts[] = {
 		{ "label", required_argument, NULL, 'l' },
 		{ "rw", no_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *label = NULL;
-	int c, fd, sfd, mode = O_RDONLY;
+	int c;
 
 	optind = 0;
+	opterr = !quiet;
 	while ((c = getopt_long(argc, argv, "l:", opts, NULL)) != -1) {
 		if (c == 'w')
-			mode = O_RDWR;
+			*mode = O_RDWR;
 		else if (c == 'l')
-			label = optarg;
+			*label = optarg;
 		else
-			return CTL_EX_USAGE;
+			break;
 	}
-	if (optind != argc - 1)
+	opterr = 1;
+	return c == -1 && optind == argc - 1 ? 0 : -EINVAL;
+}
+
+int ctl_take(struct ctl *g, struct tether *t, int argc, char **argv)
+{
+	const char *label = NULL;
+	int fd, sfd, mode = O_RDONLY;
+
+	/* getopt's words only once the connect is known to be ours: a
+	 * refused pipelined connect is reported as the connect's alone */
+	if (ctl_take_opts(argc, argv, &label, &mode, true) < 0) {
+		if (!ctl_pipe_refused())
+			ctl_take_opts(argc, argv, &label, &mode, false);
 		return CTL_EX_USAGE;
+	}
 	fd = open(argv[optind], mode | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		ctl_err_errno(errno, "take: %s: %s",
