@@ -159,12 +159,24 @@ has "refusal names the attached pid" "attached by pid $APID" "$err"
 has "refusal says another controller is attached" \
 	"another controller is attached" "$err"
 has "refusal names the socket" "$S" "$err"
+# take and give send their request right behind the HELLO (pipelined):
+# the refusal still reads as the connect's, and nothing is taken
+callerr=$err
+ctl "pipelined take is refused the same (6)" 6 take /dev/null --label piped
+[ "$err" = "$callerr" ] && ok "pipelined take: the connect's words" ||
+	bad "pipelined take: the connect's words" "$err" "$callerr"
+ctl "pipelined give is refused the same (6)" 6 give 0 -- true
+[ "$err" = "$callerr" ] && ok "pipelined give: the connect's words" ||
+	bad "pipelined give: the connect's words" "$err" "$callerr"
+ctl "pipelined take of a missing file: still the connect's (6)" 6 \
+	take "$D/no-such-file"
 ctl "status works while attached (observer)" 0 status
 has "status names the controller" "attached (pid $APID" "$out"
 ctl "--json status while attached" 0 --json status
 has "--json status: attached" '"attached":true' "$out"
 has "--json status: controller pid" "\"controller_pid\":$APID" "$out"
 ctl "fds works while attached (observer)" 0 fds
+lacks "the refused pipelined take took nothing" "piped" "$out"
 ctl "label refused while attached" 6 label "$DB" other
 
 ctl "--take-over call getpid" 0 --take-over call getpid
