@@ -162,11 +162,23 @@ Test(pipeline, call_is_the_first_request)
 {
 	struct tether *t;
 
+	struct tether *w;
+	int cause;
+
+	cr_assert_eq(fx_getpid(fx.t), fx.pid);
+	cause = tether_last_cause(fx.t);
 	detach_fixture();
 	t = pipe_connect(0);
 	cr_assert_eq(fx_getpid(t), fx.pid);
+	/* the answer read on the way leaves no trace in the call's */
+	cr_assert_eq(tether_last_cause(t), cause);
+	cr_assert_str_eq(tether_last_error(t), "");
 	cr_assert_eq(tether_info(t)->pid, fx.pid);
 	tether_disconnect(t);
+	/* and the one after it waits as before */
+	cr_assert_eq(fx_connect_retry(fx.sock, 0, &w), 0);
+	cr_assert_eq(fx_getpid(w), fx.pid);
+	tether_disconnect(w);
 }
 
 Test(pipeline, info_first_reads_the_answer)

@@ -152,7 +152,7 @@ static int tl_pipe_refused(struct tether *t, int rc)
 int tl_pipe_wait(struct tether *t, bool nowait)
 {
 	struct tl_pipe *p = t->pipe;
-	int rc;
+	int rc, cause;
 
 	if (p->refused) {
 		memcpy(t->err, p->err, sizeof(t->err));
@@ -161,10 +161,15 @@ int tl_pipe_wait(struct tether *t, bool nowait)
 	}
 	if ((rc = tl_pipe_ready(t, p->hfd, nowait)) < 0)
 		return rc;
+	/* a refusal is the connection's failure, as tether_connect's is,
+	 * unless the server names another cause */
+	cause = t->cause;
+	t->cause = TETHER_CAUSE_CONNECTION;
 	rc = tl_recv_answer(t, p->hfd);
 	close(p->hfd);
 	p->hfd = -1;
 	if (rc == 0) {
+		t->cause = cause;
 		tl_pipe_free(t);
 		return 0;
 	}

@@ -377,7 +377,6 @@ static int tl_attach_causes(struct tether *t, const char *path,
 int tl_attach_redo(struct tether *t, int rc, const char *path,
 		   unsigned hflags, uint64_t expect_gen, uid_t server_uid)
 {
-	t->cause = TETHER_CAUSE_CONNECTION;
 	if (rc == -EAGAIN) {
 		tl_pause_ms(TL_RETRY_FIRST_MS);
 		rc = tl_attach_retry(t, path, hflags | TETHER_HELLO_CAUSE,
