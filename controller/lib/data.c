@@ -673,7 +673,7 @@ static int tl_pack_take(struct tp_w *w, const void *arg)
 
 TETHER_API int tether_take(struct tether *t, int fd, const char *label)
 {
-	int sfd = -1, rc;
+	int sfd = -1, rc, n;
 
 	if ((rc = tl_fds_here(t, "take")) < 0)
 		return rc;
@@ -688,6 +688,12 @@ TETHER_API int tether_take(struct tether *t, int fd, const char *label)
 	}
 	rc = tl_request(t, TETHER_OP_TAKE, tl_pack_take, label, tl_got_fd,
 			&sfd);
+	/* fd may be sent again only while it is the caller's: a request
+	 * that failed before its reply was read reads the answer now (and
+	 * the connect's refusal is the better error) */
+	if (t->pipe && (n = tl_settle(t, false)) < 0)
+		rc = n;
+	tl_pipe_unpass(t);
 	if (rc == 0 && (rc = tether_fd_hold(t, sfd)) == 0)
 		rc = sfd;
 	return rc;

@@ -191,10 +191,15 @@ static inline int tl_settle(struct tether *t, bool nowait)
 }
 /* A request's bytes on the syscall socket (data false), or one byte
  * and passfd on the data socket: sent, and while the answer is
- * pending kept to be sent again should the attach have to be redone. */
+ * pending kept to be sent again should the attach have to be redone.
+ * passfd's number is kept, not a copy: the call that passes it reads
+ * the answer (tl_settle) before it returns, the fd still open. */
 int tl_pipe_send(struct tether *t, bool data, const void *buf, size_t n,
 		 int passfd);
 void tl_pipe_free(struct tether *t);
+/* The caller's fds are no longer to be passed again (its call returns
+ * with the answer unread: interrupted). */
+void tl_pipe_unpass(struct tether *t);
 /* The HELLO was refused: calls fail with its words, not their own. */
 bool tl_pipe_refusal(const struct tether *t);
 /* tether_disconnect's: requests behind the HELLO are sent again if

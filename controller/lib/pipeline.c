@@ -11,7 +11,6 @@
  * attached again (a busy server, an older one).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +24,7 @@
 /* One send behind the HELLO. */
 struct tl_pipe_rec {
 	bool data;			/* on the data socket, with fd */
-	int fd;				/* our copy of the fd it passed, or -1 */
+	int fd;				/* the caller's fd it passed, or -1 */
 	size_t off;			/* its bytes in buf */
 	size_t len;
 };
@@ -65,9 +64,6 @@ int tl_pipe_begin(struct tether *t, int hfd, const char *path,
 /* The record of what was sent: dropped once it cannot be needed. */
 static void tl_pipe_forget(struct tl_pipe *p)
 {
-	for (unsigned i = 0; i < p->nrec; i++)
-		if (p->rec[i].fd >= 0)
-			close(p->rec[i].fd);
 	p->nrec = 0;
 	free(p->buf);
 	p->buf = NULL;
@@ -187,14 +183,13 @@ int tl_pipe_wait(struct tether *t, bool nowait)
 	return tl_pipe_refused(t, rc);
 }
 
-/* Room to keep n more bytes (and a copy of passfd): false when there
- * is not, or nothing may be sent behind the HELLO any more. */
-static bool tl_pipe_room(struct tl_pipe *p, size_t n, int passfd, int *copy)
+/* Room to keep n more bytes: false when there is not, or nothing may
+ * be sent behind the HELLO any more. */
+static bool tl_pipe_room(struct tl_pipe *p, size_t n)
 {
 	unsigned char *nb;
 	size_t cap;
 
-	*copy = -1;
 	if (p->refused || p->nrec == TL_PIPE_SENDS ||
 	    n > TL_PIPE_BYTES - p->len)
 		return false;
@@ -207,18 +202,16 @@ static bool tl_pipe_room(struct tl_pipe *p, size_t n, int passfd, int *copy)
 		p->buf = nb;
 		p->cap = cap;
 	}
-	/* the caller may close its fd before the answer comes */
-	return passfd < 0 ||
-	       (*copy = fcntl(passfd, F_DUPFD_CLOEXEC, 3)) >= 0;
+	return true;
 }
 
 static void tl_pipe_keep(struct tl_pipe *p, bool data, const void *buf,
-			 size_t n, int copy)
+			 size_t n, int passfd)
 {
 	struct tl_pipe_rec *r = &p->rec[p->nrec++];
 
 	r->data = data;
-	r->fd = copy;
+	r->fd = passfd;
 	r->off = p->len;
 	r->len = n;
 	memcpy(p->buf + p->len, buf, n);
@@ -228,20 +221,18 @@ static void tl_pipe_keep(struct tl_pipe *p, bool data, const void *buf,
 int tl_pipe_send(struct tether *t, bool data, const void *buf, size_t n,
 		 int passfd)
 {
-	int copy = -1, rc, w;
+	int rc, w;
 
-	if (t->pipe && !tl_pipe_room(t->pipe, n, passfd, &copy) &&
+	if (t->pipe && !tl_pipe_room(t->pipe, n) &&
 	    (rc = tl_pipe_wait(t, false)) < 0)
 		return rc;
 	rc = tl_pipe_raw(t, data, buf, n, passfd);
 	if (!t->pipe)
 		return rc;
 	if (rc == 0) {
-		tl_pipe_keep(t->pipe, data, buf, n, copy);
+		tl_pipe_keep(t->pipe, data, buf, n, passfd);
 		return 0;
 	}
-	if (copy >= 0)
-		close(copy);
 	if (rc != -EPIPE && rc != -ECONNRESET)
 		return rc;
 	/* The server dropped the sockets: refused, most likely, and the
@@ -249,6 +240,12 @@ int tl_pipe_send(struct tether *t, bool data, const void *buf, size_t n,
 	if ((w = tl_pipe_wait(t, false)) < 0)
 		return w;
 	return w == 0 ? rc : tl_pipe_raw(t, data, buf, n, passfd);
+}
+
+void tl_pipe_unpass(struct tether *t)
+{
+	for (unsigned i = 0; t->pipe && i < t->pipe->nrec; i++)
+		t->pipe->rec[i].fd = -1;
 }
 
 bool tl_pipe_refusal(const struct tether *t)
