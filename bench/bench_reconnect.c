@@ -8,8 +8,12 @@
  * of tether's HELLO over a pre-established SOCK_SEQPACKET connection to a
  * child, which closes them and answers a packet the size of tetherd's
  * HELLO answer); the same with a fresh connect()/accept() per iteration;
- * tether_connect() + tether_disconnect() against a real tetherd; and
- * tether_gc() of 10,000 orphan fds in that tetherd.  Each is run
+ * tether_connect() + tether_disconnect() against a real tetherd;
+ * tether_connect() + one tether_getpid() + tether_disconnect(), the
+ * one-shot client (tetherctl call), waiting for the HELLO's answer and
+ * with TETHER_CONNECT_PIPELINE (the getpid right behind the HELLO: one
+ * round trip instead of two); and tether_gc() of 10,000 orphan fds in
+ * that tetherd.  Each is run
  * BENCH_RUNS times, interleaved; the median of the per-run values is
  * reported.  Timing is only reported, never judged: the exit status says
  * whether something broke, not whether tether was fast.
@@ -89,6 +93,8 @@ struct bench_results {
 	struct bench_series raw;
 	struct bench_series rawc;
 	struct bench_series tether;
+	struct bench_series call;	/* connect + getpid + disconnect */
+	struct bench_series piped;	/* the same, pipelined */
 	struct bench_series gc;
 	size_t gc_closed[BENCH_RUNS];
 	bool tether_ok;
@@ -508,6 +514,19 @@ static int bench_tether_start(struct bench_tether *bt,
 	return rc;
 }
 
+/* What an attach saw: the count, or the failure said. */
+static int bench_attached(struct bench_tether *bt, int rc, int tries)
+{
+	bt->busy += tries;
+	if (rc < 0) {
+		fprintf(stderr, "bench: tether_connect: %s (%s)\n",
+			strerror(-rc), tether_last_error(NULL));
+		return rc;
+	}
+	bt->attaches++;
+	return 0;
+}
+
 /* tether_connect(), as a controller that just detached would: should
  * tetherd answer EBUSY (attached by us: it has not yet seen our
  * previous detach), try again at once, and count it. */
@@ -518,14 +537,46 @@ static int bench_attach(struct bench_tether *bt, struct tether **t)
 	while ((rc = tether_connect(bt->d.sock, 0, t)) == -EBUSY &&
 	       tries < BENCH_BUSY_TRIES)
 		tries++;
-	bt->busy += tries;
-	if (rc < 0) {
-		fprintf(stderr, "bench: tether_connect: %s (%s)\n",
-			strerror(-rc), tether_last_error(NULL));
-		return rc;
+	return bench_attached(bt, rc, tries);
+}
+
+/* n one-shot clients: attach, one getpid, detach; the pipelined one's
+ * refusal (EBUSY, as above) comes with the getpid. */
+static int bench_call_flags(struct bench_tether *bt, long n, unsigned flags)
+{
+	for (long i = 0; i < n; i++) {
+		struct tether *t = NULL;
+		int rc, tries = 0;
+		long pid = 0;
+
+		for (;;) {
+			rc = tether_connect(bt->d.sock, flags, &t);
+			if (rc == 0 && (rc = tether_getpid(t, &pid)) == -EBUSY)
+				tether_disconnect(t);
+			if (rc != -EBUSY || tries >= BENCH_BUSY_TRIES)
+				break;
+			tries++;
+		}
+		if (rc < 0 && t && flags)
+			fprintf(stderr, "bench: getpid: %s\n",
+				tether_last_error(t));
+		if ((rc = bench_attached(bt, rc, tries)) < 0)
+			return rc;
+		tether_disconnect(t);
+		if (pid <= 0)
+			return -EPROTO;
 	}
-	bt->attaches++;
 	return 0;
+}
+
+static int bench_call(void *ctx, long n)
+{
+	return bench_call_flags(ctx, n, 0);
+}
+
+static int bench_piped(void *ctx, long n)
+{
+	return bench_call_flags(ctx, n, TETHER_CONNECT_PIPELINE);
 }
 
 /* n attach + detach cycles, the whole of a controller's reconnect. */
@@ -687,6 +738,12 @@ static int bench_run_all(const struct bench_opts *o, struct bench_raw *raw,
 			continue;
 		rc = bench_measure(bench_reconnect, bt, o->warmup,
 				   o->iterations, &res->tether);
+		if (rc == 0)
+			rc = bench_measure(bench_call, bt, o->warmup,
+					   o->iterations, &res->call);
+		if (rc == 0)
+			rc = bench_measure(bench_piped, bt, o->warmup,
+					   o->iterations, &res->piped);
 		if (rc < 0) {
 			res->tether_ok = res->gc_ok = false;
 			res->tether_err = res->gc_err = rc;
@@ -709,8 +766,10 @@ static int bench_run_all(const struct bench_opts *o, struct bench_raw *raw,
 
 /* The ratios: reconnect / raw, reconnect / raw with connect; the GC
  * median in ms, or -1. */
-static void bench_ratios(const struct bench_results *res, double r[3])
+static void bench_ratios(const struct bench_results *res, double r[4])
 {
+	r[3] = bench_ratio(bench_median(&res->piped),
+			   bench_median(&res->call));
 	r[0] = bench_ratio(bench_median(&res->tether),
 			   bench_median(&res->raw));
 	r[1] = bench_ratio(bench_median(&res->tether),
@@ -723,7 +782,7 @@ static void bench_print_table(const struct bench_opts *o,
 			      const struct bench_packets *p,
 			      const struct bench_results *res)
 {
-	double r[3];
+	double r[4];
 
 	bench_ratios(res, r);
 
@@ -742,6 +801,8 @@ static void bench_print_table(const struct bench_opts *o,
 	bench_print_row("raw socketpair+SCM_RIGHTS", &res->raw, BENCH_NS);
 	bench_print_row("raw +connect/accept", &res->rawc, BENCH_NS);
 	bench_print_row("tether connect+disconnect", &res->tether, BENCH_NS);
+	bench_print_row("connect+getpid+disconnect", &res->call, BENCH_NS);
+	bench_print_row("  the same, pipelined", &res->piped, BENCH_NS);
 	printf("\n");
 	bench_print_heads("", "ms median", "min run", "max run");
 	bench_print_row("tether r[2] (10000 fds)", &res->gc, BENCH_MS);
@@ -751,6 +812,7 @@ static void bench_print_table(const struct bench_opts *o,
 	printf("\n");
 	bench_print_ratio("reconnect / raw", r[0]);
 	bench_print_ratio("reconnect / raw+connect", r[1]);
+	bench_print_ratio("pipelined / waiting", r[3]);
 	printf("target: reconnect/raw <= %.0f: %s\n", BENCH_TARGET,
 	       bench_verdict(r[0], BENCH_TARGET, true));
 	printf("target: r[2](%d fds) < %.0f ms: %s\n", BENCH_GC_FDS,
@@ -772,7 +834,7 @@ static void bench_print_json(const struct bench_opts *o,
 			     const struct bench_packets *p,
 			     const struct bench_results *res)
 {
-	double r[3];
+	double r[4];
 
 	bench_ratios(res, r);
 
@@ -790,6 +852,9 @@ static void bench_print_json(const struct bench_opts *o,
 	bench_json_series("raw_scm_rights", &res->raw, BENCH_NS);
 	bench_json_series("raw_connect_accept", &res->rawc, BENCH_NS);
 	bench_json_series("tether_reconnect", &res->tether, BENCH_NS);
+	bench_json_series("tether_connect_call", &res->call, BENCH_NS);
+	bench_json_series("tether_connect_call_pipelined", &res->piped,
+			  BENCH_NS);
 	bench_json_series("tether_gc", &res->gc, BENCH_NS);
 	printf("  \"gc_fds\": %d,\n  \"gc_closed\": [", BENCH_GC_FDS);
 	for (int i = 0; i < res->gc.n; i++)
@@ -798,6 +863,7 @@ static void bench_print_json(const struct bench_opts *o,
 	       res->attaches, res->busy);
 	bench_json_ratio("ratio_reconnect_raw", r[0], false);
 	bench_json_ratio("ratio_reconnect_raw_connect", r[1], false);
+	bench_json_ratio("ratio_pipelined_waiting", r[3], false);
 	printf("  \"target_ratio\": %.2f,\n", BENCH_TARGET);
 	bench_json_met("target_met", r[0], BENCH_TARGET, true, false);
 	printf("  \"target_gc_ms\": %.1f,\n", BENCH_GC_TARGET_MS);
