@@ -50,6 +50,9 @@ struct tether {
 	/* pipeline.c: a TETHER_CONNECT_PIPELINE connect whose HELLO answer
 	 * is not read yet, or was a refusal; NULL once attached. */
 	struct tl_pipe *pipe;
+	/* the wait for that answer saw the syscall socket readable too:
+	 * the next read need not poll it (nothing else reads it) */
+	bool sfd_ready;
 };
 
 /* opts.c: the caller's option structure src (NULL: every default) as

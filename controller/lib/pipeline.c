@@ -114,23 +114,37 @@ static int tl_pipe_replay(struct tether *t)
 }
 
 /* Before a read: the answer there, or nowait's -EAGAIN; -EINTR if the
- * interrupt fd turns readable first. */
+ * interrupt fd turns readable first.  The syscall socket is watched
+ * too: its first reply, or its end, comes after the answer, so it
+ * readable means the answer is in, and the read after it needs no
+ * poll of its own. */
 static int tl_pipe_ready(struct tether *t, int hfd, bool nowait)
 {
-	struct pollfd p[2] = { { .fd = hfd, .events = POLLIN },
+	struct pollfd p[3] = { { .fd = hfd, .events = POLLIN },
+			       { .fd = t->sfd, .events = POLLIN },
 			       { .fd = t->intr_fd, .events = POLLIN } };
-	nfds_t n = !nowait && t->intr_fd >= 0 ? 2 : 1;
+	nfds_t n = !nowait && t->intr_fd >= 0 ? 3 : 1;
 	int r;
 
 	if (!nowait && n == 1)
 		return 0;
-	while ((r = poll(p, n, nowait ? 0 : -1)) < 0 && errno == EINTR)
-		;
-	if (r < 0)
-		return -errno;
-	if (n == 2 && p[1].revents && !p[0].revents)
-		return tl_fail(t, EINTR, "interrupted");
-	return r == 0 ? -EAGAIN : 0;
+	for (;;) {
+		while ((r = poll(p, n, nowait ? 0 : -1)) < 0 && errno == EINTR)
+			;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			return -EAGAIN;
+		if (p[0].revents)
+			break;
+		if (n == 3 && p[2].revents)
+			return tl_fail(t, EINTR, "interrupted");
+		/* not yet the answer (a server that broke the order):
+		 * wait for it alone */
+		p[1].fd = -1;
+	}
+	t->sfd_ready = n == 3 && p[1].revents;
+	return 0;
 }
 
 /* A refusal for good: the handle's sockets go, every call fails so. */

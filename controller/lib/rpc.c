@@ -31,9 +31,12 @@ static int tl_rpc_readable(struct tether *t, bool nowait)
 	nfds_t n = !nowait && t->intr_fd >= 0 ? 2 : 1;
 	int r;
 
-	/* nothing to watch but the socket: the read itself waits */
-	if (!nowait && n == 1)
+	/* nothing to watch but the socket: the read itself waits; or the
+	 * wait for a pipelined answer saw it readable */
+	if (!nowait && (n == 1 || t->sfd_ready)) {
+		t->sfd_ready = false;
 		return 0;
+	}
 	for (;;) {
 		if ((r = poll(p, n, nowait ? 0 : -1)) < 0 && errno == EINTR)
 			continue;
