@@ -256,6 +256,33 @@ Test(pipeline, a_request_queued_before_the_hello_is_served)
 	close(dp[0]);
 }
 
+/* A TAKE keeps the server's fd count known (no rescan at the next
+ * attach, which a `tetherctl take` after another would pay): the count
+ * a HELLO answer and STATUS give stays exact. */
+Test(pipeline, takes_keep_the_fd_count_exact)
+{
+	struct tether_fdinfo *v = NULL;
+	struct tether_status st;
+	unsigned before, listed = 0;
+	size_t n = 0;
+
+	cr_assert_eq(tether_status(fx.t, &st), 0);
+	before = st.nfds;
+	for (int i = 0; i < 3; i++) {
+		int fd = open_here();
+
+		cr_assert_geq(tether_take(fx.t, fd, NULL), 0);
+		close(fd);
+	}
+	cr_assert_eq(tether_status(fx.t, &st), 0);
+	cr_assert_eq(st.nfds, before + 3, "nfds %u, was %u", st.nfds, before);
+	cr_assert_eq(tether_list_fds(fx.t, &v, &n, NULL, NULL), 0);
+	for (size_t i = 0; i < n; i++)
+		listed += !v[i].internal;
+	free(v);
+	cr_assert_eq(st.nfds, listed, "nfds %u, LIST_FDS %u", st.nfds, listed);
+}
+
 /* ---- refused: nothing queued behind the HELLO runs ----------------------- */
 
 Test(pipeline_refused, take_behind_a_busy_hello_is_never_executed)

@@ -1109,7 +1109,7 @@ int td_do_take(struct td_req *r)
 		close(fd);
 		return rc;
 	}
-	td_fds_changed();
+	td_fds_added(fd);
 	td_log("took fd %d from pid %d", fd, (int)r->conn->peer_pid);
 	rep = (struct tp_fd){ .fd = fd };
 	return tp_pack_take_reply(r->w, &rep);

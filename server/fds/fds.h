@@ -86,6 +86,9 @@ int td_do_list_fds(struct td_req *r);
  * td_fds_changed() says something may have opened or closed one. */
 unsigned td_count_fds(void);
 void td_fds_changed(void);
+/* fd was just opened and nothing else changed (TAKE): the count, if
+ * known, stays known. */
+void td_fds_added(int fd);
 
 /* gc.c */
 int td_do_gc(struct td_req *r);
