@@ -805,7 +805,7 @@ static void bench_print_table(const struct bench_opts *o,
 	bench_print_row("  the same, pipelined", &res->piped, BENCH_NS);
 	printf("\n");
 	bench_print_heads("", "ms median", "min run", "max run");
-	bench_print_row("tether r[2] (10000 fds)", &res->gc, BENCH_MS);
+	bench_print_row("tether gc (10000 fds)", &res->gc, BENCH_MS);
 	if (res->gc.n)
 		printf("  (client side: request, server scan + close_range, "
 		       "reply of %zu fds, decode)\n", res->gc_closed[0]);
@@ -815,7 +815,7 @@ static void bench_print_table(const struct bench_opts *o,
 	bench_print_ratio("pipelined / waiting", r[3]);
 	printf("target: reconnect/raw <= %.0f: %s\n", BENCH_TARGET,
 	       bench_verdict(r[0], BENCH_TARGET, true));
-	printf("target: r[2](%d fds) < %.0f ms: %s\n", BENCH_GC_FDS,
+	printf("target: gc(%d fds) < %.0f ms: %s\n", BENCH_GC_FDS,
 	       BENCH_GC_TARGET_MS,
 	       bench_verdict(r[2], BENCH_GC_TARGET_MS, true));
 	if (res->busy)
@@ -826,7 +826,7 @@ static void bench_print_table(const struct bench_opts *o,
 	if (!res->tether_ok)
 		printf("tether rows missing: %s\n", strerror(-res->tether_err));
 	else if (!res->gc_ok)
-		printf("r[2] row incomplete: %s\n", strerror(-res->gc_err));
+		printf("gc row incomplete: %s\n", strerror(-res->gc_err));
 }
 
 /* The machine-readable report. */

@@ -99,11 +99,21 @@ const struct ctl_verb *ctl_verb_find(const char *name)
 /* Run verb argv[0] on t; print its usage when it says so. */
 /* The one-shot verbs whose one request pays for a round trip of its
  * own: they connect with TETHER_CONNECT_PIPELINE, the request right
- * behind the HELLO (ctl_pipe_watch reports a refusal as the connect's). */
+ * behind the HELLO (ctl_pipe_watch reports a refusal as the connect's).
+ * Each checks its arguments without printing before its request: a
+ * refusal must read as the connect's alone. */
 bool ctl_verb_pipelined(const struct ctl_verb *v)
 {
-	return v->fn == ctl_take || v->fn == ctl_give || v->fn == ctl_status ||
-	       v->fn == ctl_call;
+	static int (*const fns[])(struct ctl *, struct tether *, int,
+				  char **) = {
+		ctl_take, ctl_give, ctl_status, ctl_call, ctl_fds, ctl_label,
+		ctl_unlabel, ctl_kill, ctl_ack,
+	};
+
+	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++)
+		if (v->fn == fns[i])
+			return true;
+	return false;
 }
 
 int ctl_verb_call(struct ctl *g, struct tether *t, int argc, char **argv)

@@ -180,9 +180,20 @@ int tl_connect(struct tether *t, const char *socket_path, unsigned flags,
 	       uid_t server_uid);
 
 /* pipeline.c: the connect behind a TETHER_CONNECT_PIPELINE handle. */
+/* reconnect.c's ways to read a HELLO's answer on fd (0 attached, or
+ * the refusal) and to go on as tether_connect does after a first
+ * attempt refused with rc (EAGAIN: again; EINVAL for the causes flag:
+ * without it), synchronously: handed over, so that pipeline.c calls
+ * nothing of reconnect.c (no cycle between them, tools/check-modules). */
+struct tl_pipe_ops {
+	int (*answer)(struct tether *t, int fd);
+	int (*redo)(struct tether *t, int rc, const char *path,
+		    unsigned hflags, uint64_t expect_gen, uid_t server_uid);
+};
 /* The HELLO went out on hfd; its parameters, for an attach again. */
-int tl_pipe_begin(struct tether *t, int hfd, const char *path,
-		  unsigned hflags, uint64_t expect_gen, uid_t server_uid);
+int tl_pipe_begin(struct tether *t, int hfd, const struct tl_pipe_ops *ops,
+		  const char *path, unsigned hflags, uint64_t expect_gen,
+		  uid_t server_uid);
 /* Read the HELLO's answer (nowait: -EAGAIN if it has not come): 0
  * attached, 1 attached again and what was sent replayed, or the
  * refusal (sticky).  tl_settle is the check every read and unrecorded
@@ -208,14 +219,6 @@ bool tl_pipe_refusal(const struct tether *t);
 /* tether_disconnect's: requests behind the HELLO are sent again if
  * the attach has to be redone; then the state goes. */
 void tl_pipe_close(struct tether *t);
-
-/* reconnect.c, for pipeline.c: what tether_connect does after its
- * first attempt was refused with rc (EAGAIN: try again; EINVAL for the
- * causes flag: ask without), synchronously: 0 attached, or -errno. */
-int tl_attach_redo(struct tether *t, int rc, const char *path,
-		   unsigned hflags, uint64_t expect_gen, uid_t server_uid);
-/* The answer to a HELLO on fd: 0 attached (t->info), or the refusal. */
-int tl_recv_answer(struct tether *t, int fd);
 
 /* workers.c, for spec.c */
 struct tp_intstr tl_target(const char *target);

@@ -31,6 +31,7 @@ struct tl_pipe_rec {
 
 struct tl_pipe {
 	int hfd;			/* the handshake's connection, or -1 */
+	const struct tl_pipe_ops *ops;
 	char path[108];			/* what to attach again with */
 	unsigned hflags;
 	uint64_t gen;
@@ -45,14 +46,16 @@ struct tl_pipe {
 	char err[256];
 };
 
-int tl_pipe_begin(struct tether *t, int hfd, const char *path,
-		  unsigned hflags, uint64_t expect_gen, uid_t server_uid)
+int tl_pipe_begin(struct tether *t, int hfd, const struct tl_pipe_ops *ops,
+		  const char *path, unsigned hflags, uint64_t expect_gen,
+		  uid_t server_uid)
 {
 	struct tl_pipe *p;
 
 	if (strlen(path) >= sizeof(p->path) || !(p = calloc(1, sizeof(*p))))
 		return -ENOMEM;
 	p->hfd = hfd;
+	p->ops = ops;
 	strcpy(p->path, path);
 	p->hflags = hflags;
 	p->gen = expect_gen;
@@ -175,7 +178,7 @@ int tl_pipe_wait(struct tether *t, bool nowait)
 	 * unless the server names another cause */
 	cause = t->cause;
 	t->cause = TETHER_CAUSE_CONNECTION;
-	rc = tl_recv_answer(t, p->hfd);
+	rc = p->ops->answer(t, p->hfd);
 	close(p->hfd);
 	p->hfd = -1;
 	if (rc == 0) {
@@ -189,7 +192,7 @@ int tl_pipe_wait(struct tether *t, bool nowait)
 	t->sfd = t->dfd = -1;
 	if (rc != -EAGAIN && rc != -EINVAL)
 		return tl_pipe_refused(t, rc);
-	rc = tl_attach_redo(t, rc, p->path, p->hflags, p->gen, p->uid);
+	rc = p->ops->redo(t, rc, p->path, p->hflags, p->gen, p->uid);
 	if (rc == 0 && (rc = tl_pipe_replay(t)) == 0) {
 		tl_pipe_free(t);
 		return 1;

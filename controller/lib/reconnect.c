@@ -210,7 +210,7 @@ int tl_answer_parse(struct tether *t, const unsigned char *buf, size_t n)
 	return rc;
 }
 
-int tl_recv_answer(struct tether *t, int fd)
+static int tl_recv_answer(struct tether *t, int fd)
 {
 	unsigned char buf[TL_ANSWER_MAX];
 	ssize_t n;
@@ -264,6 +264,14 @@ static int tl_probe(struct tether *t, const char *path, uid_t server_uid)
 	return rc;
 }
 
+static int tl_attach_redo(struct tether *t, int rc, const char *path,
+			  unsigned hflags, uint64_t expect_gen,
+			  uid_t server_uid);
+static const struct tl_pipe_ops tl_attach_pipe_ops = {
+	.answer = tl_recv_answer,
+	.redo = tl_attach_redo,
+};
+
 /* pipe: return once the HELLO is out, its answer read later
  * (pipeline.c). */
 static int tl_attach(struct tether *t, const char *path, unsigned flags,
@@ -292,8 +300,9 @@ static int tl_attach(struct tether *t, const char *path, unsigned flags,
 	close(sp[1]);
 	close(dp[1]);
 	sp[1] = dp[1] = -1;
-	if (pipe && tl_pipe_begin(t, fd, path, flags & ~TETHER_HELLO_CAUSE,
-				  expect_gen, server_uid) == 0) {
+	if (pipe && tl_pipe_begin(t, fd, &tl_attach_pipe_ops, path,
+				  flags & ~TETHER_HELLO_CAUSE, expect_gen,
+				  server_uid) == 0) {
 		fd = -1;		/* the answer's, now */
 		rc = 0;
 	} else if ((rc = tl_recv_answer(t, fd)) < 0) {
@@ -374,8 +383,9 @@ static int tl_attach_causes(struct tether *t, const char *path,
 
 /* A pipelined first attempt (with causes) was refused with rc: go on
  * from there as tl_attach_causes would have, without pipelining. */
-int tl_attach_redo(struct tether *t, int rc, const char *path,
-		   unsigned hflags, uint64_t expect_gen, uid_t server_uid)
+static int tl_attach_redo(struct tether *t, int rc, const char *path,
+			  unsigned hflags, uint64_t expect_gen,
+			  uid_t server_uid)
 {
 	if (rc == -EAGAIN) {
 		tl_pause_ms(TL_RETRY_FIRST_MS);
