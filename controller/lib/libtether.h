@@ -194,14 +194,18 @@ struct tl_pipe_ops {
 int tl_pipe_begin(struct tether *t, int hfd, const struct tl_pipe_ops *ops,
 		  const char *path, unsigned hflags, uint64_t expect_gen,
 		  uid_t server_uid);
-/* Read the HELLO's answer (nowait: -EAGAIN if it has not come): 0
- * attached, 1 attached again and what was sent replayed, or the
- * refusal (sticky).  tl_settle is the check every read and unrecorded
- * send makes first. */
-int tl_pipe_wait(struct tether *t, bool nowait);
+/* Read the HELLO's answer: 0 attached, 1 attached again and what was
+ * sent replayed, or the refusal (sticky).  TL_WAIT_NOW: -EAGAIN if it
+ * has not come; TL_WAIT_REPLY (a reply is what the caller waits for):
+ * wait until the syscall socket is readable, not for the answer itself
+ * (tl_rpc_recv).  tl_settle is the check every other read and every
+ * unrecorded send makes first. */
+enum tl_wait { TL_WAIT_NOW, TL_WAIT_ANSWER, TL_WAIT_REPLY };
+int tl_pipe_wait(struct tether *t, enum tl_wait how);
 static inline int tl_settle(struct tether *t, bool nowait)
 {
-	return t->pipe ? tl_pipe_wait(t, nowait) : 0;
+	return t->pipe ? tl_pipe_wait(t, nowait ? TL_WAIT_NOW : TL_WAIT_ANSWER)
+		       : 0;
 }
 /* A request's bytes on the syscall socket (data false), or one byte
  * and passfd on the data socket: sent, and while the answer is

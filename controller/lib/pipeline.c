@@ -116,37 +116,36 @@ static int tl_pipe_replay(struct tether *t)
 	return 0;
 }
 
-/* Before a read: the answer there, or nowait's -EAGAIN; -EINTR if the
- * interrupt fd turns readable first.  The syscall socket is watched
- * too: its first reply, or its end, comes after the answer, so it
- * readable means the answer is in, and the read after it needs no
- * poll of its own. */
-static int tl_pipe_ready(struct tether *t, int hfd, bool nowait)
+/* Before the answer is read: it is there (TL_WAIT_NOW: -EAGAIN if
+ * not), or, TL_WAIT_REPLY, the syscall socket is readable: its first
+ * reply (or its end, on a refusal) comes after the answer, so the
+ * answer is in by then, and waiting for the reply rather than the
+ * answer spares a wakeup (on one CPU, a switch to us and back while
+ * the server has the request in hand); the read of the reply then
+ * needs no poll of its own.  -EINTR if the interrupt fd turns readable
+ * first. */
+static int tl_pipe_ready(struct tether *t, int hfd, enum tl_wait how)
 {
-	struct pollfd p[3] = { { .fd = hfd, .events = POLLIN },
-			       { .fd = t->sfd, .events = POLLIN },
-			       { .fd = t->intr_fd, .events = POLLIN } };
-	nfds_t n = !nowait && t->intr_fd >= 0 ? 3 : 1;
+	struct pollfd p[2] = {
+		{ .fd = how == TL_WAIT_REPLY ? t->sfd : hfd, .events = POLLIN },
+		{ .fd = t->intr_fd, .events = POLLIN },
+	};
+	nfds_t n = how != TL_WAIT_NOW && t->intr_fd >= 0 ? 2 : 1;
 	int r;
 
-	if (!nowait && n == 1)
+	/* nothing else to watch: the answer's read itself waits */
+	if (how == TL_WAIT_ANSWER && n == 1)
 		return 0;
-	for (;;) {
-		while ((r = poll(p, n, nowait ? 0 : -1)) < 0 && errno == EINTR)
-			;
-		if (r < 0)
-			return -errno;
-		if (r == 0)
-			return -EAGAIN;
-		if (p[0].revents)
-			break;
-		if (n == 3 && p[2].revents)
-			return tl_fail(t, EINTR, "interrupted");
-		/* not yet the answer (a server that broke the order):
-		 * wait for it alone */
-		p[1].fd = -1;
-	}
-	t->sfd_ready = n == 3 && p[1].revents;
+	while ((r = poll(p, n, how == TL_WAIT_NOW ? 0 : -1)) < 0 &&
+	       errno == EINTR)
+		;
+	if (r < 0)
+		return -errno;
+	if (r == 0)
+		return -EAGAIN;
+	if (!p[0].revents)
+		return tl_fail(t, EINTR, "interrupted");
+	t->sfd_ready = how == TL_WAIT_REPLY;
 	return 0;
 }
 
@@ -162,7 +161,7 @@ static int tl_pipe_refused(struct tether *t, int rc)
 	return rc;
 }
 
-int tl_pipe_wait(struct tether *t, bool nowait)
+int tl_pipe_wait(struct tether *t, enum tl_wait how)
 {
 	struct tl_pipe *p = t->pipe;
 	int rc, cause;
@@ -172,7 +171,10 @@ int tl_pipe_wait(struct tether *t, bool nowait)
 		t->cause = p->cause;
 		return -p->refused;
 	}
-	if ((rc = tl_pipe_ready(t, p->hfd, nowait)) < 0)
+	/* a reply is coming only if a request went out */
+	if (how == TL_WAIT_REPLY && !p->nrec)
+		how = TL_WAIT_ANSWER;
+	if ((rc = tl_pipe_ready(t, p->hfd, how)) < 0)
 		return rc;
 	/* a refusal is the connection's failure, as tether_connect's is,
 	 * unless the server names another cause */
@@ -241,7 +243,7 @@ int tl_pipe_send(struct tether *t, bool data, const void *buf, size_t n,
 	int rc, w;
 
 	if (t->pipe && !tl_pipe_room(t->pipe, n) &&
-	    (rc = tl_pipe_wait(t, false)) < 0)
+	    (rc = tl_pipe_wait(t, TL_WAIT_ANSWER)) < 0)
 		return rc;
 	rc = tl_pipe_raw(t, data, buf, n, passfd);
 	if (!t->pipe)
@@ -254,7 +256,7 @@ int tl_pipe_send(struct tether *t, bool data, const void *buf, size_t n,
 		return rc;
 	/* The server dropped the sockets: refused, most likely, and the
 	 * answer says why (or it attached us again: then send it now). */
-	if ((w = tl_pipe_wait(t, false)) < 0)
+	if ((w = tl_pipe_wait(t, TL_WAIT_ANSWER)) < 0)
 		return w;
 	return w == 0 ? rc : tl_pipe_raw(t, data, buf, n, passfd);
 }
@@ -276,7 +278,7 @@ bool tl_pipe_refusal(const struct tether *t)
 void tl_pipe_close(struct tether *t)
 {
 	if (t->pipe && !t->pipe->refused && t->pipe->nrec)
-		tl_pipe_wait(t, false);
+		tl_pipe_wait(t, TL_WAIT_ANSWER);
 	tl_pipe_free(t);
 }
 

@@ -61,7 +61,8 @@ static int tl_rpc_recv(struct tether *t, struct tp_in *in, bool nowait)
 	int rc;
 
 	/* A pipelined connect's answer comes first (its refusal, if so). */
-	if ((rc = tl_settle(t, nowait)) < 0)
+	if (t->pipe &&
+	    (rc = tl_pipe_wait(t, nowait ? TL_WAIT_NOW : TL_WAIT_REPLY)) < 0)
 		return rc;
 	/* The previous frame's objects pointed into the buffer; they are
 	 * destroyed by now, so its bytes can go. */
