@@ -181,6 +181,30 @@ Test(pipeline, call_is_the_first_request)
 	tether_disconnect(w);
 }
 
+/* A first request with a buffer too large to go inline: the SYSCALL
+ * goes behind the HELLO, its bytes on the data socket once the answer
+ * is in. */
+Test(pipeline, a_large_write_is_the_first_request)
+{
+	size_t size = 4u << 20;
+	char *buf = malloc(size);
+	struct tether *t;
+	long fd, ret = 0;
+
+	cr_assert_not_null(buf);
+	memset(buf, 'x', size);
+	fd = fx_openat(fx.t, AT_FDCWD, "/dev/null", O_WRONLY, 0);
+	cr_assert_geq(fd, 0);
+	detach_fixture();
+	t = pipe_connect(0);
+	cr_assert_eq(tether_write(t, (int)fd, buf, size, &ret), 0, "%s",
+		     tether_last_error(t));
+	cr_assert_eq(ret, (long)size);
+	cr_assert_eq(fx_getpid(t), fx.pid);
+	tether_disconnect(t);
+	free(buf);
+}
+
 Test(pipeline, info_first_reads_the_answer)
 {
 	struct tether *t;
