@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -427,6 +428,74 @@ Test(pipeline_refused, raw_requests_behind_a_busy_hello_get_no_answer)
 	close(ours[0]);
 	close(ours[1]);
 	fx_expect_fds(fx.pid, idle, "after the refused raw client");
+}
+
+/* ---- catching up: a controller's buffered calls run during a HELLO -------- */
+
+/* The lowest fd number free in pid (below the internal band). */
+static int lowest_free_fd(pid_t pid)
+{
+	char path[64];
+	int fd;
+
+	for (fd = 0; fd < 1024; fd++) {
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, fd);
+		if (access(path, F_OK) < 0)
+			return fd;
+	}
+	return -1;
+}
+
+static void wait_stopped(pid_t pid)
+{
+	struct fx_pstat ps;
+	int64_t end = kit_now_ms() + FX_DEADLINE_MS;
+
+	while (fx_read_pstat(pid, &ps) && ps.state != 'T' &&
+	       kit_now_ms() < end)
+		kit_nap_ms(1);
+	cr_assert(fx_read_pstat(pid, &ps) && ps.state == 'T',
+		  "tetherd did not stop");
+}
+
+/* A new HELLO finds the attached controller's calls waiting, and runs
+ * them first (td_hello_admit's catch-up): they must not reach the
+ * sockets that HELLO passes, which the server holds at low numbers
+ * until it adopts them.  The server is stopped while the controller
+ * queues close(N) -- N the number the HELLO's syscall socket will get
+ * -- and a take-over HELLO arrives, so both wait in one batch. */
+Test(pipeline, catching_up_never_reaches_a_hellos_sockets)
+{
+	int osfd, odfd, hs, ours[2], nfree, code;
+	char text[256];
+	struct tp_msg m;
+
+	detach_fixture();
+	cr_assert_eq(fx_attach_raw(fx.sock, 0, &osfd, &odfd), 0);
+	nfree = lowest_free_fd(fx.pid);
+	cr_assert_geq(nfree, 0);
+	cr_assert_eq(kill(fx.pid, SIGSTOP), 0);
+	wait_stopped(fx.pid);
+	tp_msg_init(&m);
+	tp_msg_request(&m, 1, TETHER_OP_SYSCALL);
+	msgpack_pack_array(&m.pk, 2);
+	msgpack_pack_int64(&m.pk, SYS_close);
+	msgpack_pack_array(&m.pk, 1);
+	msgpack_pack_int(&m.pk, nfree);
+	cr_assert_eq(fx_send_msg(osfd, &m), 0);
+	tp_msg_destroy(&m);
+	cr_assert_eq(raw_hello(TETHER_HELLO_TAKEOVER, &hs, ours), 0);
+	cr_assert_eq(kill(fx.pid, SIGCONT), 0);
+	code = raw_answer(hs, text, sizeof(text));
+	cr_assert_eq(code, 0, "take-over refused: %d %s", code, text);
+	cr_assert(fx_wait_eof(osfd), "the old controller stays");
+	close(osfd);
+	close(odfd);
+	close(hs);
+	close(ours[0]);
+	close(ours[1]);
+	cr_assert_eq(fx_connect_retry(fx.sock, 0, &fx.t), 0);
+	cr_assert_eq(fx_getpid(fx.t), fx.pid);
 }
 
 /* ---- hostile: many requests behind the HELLO ----------------------------- */

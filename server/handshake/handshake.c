@@ -346,11 +346,6 @@ static int td_hello_admit(struct td_server *srv,
 	char when[32] = "?";
 	struct tm tm;
 
-	/* A controller that just exited (tetherctl run twice in a row) is
-	 * still attached until its end of file is read: read it now rather
-	 * than refuse its successor. */
-	if (cur && !(h->flags & TETHER_HELLO_OBSERVE) && !td_conn_catch_up(cur))
-		cur = srv->conns.controller;
 	if (srv->stopping)
 		return td_hello_fail(h, ESHUTDOWN, "tetherd is shutting down");
 	if (h->flags & ~(uint64_t)(TETHER_HELLO_TAKEOVER | TETHER_HELLO_OBSERVE |
@@ -468,6 +463,16 @@ static int td_handshake_hello(struct td_handshake *hs, struct td_hello *h)
 	int sfd, dfd, rc;
 	ssize_t n;
 
+	/* A controller that just exited (tetherctl run twice in a row) is
+	 * still attached until its end of file is read: read it now rather
+	 * than refuse its successor.  Now, before the HELLO's fds arrive:
+	 * catching up runs the calls that controller has sent meanwhile
+	 * (requests behind its own HELLO, often), and until adopted those
+	 * fds sit at the lowest free numbers, where a close or dup2 of its
+	 * would reach them (test_pipeline
+	 * catching_up_never_reaches_a_hellos_sockets). */
+	if (srv->conns.controller && !hs->refuse)
+		td_conn_catch_up(srv->conns.controller);
 	n = recvmsg(hs->fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 	if (n < 0) {
 		h->not_yet = errno == EAGAIN;
