@@ -206,6 +206,32 @@ Test(pipeline, a_large_write_is_the_first_request)
 	free(buf);
 }
 
+/* SUBMIT behind the HELLO (a gathered request: the answer is read
+ * before it goes), then REAP: every call comes back. */
+Test(pipeline, submit_and_reap_as_the_first_requests)
+{
+	struct tether_call calls[8], *done[8];
+	struct tether *t;
+	size_t got = 0;
+	int n;
+
+	memset(calls, 0, sizeof(calls));
+	for (int i = 0; i < 8; i++)
+		calls[i].nr = SYS_getpid;
+	detach_fixture();
+	t = pipe_connect(0);
+	cr_assert_eq(tether_submit_many(t, calls, 8, 0), 0, "%s",
+		     tether_last_error(t));
+	while (got < 8) {
+		n = tether_reap(t, done, 8, 1, FX_DEADLINE_MS);
+		cr_assert_gt(n, 0, "reap: %d (%s)", n, tether_last_error(t));
+		for (int i = 0; i < n; i++)
+			cr_assert_eq(done[i]->ret, fx.pid);
+		got += (size_t)n;
+	}
+	tether_disconnect(t);
+}
+
 Test(pipeline, info_first_reads_the_answer)
 {
 	struct tether *t;
