@@ -84,18 +84,28 @@ void tp_msg_destroy(struct tp_msg *m)
 	memset(m, 0, sizeof(*m));
 }
 
+void tp_w_request(struct tp_w *w, uint64_t id, unsigned op)
+{
+	tp_w_array(w, 3);
+	tp_w_u64(w, id);
+	tp_w_u64(w, op);
+}
+
+void tp_w_reply(struct tp_w *w, uint64_t id, int err)
+{
+	tp_w_array(w, 3);
+	tp_w_u64(w, id);
+	tp_w_i64(w, err);
+}
+
 void tp_msg_request(struct tp_msg *m, uint64_t id, unsigned op)
 {
-	tp_w_array(&m->w, 3);
-	tp_w_u64(&m->w, id);
-	tp_w_u64(&m->w, op);
+	tp_w_request(&m->w, id, op);
 }
 
 void tp_msg_reply(struct tp_msg *m, uint64_t id, int err)
 {
-	tp_w_array(&m->w, 3);
-	tp_w_u64(&m->w, id);
-	tp_w_i64(&m->w, err);
+	tp_w_reply(&m->w, id, err);
 }
 
 int tp_msg_finish(struct tp_msg *m)

@@ -53,16 +53,12 @@ void tp_gmsg_init(struct tp_gmsg *m, size_t ref_min)
 
 void tp_gmsg_request(struct tp_gmsg *m, uint64_t id, unsigned op)
 {
-	tp_w_array(&m->w, 3);
-	tp_w_u64(&m->w, id);
-	tp_w_u64(&m->w, op);
+	tp_w_request(&m->w, id, op);
 }
 
 void tp_gmsg_reply(struct tp_gmsg *m, uint64_t id, int err)
 {
-	tp_w_array(&m->w, 3);
-	tp_w_u64(&m->w, id);
-	tp_w_i64(&m->w, err);
+	tp_w_reply(&m->w, id, err);
 }
 
 int tp_gmsg_finish(struct tp_gmsg *m)

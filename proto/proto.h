@@ -121,6 +121,10 @@ int tp_w_map(struct tp_w *w, uint32_t n);
 int tp_w_raw(struct tp_w *w, const void *p, size_t n);
 /* What the caller found wrong while packing (-EINVAL ...) sticks too. */
 int tp_w_fail(struct tp_w *w, int err);
+/* The envelope's head, [id, op, or [id, err, (the caller packs the
+ * body): one writer for packed and gathered frames alike. */
+void tp_w_request(struct tp_w *w, uint64_t id, unsigned op);
+void tp_w_reply(struct tp_w *w, uint64_t id, int err);
 
 /* codec.c: building frames.  pk is there for tests that write raw
  * frames; tether's own code writes through w. */
