@@ -31,6 +31,24 @@ static inline uint32_t tp_get_be32(const unsigned char *p)
 	       (uint32_t)p[2] << 8 | p[3];
 }
 
+static inline void tp_put_be64(unsigned char *p, uint64_t v)
+{
+	tp_put_be32(p, (uint32_t)(v >> 32));
+	tp_put_be32(p + 4, (uint32_t)v);
+}
+
+static inline uint64_t tp_get_be64(const unsigned char *p)
+{
+	return (uint64_t)tp_get_be32(p) << 32 | tp_get_be32(p + 4);
+}
+
+/* The errno an ABORT chunk's length field carries, or dflt when it
+ * carries none a sender could mean (0, or past any errno). */
+static inline int tp_chunk_abort_errno(uint32_t len, int dflt)
+{
+	return len > 0 && len < 4096 ? (int)len : dflt;
+}
+
 /* Most msgpack objects one frame may decode to: bounds the unpacker's
  * zone, since every container allocates its element array up front. */
 #define TP_OBJS_MAX 70000u

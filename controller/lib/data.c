@@ -99,8 +99,7 @@ static int tl_stream_in(struct tether *t, struct tl_end *e, char *buf)
 		if (kind == TETHER_CHUNK_END)
 			return local;
 		if (kind == TETHER_CHUNK_ABORT)
-			return local ? local
-				     : -(len > 0 && len < 4096 ? (int)len : EIO);
+			return local ? local : -tp_chunk_abort_errno(len, EIO);
 		if (kind != TETHER_CHUNK_DATA || len > TETHER_CHUNK_MAX)
 			return -EPROTO;
 		if ((rc = tp_read_all(t->dfd, buf, len)) < 0)
@@ -293,10 +292,8 @@ static int tl_fd_out(struct tether *t, struct tl_end *e, char *buf)
 	h = XXH3_64bits_digest(e->hash);
 	tp_put_be32(d, TETHER_FDDONE_LEN);
 	tp_put_be32(d + 4, TETHER_CHUNK_FDDONE);
-	tp_put_be32(d + 8, (uint32_t)(e->done >> 32));
-	tp_put_be32(d + 12, (uint32_t)e->done);
-	tp_put_be32(d + 16, (uint32_t)(h >> 32));
-	tp_put_be32(d + 20, (uint32_t)h);
+	tp_put_be64(d + 8, e->done);
+	tp_put_be64(d + 16, h);
 	return tp_write_all(t->dfd, d, sizeof(d));
 }
 

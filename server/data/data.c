@@ -308,9 +308,8 @@ static int td_xfer_recv_some(struct td_xfer *x)
 				return 1;
 			if (kind == TETHER_CHUNK_ABORT) {
 				if (!x->err)
-					x->err = -(len > 0 && len < 4096
-							   ? (int)len
-							   : ECANCELED);
+					x->err = -tp_chunk_abort_errno(
+						len, ECANCELED);
 				return 1;
 			}
 			if (kind != TETHER_CHUNK_DATA || len > TETHER_CHUNK_MAX)
@@ -362,8 +361,8 @@ static int td_xfer_recv_fdd(struct td_xfer *x)
 			len = tp_get_be32(b);
 			kind = tp_get_be32(b + 4);
 			if (kind == TETHER_CHUNK_ABORT) {
-				x->err = -(len > 0 && len < 4096 ? (int)len
-								 : ECANCELED);
+				x->err = -tp_chunk_abort_errno(len,
+							       ECANCELED);
 				return 1;
 			}
 			if (kind != TETHER_CHUNK_FDDONE ||
@@ -371,10 +370,8 @@ static int td_xfer_recv_fdd(struct td_xfer *x)
 				return -EPROTO;
 		}
 		if (x->blen == whole) {
-			x->done = (uint64_t)tp_get_be32(b + 8) << 32 |
-				  tp_get_be32(b + 12);
-			x->stated = (uint64_t)tp_get_be32(b + 16) << 32 |
-				    tp_get_be32(b + 20);
+			x->done = tp_get_be64(b + 8);
+			x->stated = tp_get_be64(b + 16);
 			x->blen = 0;
 			return 1;
 		}
