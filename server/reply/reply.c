@@ -101,6 +101,19 @@ void td_conn_flush(struct td_conn *c)
 		td_conn_drained(c);
 }
 
+/* sqe (prepared) is c's one ev_out in the ring: a send reading
+ * [head, len) of buf (sending), one the ring waits to finish (waits),
+ * or a POLLOUT. */
+static void td_conn_out_armed(struct td_conn *c, struct io_uring_sqe *sqe,
+			      bool sending, bool waits)
+{
+	io_uring_sqe_set_data(sqe, &c->ev_out);
+	c->out_armed = true;
+	c->sending = sending;
+	c->send_waits = waits;
+	c->inflight++;
+}
+
 static void td_conn_arm_pollout(struct td_conn *c)
 {
 	struct io_uring_sqe *sqe = td_sqe(c->srv);
@@ -110,9 +123,7 @@ static void td_conn_arm_pollout(struct td_conn *c)
 		return;
 	}
 	io_uring_prep_poll_add(sqe, c->sfd, POLLOUT);
-	io_uring_sqe_set_data(sqe, &c->ev_out);
-	c->out_armed = true;
-	c->inflight++;
+	td_conn_out_armed(c, sqe, false, false);
 }
 
 /* The rest of buf by a send the ring carries on with as the peer reads
@@ -129,9 +140,7 @@ static void td_conn_send_waiting(struct td_conn *c)
 	}
 	io_uring_prep_send(sqe, c->sfd, q->buf + q->head, q->len - q->head,
 			   MSG_WAITALL | MSG_NOSIGNAL);
-	io_uring_sqe_set_data(sqe, &c->ev_out);
-	c->out_armed = c->sending = c->send_waits = true;
-	c->inflight++;
+	td_conn_out_armed(c, sqe, true, true);
 }
 
 /* One ring send of what is queued, issued by the next io_uring_enter
@@ -157,10 +166,7 @@ static void td_conn_send(struct td_conn *c)
 	io_uring_prep_send(sqe, c->sfd, q->buf + q->head, q->len - q->head,
 			   MSG_DONTWAIT | MSG_WAITALL | MSG_NOSIGNAL);
 	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
-	io_uring_sqe_set_data(sqe, &c->ev_out);
-	c->out_armed = true;
-	c->sending = true;
-	c->inflight++;
+	td_conn_out_armed(c, sqe, true, false);
 }
 
 void td_conns_send(struct td_server *srv)
