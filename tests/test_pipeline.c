@@ -528,6 +528,63 @@ Test(pipeline, catching_up_never_reaches_a_hellos_sockets)
 
 #define FLOOD 20000
 
+/* Requests already waiting when the HELLO is read are served in the
+ * HELLO's own turn.  Eight 1 MiB answers are more than a peer's queue
+ * holds before the server stops reading it: the rest must be read and
+ * answered as the first ones drain, not left in the server's buffer
+ * with nothing to wake it (a synchronous flush there once did that). */
+Test(pipeline_hostile, big_answers_behind_the_hello_resume_as_they_drain)
+{
+	int sp[2], dp[2], pass[2], hs, idle = detach_fixture();
+	struct tp_rbuf rb = { 0 };
+	struct fx_frame f;
+	struct tether *t;
+	struct tp_msg m;
+
+	cr_assert_geq(hs = fx_dial(fx.sock), 0);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, dp), 0);
+	/* the requests first: all of them are there when the HELLO is */
+	for (uint64_t id = 1; id <= 8; id++) {
+		tp_msg_init(&m);
+		tp_msg_request(&m, id, TETHER_OP_SYSCALL);
+		msgpack_pack_array(&m.pk, 2);
+		msgpack_pack_int64(&m.pk, SYS_uname);
+		msgpack_pack_array(&m.pk, 1);
+		msgpack_pack_array(&m.pk, 2);
+		msgpack_pack_int(&m.pk, TETHER_ARGTAG_OUT);
+		msgpack_pack_uint64(&m.pk, TETHER_BUF_MAX);
+		cr_assert_eq(tp_msg_finish(&m), 0);
+		cr_assert_eq(tp_write_all(sp[0], tp_msg_data(&m),
+					  tp_msg_size(&m)), 0);
+		tp_msg_destroy(&m);
+	}
+	pass[0] = sp[1];
+	pass[1] = dp[1];
+	fx_hello_msg(&m, TETHER_PROTO_VERSION, 0);
+	cr_assert_geq(fx_send_fds(hs, tp_msg_data(&m), tp_msg_size(&m), pass,
+				  2), 0);
+	tp_msg_destroy(&m);
+	close(sp[1]);
+	close(dp[1]);
+	cr_assert_eq(raw_answer(hs, NULL, 0), 0);
+	for (uint64_t id = 1; id <= 8; id++) {
+		cr_assert_eq(fx_recv_frame(sp[0], &rb, &f), 0,
+			     "answer %llu did not come", (unsigned long long)id);
+		cr_assert_eq(f.in.id, id);
+		cr_assert_eq(f.in.code, 0);
+		fx_frame_free(&f);
+	}
+	tp_rbuf_free(&rb);
+	close(hs);
+	close(sp[0]);
+	close(dp[0]);
+	t = pipe_connect(0);
+	cr_assert_eq(fx_getpid(t), fx.pid);
+	tether_disconnect(t);
+	fx_expect_fds(fx.pid, idle, "after both controllers went");
+}
+
 /* Write FLOOD STATUS requests on fd, blocking as the server reads. */
 static void flood(int fd)
 {

@@ -147,8 +147,9 @@ static void td_conn_send_waiting(struct td_conn *c)
  * before it waits.  MSG_DONTWAIT makes the ring finish it there and
  * then (a full socket answers -EAGAIN instead of the ring waiting), so
  * once that enter returns the kernel is done with buf; and since only a
- * short or failed send posts a completion, the wait is not cut short by
- * our own send (MSG_WAITALL makes a short one count as failed).  What a
+ * short or failed send (or a long one, below) posts a completion, the
+ * wait is not cut short by our own send (MSG_WAITALL makes a short one
+ * count as failed).  What a
  * full socket did not take goes on by td_conn_send_waiting. */
 static void td_conn_send(struct td_conn *c)
 {
@@ -165,7 +166,14 @@ static void td_conn_send(struct td_conn *c)
 	}
 	io_uring_prep_send(sqe, c->sfd, q->buf + q->head, q->len - q->head,
 			   MSG_DONTWAIT | MSG_WAITALL | MSG_NOSIGNAL);
-	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+	/* Unless a long queue is going: it may have stopped the reading
+	 * (whole requests wait in c->in) or a LOGS stream, and only this
+	 * send's completion resumes them (td_conn_event_out).  Sent whole
+	 * without a completion, it would leave the loop waiting on nothing
+	 * while the peer waits for the next answer
+	 * (backpressure_resumes_when_the_peer_reads stalled until a timer). */
+	if (td_conn_unsent(c) < TD_OUTQ_RESUME)
+		sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
 	td_conn_out_armed(c, sqe, true, false);
 }
 
