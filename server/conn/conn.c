@@ -241,6 +241,19 @@ bool td_conn_catch_up(struct td_conn *c)
 	return !td_conn_gone(c);
 }
 
+void td_conn_first_read(struct td_conn *c)
+{
+	/* One read: a peer that sent nothing yet costs an EAGAIN, and
+	 * what it sends later its poll brings. */
+	if (!td_conn_gone(c))
+		td_conn_pump(c, false);
+}
+
+void td_conn_hold(struct td_conn *c)
+{
+	c->inflight++;
+}
+
 /* The poll's reference keeps c alive through the handler. */
 void td_conn_event_data(struct td_conn *c, int res)
 {
