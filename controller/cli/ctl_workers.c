@@ -313,18 +313,18 @@ static void ctl_json_key_str(const char *key, const char *s)
 /* XXH3-64 of the environment, each "K=V" with its NUL, in order. */
 static void ctl_env_digest(const char *const *env, char *hex, size_t size)
 {
-	XXH3_state_t *st = XXH3_createState();
+	struct tp_hash *st = tp_hash_new();
 
 	if (!st) {
 		snprintf(hex, size, "?");
 		return;
 	}
-	XXH3_64bits_reset(st);
+	tp_hash_reset(st);
 	for (size_t i = 0; env && env[i]; i++)
-		XXH3_64bits_update(st, env[i], strlen(env[i]) + 1);
+		tp_hash_update(st, env[i], strlen(env[i]) + 1);
 	snprintf(hex, size, "%016llx",
-		 (unsigned long long)XXH3_64bits_digest(st));
-	XXH3_freeState(st);
+		 (unsigned long long)tp_hash_digest(st));
+	tp_hash_free(st);
 }
 
 /* User and group names, looked up here: never in the server, whose loop

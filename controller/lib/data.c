@@ -20,7 +20,7 @@ struct tl_end {
 	char *mem;
 	uint64_t len;			/* buffer size (mem) */
 	uint64_t done;
-	XXH3_state_t *hash;
+	struct tp_hash *hash;
 	void (*progress)(uint64_t done, uint64_t total, void *arg);
 	void *parg;
 	uint64_t total;			/* for progress; 0 if unknown */
@@ -71,7 +71,7 @@ static int tl_stream_out(struct tether *t, struct tl_end *e, char *buf)
 		}
 		if (n == 0)
 			return tl_send_chunk(t, TETHER_CHUNK_END, NULL, 0);
-		XXH3_64bits_update(e->hash, buf, (size_t)n);
+		tp_hash_update(e->hash, buf, (size_t)n);
 		if ((rc = tl_send_chunk(t, TETHER_CHUNK_DATA, buf,
 					(uint32_t)n)) < 0)
 			return rc;
@@ -106,7 +106,7 @@ static int tl_stream_in(struct tether *t, struct tl_end *e, char *buf)
 			return rc;
 		if (local)
 			continue;
-		XXH3_64bits_update(e->hash, buf, len);
+		tp_hash_update(e->hash, buf, len);
 		if (e->fd >= 0) {
 			if ((rc = tp_write_all(e->fd, buf, len)) < 0) {
 				local = rc;
@@ -135,15 +135,15 @@ static int tl_buffer_stream(struct tether *t, void *buf, size_t len, bool out)
 	if ((rc = tl_settle(t, false)) < 0)
 		return rc;
 	chunk = tl_chunk_alloc(TETHER_CHUNK_MAX);
-	if (!chunk || !(e.hash = XXH3_createState())) {
+	if (!chunk || !(e.hash = tp_hash_new())) {
 		free(chunk);
 		return tl_fail(t, ENOMEM, "out of memory");
 	}
-	XXH3_64bits_reset(e.hash);
+	tp_hash_reset(e.hash);
 	rc = out ? tl_stream_out(t, &e, chunk) : tl_stream_in(t, &e, chunk);
 	if (rc == 0 && !out && e.done != len)
 		rc = -EIO;
-	XXH3_freeState(e.hash);
+	tp_hash_free(e.hash);
 	free(chunk);
 	return rc < 0 ? tl_lost(t, tl_fail(t, -rc, "data socket: %s",
 					   strerror(-rc)))
@@ -211,7 +211,7 @@ static int tl_fd_take(const void *p, size_t n, void *arg)
 	struct tl_end *e = arg;
 	int rc;
 
-	XXH3_64bits_update(e->hash, p, n);
+	tp_hash_update(e->hash, p, n);
 	if ((rc = tp_write_all(e->fd, p, n)) < 0)
 		return e->lerr = rc;
 	e->done += n;
@@ -235,7 +235,7 @@ static int tl_fd_in(struct tether *t, struct tl_end *e, uint64_t size,
 	if (e->lerr)
 		rc = tl_fail(t, -e->lerr, "local side: %s", strerror(-e->lerr));
 	last->bytes = e->done;
-	last->xxh3 = XXH3_64bits_digest(e->hash);
+	last->xxh3 = tp_hash_digest(e->hash);
 	return rc;
 }
 
@@ -274,7 +274,7 @@ static int tl_fd_out(struct tether *t, struct tl_end *e, char *buf)
 		return fd;
 	}
 	while ((n = tl_end_read(e, buf, TETHER_CHUNK_MAX)) > 0) {
-		XXH3_64bits_update(e->hash, buf, (size_t)n);
+		tp_hash_update(e->hash, buf, (size_t)n);
 		if ((rc = tp_write_all(fd, buf, (size_t)n)) < 0)
 			break;
 		e->done += (uint64_t)n;
@@ -289,7 +289,7 @@ static int tl_fd_out(struct tether *t, struct tl_end *e, char *buf)
 		tl_send_chunk(t, TETHER_CHUNK_ABORT, NULL, (uint32_t)-rc);
 		return rc;
 	}
-	h = XXH3_64bits_digest(e->hash);
+	h = tp_hash_digest(e->hash);
 	tp_put_be32(d, TETHER_FDDONE_LEN);
 	tp_put_be32(d + 4, TETHER_CHUNK_FDDONE);
 	tp_put_be64(d + 8, e->done);
@@ -310,12 +310,12 @@ static int tl_transfer(struct tether *t, unsigned op,
 	char *buf = NULL;
 	int rc, src;
 
-	if (!(e->hash = XXH3_createState()) ||
+	if (!(e->hash = tp_hash_new()) ||
 	    !(buf = tl_chunk_alloc(TETHER_CHUNK_MAX))) {
 		rc = tl_fail(t, ENOMEM, "out of memory");
 		goto out;
 	}
-	XXH3_64bits_reset(e->hash);
+	tp_hash_reset(e->hash);
 	tp_msg_init(&m);
 	tp_msg_request(&m, id, op);
 	pack(&m.w, parg);
@@ -352,19 +352,19 @@ static int tl_transfer(struct tether *t, unsigned op,
 		rc = tl_fail(t, -src, "local side: %s", strerror(-src));
 	if (rc == 0 && info) {
 		info->bytes = e->done;
-		info->local_xxh3 = XXH3_64bits_digest(e->hash);
+		info->local_xxh3 = tp_hash_digest(e->hash);
 		info->remote_xxh3 = last.xxh3;
 		info->remote_bytes = last.bytes;
 		info->size = first.size;
 	}
 	if (rc == 0 && (last.bytes != e->done ||
-			last.xxh3 != XXH3_64bits_digest(e->hash)))
+			last.xxh3 != tp_hash_digest(e->hash)))
 		rc = tl_fail(t, EIO, "checksums differ: %llu bytes here, %llu "
 			     "there", (unsigned long long)e->done,
 			     (unsigned long long)last.bytes);
 out:
 	if (e->hash)
-		XXH3_freeState(e->hash);
+		tp_hash_free(e->hash);
 	free(buf);
 	return rc;
 }

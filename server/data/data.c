@@ -42,7 +42,7 @@ int td_xfer_claim(struct td_conn *c, struct td_xfer *x, struct td_job *j)
 void td_xfer_release(struct td_xfer *x)
 {
 	if (x->hash)
-		XXH3_freeState(x->hash);
+		tp_hash_free(x->hash);
 	free(x->bufmem);
 	x->hash = NULL;
 	x->buf = NULL;
@@ -76,7 +76,7 @@ void td_xfer_reset(struct td_xfer *x)
 
 uint64_t td_xfer_digest(const struct td_xfer *x)
 {
-	return x->hash ? XXH3_64bits_digest(x->hash) : 0;
+	return x->hash ? tp_hash_digest(x->hash) : 0;
 }
 
 /* Over: the connection lets go, the owner hears, once. */
@@ -122,7 +122,7 @@ static int td_xfer_io(struct td_xfer *x, bool write, char *p, size_t n,
 /* buf holds n payload bytes: make them a DATA chunk. */
 static void td_xfer_chunk(struct td_xfer *x, size_t n)
 {
-	XXH3_64bits_update(x->hash, x->buf + TETHER_CHUNK_HDR, n);
+	tp_hash_update(x->hash, x->buf + TETHER_CHUNK_HDR, n);
 	tp_put_be32((unsigned char *)x->buf, (uint32_t)n);
 	tp_put_be32((unsigned char *)x->buf + 4, TETHER_CHUNK_DATA);
 	x->blen = TETHER_CHUNK_HDR + n;
@@ -226,7 +226,7 @@ static int td_xfer_take(struct td_xfer *x, const char *p, size_t n)
 {
 	if (n > x->total - x->done)
 		return -EFBIG;
-	XXH3_64bits_update(x->hash, p, n);
+	tp_hash_update(x->hash, p, n);
 	if (x->fd < 0) {
 		int rc = 0;
 
@@ -409,11 +409,11 @@ static int td_xfer_buf(struct td_xfer *x)
 
 void td_xfer_start(struct td_xfer *x)
 {
-	if (!(x->hash = XXH3_createState()) || td_xfer_buf(x) < 0) {
+	if (!(x->hash = tp_hash_new()) || td_xfer_buf(x) < 0) {
 		td_xfer_over(x, -ENOMEM);
 		return;
 	}
-	XXH3_64bits_reset(x->hash);
+	tp_hash_reset(x->hash);
 	x->started = true;
 	if (x->sending)
 		td_xfer_send_pump(x);
@@ -625,25 +625,25 @@ static int td_put_verify(struct td_filejob *fj)
 
 	if (fstat(fj->fd, &st) < 0)
 		return td_file_fail(fj, errno, "fstat %s: %s", fj->path);
-	XXH3_64bits_reset(x->hash);
+	tp_hash_reset(x->hash);
 	while ((n = pread(fj->fd, x->buf, bsz, (off_t)off)) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return td_file_fail(fj, errno, "reading back %s: %s",
 					    fj->path);
-		XXH3_64bits_update(x->hash, x->buf, (size_t)n);
+		tp_hash_update(x->hash, x->buf, (size_t)n);
 		off += (uint64_t)n;
 	}
 	if (off != x->done || (uint64_t)st.st_size != x->done ||
-	    XXH3_64bits_digest(x->hash) != x->stated) {
+	    tp_hash_digest(x->hash) != x->stated) {
 		fj->err = EIO;
 		snprintf(fj->why, sizeof(fj->why), "%s: the controller stated "
 			 "%llu bytes with XXH3 %016llx, the file holds %llu "
 			 "with %016llx", fj->path, (unsigned long long)x->done,
 			 (unsigned long long)x->stated,
 			 (unsigned long long)off,
-			 (unsigned long long)XXH3_64bits_digest(x->hash));
+			 (unsigned long long)tp_hash_digest(x->hash));
 		return -EIO;
 	}
 	return 0;

@@ -44,7 +44,7 @@ struct td_xfer {
 	uint64_t total;			/* bytes to send / most to receive */
 	uint64_t done;			/* through the stream */
 	uint64_t filed;			/* receiving to a file: written */
-	void *hash;			/* XXH3 state */
+	struct tp_hash *hash;		/* XXH3 state (proto/hash.h) */
 	char *buf;			/* one chunk, header included (sending) */
 	void *bufmem;			/* buf's allocation */
 	size_t blen;

@@ -604,7 +604,7 @@ static int td_spawn_policy(struct td_req *r, struct td_spawn *sp,
 	if (rc == 0 && !(sp->policy_name = strdup(name)))
 		rc = td_req_fail(r, ENOMEM, "out of memory");
 	snprintf(sp->policy_xxh3, sizeof(sp->policy_xxh3), "%016llx",
-		 (unsigned long long)XXH3_64bits(text, len));
+		 (unsigned long long)tp_hash(text, len));
 	free(errs);
 	td_policy_free(p);
 	return rc;
