@@ -202,12 +202,20 @@ static int tp_walk_step(struct tp_walk *w, const char *comp)
 int tp_check_dir_chain(const char *dir, uid_t uid, uid_t also, char *err,
 		       size_t errsz)
 {
-	struct tp_walk w = { .uid = uid, .also = also, .err = err,
-			     .errsz = errsz };
+	/* Not an initialiser: that would zero both paths, 8 KiB of stack
+	 * every tetherctl would fault in for nothing (each is written
+	 * before it is read). */
+	struct tp_walk w;
 	char comp[PATH_MAX];
 	struct stat st;
 	int rc;
 
+	w.uid = uid;
+	w.also = also;
+	w.links = 0;
+	w.err = err;
+	w.errsz = errsz;
+	w.cur[0] = w.rest[0] = '\0';
 	if (err && errsz)
 		err[0] = '\0';
 	/* A relative path starts at the working directory, whose own

@@ -83,6 +83,12 @@ enum {
 	TP_NROWS
 };
 
+/* Every name fits its row (TP_SYSNAME_MAX). */
+#define SC(name, ...) \
+	_Static_assert(sizeof(#name) <= TP_SYSNAME_MAX, #name " is too long");
+#include "syscalls.def"
+#undef SC
+
 static const struct tp_syscall tp_rows[TP_NROWS] = {
 #define SC(name, lo, hi, fl, ...)                                          \
 	{ #name, SYS_##name, lo, hi, fl,                                   \

@@ -98,8 +98,16 @@ struct tp_arg_spec {
 #define TP_SC_NOARGS_OK 0x20u	/* variadic in practice (prctl, ioctl):
 				 * extra arguments are not an error */
 
+/* Room for the longest name and its NUL ("set_mempolicy_home_node");
+ * systab.c refuses to compile a longer one.  Held in the row, not
+ * pointed to: a table of pointers would be relocated, so written, at
+ * every start of every program that links proto, tetherctl's most of
+ * all (bench/README, "A lean tetherctl"); without them it is read-only
+ * file data, shared and only read where used. */
+#define TP_SYSNAME_MAX 24
+
 struct tp_syscall {
-	const char *name;
+	char name[TP_SYSNAME_MAX];
 	int nr;
 	uint8_t min_args;	/* fewest a caller may pass */
 	uint8_t max_args;	/* most (== arity of the kernel's entry) */
