@@ -138,6 +138,44 @@ static int raw_answer(int hs, char *text, size_t size)
 	return code;
 }
 
+/* The HELLO for socket pairs sp (syscall) and dp (data), whose near
+ * ends may already hold requests: sent with the far ends, which are
+ * closed here, and answered "attached". */
+static void hello_for_pairs(const int sp[2], const int dp[2], unsigned flags)
+{
+	int pass[2] = { sp[1], dp[1] }, hs;
+	struct tp_msg m;
+
+	cr_assert_geq(hs = fx_dial(fx.sock), 0);
+	fx_hello_msg(&m, TETHER_PROTO_VERSION, flags);
+	cr_assert_gt(fx_send_fds(hs, tp_msg_data(&m), tp_msg_size(&m), pass,
+				 2), 0);
+	tp_msg_destroy(&m);
+	close(sp[1]);
+	close(dp[1]);
+	cr_assert_eq(raw_answer(hs, NULL, 0), 0);
+	close(hs);
+}
+
+/* The answers to requests first..last on fd, in order, each a success. */
+static void expect_answers(int fd, uint64_t first, uint64_t last)
+{
+	struct tp_rbuf rb = { 0 };
+	struct fx_frame f;
+
+	for (uint64_t id = first; id <= last; id++) {
+		cr_assert_eq(fx_recv_frame(fd, &rb, &f), 0,
+			     "answer %llu did not come",
+			     (unsigned long long)id);
+		cr_assert_eq(f.in.id, id, "answer %llu, expected %llu",
+			     (unsigned long long)f.in.id,
+			     (unsigned long long)id);
+		cr_assert_eq(f.in.code, 0);
+		fx_frame_free(&f);
+	}
+	tp_rbuf_free(&rb);
+}
+
 /* ---- accepted: served in order, after the answer ----------------------- */
 
 Test(pipeline, take_then_call_behind_the_hello)
@@ -277,9 +315,7 @@ Test(pipeline, unknown_connect_flag_is_still_einval)
  * and must fire at once (io_uring checks readiness when it arms). */
 Test(pipeline, a_request_queued_before_the_hello_is_served)
 {
-	int hs, sp[2], dp[2], pass[2];
-	struct tp_rbuf rb = { 0 };
-	struct fx_frame f;
+	int sp[2], dp[2];
 	struct tp_msg m;
 
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
@@ -287,22 +323,8 @@ Test(pipeline, a_request_queued_before_the_hello_is_served)
 	raw_request(&m, 5, TETHER_OP_STATUS, NULL);
 	cr_assert_eq(fx_send_msg(sp[0], &m), 0);
 	tp_msg_destroy(&m);
-	cr_assert_geq(hs = fx_dial(fx.sock), 0);
-	pass[0] = sp[1];
-	pass[1] = dp[1];
-	fx_hello_msg(&m, TETHER_PROTO_VERSION, TETHER_HELLO_OBSERVE);
-	cr_assert_gt(fx_send_fds(hs, tp_msg_data(&m), tp_msg_size(&m), pass,
-				 2), 0);
-	tp_msg_destroy(&m);
-	close(sp[1]);
-	close(dp[1]);
-	cr_assert_eq(raw_answer(hs, NULL, 0), 0);
-	cr_assert_eq(fx_recv_frame(sp[0], &rb, &f), 0);
-	cr_assert_eq(f.in.id, 5);
-	cr_assert_eq(f.in.code, 0);
-	fx_frame_free(&f);
-	tp_rbuf_free(&rb);
-	close(hs);
+	hello_for_pairs(sp, dp, TETHER_HELLO_OBSERVE);
+	expect_answers(sp[0], 5, 5);
 	close(sp[0]);
 	close(dp[0]);
 }
@@ -535,13 +557,10 @@ Test(pipeline, catching_up_never_reaches_a_hellos_sockets)
  * with nothing to wake it (a synchronous flush there once did that). */
 Test(pipeline_hostile, big_answers_behind_the_hello_resume_as_they_drain)
 {
-	int sp[2], dp[2], pass[2], hs, idle = detach_fixture();
-	struct tp_rbuf rb = { 0 };
-	struct fx_frame f;
+	int sp[2], dp[2], idle = detach_fixture();
 	struct tether *t;
 	struct tp_msg m;
 
-	cr_assert_geq(hs = fx_dial(fx.sock), 0);
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, dp), 0);
 	/* the requests first: all of them are there when the HELLO is */
@@ -555,28 +574,11 @@ Test(pipeline_hostile, big_answers_behind_the_hello_resume_as_they_drain)
 		msgpack_pack_int(&m.pk, TETHER_ARGTAG_OUT);
 		msgpack_pack_uint64(&m.pk, TETHER_BUF_MAX);
 		cr_assert_eq(tp_msg_finish(&m), 0);
-		cr_assert_eq(tp_write_all(sp[0], tp_msg_data(&m),
-					  tp_msg_size(&m)), 0);
+		cr_assert_eq(fx_send_msg(sp[0], &m), 0);
 		tp_msg_destroy(&m);
 	}
-	pass[0] = sp[1];
-	pass[1] = dp[1];
-	fx_hello_msg(&m, TETHER_PROTO_VERSION, 0);
-	cr_assert_geq(fx_send_fds(hs, tp_msg_data(&m), tp_msg_size(&m), pass,
-				  2), 0);
-	tp_msg_destroy(&m);
-	close(sp[1]);
-	close(dp[1]);
-	cr_assert_eq(raw_answer(hs, NULL, 0), 0);
-	for (uint64_t id = 1; id <= 8; id++) {
-		cr_assert_eq(fx_recv_frame(sp[0], &rb, &f), 0,
-			     "answer %llu did not come", (unsigned long long)id);
-		cr_assert_eq(f.in.id, id);
-		cr_assert_eq(f.in.code, 0);
-		fx_frame_free(&f);
-	}
-	tp_rbuf_free(&rb);
-	close(hs);
+	hello_for_pairs(sp, dp, 0);
+	expect_answers(sp[0], 1, 8);
 	close(sp[0]);
 	close(dp[0]);
 	t = pipe_connect(0);
@@ -602,10 +604,7 @@ static void flood(int fd)
 Test(pipeline_hostile, a_flood_behind_the_hello_is_served_in_order)
 {
 	int hs, ours[2], status;
-	struct tp_rbuf rb = { 0 };
-	struct fx_frame f;
 	pid_t writer;
-	uint64_t next = 1;
 
 	cr_assert_eq(raw_hello(TETHER_HELLO_OBSERVE, &hs, ours), 0);
 	/* the writer blocks once the socket is full: the server reads on
@@ -620,21 +619,10 @@ Test(pipeline_hostile, a_flood_behind_the_hello_is_served_in_order)
 	/* meanwhile the server serves everyone else */
 	cr_assert_eq(fx_getpid(fx.t), fx.pid);
 	cr_assert_eq(raw_answer(hs, NULL, 0), 0);
-	while (next <= FLOOD) {
-		cr_assert_eq(fx_recv_frame(ours[0], &rb, &f), 0,
-			     "reply %llu did not come",
-			     (unsigned long long)next);
-		cr_assert_eq(f.in.id, next, "reply %llu, expected %llu",
-			     (unsigned long long)f.in.id,
-			     (unsigned long long)next);
-		cr_assert_eq(f.in.code, 0);
-		fx_frame_free(&f);
-		next++;
-	}
+	expect_answers(ours[0], 1, FLOOD);
 	cr_assert_eq(waitpid(writer, &status, 0), writer);
 	fx_untrack(writer);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	tp_rbuf_free(&rb);
 	close(hs);
 	close(ours[0]);
 	close(ours[1]);
