@@ -102,7 +102,7 @@ void td_conn_close(struct td_conn *c, const char *why)
 	/* Cancel before closing: the ring holds its own file references,
 	 * a closed fd would not end the polls. */
 	td_conn_cancel(c, &c->ev_in);
-	if (c->out_armed)
+	if (c->out_state != TD_OUT_IDLE)
 		td_conn_cancel(c, &c->ev_out);
 	if (c->data_armed)
 		td_conn_cancel(c, &c->ev_data);
@@ -267,14 +267,15 @@ void td_conns_sent_whole(struct td_server *srv)
 	if (io_uring_sq_ready(&srv->ring))
 		return;
 	for (struct td_conn *c = srv->conns.all; c; c = c->next)
-		if (c->sending && !c->send_waits)
+		if (c->out_state == TD_OUT_QUIET)
 			td_conn_event_out(c, (int)(c->out.len - c->out.head));
 }
 
 /* A ring send (or the POLLOUT of a synchronous one) completed. */
 void td_conn_event_out(struct td_conn *c, int res)
 {
-	bool was_long = td_conn_unsent(c) >= TD_OUTQ_RESUME || !c->sending;
+	bool was_long = td_conn_unsent(c) >= TD_OUTQ_RESUME ||
+			c->out_state == TD_OUT_POLL;
 
 	td_conn_sent(c, res);
 	if (!was_long) {
@@ -282,7 +283,7 @@ void td_conn_event_out(struct td_conn *c, int res)
 		return;
 	}
 	/* Streams that paused on a full queue go on. */
-	if (!td_conn_gone(c) && !c->out_armed)
+	if (!td_conn_gone(c) && c->out_state == TD_OUT_IDLE)
 		td_logs_conn_drained(c);
 	if (!td_conn_gone(c))
 		td_conn_pump(c, true);

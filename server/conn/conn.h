@@ -25,6 +25,18 @@ struct td_xfer;
  * quotas it draws on (handshake/ decides it). */
 enum td_peer_role { TD_PEER_REFUSED, TD_PEER_READONLY, TD_PEER_FULL };
 
+/* A connection's ev_out, the one way its replies are in the ring
+ * (server/reply/reply.c). */
+enum td_out_state {
+	TD_OUT_IDLE,		/* nothing: replies wait for the turn's end */
+	TD_OUT_POLL,		/* a POLLOUT: a policy keeps send off the ring */
+	TD_OUT_QUIET,		/* a send of [head, len) that posts nothing
+				 * when whole (td_conns_sent_whole) */
+	TD_OUT_SEND,		/* the same, that posts its completion */
+	TD_OUT_WAIT,		/* the rest of a short one, the ring waiting
+				 * for the peer to read it */
+};
+
 struct td_conn {
 	struct td_conn *next;
 	struct td_server *srv;
@@ -38,9 +50,7 @@ struct td_conn {
 	bool observer;
 	bool closing;
 	const char *failed;		/* td_conn_fail()'s why, or NULL */
-	bool out_armed;			/* ev_out in the ring: a send or POLLOUT */
-	bool sending;			/* ... a send, reading out.buf */
-	bool send_waits;		/* ... one the ring waits to finish */
+	enum td_out_state out_state;	/* what ev_out is in the ring */
 	unsigned inflight;		/* ring requests that point at us */
 	unsigned njobs;			/* its requests answered later */
 	uint64_t skip;			/* bytes of an oversized frame to drop */

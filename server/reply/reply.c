@@ -90,7 +90,7 @@ void td_conn_flush(struct td_conn *c)
 {
 	/* A failed peer still gets what it was answered before the end
 	 * (an oversized frame's notice, say): conn/ flushes at the close. */
-	if (c->closing || c->out_armed)
+	if (c->closing || c->out_state != TD_OUT_IDLE)
 		return;
 	for (;;) {
 		td_outq_advance(c);
@@ -101,16 +101,12 @@ void td_conn_flush(struct td_conn *c)
 		td_conn_drained(c);
 }
 
-/* sqe (prepared) is c's one ev_out in the ring: a send reading
- * [head, len) of buf (sending), one the ring waits to finish (waits),
- * or a POLLOUT. */
+/* sqe (prepared) is c's one ev_out in the ring, as state says. */
 static void td_conn_out_armed(struct td_conn *c, struct io_uring_sqe *sqe,
-			      bool sending, bool waits)
+			      enum td_out_state state)
 {
 	io_uring_sqe_set_data(sqe, &c->ev_out);
-	c->out_armed = true;
-	c->sending = sending;
-	c->send_waits = waits;
+	c->out_state = state;
 	c->inflight++;
 }
 
@@ -123,7 +119,7 @@ static void td_conn_arm_pollout(struct td_conn *c)
 		return;
 	}
 	io_uring_prep_poll_add(sqe, c->sfd, POLLOUT);
-	td_conn_out_armed(c, sqe, false, false);
+	td_conn_out_armed(c, sqe, TD_OUT_POLL);
 }
 
 /* The rest of buf by a send the ring carries on with as the peer reads
@@ -140,7 +136,7 @@ static void td_conn_send_waiting(struct td_conn *c)
 	}
 	io_uring_prep_send(sqe, c->sfd, q->buf + q->head, q->len - q->head,
 			   MSG_WAITALL | MSG_NOSIGNAL);
-	td_conn_out_armed(c, sqe, true, true);
+	td_conn_out_armed(c, sqe, TD_OUT_WAIT);
 }
 
 /* One ring send of what is queued, issued by the next io_uring_enter
@@ -172,26 +168,30 @@ static void td_conn_send(struct td_conn *c)
 	 * without a completion, it would leave the loop waiting on nothing
 	 * while the peer waits for the next answer
 	 * (backpressure_resumes_when_the_peer_reads stalled until a timer). */
-	if (td_conn_unsent(c) < TD_OUTQ_RESUME)
-		sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
-	td_conn_out_armed(c, sqe, true, false);
+	if (td_conn_unsent(c) >= TD_OUTQ_RESUME) {
+		td_conn_out_armed(c, sqe, TD_OUT_SEND);
+		return;
+	}
+	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+	td_conn_out_armed(c, sqe, TD_OUT_QUIET);
 }
 
 void td_conns_send(struct td_server *srv)
 {
 	for (struct td_conn *c = srv->conns.all; c; c = c->next)
-		if (!td_conn_gone(c) && !c->out_armed && td_conn_unsent(c))
+		if (!td_conn_gone(c) && c->out_state == TD_OUT_IDLE &&
+		    td_conn_unsent(c))
 			td_conn_send(c);
 }
 
 void td_conn_sent(struct td_conn *c, int res)
 {
-	bool sending = c->sending, waited = c->send_waits;
+	enum td_out_state was = c->out_state;
 
-	c->out_armed = c->sending = c->send_waits = false;
+	c->out_state = TD_OUT_IDLE;
 	if (td_conn_gone(c))
 		return;
-	if (!sending) {
+	if (was == TD_OUT_POLL) {
 		/* POLLOUT: what is queued goes at the turn's end. */
 		if (res < 0 && res != -ECANCELED)
 			td_conn_fail(c, strerror(-res));
@@ -204,8 +204,8 @@ void td_conn_sent(struct td_conn *c, int res)
 	}
 	if (res > 0)
 		c->out.head += (size_t)res;
-	/* The quiet send came back short: the socket is full. */
-	if (!waited && c->out.head < c->out.len) {
+	/* The first send came back short: the socket is full. */
+	if (was != TD_OUT_WAIT && c->out.head < c->out.len) {
 		td_conn_send_waiting(c);
 		return;
 	}
@@ -276,7 +276,7 @@ static int td_outq_queue(struct td_conn *c, const char *p, size_t n)
 {
 	struct td_outq *q = &c->out;
 
-	if (c->out_armed || q->more_len)
+	if (c->out_state != TD_OUT_IDLE || q->more_len)
 		return td_outq_append(&q->more, &q->more_len, &q->more_cap, p,
 				      n);
 	if (q->head == q->len)
@@ -318,7 +318,7 @@ int td_conn_queue_gather(struct td_conn *c, struct tp_gmsg *m)
 	 * iovecs (one sendmsg of its own beside megabytes of copying, where
 	 * the ring's send at the turn's end would need it copied into the
 	 * queue first).  A small one is queued like any reply. */
-	while (n >= TD_OUTQ_ADOPT && niov && !c->out_armed &&
+	while (n >= TD_OUTQ_ADOPT && niov && c->out_state == TD_OUT_IDLE &&
 	       !td_conn_unsent(c)) {
 		struct msghdr mh = { .msg_iov = iov,
 				     .msg_iovlen = niov < IOV_MAX ? niov
@@ -366,7 +366,7 @@ int td_conn_queue(struct td_conn *c, struct tp_msg *m)
 	if ((rc = td_conn_room(c, n)) < 0)
 		return rc;
 	td_conn_size_sndbuf(c, n);
-	if (c->out_armed || q->more_len) {
+	if (c->out_state != TD_OUT_IDLE || q->more_len) {
 		/* The kernel reads buf until the completion; what came
 		 * after a short send waits behind it. */
 		rc = td_outq_append(&q->more, &q->more_len, &q->more_cap,
