@@ -82,6 +82,18 @@ int tp_read_all(int fd, void *buf, size_t len)
 	return 0;
 }
 
+ssize_t tp_recv_some(int fd, void *buf, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = recv(fd, buf, len, MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	return n ? n : -ECONNRESET;
+}
+
 int tp_pread_all(int fd, void *buf, size_t len, off_t off)
 {
 	char *p = buf;

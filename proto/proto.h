@@ -262,6 +262,10 @@ int tp_write_all(int fd, const void *buf, size_t len);
 /* The same for niov iovecs (used up: advanced past what went). */
 int tp_writev_all(int fd, struct iovec *iov, size_t niov);
 int tp_read_all(int fd, void *buf, size_t len);
+/* One recv(2) of at most len bytes that never waits: the count (> 0),
+ * -EAGAIN when nothing is there yet, -ECONNRESET at end of file, or
+ * -errno; EINTR is retried.  The read of a loop that must not block. */
+ssize_t tp_recv_some(int fd, void *buf, size_t len);
 /* len bytes at off, whatever the file position: -EIO if the file is
  * shorter. */
 int tp_pread_all(int fd, void *buf, size_t len, off_t off);

@@ -133,14 +133,10 @@ static int td_conn_skip(struct td_conn *c)
 
 	while (c->skip) {
 		size_t want = c->skip < sizeof(sink) ? c->skip : sizeof(sink);
-		ssize_t n = recv(c->sfd, sink, want, MSG_DONTWAIT);
+		ssize_t n = tp_recv_some(c->sfd, sink, want);
 
-		if (n < 0 && errno == EINTR)
-			continue;
 		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -ECONNRESET;
+			return (int)n;
 		c->skip -= (uint64_t)n;
 	}
 	return 0;

@@ -277,25 +277,22 @@ static int td_xfer_recv_some(struct td_xfer *x)
 		if (!budget)
 			return 2;
 		if (x->hdr_have < TETHER_CHUNK_HDR) {
-			n = recv(c->dfd, x->hdr + x->hdr_have,
-				 TETHER_CHUNK_HDR - x->hdr_have, MSG_DONTWAIT);
+			n = tp_recv_some(c->dfd, x->hdr + x->hdr_have,
+					 TETHER_CHUNK_HDR - x->hdr_have);
 		} else {
 			size_t room = TETHER_CHUNK_MAX - (x->fd >= 0 ? x->blen
 								     : 0);
 			size_t want = x->chunk_left < room ? x->chunk_left
 							   : room;
 
-			n = recv(c->dfd, x->buf + (x->fd >= 0 ? x->blen : 0),
-				 want, MSG_DONTWAIT);
+			n = tp_recv_some(c->dfd,
+					 x->buf + (x->fd >= 0 ? x->blen : 0),
+					 want);
 		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (n == -EAGAIN)
 			return 0;
 		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -ECONNRESET;
+			return (int)n;
 		budget -= (size_t)n < budget ? (size_t)n : budget;
 		if (x->hdr_have < TETHER_CHUNK_HDR) {
 			x->hdr_have += (size_t)n;
@@ -347,15 +344,11 @@ static int td_xfer_recv_fdd(struct td_xfer *x)
 		size_t want = (x->blen < TETHER_CHUNK_HDR ? TETHER_CHUNK_HDR
 							  : whole) - x->blen;
 
-		n = recv(x->conn->dfd, b + x->blen, want, MSG_DONTWAIT);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		n = tp_recv_some(x->conn->dfd, b + x->blen, want);
+		if (n == -EAGAIN)
 			return 0;
 		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -ECONNRESET;
+			return (int)n;
 		x->blen += (size_t)n;
 		if (x->blen == TETHER_CHUNK_HDR) {
 			len = tp_get_be32(b);
