@@ -241,13 +241,10 @@ void td_conn_first_read(struct td_conn *c)
 {
 	/* One read: a peer that sent nothing yet costs an EAGAIN, and
 	 * what it sends later its poll brings. */
+	c->inflight++;
 	if (!td_conn_gone(c))
 		td_conn_pump(c, false);
-}
-
-void td_conn_hold(struct td_conn *c)
-{
-	c->inflight++;
+	td_conn_put(c);
 }
 
 /* The poll's reference keeps c alive through the handler. */

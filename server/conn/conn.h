@@ -104,10 +104,9 @@ void td_conn_close(struct td_conn *c, const char *why);
  * behind a HELLO that finds it attached).  False if c is gone after. */
 bool td_conn_catch_up(struct td_conn *c);
 /* The requests a peer sent behind its HELLO (tether-protocol(7),
- * HANDSHAKE), handled now; their answers queued.  The caller holds a
- * reference (td_conn_hold): they may close c. */
+ * HANDSHAKE), handled now, their answers queued.  They may close c:
+ * the caller does not touch it after. */
 void td_conn_first_read(struct td_conn *c);
-void td_conn_hold(struct td_conn *c);	/* one inflight reference more */
 void td_conn_put(struct td_conn *c);	/* drop one inflight reference */
 /* Between events: close failed connections, free closed ones. */
 void td_conns_reap(struct td_server *srv);

@@ -378,13 +378,13 @@ static int td_hello_admit(struct td_server *srv,
 }
 
 /* The answer to a HELLO that attached c -- or, c NULL, to a PROBE: the
- * status STATUS answers too, with what a connection's attach says.
- * Built into m (initialised here), for the caller to send. */
-static int td_hello_answer(struct td_server *srv, struct tp_msg *m,
-			   uint64_t id, const struct td_conn *c)
+ * status STATUS answers too, with what a connection's attach says. */
+static void td_hello_answer(struct td_server *srv, int fd, uint64_t id,
+			    const struct td_conn *c)
 {
 	struct tp_status st = { .has = TP_STATUS_SYSCALL_FD |
 				       TP_STATUS_DATA_FD };
+	struct tp_msg m;
 	int rc;
 
 	td_status_common(srv, &st);
@@ -399,25 +399,19 @@ static int td_hello_answer(struct td_server *srv, struct tp_msg *m,
 	}
 	/* A PROBE is answered as an observer would be. */
 	st.observer = c ? c->observer : true;
-	tp_msg_init(m);
-	tp_msg_reply(m, id, 0);
-	tp_pack_status(&m->w, &st);
+	tp_msg_init(&m);
+	tp_msg_reply(&m, id, 0);
+	tp_pack_status(&m.w, &st);
 	/* An answer that could not be built is an error the peer hears. */
-	if ((rc = tp_msg_finish(m)) < 0) {
-		tp_msg_destroy(m);
-		tp_msg_init(m);
-		rc = tp_msg_error(m, id, -rc, "building the answer: %s",
+	if ((rc = tp_msg_finish(&m)) < 0) {
+		tp_msg_destroy(&m);
+		tp_msg_init(&m);
+		rc = tp_msg_error(&m, id, -rc, "building the answer: %s",
 				  strerror(-rc));
 	}
-	return rc;
-}
-
-/* m as td_hello_answer left it (rc): sent if built, freed. */
-static void td_hello_answer_send(int fd, struct tp_msg *m, int rc)
-{
 	if (rc == 0)
-		td_handshake_send(fd, m);
-	tp_msg_destroy(m);
+		td_handshake_send(fd, &m);
+	tp_msg_destroy(&m);
 }
 
 /* Tell the controller being replaced who replaces it, then let it go.
@@ -466,7 +460,6 @@ static int td_handshake_hello(struct td_handshake *hs, struct td_hello *h)
 			      .msg_control = cbuf.b,
 			      .msg_controllen = sizeof(cbuf.b) };
 	struct td_conn *c, *old;
-	struct tp_msg m;
 	int sfd, dfd, rc;
 	ssize_t n;
 
@@ -506,8 +499,7 @@ static int td_handshake_hello(struct td_handshake *hs, struct td_hello *h)
 	if (h->flags & TETHER_HELLO_PROBE) {
 		if (h->flags != TETHER_HELLO_PROBE)
 			return td_hello_fail(h, EINVAL, "PROBE goes alone");
-		rc = td_hello_answer(srv, &m, h->id, NULL);
-		td_hello_answer_send(hs->fd, &m, rc);
+		td_hello_answer(srv, hs->fd, h->id, NULL);
 		return 0;
 	}
 	if (hs->role == TD_PEER_READONLY && !(h->flags & TETHER_HELLO_OBSERVE)) {
@@ -557,8 +549,7 @@ static int td_handshake_hello(struct td_handshake *hs, struct td_hello *h)
 	td_log("%s pid %d uid %u attached (generation %llu)",
 	       c->observer ? "observer" : "controller", (int)c->peer_pid,
 	       (unsigned)c->peer_uid, (unsigned long long)c->generation);
-	rc = td_hello_answer(srv, &m, h->id, c);
-	td_hello_answer_send(hs->fd, &m, rc);
+	td_hello_answer(srv, hs->fd, h->id, c);
 	/* The requests a pipelining client sent behind the HELLO are run
 	 * now, not a loop turn later; their answers go with this turn's
 	 * end, after the HELLO's: such a client waits on its first call's
@@ -570,9 +561,7 @@ static int td_handshake_hello(struct td_handshake *hs, struct td_hello *h)
 	 * a LIST_FDS, say) where no request ever saw it before. */
 	td_ifd_close(hs->fd);
 	hs->fd = -1;
-	td_conn_hold(c);
 	td_conn_first_read(c);
-	td_conn_put(c);
 	return 0;
 }
 
