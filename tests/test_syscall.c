@@ -1320,3 +1320,77 @@ Test(lib, disconnect_null_is_harmless)
 {
 	tether_disconnect(NULL);
 }
+
+/* ---- the fd count (server/fds/fdcount.c) ------------------------------- */
+
+/* STATUS's nfds is what LIST_FDS lists of the controller's fds. */
+static unsigned nfds_checked(const char *after)
+{
+	struct tether_fdinfo *v = NULL;
+	struct tether_status st;
+	unsigned listed = 0;
+	size_t n = 0;
+
+	cr_assert_eq(tether_status(fx.t, &st), 0);
+	cr_assert_eq(tether_list_fds(fx.t, &v, &n, NULL, NULL), 0);
+	for (size_t i = 0; i < n; i++)
+		listed += !v[i].internal;
+	free(v);
+	cr_assert_eq(st.nfds, listed, "after %s: nfds %u, LIST_FDS %u", after,
+		     st.nfds, listed);
+	return st.nfds;
+}
+
+/* Each kind of call moves the kept count as it moves the fd table: the
+ * ones that open, close, leave alone, fail, or do what only a recount
+ * can tell (dup2 onto an open fd, socketpair, fcntl F_DUPFD), inline
+ * and through a helper, asynchronously too. */
+Test(syscall, the_fd_count_follows_every_kind_of_call)
+{
+	struct tether_call c = { .nr = SYS_openat, .nargs = 4,
+				 .flags = TETHER_CALL_ASYNC };
+	unsigned base = nfds_checked("attach");
+	long a, b, d, s;
+	int pair[2];
+	char buf[8];
+
+	a = fx_openat(fx.t, AT_FDCWD, "/dev/null", O_RDONLY, 0);
+	b = fx_openat(fx.t, AT_FDCWD, "/dev/zero", O_RDONLY, 0);
+	cr_assert(a >= 0 && b >= 0);
+	cr_assert_eq(nfds_checked("two openat"), base + 2);
+	cr_assert_eq(fx_read(fx.t, (int)b, buf, sizeof(buf)), sizeof(buf));
+	cr_assert_eq(fx_syscall(fx.t, SYS_getpid, 0, NULL), fx.pid);
+	cr_assert_lt(fx_openat(fx.t, AT_FDCWD, "/nonexistent", O_RDONLY, 0), 0);
+	cr_assert_eq(nfds_checked("read, getpid, a failed openat"), base + 2);
+	d = fx_syscall(fx.t, SYS_dup, 1, (struct tether_arg[]){ TETHER_INT(a) });
+	s = fx_syscall(fx.t, SYS_socket, 3, (struct tether_arg[]){
+			TETHER_INT(AF_UNIX), TETHER_INT(SOCK_STREAM),
+			TETHER_INT(0) });
+	cr_assert(d >= 0 && s >= 0);
+	cr_assert_eq(nfds_checked("dup, socket"), base + 4);
+	/* onto an open fd: one fewer, then as many */
+	cr_assert_eq(fx_syscall(fx.t, SYS_dup3, 3, (struct tether_arg[]){
+			TETHER_INT(a), TETHER_INT(d), TETHER_INT(0) }), d);
+	cr_assert_eq(nfds_checked("dup3 onto an open fd"), base + 4);
+	cr_assert_eq(fx_syscall(fx.t, SYS_socketpair, 4, (struct tether_arg[]){
+			TETHER_INT(AF_UNIX), TETHER_INT(SOCK_STREAM),
+			TETHER_INT(0), TETHER_OUT(pair, sizeof(pair)) }), 0);
+	cr_assert_eq(nfds_checked("socketpair"), base + 6);
+	cr_assert_geq(fx_syscall(fx.t, SYS_fcntl, 3, (struct tether_arg[]){
+			TETHER_INT(a), TETHER_INT(F_DUPFD_CLOEXEC),
+			TETHER_INT(100) }), 100);
+	cr_assert_eq(nfds_checked("fcntl F_DUPFD"), base + 7);
+	cr_assert_eq(fx_close(fx.t, (int)b), 0);
+	cr_assert_eq(fx_close(fx.t, (int)b), -EBADF);
+	cr_assert_eq(nfds_checked("close, close again"), base + 6);
+	/* asynchronously: off the loop, collected later */
+	c.args[0] = TETHER_INT(AT_FDCWD);
+	c.args[1] = TETHER_STR("/dev/null");
+	c.args[2] = TETHER_INT(O_RDONLY);
+	c.args[3] = TETHER_INT(0);
+	cr_assert_eq(tether_call(fx.t, &c), 0, "%s", tether_last_error(fx.t));
+	cr_assert_eq(tether_collect(fx.t, c.async_id, -1, &c), 0, "%s",
+		     tether_last_error(fx.t));
+	cr_assert_geq(c.ret, 0);
+	cr_assert_eq(nfds_checked("an async openat"), base + 7);
+}

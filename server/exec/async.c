@@ -252,11 +252,14 @@ int td_calljob_place(struct td_calljob *cj)
 
 	switch (td_call_route(c)) {
 	case TD_RUN_RING:
-		return td_ring_submit(cj);
+		if ((rc = td_ring_submit(cj)) >= 0)
+			td_fds_call_placed(c->nr);
+		return rc;
 	case TD_RUN_HELPER:
 		cj->job.cls = TD_JOB_SYSCALL;
 		if ((rc = td_job_to_helper(&cj->job)) < 0)
 			return rc;
+		td_fds_call_placed(c->nr);
 		cj->placed = TD_RUN_HELPER;
 		td_call_arm_deadline(cj, false);
 		return 0;
@@ -275,7 +278,7 @@ static void td_calljob_done(struct td_job *j, int res)
 	ret = cj->placed == TD_RUN_RING ? td_ring_result(cj, res)
 					: td_helper_result(cj, res);
 	cj->call->ret = ret;
-	td_call_ran(j->srv, cj->call, ret);
+	td_call_ran(j->srv, cj->call, ret, true);
 	if (cj->batch) {
 		td_batch_record(cj, ret);
 		td_batch_step(cj);

@@ -83,7 +83,8 @@ bool td_call_inline(struct td_server *srv, struct td_call *c, long *ret);
 /* The syscall alone (helpers): result or -errno. */
 long td_call_raw(struct td_call *c);
 /* The loop's bookkeeping after c ran elsewhere (labels, fd count). */
-void td_call_ran(struct td_server *srv, struct td_call *c, long ret);
+void td_call_ran(struct td_server *srv, struct td_call *c, long ret,
+		 bool placed);
 /* The SYSCALL reply [ret, outs] of c (outs pointing into c's buffers;
  * a data-socket out noted in c), and packed through w. */
 void td_call_result(struct td_call *c, long ret, struct tp_syscall_reply *rep);

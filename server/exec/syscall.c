@@ -489,13 +489,14 @@ long td_call_raw(struct td_call *c)
 	return ret == -1 ? -errno : ret;
 }
 
-void td_call_ran(struct td_server *srv, struct td_call *c, long ret)
+void td_call_ran(struct td_server *srv, struct td_call *c, long ret,
+		 bool placed)
 {
 	uint64_t regs[TETHER_NARGS_MAX];
 
-	td_fds_changed();
 	for (unsigned i = 0; i < TETHER_NARGS_MAX; i++)
 		regs[i] = c->a[i].reg;
+	td_fds_call_ran(c->nr, regs, ret, placed);
 	td_labels_syscall_done(srv, c->nr, regs, ret);
 }
 
@@ -508,7 +509,7 @@ bool td_call_inline(struct td_server *srv, struct td_call *c, long *ret)
 	    c->timeout_ms || td_call_hits_internal(c) ||
 	    !td_openat_cached(c, ret))
 		return false;
-	td_call_ran(srv, c, *ret);
+	td_call_ran(srv, c, *ret, false);
 	return true;
 }
 
@@ -525,7 +526,7 @@ long td_call_run(struct td_server *srv, struct td_call *c)
 					 (unsigned)c->a[2].reg);
 	else
 		ret = td_call_raw(c);
-	td_call_ran(srv, c, ret);
+	td_call_ran(srv, c, ret, false);
 	return ret;
 }
 

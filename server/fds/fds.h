@@ -82,13 +82,20 @@ void td_fdstore_restore(struct td_server *srv);
 /* fds.c */
 int td_fds_scan(int **out, size_t *n);	/* sorted, /proc/self/fd */
 int td_do_list_fds(struct td_req *r);
-/* fds of the controller's (internal ones excluded), cached until
- * td_fds_changed() says something may have opened or closed one. */
+
+/* fdcount.c: fds of the controller's (internal ones excluded), kept
+ * across the syscalls that run (fdcount.c says how). */
 unsigned td_count_fds(void);
+/* Something may have opened or closed any fd: count again. */
 void td_fds_changed(void);
 /* fd was just opened and nothing else changed (TAKE): the count, if
  * known, stays known. */
 void td_fds_added(int fd);
+/* Syscall nr goes off the loop (a helper, the ring); td_fds_call_ran
+ * with placed true when it has run. */
+void td_fds_call_placed(long nr);
+/* Syscall nr has run with these arguments and returned ret (-errno). */
+void td_fds_call_ran(long nr, const uint64_t regs[6], long ret, bool placed);
 
 /* gc.c */
 int td_do_gc(struct td_req *r);

@@ -1,0 +1,155 @@
+/*
+ * How many fds the controller has in the server, the internal ones not
+ * counted: what every HELLO answer and STATUS says (nfds).
+ *
+ * Counting means listing /proc/self/fd, about 1 us an fd here (20 ms at
+ * 19,000 fds), on the loop -- too much to do at every attach.  So the
+ * count is kept, and each syscall that runs moves it as the syscall
+ * table says the call moves the fd table: an fd more (open, socket,
+ * accept ...), one fewer (close), none (read, write, stat ...), or
+ * unknown (dup2, recvmsg, fcntl, ioctl ...: counted again at the next
+ * attach).  A call running off the loop (a helper, the ring) may have
+ * changed the table before its completion says so: while one is, a
+ * count read from /proc is not kept, and at its completion its own
+ * move is applied to a count that cannot include it yet.
+ */
+#include <dirent.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+
+#include "tetherd.h"
+#include "systab.h"
+
+static int td_nfds_cached = -1;
+static unsigned td_nfds_flux;		/* such calls off the loop */
+
+enum td_fds_move { TD_FDS_KEEP, TD_FDS_NEW, TD_FDS_CLOSE, TD_FDS_UNKNOWN };
+
+/* Calls that leave the fd table as it is whatever they return, beyond
+ * the table's FDIO rows (whose only exception is recvmsg). */
+static const long td_fds_keepers[] = {
+	SYS_getpid, SYS_getppid, SYS_gettid, SYS_getuid, SYS_geteuid,
+	SYS_getgid, SYS_getegid, SYS_uname, SYS_fstat, SYS_newfstatat,
+	SYS_statx, SYS_lseek, SYS_getdents64, SYS_clock_gettime,
+	SYS_nanosleep, SYS_clock_nanosleep, SYS_kill, SYS_tgkill, SYS_mmap,
+	SYS_munmap, SYS_mprotect, SYS_madvise, SYS_ftruncate, SYS_fallocate,
+	SYS_fsync, SYS_fdatasync, SYS_fchmod, SYS_fchmodat, SYS_fchown,
+	SYS_fchownat, SYS_unlinkat, SYS_mkdirat, SYS_renameat2,
+	SYS_readlinkat, SYS_faccessat, SYS_symlinkat, SYS_linkat,
+	SYS_utimensat, SYS_flock, SYS_getcwd, SYS_umask, SYS_getrandom,
+	SYS_setsockopt, SYS_getsockopt, SYS_bind, SYS_listen, SYS_connect,
+	SYS_shutdown, SYS_getsockname, SYS_getpeername, SYS_splice,
+	SYS_copy_file_range, SYS_epoll_ctl, SYS_epoll_pwait, SYS_ppoll,
+	SYS_fadvise64, SYS_sendfile,
+};
+
+static enum td_fds_move td_fds_move_of(long nr)
+{
+	const struct tp_syscall *sc = tp_syscall_by_nr(nr);
+
+	if (!sc)
+		return TD_FDS_UNKNOWN;
+	if (nr == SYS_close)
+		return TD_FDS_CLOSE;
+	/* dup2/dup3 may replace an open fd, signalfd reuse one. */
+	if (nr == SYS_dup3 || nr == SYS_signalfd4
+#ifdef SYS_dup2
+	    || nr == SYS_dup2
+#endif
+#ifdef SYS_signalfd
+	    || nr == SYS_signalfd
+#endif
+	    )
+		return TD_FDS_UNKNOWN;
+	if (sc->flags & TP_SC_RETFD)
+		return TD_FDS_NEW;
+	if ((sc->flags & TP_SC_FDIO) && nr != SYS_recvmsg)
+		return TD_FDS_KEEP;
+	for (size_t i = 0; i < sizeof(td_fds_keepers) / sizeof(*td_fds_keepers);
+	     i++)
+		if (td_fds_keepers[i] == nr)
+			return TD_FDS_KEEP;
+	return TD_FDS_UNKNOWN;
+}
+
+void td_fds_changed(void)
+{
+	td_nfds_cached = -1;
+}
+
+void td_fds_added(int fd)
+{
+	if (td_nfds_cached >= 0 && !td_ifd_is(fd))
+		td_nfds_cached++;
+	else
+		td_nfds_cached = -1;
+}
+
+static void td_fds_removed(int fd)
+{
+	if (td_nfds_cached > 0 && !td_ifd_is(fd))
+		td_nfds_cached--;
+	else
+		td_nfds_cached = -1;
+}
+
+void td_fds_call_placed(long nr)
+{
+	if (td_fds_move_of(nr) != TD_FDS_KEEP)
+		td_nfds_flux++;
+}
+
+void td_fds_call_ran(long nr, const uint64_t regs[6], long ret, bool placed)
+{
+	enum td_fds_move m = td_fds_move_of(nr);
+
+	if (placed && m != TD_FDS_KEEP && td_nfds_flux)
+		td_nfds_flux--;
+	/* Off the loop, a failure may be ours (a timeout, a cancel) and
+	 * not the call's, which may have run anyway: count again. */
+	if (placed && m != TD_FDS_KEEP && (ret < 0 || m == TD_FDS_CLOSE))
+		m = TD_FDS_UNKNOWN;
+	switch (m) {
+	case TD_FDS_KEEP:
+		return;
+	case TD_FDS_NEW:
+		if (ret >= 0)
+			td_fds_added((int)ret);
+		return;
+	case TD_FDS_CLOSE:
+		/* Closed whatever else it says (EINTR, EIO), unless it was
+		 * not open. */
+		if (ret != -EBADF)
+			td_fds_removed((int)regs[0]);
+		return;
+	case TD_FDS_UNKNOWN:
+		td_fds_changed();
+		return;
+	}
+}
+
+unsigned td_count_fds(void)
+{
+	DIR *d;
+	struct dirent *de;
+	unsigned n = 0;
+
+	if (td_nfds_cached >= 0)
+		return (unsigned)td_nfds_cached;
+	if (!(d = opendir("/proc/self/fd")))
+		return 0;
+	while ((de = readdir(d))) {
+		int fd;
+
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		fd = atoi(de->d_name);
+		if (fd != dirfd(d) && !td_ifd_is(fd))
+			n++;
+	}
+	closedir(d);
+	if (!td_nfds_flux)
+		td_nfds_cached = (int)n;
+	return n;
+}
