@@ -587,6 +587,53 @@ Test(pipeline_hostile, big_answers_behind_the_hello_resume_as_they_drain)
 	fx_expect_fds(fx.pid, idle, "after both controllers went");
 }
 
+/* An oversized frame behind the HELLO, then a request: the frame is
+ * refused and skipped while it is still coming (it is larger than any
+ * socket buffer, so a writer sends it as the server reads), and the
+ * request is answered after it, on the same connection. */
+Test(pipeline_hostile, an_oversized_frame_behind_the_hello_is_skipped)
+{
+	size_t junk = TETHER_FRAME_MAX + 1;
+	const unsigned char status[] = { 0, 0, 0, 4, 0x93, 0x3c,
+					 TETHER_OP_STATUS, 0x90 };
+	unsigned char *buf = malloc(4 + junk + sizeof(status));
+	struct tp_rbuf rb = { 0 };
+	struct fx_frame f;
+	int sp[2], dp[2], st;
+	pid_t writer;
+
+	cr_assert_not_null(buf);
+	tp_put_be32(buf, (uint32_t)junk);
+	memset(buf + 4, 0xc1, junk);
+	memcpy(buf + 4 + junk, status, sizeof(status));
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, dp), 0);
+	writer = fork();
+	cr_assert_geq(writer, 0);
+	if (writer == 0) {
+		fx_forked();
+		_exit(tp_write_all(sp[0], buf, 4 + junk + sizeof(status)) < 0);
+	}
+	fx_track(writer);
+	free(buf);
+	hello_for_pairs(sp, dp, TETHER_HELLO_OBSERVE);
+	cr_assert_eq(fx_recv_frame(sp[0], &rb, &f), 0);
+	cr_assert_eq(f.in.id, 0);
+	cr_assert_eq(f.in.code, E2BIG);
+	fx_frame_free(&f);
+	cr_assert_eq(fx_recv_frame(sp[0], &rb, &f), 0);
+	cr_assert_eq(f.in.id, 0x3c);
+	cr_assert_eq(f.in.code, 0);
+	fx_frame_free(&f);
+	tp_rbuf_free(&rb);
+	cr_assert_eq(waitpid(writer, &st, 0), writer);
+	fx_untrack(writer);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	close(sp[0]);
+	close(dp[0]);
+	cr_assert_eq(fx_getpid(fx.t), fx.pid);
+}
+
 /* Write FLOOD STATUS requests on fd, blocking as the server reads. */
 static void flood(int fd)
 {
