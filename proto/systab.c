@@ -51,6 +51,7 @@ struct tp_ksigset {
 #define TRIM TP_SC_TRIM
 #define RFD TP_SC_RETFD
 #define VAR TP_SC_NOARGS_OK
+#define KFD TP_SC_KEEPFDS
 
 #define TP_SPEC(k) { .kind = (k), .len_arg = TP_NOLEN }
 #define I TP_SPEC(TP_ARG_INT)
@@ -112,6 +113,7 @@ static const uint16_t tp_by_nr[TP_NR_MAX] = {
 #undef TRIM
 #undef RFD
 #undef VAR
+#undef KFD
 #undef I
 #undef F
 #undef S

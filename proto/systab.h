@@ -97,6 +97,8 @@ struct tp_arg_spec {
 #define TP_SC_RETFD 0x10u	/* returns a new fd */
 #define TP_SC_NOARGS_OK 0x20u	/* variadic in practice (prctl, ioctl):
 				 * extra arguments are not an error */
+#define TP_SC_KEEPFDS 0x40u	/* leaves the fd table as it is, whatever it
+				 * returns (server/fds/fdcount.c) */
 
 /* Room for the longest name and its NUL ("set_mempolicy_home_node");
  * systab.c refuses to compile a longer one.  Held in the row, not

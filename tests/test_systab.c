@@ -170,7 +170,7 @@ Test(systab, arity_and_kinds)
 	for (size_t i = 0; i < n; i++) {
 		cr_expect_leq(t[i].min_args, t[i].max_args, "%s", t[i].name);
 		cr_expect_leq(t[i].max_args, 6, "%s", t[i].name);
-		cr_expect_eq(t[i].flags & ~0x3fu, 0, "%s: flags %#x",
+		cr_expect_eq(t[i].flags & ~0x7fu, 0, "%s: flags %#x",
 			     t[i].name, t[i].flags);
 		for (unsigned j = 0; j < 6; j++) {
 			unsigned k = t[i].arg[j].kind;
@@ -513,7 +513,7 @@ Test(systab, behaviour_flags)
 	cr_expect(!has_flag("pipe2", TP_SC_RETFD));
 	cr_expect(!has_flag("socketpair", TP_SC_RETFD));
 	cr_expect(!has_flag("read", TP_SC_RETFD));
-	cr_expect_eq(row("getpid")->flags, 0);
+	cr_expect_eq(row("getpid")->flags, TP_SC_KEEPFDS);
 }
 
 /* ---- tp_syscall_buf_need ----------------------------------------------- */
@@ -570,4 +570,29 @@ Test(buf_need, overflow_is_flagged)
 	cr_expect(over);
 	regs[1] = 0;
 	cr_expect_eq(need("poll", 0, regs, NULL), 0);
+}
+
+/* KEEPFDS (the fd count, server/fds/fdcount.c): never on a call that can
+ * open, close, replace or receive an fd. */
+Test(systab, keepfds_only_where_the_fd_table_stays)
+{
+	static const char *const keep[] = { "read", "write", "pread64",
+		"sendmsg", "getpid", "fstat", "lseek", "mmap", "connect" };
+	static const char *const not_keep[] = { "recvmsg", "openat", "close",
+		"dup", "dup3", "fcntl", "ioctl", "socketpair", "close_range",
+		"pidfd_getfd", "io_uring_enter", "prctl" };
+	const struct tp_syscall *t;
+	size_t n;
+
+	for (size_t i = 0; i < sizeof(keep) / sizeof(*keep); i++)
+		cr_expect(has_flag(keep[i], TP_SC_KEEPFDS), "%s", keep[i]);
+	for (size_t i = 0; i < sizeof(not_keep) / sizeof(*not_keep); i++)
+		cr_expect(!has_flag(not_keep[i], TP_SC_KEEPFDS), "%s",
+			  not_keep[i]);
+	t = tp_syscall_table(&n);
+	for (size_t i = 0; i < n; i++)
+		cr_expect(!((t[i].flags & TP_SC_KEEPFDS) &&
+			    (t[i].flags & TP_SC_RETFD)),
+			  "%s both keeps the fd table and returns an fd",
+			  t[i].name);
 }

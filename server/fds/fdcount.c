@@ -6,7 +6,8 @@
  * 19,000 fds), on the loop -- too much to do at every attach.  So the
  * count is kept, and each syscall that runs moves it as the syscall
  * table says the call moves the fd table: an fd more (open, socket,
- * accept ...), one fewer (close), none (read, write, stat ...), or
+ * accept ...: TP_SC_RETFD), one fewer (close), none (read, write,
+ * stat ...: TP_SC_KEEPFDS), or
  * unknown (dup2, recvmsg, fcntl, ioctl ...: counted again at the next
  * attach).  A call running off the loop (a helper, the ring) may have
  * changed the table before its completion says so: while one is, a
@@ -25,24 +26,6 @@ static int td_nfds_cached = -1;
 static unsigned td_nfds_flux;		/* such calls off the loop */
 
 enum td_fds_move { TD_FDS_KEEP, TD_FDS_NEW, TD_FDS_CLOSE, TD_FDS_UNKNOWN };
-
-/* Calls that leave the fd table as it is whatever they return, beyond
- * the table's FDIO rows (whose only exception is recvmsg). */
-static const long td_fds_keepers[] = {
-	SYS_getpid, SYS_getppid, SYS_gettid, SYS_getuid, SYS_geteuid,
-	SYS_getgid, SYS_getegid, SYS_uname, SYS_fstat, SYS_newfstatat,
-	SYS_statx, SYS_lseek, SYS_getdents64, SYS_clock_gettime,
-	SYS_nanosleep, SYS_clock_nanosleep, SYS_kill, SYS_tgkill, SYS_mmap,
-	SYS_munmap, SYS_mprotect, SYS_madvise, SYS_ftruncate, SYS_fallocate,
-	SYS_fsync, SYS_fdatasync, SYS_fchmod, SYS_fchmodat, SYS_fchown,
-	SYS_fchownat, SYS_unlinkat, SYS_mkdirat, SYS_renameat2,
-	SYS_readlinkat, SYS_faccessat, SYS_symlinkat, SYS_linkat,
-	SYS_utimensat, SYS_flock, SYS_getcwd, SYS_umask, SYS_getrandom,
-	SYS_setsockopt, SYS_getsockopt, SYS_bind, SYS_listen, SYS_connect,
-	SYS_shutdown, SYS_getsockname, SYS_getpeername, SYS_splice,
-	SYS_copy_file_range, SYS_epoll_ctl, SYS_epoll_pwait, SYS_ppoll,
-	SYS_fadvise64, SYS_sendfile,
-};
 
 static enum td_fds_move td_fds_move_of(long nr)
 {
@@ -64,13 +47,7 @@ static enum td_fds_move td_fds_move_of(long nr)
 		return TD_FDS_UNKNOWN;
 	if (sc->flags & TP_SC_RETFD)
 		return TD_FDS_NEW;
-	if ((sc->flags & TP_SC_FDIO) && nr != SYS_recvmsg)
-		return TD_FDS_KEEP;
-	for (size_t i = 0; i < sizeof(td_fds_keepers) / sizeof(*td_fds_keepers);
-	     i++)
-		if (td_fds_keepers[i] == nr)
-			return TD_FDS_KEEP;
-	return TD_FDS_UNKNOWN;
+	return sc->flags & TP_SC_KEEPFDS ? TD_FDS_KEEP : TD_FDS_UNKNOWN;
 }
 
 void td_fds_changed(void)
