@@ -41,7 +41,6 @@ int tp_writev_all(int fd, struct iovec *iov, size_t niov)
 				     .msg_iovlen = niov < IOV_MAX ? niov
 								  : IOV_MAX };
 		ssize_t n = sock ? sendmsg(fd, &mh, MSG_NOSIGNAL) : -1;
-		size_t k;
 
 		if (sock && n < 0 && errno == ENOTSOCK)
 			sock = false;
@@ -52,14 +51,24 @@ int tp_writev_all(int fd, struct iovec *iov, size_t niov)
 				continue;
 			return -errno;
 		}
-		for (k = (size_t)n; niov && k >= iov->iov_len; niov--, iov++)
-			k -= iov->iov_len;
-		if (niov && k) {
-			iov->iov_base = (char *)iov->iov_base + k;
-			iov->iov_len -= k;
-		}
+		tp_iov_advance(&iov, &niov, (size_t)n);
 	}
 	return 0;
+}
+
+void tp_iov_advance(struct iovec **iov, size_t *niov, size_t n)
+{
+	struct iovec *v = *iov;
+	size_t left = *niov;
+
+	for (; left && n >= v->iov_len; left--, v++)
+		n -= v->iov_len;
+	if (left && n) {
+		v->iov_base = (char *)v->iov_base + n;
+		v->iov_len -= n;
+	}
+	*iov = v;
+	*niov = left;
 }
 
 int tp_read_all(int fd, void *buf, size_t len)

@@ -261,6 +261,9 @@ int tp_check_dir_chain(const char *dir, uid_t uid, uid_t also, char *err,
 int tp_write_all(int fd, const void *buf, size_t len);
 /* The same for niov iovecs (used up: advanced past what went). */
 int tp_writev_all(int fd, struct iovec *iov, size_t niov);
+/* Past n bytes sent from *iov (*niov entries): the whole iovecs dropped,
+ * the next one shortened. */
+void tp_iov_advance(struct iovec **iov, size_t *niov, size_t n);
 int tp_read_all(int fd, void *buf, size_t len);
 /* One recv(2) of at most len bytes that never waits: the count (> 0),
  * -EAGAIN when nothing is there yet, -ECONNRESET at end of file, or

@@ -307,7 +307,7 @@ static void td_conn_size_sndbuf(struct td_conn *c, size_t n)
 int td_conn_queue_gather(struct td_conn *c, struct tp_gmsg *m)
 {
 	struct iovec *iov = m->iov;
-	size_t niov = m->niov, n = m->size, k;
+	size_t niov = m->niov, n = m->size;
 	int rc = td_conn_room(c, n);
 
 	m->niov = 0;
@@ -333,17 +333,7 @@ int td_conn_queue_gather(struct td_conn *c, struct tp_gmsg *m)
 			td_conn_fail(c, strerror(errno));
 			return -EPIPE;
 		}
-		/* Past what went: whole iovecs, then into the next one. */
-		k = (size_t)w;
-		while (niov && k >= iov->iov_len) {
-			k -= iov->iov_len;
-			iov++;
-			niov--;
-		}
-		if (niov && k) {
-			iov->iov_base = (char *)iov->iov_base + k;
-			iov->iov_len -= k;
-		}
+		tp_iov_advance(&iov, &niov, (size_t)w);
 	}
 	/* The rest is copied: the buffers it points into are the caller's
 	 * to give back once this returns.  The ring sends it at the end of
