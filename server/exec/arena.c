@@ -87,12 +87,34 @@ static int td_slot_map(size_t span, char **base)
 	return 0;
 }
 
+/* A slot for size bytes, from the cache (*fresh false: its bytes are an
+ * earlier call's) or newly mapped. */
+static int td_buf_take(struct td_buf *b, size_t size, bool *fresh)
+{
+	int c = td_class_of(size, &b->span);
+	int rc;
+
+	*fresh = true;
+	b->dirty = false;
+	if (c >= 0 && td_free_slots[c]) {
+		b->base = (char *)td_free_slots[c];
+		td_free_slots[c] = td_free_slots[c]->next;
+		td_cached_bytes -= b->span;
+		*fresh = false;
+	} else if ((rc = td_slot_map(b->span, &b->base)) < 0) {
+		b->p = b->base = NULL;
+		b->size = b->span = 0;
+		return rc;
+	}
+	b->size = size;
+	b->p = b->base + b->span - size;
+	return 0;
+}
+
 int td_buf_get(struct td_buf *b, size_t size)
 {
 	return td_buf_get_copy(b, size, NULL, 0);
 }
-
-static int td_buf_take(struct td_buf *b, size_t size, bool *fresh);
 
 int td_buf_get_dirty(struct td_buf *b, size_t size)
 {
@@ -121,29 +143,6 @@ int td_buf_get_copy(struct td_buf *b, size_t size, const void *src, size_t n)
 	return 0;
 }
 
-/* A slot for size bytes, from the cache (*fresh false: its bytes are an
- * earlier call's) or newly mapped. */
-static int td_buf_take(struct td_buf *b, size_t size, bool *fresh)
-{
-	int c = td_class_of(size, &b->span);
-	int rc;
-
-	*fresh = true;
-	b->dirty = false;
-	if (c >= 0 && td_free_slots[c]) {
-		b->base = (char *)td_free_slots[c];
-		td_free_slots[c] = td_free_slots[c]->next;
-		td_cached_bytes -= b->span;
-		*fresh = false;
-	} else if ((rc = td_slot_map(b->span, &b->base)) < 0) {
-		b->p = b->base = NULL;
-		b->size = b->span = 0;
-		return rc;
-	}
-	b->size = size;
-	b->p = b->base + b->span - size;
-	return 0;
-}
 
 void td_buf_put(struct td_buf *b)
 {
