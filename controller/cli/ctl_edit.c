@@ -9,6 +9,7 @@
 #define _GNU_SOURCE 1
 #endif
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,6 +28,7 @@ struct ctl_edit {
 	struct ctl_history file;
 	struct ctl_session *s;
 	mbstate_t mb;
+	int in;		/* the terminal, our own non-blocking open of it */
 };
 
 static char *ctl_edit_prompt(EditLine *el)
@@ -37,13 +39,26 @@ static char *ctl_edit_prompt(EditLine *el)
 	return (char *)(s && s->observe ? "tether(observe)> " : "tether> ");
 }
 
+/* The keys are read from a file description of our own, non-blocking:
+ * a Ctrl-C between our poll and our read makes the terminal drop what
+ * was typed (ISIG without NOFLSH), and a blocking read of stdin would
+ * then wait, restarted past the signal by SA_RESTART, for a key nobody
+ * types (seen under load in test_attach).  O_NONBLOCK on stdin itself
+ * would be set on the shell's file description too.  -1 if the terminal
+ * cannot be opened again: stdin then, with that window open. */
+static int ctl_edit_open_keys(void)
+{
+	return open("/proc/self/fd/0",
+		    O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+}
+
 /* One character for libedit: -1 with EINTR once SIGINT came (or the
  * terminal's interrupt character, should ISIG be off), 0 at EOF. */
 static int ctl_edit_getc(EditLine *el, wchar_t *wc)
 {
 	struct ctl_session *s = NULL;
 	struct ctl_edit *e;
-	struct pollfd p[2] = { { .fd = STDIN_FILENO, .events = POLLIN },
+	struct pollfd p[2] = { { .events = POLLIN },
 			       { .fd = ctl_intr_fd(), .events = POLLIN } };
 	unsigned char c;
 	char ch;
@@ -52,6 +67,7 @@ static int ctl_edit_getc(EditLine *el, wchar_t *wc)
 
 	ctl_le.el_get(el, EL_CLIENTDATA, &s);
 	e = s->edit;
+	p[0].fd = e->in >= 0 ? e->in : STDIN_FILENO;
 	for (;;) {
 		if (ctl_intr_taken()) {
 			errno = EINTR;
@@ -64,7 +80,7 @@ static int ctl_edit_getc(EditLine *el, wchar_t *wc)
 		}
 		if (p[1].revents)
 			continue;	/* ctl_intr_taken() says so now */
-		n = read(STDIN_FILENO, &c, 1);
+		n = read(p[0].fd, &c, 1);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n <= 0)
@@ -94,6 +110,7 @@ struct ctl_edit *ctl_edit_open(struct ctl_session *s)
 	if (ctl_libedit_load() < 0 || !(e = calloc(1, sizeof(*e))))
 		return NULL;
 	e->s = s;
+	e->in = ctl_edit_open_keys();
 	s->edit = e;
 	if (!(e->el = ctl_le.el_init("tetherctl", stdin, stdout, stderr)) ||
 	    !(e->hist = ctl_le.history_init())) {
@@ -165,5 +182,7 @@ void ctl_edit_close(struct ctl_edit *e)
 	if (e->hist)
 		ctl_le.history_end(e->hist);
 	ctl_history_close(&e->file);
+	if (e->in >= 0)
+		close(e->in);
 	free(e);
 }
