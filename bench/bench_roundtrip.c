@@ -31,7 +31,9 @@
 #include "bench_common.h"
 
 #define BENCH_RUNS 5
-#define BENCH_TARGET 1.25		/* tether / raw ping-pong */
+/* tether / raw ping-pong: issue 17 asks that it stay <= 1.10 (the
+ * first target, 1.25, is met and no longer what is asked) */
+#define BENCH_TARGET 1.10
 
 struct bench_opts {
 	struct bench_args a;
