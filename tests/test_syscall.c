@@ -1342,9 +1342,10 @@ static unsigned nfds_checked(const char *after)
 }
 
 /* Each kind of call moves the kept count as it moves the fd table: the
- * ones that open, close, leave alone, fail, or do what only a recount
- * can tell (dup2 onto an open fd, socketpair, fcntl F_DUPFD), inline
- * and through a helper, asynchronously too. */
+ * ones that open, close, leave alone, fail, that move it by what their
+ * arguments say (socketpair, fcntl by command), or do what only a
+ * recount can tell (dup3 onto an open fd), inline and through a
+ * helper, asynchronously too. */
 Test(syscall, the_fd_count_follows_every_kind_of_call)
 {
 	struct tether_call c = { .nr = SYS_openat, .nargs = 4,
@@ -1380,6 +1381,12 @@ Test(syscall, the_fd_count_follows_every_kind_of_call)
 			TETHER_INT(a), TETHER_INT(F_DUPFD_CLOEXEC),
 			TETHER_INT(100) }), 100);
 	cr_assert_eq(nfds_checked("fcntl F_DUPFD"), base + 7);
+	cr_assert_geq(fx_syscall(fx.t, SYS_fcntl, 2, (struct tether_arg[]){
+			TETHER_INT(a), TETHER_INT(F_GETFL) }), 0);
+	cr_assert_eq(fx_syscall(fx.t, SYS_fcntl, 3, (struct tether_arg[]){
+			TETHER_INT(99999), TETHER_INT(F_DUPFD), TETHER_INT(0) }),
+		     -EBADF);
+	cr_assert_eq(nfds_checked("fcntl F_GETFL, a failed F_DUPFD"), base + 7);
 	cr_assert_eq(fx_close(fx.t, (int)b), 0);
 	cr_assert_eq(fx_close(fx.t, (int)b), -EBADF);
 	cr_assert_eq(nfds_checked("close, close again"), base + 6);

@@ -7,14 +7,15 @@
  * count is kept, and each syscall that runs moves it as the syscall
  * table says the call moves the fd table: an fd more (open, socket,
  * accept ...: TP_SC_RETFD), one fewer (close), none (read, write,
- * stat ...: TP_SC_KEEPFDS), or
- * unknown (dup2, recvmsg, fcntl, ioctl ...: counted again at the next
- * attach).  A call running off the loop (a helper, the ring) may have
+ * stat ...: TP_SC_KEEPFDS), two (socketpair), as its command says
+ * (fcntl), or unknown (dup2, recvmsg, ioctl ...: counted again at the
+ * next attach).  A call running off the loop (a helper, the ring) may have
  * changed the table before its completion says so: while one is, a
  * count read from /proc is not kept, and at its completion its own
  * move is applied to a count that cannot include it yet.
  */
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
@@ -77,6 +78,29 @@ void td_fds_call_placed(long nr)
 		td_nfds_flux++;
 }
 
+/* The calls the table cannot class by number alone: fcntl by its
+ * command, socketpair by its two fds (applied by the caller). */
+static enum td_fds_move td_fds_move_by_args(long nr, const uint64_t regs[6],
+					    enum td_fds_move m)
+{
+	if (nr != SYS_fcntl)
+		return m;
+	switch ((int)regs[1]) {
+	case F_DUPFD:
+	case F_DUPFD_CLOEXEC:
+		return TD_FDS_NEW;
+	case F_GETFD: case F_SETFD: case F_GETFL: case F_SETFL:
+	case F_GETLK: case F_SETLK: case F_SETLKW:
+	case F_OFD_GETLK: case F_OFD_SETLK: case F_OFD_SETLKW:
+	case F_GETOWN: case F_SETOWN: case F_GETSIG: case F_SETSIG:
+	case F_GETPIPE_SZ: case F_SETPIPE_SZ:
+	case F_ADD_SEALS: case F_GET_SEALS:
+		return TD_FDS_KEEP;
+	default:
+		return TD_FDS_UNKNOWN;
+	}
+}
+
 void td_fds_call_ran(long nr, const uint64_t regs[6], long ret, bool placed)
 {
 	enum td_fds_move m = td_fds_move_of(nr);
@@ -87,6 +111,15 @@ void td_fds_call_ran(long nr, const uint64_t regs[6], long ret, bool placed)
 	 * not the call's, which may have run anyway: count again. */
 	if (placed && m != TD_FDS_KEEP && (ret < 0 || m == TD_FDS_CLOSE))
 		m = TD_FDS_UNKNOWN;
+	else if (m == TD_FDS_UNKNOWN && nr == SYS_socketpair) {
+		/* two new fds, never internal ones (those are adopted) */
+		if (ret < 0)
+			return;
+		if (td_nfds_cached >= 0)
+			td_nfds_cached += 2;
+		return;
+	} else if (m == TD_FDS_UNKNOWN)
+		m = td_fds_move_by_args(nr, regs, m);
 	switch (m) {
 	case TD_FDS_KEEP:
 		return;
