@@ -26,8 +26,10 @@
 static int td_nfds_cached = -1;
 static unsigned td_nfds_flux;		/* such calls off the loop */
 
-enum td_fds_move { TD_FDS_KEEP, TD_FDS_NEW, TD_FDS_CLOSE, TD_FDS_UNKNOWN };
+enum td_fds_move { TD_FDS_KEEP, TD_FDS_NEW, TD_FDS_PAIR, TD_FDS_CLOSE,
+		   TD_FDS_UNKNOWN };
 
+/* By number alone: fcntl is then unknown (td_fcntl_move knows more). */
 static enum td_fds_move td_fds_move_of(long nr)
 {
 	const struct tp_syscall *sc = tp_syscall_by_nr(nr);
@@ -36,6 +38,9 @@ static enum td_fds_move td_fds_move_of(long nr)
 		return TD_FDS_UNKNOWN;
 	if (nr == SYS_close)
 		return TD_FDS_CLOSE;
+	/* two new fds, never internal ones (those are adopted) */
+	if (nr == SYS_socketpair)
+		return TD_FDS_PAIR;
 	/* dup2/dup3 may replace an open fd, signalfd reuse one. */
 	if (nr == SYS_dup3 || nr == SYS_signalfd4
 #ifdef SYS_dup2
@@ -49,6 +54,24 @@ static enum td_fds_move td_fds_move_of(long nr)
 	if (sc->flags & TP_SC_RETFD)
 		return TD_FDS_NEW;
 	return sc->flags & TP_SC_KEEPFDS ? TD_FDS_KEEP : TD_FDS_UNKNOWN;
+}
+
+static enum td_fds_move td_fcntl_move(int cmd)
+{
+	switch (cmd) {
+	case F_DUPFD:
+	case F_DUPFD_CLOEXEC:
+		return TD_FDS_NEW;
+	case F_GETFD: case F_SETFD: case F_GETFL: case F_SETFL:
+	case F_GETLK: case F_SETLK: case F_SETLKW:
+	case F_OFD_GETLK: case F_OFD_SETLK: case F_OFD_SETLKW:
+	case F_GETOWN: case F_SETOWN: case F_GETSIG: case F_SETSIG:
+	case F_GETPIPE_SZ: case F_SETPIPE_SZ:
+	case F_ADD_SEALS: case F_GET_SEALS:
+		return TD_FDS_KEEP;
+	default:
+		return TD_FDS_UNKNOWN;
+	}
 }
 
 void td_fds_changed(void)
@@ -78,29 +101,6 @@ void td_fds_call_placed(long nr)
 		td_nfds_flux++;
 }
 
-/* The calls the table cannot class by number alone: fcntl by its
- * command, socketpair by its two fds (applied by the caller). */
-static enum td_fds_move td_fds_move_by_args(long nr, const uint64_t regs[6],
-					    enum td_fds_move m)
-{
-	if (nr != SYS_fcntl)
-		return m;
-	switch ((int)regs[1]) {
-	case F_DUPFD:
-	case F_DUPFD_CLOEXEC:
-		return TD_FDS_NEW;
-	case F_GETFD: case F_SETFD: case F_GETFL: case F_SETFL:
-	case F_GETLK: case F_SETLK: case F_SETLKW:
-	case F_OFD_GETLK: case F_OFD_SETLK: case F_OFD_SETLKW:
-	case F_GETOWN: case F_SETOWN: case F_GETSIG: case F_SETSIG:
-	case F_GETPIPE_SZ: case F_SETPIPE_SZ:
-	case F_ADD_SEALS: case F_GET_SEALS:
-		return TD_FDS_KEEP;
-	default:
-		return TD_FDS_UNKNOWN;
-	}
-}
-
 void td_fds_call_ran(long nr, const uint64_t regs[6], long ret, bool placed)
 {
 	enum td_fds_move m = td_fds_move_of(nr);
@@ -111,21 +111,18 @@ void td_fds_call_ran(long nr, const uint64_t regs[6], long ret, bool placed)
 	 * not the call's, which may have run anyway: count again. */
 	if (placed && m != TD_FDS_KEEP && (ret < 0 || m == TD_FDS_CLOSE))
 		m = TD_FDS_UNKNOWN;
-	else if (m == TD_FDS_UNKNOWN && nr == SYS_socketpair) {
-		/* two new fds, never internal ones (those are adopted) */
-		if (ret < 0)
-			return;
-		if (td_nfds_cached >= 0)
-			td_nfds_cached += 2;
-		return;
-	} else if (m == TD_FDS_UNKNOWN)
-		m = td_fds_move_by_args(nr, regs, m);
+	else if (nr == SYS_fcntl)
+		m = td_fcntl_move((int)regs[1]);
 	switch (m) {
 	case TD_FDS_KEEP:
 		return;
 	case TD_FDS_NEW:
 		if (ret >= 0)
 			td_fds_added((int)ret);
+		return;
+	case TD_FDS_PAIR:
+		if (ret >= 0 && td_nfds_cached >= 0)
+			td_nfds_cached += 2;
 		return;
 	case TD_FDS_CLOSE:
 		/* Closed whatever else it says (EINTR, EIO), unless it was
