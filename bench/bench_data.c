@@ -4,12 +4,13 @@
  *
  * One file (1 GiB by default) of non-zero pseudo-random bytes is written
  * once into a private directory under /tmp, fsynced, and left warm in
- * the page cache.  Under one CPU pinning, nine rows are timed
+ * the page cache.  Under one CPU pinning, ten rows are timed
  * BENCH_RUNS times, interleaved: a local read() of the file (1 MiB and
  * 128 KiB blocks), a raw AF_UNIX socket copy of it between two
  * processes, tether GET of it to /dev/null streamed over the data
  * socket (TETHER_NO_FDPASS=1) and through the file's fd passed to the
- * bench (the same-host fast path), a raw socket copy written to a file
+ * bench (the same-host fast path; with a struct tether_xfer, hashed, and
+ * without, unhashed), a raw socket copy written to a file
  * and fsynced, and tether PUT of it into the private directory (which
  * fsyncs on the server), streamed and through the temporary's fd.
  * The median of the per-run times is reported as MiB/s.  Timing is only
@@ -87,6 +88,7 @@ struct bench_results {
 	struct bench_series raw;	/* raw socket copy */
 	struct bench_series get;	/* tether GET to /dev/null, streamed */
 	struct bench_series get_fd;	/* the same through the passed fd */
+	struct bench_series get_bare;	/* the fd, no tether_xfer: no hash */
 	struct bench_series rawfs;	/* raw copy + write + fsync */
 	struct bench_series fsync;	/* the fsync inside rawfs */
 	struct bench_series put;	/* tether PUT, streamed */
@@ -509,24 +511,42 @@ static void bench_stream(bool stream)
 		unsetenv("TETHER_NO_FDPASS");
 }
 
-/* tether_get of the file to /dev/null, streamed or through its fd. */
-static int bench_tether_get(struct bench_env *e, bool stream, double *ns)
+/* How a GET row runs: streamed, through the passed fd with a
+ * tether_xfer (hashed, as tetherctl get --json), or through it without
+ * one (libtether makes no hash no one could read). */
+enum bench_get_way { BENCH_GET_STREAM, BENCH_GET_FD, BENCH_GET_BARE,
+		     BENCH_GET_WAYS };
+
+/* tether_get of the file to /dev/null, one of those ways. */
+static int bench_tether_get(struct bench_env *e, enum bench_get_way way,
+			    double *ns)
 {
 	struct tether_xfer info = { 0 };
 	double t0;
 	int rc;
 
-	bench_stream(stream);
+	bench_stream(way == BENCH_GET_STREAM);
 	t0 = bench_now_ns();
-	rc = tether_get(e->d.t, e->p.src, e->devnull, &info);
+	rc = tether_get(e->d.t, e->p.src, e->devnull,
+			way == BENCH_GET_BARE ? NULL : &info);
 	*ns = bench_now_ns() - t0;
 	bench_stream(false);
-	if (rc < 0)
+	if (rc < 0 || way == BENCH_GET_BARE)
+		/* a short copy is -EIO in there (libtether(3)) */
 		return rc;
 	if (info.bytes != e->size || info.size != (int64_t)e->size ||
 	    info.remote_bytes != e->size)
 		return -EIO;
 	return 0;
+}
+
+/* The series a GET way's runs go into. */
+static struct bench_series *bench_get_series(struct bench_results *res,
+					     enum bench_get_way way)
+{
+	return way == BENCH_GET_STREAM ? &res->get
+	       : way == BENCH_GET_FD	? &res->get_fd
+					: &res->get_bare;
 }
 
 /* tether_put of the file into the private directory: the server writes
@@ -581,8 +601,8 @@ static int bench_warmup(struct bench_env *e, const struct bench_opts *o,
 			return bench_fail("local read", rc);
 		if ((rc = bench_raw_copy(e, &ns)) < 0)
 			return bench_fail("raw socket copy", rc);
-		for (int fd = 0; fd < 2 && res->get_ok; fd++)
-			if ((rc = bench_tether_get(e, !fd, &ns)) < 0)
+		for (int way = 0; way < BENCH_GET_WAYS && res->get_ok; way++)
+			if ((rc = bench_tether_get(e, way, &ns)) < 0)
 				bench_tether_failed(e->d.t, "tether_get", rc,
 						    &res->get_ok,
 						    &res->get_err);
@@ -611,10 +631,10 @@ static int bench_run_all(struct bench_env *e, const struct bench_opts *o,
 		if ((rc = bench_raw_copy(e, &ns)) < 0)
 			return bench_fail("raw socket copy", rc);
 		res->raw.ns[res->raw.n++] = ns;
-		for (int fd = 0; fd < 2 && res->get_ok; fd++) {
-			struct bench_series *s = fd ? &res->get_fd : &res->get;
+		for (int way = 0; way < BENCH_GET_WAYS && res->get_ok; way++) {
+			struct bench_series *s = bench_get_series(res, way);
 
-			if ((rc = bench_tether_get(e, !fd, &ns)) < 0)
+			if ((rc = bench_tether_get(e, way, &ns)) < 0)
 				bench_tether_failed(e->d.t, "tether_get", rc,
 						    &res->get_ok,
 						    &res->get_err);
@@ -653,8 +673,9 @@ static double bench_local_best(const struct bench_results *res)
 
 /* The ratios, in MiB/s: GET (streamed) / raw copy, PUT (streamed) /
  * raw+write+fsync, raw copy / local read, GET (fd) / the best local
- * read, PUT (fd) / raw+write+fsync. */
-static void bench_ratios(const struct bench_results *res, double r[5])
+ * read, PUT (fd) / raw+write+fsync, GET (fd, unhashed) / the best
+ * local read. */
+static void bench_ratios(const struct bench_results *res, double r[6])
 {
 	r[0] = bench_ratio(bench_median(&res->raw), bench_median(&res->get));
 	r[1] = bench_ratio(bench_median(&res->rawfs), bench_median(&res->put));
@@ -662,6 +683,8 @@ static void bench_ratios(const struct bench_results *res, double r[5])
 	r[3] = bench_ratio(bench_local_best(res), bench_median(&res->get_fd));
 	r[4] = bench_ratio(bench_median(&res->rawfs),
 			   bench_median(&res->put_fd));
+	r[5] = bench_ratio(bench_local_best(res),
+			   bench_median(&res->get_bare));
 }
 
 /* A share as "100.0%", or "?". */
@@ -680,7 +703,7 @@ static void bench_print_table(const struct bench_env *e,
 {
 	struct bench_unit mibs = BENCH_MIB_S(o->mib);
 	char before[16], after[16];
-	double r[5];
+	double r[6];
 
 	bench_ratios(res, r);
 	bench_pct(before, sizeof(before), res->resident_before);
@@ -702,6 +725,8 @@ static void bench_print_table(const struct bench_env *e,
 	bench_print_row("tether GET -> /dev/null, stream", &res->get, mibs);
 	bench_print_row("tether GET -> /dev/null, fd pass", &res->get_fd,
 			mibs);
+	bench_print_row("  the same, unhashed",
+			&res->get_bare, mibs);
 	bench_print_row("raw copy + write + fsync", &res->rawfs, mibs);
 	bench_print_row("tether PUT (server fsyncs), stream", &res->put,
 			mibs);
@@ -713,6 +738,7 @@ static void bench_print_table(const struct bench_env *e,
 	printf("\n");
 	bench_print_ratio("GET stream / raw socket copy", r[0]);
 	bench_print_ratio("GET fd pass / best local read", r[3]);
+	bench_print_ratio("  unhashed / best local read", r[5]);
 	bench_print_ratio("PUT stream / raw copy + write + fsync", r[1]);
 	bench_print_ratio("PUT fd pass / raw copy + write + fsync", r[4]);
 	bench_print_ratio("raw socket copy / local read", r[2]);
@@ -722,9 +748,10 @@ static void bench_print_table(const struct bench_env *e,
 	       BENCH_TARGET, bench_verdict(r[1], BENCH_TARGET, false));
 	printf("target: GET stream >= %.2f x raw socket copy: %s\n",
 	       BENCH_TARGET_RAW, bench_verdict(r[0], BENCH_TARGET_RAW, false));
-	printf("target: GET fd pass >= %.2f x local read(): %s\n",
-	       BENCH_TARGET_LOCAL, bench_verdict(r[3], BENCH_TARGET_LOCAL,
-						 false));
+	printf("target: GET fd pass >= %.2f x local read(): %s "
+	       "(no tether_xfer: %s)\n", BENCH_TARGET_LOCAL,
+	       bench_verdict(r[3], BENCH_TARGET_LOCAL, false),
+	       bench_verdict(r[5], BENCH_TARGET_LOCAL, false));
 	if (!res->get_ok)
 		printf("GET row incomplete: %s\n", strerror(-res->get_err));
 	if (!res->put_ok)
@@ -737,7 +764,7 @@ static void bench_print_json(const struct bench_env *e,
 			     const struct bench_results *res)
 {
 	struct bench_unit mibs = BENCH_MIB_S(o->mib);
-	double r[5];
+	double r[6];
 
 	bench_ratios(res, r);
 	bench_json_head(o->a.pin);
@@ -754,6 +781,7 @@ static void bench_print_json(const struct bench_env *e,
 	bench_json_series("raw_copy", &res->raw, mibs);
 	bench_json_series("tether_get", &res->get, mibs);
 	bench_json_series("tether_get_fd", &res->get_fd, mibs);
+	bench_json_series("tether_get_fd_unhashed", &res->get_bare, mibs);
 	bench_json_series("raw_write_fsync", &res->rawfs, mibs);
 	bench_json_series("tether_put", &res->put, mibs);
 	bench_json_series("tether_put_fd", &res->put_fd, mibs);
@@ -764,6 +792,7 @@ static void bench_print_json(const struct bench_env *e,
 	bench_json_ratio("ratio_put_raw_fsync", r[1], false);
 	bench_json_ratio("ratio_raw_local", r[2], false);
 	bench_json_ratio("ratio_get_local", r[3], false);
+	bench_json_ratio("ratio_get_local_unhashed", r[5], false);
 	bench_json_ratio("ratio_put_fd_raw_fsync", r[4], false);
 	printf("  \"target_ratio\": %.2f,\n", BENCH_TARGET);
 	bench_json_met("target_get_met", r[0], BENCH_TARGET, false, false);

@@ -267,6 +267,40 @@ Test(fast, get_fd_and_stream_give_same_bytes_and_hashes)
 	free(src);
 }
 
+/* No tether_xfer: the same-host copy makes no hash (no one could read
+ * it) and takes bigger windows; the bytes, a short file's -EIO and the
+ * server's fds are as with one. */
+Test(fast, get_fd_without_info_gives_the_same_bytes)
+{
+	size_t n = 5 * MiB + 3, len;
+	char *src = pattern(n, 9), path[256], out[256], *got;
+	int before = fx_settled_fds(fx.pid);
+
+	fx_path(path, sizeof(path), "bare");
+	fx_path(out, sizeof(out), "bare.out");
+	write_file(path, src, n);
+	stream(false);
+	cr_assert_eq(get_to(path, out, NULL), 0, "%s",
+		     tether_last_error(fx.t));
+	got = slurp(out, &len);
+	cr_assert_eq(len, n);
+	cr_assert_eq(memcmp(got, src, n), 0, "GET without info: bytes differ");
+	free(got);
+	/* an empty file, and one smaller than a window */
+	write_file(path, src, 0);
+	cr_assert_eq(get_to(path, out, NULL), 0);
+	free(slurp(out, &len));
+	cr_assert_eq(len, 0);
+	write_file(path, src, 4097);
+	cr_assert_eq(get_to(path, out, NULL), 0);
+	got = slurp(out, &len);
+	cr_assert_eq(len, 4097);
+	cr_assert_eq(memcmp(got, src, 4097), 0);
+	free(got);
+	fx_expect_fds(fx.pid, before, "after GETs without info");
+	free(src);
+}
+
 Test(fast, put_fd_and_stream_give_same_bytes_and_hashes)
 {
 	size_t n = 2 * MiB + 13, len;

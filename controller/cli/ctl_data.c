@@ -280,7 +280,7 @@ int ctl_get(struct ctl *g, struct tether *t, int argc, char **argv)
 	struct ctl_local l;
 	const char *remote, *local;
 	int fd, rc, c;
-	bool to_stdout, direct;
+	bool to_stdout, direct, bar;
 
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "q", opts, NULL)) != -1)
@@ -294,11 +294,14 @@ int ctl_get(struct ctl *g, struct tether *t, int argc, char **argv)
 	if ((fd = ctl_get_open(local, &l, &direct)) < 0)
 		return CTL_EX_FAILED;
 	/* the bar, unasked, not on the terminal the bytes go to */
-	if (ctl_progress_begin(&prog, pm, "get", !(to_stdout && isatty(1)))) {
+	bar = ctl_progress_begin(&prog, pm, "get", !(to_stdout && isatty(1)));
+	if (bar) {
 		x.progress = ctl_progress_cb;
 		x.progress_arg = &prog;
 	}
-	rc = tether_get(t, remote, fd, &x);
+	/* Without the bar or the JSON summary nothing reads x: libtether
+	 * then skips the hash a same-host copy would only report. */
+	rc = tether_get(t, remote, fd, bar || g->json ? &x : NULL);
 	if (direct) {
 		close(fd);
 	} else if (!to_stdout) {

@@ -14,9 +14,6 @@
 
 #include "libtether.h"
 
-/* Bytes read per pass: small enough that what was just read is still in
- * the cache when it is hashed and handed on. */
-#define TL_FDPASS_WINDOW (128u << 10)
 
 void *tl_chunk_alloc(size_t size)
 {
@@ -57,9 +54,10 @@ int tl_fdpass_ro(struct tether *t, int fd)
 }
 
 int tl_fdpass_read(struct tether *t, int fd, uint64_t off, uint64_t size,
+		   size_t window,
 		   int (*fn)(const void *p, size_t n, void *arg), void *arg)
 {
-	char *buf = tl_chunk_alloc(TL_FDPASS_WINDOW);
+	char *buf = tl_chunk_alloc(window);
 	uint64_t end = off + size;
 	int rc = 0;
 
@@ -67,8 +65,7 @@ int tl_fdpass_read(struct tether *t, int fd, uint64_t off, uint64_t size,
 		return tl_fail(t, ENOMEM, "out of memory");
 	while (off < end && rc == 0) {
 		uint64_t left = end - off;
-		size_t want = left < TL_FDPASS_WINDOW ? (size_t)left
-						      : TL_FDPASS_WINDOW;
+		size_t want = left < window ? (size_t)left : window;
 		ssize_t n = pread(fd, buf, want, (off_t)off);
 
 		if (n < 0 && errno == EINTR)

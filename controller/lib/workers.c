@@ -370,7 +370,8 @@ static int tl_logs_fd(struct tether *t, const struct tp_logs_reply *f,
 
 	if (fd < 0)
 		return fd;
-	rc = tl_fdpass_read(t, fd, f->fdoff, f->fdlen, tl_logs_take, &l);
+	rc = tl_fdpass_read(t, fd, f->fdoff, f->fdlen, TL_FDPASS_WINDOW,
+			    tl_logs_take, &l);
 	close(fd);
 	return rc;
 }
