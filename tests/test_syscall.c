@@ -1377,19 +1377,23 @@ Test(syscall, the_fd_count_follows_every_kind_of_call)
 			TETHER_INT(AF_UNIX), TETHER_INT(SOCK_STREAM),
 			TETHER_INT(0), TETHER_OUT(pair, sizeof(pair)) }), 0);
 	cr_assert_eq(nfds_checked("socketpair"), base + 6);
+	cr_assert_eq(fx_syscall(fx.t, SYS_pipe2, 2, (struct tether_arg[]){
+			TETHER_OUT(pair, sizeof(pair)),
+			TETHER_INT(O_CLOEXEC) }), 0);
+	cr_assert_eq(nfds_checked("pipe2"), base + 8);
 	cr_assert_geq(fx_syscall(fx.t, SYS_fcntl, 3, (struct tether_arg[]){
 			TETHER_INT(a), TETHER_INT(F_DUPFD_CLOEXEC),
 			TETHER_INT(100) }), 100);
-	cr_assert_eq(nfds_checked("fcntl F_DUPFD"), base + 7);
+	cr_assert_eq(nfds_checked("fcntl F_DUPFD"), base + 9);
 	cr_assert_geq(fx_syscall(fx.t, SYS_fcntl, 2, (struct tether_arg[]){
 			TETHER_INT(a), TETHER_INT(F_GETFL) }), 0);
 	cr_assert_eq(fx_syscall(fx.t, SYS_fcntl, 3, (struct tether_arg[]){
 			TETHER_INT(99999), TETHER_INT(F_DUPFD), TETHER_INT(0) }),
 		     -EBADF);
-	cr_assert_eq(nfds_checked("fcntl F_GETFL, a failed F_DUPFD"), base + 7);
+	cr_assert_eq(nfds_checked("fcntl F_GETFL, a failed F_DUPFD"), base + 9);
 	cr_assert_eq(fx_close(fx.t, (int)b), 0);
 	cr_assert_eq(fx_close(fx.t, (int)b), -EBADF);
-	cr_assert_eq(nfds_checked("close, close again"), base + 6);
+	cr_assert_eq(nfds_checked("close, close again"), base + 8);
 	/* asynchronously: off the loop, collected later */
 	c.args[0] = TETHER_INT(AT_FDCWD);
 	c.args[1] = TETHER_STR("/dev/null");
@@ -1399,5 +1403,5 @@ Test(syscall, the_fd_count_follows_every_kind_of_call)
 	cr_assert_eq(tether_collect(fx.t, c.async_id, -1, &c), 0, "%s",
 		     tether_last_error(fx.t));
 	cr_assert_geq(c.ret, 0);
-	cr_assert_eq(nfds_checked("an async openat"), base + 7);
+	cr_assert_eq(nfds_checked("an async openat"), base + 9);
 }

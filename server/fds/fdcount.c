@@ -7,7 +7,7 @@
  * count is kept, and each syscall that runs moves it as the syscall
  * table says the call moves the fd table: an fd more (open, socket,
  * accept ...: TP_SC_RETFD), one fewer (close), none (read, write,
- * stat ...: TP_SC_KEEPFDS), two (socketpair), as its command says
+ * stat ...: TP_SC_KEEPFDS), two (socketpair, pipe), as its command says
  * (fcntl), or unknown (dup2, recvmsg, ioctl ...: counted again at the
  * next attach).  A call running off the loop (a helper, the ring) may have
  * changed the table before its completion says so: while one is, a
@@ -39,7 +39,11 @@ static enum td_fds_move td_fds_move_of(long nr)
 	if (nr == SYS_close)
 		return TD_FDS_CLOSE;
 	/* two new fds, never internal ones (those are adopted) */
-	if (nr == SYS_socketpair)
+	if (nr == SYS_socketpair || nr == SYS_pipe2
+#ifdef SYS_pipe
+	    || nr == SYS_pipe
+#endif
+	    )
 		return TD_FDS_PAIR;
 	/* dup2/dup3 may replace an open fd, signalfd reuse one. */
 	if (nr == SYS_dup3 || nr == SYS_signalfd4
