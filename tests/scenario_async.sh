@@ -4,9 +4,11 @@
 # killed -9 stays pending (pending, --json pending) and is collected by a
 # later one after a write; call --async prints an id, cancel, collect of
 # cancelled / unknown ids, call --timeout (ETIMEDOUT), an O_NONBLOCK read
-# (EAGAIN at once), nanosleep through the ring, and batch (- with a
+# (EAGAIN at once), nanosleep through the ring, batch (- with a
 # here-doc using $K references, a failing entry with and without --stop,
-# bad references), against a real tetherd.
+# bad references), and submit (ids collected later, --wait in completion
+# order, --timeout leaving a read running, what it refuses), against a
+# real tetherd.
 # Needs $TETHERCTL and $TETHERD (make check exports both).
 #
 # Prints "scenario_async: N passed, M failed"; exits 1 if M > 0.
@@ -269,6 +271,115 @@ has "the failed entry" "= -1 ENOENT" "$(line 1 "$out")"
 has "reference to it is ECANCELED" "= -1 ECANCELED" "$(line 2 "$out")"
 
 ctl "empty batch is a usage error" 2 batch - </dev/null
+
+# ---- submit ----------------------------------------------------------------
+
+# Side by side: a read that waits on an empty pipe does not hold up the
+# calls after it, and stays running for a later tetherctl to collect.
+pipe "pipe2 (for submit)" 0
+ctl "submit - prints one id per call" 0 submit - <<EOF
+read $R @64 64
+getpid
+openat AT_FDCWD '"/nonexistent/tether"' O_RDONLY
+EOF
+expect "three ids" 3 "$(printf '%s\n' "$out" | wc -l | tr -d ' ')"
+RID=$(line 1 "$out")
+GID=$(line 2 "$out")
+OID=$(line 3 "$out")
+is_id "the read's id" "$RID"
+ctl "pending lists the read as running" 0 --json pending
+has "the read runs on" \
+	"{\"id\":$RID,\"syscall\":\"read\",\"nr\":0,\"state\":\"running\"" "$out"
+ctl "collect the getpid of the submit" 0 collect "$GID"
+expect "its result" "getpid() = $SPID" "$out"
+ctl "collect the failed openat of the submit" 1 collect "$OID"
+has "its errno" "= -1 ENOENT" "$out"
+ctl "write into the pipe" 0 call write "$W" "'sub\n'" 4
+ctl "collect the submitted read" 0 collect "$RID"
+expect "it read what was written" "read($R, \"sub\\n\", 64) = 4" "$out"
+
+# --wait: results in the order they complete, entry and id on each.
+# 200 ms: tv_nsec 200,000,000 = 0x0bebc200, little-endian.
+cat >"$D/sub" <<'CALLS'
+# the slow one first
+nanosleep x:000000000000000000c2eb0b00000000 0
+getpid
+close 9999
+CALLS
+ctl "submit --wait, one entry failing" 1 submit --wait "$D/sub"
+expect "three lines" 3 "$(printf '%s\n' "$out" | wc -l | tr -d ' ')"
+expect "the getpid came first" "[entry 1] getpid() = $SPID" \
+	"$(line 1 "$out")"
+has "then the close" "[entry 2] close(9999) = -1 EBADF" "$(line 2 "$out")"
+has "the nanosleep last" "[entry 0] nanosleep(" "$(line 3 "$out")"
+ctl "submit --wait --json" 1 --json submit --wait "$D/sub"
+has "objects carry entry and id" '{"entry":1,"id":' "$(line 1 "$out")"
+has "and the call's members" '"syscall":"getpid","nr":39' "$(line 1 "$out")"
+has "the error object names the first failed entry" \
+	'submit: entry 2 (close)' "$err"
+ctl "nothing left pending after --wait" 0 --json pending
+expect "pending is empty" "[]" "$out"
+
+# --timeout: what has not completed runs on, its id printed.
+ctl "submit --timeout 0.3 with a read that waits" 4 --json submit \
+	--timeout 0.3 - <<EOF
+getpid
+read $R @64 64
+EOF
+has "the getpid came" '{"entry":0,"id":' "$(line 1 "$out")"
+has "the read is still running" '"syscall":"read","state":"running"}' \
+	"$(line 2 "$out")"
+has "stderr says the time ran out" "--timeout ran out with 1 of 2" "$err"
+RID=$(line 2 "$out" | sed -n 's/.*"id":\([0-9]*\).*/\1/p')
+is_id "the running read's id" "$RID"
+ctl "write into the pipe again" 0 call write "$W" "'t\n'" 2
+ctl "collect the read left running" 0 collect "$RID"
+expect "it read" "read($R, \"t\\n\", 64) = 2" "$out"
+
+# Ctrl-C while --wait waits: what still runs is cancelled and taken, so
+# nothing is left parked; 130 as shells report SIGINT.
+"$TETHERCTL" -s "$S" submit --wait - >"$D/iout" 2>"$D/ierr" <<EOF &
+getpid
+read $R @64 64
+read $R @64 64
+EOF
+BPID=$!
+if wait_until 5 grep -q getpid "$D/iout"; then
+	ok "submit --wait printed the getpid"
+else
+	bad "submit --wait printed the getpid" "$(cat "$D/iout" "$D/ierr")"
+fi
+kill -INT "$BPID"
+wait "$BPID"
+st=$?
+BPID=
+expect "SIGINT: exit 130" 130 "$st"
+has "it says what it cancelled" "interrupted; 2 calls cancelled" \
+	"$(cat "$D/ierr")"
+ctl "pending after the interrupt" 0 --json pending
+expect "nothing parked" "[]" "$out"
+
+# What submit refuses before anything runs: exit 2, the line named.
+ctl "submit with a \$k reference" 2 submit - <<'CALLS'
+getpid
+dup $0
+CALLS
+has "it names the line and why" "submit line 2: argument 1: \$0" "$err"
+ctl "submit with a buffer over 64 KiB" 2 submit - <<'CALLS'
+read 0 @70000 70000
+CALLS
+has "it says the buffer is too big" \
+	"submit line 1: argument 2: a buffer over 64 KiB" "$err"
+ctl "empty submit is a usage error" 2 submit - </dev/null
+awk 'BEGIN { for (i = 0; i < 1025; i++) print "getpid" }' >"$D/many"
+ctl "1025 calls is a usage error" 2 submit "$D/many"
+has "it says the bound" "1025 calls; at most 1024" "$err"
+ctl "after all that, pending is empty" 0 --json pending
+expect "nothing ran" "[]" "$out"
+awk 'BEGIN { for (i = 0; i < 1024; i++) print "getpid" }' >"$D/many"
+ctl "1024 getpids with --wait" 0 submit --wait "$D/many"
+expect "1024 results" 1024 \
+	"$(printf '%s\n' "$out" | grep -c "getpid() = $SPID")"
 
 # ---- shutdown -----------------------------------------------------------
 

@@ -61,6 +61,9 @@ int ctl_call_check(const struct ctl_callspec *cs, char *err, size_t errsz);
 /* After the call ran (call.ret and args[i].returned set). */
 void ctl_call_print(FILE *f, const struct ctl_callspec *cs);
 void ctl_call_print_json(FILE *f, const struct ctl_callspec *cs);
+/* The same with lead (members and their commas: "\"id\":7,") first. */
+void ctl_call_print_json_lead(FILE *f, const struct ctl_callspec *cs,
+			      const char *lead);
 /* JSON string of s[0..n): valid UTF-8 quoted as it is (", \\, controls
  * and U+2028/9 escaped); bytes that are not UTF-8 as {"hex": "..."},
  * never a guess; s NULL as null. */
@@ -228,6 +231,24 @@ int ctl_logs(struct ctl *g, struct tether *t, int argc, char **argv);
 int ctl_respawn(struct ctl *g, struct tether *t, int argc, char **argv);
 const char *ctl_signal_name(int sig, char *buf, size_t size);
 int ctl_signal_parse(const char *s, int *sig);
+
+/* ctl_callfile.c: the lines of a file (- for stdin) in the call syntax,
+ * each parsed and checked (ctl_call_check, then check if set); an error
+ * names the verb and the line. */
+struct ctl_calls {
+	struct ctl_callspec *cs;
+	size_t n;
+	size_t cap;
+	/* 0, or -EINVAL with a one-line message in err */
+	int (*check)(const struct ctl_callspec *cs, char *err, size_t errsz);
+};
+/* CTL_EX_OK with b->n >= 1; CTL_EX_USAGE (a bad line, or none) or
+ * CTL_EX_FAILED (the file), said on stderr, with b empty. */
+int ctl_calls_read(struct ctl_calls *b, const char *verb, const char *path);
+void ctl_calls_free(struct ctl_calls *b);
+
+/* ctl_submit.c */
+int ctl_submit(struct ctl *g, struct tether *t, int argc, char **argv);
 
 /* ctl_async.c */
 int ctl_pending(struct ctl *g, struct tether *t, int argc, char **argv);

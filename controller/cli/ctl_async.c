@@ -7,7 +7,6 @@
 #include <time.h>
 
 #include "ctl.h"
-#include "ctl_libedit.h"
 
 static void ctl_syscall_name(long nr, char *buf, size_t size)
 {
@@ -277,91 +276,16 @@ int ctl_cancel(struct ctl *g, struct tether *t, int argc, char **argv)
 
 /* ---- batch -------------------------------------------------------------- */
 
-struct ctl_batch {
-	struct ctl_callspec *cs;
-	size_t n;
-	size_t cap;
-};
-
-static void ctl_batch_free(struct ctl_batch *b)
-{
-	for (size_t i = 0; i < b->n; i++)
-		ctl_callspec_free(&b->cs[i]);
-	free(b->cs);
-}
-
-/* One line in the `call` syntax (with or without the word call). */
-static int ctl_batch_line(struct ctl_batch *b, const char *line, int lineno)
-{
-	char err[256], **w;
-	int n, rc, skip;
-
-	/* Words as attach and a shell split them: a string for `call`
-	 * keeps its double quotes inside single ones ('"/etc/hostname"'). */
-	if ((rc = ctl_words(line, &w, &n)) < 0) {
-		ctl_err("batch line %d: %s", lineno, ctl_words_strerror(rc));
-		return rc == -ENOMEM ? rc : -EINVAL;
-	}
-	if (n == 0) {
-		ctl_words_free(w, n);
-		return 0;
-	}
-	if (b->n == b->cap) {
-		size_t cap = b->cap ? 2 * b->cap : 16;
-		struct ctl_callspec *nv = realloc(b->cs, cap * sizeof(*nv));
-
-		if (!nv) {
-			ctl_words_free(w, n);
-			return -ENOMEM;
-		}
-		b->cs = nv;
-		b->cap = cap;
-	}
-	skip = !strcmp(w[0], "call");
-	if (n - skip <= 0) {
-		rc = -EINVAL;
-		snprintf(err, sizeof(err), "empty call");
-	} else if ((rc = ctl_call_parse(n - skip, w + skip, &b->cs[b->n], err,
-					sizeof(err))) == 0 &&
-		   (rc = ctl_call_check(&b->cs[b->n], err, sizeof(err))) < 0) {
-		ctl_callspec_free(&b->cs[b->n]);
-	}
-	if (rc < 0)
-		ctl_err("batch line %d: %s", lineno, err);
-	else
-		b->n++;
-	ctl_words_free(w, n);
-	return rc;
-}
-
-static int ctl_batch_read(struct ctl_batch *b, FILE *f)
-{
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
-	int lineno = 0, rc = 0;
-
-	while (rc == 0 && (len = getline(&line, &cap, f)) >= 0) {
-		lineno++;
-		if (len && line[len - 1] == '\n')
-			line[len - 1] = '\0';
-		rc = ctl_batch_line(b, line, lineno);
-	}
-	free(line);
-	return rc;
-}
-
 int ctl_batch(struct ctl *g, struct tether *t, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "stop", no_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct ctl_batch b = { NULL, 0, 0 };
+	struct ctl_calls b = { 0 };
 	struct tether_call *calls = NULL;
 	unsigned flags = 0;
 	int c, rc, stopped, status = CTL_EX_OK;
-	FILE *f;
 
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "+s", opts, NULL)) != -1) {
@@ -371,28 +295,10 @@ int ctl_batch(struct ctl *g, struct tether *t, int argc, char **argv)
 	}
 	if (optind != argc - 1)
 		return CTL_EX_USAGE;
-	/* Its lines are split by libedit's tokenizer: say so up front. */
-	if (ctl_libedit_load() < 0) {
-		ctl_err("batch: %s", ctl_libedit_why());
-		return CTL_EX_FAILED;
-	}
-	f = strcmp(argv[optind], "-") ? fopen(argv[optind], "re") : stdin;
-	if (!f) {
-		ctl_err_errno(errno, "batch: %s: %s",
-			      argv[optind], strerror(errno));
-		return CTL_EX_FAILED;
-	}
-	rc = ctl_batch_read(&b, f);
-	if (f != stdin)
-		fclose(f);
-	if (rc < 0 || b.n == 0) {
-		if (b.n == 0 && rc == 0)
-			ctl_err("batch: no calls");
-		ctl_batch_free(&b);
-		return CTL_EX_USAGE;
-	}
+	if ((rc = ctl_calls_read(&b, "batch", argv[optind])) != CTL_EX_OK)
+		return rc;
 	if (!(calls = calloc(b.n, sizeof(*calls)))) {
-		ctl_batch_free(&b);
+		ctl_calls_free(&b);
 		return CTL_EX_FAILED;
 	}
 	for (size_t i = 0; i < b.n; i++)
@@ -424,6 +330,6 @@ int ctl_batch(struct ctl *g, struct tether *t, int argc, char **argv)
 			       stopped);
 	}
 	free(calls);
-	ctl_batch_free(&b);
+	ctl_calls_free(&b);
 	return status;
 }

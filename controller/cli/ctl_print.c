@@ -348,12 +348,18 @@ static void json_decoded(FILE *f, const struct ctl_callspec *cs)
 
 void ctl_call_print_json(FILE *f, const struct ctl_callspec *cs)
 {
+	ctl_call_print_json_lead(f, cs, "");
+}
+
+void ctl_call_print_json_lead(FILE *f, const struct ctl_callspec *cs,
+			      const char *lead)
+{
 	long ret = cs->call.ret;
 	const char *name;
 	char buf[128];
 	unsigned i;
 
-	fputs("{\"syscall\":", f);
+	fprintf(f, "{%s\"syscall\":", lead);
 	ctl_json_string(f, cs->name, strnlen(cs->name, sizeof(cs->name)));
 	fprintf(f, ",\"nr\":%ld", cs->call.nr);
 	if (is_error(ret)) {
