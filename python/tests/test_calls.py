@@ -98,6 +98,32 @@ def test_batch(client, tmp_path):
     assert res[1].ret == -errno.ECANCELED
 
 
+def test_submit_reap(client):
+    K = client.consts
+    r = Out(8)
+    assert client.call("pipe2", r, K.O_CLOEXEC) == 0
+    rfd, wfd = struct.unpack("ii", r.value)
+    buf = Out(16)
+    ids = client.submit([("read", rfd, buf, 16), ("getpid",),
+                         ("close", 9999)])
+    assert len(ids) == 3 and client.submitted() == 3
+    # the read waits on the empty pipe; the other two complete
+    got = dict(client.reap(min=2))
+    assert set(got) == set(ids[1:])
+    assert got[ids[1]].ret == client.server_pid
+    assert got[ids[2]].errno == errno.EBADF
+    assert client.reap(wait_ms=0) == [] and client.submitted() == 1
+    assert client.call("write", wfd, In(b"reaped"), 6) == 6
+    [(cid, res)] = client.reap()
+    assert cid == ids[0] and res.ret == 6 and buf.value == b"reaped"
+    assert client.submitted() == 0
+    with pytest.raises(tether.Error) as e:
+        client.submit([("getpid",), ("dup", Ref(0))])
+    assert e.value.errno == errno.EINVAL
+    for fd in (rfd, wfd):
+        client.call("close", fd)
+
+
 def test_async_pending_collect_cancel(client):
     ts = struct.pack("qq", 30, 0)
     a = client.call_async("nanosleep", In(ts), 0)

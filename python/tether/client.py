@@ -24,7 +24,8 @@ OPS = dict(SYSCALL=2, PERSIST=3, STATUS=4, SHUTDOWN=5, LIST_FDS=6, LABEL=7,
            UNLABEL=8, GC=9, SPAWN=10, PS=11, WAIT=12, KILL=13, STOP=14,
            LOGS=15, ACK=16, PENDING=17, COLLECT=18, CANCEL=19, BATCH=20,
            GET=21, PUT=22, GIVE=23, TAKE=24, MEM_ALLOC=25, MEM_FREE=26,
-           MEM_LIST=27, MEM_WRITE=28, MEM_READ=29, POLICY=30, RESPAWN=31)
+           MEM_LIST=27, MEM_WRITE=28, MEM_READ=29, POLICY=30, RESPAWN=31,
+           SUBMIT=32, REAP=33)
 _OP_NAMES = {v: k for k, v in OPS.items()}
 
 # SYSCALL flags
@@ -102,6 +103,7 @@ class Client:
         self._stash = collections.defaultdict(collections.deque)
         self._next = 1
         self._dead = None
+        self._submitted = {}        # id -> entry, until reaped
         self.__dict__.pop("_sysname", None)
 
     @staticmethod
@@ -331,6 +333,40 @@ class Client:
                      for e, r in zip(entries, rep["results"]))
         out.stopped_at, out.completed = rep["stopped_at"], rep["completed"]
         return out
+
+    def submit(self, entries):
+        """SUBMIT: start [(name, arg...), ...] side by side, each as an
+        ASYNC call (no Ref, no DataIn/DataOut); their ids, in entry
+        order.  The server checks them all first: a bad one raises Error
+        naming the entry, and none runs.  Out buffers are filled when
+        reap() hands their call back."""
+        if any(isinstance(a, (A.Ref, A.DataIn, A.DataOut))
+               for e in entries for a in e[1:]):
+            raise Error(errno.EINVAL, "submit: no Ref, DataIn or DataOut")
+        body = [[self._body(self.nr(e[0]), e[1:], 0, 0) for e in entries]]
+        ids = self.request("SUBMIT", body)["ids"]
+        if len(ids) != len(entries):
+            raise Error(errno.EPROTO, "SUBMIT reply: %d ids for %d entries"
+                        % (len(ids), len(entries)))
+        for i, e in zip(ids, entries):
+            self._submitted[i] = e
+        return ids
+
+    def reap(self, min=1, max=1024, wait_ms=-1):
+        """REAP: [(id, Result), ...] of the calls this Client submitted,
+        in the order they completed, once at least min have (or all that
+        are still out, if fewer) or wait_ms ran out (-1: no limit, 0: at
+        once; then maybe none)."""
+        rep = self.request("REAP", [min, max, wait_ms])
+        out = []
+        for cid, res in rep["completions"]:
+            e = self._submitted.pop(cid, None) or (None,)
+            out.append((cid, self._result(e[0], res, e[1:])))
+        return out
+
+    def submitted(self):
+        """How many submitted calls have not been reaped."""
+        return len(self._submitted)
 
     def pending(self):
         """PENDING: {pending: [...], parked_lost, parked_bytes}."""
