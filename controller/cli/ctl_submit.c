@@ -166,6 +166,14 @@ static int ctl_submit_wait(struct ctl *g, struct tether *t,
 			}
 		}
 		fflush(stdout);
+		if (n == 0 && timeout_ms < 0) {
+			/* REAP answers at once when nothing is out: the
+			 * server no longer holds what we wait for. */
+			ctl_err("submit: the server has none of the %zu calls "
+				"still waited for", left);
+			status = CTL_EX_FAILED;
+			break;
+		}
 		if (n == 0 && timeout_ms >= 0 && !ctl_submit_left_ms(&end)) {
 			/* The rest run on: ids to collect them by. */
 			for (size_t i = 0; i < b->n; i++)
