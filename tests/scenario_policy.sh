@@ -103,6 +103,37 @@ fi
 
 shutdown_force
 
+# ---- transfers under a policy that denies the data syscalls --------------
+
+# GET is checked as openat, PUT as openat for writing (tetherd(8)); the
+# server's own reads and writes of the file go through its ring, whose
+# READ and WRITE must stay open whatever the policy says of read and
+# write, streamed or not.
+cat >"$D/noio.policy" <<'POL'
+default allow
+deny read EPERM
+deny pread64 EPERM
+deny write EPERM
+deny pwrite64 EPERM
+POL
+S=$D/s3.sock
+if ctl "start --policy denying read and write" 0 start --tetherd "$TETHERD" \
+	--policy "$D/noio.policy"; then
+	SPID=$out
+	printf 'under a policy\n' >"$D/src"
+	for way in stream fd; do
+		[ $way = stream ] && nofd=1 || nofd=0
+		TETHER_NO_FDPASS=$nofd ctl "GET ($way) under it" 0 get "$D/src" -
+		expect "GET ($way) brings the bytes" "under a policy" "$out"
+		TETHER_NO_FDPASS=$nofd ctl "PUT ($way) under it" 0 put "$D/src" \
+			"$D/dst.$way"
+		same "PUT ($way) wrote the bytes" "$D/src" "$D/dst.$way"
+	done
+	ctl "a controller's read is still denied" 5 call read 0 @8 8
+	has "as the policy says" "denied by policy" "$err"
+	shutdown_force
+fi
+
 # ---- a bad policy: the server does not start ----------------------------
 
 S=$D/s2.sock
