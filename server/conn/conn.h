@@ -58,6 +58,7 @@ struct td_conn {
 	struct td_event ev_out;
 	struct td_event ev_data;
 	bool data_armed;
+	bool dfd_sndbuf;		/* data/'s send buffer size is set */
 	struct td_xfer *xfer;		/* a transfer on the data socket */
 	struct tp_rbuf in;
 	struct td_outq out;
