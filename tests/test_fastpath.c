@@ -504,6 +504,35 @@ Test(fast, get_of_a_file_truncated_mid_copy_is_eio)
 	free(a);
 }
 
+/* Streamed, a file truncated under the server: its chunks are spliced
+ * from the page cache, and the ones after the truncation find the end
+ * of the file: ABORT EIO, never a short file that looks whole.  32 MiB,
+ * so that the truncation at the first chunk received comes while most
+ * of the file is still to be spliced (the socket holds about 2 MiB). */
+Test(fast, get_stream_of_a_file_truncated_mid_copy_is_eio)
+{
+	size_t n = 32 * MiB;
+	char *a = pattern(n, 7), path[256], out[256];
+	struct probe pr = { .act = act_truncate };
+	struct tether_xfer x = { .struct_size = sizeof(x),
+				 .progress = probe_progress,
+				 .progress_arg = &pr };
+	int base = fx_settled_fds(fx.pid);
+
+	fx_path(path, sizeof(path), "shrinks.stream");
+	fx_path(out, sizeof(out), "shrinks.stream.out");
+	pr.path = path;
+	write_file(path, a, n);
+	stream(true);
+	cr_assert_eq(get_to(path, out, &x), -EIO, "%s",
+		     tether_last_error(fx.t));
+	stream(false);
+	cr_assert(pr.acted);
+	cr_assert_eq(fx_getpid(fx.t), fx.pid);
+	fx_expect_fds(fx.pid, base, "after the aborted GET");
+	free(a);
+}
+
 /* The log swapped for a symlink to another file, or for a FIFO: no
  * byte of the other file, and no server stuck opening a FIFO. */
 Test(fast, logs_swapped_for_symlink_or_fifo_is_refused)

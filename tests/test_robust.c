@@ -1533,6 +1533,66 @@ Test(fuzz, get_behind_a_full_data_socket)
 	finish(base);
 }
 
+/* A streamed GET is spliced into the data socket, and splice() blocks
+ * or not by the socket's O_NONBLOCK -- on a file description the
+ * controller made and may still hold.  One that clears it and stops
+ * reading must not stall the loop: STATUS answers and a take-over gets
+ * in while the GET is stuck; when the controller goes, the stuck splice
+ * ends with the connection, and nothing of the GET is left. */
+Test(fuzz, get_into_a_data_socket_made_blocking_by_the_controller)
+{
+	char path[256], text[256];
+	int sp[2], dp[2], pass[2], held, base, code;
+	struct tp_msg m;
+	struct fx_raw r = { .id = 100 };
+	uint64_t id;
+	size_t size = 64u << 20;
+	char *junk = malloc(1u << 20);
+	int fd;
+
+	cr_assert_not_null(junk);
+	memset(junk, 'g', 1u << 20);
+	fx_path(path, sizeof(path), "big");
+	cr_assert_geq(fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600), 0);
+	for (size_t off = 0; off < size; off += 1u << 20)
+		cr_assert_eq(write(fd, junk, 1u << 20), 1 << 20);
+	close(fd);
+	free(junk);
+	base = fx_settled_fds(fx.pid);	/* with fx.t, as alive() leaves it */
+	detach_fx();
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, dp), 0);
+	/* the server's end of the data socket, kept */
+	cr_assert_geq(held = fcntl(dp[1], F_DUPFD_CLOEXEC, 0), 0);
+	pass[0] = sp[1];
+	pass[1] = dp[1];
+	fx_hello_msg(&m, TETHER_PROTO_VERSION, TETHER_HELLO_TAKEOVER);
+	code = fx_handshake(fx.sock, tp_msg_data(&m), tp_msg_size(&m), pass,
+			    2, text, sizeof(text));
+	tp_msg_destroy(&m);
+	cr_assert_eq(code, 0, "HELLO: %d %s", code, text);
+	close(sp[1]);
+	close(dp[1]);
+	r.sfd = sp[0];
+	r.dfd = dp[0];
+	/* The server made it non-blocking at the HELLO: undo that. */
+	cr_assert_eq(fcntl(held, F_SETFL, 0), 0);
+	id = fx_raw_begin(&r, &m, TETHER_OP_GET);
+	msgpack_pack_array(&m.pk, 1);
+	tp_pack_str(&m.pk, path);
+	fx_raw_send(&r, &m);
+	cr_assert_eq(fx_raw_reply(&r, id, NULL), 0, "GET's interim reply");
+	/* The data socket fills and nobody reads it. */
+	for (int i = 0; i < 3; i++) {
+		usleep(100 * 1000);
+		status_answers();
+	}
+	fx_raw_close(&r);
+	close(held);
+	alive();
+	finish(base);
+}
+
 /* MEM_WRITE and MEM_READ copy with process_vm_writev/readv on the
  * server itself.  Before: its own seccomp filter did not allow them, and
  * under any policy they failed (EPERM, reported as "transfer failed:

@@ -48,6 +48,7 @@ int td_xfer_claim(struct td_conn *c, struct td_xfer *x, struct td_job *j)
 
 void td_xfer_release(struct td_xfer *x)
 {
+	td_splice_stop(x);
 	if (x->hash)
 		tp_hash_free(x->hash);
 	free(x->bufmem);
@@ -151,6 +152,12 @@ static int td_xfer_fill(struct td_xfer *x)
 		x->boff = 0;
 		x->ended = true;
 		return 0;
+	}
+	if (x->fd >= 0 && x->spliced) {
+		if ((rc = td_splice_fill(x, n < TD_SPLICE_CHUNK
+					    ? n : TD_SPLICE_CHUNK)) < 0)
+			return rc;
+		return 1;
 	}
 	if (x->fd >= 0) {
 		if ((rc = td_xfer_io(x, false, x->buf + TETHER_CHUNK_HDR, n,
@@ -423,6 +430,9 @@ void td_xfer_start(struct td_xfer *x)
 				 sizeof(v));
 		x->conn->dfd_sndbuf = true;
 	}
+	/* A file goes by splice where the pipes can be had. */
+	if (x->sending && x->fd >= 0)
+		(void)td_splice_start(x);
 	if (x->sending)
 		td_xfer_send_pump(x);
 	else
@@ -440,6 +450,12 @@ void td_xfer_event(struct td_conn *c, int res)
 		td_xfer_over(x, res);
 		return;
 	}
+	if (x->sending && x->spliced && x->to_socket) {
+		/* the rest of a spliced chunk, now that there is room */
+		if ((res = td_splice_more(x)) < 0)
+			td_xfer_over(x, res);
+		return;
+	}
 	if (x->sending)
 		td_xfer_send_pump(x);
 	else
@@ -451,6 +467,39 @@ void td_xfer_io_done(struct td_xfer *x, int res)
 	x->io = false;
 	if (x->over || !x->conn)
 		return;
+	if (x->sending && x->spliced) {
+		bool out = x->to_socket;
+		int rc;
+
+		/* A file its filesystem cannot splice: read and sent as
+		 * ever, from this chunk on (nothing of it went out). */
+		if (!out && !x->chunk_got && (res == -EINVAL ||
+					      res == -EOPNOTSUPP)) {
+			td_splice_stop(x);
+			td_xfer_send_pump(x);
+			return;
+		}
+		if ((rc = td_splice_done(x, res)) == 2) {
+			td_xfer_arm(x->conn, POLLOUT);	/* td_xfer_event */
+			return;
+		}
+		if (rc > 0)
+			return;
+		if (rc < 0 && !out) {
+			td_xfer_send_fail(x, rc);	/* none of it went */
+		} else if (rc < 0) {
+			/* Part of a chunk went: the stream is out of step
+			 * for good, and the controller waits on it. */
+			struct td_conn *c = x->conn;
+
+			td_xfer_over(x, rc);
+			if (!td_conn_gone(c))
+				td_conn_fail(c, "data socket broke mid-chunk");
+		} else {
+			td_xfer_send_pump(x);
+		}
+		return;
+	}
 	if (x->sending) {
 		if (res <= 0) {
 			td_xfer_send_fail(x, res < 0 ? res : -EIO);

@@ -49,6 +49,16 @@ struct td_xfer {
 	void *bufmem;			/* buf's allocation */
 	size_t blen;
 	size_t boff;
+	/* Sending a file by splice (splice.c): the chunk's header and
+	 * bytes go file -> pipe -> data socket through the ring, and are
+	 * teed into a second pipe that is read here to hash them. */
+	bool spliced;
+	bool to_socket;			/* the ring op out moves pipe -> socket */
+	int pipe[2];			/* the chunk (valid while spliced) */
+	int tee[2];			/* its copy, read to hash */
+	size_t chunk_want;		/* this chunk's file bytes */
+	size_t chunk_got;		/* of them, in the pipe */
+	size_t pipe_left;		/* header + bytes still to go out */
 	bool ended;			/* END queued (sending) / seen */
 	unsigned char hdr[TETHER_CHUNK_HDR];
 	size_t hdr_have;
@@ -78,6 +88,23 @@ void td_xfer_release(struct td_xfer *x);
 void td_xfer_disown(struct td_xfer *x);
 /* Over and done: ready to be claimed again (its owner and finish kept). */
 void td_xfer_reset(struct td_xfer *x);
+
+/* splice.c: a file's chunks spliced, not copied, to the data socket.
+ * td_splice_start: the pipes, or false (then the bytes are read and
+ * sent as ever).  td_splice_fill: the chunk of n (> 0) bytes at
+ * x->done begins, 0 or -errno.  td_splice_done: a ring op of the chunk
+ * completed; 1 while the chunk is under way, 2 when the socket is full
+ * (td_splice_more once it has room), 0 once the chunk has gone, or
+ * -errno (before anything of it went out when the source failed: an
+ * ABORT may follow; else the stream is broken). */
+bool td_splice_start(struct td_xfer *x);
+int td_splice_fill(struct td_xfer *x, size_t n);
+int td_splice_done(struct td_xfer *x, int res);
+int td_splice_more(struct td_xfer *x);
+void td_splice_stop(struct td_xfer *x);
+/* The file bytes one spliced chunk carries: the header takes a slot of
+ * the pipe, whose capacity is one chunk. */
+#define TD_SPLICE_CHUNK (TETHER_CHUNK_MAX - 4096u)
 uint64_t td_xfer_digest(const struct td_xfer *x);
 /* The final answer of GET, PUT and MEM_*. */
 void td_xfer_reply(struct td_xfer *x, int err, const char *path);

@@ -46,7 +46,7 @@ static const char *const td_server_needs[] = {
 	"readlinkat", "ioctl", "flock",
 	/* sockets: handshakes, data transfers, peer credentials */
 	"recvmsg", "sendmsg", "recvfrom", "sendto", "getsockopt",
-	"setsockopt", "shutdown", "accept4", "getsockname", "splice",
+	"setsockopt", "shutdown", "accept4", "getsockname", "splice", "tee",
 	/* workers: logs, pipes, signals, reaping; forks are the spawner's */
 	"pipe2", "kill", "tgkill", "pidfd_open", "pidfd_send_signal",
 	"waitid", "wait4", "unlink", "unlinkat", "rename", "renameat",
@@ -94,9 +94,10 @@ static const struct {
 
 /* The ring ops the server itself submits (loop.c, handshake/, conn/,
  * reply/, workers/capture.c and wait.c, data/, exec/async.c's cancels,
- * deferred/timer.c's timeouts).  READ and WRITE are data/'s: a streamed
- * GET reads its file and a streamed PUT writes its temporary through the
- * ring, and those are checked as openat, not as read or write
+ * deferred/timer.c's timeouts).  READ, WRITE and SPLICE are data/'s: a
+ * streamed GET splices (or reads) its file and a streamed PUT writes its
+ * temporary through the ring, and those are checked as openat, not as
+ * read, write or splice
  * (tetherd(8)).  The seccomp filter lets read and write through for the
  * server anyway (td_server_needs), so for them, in the ring as in a
  * syscall, the user-space check is what binds a controller. */
@@ -104,6 +105,7 @@ static const unsigned char td_ring_own_ops[] = {
 	IORING_OP_ACCEPT, IORING_OP_POLL_ADD, IORING_OP_POLL_REMOVE,
 	IORING_OP_ASYNC_CANCEL, IORING_OP_TIMEOUT, IORING_OP_TIMEOUT_REMOVE,
 	IORING_OP_LINK_TIMEOUT, IORING_OP_NOP, IORING_OP_READ, IORING_OP_WRITE,
+	IORING_OP_SPLICE,
 };
 
 static void td_policy_errors(char *buf, size_t len, char *err,
