@@ -482,48 +482,23 @@ Test(fast, get_of_a_file_replaced_mid_copy_is_the_opened_one)
 	free(b);
 }
 
-/* Truncated mid-copy: less than the server stated is an error, not a
- * short file passed off as whole. */
-Test(fast, get_of_a_file_truncated_mid_copy_is_eio)
+/* A GET of n bytes whose file is truncated at the first progress call:
+ * -EIO, not a short file passed off as whole, and the server lives and
+ * keeps no fd of it. */
+static void get_truncated(size_t n, bool streamed, const char *name)
 {
-	size_t n = 4 * MiB;
-	char *a = pattern(n, 6), path[256], out[256];
-	struct probe pr = { .act = act_truncate };
-	struct tether_xfer x = { .struct_size = sizeof(x),
-				 .progress = probe_progress,
-				 .progress_arg = &pr };
-
-	fx_path(path, sizeof(path), "shrinks");
-	fx_path(out, sizeof(out), "shrinks.out");
-	pr.path = path;
-	write_file(path, a, n);
-	cr_assert_eq(get_to(path, out, &x), -EIO, "%s",
-		     tether_last_error(fx.t));
-	cr_assert(pr.acted);
-	cr_assert_eq(fx_getpid(fx.t), fx.pid);
-	free(a);
-}
-
-/* Streamed, a file truncated under the server: its chunks are spliced
- * from the page cache, and the ones after the truncation find the end
- * of the file: ABORT EIO, never a short file that looks whole.  32 MiB,
- * so that the truncation at the first chunk received comes while most
- * of the file is still to be spliced (the socket holds about 2 MiB). */
-Test(fast, get_stream_of_a_file_truncated_mid_copy_is_eio)
-{
-	size_t n = 32 * MiB;
-	char *a = pattern(n, 7), path[256], out[256];
+	char *a = pattern(n, streamed ? 7 : 6), path[256], out[256];
 	struct probe pr = { .act = act_truncate };
 	struct tether_xfer x = { .struct_size = sizeof(x),
 				 .progress = probe_progress,
 				 .progress_arg = &pr };
 	int base = fx_settled_fds(fx.pid);
 
-	fx_path(path, sizeof(path), "shrinks.stream");
-	fx_path(out, sizeof(out), "shrinks.stream.out");
+	fx_path(path, sizeof(path), name);
+	snprintf(out, sizeof(out), "%s.out", path);
 	pr.path = path;
 	write_file(path, a, n);
-	stream(true);
+	stream(streamed);
 	cr_assert_eq(get_to(path, out, &x), -EIO, "%s",
 		     tether_last_error(fx.t));
 	stream(false);
@@ -531,6 +506,20 @@ Test(fast, get_stream_of_a_file_truncated_mid_copy_is_eio)
 	cr_assert_eq(fx_getpid(fx.t), fx.pid);
 	fx_expect_fds(fx.pid, base, "after the aborted GET");
 	free(a);
+}
+
+Test(fast, get_of_a_file_truncated_mid_copy_is_eio)
+{
+	get_truncated(4 * MiB, false, "shrinks");
+}
+
+/* Streamed, the chunks are spliced from the page cache, and the ones
+ * after the truncation find the end of the file.  32 MiB, so that the
+ * truncation at the first chunk received comes while most of the file
+ * is still to be spliced (the socket holds about 2 MiB). */
+Test(fast, get_stream_of_a_file_truncated_mid_copy_is_eio)
+{
+	get_truncated(32 * MiB, true, "shrinks.stream");
 }
 
 /* The log swapped for a symlink to another file, or for a FIFO: no

@@ -246,6 +246,8 @@ struct ctl_calls {
  * CTL_EX_FAILED (the file), said on stderr, with b empty. */
 int ctl_calls_read(struct ctl_calls *b, const char *verb, const char *path);
 void ctl_calls_free(struct ctl_calls *b);
+/* The calls as libtether takes them, a copy (free it); NULL: no memory. */
+struct tether_call *ctl_calls_array(const struct ctl_calls *b);
 
 /* ctl_submit.c */
 int ctl_submit(struct ctl *g, struct tether *t, int argc, char **argv);

@@ -297,12 +297,10 @@ int ctl_batch(struct ctl *g, struct tether *t, int argc, char **argv)
 		return CTL_EX_USAGE;
 	if ((rc = ctl_calls_read(&b, "batch", argv[optind])) != CTL_EX_OK)
 		return rc;
-	if (!(calls = calloc(b.n, sizeof(*calls)))) {
+	if (!(calls = ctl_calls_array(&b))) {
 		ctl_calls_free(&b);
 		return CTL_EX_FAILED;
 	}
-	for (size_t i = 0; i < b.n; i++)
-		calls[i] = b.cs[i].call;
 	if ((rc = tether_batch(t, calls, b.n, flags, &stopped)) < 0) {
 		ctl_err("batch: %s", ctl_why(t, rc));
 		status = ctl_status_of(rc);

@@ -104,3 +104,12 @@ int ctl_calls_read(struct ctl_calls *b, const char *verb, const char *path)
 	}
 	return CTL_EX_OK;
 }
+
+struct tether_call *ctl_calls_array(const struct ctl_calls *b)
+{
+	struct tether_call *calls = calloc(b->n, sizeof(*calls));
+
+	for (size_t i = 0; calls && i < b->n; i++)
+		calls[i] = b->cs[i].call;
+	return calls;
+}

@@ -230,12 +230,10 @@ int ctl_submit(struct ctl *g, struct tether *t, int argc, char **argv)
 		ctl_calls_free(&b);
 		return CTL_EX_USAGE;
 	}
-	if (!(calls = calloc(b.n, sizeof(*calls)))) {
+	if (!(calls = ctl_calls_array(&b))) {
 		ctl_calls_free(&b);
 		return CTL_EX_FAILED;
 	}
-	for (size_t i = 0; i < b.n; i++)
-		calls[i] = b.cs[i].call;
 	if ((rc = tether_submit_many(t, calls, b.n, 0)) < 0) {
 		ctl_err("submit: %s", ctl_why(t, rc));
 		rc = ctl_status_of(rc);
