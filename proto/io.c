@@ -10,6 +10,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "hash.h"
 #include "proto.h"
 
 int tp_write_all(int fd, const void *buf, size_t len)
@@ -73,6 +74,11 @@ void tp_iov_advance(struct iovec **iov, size_t *niov, size_t n)
 
 int tp_read_all(int fd, void *buf, size_t len)
 {
+	return tp_read_all_hashed(fd, buf, len, NULL);
+}
+
+int tp_read_all_hashed(int fd, void *buf, size_t len, struct tp_hash *h)
+{
 	char *p = buf;
 
 	while (len) {
@@ -85,6 +91,8 @@ int tp_read_all(int fd, void *buf, size_t len)
 		}
 		if (n == 0)
 			return -ECONNRESET;
+		if (h)
+			tp_hash_update(h, p, (size_t)n);
 		p += n;
 		len -= (size_t)n;
 	}

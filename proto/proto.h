@@ -265,6 +265,10 @@ int tp_writev_all(int fd, struct iovec *iov, size_t niov);
  * the next one shortened. */
 void tp_iov_advance(struct iovec **iov, size_t *niov, size_t n);
 int tp_read_all(int fd, void *buf, size_t len);
+/* The same, each read hashed into h (if not NULL) as it lands, while it
+ * is still in the cache. */
+struct tp_hash;
+int tp_read_all_hashed(int fd, void *buf, size_t len, struct tp_hash *h);
 /* One recv(2) of at most len bytes that never waits: the count (> 0),
  * -EAGAIN when nothing is there yet, -ECONNRESET at end of file, or
  * -errno; EINTR is retried.  The read of a loop that must not block. */

@@ -281,6 +281,8 @@ struct ctl_progress {
 };
 /* --progress's MODE (NULL: bar): 0, or -1 for an unknown one. */
 int ctl_progress_parse(const char *arg, enum ctl_progress_mode *mode);
+/* Seconds of CLOCK_MONOTONIC: rates and deadlines. */
+double ctl_now(void);
 /* Resolve AUTO (a bar if tty_ok and stderr is a terminal); true when
  * there is something to show: then pass ctl_progress_cb and p to
  * libtether. */

@@ -16,7 +16,7 @@
 #define CTL_BAR_EVERY 0.25
 #define CTL_JSON_EVERY 1.0
 
-static double ctl_now(void)
+double ctl_now(void)
 {
 	struct timespec ts;
 

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ctl.h"
 #include "tether_proto.h"
@@ -73,15 +72,12 @@ static void ctl_submit_print_done(struct ctl *g, size_t entry,
 	}
 }
 
-static long ctl_submit_left_ms(const struct timespec *end)
+/* Milliseconds until end (ctl_now()'s clock), 0 once it is past. */
+static long ctl_submit_left_ms(double end)
 {
-	struct timespec now;
-	long ms;
+	double left = end - ctl_now();
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (end->tv_sec - now.tv_sec) * 1000 +
-	     (end->tv_nsec - now.tv_nsec) / 1000000;
-	return ms > 0 ? ms : 0;
+	return left > 0 ? (long)(left * 1000.0) : 0;
 }
 
 /* Ctrl-C while waiting: what this verb started and still runs is
@@ -113,7 +109,7 @@ static int ctl_submit_wait(struct ctl *g, struct tether *t,
 {
 	struct tether_call **got = calloc(TETHER_SUBMIT_MAX, sizeof(*got));
 	bool *done = calloc(b->n, sizeof(*done));
-	struct timespec end;
+	double end = ctl_now() + (double)timeout_ms / 1000.0;
 	size_t left = b->n;
 	int status = CTL_EX_OK, n;
 
@@ -123,15 +119,8 @@ static int ctl_submit_wait(struct ctl *g, struct tether *t,
 		ctl_err("submit: out of memory");
 		return CTL_EX_FAILED;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &end);
-	end.tv_sec += timeout_ms / 1000;
-	end.tv_nsec += (timeout_ms % 1000) * 1000000;
-	if (end.tv_nsec >= 1000000000) {
-		end.tv_sec++;
-		end.tv_nsec -= 1000000000;
-	}
 	while (left) {
-		long wait = timeout_ms < 0 ? -1 : ctl_submit_left_ms(&end);
+		long wait = timeout_ms < 0 ? -1 : ctl_submit_left_ms(end);
 
 		n = tether_reap(t, got, TETHER_SUBMIT_MAX, 1, wait);
 		if (n == -EINTR) {
@@ -174,7 +163,7 @@ static int ctl_submit_wait(struct ctl *g, struct tether *t,
 			status = CTL_EX_FAILED;
 			break;
 		}
-		if (n == 0 && timeout_ms >= 0 && !ctl_submit_left_ms(&end)) {
+		if (n == 0 && timeout_ms >= 0 && !ctl_submit_left_ms(end)) {
 			/* The rest run on: ids to collect them by. */
 			for (size_t i = 0; i < b->n; i++)
 				if (!done[i])
@@ -237,17 +226,18 @@ int ctl_submit(struct ctl *g, struct tether *t, int argc, char **argv)
 	if ((rc = tether_submit_many(t, calls, b.n, 0)) < 0) {
 		ctl_err("submit: %s", ctl_why(t, rc));
 		rc = ctl_status_of(rc);
-	} else if (!wait) {
-		for (size_t i = 0; i < b.n; i++) {
-			b.cs[i].call.async_id = calls[i].async_id;
-			ctl_submit_print_id(g, i, &b.cs[i], false);
-		}
-		rc = CTL_EX_OK;
+		goto out;
+	}
+	for (size_t i = 0; i < b.n; i++)
+		b.cs[i].call.async_id = calls[i].async_id;
+	if (wait) {
+		rc = ctl_submit_wait(g, t, &b, calls, timeout_ms);
 	} else {
 		for (size_t i = 0; i < b.n; i++)
-			b.cs[i].call.async_id = calls[i].async_id;
-		rc = ctl_submit_wait(g, t, &b, calls, timeout_ms);
+			ctl_submit_print_id(g, i, &b.cs[i], false);
+		rc = CTL_EX_OK;
 	}
+out:
 	fflush(stdout);
 	free(calls);
 	ctl_calls_free(&b);

@@ -83,28 +83,6 @@ static int tl_stream_out(struct tether *t, struct tl_end *e, char *buf)
 	}
 }
 
-/* n bytes of the data socket into buf, each read hashed as it lands,
- * while it is still in the cache (a chunk is bigger than L2). */
-static int tl_read_hashed(int fd, char *buf, size_t n, struct tp_hash *h)
-{
-	size_t got = 0;
-
-	while (got < n) {
-		ssize_t r = read(fd, buf + got, n - got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (r == 0)
-			return -ECONNRESET;
-		if (h)
-			tp_hash_update(h, buf + got, (size_t)r);
-		got += (size_t)r;
-	}
-	return 0;
-}
-
 /* Read chunks from the server into `end` until END.  After a local
  * failure (a full disk, a closed pipe) the rest is read and dropped: the
  * server cannot hear us until it has sent its END, and the connection
@@ -126,8 +104,8 @@ static int tl_stream_in(struct tether *t, struct tl_end *e, char *buf)
 			return local ? local : -tp_chunk_abort_errno(len, EIO);
 		if (kind != TETHER_CHUNK_DATA || len > TETHER_CHUNK_MAX)
 			return -EPROTO;
-		if ((rc = tl_read_hashed(t->dfd, buf, len,
-					 local ? NULL : e->hash)) < 0)
+		if ((rc = tp_read_all_hashed(t->dfd, buf, len,
+					     local ? NULL : e->hash)) < 0)
 			return rc;
 		if (local)
 			continue;

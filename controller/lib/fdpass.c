@@ -14,7 +14,6 @@
 
 #include "libtether.h"
 
-
 void *tl_chunk_alloc(size_t size)
 {
 	void *p;

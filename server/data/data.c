@@ -153,7 +153,7 @@ static int td_xfer_fill(struct td_xfer *x)
 		x->ended = true;
 		return 0;
 	}
-	if (x->fd >= 0 && x->spliced) {
+	if (x->spliced) {
 		if ((rc = td_splice_fill(x, n < TD_SPLICE_CHUNK
 					    ? n : TD_SPLICE_CHUNK)) < 0)
 			return rc;

@@ -125,7 +125,8 @@ static int td_splice_read_tee(struct td_xfer *x, size_t len)
 	return 0;
 }
 
-/* The chunk is in the pipe: hash a tee of it, then send it. */
+/* The chunk is in the pipe: hash a tee of it, then send it (1, or
+ * -errno). */
 static int td_splice_hash_and_send(struct td_xfer *x)
 {
 	size_t len = TETHER_CHUNK_HDR + x->chunk_want;
@@ -140,7 +141,7 @@ static int td_splice_hash_and_send(struct td_xfer *x)
 	x->done += x->chunk_want;
 	x->pipe_left = len;
 	x->to_socket = true;
-	return td_splice_submit(x, x->pipe[0], -1, x->conn->dfd, len);
+	return td_splice_more(x);
 }
 
 int td_splice_done(struct td_xfer *x, int res)
@@ -151,13 +152,11 @@ int td_splice_done(struct td_xfer *x, int res)
 		if (res <= 0)		/* 0: the file shrank under us */
 			return res < 0 ? res : -EIO;
 		x->chunk_got += (size_t)res;
-		if (x->chunk_got < x->chunk_want)
-			rc = td_splice_submit(x, x->fd,
-					      (int64_t)(x->done + x->chunk_got),
-					      x->pipe[1],
-					      x->chunk_want - x->chunk_got);
-		else
-			rc = td_splice_hash_and_send(x);
+		if (x->chunk_got >= x->chunk_want)
+			return td_splice_hash_and_send(x);
+		rc = td_splice_submit(x, x->fd,
+				      (int64_t)(x->done + x->chunk_got),
+				      x->pipe[1], x->chunk_want - x->chunk_got);
 		return rc < 0 ? rc : 1;
 	}
 	/* The socket is full (the server's O_NONBLOCK): POLLOUT first. */
