@@ -473,7 +473,9 @@ struct tp_pending_reply {
 	struct tp_list pending;		/* of pending_entry */
 	uint64_t parked_lost;
 	uint64_t parked_bytes;
+	uint64_t next;			/* paged: the next page's "before" */
 };
+#define TP_PENDING_NEXT 0x1u
 
 struct tp_pending_entry {
 	uint32_t has;
@@ -693,9 +695,11 @@ struct tp_from {
 	int64_t from;
 	uint64_t ufrom;			/* PS's is unsigned */
 	bool labeled;			/* LIST_FDS: only labeled fds */
+	bool paged;			/* LIST_FDS labeled: a page at a time */
 };
 #define TP_FROM_FROM 0x1u
 #define TP_FROM_LABELED 0x2u
+#define TP_FROM_PAGED 0x4u
 
 struct tp_fd_list {
 	uint32_t has;
@@ -967,7 +971,7 @@ struct tp_taken_over {
 	X(syscall_data, tp_syscall_data)                                      \
 	X(syscall_async, tp_syscall_async)                                    \
 	X(syscall_send, tp_syscall_send)                                      \
-	X(pending, tp_empty)                                                  \
+	X(pending, tp_from)                                                   \
 	X(pending_reply, tp_pending_reply)                                    \
 	X(pending_entry, tp_pending_entry)                                    \
 	X(collect, tp_collect)                                                \

@@ -338,10 +338,16 @@ TP_MAP_DESC(syscall_send, "SYSCALL send", tp_syscall_send,
 
 /* ---- PENDING, COLLECT, CANCEL ------------------------------------------ */
 
-/* A body nobody reads: whatever comes is accepted, [] is sent. */
+/* [] (every call, one reply) or [before] (a page of the calls with an
+ * id below it, 0: from the newest).  Lax: what older clients sent,
+ * whatever it was, is still [] to the server. */
+static const struct tp_field tp_pending_f[] = {
+	TP_FIELD(tp_from, "before", ufrom, TP_F_U64, TP_LAX, TP_FROM_FROM),
+};
 const struct tp_desc tp_pending_desc = {
 	.name = "PENDING", .shape = TP_ARRAY, .lax = true,
-	.size = sizeof(struct tp_empty),
+	.nfields = TP_NFIELDS(tp_pending_f), .size = sizeof(struct tp_from),
+	.f = tp_pending_f,
 };
 
 static const struct tp_field tp_pending_entry_f[] = {
@@ -365,6 +371,8 @@ static const struct tp_field tp_pending_reply_f[] = {
 		 TP_REQ, 0),
 	TP_FIELD(tp_pending_reply, TP_K_PARKED_BYTES, parked_bytes, TP_F_U64,
 		 TP_REQ, 0),
+	TP_FIELD(tp_pending_reply, TP_K_NEXT, next, TP_F_U64, 0,
+		 TP_PENDING_NEXT),
 };
 TP_MAP_DESC(pending_reply, "PENDING reply", tp_pending_reply,
 	    tp_pending_reply_f);

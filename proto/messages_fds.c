@@ -9,6 +9,9 @@ static const struct tp_field tp_list_fds_f[] = {
 	/* Only labeled fds, from the label table: what a reconnect needs,
 	 * at a cost that does not grow with the fds held. */
 	TP_FIELD(tp_from, "labeled", labeled, TP_F_BOOL, 0, TP_FROM_LABELED),
+	/* The labeled fds a page at a time (1024), "next" as for the
+	 * rest; without it all of them in one reply, as before paging. */
+	TP_FIELD(tp_from, "paged", paged, TP_F_BOOL, 0, TP_FROM_PAGED),
 };
 TP_ARRAY_DESC(list_fds, "LIST_FDS", tp_from, tp_list_fds_f, 0);
 

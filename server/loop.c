@@ -236,6 +236,22 @@ static void td_loop_upgrade(struct td_server *srv)
 		td_upgrade_exec(srv);
 }
 
+/* The spare fd slots (fds/spare.c): given up for a controller in a full
+ * table, taken back when there is room; said in the log here. */
+static void td_loop_spares(void)
+{
+	unsigned given, taken;
+
+	td_spare_refill(&given, &taken);
+	if (given)
+		td_log_at(LOG_WARNING, "the fd table is full (RLIMIT_NOFILE): "
+			  "%u spare slots given up to let a controller in",
+			  given);
+	if (taken)
+		td_log("the fd table has room again: %u spare slots taken "
+		       "back", taken);
+}
+
 static int td_loop_turn(struct td_server *srv, struct __kernel_timespec *ts)
 {
 	struct io_uring_cqe *cqe;
@@ -279,6 +295,7 @@ static int td_loop_turn(struct td_server *srv, struct __kernel_timespec *ts)
 	/* Between events nothing holds a pointer: free what ended. */
 	td_jobs_reap(srv);
 	td_conns_reap(srv);
+	td_loop_spares();
 	td_timers_run(srv);
 	td_log_flush(srv);
 	td_notify_flush(srv);

@@ -147,6 +147,10 @@ static int td_start(struct td_server *srv, const struct td_config *o,
 		return rc;
 	if ((rc = td_listen_open(srv, err, errsz)) < 0)
 		return rc;
+	if ((rc = td_spare_init()) < 0) {
+		snprintf(err, errsz, "spare fd slots: %s", strerror(-rc));
+		return rc;
+	}
 	if ((rc = td_state_dir(srv, o->state_dir, err, errsz)) < 0)
 		return rc;
 	if ((rc = td_open_log(srv, o, err, errsz)) < 0)
@@ -252,6 +256,10 @@ static int td_resume(struct td_server *srv, struct td_state_in *st,
 		snprintf(err, errsz, "%s", st->err);
 		return rc;
 	}
+	/* After what the old binary kept: those fds go where they were.
+	 * A table the controller filled leaves none: taken back later. */
+	if ((rc = td_spare_init()) < 0 && rc != -EMFILE)
+		td_log_at(LOG_WARNING, "spare fd slots: %s", strerror(-rc));
 	return 0;
 }
 

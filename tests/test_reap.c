@@ -934,3 +934,45 @@ Test(cancel, collect_takes_a_queued_completion)
 	cr_assert_eq(tether_submitted(fx.t), 0, "a collected call still "
 		     "counted as submitted");
 }
+
+/* PENDING a page at a time: 5,120 calls out are more than one reply of
+ * every call could carry (msgpack objects past TP_OBJS_MAX, from ~4,100
+ * entries: tetherctl pending said "malformed reply from server"), and
+ * each is listed once, to the controller and to an observer alike. */
+Test(submit, pending_lists_five_thousand_calls_once_each)
+{
+	enum { N = 5 * TETHER_SUBMIT_MAX };
+	static struct tether_call calls[N];
+	static unsigned char out[N][8];
+	struct tether *obs = fx_observe(fx.sock);
+	int p[2];
+
+	cr_assert_eq(fx_pipe2(fx.t, p, 0), 0);
+	for (int i = 0; i < N; i++)
+		fx_read_call(&calls[i], p[0], out[i], sizeof(out[i]));
+	/* 4,096 a connection at most: the rest from the next controller,
+	 * the first ones running on, detached. */
+	for (int base = 0; base < N; base += TETHER_SUBMIT_MAX) {
+		if (base == 4 * TETHER_SUBMIT_MAX)
+			cr_assert_eq(fx_reattach(), 0);
+		submit_ok(fx.t, calls + base, TETHER_SUBMIT_MAX);
+	}
+	for (int who = 0; who < 2; who++) {
+		struct tether *t = who ? obs : fx.t;
+		struct tether_pending *v = NULL;
+		size_t n = 0, found = 0;
+		int rc = tether_pending(t, &v, &n);
+
+		cr_assert_eq(rc, 0, "PENDING of %d calls: %s", N,
+			     tether_last_error(t));
+		cr_assert_eq(n, (size_t)N, "%zu listed", n);
+		for (size_t i = 1; i < n; i++)
+			cr_assert_gt(v[i - 1].id, v[i].id,
+				     "not newest first, or twice: %zu", i);
+		for (int i = 0; i < N; i++)
+			found += fx_pending_find(v, n, calls[i].async_id) != NULL;
+		cr_assert_eq(found, (size_t)N);
+		tether_free(v);
+	}
+	tether_disconnect(obs);
+}

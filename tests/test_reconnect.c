@@ -767,6 +767,48 @@ Test(labels, reconnect_holds_the_labeled_fds_only)
 	tether_disconnect(t);
 }
 
+/* 3,000 labeled fds whose targets are 1 KiB each (the most a listing
+ * reports) are more than one 2 MiB frame: the reconnect takes them a
+ * page at a time, and holds every one. */
+Test(labels, reconnect_holds_more_labels_than_one_frame_lists)
+{
+	enum { N = 3000 };
+	char path[1200], name[32];
+	size_t len;
+	int first = -1, last = -1;
+	struct tether *t;
+
+	fx_path(path, sizeof(path), "");
+	len = strlen(path);
+	/* Four directories of 250 characters: a 1 KiB target. */
+	for (int d = 0; d < 4; d++) {
+		path[len++] = '/';
+		memset(path + len, 'a' + d, 250);
+		len += 250;
+		path[len] = '\0';
+		cr_assert(mkdir(path, 0700) == 0 || errno == EEXIST,
+			  "mkdir: %s", strerror(errno));
+	}
+	strcpy(path + len, "/f");
+	fx_write_file(path, "x", 1);
+	for (int i = 0; i < N; i++) {
+		int fd = fx_openat(fx.t, AT_FDCWD, path, O_RDONLY, 0);
+
+		cr_assert_geq(fd, 0, "open %d: %s", i, strerror(-fd));
+		snprintf(name, sizeof(name), "long-%d", i);
+		must_label(fx.t, fd, name);
+		first = first < 0 ? fd : first;
+		last = fd;
+	}
+	tether_disconnect(fx.t);
+	fx.t = NULL;
+	t = must_reconnect(fx.sock);
+	cr_assert_eq(tether_fds_held(t, NULL, 0), (size_t)N);
+	cr_assert(tether_fd_held(t, first) && tether_fd_held(t, last));
+	cr_assert_eq(tether_fd_by_label(t, "long-2999"), last);
+	tether_disconnect(t);
+}
+
 Test(labels, label_of_unopened_fd_is_ebadf)
 {
 	int rc = tether_label(fx.t, 1000, "nope");

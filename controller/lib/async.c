@@ -292,26 +292,33 @@ TETHER_API int tether_cancel(struct tether *t, uint64_t id)
 struct tl_pending {
 	struct tether_pending *v;
 	size_t n;
+	uint64_t next;			/* the next page's "before", or 0 */
 };
 
 static int tl_got_pending(struct tether *t, const msgpack_object *body,
 			  void *arg)
 {
 	struct tl_pending *p = arg;
+	struct tether_pending *nv;
 	struct tp_pending_reply r;
 	struct tp_pending_entry x;
 	struct tp_err e;
 	int rc;
 
+	p->next = 0;
 	if ((rc = tp_unpack_pending_reply(body, &r, &e)) < 0)
 		return tl_fail(t, -rc, "%s", e.msg);
-	if (r.pending.n && !(p->v = calloc(r.pending.n, sizeof(*p->v))))
+	if (r.pending.n &&
+	    !(nv = realloc(p->v, (p->n + r.pending.n) * sizeof(*p->v))))
 		return tl_fail(t, ENOMEM, "out of memory");
+	if (r.pending.n)
+		p->v = nv;
 	for (uint32_t i = 0; i < r.pending.n; i++) {
-		struct tether_pending *v = &p->v[i];
+		struct tether_pending *v = &p->v[p->n];
 
 		if ((rc = tp_unpack_pending_entry(&r.pending.o[i], &x, &e)) < 0)
 			return tl_fail(t, -rc, "%s", e.msg);
+		memset(v, 0, sizeof(*v));
 		v->id = x.id;
 		v->nr = (long)x.nr;
 		v->since_ms = x.since;
@@ -322,16 +329,33 @@ static int tl_got_pending(struct tether *t, const msgpack_object *body,
 		v->waited = x.waited;
 		p->n++;
 	}
+	p->next = r.has & TP_PENDING_NEXT ? r.next : 0;
 	return 0;
 }
 
+static int tl_pack_pending(struct tp_w *w, const void *arg)
+{
+	struct tp_from f = { .has = TP_FROM_FROM,
+			     .ufrom = *(const uint64_t *)arg };
+
+	return tp_pack_pending(w, &f);
+}
+
+/* A page at a time, newest first: ~20,000 calls may be out (16,384 on a
+ * connection and 4,096 parked), more than one reply can carry. */
 TETHER_API int tether_pending(struct tether *t, struct tether_pending **v,
 			      size_t *n)
 {
-	struct tl_pending p = { NULL, 0 };
-	int rc = tl_request(t, TETHER_OP_PENDING, NULL, NULL, tl_got_pending,
-			    &p);
+	struct tl_pending p = { NULL, 0, 0 };
+	uint64_t before;
+	int rc;
 
+	do {
+		before = p.next;
+		rc = tl_request(t, TETHER_OP_PENDING, tl_pack_pending, &before,
+				tl_got_pending, &p);
+		/* Ids below the last page's lowest: always going down. */
+	} while (rc == 0 && p.next && (!before || p.next < before));
 	if (rc < 0) {
 		free(p.v);
 		return rc;

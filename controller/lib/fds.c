@@ -87,18 +87,27 @@ static int tl_pack_from(struct tp_w *w, const void *arg)
 
 static int tl_pack_labeled(struct tp_w *w, const void *arg)
 {
-	struct tp_from f = { .has = TP_FROM_FROM | TP_FROM_LABELED,
-			     .labeled = true };
+	struct tp_from f = { .has = TP_FROM_FROM | TP_FROM_LABELED |
+				    TP_FROM_PAGED,
+			     .from = *(const int64_t *)arg, .labeled = true,
+			     .paged = true };
 
-	(void)arg;
 	return tp_pack_list_fds(w, &f);
 }
 
+/* A page at a time: 4096 labels with long targets do not fit one frame
+ * (a server before paging sends them all, "next" 0). */
 int tl_list_labeled(struct tether *t, struct tether_fdinfo **v, size_t *n)
 {
 	struct tl_list l = { { NULL, NULL }, { 0, 0 }, 0 };
-	int rc = tl_request(t, TETHER_OP_LIST_FDS, tl_pack_labeled, NULL,
-			    tl_got_page, &l);
+	int64_t from;
+	int rc;
+
+	do {
+		from = l.next;
+		rc = tl_request(t, TETHER_OP_LIST_FDS, tl_pack_labeled, &from,
+				tl_got_page, &l);
+	} while (rc == 0 && l.next > from);
 
 	free(l.v[1]);
 	if (rc < 0) {

@@ -369,8 +369,19 @@ class Client:
         return len(self._submitted)
 
     def pending(self):
-        """PENDING: {pending: [...], parked_lost, parked_bytes}."""
-        return self.request("PENDING", [])
+        """PENDING: {pending: [...], parked_lost, parked_bytes}, asked a
+        page at a time (newest first) as libtether does."""
+        out, before = None, 0
+        while True:
+            page = self.request("PENDING", [before])
+            nxt = page.pop("next", 0)
+            if out is None:
+                out = page
+            else:
+                out["pending"].extend(page["pending"])
+            if not nxt or (before and nxt >= before):
+                return out
+            before = nxt
 
     def collect(self, async_id, wait_ms=-1):
         """COLLECT a call's record (a dict; "result" as a Result)."""

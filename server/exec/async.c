@@ -851,10 +851,19 @@ static const char *td_calljob_state(const struct td_calljob *cj)
 }
 
 /* PENDING's entries go out in list order: the walk goes on from the
- * last one. */
+ * last one.  A page is the calls whose id is in [floor, before). */
 struct td_pending_walk {
 	struct td_job *j;
+	uint64_t floor;
+	uint64_t before;		/* 0: no bound */
 };
+
+static bool td_pending_listed(const struct td_job *j,
+			      const struct td_pending_walk *walk)
+{
+	return j->ops == &td_call_ops && !j->ended && j->id >= walk->floor &&
+	       (!walk->before || j->id < walk->before);
+}
 
 /* The next running or parked call's entry. */
 static int td_pending_pack_one(struct tp_w *w, const void *ctx, uint32_t i)
@@ -865,7 +874,7 @@ static int td_pending_pack_one(struct tp_w *w, const void *ctx, uint32_t i)
 	struct tp_pending_entry e;
 
 	(void)i;
-	while (j->ops != &td_call_ops || j->ended)
+	while (!td_pending_listed(j, walk))
 		j = j->next;
 	walk->j = j->next;
 	cj = (struct td_calljob *)j;
@@ -887,18 +896,61 @@ static int td_pending_pack_one(struct tp_w *w, const void *ctx, uint32_t i)
 	return tp_pack_pending_entry(w, &e);
 }
 
-/* PENDING []: every running or parked call. */
+static int td_u64_desc(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x < y) - (x > y);
+}
+
+/* PENDING []: every running or parked call, in one reply (what clients
+ * before paging read; past ~4,000 calls too many objects for them to
+ * decode).  PENDING [before]: the TD_PENDING_PAGE highest ids below it
+ * (0: below none), and "next", what to ask below, while there are more.
+ * Not by list order: calls an upgrade restored are not in id order.  A
+ * call that ends between two pages is missed, never shown twice. */
 int td_do_pending(struct td_req *r)
 {
-	struct td_pending_walk walk = { r->srv->deferred.jobs };
+	struct td_pending_walk walk = { r->srv->deferred.jobs, 0, 0 };
 	struct tp_pending_reply rep = {
 		.pending = { .each = td_pending_pack_one, .ctx = &walk },
 		.parked_lost = r->srv->exec.parked_lost,
 		.parked_bytes = r->srv->exec.parked_bytes,
 	};
+	struct tp_from req;
+	struct tp_err e;
+	uint64_t *ids = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
 
-	for (struct td_job *j = r->srv->deferred.jobs; j; j = j->next)
-		rep.pending.n += j->ops == &td_call_ops && !j->ended;
+	if ((rc = tp_unpack_pending(r->body, &req, &e)) < 0)
+		return td_req_fail(r, -rc, "%s", e.msg);
+	if (req.has & TP_FROM_FROM) {
+		walk.before = req.ufrom;
+		rep.has |= TP_PENDING_NEXT;
+	}
+	for (struct td_job *j = r->srv->deferred.jobs; j; j = j->next) {
+		if (!td_pending_listed(j, &walk))
+			continue;
+		if (n == cap) {
+			uint64_t *v = realloc(ids, (cap = cap ? 2 * cap : 256) *
+						      sizeof(*v));
+
+			if (!v) {
+				free(ids);
+				return td_req_fail(r, ENOMEM, "out of memory");
+			}
+			ids = v;
+		}
+		ids[n++] = j->id;
+	}
+	if ((rep.has & TP_PENDING_NEXT) && n > TD_PENDING_PAGE) {
+		qsort(ids, n, sizeof(*ids), td_u64_desc);
+		n = TD_PENDING_PAGE;
+		walk.floor = rep.next = ids[n - 1];
+	}
+	free(ids);
+	rep.pending.n = (uint32_t)n;
 	return tp_pack_pending_reply(r->w, &rep);
 }
 

@@ -8,6 +8,7 @@
 #include "call.h"
 
 #define TD_PARKED_MAX 4096		/* parked results */
+#define TD_PENDING_PAGE 1024		/* PENDING [before]: entries a reply */
 #define TD_PARKED_BYTES (64u << 20)	/* their memory */
 /* One record or batch answer must fit a frame, with room for its header. */
 #define TD_RECORD_MAX (TETHER_FRAME_MAX - 4096)

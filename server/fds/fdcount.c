@@ -148,6 +148,7 @@ unsigned td_count_fds(void)
 
 	if (td_nfds_cached >= 0)
 		return (unsigned)td_nfds_cached;
+	/* Not with the spares: anyone may ask for STATUS. */
 	if (!(d = opendir("/proc/self/fd")))
 		return 0;
 	while ((de = readdir(d))) {

@@ -31,6 +31,9 @@ int td_fds_scan(int **out, size_t *n)
 	int *v = NULL, *nv;
 	size_t len = 0, cap = 0;
 
+	/* GC is what empties a full table: it must be able to look. */
+	if (!d && td_spare_emfile(errno))
+		d = opendir("/proc/self/fd");
 	if (!d)
 		return -errno;
 	while ((de = readdir(d))) {
@@ -57,15 +60,28 @@ int td_fds_scan(int **out, size_t *n)
 	return 0;
 }
 
+/* /proc/self/fd, open: the listing is how a controller finds what to
+ * close in a full table, so the controller (not an observer) may have
+ * the spare slots for it. */
+static int td_open_fd_dir(bool urgent)
+{
+	int d = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (d < 0 && urgent && td_spare_emfile(errno))
+		d = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return d < 0 ? -errno : d;
+}
+
 /* The fds from `from` on, in order: until more than max of them are
  * not the server's own (the last is where the next page starts), or
  * the table ends.  procfs positions an fd directory at fd + 2, so a
  * page is read from where it starts, not from fd 0: listing n fds a
  * page at a time stays O(n), where a whole scan per page made it
  * O(n^2 / page). */
-static int td_fds_scan_page(int64_t from, size_t max, int **out, size_t *n)
+static int td_fds_scan_page(int64_t from, size_t max, bool urgent,
+			    int **out, size_t *n)
 {
-	int d = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int d = td_open_fd_dir(urgent);
 	char buf[16384];
 	int *v = NULL, *nv;
 	size_t len = 0, cap = 0, mine = 0;
@@ -73,7 +89,7 @@ static int td_fds_scan_page(int64_t from, size_t max, int **out, size_t *n)
 	int rc = 0;
 
 	if (d < 0)
-		return -errno;
+		return d;
 	if (from < 0 || from > INT_MAX)
 		from = from < 0 ? 0 : INT_MAX;
 	if (lseek(d, (off_t)from + 2, SEEK_SET) < 0)
@@ -249,21 +265,30 @@ static int td_fds_labeled(struct td_server *srv, int **out, size_t *n)
 	return 0;
 }
 
-/* LIST_FDS [from, true]: the labeled fds alone, in one page, without
- * the server's own. */
-static int td_list_labeled(struct td_req *r)
+/* LIST_FDS [from, true]: the labeled fds alone, without the server's
+ * own, all in one reply (as before paging: up to 4096 labels, whose
+ * targets may not fit one frame); [from, true, true]: those from `from`
+ * on, TD_FDS_PAGE a reply, "next" as for the rest. */
+static int td_list_labeled(struct td_req *r, const struct tp_from *req)
 {
 	struct td_fds_walk mine;
 	struct tp_fd_list rep;
-	size_t n;
+	size_t n, first = 0, count;
 	int *fds, rc;
 
 	if ((rc = td_fds_labeled(r->srv, &fds, &n)) < 0)
 		return td_req_fail(r, -rc, "out of memory");
-	mine = (struct td_fds_walk){ r->srv, fds, 0, false };
+	count = n;
+	if ((req->has & TP_FROM_PAGED) && req->paged) {
+		while (first < n && fds[first] < req->from)
+			first++;
+		count = n - first < TD_FDS_PAGE ? n - first : TD_FDS_PAGE;
+	}
+	mine = (struct td_fds_walk){ r->srv, fds, first, false };
 	rep = (struct tp_fd_list){
-		.fds = { .n = (uint32_t)n, .each = td_fds_pack_one,
+		.fds = { .n = (uint32_t)count, .each = td_fds_pack_one,
 			 .ctx = &mine },
+		.next = first + count < n ? fds[first + count] : 0,
 	};
 	rc = tp_pack_list_fds_reply(r->w, &rep);
 	free(fds);
@@ -288,8 +313,9 @@ int td_do_list_fds(struct td_req *r)
 		return td_req_fail(r, -rc, "%s", e.msg);
 	td_labels_validate(r->srv);
 	if ((req.has & TP_FROM_LABELED) && req.labeled)
-		return td_list_labeled(r);
-	if ((rc = td_fds_scan_page(req.from, TD_FDS_PAGE, &fds, &n)) < 0)
+		return td_list_labeled(r, &req);
+	if ((rc = td_fds_scan_page(req.from, TD_FDS_PAGE,
+				     !r->conn->observer, &fds, &n)) < 0)
 		return td_req_fail(r, -rc, "reading /proc/self/fd: %s",
 				   strerror(-rc));
 	for (i = first; i < n && count < TD_FDS_PAGE; i++)

@@ -41,6 +41,24 @@ unsigned td_ifd_count(void);
 unsigned td_ifd_list(int *out, unsigned max);
 /* close_range(first, last) around the internal fds. */
 int td_ifd_close_range(unsigned first, unsigned last, unsigned flags);
+/* td_ifd_adopt for what lets a controller in (the accepted socket, the
+ * HELLO's two): on EMFILE the spare slots are given up and it tries
+ * once more. */
+int td_ifd_adopt_urgent(int fd, const char *role);
+
+/* spare.c: slots held for the day a controller's calls fill the table
+ * (RLIMIT_NOFILE), so that the next controller can still get in and
+ * collect the garbage.  The loop's thread only. */
+int td_spare_init(void);
+/* Give them up (true if there were any). */
+bool td_spare_release(void);
+/* err (either sign) is EMFILE and spares were given up: try again. */
+bool td_spare_emfile(int err);
+/* Once a loop turn: take them back if the table has room, at most
+ * once a second (nothing to do while all are held).  *given: how many
+ * were given up since the last turn, *taken: taken back now -- for the
+ * loop to log (fds/ may not: the log's fd is one of ours). */
+void td_spare_refill(unsigned *given, unsigned *taken);
 
 /* labels.c */
 void td_labels_validate(struct td_server *srv);

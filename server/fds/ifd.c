@@ -74,16 +74,14 @@ static void td_ifd_insert(int fd, const char *role)
 	td_ifd_roles[i] = role;
 }
 
-int td_ifd_adopt(int fd, const char *role)
+/* fd's copy in the band, recorded; fd itself is left open. */
+static int td_ifd_place(int fd, const char *role)
 {
 	int nfd;
 
-	if (fd < 0)
-		return fd;
 	pthread_mutex_lock(&td_ifd_lock);
 	if (td_nifds >= td_ifd_max) {
 		pthread_mutex_unlock(&td_ifd_lock);
-		close(fd);
 		return -EMFILE;
 	}
 	nfd = fcntl(fd, F_DUPFD_CLOEXEC, td_ifd_floor);
@@ -91,11 +89,33 @@ int td_ifd_adopt(int fd, const char *role)
 		int err = -errno;
 
 		pthread_mutex_unlock(&td_ifd_lock);
-		close(fd);
 		return err;
 	}
 	td_ifd_insert(nfd, role);
 	pthread_mutex_unlock(&td_ifd_lock);
+	return nfd;
+}
+
+int td_ifd_adopt(int fd, const char *role)
+{
+	int nfd;
+
+	if (fd < 0)
+		return fd;
+	nfd = td_ifd_place(fd, role);
+	close(fd);
+	return nfd;
+}
+
+int td_ifd_adopt_urgent(int fd, const char *role)
+{
+	int nfd;
+
+	if (fd < 0)
+		return fd;
+	/* A full table, or a full band: the spares are in both. */
+	if ((nfd = td_ifd_place(fd, role)) == -EMFILE && td_spare_release())
+		nfd = td_ifd_place(fd, role);
 	close(fd);
 	return nfd;
 }

@@ -486,9 +486,18 @@ static int td_handshake_hello(struct td_handshake *hs, struct td_hello *h)
 				     (unsigned)srv->uid);
 	if (n == 0 && !h->nfds)
 		return td_hello_fail(h, ECONNRESET, "closed before HELLO");
+	/* The buffer holds SCM_MAX_FD: what did not fit had no free slot
+	 * in our table (or an LSM refused it).  With the spares given up
+	 * the controller's retry (EAGAIN) finds room. */
+	if ((msg.msg_flags & MSG_CTRUNC) && hs->role == TD_PEER_FULL &&
+	    td_spare_release())
+		return td_hello_fail(h, EAGAIN, "tetherd's fd table is full "
+				     "(RLIMIT_NOFILE): spare slots freed, "
+				     "try again");
 	if (msg.msg_flags & MSG_CTRUNC)
-		return td_hello_fail(h, EMSGSIZE, "control message truncated "
-				     "(fds dropped); send exactly 2 fds");
+		return td_hello_fail(h, EMFILE, "tetherd could not take the "
+				     "fds passed: its fd table is full "
+				     "(RLIMIT_NOFILE)");
 	if (msg.msg_flags & MSG_TRUNC)
 		return td_hello_fail(h, EMSGSIZE, "handshake packet over %zu "
 				     "bytes", sizeof(buf));
@@ -518,8 +527,8 @@ static int td_handshake_hello(struct td_handshake *hs, struct td_hello *h)
 	if ((rc = td_hello_admit(srv, hs, h)) < 0)
 		return rc;
 
-	sfd = td_ifd_adopt(h->fds[0], "syscall socket");
-	dfd = td_ifd_adopt(h->fds[1], "data socket");
+	sfd = td_ifd_adopt_urgent(h->fds[0], "syscall socket");
+	dfd = td_ifd_adopt_urgent(h->fds[1], "data socket");
 	h->fds[0] = h->fds[1] = -1;
 	/* The syscall socket is read and written with MSG_DONTWAIT only
 	 * (conn/, reply/), so it needs no O_NONBLOCK; the data socket

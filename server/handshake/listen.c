@@ -350,7 +350,7 @@ void td_listen_event(struct td_server *srv, int res, bool more)
 {
 	struct td_listen *l = &srv->listen;
 
-	if (res >= 0 && (res = td_ifd_adopt(res, "handshake")) < 0)
+	if (res >= 0 && (res = td_ifd_adopt_urgent(res, "handshake")) < 0)
 		td_log("accepted connection: %s", strerror(-res));
 	if (l->nbatch == l->batch_cap) {
 		size_t cap = l->batch_cap ? l->batch_cap * 2 : 16;
@@ -386,6 +386,9 @@ static void td_listen_accepted(struct td_server *srv, int res, bool more)
 		srv->listen.accept_armed = false;
 	if (res >= 0) {
 		td_handshake_accepted(srv, res);
+	} else if (td_spare_emfile(res)) {
+		/* The controller's calls filled the table: the spares make
+		 * room for this one, and for the HELLO's two. */
 	} else if (res == -EMFILE || res == -ENFILE || res == -ENOBUFS ||
 		   res == -ENOMEM) {
 		/* Out of fds: back off instead of spinning. */

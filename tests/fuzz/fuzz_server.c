@@ -1307,8 +1307,11 @@ static void fz_rec_job(struct fz_slot *s, struct fz_cur *c)
 		msgpack_pack_uint64(&m.pk, id);
 		break;
 	default:
+		/* [] (all) or [before] (a page below a job's id) */
 		tp_msg_request(&m, fz.next_id++, TETHER_OP_PENDING);
-		msgpack_pack_array(&m.pk, 0);
+		msgpack_pack_array(&m.pk, wait & 1);
+		if (wait & 1)
+			msgpack_pack_uint64(&m.pk, wait & 2 ? id : 0);
 		break;
 	}
 	fz_send_msg(s, &m);
