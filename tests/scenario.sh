@@ -172,6 +172,28 @@ expect_rc "unknown syscall name exits 2" 2
 run call read NOT_A_SYMBOL @4 4
 expect_rc "unknown symbol exits 2" 2
 
+# ---- a stopped tetherd: scripts give up, exit 3 ---------------------------
+# Its backlog still takes the connection and the HELLO; the answer
+# never comes.  TETHER_CONNECT_TIMEOUT (seconds) bounds the wait.
+kill -STOP "$SPID"
+TETHER_CONNECT_TIMEOUT=1 run status
+expect_rc "status of a stopped tetherd exits 3" 3
+if grep -q "did not answer the handshake in 1 s" "$D/err"; then
+	ok "and says the handshake was not answered"
+else
+	not_ok "stopped tetherd's message" "$(cat "$D/err")"
+fi
+TETHER_CONNECT_TIMEOUT=1 run --json call getpid
+expect_rc "a pipelined call to a stopped tetherd exits 3" 3
+if grep -q '"errno":"ETIMEDOUT".*"exit":3' "$D/out" "$D/err"; then
+	ok "--json names ETIMEDOUT"
+else
+	not_ok "--json ETIMEDOUT" "$(cat "$D/out" "$D/err")"
+fi
+kill -CONT "$SPID"
+run call getpid
+expect_rc "and it serves again once continued" 0
+
 # ---- calls checked against the syscall table ----------------------------
 run call read 0
 if [ "$rc" -eq 2 ] && grep -q "read takes 3 arguments, got 1" "$D/err"; then

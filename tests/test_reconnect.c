@@ -1796,3 +1796,35 @@ Test(hello_gen, unknown_flag_with_observe_is_einval)
 	refused_hello(TETHER_HELLO_OBSERVE | 0x10, false, 0, EINVAL,
 		      "unknown HELLO flags");
 }
+
+/* A tetherd that is stopped (or hung) still takes connections and
+ * HELLOs into its backlog, but never answers: the handshake gives up
+ * after TETHER_CONNECT_TIMEOUT, pipelined or not, and a pipelined
+ * handle does not wait a second time.  Once continued, the server
+ * serves, and the abandoned handshakes leave no fd behind. */
+Test(hello_gen, a_stopped_server_times_the_handshake_out)
+{
+	struct tether *t = NULL;
+	int before = fx_settled_fds(fx.pid), rc;
+	int64_t t0;
+
+	setenv("TETHER_CONNECT_TIMEOUT", "1", 1);
+	cr_assert_eq(kill(fx.pid, SIGSTOP), 0);
+	rc = tether_connect(fx.sock, TETHER_CONNECT_OBSERVE, &t);
+	cr_assert_eq(rc, -ETIMEDOUT, "connect: %d (%s)", rc,
+		     tether_last_error(NULL));
+	cr_assert_null(t);
+	cr_assert_eq(tether_last_cause(NULL), TETHER_CAUSE_CONNECTION);
+	cr_assert_eq(tether_connect(fx.sock, TETHER_CONNECT_OBSERVE |
+				    TETHER_CONNECT_PIPELINE, &t), 0);
+	cr_assert_eq(tether_getpid(t, NULL), -ETIMEDOUT, "%s",
+		     tether_last_error(t));
+	t0 = kit_now_ms();
+	cr_assert_eq(tether_getpid(t, NULL), -ETIMEDOUT);
+	cr_assert_lt(kit_now_ms() - t0, 900, "a second wait for the answer");
+	tether_disconnect(t);
+	cr_assert_eq(kill(fx.pid, SIGCONT), 0);
+	unsetenv("TETHER_CONNECT_TIMEOUT");
+	cr_assert_eq(fx_getpid(fx.t), fx.pid);
+	fx_expect_fds(fx.pid, before, "after the abandoned handshakes");
+}

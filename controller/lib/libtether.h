@@ -178,6 +178,14 @@ void tl_sub_forget(struct tether *t, uint64_t id);
 
 /* reconnect.c */
 #define TL_ANSWER_MAX 4096	/* a handshake answer, whole */
+/* How long a HELLO's answer may take: $TETHER_CONNECT_TIMEOUT seconds
+ * (0: no limit), else TL_HANDSHAKE_MS.  A healthy server answers in
+ * microseconds; an upgrading one within seconds (its drain gives up at
+ * 5). */
+#define TL_HANDSHAKE_MS 30000u
+unsigned tl_handshake_ms(void);
+/* The handshake on fd ran out of time: -ETIMEDOUT, said in t->err. */
+int tl_handshake_timeout(struct tether *t, int fd);
 /* A handshake answer frame (header included): the status into t->info,
  * or the server's refusal as -errno with t->err and t->cause. */
 int tl_answer_parse(struct tether *t, const unsigned char *buf, size_t n);

@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "libtether.h"
@@ -98,6 +99,35 @@ static int tl_pipe_raw(struct tether *t, bool data, const void *buf,
 	return k < 0 ? (int)k : (size_t)k == n ? 0 : -EIO;
 }
 
+/* The handshake's deadline (tl_dial_type sets it on the socket; here
+ * for the pipelined wait, which polls): libtether.h. */
+unsigned tl_handshake_ms(void)
+{
+	const char *v = getenv("TETHER_CONNECT_TIMEOUT");
+	char *end;
+	unsigned long s;
+
+	if (!v || !*v)
+		return TL_HANDSHAKE_MS;
+	errno = 0;
+	s = strtoul(v, &end, 10);
+	if (errno || *end || s > 86400)
+		return TL_HANDSHAKE_MS;
+	return (unsigned)s * 1000;
+}
+
+int tl_handshake_timeout(struct tether *t, int fd)
+{
+	struct ucred cred = { .pid = 0 };
+	socklen_t len = sizeof(cred);
+
+	getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len);
+	return tl_fail(t, ETIMEDOUT, "tetherd (pid %d) did not answer the "
+		       "handshake in %u s: stopped or hung? (see "
+		       "TETHER_CONNECT_TIMEOUT)", (int)cred.pid,
+		       tl_handshake_ms() / 1000);
+}
+
 /* Everything sent behind the HELLO, again, in order, on the new
  * connection. */
 static int tl_pipe_replay(struct tether *t)
@@ -131,18 +161,28 @@ static int tl_pipe_ready(struct tether *t, int hfd, enum tl_wait how)
 		{ .fd = t->intr_fd, .events = POLLIN },
 	};
 	nfds_t n = how != TL_WAIT_NOW && t->intr_fd >= 0 ? 2 : 1;
-	int r;
+	unsigned ms = how == TL_WAIT_NOW ? 0 : tl_handshake_ms();
+	int wait = how == TL_WAIT_NOW ? 0 : ms ? (int)ms : -1, r;
 
-	/* nothing else to watch: the answer's read itself waits */
+	/* nothing else to watch: the answer's read itself waits (as long
+	 * as the handshake socket's SO_RCVTIMEO says) */
 	if (how == TL_WAIT_ANSWER && n == 1)
 		return 0;
-	while ((r = poll(p, n, how == TL_WAIT_NOW ? 0 : -1)) < 0 &&
-	       errno == EINTR)
+	while ((r = poll(p, n, wait)) < 0 && errno == EINTR)
 		;
 	if (r < 0)
 		return -errno;
-	if (r == 0)
+	if (r == 0 && how == TL_WAIT_NOW)
 		return -EAGAIN;
+	/* The deadline is the handshake's: a reply may take as long as its
+	 * call does once the answer is in. */
+	if (r == 0 && how == TL_WAIT_REPLY &&
+	    poll(&(struct pollfd){ .fd = hfd, .events = POLLIN }, 1, 0) == 1) {
+		t->sfd_ready = false;
+		return 0;
+	}
+	if (r == 0)
+		return tl_handshake_timeout(t, hfd);
 	if (!p[0].revents)
 		return tl_fail(t, EINTR, "interrupted");
 	t->sfd_ready = how == TL_WAIT_REPLY;
@@ -174,7 +214,17 @@ int tl_pipe_wait(struct tether *t, enum tl_wait how)
 	/* a reply is coming only if a request went out */
 	if (how == TL_WAIT_REPLY && !p->nrec)
 		how = TL_WAIT_ANSWER;
-	if ((rc = tl_pipe_ready(t, p->hfd, how)) < 0)
+	if ((rc = tl_pipe_ready(t, p->hfd, how)) == -ETIMEDOUT) {
+		/* Given up on for good: no later call waits again. */
+		t->cause = TETHER_CAUSE_CONNECTION;
+		close(p->hfd);
+		p->hfd = -1;
+		close(t->sfd);
+		close(t->dfd);
+		t->sfd = t->dfd = -1;
+		return tl_pipe_refused(t, rc);
+	}
+	if (rc < 0)
 		return rc;
 	/* a refusal is the connection's failure, as tether_connect's is,
 	 * unless the server names another cause */
