@@ -49,6 +49,23 @@ def test_no_server(tmp_path):
     assert e.value.errno == errno.ECONNREFUSED
 
 
+def test_stopped_server_times_the_handshake_out(server, client,
+                                               monkeypatch):
+    # a stopped tetherd takes the connection into its backlog and never
+    # answers: ETIMEDOUT after TETHER_CONNECT_TIMEOUT, as in libtether
+    import signal
+    monkeypatch.setenv("TETHER_CONNECT_TIMEOUT", "1")
+    os.kill(server.pid, signal.SIGSTOP)
+    try:
+        with pytest.raises(OSError) as e:
+            tether.Client(server.path, observe=True)
+        assert e.value.errno == errno.ETIMEDOUT
+        assert "did not answer the handshake in 1 s" in str(e.value)
+    finally:
+        os.kill(server.pid, signal.SIGCONT)
+    assert client.call("getpid") == server.pid
+
+
 def test_untrusted_directory_refused(server, tmp_path):
     # a world-writable directory without the sticky bit on the way: the
     # socket could be anyone's

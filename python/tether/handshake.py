@@ -23,6 +23,17 @@ TAKEOVER, OBSERVE, PROBE, CAUSE = 1, 2, 4, 8
 
 RETRY_FIRST = 0.01   # EAGAIN (and EBUSY while the old controller is
 RETRY_FOR = 2.0      # gone but not yet seen gone): first pause, limit
+ANSWER_WITHIN = 30   # seconds, as libtether: $TETHER_CONNECT_TIMEOUT
+
+
+def answer_within():
+    """Seconds the HELLO's answer may take (None: no limit), as libtether
+    reads TETHER_CONNECT_TIMEOUT: a stopped or hung tetherd still takes
+    the connection into its backlog, and would never answer."""
+    v = os.environ.get("TETHER_CONNECT_TIMEOUT", "")
+    if v.isdigit() and int(v) <= 86400:
+        return int(v) or None
+    return ANSWER_WITHIN
 
 
 def _dial(path, server_uid):
@@ -42,7 +53,9 @@ def _dial(path, server_uid):
             s = _connect(path, socket.SOCK_STREAM)
         else:
             raise
-    return _check_peer(s, path, server_uid)
+    s = _check_peer(s, path, server_uid)
+    s.settimeout(answer_within())
+    return s
 
 
 def _connect(path, kind):
@@ -76,6 +89,14 @@ def _answer(s):
         try:
             data = s.recv(wire.HANDSHAKE_MAX)
             break
+        except socket.timeout:
+            pid = struct.unpack("3i", s.getsockopt(
+                socket.SOL_SOCKET, socket.SO_PEERCRED,
+                struct.calcsize("3i")))[0]
+            raise Error(errno.ETIMEDOUT, "tetherd (pid %d) did not answer "
+                        "the handshake in %d s: stopped or hung? (see "
+                        "TETHER_CONNECT_TIMEOUT)" % (pid, s.gettimeout()),
+                        "connection")
         except ConnectionResetError:
             # answered and closed before it read our HELLO: the answer
             # is on the next read
