@@ -95,25 +95,38 @@ static int tl_pack_labeled(struct tp_w *w, const void *arg)
 	return tp_pack_list_fds(w, &f);
 }
 
-/* A page at a time: 4096 labels with long targets do not fit one frame
- * (a server before paging sends them all, "next" 0). */
-int tl_list_labeled(struct tether *t, struct tether_fdinfo **v, size_t *n)
+/* LIST_FDS a page at a time, pack saying which, until the server says
+ * it has shown everything.  On failure l holds nothing. */
+static int tl_list_pages(struct tether *t,
+			 int (*pack)(struct tp_w *w, const void *arg),
+			 struct tl_list *l)
 {
-	struct tl_list l = { { NULL, NULL }, { 0, 0 }, 0 };
 	int64_t from;
 	int rc;
 
 	do {
-		from = l.next;
-		rc = tl_request(t, TETHER_OP_LIST_FDS, tl_pack_labeled, &from,
-				tl_got_page, &l);
-	} while (rc == 0 && l.next > from);
-
-	free(l.v[1]);
+		from = l->next;
+		rc = tl_request(t, TETHER_OP_LIST_FDS, pack, &from,
+				tl_got_page, l);
+	} while (rc == 0 && l->next > from);
 	if (rc < 0) {
-		free(l.v[0]);
-		return rc;
+		free(l->v[0]);
+		free(l->v[1]);
+		l->v[0] = l->v[1] = NULL;
 	}
+	return rc;
+}
+
+/* Paged too: 4096 labels with long targets do not fit one frame (a
+ * server before paging sends them all, "next" 0). */
+int tl_list_labeled(struct tether *t, struct tether_fdinfo **v, size_t *n)
+{
+	struct tl_list l = { { NULL, NULL }, { 0, 0 }, 0 };
+	int rc = tl_list_pages(t, tl_pack_labeled, &l);
+
+	if (rc < 0)
+		return rc;
+	free(l.v[1]);
 	*v = l.v[0];
 	*n = l.n[0];
 	return 0;
@@ -124,20 +137,10 @@ TETHER_API int tether_list_fds(struct tether *t, struct tether_fdinfo **fds,
 			       size_t *ninternal)
 {
 	struct tl_list l = { { NULL, NULL }, { 0, 0 }, 0 };
-	int64_t from = 0;
-	int rc;
+	int rc = tl_list_pages(t, tl_pack_from, &l);
 
-	/* Pages, until the server says it has shown everything. */
-	do {
-		from = l.next;
-		rc = tl_request(t, TETHER_OP_LIST_FDS, tl_pack_from, &from,
-				tl_got_page, &l);
-	} while (rc == 0 && l.next > from);
-	if (rc < 0) {
-		free(l.v[0]);
-		free(l.v[1]);
+	if (rc < 0)
 		return rc;
-	}
 	*fds = l.v[0];
 	*nfds = l.n[0];
 	if (internal) {
