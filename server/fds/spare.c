@@ -62,14 +62,28 @@ static unsigned td_spare_take(int *into, unsigned want)
 	return n;
 }
 
+/* /dev/null, once: what the spares are copies of (a device that opens
+ * at once, so the loop may open it). */
+static int td_spare_source(void)
+{
+	int fd, src;
+
+	if (td_spare_src >= 0)
+		return 0;
+	if ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return -errno;
+	if ((src = td_ifd_adopt(fd, "spares' source")) < 0)
+		return src;
+	td_spare_src = src;
+	return 0;
+}
+
 int td_spare_init(void)
 {
-	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int rc = td_spare_source();
 
-	if (fd < 0)
-		return -errno;
-	if ((td_spare_src = td_ifd_adopt(fd, "spares' source")) < 0)
-		return td_spare_src;
+	if (rc < 0)
+		return rc;
 	td_nspares = td_spare_take(td_spares, TD_SPARE_FDS);
 	return td_nspares == TD_SPARE_FDS ? 0 : -EMFILE;
 }
@@ -100,12 +114,15 @@ void td_spare_refill(unsigned *given, unsigned *taken)
 
 	*given = td_spare_given;
 	*taken = td_spare_given = 0;
-	if (td_nspares == TD_SPARE_FDS || td_spare_src < 0)
+	if (td_nspares == TD_SPARE_FDS)
 		return;
 	now = td_spare_ms();
 	if (now - td_spare_tried < TD_SPARE_RETRY_MS)
 		return;
 	td_spare_tried = now;
+	/* An upgrade into a full table may have found no slot for it. */
+	if (td_spare_source() < 0)
+		return;
 	want = TD_SPARE_FDS - td_nspares;
 	got = td_spare_take(v, want + TD_SPARE_ROOM);
 	/* Room for all and some besides, or none taken: what a retrying
