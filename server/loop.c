@@ -44,6 +44,7 @@ int td_loop_init(struct td_server *srv)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGUSR1);
 	sigaddset(&mask, SIGQUIT);
 	sigaddset(&mask, SIGCHLD);
 	/* An ignored signal is never queued, so a SIG_IGN inherited from
@@ -127,6 +128,10 @@ static void td_loop_signal(struct td_server *srv, int res, bool more)
 		}
 		if (si.ssi_signo == SIGHUP) {
 			td_log_reopen(srv, si.ssi_pid);
+			continue;
+		}
+		if (si.ssi_signo == SIGUSR1) {
+			td_listen_again(srv, si.ssi_pid);
 			continue;
 		}
 		td_loop_stop(srv, strsignal((int)si.ssi_signo));

@@ -194,6 +194,58 @@ kill -CONT "$SPID"
 run call getpid
 expect_rc "and it serves again once continued" 0
 
+# ---- SIGUSR1: the socket file again ------------------------------------------
+# systemd-tmpfiles or a logout may remove the socket (and its lock) under
+# a live tetherd; SIGUSR1 makes it again, and everything it holds is
+# still there.  A path another tetherd took meanwhile stays that one's.
+status_pid() {
+	"$TETHERCTL" -s "$S" --json status 2>/dev/null |
+		sed -n 's/.*"pid":\([0-9]*\).*/\1/p'
+}
+not_pid() {
+	[ "$(status_pid)" != "$1" ]
+}
+run call openat AT_FDCWD "\"$file\"" O_RDONLY
+run label 3 usr1-kept
+kill -USR1 "$SPID"
+nap
+run status
+expect_rc "SIGUSR1 with the socket in place changes nothing" 0
+rm -f "$S" "$S.lock"
+run status
+expect_rc "the socket file removed: unreachable" 3
+kill -USR1 "$SPID"
+if wait_while 5 not_pid "$SPID"; then
+	ok "SIGUSR1 makes the socket again"
+else
+	not_ok "SIGUSR1 makes the socket again" "status pid: $(status_pid)"
+fi
+run --json fds
+if grep -q '"label":"usr1-kept"' "$D/out"; then
+	ok "the labeled fd is still there"
+else
+	not_ok "labeled fd after SIGUSR1"
+fi
+# another tetherd on the path meanwhile: it keeps it
+rm -f "$S" "$S.lock"
+run start
+other=$(cat "$D/out")
+kill -USR1 "$SPID"
+nap; nap; nap; nap
+if [ "$rc" -eq 0 ] && [ "$(status_pid)" = "$other" ]; then
+	ok "SIGUSR1 leaves a path another tetherd took to it"
+else
+	not_ok "path taken meanwhile" "start $rc, status pid $(status_pid)"
+fi
+run shutdown
+wait_gone "$other" || not_ok "the other tetherd stops" "pid $other"
+kill -USR1 "$SPID"
+if wait_while 5 not_pid "$SPID"; then
+	ok "and takes the path back once it is free"
+else
+	not_ok "path back" "status pid: $(status_pid)"
+fi
+
 # ---- calls checked against the syscall table ----------------------------
 run call read 0
 if [ "$rc" -eq 2 ] && grep -q "read takes 3 arguments, got 1" "$D/err"; then

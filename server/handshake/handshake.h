@@ -80,6 +80,18 @@ struct td_listen {
  * passed one (checked as if we had made it), else made at
  * srv->socket_path (NULL: the default path). */
 int td_listen_open(struct td_server *srv, char *err, size_t errsz);
+/* listen.c's pieces that relisten.c uses, off the loop too: no server
+ * state.  dir: the directory of path (size of sun_path). */
+void td_listen_dir(const char *path, char *dir);
+int td_listen_mkdir(const char *dir, char *err, size_t errsz);
+/* PATH.lock, taken (the fd), or who holds it (-EADDRINUSE). */
+int td_listen_lock_at(const char *lock_path, const char *socket_path,
+		      char *err, size_t errsz);
+/* A stale socket file replaced, a new one bound and listening: the fd
+ * and its inode. */
+int td_listen_bind(const char *path, ino_t *ino, char *err, size_t errsz);
+/* relisten.c: SIGUSR1, the socket file again if it is gone. */
+void td_listen_again(struct td_server *srv, unsigned sender);
 void td_listen_close(struct td_server *srv);
 void td_listen_arm(struct td_server *srv);
 void td_listen_pause(struct td_server *srv);

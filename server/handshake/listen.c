@@ -29,7 +29,20 @@
  * it and every parent up to /: each must be ours or root's and
  * writable by nobody else (sticky aside), or someone else could swap
  * the directory, and the socket in it, under us. */
-static int td_listen_mkdir(const char *dir, char *err, size_t errsz)
+void td_listen_dir(const char *path, char *dir)
+{
+	char *slash;
+
+	strcpy(dir, path);
+	/* A bare name lives in the working directory, "/x" in "/": both
+	 * exist, and are checked all the same. */
+	if (!(slash = strrchr(dir, '/')))
+		strcpy(dir, ".");
+	else
+		slash[slash == dir] = '\0';
+}
+
+int td_listen_mkdir(const char *dir, char *err, size_t errsz)
 {
 	char buf[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	size_t n = strlen(dir);
@@ -65,20 +78,16 @@ static int td_listen_addr(const char *path, struct sockaddr_un *sa)
 	return 0;
 }
 
-/* Take PATH.lock, or say who holds it. */
-static int td_listen_lock(struct td_server *srv, char *err, size_t errsz)
+int td_listen_lock_at(const char *lock_path, const char *socket_path,
+		      char *err, size_t errsz)
 {
 	char pid[32] = "";
 	int fd, n, rc;
 
-	if ((size_t)snprintf(srv->listen.lock_path, sizeof(srv->listen.lock_path), "%s.lock",
-			     srv->socket_path) >= sizeof(srv->listen.lock_path))
-		return -ENAMETOOLONG;
-	fd = open(srv->listen.lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-		  0600);
+	fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
 		rc = -errno;
-		snprintf(err, errsz, "cannot open %s: %s", srv->listen.lock_path,
+		snprintf(err, errsz, "cannot open %s: %s", lock_path,
 			 strerror(errno));
 		return rc;
 	}
@@ -88,15 +97,26 @@ static int td_listen_lock(struct td_server *srv, char *err, size_t errsz)
 		pid[n > 0 ? n : 0] = '\0';
 		pid[strcspn(pid, "\n")] = '\0';
 		snprintf(err, errsz, "another tetherd (pid %s) is serving %s",
-			 *pid ? pid : "?", srv->socket_path);
+			 *pid ? pid : "?", socket_path);
 		close(fd);
 		return rc;
 	}
 	n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
 	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)n, 0) != n)
-		td_log("cannot record pid in %s: %s", srv->listen.lock_path,
+		td_log("cannot record pid in %s: %s", lock_path,
 		       strerror(errno));
 	return fd;
+}
+
+/* Take PATH.lock, or say who holds it. */
+static int td_listen_lock(struct td_server *srv, char *err, size_t errsz)
+{
+	if ((size_t)snprintf(srv->listen.lock_path,
+			     sizeof(srv->listen.lock_path), "%s.lock",
+			     srv->socket_path) >= sizeof(srv->listen.lock_path))
+		return -ENAMETOOLONG;
+	return td_listen_lock_at(srv->listen.lock_path, srv->socket_path, err,
+				 errsz);
 }
 
 /* With the lock held, a socket file left behind is stale: a live
@@ -232,7 +252,7 @@ static int td_listen_passed_path(struct td_server *srv, int fd,
 static int td_listen_inherit(struct td_server *srv, char *err, size_t errsz)
 {
 	struct td_activation *a = &srv->activation;
-	char dir[sizeof(srv->listen.path)], *slash;
+	char dir[sizeof(srv->listen.path)];
 	int type, rc;
 
 	if ((rc = td_listen_check_fd(a->listen_fd, a->listen_name, &type, err,
@@ -240,11 +260,7 @@ static int td_listen_inherit(struct td_server *srv, char *err, size_t errsz)
 	    (rc = td_listen_passed_path(srv, a->listen_fd, a->listen_name, err,
 					errsz)) < 0)
 		return rc;
-	strcpy(dir, srv->socket_path);
-	if (!(slash = strrchr(dir, '/')))
-		strcpy(dir, ".");
-	else
-		slash[slash == dir] = '\0';
+	td_listen_dir(srv->socket_path, dir);
 	if ((rc = tp_check_dir_chain(dir, getuid(), TP_UID_NONE, err,
 				     errsz)) < 0 ||
 	    (rc = td_listen_check_file(srv->socket_path,
@@ -265,11 +281,8 @@ static int td_listen_inherit(struct td_server *srv, char *err, size_t errsz)
 int td_listen_open(struct td_server *srv, char *err, size_t errsz)
 {
 	struct sockaddr_un sa;
-	struct stat st;
 	char dir[sizeof(sa.sun_path)];
-	char *slash;
-	mode_t old;
-	int fd = -1, rc;
+	int fd, rc;
 
 	srv->listen.srv = srv;
 	td_timer_init(&srv->listen.accept_retry, td_listen_retry);
@@ -289,36 +302,46 @@ int td_listen_open(struct td_server *srv, char *err, size_t errsz)
 			 sizeof(sa.sun_path) - 1);
 		return rc;
 	}
-	strcpy(dir, srv->socket_path);
-	/* A bare name lives in the working directory, "/x" in "/": both
-	 * exist, and are checked all the same. */
-	if (!(slash = strrchr(dir, '/')))
-		strcpy(dir, ".");
-	else
-		slash[slash == dir] = '\0';
+	td_listen_dir(srv->socket_path, dir);
 	if ((rc = td_listen_mkdir(dir, err, errsz)) < 0)
 		return rc;
 	if ((rc = td_listen_lock(srv, err, errsz)) < 0)
 		return rc;
 	if ((srv->listen.lock_fd = td_ifd_adopt(rc, "lock")) < 0)
 		return srv->listen.lock_fd;
-	if ((rc = td_listen_clear_stale(srv->socket_path, err, errsz)) < 0)
+	if ((fd = td_listen_bind(srv->socket_path, &srv->listen.socket_ino,
+				 err, errsz)) < 0)
+		return fd;
+	srv->listen.listen_fd = td_ifd_adopt(fd, "listen");
+	return srv->listen.listen_fd < 0 ? srv->listen.listen_fd : 0;
+}
+
+int td_listen_bind(const char *path, ino_t *ino, char *err, size_t errsz)
+{
+	struct sockaddr_un sa;
+	struct stat st;
+	mode_t old;
+	int fd, rc;
+
+	if ((rc = td_listen_addr(path, &sa)) < 0)
+		return rc;
+	if ((rc = td_listen_clear_stale(path, err, errsz)) < 0)
 		return rc;
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
+	/* umask is the process's: a helper binding (relisten.c) races only
+	 * with other umask users, and tetherd has none besides these. */
 	old = umask(0177);
 	rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
-	if (rc < 0 || listen(fd, 64) < 0 || lstat(srv->socket_path, &st) < 0)
+	if (rc < 0 || listen(fd, 64) < 0 || lstat(path, &st) < 0)
 		goto fail;
-	srv->listen.socket_ino = st.st_ino;
-	srv->listen.listen_fd = td_ifd_adopt(fd, "listen");
-	return srv->listen.listen_fd < 0 ? srv->listen.listen_fd : 0;
+	*ino = st.st_ino;
+	return fd;
 fail:
 	rc = -errno;
-	snprintf(err, errsz, "cannot listen on %s: %s", srv->socket_path,
-		 strerror(errno));
+	snprintf(err, errsz, "cannot listen on %s: %s", path, strerror(errno));
 	close(fd);
 	return rc;
 }
