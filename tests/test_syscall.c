@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -1404,4 +1405,60 @@ Test(syscall, the_fd_count_follows_every_kind_of_call)
 		     tether_last_error(fx.t));
 	cr_assert_geq(c.ret, 0);
 	cr_assert_eq(nfds_checked("an async openat"), base + 9);
+}
+
+/* Lowering tetherd's own RLIMIT_NOFILE below what its fds need would
+ * keep every later controller out (accept and the HELLO find no number
+ * under the limit); the call is refused, a limit above it is not, and
+ * a worker's (another pid) is not tetherd's.  The server's limit after
+ * all this is what it was, and a new controller attaches. */
+Test(syscall, lowering_tetherds_nofile_below_its_need_is_refused)
+{
+	struct rlimit now, low = { 10, 10 }, got;
+	struct tether_call c = { .nr = SYS_prlimit64, .nargs = 4 };
+	struct tether *t = NULL;
+	long ret;
+
+	cr_assert_eq(prlimit(fx.pid, RLIMIT_NOFILE, NULL, &now), 0);
+	low.rlim_max = now.rlim_max;
+	c.args[0] = TETHER_INT(0);
+	c.args[1] = TETHER_INT(RLIMIT_NOFILE);
+	c.args[2] = TETHER_IN(&low, sizeof(low));
+	c.args[3] = TETHER_INT(0);
+	cr_assert_eq(tether_call(fx.t, &c), -EPERM);
+	cr_assert(strstr(tether_last_error(fx.t), "RLIMIT_NOFILE below"),
+		  "%s", tether_last_error(fx.t));
+	c.args[0] = TETHER_INT(fx.pid);
+	cr_assert_eq(tether_call(fx.t, &c), -EPERM);
+	c.nr = SYS_setrlimit;
+	c.nargs = 2;
+	c.args[0] = TETHER_INT(RLIMIT_NOFILE);
+	c.args[1] = TETHER_IN(&low, sizeof(low));
+	cr_assert_eq(tether_call(fx.t, &c), -EPERM);
+	/* a bare address: tetherd cannot read what it would set */
+	c.args[1] = TETHER_INT(4096);
+	cr_assert_eq(tether_call(fx.t, &c), -EPERM);
+	cr_assert(strstr(tether_last_error(fx.t), "in buffer"));
+	/* above the need: allowed, and put back */
+	got = (struct rlimit){ 3000, now.rlim_max };
+	c.args[1] = TETHER_IN(&got, sizeof(got));
+	cr_assert_eq(tether_call(fx.t, &c), 0);
+	cr_assert_eq(c.ret, 0);
+	c.args[1] = TETHER_IN(&now, sizeof(now));
+	cr_assert_eq(tether_call(fx.t, &c), 0);
+	cr_assert_eq(prlimit(fx.pid, RLIMIT_NOFILE, NULL, &got), 0);
+	cr_assert_eq(got.rlim_cur, now.rlim_cur);
+	/* a query changes nothing and is not refused */
+	cr_assert_eq(tether_syscall(fx.t, SYS_prlimit64, 4,
+				    (struct tether_arg[]){
+					    TETHER_INT(0),
+					    TETHER_INT(RLIMIT_NOFILE),
+					    TETHER_INT(0),
+					    TETHER_OUT(&got, sizeof(got)) },
+				    &ret), 0);
+	cr_assert_eq(ret, 0);
+	cr_assert_eq(got.rlim_cur, now.rlim_cur);
+	still_serving();
+	cr_assert_eq(tether_connect(fx.sock, TETHER_CONNECT_OBSERVE, &t), 0);
+	tether_disconnect(t);
 }

@@ -176,19 +176,63 @@ static int td_xfer_fill(struct td_xfer *x)
 	return 0;
 }
 
-/* The source failed: say so in the stream, if it takes the ABORT now. */
-static void td_xfer_send_fail(struct td_xfer *x, int err)
+/* What a failed GET owes the data socket (td_xfer_send_fail), as room
+ * comes: a full socket -- chunks the controller has not read yet -- is
+ * a wait for POLLOUT, not a broken stream (closing it there failed 2 in
+ * 150 truncated GETs under load).  Then the GET ends. */
+static void td_xfer_owed(struct td_xfer *x)
 {
 	struct td_conn *c = x->conn;
-	unsigned char h[TETHER_CHUNK_HDR];
 
-	tp_put_be32(h, (uint32_t)-err);
-	tp_put_be32(h + 4, TETHER_CHUNK_ABORT);
-	if (send(c->dfd, h, sizeof(h), MSG_DONTWAIT | MSG_NOSIGNAL) !=
-	    (ssize_t)sizeof(h))
-		/* Out of step for good; closing ends x too. */
-		td_conn_fail(c, "data socket stuck during an abort");
-	td_xfer_over(x, err);
+	while (x->pad_left || x->abort_left) {
+		const char *p = x->pad_left
+			? x->buf + x->pad_off
+			: (const char *)x->abort_hdr + sizeof(x->abort_hdr) -
+				  x->abort_left;
+		size_t *left = x->pad_left ? &x->pad_left : &x->abort_left;
+		ssize_t n = send(c->dfd, p, *left, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			td_xfer_arm(c, POLLOUT);	/* td_xfer_event */
+			return;
+		}
+		if (n <= 0) {
+			/* Out of step for good; closing ends x too. */
+			td_xfer_over(x, -EPIPE);
+			if (!td_conn_gone(c))
+				td_conn_fail(c, "data socket broke during an "
+					     "abort");
+			return;
+		}
+		if (left == &x->pad_left)
+			x->pad_off += (size_t)n;
+		*left -= (size_t)n;
+	}
+	td_xfer_over(x, x->abort_err);
+}
+
+/* The source failed: say so in the stream, at a chunk boundary (or
+ * after the zeros that make one). */
+static void td_xfer_send_fail(struct td_xfer *x, int err)
+{
+	tp_put_be32(x->abort_hdr, (uint32_t)-err);
+	tp_put_be32(x->abort_hdr + 4, TETHER_CHUNK_ABORT);
+	x->abort_left = sizeof(x->abort_hdr);
+	x->abort_err = err;
+	td_xfer_owed(x);
+}
+
+/* The rest of a spliced chunk whose file pages left the pipe (the file
+ * shrank under it after part of it went): zeros, so that the stream
+ * stays in step, then the abort -- the controller gets EIO, as from a
+ * file that shrank between chunks, not a closed connection. */
+static void td_xfer_pad(struct td_xfer *x)
+{
+	x->pad_off = 0;
+	memset(x->buf, 0, x->pad_left);
+	td_xfer_send_fail(x, -EIO);
 }
 
 static void td_xfer_send_pump(struct td_xfer *x)
@@ -450,6 +494,10 @@ void td_xfer_event(struct td_conn *c, int res)
 		td_xfer_over(x, res);
 		return;
 	}
+	if (x->sending && (x->pad_left || x->abort_left)) {
+		td_xfer_owed(x);
+		return;
+	}
 	if (x->sending && x->spliced && x->to_socket) {
 		/* the rest of a spliced chunk, now that there is room */
 		if ((res = td_splice_more(x)) < 0)
@@ -485,8 +533,15 @@ void td_xfer_io_done(struct td_xfer *x, int res)
 		}
 		if (rc > 0)
 			return;
+		/* ENODATA: a pipe buffer whose page the file's truncation
+		 * took (tee, its read, or the splice to the socket). */
 		if (rc < 0 && !out) {
-			td_xfer_send_fail(x, rc);	/* none of it went */
+			/* none of it went */
+			td_xfer_send_fail(x, rc == -ENODATA ? -EIO : rc);
+		} else if (rc == -ENODATA) {
+			x->pad_left = x->pipe_left;
+			td_splice_stop(x);
+			td_xfer_pad(x);
 		} else if (rc < 0) {
 			/* Part of a chunk went: the stream is out of step
 			 * for good, and the controller waits on it. */

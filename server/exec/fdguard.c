@@ -10,6 +10,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stddef.h>
+#include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -66,12 +68,47 @@ static bool td_is_self(long pid)
 	return pid == 0 || pid == (long)getpid() || pid == -(long)getpgrp();
 }
 
+/* setrlimit or prlimit64 of tetherd's own RLIMIT_NOFILE (argument res)
+ * to a limit (argument lim) below TD_NOFILE_MIN: from then on no accept
+ * and no HELLO finds a number for its fds -- not the owner's, not a
+ * take-over's -- and the spare slots cannot help, since every free
+ * number is above the limit.  The new limit must be an in buffer for
+ * tetherd to read it: a bare address is refused for this resource. */
+static bool td_nofile_lowered(const struct td_call *c, unsigned res,
+			      unsigned lim, const char **why)
+{
+	const struct td_arg *a = &c->a[lim];
+	struct rlimit rl;
+
+	if (c->a[res].kind != TD_ARG_INT || c->a[res].reg != RLIMIT_NOFILE ||
+	    (a->kind == TD_ARG_INT && a->reg == 0))
+		return false;
+	if ((a->kind != TD_ARG_IN && a->kind != TD_ARG_INOUT) || a->via_data) {
+		*why = "sets tetherd's RLIMIT_NOFILE from memory tetherd does "
+		       "not check: pass the new limit as an in buffer";
+		return true;
+	}
+	if (a->size < sizeof(rl))
+		return false;		/* the kernel meets the guard page */
+	memcpy(&rl, a->b.p, sizeof(rl));
+	if (rl.rlim_cur >= TD_NOFILE_MIN && rl.rlim_max >= TD_NOFILE_MIN)
+		return false;
+	*why = "would lower tetherd's RLIMIT_NOFILE below the 2304 its own "
+	       "fds need: no controller could attach again";
+	return true;
+}
+
 bool td_fdguard_refused_args(const struct td_call *c, const char **why)
 {
 	long a0 = (long)c->a[0].reg;
 	int sig = (int)c->a[1].reg;
 
 	switch (c->nr) {
+	case SYS_setrlimit:
+		return td_nofile_lowered(c, 0, 1, why);
+	case SYS_prlimit64:
+		return c->a[0].kind == TD_ARG_INT && td_is_self(a0) &&
+		       td_nofile_lowered(c, 1, 2, why);
 	case SYS_unshare:
 		/* A private fd table for the loop thread alone: the helpers
 		 * would go on with the old one, where the fds the server

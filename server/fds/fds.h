@@ -14,6 +14,9 @@
 #define TD_NOFILE_WANT 65536		/* soft RLIMIT_NOFILE we ask for */
 #define TD_IFD_FLOOR 1024		/* the server's own fds start here */
 #define TD_IFD_RESERVE 8192		/* and take at most this many */
+/* The least RLIMIT_NOFILE tetherd runs with: 1024 below the band for
+ * the controller, 1280 from it on for its own (handshakes need some). */
+#define TD_NOFILE_MIN (TD_IFD_FLOOR + 1024 + 256)
 
 struct td_server;
 struct td_req;

@@ -42,7 +42,7 @@ int td_ifd_init(void)
 	}
 	/* The band takes what the limit leaves above the floor, keeping
 	 * 1024 of it for the controller, up to TD_IFD_RESERVE. */
-	if (rl.rlim_cur < TD_IFD_FLOOR + 1024 + 256)
+	if (rl.rlim_cur < TD_NOFILE_MIN)
 		return -EMFILE;
 	td_ifd_max = (unsigned)(rl.rlim_cur - TD_IFD_FLOOR - 1024);
 	if (td_ifd_max > TD_IFD_RESERVE)
