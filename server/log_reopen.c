@@ -57,18 +57,11 @@ static void td_reopen_done(struct td_job *j, int res)
 	td_job_end(j);
 }
 
-static void td_reopen_release(struct td_job *j)
-{
-	for (int i = 0; i < j->nfds; i++)
-		close(j->fds[i]);
-	free(j);
-}
-
 static const struct td_job_ops td_reopen_ops = {
 	.name = "LOG-REOPEN",
 	.work = td_reopen_work,
 	.done = td_reopen_done,
-	.release = td_reopen_release,
+	.release = td_job_release_plain,
 };
 
 void td_log_reopen(struct td_server *srv, unsigned sender)

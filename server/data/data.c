@@ -1030,8 +1030,7 @@ static void td_file_release(struct td_job *j)
 {
 	struct td_filejob *fj = (struct td_filejob *)j;
 
-	for (int i = 0; i < j->nfds; i++)
-		close(j->fds[i]);
+	td_job_close_fds(j);
 	td_file_close(fj);
 	td_xfer_release(&fj->x);
 	free(fj);

@@ -259,3 +259,16 @@ unsigned td_jobs_of(const struct td_conn *c)
 {
 	return c->njobs;
 }
+
+void td_job_close_fds(struct td_job *j)
+{
+	for (int i = 0; i < j->nfds; i++)
+		close(j->fds[i]);
+	j->nfds = 0;
+}
+
+void td_job_release_plain(struct td_job *j)
+{
+	td_job_close_fds(j);
+	free(j);
+}

@@ -118,6 +118,11 @@ int td_job_start(struct td_job *j, const struct td_job_ops *ops,
 /* How many more jobs c may start now (its quota, and all
  * connections'): SUBMIT checks its entries at once. */
 unsigned td_job_room(const struct td_conn *c);
+/* What the opener handed j (fds[]), closed: part of a release. */
+void td_job_close_fds(struct td_job *j);
+/* The release of a job that holds nothing but itself (allocated, the
+ * job first) and those fds. */
+void td_job_release_plain(struct td_job *j);
 /* A job nobody asked for on a connection (the server's own). */
 void td_job_start_internal(struct td_job *j, const struct td_job_ops *ops,
 			   struct td_server *srv);

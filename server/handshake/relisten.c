@@ -122,18 +122,11 @@ out:
 	td_job_end(j);
 }
 
-static void td_relisten_release(struct td_job *j)
-{
-	for (int i = 0; i < j->nfds; i++)
-		close(j->fds[i]);
-	free(j);
-}
-
 static const struct td_job_ops td_relisten_ops = {
 	.name = "RELISTEN",
 	.work = td_relisten_work,
 	.done = td_relisten_done,
-	.release = td_relisten_release,
+	.release = td_job_release_plain,
 };
 
 void td_listen_again(struct td_server *srv, unsigned sender)

@@ -136,18 +136,11 @@ static void td_upjob_done(struct td_job *j, int res)
 	td_job_end(j);
 }
 
-static void td_upjob_release(struct td_job *j)
-{
-	for (int i = 0; i < j->nfds; i++)
-		close(j->fds[i]);
-	free(j);
-}
-
 static const struct td_job_ops td_upjob_ops = {
 	.name = "UPGRADE",
 	.work = td_upjob_work,
 	.done = td_upjob_done,
-	.release = td_upjob_release,
+	.release = td_job_release_plain,
 };
 
 /* UPGRADE [binary] */

@@ -58,8 +58,7 @@ static void td_watch_release(struct td_job *j)
 
 	if (wa->w)
 		wa->w->nwatch--;
-	for (int i = 0; i < j->nfds; i++)
-		close(j->fds[i]);
+	td_job_close_fds(j);
 	free(wa->pass);
 	free(wa);
 }
