@@ -214,23 +214,15 @@ int tl_pipe_wait(struct tether *t, enum tl_wait how)
 	/* a reply is coming only if a request went out */
 	if (how == TL_WAIT_REPLY && !p->nrec)
 		how = TL_WAIT_ANSWER;
-	if ((rc = tl_pipe_ready(t, p->hfd, how)) == -ETIMEDOUT) {
-		/* Given up on for good: no later call waits again. */
-		t->cause = TETHER_CAUSE_CONNECTION;
-		close(p->hfd);
-		p->hfd = -1;
-		close(t->sfd);
-		close(t->dfd);
-		t->sfd = t->dfd = -1;
-		return tl_pipe_refused(t, rc);
-	}
-	if (rc < 0)
+	if ((rc = tl_pipe_ready(t, p->hfd, how)) < 0 && rc != -ETIMEDOUT)
 		return rc;
 	/* a refusal is the connection's failure, as tether_connect's is,
-	 * unless the server names another cause */
+	 * unless the server names another cause; so is an answer that
+	 * never came (given up on for good: no later call waits again) */
 	cause = t->cause;
 	t->cause = TETHER_CAUSE_CONNECTION;
-	rc = p->ops->answer(t, p->hfd);
+	if (rc == 0)
+		rc = p->ops->answer(t, p->hfd);
 	close(p->hfd);
 	p->hfd = -1;
 	if (rc == 0) {

@@ -176,21 +176,17 @@ static int td_xfer_fill(struct td_xfer *x)
 	return 0;
 }
 
-/* What a failed GET owes the data socket (td_xfer_send_fail), as room
- * comes: a full socket -- chunks the controller has not read yet -- is
- * a wait for POLLOUT, not a broken stream (closing it there failed 2 in
- * 150 truncated GETs under load).  Then the GET ends. */
+/* What a failed GET owes the data socket (td_xfer_send_fail), from buf,
+ * as room comes: a full socket -- chunks the controller has not read
+ * yet -- is a wait for POLLOUT, not a broken stream (closing it there
+ * failed 2 in 150 truncated GETs under load).  Then the GET ends. */
 static void td_xfer_owed(struct td_xfer *x)
 {
 	struct td_conn *c = x->conn;
 
-	while (x->pad_left || x->abort_left) {
-		const char *p = x->pad_left
-			? x->buf + x->pad_off
-			: (const char *)x->abort_hdr + sizeof(x->abort_hdr) -
-				  x->abort_left;
-		size_t *left = x->pad_left ? &x->pad_left : &x->abort_left;
-		ssize_t n = send(c->dfd, p, *left, MSG_DONTWAIT | MSG_NOSIGNAL);
+	while (x->owed_left) {
+		ssize_t n = send(c->dfd, x->buf + x->owed_off, x->owed_left,
+				 MSG_DONTWAIT | MSG_NOSIGNAL);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -206,20 +202,24 @@ static void td_xfer_owed(struct td_xfer *x)
 					     "abort");
 			return;
 		}
-		if (left == &x->pad_left)
-			x->pad_off += (size_t)n;
-		*left -= (size_t)n;
+		x->owed_off += (size_t)n;
+		x->owed_left -= (size_t)n;
 	}
 	td_xfer_over(x, x->abort_err);
 }
 
 /* The source failed: say so in the stream, at a chunk boundary (or
- * after the zeros that make one). */
+ * after the zeros td_xfer_pad put in buf to make one).  buf holds a
+ * header and a chunk, and a spliced chunk is 4 KiB short of a full
+ * one: there is room behind the zeros. */
 static void td_xfer_send_fail(struct td_xfer *x, int err)
 {
-	tp_put_be32(x->abort_hdr, (uint32_t)-err);
-	tp_put_be32(x->abort_hdr + 4, TETHER_CHUNK_ABORT);
-	x->abort_left = sizeof(x->abort_hdr);
+	unsigned char *h = (unsigned char *)x->buf + x->owed_left;
+
+	tp_put_be32(h, (uint32_t)-err);
+	tp_put_be32(h + 4, TETHER_CHUNK_ABORT);
+	x->owed_left += TETHER_CHUNK_HDR;
+	x->owed_off = 0;
 	x->abort_err = err;
 	td_xfer_owed(x);
 }
@@ -228,10 +228,10 @@ static void td_xfer_send_fail(struct td_xfer *x, int err)
  * shrank under it after part of it went): zeros, so that the stream
  * stays in step, then the abort -- the controller gets EIO, as from a
  * file that shrank between chunks, not a closed connection. */
-static void td_xfer_pad(struct td_xfer *x)
+static void td_xfer_pad(struct td_xfer *x, size_t n)
 {
-	x->pad_off = 0;
-	memset(x->buf, 0, x->pad_left);
+	memset(x->buf, 0, n);
+	x->owed_left = n;
 	td_xfer_send_fail(x, -EIO);
 }
 
@@ -494,7 +494,7 @@ void td_xfer_event(struct td_conn *c, int res)
 		td_xfer_over(x, res);
 		return;
 	}
-	if (x->sending && (x->pad_left || x->abort_left)) {
+	if (x->sending && x->owed_left) {
 		td_xfer_owed(x);
 		return;
 	}
@@ -539,9 +539,8 @@ void td_xfer_io_done(struct td_xfer *x, int res)
 			/* none of it went */
 			td_xfer_send_fail(x, rc == -ENODATA ? -EIO : rc);
 		} else if (rc == -ENODATA) {
-			x->pad_left = x->pipe_left;
 			td_splice_stop(x);
-			td_xfer_pad(x);
+			td_xfer_pad(x, x->pipe_left);
 		} else if (rc < 0) {
 			/* Part of a chunk went: the stream is out of step
 			 * for good, and the controller waits on it. */

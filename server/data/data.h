@@ -59,13 +59,11 @@ struct td_xfer {
 	size_t chunk_want;		/* this chunk's file bytes */
 	size_t chunk_got;		/* of them, in the pipe */
 	size_t pipe_left;		/* header + bytes still to go out */
-	/* Owed on the data socket before a failed GET ends, sent as room
-	 * comes: the rest of a chunk whose file pages went while it was
-	 * going out (the file shrank), as zeros from buf; then the abort. */
-	size_t pad_left;
-	size_t pad_off;
-	unsigned char abort_hdr[TETHER_CHUNK_HDR];
-	size_t abort_left;
+	/* Owed on the data socket before a failed GET ends, from buf, sent
+	 * as room comes: the rest of a chunk whose file pages went while it
+	 * was going out (the file shrank), as zeros; then the abort. */
+	size_t owed_off;
+	size_t owed_left;
 	int abort_err;
 	bool ended;			/* END queued (sending) / seen */
 	unsigned char hdr[TETHER_CHUNK_HDR];

@@ -24,18 +24,34 @@ static int td_fd_cmp(const void *a, const void *b)
 	return *(const int *)a - *(const int *)b;
 }
 
+/* /proc/self/fd, open: GC and the listing are how a controller finds
+ * what to close in a full table, so the controller (not an observer)
+ * may have the spare slots for them. */
+static int td_open_fd_dir(bool urgent)
+{
+	int d = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (d < 0 && urgent && td_spare_emfile(errno))
+		d = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return d < 0 ? -errno : d;
+}
+
 int td_fds_scan(int **out, size_t *n)
 {
-	DIR *d = opendir("/proc/self/fd");
+	int dfd = td_open_fd_dir(true);
+	DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
 	struct dirent *de;
 	int *v = NULL, *nv;
 	size_t len = 0, cap = 0;
 
-	/* GC is what empties a full table: it must be able to look. */
-	if (!d && td_spare_emfile(errno))
-		d = opendir("/proc/self/fd");
-	if (!d)
-		return -errno;
+	if (dfd < 0)
+		return dfd;
+	if (!d) {
+		int err = -errno;
+
+		close(dfd);
+		return err;
+	}
 	while ((de = readdir(d))) {
 		char *end;
 		long fd = strtol(de->d_name, &end, 10);
@@ -58,18 +74,6 @@ int td_fds_scan(int **out, size_t *n)
 	*out = v;
 	*n = len;
 	return 0;
-}
-
-/* /proc/self/fd, open: the listing is how a controller finds what to
- * close in a full table, so the controller (not an observer) may have
- * the spare slots for it. */
-static int td_open_fd_dir(bool urgent)
-{
-	int d = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (d < 0 && urgent && td_spare_emfile(errno))
-		d = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	return d < 0 ? -errno : d;
 }
 
 /* The fds from `from` on, in order: until more than max of them are

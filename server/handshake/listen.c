@@ -25,10 +25,6 @@
 
 #include "tetherd.h"
 
-/* mkdir -p the socket's directory (what we create is 0700), then check
- * it and every parent up to /: each must be ours or root's and
- * writable by nobody else (sticky aside), or someone else could swap
- * the directory, and the socket in it, under us. */
 void td_listen_dir(const char *path, char *dir)
 {
 	char *slash;
@@ -42,6 +38,10 @@ void td_listen_dir(const char *path, char *dir)
 		slash[slash == dir] = '\0';
 }
 
+/* mkdir -p the socket's directory (what we create is 0700), then check
+ * it and every parent up to /: each must be ours or root's and
+ * writable by nobody else (sticky aside), or someone else could swap
+ * the directory, and the socket in it, under us. */
 int td_listen_mkdir(const char *dir, char *err, size_t errsz)
 {
 	char buf[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -320,7 +320,6 @@ int td_listen_bind(const char *path, ino_t *ino, char *err, size_t errsz)
 {
 	struct sockaddr_un sa;
 	struct stat st;
-	mode_t old;
 	int fd, rc;
 
 	if ((rc = td_listen_addr(path, &sa)) < 0)
@@ -330,12 +329,15 @@ int td_listen_bind(const char *path, ino_t *ino, char *err, size_t errsz)
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
-	/* umask is the process's: a helper binding (relisten.c) races only
-	 * with other umask users, and tetherd has none besides these. */
-	old = umask(0177);
-	rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-	umask(old);
-	if (rc < 0 || listen(fd, 64) < 0 || lstat(path, &st) < 0)
+	/* The file bind makes takes the socket's mode less the umask: 0600
+	 * at most, with no umask(2) -- which is the whole process's, and a
+	 * controller's umask call on the loop would race a helper's bind
+	 * (relisten.c).  A umask that took the owner's bits too is undone
+	 * on the path, in a directory only we may write. */
+	if (fchmod(fd, 0600) < 0 ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(fd, 64) < 0 || lstat(path, &st) < 0 ||
+	    ((st.st_mode & 07777) != 0600 && chmod(path, 0600) < 0))
 		goto fail;
 	*ino = st.st_ino;
 	return fd;
