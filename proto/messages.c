@@ -356,7 +356,8 @@ static int tp_field_find(const struct tp_desc *d, const msgpack_object *k)
 static int tp_unpack_map(const msgpack_object *o, const struct tp_desc *d,
 			 void *m, struct tp_err *e)
 {
-	uint32_t has = 0, taken = 0, seen = 0;
+	uint32_t has = 0;
+	uint64_t taken = 0, seen = 0;	/* by field: TP_MAP_FIELDS_MAX */
 	int rc;
 
 	/* A body of another shape is a protocol error whatever d says of
@@ -369,17 +370,17 @@ static int tp_unpack_map(const msgpack_object *o, const struct tp_desc *d,
 		const msgpack_object_kv *kv = &o->via.map.ptr[i];
 		int k = tp_field_find(d, &kv->key);
 
-		if (k < 0 || (taken & (1u << k)))
+		if (k < 0 || (taken & (1ull << k)))
 			continue;
-		taken |= 1u << k;
+		taken |= 1ull << k;
 		rc = tp_unpack_field(&kv->val, d, &d->f[k], m, &has, e);
 		if (rc < 0)
 			return rc;
 		if (rc == 0)
-			seen |= 1u << k;
+			seen |= 1ull << k;
 	}
 	for (unsigned i = 0; i < d->nfields; i++)
-		if ((d->f[i].flags & TP_REQ) && !(seen & (1u << i)))
+		if ((d->f[i].flags & TP_REQ) && !(seen & (1ull << i)))
 			return tp_fail(e, d, 0, "no \"%s\"", d->f[i].key);
 	if (m)
 		*(uint32_t *)m = has;

@@ -136,5 +136,8 @@ static const struct tp_field tp_state_f[] = {
 		&tp_st_worker_desc),
 	TP_LIST(tp_state, "parked", parked, TP_F_MSG, REQ | TP_DEFER, 0,
 		&tp_st_parked_desc),
+	/* Optional: a binary that does not know it leaves those peers to
+	 * their handshake deadline. */
+	TP_LIST(tp_state, "held", held, TP_F_I64, 0, TP_STATE_HELD, NULL),
 };
 TP_MAP_DESC(state, "upgrade state", tp_state, tp_state_f);

@@ -20,13 +20,19 @@
 #define TP_SUBMSG(T, key, member, flags, bit, sub)                            \
 	{ key, offsetof(struct T, member), TP_F_MSG, 0, flags, bit, sub }
 
+#define TP_MAP_FIELDS_MAX 64
 #define TP_NFIELDS(f) ((uint8_t)(sizeof(f) / sizeof((f)[0])))
+#define TP_NFIELDS_OK(f) (sizeof(f) / sizeof((f)[0]) <= TP_MAP_FIELDS_MAX)
 
-/* A map message called name, of struct T, fields f[]. */
+/* A map message called name, of struct T, fields f[]: at most
+ * TP_MAP_FIELDS_MAX of them (the reader's seen-keys bitmap; the 33rd
+ * field of the upgrade state once read as its first). */
 #define TP_MAP_DESC(id, name_, T, fields)                                     \
 	const struct tp_desc tp_##id##_desc = {                               \
 		.name = name_, .shape = TP_MAP,                               \
-		.nfields = TP_NFIELDS(fields), .size = sizeof(struct T),      \
+		.nfields = TP_NFIELDS(fields) +                               \
+			   0 * sizeof(char[TP_NFIELDS_OK(fields) ? 1 : -1]),  \
+		.size = sizeof(struct T),                                     \
 		.f = fields,                                                  \
 	}
 /* An array message: its first nreq elements required. */

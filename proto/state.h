@@ -91,7 +91,11 @@ struct tp_state {
 	struct tp_list labels;		/* of st_label */
 	struct tp_list workers;		/* of st_worker, oldest first */
 	struct tp_list parked;		/* of st_parked, oldest first */
+	/* of int: connections accepted while draining, their HELLO
+	 * unread; the new binary runs their handshakes */
+	struct tp_list held;
 };
+#define TP_STATE_HELD 0x1u
 
 extern const struct tp_desc tp_state_desc, tp_st_worker_desc,
 	tp_st_spec_desc, tp_st_capture_desc, tp_st_label_desc,

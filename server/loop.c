@@ -213,7 +213,8 @@ static bool td_loop_is(struct io_uring_cqe *cqe, enum td_ev_kind kind)
 /* Wait for events (at most ts long, if given), handle them all, then
  * the between-events work. */
 /* UPGRADE's drain (upgrade/ decides, the loop owns the peers): stop
- * accepting -- new peers wait in the backlog for the next binary --
+ * accepting -- new peers wait in the backlog for the next binary, those
+ * accepted already (HELLO unread) are held for it --
  * close connections once their replies are out, exec when drained.  A
  * drain that failed or timed out accepts again. */
 static void td_loop_upgrade(struct td_server *srv)
@@ -223,19 +224,31 @@ static void td_loop_upgrade(struct td_server *srv)
 	if (!u->draining) {
 		if (u->quiesced) {
 			u->quiesced = false;
+			td_listen_unhold(srv);
 			td_listen_arm(srv);
 		}
 		return;
 	}
 	if (!u->quiesced) {
 		u->quiesced = true;
-		td_handshakes_closeall(srv);
+		td_handshakes_hold(srv);
 		td_listen_pause(srv);
 	}
+	/* Each peer is told why first (a controller that attached just
+	 * before the drain, say, would only see a broken pipe), then
+	 * closed once that is out. */
 	for (struct td_conn *c = srv->conns.all, *next; c; c = next) {
 		next = c->next;
-		if (!td_conn_unsent(c) && !td_conn_gone(c))
-			td_conn_close(c, "tetherd is upgrading");
+		if (td_conn_unsent(c) || td_conn_gone(c))
+			continue;
+		if (!c->told_upgrading) {
+			c->told_upgrading = true;
+			td_conn_notice(c, EAGAIN, "tetherd is upgrading: "
+				       "reconnect in a moment");
+			if (td_conn_unsent(c))
+				continue;
+		}
+		td_conn_close(c, "tetherd is upgrading");
 	}
 	if (td_upgrade_drained(srv))
 		td_upgrade_exec(srv);
@@ -313,6 +326,11 @@ static int td_loop_turn(struct td_server *srv, struct __kernel_timespec *ts)
 int td_loop_run(struct td_server *srv)
 {
 	int rc;
+
+	/* A resumed binary: the handshakes the old one held, now that all
+	 * it kept (workers, parked results) is back for a HELLO's
+	 * catch-up. */
+	td_listen_unhold(srv);
 
 	/* Until stopped, and then until nothing holds memory the ring or a
 	 * helper may still touch (a helper stuck in an uninterruptible

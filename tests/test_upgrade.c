@@ -15,7 +15,9 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -351,13 +353,16 @@ Test(upgrade, refused_under_policy, .init = fx_init_dir)
 }
 
 /* The controller dies right after asking: the server finishes (or never
- * starts) the upgrade on its own, and the next controller finds it all. */
+ * starts) the upgrade on its own, and the next controller finds it all.
+ * A next controller that attached while the dead one's request was being
+ * checked is told the server is upgrading (EAGAIN), and comes back. */
 Test(upgrade, controller_killed_mid_upgrade)
 {
 	struct tether_spawn sp = TETHER_SPAWN_INIT;
 	struct tether_status st;
+	int64_t end = kit_now_ms() + 20000;
 	pid_t w, kid;
-	int status;
+	int status, rc;
 
 	sp.argv = ARGV("/bin/sleep", "600");
 	w = fx_spawn_ok(fx.t, &sp);
@@ -381,11 +386,85 @@ Test(upgrade, controller_killed_mid_upgrade)
 	kill(kid, SIGKILL);
 	waitpid(kid, &status, 0);
 	fx_untrack(kid);
-	cr_assert_eq(fx_reattach(), 0);
-	cr_assert_eq(tether_status(fx.t, &st), 0);
+	for (;;) {
+		rc = fx_reattach();
+		cr_assert_eq(rc, 0, "reattach: %s (%s)", strerror(-rc),
+			     tether_last_error(NULL));
+		rc = tether_status(fx.t, &st);
+		if (rc != -EAGAIN || kit_now_ms() > end)
+			break;
+		cr_assert(strstr(tether_last_error(fx.t), "upgrading"),
+			  "EAGAIN: %s", tether_last_error(fx.t));
+		kit_nap_ms(10);
+	}
+	cr_assert_eq(rc, 0, "status after reattach: %s (%s)", strerror(-rc),
+		     tether_last_error(fx.t));
 	cr_expect_eq(st.pid, fx.pid);
 	cr_expect_eq(st.nchildren, 1);
 	cr_expect(fx_alive(w));
+}
+
+/* A peer connected before the drain and not yet said HELLO is held
+ * through the exec: the new binary answers it.  (Dropped, it saw its
+ * connection reset by an upgrade it knew nothing of.) */
+Test(upgrade, handshake_in_progress_is_answered_by_the_new_binary)
+{
+	struct pollfd pfd;
+	struct tp_msg m;
+	unsigned char buf[4096];
+	struct tp_in in;
+	int sp[2], dp[2], pass[2], fd;
+	ssize_t got;
+
+	fd = fx_dial(fx.sock);
+	cr_assert_geq(fd, 0);
+	/* Accepted, and its handshake waiting for the HELLO: a STATUS on
+	 * the controller's connection is a turn of the loop after it. */
+	kit_nap_ms(20);
+	cr_assert_eq(fx_getpid(fx.t), fx.pid);
+	upgrade_ok(unchecked(), 1);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp),
+		     0);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, dp),
+		     0);
+	pass[0] = sp[1];
+	pass[1] = dp[1];
+	fx_hello_msg(&m, TETHER_PROTO_VERSION, TETHER_HELLO_OBSERVE);
+	cr_assert_eq(fx_send_fds(fd, tp_msg_data(&m), tp_msg_size(&m), pass,
+				 2),
+		     (ssize_t)tp_msg_size(&m), "HELLO: %s", strerror(errno));
+	tp_msg_destroy(&m);
+	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
+	cr_assert_eq(poll(&pfd, 1, FX_DEADLINE_MS), 1);
+	got = recv(fd, buf, sizeof(buf), 0);
+	cr_assert_gt(got, (ssize_t)TETHER_FRAME_HDR, "answer: %s",
+		     got < 0 ? strerror(errno) : "none");
+	cr_assert_eq(tp_decode(buf + TETHER_FRAME_HDR,
+			       (size_t)got - TETHER_FRAME_HDR, &in), 0);
+	cr_expect_eq(in.code, 0, "the held HELLO was refused: %lld",
+		     (long long)in.code);
+	tp_in_destroy(&in);
+	close(fd);
+	for (int i = 0; i < 2; i++) {
+		close(sp[i]);
+		close(dp[i]);
+	}
+}
+
+/* A peer attached at an upgrade is told why it is closed. */
+Test(upgrade, an_observer_is_told_the_server_is_upgrading)
+{
+	struct tether *obs = fx_observe(fx.sock);
+	struct tether_status st;
+	int rc;
+
+	upgrade_ok(unchecked(), 1);
+	rc = tether_status(obs, &st);
+	cr_expect_eq(rc, -EAGAIN, "observer after upgrade: %s (%s)",
+		     strerror(-rc), tether_last_error(obs));
+	cr_expect(strstr(tether_last_error(obs), "upgrading"), "%s",
+		  tether_last_error(obs));
+	tether_disconnect(obs);
 }
 
 /* Only the controller may upgrade: an observer is refused and nothing

@@ -63,6 +63,7 @@ struct td_conn {
 	struct tp_rbuf in;
 	struct td_outq out;
 	bool causes;			/* HELLO asked for errors' causes */
+	bool told_upgrading;		/* the drain's notice is queued */
 	/* exec/reap.c's: SUBMIT's completions until a REAP takes them */
 	struct td_calljob *cq_head;
 	struct td_calljob *cq_tail;

@@ -630,3 +630,27 @@ void td_handshakes_closeall(struct td_server *srv)
 	for (struct td_handshake *hs = srv->listen.handshakes; hs; hs = hs->next)
 		td_handshake_drop(hs);
 }
+
+/* A handshake in the list is waiting for its HELLO (one that was there
+ * ran at accept), so its socket still holds it: the next binary, or this
+ * one once the drain gives up, starts it again.  Dropped instead, the
+ * peer saw its connection reset by an upgrade it did not ask for. */
+void td_handshakes_hold(struct td_server *srv)
+{
+	struct io_uring_sqe *sqe;
+
+	for (struct td_handshake *hs = srv->listen.handshakes; hs;
+	     hs = hs->next) {
+		if (hs->done)
+			continue;
+		hs->done = true;
+		td_timer_stop(srv, &hs->deadline);
+		td_listen_hold(srv, hs->fd);
+		hs->fd = -1;
+		if ((sqe = td_sqe(srv))) {
+			io_uring_prep_cancel64(sqe,
+					       (uint64_t)(uintptr_t)&hs->ev, 0);
+			io_uring_sqe_set_data(sqe, NULL);
+		}
+	}
+}

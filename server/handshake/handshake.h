@@ -31,6 +31,9 @@
 #define TD_OBS_FULL_PER_UID 128
 #define TD_OBS_RO_MAX 32		/* of --read-only-uid peers */
 #define TD_OBS_RO_PER_UID 8
+/* Connections held through an upgrade's drain: the handshakes then in
+ * progress and the accepts that raced the accept's cancel. */
+#define TD_HELD_MAX (TD_HS_FULL_MAX + TD_HS_RO_MAX + TD_HS_REFUSED_MAX + 16)
 
 /* A connection to the listening socket that has not said HELLO yet. */
 struct td_handshake {
@@ -66,6 +69,10 @@ struct td_listen {
 	/* This batch's accepts, adopted, until their handshakes run. */
 	struct td_accepted { int res; bool more; } *batch;
 	size_t nbatch, batch_cap;
+	/* Accepted, HELLO unread, handshake not begun: an upgrade's drain
+	 * holds them for the next binary (or for this one, if it stays). */
+	int held[TD_HELD_MAX];
+	unsigned nheld;
 	/* who may connect, besides the server's uid and root */
 	uid_t *allow_uids;		/* --allow-uid: full access */
 	size_t nallow_uids;
@@ -95,6 +102,10 @@ void td_listen_again(struct td_server *srv, unsigned sender);
 void td_listen_close(struct td_server *srv);
 void td_listen_arm(struct td_server *srv);
 void td_listen_pause(struct td_server *srv);
+/* An accepted socket whose HELLO is unread, kept for later (the drain);
+ * the handshakes of those kept, once accepting again. */
+void td_listen_hold(struct td_server *srv, int fd);
+void td_listen_unhold(struct td_server *srv);
 void td_listen_adopt(struct td_server *srv, int listen_fd, int lock_fd,
 		     ino_t ino);
 /* An accept's completion: its socket is moved into the internal band at
@@ -108,6 +119,9 @@ void td_handshake_accepted(struct td_server *srv, int fd);
 void td_handshake_event(struct td_handshake *hs, int res);
 /* Shutting down: drop handshakes in progress. */
 void td_handshakes_closeall(struct td_server *srv);
+/* An upgrade's drain: handshakes in progress stop, their sockets (HELLO
+ * unread) held by td_listen_hold. */
+void td_handshakes_hold(struct td_server *srv);
 /* fd: the peer's socket, for its supplementary groups (-1: none). */
 enum td_peer_role td_peer_role(const struct td_server *srv, int fd,
 			       uid_t uid, gid_t gid);

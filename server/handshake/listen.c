@@ -409,7 +409,10 @@ static void td_listen_accepted(struct td_server *srv, int res, bool more)
 {
 	if (!more)
 		srv->listen.accept_armed = false;
-	if (res >= 0) {
+	if (res >= 0 && srv->upgrade.draining) {
+		/* Raced the accept's cancel: waits with the backlog. */
+		td_listen_hold(srv, res);
+	} else if (res >= 0) {
 		td_handshake_accepted(srv, res);
 	} else if (td_spare_emfile(res)) {
 		/* The controller's calls filled the table: the spares make
@@ -441,6 +444,26 @@ void td_listen_pause(struct td_server *srv)
 			(uint64_t)(uintptr_t)&srv->listen.ev_accept, 0);
 		io_uring_sqe_set_data(sqe, NULL);
 	}
+}
+
+void td_listen_hold(struct td_server *srv, int fd)
+{
+	struct td_listen *l = &srv->listen;
+
+	if (l->nheld < TD_HELD_MAX)
+		l->held[l->nheld++] = fd;
+	else
+		td_ifd_close(fd);	/* more than the slots: cannot be */
+}
+
+void td_listen_unhold(struct td_server *srv)
+{
+	struct td_listen *l = &srv->listen;
+	unsigned n = l->nheld;
+
+	l->nheld = 0;
+	for (unsigned i = 0; i < n; i++)
+		td_handshake_accepted(srv, l->held[i]);
 }
 
 /* The socket and lock a previous binary of this process made (and
@@ -475,4 +498,7 @@ void td_listen_close(struct td_server *srv)
 		td_ifd_close(srv->listen.lock_fd);
 		srv->listen.lock_fd = -1;
 	}
+	for (unsigned i = 0; i < srv->listen.nheld; i++)
+		td_ifd_close(srv->listen.held[i]);
+	srv->listen.nheld = 0;
 }

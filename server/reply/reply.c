@@ -167,8 +167,10 @@ static void td_conn_send(struct td_conn *c)
 	 * send's completion resumes them (td_conn_event_out).  Sent whole
 	 * without a completion, it would leave the loop waiting on nothing
 	 * while the peer waits for the next answer
-	 * (backpressure_resumes_when_the_peer_reads stalled until a timer). */
-	if (td_conn_unsent(c) >= TD_OUTQ_RESUME) {
+	 * (backpressure_resumes_when_the_peer_reads stalled until a timer).
+	 * An upgrade's drain waits for every queue to empty: its sends
+	 * complete too. */
+	if (td_conn_unsent(c) >= TD_OUTQ_RESUME || c->srv->upgrade.draining) {
 		td_conn_out_armed(c, sqe, TD_OUT_SEND);
 		return;
 	}

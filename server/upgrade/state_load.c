@@ -213,6 +213,22 @@ static int td_state_fd(struct td_state_in *st, int64_t fd, const char *role,
 	return 0;
 }
 
+/* The connections the old binary held through its drain: their HELLOs
+ * are read once the loop runs.  One that is not open is a peer lost, not
+ * a reason to give the upgrade up. */
+static void td_state_held(struct td_server *srv, const struct tp_list *l)
+{
+	struct td_listen *ls = &srv->listen;
+
+	for (uint32_t i = 0; i < l->n && ls->nheld < TD_HELD_MAX; i++) {
+		int64_t fd;
+
+		if (td_elem(l, i, 0, INT32_MAX, &fd) &&
+		    td_ifd_keep((int)fd, "handshake") >= 0)
+			ls->held[ls->nheld++] = (int)fd;
+	}
+}
+
 int td_state_config(struct td_server *srv, struct td_state_in *st,
 		    struct td_config *cfg)
 {
@@ -268,6 +284,7 @@ int td_state_config(struct td_server *srv, struct td_state_in *st,
 	if (lfd < 0 || kfd < 0)
 		return td_bad(st, "listen_fd");
 	td_listen_adopt(srv, lfd, kfd, (ino_t)s->socket_ino);
+	td_state_held(srv, &s->held);
 	return 0;
 }
 

@@ -293,7 +293,10 @@ static int td_pack_state(struct td_server *srv, const struct td_state_out *o,
 			     .ctx = srv },
 		.parked = { .n = srv->exec.nparked, .each = td_pk_parked,
 			    .ctx = srv },
+		.held = td_ints(srv->listen.held, srv->listen.nheld),
 	};
+	if (srv->listen.nheld)
+		m.has |= TP_STATE_HELD;
 	tp_w_buffer(&w, &pk, sb);
 	return tp_pack(&w, &tp_state_desc, &m);
 }
@@ -347,6 +350,8 @@ int td_state_save(struct td_server *srv, struct td_state_out *o)
 	rc = rc ? rc : td_keep(o, srv->listen.lock_fd);
 	rc = rc ? rc : td_keep(o, srv->upgrade.exe_fd);
 	rc = rc ? rc : td_keep(o, srv->notify.fd);
+	for (unsigned i = 0; i < srv->listen.nheld && !rc; i++)
+		rc = td_keep(o, srv->listen.held[i]);
 	for (const struct td_worker *w = srv->workers.list; w && !rc;
 	     w = w->next) {
 		struct td_capture_state s;

@@ -5,7 +5,9 @@
  *      as).  A helper opens and checks it: a regular, executable ELF file
  *      of root's or ours that nobody else may write.
  *   2. The loop answers, then drains: handshakes wait in the listening
- *      socket's backlog, connections close once their replies are out
+ *      socket's backlog -- those already accepted, HELLO unread, are
+ *      held and go across with the state --, connections close once
+ *      their replies are out
  *      (the controller reconnects to the new binary), every running call
  *      is cancelled -- its result parked as ECANCELED, like any result
  *      nobody waits for.
@@ -252,7 +254,11 @@ static void td_upgrade_expired(struct td_timer *t)
 
 bool td_upgrade_drained(struct td_server *srv)
 {
+	/* The accept too, until its cancel is in: a connection it took
+	 * meanwhile is a socket in our table whose completion is still in
+	 * the ring, and exec would close it on the peer unanswered. */
 	if (srv->conns.all || srv->listen.nhandshakes ||
+	    srv->listen.accept_armed ||
 	    srv->deferred.nring || td_pool_busy(srv))
 		return false;
 	for (const struct td_job *j = srv->deferred.jobs; j; j = j->next)
