@@ -264,11 +264,17 @@ void td_conns_sent_whole(struct td_server *srv)
 			td_conn_event_out(c, (int)(c->out.len - c->out.head));
 }
 
-/* A ring send (or the POLLOUT of a synchronous one) completed. */
+/* A ring send (or the POLLOUT of a synchronous one) completed.  What
+ * paused on a long queue (a LOGS stream at 1 MiB, the reading) goes on
+ * after a long send, and after any send that found the socket full: the
+ * rest of such a send may be short by the time it completes, when the
+ * peer read most of it while the first went out (a streamed LOGS then
+ * stopped for good at 14 MiB of 22, under load, about one run in 60). */
 void td_conn_event_out(struct td_conn *c, int res)
 {
 	bool was_long = td_conn_unsent(c) >= TD_OUTQ_RESUME ||
-			c->out_state == TD_OUT_POLL;
+			c->out_state == TD_OUT_POLL ||
+			c->out_state == TD_OUT_WAIT;
 
 	td_conn_sent(c, res);
 	if (!was_long) {
