@@ -186,12 +186,17 @@ ssize_t fx_send_fds(int fd, const void *buf, size_t len, const int *fds,
  * refused, text in text), or -errno when no answer came. */
 int fx_handshake(const char *sock, const void *pkt, size_t len,
 		 const int *fds, unsigned nfds, char *text, size_t textsz);
+/* The same on fd, a connection already made (closed after). */
+int fx_handshake_on(int fd, const void *pkt, size_t len, const int *fds,
+		    unsigned nfds, char *text, size_t textsz);
 /* The handshake m (a finished HELLO) with our own socket pairs: on
  * success (0) ours[0] and ours[1] are our ends of the syscall and data
  * sockets; otherwise the answer's err or -errno, and nothing is left
  * open. */
 int fx_hello_pairs(const char *sock, const struct tp_msg *m, char *text,
 		   size_t textsz, int ours[2]);
+int fx_hello_pairs_on(int fd, const struct tp_msg *m, char *text,
+		      size_t textsz, int ours[2]);
 /* A proper handshake: on success *sfd (and *dfd unless NULL, else
  * closed) are our ends. */
 int fx_attach_raw(const char *sock, unsigned hello_flags, int *sfd, int *dfd);

@@ -75,18 +75,29 @@ ssize_t fx_send_fds(int fd, const void *buf, size_t len, const int *fds,
 int fx_handshake(const char *sock, const void *pkt, size_t len,
 		 const int *fds, unsigned nfds, char *text, size_t textsz)
 {
+	int fd = fx_dial(sock);
+
+	if (fd < 0) {
+		if (text && textsz)
+			text[0] = '\0';
+		return fd;
+	}
+	return fx_handshake_on(fd, pkt, len, fds, nfds, text, textsz);
+}
+
+int fx_handshake_on(int fd, const void *pkt, size_t len, const int *fds,
+		    unsigned nfds, char *text, size_t textsz)
+{
 	unsigned char buf[4096];
 	struct pollfd pfd;
 	struct tp_in in;
 	const char *p;
 	size_t n;
 	ssize_t got;
-	int fd, rc;
+	int rc;
 
 	if (text && textsz)
 		text[0] = '\0';
-	if ((fd = fx_dial(sock)) < 0)
-		return fd;
 	/* A peer refused at accept gets its answer before it says
 	 * anything; the send may then fail, the answer is still there. */
 	rc = (int)fx_send_fds(fd, pkt, len, fds, nfds);
@@ -123,20 +134,33 @@ int fx_handshake(const char *sock, const void *pkt, size_t len,
 int fx_hello_pairs(const char *sock, const struct tp_msg *m, char *text,
 		   size_t textsz, int ours[2])
 {
+	int fd = fx_dial(sock);
+
+	if (fd < 0)
+		return fd;
+	return fx_hello_pairs_on(fd, m, text, textsz, ours);
+}
+
+int fx_hello_pairs_on(int fd, const struct tp_msg *m, char *text,
+		      size_t textsz, int ours[2])
+{
 	int sp[2], dp[2], pass[2], rc;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+		close(fd);
 		return -errno;
+	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, dp) < 0) {
 		rc = -errno;
 		close(sp[0]);
 		close(sp[1]);
+		close(fd);
 		return rc;
 	}
 	pass[0] = sp[1];
 	pass[1] = dp[1];
-	rc = fx_handshake(sock, tp_msg_data(m), tp_msg_size(m), pass, 2, text,
-			  textsz);
+	rc = fx_handshake_on(fd, tp_msg_data(m), tp_msg_size(m), pass, 2, text,
+			     textsz);
 	close(sp[1]);
 	close(dp[1]);
 	if (rc != 0) {

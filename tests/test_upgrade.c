@@ -15,9 +15,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -409,12 +407,9 @@ Test(upgrade, controller_killed_mid_upgrade)
  * connection reset by an upgrade it knew nothing of.) */
 Test(upgrade, handshake_in_progress_is_answered_by_the_new_binary)
 {
-	struct pollfd pfd;
 	struct tp_msg m;
-	unsigned char buf[4096];
-	struct tp_in in;
-	int sp[2], dp[2], pass[2], fd;
-	ssize_t got;
+	char text[256];
+	int ours[2], fd, rc;
 
 	fd = fx_dial(fx.sock);
 	cr_assert_geq(fd, 0);
@@ -423,32 +418,13 @@ Test(upgrade, handshake_in_progress_is_answered_by_the_new_binary)
 	kit_nap_ms(20);
 	cr_assert_eq(fx_getpid(fx.t), fx.pid);
 	upgrade_ok(unchecked(), 1);
-	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp),
-		     0);
-	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, dp),
-		     0);
-	pass[0] = sp[1];
-	pass[1] = dp[1];
 	fx_hello_msg(&m, TETHER_PROTO_VERSION, TETHER_HELLO_OBSERVE);
-	cr_assert_eq(fx_send_fds(fd, tp_msg_data(&m), tp_msg_size(&m), pass,
-				 2),
-		     (ssize_t)tp_msg_size(&m), "HELLO: %s", strerror(errno));
+	rc = fx_hello_pairs_on(fd, &m, text, sizeof(text), ours);
 	tp_msg_destroy(&m);
-	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
-	cr_assert_eq(poll(&pfd, 1, FX_DEADLINE_MS), 1);
-	got = recv(fd, buf, sizeof(buf), 0);
-	cr_assert_gt(got, (ssize_t)TETHER_FRAME_HDR, "answer: %s",
-		     got < 0 ? strerror(errno) : "none");
-	cr_assert_eq(tp_decode(buf + TETHER_FRAME_HDR,
-			       (size_t)got - TETHER_FRAME_HDR, &in), 0);
-	cr_expect_eq(in.code, 0, "the held HELLO was refused: %lld",
-		     (long long)in.code);
-	tp_in_destroy(&in);
-	close(fd);
-	for (int i = 0; i < 2; i++) {
-		close(sp[i]);
-		close(dp[i]);
-	}
+	cr_assert_eq(rc, 0, "the held HELLO: %s (%s)",
+		     rc < 0 ? strerror(-rc) : strerror(rc), text);
+	close(ours[0]);
+	close(ours[1]);
 }
 
 /* A peer attached at an upgrade is told why it is closed. */
