@@ -321,6 +321,7 @@ struct tp_error {
 #define TP_CAUSE_ROLE "role"		/* an observer or read-only peer */
 #define TP_CAUSE_TIMEOUT "timeout"	/* the request's own timeout */
 #define TP_CAUSE_CONFLICT "conflict"	/* another controller attached */
+#define TP_CAUSE_UPGRADE "upgrade"	/* the server is upgrading: reconnect */
 
 struct tp_msg;
 /* tp_msg_error, its body {text, cause} when cause is not NULL. */

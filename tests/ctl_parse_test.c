@@ -1477,3 +1477,23 @@ Test(sysnames, agree_with_libseccomp)
 	cr_assert_null(ctl_sysname_of(-1));
 	cr_assert_null(ctl_sysname_of(1 << 20));
 }
+
+/* ---- exit statuses (tetherctl(1): scripts branch on them) ----------- */
+
+/* EAGAIN from an upgrading server (cause "upgrade", or its notice) is a
+ * connection to make again, 3; any other EAGAIN is the request's, 1. */
+Test(status, an_upgrading_server_is_unreachable_for_now)
+{
+	ctl_err_reset();
+	ctl_err_errno(EAGAIN, "tetherd is upgrading: reconnect in a moment");
+	ctl_err_cause(TETHER_CAUSE_CONNECTION);
+	cr_expect_eq(ctl_status_of(-EAGAIN), CTL_EX_UNREACHABLE);
+	ctl_err_reset();
+	ctl_err_errno(EAGAIN, "busy");
+	ctl_err_cause(TETHER_CAUSE_REQUEST);
+	cr_expect_eq(ctl_status_of(-EAGAIN), CTL_EX_FAILED);
+	ctl_err_reset();
+	ctl_err_errno(ECONNRESET, "lost");
+	cr_expect_eq(ctl_status_of(-ECONNRESET), CTL_EX_UNREACHABLE);
+	ctl_err_reset();
+}

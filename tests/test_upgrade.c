@@ -440,6 +440,7 @@ Test(upgrade, an_observer_is_told_the_server_is_upgrading)
 		     strerror(-rc), tether_last_error(obs));
 	cr_expect(strstr(tether_last_error(obs), "upgrading"), "%s",
 		  tether_last_error(obs));
+	cr_expect_eq(tether_last_cause(obs), TETHER_CAUSE_CONNECTION);
 	tether_disconnect(obs);
 }
 

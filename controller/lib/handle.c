@@ -139,6 +139,8 @@ int tl_cause_of(const char *p, size_t n)
 		{ TP_CAUSE_ROLE, TETHER_CAUSE_ROLE },
 		{ TP_CAUSE_TIMEOUT, TETHER_CAUSE_TIMEOUT },
 		{ TP_CAUSE_CONFLICT, TETHER_CAUSE_CONFLICT },
+		/* the connection is about to go: not the request's fault */
+		{ TP_CAUSE_UPGRADE, TETHER_CAUSE_CONNECTION },
 	};
 
 	for (size_t i = 0; p && i < sizeof(names) / sizeof(names[0]); i++)

@@ -13,8 +13,8 @@ class Error(OSError):
     """The server answered a request with an error.
 
     errno is the server's, strerror its text; cause is the error's cause
-    ("policy", "role", "timeout", "conflict", ...) when the connection
-    asked for causes and the server named one, else None.
+    ("policy", "role", "timeout", "conflict", "upgrade" ...) when the
+    connection asked for causes and the server named one, else None.
     """
 
     def __init__(self, err, text, cause=None, op=None):

@@ -163,8 +163,10 @@ static void td_dispatch_op(struct td_conn *c, const struct tp_in *in,
 	}
 	/* Draining for an exec: nothing new may start (STATUS may). */
 	if (c->srv->upgrade.draining && in->code != TETHER_OP_STATUS) {
-		tp_msg_error(m, in->id, EAGAIN, "tetherd is upgrading: "
-			     "reconnect in a moment");
+		tp_msg_error_cause(m, in->id, EAGAIN,
+				   c->causes ? TP_CAUSE_UPGRADE : NULL,
+				   "tetherd is upgrading: reconnect in a "
+				   "moment");
 		return;
 	}
 	tp_msg_reply(m, in->id, 0);

@@ -621,6 +621,14 @@ void td_handshake_event(struct td_handshake *hs, int res)
 		return;
 	}
 	td_timer_stop(hs->srv, &hs->deadline);
+	/* An upgrade began earlier in this turn: attached now, the peer
+	 * would be closed again at the turn's end. */
+	if (hs->srv->upgrade.draining) {
+		td_listen_hold(hs->srv, hs->fd);
+		hs->fd = -1;
+		td_handshake_free(hs);
+		return;
+	}
 	td_handshake_run(hs, false);
 }
 
