@@ -31,9 +31,12 @@
 #define TD_OBS_FULL_PER_UID 128
 #define TD_OBS_RO_MAX 32		/* of --read-only-uid peers */
 #define TD_OBS_RO_PER_UID 8
+#define TD_LISTEN_BACKLOG 64
 /* Connections held through an upgrade's drain: the handshakes then in
- * progress and the accepts that raced the accept's cancel. */
-#define TD_HELD_MAX (TD_HS_FULL_MAX + TD_HS_RO_MAX + TD_HS_REFUSED_MAX + 16)
+ * progress and the accepts that raced the accept's cancel (at most a
+ * backlog's worth: the cancel is issued at the turn's end). */
+#define TD_HELD_MAX (TD_HS_FULL_MAX + TD_HS_RO_MAX + TD_HS_REFUSED_MAX + \
+		     TD_LISTEN_BACKLOG)
 
 /* A connection to the listening socket that has not said HELLO yet. */
 struct td_handshake {

@@ -336,7 +336,7 @@ int td_listen_bind(const char *path, ino_t *ino, char *err, size_t errsz)
 	 * on the path, in a directory only we may write. */
 	if (fchmod(fd, 0600) < 0 ||
 	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(fd, 64) < 0 || lstat(path, &st) < 0 ||
+	    listen(fd, TD_LISTEN_BACKLOG) < 0 || lstat(path, &st) < 0 ||
 	    ((st.st_mode & 07777) != 0600 && chmod(path, 0600) < 0))
 		goto fail;
 	*ino = st.st_ino;
@@ -453,7 +453,7 @@ void td_listen_hold(struct td_server *srv, int fd)
 	if (l->nheld < TD_HELD_MAX)
 		l->held[l->nheld++] = fd;
 	else
-		td_ifd_close(fd);	/* more than the slots: cannot be */
+		td_ifd_close(fd);	/* more than a backlog: not expected */
 }
 
 void td_listen_unhold(struct td_server *srv)
