@@ -236,13 +236,16 @@ static void td_loop_upgrade(struct td_server *srv)
 	}
 	/* Each peer is told why first (a controller that attached just
 	 * before the drain, say, would only see a broken pipe), then
-	 * closed once that is out. */
+	 * closed once that is out.  Its calls still running are let go
+	 * with the notice, as at the close: their cancelled results are
+	 * parked, not queued behind a notice the peer stops reading at. */
 	for (struct td_conn *c = srv->conns.all, *next; c; c = next) {
 		next = c->next;
 		if (td_conn_unsent(c) || td_conn_gone(c))
 			continue;
 		if (!c->told_upgrading) {
 			c->told_upgrading = true;
+			td_jobs_conn_closed(c);
 			td_conn_notice(c, EAGAIN, "tetherd is upgrading: "
 				       "reconnect in a moment");
 			if (td_conn_unsent(c))

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "kit.h"
+#include "messages.h"
 
 #define ARGV(...) ((const char *const[]){ __VA_ARGS__, NULL })
 #define NWORKERS 3
@@ -442,6 +443,61 @@ Test(upgrade, an_observer_is_told_the_server_is_upgrading)
 		  tether_last_error(obs));
 	cr_expect_eq(tether_last_cause(obs), TETHER_CAUSE_CONNECTION);
 	tether_disconnect(obs);
+}
+
+/* A call running when the drain begins is cancelled: its answer comes
+ * before the notice that the server is upgrading, or its result is
+ * parked for the next controller -- never behind the notice, where the
+ * peer stops reading and it would be lost. */
+Test(upgrade, a_running_call_is_answered_before_the_notice_or_parked)
+{
+	struct tp_upgrade up = { .has = TP_UPGRADE_BINARY };
+	struct tether_pending *pv;
+	struct tether_call c;
+	struct fx_frame f;
+	struct fx_raw r;
+	struct tp_msg m;
+	uint64_t call_id, up_id, parked = 0;
+	bool noticed = false, answered = false, late = false;
+	size_t n;
+
+	tether_disconnect(fx.t);
+	fx.t = NULL;
+	fx_raw_attach(&r);
+	call_id = fx_raw_begin(&r, &m, TETHER_OP_SYSCALL);
+	msgpack_pack_array(&m.pk, 2);
+	msgpack_pack_uint64(&m.pk, SYS_pause);
+	msgpack_pack_array(&m.pk, 0);
+	fx_raw_send(&r, &m);
+	up_id = fx_raw_begin(&r, &m, TETHER_OP_UPGRADE);
+	up.binary = tp_str(unchecked());
+	cr_assert_eq(tp_pack_upgrade(&m.w, &up), 0);
+	fx_raw_send(&r, &m);
+	cr_assert_eq(fx_raw_reply(&r, up_id, NULL), 0);
+	/* Everything else until the end of the connection. */
+	while (fx_recv_frame(r.sfd, &r.rb, &f) == 0) {
+		late |= noticed && f.in.id == call_id;
+		answered |= f.in.id == call_id;
+		noticed |= f.in.id == 0 && f.in.code == EAGAIN;
+		fx_frame_free(&f);
+	}
+	fx_raw_close(&r);
+	cr_expect(noticed, "no upgrade notice before the close");
+	cr_expect(!late, "the running call was answered after the notice");
+	cr_assert_eq(fx_reattach(), 0);
+	cr_assert_eq(tether_pending(fx.t, &pv, &n), 0, "%s",
+		     tether_last_error(fx.t));
+	for (size_t i = 0; i < n; i++)
+		if (pv[i].nr == SYS_pause)
+			parked = pv[i].id;
+	tether_free(pv);
+	cr_assert(answered || parked, "the cancelled call was lost");
+	if (!parked)
+		return;
+	memset(&c, 0, sizeof(c));
+	cr_assert_eq(tether_collect(fx.t, parked, 5000, &c), 0, "%s",
+		     tether_last_error(fx.t));
+	cr_expect_eq(c.ret, -ECANCELED, "parked pause: %ld", c.ret);
 }
 
 /* Only the controller may upgrade: an observer is refused and nothing

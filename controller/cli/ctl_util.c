@@ -165,8 +165,8 @@ int ctl_status_of(int rc)
 	/* -ECONNABORTED is a take-over and nothing else (libtether(3)). */
 	if (rc == -ECONNABORTED)
 		return CTL_EX_CONFLICT;
-	/* The server is upgrading itself (the request did not run):
-	 * reachable again in a moment, as after a lost connection. */
+	/* The server is upgrading itself (a request it refused did not
+	 * run): reachable again in a moment, as after a lost connection. */
 	if (rc == -EAGAIN && ctl_last.err == EAGAIN &&
 	    ctl_last.cause == TETHER_CAUSE_CONNECTION)
 		return CTL_EX_UNREACHABLE;
