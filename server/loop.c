@@ -241,8 +241,13 @@ static void td_loop_upgrade(struct td_server *srv)
 	 * parked, not queued behind a notice the peer stops reading at. */
 	for (struct td_conn *c = srv->conns.all, *next; c; c = next) {
 		next = c->next;
-		if (td_conn_unsent(c) || td_conn_gone(c))
+		if (td_conn_gone(c) || (td_conn_unsent(c) && !u->flush_late))
 			continue;
+		if (td_conn_unsent(c)) {
+			td_conn_close(c, "its answers were not read in time "
+				      "for an upgrade");
+			continue;
+		}
 		if (!c->told_upgrading) {
 			c->told_upgrading = true;
 			td_jobs_conn_closed(c);

@@ -40,6 +40,7 @@
 extern char **environ;
 
 static void td_upgrade_expired(struct td_timer *t);
+static void td_upgrade_flush_due(struct td_timer *t);
 
 const char *td_server_version(void)
 {
@@ -58,6 +59,7 @@ void td_upgrade_init(struct td_server *srv)
 
 	u->new_fd = -1;
 	td_timer_init(&u->deadline, td_upgrade_expired);
+	td_timer_init(&u->flush, td_upgrade_flush_due);
 	n = readlink("/proc/self/exe", u->binary, sizeof(u->binary) - 1);
 	u->binary[n > 0 ? n : 0] = '\0';
 	/* Replaced on disk since we started (a package upgrade): the path
@@ -226,6 +228,8 @@ static void td_upgrade_begin(struct td_server *srv, int fd, const char *path,
 	u->error[0] = '\0';
 	td_jobs_cancel_all(srv);
 	td_timer_in(srv, &u->deadline, TD_UPGRADE_DRAIN_MS);
+	u->flush_late = false;
+	td_timer_in(srv, &u->flush, TD_UPGRADE_FLUSH_MS);
 }
 
 /* Back to serving: the upgrade did not happen, and STATUS says why. */
@@ -238,6 +242,8 @@ static void td_upgrade_abort(struct td_server *srv, int err, const char *fmt,
 	td_log("upgrade to %s failed: %s", u->new_binary, u->error);
 	u->draining = false;
 	td_timer_stop(srv, &u->deadline);
+	td_timer_stop(srv, &u->flush);
+	u->flush_late = false;
 	if (u->new_fd >= 0)
 		td_ifd_close(u->new_fd);
 	u->new_fd = -1;
@@ -250,6 +256,16 @@ static void td_upgrade_expired(struct td_timer *t)
 
 	td_upgrade_abort(srv, EBUSY, "%s calls did not end in time (%s)",
 			 "running");
+}
+
+/* The loop's drain (td_loop_upgrade, at this turn's end) closes whoever
+ * still has answers queued. */
+static void td_upgrade_flush_due(struct td_timer *t)
+{
+	struct td_server *srv = (struct td_server *)((char *)t -
+				offsetof(struct td_server, upgrade.flush));
+
+	srv->upgrade.flush_late = true;
 }
 
 bool td_upgrade_drained(struct td_server *srv)

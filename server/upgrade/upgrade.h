@@ -24,6 +24,10 @@
 #define TD_STATE_VERSION 1u
 #define TD_STATE_MAX (256u << 20)		/* bytes of msgpack read back */
 #define TD_UPGRADE_DRAIN_MS 5000		/* jobs must end by then */
+/* Peers must have read their answers by then: one that does not (an
+ * observer stopped with ^Z, or one that means it) is closed with them
+ * unsent rather than hold the owner's upgrade off. */
+#define TD_UPGRADE_FLUSH_MS 1000
 
 struct td_state_hdr {
 	char magic[16];
@@ -52,6 +56,8 @@ struct td_upgrade {
 	int new_fd;
 	char new_binary[PATH_MAX];
 	struct td_timer deadline;
+	struct td_timer flush;		/* TD_UPGRADE_FLUSH_MS */
+	bool flush_late;		/* it passed: close peers unread */
 };
 
 /* At start: remember which binary we are (for UPGRADE's default and the
