@@ -82,12 +82,10 @@ void td_log_reopen(struct td_server *srv, unsigned sender)
 		return;
 	}
 	snprintf(ro->path, sizeof(ro->path), "%s", srv->log_path);
-	td_job_start_internal(&ro->job, &td_reopen_ops, srv);
-	ro->job.cls = TD_JOB_OPEN;
-	if ((rc = td_job_to_helper(&ro->job)) < 0) {
+	if ((rc = td_job_internal_to_opener(&ro->job, &td_reopen_ops,
+					     srv)) < 0) {
 		td_log_at(LOG_ERR, "SIGHUP: no helper to reopen the log: %s",
 			  strerror(-rc));
-		td_job_end(&ro->job);
 		return;
 	}
 	td_reopening = true;

@@ -213,6 +213,9 @@ int fx_recv_frame(int fd, struct tp_rbuf *rb, struct fx_frame *f);
 /* True when fd reaches EOF (or reset) within the deadline, discarding
  * whatever comes before it. */
 bool fx_wait_eof(int fd);
+/* STATUS requests on fd (made O_NONBLOCK) and never a read, until the
+ * server stops taking them (200 ms without room): how many went. */
+unsigned fx_flood_status(int sfd);
 
 /* A controller attached by hand (taking over from fx.t's server, which
  * the caller lets go first): requests numbered from 101. */

@@ -4,6 +4,7 @@
 #endif
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -324,4 +325,38 @@ int fx_raw_reply(struct fx_raw *r, uint64_t id, struct fx_frame *out)
 	else
 		fx_frame_free(&f);
 	return code;
+}
+
+/* Requests (STATUS, ~300 bytes of answer each) and never a read, until
+ * the server stops taking them: it stops reading a peer whose unsent
+ * answers pass its high mark (4 MiB), long after our socket filled.
+ * The 200 ms is not a measurement: once the server has stopped reading
+ * nothing makes room, and a slow server only means a shorter flood (the
+ * caller checks whether the socket was full).  How many went. */
+unsigned fx_flood_status(int sfd)
+{
+	struct pollfd pfd = { .fd = sfd, .events = POLLOUT };
+	struct tp_msg m;
+	unsigned sent = 0;
+	ssize_t n;
+
+	cr_assert_eq(fcntl(sfd, F_SETFL, O_NONBLOCK), 0);
+	for (uint64_t id = 1000;; id++) {
+		tp_msg_init(&m);
+		tp_msg_request(&m, id, TETHER_OP_STATUS);
+		tp_w_array(&m.w, 0);
+		cr_assert_eq(tp_msg_finish(&m), 0);
+		while ((n = send(sfd, tp_msg_data(&m), tp_msg_size(&m),
+				 MSG_NOSIGNAL)) < 0 &&
+		       (errno == EAGAIN || errno == EWOULDBLOCK))
+			if (poll(&pfd, 1, 200) == 0)
+				break;
+		tp_msg_destroy(&m);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return sent;
+		cr_assert_gt(n, 0, "send: %s", strerror(errno));
+		/* A partial frame is fine: the server never gets to it. */
+		sent++;
+		cr_assert_lt(sent, 10000000u, "the server never stopped");
+	}
 }

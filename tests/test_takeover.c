@@ -300,40 +300,6 @@ static bool log_says(const char *needle)
 	return false;
 }
 
-/* Requests (STATUS, ~300 bytes of answer each) and never a read, until
- * the server stops taking them: it stops reading a peer whose unsent
- * answers pass its high mark (4 MiB), long after our socket filled.
- * The 200 ms is not a measurement: once the server has stopped reading
- * nothing makes room, and a slow server only means a shorter flood (the
- * log check below says whether the socket was full).  How many went. */
-static unsigned flood(int sfd)
-{
-	struct pollfd pfd = { .fd = sfd, .events = POLLOUT };
-	struct tp_msg m;
-	unsigned sent = 0;
-	ssize_t n;
-
-	cr_assert_eq(fcntl(sfd, F_SETFL, O_NONBLOCK), 0);
-	for (uint64_t id = 1000;; id++) {
-		tp_msg_init(&m);
-		tp_msg_request(&m, id, TETHER_OP_STATUS);
-		tp_w_array(&m.w, 0);
-		cr_assert_eq(tp_msg_finish(&m), 0);
-		while ((n = send(sfd, tp_msg_data(&m), tp_msg_size(&m),
-				 MSG_NOSIGNAL)) < 0 &&
-		       (errno == EAGAIN || errno == EWOULDBLOCK))
-			if (poll(&pfd, 1, 200) == 0)
-				break;
-		tp_msg_destroy(&m);
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return sent;
-		cr_assert_gt(n, 0, "send: %s", strerror(errno));
-		/* A partial frame is fine: the server never gets to it. */
-		sent++;
-		cr_assert_lt(sent, 10000000u, "the server never stopped");
-	}
-}
-
 Test(taken, a_full_old_controller_costs_the_server_nothing)
 {
 	struct tether *t, *o;
@@ -346,7 +312,7 @@ Test(taken, a_full_old_controller_costs_the_server_nothing)
 	tether_disconnect(fx.t);
 	fx.t = NULL;
 	fx_raw_attach(&r);
-	sent = flood(r.sfd);
+	sent = fx_flood_status(r.sfd);
 	cr_log_info("%u requests before the socket filled", sent);
 	/* The server is stuck on nothing: an observer gets its answer
 	 * while the old controller's replies pile up. */

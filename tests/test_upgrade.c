@@ -15,7 +15,6 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -501,59 +500,21 @@ Test(upgrade, a_running_call_is_answered_before_the_notice_or_parked)
 	cr_expect_eq(c.ret, -ECANCELED, "parked pause: %ld", c.ret);
 }
 
-/* All of p on a non-blocking socket, unless the peer stops taking it
- * for 300 ms: -EAGAIN then (what was sent of p stays sent). */
-static int fx_send_until_stalled(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-
-	while (n) {
-		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-		ssize_t k = send(fd, c, n, MSG_NOSIGNAL);
-
-		if (k > 0) {
-			c += k;
-			n -= (size_t)k;
-		} else if (k < 0 && errno != EAGAIN) {
-			return -errno;
-		} else if (poll(&pfd, 1, 300) != 1) {
-			return -EAGAIN;
-		}
-	}
-	return 0;
-}
-
 /* An observer that asks and stops reading (a debugging session
  * suspended with ^Z, or a peer that means it) leaves answers queued that
  * never go out: the drain closes it all the same rather than give the
  * owner's upgrade up. */
 Test(upgrade, a_stalled_observer_does_not_hold_the_upgrade_off)
 {
-	int sfd, dfd, fl, sent = 0;
+	unsigned sent;
+	int sfd, dfd;
 
 	cr_assert_eq(fx_attach_raw(fx.sock, TETHER_HELLO_OBSERVE, &sfd, &dfd),
 		     0);
-	fl = fcntl(sfd, F_GETFL);
-	cr_assert_eq(fcntl(sfd, F_SETFL, fl | O_NONBLOCK), 0);
 	/* STATUS after STATUS, none of the answers read, until the server
 	 * stops reading us: its queue to us is then long and stays so. */
-	for (;;) {
-		struct tp_msg m;
-		int rc;
-
-		tp_msg_init(&m);
-		tp_msg_request(&m, (uint64_t)sent + 1, TETHER_OP_STATUS);
-		msgpack_pack_array(&m.pk, 0);
-		rc = tp_msg_finish(&m);
-		if (rc == 0)
-			rc = fx_send_until_stalled(sfd, tp_msg_data(&m),
-						   tp_msg_size(&m));
-		tp_msg_destroy(&m);
-		if (rc < 0)
-			break;
-		sent++;
-	}
-	cr_assert_gt(sent, 100);
+	sent = fx_flood_status(sfd);
+	cr_assert_gt(sent, 100u);
 	upgrade_ok(unchecked(), 1);
 	close(sfd);
 	close(dfd);

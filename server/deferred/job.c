@@ -96,6 +96,18 @@ void td_job_start_internal(struct td_job *j, const struct td_job_ops *ops,
 	j->generation = srv->conns.generation;
 }
 
+int td_job_internal_to_opener(struct td_job *j, const struct td_job_ops *ops,
+			      struct td_server *srv)
+{
+	int rc;
+
+	td_job_start_internal(j, ops, srv);
+	j->cls = TD_JOB_OPEN;
+	if ((rc = td_job_to_helper(j)) < 0)
+		td_job_end(j);
+	return rc;
+}
+
 int td_job_to_helper(struct td_job *j)
 {
 	int rc = td_pool_submit(j->srv, j);

@@ -126,6 +126,10 @@ void td_job_release_plain(struct td_job *j);
 /* A job nobody asked for on a connection (the server's own). */
 void td_job_start_internal(struct td_job *j, const struct td_job_ops *ops,
 			   struct td_server *srv);
+/* One of those whose work opens files, on the opener helper: 0, or
+ * -errno with the job ended when no helper takes it. */
+int td_job_internal_to_opener(struct td_job *j, const struct td_job_ops *ops,
+			      struct td_server *srv);
 
 /* Hand the blocking part to a helper: 0, or -EAGAIN when every helper
  * the job's class may use is busy. */

@@ -95,21 +95,27 @@ static void td_handshake_arm(struct td_handshake *hs)
 	io_uring_sqe_set_data(sqe, &hs->ev);
 }
 
-/* Drop a handshake in progress: its poll still completes, and frees it
+/* End a handshake in progress: its poll still completes, and frees it
  * then (the ring holds a pointer to it until that completion). */
-static void td_handshake_drop(struct td_handshake *hs)
+static void td_handshake_stop(struct td_handshake *hs)
 {
 	struct io_uring_sqe *sqe;
 
-	if (hs->done)
-		return;
 	hs->done = true;
 	td_timer_stop(hs->srv, &hs->deadline);
-	shutdown(hs->fd, SHUT_RDWR);
 	if ((sqe = td_sqe(hs->srv))) {
 		io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&hs->ev, 0);
 		io_uring_sqe_set_data(sqe, NULL);
 	}
+}
+
+/* ... and hang up on the peer. */
+static void td_handshake_drop(struct td_handshake *hs)
+{
+	if (hs->done)
+		return;
+	shutdown(hs->fd, SHUT_RDWR);
+	td_handshake_stop(hs);
 }
 
 /* A peer that connects and says nothing is dropped, not kept. */
@@ -645,20 +651,12 @@ void td_handshakes_closeall(struct td_server *srv)
  * peer saw its connection reset by an upgrade it did not ask for. */
 void td_handshakes_hold(struct td_server *srv)
 {
-	struct io_uring_sqe *sqe;
-
 	for (struct td_handshake *hs = srv->listen.handshakes; hs;
 	     hs = hs->next) {
 		if (hs->done)
 			continue;
-		hs->done = true;
-		td_timer_stop(srv, &hs->deadline);
 		td_listen_hold(srv, hs->fd);
 		hs->fd = -1;
-		if ((sqe = td_sqe(srv))) {
-			io_uring_prep_cancel64(sqe,
-					       (uint64_t)(uintptr_t)&hs->ev, 0);
-			io_uring_sqe_set_data(sqe, NULL);
-		}
+		td_handshake_stop(hs);
 	}
 }

@@ -164,12 +164,10 @@ void td_listen_again(struct td_server *srv, unsigned sender)
 		rl->lock_ino = st.st_ino;
 	}
 	td_log("SIGUSR1 from pid %u: checking %s", sender, rl->path);
-	td_job_start_internal(&rl->job, &td_relisten_ops, srv);
-	rl->job.cls = TD_JOB_OPEN;
-	if ((rc = td_job_to_helper(&rl->job)) < 0) {
+	if ((rc = td_job_internal_to_opener(&rl->job, &td_relisten_ops,
+					     srv)) < 0) {
 		td_log_at(LOG_ERR, "SIGUSR1: no helper to listen again: %s",
 			  strerror(-rc));
-		td_job_end(&rl->job);
 		return;
 	}
 	td_relistening = true;
