@@ -94,6 +94,7 @@
 #define TP_K_SERVER_VERSION "server_version"
 #define TP_K_BINARY "binary"
 #define TP_K_UPGRADES "upgrades"
+#define TP_K_UPGRADE_FAILURES "upgrade_failures"
 #define TP_K_UPGRADE_ERROR "upgrade_error"
 #define TP_K_KEPT "kept"
 #define TP_K_KIND "kind"
@@ -370,6 +371,7 @@ struct tp_status {
 	struct tp_str binary;		/* STATUS: what UPGRADE execs */
 	int64_t upgrades;		/* STATUS: execs survived */
 	struct tp_str upgrade_error;	/* STATUS: why the last one failed */
+	int64_t upgrade_failures;	/* STATUS: UPGRADEs that did not */
 };
 #define TP_STATUS_SYSCALL_FD 0x1u
 #define TP_STATUS_DATA_FD 0x2u
@@ -388,6 +390,7 @@ struct tp_status {
 #define TP_STATUS_BINARY 0x4000u
 #define TP_STATUS_UPGRADES 0x8000u
 #define TP_STATUS_UPGRADE_ERROR 0x10000u
+#define TP_STATUS_UPGRADE_FAILURES 0x20000u
 
 /* One SYSCALL argument, as it travels. */
 enum tp_arg_wire {

@@ -135,6 +135,8 @@ static const struct tp_field tp_status_f[] = {
 		 TP_STATUS_UPGRADES),
 	TP_FIELD(tp_status, TP_K_UPGRADE_ERROR, upgrade_error, TP_F_STR, 0,
 		 TP_STATUS_UPGRADE_ERROR),
+	TP_FIELD(tp_status, TP_K_UPGRADE_FAILURES, upgrade_failures, TP_F_I64,
+		 0, TP_STATUS_UPGRADE_FAILURES),
 };
 TP_MAP_DESC(status, "status", tp_status, tp_status_f);
 

@@ -139,5 +139,7 @@ static const struct tp_field tp_state_f[] = {
 	/* Optional: a binary that does not know it leaves those peers to
 	 * their handshake deadline. */
 	TP_LIST(tp_state, "held", held, TP_F_I64, 0, TP_STATE_HELD, NULL),
+	TP_FIELD(tp_state, "upgrade_failures", upgrade_failures, TP_F_U64, 0,
+		 TP_STATE_UPGRADE_FAILURES),
 };
 TP_MAP_DESC(state, "upgrade state", tp_state, tp_state_f);

@@ -94,8 +94,10 @@ struct tp_state {
 	/* of int: connections accepted while draining, their HELLO
 	 * unread; the new binary runs their handshakes */
 	struct tp_list held;
+	uint64_t upgrade_failures;	/* UPGRADEs that did not happen */
 };
 #define TP_STATE_HELD 0x1u
+#define TP_STATE_UPGRADE_FAILURES 0x2u
 
 extern const struct tp_desc tp_state_desc, tp_st_worker_desc,
 	tp_st_spec_desc, tp_st_capture_desc, tp_st_label_desc,

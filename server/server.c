@@ -291,10 +291,12 @@ int td_server_resume(struct td_server *srv, int state_fd,
 	}
 	td_upgrade_init(srv);
 	srv->upgrade.count = st.upgrades;
+	srv->upgrade.failures = st.upgrade_failures;
 	if (fallback_from) {
 		/* The new binary could not read the state: we are the old
 		 * one again, and the upgrade did not happen. */
 		srv->upgrade.count--;
+		srv->upgrade.failures++;
 		snprintf(srv->upgrade.error, sizeof(srv->upgrade.error),
 			 "%.100s (%.120s): the old binary resumed", st.binary,
 			 fallback_from);

@@ -19,6 +19,7 @@
 struct tl_upstat {
 	pid_t pid;
 	int64_t upgrades;
+	int64_t failures;		/* -1: the server does not count them */
 	char version[64];
 	char error[256];
 };
@@ -35,6 +36,8 @@ static int tl_got_upstat(struct tether *t, const msgpack_object *body,
 		return tl_fail(t, -rc, "%s", e.msg);
 	u->pid = (pid_t)st.pid;
 	u->upgrades = st.has & TP_STATUS_UPGRADES ? st.upgrades : -1;
+	u->failures = st.has & TP_STATUS_UPGRADE_FAILURES ?
+		      st.upgrade_failures : -1;
 	snprintf(u->version, sizeof(u->version), "%.*s",
 		 st.has & TP_STATUS_SERVER_VERSION ? (int)st.server_version.n
 						   : 0,
@@ -129,9 +132,14 @@ TETHER_API int tether_upgrade(struct tether *t, const char *socket_path,
 					tl_got_upstat, &after);
 			if (rc == 0 && after.upgrades != before.upgrades)
 				break;
+			/* It failed, and says why: counted, or (a server
+			 * that does not count) with another reason than
+			 * the last time. */
 			if (rc == 0 && after.error[0] &&
-			    strcmp(after.error, before.error))
-				break;	/* it failed, and says why */
+			    (after.failures >= 0
+				     ? after.failures != before.failures
+				     : strcmp(after.error, before.error) != 0))
+				break;
 			tether_disconnect(nt);
 			nt = NULL;
 		}

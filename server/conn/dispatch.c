@@ -65,7 +65,9 @@ static int td_do_status(struct td_req *r)
 	st.binary = tp_str(srv->upgrade.binary);
 	st.upgrades = srv->upgrade.count;
 	st.upgrade_error = tp_str(srv->upgrade.error);
+	st.upgrade_failures = srv->upgrade.failures;
 	st.has |= TP_STATUS_BINARY | TP_STATUS_UPGRADES |
+		  TP_STATUS_UPGRADE_FAILURES |
 		  (srv->upgrade.error[0] ? TP_STATUS_UPGRADE_ERROR : 0);
 	return tp_pack_status(r->w, &st);
 }

@@ -93,6 +93,10 @@ static bool td_nofile_lowered(const struct td_call *c, unsigned res,
 	memcpy(&rl, a->b.p, sizeof(rl));
 	if (rl.rlim_cur >= TD_NOFILE_MIN && rl.rlim_max >= TD_NOFILE_MIN)
 		return false;
+	/* The number is the man pages' too: a new TD_NOFILE_MIN changes
+	 * them all. */
+	_Static_assert(TD_NOFILE_MIN == 2304, "fdguard's refusal, tetherd(8) "
+		       "and libtether(3) say 2304");
 	*why = "would lower tetherd's RLIMIT_NOFILE below the 2304 its own "
 	       "fds need: no controller could attach again";
 	return true;

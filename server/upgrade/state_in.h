@@ -28,7 +28,7 @@ struct td_state_in {
 	int notify_fd;			/* -1: none */
 	char notify_addr[108];
 	char binary[PATH_MAX];		/* the binary the upgrade asked for */
-	unsigned upgrades;
+	unsigned upgrades, upgrade_failures;
 	char err[256];
 };
 

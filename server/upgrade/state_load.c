@@ -246,6 +246,7 @@ int td_state_config(struct td_server *srv, struct td_state_in *st,
 	if (!st->socket || !st->state_dir)
 		return td_bad(st, "socket");
 	if (s->helpers < 1 || s->helpers > 1024 || s->upgrades > UINT32_MAX ||
+	    s->upgrade_failures > UINT32_MAX ||
 	    s->started_nsec < 0 || s->started_nsec >= 1000000000)
 		return td_bad(st, "counters");
 	if ((rc = td_dup(st, s->syslog, "syslog", &st->syslog)) < 0 ||
@@ -274,6 +275,8 @@ int td_state_config(struct td_server *srv, struct td_state_in *st,
 	srv->conns.generation = s->generation;
 	srv->deferred.job_seq = s->job_seq;
 	st->upgrades = (unsigned)s->upgrades;
+	/* 0 when the old binary did not count them */
+	st->upgrade_failures = (unsigned)s->upgrade_failures;
 	srv->workers.orphans_reaped = s->orphans_reaped;
 	srv->exec.parked_lost = s->parked_lost;
 	srv->workers.nofile_orig.rlim_cur = s->nofile_cur;

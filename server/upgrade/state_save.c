@@ -297,6 +297,8 @@ static int td_pack_state(struct td_server *srv, const struct td_state_out *o,
 	};
 	if (srv->listen.nheld)
 		m.has |= TP_STATE_HELD;
+	m.upgrade_failures = u->failures;
+	m.has |= TP_STATE_UPGRADE_FAILURES;
 	tp_w_buffer(&w, &pk, sb);
 	return tp_pack(&w, &tp_state_desc, &m);
 }

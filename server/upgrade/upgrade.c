@@ -240,6 +240,7 @@ static void td_upgrade_abort(struct td_server *srv, int err, const char *fmt,
 
 	snprintf(u->error, sizeof(u->error), fmt, arg, strerror(err));
 	td_log("upgrade to %s failed: %s", u->new_binary, u->error);
+	u->failures++;
 	u->draining = false;
 	td_timer_stop(srv, &u->deadline);
 	td_timer_stop(srv, &u->flush);

@@ -49,6 +49,9 @@ struct td_upgrade {
 	char binary[PATH_MAX];		/* what the server was started as */
 	int exe_fd;			/* internal: this binary, O_PATH */
 	unsigned count;			/* upgrades this process survived */
+	/* Upgrades that did not happen: with the same error twice, only
+	 * this tells a client the second one failed too. */
+	unsigned failures;
 	char error[256];		/* why the last one failed, or "" */
 	/* An upgrade in progress: the new binary, open and checked */
 	bool draining;
