@@ -4,6 +4,7 @@
 # and back, by path and with the default; the pid, the worker and its
 # log carry over, exit 0 and the JSON say so.  A binary that is not one,
 # or one anybody may write, is refused with exit 1 and the worker goes on.
+# A one-shot verb refused for an upgrade is sent again.
 # Needs $TETHERCTL, $TETHERD, $TETHERD_UNCHECKED and jq.
 SCENARIO=upgrade
 . "$(dirname "$0")/scenario_lib.sh"
@@ -45,6 +46,43 @@ ctl "upgrade again with the default (the binary it runs)" 0 upgrade
 alive "$TICK" && ok "the ticker survived three upgrades" ||
 	bad "the ticker survived three upgrades" "pid $TICK is gone"
 shutdown_force
+
+# A one-shot verb refused because the server is upgrading (the request
+# did not run) is sent again, and says nothing of it; a server that
+# keeps refusing is given up after 10 s: exit 3, its words once.  A call
+# is not sent again (a syscall running at a drain may have started).
+# The unchecked build refuses its first $TETHERD_TEST_REFUSE_UPGRADING
+# requests as a draining server does.
+refusing_server() {
+	TETHERD_TEST_REFUSE_UPGRADING=$1 setsid "$TETHERD_UNCHECKED" \
+		--socket "$S" --log "$D/refusing.log" </dev/null >/dev/null 2>&1 &
+	SPID=$!
+	wait_until 5 test -S "$S"
+}
+refusing_server 3
+ctl "status, refused 3 times, is answered" 0 --json status
+expect "by the server" "$SPID" "$(printf '%s' "$out" | jq -r .pid)"
+expect "and nothing is said of the refusals" "" "$err"
+ctl "label after them goes at once" 0 label 0 stdin-of-tetherd
+shutdown_force
+refusing_server 1000000
+t0=$(date +%s)
+ctl "a server that keeps refusing: exit 3" 3 --json fds
+t1=$(date +%s)
+[ $((t1 - t0)) -ge 9 ] && [ $((t1 - t0)) -le 20 ] &&
+	ok "given up after 10 s" || bad "given up after 10 s" "$((t1 - t0)) s"
+expect "one line on stderr" 1 "$(printf '%s\n' "$err" | wc -l)"
+has "the server's words" "tetherd is upgrading" "$err"
+expect "one JSON error" "EAGAIN 3 connection" \
+	"$(printf '%s' "$out" | jq -r '.error | "\(.errno) \(.exit) \(.cause)"')"
+t0=$(date +%s)
+ctl "a call is not sent again" 3 call getpid
+t1=$(date +%s)
+[ $((t1 - t0)) -le 2 ] && ok "the call failed at once" ||
+	bad "the call failed at once" "$((t1 - t0)) s"
+kill "$SPID"
+wait_while 5 alive "$SPID"
+SPID=
 
 echo "scenario_upgrade: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -135,6 +135,7 @@ struct ctl_verb {
 };
 /* ctl_verbs.c: connect with TETHER_CONNECT_PIPELINE for v. */
 bool ctl_verb_pipelined(const struct ctl_verb *v);
+bool ctl_verb_retried_at_upgrade(const struct ctl_verb *v);
 
 /* ctl_util.c */
 void ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -161,6 +162,13 @@ void ctl_err_errno(int err, const char *fmt, ...)
 void ctl_err_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void ctl_err_cause(int cause);		/* enum tether_cause */
 void ctl_err_reset(void);
+/* A one-shot verb that sends its request again when the server refused
+ * it for an upgrade (ctl_run): armed, that refusal is kept, not printed
+ * nor given as JSON; ctl_upgrading_refused says the run ended so;
+ * ctl_upgrading_say prints it once the tries are over. */
+void ctl_upgrading_arm(bool on);
+bool ctl_upgrading_refused(void);
+void ctl_upgrading_say(void);
 void ctl_err_printed(void);
 /* {"error": {...}} and a newline, once, for a non-zero status. */
 void ctl_err_json(FILE *f, int status);

@@ -35,6 +35,13 @@ static struct {
 	char msg[512];
 } ctl_last;
 
+/* A one-shot verb refused because the server is upgrading: ctl_run
+ * runs it again, and while armed the refusal is kept, not said. */
+static struct {
+	bool armed;
+	bool refused;
+} ctl_upgrading;
+
 static void ctl_record(const char *fmt, va_list ap)
 {
 	if (ctl_last.have_msg)
@@ -48,6 +55,12 @@ static void ctl_verr(const char *fmt, va_list ap)
 {
 	va_list again;
 
+	if (ctl_upgrading.armed && ctl_last.err == EAGAIN &&
+	    ctl_last.cause == TETHER_CAUSE_CONNECTION) {
+		ctl_upgrading.refused = true;
+		ctl_record(fmt, ap);
+		return;
+	}
 	va_copy(again, ap);
 	fputs("tetherctl: ", stderr);
 	vfprintf(stderr, fmt, ap);
@@ -103,6 +116,23 @@ void ctl_err_cause(int cause)
 		return;
 	if (!ctl_last.cause)
 		ctl_last.cause = cause;
+}
+
+void ctl_upgrading_arm(bool on)
+{
+	ctl_upgrading.armed = on;
+	ctl_upgrading.refused = false;
+}
+
+bool ctl_upgrading_refused(void)
+{
+	return ctl_upgrading.armed && ctl_upgrading.refused;
+}
+
+void ctl_upgrading_say(void)
+{
+	ctl_upgrading.armed = false;
+	fprintf(stderr, "tetherctl: %s\n", ctl_last.msg);
 }
 
 void ctl_err_reset(void)

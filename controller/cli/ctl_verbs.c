@@ -119,6 +119,16 @@ bool ctl_verb_pipelined(const struct ctl_verb *v)
 	return false;
 }
 
+/* The pipelined verbs whose request, at an upgrade, either was answered
+ * or did not run: refused (cause "upgrade"), or -- a request the server
+ * answers at once -- answered before the notice that ends the
+ * connection.  A call is not among them: a syscall running at the drain
+ * is let go with the notice, and may have done part of its work. */
+bool ctl_verb_retried_at_upgrade(const struct ctl_verb *v)
+{
+	return ctl_verb_pipelined(v) && v->fn != ctl_call;
+}
+
 int ctl_verb_call(struct ctl *g, struct tether *t, int argc, char **argv)
 {
 	const struct ctl_verb *v = ctl_verb_find(argv[0]);
@@ -144,8 +154,9 @@ int ctl_verb_call(struct ctl *g, struct tether *t, int argc, char **argv)
 			ctl_err_note("usage: tetherctl %s", v->usage);
 		}
 	}
-	/* --json: every failure is one object on stdout */
-	if (g->json)
+	/* --json: every failure is one object on stdout (one run again
+	 * is not one yet) */
+	if (g->json && !ctl_upgrading_refused())
 		ctl_err_json(stdout, rc);
 	return rc;
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "config.h"
 #include "ctl.h"
@@ -33,6 +34,10 @@ static void ctl_usage(FILE *f)
 		   "6 another controller, 130 interrupted.  See tetherctl(1).\n");
 }
 
+/* How long a one-shot verb refused by an upgrading server tries again:
+ * a drain gives up after 5 s, and the new binary then takes a moment. */
+#define CTL_UPGRADE_RETRY_S 10.0
+
 /* Attach the way the verb needs, run it, detach.  SIGINT while it waits
  * for the server ends the wait; what a call left running is cancelled
  * and the exit status is 130 (attach handles its own). */
@@ -42,6 +47,7 @@ static int ctl_run(struct ctl *g, const struct ctl_verb *v, int argc,
 	struct tether *t = NULL;
 	enum ctl_conn conn = v->fn == ctl_attach ? ctl_attach_conn(argc, argv)
 						 : v->conn;
+	double retry_end = 0;
 	unsigned flags = conn == CTL_CONN_OBSERVE ? TETHER_CONNECT_OBSERVE
 			 : g->takeover		  ? TETHER_CONNECT_TAKEOVER
 						  : 0;
@@ -66,6 +72,9 @@ static int ctl_run(struct ctl *g, const struct ctl_verb *v, int argc,
 			"the server's (ssh HOST tetherctl start)");
 		return CTL_EX_USAGE;
 	}
+	ctl_upgrading_arm(conn != CTL_CONN_NONE &&
+			  ctl_verb_retried_at_upgrade(v));
+again:
 	if (conn != CTL_CONN_NONE && g->host &&
 	    (rc = tether_connect_url(g->host, flags, g->server_uid, &t)) < 0)
 		return ctl_connect_failed(NULL, g->host, rc);
@@ -78,8 +87,28 @@ static int ctl_run(struct ctl *g, const struct ctl_verb *v, int argc,
 	if (t && ctl_intr_install() == 0)
 		tether_set_interrupt_fd(t, ctl_intr_fd());
 	rc = ctl_verb_call(g, t, argc, argv);
-	if (t && v->fn != ctl_attach && ctl_intr_taken()) {
-		if (v->fn == ctl_call || v->fn == ctl_batch)
+	/* Refused by a server that is upgrading, the request did not run:
+	 * the next binary answers it, as a script would have us do. */
+	if (ctl_upgrading_refused() && !ctl_intr_taken()) {
+		if (!retry_end)
+			retry_end = ctl_now() + CTL_UPGRADE_RETRY_S;
+		tether_disconnect(t);
+		t = NULL;
+		if (ctl_now() < retry_end) {
+			nanosleep(&(struct timespec){ .tv_nsec = 50000000 },
+				  NULL);
+			if (!ctl_intr_taken()) {
+				ctl_upgrading_arm(true);
+				goto again;
+			}
+		}
+		ctl_upgrading_say();
+		if (g->json)
+			ctl_err_json(stdout, rc);
+	}
+	ctl_upgrading_arm(false);
+	if (conn != CTL_CONN_NONE && v->fn != ctl_attach && ctl_intr_taken()) {
+		if (t && (v->fn == ctl_call || v->fn == ctl_batch))
 			ctl_intr_cancel(t);
 		rc = CTL_EX_INTERRUPTED;
 	}

@@ -141,6 +141,29 @@ static const struct td_op *td_op_find(int64_t op)
 	return &td_ops[op];
 }
 
+/* Whether the server refuses a request as it does while draining for
+ * an upgrade.  The unchecked test build can be told to refuse the first
+ * $TETHERD_TEST_REFUSE_UPGRADING requests so (STATUS too: an upgrade
+ * can end a STATUS with its notice): how a client that tries again is
+ * shown without racing a real drain. */
+static bool td_refused_upgrading(const struct td_server *srv, int64_t code)
+{
+#ifdef TD_TEST_UNCHECKED
+	static long left = -1;
+
+	if (left < 0) {
+		const char *v = getenv("TETHERD_TEST_REFUSE_UPGRADING");
+
+		left = v && *v ? strtol(v, NULL, 10) : 0;
+	}
+	if (left > 0) {
+		left--;
+		return true;
+	}
+#endif
+	return srv->upgrade.draining && code != TETHER_OP_STATUS;
+}
+
 static void td_dispatch_op(struct td_conn *c, const struct tp_in *in,
 			   struct tp_msg *m)
 {
@@ -164,7 +187,7 @@ static void td_dispatch_op(struct td_conn *c, const struct tp_in *in,
 		return;
 	}
 	/* Draining for an exec: nothing new may start (STATUS may). */
-	if (c->srv->upgrade.draining && in->code != TETHER_OP_STATUS) {
+	if (td_refused_upgrading(c->srv, in->code)) {
 		tp_msg_error_cause(m, in->id, EAGAIN,
 				   c->causes ? TP_CAUSE_UPGRADE : NULL,
 				   "tetherd is upgrading: reconnect in a "
