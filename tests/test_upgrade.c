@@ -578,6 +578,33 @@ Test(upgrade, an_exec_that_fails_goes_on_as_before)
 	cr_expect(fx_alive(w));
 }
 
+/* A caller built against an older struct tether_upgrade_result (its
+ * struct_size smaller) gets no more than it has room for. */
+Test(upgrade, the_result_fills_no_more_than_struct_size)
+{
+	struct {
+		struct tether_upgrade_result r;
+		unsigned char canary[64];
+	} u;
+	size_t part = offsetof(struct tether_upgrade_result, to_version);
+	int rc;
+
+	memset(&u, 0xa5, sizeof(u));
+	u.r.struct_size = part;
+	rc = tether_upgrade(fx.t, fx.sock, 0, unchecked(), 30000, &u.r);
+	cr_assert_eq(rc, 0, "%s (%s)", strerror(-rc), tether_last_error(fx.t));
+	cr_expect_eq(u.r.struct_size, part);
+	cr_expect_eq(u.r.pid, fx.pid);
+	cr_expect_eq(u.r.upgrades, 1);
+	for (size_t i = part; i < sizeof(u.r); i++)
+		cr_assert_eq(((unsigned char *)&u.r)[i], 0xa5, "byte %zu of "
+			     "%zu written past struct_size %zu", i,
+			     sizeof(u.r), part);
+	u.r.struct_size = 3;
+	rc = tether_upgrade(fx.t, fx.sock, 0, unchecked(), 30000, &u.r);
+	cr_expect_eq(rc, -EINVAL, "struct_size 3: %s", strerror(-rc));
+}
+
 /* Only the controller may upgrade: an observer is refused and nothing
  * changes. */
 Test(upgrade, observer_is_refused)

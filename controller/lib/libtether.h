@@ -61,7 +61,8 @@ struct tether {
  * the caller's. */
 int tl_opts_in(struct tether *t, void *dst, size_t known, const void *src,
 	       size_t v1);
-/* Output fields back: no more than the caller's structure holds. */
+/* Output fields back: no more than the caller's structure holds, which
+ * src's struct_size says (set from the caller's). */
 void tl_opts_out(void *dst, const void *src, size_t known);
 #define TL_V1_SIZE(type, last) \
 	(offsetof(type, last) + sizeof(((type *)0)->last))

@@ -108,6 +108,15 @@ TETHER_API int tether_upgrade(struct tether *t, const char *socket_path,
 	int64_t deadline;
 	int rc;
 
+	/* What res holds: struct_size (0, the 1.2 layout, is this one),
+	 * not sizeof ours -- a caller built before a field was added has
+	 * no room for it. */
+	if (res) {
+		r.struct_size = res->struct_size ? res->struct_size : sizeof(r);
+		if (r.struct_size < sizeof(size_t) || r.struct_size > 4096)
+			return tl_fail(t, EINVAL, "tether_upgrade_result: "
+				       "struct_size %zu", res->struct_size);
+	}
 	if (timeout_ms <= 0)
 		timeout_ms = 30000;
 	deadline = tl_now_ms() + timeout_ms;
