@@ -95,6 +95,9 @@
 #define TP_K_BINARY "binary"
 #define TP_K_UPGRADES "upgrades"
 #define TP_K_UPGRADE_FAILURES "upgrade_failures"
+#define TP_K_FD_LIMIT "fd_limit"
+#define TP_K_FD_LIMIT_MAX "fd_limit_max"
+#define TP_K_SPARE_FDS "spare_fds"
 #define TP_K_UPGRADE_ERROR "upgrade_error"
 #define TP_K_KEPT "kept"
 #define TP_K_KIND "kind"
@@ -372,6 +375,8 @@ struct tp_status {
 	int64_t upgrades;		/* STATUS: execs survived */
 	struct tp_str upgrade_error;	/* STATUS: why the last one failed */
 	int64_t upgrade_failures;	/* STATUS: UPGRADEs that did not */
+	int64_t fd_limit, fd_limit_max;	/* STATUS: RLIMIT_NOFILE's */
+	int64_t spare_fds;		/* STATUS: slots held for a rescue */
 };
 #define TP_STATUS_SYSCALL_FD 0x1u
 #define TP_STATUS_DATA_FD 0x2u
@@ -391,6 +396,9 @@ struct tp_status {
 #define TP_STATUS_UPGRADES 0x8000u
 #define TP_STATUS_UPGRADE_ERROR 0x10000u
 #define TP_STATUS_UPGRADE_FAILURES 0x20000u
+#define TP_STATUS_FD_LIMIT 0x40000u
+#define TP_STATUS_FD_LIMIT_MAX 0x80000u
+#define TP_STATUS_SPARE_FDS 0x100000u
 
 /* One SYSCALL argument, as it travels. */
 enum tp_arg_wire {

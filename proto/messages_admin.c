@@ -137,6 +137,12 @@ static const struct tp_field tp_status_f[] = {
 		 TP_STATUS_UPGRADE_ERROR),
 	TP_FIELD(tp_status, TP_K_UPGRADE_FAILURES, upgrade_failures, TP_F_I64,
 		 0, TP_STATUS_UPGRADE_FAILURES),
+	TP_FIELD(tp_status, TP_K_FD_LIMIT, fd_limit, TP_F_I64, 0,
+		 TP_STATUS_FD_LIMIT),
+	TP_FIELD(tp_status, TP_K_FD_LIMIT_MAX, fd_limit_max, TP_F_I64, 0,
+		 TP_STATUS_FD_LIMIT_MAX),
+	TP_FIELD(tp_status, TP_K_SPARE_FDS, spare_fds, TP_F_I64, 0,
+		 TP_STATUS_SPARE_FDS),
 };
 TP_MAP_DESC(status, "status", tp_status, tp_status_f);
 

@@ -23,6 +23,14 @@ ctl "upgrade to another binary" 0 --json upgrade --tetherd "$TETHERD_UNCHECKED"
 expect "same pid" "$SPID" "$(printf '%s' "$out" | jq -r .pid)"
 expect "one upgrade" 1 "$(printf '%s' "$out" | jq -r .upgrades)"
 has "now the unchecked build" "+unchecked" "$(printf '%s' "$out" | jq -r .to)"
+ctl "status says it" 0 --json status
+expect "status: one upgrade, none failed, 8 spare slots" "1 0 8" \
+	"$(printf '%s' "$out" | jq -r '"\(.upgrades) \(.upgrade_failures) \(.spare_fds)"')"
+has "status: the unchecked build" "+unchecked" \
+	"$(printf '%s' "$out" | jq -r .server_version)"
+expect "status: the server's fd limit" \
+	"$(awk '/^Max open files/ { print $4 }' "/proc/$SPID/limits")" \
+	"$(printf '%s' "$out" | jq -r .fd_limit)"
 ctl "ps after" 0 --json ps
 expect "the ticker is the same process" "$TICK" \
 	"$(printf '%s' "$out" | jq -r '.[] | select(.label=="ticker") | .pid')"

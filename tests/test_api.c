@@ -18,9 +18,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "fixture.h"
 
 TestSuite(result, .init = fx_init_server, .fini = fx_fini, .timeout = 30);
@@ -284,6 +286,54 @@ Test(options, output_stops_at_the_callers_size)
 		     "a field past struct_size was written");
 	cr_assert_eq(x.struct_size, offsetof(struct tether_xfer, remote_bytes));
 	close(fd);
+}
+
+/* tether_status_ex: what STATUS says beyond struct tether_status, and
+ * no more of it than the caller's struct_size. */
+Test(options, status_ex_says_the_rest_and_stops_at_the_callers_size)
+{
+	struct {
+		struct tether_status_ex x;
+		unsigned char canary[64];
+	} u;
+	struct tether_status_ex x = { .struct_size = sizeof(x) };
+	struct tether_status st;
+	struct tether *obs;
+	struct rlimit rl;
+	size_t part = offsetof(struct tether_status_ex, upgrades);
+
+	cr_assert_eq(prlimit(fx.pid, RLIMIT_NOFILE, NULL, &rl), 0);
+	obs = fx_observe(fx.sock);
+	cr_assert_eq(tether_status_ex(fx.t, &st, &x), 0, "%s",
+		     tether_last_error(fx.t));
+	cr_expect_eq(st.pid, fx.pid);
+	cr_expect_str_eq(x.server_version, PACKAGE_VERSION);
+	cr_expect(x.arch[0], "no arch");
+	cr_expect_eq(x.binary[0], '/', "binary: %s", x.binary);
+	cr_expect_eq(x.upgrades, 0);
+	cr_expect_eq(x.upgrade_failures, 0);
+	cr_expect_str_eq(x.upgrade_error, "");
+	cr_expect_eq(x.observers, 1);
+	cr_expect_gt(x.helpers, 0);
+	cr_expect_geq(x.helpers, x.helpers_busy);
+	cr_expect_geq(x.jobs, 0);
+	cr_expect_eq(x.fd_limit, (int64_t)rl.rlim_cur);
+	cr_expect_eq(x.fd_limit_max, (int64_t)rl.rlim_max);
+	cr_expect_eq(x.spare_fds, 8, "TD_SPARE_FDS held: %lld",
+		     (long long)x.spare_fds);
+	tether_disconnect(obs);
+	/* An older caller's structure ends before the numbers. */
+	memset(&u, 0xa5, sizeof(u));
+	u.x.struct_size = part;
+	cr_assert_eq(tether_status_ex(fx.t, &st, &u.x), 0);
+	cr_expect_str_eq(u.x.server_version, PACKAGE_VERSION);
+	cr_expect_eq(u.x.struct_size, part);
+	for (size_t i = part; i < sizeof(u); i++)
+		cr_assert_eq(((unsigned char *)&u)[i], 0xa5, "byte %zu written "
+			     "past struct_size %zu", i, part);
+	u.x.struct_size = 3;
+	cr_expect_eq(tether_status_ex(fx.t, &st, &u.x), -EINVAL);
+	cr_expect_eq(tether_status_ex(fx.t, &st, NULL), 0);
 }
 
 /* ---- why a request failed: tether_last_cause ------------------------ */

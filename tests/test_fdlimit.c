@@ -74,6 +74,19 @@ static int tf_spares(struct tether *t)
 	return spares;
 }
 
+/* The spares as STATUS counts them; the limit it says is ours. */
+static int64_t tf_status_spares(struct tether *t)
+{
+	struct tether_status st;
+	struct tether_status_ex x = { .struct_size = sizeof(x) };
+	int rc = tether_status_ex(t, &st, &x);
+
+	cr_assert_eq(rc, 0, "STATUS: %s", tether_last_error(t));
+	cr_expect_eq(x.fd_limit, TF_LIMIT);
+	cr_expect_eq(x.fd_limit_max, TF_LIMIT);
+	return x.spare_fds;
+}
+
 /* GC must close at least want fds, and then the spares come back (they
  * are taken again at most once a second). */
 static void tf_gc_and_spares_back(struct tether *t, long want)
@@ -91,6 +104,7 @@ static void tf_gc_and_spares_back(struct tether *t, long want)
 			break;
 	cr_assert_eq(spares, TF_SPARES, "spares back after the GC: %d",
 		     spares);
+	cr_expect_eq(tf_status_spares(t), TF_SPARES);
 }
 
 Test(fdlimit, a_controller_killed_with_a_full_table_is_replaced_and_gc_empties_it)
@@ -129,6 +143,8 @@ Test(fdlimit, a_controller_killed_with_a_full_table_is_replaced_and_gc_empties_i
 	cr_assert_eq(fx_connect_retry(fx.sock, 0, &t), 0,
 		     "attach after the crash: %s", tether_last_error(NULL));
 	cr_assert_gt(fx_getpid(t), 0);
+	/* STATUS says what the attach cost: spare slots given up. */
+	cr_expect_lt(tf_status_spares(t), TF_SPARES);
 	tf_gc_and_spares_back(t, leaked);
 	/* Twice: the spares serve again once they are back. */
 	cr_assert_eq(tf_fill(t) > 0, true);

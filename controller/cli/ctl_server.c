@@ -77,6 +77,81 @@ int ctl_start(struct ctl *g, struct tether *unused, int argc,
 
 /* ---- status --------------------------------------------------------- */
 
+/* What an older server does not say (-1) is left out. */
+static void ctl_status_text_ex(const struct tether_status_ex *x)
+{
+	if (x->server_version[0])
+		printf("server       tetherd %s%s%s%s\n", x->server_version,
+		       x->arch[0] ? " (" : "", x->arch, x->arch[0] ? ")" : "");
+	if (x->binary[0])
+		printf("binary       %s\n", x->binary);
+	if (x->upgrades >= 0) {
+		printf("upgrades     %lld", (long long)x->upgrades);
+		if (x->upgrade_failures > 0)
+			printf(", %lld failed", (long long)x->upgrade_failures);
+		if (x->upgrade_error[0])
+			printf(" (last: %s)", x->upgrade_error);
+		putchar('\n');
+	}
+	if (x->fd_limit != -1 || x->fd_limit_max != -1) {
+		printf("fd limit     ");
+		x->fd_limit < 0 ? printf("unlimited") :
+				  printf("%lld", (long long)x->fd_limit);
+		x->fd_limit_max < 0 ? printf(" (hard unlimited)") :
+				      printf(" (hard %lld)",
+					     (long long)x->fd_limit_max);
+		if (x->spare_fds >= 0)
+			printf(", %lld spare slots kept",
+			       (long long)x->spare_fds);
+		putchar('\n');
+	}
+	if (x->observers >= 0)
+		printf("observers    %lld\n", (long long)x->observers);
+	if (x->helpers >= 0)
+		printf("helpers      %lld (%lld busy, %lld on calls), %lld jobs\n",
+		       (long long)x->helpers, (long long)x->helpers_busy,
+		       (long long)x->helpers_syscalls, (long long)x->jobs);
+}
+
+/* A number as JSON, null for what the server did not say. */
+static void ctl_json_num(const char *key, int64_t v, bool known)
+{
+	if (known)
+		printf(",\"%s\":%lld", key, (long long)v);
+	else
+		printf(",\"%s\":null", key);
+}
+
+static void ctl_json_str_key(const char *key, const char *s)
+{
+	printf(",\"%s\":", key);
+	if (*s)
+		ctl_json_string(stdout, s, strlen(s));
+	else
+		fputs("null", stdout);
+}
+
+static void ctl_status_json_ex(const struct tether_status_ex *x)
+{
+	ctl_json_str_key("server_version", x->server_version);
+	ctl_json_str_key("arch", x->arch);
+	ctl_json_str_key("binary", x->binary);
+	ctl_json_num("upgrades", x->upgrades, x->upgrades >= 0);
+	ctl_json_num("upgrade_failures", x->upgrade_failures,
+		     x->upgrade_failures >= 0);
+	ctl_json_str_key("upgrade_error", x->upgrade_error);
+	ctl_json_num("observers", x->observers, x->observers >= 0);
+	ctl_json_num("helpers", x->helpers, x->helpers >= 0);
+	ctl_json_num("helpers_busy", x->helpers_busy, x->helpers_busy >= 0);
+	ctl_json_num("helpers_syscalls", x->helpers_syscalls,
+		     x->helpers_syscalls >= 0);
+	ctl_json_num("jobs", x->jobs, x->jobs >= 0);
+	/* -1 is unlimited here (or unsaid: then both are) */
+	ctl_json_num("fd_limit", x->fd_limit, x->fd_limit >= 0);
+	ctl_json_num("fd_limit_max", x->fd_limit_max, x->fd_limit_max >= 0);
+	ctl_json_num("spare_fds", x->spare_fds, x->spare_fds >= 0);
+}
+
 static void ctl_status_text(const struct ctl *g, const struct tether_status *st)
 {
 	char when[32] = "?";
@@ -105,17 +180,19 @@ static void ctl_status_text(const struct ctl *g, const struct tether_status *st)
 int ctl_status(struct ctl *g, struct tether *t, int argc, char **argv)
 {
 	struct tether_status st;
+	struct tether_status_ex x = { .struct_size = sizeof(x) };
 	int rc;
 
 	(void)argv;
 	if (argc > 1)
 		return CTL_EX_USAGE;
-	if ((rc = tether_status(t, &st)) < 0) {
+	if ((rc = tether_status_ex(t, &st, &x)) < 0) {
 		ctl_err("status: %s", ctl_why(t, rc));
 		return ctl_status_of(rc);
 	}
 	if (!g->json) {
 		ctl_status_text(g, &st);
+		ctl_status_text_ex(&x);
 		return CTL_EX_OK;
 	}
 	printf("{\"pid\":%d,\"socket\":", (int)st.pid);
@@ -123,12 +200,14 @@ int ctl_status(struct ctl *g, struct tether *t, int argc, char **argv)
 	printf(",\"persistent\":%s,\"generation\":%llu,\"attached\":%s,"
 	       "\"controller_pid\":%d,\"controller_since\":%lld,"
 	       "\"uptime_ms\":%llu,\"fds\":%u,\"internal_fds\":%u,"
-	       "\"labels\":%u,\"children\":%u,\"workers\":%u}\n",
+	       "\"labels\":%u,\"children\":%u,\"workers\":%u",
 	       st.persistent ? "true" : "false",
 	       (unsigned long long)st.generation, st.attached ? "true" : "false",
 	       (int)st.controller_pid, (long long)st.controller_since,
 	       (unsigned long long)st.uptime_ms, st.nfds, st.ninternal,
 	       st.nlabels, st.nchildren, st.nworkers);
+	ctl_status_json_ex(&x);
+	puts("}");
 	return CTL_EX_OK;
 }
 

@@ -88,6 +88,75 @@ TETHER_API int tether_status(struct tether *t, struct tether_status *st)
 	return tl_request(t, TETHER_OP_STATUS, NULL, NULL, tl_got_status, st);
 }
 
+struct tl_status_ex_arg {
+	struct tether_status *st;
+	struct tether_status_ex ex;
+};
+
+static void tl_str_out(char *dst, size_t size, bool has, struct tp_str s)
+{
+	snprintf(dst, size, "%.*s", has && s.p ? (int)s.n : 0,
+		 has && s.p ? s.p : "");
+}
+
+static int tl_got_status_ex(struct tether *t, const msgpack_object *body,
+			    void *arg)
+{
+	struct tl_status_ex_arg *a = arg;
+	struct tether_status_ex *x = &a->ex;
+	struct tp_status s;
+	struct tp_err e;
+	int rc;
+
+	if ((rc = tl_got_status(t, body, a->st)) < 0)
+		return rc;
+	/* Checked by tl_got_status already: this cannot fail. */
+	if (tp_unpack_status(body, &s, &e) < 0)
+		return tl_fail(t, EPROTO, "STATUS: malformed");
+#define TL_OR(flag, v) (s.has & TP_STATUS_##flag ? (int64_t)(v) : -1)
+	x->upgrades = TL_OR(UPGRADES, s.upgrades);
+	x->upgrade_failures = TL_OR(UPGRADE_FAILURES, s.upgrade_failures);
+	x->observers = TL_OR(NOBSERVERS, s.nobservers);
+	x->helpers = TL_OR(HELPERS, s.helpers);
+	x->helpers_busy = TL_OR(HELPERS_BUSY, s.helpers_busy);
+	x->helpers_syscalls = TL_OR(HELPERS_SYSCALLS, s.helpers_syscalls);
+	x->jobs = TL_OR(JOBS, s.jobs);
+	x->fd_limit = TL_OR(FD_LIMIT, s.fd_limit);
+	x->fd_limit_max = TL_OR(FD_LIMIT_MAX, s.fd_limit_max);
+	x->spare_fds = TL_OR(SPARE_FDS, s.spare_fds);
+#undef TL_OR
+	tl_str_out(x->server_version, sizeof(x->server_version),
+		   s.has & TP_STATUS_SERVER_VERSION, s.server_version);
+	tl_str_out(x->arch, sizeof(x->arch), s.has & TP_STATUS_ARCH, s.arch);
+	tl_str_out(x->binary, sizeof(x->binary), s.has & TP_STATUS_BINARY,
+		   s.binary);
+	tl_str_out(x->upgrade_error, sizeof(x->upgrade_error),
+		   s.has & TP_STATUS_UPGRADE_ERROR, s.upgrade_error);
+	return 0;
+}
+
+TETHER_API int tether_status_ex(struct tether *t, struct tether_status *st,
+				struct tether_status_ex *ex)
+{
+	struct tl_status_ex_arg a = { .st = st };
+	int rc;
+
+	if (!st)
+		return tl_fail(t, EINVAL, "no struct tether_status");
+	/* As much as the caller's structure holds (0: this layout). */
+	a.ex.struct_size = ex && ex->struct_size ? ex->struct_size
+						 : sizeof(a.ex);
+	if (a.ex.struct_size < sizeof(size_t) || a.ex.struct_size > 65536)
+		return tl_fail(t, EINVAL, "tether_status_ex: struct_size %zu",
+			       a.ex.struct_size);
+	if ((rc = tl_request(t, TETHER_OP_STATUS, NULL, NULL,
+			     tl_got_status_ex, &a)) < 0)
+		return rc;
+	if (ex)
+		tl_opts_out(ex, &a.ex, sizeof(a.ex));
+	return 0;
+}
+
 TETHER_API int tether_make_persistent(struct tether *t)
 {
 	int rc = tl_request(t, TETHER_OP_PERSIST, NULL, NULL, NULL, NULL);

@@ -612,6 +612,32 @@ int tether_upgrade(struct tether *t, const char *socket_path,
 		   unsigned flags, const char *binary, int64_t timeout_ms,
 		   struct tether_upgrade_result *res);
 
+/* ---- what STATUS says beyond struct tether_status (libtether 1.3) -- */
+
+/* -1 (or "") where the server does not say: an older one. */
+struct tether_status_ex {
+	size_t struct_size;		/* sizeof, set by the caller */
+	char server_version[64];	/* the running binary's version */
+	char arch[32];			/* its system call ABI, "x86_64" */
+	char binary[4096];		/* what UPGRADE execs by default */
+	int64_t upgrades;		/* execs this process survived */
+	int64_t upgrade_failures;	/* UPGRADEs that did not happen */
+	char upgrade_error[256];	/* why the last one failed, or "" */
+	int64_t observers;		/* read-only connections */
+	int64_t helpers;		/* helper threads */
+	int64_t helpers_busy;		/* of them, running a job */
+	int64_t helpers_syscalls;	/* of those, a controller's call */
+	int64_t jobs;			/* requests answered later */
+	int64_t fd_limit;		/* the server's RLIMIT_NOFILE (-1: */
+	int64_t fd_limit_max;		/*   unlimited, or not said) */
+	int64_t spare_fds;		/* slots kept for a rescuing attach */
+};
+
+/* tether_status(), and the rest of the server's answer into ex (NULL:
+ * none), no more of it than ex->struct_size says.  0, or -errno. */
+int tether_status_ex(struct tether *t, struct tether_status *st,
+		     struct tether_status_ex *ex);
+
 #ifdef __cplusplus
 }
 #endif

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "deferred/pool.h"
@@ -47,6 +48,7 @@ static int td_do_status(struct td_req *r)
 		       TP_STATUS_JOBS,
 	};
 	unsigned helpers, busy, syscalls;
+	struct rlimit nofile;
 
 	td_status_common(srv, &st);
 	td_pool_counts(srv, &helpers, &busy, &syscalls);
@@ -69,6 +71,18 @@ static int td_do_status(struct td_req *r)
 	st.has |= TP_STATUS_BINARY | TP_STATUS_UPGRADES |
 		  TP_STATUS_UPGRADE_FAILURES |
 		  (srv->upgrade.error[0] ? TP_STATUS_UPGRADE_ERROR : 0);
+	/* How near the table is to full, and what is kept for the
+	 * controller that comes to clean it (fds/spare.c).  Infinity is
+	 * said as -1. */
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
+		st.fd_limit = nofile.rlim_cur == RLIM_INFINITY
+				      ? -1 : (int64_t)nofile.rlim_cur;
+		st.fd_limit_max = nofile.rlim_max == RLIM_INFINITY
+					  ? -1 : (int64_t)nofile.rlim_max;
+		st.has |= TP_STATUS_FD_LIMIT | TP_STATUS_FD_LIMIT_MAX;
+	}
+	st.spare_fds = td_spare_count();
+	st.has |= TP_STATUS_SPARE_FDS;
 	return tp_pack_status(r->w, &st);
 }
 

@@ -62,6 +62,8 @@ bool td_spare_emfile(int err);
  * were given up since the last turn, *taken: taken back now -- for the
  * loop to log (fds/ may not: the log's fd is one of ours). */
 void td_spare_refill(unsigned *given, unsigned *taken);
+/* How many are held now (STATUS). */
+unsigned td_spare_count(void);
 
 /* labels.c */
 void td_labels_validate(struct td_server *srv);

@@ -135,3 +135,8 @@ void td_spare_refill(unsigned *given, unsigned *taken)
 		td_spares[td_nspares++] = v[i];
 	*taken = want;
 }
+
+unsigned td_spare_count(void)
+{
+	return td_nspares;
+}
