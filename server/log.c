@@ -275,20 +275,69 @@ static int td_log_prefix(char *line, size_t size, int prio)
 			td_log_level[prio & 7]);
 }
 
+/* How long the UTF-8 sequence at p is (at most n bytes there), 0 if it
+ * is not one. */
+static size_t td_log_utf8(const unsigned char *p, size_t n)
+{
+	size_t len = p[0] >= 0xc2 && p[0] <= 0xdf   ? 2
+		     : p[0] >= 0xe0 && p[0] <= 0xef ? 3
+		     : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4
+						    : 0;
+
+	if (!len || len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	return len;
+}
+
+/* msg into out as one line of text: what a peer named (a label, a path,
+ * argv) may hold a newline that would forge a line of its own, or bytes
+ * that make the log binary to grep; those are written \n, \t, \xNN. */
+static size_t td_log_escape(char *out, size_t size, const char *msg,
+			    size_t len)
+{
+	const unsigned char *p = (const unsigned char *)msg;
+	size_t o = 0, k;
+
+	for (size_t i = 0; i < len && o < size; i += k) {
+		k = 1;
+		if (p[i] >= 0x20 && p[i] < 0x7f) {
+			out[o++] = (char)p[i];
+		} else if (p[i] >= 0x80 && (k = td_log_utf8(p + i, len - i))) {
+			if (o + k > size)
+				break;
+			memcpy(out + o, p + i, k);
+			o += k;
+		} else {
+			k = 1;
+			if (o + 4 > size)
+				break;
+			o += (size_t)snprintf(out + o, 5, p[i] == '\n' ? "\\n"
+					      : p[i] == '\t' ? "\\t"
+							     : "\\x%02x", p[i]);
+		}
+	}
+	return o;
+}
+
 static size_t td_log_format(char *line, size_t size, int prio,
 			    const char *fmt, va_list ap)
 {
+	char msg[1024];
 	int n, m;
 
 	n = td_log_prefix(line, size, prio);
 	if (n < 0 || (size_t)n >= size / 2)
 		n = 0;
-	m = vsnprintf(line + n, size - (size_t)n - 1, fmt, ap);
+	m = vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (m < 0)
 		m = 0;
-	n += m;
-	if ((size_t)n > size - 2)
-		n = (int)size - 2;
+	if ((size_t)m >= sizeof(msg))
+		m = sizeof(msg) - 1;
+	n += (int)td_log_escape(line + n, size - (size_t)n - 2, msg,
+				(size_t)m);
 	/* A datagram is a line: no newline (syslog would keep it). */
 	if (td_log_form != TD_LOG_SYSLOG)
 		line[n++] = '\n';

@@ -574,6 +574,60 @@ Test(exitrec, kill_by_pid_target)
 	cr_expect_str_eq(w.label, "");
 }
 
+/* Only digits name a pid: "+N" and " N" (what strtol takes) are labels
+ * the server accepts, and must name that worker, not pid N. */
+Test(exitrec, a_signed_or_spaced_number_is_a_label_not_a_pid)
+{
+	struct tether_worker w;
+	char plus[24], space[24];
+	pid_t victim;
+	int rc;
+
+	victim = spawn_sh(fx.t, "victim", false, "sleep 100");
+	snprintf(plus, sizeof(plus), "+%d", (int)victim);
+	snprintf(space, sizeof(space), " %d", (int)victim);
+	spawn_sh(fx.t, plus, false, "sleep 100");
+	spawn_sh(fx.t, space, false, "sleep 100");
+	rc = tether_kill(fx.t, plus, SIGKILL);
+	cr_assert_eq(rc, 0, "kill %s: %s", plus, tether_last_error(fx.t));
+	w = fx_wait_end(fx.t, plus);
+	cr_expect_str_eq(w.label, plus);
+	cr_expect_neq(w.pid, victim);
+	rc = tether_kill(fx.t, space, SIGKILL);
+	cr_assert_eq(rc, 0, "kill '%s': %s", space, tether_last_error(fx.t));
+	w = fx_wait_end(fx.t, space);
+	cr_expect_str_eq(w.label, space);
+	cr_expect(ps_has(fx.t, victim), "pid %d was killed for a label",
+		  (int)victim);
+	cr_expect(fx_alive(victim));
+}
+
+/* A label is the controller's to choose, the log the operator's to
+ * trust: a newline in it must not start a line the server never wrote,
+ * nor bytes that are not UTF-8 make the log binary. */
+Test(spawn, a_label_cannot_forge_a_log_line)
+{
+	static const char forged[] = "2026-01-01T00:00:00.000Z tetherd[1]: "
+				     "warning: shutting down";
+	char label[160], path[200], buf[65536];
+	ssize_t n;
+	int fd;
+
+	snprintf(label, sizeof(label), "x\n%s\t\xff\xfe", forged);
+	spawn_sh(fx.t, label, false, "exit 0");
+	fx_wait_end(fx.t, label);
+	snprintf(path, sizeof(path), "%s.log", fx.sock);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	cr_assert_geq(fd, 0, "%s: %s", path, strerror(errno));
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	cr_expect_null(strstr(buf, "\n2026-01-01T"), "a forged line:\n%s", buf);
+	cr_expect_not_null(strstr(buf, "spawned worker x\\n2026-01-01T"),
+			   "the label, escaped:\n%s", buf);
+	cr_expect_not_null(strstr(buf, "\\t\\xff\\xfe pid "), "%s", buf);
+}
+
 Test(exitrec, rusage_after_exit)
 {
 	struct tether_worker w;

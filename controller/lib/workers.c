@@ -8,13 +8,18 @@
 #include "libtether.h"
 
 /* A label, or a pid written in decimal. */
+/* A pid when it is digits and nothing else -- the labels the server
+ * refuses; "+5" or " 5" (which strtol takes) is a label like any. */
 struct tp_intstr tl_target(const char *target)
 {
 	struct tp_intstr v = { .s = tp_str(target) };
-	char *end;
-	long pid = strtol(target, &end, 10);
+	size_t n = strspn(target, "0123456789");
+	long pid;
 
-	if (*target && !*end && pid > 0) {
+	if (!n || target[n] || n > 10)
+		return v;
+	pid = strtol(target, NULL, 10);
+	if (pid > 0 && pid <= INT32_MAX) {
 		v.is_int = true;
 		v.i = pid;
 	}
