@@ -158,6 +158,17 @@ ctl "give passes the command's exit status" 3 give "$FD" -- sh -c 'exit 3'
 
 ctl "give of a closed fd fails" 1 give 999 -- cat
 
+# Inside attach a command's status is not the session's: its 3 or 6 is
+# a failed line (1), said, and the lines after it run.
+printf "give %s -- sh -c 'exit 3'\ngive %s -- sh -c 'exit 6'\nlabel %s after-give\n" \
+	"$FD" "$FD" "$FD" >"$D/give.txt"
+ctl "attach: a command's exit 3 and 6 are failed lines" 1 attach <"$D/give.txt"
+has "attach: the command's status is said" "sh exited with status 6" "$err"
+lacks "attach: not a take-over" "took over" "$err"
+ctl "attach: the lines after it ran" 0 --json fds
+has "attach: the label of the last line" "after-give" "$out"
+ctl "unlabel it" 0 unlabel after-give
+
 # From the shell give becomes the command (no fork, no wait): the
 # command's parent is whoever ran tetherctl, not a tetherctl.
 ctl "give execs the command" 0 give "$FD2" -- sh -c 'cat /proc/$PPID/comm'

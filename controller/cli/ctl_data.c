@@ -341,7 +341,7 @@ static int ctl_give_place(int fd, int as)
 int ctl_give(struct ctl *g, struct tether *t, int argc, char **argv)
 {
 	int i, fd, as = 0, status, sfd = -1;
-	char *end;
+	char *end, sig[16];
 	pid_t pid;
 
 	/* FD and --as N in any order, then --, then the command. */
@@ -397,7 +397,18 @@ int ctl_give(struct ctl *g, struct tether *t, int argc, char **argv)
 	close(fd);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	/* The session's statuses are its own (3: the server is lost, 6:
+	 * taken over, 2: usage): a command's is said, and is a failed
+	 * line. */
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return CTL_EX_OK;
+	if (WIFEXITED(status))
+		ctl_err("give: %s exited with status %d", argv[i],
+			WEXITSTATUS(status));
+	else
+		ctl_err("give: %s killed by %s", argv[i],
+			ctl_signal_name(WTERMSIG(status), sig, sizeof(sig)));
+	return CTL_EX_FAILED;
 }
 
 /* take LOCALPATH [--label L] [--rw]: open it here, read-only unless
