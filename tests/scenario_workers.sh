@@ -140,6 +140,14 @@ fi
 
 # ---- wait ----------------------------------------------------------------
 
+# Numbers that are not: NaN seconds (which pass "< 0" and "> 1e9"
+# alike), negative counts (which strtoull takes) are usage errors.
+ctl "wait --timeout nan is a usage error" 2 wait --timeout nan talker
+ctl "stop --grace nan is a usage error" 2 stop --grace nan talker
+ctl "spawn --log-max -5 is a usage error" 2 spawn --log-max -5 -c -- true
+ctl "logs --from -1 is a usage error" 2 logs --from -1 talker
+ctl "collect -1 is a usage error" 2 collect -- -1
+
 # Options come before the operand (usage: wait [--timeout S] LABEL|PID).
 ctl "wait --timeout 0.2 on a running worker exits 4" 4 \
 	wait --timeout 0.2 talker

@@ -166,6 +166,9 @@ void ctl_err_reset(void);
  * it for an upgrade (ctl_run): armed, that refusal is kept, not printed
  * nor given as JSON; ctl_upgrading_refused says the run ended so;
  * ctl_upgrading_say prints it once the tries are over. */
+/* A decimal number, digits only ("-5", " 5", "5x" and overflow are
+ * -EINVAL). */
+int ctl_parse_u64(const char *s, uint64_t *v);
 void ctl_upgrading_arm(bool on);
 bool ctl_upgrading_refused(void);
 void ctl_upgrading_say(void);

@@ -22,10 +22,9 @@ static void ctl_syscall_name(long nr, char *buf, size_t size)
 
 static uint64_t ctl_parse_id(const char *s, bool *ok)
 {
-	char *end;
-	unsigned long long v = strtoull(s, &end, 10);
+	uint64_t v = 0;
 
-	*ok = *s && !*end && v > 0;
+	*ok = ctl_parse_u64(s, &v) == 0 && v > 0;
 	return v;
 }
 

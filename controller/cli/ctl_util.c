@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ctl.h"
@@ -116,6 +117,22 @@ void ctl_err_cause(int cause)
 		return;
 	if (!ctl_last.cause)
 		ctl_last.cause = cause;
+}
+
+int ctl_parse_u64(const char *s, uint64_t *v)
+{
+	unsigned long long u;
+	char *end;
+
+	/* strtoull takes "-5" (as 2^64 - 5) and leading blanks */
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	u = strtoull(s, &end, 10);
+	if (*end || errno)
+		return -EINVAL;
+	*v = u;
+	return 0;
 }
 
 void ctl_upgrading_arm(bool on)

@@ -112,8 +112,6 @@ struct ctl_spawn_opts {
 
 static int ctl_spawn_opt(struct ctl_spawn_opts *o, int c, const char *arg)
 {
-	char *end;
-
 	switch (c) {
 	case 'l':
 		o->sp.label = arg;
@@ -146,8 +144,8 @@ static int ctl_spawn_opt(struct ctl_spawn_opts *o, int c, const char *arg)
 		o->sp.policy = arg;
 		return 0;
 	case 'm':
-		o->sp.log_max = strtoull(arg, &end, 10);
-		return *end || !o->sp.log_max ? -EINVAL : 0;
+		return ctl_parse_u64(arg, &o->sp.log_max) < 0 ||
+			       !o->sp.log_max ? -EINVAL : 0;
 	case 'f':
 		if (o->sp.nfds >= CTL_FDS_MAX ||
 		    sscanf(arg, "%d=%d", &o->fds[o->sp.nfds][0],
@@ -582,7 +580,8 @@ static int ctl_seconds(const char *s, int64_t *ms)
 	char *end;
 	double v = strtod(s, &end);
 
-	if (*end || end == s || v < 0 || v > 1e9)
+	/* NaN fails both comparisons: it must fail this one */
+	if (*end || end == s || !(v >= 0 && v <= 1e9))
 		return -EINVAL;
 	*ms = (int64_t)(v * 1000.0);
 	return 0;
@@ -720,9 +719,8 @@ int ctl_logs(struct ctl *g, struct tether *t, int argc, char **argv)
 		{ "from", required_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 },
 	};
-	unsigned long long from = 0;
+	uint64_t from = 0;
 	bool follow = false;
-	char *end;
 	int c, rc;
 
 	(void)g;
@@ -731,8 +729,7 @@ int ctl_logs(struct ctl *g, struct tether *t, int argc, char **argv)
 		if (c == 'f') {
 			follow = true;
 		} else if (c == 'F') {
-			from = strtoull(optarg, &end, 10);
-			if (*end)
+			if (ctl_parse_u64(optarg, &from) < 0)
 				return CTL_EX_USAGE;
 		} else {
 			return CTL_EX_USAGE;
