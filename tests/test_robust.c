@@ -549,6 +549,52 @@ Test(request, sigstop_to_the_server_is_eperm)
 	finish(base);
 }
 
+/* A helper thread of the server, from /proc: kill(2) of its tid signals
+ * the whole process. */
+static long helper_tid(void)
+{
+	char path[64];
+	struct dirent *e;
+	long tid = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)fx.pid);
+	d = opendir(path);
+	cr_assert_not_null(d, "%s: %s", path, strerror(errno));
+	while ((e = readdir(d)) && !tid)
+		if (e->d_name[0] != '.' && atol(e->d_name) != fx.pid)
+			tid = atol(e->d_name);
+	closedir(d);
+	cr_assert_gt(tid, 0, "tetherd %d has no helper thread", (int)fx.pid);
+	return tid;
+}
+
+/* Before: kill of a helper's tid, and pidfd_send_signal on a pidfd of
+ * the server, killed it -- the guard knew only its pid and group. */
+Test(request, signals_through_a_thread_or_a_pidfd_are_eperm)
+{
+	struct tether_call c = { .nr = SYS_kill, .nargs = 2 };
+	int base = fx_settled_fds(fx.pid);
+	long tid = helper_tid(), pidfd;
+
+	c.args[0] = TETHER_INT(tid);
+	c.args[1] = TETHER_INT(SIGKILL);
+	refused(&c, EPERM, "tetherd");
+	c.args[1] = TETHER_INT(SIGSTOP);
+	refused(&c, EPERM, "tetherd");
+	pidfd = call_int(SYS_pidfd_open, 2, (long)fx.pid, 0L);
+	cr_assert_geq(pidfd, 0, "pidfd_open: %s", strerror((int)-pidfd));
+	c = (struct tether_call){ .nr = SYS_pidfd_send_signal, .nargs = 4 };
+	c.args[0] = TETHER_INT(pidfd);
+	c.args[1] = TETHER_INT(SIGKILL);
+	refused(&c, EPERM, "tetherd");
+	/* Signal 0 only asks whether it exists. */
+	cr_expect_eq(call_int(SYS_pidfd_send_signal, 4, pidfd, 0L, 0L, 0L), 0);
+	cr_expect_eq(call_int(SYS_close, 1, pidfd), 0);
+	cr_expect(fx_alive(fx.pid));
+	finish(base);
+}
+
 /* Before: kill(0, SIGKILL) killed the server's whole process group.  It
  * is made persistent first (a session and group of its own), so that a
  * server that runs it kills only itself, not the test (the previous

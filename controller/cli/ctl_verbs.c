@@ -143,6 +143,10 @@ int ctl_verb_call(struct ctl *g, struct tether *t, int argc, char **argv)
 		return CTL_EX_OK;
 	} else {
 		rc = v->fn(g, t, argc, argv);
+		/* ended by SIGINT: 130, in the JSON object too (attach
+		 * says its own) */
+		if (v->fn != ctl_attach && ctl_intr_taken())
+			rc = CTL_EX_INTERRUPTED;
 		/* a pipelined connect refused: the connect's failure */
 		if (rc != CTL_EX_OK && ctl_pipe_refused())
 			rc = ctl_pipe_refused();

@@ -62,10 +62,48 @@ bool td_fdguard_refused(long nr, const char **why)
 	}
 }
 
-/* A pid argument that names tetherd (or its process group). */
+/* A thread of ours: the loop or a helper.  kill(2) of a helper's tid
+ * signals the whole process, like kill of our pid. */
+static bool td_is_our_thread(long tid)
+{
+	char path[64];
+
+	if (tid <= 0 || tid > INT32_MAX)
+		return false;
+	snprintf(path, sizeof(path), "/proc/self/task/%ld", tid);
+	return access(path, F_OK) == 0;
+}
+
+/* A pid argument that names tetherd: 0, its pid, its process group, or
+ * one of its threads. */
 static bool td_is_self(long pid)
 {
-	return pid == 0 || pid == (long)getpid() || pid == -(long)getpgrp();
+	return pid == 0 || pid == (long)getpid() || pid == -(long)getpgrp() ||
+	       td_is_our_thread(pid);
+}
+
+#ifndef PIDFD_SIGNAL_PROCESS_GROUP
+#define PIDFD_SIGNAL_PROCESS_GROUP (1u << 2)
+#endif
+
+/* pidfd_send_signal(pidfd, sig, ...): the pid the descriptor names, as
+ * its fdinfo says ("Pid:"), or 0 if it is no pidfd of ours to read. */
+static long td_pidfd_pid(long fd)
+{
+	char path[64], line[128];
+	long pid = 0;
+	FILE *f;
+
+	if (fd < 0 || fd > INT32_MAX)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%ld", fd);
+	if (!(f = fopen(path, "re")))
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Pid: %ld", &pid) == 1)
+			break;
+	fclose(f);
+	return pid;
 }
 
 /* setrlimit or prlimit64 of tetherd's own RLIMIT_NOFILE (argument res)
@@ -138,15 +176,22 @@ bool td_fdguard_refused_args(const struct td_call *c, const char **why)
 		sig = (int)c->a[2].reg;
 		break;
 	case SYS_tkill:
-		/* A thread of ours: the loop or a helper. */
-		if (sig && a0 > 0) {
-			char path[64];
-
-			snprintf(path, sizeof(path), "/proc/self/task/%ld", a0);
-			if (access(path, F_OK) == 0)
-				goto self;
-		}
+		if (sig && td_is_our_thread(a0))
+			goto self;
 		return false;
+	case SYS_pidfd_send_signal: {
+		/* kill(2) by descriptor: the same rule for what it names,
+		 * its process group with PIDFD_SIGNAL_PROCESS_GROUP. */
+		long pid = c->a[0].kind == TD_ARG_INT ? td_pidfd_pid(a0) : 0;
+
+		if (!sig || pid <= 0)
+			return false;
+		if (td_is_self(pid) ||
+		    ((c->a[3].reg & PIDFD_SIGNAL_PROCESS_GROUP) &&
+		     getpgid((pid_t)pid) == getpgrp()))
+			goto self;
+		return false;
+	}
 	default:
 		return false;
 	}
