@@ -277,6 +277,17 @@ then
 		AT_FDCWD '"/proc/version"' 0
 	jexpect "and its cause is syscall" "$D/out" 'j["error"]["cause"]' \
 		syscall
+
+	# SIGINT ends a wait with 130, and the object says 130 too.
+	ctl "spawn a sleeper" 0 spawn --label sleeper -- sleep 100
+	"$TETHERCTL" -s "$S" --json wait sleeper >"$D/int.out" 2>"$D/int.err" &
+	WPID=$!
+	sleep 0.5
+	kill -INT "$WPID"
+	wait "$WPID"
+	expect "an interrupted wait exits 130" 130 "$?"
+	jexpect "and its object says 130, interrupted" "$D/int.out" \
+		'(j["error"]["exit"], j["error"]["cause"])' "(130, 'interrupted')"
 	shutdown_force
 fi
 
