@@ -898,6 +898,66 @@ static void fifo_open_waits(int oflags, unsigned flags)
  * for the writer.  Before: SYNC ran it in the server's only thread, which
  * waited for the writer: the observer's handshake was never answered
  * (hang). */
+/* Another process's write lease on a file: an open of it waits for the
+ * lease to break (lease-break-time, 45 s by default) while its holder
+ * ignores SIGIO.  Before: the open of a cached local file ran in the
+ * loop, which waited with it (STATUS had no answer). */
+Test(loop, open_of_a_leased_file_waits_off_the_loop)
+{
+	struct fifo_open fo = { .oflags = O_RDONLY };
+	char rest[64], done[64] = "", ready;
+	struct tether *obs;
+	struct kid k;
+	uint64_t id;
+	int p[2], base;
+	pid_t holder;
+	long fd;
+
+	fx_path(fo.path, sizeof(fo.path), "leased");
+	fx_write_file(fo.path, "data\n", 5);
+	/* First: a holder forked with the connection would keep it. */
+	detach_fx();
+	cr_assert_eq(pipe(p), 0);
+	holder = fork();
+	cr_assert_geq(holder, 0);
+	if (holder == 0) {
+		int lfd;
+
+		signal(SIGIO, SIG_IGN);	/* the break is never answered */
+		lfd = open(fo.path, O_RDONLY | O_CLOEXEC);
+		if (lfd < 0 || fcntl(lfd, F_SETLEASE, F_WRLCK) < 0)
+			_exit(1);
+		if (write(p[1], "L", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	fx_track(holder);
+	close(p[1]);
+	cr_assert_eq(read(p[0], &ready, 1), 1, "no lease taken");
+	close(p[0]);
+	base = fx_settled_fds(fx.pid);
+	kid_start(&k, kid_fifo_opener, &fo);
+	kid_line(&k, "OPENING", rest, sizeof(rest));
+	obs = fx_observe(fx.sock);
+	id = wait_running(obs, strtoull(rest, NULL, 10), SYS_openat, &k,
+			  done, sizeof(done));
+	tether_disconnect(obs);
+	cr_assert_neq(id, 0, "the open of a leased file returned %s at once",
+		      done);
+	still_responsive();
+	/* The holder goes, its lease with it: the open completes. */
+	kill(holder, SIGKILL);
+	waitpid(holder, NULL, 0);
+	fx_untrack(holder);
+	fd = collect_ret(id);
+	cr_expect_geq(fd, 0, "openat of the leased file: %ld", fd);
+	if (fd >= 0)
+		srv_close((int)fd);
+	kid_kill(&k);
+	finish(base + 2);
+}
+
 Test(loop, open_of_a_fifo_on_a_helper_waits_off_the_loop)
 {
 	fifo_open_waits(O_RDONLY, TETHER_CALL_SYNC);

@@ -430,7 +430,16 @@ static bool td_openat_cached(const struct td_call *c, long *ret)
 		return false;
 	}
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
-	fd = open(proc, flags, 0);
+	/* A lease another process holds on the file would make the open
+	 * wait for its break (up to lease-break-time, 45 s): O_NONBLOCK
+	 * says EWOULDBLOCK instead, and a helper waits. */
+	fd = open(proc, flags | O_NONBLOCK, 0);
+	if (fd < 0 && errno == EWOULDBLOCK) {
+		close(pfd);
+		return false;
+	}
+	if (fd >= 0 && !(flags & O_NONBLOCK))
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	*ret = fd < 0 ? -errno : fd;
 	close(pfd);
 	/* openat gives the lowest free number, which the pin held. */
