@@ -410,7 +410,10 @@ static void td_calljob_lose_data(struct td_calljob *cj)
 {
 	cj->data_lost = true;
 	cj->job.srv->exec.parked_lost++;
-	msgpack_sbuffer_clear(&cj->body);
+	/* Freed, not cleared: clear keeps the buffer the bytes were packed
+	 * into, and the budget counts only what is parked. */
+	msgpack_sbuffer_destroy(&cj->body);
+	msgpack_sbuffer_init(&cj->body);
 	td_calljob_pack_record(cj);
 }
 
