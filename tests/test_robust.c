@@ -58,6 +58,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/select.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -956,6 +957,126 @@ Test(loop, open_of_a_leased_file_waits_off_the_loop)
 		srv_close((int)fd);
 	kid_kill(&k);
 	finish(base + 2);
+}
+
+/* A kid closes the server's fd (a plain close: no ASYNC). */
+static void kid_closer(void *arg)
+{
+	struct tether *t = kid_connect();
+	struct tether_call c = { .nr = SYS_close, .nargs = 1 };
+	int rc;
+
+	c.args[0] = TETHER_INT(*(long *)arg);
+	kid_say("CLOSING");
+	rc = tether_call(t, &c);
+	kid_say("CLOSED %d %ld", rc, c.ret);
+	for (;;)
+		pause();
+}
+
+/* A TCP socket in the server whose peer never reads, with SO_LINGER set:
+ * its close waits up to the linger time in whatever thread closes it.
+ * Before: a plain close ran in the loop, which waited with it (STATUS
+ * had no answer).  The listener's close resets the connection, which
+ * ends the wait. */
+/* A TCP socket in the server, connected to our listener *lfd that never
+ * accepts it, both buffers full, SO_LINGER 60 s: its last close waits
+ * until the listener's close resets it. */
+static long lingering_socket(int *lfd_out)
+{
+	static char junk[1 << 20];
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct linger lg = { 1, 60 };
+	struct tether_call c;
+	socklen_t len = sizeof(sa);
+	int lfd;
+	long s, n;
+
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert_geq(lfd, 0);
+	cr_assert_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(listen(lfd, 1), 0);
+	cr_assert_eq(getsockname(lfd, (struct sockaddr *)&sa, &len), 0);
+	s = call_int(SYS_socket, 3, (long)AF_INET, (long)SOCK_STREAM, 0L);
+	cr_assert_geq(s, 0, "socket: %ld", s);
+	c = (struct tether_call){ .nr = SYS_connect, .nargs = 3 };
+	c.args[0] = TETHER_INT(s);
+	c.args[1] = TETHER_IN(&sa, sizeof(sa));
+	c.args[2] = TETHER_INT(sizeof(sa));
+	call_ok(fx.t, &c);
+	cr_assert_eq(c.ret, 0, "connect: %ld", c.ret);
+	/* Never accepted, never read: fill both buffers (with the send
+	 * buffer's own size: a small one empties before the close). */
+	do {
+		c = (struct tether_call){ .nr = SYS_sendto, .nargs = 6 };
+		c.args[0] = TETHER_INT(s);
+		c.args[1] = TETHER_IN(junk, sizeof(junk));
+		c.args[2] = TETHER_INT(sizeof(junk));
+		c.args[3] = TETHER_INT(MSG_DONTWAIT);
+		c.args[4] = TETHER_INT(0);
+		c.args[5] = TETHER_INT(0);
+		call_ok(fx.t, &c);
+		n = c.ret;
+	} while (n > 0);
+	cr_assert_eq(n, -EAGAIN, "sendto: %ld", n);
+	c = (struct tether_call){ .nr = SYS_setsockopt, .nargs = 5 };
+	c.args[0] = TETHER_INT(s);
+	c.args[1] = TETHER_INT(SOL_SOCKET);
+	c.args[2] = TETHER_INT(SO_LINGER);
+	c.args[3] = TETHER_IN(&lg, sizeof(lg));
+	c.args[4] = TETHER_INT(sizeof(lg));
+	call_ok(fx.t, &c);
+	*lfd_out = lfd;
+	return s;
+}
+
+Test(loop, close_of_a_lingering_socket_waits_off_the_loop)
+{
+	char done[64];
+	struct kid k;
+	int lfd, base = fx_settled_fds(fx.pid);
+	long s = lingering_socket(&lfd);
+
+	detach_fx();
+	kid_start(&k, kid_closer, &s);
+	kid_line(&k, "CLOSING", NULL, 0);
+	kit_nap_ms(100);	/* in the close, if it runs where it waits */
+	cr_assert(!kid_line_within(&k, "CLOSED", done, sizeof(done), 0),
+		  "the close did not linger: %s", done);
+	status_answers();
+	close(lfd);
+	kid_line(&k, "CLOSED", done, sizeof(done));
+	cr_expect_str_eq(done, "0 0");
+	kid_kill(&k);
+	finish(base);
+}
+
+/* GC and close_range close in the loop: a lingering socket among what
+ * they close stops lingering first (the kernel still sends what is
+ * queued).  Before: the loop waited out the linger time. */
+Test(loop, gc_and_close_range_do_not_wait_for_a_lingering_socket)
+{
+	int lfd, *closed = NULL, base = fx_settled_fds(fx.pid);
+	long s = lingering_socket(&lfd);
+	size_t n = 0;
+	int64_t t0 = kit_now_ms();
+
+	cr_assert_eq(call_int(SYS_close_range, 3, s, s, 0L), 0);
+	cr_expect_lt(kit_now_ms() - t0, 5000, "close_range took %lld ms",
+		     (long long)(kit_now_ms() - t0));
+	close(lfd);
+	s = lingering_socket(&lfd);
+	t0 = kit_now_ms();
+	cr_assert_eq(tether_gc(fx.t, NULL, 0, 0, &closed, &n), 0, "%s",
+		     tether_last_error(fx.t));
+	cr_expect_lt(kit_now_ms() - t0, 5000, "GC took %lld ms",
+		     (long long)(kit_now_ms() - t0));
+	cr_expect_geq(n, 1u);
+	tether_free(closed);
+	close(lfd);
+	status_answers();
+	finish(base);
 }
 
 Test(loop, open_of_a_fifo_on_a_helper_waits_off_the_loop)

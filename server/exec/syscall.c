@@ -363,6 +363,12 @@ enum td_route td_call_route(const struct td_call *c)
 	 * the internal fds. */
 	if (td_call_hits_internal(c) || c->nr == SYS_close_range)
 		return TD_RUN_DIRECT;
+	/* A lingering socket's close waits in whoever closes it -- in the
+	 * ring, the loop thread's own task work: a helper. */
+	if ((c->nr == SYS_close && td_fd_lingers((int)c->a[0].reg)) ||
+	    ((c->nr == SYS_dup2 || c->nr == SYS_dup3) &&
+	     c->a[0].reg != c->a[1].reg && td_fd_lingers((int)c->a[1].reg)))
+		return TD_RUN_HELPER;
 	/* Asked to be answered later: the ring if it takes it, whether the
 	 * fd may block or not -- so no need to look (two syscalls). */
 	if (timed && !(c->flags & TETHER_CALL_SYNC) && td_ring_takes(c))

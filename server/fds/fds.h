@@ -62,6 +62,12 @@ bool td_spare_emfile(int err);
  * were given up since the last turn, *taken: taken back now -- for the
  * loop to log (fds/ may not: the log's fd is one of ours). */
 void td_spare_refill(unsigned *given, unsigned *taken);
+/* linger.c: sockets whose last close would wait (SO_LINGER with a
+ * time): a helper closes them, or they stop lingering first. */
+bool td_fd_lingers(int fd);
+void td_fd_unlinger(int fd);
+void td_fds_unlinger_range(unsigned lo, unsigned hi);
+
 /* How many are held now (STATUS). */
 unsigned td_spare_count(void);
 

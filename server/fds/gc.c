@@ -67,6 +67,8 @@ static int td_gc_close(const int *fds, const bool *doomed, size_t n)
 		}
 		while (j + 1 < n && doomed[j + 1])
 			j++;
+		for (size_t k = i; k <= j; k++)
+			td_fd_unlinger(fds[k]);
 		if (syscall(SYS_close_range, (unsigned)fds[i],
 			    (unsigned)fds[j], 0) < 0)
 			return -errno;

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,6 +204,9 @@ int td_ifd_close_range(unsigned first, unsigned last, unsigned flags)
 
 	if (first > last)
 		return -EINVAL;
+	/* Not CLOSE_RANGE_CLOEXEC: that closes nothing now */
+	if (!(flags & CLOSE_RANGE_CLOEXEC))
+		td_fds_unlinger_range(first, last);
 	pthread_mutex_lock(&td_ifd_lock);
 	for (unsigned i = 0; i < td_nifds && lo <= last; i++) {
 		unsigned fd = (unsigned)td_ifds[i];
