@@ -156,6 +156,10 @@ ctl "--json wait --timeout on a running worker exits 4" 4 \
 	--json wait --timeout 0.2 talker
 has "its JSON says timed_out true" '"timed_out":true' "$out"
 has "and still running" '"state":"running"' "$out"
+expect "that record is the one object" 1 "$(printf '%s\n' "$out" | wc -l)"
+has "stderr says it timed out" "timed out" "$err"
+expect "argv is null, not an empty list" null \
+	"$(printf '%s' "$out" | jq -c .argv)"
 
 spawn_w three -- sh -c 'exit 3'
 ctl "wait for a worker that exits 3" 0 wait three

@@ -415,7 +415,11 @@ static void ctl_worker_json_keys(const struct tether_worker *w,
 	else
 		printf("null");
 	printf(",");
-	ctl_json_strv("argv", w->argv);
+	/* WAIT's and STOP's records come without it: null, not [] */
+	if (w->argv)
+		ctl_json_strv("argv", w->argv);
+	else
+		printf("\"argv\":null");
 	printf(",\"state\":\"%s\",\"exit_code\":",
 	       state ? state : states[w->state]);
 	if (w->state == TETHER_W_EXITED)
@@ -615,6 +619,14 @@ int ctl_wait(struct ctl *g, struct tether *t, int argc, char **argv)
 		printf("{");
 		ctl_worker_json_keys(&w, NULL);
 		printf(",\"timed_out\":%s}\n", w.timeout ? "true" : "false");
+		/* That record is the failure's one object; its words go
+		 * to stderr as every failure's do. */
+		if (w.timeout) {
+			ctl_err_cause(TETHER_CAUSE_TIMEOUT);
+			ctl_err("wait %s: timed out, the worker still runs",
+				argv[optind]);
+			ctl_err_printed();
+		}
 	} else {
 		printf("%s: %s%s\n", ctl_wname(&w, name, sizeof(name)), state,
 		       w.timeout ? " (timed out waiting)" : "");
@@ -672,13 +684,12 @@ int ctl_stop(struct ctl *g, struct tether *t, int argc, char **argv)
 		printf(",\"sigkill\":%s,\"after_ms\":%llu}\n",
 		       w.sigkill ? "true" : "false",
 		       (unsigned long long)w.after_ms);
-	} else if (w.sigkill) {
-		printf("%s: %s after %.1f s grace\n",
-		       ctl_wname(&w, name, sizeof(name)), state,
-		       (double)grace / 1000.0);
 	} else {
-		printf("%s: %s after %.1f s\n", ctl_wname(&w, name, sizeof(name)),
-		       state, (double)w.after_ms / 1000.0);
+		/* The time the stop took, not the grace asked for: a worker
+		 * that had ended took none. */
+		printf("%s: %s after %.1f s%s\n",
+		       ctl_wname(&w, name, sizeof(name)), state,
+		       (double)w.after_ms / 1000.0, w.sigkill ? " grace" : "");
 	}
 	return CTL_EX_OK;
 }
