@@ -538,7 +538,8 @@ Test(attach, taken_over_session_ends)
 	say(pty, "getpid", "getpid() = ");
 	RUN(&r, NULL, "-s", fx.sock, "--take-over", "call", "getpid");
 	cr_assert_eq(r.status, 0, "%s", r.err);
-	say(pty, "getpid", NULL);
+	/* Nothing typed: the prompt's wait watches the connection.
+	 * Before, the session ended only at the next line. */
 	st = kpty_wait(pty);
 	/* 6 (conflict): the server told us who took over; the session
 	 * ends, no new prompt */
@@ -546,6 +547,55 @@ Test(attach, taken_over_session_ends)
 	cr_assert(strstr(pty->out, "taken over by pid"), "%s", pty->out);
 	cr_assert(strstr(pty->out, "another controller took over"), "%s",
 		  pty->out);
+}
+
+/* A script fed slowly (its pipe open, no next line yet) ends at a
+ * take-over with 6 and says who took over; before, it waited for the
+ * next line to find out. */
+Test(attach, taken_over_script_ends_without_its_next_line)
+{
+	struct run r;
+	int in[2], err[2], st;
+	char buf[512];
+	ssize_t n;
+	pid_t pid;
+
+	cr_assert_eq(pipe2(in, O_CLOEXEC), 0);
+	cr_assert_eq(pipe2(err, O_CLOEXEC), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		fx_forked();
+		dup2(in[0], 0);
+		dup2(null, 1);
+		dup2(err[1], 2);
+		for (int fd = 3; fd < 1024; fd++)
+			close(fd);
+		execl(ctl_path(), ctl_path(), "-s", fx.sock, "attach",
+		      (char *)NULL);
+		_exit(127);
+	}
+	fx_track(pid);
+	close(in[0]);
+	close(err[1]);
+	cr_assert_gt(write(in[1], "getpid\n", 7), 0);
+	for (int64_t end = kit_now_ms() + FX_DEADLINE_MS;
+	     !attached_as(pid) && kit_now_ms() < end;)
+		kit_nap_ms(20);
+	kit_nap_ms(200);	/* its getpid done, the next line awaited */
+	RUN(&r, NULL, "-s", fx.sock, "--take-over", "call", "getpid");
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	fx_untrack(pid);
+	close(in[1]);
+	n = read(err[0], buf, sizeof(buf) - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	close(err[0]);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 6, "status %#x: %s", st,
+		  buf);
+	cr_expect(strstr(buf, "taken over by pid"), "%s", buf);
 }
 
 Test(attach, script_mode_is_quiet)

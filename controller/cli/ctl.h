@@ -320,7 +320,17 @@ struct ctl_session {
 	 * only when a candidate needs the server, once (tried) */
 	bool cmdline;
 	bool tried;
+	/* The server closed the connection while a line was awaited (a
+	 * take-over, its exit): the session ends at once, not at the next
+	 * line's request. */
+	bool lost;
 };
+
+/* Whether the server has closed s's connection (POLLRDHUP on the data
+ * socket: what the server still sends of an interrupted logs -f there
+ * is not a close).  For ctl_edit's wait and the script reader. */
+bool ctl_session_hup(short revents);
+int ctl_session_fd(const struct ctl_session *s);
 
 /* ctl_edit.c: libedit on the terminal. */
 struct ctl_edit *ctl_edit_open(struct ctl_session *s);

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <locale.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,26 +42,107 @@ enum ctl_conn ctl_attach_conn(int argc, char **argv)
 					   : CTL_CONN_CONTROL;
 }
 
-/* A line from a script, without its newline; NULL at EOF. */
-static char *ctl_attach_getline(void)
+int ctl_session_fd(const struct ctl_session *s)
 {
+	return s->t ? tether_data_fd(s->t) : -1;
+}
+
+bool ctl_session_hup(short revents)
+{
+	return revents & (POLLRDHUP | POLLHUP | POLLERR);
+}
+
+/* What a script has sent that is not a line yet. */
+static struct {
+	char *buf;
+	size_t len, cap;
+	bool eof;
+} ctl_script;
+
+/* The first line of what is buffered (all of it at EOF), newline off. */
+static char *ctl_script_take(void)
+{
+	char *nl = memchr(ctl_script.buf, '\n', ctl_script.len);
+	size_t n = nl ? (size_t)(nl - ctl_script.buf) : ctl_script.len;
+	char *line = strndup(ctl_script.buf, n);
+
+	n += nl != NULL;
+	memmove(ctl_script.buf, ctl_script.buf + n, ctl_script.len - n);
+	ctl_script.len -= n;
+	return line;
+}
+
+/* A line from a script, without its newline; NULL at EOF, or once the
+ * server closed the session (s->lost), which is watched meanwhile:
+ * a script fed slowly (a FIFO) ends at a take-over, not at its next
+ * line. */
+static char *ctl_attach_getline(struct ctl_session *s)
+{
+	struct pollfd p[2] = { { .fd = STDIN_FILENO, .events = POLLIN },
+			       { .fd = ctl_session_fd(s),
+				 .events = POLLRDHUP } };
 	char *line = NULL;
-	size_t cap = 0;
 	ssize_t n;
 
-	/* SIGINT while the script's next line is awaited: stdio restarts
-	 * the read, so the handler ends the script itself (130) */
+	/* SIGINT while the script's next line is awaited: the handler
+	 * ends the script itself (130) */
 	ctl_intr_set_fatal(true);
-	n = getline(&line, &cap, stdin);
-	ctl_intr_set_fatal(false);
+	for (;;) {
+		if (memchr(ctl_script.buf, '\n', ctl_script.len) ||
+		    (ctl_script.eof && ctl_script.len)) {
+			line = ctl_script_take();
+			break;
+		}
+		if (ctl_script.eof)
+			break;
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (ctl_session_hup(p[1].revents)) {
+			s->lost = true;
+			break;
+		}
+		if (!p[0].revents)
+			continue;
+		if (ctl_script.cap - ctl_script.len < 4096) {
+			char *b = realloc(ctl_script.buf, ctl_script.cap + 65536);
 
-	if (n < 0) {
-		free(line);
-		return NULL;
+			if (!b)
+				break;
+			ctl_script.buf = b;
+			ctl_script.cap += 65536;
+		}
+		n = read(STDIN_FILENO, ctl_script.buf + ctl_script.len,
+			 ctl_script.cap - ctl_script.len);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0)
+			ctl_script.eof = true;
+		else
+			ctl_script.len += (size_t)n;
 	}
-	if (n && line[n - 1] == '\n')
-		line[n - 1] = '\0';
+	ctl_intr_set_fatal(false);
 	return line;
+}
+
+/* The server closed the session while a line was awaited: what a
+ * request now finds out -- a take-over (6, who took it) or a lost
+ * server (3) -- ends it, as it would have at the next line. */
+static int ctl_attach_lost(struct ctl_session *s)
+{
+	struct tether_status st;
+	int rc = tether_status(s->t, &st);
+	int status;
+
+	if (rc == 0)
+		return CTL_EX_OK;	/* not closed after all */
+	ctl_err("%s", ctl_why(s->t, rc));
+	status = ctl_status_of(rc);
+	if (status == CTL_EX_CONFLICT)
+		ctl_err("session ended: another controller took over");
+	return status == CTL_EX_CONFLICT ? status : CTL_EX_UNREACHABLE;
 }
 
 /* Is the command a syscall for the server (call, batch or a bare name):
@@ -204,7 +286,7 @@ int ctl_attach(struct ctl *g, struct tether *t, int argc, char **argv)
 	}
 	for (;;) {
 		ctl_intr_clear();
-		line = s.edit ? ctl_edit_read(s.edit) : ctl_attach_getline();
+		line = s.edit ? ctl_edit_read(s.edit) : ctl_attach_getline(&s);
 		if (!line) {
 			if (!s.tty && ctl_intr_taken())
 				status = CTL_EX_INTERRUPTED;
@@ -223,6 +305,15 @@ int ctl_attach(struct ctl *g, struct tether *t, int argc, char **argv)
 		fputc('\n', stdout);
 		fflush(stdout);
 	}
+	if (s.lost) {
+		int st = ctl_attach_lost(&s);
+
+		if (st != CTL_EX_OK)
+			status = st;
+	}
 	ctl_edit_close(s.edit);
+	free(ctl_script.buf);
+	ctl_script.buf = NULL;
+	ctl_script.len = ctl_script.cap = 0;
 	return status;
 }

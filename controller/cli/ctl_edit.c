@@ -58,8 +58,9 @@ static int ctl_edit_getc(EditLine *el, wchar_t *wc)
 {
 	struct ctl_session *s = NULL;
 	struct ctl_edit *e;
-	struct pollfd p[2] = { { .events = POLLIN },
-			       { .fd = ctl_intr_fd(), .events = POLLIN } };
+	struct pollfd p[3] = { { .events = POLLIN },
+			       { .fd = ctl_intr_fd(), .events = POLLIN },
+			       { .fd = -1, .events = POLLRDHUP } };
 	unsigned char c;
 	char ch;
 	ssize_t n;
@@ -68,14 +69,20 @@ static int ctl_edit_getc(EditLine *el, wchar_t *wc)
 	ctl_le.el_get(el, EL_CLIENTDATA, &s);
 	e = s->edit;
 	p[0].fd = e->in >= 0 ? e->in : STDIN_FILENO;
+	p[2].fd = ctl_session_fd(s);	/* a take-over ends the prompt */
 	for (;;) {
 		if (ctl_intr_taken()) {
 			errno = EINTR;
 			return -1;
 		}
-		if (poll(p, 2, -1) < 0) {
+		if (poll(p, 3, -1) < 0) {
 			if (errno == EINTR)
 				continue;
+			return -1;
+		}
+		if (ctl_session_hup(p[2].revents)) {
+			s->lost = true;
+			errno = EPIPE;
 			return -1;
 		}
 		if (p[1].revents)
