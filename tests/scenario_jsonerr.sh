@@ -151,6 +151,25 @@ exec 7>&-
 wait "$BPID" 2>/dev/null
 BPID=
 
+# ---- --json attach: one object per failed line, none for the session ------
+
+printf 'kill nosuch\nstart\nlabel 1 "open\nps\n' >"$D/lines"
+ctl "a --json script with three failed lines exits 1" 1 --json attach \
+	<"$D/lines"
+expect "three error objects and the ps array, nothing more" \
+	"error error error list" \
+	"$(printf '%s\n' "$out" | python3 -c '
+import json, sys
+print(" ".join("error" if isinstance(j, dict) and "error" in j else
+               "list" if isinstance(j, list) else "other"
+               for j in map(json.loads, sys.stdin)))')"
+printf 'label 1 x\nstatus\n' >"$D/lines"
+ctl "an observer script refused a line exits 5" 5 --json attach --observe \
+	<"$D/lines"
+head -n 1 "$D/out" >"$D/first"
+jexpect "its refusal is an object of its own" "$D/first" \
+	'j["error"]["cause"]' role
+
 # ---- strings are UTF-8, bytes that are not come as hex ---------------------
 
 ctl "label café" 0 label "$R" café

@@ -138,6 +138,7 @@ static int ctl_attach_lost(struct ctl_session *s)
 
 	if (rc == 0)
 		return CTL_EX_OK;	/* not closed after all */
+	ctl_err_reset();
 	ctl_err("%s", ctl_why(s->t, rc));
 	status = ctl_status_of(rc);
 	if (status == CTL_EX_CONFLICT)
@@ -153,6 +154,15 @@ static bool ctl_attach_is_call(const struct ctl_verb *v)
 }
 
 /* One command: a verb, or a syscall for `call`.  Its exit status. */
+/* A line the session refuses itself: said, and under --json its one
+ * object, as a verb's failure would be. */
+static int ctl_attach_refuse(struct ctl_session *s, int status)
+{
+	if (s->g->json)
+		ctl_err_json(stdout, status);
+	return status;
+}
+
 static int ctl_attach_run(struct ctl_session *s, char **w, int n)
 {
 	const struct ctl_verb *v = ctl_verb_find(w[0]);
@@ -161,14 +171,17 @@ static int ctl_attach_run(struct ctl_session *s, char **w, int n)
 
 	if (v && v->fn != ctl_help &&
 	    (v->conn == CTL_CONN_NONE || v->fn == ctl_attach)) {
+		ctl_err_reset();
 		ctl_err("%s: not inside attach", w[0]);
-		return CTL_EX_USAGE;
+		return ctl_attach_refuse(s, CTL_EX_USAGE);
 	}
 	if (s->observe && (!v || v->conn == CTL_CONN_CONTROL)) {
+		ctl_err_reset();
+		ctl_err_cause(TETHER_CAUSE_ROLE);
 		ctl_err("%s: refused: this session only observes (attach "
 			"--observe); status, fds, ps, logs, pending, policy, "
 			"wait and help work here", v ? w[0] : "call");
-		return CTL_EX_DENIED;
+		return ctl_attach_refuse(s, CTL_EX_DENIED);
 	}
 	if (v)
 		return ctl_verb_call(s->g, s->t, n, w);
@@ -192,7 +205,9 @@ static bool ctl_attach_line(struct ctl_session *s, const char *line,
 	int n, rc;
 
 	if ((rc = ctl_words(line, &w, &n)) < 0) {
+		ctl_err_reset();
 		ctl_err("%s", ctl_words_strerror(rc));
+		ctl_attach_refuse(s, CTL_EX_USAGE);
 		if (!*status && !s->tty)
 			*status = CTL_EX_USAGE;
 		return true;
@@ -308,9 +323,16 @@ int ctl_attach(struct ctl *g, struct tether *t, int argc, char **argv)
 	if (s.lost) {
 		int st = ctl_attach_lost(&s);
 
-		if (st != CTL_EX_OK)
+		if (st != CTL_EX_OK) {
 			status = st;
+			if (g->json)
+				ctl_err_json(stdout, st);
+		}
 	}
+	/* --json: each failed line printed its object; the session's
+	 * status adds none */
+	if (g->json)
+		ctl_err_printed();
 	ctl_edit_close(s.edit);
 	free(ctl_script.buf);
 	ctl_script.buf = NULL;

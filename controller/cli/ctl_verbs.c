@@ -159,8 +159,9 @@ int ctl_verb_call(struct ctl *g, struct tether *t, int argc, char **argv)
 		}
 	}
 	/* --json: every failure is one object on stdout (one run again
-	 * is not one yet) */
-	if (g->json && !ctl_upgrading_refused())
+	 * is not one yet; an attach session's lines said their own) */
+	if (g->json && !ctl_upgrading_refused() &&
+	    !(v && v->fn == ctl_attach && g->interactive))
 		ctl_err_json(stdout, rc);
 	return rc;
 }
