@@ -69,6 +69,10 @@ same "put over an existing file replaces it" "$D/small" "$D/r.over"
 ctl "put into a missing directory fails" 1 put "$D/small" \
 	"$D/no/such/dir/f"
 has "put into a missing directory names ENOENT" "No such file" "$err"
+# An existing file whose directory takes no new one: the temporary is
+# what fails, and the error says so rather than "no such file".
+ctl "put over a /proc file fails" 1 put "$D/small" /proc/sys/kernel/hostname
+has "it names the temporary" "creating the temporary file" "$err"
 
 leftover=0
 for f in "$D"/*tether-* "$D"/.*tether-*; do

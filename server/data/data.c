@@ -713,7 +713,11 @@ static void td_put_open(struct td_filejob *fj)
 					      O_NOFOLLOW | O_CLOEXEC, fj->mode);
 	}
 	if (fd < 0) {
-		td_file_fail(fj, errno, "%s: %s", fj->path);
+		/* Said as what failed: the file may well exist (a /proc
+		 * file, whose directory takes no new file). */
+		td_file_fail(fj, errno, "%s: creating the temporary file "
+			     "beside it: %s", fj->path);
+		fj->tmpname[0] = '\0';
 		close(dfd);
 		return;
 	}
