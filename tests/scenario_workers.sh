@@ -187,6 +187,20 @@ if ctl "--json ps after kill" 0 --json ps; then
 fi
 ctl "kill of an ended worker fails" 1 kill -TERM talker
 
+# A label with a newline and a quote: one line of text, valid JSON; the
+# real-time signals by name.
+NL='odd
+"one'
+spawn_w "$NL" -- sleep 100
+ctl "kill -0 of an odd label" 0 --json kill -0 "$NL"
+expect "its JSON names it" "$NL" "$(printf '%s' "$out" | jq -r .target)"
+expect "signal 0 is said so" "signal 0" "$(printf '%s' "$out" | jq -r .signal)"
+ctl "kill -RTMIN+1 by name" 0 kill -RTMIN+1 "$NL"
+expect "its text is one line, escaped" 'SIGRTMIN+1 sent to odd\n"one' "$out"
+ctl "wait for it" 0 wait "$NL"
+expect "wait's text is one line" 'odd\n"one: killed by SIGRTMIN+1' "$out"
+ctl "kill -RTMAX-99 is a usage error" 2 kill -RTMAX-99 talker
+
 # ---- stop ----------------------------------------------------------------
 
 spawn_w coop -- sleep 100

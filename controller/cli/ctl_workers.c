@@ -23,8 +23,10 @@ const char *ctl_signal_name(int sig, char *buf, size_t size)
 
 	if (abbrev)
 		snprintf(buf, size, "SIG%s", abbrev);
+	else if (sig >= SIGRTMIN && sig <= SIGRTMAX)
+		snprintf(buf, size, "SIGRTMIN+%d", sig - SIGRTMIN);
 	else
-		snprintf(buf, size, "SIG%d", sig);
+		snprintf(buf, size, "signal %d", sig);	/* 0: none sent */
 	return buf;
 }
 
@@ -53,15 +55,45 @@ int ctl_signal_parse(const char *s, int *sig)
 			return 0;
 		}
 	}
+	/* RTMIN, RTMIN+N, RTMAX, RTMAX-N, as kill(1) and call take them */
+	if (!strncmp(s, "RTMIN", 5) || !strncmp(s, "RTMAX", 5)) {
+		bool min = s[4] == 'N';
+
+		v = 0;
+		if (s[5] && (s[5] != (min ? '+' : '-') || s[6] < '0' ||
+			     s[6] > '9' || (v = strtol(s + 6, &end, 10), *end)))
+			return -EINVAL;
+		v = min ? SIGRTMIN + v : SIGRTMAX - v;
+		if (v < SIGRTMIN || v > SIGRTMAX)
+			return -EINVAL;
+		*sig = (int)v;
+		return 0;
+	}
 	return -EINVAL;
 }
 
+static void ctl_print_escaped(FILE *f, const char *s);
+
+static void ctl_escape_cell(const char *s, char *buf, size_t size)
+{
+	FILE *f = fmemopen(buf, size, "w");
+
+	buf[0] = '\0';
+	if (!f)
+		return;
+	ctl_print_escaped(f, s);
+	fclose(f);
+}
+
+/* The label, escaped as ps shows it (a newline in it would start a line
+ * of its own), or "pid N". */
 static const char *ctl_wname(const struct tether_worker *w, char *buf,
 			     size_t size)
 {
 	if (w->label[0])
-		return w->label;
-	snprintf(buf, size, "pid %d", (int)w->pid);
+		ctl_escape_cell(w->label, buf, size);
+	else
+		snprintf(buf, size, "pid %d", (int)w->pid);
 	return buf;
 }
 
@@ -477,17 +509,6 @@ static void ctl_wstate_ex(const struct tether_worker_ex *x, char *buf,
 }
 
 /* s escaped into buf (cut to fit). */
-static void ctl_escape_cell(const char *s, char *buf, size_t size)
-{
-	FILE *f = fmemopen(buf, size, "w");
-
-	buf[0] = '\0';
-	if (!f)
-		return;
-	ctl_print_escaped(f, s);
-	fclose(f);
-}
-
 static void ctl_ps_table(const struct tether_worker_ex *v, size_t n)
 {
 	char state[64], started[32], label[4 * 256 + 1];
@@ -599,7 +620,7 @@ int ctl_wait(struct ctl *g, struct tether *t, int argc, char **argv)
 	};
 	struct tether_worker w;
 	int64_t timeout = -1;
-	char state[64], name[32];
+	char state[64], name[4 * 256 + 1];
 	int c, rc;
 
 	optind = 0;
@@ -637,7 +658,7 @@ int ctl_wait(struct ctl *g, struct tether *t, int argc, char **argv)
 int ctl_kill(struct ctl *g, struct tether *t, int argc, char **argv)
 {
 	int sig = SIGTERM, rc, i = 1;
-	char name[32];
+	char name[32], target[4 * 256 + 1];
 
 	if (argc == 3 && ctl_signal_parse(argv[1], &sig) == 0)
 		i = 2;
@@ -647,12 +668,16 @@ int ctl_kill(struct ctl *g, struct tether *t, int argc, char **argv)
 		ctl_err("kill %s: %s", argv[i], ctl_why(t, rc));
 		return ctl_status_of(rc);
 	}
-	if (g->json)
-		printf("{\"target\":\"%s\",\"signal\":\"%s\"}\n", argv[i],
+	if (g->json) {
+		printf("{\"target\":");
+		ctl_json_string(stdout, argv[i], strlen(argv[i]));
+		printf(",\"signal\":\"%s\"}\n",
 		       ctl_signal_name(sig, name, sizeof(name)));
-	else
+	} else {
+		ctl_escape_cell(argv[i], target, sizeof(target));
 		printf("%s sent to %s\n", ctl_signal_name(sig, name, sizeof(name)),
-		       argv[i]);
+		       target);
+	}
 	return CTL_EX_OK;
 }
 
@@ -664,7 +689,7 @@ int ctl_stop(struct ctl *g, struct tether *t, int argc, char **argv)
 	};
 	struct tether_worker w;
 	int64_t grace = 10000;
-	char state[64], name[32];
+	char state[64], name[4 * 256 + 1];
 	int c, rc;
 
 	optind = 0;
