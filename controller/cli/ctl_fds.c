@@ -65,16 +65,20 @@ static void ctl_fd_json(const struct tether_fdinfo *fi)
 	printf("}");
 }
 
+/* A label and a target (a path may hold a newline) escaped: one fd,
+ * one line. */
 static void ctl_fd_row(const struct tether_fdinfo *fi)
 {
-	char flags[128], kind[64];
+	char flags[128], kind[64], name[4 * 256 + 1];
 
 	ctl_flags_text(fi->flags, flags, sizeof(flags));
 	ctl_kind_text(fi, kind, sizeof(kind));
-	printf("%-6d %-24s %-3s %-22s %-16s %s\n", fi->fd, kind,
-	       fi->cloexec ? "yes" : "no", flags,
-	       fi->role[0] ? fi->role : fi->label[0] ? fi->label : "-",
-	       fi->target);
+	ctl_escape_cell(fi->role[0] ? fi->role : fi->label[0] ? fi->label : "-",
+			name, sizeof(name));
+	printf("%-6d %-24s %-3s %-22s %-16s ", fi->fd, kind,
+	       fi->cloexec ? "yes" : "no", flags, name);
+	ctl_print_escaped(stdout, fi->target);
+	putchar('\n');
 }
 
 int ctl_fds(struct ctl *g, struct tether *t, int argc, char **argv)
@@ -139,7 +143,9 @@ int ctl_label(struct ctl *g, struct tether *t, int argc, char **argv)
 		ctl_json_string(stdout, argv[2], strlen(argv[2]));
 		printf("}\n");
 	} else {
-		printf("fd %d labeled %s\n", fd, argv[2]);
+		printf("fd %d labeled ", fd);
+		ctl_print_escaped(stdout, argv[2]);
+		putchar('\n');
 	}
 	return CTL_EX_OK;
 }
@@ -159,7 +165,9 @@ int ctl_unlabel(struct ctl *g, struct tether *t, int argc, char **argv)
 		ctl_json_string(stdout, argv[1], strlen(argv[1]));
 		printf("}\n");
 	} else {
-		printf("label %s removed\n", argv[1]);
+		printf("label ");
+		ctl_print_escaped(stdout, argv[1]);
+		printf(" removed\n");
 	}
 	return CTL_EX_OK;
 }

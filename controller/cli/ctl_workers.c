@@ -72,9 +72,7 @@ int ctl_signal_parse(const char *s, int *sig)
 	return -EINVAL;
 }
 
-static void ctl_print_escaped(FILE *f, const char *s);
-
-static void ctl_escape_cell(const char *s, char *buf, size_t size)
+void ctl_escape_cell(const char *s, char *buf, size_t size)
 {
 	FILE *f = fmemopen(buf, size, "w");
 
@@ -283,7 +281,7 @@ static bool ctl_utf8_valid(const char *s)
 
 /* s for a table cell: valid UTF-8 as it is; \n \t \r \\ and \xNN for
  * controls and bytes that are not UTF-8, so one argv is one line. */
-static void ctl_print_escaped(FILE *f, const char *s)
+void ctl_print_escaped(FILE *f, const char *s)
 {
 	const unsigned char *b = (const unsigned char *)s;
 	size_t n = strlen(s), k;
