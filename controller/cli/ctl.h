@@ -335,6 +335,8 @@ struct ctl_session {
  * socket: what the server still sends of an interrupted logs -f there
  * is not a close).  For ctl_edit's wait and the script reader. */
 bool ctl_session_hup(short revents);
+/* attach reads its lines from the standard input: batch - may not. */
+extern bool ctl_stdin_is_session;
 int ctl_session_fd(const struct ctl_session *s);
 
 /* ctl_edit.c: libedit on the terminal. */

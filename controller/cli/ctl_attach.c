@@ -42,6 +42,8 @@ enum ctl_conn ctl_attach_conn(int argc, char **argv)
 					   : CTL_CONN_CONTROL;
 }
 
+bool ctl_stdin_is_session;
+
 int ctl_session_fd(const struct ctl_session *s)
 {
 	return s->t ? tether_data_fd(s->t) : -1;
@@ -286,6 +288,7 @@ int ctl_attach(struct ctl *g, struct tether *t, int argc, char **argv)
 		return CTL_EX_FAILED;
 	}
 	g->interactive = true;
+	ctl_stdin_is_session = true;
 	s.tty = isatty(STDIN_FILENO);
 	if (ctl_intr_install() == 0)
 		tether_set_interrupt_fd(t, ctl_intr_fd());

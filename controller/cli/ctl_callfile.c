@@ -80,6 +80,12 @@ int ctl_calls_read(struct ctl_calls *b, const char *verb, const char *path)
 		ctl_err("%s: %s", verb, ctl_libedit_why());
 		return CTL_EX_FAILED;
 	}
+	/* In attach the session reads stdin, ahead of stdio's buffer */
+	if (!strcmp(path, "-") && ctl_stdin_is_session) {
+		ctl_err("%s: -: the session reads the standard input; give "
+			"the calls in a file", verb);
+		return CTL_EX_USAGE;
+	}
 	f = strcmp(path, "-") ? fopen(path, "re") : stdin;
 	if (!f) {
 		ctl_err_errno(errno, "%s: %s: %s", verb, path, strerror(errno));
