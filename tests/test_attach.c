@@ -549,6 +549,30 @@ Test(attach, taken_over_session_ends)
 		  pty->out);
 }
 
+/* tetherctl attach with its stdin the pipe end in, its stderr err (-1:
+ * /dev/null), stdout /dev/null: a script fed as slowly as the test likes. */
+static pid_t attach_script(int in, int err)
+{
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		fx_forked();
+		dup2(in, 0);
+		dup2(null, 1);
+		dup2(err >= 0 ? err : null, 2);
+		for (int fd = 3; fd < 1024; fd++)
+			close(fd);
+		execl(ctl_path(), ctl_path(), "-s", fx.sock, "attach",
+		      (char *)NULL);
+		_exit(127);
+	}
+	fx_track(pid);
+	return pid;
+}
+
 /* A script fed slowly (its pipe open, no next line yet) ends at a
  * take-over with 6 and says who took over; before, it waited for the
  * next line to find out. */
@@ -562,22 +586,7 @@ Test(attach, taken_over_script_ends_without_its_next_line)
 
 	cr_assert_eq(pipe2(in, O_CLOEXEC), 0);
 	cr_assert_eq(pipe2(err, O_CLOEXEC), 0);
-	pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		int null = open("/dev/null", O_WRONLY);
-
-		fx_forked();
-		dup2(in[0], 0);
-		dup2(null, 1);
-		dup2(err[1], 2);
-		for (int fd = 3; fd < 1024; fd++)
-			close(fd);
-		execl(ctl_path(), ctl_path(), "-s", fx.sock, "attach",
-		      (char *)NULL);
-		_exit(127);
-	}
-	fx_track(pid);
+	pid = attach_script(in[0], err[1]);
 	close(in[0]);
 	close(err[1]);
 	cr_assert_gt(write(in[1], "getpid\n", 7), 0);
@@ -632,22 +641,7 @@ Test(attach, sigint_ends_a_script)
 	tether_disconnect(t);
 	for (int round = 0; round < 2; round++) {
 		cr_assert_eq(pipe2(in, O_CLOEXEC), 0);
-		pid = fork();
-		cr_assert_geq(pid, 0);
-		if (pid == 0) {
-			int null = open("/dev/null", O_WRONLY);
-
-			fx_forked();
-			dup2(in[0], 0);
-			dup2(null, 1);
-			dup2(null, 2);
-			for (int fd = 3; fd < 1024; fd++)
-				close(fd);
-			execl(ctl_path(), ctl_path(), "-s", fx.sock, "attach",
-			      (char *)NULL);
-			_exit(127);
-		}
-		fx_track(pid);
+		pid = attach_script(in[0], -1);
 		close(in[0]);
 		if (round == 0)
 			snprintf(line, sizeof(line), "read %d @16 16\n", p[0]);

@@ -855,14 +855,32 @@ static uint64_t wait_running(struct tether *t, uint64_t gen, long nr,
 	}
 }
 
+/* A kid's openat of fo, which waits in the server: the running request's
+ * id as PENDING shows it, or 0 with the kid's report in done if it did
+ * not wait. */
+static uint64_t kid_open_waiting(struct kid *k, const struct fifo_open *fo,
+				 char *done, size_t size)
+{
+	char rest[64];
+	struct tether *obs;
+	uint64_t id;
+
+	kid_start(k, kid_fifo_opener, (void *)fo);
+	kid_line(k, "OPENING", rest, sizeof(rest));
+	obs = fx_observe(fx.sock);
+	id = wait_running(obs, strtoull(rest, NULL, 10), SYS_openat, k, done,
+			  size);
+	tether_disconnect(obs);
+	return id;
+}
+
 /* A kid's open of a FIFO with oflags and call flags: outstanding while
  * STATUS answers and a take-over succeeds; the test then opens the
  * other end, and the open returns an fd. */
 static void fifo_open_waits(int oflags, unsigned flags)
 {
 	struct fifo_open fo = { .oflags = oflags, .flags = flags };
-	char rest[64], done[64] = "";
-	struct tether *obs;
+	char done[64] = "";
 	struct kid k;
 	uint64_t id;
 	long fd;
@@ -872,12 +890,7 @@ static void fifo_open_waits(int oflags, unsigned flags)
 	cr_assert_eq(mkfifo(fo.path, 0600), 0);
 	detach_fx();
 	base = fx_settled_fds(fx.pid);
-	kid_start(&k, kid_fifo_opener, &fo);
-	kid_line(&k, "OPENING", rest, sizeof(rest));
-	obs = fx_observe(fx.sock);
-	id = wait_running(obs, strtoull(rest, NULL, 10), SYS_openat, &k,
-			  done, sizeof(done));
-	tether_disconnect(obs);
+	id = kid_open_waiting(&k, &fo, done, sizeof(done));
 	cr_assert_neq(id, 0, "openat of a FIFO (%s) returned [rc ret] %s "
 		      "before anyone opened the other end",
 		      oflags == O_RDONLY ? "O_RDONLY" : "O_WRONLY", done);
@@ -906,8 +919,7 @@ static void fifo_open_waits(int oflags, unsigned flags)
 Test(loop, open_of_a_leased_file_waits_off_the_loop)
 {
 	struct fifo_open fo = { .oflags = O_RDONLY };
-	char rest[64], done[64] = "", ready;
-	struct tether *obs;
+	char done[64] = "", ready;
 	struct kid k;
 	uint64_t id;
 	int p[2], base;
@@ -938,12 +950,7 @@ Test(loop, open_of_a_leased_file_waits_off_the_loop)
 	cr_assert_eq(read(p[0], &ready, 1), 1, "no lease taken");
 	close(p[0]);
 	base = fx_settled_fds(fx.pid);
-	kid_start(&k, kid_fifo_opener, &fo);
-	kid_line(&k, "OPENING", rest, sizeof(rest));
-	obs = fx_observe(fx.sock);
-	id = wait_running(obs, strtoull(rest, NULL, 10), SYS_openat, &k,
-			  done, sizeof(done));
-	tether_disconnect(obs);
+	id = kid_open_waiting(&k, &fo, done, sizeof(done));
 	cr_assert_neq(id, 0, "the open of a leased file returned %s at once",
 		      done);
 	still_responsive();

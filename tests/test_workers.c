@@ -602,6 +602,21 @@ Test(exitrec, a_signed_or_spaced_number_is_a_label_not_a_pid)
 	cr_expect(fx_alive(victim));
 }
 
+/* The server's log (fx.sock.log) into buf, NUL-ended. */
+static void read_server_log(char *buf, size_t size)
+{
+	char path[200];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s.log", fx.sock);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	cr_assert_geq(fd, 0, "%s: %s", path, strerror(errno));
+	n = read(fd, buf, size - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+}
+
 /* A label is the controller's to choose, the log the operator's to
  * trust: a newline in it must not start a line the server never wrote,
  * nor bytes that are not UTF-8 make the log binary. */
@@ -609,19 +624,12 @@ Test(spawn, a_label_cannot_forge_a_log_line)
 {
 	static const char forged[] = "2026-01-01T00:00:00.000Z tetherd[1]: "
 				     "warning: shutting down";
-	char label[160], path[200], buf[65536];
-	ssize_t n;
-	int fd;
+	char label[160], buf[65536];
 
 	snprintf(label, sizeof(label), "x\n%s\t\xff\xfe", forged);
 	spawn_sh(fx.t, label, false, "exit 0");
 	fx_wait_end(fx.t, label);
-	snprintf(path, sizeof(path), "%s.log", fx.sock);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	cr_assert_geq(fd, 0, "%s: %s", path, strerror(errno));
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
+	read_server_log(buf, sizeof(buf));
 	cr_expect_null(strstr(buf, "\n2026-01-01T"), "a forged line:\n%s", buf);
 	cr_expect_not_null(strstr(buf, "spawned worker x\\n2026-01-01T"),
 			   "the label, escaped:\n%s", buf);
@@ -1705,18 +1713,11 @@ static void no_san_reports(void)
  * so the log is what tells. */
 static void expect_clean_exit(void)
 {
-	char path[200], buf[65536];
-	ssize_t n;
-	int fd;
+	char buf[65536];
 
 	cr_assert(fx_wait_gone(fx.pid), "server %d still runs after SHUTDOWN",
 		  (int)fx.pid);
-	snprintf(path, sizeof(path), "%s.log", fx.sock);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	cr_assert_geq(fd, 0, "%s: %s", path, strerror(errno));
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
+	read_server_log(buf, sizeof(buf));
 	cr_expect_not_null(strstr(buf, "]: exiting\n"),
 			   "the server did not get to its normal exit; its "
 			   "log:\n%s", buf);

@@ -119,14 +119,9 @@ again:
 /* A uid in decimal, not -1 (which names no one). */
 static int ctl_parse_uid(const char *s, uid_t *uid)
 {
-	unsigned long long v;
-	char *end;
+	uint64_t v;
 
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (*end || errno || v >= (uid_t)-1)
+	if (ctl_parse_u64(s, &v) < 0 || v >= (uid_t)-1)
 		return -EINVAL;
 	*uid = (uid_t)v;
 	return 0;
