@@ -897,6 +897,23 @@ Test(user, unknown_user_is_an_error)
 		     tether_last_error(fx.t));
 }
 
+/* A number for --user is a uid only if it is one: 2^32 used to wrap to
+ * uid 0 (root), 2^32 + 1 to 1, and "-1" to 4294967295. */
+Test(user, a_number_past_the_uids_is_no_user)
+{
+	static const char *const bad[] = { "4294967296", "4294967297", "-1",
+					   "4294967295", "+65534" };
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct tether_spawn sp = { .argv = ARGV("true"),
+					   .user = bad[i] };
+		int rc = tether_spawn(fx.t, &sp, NULL);
+
+		cr_expect_eq(rc, -ENOENT, "spawn as user %s: %d (%s)", bad[i],
+			     rc, tether_last_error(fx.t));
+	}
+}
+
 /* ===================================================================== */
 /* stop                                                                    */
 /* ===================================================================== */

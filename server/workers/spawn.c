@@ -360,11 +360,18 @@ static int td_spawn_user(struct td_req *r, struct td_spawn *sp)
 		getpwnam_r(sp->user, &pw, buf, sizeof(buf), &res);
 		if (!res) {
 			char *end;
-			unsigned long uid = strtoul(sp->user, &end, 10);
+			unsigned long uid;
 
-			if (*end || end == sp->user)
-				return td_req_fail(r, ENOENT, "no user \"%s\"",
-						   sp->user);
+			/* Digits only, and a uid: strtoul takes "-1" and
+			 * 2^32 (which uid_t would make 0, root). */
+			errno = 0;
+			uid = strtoul(sp->user, &end, 10);
+			if (*end || end == sp->user || *sp->user < '0' ||
+			    *sp->user > '9' || errno || uid >= UINT32_MAX)
+				return td_req_fail(r, ENOENT, "no user \"%s\"%s",
+						   sp->user, *end || end ==
+						   sp->user ? "" : " (a uid "
+						   "is below 4294967295)");
 			getpwuid_r((uid_t)uid, &pw, buf, sizeof(buf), &res);
 			if (!res) {
 				sp->uid = (uid_t)uid;
