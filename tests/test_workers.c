@@ -457,6 +457,23 @@ Test(spawn, missing_cwd_is_enoent_naming_chdir)
 			   tether_last_error(fx.t));
 }
 
+/* A step's failure names what the step was about: the cgroup, not the
+ * command ("joining the cgroup true: ..."). */
+Test(spawn, missing_cgroup_is_named)
+{
+	struct tether_spawn sp = TETHER_SPAWN_INIT;
+	int rc;
+
+	sp.argv = ARGV("true");
+	sp.cgroup = "/nonexistent/tether-cgroup";
+	rc = tether_spawn(fx.t, &sp, NULL);
+	cr_expect_eq(rc, -ENOENT, "spawn into a missing cgroup: %d (%s)", rc,
+		     tether_last_error(fx.t));
+	cr_expect_not_null(strstr(tether_last_error(fx.t),
+				  "cgroup /nonexistent/tether-cgroup for true"),
+			   "%s", tether_last_error(fx.t));
+}
+
 Test(spawn, failed_captured_spawn_leaks_no_fd_and_no_log)
 {
 	struct tether_spawn sp = { .argv = ARGV("/nonexistent"),

@@ -729,11 +729,26 @@ int td_spawn_exec_error(struct td_req *r, const struct td_spawn *sp,
 {
 	int step = rep->step;
 
+	char what[64] = "";
+
 	if (step <= 0 || step > TD_STEP_EXEC)
 		step = TD_STEP_EXEC;
-	return td_req_fail(r, rep->err, "%s %s: %s%s", td_step_names[step],
+	/* What the step was about, not the command ("joining the cgroup
+	 * true" read as if "true" were the cgroup). */
+	if (step == TD_STEP_GROUPS || step == TD_STEP_GID)
+		snprintf(what, sizeof(what), " %u", (unsigned)sp->gid);
+	else if (step == TD_STEP_UID)
+		snprintf(what, sizeof(what), " %u", (unsigned)sp->uid);
+	return td_req_fail(r, rep->err, "%s%s%s%s%s%s: %s%s",
+			   td_step_names[step],
+			   step == TD_STEP_EXEC || step == TD_STEP_CWD ||
+			   step == TD_STEP_CGROUP ? " " : "",
 			   step == TD_STEP_EXEC ? sp->path
-			   : step == TD_STEP_CWD ? sp->cwd : sp->argv[0],
+			   : step == TD_STEP_CWD ? sp->cwd
+			   : step == TD_STEP_CGROUP && sp->cgroup ? sp->cgroup
+								 : "",
+			   what, step == TD_STEP_EXEC ? "" : " for ",
+			   step == TD_STEP_EXEC ? "" : sp->argv[0],
 			   strerror(rep->err),
 			   step == TD_STEP_EXEC && sp->nfilter
 				   ? " (under the worker's policy)" : "");
