@@ -1496,4 +1496,13 @@ Test(status, an_upgrading_server_is_unreachable_for_now)
 	ctl_err_errno(ECONNRESET, "lost");
 	cr_expect_eq(ctl_status_of(-ECONNRESET), CTL_EX_UNREACHABLE);
 	ctl_err_reset();
+	/* EPIPE as the server's answer ("spawner gone"): the request's */
+	ctl_err_errno(EPIPE, "spawner gone");
+	ctl_err_cause(TETHER_CAUSE_REQUEST);
+	cr_expect_eq(ctl_status_of(-EPIPE), CTL_EX_FAILED);
+	ctl_err_reset();
+	ctl_err_errno(EPIPE, "broken pipe");
+	ctl_err_cause(TETHER_CAUSE_CONNECTION);
+	cr_expect_eq(ctl_status_of(-EPIPE), CTL_EX_UNREACHABLE);
+	ctl_err_reset();
 }

@@ -220,6 +220,12 @@ int ctl_status_of(int rc)
 	if (rc < 0 && ctl_last.err == -rc &&
 	    (st = ctl_status_of_cause(ctl_last.cause)))
 		return st;
+	/* The server's own answer with that errno ("spawner gone": EPIPE)
+	 * is the request's failure: the connection is fine. */
+	if (rc < 0 && ctl_last.err == -rc &&
+	    (ctl_last.cause == TETHER_CAUSE_REQUEST ||
+	     ctl_last.cause == TETHER_CAUSE_SYSCALL))
+		return CTL_EX_FAILED;
 	return rc == -ECONNRESET || rc == -EPIPE || rc == -ENOTCONN
 		       ? CTL_EX_UNREACHABLE
 		       : CTL_EX_FAILED;
