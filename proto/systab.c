@@ -55,7 +55,11 @@ struct tp_ksigset {
 
 #define TP_SPEC(k) { .kind = (k), .len_arg = TP_NOLEN }
 #define I TP_SPEC(TP_ARG_INT)
-#define F TP_SPEC(TP_ARG_FD)
+#define I32 { .kind = TP_ARG_INT, .len_arg = TP_NOLEN, \
+	      .narrow = TP_NARROW_S32 }
+#define U32 { .kind = TP_ARG_INT, .len_arg = TP_NOLEN, \
+	      .narrow = TP_NARROW_U32 }
+#define F { .kind = TP_ARG_FD, .len_arg = TP_NOLEN, .narrow = TP_NARROW_S32 }
 #define S TP_SPEC(TP_ARG_STR)
 #define P TP_SPEC(TP_ARG_PTR)
 #define A TP_SPEC(TP_ARG_ADDR)

@@ -81,6 +81,19 @@ struct tp_arg_spec {
 				 * this many bytes whatever the count says:
 				 * the size of a kernel struct; 0 for none */
 	uint8_t type;		/* enum tp_type */
+	uint8_t narrow;		/* enum tp_narrow: numbers the kernel reads
+				 * in 32 bits */
+};
+
+/* A number the kernel reads from the low 32 bits of its register (an
+ * int, pid_t, uid_t, mode_t ...): the server makes it canonical --
+ * sign- or zero-extended -- before its policy looks and before the call,
+ * so that a rule on pid 1 also sees 1 + 2^32, which the kernel reads as
+ * 1.  Fds are TP_NARROW_S32 (AT_FDCWD is negative). */
+enum tp_narrow {
+	TP_NARROW_NONE = 0,	/* 64 bits: sizes, offsets, addresses, longs */
+	TP_NARROW_S32,		/* int-like: sign-extended */
+	TP_NARROW_U32,		/* unsigned int-like: zero-extended */
 };
 
 /* How a call behaves. */
