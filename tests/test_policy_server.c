@@ -32,7 +32,8 @@ static const char policy_text[] =
 	"allow close\n"					/* 7 */
 	"allow kill arg1 == SIGTERM\n"			/* 8 */
 	"deny fchmodat EACCES\n"			/* 9 */
-	"allow fstat\n";				/* 10 */
+	"allow fstat\n"					/* 10 */
+	"allow getpgid arg0 != 1\n";			/* 11 */
 
 static char policy_path[256], log_path[256];
 
@@ -190,6 +191,34 @@ Test(user, argument_condition_decides)
 	rc = call3(SYS_kill, TETHER_INT(4194304 + 1), TETHER_INT(SIGKILL),
 		   TETHER_INT(0), &ret);
 	cr_assert_eq(rc, -EPERM, "got %d", rc);
+	alive();
+}
+
+/* The kernel reads a pid or a signal from the low 32 bits of its
+ * register: the policy must see what the kernel will.  Before, pid 1 +
+ * 2^32 passed "arg0 != 1" and the kernel ran getpgid(1) -- a deny rule
+ * on pid N let N + 2^32 through the same way. */
+Test(user, numbers_are_checked_as_the_kernel_reads_them)
+{
+	long ret;
+	int rc;
+
+	start_policy(false);
+	rc = call3(SYS_getpgid, TETHER_INT((1ULL << 32) + 1), TETHER_INT(0),
+		   TETHER_INT(0), &ret);
+	cr_expect_eq(rc, -EPERM, "getpgid(1 + 2^32): %d, ret %ld", rc, ret);
+	cr_assert_eq(call3(SYS_getpgid, TETHER_INT(0), TETHER_INT(0),
+			   TETHER_INT(0), &ret), 0);
+	cr_expect_gt(ret, 0);
+	/* SIGTERM + 2^32 is SIGTERM: allowed, and the kernel ran it. */
+	rc = call3(SYS_kill, TETHER_INT(4194304 + 1),
+		   TETHER_INT((1ULL << 32) + SIGTERM), TETHER_INT(0), &ret);
+	cr_expect_eq(rc, 0, "kill(.., SIGTERM + 2^32): %d", rc);
+	cr_expect_eq(ret, -ESRCH);
+	/* -1 is -1 however it is written: sign-extended or not */
+	rc = call3(SYS_kill, TETHER_INT(0xffffffffULL), TETHER_INT(SIGKILL),
+		   TETHER_INT(0), &ret);
+	cr_expect_eq(rc, -EPERM, "kill(-1 as 2^32 - 1, SIGKILL): %d", rc);
 	alive();
 }
 

@@ -42,18 +42,6 @@ enum ctl_conn ctl_attach_conn(int argc, char **argv)
 					   : CTL_CONN_CONTROL;
 }
 
-bool ctl_stdin_is_session;
-
-int ctl_session_fd(const struct ctl_session *s)
-{
-	return s->t ? tether_data_fd(s->t) : -1;
-}
-
-bool ctl_session_hup(short revents)
-{
-	return revents & (POLLRDHUP | POLLHUP | POLLERR);
-}
-
 /* What a script has sent that is not a line yet. */
 static struct {
 	char *buf;

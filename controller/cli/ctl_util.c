@@ -7,6 +7,7 @@
  * pid N uid U", exit 6.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -351,4 +352,18 @@ int ctl_pipe_refused(void)
 	ctl_taken_line[0] = '\0';
 	ctl_pipe.status = ctl_connect_failed(ctl_pipe.t, ctl_pipe.path, rc);
 	return ctl_pipe.status;
+}
+
+/* ---- an attach session's connection (ctl_attach.c, ctl_edit.c) ------ */
+
+bool ctl_stdin_is_session;
+
+int ctl_session_fd(const struct ctl_session *s)
+{
+	return s->t ? tether_data_fd(s->t) : -1;
+}
+
+bool ctl_session_hup(short revents)
+{
+	return revents & (POLLRDHUP | POLLHUP | POLLERR);
 }

@@ -54,6 +54,7 @@ static long td_batch_resolve(struct td_batch *b, struct td_call *c)
 		c->a[i].kind = TD_ARG_INT;
 		c->a[i].reg = (uint64_t)b->rets[k];
 	}
+	td_call_narrow(c);
 	return 0;
 }
 

@@ -55,6 +55,11 @@ struct td_call {
 /* Decode [nr, args] / [nr, args, flags] / [nr, args, flags, timeout]
  * into guarded buffers, checking the argument count and buffer sizes
  * against the syscall table. */
+/* Numbers the kernel reads in 32 bits made canonical (the table's
+ * I32/U32/F): what the policy checks is what the kernel will read, since
+ * the call runs with these values too.  td_call_decode does it; a
+ * batch entry again once its references are numbers. */
+void td_call_narrow(struct td_call *c);
 int td_call_decode(struct td_req *r, const msgpack_object *body,
 		   struct td_call *c);
 void td_call_free(struct td_call *c);

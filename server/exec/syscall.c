@@ -200,6 +200,20 @@ int td_call_check_sizes(const struct td_call *c, char *why, size_t size)
 	return 0;
 }
 
+void td_call_narrow(struct td_call *c)
+{
+	for (unsigned i = 0; c->sc && i < c->nargs && i < 6; i++) {
+		struct td_arg *a = &c->a[i];
+
+		if (a->kind != TD_ARG_INT)
+			continue;
+		if (c->sc->arg[i].narrow == TP_NARROW_S32)
+			a->reg = (uint64_t)(int64_t)(int32_t)(uint32_t)a->reg;
+		else if (c->sc->arg[i].narrow == TP_NARROW_U32)
+			a->reg = (uint32_t)a->reg;
+	}
+}
+
 int td_call_decode(struct td_req *r, const msgpack_object *body,
 		   struct td_call *c)
 {
@@ -226,6 +240,7 @@ int td_call_decode(struct td_req *r, const msgpack_object *body,
 	for (unsigned i = 0; i < c->nargs; i++)
 		if ((rc = td_arg_decode(r, c, i, &s.args.a[i])) < 0)
 			return rc;
+	td_call_narrow(c);
 	if ((rc = td_call_arity(r, c)) < 0)
 		return rc;
 	if ((rc = td_call_check_sizes(c, r->err, sizeof(r->err))) < 0)
