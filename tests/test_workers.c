@@ -1374,6 +1374,85 @@ static void kid_wait_forever(void *arg)
 	kid_fail("tether_wait returned %d", rc);
 }
 
+/* A kid's SPAWN under the policy file at arg: says SENT, then DONE. */
+static void kid_spawn_policy(void *arg)
+{
+	struct tether *t = kid_connect();
+	struct tether_spawn sp = TETHER_SPAWN_INIT;
+	int rc;
+
+	sp.argv = ARGV("true");
+	sp.policy = arg;
+	kid_say("SENT");
+	rc = tether_spawn(t, &sp, NULL);
+	kid_say("DONE %d", rc);
+	for (;;)
+		pause();
+}
+
+/* A worker's policy of 1,024 rules of three conditions: libseccomp
+ * builds (and refuses, over 4,096 instructions) its filter in about
+ * half a second.  STATUS is answered meanwhile.  Before, the filter was
+ * built in the loop: the SPAWN's answer came first, STATUS after it
+ * (4,096 such rules held STATUS 13 s). */
+Test(spawn, a_big_worker_policy_is_built_off_the_loop)
+{
+	char path[256], done[64];
+	struct tether_status st;
+	struct tether *obs;
+	struct kid k;
+	FILE *f;
+
+	fx_path(path, sizeof(path), "big.policy");
+	cr_assert_not_null(f = fopen(path, "w"));
+	fprintf(f, "default allow\n");
+	for (int i = 0; i < 1024; i++)
+		fprintf(f, "deny ioctl EPERM arg1 == %d and arg0 == %d and "
+			"arg2 == %d\n", i, i * 7, i * 13);
+	fclose(f);
+	tether_disconnect(fx.t);
+	fx.t = NULL;
+	kid_start(&k, kid_spawn_policy, path);
+	kid_line(&k, "SENT", NULL, 0);
+	kit_nap_ms(100);		/* the SPAWN read, its filter building */
+	obs = fx_observe(fx.sock);
+	cr_assert_eq(tether_status(obs, &st), 0);
+	cr_expect(!kid_line_within(&k, "DONE", done, sizeof(done), 0),
+		  "the SPAWN was answered (%s) before STATUS", done);
+	tether_disconnect(obs);
+	kid_line(&k, "DONE", done, sizeof(done));
+	cr_expect_eq(atoi(done), -E2BIG, "spawn under 1,024 rules: %s", done);
+	kid_kill(&k);
+}
+
+/* A captured worker writing fast into a 4 KiB log: every 4 KiB is a
+ * rotation.  STATUS is answered while it writes.  Before, one drain ran
+ * every rotation the pipe held (24,000 for 100 MB), and STATUS came once
+ * the worker had written all and exited. */
+Test(logs, a_tiny_log_max_does_not_hold_the_loop)
+{
+	struct tether_spawn sp = TETHER_SPAWN_INIT;
+	struct tether_status st;
+	struct tether_worker w;
+	struct tether *obs;
+	pid_t pid;
+
+	sp.argv = ARGV("head", "-c", "200000000", "/dev/zero");
+	sp.label = "spewer";
+	sp.capture = true;
+	sp.log_max = 4096;
+	pid = fx_spawn_ok(fx.t, &sp);
+	kit_nap_ms(100);
+	obs = fx_observe(fx.sock);
+	cr_assert_eq(tether_status(obs, &st), 0);
+	tether_disconnect(obs);
+	cr_assert_eq(tether_wait(fx.t, "spewer", 0, &w), 0);
+	cr_expect_eq(w.state, TETHER_W_RUNNING, "STATUS came after the worker "
+		     "wrote its 200 MB (state %d)", w.state);
+	kill(pid, SIGKILL);
+	fx_wait_end(fx.t, "spewer");
+}
+
 Test(logs, follower_killed_mid_stream_leaks_no_server_fd)
 {
 	struct tether_worker w;

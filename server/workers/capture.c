@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +37,18 @@ struct td_capture {
 	uint64_t lost;			/* bytes we failed to write */
 	bool armed;
 	struct td_event ev;
+	/* A drain stopped at its budget goes on at the next turn. */
+	struct td_timer more;
+	unsigned rotations;		/* in this drain */
 };
+
+/* What one drain does before the loop answers anyone else: a worker
+ * writing 100 MB into a 4 KiB log rotated 24,000 times in one drain,
+ * and STATUS waited 5 to 9 s. */
+#define TD_CAPTURE_TURN_BYTES (1u << 20)
+#define TD_CAPTURE_TURN_ROTATIONS 16u
+
+static void td_capture_more_due(struct td_timer *t);
 
 bool td_capture_eof(const struct td_capture *cap)
 {
@@ -95,6 +107,7 @@ int td_capture_open(struct td_server *srv, struct td_worker *w,
 	cap->log_max = log_max ? log_max : UINT64_MAX;
 	cap->ev.kind = TD_EV_CAPTURE;
 	cap->ev.obj = cap;
+	td_timer_init(&cap->more, td_capture_more_due);
 	/* The pid is not known yet: name by (the start of) the label, the
 	 * time and a counter; NAME_MAX bounds a file name. */
 	if ((size_t)snprintf(cap->path, sizeof(cap->path),
@@ -151,6 +164,7 @@ static void td_capture_rotate(struct td_capture *cap)
 	}
 	td_ifd_close(cap->log_fd);
 	cap->log_fd = -1;
+	cap->rotations++;
 	cap->old_base = cap->base;
 	cap->base = cap->size;
 	cap->have_old = true;
@@ -203,19 +217,29 @@ static void td_capture_eof_reached(struct td_capture *cap)
 	}
 	td_ifd_close(cap->pipe_fd);
 	cap->pipe_fd = -1;
+	td_timer_stop(cap->srv, &cap->more);
 	if (cap->log_fd >= 0) {
 		td_ifd_close(cap->log_fd);
 		cap->log_fd = -1;
 	}
 }
 
-/* Drain the pipe; a full read means more may be waiting. */
+/* Drain the pipe; a full read means more may be waiting.  Within a
+ * turn's budget: past it the rest waits for the next turn (a timer due
+ * at once), and meanwhile the worker waits on its full pipe. */
 static void td_capture_drain(struct td_capture *cap)
 {
 	char buf[65536];
+	size_t done = 0;
 	ssize_t n;
 
+	cap->rotations = 0;
 	while (cap->pipe_fd >= 0) {
+		if (done >= TD_CAPTURE_TURN_BYTES ||
+		    cap->rotations >= TD_CAPTURE_TURN_ROTATIONS) {
+			td_timer_in(cap->srv, &cap->more, 0);
+			break;
+		}
 		n = read(cap->pipe_fd, buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -229,9 +253,19 @@ static void td_capture_drain(struct td_capture *cap)
 			break;
 		}
 		td_capture_append(cap, buf, (size_t)n);
+		done += (size_t)n;
 	}
 	if (cap->w)
 		td_wait_worker_changed(cap->srv, cap->w);
+}
+
+static void td_capture_more_due(struct td_timer *t)
+{
+	struct td_capture *cap = (struct td_capture *)((char *)t -
+				 offsetof(struct td_capture, more));
+
+	if (cap->w && cap->pipe_fd >= 0)
+		td_capture_drain(cap);
 }
 
 void td_capture_event(struct td_capture *cap, int res, bool more)
@@ -260,6 +294,7 @@ void td_capture_free(struct td_capture *cap)
 
 	if (!cap)
 		return;
+	td_timer_stop(cap->srv, &cap->more);
 	if (cap->pipe_fd >= 0)
 		td_capture_eof_reached(cap);
 	if (cap->log_fd >= 0)
@@ -405,6 +440,7 @@ int td_capture_import(struct td_server *srv, struct td_worker *w,
 	cap->old_ino = s->old_ino;
 	cap->ev.kind = TD_EV_CAPTURE;
 	cap->ev.obj = cap;
+	td_timer_init(&cap->more, td_capture_more_due);
 	w->cap = cap;
 	return 0;
 }

@@ -24,6 +24,8 @@ struct td_fdmap {
 	int server;
 };
 
+struct td_policy;
+
 struct td_spawn {
 	char **argv;
 	int argc;
@@ -58,6 +60,9 @@ struct td_spawn {
 	/* Kept with the worker for PS and RESPAWN: */
 	bool resolved;			/* user, env and path settled */
 	char *policy_name;		/* the worker's policy, or NULL */
+	/* That policy parsed, its filter not built yet: libseccomp takes
+	 * seconds over a big one, so a helper builds it (resolve). */
+	struct td_policy *policy_parsed;
 	char policy_xxh3[17];		/* of its text, in hex */
 };
 
