@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "kit.h"
+#include "messages.h"
 
 #define WAIT_MS FX_WAIT_MS		/* tether_wait deadlines */
 #define BULK_BYTES 100000000ull
@@ -1372,6 +1373,118 @@ static void kid_wait_forever(void *arg)
 	kid_say("WAITING");
 	rc = tether_wait(t, g_follow_target, -1, &w);
 	kid_fail("tether_wait returned %d", rc);
+}
+
+static int pack_fdpair(struct tp_w *w, const void *ctx, uint32_t i)
+{
+	const int(*fds)[2] = ctx;
+	struct tp_spawn_fd m = { .child = fds[i][0], .server = fds[i][1] };
+
+	return tp_pack_spawn_fd(w, &m);
+}
+
+/* SPAWN "readlink /proc/self/fd/3" with the server's fd N as its fd 3,
+ * then at once -- pipelined, before SPAWN's answer -- a GC and an openat
+ * of another file, which takes the number N.  The worker must get the
+ * file N named when SPAWN was accepted.  Before, the map was checked
+ * then and read on the helper later: 4 rounds in 20 gave the worker the
+ * other file (found by a hostile walk-through). */
+Test(spawn, the_fd_map_is_held_from_the_request)
+{
+	static const char *const argv[] = { "readlink", "/proc/self/fd/3",
+					    NULL };
+	char label[32], want[256], got[256], other[256];
+	struct fx_raw r;
+	int wrong = 0, ran = 0;
+
+	fx_path(want, sizeof(want), "map-source");
+	fx_write_file(want, "x", 1);
+	fx_path(other, sizeof(other), "map-other");
+	fx_write_file(other, "y", 1);
+	tether_disconnect(fx.t);
+	fx.t = NULL;
+	fx_raw_attach(&r);
+	for (int round = 0; round < 20; round++) {
+		int pair[1][2] = { { 3, -1 } };
+		struct tp_spawn sp = {
+			.has = TP_SPAWN_CAPTURE | TP_SPAWN_FDS |
+			       TP_SPAWN_LABEL,
+			.argv = { .v = argv, .n = 2 },
+			.capture = true,
+			.label = tp_str(label),
+			.fds = { .n = 1, .each = pack_fdpair, .ctx = pair },
+		};
+		struct tp_gc gc = { 0 };
+		struct tp_msg m;
+		struct fx_frame f;
+		uint64_t spawn_id, gc_id, open_id;
+		struct logbuf lb;
+		struct tether *t;
+		long fd;
+
+		snprintf(label, sizeof(label), "map%d", round);
+		sp.label = tp_str(label);
+		open_id = fx_raw_begin(&r, &m, TETHER_OP_SYSCALL);
+		msgpack_pack_array(&m.pk, 2);
+		msgpack_pack_uint64(&m.pk, SYS_openat);
+		msgpack_pack_array(&m.pk, 3);
+		msgpack_pack_int64(&m.pk, AT_FDCWD);
+		msgpack_pack_str(&m.pk, strlen(want));
+		msgpack_pack_str_body(&m.pk, want, strlen(want));
+		msgpack_pack_int64(&m.pk, O_RDONLY);
+		fx_raw_send(&r, &m);
+		cr_assert_eq(fx_raw_reply(&r, open_id, &f), 0);
+		cr_assert(f.in.body->type == MSGPACK_OBJECT_ARRAY);
+		fd = (long)f.in.body->via.array.ptr[0].via.i64;
+		fx_frame_free(&f);
+		cr_assert_geq(fd, 0, "openat: %ld", fd);
+		pair[0][1] = (int)fd;
+		spawn_id = fx_raw_begin(&r, &m, TETHER_OP_SPAWN);
+		cr_assert_eq(tp_pack_spawn(&m.w, &sp), 0);
+		fx_raw_send(&r, &m);
+		gc_id = fx_raw_begin(&r, &m, TETHER_OP_GC);
+		cr_assert_eq(tp_pack_gc(&m.w, &gc), 0);
+		fx_raw_send(&r, &m);
+		open_id = fx_raw_begin(&r, &m, TETHER_OP_SYSCALL);
+		msgpack_pack_array(&m.pk, 2);
+		msgpack_pack_uint64(&m.pk, SYS_openat);
+		msgpack_pack_array(&m.pk, 3);
+		msgpack_pack_int64(&m.pk, AT_FDCWD);
+		msgpack_pack_str(&m.pk, strlen(other));
+		msgpack_pack_str_body(&m.pk, other, strlen(other));
+		msgpack_pack_int64(&m.pk, O_RDONLY);
+		fx_raw_send(&r, &m);
+		/* The three answers, in whatever order they come. */
+		int spawn_code = -1, seen = 0;
+
+		while (seen != 7) {
+			cr_assert_eq(fx_recv_frame(r.sfd, &r.rb, &f), 0);
+			seen |= f.in.id == spawn_id ? 1 : f.in.id == gc_id ? 2
+			       : f.in.id == open_id ? 4 : 0;
+			if (f.in.id == spawn_id)
+				spawn_code = (int)f.in.code;
+			cr_assert(f.in.id != gc_id || f.in.code == 0, "GC "
+				  "failed");
+			fx_frame_free(&f);
+		}
+		if (spawn_code != 0)
+			continue;	/* refused at once: EBADF is fine */
+		ran++;
+		/* Its log, read by an observer: the path of its fd 3. */
+		t = fx_observe(fx.sock);
+		fx_wait_end(t, label);
+		lb = logs_ok(t, label, 0);
+		tether_disconnect(t);
+		snprintf(got, sizeof(got), "%s", logbuf_text(&lb));
+		logbuf_free(&lb);
+		got[strcspn(got, "\n")] = '\0';
+		wrong += strcmp(got, want) != 0;
+		cr_expect_str_eq(got, want, "round %d: the worker's fd 3", round);
+	}
+	fx_raw_close(&r);
+	cr_expect_gt(ran, 0, "no SPAWN ran");
+	cr_expect_eq(wrong, 0, "%d of %d workers got another file", wrong,
+		     ran);
 }
 
 /* A kid's SPAWN under the policy file at arg: says SENT, then DONE. */

@@ -380,6 +380,7 @@ static int td_state_spec(struct td_state_in *st, const struct tp_st_spec *m,
 		    !td_elem(&m->fds, i + 1, -1, INT32_MAX, &s))
 			return td_bad(st, "fds");
 		sp->fds[sp->nfds].child = (int)c;
+		sp->fds[sp->nfds].held = -1;
 		sp->fds[sp->nfds++].server = (int)s;
 	}
 	for (uint32_t i = 0; i < m->rlimits.n; i += 3) {

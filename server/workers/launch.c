@@ -78,9 +78,12 @@ static int TD_CHILD td_child_fds(const struct td_spawn *sp, int capture_fd)
 	int floor = 1024, null;
 
 	for (unsigned i = 0; i < sp->nfds; i++) {
+		/* the copy held since the request, if there is one */
+		int src = sp->fds[i].held >= 0 ? sp->fds[i].held
+					       : sp->fds[i].server;
+
 		target[n] = sp->fds[i].child;
-		tmp[n++] = (int)syscall(SYS_fcntl, sp->fds[i].server, F_DUPFD,
-					floor);
+		tmp[n++] = (int)syscall(SYS_fcntl, src, F_DUPFD, floor);
 	}
 	for (int fd = 1; capture_fd >= 0 && fd <= 2; fd++) {
 		bool mapped = false;

@@ -72,6 +72,7 @@ void td_spawn_free(struct td_spawn *sp)
 	free(sp->filter);
 	free(sp->policy_name);
 	td_policy_free(sp->policy_parsed);
+	td_spawn_fds_release(sp);
 	free(sp);
 }
 
@@ -111,8 +112,11 @@ struct td_spawn *td_spawn_dup(const struct td_spawn *sp)
 	if (!d)
 		return NULL;
 	*d = *sp;
-	/* Only a spawn that ran is copied: its filter is built. */
+	/* Only a spawn that ran is copied: its filter is built, and it
+	 * holds no fd (RESPAWN holds them again). */
 	d->policy_parsed = NULL;
+	for (unsigned i = 0; i < d->nfds; i++)
+		d->fds[i].held = -1;
 	if (sp->policy_parsed) {
 		free(d);
 		return NULL;
@@ -145,14 +149,38 @@ static bool td_spawn_fd_ok(int server)
 
 /* The fd map against the server's fds now: a RESPAWN after one of them
  * was closed fails naming it, rather than starting a worker without. */
-int td_spawn_fds_check(struct td_req *r, const struct td_spawn *sp)
+int td_spawn_fds_hold(struct td_req *r, struct td_spawn *sp)
 {
-	for (unsigned i = 0; i < sp->nfds; i++)
-		if (!td_spawn_fd_ok(sp->fds[i].server))
+	for (unsigned i = 0; i < sp->nfds; i++) {
+		struct td_fdmap *m = &sp->fds[i];
+
+		if (!td_spawn_fd_ok(m->server))
 			return td_req_fail(r, EBADF, "server fd %d (the worker's "
 					   "fd %d) is no longer open",
-					   sp->fds[i].server, sp->fds[i].child);
+					   m->server, m->child);
+		if ((m->held = td_ifd_adopt(fcntl(m->server, F_DUPFD_CLOEXEC,
+						  0), "spawn fd map")) < 0)
+			return td_req_fail(r, -m->held, "holding server fd %d "
+					   "for the worker: %s", m->server,
+					   strerror(-m->held));
+	}
 	return 0;
+}
+
+void td_spawn_fds_release(struct td_spawn *sp)
+{
+	for (unsigned i = 0; sp && i < sp->nfds; i++)
+		if (sp->fds[i].held >= 0) {
+			td_ifd_close(sp->fds[i].held);
+			sp->fds[i].held = -1;
+		}
+}
+
+/* The descriptor the worker gets for map entry m: the one held since
+ * the request, or (the spawner's own copy) the server fd itself. */
+int td_spawn_fd_source(const struct td_fdmap *m)
+{
+	return m->held >= 0 ? m->held : m->server;
 }
 
 /* A str as a new C string, NUL-free and bounded. */
@@ -446,6 +474,7 @@ static int td_spawn_fdmap(struct td_req *r, struct td_spawn *sp,
 					   (long long)server);
 		sp->fds[sp->nfds].child = (int)child;
 		sp->fds[sp->nfds].server = (int)server;
+		sp->fds[sp->nfds].held = -1;
 		sp->nfds++;
 	}
 	return 0;

@@ -253,6 +253,7 @@ static int td_spw_decode_fixed(struct td_spw_in *in,
 			return -EPROTO;
 		sp->fds[i].child = child;
 		sp->fds[i].server = fds[i];
+		sp->fds[i].held = -1;
 	}
 	sp->nfds = h->nfds;
 	for (uint32_t i = 0; i < h->nrlimits; i++) {
@@ -620,7 +621,7 @@ static int td_spawner_request(struct td_req *r, const struct td_spawn *sp,
 	struct td_spw_hdr h;
 
 	for (unsigned i = 0; i < sp->nfds; i++)
-		fds[nfds++] = sp->fds[i].server;
+		fds[nfds++] = td_spawn_fd_source(&sp->fds[i]);
 	if (capture_fd >= 0)
 		fds[nfds++] = capture_fd;
 	if (len > TD_SPW_INLINE_MAX) {

@@ -22,6 +22,11 @@
 struct td_fdmap {
 	int child;
 	int server;
+	/* From the request's acceptance to the clone: a copy of server in
+	 * the internal band (td_spawn_fds_hold), -1 otherwise.  A GC or a
+	 * close meanwhile must not hand the worker another file under the
+	 * same number. */
+	int held;
 };
 
 struct td_policy;
@@ -172,7 +177,11 @@ uint64_t td_spawn_log_max(const struct td_spawn *sp);
 struct td_spawn *td_spawn_dup(const struct td_spawn *sp);
 /* EPERM (said) when the server's policy forbids execve. */
 int td_spawn_allowed(struct td_req *r);
-int td_spawn_fds_check(struct td_req *r, const struct td_spawn *sp);
+/* The fd map checked and held (a copy of each server fd in the band)
+ * from the request to the clone; released when the spawn is done. */
+int td_spawn_fds_hold(struct td_req *r, struct td_spawn *sp);
+void td_spawn_fds_release(struct td_spawn *sp);
+int td_spawn_fd_source(const struct td_fdmap *m);
 
 /* spec.c: PS's view of a worker's spec and of a STOP in progress. */
 void td_spec_record(const struct td_worker *w, struct tp_worker *rec);

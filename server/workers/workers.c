@@ -173,7 +173,9 @@ static void td_spawn_launched(struct td_spawnjob *sj)
 
 	w->pid = w->pgid = sj->pid;
 	w->state = TD_W_RUNNING;
-	/* The record keeps the spec from now on. */
+	/* The record keeps the spec from now on, and the worker has its
+	 * fds: the copies held for it go. */
+	td_spawn_fds_release(sj->sp);
 	w->spec = sj->sp;
 	sj->sp = NULL;
 	w->argv = w->spec->argv;
@@ -376,7 +378,8 @@ int td_do_spawn(struct td_req *r)
 				   "some exited ones", TD_WORKERS_MAX);
 	if (!(sj = td_spawnjob_new(r)))
 		return -ENOMEM;
-	if ((rc = td_spawn_prepare(r, r->body, &sj->sp)) < 0) {
+	if ((rc = td_spawn_prepare(r, r->body, &sj->sp)) < 0 ||
+	    (rc = td_spawn_fds_hold(r, sj->sp)) < 0) {
 		td_spawn_release(&sj->job);
 		return rc;
 	}
@@ -418,7 +421,7 @@ int td_do_respawn(struct td_req *r)
 		td_spawn_release(&sj->job);
 		return td_req_fail(r, ENOMEM, "out of memory");
 	}
-	if ((rc = td_spawn_fds_check(r, sj->sp)) < 0) {
+	if ((rc = td_spawn_fds_hold(r, sj->sp)) < 0) {
 		td_spawn_release(&sj->job);
 		return rc;
 	}
