@@ -1772,7 +1772,7 @@ Test(hello_gen, stale_generation_when_detached_is_ebusy)
 	tether_disconnect(fx.t);
 	fx.t = NULL;
 	wait_detached();
-	refused_hello(0, true, stale, EBUSY, "detached");
+	refused_hello(0, true, stale, EBUSY, "has gone since");
 }
 
 Test(hello_gen, unknown_flag_is_einval)

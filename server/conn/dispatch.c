@@ -196,7 +196,9 @@ static void td_dispatch_op(struct td_conn *c, const struct tp_in *in,
 		tp_msg_error_cause(m, in->id, EBUSY,
 			     c->causes ? TP_CAUSE_ROLE : NULL,
 			     "%s refused: read-only observer connection "
-			     "(attached by pid %d)", op->name,
+			     "(%s%.0d)", op->name,
+			     ctl ? "the controller is pid "
+				 : "no controller attached",
 			     ctl ? (int)ctl->peer_pid : 0);
 		return;
 	}

@@ -370,10 +370,11 @@ static int td_hello_admit(struct td_server *srv,
 	if (h->expect_gen && h->expect_gen != srv->conns.generation)
 		return td_hello_fail(h, EBUSY, "generation is %llu, not %llu: "
 				     "another controller attached meanwhile "
-				     "(now %s pid %d)",
+				     "(%s%.0d)",
 				     (unsigned long long)srv->conns.generation,
 				     (unsigned long long)h->expect_gen,
-				     cur ? "attached by" : "detached, last",
+				     cur ? "now attached by pid "
+					 : "and has gone since",
 				     cur ? (int)cur->peer_pid : 0);
 	if (!cur || (h->flags & TETHER_HELLO_TAKEOVER)) {
 		h->cause = NULL;
