@@ -147,6 +147,9 @@ ctl "stop --grace nan is a usage error" 2 stop --grace nan talker
 ctl "spawn --log-max -5 is a usage error" 2 spawn --log-max -5 -c -- true
 ctl "logs --from -1 is a usage error" 2 logs --from -1 talker
 ctl "collect -1 is a usage error" 2 collect -- -1
+ctl "--fd 5=3x is a usage error" 2 spawn --fd 5=3x -- true
+ctl "--fd twice for one child fd is a usage error" 2 spawn --fd 2=0 \
+	--fd 2=0 -- true
 
 # Options come before the operand (usage: wait [--timeout S] LABEL|PID).
 ctl "wait --timeout 0.2 on a running worker exits 4" 4 \

@@ -616,6 +616,24 @@ Test(request, gc_closes_only_what_it_scanned)
 		     "by it and not listed", silent, total);
 }
 
+/* A GC flag this server does not know is refused, and nothing closed:
+ * it may have asked for less than a real GC, as dry_run does.  Before,
+ * it ran one. */
+Test(request, gc_with_an_unknown_flag_closes_nothing)
+{
+	long fd = call_int(SYS_dup, 1, 0L);
+	int base = fx_settled_fds(fx.pid);
+
+	cr_assert_geq(fd, 0);
+	cr_expect_eq(tether_gc(fx.t, NULL, 0, 0x4, NULL, NULL), -EINVAL);
+	cr_expect(strstr(tether_last_error(fx.t), "unknown GC flags"), "%s",
+		  tether_last_error(fx.t));
+	cr_expect_geq(call_int(SYS_fcntl, 3, fd, (long)F_GETFD, 0L), 0,
+		      "fd %ld was closed", fd);
+	srv_close((int)fd);
+	finish(base - 1);
+}
+
 /* A helper thread of the server, from /proc: kill(2) of its tid signals
  * the whole process. */
 static long helper_tid(void)

@@ -176,14 +176,21 @@ static int ctl_spawn_opt(struct ctl_spawn_opts *o, int c, const char *arg)
 	case 'm':
 		return ctl_parse_u64(arg, &o->sp.log_max) < 0 ||
 			       !o->sp.log_max ? -EINVAL : 0;
-	case 'f':
+	case 'f': {
+		int end = 0;
+
+		/* CHILD=SERVER and nothing after; one map per child fd */
 		if (o->sp.nfds >= CTL_FDS_MAX ||
-		    sscanf(arg, "%d=%d", &o->fds[o->sp.nfds][0],
-			   &o->fds[o->sp.nfds][1]) != 2)
+		    sscanf(arg, "%d=%d%n", &o->fds[o->sp.nfds][0],
+			   &o->fds[o->sp.nfds][1], &end) != 2 || arg[end])
 			return -EINVAL;
+		for (size_t i = 0; i < o->sp.nfds; i++)
+			if (o->fds[i][0] == o->fds[o->sp.nfds][0])
+				return -EINVAL;
 		o->sp.nfds++;
 		o->sp.fds = (const int (*)[2])o->fds;
 		return 0;
+	}
 	default:
 		return -EINVAL;
 	}

@@ -113,6 +113,11 @@ int td_do_gc(struct td_req *r)
 	if ((rc = tp_unpack_gc(r->body, &req, &e)) < 0)
 		return td_req_fail(r, -rc, "%s", e.msg);
 	flags = req.flags;
+	/* A flag this server does not know may have asked for less than
+	 * a real GC (as dry_run does): refused, never run as one. */
+	if (flags & ~(uint64_t)TETHER_GC_DRY_RUN)
+		return td_req_fail(r, EINVAL, "unknown GC flags 0x%llx",
+				   (unsigned long long)flags);
 	/* GC closes fds the controller could have closed itself. */
 	if ((rc = td_policy_check_op(r, "GC", SYS_close, 0, 0, 0, 0)) < 0 ||
 	    (rc = td_gc_keep_list(r, &req.keep, &keep, &nkeep)) < 0)

@@ -120,7 +120,8 @@ static int td_parse_errno(const char *s, int *err)
 
 	if (tp_errno_lookup(s, strlen(s), err) == 0)
 		return 0;
-	if (td_parse_number(s, &n) == 0 && n >= 1 && n <= 4095) {
+	/* libseccomp takes no errno of 4095 (MAX_ERRNO) */
+	if (td_parse_number(s, &n) == 0 && n >= 1 && n <= 4094) {
 		*err = (int)n;
 		return 0;
 	}
@@ -359,7 +360,7 @@ static int td_parse_line(struct td_parse *ps, char *s)
 		}
 		if (n == 3 && td_parse_errno(tok[2], &err)) {
 			td_perr(ps, "unknown errno '%s' (a name such as EPERM, "
-				"or 1 to 4095)", tok[2]);
+				"or 1 to 4094)", tok[2]);
 			return 0;
 		}
 		if (p->default_line) {
@@ -390,7 +391,7 @@ static int td_parse_line(struct td_parse *ps, char *s)
 		if (!td_looks_like_errno(tok[i]) ||
 		    td_parse_errno(tok[i], &r.err)) {
 			td_perr(ps, "unknown errno '%s' (a name such as EPERM, "
-				"or 1 to 4095)", tok[i]);
+				"or 1 to 4094)", tok[i]);
 			return 0;
 		}
 		i++;

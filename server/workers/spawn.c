@@ -472,6 +472,13 @@ static int td_spawn_fdmap(struct td_req *r, struct td_spawn *sp,
 			return td_req_fail(r, EBADF, "fds entry %zu: server fd "
 					   "%lld is not open", i,
 					   (long long)server);
+		/* Two for one child fd: the last would win unsaid. */
+		for (unsigned k = 0; k < sp->nfds; k++)
+			if (sp->fds[k].child == (int)child)
+				return td_req_fail(r, EINVAL, "fds entry %zu: "
+						   "the worker's fd %lld is "
+						   "mapped twice", i,
+						   (long long)child);
 		sp->fds[sp->nfds].child = (int)child;
 		sp->fds[sp->nfds].server = (int)server;
 		sp->fds[sp->nfds].held = -1;
