@@ -78,7 +78,9 @@ static char *ctl_attach_getline(struct ctl_session *s)
 	 * ends the script itself (130) */
 	ctl_intr_set_fatal(true);
 	for (;;) {
-		if (memchr(ctl_script.buf, '\n', ctl_script.len) ||
+		/* (buf is NULL before the first read: no memchr of it) */
+		if ((ctl_script.len &&
+		     memchr(ctl_script.buf, '\n', ctl_script.len)) ||
 		    (ctl_script.eof && ctl_script.len)) {
 			line = ctl_script_take();
 			break;
