@@ -1484,25 +1484,27 @@ Test(sysnames, agree_with_libseccomp)
  * connection to make again, 3; any other EAGAIN is the request's, 1. */
 Test(status, an_upgrading_server_is_unreachable_for_now)
 {
-	ctl_err_reset();
-	ctl_err_errno(EAGAIN, "tetherd is upgrading: reconnect in a moment");
-	ctl_err_cause(TETHER_CAUSE_CONNECTION);
-	cr_expect_eq(ctl_status_of(-EAGAIN), CTL_EX_UNREACHABLE);
-	ctl_err_reset();
-	ctl_err_errno(EAGAIN, "busy");
-	ctl_err_cause(TETHER_CAUSE_REQUEST);
-	cr_expect_eq(ctl_status_of(-EAGAIN), CTL_EX_FAILED);
-	ctl_err_reset();
-	ctl_err_errno(ECONNRESET, "lost");
-	cr_expect_eq(ctl_status_of(-ECONNRESET), CTL_EX_UNREACHABLE);
-	ctl_err_reset();
-	/* EPIPE as the server's answer ("spawner gone"): the request's */
-	ctl_err_errno(EPIPE, "spawner gone");
-	ctl_err_cause(TETHER_CAUSE_REQUEST);
-	cr_expect_eq(ctl_status_of(-EPIPE), CTL_EX_FAILED);
-	ctl_err_reset();
-	ctl_err_errno(EPIPE, "broken pipe");
-	ctl_err_cause(TETHER_CAUSE_CONNECTION);
-	cr_expect_eq(ctl_status_of(-EPIPE), CTL_EX_UNREACHABLE);
+	static const struct {
+		int err, cause, want;
+		const char *text;
+	} v[] = {
+		{ EAGAIN, TETHER_CAUSE_CONNECTION, CTL_EX_UNREACHABLE,
+		  "tetherd is upgrading: reconnect in a moment" },
+		{ EAGAIN, TETHER_CAUSE_REQUEST, CTL_EX_FAILED, "busy" },
+		{ ECONNRESET, TETHER_CAUSE_NONE, CTL_EX_UNREACHABLE, "lost" },
+		/* EPIPE as the server's answer: the request's failure */
+		{ EPIPE, TETHER_CAUSE_REQUEST, CTL_EX_FAILED, "spawner gone" },
+		{ EPIPE, TETHER_CAUSE_CONNECTION, CTL_EX_UNREACHABLE,
+		  "broken pipe" },
+	};
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		ctl_err_reset();
+		ctl_err_errno(v[i].err, "%s", v[i].text);
+		if (v[i].cause)
+			ctl_err_cause(v[i].cause);
+		cr_expect_eq(ctl_status_of(-v[i].err), v[i].want, "%s: %d",
+			     v[i].text, ctl_status_of(-v[i].err));
+	}
 	ctl_err_reset();
 }

@@ -1383,6 +1383,24 @@ static int pack_fdpair(struct tp_w *w, const void *ctx, uint32_t i)
 	return tp_pack_spawn_fd(w, &m);
 }
 
+/* openat(AT_FDCWD, path, O_RDONLY) sent on r, its answer not read: the
+ * request's id. */
+static uint64_t raw_open_send(struct fx_raw *r, const char *path)
+{
+	struct tp_msg m;
+	uint64_t id = fx_raw_begin(r, &m, TETHER_OP_SYSCALL);
+
+	msgpack_pack_array(&m.pk, 2);
+	msgpack_pack_uint64(&m.pk, SYS_openat);
+	msgpack_pack_array(&m.pk, 3);
+	msgpack_pack_int64(&m.pk, AT_FDCWD);
+	msgpack_pack_str(&m.pk, strlen(path));
+	msgpack_pack_str_body(&m.pk, path, strlen(path));
+	msgpack_pack_int64(&m.pk, O_RDONLY);
+	fx_raw_send(r, &m);
+	return id;
+}
+
 /* SPAWN "readlink /proc/self/fd/3" with the server's fd N as its fd 3,
  * then at once -- pipelined, before SPAWN's answer -- a GC and an openat
  * of another file, which takes the number N.  The worker must get the
@@ -1424,15 +1442,7 @@ Test(spawn, the_fd_map_is_held_from_the_request)
 
 		snprintf(label, sizeof(label), "map%d", round);
 		sp.label = tp_str(label);
-		open_id = fx_raw_begin(&r, &m, TETHER_OP_SYSCALL);
-		msgpack_pack_array(&m.pk, 2);
-		msgpack_pack_uint64(&m.pk, SYS_openat);
-		msgpack_pack_array(&m.pk, 3);
-		msgpack_pack_int64(&m.pk, AT_FDCWD);
-		msgpack_pack_str(&m.pk, strlen(want));
-		msgpack_pack_str_body(&m.pk, want, strlen(want));
-		msgpack_pack_int64(&m.pk, O_RDONLY);
-		fx_raw_send(&r, &m);
+		open_id = raw_open_send(&r, want);
 		cr_assert_eq(fx_raw_reply(&r, open_id, &f), 0);
 		cr_assert(f.in.body->type == MSGPACK_OBJECT_ARRAY);
 		fd = (long)f.in.body->via.array.ptr[0].via.i64;
@@ -1445,15 +1455,7 @@ Test(spawn, the_fd_map_is_held_from_the_request)
 		gc_id = fx_raw_begin(&r, &m, TETHER_OP_GC);
 		cr_assert_eq(tp_pack_gc(&m.w, &gc), 0);
 		fx_raw_send(&r, &m);
-		open_id = fx_raw_begin(&r, &m, TETHER_OP_SYSCALL);
-		msgpack_pack_array(&m.pk, 2);
-		msgpack_pack_uint64(&m.pk, SYS_openat);
-		msgpack_pack_array(&m.pk, 3);
-		msgpack_pack_int64(&m.pk, AT_FDCWD);
-		msgpack_pack_str(&m.pk, strlen(other));
-		msgpack_pack_str_body(&m.pk, other, strlen(other));
-		msgpack_pack_int64(&m.pk, O_RDONLY);
-		fx_raw_send(&r, &m);
+		open_id = raw_open_send(&r, other);
 		/* The three answers, in whatever order they come. */
 		int spawn_code = -1, seen = 0;
 
