@@ -129,6 +129,12 @@ open_frame 256 >"$D/in"
 dial "unknown connect flags are refused (3)" 3
 err_frame "flags" 22
 
+# 0x4 is a connect flag libtether knows (PIPELINE), but not one the
+# stream takes: refused the same, not dropped unsaid.
+open_frame 4 >"$D/in"
+dial "the pipeline flag is refused (3)" 3
+err_frame "flags" 22
+
 open_frame >"$D/in"
 dial "no tetherd at the socket (3)" 3 "$D/none.sock"
 err_frame "no tetherd" 111

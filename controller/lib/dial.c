@@ -80,6 +80,14 @@ static int tl_dial(struct tether *t, const char *socket_path,
 
 	if ((rc = tl_dial_open(t, in, out, &flags, &server_uid)) < 0)
 		return rc;
+	/* Take-over and observe only (tether-protocol(7)): PIPELINE is
+	 * the relay's own business, not the controller's to ask. */
+	if (flags & ~(TETHER_CONNECT_TAKEOVER | TETHER_CONNECT_OBSERVE)) {
+		rc = tl_fail(t, EINVAL, "dial-stdio: unknown connect flags "
+			     "0x%x", flags);
+		tl_dial_refuse(out, EINVAL, TETHER_CAUSE_REQUEST, t->err);
+		return rc;
+	}
 	if (!(t->answer = malloc(TL_ANSWER_MAX)))
 		return tl_fail(t, ENOMEM, "out of memory");
 	/* the answer is relayed as soon as it comes: never pipelined */
