@@ -236,6 +236,12 @@ const msgpack_object *tp_obj_array(const msgpack_object *o, size_t *n);
  * raw frames; tether itself reads through proto/messages.h. */
 const msgpack_object *tp_map_get(const msgpack_object *map, const char *key);
 
+/* utf8.c: the length of the UTF-8 sequence at b[0..n) (1 for ASCII;
+ * shortest form, no surrogates, at most U+10FFFF), or 0 if there is
+ * none; and whether all of p[0..n) is such text. */
+size_t tp_utf8_seq(const unsigned char *b, size_t n);
+bool tp_utf8_valid(const void *p, size_t n);
+
 /* paths.c: where a socket lives when nobody says. */
 int tp_default_socket_path(char *buf, size_t size);
 /* The same with the bases /run/user and /tmp given (for tests). */

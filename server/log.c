@@ -275,23 +275,6 @@ static int td_log_prefix(char *line, size_t size, int prio)
 			td_log_level[prio & 7]);
 }
 
-/* How long the UTF-8 sequence at p is (at most n bytes there), 0 if it
- * is not one. */
-static size_t td_log_utf8(const unsigned char *p, size_t n)
-{
-	size_t len = p[0] >= 0xc2 && p[0] <= 0xdf   ? 2
-		     : p[0] >= 0xe0 && p[0] <= 0xef ? 3
-		     : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4
-						    : 0;
-
-	if (!len || len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	return len;
-}
-
 /* msg into out as one line of text: what a peer named (a label, a path,
  * argv) may hold a newline that would forge a line of its own, or bytes
  * that make the log binary to grep; those are written \n, \t, \xNN. */
@@ -305,7 +288,7 @@ static size_t td_log_escape(char *out, size_t size, const char *msg,
 		k = 1;
 		if (p[i] >= 0x20 && p[i] < 0x7f) {
 			out[o++] = (char)p[i];
-		} else if (p[i] >= 0x80 && (k = td_log_utf8(p + i, len - i))) {
+		} else if (p[i] >= 0x80 && (k = tp_utf8_seq(p + i, len - i))) {
 			if (o + k > size)
 				break;
 			memcpy(out + o, p + i, k);

@@ -70,7 +70,7 @@ void ctl_call_print_json_lead(FILE *f, const struct ctl_callspec *cs,
 void ctl_json_string(FILE *f, const char *s, size_t n);
 /* "deadbeef" in double quotes. */
 void ctl_json_hex(FILE *f, const void *p, size_t n);
-/* s for a table cell or a line of text (ctl_workers.c): valid UTF-8 as
+/* s for a table cell or a line of text (ctl_print.c): valid UTF-8 as
  * it is, \n \t \r \\ and \xNN for the rest, so that one value is one
  * line; into buf (4 bytes per byte of s, and 1) with ctl_escape_cell. */
 void ctl_print_escaped(FILE *f, const char *s);

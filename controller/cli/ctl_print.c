@@ -13,6 +13,7 @@
 
 #include "ctl.h"
 #include "ctl_decode.h"
+#include "proto.h"
 
 /* The kernel's convention: -4095..-1 are errors, anything else is a
  * value (lseek and mmap results can be huge but never land there). */
@@ -160,48 +161,45 @@ void ctl_call_print(FILE *f, const struct ctl_callspec *cs)
 	}
 }
 
-/* Length of the UTF-8 sequence at b[0..n) (shortest form, no
- * surrogates, at most U+10FFFF), or 0 if it is not one. */
-static size_t utf8_seq(const unsigned char *b, size_t n)
+/* s for a table cell: valid UTF-8 as it is; \n \t \r \\ and \xNN for
+ * controls and bytes that are not UTF-8, so one argv is one line. */
+void ctl_print_escaped(FILE *f, const char *s)
 {
-	size_t len, i;
-	unsigned cp;
+	const unsigned char *b = (const unsigned char *)s;
+	size_t n = strlen(s), k;
 
-	if (b[0] < 0x80)
-		return 1;
-	if (b[0] >= 0xc2 && b[0] <= 0xdf) {
-		len = 2;
-		cp = b[0] & 0x1f;
-	} else if (b[0] >= 0xe0 && b[0] <= 0xef) {
-		len = 3;
-		cp = b[0] & 0x0f;
-	} else if (b[0] >= 0xf0 && b[0] <= 0xf4) {
-		len = 4;
-		cp = b[0] & 0x07;
-	} else {
-		return 0;
+	for (size_t i = 0; i < n; i += k) {
+		k = 1;
+		if (b[i] == '\n')
+			fputs("\\n", f);
+		else if (b[i] == '\t')
+			fputs("\\t", f);
+		else if (b[i] == '\r')
+			fputs("\\r", f);
+		else if (b[i] == '\\')
+			fputs("\\\\", f);
+		else if (b[i] < 0x20 || b[i] == 0x7f)
+			fprintf(f, "\\x%02x", b[i]);
+		else if (b[i] < 0x80)
+			fputc(b[i], f);
+		else if ((k = tp_utf8_seq(b + i, n - i)))
+			fwrite(b + i, 1, k, f);
+		else {
+			fprintf(f, "\\x%02x", b[i]);
+			k = 1;
+		}
 	}
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((b[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (b[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return len;
 }
 
-static bool utf8_valid(const unsigned char *b, size_t n)
+void ctl_escape_cell(const char *s, char *buf, size_t size)
 {
-	size_t i, len;
+	FILE *f = fmemopen(buf, size, "w");
 
-	for (i = 0; i < n; i += len)
-		if (!(len = utf8_seq(b + i, n - i)))
-			return false;
-	return true;
+	buf[0] = '\0';
+	if (!f)
+		return;
+	ctl_print_escaped(f, s);
+	fclose(f);
 }
 
 /* Valid UTF-8 as itself, escaping only what JSON must (and U+2028/9,
@@ -216,7 +214,7 @@ void ctl_json_string(FILE *f, const char *s, size_t n)
 		fputs("null", f);
 		return;
 	}
-	if (!utf8_valid(b, n)) {
+	if (!tp_utf8_valid(b, n)) {
 		fputs("{\"hex\":", f);
 		ctl_json_hex(f, s, n);
 		fputc('}', f);

@@ -12,6 +12,7 @@
 
 #include "ctl.h"
 #include "hash.h"
+#include "proto.h"
 
 #define CTL_ENV_MAX 256
 #define CTL_FDS_MAX 64
@@ -70,17 +71,6 @@ int ctl_signal_parse(const char *s, int *sig)
 		return 0;
 	}
 	return -EINVAL;
-}
-
-void ctl_escape_cell(const char *s, char *buf, size_t size)
-{
-	FILE *f = fmemopen(buf, size, "w");
-
-	buf[0] = '\0';
-	if (!f)
-		return;
-	ctl_print_escaped(f, s);
-	fclose(f);
 }
 
 /* The label, escaped as ps shows it (a newline in it would start a line
@@ -245,77 +235,6 @@ int ctl_spawn(struct ctl *g, struct tether *t, int argc, char **argv)
 
 /* ---- ps ------------------------------------------------------------------ */
 
-/* The length of the valid UTF-8 sequence at s[0..n), or 0 if there is
- * none (overlong forms, surrogates and past U+10FFFF are not valid). */
-static size_t ctl_utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len;
-	uint32_t cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return len;
-}
-
-static bool ctl_utf8_valid(const char *s)
-{
-	const unsigned char *b = (const unsigned char *)s;
-	size_t n = strlen(s), k;
-
-	for (size_t i = 0; i < n; i += k)
-		if (!(k = ctl_utf8_len(b + i, n - i)))
-			return false;
-	return true;
-}
-
-/* s for a table cell: valid UTF-8 as it is; \n \t \r \\ and \xNN for
- * controls and bytes that are not UTF-8, so one argv is one line. */
-void ctl_print_escaped(FILE *f, const char *s)
-{
-	const unsigned char *b = (const unsigned char *)s;
-	size_t n = strlen(s), k;
-
-	for (size_t i = 0; i < n; i += k) {
-		k = 1;
-		if (b[i] == '\n')
-			fputs("\\n", f);
-		else if (b[i] == '\t')
-			fputs("\\t", f);
-		else if (b[i] == '\r')
-			fputs("\\r", f);
-		else if (b[i] == '\\')
-			fputs("\\\\", f);
-		else if (b[i] < 0x20 || b[i] == 0x7f)
-			fprintf(f, "\\x%02x", b[i]);
-		else if (b[i] < 0x80)
-			fputc(b[i], f);
-		else if ((k = ctl_utf8_len(b + i, n - i)))
-			fwrite(b + i, 1, k, f);
-		else {
-			fprintf(f, "\\x%02x", b[i]);
-			k = 1;
-		}
-	}
-}
-
 /* A JSON array of v's strings, and, when any is not UTF-8, the same
  * array in hex under key_hex: the exact bytes. */
 static void ctl_json_strv(const char *key, const char *const *v)
@@ -326,7 +245,7 @@ static void ctl_json_strv(const char *key, const char *const *v)
 	for (size_t i = 0; v && v[i]; i++) {
 		printf(i ? "," : "");
 		ctl_json_string(stdout, v[i], strlen(v[i]));
-		utf8 &= ctl_utf8_valid(v[i]);
+		utf8 &= tp_utf8_valid(v[i], strlen(v[i]));
 	}
 	printf("]");
 	if (utf8)
