@@ -69,17 +69,26 @@ int tl_request(struct tether *t, unsigned op,
 	return rc;
 }
 
+/* A STATUS reply s as st: what the handle knew, the server's view on
+ * top, which the handle keeps too. */
+static void tl_status_take(struct tether *t, struct tether_status *st,
+			   const struct tp_status *s)
+{
+	*st = t->info;
+	tl_status_fill(st, s);
+	t->info.persistent = st->persistent;
+}
+
 static int tl_got_status(struct tether *t, const msgpack_object *body,
 			 void *arg)
 {
-	struct tether_status *st = arg;
+	struct tp_status s;
+	struct tp_err e;
 	int rc;
 
-	*st = t->info;
-	if ((rc = tl_status_from_map(t, st, body)) < 0)
-		return rc;
-	/* Keep our own view current too. */
-	t->info.persistent = st->persistent;
+	if ((rc = tp_unpack_status(body, &s, &e)) < 0)
+		return tl_fail(t, -rc, "%s", e.msg);
+	tl_status_take(t, arg, &s);
 	return 0;
 }
 
@@ -88,31 +97,25 @@ TETHER_API int tether_status(struct tether *t, struct tether_status *st)
 	return tl_request(t, TETHER_OP_STATUS, NULL, NULL, tl_got_status, st);
 }
 
-struct tl_status_ex_arg {
-	struct tether_status *st;
-	struct tether_status_ex ex;
-};
-
 static void tl_str_out(char *dst, size_t size, bool has, struct tp_str s)
 {
 	snprintf(dst, size, "%.*s", has && s.p ? (int)s.n : 0,
 		 has && s.p ? s.p : "");
 }
 
-static int tl_got_status_ex(struct tether *t, const msgpack_object *body,
-			    void *arg)
+static int tl_got_status_both(struct tether *t, const msgpack_object *body,
+			      void *arg)
 {
-	struct tl_status_ex_arg *a = arg;
-	struct tether_status_ex *x = &a->ex;
+	struct tl_status_both *b = arg;
+	struct tether_status_ex *x = &b->x;
 	struct tp_status s;
 	struct tp_err e;
 	int rc;
 
-	if ((rc = tl_got_status(t, body, a->st)) < 0)
-		return rc;
-	/* Checked by tl_got_status already: this cannot fail. */
-	if (tp_unpack_status(body, &s, &e) < 0)
-		return tl_fail(t, EPROTO, "STATUS: malformed");
+	if ((rc = tp_unpack_status(body, &s, &e)) < 0)
+		return tl_fail(t, -rc, "%s", e.msg);
+	tl_status_take(t, &b->st, &s);
+	x->struct_size = sizeof(*x);
 #define TL_OR(flag, v) (s.has & TP_STATUS_##flag ? (int64_t)(v) : -1)
 	x->upgrades = TL_OR(UPGRADES, s.upgrades);
 	x->upgrade_failures = TL_OR(UPGRADE_FAILURES, s.upgrade_failures);
@@ -135,25 +138,30 @@ static int tl_got_status_ex(struct tether *t, const msgpack_object *body,
 	return 0;
 }
 
+int tl_status_both(struct tether *t, struct tl_status_both *b)
+{
+	return tl_request(t, TETHER_OP_STATUS, NULL, NULL, tl_got_status_both,
+			  b);
+}
+
 TETHER_API int tether_status_ex(struct tether *t, struct tether_status *st,
 				struct tether_status_ex *ex)
 {
-	struct tl_status_ex_arg a = { .st = st };
+	struct tl_status_both b;
+	size_t size;
 	int rc;
 
 	if (!st)
 		return tl_fail(t, EINVAL, "no struct tether_status");
-	/* As much as the caller's structure holds (0: this layout). */
-	a.ex.struct_size = ex && ex->struct_size ? ex->struct_size
-						 : sizeof(a.ex);
-	if (a.ex.struct_size < sizeof(size_t) || a.ex.struct_size > 65536)
-		return tl_fail(t, EINVAL, "tether_status_ex: struct_size %zu",
-			       a.ex.struct_size);
-	if ((rc = tl_request(t, TETHER_OP_STATUS, NULL, NULL,
-			     tl_got_status_ex, &a)) < 0)
+	if ((rc = tl_opts_out_size(t, ex, sizeof(b.x), 65536,
+				   "tether_status_ex", &size)) < 0 ||
+	    (rc = tl_status_both(t, &b)) < 0)
 		return rc;
-	if (ex)
-		tl_opts_out(ex, &a.ex, sizeof(a.ex));
+	*st = b.st;
+	if (ex) {
+		b.x.struct_size = size;
+		tl_opts_out(ex, &b.x, sizeof(b.x));
+	}
 	return 0;
 }
 

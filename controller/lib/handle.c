@@ -67,6 +67,30 @@ int tl_fail(struct tether *t, int err, const char *fmt, ...)
 	return -err;
 }
 
+void tl_status_fill(struct tether_status *st, const struct tp_status *s)
+{
+	st->pid = (pid_t)s->pid;
+	st->generation = s->generation;
+	st->persistent = s->persistent;
+	if (s->has & TP_STATUS_ATTACHED)
+		st->attached = s->attached;
+	if (s->has & TP_STATUS_CONTROLLER_PID)
+		st->controller_pid = (pid_t)s->controller_pid;
+	if (s->has & TP_STATUS_CONTROLLER_SINCE)
+		st->controller_since = s->controller_since;
+	st->uptime_ms = s->uptime_ms;
+	st->nfds = (unsigned)s->nfds;
+	st->ninternal = (unsigned)s->ninternal;
+	st->nlabels = (unsigned)s->nlabels;
+	st->nchildren = (unsigned)s->children;
+	st->nworkers = (unsigned)s->workers;
+	if (s->has & TP_STATUS_SYSCALL_FD)
+		st->syscall_fd = (int)s->syscall_fd;
+	if (s->has & TP_STATUS_DATA_FD)
+		st->data_fd = (int)s->data_fd;
+	st->observer = s->observer;
+}
+
 int tl_status_from_map(struct tether *t, struct tether_status *st,
 		       const msgpack_object *map)
 {
@@ -76,28 +100,10 @@ int tl_status_from_map(struct tether *t, struct tether_status *st,
 
 	if (rc < 0)
 		return tl_fail(t, -rc, "%s", e.msg);
-	st->pid = (pid_t)s.pid;
-	st->generation = s.generation;
-	st->persistent = s.persistent;
-	if (s.has & TP_STATUS_ATTACHED)
-		st->attached = s.attached;
-	if (s.has & TP_STATUS_CONTROLLER_PID)
-		st->controller_pid = (pid_t)s.controller_pid;
-	if (s.has & TP_STATUS_CONTROLLER_SINCE)
-		st->controller_since = s.controller_since;
-	st->uptime_ms = s.uptime_ms;
-	st->nfds = (unsigned)s.nfds;
-	st->ninternal = (unsigned)s.ninternal;
-	st->nlabels = (unsigned)s.nlabels;
-	st->nchildren = (unsigned)s.children;
-	st->nworkers = (unsigned)s.workers;
-	if (s.has & TP_STATUS_SYSCALL_FD)
-		st->syscall_fd = (int)s.syscall_fd;
-	if (s.has & TP_STATUS_DATA_FD)
-		st->data_fd = (int)s.data_fd;
-	st->observer = s.observer;
+	tl_status_fill(st, &s);
 	return 0;
 }
+
 
 static __thread char tl_orphan_err[256];
 static __thread int tl_orphan_cause;

@@ -64,6 +64,11 @@ int tl_opts_in(struct tether *t, void *dst, size_t known, const void *src,
 /* Output fields back: no more than the caller's structure holds, which
  * src's struct_size says (set from the caller's). */
 void tl_opts_out(void *dst, const void *src, size_t known);
+/* How much of the caller's output structure user (NULL: none) may be
+ * written: its struct_size (0: known, the layout it came with), in
+ * *size; -EINVAL, said as name's, below sizeof(size_t) or past max. */
+int tl_opts_out_size(struct tether *t, const void *user, size_t known,
+		     size_t max, const char *name, size_t *size);
 #define TL_V1_SIZE(type, last) \
 	(offsetof(type, last) + sizeof(((type *)0)->last))
 
@@ -101,6 +106,15 @@ int tl_cause_of(const char *p, size_t n);
  * its value; a required key missing is -EPROTO, with t->err saying. */
 int tl_status_from_map(struct tether *t, struct tether_status *st,
 		       const msgpack_object *map);
+/* The same from the message decoded already. */
+void tl_status_fill(struct tether_status *st, const struct tp_status *s);
+/* admin.c: a STATUS request, its reply decoded once into both halves
+ * (x whole, struct_size its sizeof; -1 or "" for what is not said). */
+struct tl_status_both {
+	struct tether_status st;
+	struct tether_status_ex x;
+};
+int tl_status_both(struct tether *t, struct tl_status_both *b);
 
 /* rpc.c: send one request and wait for its reply.  On success the reply
  * is in *in (destroy it); a server error becomes -err with its text in

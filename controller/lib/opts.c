@@ -43,3 +43,12 @@ void tl_opts_out(void *dst, const void *src, size_t known)
 	memcpy((char *)dst + sizeof(size_t), (const char *)src + sizeof(size_t),
 	       (size < known ? size : known) - sizeof(size_t));
 }
+
+int tl_opts_out_size(struct tether *t, const void *user, size_t known,
+		     size_t max, const char *name, size_t *size)
+{
+	*size = user && *(const size_t *)user ? *(const size_t *)user : known;
+	if (*size < sizeof(size_t) || *size > max)
+		return tl_fail(t, EINVAL, "%s: struct_size %zu", name, *size);
+	return 0;
+}

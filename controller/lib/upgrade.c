@@ -15,39 +15,6 @@
 
 #include "libtether.h"
 
-/* What STATUS says of upgrades, beyond struct tether_status. */
-struct tl_upstat {
-	pid_t pid;
-	int64_t upgrades;
-	int64_t failures;		/* -1: the server does not count them */
-	char version[64];
-	char error[256];
-};
-
-static int tl_got_upstat(struct tether *t, const msgpack_object *body,
-			 void *arg)
-{
-	struct tl_upstat *u = arg;
-	struct tp_status st;
-	struct tp_err e;
-	int rc;
-
-	if ((rc = tp_unpack_status(body, &st, &e)) < 0)
-		return tl_fail(t, -rc, "%s", e.msg);
-	u->pid = (pid_t)st.pid;
-	u->upgrades = st.has & TP_STATUS_UPGRADES ? st.upgrades : -1;
-	u->failures = st.has & TP_STATUS_UPGRADE_FAILURES ?
-		      st.upgrade_failures : -1;
-	snprintf(u->version, sizeof(u->version), "%.*s",
-		 st.has & TP_STATUS_SERVER_VERSION ? (int)st.server_version.n
-						   : 0,
-		 st.server_version.p ? st.server_version.p : "");
-	snprintf(u->error, sizeof(u->error), "%.*s",
-		 st.has & TP_STATUS_UPGRADE_ERROR ? (int)st.upgrade_error.n : 0,
-		 st.upgrade_error.p ? st.upgrade_error.p : "");
-	return 0;
-}
-
 static int tl_pack_upgrade(struct tp_w *w, const void *arg)
 {
 	const char *binary = arg;
@@ -103,7 +70,9 @@ TETHER_API int tether_upgrade(struct tether *t, const char *socket_path,
 			      struct tether_upgrade_result *res)
 {
 	struct tether_upgrade_result r = { .struct_size = sizeof(r) };
-	struct tl_upstat before = { 0 }, after = { 0 };
+	/* STATUS before and after: the upgrade count, the failures, why */
+	struct tl_status_both before, after;
+	const struct tether_status_ex *bx = &before.x, *ax = &after.x;
 	struct tether *nt = NULL;
 	int64_t deadline;
 	int rc;
@@ -111,23 +80,22 @@ TETHER_API int tether_upgrade(struct tether *t, const char *socket_path,
 	/* What res holds: struct_size (0, the 1.2 layout, is this one),
 	 * not sizeof ours -- a caller built before a field was added has
 	 * no room for it. */
-	if (res) {
-		r.struct_size = res->struct_size ? res->struct_size : sizeof(r);
-		if (r.struct_size < sizeof(size_t) || r.struct_size > 4096)
-			return tl_fail(t, EINVAL, "tether_upgrade_result: "
-				       "struct_size %zu", res->struct_size);
-	}
+	if ((rc = tl_opts_out_size(t, res, sizeof(r), 4096,
+				   "tether_upgrade_result",
+				   &r.struct_size)) < 0)
+		return rc;
 	if (timeout_ms <= 0)
 		timeout_ms = 30000;
 	deadline = tl_now_ms() + timeout_ms;
-	if ((rc = tl_request(t, TETHER_OP_STATUS, NULL, NULL, tl_got_upstat,
-			     &before)) < 0)
+	if ((rc = tl_status_both(t, &before)) < 0)
 		return rc;
-	if (before.upgrades < 0)
+	if (bx->upgrades < 0)
 		return tl_fail(t, ENOTSUP, "tetherd %s cannot upgrade itself",
-			       before.version[0] ? before.version : "(old)");
-	r.pid = before.pid;
-	snprintf(r.from_version, sizeof(r.from_version), "%s", before.version);
+			       bx->server_version[0] ? bx->server_version
+						     : "(old)");
+	r.pid = before.st.pid;
+	snprintf(r.from_version, sizeof(r.from_version), "%s",
+		 bx->server_version);
 	if ((rc = tl_request(t, TETHER_OP_UPGRADE, tl_pack_upgrade, binary,
 			     NULL, NULL)) < 0)
 		return rc;
@@ -137,17 +105,18 @@ TETHER_API int tether_upgrade(struct tether *t, const char *socket_path,
 	for (;;) {
 		rc = tether_connect(socket_path, flags, &nt);
 		if (rc == 0) {
-			rc = tl_request(nt, TETHER_OP_STATUS, NULL, NULL,
-					tl_got_upstat, &after);
-			if (rc == 0 && after.upgrades != before.upgrades)
+			rc = tl_status_both(nt, &after);
+			if (rc == 0 && ax->upgrades != bx->upgrades)
 				break;
 			/* It failed, and says why: counted, or (a server
 			 * that does not count) with another reason than
 			 * the last time. */
-			if (rc == 0 && after.error[0] &&
-			    (after.failures >= 0
-				     ? after.failures != before.failures
-				     : strcmp(after.error, before.error) != 0))
+			if (rc == 0 && ax->upgrade_error[0] &&
+			    (ax->upgrade_failures >= 0
+				     ? ax->upgrade_failures !=
+					       bx->upgrade_failures
+				     : strcmp(ax->upgrade_error,
+					      bx->upgrade_error) != 0))
 				break;
 			tether_disconnect(nt);
 			nt = NULL;
@@ -159,16 +128,18 @@ TETHER_API int tether_upgrade(struct tether *t, const char *socket_path,
 		usleep(20000);
 	}
 	tl_handle_move(t, nt);
-	r.upgrades = (unsigned)after.upgrades;
-	snprintf(r.to_version, sizeof(r.to_version), "%s", after.version);
-	snprintf(r.error, sizeof(r.error), "%s", after.error);
+	r.upgrades = (unsigned)ax->upgrades;
+	snprintf(r.to_version, sizeof(r.to_version), "%s",
+		 ax->server_version);
+	snprintf(r.error, sizeof(r.error), "%s", ax->upgrade_error);
 	if (res)
 		tl_opts_out(res, &r, sizeof(r));
-	if (after.pid != before.pid)
+	if (after.st.pid != before.st.pid)
 		return tl_fail(t, ESRCH, "tetherd's pid changed (%d, now %d): "
 			       "another server took the socket",
-			       (int)before.pid, (int)after.pid);
-	if (after.upgrades == before.upgrades)
-		return tl_fail(t, ENOEXEC, "upgrade failed: %s", after.error);
+			       (int)before.st.pid, (int)after.st.pid);
+	if (ax->upgrades == bx->upgrades)
+		return tl_fail(t, ENOEXEC, "upgrade failed: %s",
+			       ax->upgrade_error);
 	return 0;
 }
