@@ -783,28 +783,35 @@ int td_spawn_exec_error(struct td_req *r, const struct td_spawn *sp,
 			const struct td_spawn_report *rep)
 {
 	int step = rep->step;
-
-	char what[64] = "";
+	char about[PATH_MAX + 64];
 
 	if (step <= 0 || step > TD_STEP_EXEC)
 		step = TD_STEP_EXEC;
-	/* What the step was about, not the command ("joining the cgroup
+	/* What the step was about, then the command ("joining the cgroup
 	 * true" read as if "true" were the cgroup). */
-	if (step == TD_STEP_GROUPS || step == TD_STEP_GID)
-		snprintf(what, sizeof(what), " %u", (unsigned)sp->gid);
-	else if (step == TD_STEP_UID)
-		snprintf(what, sizeof(what), " %u", (unsigned)sp->uid);
-	return td_req_fail(r, rep->err, "%s%s%s%s%s%s: %s%s",
-			   td_step_names[step],
-			   step == TD_STEP_EXEC || step == TD_STEP_CWD ||
-			   step == TD_STEP_CGROUP ? " " : "",
-			   step == TD_STEP_EXEC ? sp->path
-			   : step == TD_STEP_CWD ? sp->cwd
-			   : step == TD_STEP_CGROUP && sp->cgroup ? sp->cgroup
-								 : "",
-			   what, step == TD_STEP_EXEC ? "" : " for ",
-			   step == TD_STEP_EXEC ? "" : sp->argv[0],
-			   strerror(rep->err),
+	switch (step) {
+	case TD_STEP_EXEC:
+		snprintf(about, sizeof(about), " %s", sp->path);
+		break;
+	case TD_STEP_CWD:
+	case TD_STEP_CGROUP:
+		snprintf(about, sizeof(about), " %s for %s",
+			 step == TD_STEP_CWD ? sp->cwd
+			 : sp->cgroup	     ? sp->cgroup : "",
+			 sp->argv[0]);
+		break;
+	case TD_STEP_GROUPS:
+	case TD_STEP_GID:
+	case TD_STEP_UID:
+		snprintf(about, sizeof(about), " %u for %s",
+			 step == TD_STEP_UID ? (unsigned)sp->uid
+					     : (unsigned)sp->gid, sp->argv[0]);
+		break;
+	default:
+		snprintf(about, sizeof(about), " for %s", sp->argv[0]);
+	}
+	return td_req_fail(r, rep->err, "%s%s: %s%s", td_step_names[step],
+			   about, strerror(rep->err),
 			   step == TD_STEP_EXEC && sp->nfilter
 				   ? " (under the worker's policy)" : "");
 }
