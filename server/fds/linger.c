@@ -7,6 +7,7 @@
  * closes in bulk, GC and close_range, is closed without lingering: the
  * kernel still sends what is queued, the loop does not wait for it.
  */
+#include <dirent.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 
@@ -31,15 +32,21 @@ void td_fd_unlinger(int fd)
 
 void td_fds_unlinger_range(unsigned lo, unsigned hi)
 {
-	int *fds;
-	size_t n;
+	struct dirent *e;
+	DIR *d;
 
-	/* Best effort: a table too full to scan is one whose sockets the
-	 * controller set up to linger itself. */
-	if (td_fds_scan(&fds, &n) < 0)
+	/* Best effort: a table too full to open the directory is one
+	 * whose sockets the controller set up to linger itself. */
+	if (!(d = opendir("/proc/self/fd")))
 		return;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned)fds[i] >= lo && (unsigned)fds[i] <= hi)
-			td_fd_unlinger(fds[i]);
-	free(fds);
+	while ((e = readdir(d))) {
+		char *end;
+		unsigned long fd = strtoul(e->d_name, &end, 10);
+
+		if (*end || e->d_name[0] == '.' || fd < lo || fd > hi ||
+		    fd == (unsigned long)dirfd(d))
+			continue;
+		td_fd_unlinger((int)fd);
+	}
+	closedir(d);
 }
