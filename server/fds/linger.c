@@ -36,7 +36,10 @@ void td_fds_unlinger_range(unsigned lo, unsigned hi)
 	DIR *d;
 
 	/* Best effort: a table too full to open the directory is one
-	 * whose sockets the controller set up to linger itself. */
+	 * whose sockets the controller set up to linger itself.  Not
+	 * td_fds_scan: ifd.c calls this, and fds.c's scan (which gives up
+	 * spare slots in a full table) would close a cycle of modules
+	 * (tools/check-modules). */
 	if (!(d = opendir("/proc/self/fd")))
 		return;
 	while ((e = readdir(d))) {
