@@ -166,6 +166,7 @@ static int td_start(struct td_server *srv, const struct td_config *o,
 		td_log_at(LOG_WARNING, "--fdstore without NOTIFY_SOCKET: "
 			  "labelled fds are not kept by anyone");
 	td_fdstore_restore(srv);
+	td_fds_remote_scan();
 	/* Before the ring: a policy ring starts disabled, to be restricted
 	 * before its first submission. */
 	if (srv->policy.path && (rc = td_policy_setup(srv, err, errsz)) < 0)
@@ -256,6 +257,7 @@ static int td_resume(struct td_server *srv, struct td_state_in *st,
 		snprintf(err, errsz, "%s", st->err);
 		return rc;
 	}
+	td_fds_remote_scan();
 	/* After what the old binary kept: those fds go where they were.
 	 * A table the controller filled leaves none: taken back later. */
 	if ((rc = td_spare_init()) < 0 && rc != -EMFILE)

@@ -122,6 +122,8 @@ static int td_xfer_io(struct td_xfer *x, bool write, char *p, size_t n,
 		io_uring_prep_write(sqe, x->fd, p, (unsigned)n, off);
 	else
 		io_uring_prep_read(sqe, x->fd, p, (unsigned)n, off);
+	if (x->fd_slow)
+		io_uring_sqe_set_flags(sqe, IOSQE_ASYNC);
 	td_job_in_ring(x->job, sqe);
 	x->io = true;
 	return 0;
@@ -826,9 +828,9 @@ static void td_file_work(struct td_job *j)
 static void td_file_close(struct td_filejob *fj)
 {
 	if (fj->fd >= 0)
-		td_ifd_close(fj->fd);
+		td_ifd_close_nowait(fj->fd);
 	if (fj->dirfd >= 0)
-		td_ifd_close(fj->dirfd);
+		td_ifd_close_nowait(fj->dirfd);
 	fj->fd = fj->dirfd = -1;
 }
 
@@ -889,7 +891,7 @@ static void td_file_stream_over(struct td_xfer *x, int err)
 	/* Failed: the answer now (a broken stream closes the connection
 	 * right after it), what is left of the file in the background. */
 	if (fj->fd >= 0)
-		td_ifd_close(fj->fd);
+		td_ifd_close_nowait(fj->fd);
 	fj->fd = -1;
 	td_file_answer(fj, err);
 	if (fj->tmpfile || !fj->tmpname[0])
@@ -906,14 +908,17 @@ static int td_file_adopt(struct td_filejob *fj)
 
 	j->nfds--;
 	if (fj->put) {
-		fj->dirfd = td_ifd_adopt(j->fds[0], "PUT directory");
+		fj->dirfd = td_ifd_adopt_nowait(j->fds[0], "PUT directory",
+						NULL);
 		j->nfds = 0;
 		if (fj->dirfd < 0) {
-			close(fd);
+			td_fds_close_later(&fd, 1);
 			return fj->dirfd;
 		}
 	}
-	if ((fj->fd = td_ifd_adopt(fd, fj->put ? "PUT file" : "GET file")) < 0)
+	if ((fj->fd = td_ifd_adopt_nowait(fd, fj->put ? "PUT file"
+							: "GET file",
+					  &fj->x.fd_slow)) < 0)
 		return fj->fd;
 	return 0;
 }

@@ -40,6 +40,10 @@ struct td_xfer {
 					 * FDDONE (or ABORT) comes */
 	uint64_t stated;		/* fdpass: the XXH3 FDDONE stated */
 	int fd;				/* file source/sink, or -1 */
+	bool fd_slow;			/* fd is on FUSE, NFS ...: its ring
+					 * reads and writes go straight to
+					 * io-wq (the ring's first try runs
+					 * in the loop's io_uring_enter) */
 	char *mem;			/* memory source/sink */
 	uint64_t total;			/* bytes to send / most to receive */
 	uint64_t done;			/* through the stream */

@@ -343,6 +343,7 @@ int td_pool_start(struct td_server *srv, unsigned n)
 	/* The opener keeps its own; ours of its end is not needed. */
 	td_ifd_close(p->sock[1]);
 	td_pool_arm(srv);
+	td_closer_init(srv);
 	return 0;
 }
 
@@ -353,6 +354,7 @@ void td_pool_stop(struct td_server *srv)
 
 	if (!p)
 		return;
+	td_fds_set_closer(NULL, NULL);	/* no helper will take them now */
 	pthread_mutex_lock(&p->lock);
 	p->stopping = true;
 	pthread_cond_broadcast(&p->work);

@@ -52,4 +52,8 @@ unsigned td_pool_busy(const struct td_server *srv);
 void td_pool_counts(const struct td_server *srv, unsigned *threads,
 		    unsigned *busy, unsigned *syscalls);
 
+/* closer.c: closes that may wait go to a helper (fds/closing.c);
+ * registered by td_pool_start. */
+void td_closer_init(struct td_server *srv);
+
 #endif

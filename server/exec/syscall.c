@@ -17,9 +17,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <linux/magic.h>
 #include <linux/openat2.h>
-#include <sys/vfs.h>
 
 #include "call.h"
 #include "policy/policy.h"
@@ -326,18 +324,130 @@ bool td_call_hits_internal(const struct td_call *c)
 	return false;
 }
 
-/* An fd that may make a read or write wait: not a regular file, block
- * device or directory, and not O_NONBLOCK (whose caller wants EAGAIN,
- * which only the direct call gives). */
-static bool td_fd_may_block(int fd)
+/* What routing needs to know of an fd argument, from one statx that
+ * asks no filesystem (fds/remotefs.c). */
+enum td_fdkind {
+	TD_FDK_NONE,			/* not looked at, or not open */
+	TD_FDK_FILE,			/* file, directory, block device */
+	TD_FDK_REMOTE,			/* a file whose filesystem may wait */
+	TD_FDK_OTHER,			/* pipe, socket, eventfd, tty ... */
+};
+
+static enum td_fdkind td_fdkind(int fd)
 {
 	struct stat st;
-	int fl = fcntl(fd, F_GETFL);
+	bool remote;
 
-	if (fl < 0 || (fl & O_NONBLOCK) || fstat(fd, &st) < 0)
+	if (fd < 0 || td_fstat_nowait(fd, &st, &remote) < 0)
+		return TD_FDK_NONE;
+	if (remote)
+		return TD_FDK_REMOTE;
+	if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || S_ISBLK(st.st_mode))
+		return TD_FDK_FILE;
+	return TD_FDK_OTHER;
+}
+
+/* Calls that never reach the filesystem of a file their fd arguments
+ * name: the fd table's own (dup, the fd-table fcntls), and calls on
+ * sockets only (ENOTSOCK for a file).  close, dup2 and dup3's target
+ * are td_call_route's: a close may linger as well. */
+static bool td_call_skips_files(const struct td_call *c)
+{
+	switch (c->nr) {
+	case SYS_dup: case SYS_dup2: case SYS_dup3: case SYS_close:
+		return true;
+	case SYS_fcntl:
+		switch (c->a[1].reg) {
+		case F_DUPFD: case F_DUPFD_CLOEXEC: case F_GETFD:
+		case F_SETFD: case F_GETFL: case F_SETFL:
+			return true;
+		default:
+			return false;
+		}
+	case SYS_socket: case SYS_bind: case SYS_listen: case SYS_accept:
+	case SYS_accept4: case SYS_connect: case SYS_getsockname:
+	case SYS_getpeername: case SYS_getsockopt: case SYS_setsockopt:
+	case SYS_shutdown: case SYS_sendto: case SYS_recvfrom:
+	case SYS_sendmsg: case SYS_recvmsg: case SYS_sendmmsg:
+	case SYS_recvmmsg:
+		return true;
+	default:
+		return false;
+	}
+}
+
+#define TD_POLL_LOOK_MAX 64	/* pollfds looked at; more: a helper */
+
+/* poll's fds, in the pollfd array we hold: a FUSE file's poll asks its
+ * daemon (FUSE_POLL). */
+static bool td_poll_fds_remote(const struct td_call *c)
+{
+	const struct td_arg *a = &c->a[0];
+	struct pollfd p;
+	size_t n;
+
+	if (a->kind != TD_ARG_IN && a->kind != TD_ARG_INOUT)
+		return false;	/* no array: EFAULT, or nothing polled */
+	n = c->a[1].reg < a->size / sizeof(p) ? c->a[1].reg
+					      : a->size / sizeof(p);
+	if (n > TD_POLL_LOOK_MAX)
+		return true;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(&p, a->b.p + i * sizeof(p), sizeof(p));
+		if (td_fdkind(p.fd) == TD_FDK_REMOTE)
+			return true;
+	}
+	return false;
+}
+
+/* Any fd argument a file on a filesystem that may wait (FUSE answers an
+ * fstat, a lock, a poll, even a close only when its daemon does; NFS
+ * when its server does)?  *k0: what argument 0 is, when it was looked
+ * at. */
+static bool td_call_fds_remote(const struct td_call *c, enum td_fdkind *k0)
+{
+	*k0 = TD_FDK_NONE;
+	if (c->nr == SYS_poll && td_poll_fds_remote(c))
+		return true;
+	if (td_call_skips_files(c))
+		return false;
+	for (unsigned i = 0; i < c->nargs; i++) {
+		enum td_fdkind k;
+
+		if (c->a[i].kind != TD_ARG_INT ||
+		    !tp_syscall_arg_is_fd(c->nr, i))
+			continue;
+		k = td_fdkind((int)c->a[i].reg);
+		if (i == 0)
+			*k0 = k;
+		if (k == TD_FDK_REMOTE)
+			return true;
+	}
+	return false;
+}
+
+/* A read or write of fd may wait: not a file, and not O_NONBLOCK (whose
+ * caller wants EAGAIN, which only the direct call gives).  *k: what
+ * td_fdkind said of it, asked here if it was not yet. */
+static bool td_fd_may_block(int fd, enum td_fdkind *k)
+{
+	int fl;
+
+	if (*k == TD_FDK_NONE)
+		*k = td_fdkind(fd);
+	if (*k == TD_FDK_NONE || *k == TD_FDK_FILE)
 		return false;		/* the direct call reports EBADF */
-	return !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode) &&
-	       !S_ISDIR(st.st_mode);
+	if (*k == TD_FDK_REMOTE)
+		return true;
+	fl = fcntl(fd, F_GETFL);
+	return fl >= 0 && !(fl & O_NONBLOCK);
+}
+
+/* The close of fd (a close, or dup2/dup3 over it) may wait: a socket
+ * that lingers, a file whose filesystem flushes to a daemon. */
+static bool td_close_waits(int fd)
+{
+	return td_fd_lingers(fd) || td_fdkind(fd) == TD_FDK_REMOTE;
 }
 
 /* Calls the table says may block, but not with these arguments. */
@@ -373,19 +483,28 @@ enum td_route td_call_route(const struct td_call *c)
 {
 	const struct tp_syscall *sc = c->sc;
 	bool blocks, timed = (c->flags & TETHER_CALL_ASYNC) || c->timeout_ms;
+	enum td_fdkind k0;
 
 	/* Answered here whatever they are: EBADF, and close_range around
 	 * the internal fds. */
 	if (td_call_hits_internal(c) || c->nr == SYS_close_range)
 		return TD_RUN_DIRECT;
 	/* A lingering socket's close waits in whoever closes it -- in the
-	 * ring, the loop thread's own task work: a helper. */
-	if ((c->nr == SYS_close && td_fd_lingers((int)c->a[0].reg)) ||
+	 * ring, the loop thread's own task work: a helper.  So does a
+	 * remote file's (FUSE's FLUSH, NFS's write-back). */
+	if ((c->nr == SYS_close && td_close_waits((int)c->a[0].reg)) ||
 	    ((c->nr == SYS_dup2 || c->nr == SYS_dup3) &&
-	     c->a[0].reg != c->a[1].reg && td_fd_lingers((int)c->a[1].reg)))
+	     c->a[0].reg != c->a[1].reg && td_close_waits((int)c->a[1].reg)))
+		return TD_RUN_HELPER;
+	/* A file whose filesystem may wait: a helper, not the ring either,
+	 * which tries a read first inside the loop's own io_uring_enter (a
+	 * FUSE read waited there for its daemon, loop and all).  Looked for
+	 * only while one may be open (fds/fdcount.c). */
+	k0 = TD_FDK_NONE;
+	if (td_fds_may_be_remote() && td_call_fds_remote(c, &k0))
 		return TD_RUN_HELPER;
 	/* Asked to be answered later: the ring if it takes it, whether the
-	 * fd may block or not -- so no need to look (two syscalls). */
+	 * fd may block or not -- so no need to look further. */
 	if (timed && !(c->flags & TETHER_CALL_SYNC) && td_ring_takes(c))
 		return TD_RUN_RING;
 	if (!sc)
@@ -393,31 +512,15 @@ enum td_route td_call_route(const struct td_call *c)
 	else if (sc->flags & TP_SC_BLOCKS)
 		blocks = !td_call_cannot_block(c);
 	else if (sc->flags & TP_SC_FDIO)
-		blocks = td_fd_may_block((int)c->a[0].reg);
+		blocks = td_fd_may_block((int)c->a[0].reg, &k0);
 	else
 		blocks = false;
+	if (k0 == TD_FDK_REMOTE)
+		return TD_RUN_HELPER;	/* it came in a way nobody saw */
 	if ((blocks || timed) && !(c->flags & TETHER_CALL_SYNC) &&
 	    td_ring_takes(c))
 		return TD_RUN_RING;
 	return blocks ? TD_RUN_HELPER : TD_RUN_DIRECT;
-}
-
-/* Filesystems whose open of an existing file does not wait on a
- * network or a daemon. */
-static bool td_fs_local(int fd)
-{
-	struct statfs sf;
-
-	if (fstatfs(fd, &sf) < 0)
-		return false;
-	switch ((unsigned long)sf.f_type) {
-	case EXT4_SUPER_MAGIC: case XFS_SUPER_MAGIC: case BTRFS_SUPER_MAGIC:
-	case TMPFS_MAGIC: case OVERLAYFS_SUPER_MAGIC: case PROC_SUPER_MAGIC:
-	case SYSFS_MAGIC:
-		return true;
-	default:
-		return false;
-	}
 }
 
 /*
@@ -434,6 +537,7 @@ static bool td_openat_cached(const struct td_call *c, long *ret)
 	struct open_how how = { .resolve = RESOLVE_CACHED };
 	char proc[64];
 	struct stat st;
+	bool remote;
 
 	if (c->a[1].kind != TD_ARG_STR ||
 	    (flags & (O_CREAT | O_TRUNC | O_EXCL | __O_TMPFILE | O_PATH)))
@@ -445,8 +549,8 @@ static bool td_openat_cached(const struct td_call *c, long *ret)
 			   sizeof(how));
 	if (pfd < 0)
 		return false;
-	if (fstat(pfd, &st) < 0 || !(S_ISREG(st.st_mode) ||
-	    S_ISDIR(st.st_mode)) || !td_fs_local(pfd)) {
+	if (td_fstat_nowait(pfd, &st, &remote) < 0 || remote ||
+	    !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))) {
 		close(pfd);
 		return false;
 	}

@@ -26,6 +26,20 @@
 static int td_nfds_cached = -1;
 static unsigned td_nfds_flux;		/* such calls off the loop */
 
+/*
+ * Whether a file on a remote filesystem (fds/remotefs.c) may be in the
+ * table.  Routing asks of every call's fds only while one may: statx
+ * costs a microsecond, a fifth of the bulk path's work per call.  So
+ * every way in is watched: an fd a call returns (TP_SC_RETFD) or TAKE
+ * brings is looked at when it comes; a call that may bring some unseen
+ * (recvmsg's SCM_RIGHTS, a ring of the controller's own, a call the
+ * table does not know) counts as having brought one; and while a call
+ * that may bring one runs off the loop, it may already have.  Once one
+ * is seen, every call is looked at from then on.
+ */
+static bool td_remote_seen;
+static unsigned td_remote_flux;		/* such calls off the loop */
+
 enum td_fds_move { TD_FDS_KEEP, TD_FDS_NEW, TD_FDS_PAIR, TD_FDS_CLOSE,
 		   TD_FDS_UNKNOWN };
 
@@ -83,8 +97,56 @@ void td_fds_changed(void)
 	td_nfds_cached = -1;
 }
 
+bool td_fds_may_be_remote(void)
+{
+	return td_remote_seen || td_remote_flux;
+}
+
+void td_fds_remote_scan(void)
+{
+	int *fds = NULL;
+	size_t n = 0;
+
+	/* Unreadable: not sure, so yes. */
+	if (td_fds_scan(&fds, &n) < 0)
+		td_remote_seen = true;
+	for (size_t i = 0; i < n && !td_remote_seen; i++)
+		td_remote_seen = !td_ifd_is(fds[i]) && td_fd_remote(fds[i]);
+	free(fds);
+}
+
+static void td_fds_arrived(int fd)
+{
+	if (!td_remote_seen && fd >= 0 && td_fd_remote(fd))
+		td_remote_seen = true;
+}
+
+enum td_bring { TD_BRINGS_NONE, TD_BRINGS_SEEN, TD_BRINGS_UNSEEN };
+
+/* What call nr may bring into the table: nothing new to look at (pipes
+ * and socket pairs are not files), an fd it returns, or fds nobody sees
+ * come. */
+static enum td_bring td_call_brings(long nr)
+{
+	const struct tp_syscall *sc = tp_syscall_by_nr(nr);
+
+	if (!sc)
+		return TD_BRINGS_UNSEEN;
+	switch (nr) {
+	case SYS_recvmsg: case SYS_recvmmsg: case SYS_io_uring_enter:
+		return TD_BRINGS_UNSEEN;
+	case SYS_ioctl:			/* TIOCGPTPEER, NS_GET_ ...: returned */
+		return TD_BRINGS_SEEN;
+	case SYS_fcntl:			/* F_DUPFD of one already looked at */
+		return TD_BRINGS_NONE;
+	default:
+		return sc->flags & TP_SC_RETFD ? TD_BRINGS_SEEN : TD_BRINGS_NONE;
+	}
+}
+
 void td_fds_added(int fd)
 {
+	td_fds_arrived(fd);
 	if (td_nfds_cached >= 0 && !td_ifd_is(fd))
 		td_nfds_cached++;
 	else
@@ -103,11 +165,39 @@ void td_fds_call_placed(long nr)
 {
 	if (td_fds_move_of(nr) != TD_FDS_KEEP)
 		td_nfds_flux++;
+	if (td_call_brings(nr) != TD_BRINGS_NONE)
+		td_remote_flux++;
+}
+
+/* A remote file may have come with call nr, which returned ret. */
+static void td_fds_call_brought(long nr, long ret, bool placed)
+{
+	switch (td_call_brings(nr)) {
+	case TD_BRINGS_NONE:
+		return;
+	case TD_BRINGS_SEEN:
+		/* A new fd's count is moved by td_fds_added, which looks
+		 * at it; the others' (ioctl, dup2 ...) are looked at here. */
+		if (ret > 2 && td_fds_move_of(nr) != TD_FDS_NEW)
+			td_fds_arrived((int)ret);
+		/* Our timeout or cancel, not the call's: it may have run. */
+		else if (ret < 0 && placed && nr != SYS_ioctl)
+			td_remote_seen = true;
+		break;
+	case TD_BRINGS_UNSEEN:
+		if (ret >= 0 || placed)
+			td_remote_seen = true;
+		break;
+	}
+	if (placed && td_remote_flux)
+		td_remote_flux--;
 }
 
 void td_fds_call_ran(long nr, const uint64_t regs[6], long ret, bool placed)
 {
 	enum td_fds_move m = td_fds_move_of(nr);
+
+	td_fds_call_brought(nr, ret, placed);
 
 	if (placed && m != TD_FDS_KEEP && td_nfds_flux)
 		td_nfds_flux--;

@@ -228,7 +228,8 @@ static int td_fds_pack_one(struct tp_w *w, const void *ctx, uint32_t i)
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
 	n = readlink(link, target, sizeof(target) - 1);
 	target[n > 0 ? n : 0] = '\0';
-	if (fstat(fd, &st) < 0)
+	/* Not fstat: FUSE would ask its daemon (fds/remotefs.c). */
+	if (td_fstat_nowait(fd, &st, NULL) < 0)
 		memset(&st, 0, sizeof(st));
 	fl = fcntl(fd, F_GETFL);
 	fdfl = fcntl(fd, F_GETFD);

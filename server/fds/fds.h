@@ -21,6 +21,7 @@
 struct td_server;
 struct td_req;
 struct td_label;
+struct stat;
 
 /* The module's state in the server. */
 struct td_fds {
@@ -34,6 +35,17 @@ int td_ifd_init(void);
 /* Move fd up and record it with a role (a static string); returns the
  * new fd.  Closes fd on failure. */
 int td_ifd_adopt(int fd, const char *role);
+/* A copy of fd in the band, recorded; fd stays open.  No close on the
+ * way, as td_ifd_adopt's: a controller's file may be on FUSE, whose
+ * every close asks its daemon. */
+int td_ifd_copy(int fd, const char *role);
+/* Record fd, whatever its number, as ours (0, or -EMFILE when the
+ * records are full; 0 too if it is ours already): no controller names
+ * it until td_ifd_close_slow.  For a condemned fd whose close may wait. */
+int td_ifd_hide(int fd, const char *role);
+/* td_ifd_close for a helper: the close outside the lock (it may wait on
+ * a daemon, and the loop takes the lock), the record after. */
+void td_ifd_close_slow(int fd);
 /* An fd the previous binary left us (upgrade/): recorded where it is. */
 int td_ifd_keep(int fd, const char *role);
 void td_ifd_close(int fd);
@@ -66,7 +78,37 @@ void td_spare_refill(unsigned *given, unsigned *taken);
  * time): a helper closes them, or they stop lingering first. */
 bool td_fd_lingers(int fd);
 void td_fd_unlinger(int fd);
-void td_fds_unlinger_range(unsigned lo, unsigned hi);
+
+/* closing.c: closes that may wait (a remote file's, a lingering
+ * socket's), kept off the loop.  The loop's thread.
+ * td_fd_prepare_close: a socket stops lingering; true if fd is a file
+ * whose close must not happen here (td_fds_close_later).
+ * td_fds_close_later: fds hidden at once (recorded as ours, "closing")
+ * and closed by the closer, else here.
+ * td_fds_prepare_range: the same for close_range(lo, hi): sockets
+ * unlingered, remote files hidden and returned (*later, malloc'd) for
+ * td_fds_close_later once the runs around them are closed.
+ * td_fds_set_closer: who closes them (deferred/closer.c): 0 once it has
+ * them, or -errno. */
+bool td_fd_prepare_close(int fd);
+/* td_ifd_adopt and td_ifd_close for files a controller named (GET, PUT):
+ * a remote file's copy is made without closing the original here, and
+ * its close is the closer's.  *slow (if not NULL): whether it is one. */
+int td_ifd_adopt_nowait(int fd, const char *role, bool *slow);
+void td_ifd_close_nowait(int fd);
+void td_fds_close_later(const int *fds, unsigned n);
+unsigned td_fds_prepare_range(unsigned lo, unsigned hi, int **later);
+void td_fds_set_closer(int (*fn)(void *arg, const int *fds, unsigned n),
+		       void *arg);
+
+/* remotefs.c: files on filesystems whose calls may wait on a network
+ * or a daemon (FUSE, NFS ...), told without asking them.  Any thread.
+ * td_fstat_nowait: fstat from what the kernel holds (type, mode, dev,
+ * ino, nlink, uid, gid, size; no times), and, when remote is not NULL,
+ * whether fd is a file or directory on such a filesystem, or on one
+ * that cannot be told.  0 or -errno. */
+int td_fstat_nowait(int fd, struct stat *st, bool *remote);
+bool td_fd_remote(int fd);
 
 /* How many are held now (STATUS). */
 unsigned td_spare_count(void);
@@ -120,6 +162,11 @@ void td_fds_changed(void);
 /* fd was just opened and nothing else changed (TAKE): the count, if
  * known, stays known. */
 void td_fds_added(int fd);
+/* Whether a file of a remote filesystem may be among the controller's
+ * fds now (fdcount.c says how that is kept); td_fds_remote_scan looks
+ * at all of them (start-up, resume). */
+bool td_fds_may_be_remote(void);
+void td_fds_remote_scan(void);
 /* Syscall nr goes off the loop (a helper, the ring); td_fds_call_ran
  * with placed true when it has run. */
 void td_fds_call_placed(long nr);

@@ -58,26 +58,45 @@ static int td_gc_keep_list(struct td_req *r, const struct tp_list *l,
  * number that was free at the scan may be taken by now -- a helper's
  * openat, a ring accept completing for a call still running -- and a
  * close_range over the gap closed it unlisted (found by a hostile
- * walk-through: 31 of 300 such fds). */
+ * walk-through: 31 of 300 such fds).  A file whose close may wait (on
+ * FUSE, NFS) is not in a run: the closer has it (fds/closing.c). */
 static int td_gc_close(const int *fds, const bool *doomed, size_t n)
 {
+	bool *run = n ? malloc(n) : NULL;
+	int *later = n ? malloc(n * sizeof(int)) : NULL;
+	unsigned nlater = 0;
+	int rc = 0;
+
+	if (n && (!run || !later)) {
+		free(run);
+		free(later);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		run[i] = doomed[i] && !td_fd_prepare_close(fds[i]);
+		if (doomed[i] && !run[i])
+			later[nlater++] = fds[i];
+	}
 	for (size_t i = 0; i < n;) {
 		size_t j = i;
 
-		if (!doomed[i]) {
+		if (!run[i]) {
 			i++;
 			continue;
 		}
-		while (j + 1 < n && doomed[j + 1] && fds[j + 1] == fds[j] + 1)
+		while (j + 1 < n && run[j + 1] && fds[j + 1] == fds[j] + 1)
 			j++;
-		for (size_t k = i; k <= j; k++)
-			td_fd_unlinger(fds[k]);
 		if (syscall(SYS_close_range, (unsigned)fds[i],
-			    (unsigned)fds[j], 0) < 0)
-			return -errno;
+			    (unsigned)fds[j], 0) < 0) {
+			rc = -errno;
+			break;
+		}
 		i = j + 1;
 	}
-	return 0;
+	td_fds_close_later(later, nlater);
+	free(run);
+	free(later);
+	return rc;
 }
 
 /* The closed fds, from the scan and its verdicts. */

@@ -97,6 +97,11 @@ static int td_ifd_place(int fd, const char *role)
 	return nfd;
 }
 
+int td_ifd_copy(int fd, const char *role)
+{
+	return td_ifd_place(fd, role);
+}
+
 int td_ifd_adopt(int fd, const char *role)
 {
 	int nfd;
@@ -137,24 +142,58 @@ int td_ifd_keep(int fd, const char *role)
 	return fd;
 }
 
+/* fd's record out, under the lock: whether there was one. */
+static bool td_ifd_forget_locked(int fd)
+{
+	int *p = bsearch(&fd, td_ifds, td_nifds, sizeof(int), td_ifd_cmp);
+	unsigned i;
+
+	if (!p)
+		return false;
+	i = (unsigned)(p - td_ifds);
+	td_nifds--;
+	memmove(&td_ifds[i], &td_ifds[i + 1],
+		(td_nifds - i) * sizeof(td_ifds[0]));
+	memmove(&td_ifd_roles[i], &td_ifd_roles[i + 1],
+		(td_nifds - i) * sizeof(td_ifd_roles[0]));
+	return true;
+}
+
 void td_ifd_close(int fd)
 {
-	int *p;
+	pthread_mutex_lock(&td_ifd_lock);
+	/* Closed under the lock: the number cannot be adopted by another
+	 * thread before it is free. */
+	if (td_ifd_forget_locked(fd))
+		close(fd);
+	pthread_mutex_unlock(&td_ifd_lock);
+}
+
+int td_ifd_hide(int fd, const char *role)
+{
+	int rc = 0;
 
 	pthread_mutex_lock(&td_ifd_lock);
-	p = bsearch(&fd, td_ifds, td_nifds, sizeof(int), td_ifd_cmp);
-	if (p) {
-		unsigned i = (unsigned)(p - td_ifds);
+	if (bsearch(&fd, td_ifds, td_nifds, sizeof(int), td_ifd_cmp))
+		;			/* ours already */
+	else if (td_nifds >= td_ifd_max)
+		rc = -EMFILE;
+	else
+		td_ifd_insert(fd, role);
+	pthread_mutex_unlock(&td_ifd_lock);
+	return rc;
+}
 
-		td_nifds--;
-		memmove(&td_ifds[i], &td_ifds[i + 1],
-			(td_nifds - i) * sizeof(td_ifds[0]));
-		memmove(&td_ifd_roles[i], &td_ifd_roles[i + 1],
-			(td_nifds - i) * sizeof(td_ifd_roles[0]));
-		/* Closed under the lock: the number cannot be adopted by
-		 * another thread before it is free. */
-		close(fd);
-	}
+void td_ifd_close_slow(int fd)
+{
+	/* Closed first, outside the lock: the loop takes it for every
+	 * call, and this close may wait on a daemon.  The record goes
+	 * after, so the number is nobody's to name until it is free; if
+	 * another thread placed a new fd at it meanwhile, the record left
+	 * is that one's (the records are numbers). */
+	close(fd);
+	pthread_mutex_lock(&td_ifd_lock);
+	td_ifd_forget_locked(fd);
 	pthread_mutex_unlock(&td_ifd_lock);
 }
 
@@ -199,14 +238,16 @@ const char *td_ifd_role(int fd)
 
 int td_ifd_close_range(unsigned first, unsigned last, unsigned flags)
 {
-	unsigned lo = first;
-	int rc = 0;
+	unsigned lo = first, nlater = 0;
+	int rc = 0, *later = NULL;
 
 	if (first > last)
 		return -EINVAL;
-	/* Not CLOSE_RANGE_CLOEXEC: that closes nothing now */
+	/* Not CLOSE_RANGE_CLOEXEC: that closes nothing now.  Remote files
+	 * are hidden (so the runs go around them) and closed off the
+	 * loop. */
 	if (!(flags & CLOSE_RANGE_CLOEXEC))
-		td_fds_unlinger_range(first, last);
+		nlater = td_fds_prepare_range(first, last, &later);
 	pthread_mutex_lock(&td_ifd_lock);
 	for (unsigned i = 0; i < td_nifds && lo <= last; i++) {
 		unsigned fd = (unsigned)td_ifds[i];
@@ -225,5 +266,7 @@ int td_ifd_close_range(unsigned first, unsigned last, unsigned flags)
 		rc = -errno;
 out:
 	pthread_mutex_unlock(&td_ifd_lock);
+	td_fds_close_later(later, nlater);
+	free(later);
 	return rc;
 }

@@ -47,7 +47,7 @@ void td_labels_validate(struct td_server *srv)
 	while (*pp) {
 		struct td_label *l = *pp;
 
-		if (fstat(l->fd, &st) < 0)
+		if (td_fstat_nowait(l->fd, &st, NULL) < 0)
 			td_label_unlink(srv, pp, "fd closed");
 		else if (st.st_dev != l->dev || st.st_ino != l->ino ||
 			 (st.st_mode & S_IFMT) != l->type)
@@ -152,7 +152,7 @@ int td_label_set(struct td_req *r, int64_t fd, const struct tp_str *name,
 	if ((rc = td_label_name(r, name)) < 0)
 		return rc;
 	if (fd < 0 || fd > INT32_MAX || td_ifd_is((int)fd) ||
-	    fstat((int)fd, &st) < 0)
+	    td_fstat_nowait((int)fd, &st, NULL) < 0)
 		return td_req_fail(r, EBADF, "fd %lld is not open",
 				   (long long)fd);
 	td_labels_validate(srv);
@@ -248,13 +248,14 @@ int td_label_restore(struct td_server *srv, int fd, const char *name,
 {
 	struct td_label *l;
 	struct stat st;
+	int rc;
 
 	if (td_label_find(srv, name, strlen(name)))
 		return -EEXIST;
 	if (srv->fds.nlabels >= TD_LABELS_MAX)
 		return -ENOSPC;
-	if (fstat(fd, &st) < 0)
-		return -errno;
+	if ((rc = td_fstat_nowait(fd, &st, NULL)) < 0)
+		return rc;
 	if (!(l = calloc(1, sizeof(*l))))
 		return -ENOMEM;
 	l->fd = fd;

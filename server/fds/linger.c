@@ -4,11 +4,10 @@
  * or the time ran out -- in whatever thread closes it, and even when the
  * socket is non-blocking.  A controller's close (or dup2/dup3 over it)
  * of such a socket goes to a helper (exec/syscall.c); what the server
- * closes in bulk, GC and close_range, is closed without lingering: the
- * kernel still sends what is queued, the loop does not wait for it.
+ * closes in bulk, GC and close_range, is closed without lingering
+ * (closing.c): the kernel still sends what is queued, the loop does not
+ * wait for it.
  */
-#include <dirent.h>
-#include <stdlib.h>
 #include <sys/socket.h>
 
 #include "tetherd.h"
@@ -28,28 +27,4 @@ void td_fd_unlinger(int fd)
 
 	if (td_fd_lingers(fd))
 		setsockopt(fd, SOL_SOCKET, SO_LINGER, &off, sizeof(off));
-}
-
-void td_fds_unlinger_range(unsigned lo, unsigned hi)
-{
-	struct dirent *e;
-	DIR *d;
-
-	/* Best effort: a table too full to open the directory is one
-	 * whose sockets the controller set up to linger itself.  Not
-	 * td_fds_scan: ifd.c calls this, and fds.c's scan (which gives up
-	 * spare slots in a full table) would close a cycle of modules
-	 * (tools/check-modules). */
-	if (!(d = opendir("/proc/self/fd")))
-		return;
-	while ((e = readdir(d))) {
-		char *end;
-		unsigned long fd = strtoul(e->d_name, &end, 10);
-
-		if (*end || e->d_name[0] == '.' || fd < lo || fd > hi ||
-		    fd == (unsigned long)dirfd(d))
-			continue;
-		td_fd_unlinger((int)fd);
-	}
-	closedir(d);
 }

@@ -158,8 +158,7 @@ int td_spawn_fds_hold(struct td_req *r, struct td_spawn *sp)
 			return td_req_fail(r, EBADF, "server fd %d (the worker's "
 					   "fd %d) is no longer open",
 					   m->server, m->child);
-		if ((m->held = td_ifd_adopt(fcntl(m->server, F_DUPFD_CLOEXEC,
-						  0), "spawn fd map")) < 0)
+		if ((m->held = td_ifd_copy(m->server, "spawn fd map")) < 0)
 			return td_req_fail(r, -m->held, "holding server fd %d "
 					   "for the worker: %s", m->server,
 					   strerror(-m->held));
@@ -171,7 +170,10 @@ void td_spawn_fds_release(struct td_spawn *sp)
 {
 	for (unsigned i = 0; sp && i < sp->nfds; i++)
 		if (sp->fds[i].held >= 0) {
-			td_ifd_close(sp->fds[i].held);
+			/* The spawn's helper releases them (workers.c), and
+			 * a close of a FUSE file waits for its daemon: not
+			 * under the lock the loop takes. */
+			td_ifd_close_slow(sp->fds[i].held);
 			sp->fds[i].held = -1;
 		}
 }

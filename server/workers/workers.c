@@ -115,10 +115,12 @@ static void td_spawn_work(struct td_job *j)
 {
 	struct td_spawnjob *sj = (struct td_spawnjob *)j;
 
-	if ((sj->rc = td_spawn_resolve(&sj->req, sj->sp)) < 0)
-		return;
-	sj->rc = td_spawn_launch(&sj->req, sj->sp, sj->child_fd, &sj->pid,
-				 &sj->rep);
+	if ((sj->rc = td_spawn_resolve(&sj->req, sj->sp)) >= 0)
+		sj->rc = td_spawn_launch(&sj->req, sj->sp, sj->child_fd,
+					 &sj->pid, &sj->rep);
+	/* The copies held for the worker go here, not in the loop: the
+	 * close of a file on FUSE or NFS asks its server (FLUSH). */
+	td_spawn_fds_release(sj->sp);
 }
 
 static void td_worker_link(struct td_server *srv, struct td_worker *w)
