@@ -1,8 +1,9 @@
 /*
  * The closer: closes that may wait (a file on FUSE or NFS asks its
  * server at every close), on a helper thread as the server's own work.
- * fds/closing.c hides the fds first and hands them here; one job closes
- * a whole batch, so a hung server holds one thread, not one per fd.
+ * fds/closing.c hides the fds first (recorded as ours; ~fd when the
+ * records are full) and hands them here; one job closes a whole batch,
+ * so a hung server holds one thread, not one per fd.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -22,7 +23,10 @@ static void td_close_work(struct td_job *j)
 	struct td_closejob *cj = (struct td_closejob *)j;
 
 	for (unsigned i = 0; i < cj->n; i++)
-		td_ifd_close_slow(cj->fds[i]);
+		if (cj->fds[i] >= 0)
+			td_ifd_close_slow(cj->fds[i]);
+		else
+			close(~cj->fds[i]);	/* not recorded: ours alone */
 	cj->n = 0;
 }
 
@@ -33,7 +37,10 @@ static void td_close_done(struct td_job *j, int res)
 	(void)res;
 	/* Never ran (shutdown): closed here, the loop is ending anyway. */
 	for (unsigned i = 0; i < cj->n; i++)
-		td_ifd_close(cj->fds[i]);
+		if (cj->fds[i] >= 0)
+			td_ifd_close(cj->fds[i]);
+		else
+			close(~cj->fds[i]);
 	cj->n = 0;
 	td_job_end(j);
 }

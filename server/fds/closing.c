@@ -41,20 +41,26 @@ bool td_fd_prepare_close(int fd)
 
 void td_fds_close_later(const int *fds, unsigned n)
 {
-	int *hidden = n ? malloc(n * sizeof(int)) : NULL;
-	unsigned k = 0;
+	int *v = n ? malloc(n * sizeof(int)) : NULL;
 
-	for (unsigned i = 0; i < n; i++) {
-		/* No record, no memory: closed here, the one way left. */
-		if (!hidden || td_ifd_hide(fds[i], "closing") < 0)
-			close(fds[i]);
-		else
-			hidden[k++] = fds[i];
+	for (unsigned i = 0; v && i < n; i++)
+		/* The records full (the band's size): the closer still has
+		 * it, unrecorded (~fd), so the loop does not wait; only a
+		 * controller that uses a number it was told is closed can
+		 * meet it there. */
+		v[i] = td_ifd_hide(fds[i], "closing") == 0 ? fds[i] : ~fds[i];
+	if (v && n && td_closer && td_closer(td_closer_arg, v, n) == 0) {
+		free(v);
+		return;
 	}
-	if (k && (!td_closer || td_closer(td_closer_arg, hidden, k) < 0))
-		for (unsigned i = 0; i < k; i++)
-			td_ifd_close(hidden[i]);
-	free(hidden);
+	/* No helper takes them (shutting down, its queue full), no
+	 * memory: closed here, the one way left. */
+	for (unsigned i = 0; i < n; i++)
+		if (td_ifd_is(fds[i]))
+			td_ifd_close(fds[i]);
+		else
+			close(fds[i]);
+	free(v);
 }
 
 unsigned td_fds_prepare_range(unsigned lo, unsigned hi, int **later)

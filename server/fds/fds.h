@@ -84,7 +84,8 @@ void td_fd_unlinger(int fd);
  * td_fd_prepare_close: a socket stops lingering; true if fd is a file
  * whose close must not happen here (td_fds_close_later).
  * td_fds_close_later: fds hidden at once (recorded as ours, "closing")
- * and closed by the closer, else here.
+ * and closed by the closer, else here.  The closer gets ~fd for one the
+ * records had no room for.
  * td_fds_prepare_range: the same for close_range(lo, hi): sockets
  * unlingered, remote files hidden and returned (*later, malloc'd) for
  * td_fds_close_later once the runs around them are closed.
