@@ -222,6 +222,30 @@ static void finish(int base)
 	fz_stop();
 }
 
+/* A kid, fn(arg), makes the server ask the daemon what park parks
+ * (fuse_stall's commands): the kid says start, the daemon parked; STATUS
+ * is answered meanwhile and the kid says nothing more; once the daemon
+ * answers, the kid says done, its rest into out. */
+static void kid_while_parked(void (*fn)(void *), void *arg, const char *park,
+			     const char *parked, const char *start,
+			     const char *done, char *out, size_t size)
+{
+	struct kid k;
+
+	for (const char *p = park; *p; p++)
+		fz_cmd(*p);
+	kid_start(&k, fn, arg);
+	kid_line(&k, start, NULL, 0);
+	fz_expect(parked);
+	status_answers(parked);
+	cr_assert_not(kid_line_within(&k, done, out, size, 0),
+		      "%s %s while the daemon held its request", done, out);
+	fz_cmd('r');
+	fz_expect("RESUMED");
+	kid_line(&k, done, out, size);
+	kid_reap(&k);
+}
+
 /* ---- a controller's calls ------------------------------------------------ */
 
 /* What a kid runs as the controller: one call on fd, synchronous. */
@@ -267,13 +291,13 @@ Test(fuse, a_controllers_calls_on_a_stalled_file_wait_off_the_loop)
 {
 	static const struct {
 		long nr;
-		char park;
+		const char *park;
 		const char *parked;
 		long ret;
 	} step[] = {
-		{ SYS_read, 'R', "PARKED READ", 100 },
-		{ SYS_fstat, 'G', "PARKED GETATTR", 0 },
-		{ SYS_close, 'F', "PARKED FLUSH", 0 },
+		{ SYS_read, "R", "PARKED READ", 100 },
+		{ SYS_fstat, "G", "PARKED GETATTR", 0 },
+		{ SYS_close, "F", "PARKED FLUSH", 0 },
 	};
 	char done[64];
 	int base;
@@ -284,42 +308,26 @@ Test(fuse, a_controllers_calls_on_a_stalled_file_wait_off_the_loop)
 
 	detach_fx();
 	for (size_t i = 0; i < sizeof(step) / sizeof(step[0]); i++) {
-		struct kid k;
-
 		fc.nr = step[i].nr;
-		fz_cmd(step[i].park);
-		kid_start(&k, kid_fz_call, &fc);
-		kid_line(&k, "CALLING", NULL, 0);
-		fz_expect(step[i].parked);
-		status_answers(step[i].parked);
-		cr_assert_not(kid_line_within(&k, "CALLED", done, sizeof(done),
-					      0),
-			      "syscall %ld returned %s with its request parked",
-			      step[i].nr, done);
-		fz_cmd('r');
-		fz_expect("RESUMED");
-		kid_line(&k, "CALLED", done, sizeof(done));
+		kid_while_parked(kid_fz_call, &fc, step[i].park,
+				 step[i].parked, "CALLING", "CALLED", done,
+				 sizeof(done));
 		cr_expect_eq(strtol(done, NULL, 10), step[i].ret,
 			     "syscall %ld returned %s", step[i].nr, done);
-		kid_reap(&k);
 	}
 	finish(base);
 }
 
-/* The same calls ASYNC: the ring took them, and the ring's first try of
- * a read runs inside the loop's io_uring_enter.  Before: the READ was
- * asked from there, and the ASYNC request's own answer never came. */
-Test(fuse, async_calls_on_a_stalled_file_wait_off_the_loop)
+/* An ASYNC read of the server's fd while its READ is parked: answered
+ * with an id at once, STATUS answered meanwhile, 100 bytes once the
+ * daemon answers; then the fd is closed. */
+static void async_read_waits(int fd, const char *while_what)
 {
 	struct tether_call c = { .nr = SYS_read, .nargs = 3,
 				 .flags = TETHER_CALL_ASYNC };
 	char buf[100];
 	uint64_t id;
-	int base, fd;
 
-	fz_start();
-	base = fx_settled_fds(fx.pid);
-	fd = fz_open();
 	fz_cmd('R');
 	c.args[0] = TETHER_INT(fd);
 	c.args[1] = TETHER_OUT(buf, sizeof(buf));
@@ -328,7 +336,7 @@ Test(fuse, async_calls_on_a_stalled_file_wait_off_the_loop)
 	cr_assert_gt(c.async_id, 0, "the read ran at once: %ld", c.ret);
 	id = c.async_id;
 	fz_expect("PARKED READ");
-	status_answers("an ASYNC read is parked");
+	status_answers(while_what);
 	fz_cmd('r');
 	fz_expect("RESUMED");
 	memset(&c, 0, sizeof(c));
@@ -336,6 +344,18 @@ Test(fuse, async_calls_on_a_stalled_file_wait_off_the_loop)
 		     tether_last_error(fx.t));
 	cr_expect_eq(c.ret, 100, "the read returned %ld", c.ret);
 	cr_assert_eq(srv_call(SYS_close, 1, (long[]){ fd }), 0);
+}
+
+/* The same read ASYNC: the ring took it, and the ring's first try of a
+ * read runs inside the loop's io_uring_enter.  Before: the READ was
+ * asked from there, and the ASYNC request's own answer never came. */
+Test(fuse, async_calls_on_a_stalled_file_wait_off_the_loop)
+{
+	int base;
+
+	fz_start();
+	base = fx_settled_fds(fx.pid);
+	async_read_waits(fz_open(), "an ASYNC read is parked");
 	finish(base);
 }
 
@@ -345,10 +365,6 @@ Test(fuse, async_calls_on_a_stalled_file_wait_off_the_loop)
  * in.  Had it gone unseen, the read would have gone to the ring. */
 Test(fuse, a_taken_file_is_seen_for_what_it_is)
 {
-	struct tether_call c = { .nr = SYS_read, .nargs = 3,
-				 .flags = TETHER_CALL_ASYNC };
-	char buf[100];
-	uint64_t id;
 	int base, mine, fd;
 
 	fz_start();
@@ -357,22 +373,7 @@ Test(fuse, a_taken_file_is_seen_for_what_it_is)
 	cr_assert_geq(mine, 0, "open %s: %s", fz.file, strerror(errno));
 	fd = tether_take(fx.t, mine, NULL);
 	cr_assert_geq(fd, 0, "TAKE: %s", tether_last_error(fx.t));
-	fz_cmd('R');
-	c.args[0] = TETHER_INT(fd);
-	c.args[1] = TETHER_OUT(buf, sizeof(buf));
-	c.args[2] = TETHER_INT(sizeof(buf));
-	cr_assert_eq(tether_call(fx.t, &c), 0, "%s", tether_last_error(fx.t));
-	cr_assert_gt(c.async_id, 0, "the read ran at once: %ld", c.ret);
-	id = c.async_id;
-	fz_expect("PARKED READ");
-	status_answers("a read of a taken file is parked");
-	fz_cmd('r');
-	fz_expect("RESUMED");
-	memset(&c, 0, sizeof(c));
-	cr_assert_eq(tether_collect(fx.t, id, FX_DEADLINE_MS, &c), 0, "%s",
-		     tether_last_error(fx.t));
-	cr_expect_eq(c.ret, 100, "the read returned %ld", c.ret);
-	cr_assert_eq(srv_call(SYS_close, 1, (long[]){ fd }), 0);
+	async_read_waits(fd, "a read of a taken file is parked");
 	close(mine);
 	finish(base);
 }
@@ -507,23 +508,14 @@ static void get_waits_off_the_loop(bool stream)
 {
 	struct fz_get g = { .path = fz.file, .stream = stream };
 	char done[64];
-	struct kid k;
 	int base;
 
 	fz_start();
 	base = fx_settled_fds(fx.pid);
 	detach_fx();
-	fz_cmd('+');
-	fz_cmd('F');
-	kid_start(&k, kid_fz_get, &g);
-	kid_line(&k, "GETTING", NULL, 0);
-	fz_expect("PARKED FLUSH");
-	status_answers("a GET's FLUSH is parked");
-	fz_cmd('r');
-	fz_expect("RESUMED");
-	kid_line(&k, "GOT", done, sizeof(done));
+	kid_while_parked(kid_fz_get, &g, "+F", "PARKED FLUSH", "GETTING",
+			 "GOT", done, sizeof(done));
 	cr_expect_eq(strtoull(done, NULL, 10), FZ_SIZE, "GET moved %s", done);
-	kid_reap(&k);
 	finish(base);
 }
 
@@ -566,23 +558,15 @@ Test(fuse, spawn_with_a_stalled_file_in_its_fd_map)
 {
 	int map[1][2], base;
 	char done[64];
-	struct kid k;
 
 	fz_start();
 	base = fx_settled_fds(fx.pid);
 	map[0][0] = 3;
 	map[0][1] = fz_open();
 	detach_fx();
-	fz_cmd('F');
-	kid_start(&k, kid_fz_spawn, map);
-	kid_line(&k, "SPAWNING", NULL, 0);
-	fz_expect("PARKED FLUSH");
-	status_answers("a spawn's FLUSH is parked");
-	fz_cmd('r');
-	fz_expect("RESUMED");
-	kid_line(&k, "SPAWNED", done, sizeof(done));
+	kid_while_parked(kid_fz_spawn, map, "F", "PARKED FLUSH", "SPAWNING",
+			 "SPAWNED", done, sizeof(done));
 	cr_expect_gt(strtol(done, NULL, 10), 0, "SPAWNED %s", done);
-	kid_reap(&k);
 	attach_fx();
 	cr_assert_eq(srv_call(SYS_close, 1, (long[]){ map[0][1] }), 0);
 	finish(base);
