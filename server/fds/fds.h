@@ -39,9 +39,10 @@ int td_ifd_adopt(int fd, const char *role);
  * way, as td_ifd_adopt's: a controller's file may be on FUSE, whose
  * every close asks its daemon. */
 int td_ifd_copy(int fd, const char *role);
-/* Record fd, whatever its number, as ours (0, or -EMFILE when the
- * records are full; 0 too if it is ours already): no controller names
- * it until td_ifd_close_slow.  For a condemned fd whose close may wait. */
+/* Record fd, whatever its number, as ours (0, or -EMFILE when half the
+ * records are taken: the rest are for the server's own fds; 0 too if it
+ * is ours already): no controller names it until td_ifd_close_slow.
+ * For a condemned fd whose close may wait. */
 int td_ifd_hide(int fd, const char *role);
 /* td_ifd_close for a helper: the close outside the lock (it may wait on
  * a daemon, and the loop takes the lock), the record after. */

@@ -176,7 +176,9 @@ int td_ifd_hide(int fd, const char *role)
 	pthread_mutex_lock(&td_ifd_lock);
 	if (bsearch(&fd, td_ifds, td_nifds, sizeof(int), td_ifd_cmp))
 		;			/* ours already */
-	else if (td_nifds >= td_ifd_max)
+	/* Half the records stay the server's own: closes a hung daemon
+	 * holds must not leave a handshake no room (rule 8). */
+	else if (td_nifds >= td_ifd_max / 2)
 		rc = -EMFILE;
 	else
 		td_ifd_insert(fd, role);
