@@ -15,7 +15,10 @@
  *                  try runs in the loop's io_uring_enter); GC and
  *                  close_range closing such a file; LIST_FDS and labels
  *                  (they fstat'ed every fd); GET streamed and through a
- *                  passed fd; SPAWN with such a file in its fd map.
+ *                  passed fd; SPAWN with such a file in its fd map;
+ *                  TAKE of such a file (seen for what it is).
+ *   fusepolicy/    the same read under --policy (seccomp and the ring's
+ *                  restrictions hold the server too).
  *
  * Needs root and /dev/fuse (mount(2)); skipped, saying so, without.
  */
@@ -42,6 +45,7 @@
 #define FZ_SIZE 8192			/* tests/fuse_stall.c's file */
 
 TestSuite(fuse, .init = fx_init_server, .fini = fx_fini_all, .timeout = 60);
+TestSuite(fusepolicy, .init = fx_init_dir, .fini = fx_fini_all, .timeout = 60);
 
 /* ---- the FUSE daemon ------------------------------------------------- */
 
@@ -572,5 +576,38 @@ Test(fuse, spawn_with_a_stalled_file_in_its_fd_map)
 	cr_expect_gt(strtol(done, NULL, 10), 0, "SPAWNED %s", done);
 	attach_fx();
 	cr_assert_eq(srv_call(SYS_close, 1, (long[]){ map[0][1] }), 0);
+	finish(base);
+}
+
+/* ---- under a policy ------------------------------------------------------ */
+
+/* Under --policy the seccomp filter and the ring's restrictions hold
+ * the server too: what it needs to tell remote files (statx, statmount,
+ * which libseccomp 2.5.4 does not know by name) and to keep them off the
+ * loop must still pass. */
+Test(fusepolicy, a_stalled_file_under_a_policy)
+{
+	static const char policy[] = "default deny EPERM\n"
+				     "allow openat\nallow read\n"
+				     "allow close\nallow fstat\n";
+	const char *extra[] = { "--policy", NULL, NULL };
+	struct fz_call fc = { .nr = SYS_read };
+	char path[256], done[64];
+	int base;
+
+	fx_path(path, sizeof(path), "policy");
+	fx_write_file(path, policy, sizeof(policy) - 1);
+	extra[1] = path;
+	fx_start_server(extra);
+	attach_fx();
+	fz_start();
+	base = fx_settled_fds(fx.pid);
+	fc.fd = fz_open();
+	detach_fx();
+	kid_while_parked(kid_fz_call, &fc, "R", "PARKED READ", true,
+			 "CALLING", "CALLED", done, sizeof(done));
+	cr_expect_eq(strtol(done, NULL, 10), 100, "read returned %s", done);
+	attach_fx();
+	cr_assert_eq(srv_call(SYS_close, 1, (long[]){ fc.fd }), 0);
 	finish(base);
 }

@@ -154,8 +154,9 @@ static int td_nr(const char *name)
 }
 
 /* Exactly the opcodes that carry a syscall the policy may allow, plus
- * the loop's own; two SQE flags, the link of a linked timeout and the
- * quiet completion of a reply's send (reply/). */
+ * the loop's own; three SQE flags, the link of a linked timeout, the
+ * quiet completion of a reply's send (reply/) and a remote file's
+ * reads and writes sent straight to io-wq (data/). */
 static int td_ring_restrict(struct td_server *srv)
 {
 	struct io_uring_restriction res[64];
@@ -183,7 +184,8 @@ static int td_ring_restrict(struct td_server *srv)
 		res[n++].sqe_op = (uint8_t)op;
 	}
 	res[n].opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED;
-	res[n++].sqe_flags = IOSQE_IO_LINK | IOSQE_CQE_SKIP_SUCCESS;
+	res[n++].sqe_flags = IOSQE_IO_LINK | IOSQE_CQE_SKIP_SUCCESS |
+			     IOSQE_ASYNC;	/* a remote file's (data/) */
 	/* Raw calls: Debian's liburing 2.3 library lacks the wrappers. */
 	if (syscall(__NR_io_uring_register, srv->ring.ring_fd,
 		    IORING_REGISTER_RESTRICTIONS, res, n) < 0 ||
@@ -195,9 +197,15 @@ static int td_ring_restrict(struct td_server *srv)
 	return 0;
 }
 
+/* Calls the server needs that libseccomp may not know by name yet
+ * (Debian 12's 2.5.4): by number, the same on every architecture for
+ * calls this new.  statmount: fds/remotefs.c. */
+static const int td_server_needs_nr[] = { 457 };
+
 int td_filter_install(struct td_server *srv, char *err, size_t errsz)
 {
-	int extra[sizeof(td_server_needs) / sizeof(td_server_needs[0])];
+	int extra[sizeof(td_server_needs) / sizeof(td_server_needs[0]) +
+		  sizeof(td_server_needs_nr) / sizeof(td_server_needs_nr[0])];
 	size_t nextra = 0;
 	scmp_filter_ctx ctx = NULL;
 	int rc;
@@ -213,6 +221,9 @@ int td_filter_install(struct td_server *srv, char *err, size_t errsz)
 		if (nr >= 0)
 			extra[nextra++] = nr;
 	}
+	for (size_t i = 0; i < sizeof(td_server_needs_nr) /
+				sizeof(td_server_needs_nr[0]); i++)
+		extra[nextra++] = td_server_needs_nr[i];
 	if ((rc = td_policy_filter(srv->policy.loaded, extra, nextra, &ctx)) < 0) {
 		snprintf(err, errsz, "seccomp filter: %s", strerror(-rc));
 		return rc;
