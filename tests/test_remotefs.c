@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -417,6 +418,20 @@ Test(fuse, gc_and_close_range_leave_a_stalled_file_to_a_helper)
 	tether_free(closed);
 	cr_expect(listed, "GC did not list fd %d", fd2);
 	status_answers("two FLUSHes wait");
+	/* The numbers stay taken while their FLUSHes wait: the next open
+	 * gets another, and it is the controller's.  Before: it got fd1's,
+	 * freed by the kernel but still recorded as closing (EBADF). */
+	{
+		long nfd = fx_openat(fx.t, AT_FDCWD, "/dev/null",
+				     O_RDONLY | O_CLOEXEC, 0);
+
+		cr_assert_geq(nfd, 0, "openat /dev/null: %ld", nfd);
+		cr_expect_neq(nfd, fd1, "fd %d reused while its FLUSH waits",
+			      fd1);
+		cr_expect_eq(srv_call(SYS_fcntl, 2, (long[]){ nfd, F_GETFD }),
+			     FD_CLOEXEC, "the new fd %ld is not usable", nfd);
+		cr_assert_eq(srv_call(SYS_close, 1, (long[]){ nfd }), 0);
+	}
 	fz_cmd('r');
 	fz_expect("RESUMED");
 	cr_assert_eq(srv_call(SYS_close, 1, (long[]){ fd3 }), 0);
@@ -576,6 +591,70 @@ Test(fuse, spawn_with_a_stalled_file_in_its_fd_map)
 	cr_expect_gt(strtol(done, NULL, 10), 0, "SPAWNED %s", done);
 	attach_fx();
 	cr_assert_eq(srv_call(SYS_close, 1, (long[]){ map[0][1] }), 0);
+	finish(base);
+}
+
+/* ---- memory and stacked filesystems ------------------------------------ */
+
+/* A mapping of the file in tetherd's memory would fault in the loop at
+ * any later touch (mlock, a shared futex, a buffer the kernel copies):
+ * refused.  Before: mmap went to a helper, and an mlock of the mapping
+ * then waited in the loop for the daemon (a hostile walk-through). */
+Test(fuse, mapping_a_remote_file_is_refused)
+{
+	struct tether_call c = { .nr = SYS_mmap, .nargs = 6 };
+	int base, fd, rc;
+
+	fz_start();
+	base = fx_settled_fds(fx.pid);
+	fd = fz_open();
+	c.args[0] = TETHER_INT(0);
+	c.args[1] = TETHER_INT(FZ_SIZE);
+	c.args[2] = TETHER_INT(PROT_READ);
+	c.args[3] = TETHER_INT(MAP_PRIVATE);
+	c.args[4] = TETHER_INT(fd);
+	c.args[5] = TETHER_INT(0);
+	rc = tether_call(fx.t, &c);
+	cr_expect_eq(rc, -EPERM, "mmap: rc %d ret %ld (%s)", rc, c.ret,
+		     tether_last_error(fx.t));
+	cr_expect(strstr(tether_last_error(fx.t), "remote filesystem"), "%s",
+		  tether_last_error(fx.t));
+	cr_assert_eq(srv_call(SYS_close, 1, (long[]){ fd }), 0);
+	finish(base);
+}
+
+/* overlayfs over the FUSE mount: local by its own magic, remote by its
+ * layer.  Before: overlayfs counted as local, and a read through it ran
+ * in the loop and waited for the daemon (a hostile walk-through). */
+Test(fuse, an_overlay_on_a_stalled_fuse_is_remote)
+{
+	char ovl[256], up[256], wk[256], opts[900], path[300], done[64];
+	struct fz_call fc = { .nr = SYS_read };
+	int base;
+
+	fz_start();
+	fx_path(ovl, sizeof(ovl), "ovl");
+	fx_path(up, sizeof(up), "up");
+	fx_path(wk, sizeof(wk), "wk");
+	cr_assert_eq(mkdir(ovl, 0700), 0);
+	cr_assert_eq(mkdir(up, 0700), 0);
+	cr_assert_eq(mkdir(wk, 0700), 0);
+	snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s,workdir=%s",
+		 fz.dir, up, wk);
+	if (mount("overlay", ovl, "overlay", 0, opts) < 0)
+		cr_skip_test("no overlay mount here: %s", strerror(errno));
+	snprintf(path, sizeof(path), "%s/f", ovl);
+	base = fx_settled_fds(fx.pid);
+	fc.fd = (int)fx_openat(fx.t, AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
+	cr_assert_geq(fc.fd, 0, "openat %s: %s", path,
+		      tether_last_error(fx.t));
+	detach_fx();
+	kid_while_parked(kid_fz_call, &fc, "R", "PARKED READ", true,
+			 "CALLING", "CALLED", done, sizeof(done));
+	cr_expect_eq(strtol(done, NULL, 10), 100, "read returned %s", done);
+	attach_fx();
+	cr_assert_eq(srv_call(SYS_close, 1, (long[]){ fc.fd }), 0);
+	umount2(ovl, MNT_DETACH);
 	finish(base);
 }
 

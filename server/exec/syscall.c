@@ -269,6 +269,13 @@ const char *td_call_mem_refused(struct td_server *srv, const struct td_call *c)
 	if (c->nr == SYS_mremap && (c->a[3].reg & MREMAP_FIXED) &&
 	    td_mem_overlaps(srv, c->a[4].reg, c->a[2].reg))
 		return "MREMAP_FIXED over remote memory: use MEM_FREE first";
+	/* Any later touch of such a mapping -- an mlock, a shared futex,
+	 * a buffer the kernel copies -- faults in the loop and waits for
+	 * the filesystem's server (a hostile walk-through's mlock did). */
+	if (c->nr == SYS_mmap && !(c->a[3].reg & MAP_ANONYMOUS) &&
+	    td_fds_may_be_remote() && td_fd_remote((int)c->a[4].reg))
+		return "on a file of a remote filesystem (NFS, FUSE ...): "
+		       "touching that memory could stop tetherd's loop";
 	return NULL;
 }
 

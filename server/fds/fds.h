@@ -44,8 +44,9 @@ int td_ifd_copy(int fd, const char *role);
  * is ours already): no controller names it until td_ifd_close_slow.
  * For a condemned fd whose close may wait. */
 int td_ifd_hide(int fd, const char *role);
-/* td_ifd_close for a helper: the close outside the lock (it may wait on
- * a daemon, and the loop takes the lock), the record after. */
+/* td_ifd_close for a helper: the flush a close may wait for (a daemon's)
+ * happens with /dev/null already in fd's place, outside the lock the
+ * loop takes; the number is freed and unrecorded together after. */
 void td_ifd_close_slow(int fd);
 /* An fd the previous binary left us (upgrade/): recorded where it is. */
 int td_ifd_keep(int fd, const char *role);

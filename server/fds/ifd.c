@@ -188,11 +188,26 @@ int td_ifd_hide(int fd, const char *role)
 
 void td_ifd_close_slow(int fd)
 {
-	/* Closed first, outside the lock: the loop takes it for every
-	 * call, and this close may wait on a daemon.  The record goes
-	 * after, so the number is nobody's to name until it is free; if
-	 * another thread placed a new fd at it meanwhile, the record left
-	 * is that one's (the records are numbers). */
+	int ph = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	/* The flush a close may wait for (FUSE's FLUSH) happens after the
+	 * kernel has freed the number: the next open would get it while
+	 * our record still hid it (a hostile walk-through's controller got
+	 * EBADF for its new fd until the daemon answered).  dup3 over fd
+	 * waits for the same flush with /dev/null already in its place:
+	 * the number stays taken, and recorded, until it is closed for
+	 * good under the lock, which no longer waits. */
+	if (ph >= 0) {
+		(void)dup3(ph, fd, O_CLOEXEC);
+		close(ph);
+		pthread_mutex_lock(&td_ifd_lock);
+		td_ifd_forget_locked(fd);
+		close(fd);		/* /dev/null's: nothing waits */
+		pthread_mutex_unlock(&td_ifd_lock);
+		return;
+	}
+	/* No fd for it: closed first, outside the lock, the record after
+	 * (the number may be hidden a while). */
 	close(fd);
 	pthread_mutex_lock(&td_ifd_lock);
 	td_ifd_forget_locked(fd);

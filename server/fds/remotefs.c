@@ -63,14 +63,17 @@ struct td_statmount {
 #define TD_MOUNTS_KEPT 64
 
 /* Filesystems that answer from this machine: a call on them waits for
- * a disk at worst, never for a network or a daemon. */
+ * a disk at worst, never for a network or a daemon.  Not overlayfs: its
+ * layers may be anything (a hostile walk-through stacked one on FUSE,
+ * and a read of it stopped the loop).  A local filesystem on a loop
+ * device whose file is on FUSE cannot be told: see tetherd(8). */
 static bool td_magic_local(uint64_t magic)
 {
 	switch (magic) {
 	case EXT4_SUPER_MAGIC:		/* and ext2, ext3 */
 	case XFS_SUPER_MAGIC: case BTRFS_SUPER_MAGIC: case F2FS_SUPER_MAGIC:
 	case SQUASHFS_MAGIC: case TMPFS_MAGIC: case RAMFS_MAGIC:
-	case OVERLAYFS_SUPER_MAGIC: case PROC_SUPER_MAGIC: case SYSFS_MAGIC:
+	case PROC_SUPER_MAGIC: case SYSFS_MAGIC:
 	case CGROUP_SUPER_MAGIC: case CGROUP2_SUPER_MAGIC:
 	case DEBUGFS_MAGIC: case TRACEFS_MAGIC: case SECURITYFS_MAGIC:
 	case BPF_FS_MAGIC: case HUGETLBFS_MAGIC: case MSDOS_SUPER_MAGIC:
