@@ -8,9 +8,10 @@
  * stdout.  Then it reads commands on stdin, one byte each:
  *   s  stall: read no more requests (whoever asks waits in the kernel);
  *      answers "STALLED"
- *   R, F, G  park the next READ, FLUSH or GETATTR: leave it unanswered
+ *   R, F, G, P  park the next READ, FLUSH, GETATTR or POLL: leave it
+ *      unanswered
  *      and read nothing more (as s), saying "PARKED READ" (FLUSH,
- *      GETATTR) when it comes -- so a test knows someone waits
+ *      GETATTR, POLL) when it comes -- so a test knows someone waits
  *   +  the next park lets one more such request through first
  *   r  resume: answer the parked request (a park not yet met is
  *      dropped), serve what waited; answers "RESUMED"
@@ -18,7 +19,8 @@
  * Attributes are never cached (attr_valid 0), so every fstat of "f"
  * asks the daemon; names are (entry_valid 1 hour), so a cached lookup
  * of "f" does not.  Reads go to the daemon too (FOPEN_DIRECT_IO), and
- * every close of "f" sends a FLUSH.  Killed, it leaves the mount
+ * every close of "f" sends a FLUSH; it answers polls (readable), so
+ * the kernel keeps asking.  Killed, it leaves the mount
  * aborted: every waiting call fails with ENOTCONN.
  */
 #ifndef _GNU_SOURCE
@@ -83,6 +85,7 @@ static void fs_serve(const char *req)
 		stalled = 1;
 		printf("PARKED %s\n", in->opcode == FUSE_READ ? "READ"
 				     : in->opcode == FUSE_FLUSH ? "FLUSH"
+				     : in->opcode == FUSE_POLL ? "POLL"
 								: "GETATTR");
 		return;
 	}
@@ -158,6 +161,12 @@ static void fs_serve(const char *req)
 	case FUSE_ACCESS:
 		fs_reply(in->unique, 0, NULL, 0);
 		break;
+	case FUSE_POLL: {	/* always readable: it is a file */
+		struct fuse_poll_out o = { .revents = POLLIN | POLLRDNORM };
+
+		fs_reply(in->unique, 0, &o, sizeof(o));
+		break;
+	}
 	case FUSE_READDIR:	/* an empty listing */
 		fs_reply(in->unique, 0, NULL, 0);
 		break;
@@ -217,6 +226,7 @@ int main(int argc, char **argv)
 			case 'R': park_op = FUSE_READ; break;
 			case 'F': park_op = FUSE_FLUSH; break;
 			case 'G': park_op = FUSE_GETATTR; break;
+			case 'P': park_op = FUSE_POLL; break;
 			case '+': park_skip++; break;
 			case 'r': {
 				struct fuse_in_header *ph = (void *)parked;

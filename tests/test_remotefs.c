@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -277,6 +278,11 @@ static void kid_fz_call(void *arg)
 	} else if (fc->nr == SYS_fstat) {
 		c.nargs = 2;
 		c.args[1] = TETHER_OUT(&st, sizeof(st));
+	} else if (fc->nr == SYS_epoll_wait) {
+		c.nargs = 4;
+		c.args[1] = TETHER_OUT(buf, 4 * sizeof(struct epoll_event));
+		c.args[2] = TETHER_INT(4);
+		c.args[3] = TETHER_INT(0);
 	}
 	kid_say("CALLING");
 	rc = tether_call(t, &c);
@@ -591,6 +597,42 @@ Test(fuse, spawn_with_a_stalled_file_in_its_fd_map)
 	cr_expect_gt(strtol(done, NULL, 10), 0, "SPAWNED %s", done);
 	attach_fx();
 	cr_assert_eq(srv_call(SYS_close, 1, (long[]){ map[0][1] }), 0);
+	finish(base);
+}
+
+/* epoll_wait with a zero timeout cannot wait, so it runs in the loop;
+ * but a set holding the file polls it there, and FUSE asks its daemon
+ * (FUSE_POLL).  Before: epoll_wait went to a helper only because the
+ * check read its count as the timeout; with that fixed alone, the parked
+ * POLL held the loop. */
+Test(fuse, epoll_wait_on_a_set_with_a_stalled_file)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct tether_call c = { .nr = SYS_epoll_ctl, .nargs = 4 };
+	struct fz_call fc = { .nr = SYS_epoll_wait };
+	char done[64];
+	int base, fd;
+
+	fz_start();
+	base = fx_settled_fds(fx.pid);
+	fd = fz_open();
+	fc.fd = (int)srv_call(SYS_epoll_create1, 1, (long[]){ EPOLL_CLOEXEC });
+	cr_assert_geq(fc.fd, 0, "epoll_create1: %d", fc.fd);
+	ev.data.fd = fd;
+	c.args[0] = TETHER_INT(fc.fd);
+	c.args[1] = TETHER_INT(EPOLL_CTL_ADD);
+	c.args[2] = TETHER_INT(fd);
+	c.args[3] = TETHER_IN(&ev, sizeof(ev));
+	cr_assert_eq(tether_call(fx.t, &c), 0, "%s", tether_last_error(fx.t));
+	cr_assert_eq(c.ret, 0, "epoll_ctl: %ld", c.ret);
+	detach_fx();
+	kid_while_parked(kid_fz_call, &fc, "P", "PARKED POLL", true,
+			 "CALLING", "CALLED", done, sizeof(done));
+	cr_expect_eq(strtol(done, NULL, 10), 1, "epoll_wait returned %s",
+		     done);
+	attach_fx();
+	cr_assert_eq(srv_call(SYS_close, 1, (long[]){ fc.fd }), 0);
+	cr_assert_eq(srv_call(SYS_close, 1, (long[]){ fd }), 0);
 	finish(base);
 }
 

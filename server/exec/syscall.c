@@ -477,10 +477,15 @@ static bool td_call_cannot_block(const struct td_call *c)
 			return false;
 		}
 	case SYS_poll:
+		return (int)a2 == 0;
 	case SYS_epoll_wait:
-		return (int)a2 == 0;
 	case SYS_epoll_pwait:
-		return (int)a2 == 0;
+		/* The timeout is argument 3 (this read argument 2, the
+		 * count, so every epoll_wait went to a helper).  A set may
+		 * hold a remote file, whose poll asks its daemon
+		 * (FUSE_POLL) even with a zero timeout; which ones it holds
+		 * cannot be told from here. */
+		return (int)c->a[3].reg == 0 && !td_fds_may_be_remote();
 	default:
 		return false;
 	}
