@@ -76,7 +76,7 @@ static void td_ifd_insert(int fd, const char *role)
 }
 
 /* fd's copy in the band, recorded; fd itself is left open. */
-static int td_ifd_place(int fd, const char *role)
+int td_ifd_copy(int fd, const char *role)
 {
 	int nfd;
 
@@ -97,18 +97,13 @@ static int td_ifd_place(int fd, const char *role)
 	return nfd;
 }
 
-int td_ifd_copy(int fd, const char *role)
-{
-	return td_ifd_place(fd, role);
-}
-
 int td_ifd_adopt(int fd, const char *role)
 {
 	int nfd;
 
 	if (fd < 0)
 		return fd;
-	nfd = td_ifd_place(fd, role);
+	nfd = td_ifd_copy(fd, role);
 	close(fd);
 	return nfd;
 }
@@ -120,8 +115,8 @@ int td_ifd_adopt_urgent(int fd, const char *role)
 	if (fd < 0)
 		return fd;
 	/* A full table, or a full band: the spares are in both. */
-	if ((nfd = td_ifd_place(fd, role)) == -EMFILE && td_spare_release())
-		nfd = td_ifd_place(fd, role);
+	if ((nfd = td_ifd_copy(fd, role)) == -EMFILE && td_spare_release())
+		nfd = td_ifd_copy(fd, role);
 	close(fd);
 	return nfd;
 }
