@@ -450,11 +450,14 @@ static bool td_fd_may_block(int fd, enum td_fdkind *k)
 	return fl >= 0 && !(fl & O_NONBLOCK);
 }
 
-/* The close of fd (a close, or dup2/dup3 over it) may wait: a socket
- * that lingers, a file whose filesystem flushes to a daemon. */
+/* The close of fd (a close, or dup2/dup3 over it) may wait
+ * (fds/closing.c).  While no remote file may be open only a lingering
+ * socket can: its option alone is asked, one syscall on every close as
+ * before remote files were looked for, not a statx as well. */
 static bool td_close_waits(int fd)
 {
-	return td_fd_lingers(fd) || td_fdkind(fd) == TD_FDK_REMOTE;
+	return td_fds_may_be_remote() ? td_fd_close_waits(fd)
+				      : td_fd_lingers(fd);
 }
 
 /* Calls the table says may block, but not with these arguments. */

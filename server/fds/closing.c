@@ -27,14 +27,32 @@ void td_fds_set_closer(int (*fn)(void *arg, const int *fds, unsigned n),
 	td_closer_arg = arg;
 }
 
-bool td_fd_prepare_close(int fd)
+/* Why fd's close may wait: *lingers for a socket with SO_LINGER, the
+ * return value for a remote file; one statx tells which to ask. */
+static bool td_fd_close_kind(int fd, bool *lingers)
 {
 	struct stat st;
 	bool remote;
 
+	*lingers = false;
 	if (td_fstat_nowait(fd, &st, &remote) < 0)
 		return false;
-	if (S_ISSOCK(st.st_mode))
+	*lingers = S_ISSOCK(st.st_mode) && td_fd_lingers(fd);
+	return remote;
+}
+
+bool td_fd_close_waits(int fd)
+{
+	bool lingers;
+
+	return td_fd_close_kind(fd, &lingers) || lingers;
+}
+
+bool td_fd_prepare_close(int fd)
+{
+	bool lingers, remote = td_fd_close_kind(fd, &lingers);
+
+	if (lingers)
 		td_fd_unlinger(fd);
 	return remote;
 }

@@ -83,6 +83,8 @@ void td_fd_unlinger(int fd);
 
 /* closing.c: closes that may wait (a remote file's, a lingering
  * socket's), kept off the loop.  The loop's thread.
+ * td_fd_close_waits: fd's close would wait (a socket that lingers, a
+ * remote file).
  * td_fd_prepare_close: a socket stops lingering; true if fd is a file
  * whose close must not happen here (td_fds_close_later).
  * td_fds_close_later: fds hidden at once (recorded as ours, "closing")
@@ -93,6 +95,7 @@ void td_fd_unlinger(int fd);
  * td_fds_close_later once the runs around them are closed.
  * td_fds_set_closer: who closes them (deferred/closer.c): 0 once it has
  * them, or -errno. */
+bool td_fd_close_waits(int fd);
 bool td_fd_prepare_close(int fd);
 /* td_ifd_adopt and td_ifd_close for files a controller named (GET, PUT):
  * a remote file's copy is made without closing the original here, and
