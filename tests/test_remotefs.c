@@ -296,6 +296,21 @@ static void kid_fz_call(void *arg)
 	tether_disconnect(t);
 }
 
+/* A kid's read of the server's fd while its READ is parked: 100 bytes
+ * once the daemon answers; then fx.t is attached again and closes it. */
+static void kid_read_waits(int fd)
+{
+	struct fz_call fc = { .nr = SYS_read, .fd = fd };
+	char done[64];
+
+	detach_fx();
+	kid_while_parked(kid_fz_call, &fc, "R", "PARKED READ", true,
+			 "CALLING", "CALLED", done, sizeof(done));
+	cr_expect_eq(strtol(done, NULL, 10), 100, "read returned %s", done);
+	attach_fx();
+	cr_assert_eq(srv_call(SYS_close, 1, (long[]){ fd }), 0);
+}
+
 /* read, fstat and close of the file, each while the daemon holds what
  * it asks.  Before: each ran in the loop, which waited with it (STATUS
  * was not answered until the daemon was). */
@@ -670,9 +685,8 @@ Test(fuse, mapping_a_remote_file_is_refused)
  * in the loop and waited for the daemon (a hostile walk-through). */
 Test(fuse, an_overlay_on_a_stalled_fuse_is_remote)
 {
-	char ovl[256], up[256], wk[256], opts[900], path[300], done[64];
-	struct fz_call fc = { .nr = SYS_read };
-	int base;
+	char ovl[256], up[256], wk[256], opts[900], path[300];
+	int base, fd;
 
 	fz_start();
 	fx_path(ovl, sizeof(ovl), "ovl");
@@ -687,15 +701,9 @@ Test(fuse, an_overlay_on_a_stalled_fuse_is_remote)
 		cr_skip_test("no overlay mount here: %s", strerror(errno));
 	snprintf(path, sizeof(path), "%s/f", ovl);
 	base = fx_settled_fds(fx.pid);
-	fc.fd = (int)fx_openat(fx.t, AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
-	cr_assert_geq(fc.fd, 0, "openat %s: %s", path,
-		      tether_last_error(fx.t));
-	detach_fx();
-	kid_while_parked(kid_fz_call, &fc, "R", "PARKED READ", true,
-			 "CALLING", "CALLED", done, sizeof(done));
-	cr_expect_eq(strtol(done, NULL, 10), 100, "read returned %s", done);
-	attach_fx();
-	cr_assert_eq(srv_call(SYS_close, 1, (long[]){ fc.fd }), 0);
+	fd = (int)fx_openat(fx.t, AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
+	cr_assert_geq(fd, 0, "openat %s: %s", path, tether_last_error(fx.t));
+	kid_read_waits(fd);
 	umount2(ovl, MNT_DETACH);
 	finish(base);
 }
@@ -712,8 +720,7 @@ Test(fusepolicy, a_stalled_file_under_a_policy)
 				     "allow openat\nallow read\n"
 				     "allow close\nallow fstat\n";
 	const char *extra[] = { "--policy", NULL, NULL };
-	struct fz_call fc = { .nr = SYS_read };
-	char path[256], done[64];
+	char path[256];
 	int base;
 
 	fx_path(path, sizeof(path), "policy");
@@ -723,12 +730,6 @@ Test(fusepolicy, a_stalled_file_under_a_policy)
 	attach_fx();
 	fz_start();
 	base = fx_settled_fds(fx.pid);
-	fc.fd = fz_open();
-	detach_fx();
-	kid_while_parked(kid_fz_call, &fc, "R", "PARKED READ", true,
-			 "CALLING", "CALLED", done, sizeof(done));
-	cr_expect_eq(strtol(done, NULL, 10), 100, "read returned %s", done);
-	attach_fx();
-	cr_assert_eq(srv_call(SYS_close, 1, (long[]){ fc.fd }), 0);
+	kid_read_waits(fz_open());
 	finish(base);
 }
